@@ -1,0 +1,1 @@
+"""Zhenxi's shared library. Nothing domain-specific lives here (see CONVENTIONS.md)."""

@@ -1,0 +1,115 @@
+"""One error base and one handler: every failure leaves a service as
+``{"error": {"code", "message", "details"}}`` with a meaningful status."""
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("zhenxi.errors")
+
+
+class ServiceError(Exception):
+    code: ClassVar[str] = "service_error"
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+class NotFoundError(ServiceError):
+    code = "not_found"
+    status = 404
+    default_message = "Not found."
+
+
+class UnauthorizedError(ServiceError):
+    code = "unauthorized"
+    status = 401
+    default_message = "Authentication is required."
+
+
+class ForbiddenError(ServiceError):
+    code = "forbidden"
+    status = 403
+    default_message = "You are not allowed to do this."
+
+
+class ConflictError(ServiceError):
+    code = "conflict"
+    status = 409
+    default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLargeError(ServiceError):
+    code = "payload_too_large"
+    status = 413
+    default_message = "The request body is too large."
+
+
+class RateLimitedError(ServiceError):
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many requests; slow down."
+
+
+class UpstreamUnavailableError(ServiceError):
+    code = "upstream_unavailable"
+    status = 503
+    default_message = "A dependency is unavailable; try again shortly."
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route, built from the errors it can raise."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status, {"description": ""})
+        entry["description"] = (entry["description"] + f" `{err.code}`").strip()
+        entry.setdefault("content", {"application/json": {"example": error_body(err.code, err.default_message)}})
+    return out
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+               413: "payload_too_large", 429: "rate_limited"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echo locations and messages only: input values may carry personal data.
+        problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+                    for e in exc.errors()]
+        return JSONResponse(error_body("validation_error", "The request is not valid.", {"errors": problems}),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)

@@ -1,0 +1,5 @@
+from zhenxi_common.testing import ServiceShapeContract
+
+
+class TestServiceShape(ServiceShapeContract):
+    service = "reminders"
