@@ -14,6 +14,7 @@ from .cache import make_redis
 from .db import make_engine, make_sessionmaker
 from .errors import install_error_handlers
 from .identity import GatewayIdentityMiddleware
+from .limits import BodySizeLimitMiddleware
 from .logs import configure_logging
 from .observability import RequestContextMiddleware, install_observability
 from .outbox import OutboxRelay
@@ -78,5 +79,6 @@ def create_service_app(
     if require_gateway:
         app.add_middleware(GatewayIdentityMiddleware, key=settings.internal_signing_key,
                            max_age_s=settings.identity_max_age_s)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -88,7 +88,9 @@ class GatewaySignatureError(UnauthorizedError):
 
 
 def request_target(scope: Scope) -> str:
-    path = scope.get("path", "")
+    """The path as sent on the wire (still percent-encoded) plus the raw query: what the signer saw."""
+    raw = scope.get("raw_path") or scope.get("path", "").encode()
+    path = raw.decode("latin-1").split("?", 1)[0]
     qs = scope.get("query_string", b"").decode("latin-1")
     return f"{path}?{qs}" if qs else path
 

@@ -14,7 +14,7 @@ class PlaceholderSecretError(RuntimeError):
 
 
 class BaseServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, populate_by_name=True)
 
     service_name: str = "service"
     host: str = "127.0.0.1"

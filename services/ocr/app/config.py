@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from zhenxi_common.settings import BaseServiceSettings
@@ -8,3 +10,20 @@ class Settings(BaseServiceSettings):
 
     service_name: str = "ocr"
     port: int = 8101
+
+    # Where knowledge/indicators lives; None = walk up to the repo's knowledge/ (or /app/knowledge in images).
+    knowledge_dir: Path | None = None
+    # ONNX Runtime threads per session (the machine is shared: keep it small).
+    threads: int = 2
+    use_cuda: bool = True  # used only when onnxruntime-gpu actually offers the CUDA provider
+    # Input limits, checked before decoding pixels.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    min_side_px: int = 400
+    pdf_max_pages: int = 2
+    # Speed levers (numbers in services/ocr/README.md).
+    det_max_side: int = 1280  # detection input: longest side after geometry (rapidocr default keeps ~full size)
+    rec_batch_size: int = 24
+    page_cls_samples: int = 12  # text lines fed to the angle classifier to decide 0 vs 180 for the whole page
+    # Fields whose confidence is below this are flagged needs_review.
+    review_threshold: float = 0.80

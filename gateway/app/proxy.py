@@ -1,0 +1,84 @@
+"""``/api/<service>/<path>`` → ``<service>/<path>``: authenticate, rate-limit, strip anything a client could use to
+impersonate (its own identity headers), sign the identity for the service, and stream the answer back."""
+from __future__ import annotations
+
+import httpx
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from zhenxi_common.errors import UpstreamUnavailableError
+from zhenxi_common.identity import IDENTITY_HEADERS, Identity, sign_headers
+from zhenxi_common.logs import REQUEST_ID_HEADER, current_request_id
+
+from .errors import AuthRequiredError, ScopeMissingError, TokenRevokedError, UnknownServiceError
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                        "trailers", "transfer-encoding", "upgrade", "host", "content-length"})
+NOT_FORWARDED = HOP_BY_HOP | {"authorization", "x-api-key", "cookie", REQUEST_ID_HEADER.lower(),
+                              *IDENTITY_HEADERS}
+NOT_RETURNED = HOP_BY_HOP - {"content-length"} | {REQUEST_ID_HEADER.lower(), "set-cookie"}
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request) -> Identity:
+    """Bearer access token or integrator API key → Identity, with rate limits counted on the way."""
+    state = request.app.state
+    s = state.settings
+    limiter = state.limiter
+    ip_bucket = limiter.bucket("ip", client_ip(request), s.rate_limit_per_ip)
+    auth = request.headers.get("authorization", "")
+    api_key = request.headers.get("x-api-key")
+    if auth.lower().startswith("bearer "):
+        claims = state.auth.access_claims(auth[7:].strip())
+        revoked = await limiter.check([ip_bucket, limiter.bucket("user", claims["sub"], s.rate_limit_per_user)],
+                                      also_exists=state.auth._denylist_key(claims["jti"]))
+        if revoked:
+            raise TokenRevokedError()
+        identity = Identity(user_id=claims["sub"], role=claims.get("role", "patient"))
+    elif api_key:
+        await limiter.check([ip_bucket])
+        async with state.sessionmaker() as session:
+            identity = await state.auth.identity_from_api_key(session, api_key)
+        await limiter.check([limiter.bucket("user", identity.user_id, s.rate_limit_per_user)])
+    else:
+        await limiter.check([ip_bucket])
+        raise AuthRequiredError()
+    request.state.identity = identity
+    return identity
+
+
+async def forward(request: Request, service: str) -> StreamingResponse:
+    state = request.app.state
+    clients: dict[str, httpx.AsyncClient] = state.upstreams
+    if service not in clients:
+        raise UnknownServiceError(details={"service": service, "known": sorted(clients)})
+    identity = await authenticate(request)
+    if identity.via == "api_key" and service not in identity.scopes and "*" not in identity.scopes:
+        raise ScopeMissingError(details={"service": service, "scopes": list(identity.scopes)})
+
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    prefix = f"/api/{service}".encode()
+    target_path = raw_path[len(prefix):] or b"/"
+    query = request.scope.get("query_string", b"")
+    target = target_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
+
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+    headers += list(sign_headers(state.settings.internal_signing_key, identity, request.method, target).items())
+    headers += [(REQUEST_ID_HEADER, current_request_id()), ("x-forwarded-for", client_ip(request)),
+                ("x-forwarded-proto", request.url.scheme)]
+    body = await request.body()
+    client = clients[service]
+    upstream_request = client.build_request(request.method, httpx.URL(target_path.decode("latin-1"), query=query),
+                                            headers=headers, content=body)
+    try:
+        upstream = await client.send(upstream_request, stream=True)
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailableError(f"The {service} service is unavailable; try again shortly.",
+                                       details={"service": service}) from exc
+    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in NOT_RETURNED}
+    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=out_headers,
+                             background=BackgroundTask(upstream.aclose))

@@ -1,0 +1,108 @@
+import httpx
+
+from conftest import bearer, new_user
+
+
+def _tips_info_requests(tips_url: str) -> float:
+    body = httpx.get(f"{tips_url}/metrics").text
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith("http_requests_total{") and 'route="/v1/info"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_routes_to_service_with_signed_identity(gateway):
+    _, tokens = new_user(gateway)
+    me = gateway.get("/api/auth/me", headers=bearer(tokens)).json()
+    r = gateway.get("/api/tips/v1/info", headers=bearer(tokens))
+    assert r.status_code == 200, r.text
+    assert r.json()["service"] == "tips"
+    assert r.json()["caller"] == {"user_id": me["user_id"], "role": "patient"}
+    assert len(r.headers.get_list("x-request-id")) == 1
+
+
+def test_request_id_is_carried_to_the_service(gateway):
+    _, tokens = new_user(gateway)
+    r = gateway.get("/api/tips/v1/info", headers={**bearer(tokens), "X-Request-ID": "trace-abc-123"})
+    assert r.headers["x-request-id"] == "trace-abc-123"
+
+
+def test_forged_identity_headers_are_stripped(gateway):
+    _, tokens = new_user(gateway)
+    forged = {"x-zhenxi-identity": "eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJhZG1pbiJ9", "x-zhenxi-timestamp": "1",
+              "x-zhenxi-signature": "0" * 64}
+    r = gateway.get("/api/tips/v1/info", headers={**bearer(tokens), **forged})
+    assert r.status_code == 200 and r.json()["caller"]["role"] == "patient"
+
+
+def test_malformed_jwt_never_reaches_the_service(gateway, tips_url):
+    before = _tips_info_requests(tips_url)
+    for token in ("not-a-jwt", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA"):
+        r = gateway.get("/api/tips/v1/info", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "token_invalid"
+    assert gateway.get("/api/tips/v1/info").json()["error"]["code"] == "auth_required"
+    assert _tips_info_requests(tips_url) == before
+
+
+def test_service_refuses_requests_that_bypass_the_gateway(tips_url):
+    r = httpx.get(f"{tips_url}/v1/info")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "gateway_required"
+    forged = {"x-zhenxi-identity": "eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0", "x-zhenxi-timestamp": "9999999999",
+              "x-zhenxi-signature": "ab" * 32}
+    r = httpx.get(f"{tips_url}/v1/info", headers=forged)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "gateway_signature_invalid"
+
+
+def test_unknown_routes_are_json_404(gateway):
+    _, tokens = new_user(gateway)
+    r = gateway.get("/api/nosuch/v1/x", headers=bearer(tokens))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_service"
+    r = gateway.get("/api/tips/v1/does-not-exist", headers=bearer(tokens))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = gateway.get("/no/such/page")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_down_service_is_503(gateway):
+    _, tokens = new_user(gateway)
+    r = gateway.get("/api/booking/v1/info", headers=bearer(tokens))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_oversized_body_is_413(make_gateway):
+    gw = make_gateway(max_body_bytes=1024)
+    _, tokens = new_user(gw)
+    r = gw.post("/api/tips/v1/info", content=b"x" * 5000, headers=bearer(tokens))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+    def chunks():
+        for _ in range(10):
+            yield b"y" * 512
+
+    r = gw.post("/api/tips/v1/info", content=chunks(), headers=bearer(tokens))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_cors_preflight(gateway):
+    r = gateway.options("/api/auth/login", headers={"Origin": "http://localhost:8000",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "http://localhost:8000"
+    r = gateway.options("/api/auth/login", headers={"Origin": "http://evil.example",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_health_docs_and_web(gateway):
+    h = gateway.get("/api/health")
+    assert h.status_code == 503  # only tips runs in this test
+    assert h.json()["services"]["tips"] == "ready" and h.json()["services"]["ocr"] == "unreachable"
+    spec = gateway.get("/api/openapi.json").json()
+    assert "/api/auth/login" in spec["paths"] and "/api/tips/v1/info" in spec["paths"]
+    assert "tips__ServiceInfo" in spec["components"]["schemas"]
+    assert "swagger-ui" in gateway.get("/api/docs").text
+    assert gateway.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+    assert "诊析" in gateway.get("/").text
+    assert gateway.get("/healthz").json() == {"status": "ok"}
+    assert gateway.get("/readyz").status_code == 200

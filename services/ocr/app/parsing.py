@@ -1,0 +1,409 @@
+"""Pure text parsing of lab-report cells: values, reference ranges, flags, units; and the row parser that
+turns one table row (OCR tokens left to right) into indicator records. No image or model code here."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from .knowledge import Indicator, KnowledgeBase, Range, norm_text
+
+NUM = r"[-+]?\d+(?:\.\d+)?"
+_CMP = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=", "=>": ">="}
+_NEG = ("阴性", "阴", "-", "neg", "negative", "未检出", "无", "normal", "正常", "阴性(-)", "(-)", "无反应性")
+_POS = ("阳性", "阳", "+", "pos", "positive", "检出", "弱阳性", "有反应性")
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+                      r"|[-±+]|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
+_ARROW_UP = "↑⬆▲"
+_ARROW_DOWN = "↓⬇▼"
+_FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
+               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "A", "*": "A", "a": "A", "异常": "A"}
+_RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|to|\.{2,3}|_)"
+
+
+def _clean_number_text(s: str) -> str:
+    """Undo common OCR confusions inside numbers: O→0, l/I→1, ',' as decimal point, spaces."""
+    t = unicodedata.normalize("NFKC", s).strip()
+    t = t.replace(" ", "")
+    if re.fullmatch(r"[<>≤≥=]*[-+]?[\dOoIl,\.]+", t) and re.search(r"\d", t):
+        t = t.replace("O", "0").replace("o", "0").replace("I", "1").replace("l", "1")
+        if t.count(",") == 1 and "." not in t:
+            t = t.replace(",", ".")
+        t = t.replace(",", "")
+    return t
+
+
+@dataclass
+class ParsedValue:
+    number: float | None
+    text: str
+    comparator: str | None = None  # '<', '<=', '>', '>=' for results like '<0.5'
+    qualitative: str | None = None  # 'negative' | 'positive' | '1+' ...
+
+
+def parse_value(text: str) -> ParsedValue | None:
+    """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
+    raw = text.strip()
+    if not raw:
+        return None
+    t = _clean_number_text(raw)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥＜＞])?\s*(" + NUM + r")(?:[eE]([-+]?\d+))?", t)
+    if m:
+        num = float(m.group(2)) * (10 ** int(m.group(3)) if m.group(3) else 1)
+        if not math.isfinite(num):
+            return None
+        return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
+    q = norm_text(raw)
+    if _QUAL_RE.match(q):
+        return ParsedValue(None, raw, None, qualitative_grade(q))
+    return None
+
+
+def qualitative_grade(q: str) -> str:
+    q = norm_text(q).strip("()")
+    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
+        return "negative"
+    if q in ("±", "可疑", "微量", "trace", "弱阳性"):
+        return "trace"
+    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
+    if m:
+        g = m.group(1)
+        return f"{len(g) if g.startswith('+') else int(g)}+"
+    return "positive"
+
+
+def split_flag(text: str) -> tuple[str, str | None]:
+    """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is an FHIR interpretation code or None."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = re.match(r"^(.*?)[\s]*([↑↓⬆⬇▲▼]{1,2})$", t) or re.match(r"^([↑↓⬆⬇▲▼]{1,2})\s*(.*)$", t)
+    if m:
+        a, b = m.group(1), m.group(2)
+        arrows, rest = (b, a) if any(c in b for c in _ARROW_UP + _ARROW_DOWN) else (a, b)
+        if rest.strip() or True:
+            return rest.strip(), _arrow_flag(arrows)
+    m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t)
+    if m:
+        return m.group(1).strip(), m.group(2)
+    m = re.match(r"^(.*?\d)\s*\*$", t)
+    if m:
+        return m.group(1).strip(), "A"
+    return t, None
+
+
+def _arrow_flag(arrows: str) -> str:
+    up = sum(c in _ARROW_UP for c in arrows)
+    down = sum(c in _ARROW_DOWN for c in arrows)
+    if up:
+        return "HH" if up >= 2 else "H"
+    return "LL" if down >= 2 else "L"
+
+
+def parse_flag(text: str) -> str | None:
+    """A stand-alone flag cell: '↑', 'H', '偏高', '↓↓' → FHIR interpretation code."""
+    t = norm_text(text)
+    if not t:
+        return None
+    if all(c in _ARROW_UP + _ARROW_DOWN for c in t) and len(t) <= 2:
+        return _arrow_flag(t)
+    return _FLAG_WORDS.get(t)
+
+
+@dataclass
+class ParsedRange:
+    low: float | None
+    high: float | None
+    text: str
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    qualitative: str | None = None  # 'negative' for '阴性'
+
+
+def parse_range(text: str) -> ParsedRange | None:
+    """'3.5-9.5', '3.5~9.5', '(3.5--9.5)', '<5.2', '≥1.0', '0-0.06', '-3~+3', '阴性'. None if not a range."""
+    raw = text.strip()
+    t = unicodedata.normalize("NFKC", raw).strip().strip("()[]（）【】").replace(" ", "")
+    t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
+    m = re.fullmatch(r"(" + NUM + r")" + _RANGE_SEP + r"(" + NUM + r")", t)
+    if m:
+        lo, hi = float(m.group(1)), float(m.group(2))
+        if lo > hi:
+            return None
+        return ParsedRange(lo, hi, raw)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + NUM + r")", t)
+    if m:
+        cmp = _CMP[m.group(1)]
+        v = float(m.group(2))
+        if cmp.startswith("<"):
+            return ParsedRange(None, v, raw, high_inclusive=cmp == "<=")
+        return ParsedRange(v, None, raw, low_inclusive=cmp == ">=")
+    q = norm_text(t)
+    if q in ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性"):
+        return ParsedRange(None, None, raw, qualitative="negative")
+    if q in ("阳性", "阳性(+)", "pos", "positive"):
+        return ParsedRange(None, None, raw, qualitative="positive")
+    return None
+
+
+def interpret(value: float, ref_low: float | None, ref_high: float | None,
+              critical: Range | None = None) -> str | None:
+    """FHIR interpretation (H, L, N, HH, LL) of a number against a range and critical limits."""
+    if critical is not None:
+        if critical.high is not None and value >= critical.high:
+            return "HH"
+        if critical.low is not None and value <= critical.low:
+            return "LL"
+    if ref_low is None and ref_high is None:
+        return None
+    if ref_high is not None and value > ref_high + 1e-9:
+        return "H"
+    if ref_low is not None and value < ref_low - 1e-9:
+        return "L"
+    return "N"
+
+
+def same_direction(a: str | None, b: str | None) -> bool:
+    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs N disagree."""
+    if a is None or b is None:
+        return True
+    up = {"H", "HH"}
+    down = {"L", "LL"}
+    if a in up and b in up or a in down and b in down:
+        return True
+    return a == b
+
+
+# ---- row parsing ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Token:
+    text: str
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
+    column: str | None = None  # header column hint: name | value | flag | range | unit | code | None
+
+    @property
+    def cx(self) -> float:
+        return (self.box[0] + self.box[2]) / 2
+
+
+@dataclass
+class Cell:
+    """A field assembled from a token (or part of one)."""
+    text: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class RowItem:
+    names: list[tuple[Cell, list[Any]]] = field(default_factory=list)  # (cell, NameMatch candidates)
+    value: Cell | None = None
+    parsed_value: ParsedValue | None = None
+    flag: Cell | None = None
+    flag_code: str | None = None
+    range: Cell | None = None
+    parsed_range: ParsedRange | None = None
+    unit: Cell | None = None
+    extras: list[Cell] = field(default_factory=list)
+
+
+_UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
+                        re.I)
+
+
+def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
+    """Split a token that holds several fields ('嗜酸性粒细胞百分4.40', '6.52 10^9/L', '3.5-9.5 g/L', '112↓').
+    Returns [(kind, text, x_fraction_start)] with kind in name|value|flag|range|unit|text."""
+    text = unicodedata.normalize("NFKC", tok.text).strip()
+    out: list[tuple[str, str, float]] = []
+    n = max(len(text), 1)
+    # name + value: the longest leading part that is a known name, followed by a number/qualitative.
+    m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
+    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
+        head, tail = m.group(1), m.group(2)
+        matches = kb.match_name(head, allow_fuzzy=True)
+        if matches and matches[0].score >= 0.75:
+            return [("name", head, 0.0), ("value", tail, len(head) / n)]
+    # value/range followed by a unit
+    m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
+    if m and kb.is_unit(m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
+        head = m.group(1).strip()
+        kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
+        return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
+    # value then range in one cell: '6.52 3.5-9.5'
+    m = re.match(r"^(\S+)\s+(\S+)$", text)
+    if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
+        return [("value", m.group(1), 0.0), ("range", m.group(2), len(m.group(1)) / n)]
+    out.append(("?", text, 0.0))
+    return out
+
+
+_CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def classify(kb: KnowledgeBase, text: str) -> str:
+    """name | value | flag | range | unit | qual | text — by content alone."""
+    t = text.strip()
+    if not t:
+        return "text"
+    if parse_flag(t):
+        # 'L'/'H' alone are flags; '阳性' is a value.
+        if norm_text(t) not in ("阳性",):
+            return "flag"
+    rest, fl = split_flag(t)
+    pv = parse_value(rest) if rest else None
+    pr = parse_range(t)
+    if pv is not None and pv.qualitative is None:
+        if pr is not None and pv.comparator is None:
+            return "range"
+        return "value" if pv.comparator is None or pr is None else "value_or_range"
+    if pr is not None and pr.qualitative is None:
+        return "range"
+    if pv is not None:
+        return "qual"
+    if kb.is_unit(t) and not kb.match_name(t, allow_fuzzy=False):
+        return "unit"
+    if kb.is_unit(t):
+        return "unit_or_name"
+    if _CJK_OR_ALPHA.search(t):
+        return "name"
+    return "text"
+
+
+def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
+    """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
+    pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
+    for tok in sorted(tokens, key=lambda t: t.box[0]):
+        kind = classify(kb, tok.text)
+        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
+            parts = _split_glued(kb, tok)
+        elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", tok.text):
+            parts = _split_glued(kb, tok)
+        elif kind == "range" and re.search(r"[A-Za-z%/]", tok.text):
+            parts = _split_glued(kb, tok)
+        else:
+            parts = [("?", tok.text, 0.0)]
+        w = tok.box[2] - tok.box[0]
+        for j, (k, txt, frac) in enumerate(parts):
+            end = parts[j + 1][2] if j + 1 < len(parts) else 1.0
+            box = (tok.box[0] + w * frac, tok.box[1], tok.box[0] + w * end, tok.box[3])
+            cell = Cell(txt.strip(), tok.score, box)
+            pieces.append((classify(kb, txt) if k == "?" else k, cell, tok.column))
+
+    items: list[RowItem] = []
+    cur: RowItem | None = None
+    for kind, cell, col in pieces:
+        if col == "flag" and kind in ("name", "text"):
+            kind = "flag" if parse_flag(cell.text) else kind
+        if kind == "unit_or_name":
+            kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
+        if kind == "name":
+            matches = kb.match_name(cell.text)
+            if not matches or matches[0].score < 0.6:
+                if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
+                    cur.extras.append(cell)
+                continue
+            same = cur is not None and cur.value is None and cur.names and any(
+                m.indicator.code in {x.indicator.code for _, ms in cur.names for x in ms} for m in matches)
+            if cur is not None and cur.value is None and cur.names and (same or col == "code"):
+                cur.names.append((cell, matches))
+                continue
+            cur = RowItem(names=[(cell, matches)])
+            items.append(cur)
+            continue
+        if cur is None:
+            continue  # sequence numbers and such before the first name
+        if kind == "flag":
+            if cur.value is not None and cur.flag is None:
+                cur.flag, cur.flag_code = cell, parse_flag(cell.text)
+            continue
+        if kind == "value_or_range":
+            kind = "range" if cur.value is not None or col == "range" else "value"
+        if kind in ("value", "qual"):
+            if cur.value is None and col != "range":
+                rest, fl = split_flag(cell.text)
+                pv = parse_value(rest)
+                if pv is None:
+                    continue
+                cur.value, cur.parsed_value = Cell(rest, cell.score, cell.box), pv
+                if fl:
+                    cur.flag, cur.flag_code = cell, fl
+                continue
+            if cur.range is None and kind == "qual":
+                pr = parse_range(cell.text)
+                if pr is not None:
+                    cur.range, cur.parsed_range = cell, pr
+                continue
+            if cur.range is None and col == "range":
+                pr = parse_range(cell.text)
+                if pr is not None:
+                    cur.range, cur.parsed_range = cell, pr
+            continue
+        if kind == "range":
+            if cur.value is None and col not in ("range",):
+                # ranges never come before the value in a row, except for layouts that say so in the header
+                rest, fl = split_flag(cell.text)
+                pv = parse_value(rest)
+                if pv is not None:
+                    cur.value, cur.parsed_value = Cell(rest, cell.score, cell.box), pv
+                    if fl:
+                        cur.flag, cur.flag_code = cell, fl
+                continue
+            if cur.range is None:
+                pr = parse_range(cell.text)
+                if pr is not None:
+                    cur.range, cur.parsed_range = cell, pr
+            continue
+        if kind == "unit":
+            if cur.unit is None and (cur.value is not None or col == "unit"):
+                cur.unit = cell
+            continue
+    return [it for it in items if it.value is not None]
+
+
+def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
+                     panels: set[str] | None = None) -> tuple[Indicator, float, str] | None:
+    """Pick the indicator for a row item from its name candidates, using the printed unit and the report's
+    panels to break ties, and never reusing a code already taken in this report."""
+    scored: dict[str, list[Any]] = {}
+    for cell, matches in item.names:
+        for m in matches:
+            s = m.score * min(1.0, 0.5 + cell.score / 2)
+            prev = scored.get(m.indicator.code)
+            if prev is None or prev[1] < s:
+                scored[m.indicator.code] = [m.indicator, s, m.how]
+            elif prev is not None:
+                prev[1] = min(1.0, prev[1] + 0.05)  # two cells (name + code) agree
+    if not scored:
+        return None
+    cands = list(scored.values())
+    unit_text = item.unit.text if item.unit else None
+    qual = item.parsed_value is not None and item.parsed_value.qualitative is not None
+
+    def key(c: list[Any]) -> float:
+        ind: Indicator = c[0]
+        s = c[1]
+        if unit_text:
+            s += 0.1 if kb.resolve_unit(unit_text, ind) else -0.15
+        if panels and ind.panel in panels:
+            s += 0.05
+        if qual and ind.kind == "quantitative" and ind.unit is not None:
+            s -= 0.1
+        if ind.code in used:
+            s -= 1.0
+        return s
+
+    cands.sort(key=key, reverse=True)
+    best = cands[0]
+    if best[0].code in used:
+        return None
+    conf = best[1]
+    if len(cands) > 1 and key(cands[1]) > key(best) - 0.05 and cands[1][0].code not in used:
+        conf *= 0.8  # genuinely ambiguous name
+    return best[0], conf, best[2]
+
+
+def round_to(x: float, decimals: int) -> float:
+    return float(round(x, max(decimals, 0) + 2))

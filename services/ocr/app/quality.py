@@ -1,0 +1,140 @@
+"""Quality gate: refuse, with a reason and a hint, photos OCR cannot read — before spending time on OCR.
+
+All measures are taken on a grey copy scaled to a fixed long side, so thresholds do not depend on the camera.
+The gate errs toward accepting: a doubtful photo goes on to OCR, which then reports "no indicators found"
+rather than inventing any."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from .errors import (
+    ImageOverexposedError,
+    ImageTooBlurryError,
+    ImageTooDarkError,
+    ImageTooSmallError,
+    NotADocumentError,
+)
+
+MEASURE_LONG_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    min_side_px: int = 400
+    min_sharpness: float = 60.0  # 90th-percentile tile variance of the Laplacian
+    dark_p95: float = 70.0  # even the brightest 5 % of pixels are darker than this
+    dark_mean: float = 45.0
+    overexposed_fraction: float = 0.55  # share of blown-out (>=250) pixels ...
+    overexposed_ink: float = 0.004  # ... with almost no dark ink left
+    min_text_components: int = 40
+    min_aligned_fraction: float = 0.35
+    max_colorfulness: float = 60.0
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    width: int
+    height: int
+    sharpness: float
+    brightness: float
+    contrast: float
+    text_components: int
+    aligned_fraction: float
+    colorfulness: float
+    paper_fraction: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    h, w = g.shape[:2]
+    s = MEASURE_LONG_SIDE / max(h, w)
+    if s < 1:
+        g = cv2.resize(g, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+    return g
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian, per tile, 90th percentile: text tiles decide, not the empty margins."""
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    h, w = lap.shape
+    th, tw = max(h // 8, 1), max(w // 8, 1)
+    tiles = [float(lap[y:y + th, x:x + tw].var()) for y in range(0, h - th + 1, th) for x in range(0, w - tw + 1, tw)]
+    return float(np.percentile(tiles, 90)) if tiles else 0.0
+
+
+def colorfulness(img: np.ndarray) -> float:
+    """Hasler & Süsstrunk colourfulness; paper documents are grey, natural scenes are not."""
+    if img.ndim != 3:
+        return 0.0
+    small = cv2.resize(img, (256, int(256 * img.shape[0] / img.shape[1]) or 1), interpolation=cv2.INTER_AREA)
+    b, g, r = [c.astype(np.float32) for c in cv2.split(small)]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+
+
+def text_layout(grey: np.ndarray) -> tuple[int, float]:
+    """(number of character-like dark blobs, share of them sitting on a common text line with >= 3 others)."""
+    bw = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
+    n, _, stats, cents = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    if n <= 1:
+        return 0, 0.0
+    s = stats[1:]
+    h = s[:, cv2.CC_STAT_HEIGHT]
+    w = s[:, cv2.CC_STAT_WIDTH]
+    area = s[:, cv2.CC_STAT_AREA]
+    fill = area / np.maximum(h * w, 1)
+    keep = (h >= 4) & (h <= 80) & (w >= 1) & (w <= 120) & (area >= 6) & (fill > 0.08) & (fill < 0.95)
+    if keep.sum() < 3:
+        return int(keep.sum()), 0.0
+    ys = cents[1:][keep][:, 1]
+    hs = h[keep].astype(np.float32)
+    order = np.argsort(ys)
+    ys, hs = ys[order], hs[order]
+    med = float(np.median(hs))
+    tol = max(med * 0.35, 1.5)
+    left = np.searchsorted(ys, ys - tol, side="left")
+    right = np.searchsorted(ys, ys + tol, side="right")
+    neighbours = right - left - 1
+    similar = (hs > med * 0.4) & (hs < med * 2.5)
+    aligned = float(((neighbours >= 3) & similar).mean())
+    return int(keep.sum()), aligned
+
+
+def measure(img: np.ndarray) -> QualityReport:
+    grey = _grey(img)
+    h, w = img.shape[:2]
+    paper = float(((grey > 150) & (cv2.Laplacian(grey, cv2.CV_16S, ksize=3) == 0)).mean()) if grey.size else 0.0
+    comps, aligned = text_layout(grey)
+    return QualityReport(width=w, height=h, sharpness=sharpness(grey), brightness=float(grey.mean()),
+                         contrast=float(grey.std()), text_components=comps, aligned_fraction=aligned,
+                         colorfulness=colorfulness(img), paper_fraction=paper)
+
+
+def check(img: np.ndarray, t: GateThresholds = GateThresholds()) -> QualityReport:
+    """Raise the first applicable ImageRejectedError, else return the measurements."""
+    h, w = img.shape[:2]
+    if min(h, w) < t.min_side_px:
+        raise ImageTooSmallError(details={"width": w, "height": h, "min_side_px": t.min_side_px})
+    grey = _grey(img)
+    p95 = float(np.percentile(grey, 95))
+    mean = float(grey.mean())
+    if p95 < t.dark_p95 or (mean < t.dark_mean and p95 < 2 * t.dark_p95):
+        raise ImageTooDarkError(details={"brightness": round(mean, 1)})
+    blown = float((grey >= 250).mean())
+    ink = float((grey < 128).mean())
+    if blown > t.overexposed_fraction and ink < t.overexposed_ink:
+        raise ImageOverexposedError(details={"overexposed_fraction": round(blown, 3)})
+    q = measure(img)
+    doc_like = q.text_components >= t.min_text_components and q.aligned_fraction >= t.min_aligned_fraction
+    if not doc_like or q.colorfulness > t.max_colorfulness and q.aligned_fraction < 0.6:
+        raise NotADocumentError(details={"text_components": q.text_components,
+                                         "aligned_fraction": round(q.aligned_fraction, 3)})
+    if q.sharpness < t.min_sharpness:
+        raise ImageTooBlurryError(details={"sharpness": round(q.sharpness, 1), "min_sharpness": t.min_sharpness})
+    return q

@@ -1,0 +1,261 @@
+"""Train ChestNet (findings + CAM + attention U-Net + gate embedding), pick thresholds on validation,
+evaluate once on the held-out test split, export ONNX and write metrics.
+
+Data use (patient-disjoint, see models/splits/):
+  train: NIH train + JSRT train (masks; nodule/normal labels) + COVID train (pneumonia labels)
+  val:   NIH val (checkpoint selection, thresholds), JSRT val (Dice for selection)
+  test:  NIH test (AUROC), JSRT test (Dice) -- read once, after everything is fixed.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import cv2
+
+HERE = Path(__file__).resolve().parent
+SVC = HERE.parent
+sys.path.insert(0, str(HERE))
+from chestnet import ChestNet, ChestNetExport  # noqa: E402
+from metrics import auroc, bootstrap_ci, dice, mean_auroc_ci, youden_threshold  # noqa: E402
+from prepare import CACHE, LABELS, ORGANS  # noqa: E402
+
+MODELS = SVC / "models"
+OUT_NAMES = LABELS + ["abnormal"]
+SEED = 7
+
+
+def augment(img: np.ndarray, masks: np.ndarray, rng: np.random.Generator):
+    s = img.shape[0]
+    ang = rng.uniform(-8, 8)
+    sc = rng.uniform(0.9, 1.1)
+    tx, ty = rng.uniform(-0.06, 0.06, 2) * s
+    M = cv2.getRotationMatrix2D((s / 2, s / 2), ang, sc)
+    M[:, 2] += (tx, ty)
+    out = cv2.warpAffine(img, M, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    ms = np.stack([cv2.warpAffine(m, M, (s, s), flags=cv2.INTER_NEAREST, borderValue=0) for m in masks])
+    f = out.astype(np.float32) / 255.0
+    f = np.clip(f, 0, 1) ** rng.uniform(0.8, 1.25)
+    f = np.clip((f - 0.5) * rng.uniform(0.9, 1.1) + 0.5 + rng.uniform(-0.05, 0.05), 0, 1)
+    return f, ms
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Soft Dice + focal loss, per organ channel."""
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum((2, 3))
+    d = 1 - (2 * inter + 1) / (p.sum((2, 3)) + target.sum((2, 3)) + 1)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    pt = torch.exp(-bce)
+    focal = ((1 - pt) ** 2 * bce).mean()
+    return d.mean() + 10.0 * focal
+
+
+def predict(net: ChestNet, x: np.ndarray, bs: int = 32):
+    net.eval()
+    P, SEG, E = [], [], []
+    with torch.no_grad():
+        for i in range(0, len(x), bs):
+            xb = torch.from_numpy(x[i:i + bs].astype(np.float32) / 255.0)[:, None]
+            logits, _, seg, emb = net(xb)
+            P.append(torch.sigmoid(logits).numpy())
+            SEG.append(torch.sigmoid(F.interpolate(seg, size=xb.shape[-2:], mode="bilinear")).numpy())
+            E.append(emb.numpy())
+    return np.concatenate(P), np.concatenate(SEG), np.concatenate(E)
+
+
+def evaluate(P, Y, SEG=None, M=None):
+    res = {"auroc": {}}
+    for k, name in enumerate(OUT_NAMES):
+        res["auroc"][name] = auroc(Y[:, k], P[:, k])
+    vals = [res["auroc"][n] for n in LABELS if np.isfinite(res["auroc"][n])]
+    res["mean_auroc"] = float(np.mean(vals)) if vals else float("nan")
+    if SEG is not None and len(SEG):
+        res["dice"] = {o: float(np.mean([dice(SEG[i, c] > 0.5, M[i, c]) for i in range(len(SEG))]))
+                       for c, o in enumerate(ORGANS)}
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+
+    d = np.load(CACHE / "chest256.npz")
+    X, Y, Mk, split, src, segmask = d["x"], d["y"], d["m"], d["split"], d["src"], d["segmask"]
+    tr = np.where(split == "train")[0]
+    nih_val = np.where((split == "val") & (src == "cxr_nih14"))[0]
+    nih_test = np.where((split == "test") & (src == "cxr_nih14"))[0]
+    js_val = np.where((split == "val") & (src == "cxr_jsrt_scr"))[0]
+    js_test = np.where((split == "test") & (src == "cxr_jsrt_scr"))[0]
+    print(f"train {len(tr)} | nih val {len(nih_val)} test {len(nih_test)} | jsrt val {len(js_val)} test {len(js_test)}")
+
+    net = ChestNet()
+    net.encoder.load_imagenet()
+    frozen = [net.encoder._conv_stem, net.encoder._bn0] + list(net.encoder._blocks[:5])
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad = False
+    enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
+    enc_ids = {id(p) for p in enc_params}
+    other = [p for p in net.parameters() if p.requires_grad and id(p) not in enc_ids]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": 4e-4}, {"params": other, "lr": 1.5e-3}], weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(tr) / args.batch)
+    total = steps_per_epoch * args.epochs
+    base = [g["lr"] for g in opt.param_groups]
+
+    best, best_score, history = None, -1.0, []
+    step = 0
+    for ep in range(args.epochs):
+        net.train()
+        for m in frozen:
+            m.eval()
+        perm = rng.permutation(tr)
+        t0, tot = time.time(), 0.0
+        for b in range(0, len(perm), args.batch):
+            idx = perm[b:b + args.batch]
+            xs, ms = zip(*(augment(X[i], Mk[i], rng) for i in idx))
+            xb = torch.from_numpy(np.stack(xs))[:, None]
+            mb = torch.from_numpy(np.stack(ms).astype(np.float32))
+            yb = torch.from_numpy(Y[idx])
+            sm = torch.from_numpy(segmask[idx].astype(bool))
+            warm = min(1.0, (step + 1) / steps_per_epoch)
+            for g, lr in zip(opt.param_groups, base):
+                g["lr"] = lr * warm * 0.5 * (1 + math.cos(math.pi * step / total))
+            logits, _, seg, _ = net(xb)
+            known = ~torch.isnan(yb)
+            loss = F.binary_cross_entropy_with_logits(logits[known], yb[known])
+            if sm.any():
+                tgt = F.avg_pool2d(mb[sm], 2)
+                loss = loss + 0.5 * seg_loss(seg[sm], tgt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss) * len(idx)
+            step += 1
+        Pv, _, _ = predict(net, X[nih_val])
+        _, Sj, _ = predict(net, X[js_val])
+        ev = evaluate(Pv, Y[nih_val], Sj, Mk[js_val])
+        mdice = float(np.mean(list(ev["dice"].values())))
+        score = ev["mean_auroc"] + mdice
+        history.append({"epoch": ep + 1, "loss": tot / len(tr), "val_mean_auroc": ev["mean_auroc"],
+                        "val_abnormal_auroc": ev["auroc"]["abnormal"], "val_dice": ev["dice"]})
+        print(f"ep {ep + 1} loss {tot / len(tr):.4f} val mAUROC {ev['mean_auroc']:.3f} "
+              f"abn {ev['auroc']['abnormal']:.3f} dice {mdice:.3f} ({time.time() - t0:.0f}s)", flush=True)
+        if score > best_score:
+            best_score, best = score, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best)
+    torch.save(best, HERE / "cache" / "chestnet_best.pt")
+    finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, history, args)
+
+
+def finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, history, args) -> None:
+    # Thresholds: Youden on NIH validation (never on test).
+    Pv, _, _ = predict(net, X[nih_val])
+    thresholds = {n: youden_threshold(Y[nih_val, k], Pv[:, k]) for k, n in enumerate(OUT_NAMES)}
+    val_pos = {n: int(np.nansum(Y[nih_val, k])) for k, n in enumerate(OUT_NAMES)}
+    ev_val = evaluate(Pv, Y[nih_val])
+    # Test: read once.
+    Pt, _, _ = predict(net, X[nih_test])
+    Yt = Y[nih_test]
+    per = {}
+    for k, n in enumerate(OUT_NAMES):
+        a = auroc(Yt[:, k], Pt[:, k])
+        lo, hi = bootstrap_ci(Yt[:, k], Pt[:, k])
+        pos = Yt[:, k] == 1
+        pred = Pt[:, k] >= thresholds[n]
+        per[n] = {"auroc": a, "ci95": [lo, hi], "test_positives": int(pos.sum()), "val_positives": val_pos[n],
+                  "val_auroc": ev_val["auroc"][n], "threshold": thresholds[n],
+                  "sensitivity": float((pred & pos).sum() / max(1, pos.sum())),
+                  "specificity": float((~pred & ~pos).sum() / max(1, (~pos).sum())),
+                  "few_positives": bool(pos.sum() < 8)}
+    m, mlo, mhi = mean_auroc_ci(Yt[:, :14], Pt[:, :14])
+    _, Sj, _ = predict(net, X[js_test])
+    dice_test = {o: float(np.mean([dice(Sj[i, c] > 0.5, Mk[js_test][i, c]) for i in range(len(Sj))]))
+                 for c, o in enumerate(ORGANS)}
+    dice_ci = {}
+    for c, o in enumerate(ORGANS):
+        ds = np.array([dice(Sj[i, c] > 0.5, Mk[js_test][i, c]) for i in range(len(Sj))])
+        r = np.random.default_rng(0)
+        boots = [ds[r.integers(0, len(ds), len(ds))].mean() for _ in range(1000)]
+        dice_ci[o] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+    # Gate: embedding distribution of training chest X-rays (all three sources).
+    tr = np.where(split == "train")[0]
+    _, _, E = predict(net, X[tr])
+    _, _, Ev = predict(net, X[np.where(split == "val")[0]])
+    mu = E.mean(0)
+    U, S, Vt = np.linalg.svd(E - mu, full_matrices=False)
+    k = 32
+    comps = Vt[:k]
+    var = (S[:k] ** 2) / (len(E) - 1) + 1e-6
+
+    def maha(e):
+        z = (e - mu) @ comps.T
+        resid = np.linalg.norm((e - mu) - z @ comps, axis=1)
+        return np.sqrt(((z ** 2) / var).sum(1)), resid
+    dtr, rtr = maha(E)
+    dv, rv = maha(Ev)
+    MODELS.mkdir(exist_ok=True)
+    np.savez(MODELS / "chestnet_gate.npz", mean=mu.astype(np.float32), components=comps.astype(np.float32),
+             variances=var.astype(np.float32),
+             train_maha=dtr.astype(np.float32), train_resid=rtr.astype(np.float32),
+             val_maha=dv.astype(np.float32), val_resid=rv.astype(np.float32))
+    onnx_path = export(net)
+    meta = {
+        "model": "chestnet", "version": time.strftime("%Y%m%d"), "onnx": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "input": {"size": 256, "channels": 1, "range": "0..1 windowed (percentile 0.5-99.5 + CLAHE)"},
+        "outputs": ["probs", "cams", "masks", "embedding"],
+        "labels": OUT_NAMES, "organs": ORGANS,
+        "thresholds": thresholds, "threshold_rule": "Youden J on the NIH validation split",
+        "gate_stats": "chestnet_gate.npz",
+    }
+    (MODELS / "chestnet.json").write_text(json.dumps(meta, indent=2))
+    metrics = {"split": "NIH test (patient-disjoint), JSRT test", "n_test_nih": int(len(nih_test)),
+               "n_test_jsrt": int(len(js_test)), "per_finding": per,
+               "mean_auroc_14": {"value": m, "ci95": [mlo, mhi]},
+               "val_mean_auroc_14": ev_val["mean_auroc"],
+               "dice_test": dice_test, "dice_test_ci95": dice_ci,
+               "history": history, "epochs": args.epochs}
+    (MODELS / "chestnet_metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps({n: (round(v["auroc"], 3), [round(c, 3) for c in v["ci95"]]) for n, v in per.items()}))
+    print("mean", m, mlo, mhi, "dice", dice_test)
+
+
+def export(net: ChestNet) -> Path:
+    net.eval()
+    path = MODELS / "chestnet.onnx"
+    ex = ChestNetExport(net).eval()
+    dummy = torch.rand(2, 1, 256, 256)
+    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"],
+                      output_names=["probs", "cams", "masks", "embedding"],
+                      dynamic_axes={"image": {0: "n"}, "probs": {0: "n"}, "cams": {0: "n"},
+                                    "masks": {0: "n"}, "embedding": {0: "n"}},
+                      opset_version=17, dynamo=False)
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    o = sess.run(None, {"image": dummy.numpy()})
+    with torch.no_grad():
+        t = ex(dummy)
+    err = max(float(np.abs(a - b.numpy()).max()) for a, b in zip(o, t))
+    print("onnx max abs diff", err, "size MB", path.stat().st_size / 1e6)
+    if err > 1e-3:
+        raise RuntimeError(f"ONNX output differs from torch by {err}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
