@@ -43,7 +43,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 try:
                     async for attempt in AsyncRetrying(
                         stop=stop_after_attempt(attempts), reraise=True,
-                        wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+                        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
                         retry=retry_if_exception_type((httpx.TransportError, _RetryableStatus)),
                     ):
                         with attempt:

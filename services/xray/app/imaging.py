@@ -70,3 +70,129 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma of an (H, W, 3) array, any dtype, as float32."""
     a = rgb.astype(np.float32)
     return a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk colourfulness on a 0..255 scale (0 for a gray image, ~>15 for a colour photo)."""
+    a = rgb.astype(np.float32)
+    if a.max() > 255:
+        a = a * (255.0 / a.max())
+    rg = a[..., 0] - a[..., 1]
+    yb = 0.5 * (a[..., 0] + a[..., 1]) - a[..., 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+# ---------------------------------------------------------------------------------------------- decoding uploads
+from dataclasses import dataclass, field  # noqa: E402
+import io  # noqa: E402
+import warnings  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/pjpeg"}
+DICOM_TYPES = {"application/dicom", "application/dicom+octet-stream"}
+GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+
+
+@dataclass
+class Limits:
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000      # a 6000 x 6000 detector is fine; decompression bombs are not
+    min_side: int = 64
+
+
+@dataclass
+class LoadedImage:
+    gray: np.ndarray                   # float32 (H, W) at the input's size, display polarity
+    width: int
+    height: int
+    source: str                        # "png" | "jpeg" | "dicom"
+    colourfulness: float = 0.0
+    dicom_meta: dict = field(default_factory=dict)
+    pixel_spacing_mm: tuple[float, float] | None = None
+
+
+def sniff(data: bytes, filename: str | None, content_type: str | None) -> str:
+    """Decide the format from the bytes first; the declared type only has to not contradict them."""
+    from app.dicom import is_dicom
+    from app.errors import UnsupportedMediaTypeError
+
+    ct = (content_type or "").split(";")[0].strip().lower()
+    name = (filename or "").lower()
+    if data.startswith(PNG_MAGIC):
+        kind = "png"
+    elif data.startswith(JPEG_MAGIC):
+        kind = "jpeg"
+    elif is_dicom(data) or ct in DICOM_TYPES or name.endswith(DICOM_SUFFIXES):
+        kind = "dicom"
+    else:
+        raise UnsupportedMediaTypeError(details={"content_type": ct[:64] or None})
+    allowed = {"png": IMAGE_TYPES | GENERIC_TYPES | DICOM_TYPES, "jpeg": IMAGE_TYPES | GENERIC_TYPES,
+               "dicom": DICOM_TYPES | GENERIC_TYPES}[kind]
+    if ct and ct not in allowed:
+        raise UnsupportedMediaTypeError("声明的类型与文件内容不符。 The declared content type does not match the file.",
+                                        details={"content_type": ct[:64], "detected": kind})
+    return kind
+
+
+def load_image(data: bytes, filename: str | None = None, content_type: str | None = None,
+               limits: Limits | None = None) -> LoadedImage:
+    """Bytes -> LoadedImage, or a clear ServiceError (415/413/422). Never trusts the header alone."""
+    from app.errors import ImageTooLargeError, ImageTooSmallError, ImageUnreadableError
+
+    limits = limits or Limits()
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(details={"bytes": len(data), "max_bytes": limits.max_bytes})
+    if not data:
+        raise ImageUnreadableError("文件为空。 The file is empty.", details={"bytes": 0})
+    kind = sniff(data, filename, content_type)
+    if kind == "dicom":
+        from app.dicom import decode_dicom
+        d = decode_dicom(data, limits.max_pixels)
+        h, w = d.gray.shape
+        img = LoadedImage(d.gray, w, h, "dicom", 0.0, d.meta, d.pixel_spacing_mm)
+    else:
+        img = _load_raster(data, kind, limits)
+    if min(img.width, img.height) < limits.min_side:
+        raise ImageTooSmallError(details={"width": img.width, "height": img.height, "min_side": limits.min_side})
+    return img
+
+
+def _load_raster(data: bytes, kind: str, limits: Limits) -> LoadedImage:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    from app.errors import ImageTooLargeError, ImageUnreadableError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > limits.max_pixels:
+                raise ImageTooLargeError(details={"pixels": w * h, "max_pixels": limits.max_pixels})
+            im.load()
+    except ImageTooLargeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLargeError(details={"reason": "decompression_bomb"}) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageUnreadableError(details={"reason": type(e).__name__}) from None
+    try:
+        im = ImageOps.exif_transpose(im)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a broken EXIF block is not a reason to refuse the pixels
+    mode = im.mode
+    colour = 0.0
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        gray = np.asarray(im, dtype=np.float32)
+    elif mode == "L":
+        gray = np.asarray(im, dtype=np.float32)
+    elif mode == "LA":
+        gray = np.asarray(im.convert("L"), dtype=np.float32)
+    else:
+        rgb = np.asarray(im.convert("RGB"))
+        small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]
+        colour = colourfulness(small)
+        gray = rgb_to_gray(rgb)
+    h, w = gray.shape
+    return LoadedImage(gray, w, h, kind, colour)

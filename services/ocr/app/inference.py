@@ -1,0 +1,181 @@
+"""PP-OCR on ONNX Runtime through the ``rapidocr`` package: the models ship inside its wheel and are loaded by
+explicit path (never the package's download route), their SHA-256 checked against the package's own manifest.
+Loaded once per process, warmed up; CUDA when onnxruntime offers it, else CPU with a fixed thread count.
+
+``OcrEngine.run(batch)`` takes upright page images and returns text lines with boxes and scores, timing
+detection and recognition separately. Pre/post-processing helpers are pure functions."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+log = logging.getLogger("zhenxi.ocr.inference")
+
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+
+
+@dataclass
+class TextLine:
+    text: str
+    score: float
+    quad: np.ndarray  # 4x2 float32, page pixels (tl, tr, br, bl)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        xs, ys = self.quad[:, 0], self.quad[:, 1]
+        return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+@dataclass
+class PageOcr:
+    lines: list[TextLine]
+    upside_down: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    threads: int = 2
+    use_cuda: bool = True
+    det_max_side: int = 1280  # 0 = rapidocr's default sizing (short side >= 736)
+    rec_batch_size: int = 24
+    page_cls_samples: int = 12  # 0 = per-line angle classifier on every crop (rapidocr's default behaviour)
+    box_thresh: float = 0.5
+    unclip_ratio: float = 1.6
+
+
+def rapidocr_model_dir() -> Path:
+    import rapidocr
+
+    return Path(rapidocr.__file__).resolve().parent / "models"
+
+
+def _manifest_sha256(name: str) -> str | None:
+    import rapidocr
+
+    text = (Path(rapidocr.__file__).resolve().parent / "default_models.yaml").read_text(encoding="utf-8")
+    m = re.search(re.escape(name) + r"\s*\n\s*SHA256:\s*([0-9a-f]{64})", text)
+    return m.group(1) if m else None
+
+
+def verify_model(path: Path) -> str:
+    """SHA-256 of a shipped model, refused if it differs from rapidocr's manifest."""
+    if not path.exists():
+        raise FileNotFoundError(f"OCR model missing from the rapidocr wheel: {path.name}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    expected = _manifest_sha256(path.name)
+    if expected is not None and expected != digest:
+        raise RuntimeError(f"OCR model checksum mismatch for {path.name}")
+    return digest
+
+
+def cuda_available() -> bool:
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def quad_to_crop(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Perspective-crop one text line (rapidocr's own cropping, which also turns tall crops upright)."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    return get_rotate_crop_image(img, copy.deepcopy(quad.astype(np.float32)))
+
+
+def rotate_quads_180(quads: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Map boxes found on an image to the same image turned 180° (order kept tl, tr, br, bl)."""
+    out = np.empty_like(quads)
+    out[..., 0] = (w - 1) - quads[..., 0]
+    out[..., 1] = (h - 1) - quads[..., 1]
+    return out[:, [2, 3, 0, 1], :]
+
+
+def pick_cls_samples(quads: np.ndarray, k: int) -> list[int]:
+    """The k widest text lines: long lines are what the angle classifier judges best."""
+    widths = [float(np.linalg.norm(q[1] - q[0])) for q in quads]
+    return list(np.argsort(widths)[::-1][:k])
+
+
+class OcrEngine:
+    def __init__(self, options: EngineOptions = EngineOptions()) -> None:
+        from rapidocr import RapidOCR
+
+        self.options = options
+        mdir = rapidocr_model_dir()
+        self.model_sha256 = {n: verify_model(mdir / n) for n in (DET_MODEL, REC_MODEL, CLS_MODEL)}
+        self.use_cuda = bool(options.use_cuda and cuda_available())
+        params = {
+            "Global.log_level": "error",
+            "Global.use_cls": True,
+            "EngineConfig.onnxruntime.intra_op_num_threads": options.threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            "EngineConfig.onnxruntime.use_cuda": self.use_cuda,
+            "Det.model_path": str(mdir / DET_MODEL),
+            "Det.box_thresh": options.box_thresh,
+            "Det.unclip_ratio": options.unclip_ratio,
+            "Rec.model_path": str(mdir / REC_MODEL),
+            "Rec.rec_batch_num": options.rec_batch_size,
+            "Cls.model_path": str(mdir / CLS_MODEL),
+        }
+        if options.det_max_side:
+            params["Det.limit_side_len"] = options.det_max_side
+            params["Det.limit_type"] = "max"
+        self._rapid = RapidOCR(params=params)
+        self.det = self._rapid._load_det_model()
+        self.cls = self._rapid._load_cls_model()
+        self.rec = self._rapid._load_rec_model()
+        self.providers = self.det.session.session.get_providers()
+
+    def warm_up(self) -> None:
+        img = np.full((256, 512, 3), 255, np.uint8)
+        cv2.putText(img, "WBC 6.52 3.5-9.5", (10, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+        self.run([img])
+
+    def info(self) -> dict[str, object]:
+        return {"models": self.model_sha256, "providers": self.providers, "threads": self.options.threads}
+
+    # -- one batch of pages --------------------------------------------------------------------------------
+    def run(self, pages: list[np.ndarray]) -> list[PageOcr]:
+        return [self._run_page(p) for p in pages]
+
+    def _run_page(self, img: np.ndarray) -> PageOcr:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        det = self.det(img)
+        timings["det"] = (time.perf_counter() - t0) * 1000
+        if det.boxes is None or len(det.boxes) == 0:
+            timings.update(cls=0.0, rec=0.0)
+            return PageOcr([], False, timings)
+        quads = np.asarray(det.boxes, dtype=np.float32)
+        t0 = time.perf_counter()
+        crops = [quad_to_crop(img, q) for q in quads]
+        upside_down = False
+        if self.options.page_cls_samples > 0:
+            idx = pick_cls_samples(quads, self.options.page_cls_samples)
+            res = self.cls([crops[i] for i in idx])
+            votes = [s if "180" in lbl else -s for lbl, s in res.cls_res]
+            upside_down = len(votes) >= 3 and sum(v > 0.5 for v in votes) > len(votes) / 2
+            if upside_down:
+                h, w = img.shape[:2]
+                quads = rotate_quads_180(quads, w, h)
+                crops = [cv2.rotate(c, cv2.ROTATE_180) for c in crops]
+        else:
+            crops = self.cls(crops).img_list
+        timings["cls"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        rec = self.rec(TextRecInput(img=crops, return_word_box=False))
+        timings["rec"] = (time.perf_counter() - t0) * 1000
+        lines = [TextLine(str(t), float(s), q) for t, s, q in zip(rec.txts, rec.scores, quads)
+                 if str(t).strip() and float(s) >= 0.3]
+        return PageOcr(lines, upside_down, timings)

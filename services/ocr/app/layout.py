@@ -1,0 +1,167 @@
+"""Rebuild tables from OCR text boxes: find the column header rows (项目/结果/参考范围/单位 ...), split side-by-side
+tables, group boxes into rows, and give each box a column hint. Pure geometry on boxes; no model calls."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .knowledge import norm_text
+from .parsing import Token
+
+# Header words → column kind. Checked after normalisation (NFKC, lower, no spaces).
+HEADER_WORDS: list[tuple[str, str]] = [
+    (r"^(检验|检测|检查|分析|化验)?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
+    (r"^(英文)?(缩写|代号|代码|简称)$|^英文名称?$|^code$|^abbr\.?$", "code"),
+    (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
+    (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
+    (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
+    (r"^单位$|^unit$|^units$", "unit"),
+]
+_NAME_HEADER = "name"
+
+
+def header_kind(text: str) -> str | None:
+    t = re.sub(r"[\s:：()（）\[\]]", "", norm_text(text))
+    for pat, kind in HEADER_WORDS:
+        if re.search(pat, t):
+            return kind
+    return None
+
+
+@dataclass
+class Table:
+    x0: float
+    x1: float
+    y0: float  # first body row starts below this
+    columns: list[tuple[str, float, float]] = field(default_factory=list)  # (kind, x0, x1) from the header
+
+
+@dataclass
+class LayoutResult:
+    tables: list[Table]
+    rows: list[list[Token]]  # body rows, each left to right, tagged with column hints
+    outside: list[Token]  # tokens not in any table body (header area, footer)
+
+
+def _line_height(tokens: list[Token]) -> float:
+    hs = [t.box[3] - t.box[1] for t in tokens]
+    return float(np.median(hs)) if hs else 20.0
+
+
+def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
+    """Cluster tokens into text rows by vertical overlap (tolerant of a little residual skew)."""
+    rows: list[list[Token]] = []
+    centres: list[float] = []
+    for tok in sorted(tokens, key=lambda t: (t.box[1] + t.box[3]) / 2):
+        cy = (tok.box[1] + tok.box[3]) / 2
+        best, best_d = -1, 1e9
+        for i, c in enumerate(centres):
+            d = abs(cy - c)
+            if d < best_d:
+                best, best_d = i, d
+        if best >= 0 and best_d < 0.55 * line_h:
+            rows[best].append(tok)
+            centres[best] = float(np.mean([(t.box[1] + t.box[3]) / 2 for t in rows[best]]))
+        else:
+            rows.append([tok])
+            centres.append(cy)
+    order = np.argsort(centres)
+    return [sorted(rows[i], key=lambda t: t.box[0]) for i in order]
+
+
+def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
+    """Rows that look like a column header: >= 2 header words, one of them the name or value column."""
+    found = []
+    for i, row in enumerate(rows):
+        kinds = [(header_kind(t.text), t) for t in row]
+        kinds = [(k, t) for k, t in kinds if k]
+        ks = {k for k, _ in kinds}
+        if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
+            found.append((i, kinds))
+    return found
+
+
+def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float) -> list[Table]:
+    """One header row may carry two (or three) tables side by side: a new table starts at each repeated
+    name column (or repeated value column when names have no header word)."""
+    header = sorted(header, key=lambda kt: kt[1].box[0])
+    starts = [0]
+    seen: set[str] = set()
+    for j, (k, _) in enumerate(header):
+        if k in seen and k in (_NAME_HEADER, "value") and (k == _NAME_HEADER or _NAME_HEADER not in seen):
+            starts.append(j)
+            seen = set()
+        seen.add(k)
+    tables = []
+    for n, s in enumerate(starts):
+        e = starts[n + 1] if n + 1 < len(starts) else len(header)
+        cols = header[s:e]
+        x0 = page_x0 if n == 0 else (header[s - 1][1].box[2] + cols[0][1].box[0]) / 2
+        x1 = page_x1 if n + 1 == len(starts) else (cols[-1][1].box[2] + header[e][1].box[0]) / 2
+        # the name column usually starts left of its header word (left-aligned long names)
+        if n > 0:
+            prev_last = header[s - 1][1]
+            x0 = max(prev_last.box[2] + 2, min(x0, cols[0][1].box[0] - 0.25 * (cols[0][1].box[0] - prev_last.box[2])))
+        y0 = max(t.box[3] for _, t in cols)
+        columns = [(k, t.box[0], t.box[2]) for k, t in cols]
+        tables.append(Table(x0=x0, x1=x1, y0=y0, columns=columns))
+    return tables
+
+
+def column_hint(table: Table, tok: Token) -> str | None:
+    """The header column whose span best covers the token (by centre), else the nearest by centre."""
+    if not table.columns:
+        return None
+    cx = tok.cx
+    cols = sorted(table.columns, key=lambda c: c[1])
+    bounds = []
+    for i, (k, x0, x1) in enumerate(cols):
+        left = table.x0 if i == 0 else (cols[i - 1][2] + x0) / 2
+        right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2
+        bounds.append((k, left, right))
+    for k, left, right in bounds:
+        if left <= cx < right:
+            return k
+    return None
+
+
+def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
+    """Tables (with header hints when a header row exists) and their body rows."""
+    if not tokens:
+        return LayoutResult([], [], [])
+    line_h = _line_height(tokens)
+    rows = group_rows(tokens, line_h)
+    headers = find_header_rows(rows)
+    if not headers:
+        # Unknown layout: treat the page as one table without hints, and let the content decide; two tables
+        # side by side are still split by the row parser (a second name after a value starts a new item).
+        return LayoutResult([Table(0, page_w, -1)], rows, [])
+    tables_all: list[tuple[int, Table]] = []
+    for idx, header in headers:
+        for t in split_tables(header, 0.0, page_w):
+            tables_all.append((idx, t))
+    header_idx = {i for i, _ in headers}
+    body_rows: list[list[Token]] = []
+    outside: list[Token] = []
+    first_header = min(header_idx)
+    for i, row in enumerate(rows):
+        if i in header_idx:
+            continue
+        if i < first_header:
+            outside.extend(row)
+            continue
+        # the header that governs this row: the nearest header row above it
+        gov = max(h for h in header_idx if h < i)
+        tables = [t for h, t in tables_all if h == gov]
+        by_table: dict[int, list[Token]] = {}
+        for tok in row:
+            for n, t in enumerate(tables):
+                if t.x0 <= tok.cx < t.x1:
+                    tok.column = column_hint(t, tok)
+                    by_table.setdefault(n, []).append(tok)
+                    break
+        for n in sorted(by_table):
+            body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
+    return LayoutResult([t for _, t in tables_all], body_rows, outside)

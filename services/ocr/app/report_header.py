@@ -1,0 +1,124 @@
+"""Report header fields (hospital, report type, sample, dates, sex, age) from the text outside the tables.
+
+Only whitelisted fields are extracted; everything else — personal names, ID/phone/record numbers — is dropped
+here and never reaches the output or the logs."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .knowledge import KnowledgeBase
+from .parsing import Token
+
+_DATE = r"(20\d{2}|19\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_DATE_KEYS = {
+    "collected_at": r"(采样|采集|采血|留样|取样)(时间|日期)",
+    "received_at": r"(接收|收样|签收|送检)(时间|日期)",
+    "reported_at": r"(报告|审核|发布|打印)(时间|日期)",
+    "tested_at": r"(检验|检测|测定)(时间|日期)",
+}
+_SAMPLE_TYPES = {"全血": "whole_blood", "静脉血": "whole_blood", "末梢血": "capillary_blood", "血清": "serum",
+                 "血浆": "plasma", "尿液": "urine", "尿": "urine", "随机尿": "urine", "晨尿": "urine",
+                 "动脉血": "arterial_blood", "指尖血": "capillary_blood"}
+REPORT_TYPES = [
+    (r"血常规|血细胞分析|血液分析|全血细胞计数|血液常规", "blood_routine"),
+    (r"尿常规|尿液分析|尿液常规|尿沉渣|尿液干化学", "urinalysis"),
+    (r"肝功能|肝功", "liver"), (r"肾功能|肾功", "kidney"), (r"血脂", "lipids"),
+    (r"电解质", "electrolytes"), (r"糖化血红蛋白|血糖|葡萄糖|糖耐量", "glucose"),
+    (r"甲状腺|甲功", "thyroid"), (r"凝血", "coagulation"), (r"血压", "vitals"),
+    (r"心肌", "cardiac"), (r"肿瘤标志|肿瘤标记", "tumor_markers"), (r"血气", "blood_gas"),
+    (r"生化", "biochemistry"), (r"乙肝|传染病|感染", "infection"),
+]
+_BIOCHEM_PANELS = {"liver", "kidney", "lipids", "electrolytes", "glucose", "cardiac"}
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s)
+
+
+def _date(s: str) -> str | None:
+    m = re.search(_DATE, s)
+    if not m:
+        return None
+    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    out = f"{y:04d}-{mo:02d}-{d:02d}"
+    if m.group(4):
+        out += f"T{int(m.group(4)):02d}:{m.group(5)}"
+    return out
+
+
+def _reading_order(tokens: list[Token]) -> list[Token]:
+    hs = sorted(t.box[3] - t.box[1] for t in tokens) or [20]
+    lh = hs[len(hs) // 2]
+    return sorted(tokens, key=lambda t: (round(((t.box[1] + t.box[3]) / 2) / (0.7 * lh)), t.box[0]))
+
+
+def _value_after(tokens: list[Token], i: int, key_re: str) -> str:
+    """Text after the key in the same token ('性别:男'), else the next token on the same line."""
+    t = _nfkc(tokens[i].text)
+    m = re.search(key_re + r"\s*[:：]?\s*(.*)$", t)
+    rest = m.group(m.lastindex).strip() if m and m.lastindex else ""
+    if rest:
+        return rest
+    if i + 1 < len(tokens):
+        a, b = tokens[i], tokens[i + 1]
+        same_line = abs((a.box[1] + a.box[3]) / 2 - (b.box[1] + b.box[3]) / 2) < 0.6 * (a.box[3] - a.box[1])
+        if same_line and b.box[0] > a.box[0]:
+            return _nfkc(b.text).strip(" :：")
+    return ""
+
+
+def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict[str, object]:
+    out: dict[str, object] = {"hospital": None, "report_title": None, "sample_type": None, "sex": None, "age": None,
+                              "collected_at": None, "received_at": None, "reported_at": None, "tested_at": None}
+    toks = _reading_order(tokens)
+    for i, tok in enumerate(toks):
+        t = _nfkc(tok.text).strip()
+        if out["hospital"] is None:
+            m = re.search(r"([\u4e00-\u9fff（）()]{2,30}(医院|卫生院|医疗中心|医学检验实验室|检验中心|体检中心|妇幼保健院|诊所))", t)
+            if m and not re.search(r"(地址|电话|声明)", t):
+                out["hospital"] = m.group(1)
+        if out["report_title"] is None and re.search(r"(报告单|报告|检验单)$", t) and len(t) <= 30:
+            out["report_title"] = re.sub(r"^.*?(医院|中心)", "", t) or t
+        if re.search(r"性\s*别", t):
+            v = _value_after(toks, i, r"性\s*别")
+            if v[:1] in ("男", "M") or v.lower().startswith("male"):
+                out["sex"] = "male"
+            elif v[:1] in ("女", "F") or v.lower().startswith("female"):
+                out["sex"] = "female"
+        if re.search(r"年\s*龄", t):
+            v = _value_after(toks, i, r"年\s*龄")
+            m = re.match(r"(\d{1,3})\s*(岁|y|Y|years?)?", v)
+            if m and 0 < int(m.group(1)) < 130:
+                out["age"] = int(m.group(1))
+        if re.search(r"(标本|样本|样品)(类型|种类)?", t):
+            v = _value_after(toks, i, r"(标本|样本|样品)(类型|种类)?")
+            for zh, code in _SAMPLE_TYPES.items():
+                if zh in v:
+                    out["sample_type"] = code
+                    break
+        for field_name, key in _DATE_KEYS.items():
+            if out[field_name] is None and re.search(key, t):
+                d = _date(t) or _date(_value_after(toks, i, key))
+                if d:
+                    out[field_name] = d
+    return out
+
+
+def report_type(header_text: list[str], panels: list[str]) -> str:
+    """From the printed title when it names a panel, else from the panels of the indicators found."""
+    joined = " ".join(_nfkc(t) for t in header_text)
+    for pat, code in REPORT_TYPES:
+        if re.search(pat, joined):
+            return code
+    if not panels:
+        return "unknown"
+    counts: dict[str, int] = {}
+    for p in panels:
+        counts[p] = counts.get(p, 0) + 1
+    top = max(counts, key=counts.get)
+    if set(counts) <= _BIOCHEM_PANELS and len(counts) > 1:
+        return "biochemistry"
+    return top

@@ -1,0 +1,64 @@
+"""What can go wrong with an uploaded image, as data: each error has a stable code and an HTTP status."""
+from __future__ import annotations
+
+try:
+    from zhenxi_common.errors import ServiceError
+except ImportError:  # the CLI and training tools run without the web stack installed
+    from typing import Any, ClassVar
+
+    class ServiceError(Exception):  # type: ignore[no-redef]
+        code: ClassVar[str] = "service_error"
+        status: ClassVar[int] = 400
+        default_message: ClassVar[str] = "The request could not be completed."
+
+        def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None) -> None:
+            self.message = message or self.default_message
+            self.details = details or {}
+            self.headers = headers or {}
+            super().__init__(self.message)
+
+        def to_body(self) -> dict[str, Any]:
+            return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    code = "unsupported_media_type"
+    status = 415
+    default_message = "只接受 PNG、JPEG 或 DICOM 图像。 Only PNG, JPEG or DICOM images are accepted."
+
+
+class ImageUnreadableError(ServiceError):
+    code = "image_unreadable"
+    status = 422
+    default_message = "无法读取该图像，文件可能已损坏。 The image could not be read; the file may be corrupt."
+
+
+class ImageTooLargeError(ServiceError):
+    code = "image_too_large"
+    status = 413
+    default_message = "图像过大。 The image is too large."
+
+
+class ImageTooSmallError(ServiceError):
+    code = "image_too_small"
+    status = 422
+    default_message = "图像太小，无法分析。 The image is too small to analyse."
+
+
+class DicomInvalidError(ServiceError):
+    code = "dicom_invalid"
+    status = 422
+    default_message = "DICOM 文件无效或无法解码。 The DICOM file is invalid or cannot be decoded."
+
+
+class NotChestXrayError(ServiceError):
+    code = "not_chest_xray"
+    status = 422
+    default_message = "这看起来不是一张正位胸片。 This does not look like a frontal chest X-ray."
+
+
+class ModelUnavailableError(ServiceError):
+    code = "model_unavailable"
+    status = 503
+    default_message = "分析模型暂不可用。 The analysis model is not available."

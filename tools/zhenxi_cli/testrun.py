@@ -1,0 +1,70 @@
+"""``zhenxi test``: every suite against real Postgres, Redis and NATS. Each service is its own pytest process
+(every service's package is called ``app``). Exit code 5 ("no tests collected") counts as success."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from . import infra
+from .topology import ROOT, components
+
+NO_TESTS = 5
+
+
+def suites() -> list[tuple[str, Path]]:
+    out = [("libs", ROOT / "libs" / "common")]
+    out += [(c.name, c.directory) for c in components()]
+    out.append(("cross-service", ROOT / "tests"))
+    return [(n, d) for n, d in out if (d / "tests").is_dir() or n == "cross-service" and d.is_dir()]
+
+
+def _counts(xml_path: Path) -> tuple[int, int, int]:
+    if not xml_path.exists():
+        return 0, 0, 0
+    root = ET.parse(xml_path).getroot()
+    suites_ = [root] if root.tag == "testsuite" else list(root)
+    tests = sum(int(s.get("tests", 0)) for s in suites_)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites_)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites_)
+    return tests - failed - skipped, failed, skipped
+
+
+def run(args) -> int:
+    selected = set(args.suites or [])
+    results_dir = infra.STATE / "test-results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    totals = [0, 0, 0]
+    bad: list[str] = []
+    with infra.resolve() as inf:
+        env = dict(os.environ)
+        env.update(inf.env())
+        env["ZHENXI_ENV"] = "test"
+        for name, directory in suites():
+            if selected and name not in selected:
+                continue
+            xml = results_dir / f"{name}.xml"
+            xml.unlink(missing_ok=True)
+            testdir = directory if name == "cross-service" else directory / "tests"
+            cmd = [sys.executable, "-m", "pytest", str(testdir), "-q", "-p", "no:cacheprovider",
+                   f"--junitxml={xml}", "--rootdir", str(directory), *args.pytest_args]
+            print(f"\n===== {name} ({directory.relative_to(ROOT)}) =====", flush=True)
+            t0 = time.monotonic()
+            code = subprocess.call(cmd, cwd=directory, env=env)
+            passed, failed, skipped = _counts(xml)
+            print(f"----- {name}: exit {code}, {passed} passed, {failed} failed, {skipped} skipped "
+                  f"in {time.monotonic() - t0:.0f}s", flush=True)
+            if code not in (0, NO_TESTS):
+                bad.append(name)
+                failed = max(failed, 1)
+            totals[0] += passed
+            totals[1] += failed
+            totals[2] += skipped
+    print()
+    if bad:
+        print(f"failing suites: {', '.join(bad)}")
+    print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    return 1 if bad else 0
