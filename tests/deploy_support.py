@@ -10,7 +10,9 @@ There is no Docker engine and no kubectl on CI, so this module holds what the te
 """
 from __future__ import annotations
 
+import ast
 import copy
+import importlib.metadata
 import json
 import re
 import shlex
@@ -494,3 +496,83 @@ def requirement_names(requirements: list[str]) -> set[str]:
 
 def shell_words(text: str) -> list[str]:
     return shlex.split(text, comments=False)
+
+
+# --------------------------------------------------------------------------------------------------- imports
+
+class _ImportCollector(ast.NodeVisitor):
+    """Top-level module names imported by a file, except imports guarded by ``except ImportError``."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self._guarded = 0
+
+    def visit_Try(self, node: ast.Try) -> None:
+        catches = {n.id for h in node.handlers for n in ast.walk(h.type) if isinstance(n, ast.Name)} \
+            if all(h.type is not None for h in node.handlers) else {"ImportError"}
+        guarded = bool(catches & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+        self._guarded += guarded
+        for stmt in node.body:
+            self.visit(stmt)
+        self._guarded -= guarded
+        for stmt in node.handlers + node.orelse + node.finalbody:
+            self.visit(stmt)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        if not self._guarded:
+            self.names.update(alias.name.split(".")[0] for alias in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if not self._guarded and node.level == 0 and node.module:
+            self.names.add(node.module.split(".")[0])
+
+
+def runtime_imports(app_dir: Path) -> dict[str, set[str]]:
+    """Third-party top-level modules that the app's code and migrations import -> the files importing them."""
+    out: dict[str, set[str]] = {}
+    local = {"app", "migrations"}
+    for folder in ("app", "migrations"):
+        for py in sorted((app_dir / folder).rglob("*.py")):
+            collector = _ImportCollector()
+            collector.visit(ast.parse(py.read_text(), filename=str(py)))
+            for name in collector.names - local - set(sys.stdlib_module_names) - {"__future__"}:
+                out.setdefault(name, set()).add(py.relative_to(app_dir).as_posix())
+    return out
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def dependency_closure(requirements: list[str], known: dict[str, list[str]]) -> set[str]:
+    """Canonical names of the distributions ``pip install`` brings in for ``requirements``: the declared ones and,
+    through the installed metadata, everything they require (markers evaluated, requested extras followed).
+    ``known`` gives requirement lists for local packages that are not installed from an index."""
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    while todo:
+        req, extra = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = _canonical(req.name)
+        for wanted in [""] + sorted(req.extras):
+            key = f"{name}[{wanted}]"
+            if key in seen:
+                continue
+            seen.add(key)
+            if name in known:
+                children = known[name] if not wanted else []
+            else:
+                try:
+                    children = importlib.metadata.requires(name) or []
+                except importlib.metadata.PackageNotFoundError:
+                    children = []
+            todo.extend((Requirement(c), wanted) for c in children)
+    return {k.split("[")[0] for k in seen}
+
+
+def import_distributions() -> dict[str, set[str]]:
+    """Top-level module -> canonical names of the installed distributions providing it."""
+    return {mod: {_canonical(d) for d in dists} for mod, dists in importlib.metadata.packages_distributions().items()}

@@ -180,6 +180,23 @@ def test_image_installs_what_cmd_and_migrations_run(app):
     assert (a.dir / "alembic.ini").is_file() and (a.dir / "migrations" / "env.py").is_file()
 
 
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_image_dependencies_cover_every_import(app):
+    """The shared venv has every team's packages; an image has only what the app's pyproject (and zhenxi-common's)
+    pull in. A module imported by app/ or migrations/ that its dependencies do not bring would crash the container."""
+    common = ds.pyproject(ds.ROOT / "libs" / "common")["project"]
+    declared = ds.pyproject(APPS[app].dir)["project"].get("dependencies", [])
+    closure = ds.dependency_closure(declared, known={"zhenxi-common": common["dependencies"]})
+    providers = ds.import_distributions()
+    providers.setdefault("zhenxi_common", set()).add("zhenxi-common")
+    missing = {}
+    for module, files in ds.runtime_imports(APPS[app].dir).items():
+        dists = providers.get(module)
+        if not dists or not dists & closure:
+            missing[module] = f"{sorted(dists) if dists else 'not installed'} (imported by {sorted(files)[0]})"
+    assert not missing, f"{app}/pyproject.toml must declare the packages for: {missing}"
+
+
 def test_dockerignore_keeps_what_images_need_and_drops_local_state():
     needed = ["libs/common/pyproject.toml", "libs/common/zhenxi_common/__init__.py", "knowledge",
               "services/xray/models"]

@@ -163,7 +163,7 @@ class OcrEngine:
             idx = pick_cls_samples(quads, self.options.page_cls_samples)
             res = self.cls([crops[i] for i in idx])
             votes = [s if "180" in lbl else -s for lbl, s in res.cls_res]
-            upside_down = len(votes) >= 3 and sum(v > 0.5 for v in votes) > len(votes) / 2
+            upside_down = bool(len(votes) >= 3 and sum(bool(v > 0.5) for v in votes) > len(votes) / 2)
             if upside_down:
                 h, w = img.shape[:2]
                 quads = rotate_quads_180(quads, w, h)

@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--finish-only", action="store_true", help="export + evaluate the saved best checkpoint")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
@@ -105,6 +106,12 @@ def main() -> None:
 
     net = ChestNet()
     net.encoder.load_imagenet()
+    if args.finish_only:
+        net.load_state_dict(torch.load(HERE / "cache" / "chestnet_best.pt"))
+        hist_path = HERE / "runs" / "chest_history.json"
+        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+        finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, history, args)
+        return
     frozen = [net.encoder._conv_stem, net.encoder._bn0] + list(net.encoder._blocks[:5])
     for m in frozen:
         for p in m.parameters():
@@ -144,7 +151,7 @@ def main() -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
             step += 1
         Pv, _, _ = predict(net, X[nih_val])
         _, Sj, _ = predict(net, X[js_val])
@@ -155,8 +162,10 @@ def main() -> None:
                         "val_abnormal_auroc": ev["auroc"]["abnormal"], "val_dice": ev["dice"]})
         print(f"ep {ep + 1} loss {tot / len(tr):.4f} val mAUROC {ev['mean_auroc']:.3f} "
               f"abn {ev['auroc']['abnormal']:.3f} dice {mdice:.3f} ({time.time() - t0:.0f}s)", flush=True)
+        (HERE / "runs" / "chest_history.json").write_text(json.dumps(history))
         if score > best_score:
             best_score, best = score, {k: v.clone() for k, v in net.state_dict().items()}
+            torch.save(best, HERE / "cache" / "chestnet_best.pt")
     net.load_state_dict(best)
     torch.save(best, HERE / "cache" / "chestnet_best.pt")
     finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, history, args)

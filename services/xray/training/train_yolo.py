@@ -34,7 +34,7 @@ YDIR = CACHE / "yolo"
 CLASS = "nodule_or_mass"
 
 
-def build_dataset(n_nih_bg: int = 60, seed: int = 3) -> dict[str, list[tuple[str, list[list[float]]]]]:
+def build_dataset(n_nih_bg: int = 30, seed: int = 3) -> dict[str, list[tuple[str, list[list[float]]]]]:
     """Returns split -> [(work image path, [[x1,y1,x2,y2], ...])] and writes the YOLO folder layout."""
     if YDIR.exists():
         shutil.rmtree(YDIR)

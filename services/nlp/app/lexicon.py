@@ -1,0 +1,285 @@
+"""Symptom lexicon: jieba with our user dictionary, synonyms, negation/history scope, severity, duration,
+population (child, pregnancy...) and age. Everything here is driven by ``knowledge/symptoms``."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import jieba
+
+from .knowledge import KnowledgeBase
+
+jieba.setLogLevel(logging.WARNING)
+
+_CLAUSE_SPLIT = re.compile(r"[，,。;；!！?？\n\r]|\.(?!\d)|\s{2,}")
+_HTML_TAG = re.compile(r"<[^>]{0,200}>")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_ZH_NUM = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+           "九": 9, "十": 10, "几": 3, "半": 0.5, "数": 3, "好几": 4}
+_NUM = r"(\d+(?:\.\d+)?|[零一二两俩三四五六七八九十几半数]{1,3}|好几)"
+_UNIT_DAYS = {"分钟": 1 / 1440, "小时": 1 / 24, "个钟头": 1 / 24, "钟头": 1 / 24, "天": 1, "日": 1, "周": 7,
+              "星期": 7, "礼拜": 7, "个月": 30, "月": 30, "年": 365}
+_DURATION = re.compile(_NUM + r"\s*(?:多|来)?\s*(分钟|个钟头|钟头|小时|天|日|个星期|星期|个礼拜|礼拜|周|个多月|个月|年)(?:多|左右|了)?")
+_DURATION_EN = re.compile(r"(\d+(?:\.\d+)?)\s*(minute|hour|day|week|month|year)s?\b", re.I)
+_DURATION_WORDS = {"刚才": 0.02, "刚刚": 0.02, "今天": 0.5, "今早": 0.3, "今天早上": 0.3, "昨天": 1, "昨晚": 1,
+                   "前天": 2, "好几天": 4, "这几天": 3, "最近": 14, "近期": 14, "一阵子": 14, "很久": 180,
+                   "好多年": 1825, "多年": 1825, "长期": 365, "一直": 90, "反反复复": 90, "老毛病": 365}
+_AGE_YEARS = re.compile(_NUM + r"\s*(?:多|来)?\s*(?:周)?岁(半)?")
+_AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝贝)\s*(?:才|刚)?\s*" + _NUM + r"\s*个?(?:多)?月")
+_AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
+_AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:years?|yrs?)[- ]old", re.I)
+_PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
+_POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
+# Terms this short are only trusted when jieba cuts them as whole words; longer ones also match inside words.
+_SHORT = 2
+
+
+def zh_number(token: str) -> float | None:
+    if re.fullmatch(r"\d+(?:\.\d+)?", token):
+        return float(token)
+    if token in _ZH_NUM:
+        return float(_ZH_NUM[token])
+    if "十" in token:
+        head, _, tail = token.partition("十")
+        tens = _ZH_NUM.get(head, 1) if head else 1
+        ones = _ZH_NUM.get(tail, 0) if tail else 0
+        return float(tens * 10 + ones)
+    if len(token) > 1 and all(c in _ZH_NUM for c in token):
+        return float(_ZH_NUM[token[0]])
+    return None
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width -> half-width), HTML tags and entities out, lower-case Latin, collapse spaces."""
+    text = html.unescape(_HTML_TAG.sub(" ", text))
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(" " if unicodedata.category(c)[0] == "C" and c not in "\n" else c for c in text)
+    return re.sub(r"[ \t]+", " ", text).strip().lower()
+
+
+def has_words(text: str) -> bool:
+    return bool(_CJK.search(text) or _LATIN.search(text))
+
+
+def language(text: str) -> str:
+    """'zh' when Chinese characters make up at least a fifth of the letters, else 'en'."""
+    zh, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    return "zh" if zh and zh * 5 >= latin else ("en" if latin else "zh")
+
+
+@dataclass
+class Mention:
+    symptom: str
+    text: str
+    start: int
+    end: int
+    negated: bool = False
+    historical: bool = False
+    severity: str = "moderate"
+
+
+@dataclass
+class Duration:
+    text: str
+    days: float
+
+
+@dataclass
+class TextFacts:
+    text: str
+    mentions: list[Mention] = field(default_factory=list)
+    durations: list[Duration] = field(default_factory=list)
+    populations: set[str] = field(default_factory=set)
+    age: float | None = None
+
+    @property
+    def present(self) -> list[Mention]:
+        return [m for m in self.mentions if not m.negated]
+
+    @property
+    def current(self) -> list[Mention]:
+        return [m for m in self.mentions if not m.negated and not m.historical]
+
+
+class Lexicon:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        ctx = kb.context
+        self.term_to_symptom: dict[str, str] = {}
+        for s in kb.symptoms.values():
+            for term in (s.name, *s.terms):
+                self.term_to_symptom.setdefault(normalize(term), s.id)
+        self.en_terms = sorted({normalize(t): s.id for s in kb.symptoms.values() for t in s.en}.items(),
+                               key=lambda kv: -len(kv[0]))
+        self._en_re = re.compile(r"\b(" + "|".join(re.escape(t) for t, _ in self.en_terms) + r")\b")
+        long_terms = sorted((t for t in self.term_to_symptom if len(t) > _SHORT), key=len, reverse=True)
+        self._long_re = re.compile("|".join(re.escape(t) for t in long_terms))
+        self._compositions = [
+            (re.compile("(?:" + "|".join(map(re.escape, sorted(c.parts, key=len, reverse=True))) + r")"
+                        r"[^，,。;；!！?？\n]{0,4}?(?:" + "|".join(map(re.escape, c.cues)) + ")"), c.symptom)
+            for c in ctx.compositions]
+        self.tokenizer = jieba.Tokenizer()
+        for word in self._dictionary_words():
+            self.tokenizer.add_word(word, freq=200000)
+        self.negation_cues = sorted(ctx.negation_cues, key=len, reverse=True)
+        self._neg_en = re.compile(r"\b(" + "|".join(re.escape(c) for c in ctx.negation_cues_en) + r")\b")
+        self._pseudo = re.compile("|".join(re.escape(p) for p in sorted(ctx.pseudo_negations, key=len, reverse=True)))
+        self._terminators = re.compile("|".join(re.escape(t) for t in ctx.scope_terminators)
+                                       + r"|\b(?:" + "|".join(ctx.scope_terminators_en) + r")\b")
+        self._history = re.compile("|".join(re.escape(h) for h in ctx.history_cues))
+        self.severe_words = [normalize(w) for w in ctx.severity["severe"]]
+        self.mild_words = [normalize(w) for w in ctx.severity["mild"]]
+        self.population_words = {k: [normalize(w) for w in v] for k, v in ctx.populations.items()}
+
+    def _dictionary_words(self) -> list[str]:
+        kb = self.kb
+        words = set(self.term_to_symptom)
+        for d in kb.diseases.values():
+            words.update(normalize(w) for w in (d.name, *d.aliases))
+        for dep in kb.departments.values():
+            words.update(normalize(w) for w in (dep.name, *dep.synonyms))
+        for ind in kb.indicators.values():
+            words.update(normalize(w) for w in (ind.name, *ind.aliases))
+        for c in kb.context.compositions:
+            words.update(c.parts)
+        return sorted(w for w in words if _CJK.search(w) and len(w) >= 2)
+
+    def tokens(self, text: str) -> list[tuple[str, int, int]]:
+        return [(w, s, e) for w, s, e in self.tokenizer.tokenize(text, HMM=False) if w.strip()]
+
+    # ---- symptom spotting ----
+    def analyze(self, raw: str) -> TextFacts:
+        text = normalize(raw)
+        facts = TextFacts(text=text)
+        spans: list[tuple[int, int, str]] = []
+
+        def free(s: int, e: int) -> bool:
+            return all(e <= a or s >= b for a, b, _ in spans)
+
+        for m in self._long_re.finditer(text):
+            spans.append((m.start(), m.end(), self.term_to_symptom[m.group(0)]))
+        toks = self.tokens(text)
+        i = 0
+        while i < len(toks):
+            hit = None
+            for j in range(min(len(toks), i + 4), i, -1):
+                s, e = toks[i][1], toks[j - 1][2]
+                cand = text[s:e]
+                if cand in self.term_to_symptom and free(s, e):
+                    hit = (s, e, self.term_to_symptom[cand], j)
+                    break
+            if hit:
+                spans.append(hit[:3])
+                i = hit[3]
+            else:
+                i += 1
+        for m in self._en_re.finditer(text):
+            if free(m.start(), m.end()):
+                spans.append((m.start(), m.end(), dict(self.en_terms)[m.group(0)]))
+        for rx, sid in self._compositions:
+            for m in rx.finditer(text):
+                overlapping_same = any(not (m.end() <= a or m.start() >= b) and x == sid for a, b, x in spans)
+                if not overlapping_same:
+                    spans.append((m.start(), m.end(), sid))
+        spans.sort()
+        clauses = self._clauses(text)
+        for s, e, sid in spans:
+            cs, ce = next(((a, b) for a, b in clauses if a <= s < b), (0, len(text)))
+            mention = Mention(symptom=sid, text=text[s:e], start=s, end=e)
+            mention.negated = self._negated(text, cs, ce, s, e, spans)
+            mention.historical = bool(self._history.search(text, cs, s))
+            mention.severity = self._severity(text[max(cs, s - 8):min(ce, e + 8)])
+            facts.mentions.append(mention)
+        facts.durations = self._durations(text)
+        facts.populations, facts.age = self._populations(text)
+        return facts
+
+    @staticmethod
+    def _clauses(text: str) -> list[tuple[int, int]]:
+        out, start = [], 0
+        for m in _CLAUSE_SPLIT.finditer(text):
+            out.append((start, m.start()))
+            start = m.end()
+        out.append((start, len(text)))
+        return out
+
+    def _negated(self, text: str, cs: int, ce: int, s: int, e: int, spans: list[tuple[int, int, str]]) -> bool:
+        prefix = list(text[cs:s])
+        # Blank out other symptom terms and pseudo-negations so the 不 in 睡不着 or 不知道 is not a cue.
+        for a, b, _ in spans:
+            for k in range(max(a, cs), min(b, s)):
+                prefix[k - cs] = " "
+        masked = "".join(prefix)
+        masked = self._pseudo.sub(lambda m: " " * len(m.group(0)), masked)
+        cue_end = -1
+        for cue in self.negation_cues:
+            pos = masked.rfind(cue)
+            if pos >= 0:
+                cue_end = max(cue_end, pos + len(cue))
+        for m in self._neg_en.finditer(masked):
+            cue_end = max(cue_end, m.end())
+        if cue_end >= 0:
+            between = masked[cue_end:]
+            if len(between) <= 12 and not self._terminators.search(between):
+                return True
+        tail = text[e:min(ce, e + 4)]
+        return any(tail.startswith(p) or tail[1:].startswith(p) for p in _POST_NEGATION)
+
+    def _severity(self, window: str) -> str:
+        if any(w in window for w in self.severe_words):
+            return "severe"
+        if any(w in window for w in self.mild_words):
+            return "mild"
+        return "moderate"
+
+    @staticmethod
+    def _durations(text: str) -> list[Duration]:
+        out: list[Duration] = []
+        pregnancy = [(m.start(), m.end()) for m in _PREGNANCY_WEEK.finditer(text)]
+        for m in _DURATION.finditer(text):
+            if any(a <= m.start() < b for a, b in pregnancy):
+                continue
+            n = zh_number(m.group(1))
+            unit = m.group(2).replace("个星期", "星期").replace("个礼拜", "礼拜").replace("个多月", "个月")
+            if n is not None:
+                out.append(Duration(text=m.group(0), days=round(n * _UNIT_DAYS[unit], 3)))
+        for m in _DURATION_EN.finditer(text):
+            unit = {"minute": "分钟", "hour": "小时", "day": "天", "week": "周", "month": "月", "year": "年"}[
+                m.group(2).lower()]
+            out.append(Duration(text=m.group(0), days=round(float(m.group(1)) * _UNIT_DAYS[unit], 3)))
+        if not out:
+            for word, days in _DURATION_WORDS.items():
+                if word in text:
+                    out.append(Duration(text=word, days=days))
+                    break
+        return out
+
+    def _populations(self, text: str) -> tuple[set[str], float | None]:
+        found = {k for k, words in self.population_words.items() if any(w in text for w in words)}
+        age: float | None = None
+        for rx, scale in ((_AGE_MONTHS, 1 / 12), (_AGE_MONTHS2, 1 / 12)):
+            m = rx.search(text)
+            if m and zh_number(m.group(1)) is not None:
+                age = zh_number(m.group(1)) * scale
+                break
+        if age is None:
+            m = _AGE_YEARS.search(text) or None
+            if m and zh_number(m.group(1)) is not None:
+                age = zh_number(m.group(1)) + (0.5 if m.group(2) else 0)
+            else:
+                m = _AGE_EN.search(text)
+                age = float(m.group(1)) if m else None
+        if age is not None:
+            if age < 14:
+                found.add("child")
+            if age < 0.25:
+                found.add("infant")
+            if age >= 14:
+                found.discard("child")
+            if age >= 65:
+                found.add("elderly")
+        return found, age

@@ -1,0 +1,291 @@
+"""Symptom analysis: symptoms (with negation, history, severity), duration, red flags, candidate conditions,
+top departments and urgency. Red flags are checked first and always win: they mean ``emergency``."""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from .errors import EmptyTextError, TextTooLongError
+from .knowledge import URGENCY_ORDER, KnowledgeBase, max_urgency
+from .lexicon import Lexicon, TextFacts, has_words, language, normalize
+
+MAX_TEXT_CHARS = 2000
+_URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
+# Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
+_CHILD_KINDS = {"internal", "mental"}
+_PREGNANCY_KINDS = {"internal", "women_children", "mental"}
+
+
+def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
+    if text is None or not text.strip():
+        raise EmptyTextError()
+    if len(text) > max_chars:
+        raise TextTooLongError(details={"max_chars": max_chars, "length": len(text)})
+    return text
+
+
+class Triage:
+    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon) -> None:
+        self.kb = kb
+        self.lex = lexicon
+        self.disease_names = self._matcher({normalize(n): d.id for d in kb.diseases.values()
+                                            for n in (d.name, d.name_en, *d.aliases) if len(normalize(n)) >= 2})
+        ind_names: dict[str, str] = {}
+        for code, ind in kb.indicators.items():
+            for n in (ind.name, *ind.aliases):
+                key = normalize(n)
+                if len(key) >= 2 and re.search(r"[\u4e00-\u9fff]", key):
+                    ind_names.setdefault(key, code)
+        self.indicator_names = self._matcher(ind_names)
+        codes = {normalize(c): c for c in kb.indicators if len(c) >= 2 and re.fullmatch(r"[A-Za-z][A-Za-z0-9\-]+", c)}
+        self.indicator_codes = (re.compile(r"(?<![a-z0-9])(" + "|".join(map(re.escape, sorted(codes, key=len, reverse=True)))
+                                           + r")(?![a-z0-9])"), codes)
+        self.dept_names = self._matcher({normalize(n): d.id for d in kb.departments.values()
+                                         for n in (d.name, *d.synonyms) if len(normalize(n)) >= 2
+                                         and re.search(r"[\u4e00-\u9fff]", n)})
+        self.flag_phrases = [(rf, [re.compile(p) for p in rf.phrases]) for rf in kb.red_flags]
+        n = max(len(kb.diseases), 1)
+        df: dict[str, int] = {}
+        for d in kb.diseases.values():
+            for s in set(d.symptoms):
+                df[s] = df.get(s, 0) + 1
+        self.idf = {s: math.log(1 + n / (1 + c)) for s, c in df.items()}
+
+    @staticmethod
+    def _matcher(table: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
+        keys = sorted(table, key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, keys)) if keys else r"(?!x)x"), table
+
+    @staticmethod
+    def _find(matcher: tuple[re.Pattern[str], dict[str, str]], text: str) -> list[str]:
+        rx, table = matcher
+        out: list[str] = []
+        for m in rx.finditer(text):
+            key = table[m.group(1) if m.groups() else m.group(0)]
+            if key not in out:
+                out.append(key)
+        return out
+
+    # ---- main entry ----
+    def analyze(self, text: str, lang: str | None = None) -> dict[str, Any]:
+        check_text(text)
+        version = self.kb.version
+        norm = normalize(text)
+        lang = lang or language(norm)
+        en = lang == "en"
+        result: dict[str, Any] = {"knowledge_version": version, "language": lang, "understood": True,
+                                  "reason": None, "symptoms": [], "negated_symptoms": [], "duration": None,
+                                  "severity": None, "populations": [], "age": None,
+                                  "mentioned": {"diseases": [], "indicators": [], "departments": []},
+                                  "conditions": [], "departments": [], "urgency": "routine", "red_flags": [],
+                                  "advice": ""}
+        if not has_words(norm):
+            return self._not_understood(result, "no_words", en)
+        facts = self.lex.analyze(text)
+        diseases = self._find(self.disease_names, facts.text)
+        indicators = self._find(self.indicator_names, facts.text)
+        rx, codes = self.indicator_codes
+        for m in rx.finditer(facts.text):
+            if codes[m.group(1)] not in indicators:
+                indicators.append(codes[m.group(1)])
+        named_depts = self._find(self.dept_names, facts.text)
+        result["mentioned"] = {
+            "diseases": [self._ref("disease", d, self.kb.diseases[d], en) for d in diseases],
+            "indicators": [{"code": c, "name": self.kb.indicators[c].name_en if en else self.kb.indicators[c].name}
+                           for c in indicators],
+            "departments": named_depts}
+        self._describe_symptoms(facts, result, en)
+        if not facts.present and not diseases and not indicators and not named_depts:
+            return self._not_understood(result, "no_medical_content", en)
+        red_flags = self._red_flags(facts)
+        conditions = self._conditions(facts, diseases, en)
+        result["conditions"] = conditions
+        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions)
+        if red_flags:
+            urgency = "emergency"
+            scores["emergency"] = max(scores.values(), default=0) + 10
+        else:
+            urgency = self._urgency(facts, diseases, indicators)
+        result["red_flags"] = [{"id": rf.id, "name": rf.name_en if en else rf.name,
+                                "advice": rf.advice_en if en else rf.advice,
+                                "source": {"id": f"red_flag:{rf.id}", "knowledge_version": version}}
+                               for rf in red_flags]
+        result["urgency"] = urgency
+        result["departments"] = self._top(scores, en)
+        result["advice"] = self._advice(result, en)
+        return result
+
+    def _not_understood(self, result: dict[str, Any], reason: str, en: bool) -> dict[str, Any]:
+        result["understood"] = False
+        result["reason"] = reason
+        result["departments"] = self._top({"general_medicine": 1.0}, en)
+        result["advice"] = ("We could not find any symptom in the text. Describe what you feel, where, and for how "
+                            "long; if you feel very unwell, call 120." if en else
+                            "没有识别到具体症状。请描述哪里不舒服、有什么感觉、持续多久；如果感觉非常不适，请拨打120。")
+        return result
+
+    def _ref(self, kind: str, key: str, entry: Any, en: bool) -> dict[str, Any]:
+        return {"id": key, "name": entry.name_en if en else entry.name,
+                "source": {"id": f"{kind}:{key}", "knowledge_version": self.kb.version}}
+
+    def _describe_symptoms(self, facts: TextFacts, result: dict[str, Any], en: bool) -> None:
+        seen: set[str] = set()
+        negated: set[str] = set()
+        sev_rank = {"mild": 0, "moderate": 1, "severe": 2}
+        best: dict[str, dict[str, Any]] = {}
+        for m in facts.mentions:
+            s = self.kb.symptoms[m.symptom]
+            if m.negated:
+                if m.symptom not in negated:
+                    negated.add(m.symptom)
+                    result["negated_symptoms"].append({"id": s.id, "name": s.en_name if en else s.name,
+                                                       "text": m.text})
+                continue
+            item = best.get(m.symptom)
+            if item is None:
+                item = {"id": s.id, "name": s.en_name if en else s.name, "text": m.text, "severity": m.severity,
+                        "historical": m.historical}
+                best[m.symptom] = item
+                seen.add(m.symptom)
+            else:
+                if sev_rank[m.severity] > sev_rank[item["severity"]]:
+                    item["severity"] = m.severity
+                item["historical"] = item["historical"] and m.historical
+        result["symptoms"] = list(best.values())
+        # A symptom both stated and denied ("不发烧，昨天发烧") counts as present.
+        result["negated_symptoms"] = [n for n in result["negated_symptoms"] if n["id"] not in seen]
+        if facts.durations:
+            d = max(facts.durations, key=lambda x: x.days)
+            result["duration"] = {"text": d.text, "days": d.days}
+        if best:
+            result["severity"] = max((i["severity"] for i in best.values()), key=sev_rank.__getitem__)
+        result["populations"] = sorted(facts.populations)
+        result["age"] = facts.age
+
+    def _red_flags(self, facts: TextFacts) -> list[Any]:
+        current = facts.current
+        present = {m.symptom for m in current}
+        severe = {m.symptom for m in current if m.severity == "severe"}
+        fired = []
+        for rf, phrases in self.flag_phrases:
+            hit = False
+            for rule in rf.when:
+                if not set(rule.all) <= present:
+                    continue
+                if rule.severity == "severe" and not (set(rule.all) & severe):
+                    continue
+                if rule.population and rule.population not in facts.populations:
+                    continue
+                hit = True
+                break
+            if not hit:
+                for rx in phrases:
+                    for m in rx.finditer(facts.text):
+                        cs, ce = next(((a, b) for a, b in self.lex._clauses(facts.text) if a <= m.start() < b),
+                                      (0, len(facts.text)))
+                        if not self.lex._negated(facts.text, cs, ce, m.start(), m.end(), []):
+                            hit = True
+                            break
+                    if hit:
+                        break
+            if hit:
+                fired.append(rf)
+        return fired
+
+    def _conditions(self, facts: TextFacts, mentioned: list[str], en: bool) -> list[dict[str, Any]]:
+        present = {m.symptom for m in facts.present}
+        scored = []
+        for d in self.kb.diseases.values():
+            matched = [s for s in d.symptoms if s in present]
+            score = sum(self.idf.get(s, 1.0) for s in matched) / (1 + 0.15 * len(d.symptoms))
+            if d.id in mentioned:
+                score += 5.0
+            if score <= 0 or (not matched and d.id not in mentioned):
+                continue
+            scored.append((score, d, matched))
+        scored.sort(key=lambda t: (-t[0], t[1].id))
+        top = scored[:5]
+        total = sum(s for s, _, _ in top) or 1.0
+        return [{"id": d.id, "name": d.name_en if en else d.name, "score": round(s / total, 3),
+                 "matched_symptoms": matched, "department": d.department,
+                 "source": {"id": f"disease:{d.id}", "knowledge_version": self.kb.version}}
+                for s, d, matched in top]
+
+    def _department_scores(self, facts: TextFacts, diseases: list[str], indicators: list[str],
+                           named_depts: list[str], conditions: list[dict[str, Any]]) -> dict[str, float]:
+        scores: dict[str, float] = {}
+
+        def add(dept: str, w: float) -> None:
+            scores[dept] = scores.get(dept, 0.0) + w
+
+        counted: dict[str, float] = {}
+        for m in facts.present:
+            factor = {"severe": 1.2, "moderate": 1.0, "mild": 0.9}[m.severity] * (0.5 if m.historical else 1.0)
+            counted[m.symptom] = max(counted.get(m.symptom, 0.0), factor)
+        for sid, factor in counted.items():
+            for dept, w in self.kb.symptoms[sid].dept.items():
+                add(dept, w * factor)
+        for did in diseases:
+            add(self.kb.diseases[did].department, 6.0)
+        for code in indicators:
+            interp = self.kb.interpretations.get(code)
+            for rank, dept in enumerate(interp.departments[:3] if interp else ()):
+                add(dept, (4.0, 2.0, 1.0)[rank])
+        for dept in named_depts:
+            add(dept, 2.0)
+        for c in conditions[:3]:
+            add(c["department"], 2.0 * c["score"])
+        kinds = {d.id: d.kind for d in self.kb.departments.values()}
+        if "pregnant" in facts.populations:
+            moved = sum(v for d, v in scores.items() if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics")
+            scores = {d: (v * 0.3 if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics" else v)
+                      for d, v in scores.items()}
+            add("obstetrics", 0.9 * moved + 3.0)
+        elif "child" in facts.populations:
+            moved = sum(v for d, v in scores.items() if kinds[d] in _CHILD_KINDS)
+            scores = {d: (v * 0.3 if kinds[d] in _CHILD_KINDS else v) for d, v in scores.items()}
+            add("pediatrics", 0.9 * moved + 1.0)
+        elif "postpartum" in facts.populations:
+            add("obstetrics", 2.0)
+        return {d: v for d, v in scores.items() if v > 0}
+
+    def _top(self, scores: dict[str, float], en: bool) -> list[dict[str, Any]]:
+        total = sum(scores.values()) or 1.0
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        return [{"id": d, "name": self.kb.departments[d].name_en if en else self.kb.departments[d].name,
+                 "score": round(v / total, 3),
+                 "source": {"id": f"department:{d}", "knowledge_version": self.kb.version}} for d, v in ranked]
+
+    def _urgency(self, facts: TextFacts, diseases: list[str], indicators: list[str]) -> str:
+        levels = []
+        for m in facts.current:
+            base = self.kb.symptoms[m.symptom].urgency
+            # Emergency-level single symptoms are only emergencies through a red-flag rule.
+            base = "urgent" if base == "emergency" else base
+            levels.append(_URGENCY_UP[base] if m.severity == "severe" and base != "urgent" else base)
+        if indicators:
+            levels.append("soon")
+        urgency = max_urgency(*levels) if levels else "routine"
+        if diseases and not levels:
+            urgency = "routine"
+        long_standing = facts.durations and min(d.days for d in facts.durations) >= 60
+        if urgency == "soon" and long_standing and not any(m.severity == "severe" for m in facts.current):
+            urgency = "routine"
+        return urgency
+
+    def _advice(self, result: dict[str, Any], en: bool) -> str:
+        if result["red_flags"]:
+            return " ".join(r["advice"] for r in result["red_flags"])
+        dept = result["departments"][0]["name"] if result["departments"] else ""
+        if en:
+            return {"routine": f"Not urgent. Book a routine visit to {dept} if it persists or worries you.",
+                    "soon": f"See {dept} within the next few days.",
+                    "urgent": f"Please see a doctor today ({dept} or the emergency department)."}[result["urgency"]]
+        return {"routine": f"目前不属于急症，如持续或担心，可择期到{dept}就诊。",
+                "soon": f"建议近几天到{dept}就诊。",
+                "urgent": f"建议今天就医（{dept}或急诊）。"}[result["urgency"]]
+
+
+def urgency_rank(level: str) -> int:
+    return URGENCY_ORDER[level]
