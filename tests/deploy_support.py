@@ -15,7 +15,6 @@ import copy
 import importlib.metadata
 import json
 import re
-import shlex
 import subprocess
 import sys
 import tomllib
@@ -492,10 +491,6 @@ def requirement_names(requirements: list[str]) -> set[str]:
         if m:
             out.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
     return out
-
-
-def shell_words(text: str) -> list[str]:
-    return shlex.split(text, comments=False)
 
 
 # --------------------------------------------------------------------------------------------------- imports

@@ -28,6 +28,8 @@ def run_migrations(metadata: MetaData, schema: str) -> None:
         return type_ != "schema" or name == schema
 
     def do_run(connection: Connection) -> None:
+        # Replicas starting together (k8s initContainers) take turns instead of racing on the same DDL.
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"zhenxi-migrate-{schema}"})
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         context.configure(connection=connection, target_metadata=metadata, version_table_schema=schema,
                           include_schemas=True, include_name=include_name)

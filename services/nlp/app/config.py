@@ -1,6 +1,10 @@
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from zhenxi_common.settings import BaseServiceSettings
+
+_REPO = Path(__file__).resolve().parents[3]
 
 
 class Settings(BaseServiceSettings):
@@ -8,3 +12,14 @@ class Settings(BaseServiceSettings):
 
     service_name: str = "nlp"
     port: int = 8103
+    knowledge_dir: Path = _REPO / "knowledge"
+    # Embeddings of the knowledge entries are cached here, keyed by knowledge version (gitignored).
+    cache_dir: Path = _REPO / ".zhenxi" / "cache" / "nlp"
+    dense_retrieval: bool = True
+    dense_threads: int = 1
+    # Optional LLM answer writer (OpenAI-compatible endpoint). Off by default.
+    llm_url: str | None = None
+    llm_model: str = "local"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 20.0
+    max_history_turns: int = 10

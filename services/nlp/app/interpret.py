@@ -226,6 +226,8 @@ class Interpreter:
         abnormal = [r for r in results if r["status"] not in ("normal", "unknown")]
         if any(r["status"].startswith("critical") for r in abnormal):
             tags.add("critical_value")
+        if urgency == "emergency":  # a critical value or emergency pattern sends you to 急诊 first
+            dept_scores["emergency"] = max(dept_scores.values(), default=0.0) + 10.0
         total = sum(dept_scores.values()) or 1.0
         departments = [{"id": d, "name": self.kb.departments[d].name_en if en else self.kb.departments[d].name,
                         "score": round(s / total, 3), "source": {"id": f"department:{d}", "knowledge_version": version}}
@@ -284,7 +286,7 @@ class Interpreter:
         }
         urgencies.append(urgency)
         tags.update(reading.tags)
-        tags.add(f"{r['code'].lower()}_{direction}")
+        tags.add(re.sub(r"[^a-z0-9]+", "_", r["code"].lower()).strip("_") + f"_{direction}")
         for rank, d in enumerate(interp.departments):
             dept_scores[d] = dept_scores.get(d, 0) + 3 * (1 - 0.3 * rank) * (1 + URGENCY_ORDER[urgency])
 

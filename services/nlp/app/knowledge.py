@@ -188,6 +188,7 @@ class CriticalReading(_Model):
 
 class Interpretation(_Model):
     code: str
+    aliases: tuple[str, ...] = ()  # extra everyday names for search ("转氨酶"), on top of the indicator KB's
     measures: str
     measures_en: str
     departments: tuple[str, ...]

@@ -33,6 +33,7 @@ _AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝�
 _AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
 _AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:years?|yrs?)[- ]old", re.I)
 _PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
+_FREQUENCY = re.compile(r"\s*(?:拉|吐|解|大便|小便|发作|上)?\s*[\d一二三四五六七八九十两几]+\s*(?:多)?\s*(?:次|回|遍)")
 _POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
 # Terms this short are only trusted when jieba cuts them as whole words; longer ones also match inside words.
 _SHORT = 2
@@ -243,6 +244,8 @@ class Lexicon:
         for m in _DURATION.finditer(text):
             if any(a <= m.start() < b for a, b in pregnancy):
                 continue
+            if _FREQUENCY.match(text, m.end()) or text[max(0, m.start() - 1):m.start()] == "每":
+                continue  # 一天七八次 is a frequency, not a duration
             n = zh_number(m.group(1))
             unit = m.group(2).replace("个星期", "星期").replace("个礼拜", "礼拜").replace("个多月", "个月")
             if n is not None:

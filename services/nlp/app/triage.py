@@ -33,7 +33,8 @@ class Triage:
                                             for n in (d.name, d.name_en, *d.aliases) if len(normalize(n)) >= 2})
         ind_names: dict[str, str] = {}
         for code, ind in kb.indicators.items():
-            for n in (ind.name, *ind.aliases):
+            interp = kb.interpretations.get(code)
+            for n in (ind.name, *ind.aliases, *(interp.aliases if interp else ())):
                 key = normalize(n)
                 if len(key) >= 2 and re.search(r"[\u4e00-\u9fff]", key):
                     ind_names.setdefault(key, code)
@@ -106,6 +107,9 @@ class Triage:
             urgency = "emergency"
             scores["emergency"] = max(scores.values(), default=0) + 10
         else:
+            # Without a red flag the emergency department is not a suggestion, whatever the symptom weights say.
+            scores.pop("emergency", None)
+            scores = scores or {"general_medicine": 1.0}
             urgency = self._urgency(facts, diseases, indicators)
         result["red_flags"] = [{"id": rf.id, "name": rf.name_en if en else rf.name,
                                 "advice": rf.advice_en if en else rf.advice,

@@ -1,8 +1,15 @@
-from fastapi import APIRouter, Request
+from typing import Annotated, Literal
 
+import anyio
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from zhenxi_common.errors import error_responses
 from zhenxi_common.identity import CurrentUser
 
-from .schemas import Caller, ServiceInfo
+from .errors import ALL_ERRORS, FileTooLargeError
+from .fhir import to_bundle
+from .schemas import Caller, LabReport, ServiceInfo
 
 router = APIRouter(prefix="/v1", tags=["ocr"])
 
@@ -12,3 +19,29 @@ async def info(request: Request, user: CurrentUser) -> ServiceInfo:
     """Service name, version and the caller as the gateway identified them."""
     return ServiceInfo(service=request.app.state.settings.service_name, version=request.app.version,
                        caller=Caller(user_id=user.user_id, role=user.role))
+
+
+@router.post("/lab-reports:parse", response_model=LabReport, responses={
+    **error_responses(*ALL_ERRORS),
+    200: {"description": "The parsed report (`format=json`) or a FHIR R4 Bundle of Observations (`format=fhir`). "
+                         "A photo with no recognisable indicators gives an empty list and a "
+                         "`no_indicators_found` warning."},
+})
+async def parse_lab_report(
+    request: Request,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="Photo or scan: JPEG, PNG, WebP, HEIC or PDF")],
+    format: Annotated[Literal["json", "fhir"], Query(description="json (default) or fhir")] = "json",
+):
+    """Parse a photographed or scanned lab report into structured indicators."""
+    settings = request.app.state.settings
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise FileTooLargeError(details={"max_bytes": settings.max_upload_bytes})
+    parser = request.app.state.ocr_parser
+    # CPU-bound (ONNX Runtime, OpenCV): off the event loop, one at a time per process.
+    report = await anyio.to_thread.run_sync(parser.parse, data, file.filename, file.content_type,
+                                            limiter=request.app.state.ocr_limiter)
+    if format == "fhir":
+        return JSONResponse(to_bundle(report), media_type="application/fhir+json")
+    return report

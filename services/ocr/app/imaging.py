@@ -76,6 +76,8 @@ def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits
 
 
 def _decode_raster(data: bytes, limits: Limits) -> np.ndarray:
+    # PIL's own bomb guard, tightened to our limit; the explicit size check below gives the better message.
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -49,6 +49,21 @@ def norm_unit(s: str) -> str:
     return t
 
 
+def _outer_paren_split(key: str) -> list[str]:
+    """'脂蛋白(a)(lp(a))' → ['脂蛋白(a)', 'lp(a)']: the last balanced bracket group at the end, and the rest."""
+    if not key.endswith(")"):
+        return []
+    depth = 0
+    for i in range(len(key) - 1, -1, -1):
+        if key[i] == ")":
+            depth += 1
+        elif key[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return [p for p in (key[:i], key[i + 1:-1]) if p]
+    return []
+
+
 @dataclass(frozen=True)
 class Range:
     low: float | None = None
@@ -183,7 +198,7 @@ class KnowledgeBase:
             add(code, w, "exact")
         if not found:
             # "白细胞计数(WBC)", "WBC 白细胞计数", "钾(K)": try the parts.
-            parts = [p for p in re.split(r"[()\[\]（）【】/]", key) if p]
+            parts = [p for p in re.split(r"[()\[\]（）【】/]", key) if p] + _outer_paren_split(key)
             m = re.match(r"^([a-z0-9#%\-\.]+)([\u4e00-\u9fff].*)$", key) or re.match(
                 r"^([\u4e00-\u9fff][^a-z]*?)([a-z][a-z0-9#%\-\.]*)$", key)
             if m:
@@ -200,7 +215,9 @@ class KnowledgeBase:
                     for code, w in self.name_index[k]:
                         add(code, 0.85 * w * (0.6 + 0.4 * len(key) / len(k)), "prefix")
         if not found and allow_fuzzy and len(key) >= 4:
-            for k, score, _ in process.extract(key, self._long_keys, scorer=fuzz.ratio, limit=5, score_cutoff=80):
+            # one wrong character in a 4-character Chinese name scores 75
+            cutoff = 74 if len(_CJK.findall(key)) >= 4 else 80
+            for k, score, _ in process.extract(key, self._long_keys, scorer=fuzz.ratio, limit=5, score_cutoff=cutoff):
                 for code, w in self.name_index[k]:
                     add(code, w * score / 100 * 0.9, "fuzzy")
         return sorted(found.values(), key=lambda m: -m.score)

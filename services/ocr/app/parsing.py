@@ -62,7 +62,10 @@ def parse_value(text: str) -> ParsedValue | None:
 
 
 def qualitative_grade(q: str) -> str:
-    q = norm_text(q).strip("()")
+    q = norm_text(q)
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性")):
+        return "negative"
+    q = q.strip("()")
     if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
         return "negative"
     if q in ("±", "可疑", "微量", "trace", "弱阳性"):
@@ -272,10 +275,43 @@ def classify(kb: KnowledgeBase, text: str) -> str:
     return "text"
 
 
+def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
+    """OCR often returns a whole row as one line ('收缩压 SYS 124 mmHg'): split at spaces, re-joining words that
+    only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
+    text = tok.text.strip()
+    words = text.split()
+    if len(words) <= 1 or classify(kb, text) in ("range", "value") or any(
+            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
+        return [tok]
+    groups: list[str] = []
+    i = 0
+    while i < len(words):
+        took = 1
+        for j in range(min(len(words), i + 3), i + 1, -1):
+            joined = " ".join(words[i:j])
+            if any(m.how == "exact" for m in kb.match_name(joined, allow_fuzzy=False)) or (
+                    kb.is_unit(joined) and not kb.is_unit(words[i])):
+                took = j - i
+                break
+        groups.append(" ".join(words[i:i + took]))
+        i += took
+    total = max(len(text), 1)
+    x0, y0, x1, y1 = tok.box
+    out, pos = [], 0
+    for g in groups:
+        start = text.find(g, pos)
+        end = start + len(g)
+        pos = end
+        out.append(Token(g, tok.score, (x0 + (x1 - x0) * start / total, y0, x0 + (x1 - x0) * end / total, y1),
+                         tok.column))
+    return out
+
+
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
-    for tok in sorted(tokens, key=lambda t: t.box[0]):
+    exploded = [p for t in tokens for p in explode(kb, t)]
+    for tok in sorted(exploded, key=lambda t: t.box[0]):
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
             parts = _split_glued(kb, tok)
@@ -307,7 +343,9 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 continue
             same = cur is not None and cur.value is None and cur.names and any(
                 m.indicator.code in {x.indicator.code for _, ms in cur.names for x in ms} for m in matches)
-            if cur is not None and cur.value is None and cur.names and (same or col == "code"):
+            near = cur is not None and cur.names and (
+                cell.box[0] - cur.names[-1][0].box[2] < 4 * (cell.box[3] - cell.box[1]))
+            if cur is not None and cur.value is None and cur.names and (same or col == "code" or near):
                 cur.names.append((cell, matches))
                 continue
             cur = RowItem(names=[(cell, matches)])
@@ -370,7 +408,7 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
     scored: dict[str, list[Any]] = {}
     for cell, matches in item.names:
         for m in matches:
-            s = m.score * min(1.0, 0.5 + cell.score / 2)
+            s = m.score * min(1.0, 0.5 + cell.score / 2) + 0.004 * min(len(cell.text), 10)
             prev = scored.get(m.indicator.code)
             if prev is None or prev[1] < s:
                 scored[m.indicator.code] = [m.indicator, s, m.how]

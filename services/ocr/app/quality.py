@@ -24,14 +24,15 @@ MEASURE_LONG_SIDE = 1024
 @dataclass(frozen=True)
 class GateThresholds:
     min_side_px: int = 400
-    min_sharpness: float = 60.0  # 90th-percentile tile variance of the Laplacian
+    min_sharpness: float = 120.0  # 90th-percentile tile variance of the Laplacian (Gaussian blur σ≈2.5 at 1024 px)
     dark_p95: float = 70.0  # even the brightest 5 % of pixels are darker than this
     dark_mean: float = 45.0
     overexposed_fraction: float = 0.55  # share of blown-out (>=250) pixels ...
     overexposed_ink: float = 0.004  # ... with almost no dark ink left
     min_text_components: int = 40
-    min_aligned_fraction: float = 0.35
+    min_aligned_fraction: float = 0.55
     max_colorfulness: float = 60.0
+    min_paper_fraction: float = 0.15  # bright, flat area: paper (X-rays, scenes and screens have little)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ def text_layout(grey: np.ndarray) -> tuple[int, float]:
 def measure(img: np.ndarray) -> QualityReport:
     grey = _grey(img)
     h, w = img.shape[:2]
-    paper = float(((grey > 150) & (cv2.Laplacian(grey, cv2.CV_16S, ksize=3) == 0)).mean()) if grey.size else 0.0
+    smooth = cv2.GaussianBlur(grey, (5, 5), 0)
+    flat = np.abs(cv2.Laplacian(smooth, cv2.CV_16S, ksize=3)) < 6
+    paper = float(((smooth > 140) & flat).mean()) if grey.size else 0.0
     comps, aligned = text_layout(grey)
     return QualityReport(width=w, height=h, sharpness=sharpness(grey), brightness=float(grey.mean()),
                          contrast=float(grey.std()), text_components=comps, aligned_fraction=aligned,
@@ -131,7 +134,8 @@ def check(img: np.ndarray, t: GateThresholds = GateThresholds()) -> QualityRepor
     if blown > t.overexposed_fraction and ink < t.overexposed_ink:
         raise ImageOverexposedError(details={"overexposed_fraction": round(blown, 3)})
     q = measure(img)
-    doc_like = q.text_components >= t.min_text_components and q.aligned_fraction >= t.min_aligned_fraction
+    doc_like = (q.text_components >= t.min_text_components and q.aligned_fraction >= t.min_aligned_fraction
+                and q.paper_fraction >= t.min_paper_fraction)
     if not doc_like or q.colorfulness > t.max_colorfulness and q.aligned_fraction < 0.6:
         raise NotADocumentError(details={"text_components": q.text_components,
                                          "aligned_fraction": round(q.aligned_fraction, 3)})

@@ -77,7 +77,7 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict
     for i, tok in enumerate(toks):
         t = _nfkc(tok.text).strip()
         if out["hospital"] is None:
-            m = re.search(r"([\u4e00-\u9fff（）()]{2,30}(医院|卫生院|医疗中心|医学检验实验室|检验中心|体检中心|妇幼保健院|诊所))", t)
+            m = re.search(r"([\u4e00-\u9fff（）()]{2,30}(医院|卫生院|卫生服务中心|医疗中心|医学检验实验室|检验实验室|检验中心|体检中心|妇幼保健院|保健院|诊所|中心))", t)
             if m and not re.search(r"(地址|电话|声明)", t):
                 out["hospital"] = m.group(1)
         if out["report_title"] is None and re.search(r"(报告单|报告|检验单)$", t) and len(t) <= 30:

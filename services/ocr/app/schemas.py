@@ -1,4 +1,7 @@
-from pydantic import BaseModel
+"""Public contract of the ocr service."""
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 class Caller(BaseModel):
@@ -10,3 +13,77 @@ class ServiceInfo(BaseModel):
     service: str
     version: str
     caller: Caller
+
+
+Flag = Literal["H", "L", "N", "HH", "LL", "A"]
+
+
+class Reference(BaseModel):
+    low: float | None = None
+    high: float | None = None
+    text: str | None = None
+    source: Literal["printed", "default"] | None = Field(None, description="printed on the sheet, or the "
+                                                         "knowledge-base adult default when none was printed")
+
+
+class FieldConfidence(BaseModel):
+    name: float
+    value: float
+    unit: float
+    reference: float
+    flag: float
+
+
+class Indicator(BaseModel):
+    code: str = Field(description="canonical code from knowledge/indicators, e.g. WBC, HGB, GLU")
+    name: str
+    name_en: str
+    loinc: str | None
+    panel: str
+    value: float | None = Field(description="number in `unit` (converted to the canonical unit when the sheet "
+                                            "printed another); null for qualitative results")
+    value_text: str = Field(description="the result as printed")
+    comparator: Literal["<", "<=", ">", ">="] | None = None
+    qualitative: str | None = Field(None, description="negative | trace | positive | 1+ .. 4+")
+    unit: str | None
+    unit_text: str | None = Field(description="the unit as printed, null when none was printed")
+    reference: Reference
+    flag: Flag | None = Field(description="FHIR interpretation: printed arrow/letter when present, else value "
+                                          "vs range (HH/LL beyond critical limits)")
+    flag_printed: Flag | None
+    flag_computed: Flag | None
+    critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")
+    confidence: float = Field(description="lowest field confidence")
+    field_confidence: FieldConfidence
+    needs_review: bool
+    review_reasons: list[str]
+    box: list[float] = Field(description="x0, y0, x1, y1 on the normalised (deskewed, upright) page")
+    page: int
+
+
+class Header(BaseModel):
+    hospital: str | None = None
+    report_title: str | None = None
+    sample_type: str | None = None
+    sex: Literal["male", "female"] | None = None
+    age: int | None = None
+    collected_at: str | None = None
+    received_at: str | None = None
+    reported_at: str | None = None
+    tested_at: str | None = None
+
+
+class Warning_(BaseModel):
+    code: str
+    message: str
+    indicator: str | None = None
+
+
+class LabReport(BaseModel):
+    report_type: str
+    header: Header
+    indicators: list[Indicator]
+    warnings: list[Warning_]
+    quality: dict
+    timings_ms: dict[str, float]
+    knowledge_version: str

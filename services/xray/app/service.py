@@ -8,6 +8,7 @@ Stages: prepare (decode, window, model-free gate checks) -> infer (chest network
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,11 @@ from app.imaging import Limits, LoadedImage, load_image, prepare_gray
 from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector
 from app.measurements import ORGANS, binarize, lung_plausibility, measure, resize_masks
 
-GOLDEN_DIR = MODELS_DIR / "golden"
 
 
 @dataclass
 class AnalyzerConfig:
-    models_dir: Path = MODELS_DIR
+    models_dir: Path = field(default_factory=lambda: Path(os.environ.get("XRAY_MODELS_DIR", MODELS_DIR)))
     threads: int = 2
     max_batch: int = 8
     max_wait_ms: float = 5.0
@@ -188,8 +188,9 @@ class XrayAnalyzer:
         await self.batcher.aclose()
 
     # ------------------------------------------------------------------------------------------------ self-test
-    def selftest(self, golden_dir: Path = GOLDEN_DIR) -> dict:
+    def selftest(self, golden_dir: Path | None = None) -> dict:
         """Run the bundled NIH golden image and compare with the outputs recorded at export time."""
+        golden_dir = golden_dir or Path(self.config.models_dir) / "golden"
         expected = json.loads((golden_dir / "expected.json").read_text())
         data = (golden_dir / expected["image"]).read_bytes()
         got = self.analyze(data, expected["image"], "image/png")

@@ -95,13 +95,20 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=384)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--export-only", action="store_true", help="export runs/yolo/weights/best.pt, then evaluate")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
     items = build_dataset()
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})
     run_dir = HERE / "runs" / "yolo"
-    if not args.eval_only:
+    if args.export_only:
+        from ultralytics import YOLO
+        out = YOLO(str(run_dir / "weights" / "best.pt")).export(format="onnx", imgsz=args.imgsz, opset=17,
+                                                                 dynamic=True, simplify=False, nms=False)
+        MODELS.mkdir(exist_ok=True)
+        shutil.copy(out, MODELS / "detector.onnx")
+    elif not args.eval_only:
         from ultralytics import YOLO
         model = YOLO("yolov8n.yaml")
         t0 = time.time()

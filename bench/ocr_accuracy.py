@@ -1,0 +1,163 @@
+"""Field-level accuracy of the lab-report OCR on the synthetic evaluation set.
+
+    .venv/bin/python bench/ocr_accuracy.py                 # fixed eval set (200 reports, seed in synth/generate.py)
+    .venv/bin/python bench/ocr_accuracy.py --set dev -n 48 # development seed: tune on this, never on eval
+    .venv/bin/python bench/ocr_accuracy.py --limit 40      # first 40 eval reports (quick look)
+
+Images are regenerated on demand into services/ocr/synth/out/<set>/ (git-ignored); the eval ground truth is the
+committed services/ocr/synth/eval_ground_truth.json. Prints precision / recall / F1 for value, unit, range and
+flag, overall, per layout and per distortion, plus refused photos and invented indicators."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OCR_DIR = ROOT / "services" / "ocr"
+sys.path.insert(0, str(OCR_DIR))
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+FIELDS = ("value", "unit", "range", "flag")
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(float(a) - float(b)) <= 1e-6 + 1e-4 * max(abs(float(a)), abs(float(b)))
+
+
+def field_ok(field: str, gt: dict, pred: dict) -> bool:
+    from app.parsing import qualitative_grade
+
+    if field == "value":
+        if gt["value"] is None:
+            return pred["value"] is None and pred.get("qualitative") == qualitative_grade(gt["value_text"])
+        return _close(gt["value"], pred["value"])
+    if field == "unit":
+        return gt["unit"] == pred["unit"]
+    if field == "range":
+        g, p = gt["reference"], pred["reference"]
+        return _close(g["low"], p["low"]) and _close(g["high"], p["high"])
+    return gt["flag"] == pred["flag"]
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.tp = defaultdict(int)
+        self.pred = defaultdict(int)
+        self.gt = defaultdict(int)
+
+    def add(self, gts: list[dict], preds: list[dict]) -> None:
+        by_code = {p["code"]: p for p in preds}
+        for f in FIELDS:
+            self.gt[f] += len(gts)
+            self.pred[f] += len(preds)
+            for g in gts:
+                p = by_code.get(g["code"])
+                if p is not None and field_ok(f, g, p):
+                    self.tp[f] += 1
+
+    def prf(self, f: str) -> tuple[float, float, float]:
+        p = self.tp[f] / self.pred[f] if self.pred[f] else 0.0
+        r = self.tp[f] / self.gt[f] if self.gt[f] else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def ensure_images(set_name: str, n: int) -> tuple[Path, list[dict]]:
+    from synth.generate import SEEDS, build_set
+
+    out = OCR_DIR / "synth" / "out" / set_name
+    truth_file = out / "ground_truth.json"
+    have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
+    if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
+        print(f"generating {n} {set_name} images into {out} ...", file=sys.stderr)
+        have = build_set(set_name, n, out)
+        truth_file.write_text(json.dumps(have, ensure_ascii=False), encoding="utf-8")
+    truths = have[:n]
+    if set_name == "eval":
+        committed = json.loads((OCR_DIR / "synth" / "eval_ground_truth.json").read_text(encoding="utf-8"))
+        assert committed["seed"] == SEEDS["eval"]
+        ref = {r["id"]: r for r in committed["reports"]}
+        drift = sum(1 for g in truths if ref.get(g["id"], {}).get("indicators") != g["indicators"])
+        if drift:
+            print(f"warning: {drift} regenerated reports differ from the committed ground truth; "
+                  "scoring against the committed file", file=sys.stderr)
+        truths = [ref[g["id"]] | {"file": g["file"]} for g in truths if g["id"] in ref]
+    return out, truths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", default="eval", choices=["eval", "dev"])
+    ap.add_argument("-n", type=int, default=None, help="set size to (re)generate (eval: 200)")
+    ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
+    ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
+    args = ap.parse_args(argv)
+    n = args.n or (200 if args.set == "eval" else 48)
+    img_dir, truths = ensure_images(args.set, n)
+    if args.limit:
+        truths = truths[: args.limit]
+
+    from app.config import Settings
+    from app.errors import ImageRejectedError
+    from app.service import LabReportParser, ParserOptions
+
+    parser = LabReportParser(ParserOptions.from_settings(Settings()))
+    parser.warm_up()
+    total, by_layout, by_dist = Counter(), defaultdict(Counter), defaultdict(Counter)
+    refused: list[str] = []
+    invented = 0
+    rows = []
+    t0 = time.time()
+    for g in truths:
+        data = (img_dir / g["file"]).read_bytes()
+        try:
+            res = parser.parse(data, g["file"], "image/jpeg")
+            preds = res["indicators"]
+        except ImageRejectedError as exc:
+            refused.append(f"{g['id']}:{exc.code}")
+            preds = []
+        gt_codes = {x["code"] for x in g["indicators"]}
+        invented += sum(1 for p in preds if p["code"] not in gt_codes)
+        for c in (total, by_layout[g["layout"]], by_dist[g["distortion"]]):
+            c.add(g["indicators"], preds)
+        rows.append({"id": g["id"], "layout": g["layout"], "distortion": g["distortion"],
+                     "missed": sorted(gt_codes - {p["code"] for p in preds}),
+                     "wrong": {f: [x["code"] for x in g["indicators"]
+                                   if (p := {q["code"]: q for q in preds}.get(x["code"])) and not field_ok(f, x, p)]
+                               for f in FIELDS}})
+    elapsed = time.time() - t0
+
+    def line(label: str, c: Counter) -> str:
+        cells = []
+        for f in FIELDS:
+            p, r, f1 = c.prf(f)
+            cells.append(f"{p:6.3f} {r:6.3f} {f1:6.3f}")
+        return f"{label:<14}" + " | ".join(cells) + f" | {c.gt['value']:5d}"
+
+    head = f"{'':<14}" + " | ".join(f"{f + ' P/R/F1':^20}" for f in FIELDS) + " |  n_gt"
+    print(f"set={args.set} reports={len(truths)} refused={len(refused)} invented_indicators={invented} "
+          f"seconds={elapsed:.0f}")
+    print(head)
+    print(line("ALL", total))
+    print("-- per layout")
+    for k in sorted(by_layout):
+        print(line(k, by_layout[k]))
+    print("-- per distortion")
+    for k in sorted(by_dist):
+        print(line(k, by_dist[k]))
+    if refused:
+        print("refused:", ", ".join(refused))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

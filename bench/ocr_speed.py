@@ -1,0 +1,139 @@
+"""Latency of the lab-report OCR pipeline next to raw ``rapidocr`` on the same photos, in the same run.
+
+    .venv/bin/python bench/ocr_speed.py               # 24 eval photos, 2 ORT threads
+    .venv/bin/python bench/ocr_speed.py -n 40 --threads 2
+    .venv/bin/python bench/ocr_speed.py --levers -n 16 # what each speed lever gives (latency and value F1)
+
+Per photo, our parser and raw RapidOCR() (its defaults: detection at full size, angle classifier on every line,
+recognition batches of 6; same thread count) run back to back, so machine load hits both alike. Prints p50/p95
+of the total and of each stage (gate, geometry, det, cls, rec, parse)."""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "services" / "ocr"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def run_main(paths: list[Path], threads: int) -> None:
+    from rapidocr import RapidOCR
+
+    from app.errors import ImageRejectedError
+    from app.inference import EngineOptions
+    from app.service import LabReportParser, ParserOptions
+
+    parser = LabReportParser(ParserOptions(engine=EngineOptions(threads=threads)))
+    parser.warm_up()
+    raw = RapidOCR(params={"Global.log_level": "error",
+                           "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                           "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+    raw(paths[0].read_bytes())
+    ours: dict[str, list[float]] = {}
+    raws: dict[str, list[float]] = {"total": [], "det": [], "cls": [], "rec": []}
+    for p in paths:
+        data = p.read_bytes()
+        t0 = time.perf_counter()
+        try:
+            res = parser.parse(data, p.name, "image/jpeg")
+            for k, v in res["timings_ms"].items():
+                ours.setdefault(k, []).append(v)
+        except ImageRejectedError:
+            ours.setdefault("refused", []).append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        out = raw(data)
+        raws["total"].append((time.perf_counter() - t0) * 1000)
+        el = getattr(out, "elapse_list", None) or [0, 0, 0]
+        for k, v in zip(("det", "cls", "rec"), el):
+            raws[k].append((v or 0) * 1000)
+    print(f"photos={len(paths)} threads={threads} cpu_count={os.cpu_count()} providers={parser.engine.providers}")
+    print(f"{'stage':<10}{'ours p50':>10}{'ours p95':>10}{'raw p50':>10}{'raw p95':>10}   (ms)")
+    for k in ("gate", "geometry", "det", "cls", "rec", "parse", "total"):
+        o = ours.get(k, [])
+        r = raws.get(k, [])
+        print(f"{k:<10}{pct(o, .5):10.0f}{pct(o, .95):10.0f}{pct(r, .5):10.0f}{pct(r, .95):10.0f}")
+    ratio = [a / b for a, b in zip(ours.get("total", []), raws["total"]) if b]
+    if ratio:
+        print(f"ours/raw total latency: median ratio {statistics.median(ratio):.2f} "
+              f"(p50 {pct(ours['total'], .5) / pct(raws['total'], .5):.2f})")
+
+
+LEVERS = [
+    ("rapidocr defaults (det full size, cls every line, rec batch 6)",
+     dict(det_max_side=0, page_cls_samples=0, rec_batch_size=6)),
+    ("+ det input long side 1280", dict(det_max_side=1280, page_cls_samples=0, rec_batch_size=6)),
+    ("+ page-level 0/180 vote (12 lines) instead of cls per line",
+     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=6)),
+    ("+ rec batch 24 (width-sorted)", dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=24)),
+    ("  det long side 960 instead", dict(det_max_side=960, page_cls_samples=12, rec_batch_size=24)),
+]
+
+
+def run_levers(paths: list[Path], truths: dict[str, dict], threads: int) -> None:
+    from ocr_accuracy import Counter
+
+    from app.errors import ImageRejectedError
+    from app.inference import EngineOptions
+    from app.service import LabReportParser, ParserOptions
+
+    print(f"photos={len(paths)} threads={threads}")
+    print(f"{'config':<62}{'p50 ms':>8}{'p95 ms':>8}{'det':>7}{'cls':>6}{'rec':>7}{'valueF1':>9}{'flagF1':>8}")
+    for label, kw in LEVERS:
+        parser = LabReportParser(ParserOptions(engine=EngineOptions(threads=threads, **kw)))
+        parser.warm_up()
+        tot, det, cls, rec = [], [], [], []
+        c = Counter()
+        for p in paths:
+            try:
+                res = parser.parse(p.read_bytes(), p.name, "image/jpeg")
+            except ImageRejectedError:
+                c.add(truths[p.stem]["indicators"], [])
+                continue
+            t = res["timings_ms"]
+            tot.append(t["total"])
+            det.append(t["det"])
+            cls.append(t["cls"])
+            rec.append(t["rec"])
+            c.add(truths[p.stem]["indicators"], res["indicators"])
+        print(f"{label:<62}{pct(tot, .5):8.0f}{pct(tot, .95):8.0f}{pct(det, .5):7.0f}{pct(cls, .5):6.0f}"
+              f"{pct(rec, .5):7.0f}{c.prf('value')[2]:9.3f}{c.prf('flag')[2]:8.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=24)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--set", default="eval", choices=["eval", "dev"])
+    ap.add_argument("--levers", action="store_true")
+    args = ap.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    from ocr_accuracy import ensure_images
+
+    img_dir, truths = ensure_images(args.set, 200 if args.set == "eval" else 48)
+    # spread over layouts and distortions: every k-th report
+    step = max(1, len(truths) // args.n)
+    chosen = truths[::step][: args.n]
+    paths = [img_dir / g["file"] for g in chosen]
+    if args.levers:
+        run_levers(paths, {g["id"]: g for g in chosen}, args.threads)
+    else:
+        run_main(paths, args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""POST /v1/lab-reports:parse on the real service stack (Postgres/Redis/NATS via the zx_env fixture)."""
+from zhenxi_common.testing import signed
+
+from factories import encode, natural_scene, report
+
+URL = "/v1/lab-reports:parse"
+
+
+def test_parse_returns_indicators(client):
+    img, truth = report(seed=31, layout="classic", distortion="clean", panel="kidney")
+    r = client.post(URL, files={"file": ("r.jpg", encode(img), "image/jpeg")}, auth=signed("u-ocr"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) >= {"report_type", "header", "indicators", "warnings", "quality", "timings_ms"}
+    got = {i["code"] for i in body["indicators"]}
+    assert len(got & {g["code"] for g in truth["indicators"]}) >= len(truth["indicators"]) - 1
+    assert got <= {g["code"] for g in truth["indicators"]}
+
+
+def test_parse_fhir(client):
+    img, _ = report(seed=32, layout="two_column", distortion="clean", panel="blood_routine")
+    r = client.post(URL + "?format=fhir", files={"file": ("r.png", encode(img, ".png"), "image/png")},
+                    auth=signed("u-ocr"))
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    assert r.json()["resourceType"] == "Bundle" and r.json()["entry"]
+
+
+def test_bad_inputs_are_clear_4xx(client):
+    cases = [
+        (("x.txt", b"just some text", "text/plain"), 415, "unsupported_media_type"),
+        (("x.jpg", b"\xff\xd8\xff\xe0 truncated", "image/jpeg"), 422, "image_unreadable"),
+        (("cat.jpg", encode(natural_scene()), "image/jpeg"), 422, "not_a_document"),
+    ]
+    for file, status, code in cases:
+        r = client.post(URL, files={"file": file}, auth=signed("u-ocr"))
+        assert r.status_code == status, (code, r.text)
+        assert r.json()["error"]["code"] == code
+        assert r.json()["error"]["details"]["hint"]
+
+
+def test_requires_gateway_identity(client):
+    img, _ = report(seed=33, layout="classic", distortion="clean", panel="lipids")
+    r = client.post(URL, files={"file": ("r.jpg", encode(img), "image/jpeg")})
+    assert r.status_code == 401
+
+
+def test_missing_file_is_validation_error(client):
+    r = client.post(URL, auth=signed("u-ocr"))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"

@@ -1,0 +1,159 @@
+"""Decoding limits and the quality gate: every bad input gets a clear, specific refusal."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app import errors, imaging, quality
+from factories import clean_page, encode, natural_scene, pdf_of, png_header_only, report
+
+CXR_DIR = Path("/work/shared/datasets/cxr_nih14")
+
+
+@pytest.fixture(scope="module")
+def page():
+    return clean_page(seed=5)
+
+
+def test_non_image_is_unsupported():
+    with pytest.raises(errors.UnsupportedMediaTypeError) as e:
+        imaging.decode(b"%!PS-Adobe not an image at all" * 10, "application/octet-stream")
+    assert e.value.status == 415 and e.value.code == "unsupported_media_type"
+    assert "hint" in e.value.details
+
+
+def test_bytes_claiming_to_be_an_image_are_unreadable():
+    with pytest.raises(errors.ImageUnreadableError):
+        imaging.decode(b"hello world, definitely not a jpeg", "image/jpeg")
+
+
+def test_truncated_jpeg_is_unreadable(page):
+    data = encode(page)
+    with pytest.raises(errors.ImageUnreadableError):
+        imaging.decode(data[: len(data) // 2], "image/jpeg")
+
+
+def test_hundred_megapixel_png_refused_from_header():
+    data = png_header_only(10_000, 10_000)
+    assert len(data) < 1000  # nothing was decoded to learn the size
+    with pytest.raises(errors.ImageTooLargeError) as e:
+        imaging.decode(data, "image/png")
+    assert e.value.status == 422 and e.value.code == "image_too_large"
+
+
+def test_too_many_bytes_is_413():
+    with pytest.raises(errors.FileTooLargeError) as e:
+        imaging.decode(b"\xff\xd8\xff" + b"\0" * 2000, "image/jpeg", imaging.Limits(max_bytes=1000))
+    assert e.value.status == 413 and e.value.code == "image_too_large"
+
+
+def test_gif_is_unsupported(page):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(page[:64, :64]).save(buf, format="GIF")
+    with pytest.raises(errors.UnsupportedMediaTypeError):
+        imaging.decode(buf.getvalue(), "image/gif")
+
+
+def test_png_webp_pdf_decode(page):
+    small = cv2.resize(page, (620, 877))
+    for ext in (".png", ".webp"):
+        pages, fmt = imaging.decode(encode(small, ext))
+        assert pages[0].shape == small.shape
+    pages, fmt = imaging.decode(pdf_of(small), "application/pdf")
+    assert fmt == "pdf" and min(pages[0].shape[:2]) >= 1000
+
+
+def test_heic_decodes(page):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    try:
+        pillow_heif.from_pillow(Image.fromarray(page[:, :, ::-1])).save(buf, quality=90)
+    except Exception as exc:  # encoder not built into this wheel
+        pytest.skip(f"no HEIC encoder: {exc}")
+    pages, fmt = imaging.decode(buf.getvalue(), "image/heic")
+    assert fmt == "heic" and pages[0].shape[:2] == page.shape[:2]
+
+
+def test_exif_rotation_is_applied(page):
+    import io
+
+    from PIL import Image
+
+    im = Image.fromarray(page[:, :, ::-1])
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", exif=exif)
+    pages, _ = imaging.decode(buf.getvalue())
+    assert pages[0].shape[:2] == (page.shape[1], page.shape[0])
+
+
+def test_good_page_passes_gate(page):
+    q = quality.check(page)
+    assert q.text_components > 100 and q.aligned_fraction > 0.5
+
+
+def test_photographed_report_passes_gate():
+    img, _ = report(seed=4, layout="two_column", distortion="phone", panel="blood_routine")
+    quality.check(img)
+
+
+def test_too_small(page):
+    with pytest.raises(errors.ImageTooSmallError):
+        quality.check(cv2.resize(page, (300, 420)))
+
+
+def test_too_dark(page):
+    dark = (page.astype(np.float32) * 0.15).astype(np.uint8)
+    with pytest.raises(errors.ImageTooDarkError):
+        quality.check(dark)
+
+
+def test_overexposed_blank():
+    with pytest.raises(errors.ImageOverexposedError):
+        quality.check(np.full((1200, 900, 3), 255, np.uint8))
+
+
+def test_washed_out_page(page):
+    washed = np.clip(page.astype(np.float32) * 0.2 + 235, 0, 255).astype(np.uint8)
+    with pytest.raises((errors.ImageOverexposedError, errors.NotADocumentError)):
+        quality.check(washed)
+
+
+def test_blurry(page):
+    with pytest.raises(errors.ImageTooBlurryError):
+        quality.check(cv2.GaussianBlur(page, (0, 0), 6))
+
+
+def test_blank_sheet_photo_is_not_a_document():
+    sheet = np.full((960, 1280, 3), (70, 90, 80), np.uint8)
+    sheet[100:860, 250:1030] = (235, 236, 232)
+    noise = np.random.default_rng(1).normal(0, 3, sheet.shape)
+    sheet = np.clip(sheet + noise, 0, 255).astype(np.uint8)
+    with pytest.raises(errors.NotADocumentError):
+        quality.check(sheet)
+
+
+def test_cat_like_scene_is_not_a_document():
+    with pytest.raises(errors.NotADocumentError):
+        quality.check(natural_scene())
+
+
+@pytest.mark.skipif(not CXR_DIR.exists(), reason="chest X-ray dataset not present")
+def test_chest_xray_is_not_a_document():
+    files = sorted(p for p in CXR_DIR.rglob("*.png"))[:2]
+    if not files:
+        pytest.skip("no CXR images found")
+    for f in files:
+        pages, _ = imaging.decode(f.read_bytes())
+        with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
+            quality.check(pages[0])

@@ -1,0 +1,67 @@
+"""Page geometry on generated pages: perspective, coarse rotation, skew."""
+import cv2
+import numpy as np
+import pytest
+
+from app import geometry
+from factories import clean_page
+
+
+@pytest.fixture(scope="module")
+def page():
+    return clean_page(seed=2)
+
+
+def _on_background(page, corners, size=(1280, 960)):
+    h, w = page.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    m = cv2.getPerspectiveTransform(src, np.float32(corners))
+    bg = np.full((size[1], size[0], 3), (60, 80, 70), np.uint8)
+    warped = cv2.warpPerspective(page, m, size)
+    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), m, size)
+    return np.where(mask[..., None] > 0, warped, bg)
+
+
+def test_order_corners():
+    pts = np.float32([[10, 200], [300, 190], [5, 5], [310, 0]])
+    tl, tr, br, bl = geometry.order_corners(pts)
+    assert tuple(tl) == (5, 5) and tuple(tr) == (310, 0) and tuple(br) == (300, 190) and tuple(bl) == (10, 200)
+
+
+def test_finds_page_quadrilateral_and_unwarps(page):
+    corners = [[300, 60], [980, 110], [1010, 900], [260, 880]]
+    photo = _on_background(cv2.resize(page, (700, 990)), corners)
+    quad = geometry.find_page_quad(photo)
+    assert quad is not None
+    assert np.abs(quad - np.float32(corners)).max() < 15
+    flat = geometry.warp_page(photo, quad)
+    assert flat.shape[0] > flat.shape[1]  # portrait page comes back portrait
+
+
+def test_no_quad_for_a_plain_scan(page):
+    assert geometry.find_page_quad(page) is None
+
+
+@pytest.mark.parametrize("turn,expected", [(None, 0), (cv2.ROTATE_90_CLOCKWISE, 90),
+                                           (cv2.ROTATE_90_COUNTERCLOCKWISE, 90)])
+def test_text_orientation(page, turn, expected):
+    img = page if turn is None else cv2.rotate(page, turn)
+    assert geometry.text_orientation(img) == expected
+
+
+@pytest.mark.parametrize("angle", [-6.0, -2.5, 3.0, 7.0])
+def test_skew_is_measured_and_removed(page, angle):
+    h, w = page.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    tilted = cv2.warpAffine(page, m, (w, h), borderValue=(255, 255, 255))
+    est = geometry.estimate_skew(tilted)
+    assert abs(abs(est) - abs(angle)) < 1.0
+    assert abs(geometry.estimate_skew(geometry.deskew(tilted, est))) < 0.6
+
+
+def test_normalise_page_rotated_photo(page):
+    corners = [[200, 40], [1060, 60], [1080, 920], [180, 900]]
+    photo = cv2.rotate(_on_background(cv2.resize(page, (700, 990)), corners), cv2.ROTATE_90_CLOCKWISE)
+    res = geometry.normalise_page(photo)
+    assert res.rotation == 90
+    assert geometry.text_orientation(res.image) == 0

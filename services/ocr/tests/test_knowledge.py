@@ -1,0 +1,75 @@
+"""The shared knowledge base is well formed (it is read by ocr and nlp alike)."""
+import pytest
+import yaml
+
+from app.knowledge import default_knowledge_dir, load_knowledge, norm_unit
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+def test_has_version_and_enough_indicators(kb):
+    assert kb.version and kb.version.count(".") == 2
+    assert len(kb.indicators) >= 150
+
+
+def test_required_codes_present(kb):
+    required = ["WBC", "NEUT#", "NEUT%", "LYMPH#", "LYMPH%", "MONO#", "MONO%", "EO#", "EO%", "BASO#", "BASO%", "RBC",
+                "HGB", "HCT", "MCV", "MCH", "MCHC", "RDW-CV", "PLT", "PCT", "PDW", "MPV", "GLU", "HbA1c", "TC", "TG",
+                "HDL-C", "LDL-C", "ALT", "AST", "TBIL", "CREA", "UREA", "UA", "K", "Na", "TSH"]
+    assert [c for c in required if c not in kb.indicators] == []
+
+
+def test_every_unit_is_known_and_ranges_are_ordered(kb):
+    for code, ind in kb.indicators.items():
+        assert ind.name and ind.name_en, code
+        if ind.unit is not None:
+            assert ind.unit in ind.units, code
+        for u, factor in ind.units.items():
+            assert kb.canonical_units(u), (code, u)
+            assert factor > 0, code
+        for r in (ind.ref, ind.ref_male, ind.ref_female, ind.critical):
+            if r and r.low is not None and r.high is not None:
+                assert r.low <= r.high, code
+
+
+def test_codes_are_unique_across_files():
+    d = default_knowledge_dir()
+    index = yaml.safe_load((d / "index.yaml").read_text(encoding="utf-8"))
+    codes = []
+    for f in index["panel_files"]:
+        codes += list(yaml.safe_load((d / f).read_text(encoding="utf-8"))["indicators"])
+    assert len(codes) == len(set(codes))
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("白细胞计数(WBC)", "WBC"), ("*中性粒细胞绝对值", "NEUT#"), ("12白细胞", "WBC"), ("γ-谷氨酰转移酶", "GGT"),
+    ("谷丙转氨酶", "ALT"), ("HbAlc", "HbA1c"), ("PLT血小板", "PLT"), ("嗜酸性粒细胞百", "EO%"), ("甘油三酷", "TG"),
+])
+def test_name_matching_tolerates_print_and_ocr_variants(kb, printed, code):
+    assert kb.match_name(printed)[0].indicator.code == code
+
+
+def test_truncated_ambiguous_name_offers_both(kb):
+    codes = {m.indicator.code for m in kb.match_name("嗜酸性粒细胞")}
+    assert {"EO%", "EO#"} <= codes
+
+
+def test_unit_spellings_and_conversion(kb):
+    assert norm_unit("x10⁹/L") == "10^9/L"
+    assert kb.resolve_unit("×10^9/L", kb.indicators["WBC"]) == ("10^9/L", 1.0)
+    assert kb.resolve_unit("G/L", kb.indicators["WBC"]) == ("10^9/L", 1.0)
+    assert kb.resolve_unit("g/L", kb.indicators["HGB"]) == ("g/L", 1.0)
+    assert kb.resolve_unit("mg/dl", kb.indicators["GLU"]) == ("mg/dL", pytest.approx(0.0555))
+    assert kb.resolve_unit("umol/L", kb.indicators["CREA"]) == ("μmol/L", 1.0)
+    assert kb.resolve_unit("mmHg", kb.indicators["GLU"]) is None
+
+
+def test_default_range_by_sex(kb):
+    hgb = kb.indicators["HGB"]
+    assert hgb.default_range("male").low == 130
+    assert hgb.default_range("female").high == 150
+    union = hgb.default_range(None)
+    assert (union.low, union.high) == (115, 175)

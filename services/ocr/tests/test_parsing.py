@@ -1,0 +1,123 @@
+"""Pure cell and row parsing (no model)."""
+import pytest
+
+from app.knowledge import load_knowledge
+from app.parsing import (
+    Token,
+    choose_indicator,
+    interpret,
+    parse_flag,
+    parse_range,
+    parse_row,
+    parse_value,
+    same_direction,
+    split_flag,
+)
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+@pytest.mark.parametrize("text,low,high", [
+    ("3.5-9.5", 3.5, 9.5), ("3.5~9.5", 3.5, 9.5), ("3.50--9.50", 3.5, 9.5), ("(3.5-9.5)", 3.5, 9.5),
+    ("<5.2", None, 5.2), ("≤5.2", None, 5.2), ("≥1.0", 1.0, None), (">=1.0", 1.0, None), ("0-0.06", 0, 0.06),
+    ("-3~+3", -3, 3), ("125—350", 125, 350), ("3.5 - 9.5", 3.5, 9.5),
+])
+def test_parse_range_forms(text, low, high):
+    r = parse_range(text)
+    assert (r.low, r.high) == (low, high)
+
+
+def test_parse_range_qualitative_and_garbage():
+    assert parse_range("阴性").qualitative == "negative"
+    assert parse_range("白细胞") is None
+    assert parse_range("9.5-3.5") is None
+
+
+@pytest.mark.parametrize("text,number,cmp,qual", [
+    ("6.52", 6.52, None, None), ("<0.50", 0.5, "<", None), ("O.52", 0.52, None, None), ("6,52", 6.52, None, None),
+    ("阴性", None, None, "negative"), ("2+", None, None, "2+"), ("±", None, None, "trace"),
+    ("阴性(-)", None, None, "negative"), ("阳性", None, None, "positive"),
+])
+def test_parse_value(text, number, cmp, qual):
+    v = parse_value(text)
+    assert (v.number, v.comparator, v.qualitative) == (number, cmp, qual)
+
+
+def test_non_values():
+    assert parse_value("白细胞") is None
+    assert parse_value("") is None
+
+
+@pytest.mark.parametrize("text,rest,flag", [
+    ("112↓", "112", "L"), ("15.2 ↑", "15.2", "H"), ("↑15.2", "15.2", "H"), ("30.1↑↑", "30.1", "HH"),
+    ("7.9 H", "7.9", "H"), ("2.1L", "2.1", "L"), ("6.52", "6.52", None),
+])
+def test_split_flag(text, rest, flag):
+    assert split_flag(text) == (rest, flag)
+
+
+def test_flag_cells_and_interpretation():
+    assert parse_flag("↑") == "H" and parse_flag("L") == "L" and parse_flag("偏低") == "L"
+    assert parse_flag("mmol/L") is None
+    from app.knowledge import Range
+
+    assert interpret(10.0, 3.5, 9.5) == "H"
+    assert interpret(3.0, 3.5, 9.5) == "L"
+    assert interpret(3.5, 3.5, 9.5) == "N"
+    assert interpret(1.5, 3.5, 9.5, Range(2.0, 30.0)) == "LL"
+    assert interpret(5.0, None, None) is None
+    assert same_direction("H", "HH") and not same_direction("H", "L") and not same_direction("H", "N")
+
+
+def _toks(*cells, y=100):
+    out, x = [], 10
+    for c in cells:
+        w = 18 * len(c)
+        out.append(Token(c, 0.99, (x, y, x + w, y + 30)))
+        x += w + 40
+    return out
+
+
+def test_row_with_separate_columns(kb):
+    items = parse_row(kb, _toks("1", "白细胞计数", "WBC", "11.2", "↑", "10^9/L", "3.5-9.5"))
+    assert len(items) == 1
+    it = items[0]
+    assert it.value.text == "11.2" and it.flag_code == "H" and it.unit.text == "10^9/L"
+    assert (it.parsed_range.low, it.parsed_range.high) == (3.5, 9.5)
+    assert choose_indicator(kb, it, set())[0].code == "WBC"
+
+
+def test_name_running_into_value(kb):
+    items = parse_row(kb, _toks("嗜酸性粒细胞百分4.40", "0.4-8.0", "%"))
+    assert len(items) == 1
+    assert items[0].value.text == "4.40"
+    assert choose_indicator(kb, items[0], set())[0].code == "EO%"
+
+
+def test_two_tables_in_one_row(kb):
+    items = parse_row(kb, _toks("血红蛋白", "112↓", "130-175", "g/L", "血小板计数", "210", "125-350", "10^9/L"))
+    codes = [choose_indicator(kb, it, set())[0].code for it in items]
+    assert codes == ["HGB", "PLT"]
+    assert items[0].flag_code == "L"
+
+
+def test_whole_row_in_one_box(kb):
+    items = parse_row(kb, _toks("收缩压 SYS 145 mmHg"))
+    assert len(items) == 1 and items[0].value.text == "145"
+    assert choose_indicator(kb, items[0], set())[0].code == "SBP"
+
+
+def test_truncated_name_is_resolved_by_unit(kb):
+    pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
+    abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
+    assert choose_indicator(kb, pct, set())[0].code == "EO%"
+    assert choose_indicator(kb, abs_, set())[0].code == "EO#"
+
+
+def test_header_lines_do_not_become_indicators(kb):
+    assert parse_row(kb, _toks("性别:", "男", "年龄:", "45岁")) == []
+    assert parse_row(kb, _toks("采样时间:", "2024-03-01", "08:30")) == []
+    assert parse_row(kb, _toks("本报告仅对所检标本负责")) == []

@@ -1,0 +1,99 @@
+"""What the xray service publishes and consumes.
+
+Publishes (through the outbox): ``XrayAnalyzedV1`` (ids and finding labels only), ``ModelPromotedV1``,
+``TrainingJobRequestedV1``.
+
+Consumes:
+* ``ModelPromotedV1`` -- by EVERY replica: each one has its own ephemeral ordered consumer (a shared durable
+  would hand each event to a single replica). The event is only a trigger: the replica re-reads the active set
+  from Postgres and swaps, so replays, reordering and missed events (the periodic reconcile) are all harmless.
+* ``TrainingJobRequestedV1`` -- by ONE replica (shared durable, inbox-deduplicated): it puts the job on the
+  JetStream work queue that trainer workers pull from.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from nats.js.api import DeliverPolicy
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhenxi_common.bus import EventBus
+from zhenxi_common.events import Event, ModelPromotedV1, TrainingJobRequestedV1, parse_event
+
+from .config import Settings
+from .jobs import enqueue, ensure_work_queue
+from .models import inbox
+from .registry import ModelRuntime
+
+log = logging.getLogger("xray.events")
+
+DISPATCH_DURABLE = "xray-training-dispatch"
+
+
+class ModelWatcher:
+    """Keeps this replica's served models equal to the registry's active set."""
+
+    def __init__(self, bus: EventBus, runtime: ModelRuntime, settings: Settings):
+        self.bus = bus
+        self.runtime = runtime
+        self.settings = settings
+        self._sub = None
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self.events_seen = 0
+
+    async def start(self) -> None:
+        assert self.bus.js is not None
+        # Subscribe before the first load, so a promotion in between is not missed.
+        self._sub = await self.bus.js.subscribe(
+            self.bus.wire_subject(ModelPromotedV1.subject), stream=self.bus.stream, cb=self._on_message,
+            ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
+        await self.runtime.reconcile()
+        self._task = asyncio.create_task(self._loop(), name="xray-model-watcher")
+
+    async def _on_message(self, msg) -> None:
+        try:
+            event = parse_event(ModelPromotedV1.subject, msg.data)
+        except ValueError:
+            log.error("dropping malformed model event")
+            return
+        self.events_seen += 1
+        log.info("model promoted", extra={"model": event.model_name, "version": event.version,
+                                          "replica": self.settings.replica_id})
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.reconcile_interval_s)
+            self._wake.clear()
+            try:
+                await self.runtime.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the watcher must outlive a DB blip; the next wake or tick retries
+                log.exception("model reconcile failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+
+def start_training_dispatch(bus: EventBus, sessionmaker, settings: Settings) -> None:
+    async def dispatch(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event, TrainingJobRequestedV1) and bus.js is not None
+        await enqueue(bus.js, settings, event.job_id)
+
+    bus.consume(TrainingJobRequestedV1, DISPATCH_DURABLE, dispatch, sessionmaker, inbox)
+
+
+async def setup_work_queue(bus: EventBus, settings: Settings) -> None:
+    assert bus.js is not None
+    await ensure_work_queue(bus.js, settings)
