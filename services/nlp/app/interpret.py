@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import NoIndicatorsError, UnknownIndicatorsError
@@ -28,13 +27,6 @@ def _unit_key(u: str) -> str:
     for a, b in (("µ", "u"), ("μ", "u"), ("×", "x"), ("*", "x"), ("⁹", "^9"), ("¹²", "^12"), ("²", "2")):
         u = u.replace(a, b)
     return u.lower()
-
-
-@dataclass
-class Resolved:
-    code: str
-    indicator: Indicator
-    raw: dict[str, Any]
 
 
 class Interpreter:

@@ -55,7 +55,7 @@ class Symptom(_Model):
 class RedFlagRule(_Model):
     all: tuple[str, ...]
     severity: Literal["severe"] | None = None
-    population: Literal["child", "infant", "pregnant"] | None = None
+    population: Literal["child", "infant", "pregnant", "postpartum"] | None = None
 
 
 class RedFlag(_Model):

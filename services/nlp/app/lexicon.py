@@ -15,6 +15,7 @@ from .knowledge import KnowledgeBase
 jieba.setLogLevel(logging.WARNING)
 
 _CLAUSE_SPLIT = re.compile(r"[，,。;；!！?？\n\r]|\.(?!\d)|\s{2,}")
+_SENTENCE_SPLIT = re.compile(r"[。!！?？\n\r;；]|\.(?!\d)")
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -33,6 +34,11 @@ _AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝�
 _AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
 _AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:years?|yrs?)[- ]old", re.I)
 _PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
+_BP = re.compile(r"(?:血压|bp|高压)?\s*(\d{2,3})\s*/\s*(\d{2,3})(?:\s*mmhg)?")
+_TEMP = re.compile(r"(?:(?:体温|发烧|发热|烧到|高烧|低烧|烧了)\s*(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)(?:\s*(?:度|℃|°c|°))?"
+                   r"|(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)\s*(?:度|℃|°c|°))")
+_SEV_RANK = {"mild": 0, "moderate": 1, "severe": 2}
+_GAP_NEGATION = re.compile(r"[不没无未]")
 _FREQUENCY = re.compile(r"\s*(?:拉|吐|解|大便|小便|发作|上)?\s*[\d一二三四五六七八九十两几]+\s*(?:多)?\s*(?:次|回|遍)")
 _POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
 # Terms this short are only trusted when jieba cuts them as whole words; longer ones also match inside words.
@@ -121,7 +127,7 @@ class Lexicon:
         self._long_re = re.compile("|".join(re.escape(t) for t in long_terms))
         self._compositions = [
             (re.compile("(?:" + "|".join(map(re.escape, sorted(c.parts, key=len, reverse=True))) + r")"
-                        r"[^，,。;；!！?？\n]{0,4}?(?:" + "|".join(map(re.escape, c.cues)) + ")"), c.symptom)
+                        r"(?P<gap>[^，,。;；!！?？\n]{0,6}?)(?:" + "|".join(map(re.escape, c.cues)) + ")"), c.symptom)
             for c in ctx.compositions]
         self.tokenizer = jieba.Tokenizer()
         for word in self._dictionary_words():
@@ -178,31 +184,70 @@ class Lexicon:
                 i = hit[3]
             else:
                 i += 1
+        # jieba keeps idioms such as 昏迷不醒 or 高热惊厥 whole; look inside unmatched long tokens for short terms.
+        for w, s0, e0 in toks:
+            if len(w) >= 3 and w not in self.term_to_symptom and free(s0, e0):
+                for k in range(len(w) - 1):
+                    cand = w[k:k + 2]
+                    if cand in self.term_to_symptom and free(s0 + k, s0 + k + 2):
+                        spans.append((s0 + k, s0 + k + 2, self.term_to_symptom[cand]))
         for m in self._en_re.finditer(text):
             if free(m.start(), m.end()):
                 spans.append((m.start(), m.end(), dict(self.en_terms)[m.group(0)]))
         for rx, sid in self._compositions:
             for m in rx.finditer(text):
+                if _GAP_NEGATION.search(m.group("gap")):
+                    continue  # 肛门不疼: the negation sits between the body part and the sensation
                 overlapping_same = any(not (m.end() <= a or m.start() >= b) and x == sid for a, b, x in spans)
                 if not overlapping_same:
                     spans.append((m.start(), m.end(), sid))
         spans.sort()
         clauses = self._clauses(text)
+        sentences = self._clauses(text, _SENTENCE_SPLIT)
         for s, e, sid in spans:
             cs, ce = next(((a, b) for a, b in clauses if a <= s < b), (0, len(text)))
             mention = Mention(symptom=sid, text=text[s:e], start=s, end=e)
             mention.negated = self._negated(text, cs, ce, s, e, spans)
             mention.historical = bool(self._history.search(text, cs, s))
-            mention.severity = self._severity(text[max(cs, s - 8):min(ce, e + 8)])
+            ss, se = next(((a, b) for a, b in sentences if a <= s < b), (0, len(text)))
+            mention.severity = self._severity(text[max(ss, s - 12):min(se, e + 12)])
             facts.mentions.append(mention)
+        self._measurements(text, facts)
         facts.durations = self._durations(text)
         facts.populations, facts.age = self._populations(text)
         return facts
 
+    def _measurements(self, text: str, facts: TextFacts) -> None:
+        """Numbers the patient quotes: a blood pressure of 150/95 or a temperature of 39.2 are symptoms too."""
+        for sid, found, severe in (("high_blood_pressure", *self._bp(text)), ("fever", *self._temperature(text))):
+            if not found:
+                continue
+            mine = [m for m in facts.mentions if m.symptom == sid and not m.negated]
+            if not mine:
+                m = found
+                mention = Mention(symptom=sid, text=text[m.start():m.end()], start=m.start(), end=m.end())
+                facts.mentions.append(mention)
+                mine = [mention]
+            if severe:
+                for mention in mine:
+                    mention.severity = "severe"
+
     @staticmethod
-    def _clauses(text: str) -> list[tuple[int, int]]:
+    def _bp(text: str) -> tuple[re.Match[str] | None, bool]:
+        hits = [m for m in _BP.finditer(text) if 60 <= int(m.group(1)) <= 260 and int(m.group(1)) > int(m.group(2))]
+        high = [m for m in hits if int(m.group(1)) >= 140 or int(m.group(2)) >= 90]
+        return (high[0] if high else None), any(int(m.group(1)) >= 180 or int(m.group(2)) >= 110 for m in high)
+
+    @staticmethod
+    def _temperature(text: str) -> tuple[re.Match[str] | None, bool]:
+        temps = [(m, float(m.group(1) or m.group(2))) for m in _TEMP.finditer(text)]
+        fever = [(m, t) for m, t in temps if 37.3 <= t <= 43]
+        return (fever[0][0] if fever else None), any(t >= 39.0 for _, t in fever)
+
+    @staticmethod
+    def _clauses(text: str, splitter: re.Pattern[str] = _CLAUSE_SPLIT) -> list[tuple[int, int]]:
         out, start = [], 0
-        for m in _CLAUSE_SPLIT.finditer(text):
+        for m in splitter.finditer(text):
             out.append((start, m.start()))
             start = m.end()
         out.append((start, len(text)))

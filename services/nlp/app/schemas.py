@@ -1,4 +1,13 @@
-from pydantic import BaseModel
+"""Public contract of the nlp service (requests and responses)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+Lang = Literal["zh", "en"]
+Urgency = Literal["routine", "soon", "urgent", "emergency"]
 
 
 class Caller(BaseModel):
@@ -10,3 +19,217 @@ class ServiceInfo(BaseModel):
     service: str
     version: str
     caller: Caller
+
+
+class KnowledgeInfo(BaseModel):
+    knowledge_version: str
+    diseases: int
+    symptoms: int
+    indicators: int
+    interpretations: int
+    patterns: int
+    departments: int
+    retrieval_mode: str
+
+
+class SourceRef(BaseModel):
+    id: str
+    knowledge_version: str
+
+
+# ---- interpretations ----
+class RangeIn(BaseModel):
+    low: float | None = None
+    high: float | None = None
+
+
+class IndicatorIn(BaseModel):
+    """One result, from OCR or typed by hand. ``code`` is the canonical code (WBC, HGB…) or a printed name."""
+    model_config = ConfigDict(populate_by_name=True)
+    code: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=64)
+    value: float | str = Field(..., description="number, or a qualitative result such as 阴性 / 2+")
+    unit: str | None = Field(None, max_length=32)
+    reference: str | RangeIn | None = Field(None, validation_alias=AliasChoices("reference", "reference_range", "ref"))
+    flag: str | None = Field(None, max_length=16)
+
+
+class InterpretationRequest(BaseModel):
+    indicators: list[IndicatorIn] = Field(..., min_length=1, max_length=300)
+    sex: Literal["male", "female"] | None = None
+    age: float | None = Field(None, ge=0, le=130)
+    medications: list[str] = Field(default_factory=list, max_length=50)
+    lang: Lang = "zh"
+
+
+class Explanation(BaseModel):
+    measures: str | None = None
+    meaning: str | None = None
+    text: str | None = None
+    causes: str | None = None
+    advice: str | None = None
+    urgency: Urgency
+    source: SourceRef | None
+    related_conditions: list[dict[str, str]] = Field(default_factory=list)
+
+
+class IndicatorOut(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    value: float | str
+    unit: str | None
+    canonical_value: float | None
+    status: Literal["normal", "high", "low", "critical_high", "critical_low", "positive", "unknown"]
+    reference: dict[str, Any] | None
+    reason: str | None = None
+    explanation: Explanation | None
+
+
+class PatternOut(BaseModel):
+    id: str
+    name: str
+    explanation: str
+    advice: str
+    urgency: Urgency
+    departments: list[str]
+    tags: list[str]
+    source: SourceRef
+
+
+class DepartmentOut(BaseModel):
+    id: str
+    name: str
+    score: float
+    source: SourceRef
+
+
+class InterpretationResponse(BaseModel):
+    knowledge_version: str
+    language: Lang
+    summary: str
+    urgency: Urgency
+    indicators: list[IndicatorOut]
+    patterns: list[PatternOut]
+    departments: list[DepartmentOut]
+    tags: list[str]
+    medication_classes: list[str]
+    unknown_indicators: list[dict[str, Any]]
+    disclaimer: str
+
+
+# ---- symptoms ----
+class SymptomAnalysisRequest(BaseModel):
+    text: str
+    lang: Lang | None = None
+
+
+class SymptomOut(BaseModel):
+    id: str
+    name: str
+    text: str
+    severity: Literal["mild", "moderate", "severe"] | None = None
+    historical: bool = False
+
+
+class ConditionOut(BaseModel):
+    id: str
+    name: str
+    score: float
+    matched_symptoms: list[str]
+    department: str
+    source: SourceRef
+
+
+class RedFlagOut(BaseModel):
+    id: str
+    name: str
+    advice: str
+    source: SourceRef
+
+
+class SymptomAnalysisResponse(BaseModel):
+    knowledge_version: str
+    language: Lang
+    understood: bool
+    reason: str | None
+    symptoms: list[SymptomOut]
+    negated_symptoms: list[SymptomOut]
+    duration: dict[str, Any] | None
+    severity: Literal["mild", "moderate", "severe"] | None
+    populations: list[str]
+    age: float | None
+    mentioned: dict[str, Any]
+    conditions: list[ConditionOut]
+    departments: list[DepartmentOut]
+    urgency: Urgency
+    red_flags: list[RedFlagOut]
+    advice: str
+
+
+# ---- diseases ----
+class DiseaseOut(BaseModel):
+    id: str
+    name: str
+    name_en: str
+    aliases: list[str]
+    description: str
+    symptoms: list[dict[str, str]]
+    indicators: list[dict[str, str]]
+    findings: list[str]
+    department: dict[str, str]
+    urgency: Urgency
+    self_care: str
+    see_doctor: str
+    treatment: str
+    source: SourceRef
+
+
+class DiseaseList(BaseModel):
+    knowledge_version: str
+    finding: str | None
+    finding_name: str | None
+    query: str | None
+    count: int
+    diseases: list[DiseaseOut]
+
+
+# ---- consultations ----
+class ConsultationCreate(BaseModel):
+    title: str | None = Field(None, max_length=100)
+    question: str | None = Field(None, description="optional first question, answered right away")
+
+
+class MessageCreate(BaseModel):
+    content: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    kind: str | None = None
+    urgency: Urgency | None = None
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    departments: list[dict[str, Any]] = Field(default_factory=list)
+    knowledge_version: str | None = None
+    created_at: datetime
+
+
+class ConsultationOut(BaseModel):
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    messages: list[MessageOut] = Field(default_factory=list)
+
+
+class ConsultationList(BaseModel):
+    consultations: list[ConsultationOut]
+
+
+class ExchangeOut(BaseModel):
+    """A question and its answer."""
+    consultation_id: str
+    question: MessageOut
+    answer: MessageOut

@@ -11,7 +11,7 @@ from .consult import Answer, Consultant
 from .errors import MissingQueryError, UnknownFindingError
 from .interpret import Interpreter
 from .knowledge import XRAY_FINDINGS, KnowledgeBase, load_knowledge
-from .lexicon import Lexicon, normalize
+from .lexicon import Lexicon
 from .llm import AnswerWriter, OpenAICompatibleWriter, Turn
 from .retrieval import DenseEncoder, Retriever
 from .triage import Triage, check_text
@@ -30,6 +30,7 @@ class NlpService:
     def __init__(self, kb: KnowledgeBase, *, dense: bool = True, dense_threads: int = 1,
                  cache_dir: Path | None = None, writer: AnswerWriter | None = None) -> None:
         self.kb = kb
+        self._cache_dir = cache_dir
         self.lexicon = Lexicon(kb)
         self.triage = Triage(kb, self.lexicon)
         self.interpreter = Interpreter(kb)
@@ -119,7 +120,3 @@ class NlpService:
             "treatment": d.treatment_en if en else d.treatment,
             "source": {"id": f"disease:{d.id}", "knowledge_version": self.kb.version},
         }
-
-
-def normalized(text: str) -> str:
-    return normalize(text)

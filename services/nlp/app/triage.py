@@ -7,14 +7,14 @@ import re
 from typing import Any
 
 from .errors import EmptyTextError, TextTooLongError
-from .knowledge import URGENCY_ORDER, KnowledgeBase, max_urgency
+from .knowledge import KnowledgeBase, max_urgency
 from .lexicon import Lexicon, TextFacts, has_words, language, normalize
 
 MAX_TEXT_CHARS = 2000
 _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
 # Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
 _CHILD_KINDS = {"internal", "mental"}
-_PREGNANCY_KINDS = {"internal", "women_children", "mental"}
+_PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 
 
 def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
@@ -199,14 +199,22 @@ class Triage:
 
     def _conditions(self, facts: TextFacts, mentioned: list[str], en: bool) -> list[dict[str, Any]]:
         present = {m.symptom for m in facts.present}
+        pops = facts.populations
         scored = []
         for d in self.kb.diseases.values():
             matched = [s for s in d.symptoms if s in present]
-            score = sum(self.idf.get(s, 1.0) for s in matched) / (1 + 0.15 * len(d.symptoms))
+            weight = sum(self.idf.get(s, 1.0) for s in matched)
+            # One common symptom (fever alone) says little; keep it only when it is specific.
+            if d.id not in mentioned and (not matched or (len(matched) == 1 and weight < 2.5)):
+                continue
+            if d.department == "obstetrics" and "pregnant" not in pops and "postpartum" not in pops \
+                    and d.id not in mentioned:
+                continue
+            score = weight / (1 + 0.15 * len(d.symptoms))
+            if "child" in pops and d.department == "pediatrics":
+                score *= 1.5
             if d.id in mentioned:
                 score += 5.0
-            if score <= 0 or (not matched and d.id not in mentioned):
-                continue
             scored.append((score, d, matched))
         scored.sort(key=lambda t: (-t[0], t[1].id))
         top = scored[:5]
@@ -238,6 +246,9 @@ class Triage:
                 add(dept, (4.0, 2.0, 1.0)[rank])
         for dept in named_depts:
             add(dept, 2.0)
+        # A fever lasting a week or more is worked up as 发热待查 by 感染科.
+        if "fever" in counted and facts.durations and max(d.days for d in facts.durations) >= 7:
+            add("infectious", 3.0)
         for c in conditions[:3]:
             add(c["department"], 2.0 * c["score"])
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
@@ -289,7 +300,3 @@ class Triage:
         return {"routine": f"目前不属于急症，如持续或担心，可择期到{dept}就诊。",
                 "soon": f"建议近几天到{dept}就诊。",
                 "urgent": f"建议今天就医（{dept}或急诊）。"}[result["urgency"]]
-
-
-def urgency_rank(level: str) -> int:
-    return URGENCY_ORDER[level]

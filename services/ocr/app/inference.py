@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class EngineOptions:
     det_max_side: int = 1280  # 0 = rapidocr's default sizing (short side >= 736)
     rec_batch_size: int = 24
     page_cls_samples: int = 12  # 0 = per-line angle classifier on every crop (rapidocr's default behaviour)
+    rec_bucketed: bool = True  # batches of similar width, no padding to 320 px (False: rapidocr's batching)
+    rec_max_pad: float = 1.3
     box_thresh: float = 0.5
     unclip_ratio: float = 1.6
 
@@ -97,6 +100,39 @@ def rotate_quads_180(quads: np.ndarray, w: int, h: int) -> np.ndarray:
     out[..., 0] = (w - 1) - quads[..., 0]
     out[..., 1] = (h - 1) - quads[..., 1]
     return out[:, [2, 3, 0, 1], :]
+
+
+REC_HEIGHT = 48
+
+
+def rec_batches(ratios: list[float], max_batch: int, max_pad: float) -> list[list[int]]:
+    """Group crops of similar width/height ratio: sorted by ratio, a batch closes when the next crop would make
+    the batch's widest crop more than ``max_pad`` times its narrowest (so little compute goes to padding)."""
+    order = sorted(range(len(ratios)), key=lambda i: ratios[i])
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        if cur and (len(cur) >= max_batch or ratios[i] > max_pad * max(ratios[cur[0]], 1.0)):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def rec_preprocess(crops: list[np.ndarray], min_ratio: float = 1.0) -> tuple[np.ndarray, list[float], float]:
+    """Resize crops to height 48 keeping their ratio, pad right to the batch's widest (multiple of 8), scale
+    to [-1, 1]; NCHW float32. Returns the batch, each crop's ratio and the batch ratio."""
+    ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+    max_ratio = max([min_ratio, *ratios])
+    width = int(math.ceil(REC_HEIGHT * max_ratio / 8.0) * 8)
+    batch = np.zeros((len(crops), 3, REC_HEIGHT, width), np.float32)
+    for k, (c, r) in enumerate(zip(crops, ratios)):
+        w = min(width, max(1, int(math.ceil(REC_HEIGHT * r))))
+        im = cv2.resize(c, (w, REC_HEIGHT)).astype(np.float32)
+        batch[k, :, :, :w] = (im.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return batch, ratios, max_ratio
 
 
 def pick_cls_samples(quads: np.ndarray, k: int) -> list[int]:
@@ -172,10 +208,23 @@ class OcrEngine:
             crops = self.cls(crops).img_list
         timings["cls"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        from rapidocr.ch_ppocr_rec import TextRecInput
-
-        rec = self.rec(TextRecInput(img=crops, return_word_box=False))
+        texts = self.recognise(crops)
         timings["rec"] = (time.perf_counter() - t0) * 1000
-        lines = [TextLine(str(t), float(s), q) for t, s, q in zip(rec.txts, rec.scores, quads)
-                 if str(t).strip() and float(s) >= 0.3]
+        lines = [TextLine(t, s, q) for (t, s), q in zip(texts, quads) if t.strip() and s >= 0.3]
         return PageOcr(lines, upside_down, timings)
+
+    def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        if not self.options.rec_bucketed:
+            from rapidocr.ch_ppocr_rec import TextRecInput
+
+            rec = self.rec(TextRecInput(img=crops, return_word_box=False))
+            return [(str(t), float(s)) for t, s in zip(rec.txts, rec.scores)]
+        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        for idx in rec_batches(ratios, self.options.rec_batch_size, self.options.rec_max_pad):
+            batch, wh, max_wh = rec_preprocess([crops[i] for i in idx])
+            preds = self.rec.session(batch)
+            lines, _ = self.rec.postprocess_op(preds, False, wh_ratio_list=wh, max_wh_ratio=max_wh)
+            for i, (txt, score) in zip(idx, lines):
+                out[i] = (str(txt), float(score))
+        return out

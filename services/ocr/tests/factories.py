@@ -10,7 +10,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from synth.generate import available_fonts, distort, make_report, render, make_rows
+import pytest
+
+from synth.generate import available_fonts, make_report, make_rows, render
+
+# Synthetic sheets need a CJK font (Debian fonts-wqy-zenhei, see synth/README.md); without one they would be
+# ASCII-only pages that test something else, so those tests skip instead.
+requires_cjk_font = pytest.mark.skipif(not available_fonts(), reason="no CJK font: apt-get install fonts-wqy-zenhei")
 
 
 def report(seed: int = 1, layout: str = "classic", distortion: str = "clean", panel: str | None = "liver"):

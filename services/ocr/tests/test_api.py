@@ -1,9 +1,11 @@
 """POST /v1/lab-reports:parse on the real service stack (Postgres/Redis/NATS via the zx_env fixture)."""
 from zhenxi_common.testing import signed
 
-from factories import encode, natural_scene, report
+from factories import encode, natural_scene, report, requires_cjk_font
 
 URL = "/v1/lab-reports:parse"
+
+pytestmark = requires_cjk_font
 
 
 def test_parse_returns_indicators(client):

@@ -2,7 +2,9 @@
 import json
 
 from app.cli import main
-from factories import encode, report
+from factories import encode, report, requires_cjk_font
+
+pytestmark = requires_cjk_font
 
 
 def test_cli_prints_one_line_per_photo_and_exit_code(tmp_path, capsys):

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from app import geometry
-from factories import clean_page
+from factories import clean_page, requires_cjk_font
+
+pytestmark = requires_cjk_font
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ import pytest
 
 from app import errors
 from app.service import LabReportParser
-from factories import encode, natural_scene, report
+from factories import encode, natural_scene, report, requires_cjk_font
+
+pytestmark = requires_cjk_font
 
 
 @pytest.fixture(scope="module")

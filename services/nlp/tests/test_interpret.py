@@ -1,0 +1,99 @@
+import pytest
+
+from app.errors import NoIndicatorsError, UnknownIndicatorsError
+
+
+def by_code(result):
+    return {r["code"]: r for r in result["indicators"]}
+
+
+def test_flags_from_knowledge_ranges_and_explanations_with_sources(nlp):
+    r = nlp.interpret([{"code": "HGB", "value": 92, "unit": "g/L"}, {"code": "WBC", "value": 6.1}], sex="male")
+    rows = by_code(r)
+    assert rows["HGB"]["status"] == "low" and rows["WBC"]["status"] == "normal"
+    exp = rows["HGB"]["explanation"]
+    assert exp["meaning"] and exp["advice"]
+    assert exp["source"] == {"id": "interpretation:HGB#low", "knowledge_version": nlp.version}
+    assert rows["WBC"]["explanation"] is None
+
+
+def test_sex_specific_range(nlp):
+    # 45 U/L is above the female ALT range (7-40) but inside the male one (9-50).
+    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="female"))["ALT"]["status"] == "high"
+    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="male"))["ALT"]["status"] == "normal"
+
+
+def test_printed_reference_and_flag_win(nlp):
+    rows = by_code(nlp.interpret([{"code": "GLU", "value": 6.5, "reference": "3.9-7.0"},
+                                  {"code": "TSH", "value": 3.0, "flag": "↑"}]))
+    assert rows["GLU"]["status"] == "normal" and rows["GLU"]["reference"]["source"] == "report"
+    assert rows["TSH"]["status"] == "high"
+
+
+def test_unit_conversion_and_names(nlp):
+    rows = by_code(nlp.interpret([{"name": "白细胞", "value": 12000, "unit": "/uL"}]))
+    assert rows["WBC"]["canonical_value"] == pytest.approx(12.0)
+    assert rows["WBC"]["status"] == "high"
+
+
+def test_critical_value_means_same_day_care(nlp):
+    r = nlp.interpret([{"code": "K", "value": 6.9, "unit": "mmol/L"}])
+    assert by_code(r)["K"]["status"] == "critical_high"
+    assert r["urgency"] in ("urgent", "emergency")
+    assert "critical_value" in r["tags"]
+
+
+def test_patterns_fire_across_indicators(nlp):
+    r = nlp.interpret([{"code": "HGB", "value": 95}, {"code": "MCV", "value": 70}, {"code": "GLU", "value": 8.1},
+                       {"code": "HbA1c", "value": 7.6}, {"code": "AST", "value": 120}, {"code": "ALT", "value": 45},
+                       {"code": "GGT", "value": 210}], sex="male")
+    fired = {p["id"] for p in r["patterns"]}
+    assert {"microcytic_anemia", "diabetes_risk", "alcohol_liver_pattern"} <= fired
+    for p in r["patterns"]:
+        assert p["source"]["id"] == f"pattern:{p['id']}"
+    assert {"hematology", "endocrinology", "hepatology"} & {d["id"] for d in r["departments"]}
+    assert "anemia" in r["tags"] and "diabetes_risk" in r["tags"]
+
+
+def test_bacterial_vs_viral_pattern(nlp):
+    bact = nlp.interpret([{"code": "WBC", "value": 15.2}, {"code": "NEUT%", "value": 88}, {"code": "LYMPH%", "value": 8}])
+    viral = nlp.interpret([{"code": "WBC", "value": 4.0}, {"code": "NEUT%", "value": 35}, {"code": "LYMPH%", "value": 58}])
+    assert "bacterial_infection_pattern" in {p["id"] for p in bact["patterns"]}
+    assert "viral_infection_pattern" in {p["id"] for p in viral["patterns"]}
+
+
+def test_medications_change_the_reading(nlp):
+    r = nlp.interpret([{"code": "ALT", "value": 90}], medications=["阿托伐他汀钙片 20mg"])
+    assert r["medication_classes"] == ["statin"]
+    assert "statin_liver_check" in {p["id"] for p in r["patterns"]}
+
+
+def test_qualitative_results(nlp):
+    rows = by_code(nlp.interpret([{"code": "U-PRO", "value": "2+"}, {"code": "U-GLU", "value": "阴性"},
+                                  {"code": "HBsAg", "value": "阳性"}]))
+    assert rows["U-PRO"]["status"] == "positive" and rows["U-GLU"]["status"] == "normal"
+    assert rows["HBsAg"]["explanation"]["source"]["id"] == "interpretation:HBsAg#positive"
+
+
+def test_english_output(nlp):
+    r = nlp.interpret([{"code": "HGB", "value": 90}], lang="en")
+    assert r["language"] == "en" and "anaemia" in by_code(r)["HGB"]["explanation"]["meaning"].lower()
+
+
+def test_unknown_codes_are_reported_or_rejected(nlp):
+    r = nlp.interpret([{"code": "HGB", "value": 140}, {"code": "XYZ123", "value": 1}])
+    assert r["unknown_indicators"] == [{"code": "XYZ123", "name": None, "reason": "unknown_indicator"}]
+    with pytest.raises(UnknownIndicatorsError):
+        nlp.interpret([{"code": "XYZ123", "value": 1}])
+    with pytest.raises(NoIndicatorsError):
+        nlp.interpret([])
+
+
+def test_non_numeric_value_is_explained_not_crashing(nlp):
+    row = by_code(nlp.interpret([{"code": "HGB", "value": "abc"}]))["HGB"]
+    assert row["status"] == "unknown" and row["reason"] == "value_not_numeric"
+
+
+def test_deterministic(nlp):
+    req = [{"code": "TG", "value": 6.2}, {"code": "HDL-C", "value": 0.8}, {"code": "LDL-C", "value": 4.2}]
+    assert nlp.interpret(req, sex="male", age=50) == nlp.interpret(req, sex="male", age=50)

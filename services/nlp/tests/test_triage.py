@@ -1,0 +1,118 @@
+import pytest
+
+from app.errors import EmptyTextError, TextTooLongError
+
+
+def ids(items):
+    return [i["id"] for i in items]
+
+
+def test_jieba_user_dictionary_keeps_symptom_words_whole(nlp):
+    words = [w for w, _, _ in nlp.lexicon.tokens("我拉肚子还心慌")]
+    assert "拉肚子" in words and "心慌" in words
+
+
+def test_colloquial_forms_map_to_standard_symptoms(nlp):
+    r = nlp.analyze_symptoms("头疼，拉肚子，还有点心慌")
+    assert {"headache", "diarrhea", "palpitations"} <= set(ids(r["symptoms"]))
+
+
+@pytest.mark.parametrize("text,present,negated", [
+    ("无发热，咳嗽三天", "cough", "fever"),
+    ("不咳嗽，就是嗓子疼", "sore_throat", "cough"),
+    ("没有胸痛也不喘，就是头晕", "dizziness", "chest_pain"),
+    ("I have a headache but no fever", "headache", "fever"),
+])
+def test_negation(nlp, text, present, negated):
+    r = nlp.analyze_symptoms(text)
+    assert present in ids(r["symptoms"])
+    assert negated in ids(r["negated_symptoms"])
+    assert negated not in ids(r["symptoms"])
+
+
+def test_pseudo_negation_is_not_negation(nlp):
+    r = nlp.analyze_symptoms("不知道为什么一直头痛，吃药也不管用")
+    assert "headache" in ids(r["symptoms"])
+
+
+def test_duration_and_severity(nlp):
+    r = nlp.analyze_symptoms("肚子疼得厉害，已经三天了")
+    assert r["duration"]["days"] == 3
+    assert r["severity"] == "severe"
+    r = nlp.analyze_symptoms("有点咳嗽两个星期")
+    assert r["duration"]["days"] == 14
+    assert r["severity"] == "mild"
+
+
+@pytest.mark.parametrize("text,flag", [
+    ("胸口疼，出了一身冷汗", "rf_cardiac_chest_pain"),
+    ("我爸突然嘴歪了，说话不清楚", "rf_stroke"),
+    ("呼吸困难，喘不上气", "rf_dyspnea"),
+    ("吐了好多血", "rf_major_bleeding"),
+    ("不想活了，想结束自己", "rf_suicide"),
+    ("chest pain and sweating, can't breathe", "rf_cardiac_chest_pain"),
+])
+def test_red_flags_are_emergencies_with_120(nlp, text, flag):
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] == "emergency"
+    assert flag in ids(r["red_flags"])
+    assert r["departments"][0]["id"] == "emergency"
+    assert "120" in r["advice"]
+
+
+@pytest.mark.parametrize("text", ["没有胸痛，也不喘，就是有点咳嗽", "以前有过一次抽搐，现在想问要不要复查"])
+def test_negated_or_past_red_flags_do_not_fire(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] != "emergency"
+    assert r["red_flags"] == []
+
+
+def test_top_three_departments_with_scores(nlp):
+    r = nlp.analyze_symptoms("尿频尿急尿痛，尿的时候火辣辣的")
+    assert r["departments"][0]["id"] == "urology"
+    assert 1 <= len(r["departments"]) <= 3
+    scores = [d["score"] for d in r["departments"]]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.01
+
+
+def test_children_and_pregnancy_are_routed(nlp):
+    assert nlp.analyze_symptoms("我家宝宝两岁，这两天一直拉稀")["departments"][0]["id"] == "pediatrics"
+    assert nlp.analyze_symptoms("怀孕五个月了，最近尿痛")["departments"][0]["id"] == "obstetrics"
+
+
+def test_candidate_conditions_link_to_knowledge(nlp):
+    r = nlp.analyze_symptoms("右下腹疼，一开始在肚脐周围，有点发烧，恶心")
+    assert "appendicitis" in ids(r["conditions"])
+    for c in r["conditions"]:
+        assert c["source"]["id"] == f"disease:{c['id']}"
+        assert c["source"]["knowledge_version"] == nlp.version
+
+
+def test_deterministic(nlp):
+    text = "头痛发烧三天，浑身酸痛"
+    assert nlp.analyze_symptoms(text) == nlp.analyze_symptoms(text)
+
+
+def test_empty_text_is_rejected(nlp):
+    with pytest.raises(EmptyTextError):
+        nlp.analyze_symptoms("   ")
+
+
+def test_huge_text_is_rejected(nlp):
+    with pytest.raises(TextTooLongError) as exc:
+        nlp.analyze_symptoms("头痛" * 50_000)
+    assert exc.value.status == 413 and exc.value.details["length"] == 100_000
+
+
+@pytest.mark.parametrize("text,reason", [("😀😀😭🙏", "no_words"), ("今天天气不错", "no_medical_content"),
+                                         ("'; DROP TABLE nlp.messages; --", "no_medical_content")])
+def test_unreadable_text_is_a_graceful_cannot_understand(nlp, text, reason):
+    r = nlp.analyze_symptoms(text)
+    assert r["understood"] is False and r["reason"] == reason
+    assert r["urgency"] == "routine" and r["departments"]
+
+
+def test_html_is_stripped_and_mixed_scripts_work(nlp):
+    r = nlp.analyze_symptoms("<script>alert('x')</script><b>头疼</b> and fever 两天")
+    assert {"headache", "fever"} <= set(ids(r["symptoms"]))
+    assert all("script" not in s["text"] for s in r["symptoms"])
