@@ -4,6 +4,7 @@ urgency agreement, retrieval recall@5 and MRR, latency p50/p95. Prints numbers; 
     .venv/bin/python bench/nlp.py                 # held-out test set + retrieval set
     .venv/bin/python bench/nlp.py --dev           # the dev set used for tuning
     .venv/bin/python bench/nlp.py --show-errors   # list misses (use on the dev set only when tuning)
+    .venv/bin/python bench/nlp.py --emergency-dev # red-flag tuning set: emergencies and hard look-alikes
 """
 from __future__ import annotations
 
@@ -94,6 +95,8 @@ def retrieval_bench(svc: NlpService, rows: list[dict], show_errors: bool) -> Non
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", action="store_true", help="use the dev (tuning) set instead of the test set")
+    ap.add_argument("--emergency-dev", action="store_true",
+                    help="use the red-flag dev set (emergencies and non-emergency look-alikes) for tuning")
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--no-retrieval", action="store_true")
     args = ap.parse_args()
@@ -103,7 +106,10 @@ def main() -> int:
           f"{len(svc.kb.interpretations)}/{len(svc.kb.indicators)} indicator interpretations, "
           f"{len(svc.kb.patterns)} patterns; start-up {time.perf_counter() - t:.1f}s")
     data = ROOT / "bench" / "data"
-    name = "nlp_questions_dev.jsonl" if args.dev else "nlp_questions.jsonl"
+    if args.emergency_dev:
+        name = "nlp_emergency_dev.jsonl"
+    else:
+        name = "nlp_questions_dev.jsonl" if args.dev else "nlp_questions.jsonl"
     print(f"== triage on {name}")
     triage_bench(svc, load(data / name), args.show_errors)
     if not args.no_retrieval:

@@ -74,12 +74,15 @@ def run_main(paths: list[Path], threads: int) -> None:
 
 LEVERS = [
     ("rapidocr defaults (det full size, cls every line, rec batch 6)",
-     dict(det_max_side=0, page_cls_samples=0, rec_batch_size=6)),
-    ("+ det input long side 1280", dict(det_max_side=1280, page_cls_samples=0, rec_batch_size=6)),
+     dict(det_max_side=0, page_cls_samples=0, rec_batch_size=6, rec_bucketed=False)),
+    ("+ det input long side 1280",
+     dict(det_max_side=1280, page_cls_samples=0, rec_batch_size=6, rec_bucketed=False)),
     ("+ page-level 0/180 vote (12 lines) instead of cls per line",
-     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=6)),
-    ("+ rec batch 24 (width-sorted)", dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=24)),
-    ("  det long side 960 instead", dict(det_max_side=960, page_cls_samples=12, rec_batch_size=24)),
+     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=6, rec_bucketed=False)),
+    ("+ rec batches by width, no 320 px padding (batch<=24)",
+     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True)),
+    ("  det long side 960 instead of 1280",
+     dict(det_max_side=960, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True)),
 ]
 
 

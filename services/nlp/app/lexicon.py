@@ -41,6 +41,15 @@ _SEV_RANK = {"mild": 0, "moderate": 1, "severe": 2}
 _GAP_NEGATION = re.compile(r"[不没无未]")
 _FREQUENCY = re.compile(r"\s*(?:拉|吐|解|大便|小便|发作|上)?\s*[\d一二三四五六七八九十两几]+\s*(?:多)?\s*(?:次|回|遍)")
 _POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
+# 晕倒过 / 中风过 / 吐过血: the aspect marker 过 after a verb means "has happened before". Not in 过敏, 过去 ...
+_EXPERIENTIAL = re.compile(r"过(?!敏|去|来|度|量|多|快|慢|高|低|劳|后|于|分|头|了|不)")
+# Measurements quoted in the text: heart rate and blood glucose (mmol/L).
+_HEART_RATE = re.compile(r"(?:心率|心跳|脉搏|脉率|心律)\s*(?:每分钟|一分钟)?\s*(?:才|只有|只|有|到|达到|快到|是|在|测了?)?\s*"
+                         r"(\d{2,3})\s*(?:多|来)?\s*(?:下|次|bpm)?")
+# 心跳突然变得很快，200多下: a number with a beat unit a little after the word.
+_HEART_RATE_LOOSE = re.compile(r"(?:心率|心跳|脉搏|脉率)[^。！？!?\n]{0,12}?(\d{2,3})\s*(?:多|来)?\s*(?:下|次|bpm)")
+_GLUCOSE = re.compile(r"(?:血糖|指尖血糖|随机血糖|空腹血糖)\s*(?:才|只有|只|有|到|是|测了?|值|掉到|降到|高到|升到)?\s*"
+                      r"(\d{1,2}(?:\.\d)?)(?!\d|\s*/)")
 # Terms this short are only trusted when jieba cuts them as whole words; longer ones also match inside words.
 _SHORT = 2
 
@@ -168,7 +177,7 @@ class Lexicon:
             return all(e <= a or s >= b for a, b, _ in spans)
 
         for m in self._long_re.finditer(text):
-            spans.append((m.start(), m.end(), self.term_to_symptom[m.group(0)]))
+            spans.append(self._retarget(text, m.start(), m.end(), self.term_to_symptom[m.group(0)]))
         toks = self.tokens(text)
         i = 0
         while i < len(toks):
@@ -194,10 +203,13 @@ class Lexicon:
         for m in self._en_re.finditer(text):
             if free(m.start(), m.end()):
                 spans.append((m.start(), m.end(), dict(self.en_terms)[m.group(0)]))
+        dictionary_spans = list(spans)
         for rx, sid in self._compositions:
             for m in rx.finditer(text):
                 if _GAP_NEGATION.search(m.group("gap")):
                     continue  # 肛门不疼: the negation sits between the body part and the sensation
+                if any(a <= m.start() and m.end() <= b and x != sid for a, b, x in dictionary_spans):
+                    continue  # inside a longer dictionary term that says something else (不想活在别人的期待里)
                 overlapping_same = any(not (m.end() <= a or m.start() >= b) and x == sid for a, b, x in spans)
                 if not overlapping_same:
                     spans.append((m.start(), m.end(), sid))
@@ -208,7 +220,7 @@ class Lexicon:
             cs, ce = next(((a, b) for a, b in clauses if a <= s < b), (0, len(text)))
             mention = Mention(symptom=sid, text=text[s:e], start=s, end=e)
             mention.negated = self._negated(text, cs, ce, s, e, spans)
-            mention.historical = bool(self._history.search(text, cs, s))
+            mention.historical = self._historical(text, cs, ce, s, e)
             ss, se = next(((a, b) for a, b in sentences if a <= s < b), (0, len(text)))
             mention.severity = self._severity(text[max(ss, s - 12):min(se, e + 12)])
             facts.mentions.append(mention)
@@ -216,6 +228,31 @@ class Lexicon:
         facts.durations = self._durations(text)
         facts.populations, facts.age = self._populations(text)
         return facts
+
+    def _retarget(self, text: str, s: int, e: int, sid: str) -> tuple[int, int, str]:
+        """A term that starts with a negation cue (没有呼吸) must not swallow a longer term behind the cue
+        (没有呼吸困难 is "no breathing difficulty", not "not breathing"): keep the longer term, let the cue negate it."""
+        term = text[s:e]
+        for cue in self.negation_cues:
+            if term.startswith(cue) and len(term) > len(cue):
+                m = self._long_re.match(text, s + len(cue))
+                if m and m.end() > e:
+                    return (m.start(), m.end(), self.term_to_symptom[m.group(0)])
+                break
+        return (s, e, sid)
+
+    def _historical(self, text: str, cs: int, ce: int, s: int, e: int) -> bool:
+        """A history cue earlier in the clause (以前, 去年) not cut off by a terminator (但是, 现在, 突然), or the
+        experiential 过 right after the symptom (晕倒过一次, 吐过血) with no present-time word before it."""
+        last = None
+        for m in self._history.finditer(text, cs, s):
+            last = m
+        if last is not None and not self._terminators.search(text, last.end(), s):
+            return True
+        term = text[s:e]
+        inner = len(term) > 2 and "过" in term[1:-1] and term not in self.term_to_symptom
+        after = _EXPERIENTIAL.match(text, e) is not None and e < ce
+        return (inner or after) and not self._terminators.search(text, cs, s)
 
     def _measurements(self, text: str, facts: TextFacts) -> None:
         """Numbers the patient quotes: a blood pressure of 150/95 or a temperature of 39.2 are symptoms too."""
@@ -231,6 +268,36 @@ class Lexicon:
             if severe:
                 for mention in mine:
                     mention.severity = "severe"
+        for sid, m, severe in self._vitals(text):
+            if sid not in self.kb.symptoms or any(x.symptom == sid and not x.negated for x in facts.mentions):
+                continue
+            facts.mentions.append(Mention(symptom=sid, text=m.group(0), start=m.start(), end=m.end(),
+                                          severity="severe" if severe else "moderate"))
+
+    @staticmethod
+    def _vitals(text: str) -> list[tuple[str, re.Match[str], bool]]:
+        """Quoted readings outside the normal range: a BP of 80/50 (low), 180/120 (crisis), a heart rate of 30 or
+        180, a blood sugar of 2.1. The symptom ids are knowledge entries; a missing one is simply skipped."""
+        out: list[tuple[str, re.Match[str], bool]] = []
+        for m in _BP.finditer(text):
+            sys_, dia = int(m.group(1)), int(m.group(2))
+            if not (50 <= sys_ <= 260 and sys_ > dia):
+                continue
+            if (sys_ >= 180 and dia >= 110) or sys_ >= 200 or dia >= 120:
+                out.append(("hypertensive_crisis", m, True))
+            elif sys_ < 90 and re.search(r"血压|bp|高压", text[max(0, m.start() - 6):m.end()]):
+                out.append(("hypotension", m, sys_ < 80))
+        for m in [*_HEART_RATE.finditer(text), *_HEART_RATE_LOOSE.finditer(text)]:
+            rate = int(m.group(1))
+            if rate < 40 or 150 <= rate <= 300:
+                out.append(("abnormal_heart_rate", m, True))
+        for m in _GLUCOSE.finditer(text):
+            value = float(m.group(1))
+            if value < 3.9:
+                out.append(("hypoglycemia_signs", m, value < 3.0))
+            elif value >= 16.7:
+                out.append(("high_blood_sugar", m, value >= 25))
+        return out
 
     @staticmethod
     def _bp(text: str) -> tuple[re.Match[str] | None, bool]:
@@ -254,6 +321,10 @@ class Lexicon:
         return out
 
     def _negated(self, text: str, cs: int, ce: int, s: int, e: int, spans: list[tuple[int, int, str]]) -> bool:
+        if any(text.startswith(cue, s) for cue in self.negation_cues) and e - s > 2 and (s, e) in {
+                (a, b) for a, b, _ in spans}:
+            # The term itself is an absence (不放屁, 没有呼吸): a cue before it lists it, it does not deny it.
+            return False
         prefix = list(text[cs:s])
         # Blank out other symptom terms and pseudo-negations so the 不 in 睡不着 or 不知道 is not a cue.
         for a, b, _ in spans:

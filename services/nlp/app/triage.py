@@ -15,6 +15,12 @@ _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergen
 # Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
 _CHILD_KINDS = {"internal", "mental"}
 _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
+# Words that place the text in a real, current event (something happened / is happening). A question about a
+# condition in general (一氧化碳中毒是怎么回事) has none of them.
+_EVENT_WORDS = ("了", "现在", "刚才", "刚刚", "正在", "突然", "今天", "今早", "今晚", "昨晚", "已经", "还在", "一直",
+                "马上", "赶紧", "快不行", "救命", "help")
+# Q&A intents whose words mark a general question about a condition (context.yaml `intents`).
+_GENERAL_INTENTS = ("meaning", "symptoms", "self_care", "general")
 
 
 def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
@@ -46,6 +52,9 @@ class Triage:
                                          for n in (d.name, *d.synonyms) if len(normalize(n)) >= 2
                                          and re.search(r"[\u4e00-\u9fff]", n)})
         self.flag_phrases = [(rf, [re.compile(p) for p in rf.phrases]) for rf in kb.red_flags]
+        intents = kb.context.intents
+        self.question_words = [normalize(w) for k in _GENERAL_INTENTS for w in intents.get(k, ())]
+        self.follow_up_words = [normalize(w) for w in intents.get("follow_up", ())]
         n = max(len(kb.diseases), 1)
         df: dict[str, int] = {}
         for d in kb.diseases.values():
@@ -97,9 +106,10 @@ class Triage:
                            for c in indicators],
             "departments": named_depts}
         self._describe_symptoms(facts, result, en)
-        if not facts.present and not diseases and not indicators and not named_depts:
-            return self._not_understood(result, "no_medical_content", en)
+        # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
         red_flags = self._red_flags(facts)
+        if not facts.present and not diseases and not indicators and not named_depts and not red_flags:
+            return self._not_understood(result, "no_medical_content", en)
         conditions = self._conditions(facts, diseases, en)
         result["conditions"] = conditions
         scores = self._department_scores(facts, diseases, indicators, named_depts, conditions)
@@ -167,8 +177,27 @@ class Triage:
         result["populations"] = sorted(facts.populations)
         result["age"] = facts.age
 
+    def _condition_spans(self, text: str) -> list[tuple[int, int]]:
+        return [(m.start(), m.end()) for m in self.disease_names[0].finditer(text)]
+
+    def _general_question(self, facts: TextFacts, spans: list[tuple[int, int]], current: list[Any]) -> bool:
+        """"心肌梗死有哪些早期症状？" / "一氧化碳中毒是怎么回事": a question about a named condition, with no
+        symptom of the writer's own outside the condition names and nothing placing it in a current event."""
+        text = facts.text
+        if not spans or not any(w in text for w in self.question_words):
+            return False
+        if any(w in text for w in _EVENT_WORDS):
+            return False
+        return all(any(m.start < b and a < m.end for a, b in spans) for m in current)
+
     def _red_flags(self, facts: TextFacts) -> list[Any]:
+        spans = self._condition_spans(facts.text)
         current = facts.current
+        if self.follow_up_words and any(w in facts.text for w in self.follow_up_words):
+            # "心梗放了支架，现在复查": a condition named next to follow-up words is history, not an event.
+            current = [m for m in current if not any(a <= m.start and m.end <= b for a, b in spans)]
+        if self._general_question(facts, spans, current):
+            return []
         present = {m.symptom for m in current}
         severe = {m.symptom for m in current if m.severity == "severe"}
         fired = []
@@ -188,7 +217,8 @@ class Triage:
                     for m in rx.finditer(facts.text):
                         cs, ce = next(((a, b) for a, b in self.lex._clauses(facts.text) if a <= m.start() < b),
                                       (0, len(facts.text)))
-                        if not self.lex._negated(facts.text, cs, ce, m.start(), m.end(), []):
+                        if not self.lex._negated(facts.text, cs, ce, m.start(), m.end(), []) \
+                                and not self.lex._historical(facts.text, cs, ce, m.start(), m.end()):
                             hit = True
                             break
                     if hit:

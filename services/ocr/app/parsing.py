@@ -121,6 +121,35 @@ class ParsedRange:
     low_inclusive: bool = True
     high_inclusive: bool = True
     qualitative: str | None = None  # 'negative' for '阴性'
+    by_sex: dict[str, tuple[float | None, float | None]] | None = None  # '男:130-175 女:115-150'
+
+    def for_sex(self, sex: str | None) -> tuple[float | None, float | None]:
+        if not self.by_sex:
+            return self.low, self.high
+        if sex in self.by_sex:
+            return self.by_sex[sex]
+        return self.low, self.high
+
+
+_SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
+
+
+def parse_sex_ranges(text: str) -> ParsedRange | None:
+    """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown."""
+    t = unicodedata.normalize("NFKC", text)
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for m in _SEX_RANGE.finditer(t):
+        r = parse_range(m.group(2))
+        if r is None:
+            continue
+        key = "male" if m.group(1).lower() in ("男", "male", "m") else "female"
+        found[key] = (r.low, r.high)
+    if len(found) < 2:
+        return None
+    lows = [v[0] for v in found.values()]
+    highs = [v[1] for v in found.values()]
+    return ParsedRange(None if None in lows else min(lows), None if None in highs else max(highs), text.strip(),
+                       by_sex=found)
 
 
 def parse_range(text: str) -> ParsedRange | None:
@@ -141,6 +170,8 @@ def parse_range(text: str) -> ParsedRange | None:
         if cmp.startswith("<"):
             return ParsedRange(None, v, raw, high_inclusive=cmp == "<=")
         return ParsedRange(v, None, raw, low_inclusive=cmp == ">=")
+    if re.search(r"[男女]", t):
+        return parse_sex_ranges(t)
     q = norm_text(t)
     if q in ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性"):
         return ParsedRange(None, None, raw, qualitative="negative")

@@ -174,8 +174,9 @@ class LabReportParser:
         # ---- reference range ---------------------------------------------------------------------------------
         pr = it.parsed_range
         if pr is not None:
-            low = _round(converter(pr.low), ind.decimals) if pr.low is not None else None
-            high = _round(converter(pr.high), ind.decimals) if pr.high is not None else None
+            plow, phigh = pr.for_sex(sex)
+            low = _round(converter(plow), ind.decimals) if plow is not None else None
+            high = _round(converter(phigh), ind.decimals) if phigh is not None else None
             reference = {"low": low, "high": high, "text": pr.text, "source": "printed"}
             ref_conf = it.range.score if it.range else 0.85
         else:

@@ -121,3 +121,11 @@ def test_header_lines_do_not_become_indicators(kb):
     assert parse_row(kb, _toks("性别:", "男", "年龄:", "45岁")) == []
     assert parse_row(kb, _toks("采样时间:", "2024-03-01", "08:30")) == []
     assert parse_row(kb, _toks("本报告仅对所检标本负责")) == []
+
+
+def test_sex_specific_printed_range(kb):
+    r = parse_range("男:130-175 女:115-150")
+    assert r.for_sex("male") == (130, 175) and r.for_sex("female") == (115, 150)
+    assert r.for_sex(None) == (115, 175)
+    items = parse_row(kb, _toks("血红蛋白", "120", "g/L", "男:130-175 女:115-150"))
+    assert items[0].parsed_range.for_sex("female") == (115, 150)

@@ -409,9 +409,10 @@ async def claim_job(session: AsyncSession, job_id: uuid.UUID, stale_after_s: flo
         .returning(TrainingJob.id))).first()
     if row is None:
         return None
-    session.add(TrainingJobEvent(job_id=job_id, kind="status", data={"status": "running"}))
+    job = await session.get(TrainingJob, job_id, populate_existing=True)
+    session.add(TrainingJobEvent(job_id=job_id, kind="status", data={"status": "running", "attempt": job.attempts}))
     await session.flush()
-    return await session.get(TrainingJob, job_id, populate_existing=True)
+    return job
 
 
 async def finish_job(session: AsyncSession, job_id: uuid.UUID, *, result: dict | None = None,

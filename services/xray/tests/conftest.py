@@ -171,3 +171,84 @@ def wait_for(predicate, timeout_s: float = 15.0, interval_s: float = 0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval_s)
+
+
+CHEST_LABELS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+                "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+                "abnormal"]
+
+
+def toy_chest_model(positive: tuple[str, ...] = ("Effusion", "abnormal"), seed: int = 0) -> bytes:
+    """A small real ONNX graph with the chest network's exact signature (probs, cams, masks, embedding): finding
+    probabilities from the image's mean intensity, CAMs from 32x32 average pooling, fixed lung/heart masks on the
+    anatomically correct sides, and an all-zero embedding (at the centre of the toy gate statistics)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = (rng.normal(size=(1, 15)) * 0.1).astype(np.float32)
+    b = np.array([3.0 if lab in positive else -3.0 for lab in CHEST_LABELS], np.float32)
+    masks = np.zeros((1, 3, 256, 256), np.float32)
+    masks[0, 0, 40:200, 140:220] = 1.0   # left lung = patient's left = image right
+    masks[0, 1, 40:200, 36:116] = 1.0    # right lung
+    masks[0, 2, 120:190, 100:160] = 1.0  # heart
+    cam_w = np.linspace(-1, 1, 15, dtype=np.float32).reshape(1, 15, 1, 1)
+    inits = [numpy_helper.from_array(a, n) for a, n in (
+        (w, "w"), (b, "b"), (masks, "mask_const"), (cam_w, "cam_w"), (np.zeros((1, 1280), np.float32), "emb0"),
+        (np.array(0.0, np.float32), "zero"))]
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["mm"]),
+        helper.make_node("Add", ["mm", "b"], ["logits"]),
+        helper.make_node("Sigmoid", ["logits"], ["probs"]),
+        helper.make_node("AveragePool", ["image"], ["small"], kernel_shape=[32, 32], strides=[32, 32]),
+        helper.make_node("Mul", ["small", "cam_w"], ["cams"]),
+        helper.make_node("Mul", ["image", "zero"], ["zeros_like"]),
+        helper.make_node("Add", ["zeros_like", "mask_const"], ["masks"]),
+        helper.make_node("MatMul", ["flat", "emb0"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "toy_chest", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 1, 256, 256])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 15]),
+         helper.make_tensor_value_info("cams", TensorProto.FLOAT, ["n", 15, 8, 8]),
+         helper.make_tensor_value_info("masks", TensorProto.FLOAT, ["n", 3, 256, 256]),
+         helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["n", 1280])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="zhenxi-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def toy_detector_model(boxes: int = 1) -> bytes:
+    """YOLOv8-shaped head output (n, 5, 10): ``boxes`` fixed boxes with score 0.9, the rest empty."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    bias = np.zeros((5, 10), np.float32)
+    for i in range(boxes):
+        bias[:, i] = [120 + 60 * i, 160, 40, 40, 0.9]
+    inits = [numpy_helper.from_array(np.zeros((3, 50), np.float32), "w"),
+             numpy_helper.from_array(bias.reshape(50), "b"),
+             numpy_helper.from_array(np.array([-1, 5, 10], np.int64), "shape")]
+    nodes = [helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "w"], ["mm"]),
+             helper.make_node("Add", ["mm", "b"], ["flat_out"]),
+             helper.make_node("Reshape", ["flat_out", "shape"], ["output0"])]
+    graph = helper.make_graph(
+        nodes, "toy_det", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["n", 3, 384, 384])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["n", 5, 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="zhenxi-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def toy_gate_stats() -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    np.savez(buf, mean=np.zeros(1280, np.float32), components=np.eye(32, 1280, dtype=np.float32),
+             variances=np.ones(32, np.float32), val_maha=rng.random(50).astype(np.float32),
+             val_resid=rng.random(50).astype(np.float32))
+    return buf.getvalue()

@@ -54,16 +54,21 @@ class Worker:
         self.redis = make_redis(settings.redis_url)
         self.nc = None
         self.js = None
+        self.sub = None
 
     async def connect(self):
         self.nc = await nats.connect(self.settings.nats_url, name="xray-trainer", max_reconnect_attempts=-1)
         self.js = self.nc.jetstream(timeout=10)
         await ensure_work_queue(self.js, self.settings)
-        return await self.js.pull_subscribe(
+        self.sub = await self.js.pull_subscribe(
             self.settings.work_queue_subject, durable=DURABLE, stream=self.settings.work_queue_stream,
             config=ConsumerConfig(ack_wait=self.settings.training_ack_wait_s, max_deliver=5))
+        return self.sub
 
     async def close(self) -> None:
+        if self.sub is not None:  # an idle pull subscription would hold drain() for its full timeout
+            with contextlib.suppress(Exception):
+                await self.sub.unsubscribe()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
         await self.redis.aclose()
@@ -87,7 +92,8 @@ class Worker:
         if job is None:  # done already, or another worker holds it
             await msg.ack()
             return
-        await self._event(job_id, "status", {"status": "running", "attempt": job.attempts})
+        with contextlib.suppress(Exception):
+            await self.redis.publish(progress_channel(self.settings, str(job_id)), b"1")
         keepalive = asyncio.create_task(self._keepalive(msg, job_id))
         work = Path(tempfile.mkdtemp(prefix="xray-train-", dir=self.store.tmp))
         result = error = None

@@ -24,7 +24,7 @@ mkdir -p training/runs
 
 "${PY[@]}" training/prepare.py
 "${PY[@]}" training/train_chest.py --epochs "${CHEST_EPOCHS:-9}"
-"${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-30}" --imgsz 352
+"${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-30}" --imgsz 512
 "${PY[@]}" training/calibrate_gate.py
 "${PY[@]}" training/make_golden.py
 "${PY[@]}" training/write_card.py

@@ -77,6 +77,85 @@ def build_dataset(n_nih_bg: int = 30, seed: int = 3) -> dict[str, list[tuple[str
     return items
 
 
+CROP = 160  # training crops at native working resolution: the detector then runs on the full 512 image
+
+
+def _yolo_line(boxes, x0, y0, size):
+    out = []
+    for x1, y1, x2, y2 in boxes:
+        a, b = max(x1 - x0, 0), max(y1 - y0, 0)
+        c, d = min(x2 - x0, size), min(y2 - y0, size)
+        if c - a < 0.6 * (x2 - x1) or d - b < 0.6 * (y2 - y1):
+            continue  # lesion mostly cut off: leave the crop unlabeled-free by skipping it
+        out.append(f"0 {(a + c) / 2 / size:.6f} {(b + d) / 2 / size:.6f} {(c - a) / size:.6f} {(d - b) / size:.6f}")
+    return out
+
+
+def synthetic_nodule(img: np.ndarray, rng: np.random.Generator, lung: np.ndarray) -> list[float] | None:
+    """Paste a soft round opacity inside the lung (simulated nodule: spherical thickness profile, blurred)."""
+    ys, xs = np.where(lung)
+    if len(xs) == 0:
+        return None
+    i = rng.integers(len(xs))
+    cx, cy = int(xs[i]), int(ys[i])
+    r = float(rng.uniform(5, 18))
+    amp = float(rng.uniform(12, 40))
+    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    prof = np.sqrt(np.clip(1 - ((xx - cx) ** 2 + (yy - cy) ** 2) / r ** 2, 0, 1))
+    prof = cv2.GaussianBlur(prof.astype(np.float32), (0, 0), max(1.0, r / 4))
+    img[:] = np.clip(img.astype(np.float32) + amp * prof, 0, 255).astype(np.uint8)
+    return [cx - r, cy - r, cx + r, cy + r]
+
+
+def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int = 2, syn_crops: int = 4) -> None:
+    """Replace the train images by CROP x CROP crops: real lesions (several offsets), background lung crops and
+    crops with a simulated nodule (JSRT normals, inside the SCR lung masks). val/test stay full images."""
+    rng = np.random.default_rng(seed)
+    img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
+    shutil.rmtree(img_dir)
+    shutil.rmtree(lab_dir)
+    img_dir.mkdir(parents=True)
+    lab_dir.mkdir(parents=True)
+    n = 0
+
+    def save(crop, lines):
+        nonlocal n
+        cv2.imwrite(str(img_dir / f"c{n:05d}.png"), crop)
+        (lab_dir / f"c{n:05d}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+        n += 1
+
+    for path, boxes in items["train"]:
+        img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        h, w = img.shape
+        if boxes:
+            for _ in range(pos_crops):
+                x1, y1, x2, y2 = boxes[rng.integers(len(boxes))]
+                bw, bh = x2 - x1, y2 - y1
+                x0 = int(np.clip(rng.uniform(x2 - CROP + 4, x1 - 4) if CROP > bw + 8 else x1, 0, w - CROP))
+                y0 = int(np.clip(rng.uniform(y2 - CROP + 4, y1 - 4) if CROP > bh + 8 else y1, 0, h - CROP))
+                save(img[y0:y0 + CROP, x0:x0 + CROP], _yolo_line(boxes, x0, y0, CROP))
+        else:
+            for _ in range(neg_crops):
+                x0 = int(rng.integers(int(w * 0.1), int(w * 0.9) - CROP))
+                y0 = int(rng.integers(int(h * 0.1), int(h * 0.8) - CROP))
+                save(img[y0:y0 + CROP, x0:x0 + CROP], [])
+            name = Path(path).name
+            lm = DATA / "cxr_jsrt_scr" / "masks"
+            if (lm / "left_lung" / name).exists():
+                lung = (cv2.imread(str(lm / "left_lung" / name), 0) > 127) | (cv2.imread(str(lm / "right_lung" / name), 0) > 127)
+                lung = cv2.erode(lung.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+                for _ in range(syn_crops):
+                    im2 = img.copy()
+                    box = synthetic_nodule(im2, rng, lung)
+                    if box is None:
+                        continue
+                    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+                    x0 = int(np.clip(cx - rng.uniform(20, CROP - 20), 0, w - CROP))
+                    y0 = int(np.clip(cy - rng.uniform(20, CROP - 20), 0, h - CROP))
+                    save(im2[y0:y0 + CROP, x0:x0 + CROP], _yolo_line([box], x0, y0, CROP))
+    print("train crops", n)
+
+
 def evaluate_onnx(onnx_path: Path, rows, conf: float = 0.01):
     from app.inference import Detector
     det = Detector(onnx_path, threads=2, verify_sha256=None)
@@ -92,7 +171,7 @@ def evaluate_onnx(onnx_path: Path, rows, conf: float = 0.01):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--imgsz", type=int, default=384)
+    ap.add_argument("--imgsz", type=int, default=512, help="inference size (training uses CROP-sized crops)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="export runs/yolo/weights/best.pt, then evaluate")
@@ -100,11 +179,13 @@ def main() -> None:
     import torch
     torch.set_num_threads(args.threads)
     items = build_dataset()
+    if not (args.eval_only or args.export_only):
+        build_crop_dataset(items)
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})
     run_dir = HERE / "runs" / "yolo"
     if args.export_only:
         from ultralytics import YOLO
-        out = YOLO(str(run_dir / "weights" / "best.pt")).export(format="onnx", imgsz=args.imgsz, opset=17,
+        out = YOLO(str(run_dir / "weights" / "last.pt")).export(format="onnx", imgsz=args.imgsz, opset=17,
                                                                  dynamic=True, simplify=False, nms=False)
         MODELS.mkdir(exist_ok=True)
         shutil.copy(out, MODELS / "detector.onnx")
@@ -112,13 +193,13 @@ def main() -> None:
         from ultralytics import YOLO
         model = YOLO("yolov8n.yaml")
         t0 = time.time()
-        model.train(data=str(YDIR / "data.yaml"), epochs=args.epochs, imgsz=args.imgsz, batch=16, device="cpu",
+        model.train(data=str(YDIR / "data.yaml"), epochs=args.epochs, imgsz=CROP, batch=32, device="cpu", val=False,
                     workers=0, amp=False, plots=False, project=str(HERE / "runs"), name="yolo", exist_ok=True,
                     pretrained=False, seed=0, deterministic=False, verbose=False, patience=100,
-                    mosaic=1.0, close_mosaic=5, fliplr=0.5, degrees=5.0, scale=0.3, translate=0.1,
+                    mosaic=0.5, close_mosaic=3, fliplr=0.5, degrees=5.0, scale=0.25, translate=0.1,
                     hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, cos_lr=True, warmup_epochs=2, single_cls=True)
         print("train seconds", time.time() - t0)
-        best = YOLO(str(run_dir / "weights" / "best.pt"))
+        best = YOLO(str(run_dir / "weights" / "last.pt"))
         out = best.export(format="onnx", imgsz=args.imgsz, opset=17, dynamic=True, simplify=False, nms=False)
         MODELS.mkdir(exist_ok=True)
         shutil.copy(out, MODELS / "detector.onnx")
