@@ -43,6 +43,11 @@ _FREQUENCY = re.compile(r"\s*(?:拉|吐|解|大便|小便|发作|上)?\s*[\d一�
 _POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
 # 晕倒过 / 中风过 / 吐过血: the aspect marker 过 after a verb means "has happened before". Not in 过敏, 过去 ...
 _EXPERIENTIAL = re.compile(r"过(?!敏|去|来|度|量|多|快|慢|高|低|劳|后|于|分|头|了|不)")
+# Long-standing complaints: a duration of a month or more, or these words, said of a symptom. Any acute cue in the
+# text (突然, 刚才, 加重 ...) cancels it: a chronic complaint that changed today is acute again.
+_CHRONIC_WORDS = ("好几年", "很多年", "好多年", "多年", "几十年", "一直这样", "从小", "常年", "老毛病")
+_ACUTE_WORDS = ("突然", "刚才", "刚刚", "今天", "今早", "今晚", "昨晚", "昨天", "加重", "越来越", "这次", "又", "急性",
+                "个小时", "半小时", "小时前", "小时了", "分钟", "马上", "救命")
 # Measurements quoted in the text: heart rate and blood glucose (mmol/L).
 _HEART_RATE = re.compile(r"(?:心率|心跳|脉搏|脉率|心律)\s*(?:每分钟|一分钟)?\s*(?:才|只有|只|有|到|达到|快到|是|在|测了?)?\s*"
                          r"(\d{2,3})\s*(?:多|来)?\s*(?:下|次|bpm)?")
@@ -96,6 +101,7 @@ class Mention:
     negated: bool = False
     historical: bool = False
     severity: str = "moderate"
+    chronic: bool = False  # stated as long-standing (嘴角有点歪，好几年了): not an acute red flag
 
 
 @dataclass
@@ -226,8 +232,32 @@ class Lexicon:
             facts.mentions.append(mention)
         self._measurements(text, facts)
         facts.durations = self._durations(text)
+        self._mark_chronic(text, facts, clauses)
         facts.populations, facts.age = self._populations(text)
         return facts
+
+    def _mark_chronic(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
+        """A long duration in a clause makes that clause's symptoms chronic; a bare duration clause (好几年了,
+        一直这样) refers back to the clauses before it in the same sentence."""
+        if any(w in text for w in _ACUTE_WORDS):
+            return
+        sentences = self._clauses(text, _SENTENCE_SPLIT)
+        for cs, ce in clauses:
+            piece = text[cs:ce]
+            for rx in (_AGE_MONTHS, _AGE_MONTHS2, _AGE_YEARS, _PREGNANCY_WEEK):
+                piece = rx.sub(" ", piece)  # 孩子才三个月 is an age, not how long the symptom has lasted
+            long_ = any(w in piece for w in _CHRONIC_WORDS) or any(
+                d.days >= 30 and d.text not in _DURATION_WORDS for d in self._durations(piece))
+            if not long_:
+                continue
+            own = [m for m in facts.mentions if cs <= m.start < ce]
+            if own:
+                targets = own
+            else:
+                ss = next((a for a, b in sentences if a <= cs < b), 0)
+                targets = [m for m in facts.mentions if ss <= m.start < cs]
+            for m in targets:
+                m.chronic = True
 
     def _retarget(self, text: str, s: int, e: int, sid: str) -> tuple[int, int, str]:
         """A term that starts with a negation cue (没有呼吸) must not swallow a longer term behind the cue

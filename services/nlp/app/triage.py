@@ -192,10 +192,10 @@ class Triage:
 
     def _red_flags(self, facts: TextFacts) -> list[Any]:
         spans = self._condition_spans(facts.text)
-        current = facts.current
+        current = [m for m in facts.current if not m.chronic]
         if self.follow_up_words and any(w in facts.text for w in self.follow_up_words):
             # "心梗放了支架，现在复查": a condition named next to follow-up words is history, not an event.
-            current = [m for m in current if not any(a <= m.start and m.end <= b for a, b in spans)]
+            current = [m for m in current if not any(m.start < b and a < m.end for a, b in spans)]
         if self._general_question(facts, spans, current):
             return []
         present = {m.symptom for m in current}

@@ -197,6 +197,8 @@ class LabReportParser:
             elif pr is not None and pr.qualitative == "negative" or ind.normal:
                 computed = "A"
         printed = it.flag_code
+        if printed == "A" and computed in ("H", "L", "HH", "LL"):
+            printed = computed  # a bare '*' says "abnormal"; the numbers say which way
         flag = printed or computed
         flag_conf = it.flag.score if printed and it.flag else min(value_conf, ref_conf)
         if printed and computed and not same_direction(printed, computed):

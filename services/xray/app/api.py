@@ -136,10 +136,11 @@ async def selftest(request: Request, user: CurrentUser) -> SelftestOut:
 
 # ---------------------------------------------------------------------------------------------------- registry
 def _model_out(row: ModelVersion) -> ModelVersionOut:
-    side = (row.meta or {}).get("sidecar", {})
+    meta = row.meta or {}
+    side = meta.get("sidecar", {})
     return ModelVersionOut(name=row.name, task=row.task, version=row.version, sha256=row.sha256,
                            size_bytes=row.size_bytes, status=row.status, source=row.source, metrics=row.metrics,
-                           labels=side.get("labels") or side.get("classes"), signature=(row.meta or {}).get("signature"),
+                           labels=side.get("labels") or side.get("classes"), signature=meta.get("signature"),
                            created_by=row.created_by, created_at=row.created_at, promoted_at=row.promoted_at,
                            download_url=f"/v1/models/{row.name}/versions/{row.version}/download")
 

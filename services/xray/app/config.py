@@ -34,6 +34,8 @@ class Settings(BaseServiceSettings):
     golden_image: Path | None = None
     max_model_bytes: int = 200 * 1024 * 1024
     seed_bundled_models: bool = True
+    # Which committed ONNX files (by file stem) are registered, and as which task.
+    bundled_tasks: dict[str, str] = {"chestnet": "chest", "detector": "detection"}
     chest_model_name: str = "chestnet"
     detector_model_name: str = "detector"
     replica_id: str = Field(default_factory=_replica_id)

@@ -43,6 +43,7 @@ class ModelWatcher:
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self.events_seen = 0
+        self.busy = False
 
     async def start(self) -> None:
         assert self.bus.js is not None
@@ -68,6 +69,7 @@ class ModelWatcher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.reconcile_interval_s)
+            self.busy = True
             self._wake.clear()
             try:
                 await self.runtime.reconcile()
@@ -75,6 +77,13 @@ class ModelWatcher:
                 raise
             except Exception:  # the watcher must outlive a DB blip; the next wake or tick retries
                 log.exception("model reconcile failed")
+            finally:
+                self.busy = False
+
+    @property
+    def idle(self) -> bool:
+        """No promotion waiting to be applied and none being applied."""
+        return not self._wake.is_set() and not self.busy
 
     async def stop(self) -> None:
         if self._task is not None:

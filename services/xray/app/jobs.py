@@ -167,7 +167,7 @@ def _class_name(raw: str) -> str:
     return name
 
 
-def _decode_gray(data: bytes) -> np.ndarray:
+def decode_gray(data: bytes) -> np.ndarray:
     from PIL import Image
 
     with warnings.catch_warnings():
@@ -264,7 +264,7 @@ def inspect_zip(path: Path, limits: ZipLimits) -> Dataset:
                     raise ZipBombError(details={"reason": "total_uncompressed_size",
                                                 "max_bytes": limits.max_uncompressed})
                 try:
-                    gray = _decode_gray(data)
+                    gray = decode_gray(data)
                 except (OSError, ValueError, SyntaxError, EOFError, Warning):
                     unreadable.append(info.filename[:120])
                     continue

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 import numpy as np
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -165,9 +165,8 @@ TASKS: dict[str, TaskSpec] = {
                                role="classifier", default_size=224, probability_outputs=("probs",)),
 }
 
-# What belongs to each bundled model besides the ONNX file and its sidecar (copied into the store with it).
-BUNDLED_ASSETS = {"chestnet": ("chestnet_gate.npz", "gate.json", "golden/expected.json")}
-BUNDLED_TASKS = {"chestnet": "chest", "detector": "detection"}
+# What belongs to a bundled model of each task besides the ONNX file and its sidecar (copied into the store).
+BUNDLED_ASSETS = {"chest": ("chestnet_gate.npz", "gate.json", "golden/expected.json")}
 ASSET_LIMIT = 20 * 1024 * 1024
 
 
@@ -394,22 +393,29 @@ def check_signature(task: str, sig: dict, reference: dict | None) -> None:
         raise ModelSignatureMismatchError(details={"problems": problems[:20], "task": task})
 
 
-def _input_size(task: str, sig: dict) -> int:
+def _input_size(task: str, sig: dict, hint: int | None = None) -> int:
+    """The fixed input side; for a model with dynamic spatial dims, the size its metadata names (else the
+    task's default)."""
     shape = sig["inputs"][0]["shape"]
     h, w = shape[2], shape[3]
     if h is not None and w is not None and h != w:
         raise ModelSignatureMismatchError(details={"problems": [f"non-square input {h}x{w}"]})
-    return int(h or w or task_spec(task).default_size)
+    return int(h or w or hint or task_spec(task).default_size)
 
 
-def golden_batch(task: str, sig: dict, golden: Path) -> np.ndarray:
+def size_hint(task: str, sidecar: dict) -> int | None:
+    v = sidecar.get("imgsz") if task == "detection" else (sidecar.get("input") or {}).get("size")
+    return int(v) if isinstance(v, int) and 32 <= v <= 2048 else None
+
+
+def golden_batch(task: str, sig: dict, golden: Path, hint: int | None = None) -> np.ndarray:
     """The golden image through the serving preprocessing of ``task``; batch of 2 (image + mirror) when the
     batch dimension is dynamic, so the batcher's multi-image batches are known to work."""
     from app.imaging import letterbox, load_image, prepare_gray, to_network_input
 
     img = load_image(golden.read_bytes(), golden.name, None)
     work = prepare_gray(img.gray)
-    size = _input_size(task, sig)
+    size = _input_size(task, sig, hint)
     batch_dim = sig["inputs"][0]["shape"][0]
     works = [work, np.ascontiguousarray(work[:, ::-1])][: (batch_dim or 2)]
     if batch_dim and batch_dim > 2:
@@ -423,10 +429,10 @@ def golden_batch(task: str, sig: dict, golden: Path) -> np.ndarray:
 
 
 def golden_check(task: str, session, sig: dict, golden: Path, labels: list[str] | None,
-                 reference_shapes: list | None) -> list[list[int | None]]:
+                 reference_shapes: list | None, hint: int | None = None) -> list[list[int | None]]:
     """Run the golden image; every output must be finite and of the right shape. Returns the output shapes with
     the batch dimension as None (stored, so the next candidate of this name must produce the same)."""
-    x = golden_batch(task, sig, golden)
+    x = golden_batch(task, sig, golden, hint)
     try:
         outs = session.run(None, {sig["inputs"][0]["name"]: x})
     except Exception as e:  # onnxruntime raises its own exception types for any graph failure on real input
@@ -474,7 +480,7 @@ class Candidate:
 
 
 def validate_candidate(path: Path, task: str, golden: Path | None, labels: list[str] | None,
-                       reference: ModelVersion | None) -> Candidate:
+                       reference: ModelVersion | None, hint: int | None = None) -> Candidate:
     """Everything a file must pass before it is staged (sync; run it in a worker thread)."""
     if golden is None or not golden.is_file():
         raise GoldenImageMissingError()
@@ -488,8 +494,8 @@ def validate_candidate(path: Path, task: str, golden: Path | None, labels: list[
         sig = signature_of(session)
         ref_meta = reference.meta if reference is not None else {}
         check_signature(task, sig, ref_meta.get("signature"))
-        shapes = golden_check(task, session, sig, golden, labels, ref_meta.get("golden_output_shapes"))
-        return Candidate(sig, shapes, _input_size(task, sig))
+        shapes = golden_check(task, session, sig, golden, labels, ref_meta.get("golden_output_shapes"), hint)
+        return Candidate(sig, shapes, _input_size(task, sig, hint))
 
 
 def _validate_sidecar(task: str, meta: dict) -> dict:
@@ -511,8 +517,8 @@ def _validate_sidecar(task: str, meta: dict) -> dict:
     if "thresholds" in meta:
         t = meta["thresholds"]
         if not isinstance(t, dict) or not all(isinstance(k, str) and isinstance(x, (int, float))
-                                              and 0.0 < float(x) < 1.0 for k, x in t.items()):
-            raise ModelMetadataInvalidError(details={"field": "thresholds", "reason": "label -> number in (0, 1)"})
+                                              and 0.0 <= float(x) <= 1.0 for k, x in t.items()):
+            raise ModelMetadataInvalidError(details={"field": "thresholds", "reason": "label -> number in [0, 1]"})
     for key in ("score_threshold", "iou_threshold"):
         if key in meta and not (isinstance(meta[key], (int, float)) and 0.0 < float(meta[key]) < 1.0):
             raise ModelMetadataInvalidError(details={"field": key, "reason": "a number in (0, 1)"})
@@ -595,7 +601,8 @@ def _cleanup_on_rollback(session: AsyncSession, store: ModelStore, shas: list[st
 async def register_candidate(session: AsyncSession, store: ModelStore, settings: Settings, *, name: str, task: str,
                              version: str, blob: TempBlob, source: str, actor: str | None,
                              metadata: dict | None = None, metrics: dict | None = None,
-                             assets: dict[str, bytes] | None = None) -> ModelVersion:
+                             assets: dict[str, bytes] | None = None,
+                             size_hints: dict | None = None) -> ModelVersion:
     """Validate ``blob`` (a fsynced temp file) and stage it as ``name``/``version``. On any failure the temp file
     is removed and nothing is registered; the blob moves into the store only after validation passed."""
     try:
@@ -604,6 +611,8 @@ async def register_candidate(session: AsyncSession, store: ModelStore, settings:
         if blob.size == 0:
             raise ModelInvalidError(details={"reason": "empty_file"})
         await _lock_name(session, name)
+        # Also per checksum: the same file under two names at once must not race for (and delete) one blob.
+        await _lock_name(session, f"sha256:{blob.sha256}")
         dup = await session.scalar(select(ModelVersion).where(ModelVersion.sha256 == blob.sha256))
         if dup is not None:
             raise ModelDuplicateError(details={"name": dup.name, "version": dup.version, "sha256": blob.sha256})
@@ -626,7 +635,8 @@ async def register_candidate(session: AsyncSession, store: ModelStore, settings:
         if task == "classification" and not labels:
             raise ModelMetadataInvalidError(details={"field": "labels", "reason": "a classifier needs its labels"})
         golden = settings.resolved_golden_image()
-        cand = await anyio.to_thread.run_sync(validate_candidate, blob.path, task, golden, labels, reference)
+        hint = size_hint(task, {**sidecar, **(size_hints or {})})
+        cand = await anyio.to_thread.run_sync(validate_candidate, blob.path, task, golden, labels, reference, hint)
 
         spec = TASKS[task]
         sidecar.update({"model": name, "version": version, "sha256": blob.sha256, "onnx": f"{spec.role}.onnx"})
@@ -756,11 +766,11 @@ class BundledModel:
     assets: dict[str, Path]
 
 
-def find_bundled(models_dir: Path) -> list[BundledModel]:
+def find_bundled(models_dir: Path, tasks: dict[str, str]) -> list[BundledModel]:
     out = []
     for onnx_path in sorted(Path(models_dir).glob("*.onnx")):
         name = onnx_path.stem
-        task = BUNDLED_TASKS.get(name)
+        task = tasks.get(name)
         if task is None:
             continue
         side = onnx_path.with_suffix(".json")
@@ -768,7 +778,7 @@ def find_bundled(models_dir: Path) -> list[BundledModel]:
         mpath = onnx_path.with_name(f"{name}_metrics.json")
         metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
         metrics.pop("history", None)
-        assets = {rel: models_dir / rel for rel in BUNDLED_ASSETS.get(name, ()) if (models_dir / rel).is_file()}
+        assets = {rel: models_dir / rel for rel in BUNDLED_ASSETS.get(task, ()) if (models_dir / rel).is_file()}
         out.append(BundledModel(name, task, onnx_path, sidecar, metrics, assets))
     return out
 
@@ -777,7 +787,7 @@ async def seed_bundled(sessionmaker: async_sessionmaker[AsyncSession], store: Mo
     """Register the committed models: a name with no versions gets its bundled file as the active version; a
     bundled file with a new checksum (a retrained commit) is staged for an admin to promote. Idempotent, and
     safe when several replicas start at once (advisory lock per name)."""
-    for b in find_bundled(settings.bundled_models_dir):
+    for b in find_bundled(settings.bundled_models_dir, settings.bundled_tasks):
         try:
             await _seed_one(sessionmaker, store, settings, b)
         except ServiceError as e:
@@ -816,7 +826,8 @@ async def _seed_one(sessionmaker, store: ModelStore, settings: Settings, b: Bund
         # The bundled sidecar is the reference for everything later uploaded under this name.
         row = await register_candidate(session, store, settings, name=b.name, task=b.task, version=version,
                                        blob=blob, source="bundled", actor=None, metadata=meta, metrics=b.metrics,
-                                       assets=assets)
+                                       assets=assets, size_hints={k: b.sidecar[k] for k in ("imgsz", "input")
+                                                                  if k in b.sidecar})
         row.meta = {**row.meta, "sidecar": {**b.sidecar, **row.meta["sidecar"]}}
         if not existing:
             row.status = "active"
@@ -864,10 +875,11 @@ class ModelRuntime:
         self._live: list[Generation] = [self.current]
         self._lock = asyncio.Lock()
         self.swaps = 0
+        self.reconciles = 0
 
     def describe(self) -> dict:
         g = self.current
-        return {"replica_id": self.settings.replica_id, "swaps": self.swaps,
+        return {"replica_id": self.settings.replica_id, "swaps": self.swaps, "reconciles": self.reconciles,
                 "analyzer_ready": g.analyzer is not None, "models": g.loaded, "errors": g.errors}
 
     @contextlib.asynccontextmanager
@@ -890,14 +902,18 @@ class ModelRuntime:
     async def reconcile(self) -> bool:
         """Load what the registry says is active; returns True if anything was swapped."""
         async with self._lock:
+            self.reconciles += 1
             async with self.sessionmaker() as session:
                 rows = await active_set(session)
+            s = self.settings
+            # Only what this replica serves: the analyzer's two models and the fine-tuned classifiers.
+            rows = [r for r in rows if r.name in (s.chest_model_name, s.detector_model_name)
+                    or r.task == "classification"]
             wanted = {r.name: r for r in rows}
             old = self.current
             if {n: r.sha256 for n, r in wanted.items()} == {n: m["sha256"] for n, m in old.loaded.items()}:
                 return False
             new = Generation()
-            s = self.settings
             chest, det = wanted.get(s.chest_model_name), wanted.get(s.detector_model_name)
             role_names = (s.chest_model_name, s.detector_model_name)
             if ({n: wanted[n].sha256 for n in role_names if n in wanted}

@@ -129,6 +129,7 @@ class ServedModels(BaseModel):
     replica_id: str
     analyzer_ready: bool
     swaps: int
+    reconciles: int
     models: dict[str, dict[str, Any]]
     errors: dict[str, str]
 

@@ -220,7 +220,7 @@ def toy_chest_model(positive: tuple[str, ...] = ("Effusion", "abnormal"), seed: 
     return model.SerializeToString()
 
 
-def toy_detector_model(boxes: int = 1) -> bytes:
+def toy_detector_model(boxes: int = 1, seed: int = 0) -> bytes:
     """YOLOv8-shaped head output (n, 5, 10): ``boxes`` fixed boxes with score 0.9, the rest empty."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -228,7 +228,7 @@ def toy_detector_model(boxes: int = 1) -> bytes:
     bias = np.zeros((5, 10), np.float32)
     for i in range(boxes):
         bias[:, i] = [120 + 60 * i, 160, 40, 40, 0.9]
-    inits = [numpy_helper.from_array(np.zeros((3, 50), np.float32), "w"),
+    inits = [numpy_helper.from_array(np.full((3, 50), seed * 1e-6, np.float32), "w"),
              numpy_helper.from_array(bias.reshape(50), "b"),
              numpy_helper.from_array(np.array([-1, 5, 10], np.int64), "shape")]
     nodes = [helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),

@@ -269,3 +269,29 @@ def test_listing_filters_and_needs_the_gateway(client) -> None:
     assert client.get("/v1/models").status_code == 401
     one = client.get(f"/v1/models/{name}/versions/1", auth=ADMIN)
     assert one.status_code == 200 and one.json()["name"] == name
+
+
+def test_a_replayed_or_stale_promotion_event_changes_nothing(client, replica_b) -> None:
+    """The event only triggers a re-read of the registry, so redeliveries and out-of-date events are harmless."""
+    from zhenxi_common.events import ModelPromotedV1
+
+    name = _name()
+    for v, seed in (("1", 50), ("2", 51)):
+        assert upload_model(client, toy_classifier(seed=seed), name, v, labels=LABELS).status_code == 201
+    client.post(f"/v1/models/{name}/versions/1:promote", auth=ADMIN)
+    client.post(f"/v1/models/{name}/versions/2:promote", auth=ADMIN)
+    assert wait_for(lambda: _served(client, name) == "2" and _served(replica_b, name) == "2")
+    runtime_b, watcher_b = replica_b.app.state.runtime, replica_b.app.state.watcher
+
+    def idle() -> bool:
+        return watcher_b.idle
+
+    assert wait_for(idle)
+    swaps_before, seen_before = runtime_b.swaps, watcher_b.events_seen
+    stale = ModelPromotedV1(model_name=name, version="1", sha256="0" * 64)  # says v1; the registry says v2
+    bus = client.app.state.bus
+    for _ in range(2):  # and once more, as a redelivery would
+        client.portal.call(bus.publish_raw, stale.subject, stale.model_dump(mode="json"), str(uuid.uuid4()))
+    assert wait_for(lambda: watcher_b.events_seen >= seen_before + 2 and idle())
+    assert runtime_b.swaps == swaps_before and _served(replica_b, name) == "2"
+    assert client.portal.call(client.app.state.runtime.reconcile) is False

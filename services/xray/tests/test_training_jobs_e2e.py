@@ -88,11 +88,18 @@ def _purge_work_queue(client) -> None:
     asyncio.run(go())
 
 
-def test_worker_trains_streams_progress_and_stages_a_model(client, replica_b, xray_env, train_python) -> None:
+def test_worker_trains_streams_progress_and_stages_a_model(client, replica_b, xray_env, train_python,
+                                                         tmp_path) -> None:
     _purge_work_queue(client)
     env = {**os.environ, "XRAY_TRAINER_THREADS": "2", "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
+    log_path = tmp_path / "worker.log"
+    log_file = log_path.open("w")
     worker = subprocess.Popen([str(train_python), "-m", "trainer.worker", "--once"], cwd=SVC, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=log_file)
+
+    def worker_log() -> str:
+        return log_path.read_text()[-3000:]
+
     try:
         data, classes = tiny_dataset()
         r = client.post("/v1/training-jobs", files={"file": ("tiny.zip", data, "application/zip")},
@@ -111,13 +118,12 @@ def test_worker_trains_streams_progress_and_stages_a_model(client, replica_b, xr
         t.join(timeout=240)
         if t.is_alive():
             worker.kill()
-            pytest.fail(f"the job did not finish; worker stderr: {worker.stderr.read()[-2000:] if worker.stderr else ''}")
+            pytest.fail(f"the job did not finish; worker log: {worker_log()}")
         events = parse_sse(got["text"])
         kinds = [e["event"] for e in events]
         assert kinds[0] == "status" and kinds[-1] == "end", kinds
         final = [e for e in events if e["event"] in ("result", "error")]
-        assert final and final[-1]["event"] == "result", (final, worker.stderr.read()[-3000:] if worker.poll()
-                                                           is not None else "")
+        assert final and final[-1]["event"] == "result", (final, worker_log())
         progress = [e["data"] for e in events if e["event"] == "progress"]
         assert [p["epoch"] for p in progress] == [1]
         assert np.isfinite(progress[0]["loss"]) and progress[0]["loss"] > 0
@@ -132,6 +138,7 @@ def test_worker_trains_streams_progress_and_stages_a_model(client, replica_b, xr
         if worker.poll() is None:
             worker.kill()
         worker.wait(timeout=10)
+        log_file.close()
 
     done = client.get(f"/v1/training-jobs/{job['id']}", auth=INTEGRATOR).json()
     assert done["status"] == "succeeded" and done["result"]["version"] == result["version"]

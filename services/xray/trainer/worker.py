@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nats
 from nats.js.api import ConsumerConfig
+from sqlalchemy import func, update
 
 from zhenxi_common.db import make_engine, make_sessionmaker
 from zhenxi_common.cache import make_redis
@@ -95,7 +96,7 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.redis.publish(progress_channel(self.settings, str(job_id)), b"1")
         keepalive = asyncio.create_task(self._keepalive(msg, job_id))
-        work = Path(tempfile.mkdtemp(prefix="xray-train-", dir=self.store.tmp))
+        work = Path(tempfile.mkdtemp(prefix="xray-train-"))  # local scratch, not the shared store
         result = error = None
         try:
             result = await self._run(job, work)
@@ -123,8 +124,6 @@ class Worker:
                 await msg.in_progress()
             with contextlib.suppress(Exception):
                 async with self.sessionmaker() as s, s.begin():
-                    from sqlalchemy import func, update
-
                     await s.execute(update(TrainingJob).where(TrainingJob.id == job_id)
                                     .values(heartbeat_at=func.now()))
 

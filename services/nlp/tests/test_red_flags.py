@@ -1,0 +1,163 @@
+"""Red-flag generalisation: colloquial forms, symptom + danger-sign compositions, quoted readings, negation,
+history and general questions. Phrasings come from bench/data/nlp_emergency_dev.jsonl (never the test set)."""
+import json
+from pathlib import Path
+
+import pytest
+
+DEV_SET = Path(__file__).resolve().parents[3] / "bench" / "data" / "nlp_emergency_dev.jsonl"
+
+
+def flags(result):
+    return [f["id"] for f in result["red_flags"]]
+
+
+@pytest.mark.parametrize("text,flag", [
+    # colloquial stroke signs (FAST) and their compositions
+    ("早上起来发现爷爷一边脸耷拉下来，一直流口水", "rf_stroke"),
+    ("我老公突然听不懂别人说话，还答非所问", "rf_stroke"),
+    ("突然一只眼睛看不见了，什么都看不到", "rf_stroke"),
+    ("突然看东西重影，走路不稳往一边倒，头晕得站不起来", "rf_stroke"),
+    # chest pain: typo (汉 for 汗), radiation, unrelieved by nitroglycerin
+    ("胸痛出汉，左肩膀也疼", "rf_cardiac_chest_pain"),
+    ("我妈有冠心病，含了硝酸甘油还是胸痛不缓解", "rf_cardiac_chest_pain"),
+    ("突然胸口剧痛像撕裂一样，往后背窜，血压很高", "rf_aortic"),
+    # breathing: signs rather than the word 呼吸困难
+    ("孩子呼吸很急，肋骨下面往里凹，鼻翼一扇一扇的", "rf_dyspnea"),
+    ("哮喘发作，喷了好几次药都不管用，话都说不完整", "rf_dyspnea"),
+    # bleeding: amount + a sign of blood loss
+    ("来月经量特别大，一小时就湿透一片卫生巾，头晕心慌", "rf_major_bleeding"),
+    ("拉的大便像柏油一样黑，站起来眼前发黑差点晕倒", "rf_major_bleeding"),
+    # head injury with a warning sign, seizure with a typo, unconsciousness phrased with a negation word
+    ("头被东西砸了，耳朵里流出血水", "rf_trauma"),
+    ("我妈突然全身抽蓄，牙关紧咬", "rf_seizure"),
+    ("我爷爷没有意识了，怎么拍都不醒", "rf_unconscious"),
+    # indirect suicidal intent and self-harm
+    ("活着太累了，想一了百了", "rf_suicide"),
+    ("觉得自己是个累赘，大家没有我会更好，药都准备好了", "rf_suicide"),
+    ("用刀割了手腕，现在还在流血", "rf_suicide"),
+    # poisoning / overdose without any lexicon symptom
+    ("一下子吃了二十片扑热息痛", "rf_poisoning"),
+    ("孩子喝了一口洁厕灵，嘴巴痛一直哭", "rf_poisoning"),
+    ("吃了山上采的野蘑菇，上吐下泻，现在人有点糊涂", "rf_poisoning"),
+    # burns by extent and airway involvement
+    ("开水烫伤了大半个后背，起了大水泡", "rf_trauma"),
+    ("厨房着火，脸和手都被烧伤了，声音也哑了", "rf_trauma"),
+    # children, pregnancy
+    ("宝宝发烧，身上出现紫红色的小点点，压了不褪色", "rf_child_danger"),
+    ("怀孕了，肚子疼得直不起腰，还有出血，脸色苍白", "rf_acute_abdomen"),
+    ("羊水破了，看到有脐带掉出来了", "rf_obstetric"),
+    # quoted readings: blood pressure, heart rate, blood sugar
+    ("孕34周，血压170/110，头痛眼花", "rf_hypertensive"),
+    ("血压200/120，头痛得厉害，看东西模糊", "rf_hypertensive"),
+    ("心率才30多，人晕晕乎乎的要倒", "rf_arrhythmia"),
+    ("血糖2.1，人有点糊涂叫不太醒", "rf_dka"),
+    ("输液的时候突然头晕心慌，血压掉到80/50，浑身起疹子", "rf_anaphylaxis"),
+    # sepsis, surgical abdomen, electric shock
+    ("化疗后第十天发烧39度，寒战", "rf_shock"),
+    ("呕吐不止，肚子胀得像鼓，好几天不排气不排便，疼得厉害", "rf_acute_abdomen"),
+    ("被电打了一下，手上有烧伤，心跳不规律", "rf_trauma"),
+])
+def test_colloquial_emergencies_fire_the_right_flag(nlp, text, flag):
+    r = nlp.analyze_symptoms(text)
+    assert flag in flags(r), (text, flags(r), [s["id"] for s in r["symptoms"]])
+    assert r["urgency"] == "emergency"
+    assert r["departments"][0]["id"] == "emergency"
+    assert "120" in r["advice"]
+    assert r["understood"] is True
+
+
+@pytest.mark.parametrize("text", [
+    # negated red flags
+    "没有呼吸困难，只是有点咳嗽流鼻涕",
+    "我没有想自杀，就是最近心情不太好",
+    "嘴不歪，说话也清楚，就是头有点晕",
+    "孩子发烧38度，精神很好，脖子不硬，能吃能玩",
+    "大便是黄色的，没有黑便也没有带血，就是有点稀",
+    # past events (history cue, experiential 过, follow-up care)
+    "上个月晕倒过一次，查了心电图正常，要不要再查别的",
+    "去年得过心梗，放了支架，现在复查要挂什么科",
+    "几年前抑郁的时候有过轻生的念头，现在好了，还要继续吃药吗",
+    "小时候有过高热惊厥，成年了会遗传给孩子吗",
+    # general questions about a condition
+    "一氧化碳中毒是怎么回事，冬天怎么预防",
+    "过敏性休克一般是什么原因引起的",
+    "心肌梗死有哪些早期症状？",
+    # mild look-alikes and idioms
+    "刷牙的时候牙龈出一点血",
+    "被开水烫了一下手指，红了一小块，起了个小水泡",
+    "累死了，这几天加班头疼",
+    "工作压力大，有时候觉得好累不想上班",
+    "孩子磕到额头起了个包，一直在玩，没吐",
+    "我妈血糖3.8，有点饿有点心慌，吃了块糖就好了",
+])
+def test_look_alikes_are_not_emergencies(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] != "emergency", (text, flags(r))
+    assert flags(r) == []
+
+
+def test_negation_word_inside_a_term_does_not_swallow_the_next_term(nlp):
+    # 没有呼吸困难 is "no difficulty breathing", not the term 没有呼吸 ("not breathing")
+    r = nlp.analyze_symptoms("没有呼吸困难，只是有点咳嗽流鼻涕")
+    assert "not_breathing" not in [s["id"] for s in r["symptoms"]]
+    assert "dyspnea" in [s["id"] for s in r["negated_symptoms"]]
+
+
+def test_an_absence_term_is_not_cancelled_by_an_earlier_negation(nlp):
+    # 不拉屎不放屁: the second 不 is part of the symptom (no wind), the first does not deny it
+    r = nlp.analyze_symptoms("小孩肚子胀，呕吐绿色的东西，不拉屎不放屁")
+    assert "obstipation" in [s["id"] for s in r["symptoms"]]
+    assert r["urgency"] == "emergency"
+
+
+def test_experiential_guo_marks_history_but_a_present_cue_wins(nlp):
+    past = nlp.lexicon.analyze("上个月晕倒过一次")
+    assert all(m.historical for m in past.mentions if m.symptom == "syncope")
+    now = nlp.analyze_symptoms("刚才晕倒过一次，现在还迷迷糊糊")
+    assert now["urgency"] == "emergency"
+
+
+def test_long_standing_sign_is_not_acute_unless_it_changed(nlp):
+    assert nlp.analyze_symptoms("嘴角有点歪，笑起来不对称，好几年了")["red_flags"] == []
+    assert "rf_stroke" in flags(nlp.analyze_symptoms("嘴角有点歪好几年了，今天突然说话不清楚"))
+
+
+def test_age_is_not_mistaken_for_a_long_duration(nlp):
+    r = nlp.analyze_symptoms("发烧38度，宝宝才两个月")
+    assert "rf_child_danger" in flags(r)
+
+
+@pytest.mark.parametrize("text,sid", [
+    ("血压掉到80/50", "hypotension"),
+    ("心跳突然变得很快，200多下", "abnormal_heart_rate"),
+    ("血糖2.1", "hypoglycemia_signs"),
+    ("血压210/130", "hypertensive_crisis"),
+])
+def test_quoted_readings_become_symptoms(nlp, text, sid):
+    assert sid in [m.symptom for m in nlp.lexicon.analyze(text).mentions]
+
+
+@pytest.mark.parametrize("text", ["心率75，血压120/80", "血糖5.6，血压135/85"])
+def test_normal_readings_add_nothing(nlp, text):
+    found = {m.symptom for m in nlp.lexicon.analyze(text).mentions}
+    assert not found & {"hypotension", "abnormal_heart_rate", "hypoglycemia_signs", "hypertensive_crisis"}
+
+
+def test_a_general_question_still_escalates_when_it_describes_a_current_event(nlp):
+    assert nlp.analyze_symptoms("一氧化碳中毒是怎么回事")["red_flags"] == []
+    assert "rf_poisoning" in flags(nlp.analyze_symptoms("我爸一氧化碳中毒了，现在叫不醒"))
+    # symptoms of one's own are never a "general question"
+    assert nlp.analyze_symptoms("胸痛出冷汗是怎么回事")["urgency"] == "emergency"
+
+
+def test_emergency_dev_set_recall_and_precision(nlp):
+    """The whole red-flag dev set: every emergency is caught and no look-alike is flagged."""
+    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 150
+    missed = [r["text"] for r in rows if r["urgency"] == "emergency"
+              and nlp.analyze_symptoms(r["text"])["urgency"] != "emergency"]
+    false_alarms = [r["text"] for r in rows if r["urgency"] != "emergency"
+                    and nlp.analyze_symptoms(r["text"])["urgency"] == "emergency"]
+    assert missed == []
+    assert false_alarms == []

@@ -1,0 +1,52 @@
+"""The committed models (services/xray/models) served through the API: registered at start-up as the active
+versions, self-test against the golden outputs recorded with them, and a real analysis of the golden film."""
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from conftest import GOLDEN
+from PIL import Image
+
+from zhenxi_common.testing import signed
+
+SVC_MODELS = GOLDEN.parent.parent
+ADMIN = signed("admin-bundled", role="admin")
+
+pytestmark = pytest.mark.skipif(
+    not ((SVC_MODELS / "chestnet.onnx").exists() and (SVC_MODELS / "detector.onnx").exists()),
+    reason="the trained models are not committed yet (services/xray/models/{chestnet,detector}.onnx)")
+
+
+def test_committed_models_are_registered_active_and_served(client) -> None:
+    items = client.get("/v1/models", params={"status": "active"}, auth=ADMIN).json()["items"]
+    active = {m["name"]: m for m in items}
+    assert {"chestnet", "detector"} <= set(active)
+    assert active["chestnet"]["source"] == "bundled" and active["chestnet"]["task"] == "chest"
+    served = client.get("/v1/models/served", auth=ADMIN).json()
+    assert served["analyzer_ready"] is True
+    assert served["models"]["chestnet"]["sha256"] == active["chestnet"]["sha256"]
+
+
+def test_selftest_matches_the_outputs_recorded_with_the_model(client) -> None:
+    if not (SVC_MODELS / "golden" / "expected.json").exists():
+        pytest.skip("models/golden/expected.json has not been recorded yet")
+    r = client.get("/v1/selftest", auth=ADMIN)
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"] is True, r.json()["problems"]
+
+
+def test_golden_film_analysis(client) -> None:
+    r = client.post("/v1/xray/analyses", files={"file": (GOLDEN.name, GOLDEN.read_bytes(), "image/png")},
+                    auth=signed("patient-g", role="patient"))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    w, h = Image.open(GOLDEN).size
+    assert len(out["findings"]) == 14
+    assert all(0.0 <= f["probability"] <= 1.0 for f in out["findings"])
+    for m in out["masks"].values():
+        assert Image.open(io.BytesIO(base64.b64decode(m))).size == (w, h)
+    for hm in out["heatmaps"]:
+        assert Image.open(io.BytesIO(base64.b64decode(hm["png_base64"]))).size == (w, h)
+    assert 0.3 < out["measurements"]["cardiothoracic_ratio"] < 0.8
