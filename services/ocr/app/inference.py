@@ -54,7 +54,7 @@ class EngineOptions:
     page_cls_samples: int = 12  # 0 = per-line angle classifier on every crop (rapidocr's default behaviour)
     rec_bucketed: bool = True  # batches of similar width, no padding to 320 px (False: rapidocr's batching)
     rec_max_pad: float = 1.3
-    box_thresh: float = 0.5
+    box_thresh: float = 0.3  # lower than rapidocr (0.5): keeps lone "-" results (urinalysis) that 0.5 drops
     unclip_ratio: float = 1.6
 
 

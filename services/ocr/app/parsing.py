@@ -78,14 +78,17 @@ def qualitative_grade(q: str) -> str:
 
 
 def split_flag(text: str) -> tuple[str, str | None]:
-    """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is an FHIR interpretation code or None."""
+    """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is an FHIR interpretation code or None.
+    A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
     t = unicodedata.normalize("NFKC", text).strip()
+    m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t)
+    if m:
+        return m.group(1), None
     m = re.match(r"^(.*?)[\s]*([↑↓⬆⬇▲▼]{1,2})$", t) or re.match(r"^([↑↓⬆⬇▲▼]{1,2})\s*(.*)$", t)
     if m:
         a, b = m.group(1), m.group(2)
         arrows, rest = (b, a) if any(c in b for c in _ARROW_UP + _ARROW_DOWN) else (a, b)
-        if rest.strip() or True:
-            return rest.strip(), _arrow_flag(arrows)
+        return rest.strip(), _arrow_flag(arrows)
     m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t)
     if m:
         return m.group(1).strip(), m.group(2)
@@ -253,11 +256,13 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     text = unicodedata.normalize("NFKC", tok.text).strip()
     out: list[tuple[str, str, float]] = []
     n = max(len(text), 1)
+    if any(m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
+        return [("name", text, 0.0)]  # 'T3', 'CA125', 'HbA1c' are names, not name + value
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
     if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
         head, tail = m.group(1), m.group(2)
-        matches = kb.match_name(head, allow_fuzzy=True)
+        matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
         if matches and matches[0].score >= 0.75:
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
     # value/range followed by a unit
@@ -472,7 +477,3 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
     if len(cands) > 1 and key(cands[1]) > key(best) - 0.05 and cands[1][0].code not in used:
         conf *= 0.8  # genuinely ambiguous name
     return best[0], conf, best[2]
-
-
-def round_to(x: float, decimals: int) -> float:
-    return float(round(x, max(decimals, 0) + 2))

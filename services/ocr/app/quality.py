@@ -30,7 +30,7 @@ class GateThresholds:
     overexposed_fraction: float = 0.55  # share of blown-out (>=250) pixels ...
     overexposed_ink: float = 0.004  # ... with almost no dark ink left
     min_text_components: int = 40
-    min_aligned_fraction: float = 0.55
+    min_aligned_fraction: float = 0.60
     max_colorfulness: float = 60.0
     min_paper_fraction: float = 0.15  # bright, flat area: paper (X-rays, scenes and screens have little)
 
@@ -93,18 +93,22 @@ def text_layout(grey: np.ndarray) -> tuple[int, float]:
     keep = (h >= 4) & (h <= 80) & (w >= 1) & (w <= 120) & (area >= 6) & (fill > 0.08) & (fill < 0.95)
     if keep.sum() < 3:
         return int(keep.sum()), 0.0
-    ys = cents[1:][keep][:, 1]
-    hs = h[keep].astype(np.float32)
-    order = np.argsort(ys)
-    ys, hs = ys[order], hs[order]
-    med = float(np.median(hs))
-    tol = max(med * 0.35, 1.5)
-    left = np.searchsorted(ys, ys - tol, side="left")
-    right = np.searchsorted(ys, ys + tol, side="right")
-    neighbours = right - left - 1
-    similar = (hs > med * 0.4) & (hs < med * 2.5)
-    aligned = float(((neighbours >= 3) & similar).mean())
+    # text lines run across the image, or down it when the photo is turned 90°: take the better direction
+    aligned = max(_aligned(cents[1:][keep][:, 1], h[keep]), _aligned(cents[1:][keep][:, 0], w[keep]))
     return int(keep.sum()), aligned
+
+
+def _aligned(pos: np.ndarray, size: np.ndarray) -> float:
+    """Share of blobs with >= 3 others of similar size centred on the same line (along one axis)."""
+    order = np.argsort(pos)
+    pos, size = pos[order], size[order].astype(np.float32)
+    med = float(np.median(size))
+    tol = max(med * 0.35, 1.5)
+    left = np.searchsorted(pos, pos - tol, side="left")
+    right = np.searchsorted(pos, pos + tol, side="right")
+    neighbours = right - left - 1
+    similar = (size > med * 0.4) & (size < med * 2.5)
+    return float(((neighbours >= 3) & similar).mean())
 
 
 def measure(img: np.ndarray) -> QualityReport:

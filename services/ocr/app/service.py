@@ -10,9 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from . import geometry, imaging, quality
+from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse
@@ -20,6 +19,7 @@ from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, sam
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
+MIN_TEXT_LINES = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,10 @@ class LabReportParser:
                geometry.GeometryResult(p, None, 0, 0.0) for p in pages]
         timings["geometry"] = (time.perf_counter() - t0) * 1000
         ocr = self.engine.run([g.image for g in geo])
+        n_lines = sum(len(p.lines) for p in ocr)
+        if n_lines < MIN_TEXT_LINES:
+            # The cheap gate let it through (e.g. an X-ray with a few markers); the detector found no real text.
+            raise NotADocumentError(details={"text_lines": n_lines})
         for k in ("det", "cls", "rec"):
             timings[k] = sum(p.timings_ms.get(k, 0.0) for p in ocr)
         t0 = time.perf_counter()
@@ -239,16 +243,3 @@ class LabReportParser:
             "needs_review": bool(review_reasons), "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
         }
-
-
-def tokens_from_lines(lines: list[Any]) -> list[Token]:
-    return [Token(line.text, line.score, line.box) for line in lines]
-
-
-def as_image_bytes(img: np.ndarray, ext: str = ".png") -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(ext, img)
-    if not ok:
-        raise ValueError("encode failed")
-    return buf.tobytes()

@@ -14,7 +14,6 @@ heavy JPEG."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import random
@@ -25,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
 SEEDS = {"eval": 20250611, "dev": 7, "test": 99}

@@ -53,7 +53,7 @@ def test_non_values():
 
 @pytest.mark.parametrize("text,rest,flag", [
     ("112↓", "112", "L"), ("15.2 ↑", "15.2", "H"), ("↑15.2", "15.2", "H"), ("30.1↑↑", "30.1", "HH"),
-    ("7.9 H", "7.9", "H"), ("2.1L", "2.1", "L"), ("6.52", "6.52", None),
+    ("7.9 H", "7.9", "H"), ("2.1L", "2.1", "L"), ("6.52", "6.52", None), ("11.7 1", "11.7", None),
 ])
 def test_split_flag(text, rest, flag):
     assert split_flag(text) == (rest, flag)
@@ -129,3 +129,9 @@ def test_sex_specific_printed_range(kb):
     assert r.for_sex(None) == (115, 175)
     items = parse_row(kb, _toks("血红蛋白", "120", "g/L", "男:130-175 女:115-150"))
     assert items[0].parsed_range.for_sex("female") == (115, 150)
+
+
+def test_code_cell_is_not_split_into_name_and_value(kb):
+    items = parse_row(kb, _toks("总三碘甲状腺原氨酸", "T3", "1.87", "nmol/L", "1.3-3.1"))
+    assert items[0].value.text == "1.87"
+    assert choose_indicator(kb, items[0], set())[0].code == "T3"

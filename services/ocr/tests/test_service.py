@@ -128,3 +128,14 @@ def test_pdf_report(parser):
     result = parser.parse(pdf_of(img), "r.pdf", "application/pdf")
     assert result["quality"]["format"] == "pdf"
     assert _score(result, truth)[0] >= 0.85
+
+
+def test_chest_xrays_are_refused(parser):
+    from pathlib import Path
+
+    files = sorted(Path("/work/shared/datasets/cxr_nih14").rglob("*.png"))[:8]
+    if not files:
+        pytest.skip("chest X-ray dataset not present")
+    for f in files:
+        with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
+            parser.parse(f.read_bytes(), f.name, "image/png")

@@ -23,8 +23,10 @@ PY=(nice -n 10 "$VENV/bin/python")
 mkdir -p training/runs
 
 "${PY[@]}" training/prepare.py
-"${PY[@]}" training/train_chest.py --epochs "${CHEST_EPOCHS:-9}"
-"${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-30}" --imgsz 512
+"${PY[@]}" training/train_chest.py --epochs "${CHEST_EPOCHS:-9}" --no-finish
+"${PY[@]}" training/refit_head.py
+"${PY[@]}" training/train_chest.py --finish-only
+"${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-25}" --imgsz 512
 "${PY[@]}" training/calibrate_gate.py
 "${PY[@]}" training/make_golden.py
 "${PY[@]}" training/write_card.py

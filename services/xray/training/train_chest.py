@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--finish-only", action="store_true", help="export + evaluate the saved best checkpoint")
+    ap.add_argument("--no-finish", action="store_true", help="train and save the best checkpoint only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
@@ -168,6 +169,8 @@ def main() -> None:
             torch.save(best, HERE / "cache" / "chestnet_best.pt")
     net.load_state_dict(best)
     torch.save(best, HERE / "cache" / "chestnet_best.pt")
+    if args.no_finish:
+        return
     finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, history, args)
 
 
@@ -238,7 +241,7 @@ def finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, histor
                "mean_auroc_14": {"value": m, "ci95": [mlo, mhi]},
                "val_mean_auroc_14": ev_val["mean_auroc"],
                "dice_test": dice_test, "dice_test_ci95": dice_ci,
-               "history": history, "epochs": args.epochs}
+               "history": history, "epochs": len(history) or args.epochs}
     (MODELS / "chestnet_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps({n: (round(v["auroc"], 3), [round(c, 3) for c in v["ci95"]]) for n, v in per.items()}))
     print("mean", m, mlo, mhi, "dice", dice_test)
