@@ -79,10 +79,10 @@ LEVERS = [
      dict(det_max_side=1280, page_cls_samples=0, rec_batch_size=6, rec_bucketed=False)),
     ("+ page-level 0/180 vote (12 lines), no cls per line",
      dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=6, rec_bucketed=False)),
-    ("+ rec batched by width, no 320 px padding (<=24)",
-     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True)),
-    ("  ... and det long side 960 instead of 1280",
-     dict(det_max_side=960, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True)),
+    ("+ rec batched by width, no 320 px padding (pad<=1.3)",
+     dict(det_max_side=1280, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True, rec_max_pad=1.3)),
+    ("+ det long side 960, rec pad<=1.15 (= defaults)",
+     dict(det_max_side=960, page_cls_samples=12, rec_batch_size=24, rec_bucketed=True, rec_max_pad=1.15)),
 ]
 
 

@@ -22,8 +22,9 @@ class Settings(BaseServiceSettings):
     min_side_px: int = 400
     pdf_max_pages: int = 2
     # Speed levers (numbers in services/ocr/README.md).
-    det_max_side: int = 1280  # detection input: longest side after geometry (rapidocr default keeps ~full size)
+    det_max_side: int = 960  # detection input: longest side after geometry (rapidocr default keeps ~full size)
     rec_batch_size: int = 24
+    rec_max_pad: float = 1.15  # a recognition batch's widest crop is at most this times its narrowest
     page_cls_samples: int = 12  # text lines fed to the angle classifier to decide 0 vs 180 for the whole page
     # Fields whose confidence is below this are flagged needs_review.
     review_threshold: float = 0.80

@@ -49,11 +49,11 @@ class PageOcr:
 class EngineOptions:
     threads: int = 2
     use_cuda: bool = True
-    det_max_side: int = 1280  # 0 = rapidocr's default sizing (short side >= 736)
+    det_max_side: int = 960  # 0 = rapidocr default sizing (short side >= 736)
     rec_batch_size: int = 24
     page_cls_samples: int = 12  # 0 = per-line angle classifier on every crop (rapidocr's default behaviour)
     rec_bucketed: bool = True  # batches of similar width, no padding to 320 px (False: rapidocr's batching)
-    rec_max_pad: float = 1.3
+    rec_max_pad: float = 1.15
     box_thresh: float = 0.3  # lower than rapidocr (0.5): keeps lone "-" results (urinalysis) that 0.5 drops
     unclip_ratio: float = 1.6
 

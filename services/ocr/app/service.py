@@ -37,7 +37,8 @@ class ParserOptions:
                                   pdf_max_pages=s.pdf_max_pages),
             gate=quality.GateThresholds(min_side_px=s.min_side_px),
             engine=EngineOptions(threads=s.threads, use_cuda=s.use_cuda, det_max_side=s.det_max_side,
-                                 rec_batch_size=s.rec_batch_size, page_cls_samples=s.page_cls_samples),
+                                 rec_batch_size=s.rec_batch_size, rec_max_pad=s.rec_max_pad,
+                                 page_cls_samples=s.page_cls_samples),
             review_threshold=s.review_threshold,
         )
 
