@@ -3,6 +3,7 @@ pull consumers that hand each event to a handler inside a DB transaction with an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -38,6 +39,7 @@ class EventBus:
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task] = []
+        self._subs: list = []
 
     async def connect(self) -> None:
         self.nc = await nats.connect(self.url, name="zhenxi", connect_timeout=3, max_reconnect_attempts=-1,
@@ -79,6 +81,7 @@ class EventBus:
         assert self.js is not None
         sub = await self.js.pull_subscribe(self.wire_subject(event_type.subject), durable=durable,
                                            stream=self.stream)
+        self._subs.append(sub)
         while True:
             try:
                 msgs = await sub.fetch(10, timeout=1.0)
@@ -109,5 +112,10 @@ class EventBus:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
+        # Pull subscriptions are unsubscribed first: drain() would otherwise wait out its timeout on them.
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs.clear()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
