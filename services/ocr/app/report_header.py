@@ -80,8 +80,16 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict
             m = re.search(r"([\u4e00-\u9fff（）()]{2,30}(医院|卫生院|卫生服务中心|医疗中心|医学检验实验室|检验实验室|检验中心|体检中心|妇幼保健院|保健院|诊所|中心))", t)
             if m and not re.search(r"(地址|电话|声明)", t):
                 out["hospital"] = m.group(1)
-        if out["report_title"] is None and re.search(r"(报告单|报告|检验单)$", t) and len(t) <= 30:
-            out["report_title"] = re.sub(r"^.*?(医院|中心)", "", t) or t
+        if out["report_title"] is None:
+            # only the title words themselves: a merged line may also carry "姓名: ..."
+            m = re.search(r"([\u4e00-\u9fffA-Za-z0-9]{0,14}(检验报告单|报告单|检验单|检验报告))$", t)
+            if m:
+                title = re.sub(r"^.*?(医院|卫生院|中心|实验室|保健院)", "", m.group(1)) or m.group(1)
+                if "姓名" in t or re.search(r"(姓名|患者|病人)", title):
+                    # a name may sit right before the title: keep only from a known panel word on, or nothing
+                    k = re.search("|".join(p for p, _ in REPORT_TYPES), title)
+                    title = title[k.start():] if k else None
+                out["report_title"] = title
         if re.search(r"性\s*别", t):
             v = _value_after(toks, i, r"性\s*别")
             if v[:1] in ("男", "M") or v.lower().startswith("male"):

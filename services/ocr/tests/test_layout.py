@@ -40,3 +40,10 @@ def test_header_fields_whitelist():
     assert "张三" not in str(h) and "12345678" not in str(h)
     assert report_type([t.text for t in toks], []) == "blood_routine"
     assert report_type([], ["liver", "kidney", "lipids"]) == "biochemistry"
+
+
+def test_title_never_carries_a_name():
+    h = extract_header([T("姓名:张三 江北医院血常规检验报告单", 40, 20)])
+    assert h["report_title"] == "血常规检验报告单" and "张三" not in str(h)
+    h = extract_header([T("姓名张三血常规检验报告单", 40, 20)])
+    assert h["report_title"] == "血常规检验报告单"

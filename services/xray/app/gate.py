@@ -44,7 +44,9 @@ class Gate:
         self.aspect_range = tuple(self.cfg.get("aspect_range", [0.45, 2.2]))
         self.maha_threshold = float(self.cfg.get("maha_threshold", np.percentile(s["val_maha"], 99) * 1.2))
         self.resid_threshold = float(self.cfg.get("resid_threshold", np.percentile(s["val_resid"], 99) * 1.2))
-        self.hard_factor = float(self.cfg.get("hard_factor", 1.6))
+        self.hard_factor = float(self.cfg.get("hard_factor", 1.0))
+        # below hard_factor, implausible lungs still refuse when the embedding is already unusual
+        self.soft_factor = float(self.cfg.get("soft_factor", 0.9))
 
     def distances(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e = np.atleast_2d(emb).astype(np.float32) - self.mean
@@ -73,7 +75,7 @@ class Gate:
         reasons = []
         if score > self.hard_factor:
             reasons.append("far_from_chest_xrays")
-        elif score > 1.0 and not plausible:
+        elif score > self.soft_factor and not plausible:
             reasons.append("unlike_chest_xrays_and_no_lungs")
         if lung_l < 0.01 and lung_r < 0.01:
             reasons.append("no_lungs_found")

@@ -1,6 +1,7 @@
 """ONNX Runtime models, loaded once, with pure pre/post-processing around ``run(batch)``.
 
-* ``ChestModel``  -- chestnet.onnx: 14 findings + abnormal, CAMs, lung/heart masks, gate embedding.
+* ``ChestModel``  -- chestnet.onnx: 14 findings + abnormal, CAMs, gate embedding, and lung/heart masks (one graph:
+                    the findings network + the attention U-Net on a frozen ImageNet encoder, see training/).
 * ``Detector``    -- detector.onnx: YOLOv8n nodule/mass boxes.
 Each model's JSON sidecar carries its sha256, labels and operating thresholds.
 """
@@ -81,7 +82,8 @@ class ChestModel:
     def run(self, works: Sequence[np.ndarray]) -> list[ChestOutput]:
         if not works:
             return []
-        probs, cams, masks, emb = self.session.run(None, {"image": self.preprocess(works, self.size)})
+        x = self.preprocess(works, self.size)
+        probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
         return [ChestOutput(probs[i], cams[i], masks[i], emb[i]) for i in range(len(works))]
 
 

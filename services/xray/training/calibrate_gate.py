@@ -79,9 +79,10 @@ def main() -> None:
             D.append(float(d[0]))
             R.append(float(r[0]))
     cfg = {"maha_threshold": float(np.percentile(D, 99) * 1.2), "resid_threshold": float(np.percentile(R, 99) * 1.2),
-           "hard_factor": 1.6, "max_colourfulness": 18.0, "aspect_range": [0.45, 2.2],
-           "rule": "thresholds = 1.2 x the 99th percentile of validation chest-film distances; refuse when the "
-                   "OOD score > hard_factor, or > 1 with implausible lungs, or when no lungs are found",
+           "hard_factor": 1.0, "soft_factor": 0.9, "max_colourfulness": 18.0, "aspect_range": [0.45, 2.2],
+           "rule": "thresholds = 1.2 x the 99th percentile of validation chest-film distances (Mahalanobis in the "
+                   "top 32 principal components, and the residual norm); OOD score = the larger ratio; refuse when "
+                   "OOD score > hard_factor, or > soft_factor with implausible lungs, or when no lungs are found",
            "n_val_cxr": len(val)}
     (MODELS / "gate.json").write_text(json.dumps(cfg, indent=2))
     analyzer = XrayAnalyzer(AnalyzerConfig(include_masks=False, include_heatmaps=False))

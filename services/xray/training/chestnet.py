@@ -140,13 +140,21 @@ class ChestNet(nn.Module):
 
 
 class ChestNetExport(nn.Module):
-    """Serving graph: probabilities, raw CAMs, mask probabilities at input size, embedding."""
+    """Serving graph: probabilities, raw CAMs, mask probabilities at input size, embedding.
+    ``with_masks=False`` drops the jointly trained decoder (served masks come from SegNet instead)."""
 
-    def __init__(self, net: ChestNet):
+    def __init__(self, net: ChestNet, with_masks: bool = True):
         super().__init__()
         self.net = net
+        self.with_masks = with_masks
 
     def forward(self, image):
+        if not self.with_masks:
+            x = ((image - self.net.mean) / self.net.std).expand(-1, 3, -1, -1)
+            _, head = self.net.encoder(x)
+            emb = head.mean((2, 3))
+            cams = torch.einsum("kc,nchw->nkhw", self.net.fc.weight, head) + self.net.fc.bias[None, :, None, None]
+            return torch.sigmoid(self.net.fc(emb)), cams, emb
         logits, cams, seg, emb = self.net(image)
         masks = torch.sigmoid(F.interpolate(seg, size=image.shape[-2:], mode="bilinear", align_corners=False))
         return torch.sigmoid(logits), cams, masks, emb

@@ -26,6 +26,8 @@ mkdir -p training/runs
 "${PY[@]}" training/train_chest.py --epochs "${CHEST_EPOCHS:-9}" --no-finish
 "${PY[@]}" training/refit_head.py
 "${PY[@]}" training/train_chest.py --finish-only
+"${PY[@]}" training/train_seg.py --epochs "${SEG_EPOCHS:-8}"
+"${PY[@]}" training/combine_export.py
 "${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-25}" --imgsz 512
 "${PY[@]}" training/calibrate_gate.py
 "${PY[@]}" training/make_golden.py

@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--finish-only", action="store_true", help="export + evaluate the saved best checkpoint")
     ap.add_argument("--no-finish", action="store_true", help="train and save the best checkpoint only")
+    ap.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint, keep thresholds")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
@@ -107,6 +108,14 @@ def main() -> None:
 
     net = ChestNet()
     net.encoder.load_imagenet()
+    if args.export_only:
+        net.load_state_dict(torch.load(HERE / "cache" / "chestnet_best.pt"))
+        path = export(net)
+        meta = json.loads((MODELS / "chestnet.json").read_text())
+        meta["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        meta["outputs"] = ["probs", "cams", "embedding"]
+        (MODELS / "chestnet.json").write_text(json.dumps(meta, indent=2))
+        return
     if args.finish_only:
         net.load_state_dict(torch.load(HERE / "cache" / "chestnet_best.pt"))
         hist_path = HERE / "runs" / "chest_history.json"
@@ -230,7 +239,7 @@ def finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, histor
         "model": "chestnet", "version": time.strftime("%Y%m%d"), "onnx": onnx_path.name,
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "input": {"size": 256, "channels": 1, "range": "0..1 windowed (percentile 0.5-99.5 + CLAHE)"},
-        "outputs": ["probs", "cams", "masks", "embedding"],
+        "outputs": ["probs", "cams", "embedding"],
         "labels": OUT_NAMES, "organs": ORGANS,
         "thresholds": thresholds, "threshold_rule": "Youden J on the NIH validation split",
         "gate_stats": "chestnet_gate.npz",
@@ -247,15 +256,15 @@ def finish(net, X, Y, Mk, split, src, nih_val, nih_test, js_val, js_test, histor
     print("mean", m, mlo, mhi, "dice", dice_test)
 
 
-def export(net: ChestNet) -> Path:
+def export(net: ChestNet, with_masks: bool = False) -> Path:
+    """Served graph has no mask output: SegNet (train_seg.py) provides the masks."""
     net.eval()
     path = MODELS / "chestnet.onnx"
-    ex = ChestNetExport(net).eval()
+    ex = ChestNetExport(net, with_masks).eval()
     dummy = torch.rand(2, 1, 256, 256)
-    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"],
-                      output_names=["probs", "cams", "masks", "embedding"],
-                      dynamic_axes={"image": {0: "n"}, "probs": {0: "n"}, "cams": {0: "n"},
-                                    "masks": {0: "n"}, "embedding": {0: "n"}},
+    names = ["probs", "cams", "masks", "embedding"] if with_masks else ["probs", "cams", "embedding"]
+    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"], output_names=names,
+                      dynamic_axes={n: {0: "n"} for n in ["image"] + names},
                       opset_version=17, dynamo=False)
     import onnxruntime as ort
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
