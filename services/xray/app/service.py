@@ -37,6 +37,7 @@ class AnalyzerConfig:
     limits: Limits = field(default_factory=Limits)
     include_masks: bool = True
     include_heatmaps: bool = True
+    overlay_side: int = 256          # heat-map overlay PNGs: longest side in px (the CAM is 8x8)
 
 
 @dataclass
@@ -117,7 +118,7 @@ class XrayAnalyzer:
                 f["heatmap"] = {"outside_lung_fraction": round(outside, 3),
                                 "attention_outside_lungs": bool(outside > OUTSIDE_FLAG)}
                 if include_heatmaps:
-                    f["heatmap"]["overlay_png_base64"] = png_b64(overlay_png(p.work, heat))
+                    f["heatmap"]["overlay_png_base64"] = png_b64(overlay_png(p.work, heat, max_side=self.config.overlay_side))
             findings.append(f)
         ia = self.labels.index("abnormal")
         thr_a = float(self.chest.thresholds.get("abnormal", 0.5))

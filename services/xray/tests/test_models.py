@@ -31,7 +31,7 @@ def test_analysis_shape_findings_thresholds_and_masks(analyzer, golden_bytes):
         if f["positive"]:
             hm = f["heatmap"]
             png = base64.b64decode(hm["overlay_png_base64"])
-            assert Image.open(io.BytesIO(png)).size == (512, 512)
+            assert Image.open(io.BytesIO(png)).size == (256, 256)
             assert 0.0 <= hm["outside_lung_fraction"] <= 1.0
     assert 0.0 <= out["abnormal"]["probability"] <= 1.0
     m = out["measurements"]

@@ -55,8 +55,9 @@ def mean_auroc_ci(Y: np.ndarray, S: np.ndarray, n: int = 1000, seed: int = 0) ->
     return point, float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
 
-def youden_threshold(y: np.ndarray, s: np.ndarray) -> float:
-    """Score threshold maximising sensitivity + specificity - 1 (midpoint between neighbouring scores)."""
+def youden_threshold(y: np.ndarray, s: np.ndarray, min_specificity: float = 0.0) -> float:
+    """Score threshold maximising sensitivity + specificity - 1 (midpoint between neighbouring scores), among the
+    thresholds whose specificity is at least ``min_specificity``."""
     y = np.asarray(y).astype(bool)
     s = np.asarray(s, dtype=np.float64)
     if y.all() or (~y).all():
@@ -65,7 +66,10 @@ def youden_threshold(y: np.ndarray, s: np.ndarray) -> float:
     best_t, best_j = 0.5, -1.0
     for i, t in enumerate(cands):
         pred = s >= t
-        j = (pred & y).sum() / y.sum() + (~pred & ~y).sum() / (~y).sum() - 1.0
+        spec = (~pred & ~y).sum() / (~y).sum()
+        if spec < min_specificity:
+            continue
+        j = (pred & y).sum() / y.sum() + spec - 1.0
         if j > best_j:
             lo = cands[i - 1] if i > 0 else t
             best_t, best_j = float((lo + t) / 2.0), j
