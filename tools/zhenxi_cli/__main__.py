@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--public", action="store_true", help="listen on 0.0.0.0 for the gateway")
     test = sub.add_parser("test", help="run every suite against real Postgres, Redis and NATS")
     test.add_argument("suites", nargs="*", help="only these suites (libs, gateway, ocr, ..., cross-service)")
+    test.add_argument("--with-training", action="store_true",
+                      help="also prepare .venv-train (CPU torch) so the fine-tuning end-to-end test runs")
     test.add_argument("--pytest-args", dest="pytest_args", nargs=argparse.REMAINDER, default=[])
     sub.add_parser("migrate", help="run every service's migrations")
     bench = sub.add_parser("bench", help="run a benchmark in bench/ (prints numbers)")
