@@ -35,7 +35,7 @@ async def authenticate(request: Request) -> Identity:
     if auth.lower().startswith("bearer "):
         claims = state.auth.access_claims(auth[7:].strip())
         revoked = await limiter.check([ip_bucket, limiter.bucket("user", claims["sub"], s.rate_limit_per_user)],
-                                      also_exists=state.auth._denylist_key(claims["jti"]))
+                                      also_exists=state.auth.revoked_access_key(claims["jti"]))
         if revoked:
             raise TokenRevokedError()
         identity = Identity(user_id=claims["sub"], role=claims.get("role", "patient"))

@@ -35,7 +35,8 @@ class AuthService:
         self.sessionmaker = sessionmaker
 
     # -- tokens -------------------------------------------------------------------------------------------
-    def _denylist_key(self, jti: str) -> str:
+    def revoked_access_key(self, jti: str) -> str:
+        """Redis key marking an access token revoked at logout (checked by the proxy on every request)."""
         return f"{self.settings.redis_key_prefix}revoked-access:{jti}"
 
     async def _issue_pair(self, session: AsyncSession, user: User, family_id: str | None = None) -> TokenPair:
@@ -87,7 +88,7 @@ class AuthService:
             await repo.revoke_family(session, row.family_id)
         if access_claims:
             ttl = max(1, int(access_claims["exp"] - datetime.now(UTC).timestamp()))
-            await self.redis.set(self._denylist_key(access_claims["jti"]), b"1", ex=ttl)
+            await self.redis.set(self.revoked_access_key(access_claims["jti"]), b"1", ex=ttl)
 
     # -- WeChat -----------------------------------------------------------------------------------------------
     def _openid_hmac(self, openid: str) -> str:
