@@ -54,7 +54,9 @@ class Symptom(_Model):
 
 class RedFlagRule(_Model):
     all: tuple[str, ...]
-    severity: Literal["severe"] | None = None
+    # severe: one listed symptom graded severe (ordinary severity words in its own clause; a single-symptom rule
+    # without a population needs a STRONG word); strong: one listed symptom with a strong word; moderate: none mild.
+    severity: Literal["severe", "strong", "moderate"] | None = None
     population: Literal["child", "infant", "pregnant", "postpartum"] | None = None
 
 
@@ -86,7 +88,7 @@ class Context(_Model):
     scope_terminators: tuple[str, ...]
     scope_terminators_en: tuple[str, ...]
     history_cues: tuple[str, ...]
-    severity: dict[Literal["severe", "mild"], tuple[str, ...]]
+    severity: dict[Literal["severe", "strong", "mild"], tuple[str, ...]]
     populations: dict[Literal["child", "infant", "pregnant", "postpartum", "elderly"], tuple[str, ...]]
     intents: dict[str, tuple[str, ...]]
     out_of_scope: tuple[str, ...]

@@ -102,6 +102,7 @@ class Mention:
     historical: bool = False
     severity: str = "moderate"
     chronic: bool = False  # stated as long-standing (嘴角有点歪，好几年了): not an acute red flag
+    strong: bool = False  # a strong severity word (打滚, 湿透, 喷射 ...) in the symptom's own clause
 
 
 @dataclass
@@ -155,6 +156,7 @@ class Lexicon:
         self._history = re.compile("|".join(re.escape(h) for h in ctx.history_cues))
         self.severe_words = [normalize(w) for w in ctx.severity["severe"]]
         self.mild_words = [normalize(w) for w in ctx.severity["mild"]]
+        self.strong_words = [normalize(w) for w in ctx.severity.get("strong", ())]
         self.population_words = {k: [normalize(w) for w in v] for k, v in ctx.populations.items()}
 
     def _dictionary_words(self) -> list[str]:
@@ -221,20 +223,50 @@ class Lexicon:
                     spans.append((m.start(), m.end(), sid))
         spans.sort()
         clauses = self._clauses(text)
-        sentences = self._clauses(text, _SENTENCE_SPLIT)
         for s, e, sid in spans:
             cs, ce = next(((a, b) for a, b in clauses if a <= s < b), (0, len(text)))
             mention = Mention(symptom=sid, text=text[s:e], start=s, end=e)
             mention.negated = self._negated(text, cs, ce, s, e, spans)
             mention.historical = self._historical(text, cs, ce, s, e)
-            ss, se = next(((a, b) for a, b in sentences if a <= s < b), (0, len(text)))
-            mention.severity = self._severity(text[max(ss, s - 12):min(se, e + 12)])
+            # Severity is judged in the symptom's own clause, without the words of the term itself (月经量很多 is
+            # heavy menses, not a severe one); strong words (打滚, 湿透) count wherever they are in the clause.
+            mention.severity = self._severity(text[cs:s] + " " + text[e:ce])
+            mention.strong = any(w in text[cs:ce] for w in self.strong_words)
+            if mention.strong:
+                mention.severity = "severe"
             facts.mentions.append(mention)
+        self._carry_severity(text, facts, clauses)
         self._measurements(text, facts)
         facts.durations = self._durations(text)
         self._mark_chronic(text, facts, clauses)
         facts.populations, facts.age = self._populations(text)
         return facts
+
+    def _carry_severity(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
+        """A clause with no symptom of its own that grades something (咳血，一口一口的鲜血 / 一直出血，床单都湿透了)
+        grades the symptoms of the clause just before it in the same sentence."""
+        sentences = self._clauses(text, _SENTENCE_SPLIT)
+        for i, (cs, ce) in enumerate(clauses):
+            if i == 0:
+                continue
+            own = [m.start for m in facts.mentions if cs <= m.start < ce]
+            if own:  # a strong word before the clause's first symptom still looks back (咳血，一口一口的鲜血往外咳)
+                piece = text[cs:min(own)]
+                strong = any(w in piece for w in self.strong_words)
+                if not strong:
+                    continue
+            else:
+                piece = text[cs:ce]
+                strong = any(w in piece for w in self.strong_words)
+                if not strong and self._severity(piece) != "severe":
+                    continue
+            ps, pe = clauses[i - 1]
+            if next((a for a, b in sentences if a <= ps < b), -1) != next((a for a, b in sentences if a <= cs < b), -2):
+                continue
+            for m in facts.mentions:
+                if ps <= m.start < pe and not m.negated:
+                    m.severity = "severe"
+                    m.strong = m.strong or strong
 
     def _mark_chronic(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
         """A long duration in a clause makes that clause's symptoms chronic; a bare duration clause (好几年了,
@@ -298,6 +330,10 @@ class Lexicon:
             if severe:
                 for mention in mine:
                     mention.severity = "severe"
+        if self._low_grade(text):  # 37.6 / 低烧: below 38 °C, not the fever that sends a chemo patient to the ED
+            for mention in facts.mentions:
+                if mention.symptom == "fever" and mention.severity != "severe":
+                    mention.severity = "mild"
         for sid, m, severe in self._vitals(text):
             if sid not in self.kb.symptoms or any(x.symptom == sid and not x.negated for x in facts.mentions):
                 continue
@@ -334,6 +370,13 @@ class Lexicon:
         hits = [m for m in _BP.finditer(text) if 60 <= int(m.group(1)) <= 260 and int(m.group(1)) > int(m.group(2))]
         high = [m for m in hits if int(m.group(1)) >= 140 or int(m.group(2)) >= 90]
         return (high[0] if high else None), any(int(m.group(1)) >= 180 or int(m.group(2)) >= 110 for m in high)
+
+    @staticmethod
+    def _low_grade(text: str) -> bool:
+        temps = [float(m.group(1) or m.group(2)) for m in _TEMP.finditer(text)]
+        if temps:
+            return max(temps) < 38.0
+        return any(w in text for w in ("低烧", "低热")) and not any(w in text for w in ("高烧", "高热", "发高烧"))
 
     @staticmethod
     def _temperature(text: str) -> tuple[re.Match[str] | None, bool]:

@@ -200,13 +200,24 @@ class Triage:
             return []
         present = {m.symptom for m in current}
         severe = {m.symptom for m in current if m.severity == "severe"}
+        strong = {m.symptom for m in current if m.strong}
+        mild = {m.symptom for m in current if m.severity == "mild"} - {m.symptom for m in current
+                                                                          if m.severity != "mild"}
         fired = []
         for rf, phrases in self.flag_phrases:
             hit = False
             for rule in rf.when:
                 if not set(rule.all) <= present:
                     continue
-                if rule.severity == "severe" and not (set(rule.all) & severe):
+                # One symptom "severe" on its own is an emergency only with a strong word (打滚, 湿透, 喷射);
+                # 疼得厉害 / 很多 are enough in a composition or with a population (孕妇腹痛得厉害).
+                single = len(rule.all) == 1 and not rule.population
+                if rule.severity == "strong" or (rule.severity == "severe" and single):
+                    if not set(rule.all) & strong:
+                        continue
+                elif rule.severity == "severe" and not (set(rule.all) & severe):
+                    continue
+                if rule.severity == "moderate" and set(rule.all) & mild:
                     continue
                 if rule.population and rule.population not in facts.populations:
                     continue

@@ -161,3 +161,32 @@ def test_emergency_dev_set_recall_and_precision(nlp):
                     and nlp.analyze_symptoms(r["text"])["urgency"] == "emergency"]
     assert missed == []
     assert false_alarms == []
+
+
+@pytest.mark.parametrize("text", [
+    "咳嗽咳得很厉害，痰里带血丝",        # 厉害 grades the cough, not the blood streaks
+    "月经量很多，有点头晕",              # the term's own 很多 does not grade it; dizziness is mild
+    "睾丸疼得厉害",                      # urgent: no sudden onset, no strong word
+    "月经推迟一周，小腹疼得厉害",        # composite needs a strong word here (urgent, not emergency)
+    "血压180/110，有点头痛",            # hypertensive urgency with a mild headache
+    "孩子吐了几次，精神很差",            # 精神很差 is fatigue, not reduced consciousness
+    "胸口疼，肩膀也酸痛，落枕了",
+    "胸口疼两个小时了，按着更疼",        # reproduced by pressing: chest-wall pain
+    "化疗后低烧37.6",                    # below 38 °C
+])
+def test_severity_look_alikes_are_not_emergencies(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] != "emergency", (text, flags(r))
+    assert flags(r) == []
+
+
+@pytest.mark.parametrize("text,flag", [
+    ("睾丸突然疼得很厉害", "rf_acute_abdomen"),        # sudden testicular pain: possible torsion
+    ("睾丸疼得打滚", "rf_acute_abdomen"),              # strong word on a single symptom
+    ("咳血，一口一口的鲜血往外咳", "rf_major_bleeding"),  # strong word in the next clause looks back
+    ("化疗后发烧38.5", "rf_shock"),
+    ("血压190/115，头痛", "rf_hypertensive"),
+    ("头晕得厉害，走路不稳，看东西模糊", "rf_stroke"),   # BE-FAST: balance + eyes
+])
+def test_strong_or_composite_signs_still_fire(nlp, text, flag):
+    assert flag in flags(nlp.analyze_symptoms(text))
