@@ -10,11 +10,13 @@ import sys
 from .topology import ROOT
 
 # subcommand -> the service whose in-process CLI handles it
-SERVICE_COMMANDS = {"ocr": "ocr", "xray": "xray", "triage": "nlp", "interpret": "nlp", "analyze": "report"}
+SERVICE_COMMANDS = {"ocr": "ocr", "xray": "xray", "triage": "nlp", "interpret": "nlp", "analyze": "report",
+                    "create-user": "gateway"}
 
 
 def _service_cli(command: str, argv: list[str]) -> int:
-    service_dir = ROOT / "services" / SERVICE_COMMANDS[command]
+    target = SERVICE_COMMANDS[command]
+    service_dir = ROOT / "gateway" if target == "gateway" else ROOT / "services" / target
     sys.path.insert(0, str(service_dir))
     os.environ.setdefault("ZHENXI_ENV", "dev")
     try:
