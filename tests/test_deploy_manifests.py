@@ -27,16 +27,6 @@ KUBE_VERSIONS = ("1.30", kv_utils.latest_version())
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return ds.load_compose()
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict]]:
-    return {name: ds.render_kustomization(path) for name, path in ds.RENDER_TARGETS.items()}
-
-
-@pytest.fixture(scope="module")
 def secret_template() -> dict:
     return yaml.safe_load(ds.SECRET_TEMPLATE.read_text())
 

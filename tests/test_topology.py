@@ -22,16 +22,6 @@ def settings() -> dict[str, dict]:
     return {name: ds.settings_env(app) for name, app in APPS.items()}
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict:
-    return ds.load_compose()
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict]]:
-    return {name: ds.render_kustomization(path) for name, path in ds.RENDER_TARGETS.items()}
-
-
 def test_platform_yaml_is_consistent_with_itself():
     ports = [a.port for a in APPS.values()]
     assert len(set(ports)) == len(ports), "two apps share a port"

@@ -10,11 +10,12 @@ from zhenxi_common.identity import Identity
 from zhenxi_common.tokens import TokenExpiredError, TokenInvalidError
 
 from .errors import (ApiKeyInvalidError, AuthRequiredError, InvalidCredentialsError, NotIntegratorError,
-                     RefreshTokenReusedError, TokenRevokedError, UnknownScopeError, UserNotFoundError, UsernameTakenError,
-                     WechatCodeInvalidError, WechatUnavailableError)
+                     RefreshTokenReusedError, TokenRevokedError, UnknownScopeError, UserNotFoundError,
+                     UsernameTakenError, WechatCodeInvalidError, WechatUnavailableError)
 from .proxy import authenticate, client_ip
 from .schemas import (ApiKeyCreate, ApiKeyCreated, Credentials, LoginRequest, LogoutRequest, Me, RefreshRequest,
                       RegisteredUser, RoleChange, TokenPair, WechatLoginRequest)
+
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 

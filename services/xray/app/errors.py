@@ -1,25 +1,7 @@
 """What can go wrong with an uploaded image, as data: each error has a stable code and an HTTP status."""
 from __future__ import annotations
 
-try:
-    from zhenxi_common.errors import ServiceError
-except ImportError:  # the CLI and training tools run without the web stack installed
-    from typing import Any, ClassVar
-
-    class ServiceError(Exception):  # type: ignore[no-redef]
-        code: ClassVar[str] = "service_error"
-        status: ClassVar[int] = 400
-        default_message: ClassVar[str] = "The request could not be completed."
-
-        def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> None:
-            self.message = message or self.default_message
-            self.details = details or {}
-            self.headers = headers or {}
-            super().__init__(self.message)
-
-        def to_body(self) -> dict[str, Any]:
-            return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+from zhenxi_common.errors import ServiceError
 
 
 class UnsupportedMediaTypeError(ServiceError):

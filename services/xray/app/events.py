@@ -20,7 +20,6 @@ from nats.js.api import DeliverPolicy
 
 from zhenxi_common.bus import EventBus
 from zhenxi_common.events import ModelPromotedV1, TrainingJobRequestedV1, parse_event
-from zhenxi_common.outbox import claim_inbox
 
 from .config import Settings
 from .jobs import enqueue, ensure_work_queue
@@ -95,58 +94,14 @@ class ModelWatcher:
                 await self._sub.unsubscribe()
 
 
-class TrainingDispatcher:
-    """One shared durable pull consumer across replicas: each ``TrainingJobRequestedV1`` is handled once (inbox)
-    and becomes a work-queue message for the trainer workers.
+def start_training_dispatch(bus: EventBus, sessionmaker, settings: Settings) -> None:
+    """One shared durable consumer across replicas: each ``TrainingJobRequestedV1`` is handled once (inbox) and
+    becomes a work-queue message for the trainer workers."""
 
-    The same loop as ``EventBus.consume``, but it unsubscribes on stop: draining a connection with an idle pull
-    subscription otherwise waits for NATS's 30 s drain timeout at every shutdown."""
+    async def dispatch(session, event: TrainingJobRequestedV1) -> None:
+        await enqueue(bus.js, settings, event.job_id)
 
-    def __init__(self, bus: EventBus, sessionmaker, settings: Settings):
-        self.bus = bus
-        self.sessionmaker = sessionmaker
-        self.settings = settings
-        self._sub = None
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        assert self.bus.js is not None
-        self._sub = await self.bus.js.pull_subscribe(self.bus.wire_subject(TrainingJobRequestedV1.subject),
-                                                     durable=DISPATCH_DURABLE, stream=self.bus.stream)
-        self._task = asyncio.create_task(self._loop(), name="xray-training-dispatch")
-
-    async def _loop(self) -> None:
-        import nats
-
-        while True:
-            try:
-                msgs = await self._sub.fetch(10, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            for msg in msgs:
-                try:
-                    event = parse_event(TrainingJobRequestedV1.subject, msg.data)
-                except ValueError:
-                    log.error("dropping malformed training job event")
-                    await msg.term()
-                    continue
-                try:
-                    async with self.sessionmaker() as session, session.begin():
-                        if await claim_inbox(session, inbox, event, DISPATCH_DURABLE):
-                            await enqueue(self.bus.js, self.settings, event.job_id)
-                    await msg.ack()
-                except Exception:  # broker or DB trouble: the event is redelivered and tried again
-                    log.exception("could not queue a training job; will retry")
-                    await msg.nak(delay=2.0)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+    bus.consume(TrainingJobRequestedV1, DISPATCH_DURABLE, dispatch, sessionmaker, inbox)
 
 
 async def setup_work_queue(bus: EventBus, settings: Settings) -> None:

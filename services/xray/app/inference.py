@@ -39,7 +39,8 @@ def providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in avail]
 
 
-def open_session(path: Path, threads: int, expected_sha256: str | None) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, expected_sha256: str | None,
+                 provider_list: list[str] | None = None) -> ort.InferenceSession:
     if expected_sha256 is not None:
         got = sha256_file(path)
         if got != expected_sha256:
@@ -48,7 +49,7 @@ def open_session(path: Path, threads: int, expected_sha256: str | None) -> ort.I
     so.intra_op_num_threads = max(1, threads)
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), sess_options=so, providers=providers())
+    return ort.InferenceSession(str(path), sess_options=so, providers=provider_list or providers())
 
 
 def load_meta(onnx_path: Path) -> dict:

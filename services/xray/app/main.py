@@ -7,7 +7,7 @@ from zhenxi_common.app import create_service_app
 
 from .api import router
 from .config import Settings
-from .events import ModelWatcher, TrainingDispatcher, setup_work_queue
+from .events import ModelWatcher, setup_work_queue, start_training_dispatch
 from .models import outbox
 from .registry import ModelRuntime, ModelStore, seed_bundled
 
@@ -24,15 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await seed_bundled(state.sessionmaker, state.store, settings)
         state.runtime = ModelRuntime(settings, state.store, state.sessionmaker)
         await setup_work_queue(state.bus, settings)
-        state.dispatcher = TrainingDispatcher(state.bus, state.sessionmaker, settings)
-        await state.dispatcher.start()
+        start_training_dispatch(state.bus, state.sessionmaker, settings)
         state.watcher = ModelWatcher(state.bus, state.runtime, settings)
         await state.watcher.start()
         try:
             yield
         finally:
             await state.watcher.stop()
-            await state.dispatcher.stop()
             await state.runtime.aclose()
 
     return create_service_app(settings, title="Zhenxi xray", routers=[router], outbox_table=outbox,

@@ -37,6 +37,7 @@ from zhenxi_common.events import ModelPromotedV1
 from zhenxi_common.outbox import add_event
 
 from .config import Settings
+from .inference import open_session, sha256_file
 from .models import ModelActivation, ModelVersion
 
 log = logging.getLogger("xray.registry")
@@ -310,26 +311,15 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------------ validation
 _VALIDATION_LOCK = threading.Lock()  # one candidate at a time: the machine's cores belong to serving first
 
 
-def _ort_session(path: Path, threads: int = 1):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, threads)
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+def _validation_session(path: Path):
+    """Candidates are validated on the CPU with one thread: the machine's accelerators and cores serve first."""
+    return open_session(path, 1, None, provider_list=["CPUExecutionProvider"])
 
 
 def _dims(shape: Any) -> list[int | None]:
@@ -488,7 +478,7 @@ def validate_candidate(path: Path, task: str, golden: Path | None, labels: list[
     with _VALIDATION_LOCK:
         load_onnx_checked(path)
         try:
-            session = _ort_session(path)
+            session = _validation_session(path)
         except Exception as e:  # any onnxruntime load failure means the model is not servable
             raise ModelInvalidError(details={"reason": "onnxruntime_rejected", "error": str(e)[:300]}) from None
         sig = signature_of(session)
@@ -842,7 +832,7 @@ class Classifier:
     """An active fine-tuned classifier, run on the same working image the analyzer prepared."""
 
     def __init__(self, path: Path, meta: dict, threads: int):
-        self.session = _ort_session(path, threads)
+        self.session = open_session(path, threads, None)
         self.labels: list[str] = list(meta["sidecar"]["labels"])
         self.size = int(meta["sidecar"].get("input", {}).get("size", 224))
         self.input_name = self.session.get_inputs()[0].name

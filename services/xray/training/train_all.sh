@@ -16,6 +16,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install "${wheel:-torch==2.13.0}"
   "$VENV/bin/pip" install -c training/constraints.txt -r training/requirements.txt
 fi
+# The serving code the training scripts reuse (imaging, gate) raises the platform's errors.
+"$VENV/bin/python" -c "import zhenxi_common" 2>/dev/null ||
+  "$VENV/bin/pip" install -c training/constraints.txt -e "$ROOT/libs/common"
 
 export YOLO_OFFLINE=1 OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 PYTHONHASHSEED=0
 export YOLO_CONFIG_DIR="$SVC/training/cache/ultralytics_cfg"
