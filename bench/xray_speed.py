@@ -26,7 +26,8 @@ def pct(v, q):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per instance")
+    ap.add_argument("--instances", type=int, default=0, help="batches run at once (0 = auto: 1 on CUDA, else cores)")
     ap.add_argument("--n", type=int, default=40, help="requests per latency run")
     ap.add_argument("--requests", type=int, default=48, help="requests per throughput run")
     ap.add_argument("--max-batch", type=int, default=8)
@@ -35,10 +36,10 @@ def main() -> None:
     from app.service import AnalyzerConfig, XrayAnalyzer
     from app.inference import providers
 
-    a = XrayAnalyzer(AnalyzerConfig(threads=args.threads, max_batch=args.max_batch, max_wait_ms=args.wait_ms))
+    a = XrayAnalyzer(AnalyzerConfig(threads=args.threads, instances=args.instances, max_batch=args.max_batch, max_wait_ms=args.wait_ms))
     golden = sorted((SVC / "models" / "golden").glob("*.png"))[0]
     data = golden.read_bytes()
-    print(f"providers {providers()}, threads {args.threads}, cpu count {os.cpu_count()}, "
+    print(f"providers {providers()}, threads {args.threads}, instances {a.instances}, max batch {args.max_batch}, cpu count {os.cpu_count()}, "
           f"load avg {os.getloadavg()[0]:.2f}")
     for _ in range(3):
         a.analyze(data, golden.name, "image/png")

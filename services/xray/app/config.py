@@ -43,7 +43,8 @@ class Settings(BaseServiceSettings):
     reconcile_interval_s: float = 30.0
 
     # --- inference ------------------------------------------------------------------------------------------
-    threads: int = 2
+    threads: int = 1            # ONNX Runtime intra-op threads per model instance
+    instances: int = 0          # dynamic-batching instances (batches run at once); 0 = 1 on CUDA, else one per core
     max_batch: int = 8
     max_wait_ms: float = 5.0
     max_image_bytes: int = 20 * 1024 * 1024

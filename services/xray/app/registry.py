@@ -976,13 +976,14 @@ class ModelRuntime:
             files[f"golden/{golden.name}"] = golden
         view = self.store.view(files)
         s = self.settings
-        return XrayAnalyzer(AnalyzerConfig(models_dir=view, threads=s.threads, max_batch=s.max_batch,
+        return XrayAnalyzer(AnalyzerConfig(models_dir=view, threads=s.threads, instances=s.instances,
+                                           max_batch=s.max_batch,
                                            max_wait_ms=s.max_wait_ms, limits=Limits(max_bytes=s.max_image_bytes)))
 
     def _build_classifier(self, row: ModelVersion) -> Classifier:
         if not self.store.verify(row.sha256, row.size_bytes):
             raise ModelBlobMissingError(details={"name": row.name, "version": row.version})
-        return Classifier(self.store.blob_path(row.sha256), row.meta, max(1, self.settings.threads // 2))
+        return Classifier(self.store.blob_path(row.sha256), row.meta, max(1, self.settings.threads))
 
     async def aclose(self) -> None:
         for gen in list(self._live):

@@ -22,15 +22,24 @@ from app.errors import ModelUnavailableError, NotChestXrayError, ServiceError
 from app.gate import Gate
 from app.heatmap import OUTSIDE_FLAG, chest_region, mask_png, overlay_png, png_b64, restrict
 from app.imaging import Limits, LoadedImage, load_image, prepare_gray
-from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector
+from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector, providers
 from app.measurements import ORGANS, binarize, lung_plausibility, measure, resize_masks
 
+
+def default_instances() -> int:
+    """One batch at a time on a GPU; on CPU one single-threaded instance per core. Measured on 2 cores
+    (bench/xray_speed.py): per-image CPU cost of both networks does not fall with batch size when single-threaded,
+    and two 1-thread runs beat one 2-thread run, whose thread hand-offs cost more than they save at these sizes."""
+    if "CUDAExecutionProvider" in providers():
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 @dataclass
 class AnalyzerConfig:
     models_dir: Path = field(default_factory=lambda: Path(os.environ.get("XRAY_MODELS_DIR", MODELS_DIR)))
-    threads: int = 2
+    threads: int = 1                 # ONNX Runtime intra-op threads per model instance
+    instances: int = 0               # batches run at once; 0 = auto (1 on CUDA, one per CPU core otherwise)
     max_batch: int = 8
     max_wait_ms: float = 5.0
     verify_sha256: bool = True
@@ -68,8 +77,9 @@ class XrayAnalyzer:
         self.version = {"chestnet": self.chest.meta.get("version"), "chestnet_sha256": self.chest.meta.get("sha256", "")[:12],
                         "detector": self.detector.meta.get("version"),
                         "detector_sha256": self.detector.meta.get("sha256", "")[:12]}
+        self.instances = self.config.instances or default_instances()
         self.batcher: DynamicBatcher[Prepared, Raw] = DynamicBatcher(self.infer, self.config.max_batch,
-                                                                     self.config.max_wait_ms)
+                                                                     self.config.max_wait_ms, self.instances)
 
     # ------------------------------------------------------------------------------------------------ stages
     def prepare(self, data: bytes, filename: str | None = None, content_type: str | None = None) -> Prepared:

@@ -43,3 +43,47 @@ def test_a_failing_batch_fails_its_waiters_and_the_batcher_keeps_working():
         return ok
 
     assert asyncio.run(go()) == "ok"
+
+
+def test_instances_bound_how_many_batches_run_at_once_and_queued_work_joins_the_next_batch():
+    lock = threading.Lock()
+    state = {"running": 0, "peak": 0}
+    sizes: list[int] = []
+    release = threading.Event()
+
+    def slow(xs):
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+        release.wait(5)
+        with lock:
+            state["running"] -= 1
+            sizes.append(len(xs))
+        return xs
+
+    async def go(instances: int):
+        b = DynamicBatcher(slow, max_batch=4, max_wait_ms=1, instances=instances)
+        first = []
+        for i in range(instances):        # one-item batches, one after the other, until every instance is busy
+            first.append(asyncio.ensure_future(b.submit(i)))
+            await asyncio.sleep(0.15)
+        later = [asyncio.ensure_future(b.submit(i)) for i in range(10, 14)]
+        await asyncio.sleep(0.1)
+        release.set()
+        out = await asyncio.gather(*first, *later)
+        await b.aclose()
+        return out
+
+    assert asyncio.run(go(2)) == [0, 1, 10, 11, 12, 13]
+    assert state["peak"] == 2
+    assert sorted(sizes) == [1, 1, 4]     # the four queued while both instances were busy ran as one batch
+    release.clear()
+    state["peak"] = 0
+    sizes.clear()
+    asyncio.run(go(1))
+    assert state["peak"] == 1
+
+
+def test_instances_must_be_positive():
+    with pytest.raises(ValueError):
+        DynamicBatcher(lambda xs: xs, instances=0)
