@@ -74,7 +74,29 @@ class ChestModel:
         self.thresholds: dict[str, float] = self.meta.get("thresholds", {})
         self.organs: list[str] = self.meta.get("organs", ["left_lung", "right_lung", "heart"])
         self.size: int = int(self.meta.get("input", {}).get("size", CLS_SIZE))
+        # finding -> {measurement, coef, intercept}: probability from a mask measurement (training/measurement_heads.py)
+        self.measurement_heads: dict[str, dict] = self.meta.get("measurement_heads", {})
         self.session = open_session(self.path, threads, self.meta.get("sha256") if verify_sha256 else None)
+
+    def apply_measurement_heads(self, out: ChestOutput) -> None:
+        """Replace a finding's network probability by a logistic on a measurement of the masks (e.g. Cardiomegaly
+        from the cardiothoracic ratio), and its CAM by the organ the measurement reads. When the masks give no
+        measurement the network's own probability stays."""
+        if not self.measurement_heads:
+            return
+        from app.measurements import binarize, measure  # local: measurements imports nothing from here
+
+        masks = binarize(out.masks)
+        m = measure(masks, masks.shape[2], masks.shape[1])
+        for finding, head in self.measurement_heads.items():
+            value = m.get(head["measurement"])
+            if value is None or finding not in self.labels:
+                continue
+            k = self.labels.index(finding)
+            out.probs[k] = 1.0 / (1.0 + np.exp(-(head["coef"] * float(value) + head["intercept"])))
+            h, w = out.cams.shape[1:]
+            heart = cv2.resize(masks[2].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+            out.cams[k] = heart * float(out.probs[k])
 
     @staticmethod
     def preprocess(works: Sequence[np.ndarray], size: int = CLS_SIZE) -> np.ndarray:
@@ -85,7 +107,10 @@ class ChestModel:
             return []
         x = self.preprocess(works, self.size)
         probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
-        return [ChestOutput(probs[i], cams[i], masks[i], emb[i]) for i in range(len(works))]
+        outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i]) for i in range(len(works))]
+        for o in outs:
+            self.apply_measurement_heads(o)
+        return outs
 
 
 def decode_yolo(raw: np.ndarray, conf: float, iou: float, scale: float, pad: tuple[int, int],

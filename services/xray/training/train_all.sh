@@ -2,7 +2,7 @@
 # One command to rebuild every chest X-ray model from the shared datasets:
 #   services/xray/training/train_all.sh
 # Creates .venv-train (CPU torch, pinned by constraints.txt) when missing, then: splits + cache, ChestNet
-# (findings + CAM + attention U-Net + gate embedding), YOLOv8n detector, gate calibration, golden self-test
+# (findings + CAM + attention U-Net + gate embedding), YOLOv8n detector, measurement heads, gate calibration, golden self-test
 # record, model card. Runs niced with 2 threads; about 45-60 min on 2 shared cores.
 set -euo pipefail
 SVC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,6 +32,7 @@ mkdir -p training/runs
 "${PY[@]}" training/train_seg.py --epochs "${SEG_EPOCHS:-8}"
 "${PY[@]}" training/combine_export.py
 "${PY[@]}" training/train_yolo.py --epochs "${YOLO_EPOCHS:-25}" --imgsz 512
+"${PY[@]}" training/measurement_heads.py
 "${PY[@]}" training/calibrate_gate.py
 "${PY[@]}" training/make_golden.py
 "${PY[@]}" training/write_card.py

@@ -70,6 +70,19 @@ def main() -> None:
     m = cm["mean_auroc_14"]
     w(f"\n**Mean AUROC over the 14 findings: {f3(m['value'])} (95% CI {f3(m['ci95'][0])}–{f3(m['ci95'][1])})**; "
       f"validation mean {f3(cm['val_mean_auroc_14'])}. `abnormal` = not `No Finding`.\n")
+    for finding, h in (cm.get("measurement_heads") or {}).items():
+        if h.get("adopted"):
+            w(f"**{finding} comes from a measurement, not the findings network.** `measurement_heads.py` fits a 1-D "
+              f"logistic of the {h['measurement'].replace('_', ' ')} (from the SegNet masks, which never saw an NIH "
+              f"label) on NIH train ({h['n_train']} films, {h['train_positives']} positive). On NIH **validation** it "
+              f"reached AUROC {f3(h['val_auroc_measurement'])} against the network head's "
+              f"{f3(h['val_auroc_network'])}, so it was adopted (rule: > 0.01 better on validation); test was read "
+              f"once afterwards: {f3(h['test_auroc'])} ({f3(h['test_ci95'][0])}–{f3(h['test_ci95'][1])}, "
+              f"{h['test_positives']} positives). Its heat map is the heart mask.\n")
+    if "mean_auroc_14_network_only_onnx" in cm:
+        v = cm["mean_auroc_14_network_only_onnx"]
+        w(f"Mean AUROC with the network heads only (ONNX outputs): {f3(v['value'])} "
+          f"({f3(v['ci95'][0])}–{f3(v['ci95'][1])}).\n")
     sm_path = MODELS / "segnet_metrics.json"
     sm = json.loads(sm_path.read_text()) if sm_path.exists() else None
     seg = sm or cm
