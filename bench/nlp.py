@@ -1,8 +1,9 @@
 """NLP benchmark: department top-1/top-3 per department and macro-averaged, emergency recall/precision,
 urgency agreement, retrieval recall@5 and MRR, latency p50/p95. Prints numbers; asserts nothing.
 
-    .venv/bin/python bench/nlp.py                 # held-out test set + retrieval set
-    .venv/bin/python bench/nlp.py --dev           # the dev set used for tuning
+    .venv/bin/python bench/nlp.py                 # both held-out test sets + retrieval set
+    .venv/bin/python bench/nlp.py --dev           # the dev sets used for tuning
+    .venv/bin/python bench/nlp.py --set NAME      # one file from bench/data
     .venv/bin/python bench/nlp.py --show-errors   # list misses (use on the dev set only when tuning)
     .venv/bin/python bench/nlp.py --emergency-dev # red-flag tuning set: emergencies and hard look-alikes
 """
@@ -94,7 +95,8 @@ def retrieval_bench(svc: NlpService, rows: list[dict], show_errors: bool) -> Non
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dev", action="store_true", help="use the dev (tuning) set instead of the test set")
+    ap.add_argument("--dev", action="store_true", help="use the dev (tuning) sets instead of the test sets")
+    ap.add_argument("--set", help="one question file in bench/data, e.g. nlp_questions_test2.jsonl")
     ap.add_argument("--emergency-dev", action="store_true",
                     help="use the red-flag dev set (emergencies and non-emergency look-alikes) for tuning")
     ap.add_argument("--show-errors", action="store_true")
@@ -106,12 +108,17 @@ def main() -> int:
           f"{len(svc.kb.interpretations)}/{len(svc.kb.indicators)} indicator interpretations, "
           f"{len(svc.kb.patterns)} patterns; start-up {time.perf_counter() - t:.1f}s")
     data = ROOT / "bench" / "data"
-    if args.emergency_dev:
-        name = "nlp_emergency_dev.jsonl"
+    if args.set:
+        names = [args.set]
+    elif args.emergency_dev:
+        names = ["nlp_emergency_dev.jsonl"]
+    elif args.dev:
+        names = ["nlp_questions_dev.jsonl", "nlp_questions_dev2.jsonl"]
     else:
-        name = "nlp_questions_dev.jsonl" if args.dev else "nlp_questions.jsonl"
-    print(f"== triage on {name}")
-    triage_bench(svc, load(data / name), args.show_errors)
+        names = ["nlp_questions.jsonl", "nlp_questions_test2.jsonl"]
+    for name in names:
+        print(f"== triage on {name}")
+        triage_bench(svc, load(data / name), args.show_errors)
     if not args.no_retrieval:
         print("== retrieval on nlp_retrieval.jsonl")
         retrieval_bench(svc, load(data / "nlp_retrieval.jsonl"), args.show_errors)

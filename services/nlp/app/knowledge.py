@@ -42,6 +42,14 @@ class Department(_Model):
     scope_en: str
 
 
+class DepartmentCues(_Model):
+    """Words that point a question to a department without being symptoms: conditions, tests, procedures, drugs,
+    situations (knowledge/departments/terms.yaml)."""
+    strong: tuple[str, ...] = ()
+    weak: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+
+
 class Symptom(_Model):
     id: str
     name: str
@@ -226,6 +234,7 @@ class KnowledgeBase:
         self.root = root
         self._hash = hashlib.sha256()
         self.departments: dict[str, Department] = {}
+        self.cues: dict[str, DepartmentCues] = {}
         self.symptoms: dict[str, Symptom] = {}
         self.red_flags: list[RedFlag] = []
         self.diseases: dict[str, Disease] = {}
@@ -253,8 +262,11 @@ class KnowledgeBase:
     def _load(self) -> None:
         try:
             for path in self._files("departments"):
-                for d in self._read(path)["departments"]:
+                data = self._read(path)
+                for d in data.get("departments", []):
                     self._put(self.departments, Department(**d), path)
+                for dept, c in (data.get("cues") or {}).items():
+                    self._put(self.cues, DepartmentCues(**(c or {})), path, key=dept)
             for path in self._files("symptoms"):
                 data = self._read(path)
                 for s in data.get("symptoms", []):
@@ -303,6 +315,7 @@ class KnowledgeBase:
         depts = set(self.departments)
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
+        problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]
         for rf in self.red_flags:
             for rule in rf.when:
                 problems += [f"red flag {rf.id}: unknown symptom {x}" for x in rule.all if x not in self.symptoms]

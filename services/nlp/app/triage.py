@@ -13,6 +13,8 @@ from .lexicon import Lexicon, TextFacts, has_words, language, normalize
 MAX_TEXT_CHARS = 2000
 _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
 # Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
+_LATIN = re.compile(r"[a-z0-9][a-z0-9 .\-]*")
+_IMAGING_WORDS = {"CT", "PA", "DR", "MR", "US"}
 _CHILD_KINDS = {"internal", "mental"}
 _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 # Words that place the text in a real, current event (something happened / is happening). A question about a
@@ -51,6 +53,19 @@ class Triage:
         self.dept_names = self._matcher({normalize(n): d.id for d in kb.departments.values()
                                          for n in (d.name, *d.synonyms) if len(normalize(n)) >= 2
                                          and re.search(r"[\u4e00-\u9fff]", n)})
+        # Department cues: strong 4, English 3, weak 2. One table per language; the longest term wins a position.
+        zh_cues: dict[str, tuple[str, float]] = {}
+        en_cues: dict[str, tuple[str, float]] = {}
+        for dept, cue in kb.cues.items():
+            for terms, weight, table in ((cue.strong, 4.0, zh_cues), (cue.weak, 2.0, zh_cues), (cue.en, 3.0, en_cues)):
+                for t in terms:
+                    key = normalize(t)
+                    if len(key) >= 2 and table.get(key, ("", 0.0))[1] < weight:
+                        table[key] = (dept, weight)
+        self.cue_table = {**en_cues, **zh_cues}
+        self.cue_zh = re.compile("|".join(map(re.escape, sorted(zh_cues, key=len, reverse=True))) or r"(?!x)x")
+        self.cue_en = re.compile(r"(?<![a-z0-9])(" + ("|".join(map(re.escape, sorted(en_cues, key=len, reverse=True)))
+                                                       or r"(?!x)x") + r")(?![a-z0-9])")
         self.flag_phrases = [(rf, [re.compile(p) for p in rf.phrases]) for rf in kb.red_flags]
         intents = kb.context.intents
         self.question_words = [normalize(w) for k in _GENERAL_INTENTS for w in intents.get(k, ())]
@@ -64,15 +79,23 @@ class Triage:
 
     @staticmethod
     def _matcher(table: dict[str, str]) -> tuple[re.Pattern[str], dict[str, str]]:
+        """Longest key first. Latin keys match whole words only ("ED" must not fire inside "tired")."""
         keys = sorted(table, key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, keys)) if keys else r"(?!x)x"), table
+        alts = [rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])" if _LATIN.fullmatch(k) else re.escape(k) for k in keys]
+        return re.compile("|".join(alts) if alts else r"(?!x)x"), table
 
     @staticmethod
-    def _find(matcher: tuple[re.Pattern[str], dict[str, str]], text: str) -> list[str]:
+    def _find(matcher: tuple[re.Pattern[str], dict[str, str]], text: str, raw: str | None = None) -> list[str]:
+        """Entries named in ``text``. A Latin name of at most 3 letters (AS, RA, CT) also has to appear in capitals
+        in ``raw``: lower-case "as" or "ra" is English, not a diagnosis."""
         rx, table = matcher
         out: list[str] = []
         for m in rx.finditer(text):
-            key = table[m.group(1) if m.groups() else m.group(0)]
+            hit = m.group(1) if m.groups() else m.group(0)
+            if raw is not None and _LATIN.fullmatch(hit) and len(hit) <= 3 and not re.search(
+                    rf"(?<![A-Za-z0-9]){re.escape(hit.upper())}(?![A-Za-z0-9])", raw):
+                continue
+            key = table[hit]
             if key not in out:
                 out.append(key)
         return out
@@ -93,13 +116,16 @@ class Triage:
         if not has_words(norm):
             return self._not_understood(result, "no_words", en)
         facts = self.lex.analyze(text)
-        diseases = self._find(self.disease_names, facts.text)
+        diseases = self._find(self.disease_names, facts.text, text)
         indicators = self._find(self.indicator_names, facts.text)
         rx, codes = self.indicator_codes
         for m in rx.finditer(facts.text):
-            if codes[m.group(1)] not in indicators:
-                indicators.append(codes[m.group(1)])
+            code = codes[m.group(1)]
+            # CT and PA are imaging words far more often than calcitonin or prealbumin.
+            if code not in indicators and code.upper() not in _IMAGING_WORDS:
+                indicators.append(code)
         named_depts = self._find(self.dept_names, facts.text)
+        cues = self._cues(facts.text)
         result["mentioned"] = {
             "diseases": [self._ref("disease", d, self.kb.diseases[d], en) for d in diseases],
             "indicators": [{"code": c, "name": self.kb.indicators[c].name_en if en else self.kb.indicators[c].name}
@@ -108,11 +134,11 @@ class Triage:
         self._describe_symptoms(facts, result, en)
         # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
         red_flags = self._red_flags(facts)
-        if not facts.present and not diseases and not indicators and not named_depts and not red_flags:
+        if not facts.present and not diseases and not indicators and not named_depts and not red_flags and not cues:
             return self._not_understood(result, "no_medical_content", en)
         conditions = self._conditions(facts, diseases, en)
         result["conditions"] = conditions
-        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions)
+        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions, cues)
         if red_flags:
             urgency = "emergency"
             scores["emergency"] = max(scores.values(), default=0) + 10
@@ -265,12 +291,24 @@ class Triage:
                  "source": {"id": f"disease:{d.id}", "knowledge_version": self.kb.version}}
                 for s, d, matched in top]
 
+    def _cues(self, text: str) -> list[tuple[str, float]]:
+        """Distinct department cues in the text, as (department, weight)."""
+        seen: dict[str, tuple[str, float]] = {}
+        for rx in (self.cue_zh, self.cue_en):
+            for m in rx.finditer(text):
+                seen.setdefault(m.group(0), self.cue_table[m.group(0)])
+        return list(seen.values())
+
     def _department_scores(self, facts: TextFacts, diseases: list[str], indicators: list[str],
-                           named_depts: list[str], conditions: list[dict[str, Any]]) -> dict[str, float]:
+                           named_depts: list[str], conditions: list[dict[str, Any]],
+                           cues: list[tuple[str, float]] = ()) -> dict[str, float]:
         scores: dict[str, float] = {}
 
         def add(dept: str, w: float) -> None:
             scores[dept] = scores.get(dept, 0.0) + w
+
+        for dept, w in cues:
+            add(dept, w)
 
         counted: dict[str, float] = {}
         for m in facts.present:

@@ -190,3 +190,23 @@ def test_severity_look_alikes_are_not_emergencies(nlp, text):
 ])
 def test_strong_or_composite_signs_still_fire(nlp, text, flag):
     assert flag in flags(nlp.analyze_symptoms(text))
+
+
+@pytest.mark.parametrize("text", [
+    "削水果划到手指，压了十几分钟血还在往外冒",
+    "我妈突然说头痛，说长这么大从来没这么疼过，还吐了",
+    "我爷爷右边胳膊和腿突然使不上劲，站都站不稳",
+    "热油泼到手臂上，起了好多水泡，皮都掉了",
+    "My father's left side of his body suddenly went weak",
+])
+def test_paraphrased_red_flags_fire(nlp, text):
+    assert nlp.analyze_symptoms(text)["urgency"] == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "老公睡觉打呼噜，睡着了会憋气一下",
+    "最近晚上躺下就憋气，得垫高枕头",
+])
+def test_sleep_and_lying_flat_breathlessness_are_not_red_flags(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] != "emergency"

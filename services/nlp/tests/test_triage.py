@@ -116,3 +116,35 @@ def test_html_is_stripped_and_mixed_scripts_work(nlp):
     r = nlp.analyze_symptoms("<script>alert('x')</script><b>头疼</b> and fever 两天")
     assert {"headache", "fever"} <= set(ids(r["symptoms"]))
     assert all("script" not in s["text"] for s in r["symptoms"])
+
+
+@pytest.mark.parametrize("text,dept", [
+    ("复查核磁说垂体瘤长大了一点，要不要开刀", "neurosurgery"),
+    ("宫颈筛查HPV16阳性，要做阴道镜吗", "gynecology"),
+    ("想去洗牙，牙结石太多了", "stomatology"),
+    ("近视度数好像又加深了，想重新验光", "ophthalmology"),
+    ("体检PSA偏高，需要做前列腺穿刺吗", "urology"),
+    ("孕12周了，第一次产检要查哪些", "obstetrics"),
+])
+def test_department_cues_route_questions_without_symptoms(nlp, text, dept):
+    r = nlp.analyze_symptoms(text)
+    assert r["understood"] and r["departments"][0]["id"] == dept
+
+
+def test_short_latin_names_need_whole_words_in_capitals(nlp):
+    r = nlp.analyze_symptoms("I always feel tired as soon as I get up")
+    assert "erectile_dysfunction" not in ids(r["mentioned"]["diseases"])
+    assert "ankylosing_spondylitis" not in ids(r["mentioned"]["diseases"])
+    r = nlp.analyze_symptoms("胸部CT说有个小结节")
+    assert "CT" not in [i["code"] for i in r["mentioned"]["indicators"]]
+
+
+@pytest.mark.parametrize("text,symptom", [
+    ("我奶奶记性一年比一年差", "memory_loss"),
+    ("拿筷子的时候手会抖", "tremor"),
+    ("早上起床腰背发僵，动一动就好", "morning_stiffness"),
+    ("月经一直不太规律", "menstrual_irregular"),
+    ("My periods have been irregular since spring", "menstrual_irregular"),
+])
+def test_split_phrasings_are_recognised(nlp, text, symptom):
+    assert symptom in ids(nlp.analyze_symptoms(text)["symptoms"])
