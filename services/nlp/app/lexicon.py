@@ -451,7 +451,12 @@ class Lexicon:
         return out
 
     def _populations(self, text: str) -> tuple[set[str], float | None]:
-        found = {k for k, words in self.population_words.items() if any(w in text for w in words)}
+        # 生完孩子 / 产后 speak of the mother: the 孩子 inside them does not make the writer a child.
+        plain = text
+        for w in self.population_words.get("postpartum", ()):
+            plain = plain.replace(w, " " * len(w))
+        found = {k for k, words in self.population_words.items()
+                 if any(w in (plain if k in ("child", "infant") else text) for w in words)}
         age: float | None = None
         for rx, scale in ((_AGE_MONTHS, 1 / 12), (_AGE_MONTHS2, 1 / 12)):
             m = rx.search(text)

@@ -15,6 +15,10 @@ _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergen
 # Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
 _LATIN = re.compile(r"[a-z0-9][a-z0-9 .\-]*")
 _IMAGING_WORDS = {"CT", "PA", "DR", "MR", "US"}
+_SURGERY_WORDS = ("手术", "开刀", "切除", "微创", "surgery", "operation")
+_SURGICAL_COUNTERPART = {"neurology": "neurosurgery", "respiratory": "thoracic_surgery",
+                         "gastroenterology": "general_surgery", "hepatology": "general_surgery",
+                         "nephrology": "urology"}
 _CHILD_KINDS = {"internal", "mental"}
 _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 # Words that place the text in a real, current event (something happened / is happening). A question about a
@@ -134,7 +138,8 @@ class Triage:
         self._describe_symptoms(facts, result, en)
         # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
         red_flags = self._red_flags(facts)
-        if not facts.present and not diseases and not indicators and not named_depts and not red_flags and not cues:
+        cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
+        if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for):
             return self._not_understood(result, "no_medical_content", en)
         conditions = self._conditions(facts, diseases, en)
         result["conditions"] = conditions
@@ -330,6 +335,12 @@ class Triage:
             add("infectious", 3.0)
         for c in conditions[:3]:
             add(c["department"], 2.0 * c["score"])
+        # "医生建议手术" / "想开刀" / "做了手术": the surgical counterpart of the internal department takes over.
+        if any(w in facts.text for w in _SURGERY_WORDS):
+            for internal, surgical in _SURGICAL_COUNTERPART.items():
+                if scores.get(internal, 0.0) > 0:
+                    add(surgical, 0.8 * scores[internal] + 1.0)
+                    scores[internal] *= 0.6
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
         if "pregnant" in facts.populations:
             moved = sum(v for d, v in scores.items() if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics")
