@@ -32,7 +32,11 @@ _DURATION_WORDS = {"刚才": 0.02, "刚刚": 0.02, "今天": 0.5, "今早": 0.3,
 _AGE_YEARS = re.compile(_NUM + r"\s*(?:多|来)?\s*(?:周)?岁(半)?")
 _AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝贝)\s*(?:才|刚)?\s*" + _NUM + r"\s*个?(?:多)?月")
 _AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
-_AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:years?|yrs?)[- ]old", re.I)
+_AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:(?:years?|yrs?)[- ]old|yo\b|y/o\b|y\.o\.)", re.I)
+# A pregnancy that is ruled out (验了没怀孕, pregnancy test is negative) does not make the writer pregnant.
+_NOT_PREGNANT = ("没怀孕", "没有怀孕", "不是怀孕", "排除怀孕", "未怀孕", "没怀上", "验孕阴性", "验孕棒一道杠", "一道杠",
+                 "验孕棒阴性", "not pregnant", "pregnancy test is negative", "pregnancy test was negative",
+                 "negative pregnancy test", "pregnancy test negative")
 _PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
 _BP = re.compile(r"(?:血压|bp|高压)?\s*(\d{2,3})\s*/\s*(\d{2,3})(?:\s*mmhg)?")
 _TEMP = re.compile(r"(?:(?:体温|发烧|发热|烧到|高烧|低烧|烧了)\s*(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)(?:\s*(?:度|℃|°c|°))?"
@@ -455,8 +459,12 @@ class Lexicon:
         plain = text
         for w in self.population_words.get("postpartum", ()):
             plain = plain.replace(w, " " * len(w))
+        unpregnant = text
+        for w in _NOT_PREGNANT:
+            unpregnant = unpregnant.replace(w, " " * len(w))
         found = {k for k, words in self.population_words.items()
-                 if any(w in (plain if k in ("child", "infant") else text) for w in words)}
+                 if any(w in {"child": plain, "infant": plain, "pregnant": unpregnant}.get(k, text) for w in words)}
+        child_named = "child" in found
         age: float | None = None
         for rx, scale in ((_AGE_MONTHS, 1 / 12), (_AGE_MONTHS2, 1 / 12)):
             m = rx.search(text)
@@ -470,6 +478,8 @@ class Lexicon:
             else:
                 m = _AGE_EN.search(text)
                 age = float(m.group(1)) if m else None
+        if age is not None and age < 1 and "postpartum" in found and not child_named:
+            age = None  # 生完孩子两个月: months since the birth, not the writer's age
         if age is not None:
             if age < 14:
                 found.add("child")

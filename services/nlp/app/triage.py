@@ -19,7 +19,10 @@ _SURGERY_WORDS = ("手术", "开刀", "切除", "微创", "surgery", "operation"
 _SURGICAL_COUNTERPART = {"neurology": "neurosurgery", "respiratory": "thoracic_surgery",
                          "gastroenterology": "general_surgery", "hepatology": "general_surgery",
                          "nephrology": "urology"}
+_ONCOLOGY_TREATMENT = ("化疗", "放疗", "靶向药", "靶向治疗", "免疫治疗", "内分泌治疗", "内分泌药", "chemotherapy",
+                       "radiotherapy", "targeted therapy")
 _CHILD_KINDS = {"internal", "mental"}
+_CHILD_DEPTS = {"dermatology"}  # a child's rash or eczema is seen in 儿科 first
 _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 # Words that place the text in a real, current event (something happened / is happening). A question about a
 # condition in general (一氧化碳中毒是怎么回事) has none of them.
@@ -229,6 +232,9 @@ class Triage:
             current = [m for m in current if not any(m.start < b and a < m.end for a, b in spans)]
         if self._general_question(facts, spans, current):
             return []
+        if any(m.symptom == "orthopnea" for m in current):
+            # Breathless only when lying flat (垫两个枕头才能睡) is orthopnoea: heart failure, urgent but not 120.
+            current = [m for m in current if m.symptom != "dyspnea" or m.strong]
         present = {m.symptom for m in current}
         severe = {m.symptom for m in current if m.severity == "severe"}
         strong = {m.symptom for m in current if m.strong}
@@ -341,6 +347,9 @@ class Triage:
                 if scores.get(internal, 0.0) > 0:
                     add(surgical, 0.8 * scores[internal] + 1.0)
                     scores[internal] *= 0.6
+        # Questions about cancer treatment (化疗, 放疗, 靶向药) belong to oncology whichever organ is named.
+        if any(w in facts.text for w in _ONCOLOGY_TREATMENT):
+            add("oncology", 6.0)
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
         if "pregnant" in facts.populations:
             moved = sum(v for d, v in scores.items() if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics")
@@ -348,8 +357,9 @@ class Triage:
                       for d, v in scores.items()}
             add("obstetrics", 0.9 * moved + 3.0)
         elif "child" in facts.populations:
-            moved = sum(v for d, v in scores.items() if kinds[d] in _CHILD_KINDS)
-            scores = {d: (v * 0.3 if kinds[d] in _CHILD_KINDS else v) for d, v in scores.items()}
+            child = {d for d in scores if kinds[d] in _CHILD_KINDS or d in _CHILD_DEPTS}
+            moved = sum(v for d, v in scores.items() if d in child)
+            scores = {d: (v * 0.3 if d in child else v) for d, v in scores.items()}
             add("pediatrics", 0.9 * moved + 1.0)
         elif "postpartum" in facts.populations:
             add("obstetrics", 2.0)

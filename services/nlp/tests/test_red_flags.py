@@ -210,3 +210,18 @@ def test_paraphrased_red_flags_fire(nlp, text):
 def test_sleep_and_lying_flat_breathlessness_are_not_red_flags(nlp, text):
     r = nlp.analyze_symptoms(text)
     assert r["urgency"] != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "牙疼的时候半边脸像电击一样，一阵一阵的",          # a simile, not an electric shock
+    "手一碰洗洁精就起皮裂口子",                        # contact eczema, not poisoning
+    "说明书上写这个药可能引起自杀念头，我没有这种想法",  # a leaflet, not intent
+    "晚上躺平就憋得慌，要垫三个枕头才睡得着",          # orthopnoea: urgent, not 120
+])
+def test_look_alikes_are_not_emergencies(nlp, text):
+    assert nlp.analyze_symptoms(text)["urgency"] != "emergency"
+
+
+def test_a_large_bleed_from_below_with_near_fainting_is_an_emergency(nlp):
+    r = nlp.analyze_symptoms("大便拉出好多暗红色的血，一站起来就眼前发黑")
+    assert r["urgency"] == "emergency"

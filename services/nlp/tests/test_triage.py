@@ -148,3 +148,29 @@ def test_short_latin_names_need_whole_words_in_capitals(nlp):
 ])
 def test_split_phrasings_are_recognised(nlp, text, symptom):
     assert symptom in ids(nlp.analyze_symptoms(text)["symptoms"])
+
+
+def test_ruled_out_pregnancy_does_not_route_to_obstetrics(nlp):
+    r = nlp.analyze_symptoms("例假晚了半个月，验孕棒一道杠，没怀孕")
+    assert "pregnant" not in r["populations"]
+    assert r["departments"][0]["id"] == "gynecology"
+    assert "pregnant" in nlp.analyze_symptoms("怀孕20周，腿有点抽筋")["populations"]
+
+
+def test_the_mother_after_birth_is_not_a_child(nlp):
+    r = nlp.analyze_symptoms("生完孩子两个月，天天想哭，觉得自己什么都做不好")
+    assert "child" not in r["populations"] and "postpartum" in r["populations"]
+    assert r["departments"][0]["id"] == "psychiatry"
+
+
+def test_a_small_childs_rash_goes_to_paediatrics(nlp):
+    assert nlp.analyze_symptoms("8个月宝宝身上起了很多红疹子")["departments"][0]["id"] == "pediatrics"
+
+
+def test_cancer_treatment_questions_go_to_oncology(nlp):
+    assert nlp.analyze_symptoms("胃癌手术后第二个月，化疗要做几次")["departments"][0]["id"] == "oncology"
+
+
+def test_surgical_intent_moves_to_the_surgical_department(nlp):
+    r = nlp.analyze_symptoms("肺部磨玻璃结节两年长大了，医生说可以手术切除")
+    assert r["departments"][0]["id"] == "thoracic_surgery"
