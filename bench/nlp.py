@@ -96,7 +96,7 @@ def retrieval_bench(svc: NlpService, rows: list[dict], show_errors: bool) -> Non
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", action="store_true", help="use the dev (tuning) sets instead of the test sets")
-    ap.add_argument("--set", help="one question file in bench/data, e.g. nlp_questions_test2.jsonl")
+    ap.add_argument("--set", help="one question file in bench/data, e.g. nlp_questions_test3.jsonl")
     ap.add_argument("--emergency-dev", action="store_true",
                     help="use the red-flag dev set (emergencies and non-emergency look-alikes) for tuning")
     ap.add_argument("--show-errors", action="store_true")
@@ -113,9 +113,9 @@ def main() -> int:
     elif args.emergency_dev:
         names = ["nlp_emergency_dev.jsonl"]
     elif args.dev:
-        names = ["nlp_questions_dev.jsonl", "nlp_questions_dev2.jsonl"]
+        names = ["nlp_questions_dev.jsonl", "nlp_questions_dev2.jsonl", "nlp_questions_dev3.jsonl"]
     else:
-        names = ["nlp_questions.jsonl", "nlp_questions_test2.jsonl"]
+        names = ["nlp_questions.jsonl", "nlp_questions_test3.jsonl"]
     for name in names:
         print(f"== triage on {name}")
         triage_bench(svc, load(data / name), args.show_errors)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .consult import Answer, Consultant
+from .emergency import MODEL_PATH as EMERGENCY_MODEL, SemanticEmergency
 from .errors import MissingQueryError, UnknownFindingError
 from .interpret import Interpreter
 from .knowledge import XRAY_FINDINGS, KnowledgeBase, load_knowledge
@@ -28,11 +29,11 @@ FINDING_NAMES = {
 
 class NlpService:
     def __init__(self, kb: KnowledgeBase, *, dense: bool = True, dense_threads: int = 1,
-                 cache_dir: Path | None = None, writer: AnswerWriter | None = None) -> None:
+                 cache_dir: Path | None = None, writer: AnswerWriter | None = None,
+                 emergency_model: Path | None = EMERGENCY_MODEL) -> None:
         self.kb = kb
         self._cache_dir = cache_dir
         self.lexicon = Lexicon(kb)
-        self.triage = Triage(kb, self.lexicon)
         self.interpreter = Interpreter(kb)
         encoder = None
         if dense:
@@ -40,6 +41,12 @@ class NlpService:
                 encoder = DenseEncoder(threads=dense_threads)
             except (ImportError, OSError, ValueError) as exc:  # wheel missing or damaged: keep serving with BM25
                 log.warning("dense retrieval unavailable, using BM25 only: %s", exc)
+        semantic = None
+        if encoder is not None and emergency_model is not None and Path(emergency_model).exists():
+            semantic = SemanticEmergency(encoder, Path(emergency_model))
+        elif dense:
+            log.warning("semantic emergency detector unavailable; red flags come from the rules only")
+        self.triage = Triage(kb, self.lexicon, semantic)
         self.retriever = Retriever(kb, self.lexicon, encoder, cache_dir)
         self.consultant = Consultant(kb, self.triage, self.retriever, writer)
         self._finding_lookup = {k.lower(): k for k in XRAY_FINDINGS}

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import EmptyTextError, TextTooLongError
 from .knowledge import KnowledgeBase, max_urgency
+from .emergency import SemanticEmergency
 from .lexicon import Lexicon, TextFacts, has_words, language, normalize
 
 MAX_TEXT_CHARS = 2000
@@ -15,6 +16,7 @@ _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergen
 # Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
 _LATIN = re.compile(r"[a-z0-9][a-z0-9 .\-]*")
 _IMAGING_WORDS = {"CT", "PA", "DR", "MR", "US"}
+SEMANTIC_FLAG = "rf_possible_emergency"
 _SURGERY_WORDS = ("手术", "开刀", "切除", "微创", "surgery", "operation")
 _SURGICAL_COUNTERPART = {"neurology": "neurosurgery", "respiratory": "thoracic_surgery",
                          "gastroenterology": "general_surgery", "hepatology": "general_surgery",
@@ -41,9 +43,11 @@ def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
 
 
 class Triage:
-    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon) -> None:
+    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon, semantic: SemanticEmergency | None = None) -> None:
         self.kb = kb
         self.lex = lexicon
+        self.semantic = semantic
+        self.semantic_flag = next((rf for rf in kb.red_flags if rf.id == SEMANTIC_FLAG), None)
         self.disease_names = self._matcher({normalize(n): d.id for d in kb.diseases.values()
                                             for n in (d.name, d.name_en, *d.aliases) if len(normalize(n)) >= 2})
         ind_names: dict[str, str] = {}
@@ -141,6 +145,8 @@ class Triage:
         self._describe_symptoms(facts, result, en)
         # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
         red_flags = self._red_flags(facts)
+        if not red_flags:
+            red_flags = self._semantic_red_flag(facts)
         cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
         if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for):
             return self._not_understood(result, "no_medical_content", en)
@@ -274,6 +280,28 @@ class Triage:
             if hit:
                 fired.append(rf)
         return fired
+
+    def _semantic_red_flag(self, facts: TextFacts) -> list[Any]:
+        """The safety net: wording close to emergencies the rules do not know. Not for a general question about a
+        named condition (心梗有哪些症状), which the rules already recognise."""
+        if self.semantic is None or self.semantic_flag is None:
+            return []
+        spans = self._condition_spans(facts.text)
+        if self._general_question(facts, spans, [m for m in facts.current if not m.chronic]):
+            return []
+        fired, _ = self.semantic.fires(facts.text, strict=self._reassuring(facts))
+        return [self.semantic_flag] if fired else []
+
+    def _reassuring(self, facts: TextFacts) -> bool:
+        """The rules understood the text and found it benign: a dangerous symptom is there only negated or in the
+        past (没有胸痛, 去年中风过), or every current symptom is a mild, routine one (打呼噜, 累)."""
+        symptoms = self.kb.symptoms
+        discounted = any(symptoms[m.symptom].urgency == "emergency" and (m.negated or m.historical or m.chronic)
+                         for m in facts.mentions)
+        current = [m for m in facts.current if not m.chronic]
+        routine = bool(current) and all(symptoms[m.symptom].urgency == "routine" and m.severity != "severe"
+                                        for m in current)
+        return discounted or routine
 
     def _conditions(self, facts: TextFacts, mentioned: list[str], en: bool) -> list[dict[str, Any]]:
         present = {m.symptom for m in facts.present}

@@ -1,0 +1,48 @@
+"""The semantic emergency detector: a real model (USE embeddings + char n-grams, weights in models/), run for real."""
+import json
+
+import numpy as np
+
+from app.emergency import MODEL_PATH, char_grams
+
+
+def test_the_committed_model_matches_its_record():
+    data = np.load(MODEL_PATH)
+    meta = json.loads(MODEL_PATH.with_suffix(".json").read_text())
+    assert abs(float(data["threshold"]) - meta["threshold"]) < 1e-6
+    assert data["weights"].shape == (512 + int(data["hash_dim"]),)
+    assert "nlp_questions_test3.jsonl" not in meta["train_files"]      # the blind set is never trained on
+
+
+def test_char_grams_are_stable_and_normalised():
+    a, b = char_grams(["胸口疼 Chest"]), char_grams(["胸口疼 chest"])
+    assert np.allclose(a, b) and abs(np.linalg.norm(a) - 1.0) < 1e-5
+
+
+def test_it_scores_emergencies_high_and_routine_questions_low(nlp):
+    det = nlp.triage.semantic
+    assert det is not None
+    assert det.probability("我爸突然倒在地上，怎么喊都没反应") >= det.threshold
+    assert det.probability("想问下洗牙一般多少钱，要预约吗") < det.threshold
+
+
+def test_it_raises_an_emergency_the_rules_do_not_know(nlp):
+    text = "孩子把妈妈的降压药吃了好几颗"
+    rules_only = nlp.triage._red_flags(nlp.lexicon.analyze(text))
+    r = nlp.analyze_symptoms(text)
+    assert r["urgency"] == "emergency"
+    if not rules_only:
+        assert [f["id"] for f in r["red_flags"]] == ["rf_possible_emergency"]
+        assert "120" in r["advice"]
+
+
+def test_a_general_question_is_not_flagged(nlp):
+    assert nlp.analyze_symptoms("心肌梗死一般有哪些前兆")["urgency"] != "emergency"
+
+
+def test_without_the_model_the_rules_still_work(kb):
+    from app.service import NlpService
+
+    svc = NlpService(kb, dense=False, emergency_model=None)
+    assert svc.triage.semantic is None
+    assert svc.analyze_symptoms("胸口剧痛，满头大汗")["urgency"] == "emergency"
