@@ -29,6 +29,40 @@ def split_rows(name: str, part: str) -> list[str]:
     return [r["image"] for r in csv.DictReader(open(SVC / "models" / "splits" / f"{name}.csv")) if r["split"] == part]
 
 
+def real_non_chest(analyzer) -> dict | None:
+    """Real images that are not chest films: the sample data inside the scikit-image wheel (nothing downloaded).
+    Colour images are tried as shipped (the colourfulness check) and as grayscale (the embedding gate)."""
+    try:
+        import skimage
+    except ImportError:
+        return None
+    from app.errors import ServiceError
+    folder = Path(skimage.__file__).parent / "data"
+    files = sorted([*folder.glob("*.png"), *folder.glob("*.jpg")])
+    out: dict[str, tuple[int, int, list[str]]] = {}
+    for kind in ("as shipped", "grayscale"):
+        refused, n, accepted = 0, 0, []
+        for f in files:
+            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is None:
+                continue
+            if kind == "grayscale":
+                gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+                if np.abs(img.astype(np.int16) - gray[..., None]).mean() < 2:
+                    continue  # already gray: counted above
+                data = cv2.imencode(".png", gray)[1].tobytes()
+            else:
+                data = f.read_bytes()
+            n += 1
+            try:
+                analyzer.analyze(data, f.name, None)
+                accepted.append(f.name)
+            except ServiceError:
+                refused += 1
+        out[kind] = (refused, n, accepted)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="test", choices=["val", "test"])
@@ -121,6 +155,15 @@ def main() -> None:
             print(f"  {kind:<16} refused {r['refused']}/{r['n']}")
         print(f"non-chest refused: {res['non_cxr_refusal_rate']:.3f}; accuracy {res['accuracy']:.3f}; "
               f"balanced accuracy {res['balanced_accuracy']:.3f}")
+        real = real_non_chest(XrayAnalyzer(AnalyzerConfig(threads=args.threads, include_masks=False,
+                                                          include_heatmaps=False)))
+        if real is None:
+            print("\n(scikit-image not installed: no real non-chest images to test the gate on)")
+        else:
+            print("\n== Gate: real non-chest images (scikit-image's bundled photos, micrographs, fundus, documents, "
+                  "phantom), as shipped and converted to grayscale")
+            for kind, (refused, n, accepted) in real.items():
+                print(f"  {kind:<16} refused {refused}/{n}" + (f"  accepted: {', '.join(accepted)}" if accepted else ""))
 
 
 if __name__ == "__main__":
