@@ -101,6 +101,10 @@ class Context(_Model):
     intents: dict[str, tuple[str, ...]]
     out_of_scope: tuple[str, ...]
     compositions: tuple[Composition, ...] = ()
+    # Figures of speech blanked out before any matching (笑死, 加班加到吐血, 想死你了).
+    figurative: tuple[str, ...] = ()
+    # Words that close an episode (现在没事了, 缓过来了): symptoms before them are past, not a current emergency.
+    resolved_cues: tuple[str, ...] = ()
 
 
 class IndicatorRef(_Model):

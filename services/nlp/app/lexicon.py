@@ -14,7 +14,9 @@ from .knowledge import KnowledgeBase
 
 jieba.setLogLevel(logging.WARNING)
 
-_CLAUSE_SPLIT = re.compile(r"[，,。;；!！?？\n\r]|\.(?!\d)|\s{2,}")
+# A single space between Chinese phrases is how many people type a comma on a phone (浑身痒 喘不上气 头晕).
+_CLAUSE_SPLIT = re.compile(r"[，,。;；!！?？\n\r]|\.(?!\d)|\s{2,}|(?<=[\u4e00-\u9fff\d])\s+(?=[\u4e00-\u9fff])"
+                           r"|(?<=[\u4e00-\u9fff])\s+(?=\d)")
 _SENTENCE_SPLIT = re.compile(r"[。!！?？\n\r;；]|\.(?!\d)")
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -30,8 +32,11 @@ _DURATION_WORDS = {"刚才": 0.02, "刚刚": 0.02, "今天": 0.5, "今早": 0.3,
                    "前天": 2, "好几天": 4, "这几天": 3, "最近": 14, "近期": 14, "一阵子": 14, "很久": 180,
                    "好多年": 1825, "多年": 1825, "长期": 365, "一直": 90, "反反复复": 90, "老毛病": 365}
 _AGE_YEARS = re.compile(_NUM + r"\s*(?:多|来)?\s*(?:周)?岁(半)?")
-_AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝贝)\s*(?:才|刚)?\s*" + _NUM + r"\s*个?(?:多)?月")
-_AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
+_AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝贝)\s*(?:才|刚)?\s*" + _NUM + r"\s*个?(?:多|半)?月")
+_AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多|半)?月(?:大|的宝宝|的孩子|的婴儿)")
+_AGO_EN = re.compile(r"\b(?:(?:years?|months?|weeks?) ago|last (?:year|month|week)|years back|as a (?:child|kid)"
+                     r"|when i was (?:young|a kid))\b")
+_AGE_WEEKS_EN = re.compile(r"(\d{1,2})[- ]?(?:weeks?|wks?)[- ]old", re.I)
 _AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:(?:years?|yrs?)[- ]old|yo\b|y/o\b|y\.o\.)", re.I)
 # A pregnancy that is ruled out (验了没怀孕, pregnancy test is negative) does not make the writer pregnant.
 _NOT_PREGNANT = ("没怀孕", "没有怀孕", "不是怀孕", "排除怀孕", "未怀孕", "没怀上", "验孕阴性", "验孕棒一道杠", "一道杠",
@@ -39,7 +44,9 @@ _NOT_PREGNANT = ("没怀孕", "没有怀孕", "不是怀孕", "排除怀孕", "�
                  "negative pregnancy test", "pregnancy test negative")
 _PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
 _BP = re.compile(r"(?:血压|bp|高压)?\s*(\d{2,3})\s*/\s*(\d{2,3})(?:\s*mmhg)?")
-_TEMP = re.compile(r"(?:(?:体温|发烧|发热|烧到|高烧|低烧|烧了)\s*(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)(?:\s*(?:度|℃|°c|°))?"
+# Only the upper number quoted: 血压170, 高压量出来230.
+_SBP = re.compile(r"(?:血压|高压|收缩压)(?:量出来|量了|测了|测出来|是|有|到|达到|高到|飙到|都)?\s*(\d{3})(?!\s*[/\d])")
+_TEMP = re.compile(r"(?:(?:体温|发烧|发热|烧到|高烧|低烧|烧了|temp(?:erature)?(?: of| is| was| at)?|fever of)\s*(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)(?:\s*(?:度|℃|°c|°))?"
                    r"|(3[5-9](?:\.\d)?|4[0-3](?:\.\d)?)\s*(?:度|℃|°c|°))")
 _SEV_RANK = {"mild": 0, "moderate": 1, "severe": 2}
 _GAP_NEGATION = re.compile(r"[不没无未]")
@@ -158,6 +165,10 @@ class Lexicon:
         self._terminators = re.compile("|".join(re.escape(t) for t in ctx.scope_terminators)
                                        + r"|\b(?:" + "|".join(ctx.scope_terminators_en) + r")\b")
         self._history = re.compile("|".join(re.escape(h) for h in ctx.history_cues))
+        figures = sorted({normalize(f) for f in ctx.figurative if f.strip()}, key=len, reverse=True)
+        self._figurative = re.compile("|".join(map(re.escape, figures))) if figures else None
+        resolved = sorted({normalize(r) for r in ctx.resolved_cues if r.strip()}, key=len, reverse=True)
+        self._resolved = re.compile("|".join(map(re.escape, resolved))) if resolved else None
         self.severe_words = [normalize(w) for w in ctx.severity["severe"]]
         self.mild_words = [normalize(w) for w in ctx.severity["mild"]]
         self.strong_words = [normalize(w) for w in ctx.severity.get("strong", ())]
@@ -182,6 +193,8 @@ class Lexicon:
     # ---- symptom spotting ----
     def analyze(self, raw: str) -> TextFacts:
         text = normalize(raw)
+        if self._figurative is not None:  # 笑死 / 加班加到吐血 are not symptoms: blank them, keeping positions
+            text = self._figurative.sub(lambda m: " " * len(m.group(0)), text)
         facts = TextFacts(text=text)
         spans: list[tuple[int, int, str]] = []
 
@@ -240,6 +253,7 @@ class Lexicon:
                 mention.severity = "severe"
             facts.mentions.append(mention)
         self._carry_severity(text, facts, clauses)
+        self._mark_resolved(text, facts)
         self._measurements(text, facts)
         facts.durations = self._durations(text)
         self._mark_chronic(text, facts, clauses)
@@ -272,6 +286,20 @@ class Lexicon:
                     m.severity = "severe"
                     m.strong = m.strong or strong
 
+    def _mark_resolved(self, text: str, facts: TextFacts) -> None:
+        """现在没事了 / 缓过来了 / fine now: what came before is an episode that is over. A symptom graded with a
+        strong word (吐了一大口血) stays current: that needs care even if it has stopped."""
+        if self._resolved is None:
+            return
+        last = None
+        for m in self._resolved.finditer(text):
+            last = m
+        if last is None:
+            return
+        for mention in facts.mentions:
+            if mention.end <= last.start() and not mention.strong:
+                mention.historical = True
+
     def _mark_chronic(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
         """A long duration in a clause makes that clause's symptoms chronic; a bare duration clause (好几年了,
         一直这样) refers back to the clauses before it in the same sentence."""
@@ -280,7 +308,7 @@ class Lexicon:
         sentences = self._clauses(text, _SENTENCE_SPLIT)
         for cs, ce in clauses:
             piece = text[cs:ce]
-            for rx in (_AGE_MONTHS, _AGE_MONTHS2, _AGE_YEARS, _PREGNANCY_WEEK):
+            for rx in (_AGE_MONTHS, _AGE_MONTHS2, _AGE_YEARS, _PREGNANCY_WEEK, _AGE_EN, _AGE_WEEKS_EN):
                 piece = rx.sub(" ", piece)  # 孩子才三个月 is an age, not how long the symptom has lasted
             long_ = any(w in piece for w in _CHRONIC_WORDS) or any(
                 d.days >= 30 and d.text not in _DURATION_WORDS for d in self._durations(piece))
@@ -314,6 +342,8 @@ class Lexicon:
         for m in self._history.finditer(text, cs, s):
             last = m
         if last is not None and not self._terminators.search(text, last.end(), s):
+            return True
+        if _AGO_EN.search(text, cs, ce):  # "had a heart attack 5 years ago"
             return True
         term = text[s:e]
         inner = len(term) > 2 and "过" in term[1:-1] and term not in self.term_to_symptom
@@ -357,6 +387,9 @@ class Lexicon:
                 out.append(("hypertensive_crisis", m, True))
             elif sys_ < 90 and re.search(r"血压|bp|高压", text[max(0, m.start() - 6):m.end()]):
                 out.append(("hypotension", m, sys_ < 80))
+        for m in _SBP.finditer(text):
+            if 200 <= int(m.group(1)) <= 300:
+                out.append(("hypertensive_crisis", m, True))
         for m in [*_HEART_RATE.finditer(text), *_HEART_RATE_LOOSE.finditer(text)]:
             rate = int(m.group(1))
             if rate < 40 or 150 <= rate <= 300:
@@ -373,7 +406,11 @@ class Lexicon:
     def _bp(text: str) -> tuple[re.Match[str] | None, bool]:
         hits = [m for m in _BP.finditer(text) if 60 <= int(m.group(1)) <= 260 and int(m.group(1)) > int(m.group(2))]
         high = [m for m in hits if int(m.group(1)) >= 140 or int(m.group(2)) >= 90]
-        return (high[0] if high else None), any(int(m.group(1)) >= 180 or int(m.group(2)) >= 110 for m in high)
+        severe = any(int(m.group(1)) >= 180 or int(m.group(2)) >= 110 for m in high)
+        upper = [m for m in _SBP.finditer(text) if 140 <= int(m.group(1)) <= 300]
+        if not high and upper:
+            return upper[0], any(int(m.group(1)) >= 180 for m in upper)
+        return (high[0] if high else None), severe
 
     @staticmethod
     def _low_grade(text: str) -> bool:
@@ -478,6 +515,9 @@ class Lexicon:
             else:
                 m = _AGE_EN.search(text)
                 age = float(m.group(1)) if m else None
+                w = _AGE_WEEKS_EN.search(text)
+                if age is None and w:
+                    age = float(w.group(1)) / 52
         if age is not None and age < 1 and "postpartum" in found and not child_named:
             age = None  # 生完孩子两个月: months since the birth, not the writer's age
         if age is not None:

@@ -30,6 +30,7 @@ _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 # condition in general (一氧化碳中毒是怎么回事) has none of them.
 _EVENT_WORDS = ("了", "现在", "刚才", "刚刚", "正在", "突然", "今天", "今早", "今晚", "昨晚", "已经", "还在", "一直",
                 "马上", "赶紧", "快不行", "救命", "help")
+_NOW_WORDS = ("现在", "刚才", "刚刚", "正在", "突然", "马上", "赶紧", "救命", "快不行", "help", "right now", "just now")
 # Q&A intents whose words mark a general question about a condition (context.yaml `intents`).
 _GENERAL_INTENTS = ("meaning", "symptoms", "self_care", "general")
 
@@ -81,6 +82,7 @@ class Triage:
         intents = kb.context.intents
         self.question_words = [normalize(w) for k in _GENERAL_INTENTS for w in intents.get(k, ())]
         self.follow_up_words = [normalize(w) for w in intents.get("follow_up", ())]
+        self.informational_words = [normalize(w) for w in intents.get("informational", ())]
         n = max(len(kb.diseases), 1)
         df: dict[str, int] = {}
         for d in kb.diseases.values():
@@ -144,9 +146,10 @@ class Triage:
             "departments": named_depts}
         self._describe_symptoms(facts, result, en)
         # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
-        red_flags = self._red_flags(facts)
+        informational = self._informational(facts)
+        red_flags = [] if informational else self._red_flags(facts)
         if not red_flags:
-            red_flags = self._semantic_red_flag(facts)
+            red_flags = self._semantic_red_flag(facts, strict=informational)
         cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
         if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for):
             return self._not_understood(result, "no_medical_content", en)
@@ -281,7 +284,13 @@ class Triage:
                 fired.append(rf)
         return fired
 
-    def _semantic_red_flag(self, facts: TextFacts) -> list[Any]:
+    def _informational(self, facts: TextFacts) -> bool:
+        """怎么预防煤气中毒 / 小说里的人吐血 / just asking: a question about knowledge, prevention or fiction,
+        with nothing placing it in a current event (现在, 刚才, 突然, 救命)."""
+        text = facts.text
+        return any(w in text for w in self.informational_words) and not any(w in text for w in _NOW_WORDS)
+
+    def _semantic_red_flag(self, facts: TextFacts, strict: bool = False) -> list[Any]:
         """The safety net: wording close to emergencies the rules do not know. Not for a general question about a
         named condition (心梗有哪些症状), which the rules already recognise."""
         if self.semantic is None or self.semantic_flag is None:
@@ -289,7 +298,7 @@ class Triage:
         spans = self._condition_spans(facts.text)
         if self._general_question(facts, spans, [m for m in facts.current if not m.chronic]):
             return []
-        fired, _ = self.semantic.fires(facts.text, strict=self._reassuring(facts))
+        fired, _ = self.semantic.fires(facts.text, strict=strict or self._reassuring(facts))
         return [self.semantic_flag] if fired else []
 
     def _reassuring(self, facts: TextFacts) -> bool:

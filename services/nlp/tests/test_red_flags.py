@@ -226,3 +226,40 @@ def test_look_alikes_are_not_emergencies(nlp, text):
 def test_a_large_bleed_from_below_with_near_fainting_is_an_emergency(nlp):
     r = nlp.analyze_symptoms("大便拉出好多暗红色的血，一站起来就眼前发黑")
     assert r["urgency"] == "emergency"
+
+
+def rule_flags(nlp, text):
+    """Red flags from the rules alone (the semantic net switched off for this call)."""
+    semantic, nlp.triage.semantic = nlp.triage.semantic, None
+    try:
+        return [f["id"] for f in nlp.analyze_symptoms(text)["red_flags"]]
+    finally:
+        nlp.triage.semantic = semantic
+
+
+@pytest.mark.parametrize("text,flag", [
+    ("刚输完青霉素没几分钟 浑身发痒 喘不上气 头晕", "rf_dyspnea"),            # spaces as commas: 没 does not negate
+    ("发高烧 脖子硬得低不下头", "rf_meningitis"),
+    ("宝宝才一个半月 体温38.4", "rf_meningitis"),
+    ("my 5 week old has a temperature of 38.5", "rf_meningitis"),
+    ("两岁孩子拉了一天 一天没尿 哭的时候没眼泪", "rf_shock"),
+    ("左眼突然胀痛得厉害 看灯有彩虹圈", "rf_acute_glaucoma"),
+    ("心口疼了快四十分钟了还没缓过来", "rf_cardiac_chest_pain"),
+    ("怀孕35周 头疼得厉害 血压170", "rf_hypertensive"),
+    ("took 40 tablets of paracetamol an hour ago", "rf_poisoning"),
+    ("被黄蜂蜇了三下 脸肿了 有点喘不上气", "rf_anaphylaxis"),
+])
+def test_more_red_flags_fire_from_the_rules(nlp, text, flag):
+    assert flag in rule_flags(nlp, text)
+
+
+@pytest.mark.parametrize("text", [
+    "天天加班加到吐血，有什么提神的办法",                  # a figure of speech
+    "笑死我了，朋友说他尴尬到窒息",
+    "冬天烧煤取暖，怎么预防一氧化碳中毒",                  # prevention question
+    "我在写小说，想知道人被电击后会怎样",                  # fiction
+    "刚才心慌了一阵，喘了几口大气，现在缓过来了",          # an episode that is over
+    "my father had a stroke 3 years ago, should I get checked too",
+])
+def test_figures_of_speech_prevention_and_past_episodes_are_not_rule_emergencies(nlp, text):
+    assert rule_flags(nlp, text) == []
