@@ -129,10 +129,14 @@ def main() -> None:
       "was simplified to refusing everything beyond the validation-derived threshold (hard_factor 1.0). The "
       "threshold itself still comes from chest films only, but this change was made after looking at the synthetic "
       "negatives, whose OOD scores start at ~1.1 while the largest test chest film scored ~1.08: the margin is thin.\n")
-    w("The negatives are synthetic (rendered lab reports, photographed-looking documents, colour scenes, gray "
-      "textures, CT-slice and limb-radiograph phantoms): /work/shared has no real non-chest images. Real photos, "
-      "real other body parts and lateral chest films were not measured; treat the gate as a guard against obvious "
-      "misuse, not a classifier of radiograph types.\n")
+    w("The calibration negatives above are synthetic (rendered lab reports, photographed-looking documents, colour "
+      "scenes, gray textures, CT-slice and limb-radiograph phantoms): /work/shared has no real non-chest images. "
+      "`bench/xray_accuracy.py` also runs the real sample images bundled in the scikit-image wheel (camera, coins, "
+      "moon, a scanned page, retinal fundus photos, micrographs, a Shepp–Logan phantom, natural photos), as shipped "
+      "and, for colour ones, in grayscale, and `tests/test_gate_real_images.py` checks ten of them; all were refused "
+      "on 2026-11-21 (37/37), several with OOD scores of 0.96–1.07, i.e. near the threshold. Real other body parts "
+      "and lateral chest films were not measured; treat the gate as a guard against obvious misuse, not a classifier "
+      "of radiograph types.\n")
     w("## Heatmaps\n")
     w("Class activation maps come out of the ONNX graph (`cams` = last feature map × classifier weights; their mean "
       "is exactly the logit), so no gradients run at serving time. They are 8×8 (stride 32), upsampled, kept inside "
