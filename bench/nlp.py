@@ -115,7 +115,7 @@ def main() -> int:
     elif args.dev:
         names = ["nlp_questions_dev.jsonl", "nlp_questions_dev2.jsonl", "nlp_questions_dev3.jsonl"]
     else:
-        names = ["nlp_questions.jsonl", "nlp_questions_test3.jsonl"]
+        names = ["nlp_questions.jsonl", "nlp_questions_test3.jsonl", "nlp_questions_test4.jsonl"]
     for name in names:
         print(f"== triage on {name}")
         triage_bench(svc, load(data / name), args.show_errors)
