@@ -105,8 +105,10 @@ def probes_router() -> APIRouter:
         if extra is not None:
             checks.update(await extra())
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        settings = getattr(state, "settings", None)
+        body = {"status": "ready" if ready else "not_ready", "checks": checks,
+                "service": getattr(settings, "service_name", None)}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -121,10 +121,19 @@ def signed(user_id: str = "user-1", role: str = "patient", scopes: tuple[str, ..
     return GatewayIdentityAuth(key, Identity(user_id=user_id, role=role, scopes=scopes, via=via))
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free right now and not handed out before in this process (the OS may offer a just-released port
+    twice, and two services told to share one would answer for each other)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @contextlib.contextmanager
@@ -143,8 +152,13 @@ def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{service_dir.name} exited: {proc.stderr.read().decode()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                r = httpx.get(f"{base}/readyz", timeout=1)
+                if r.status_code == 200:
+                    # Someone else answering on our port (it was taken before we bound it) is not "ready".
+                    owner = r.json().get("service")
+                    if owner not in (None, service_dir.name):
+                        raise RuntimeError(f"port {port} is served by {owner!r}, not {service_dir.name!r}")
                     break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service_dir.name} not ready after {timeout_s}s")
@@ -170,6 +184,8 @@ class ServiceShapeContract:
         assert ready.status_code == 200, ready.text
         assert {"database", "redis", "nats"} <= set(ready.json()["checks"])
         assert ready.json()["status"] == "ready"
+        if self.service:
+            assert ready.json()["service"] == self.service   # who answers on this port
 
     def test_metrics_count_requests(self, client) -> None:
         client.get("/v1/info", auth=signed("metrics-user"))

@@ -85,7 +85,7 @@ def test_the_job_reaches_the_work_queue(client) -> None:
 
     start = asyncio.run(queued())
     assert post_job(client, make_zip(dataset(seed=1)), model_name="jobs-queue").status_code == 202
-    assert wait_for(lambda: asyncio.run(queued()) == start + 1), "the dispatcher did not queue the job"
+    assert wait_for(lambda: asyncio.run(queued()) == start + 1, timeout_s=60), "the dispatcher did not queue the job"
 
     async def retention() -> str:
         nc = await nats.connect(s.nats_url)
