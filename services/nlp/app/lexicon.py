@@ -139,6 +139,12 @@ class TextFacts:
         return [m for m in self.mentions if not m.negated and not m.historical]
 
 
+def _strip_ages(text: str) -> str:
+    for rx in (_AGE_MONTHS, _AGE_MONTHS2, _AGE_YEARS, _PREGNANCY_WEEK, _AGE_EN, _AGE_WEEKS_EN):
+        text = rx.sub(" ", text)
+    return text
+
+
 class Lexicon:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -255,7 +261,7 @@ class Lexicon:
         self._carry_severity(text, facts, clauses)
         self._mark_resolved(text, facts)
         self._measurements(text, facts)
-        facts.durations = self._durations(text)
+        facts.durations = self._durations(_strip_ages(text))  # 孩子三个月 / 6 week old is an age, not a duration
         self._mark_chronic(text, facts, clauses)
         facts.populations, facts.age = self._populations(text)
         return facts
@@ -308,8 +314,7 @@ class Lexicon:
         sentences = self._clauses(text, _SENTENCE_SPLIT)
         for cs, ce in clauses:
             piece = text[cs:ce]
-            for rx in (_AGE_MONTHS, _AGE_MONTHS2, _AGE_YEARS, _PREGNANCY_WEEK, _AGE_EN, _AGE_WEEKS_EN):
-                piece = rx.sub(" ", piece)  # 孩子才三个月 is an age, not how long the symptom has lasted
+            piece = _strip_ages(piece)  # 孩子才三个月 is an age, not how long the symptom has lasted
             long_ = any(w in piece for w in _CHRONIC_WORDS) or any(
                 d.days >= 30 and d.text not in _DURATION_WORDS for d in self._durations(piece))
             if not long_:
