@@ -129,6 +129,7 @@ class TextFacts:
     durations: list[Duration] = field(default_factory=list)
     populations: set[str] = field(default_factory=set)
     age: float | None = None
+    resolved: bool = False  # the message says the episode is over (现在没事了, fine now)
 
     @property
     def present(self) -> list[Mention]:
@@ -305,6 +306,7 @@ class Lexicon:
         for mention in facts.mentions:
             if mention.end <= last.start() and not mention.strong:
                 mention.historical = True
+        facts.resolved = True
 
     def _mark_chronic(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
         """A long duration in a clause makes that clause's symptoms chronic; a bare duration clause (好几年了,

@@ -295,6 +295,8 @@ class Triage:
         named condition (心梗有哪些症状), which the rules already recognise."""
         if self.semantic is None or self.semantic_flag is None:
             return []
+        if facts.resolved and not [m for m in facts.current if not m.chronic]:
+            return []  # "…passed in 10 min, fine now": the writer says it is over and names nothing ongoing
         spans = self._condition_spans(facts.text)
         if self._general_question(facts, spans, [m for m in facts.current if not m.chronic]):
             return []

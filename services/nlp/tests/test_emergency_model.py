@@ -46,3 +46,8 @@ def test_without_the_model_the_rules_still_work(kb):
     svc = NlpService(kb, dense=False, emergency_model=None)
     assert svc.triage.semantic is None
     assert svc.analyze_symptoms("胸口剧痛，满头大汗")["urgency"] == "emergency"
+
+
+def test_an_episode_the_writer_says_is_over_is_not_flagged(nlp):
+    r = nlp.analyze_symptoms("Had a bad panic attack yesterday, heart pounding, couldn't catch my breath. All good now.")
+    assert r["urgency"] != "emergency"
