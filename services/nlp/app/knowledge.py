@@ -40,6 +40,10 @@ class Department(_Model):
     synonyms: tuple[str, ...] = ()
     scope: str
     scope_en: str
+    # Where a question goes when the patient wants or had an operation (神经科 -> 神经外科).
+    surgical_counterpart: str | None = None
+    # Whether a child's problem here is seen in 儿科 first; default: internal and mental departments.
+    children_to_pediatrics: bool | None = None
 
 
 class DepartmentCues(_Model):
@@ -105,6 +109,9 @@ class Context(_Model):
     figurative: tuple[str, ...] = ()
     # Words that close an episode (现在没事了, 缓过来了): symptoms before them are past, not a current emergency.
     resolved_cues: tuple[str, ...] = ()
+    # Word lists the triage rules read (context.yaml `routing`): surgery_intent, cancer_treatment, event_words,
+    # present_time, pregnancy_ruled_out, not_indicator_codes.
+    routing: dict[str, tuple[str, ...]] = {}
 
 
 class IndicatorRef(_Model):
@@ -320,6 +327,9 @@ class KnowledgeBase:
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
         problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]
+        problems += [f"department {d.id}: unknown surgical counterpart {d.surgical_counterpart}"
+                     for d in self.departments.values()
+                     if d.surgical_counterpart is not None and d.surgical_counterpart not in depts]
         for rf in self.red_flags:
             for rule in rf.when:
                 problems += [f"red flag {rf.id}: unknown symptom {x}" for x in rule.all if x not in self.symptoms]

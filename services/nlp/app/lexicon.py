@@ -38,10 +38,6 @@ _AGO_EN = re.compile(r"\b(?:(?:years?|months?|weeks?) ago|last (?:year|month|wee
                      r"|when i was (?:young|a kid))\b")
 _AGE_WEEKS_EN = re.compile(r"(\d{1,2})[- ]?(?:weeks?|wks?)[- ]old", re.I)
 _AGE_EN = re.compile(r"(\d{1,3})[- ]?(?:(?:years?|yrs?)[- ]old|yo\b|y/o\b|y\.o\.)", re.I)
-# A pregnancy that is ruled out (验了没怀孕, pregnancy test is negative) does not make the writer pregnant.
-_NOT_PREGNANT = ("没怀孕", "没有怀孕", "不是怀孕", "排除怀孕", "未怀孕", "没怀上", "验孕阴性", "验孕棒一道杠", "一道杠",
-                 "验孕棒阴性", "not pregnant", "pregnancy test is negative", "pregnancy test was negative",
-                 "negative pregnancy test", "pregnancy test negative")
 _PREGNANCY_WEEK = re.compile(r"(?:孕|怀孕)\s*" + _NUM + r"\s*(?:个)?(?:周|月)")
 _BP = re.compile(r"(?:血压|bp|高压)?\s*(\d{2,3})\s*/\s*(\d{2,3})(?:\s*mmhg)?")
 # Only the upper number quoted: 血压170, 高压量出来230.
@@ -180,6 +176,8 @@ class Lexicon:
         self.mild_words = [normalize(w) for w in ctx.severity["mild"]]
         self.strong_words = [normalize(w) for w in ctx.severity.get("strong", ())]
         self.population_words = {k: [normalize(w) for w in v] for k, v in ctx.populations.items()}
+        self.pregnancy_ruled_out = sorted((normalize(w) for w in ctx.routing.get("pregnancy_ruled_out", ())),
+                                          key=len, reverse=True)
 
     def _dictionary_words(self) -> list[str]:
         kb = self.kb
@@ -504,7 +502,7 @@ class Lexicon:
         for w in self.population_words.get("postpartum", ()):
             plain = plain.replace(w, " " * len(w))
         unpregnant = text
-        for w in _NOT_PREGNANT:
+        for w in self.pregnancy_ruled_out:
             unpregnant = unpregnant.replace(w, " " * len(w))
         found = {k for k, words in self.population_words.items()
                  if any(w in {"child": plain, "infant": plain, "pregnant": unpregnant}.get(k, text) for w in words)}

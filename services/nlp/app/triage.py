@@ -13,24 +13,11 @@ from .lexicon import Lexicon, TextFacts, has_words, language, normalize
 
 MAX_TEXT_CHARS = 2000
 _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
-# Departments whose patients go to 儿科 (children) or 产科 (pregnancy) instead.
 _LATIN = re.compile(r"[a-z0-9][a-z0-9 .\-]*")
-_IMAGING_WORDS = {"CT", "PA", "DR", "MR", "US"}
 SEMANTIC_FLAG = "rf_possible_emergency"
-_SURGERY_WORDS = ("手术", "开刀", "切除", "微创", "surgery", "operation")
-_SURGICAL_COUNTERPART = {"neurology": "neurosurgery", "respiratory": "thoracic_surgery",
-                         "gastroenterology": "general_surgery", "hepatology": "general_surgery",
-                         "nephrology": "urology"}
-_ONCOLOGY_TREATMENT = ("化疗", "放疗", "靶向药", "靶向治疗", "免疫治疗", "内分泌治疗", "内分泌药", "chemotherapy",
-                       "radiotherapy", "targeted therapy")
+# Department kinds whose patients go to 儿科 (children, unless the department says otherwise) or 产科 (pregnancy).
 _CHILD_KINDS = {"internal", "mental"}
-_CHILD_DEPTS = {"dermatology"}  # a child's rash or eczema is seen in 儿科 first
 _PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
-# Words that place the text in a real, current event (something happened / is happening). A question about a
-# condition in general (一氧化碳中毒是怎么回事) has none of them.
-_EVENT_WORDS = ("了", "现在", "刚才", "刚刚", "正在", "突然", "今天", "今早", "今晚", "昨晚", "已经", "还在", "一直",
-                "马上", "赶紧", "快不行", "救命", "help")
-_NOW_WORDS = ("现在", "刚才", "刚刚", "正在", "突然", "马上", "赶紧", "救命", "快不行", "help", "right now", "just now")
 # Q&A intents whose words mark a general question about a condition (context.yaml `intents`).
 _GENERAL_INTENTS = ("meaning", "symptoms", "self_care", "general")
 
@@ -83,6 +70,17 @@ class Triage:
         self.question_words = [normalize(w) for k in _GENERAL_INTENTS for w in intents.get(k, ())]
         self.follow_up_words = [normalize(w) for w in intents.get("follow_up", ())]
         self.informational_words = [normalize(w) for w in intents.get("informational", ())]
+        routing = {k: tuple(normalize(w) for w in v) for k, v in kb.context.routing.items()}
+        self.surgery_words = routing.get("surgery_intent", ())
+        self.cancer_treatment_words = routing.get("cancer_treatment", ())
+        self.event_words = routing.get("event_words", ())
+        self.present_time_words = routing.get("present_time", ())
+        self.not_indicator_codes = {w.upper() for w in kb.context.routing.get("not_indicator_codes", ())}
+        self.surgical_counterpart = {d.id: d.surgical_counterpart for d in kb.departments.values()
+                                     if d.surgical_counterpart}
+        self.child_departments = {d.id for d in kb.departments.values()
+                                  if (d.children_to_pediatrics if d.children_to_pediatrics is not None
+                                      else d.kind in _CHILD_KINDS)}
         n = max(len(kb.diseases), 1)
         df: dict[str, int] = {}
         for d in kb.diseases.values():
@@ -135,7 +133,7 @@ class Triage:
         for m in rx.finditer(facts.text):
             code = codes[m.group(1)]
             # CT and PA are imaging words far more often than calcitonin or prealbumin.
-            if code not in indicators and code.upper() not in _IMAGING_WORDS:
+            if code not in indicators and code.upper() not in self.not_indicator_codes:
                 indicators.append(code)
         named_depts = self._find(self.dept_names, facts.text)
         cues = self._cues(facts.text)
@@ -229,7 +227,7 @@ class Triage:
         text = facts.text
         if not spans or not any(w in text for w in self.question_words):
             return False
-        if any(w in text for w in _EVENT_WORDS):
+        if any(w in text for w in self.event_words):
             return False
         return all(any(m.start < b and a < m.end for a, b in spans) for m in current)
 
@@ -288,7 +286,7 @@ class Triage:
         """怎么预防煤气中毒 / 小说里的人吐血 / just asking: a question about knowledge, prevention or fiction,
         with nothing placing it in a current event (现在, 刚才, 突然, 救命)."""
         text = facts.text
-        return any(w in text for w in self.informational_words) and not any(w in text for w in _NOW_WORDS)
+        return any(w in text for w in self.informational_words) and not any(w in text for w in self.present_time_words)
 
     def _semantic_red_flag(self, facts: TextFacts, strict: bool = False) -> list[Any]:
         """The safety net: wording close to emergencies the rules do not know. Not for a general question about a
@@ -381,13 +379,13 @@ class Triage:
         for c in conditions[:3]:
             add(c["department"], 2.0 * c["score"])
         # "医生建议手术" / "想开刀" / "做了手术": the surgical counterpart of the internal department takes over.
-        if any(w in facts.text for w in _SURGERY_WORDS):
-            for internal, surgical in _SURGICAL_COUNTERPART.items():
+        if any(w in facts.text for w in self.surgery_words):
+            for internal, surgical in self.surgical_counterpart.items():
                 if scores.get(internal, 0.0) > 0:
                     add(surgical, 0.8 * scores[internal] + 1.0)
                     scores[internal] *= 0.6
         # Questions about cancer treatment (化疗, 放疗, 靶向药) belong to oncology whichever organ is named.
-        if any(w in facts.text for w in _ONCOLOGY_TREATMENT):
+        if any(w in facts.text for w in self.cancer_treatment_words):
             add("oncology", 6.0)
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
         if "pregnant" in facts.populations:
@@ -396,7 +394,7 @@ class Triage:
                       for d, v in scores.items()}
             add("obstetrics", 0.9 * moved + 3.0)
         elif "child" in facts.populations:
-            child = {d for d in scores if kinds[d] in _CHILD_KINDS or d in _CHILD_DEPTS}
+            child = {d for d in scores if d in self.child_departments}
             moved = sum(v for d, v in scores.items() if d in child)
             scores = {d: (v * 0.3 if d in child else v) for d, v in scores.items()}
             add("pediatrics", 0.9 * moved + 1.0)

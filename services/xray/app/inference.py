@@ -7,6 +7,7 @@ Each model's JSON sidecar carries its sha256, labels and operating thresholds.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.imaging import CLS_SIZE, letterbox, to_network_input
+from app.measurements import binarize, measure
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -64,6 +66,11 @@ class ChestOutput:
     masks: np.ndarray       # (3, S, S) left lung, right lung, heart probabilities at network size
     embedding: np.ndarray   # (1280,)
 
+    @functools.cached_property
+    def binary_masks(self) -> np.ndarray:
+        """(3, S, S) bool, one component per organ; computed once, shared by measurement heads and post-processing."""
+        return binarize(self.masks)
+
 
 class ChestModel:
     def __init__(self, onnx_path: Path | str = MODELS_DIR / "chestnet.onnx", threads: int = 2,
@@ -84,9 +91,7 @@ class ChestModel:
         measurement the network's own probability stays."""
         if not self.measurement_heads:
             return
-        from app.measurements import binarize, measure  # local: measurements imports nothing from here
-
-        masks = binarize(out.masks)
+        masks = out.binary_masks
         m = measure(masks, masks.shape[2], masks.shape[1])
         for finding, head in self.measurement_heads.items():
             value = m.get(head["measurement"])

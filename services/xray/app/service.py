@@ -23,7 +23,7 @@ from app.gate import Gate
 from app.heatmap import OUTSIDE_FLAG, chest_region, mask_png, overlay_png, png_b64, restrict
 from app.imaging import Limits, LoadedImage, load_image, prepare_gray
 from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector, providers
-from app.measurements import ORGANS, binarize, lung_plausibility, measure, resize_masks
+from app.measurements import ORGANS, lung_plausibility, measure, resize_masks
 
 
 def default_instances() -> int:
@@ -109,7 +109,7 @@ class XrayAnalyzer:
         include_masks = self.config.include_masks if include_masks is None else include_masks
         include_heatmaps = self.config.include_heatmaps if include_heatmaps is None else include_heatmaps
         img = p.image
-        masks = binarize(raw.chest.masks)
+        masks = raw.chest.binary_masks
         plaus = lung_plausibility(masks)
         decision = self.gate.decide(raw.chest.embedding, plaus)
         if not decision.accepted:
@@ -157,7 +157,7 @@ class XrayAnalyzer:
         return out
 
     def masks_at_input_size(self, p: Prepared, raw: Raw) -> dict[str, np.ndarray]:
-        full = resize_masks(binarize(raw.chest.masks), p.image.width, p.image.height)
+        full = resize_masks(raw.chest.binary_masks, p.image.width, p.image.height)
         return dict(zip(ORGANS, full))
 
     # ------------------------------------------------------------------------------------------------ entry points

@@ -33,12 +33,17 @@ FROZEN_BLOCKS = 8   # of 16: stem + the stride-2..8 blocks keep their pretrained
 Progress = Callable[[dict[str, Any]], None]
 
 
-def _encoder_class():
+def _training_module(name: str):
+    """A module of services/xray/training (the chest model's definition, the metrics the model card uses)."""
     if str(TRAINING) not in sys.path:
         sys.path.insert(0, str(TRAINING))
-    from chestnet import EfficientNetLite0  # the models engineer's definition, matching the PyPI state_dict
+    import importlib
 
-    return EfficientNetLite0
+    return importlib.import_module(name)
+
+
+def _encoder_class():
+    return _training_module("chestnet").EfficientNetLite0  # matches the PyPI state_dict
 
 
 def build_encoder(backbone: str = "auto") -> tuple[nn.Module, str]:
@@ -131,27 +136,9 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------------ metrics
-def auroc(y: np.ndarray, s: np.ndarray) -> float:
-    """Mann-Whitney AUROC (average ranks for ties); NaN when one class is missing."""
-    y = np.asarray(y).astype(bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    ss = np.asarray(s)[order]
-    i = 0
-    while i < len(ss):
-        j = i
-        while j + 1 < len(ss) and ss[j + 1] == ss[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
 def macro_auroc(y: np.ndarray, p: np.ndarray) -> float:
     """Binary: AUROC of the second class; more classes: mean one-vs-rest AUROC over classes present."""
+    auroc = _training_module("metrics").auroc
     if p.shape[1] == 2:
         return auroc(y == 1, p[:, 1])
     vals = [auroc(y == k, p[:, k]) for k in range(p.shape[1])]
