@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
-                     IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, Model, Panel, PanelFile,
+                     IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
                      Pattern, RedFlag, ReportType, Symptom, UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
@@ -85,6 +85,7 @@ class Knowledge:
         self.report_types: dict[str, ReportType] = {}
         self.context: Context | None = None
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
+        self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
         try:
             self._load()
         except ValidationError as exc:
@@ -167,7 +168,9 @@ class Knowledge:
                 med = MedicationClass(**m)
                 self._put(self.medications, med.id, med, path)
         for path in self._files("drugs"):
-            data = self._read(path, {"classes", "drugs"})
+            data = self._read(path, {"classes", "drugs", "rule_sets"})
+            for name, rules in (data.get("rule_sets") or {}).items():
+                self._put(self.rule_sets, name, tuple(MissedDoseRule(**r) for r in rules), path)
             for c in data.get("classes") or []:
                 cls = DrugClass(**c)
                 self._put(self.drug_classes, cls.id, cls, path)
@@ -252,16 +255,26 @@ class Knowledge:
                 problems.append(f"drug class {cls.id}: unknown pattern class {cls.pattern_class}")
             if not cls.sources:
                 problems.append(f"drug class {cls.id}: no sources")
+            if isinstance(cls.missed_dose, str):
+                if cls.missed_dose not in self.rule_sets:
+                    problems.append(f"drug class {cls.id}: unknown rule set {cls.missed_dose}")
+                    continue
+                prefix, own = f"{cls.missed_dose}.", self.rule_sets[cls.missed_dose]
+            else:
+                prefix, own = f"{cls.id}.", cls.missed_dose
             rules = []
-            for i, rule in enumerate(cls.missed_dose):
+            for i, rule in enumerate(own):
                 try:
-                    rules.append((rule, parse(rule.when, names=DOSE_NAMES, functions=False)))
+                    rules.append((rule.model_copy(update={"id": prefix + rule.id}),
+                                  parse(rule.when, names=DOSE_NAMES, functions=False)))
                 except RuleError as exc:
                     problems.append(f"drug class {cls.id}: rule {rule.id}: {exc}")
-                if rule.when.strip() == "always" and i != len(cls.missed_dose) - 1:
+                if rule.when.strip() == "always" and i != len(own) - 1:
                     problems.append(f"drug class {cls.id}: rule {rule.id} (always) must be last")
-            if not cls.missed_dose or cls.missed_dose[-1].when.strip() != "always":
+            if not own or own[-1].when.strip() != "always":
                 problems.append(f"drug class {cls.id}: the last missed-dose rule must be `always`")
+            if len({r.id for r in own}) != len(own):
+                problems.append(f"drug class {cls.id}: duplicate rule ids")
             self._dose_rules[cls.id] = rules
         for drug in self.drugs.values():
             if drug.class_id not in self.drug_classes:
@@ -405,15 +418,41 @@ class Knowledge:
             return None
         if key in self._drug_exact:
             return self.drugs[self._drug_exact[key]]
+        found = self.find_drugs(text)
+        return found[0] if found else None
+
+    def find_drugs(self, text: str) -> list[Drug]:
+        """Every drug named in a free text, longest names first; a name inside a longer one already found (阿托伐他汀
+        in 阿托伐他汀钙片) does not count twice."""
+        key = norm_text(text or "")
+        taken = [False] * len(key)
+        out: list[Drug] = []
         for name, drug_id in self._drug_names:
             if len(name) < 2:
                 continue
-            if name.isascii():
-                if re.search(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])", key):
-                    return self.drugs[drug_id]
-            elif name in key:
-                return self.drugs[drug_id]
-        return None
+            pattern = (r"(?<![a-z])" + re.escape(name) + r"(?![a-z])") if name.isascii() else re.escape(name)
+            for m in re.finditer(pattern, key):
+                if any(taken[m.start():m.end()]):
+                    continue
+                taken[m.start():m.end()] = [True] * (m.end() - m.start())
+                if self.drugs[drug_id] not in out:
+                    out.append(self.drugs[drug_id])
+        return out
+
+    def medication_classes(self, medications: list[str]) -> list[str]:
+        """The pattern medication classes (``taking(...)``) a list of medicines belongs to: through the drugs'
+        classes, and through the class names listed in knowledge/patterns (他汀, 普利 …)."""
+        found: set[str] = set()
+        for med in medications:
+            low = norm_text(med)
+            for drug in self.find_drugs(med):
+                pc = self.drug_classes[drug.class_id].pattern_class
+                if pc:
+                    found.add(pc)
+            for m in self.medications.values():
+                if any(n and norm_text(n) in low for n in (m.name, m.name_en, *m.names)):
+                    found.add(m.id)
+        return sorted(found)
 
     def missed_dose_advice(self, class_id: str, hours_since_due: float,
                            interval_hours: float | None = None) -> MissedDoseAdvice:

@@ -311,10 +311,16 @@ class DrugClass(Model):
     id: str
     name: str
     name_en: str
-    group: str
-    missed_dose: tuple[MissedDoseRule, ...]
+    group: Literal["antihypertensive", "antidiabetic", "lipid_lowering", "anticoagulant", "antiplatelet",
+                   "antibiotic", "thyroid", "acid_suppressant", "respiratory", "analgesic", "other"]
+    # the rules in order (the first whose condition holds applies; the last is `always`), or the name of a
+    # shared rule set (``rule_sets`` in knowledge/drugs)
+    missed_dose: tuple[MissedDoseRule, ...] | str
     never_double: bool = True
+    note: str | None = None
+    note_en: str | None = None
     sources: tuple[Source, ...]
+    # the medication class of knowledge/patterns that `taking(...)` tests, when this class belongs to one
     pattern_class: str | None = None
 
 
