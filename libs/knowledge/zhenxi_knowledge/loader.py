@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
                      IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
-                     Pattern, RedFlag, ReportType, Symptom, UnitsFile)
+                     Pattern, RedFlag, ReportType, Routing, Symptom, UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
 from .text import nfkc, norm_name, norm_text
@@ -84,6 +84,7 @@ class Knowledge:
         self.drug_classes: dict[str, DrugClass] = {}
         self.report_types: dict[str, ReportType] = {}
         self.context: Context | None = None
+        self.routing: Routing | None = None
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
         self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
         try:
@@ -136,7 +137,11 @@ class Knowledge:
                 finding = Finding(**f)
                 self._put(self.findings, finding.label, finding, path)
         for path in self._files("departments"):
-            data = self._read(path, {"departments", "cues"})
+            data = self._read(path, {"departments", "cues", "routing"})
+            if data.get("routing") is not None:
+                if self.routing is not None:
+                    raise KnowledgeError(f"{path}: a second routing section")
+                self.routing = Routing(**data["routing"])
             for d in data.get("departments") or []:
                 dept = Department(**d)
                 self._put(self.departments, dept.id, dept, path)
@@ -215,6 +220,9 @@ class Knowledge:
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
         problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]
+        if self.routing is not None:
+            problems += [f"routing: unknown department {d} ({role})"
+                         for role, d in self.routing.departments.model_dump().items() if d not in depts]
         problems += [f"department {d.id}: unknown surgical counterpart {d.surgical_counterpart}"
                      for d in self.departments.values()
                      if d.surgical_counterpart is not None and d.surgical_counterpart not in depts]
@@ -282,6 +290,9 @@ class Knowledge:
             if drug.interval_hours is None and not drug.as_needed:
                 problems.append(f"drug {drug.id}: interval_hours or as_needed is required")
         for rt in self.report_types.values():
+            if not rt.panels and rt.id not in self.panels:
+                problems.append(f"report type {rt.id}: not a panel and lists no panels")
+            problems += [f"report type {rt.id}: unknown panel {p}" for p in rt.panels if p not in self.panels]
             for pat in rt.patterns:
                 try:
                     re.compile(pat)
@@ -291,10 +302,11 @@ class Knowledge:
             raise KnowledgeError("knowledge base is inconsistent:\n  " + "\n  ".join(problems))
 
     def _build_indexes(self) -> None:
-        # printed name → [(code, weight)], earlier panels first (index.yaml order settles clashes)
+        # printed name (norm_name) → [(code, weight)], misreadings weigh 0.9; earlier panels first (index.yaml order
+        # settles clashes). English display names are matched by resolve_indicator, not here.
         self.name_index: dict[str, list[tuple[str, float]]] = {}
         for code, ind in self.indicators.items():
-            entries = [(ind.name, 1.0), (code, 1.0), (ind.name_en, 1.0), *((a, 1.0) for a in ind.aliases),
+            entries = [(ind.name, 1.0), (code, 1.0), *((a, 1.0) for a in ind.aliases),
                        *((m, 0.9) for m in ind.misreadings)]
             for text, weight in entries:
                 key = norm_name(text)
@@ -476,6 +488,11 @@ class Knowledge:
         raise KnowledgeError(f"drug class {class_id}: no rule matched")  # unreachable: the last rule is `always`
 
     # ---- misc -------------------------------------------------------------------------------------------------
+    @property
+    def diseases(self) -> dict[str, Condition]:
+        """The conditions, under the name knowledge/diseases and the nlp API (``disease:<id>``) use."""
+        return self.conditions
+
     def missing_interpretations(self) -> list[str]:
         return sorted(set(self.indicators) - set(self.interpretations))
 

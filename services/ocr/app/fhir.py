@@ -10,8 +10,10 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 LOCAL_CODES = "urn:zhenxi:indicator"
-_INTERPRETATION_DISPLAY = {"H": "High", "L": "Low", "N": "Normal", "HH": "Critical high", "LL": "Critical low",
-                           "A": "Abnormal"}
+# shared flag → FHIR v3 ObservationInterpretation (code, display)
+_INTERPRETATION = {"H": ("H", "High"), "L": ("L", "Low"), "N": ("N", "Normal"), "HH": ("HH", "Critical high"),
+                   "LL": ("LL", "Critical low"), "POS": ("POS", "Positive"), "NEG": ("NEG", "Negative"),
+                   "ABN": ("A", "Abnormal")}
 # canonical unit (knowledge/indicators/units.yaml) → UCUM code
 UCUM_CODES = {
     "10^9/L": "10*9/L", "10^12/L": "10*12/L", "g/L": "g/L", "g/dL": "g/dL", "mg/L": "mg/L", "mg/dL": "mg/dL",
@@ -70,8 +72,8 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
     if rr:
         obs["referenceRange"] = [rr]
     if ind.get("flag"):
-        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": ind["flag"],
-                                              "display": _INTERPRETATION_DISPLAY.get(ind["flag"], ind["flag"])}]}]
+        code, display = _INTERPRETATION.get(ind["flag"], (ind["flag"], ind["flag"]))
+        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": code, "display": display}]}]
     return obs
 
 
