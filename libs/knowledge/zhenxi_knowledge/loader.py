@@ -9,6 +9,7 @@ import functools
 import hashlib
 import os
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
                      IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
-                     Pattern, RedFlag, ReportType, Routing, Symptom, UnitsFile)
+                     Pattern, RedFlag, ReportType, Routing, Symptom, Template, UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
 from .text import nfkc, norm_name, norm_text
@@ -85,6 +86,7 @@ class Knowledge:
         self.report_types: dict[str, ReportType] = {}
         self.context: Context | None = None
         self.routing: Routing | None = None
+        self.templates: dict[str, Template] = {}
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
         self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
         try:
@@ -182,6 +184,9 @@ class Knowledge:
             for d in data.get("drugs") or []:
                 drug = Drug(**d)
                 self._put(self.drugs, drug.id, drug, path)
+        for path in self._files("templates"):
+            for key, t in (self._read(path, {"templates"}).get("templates") or {}).items():
+                self._put(self.templates, key, Template(**t), path)
         for path in self._files("reports"):
             for r in self._read(path, {"report_types"}).get("report_types") or []:
                 rt = ReportType(**r)
@@ -289,6 +294,15 @@ class Knowledge:
                 problems.append(f"drug {drug.id}: unknown class {drug.class_id}")
             if drug.interval_hours is None and not drug.as_needed:
                 problems.append(f"drug {drug.id}: interval_hours or as_needed is required")
+        for key, t in self.templates.items():
+            for lang, text in (("zh", t.zh), ("en", t.en)):
+                try:
+                    used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+                except ValueError as exc:
+                    problems.append(f"template {key} ({lang}): {exc}")
+                    continue
+                if used != set(t.fields):
+                    problems.append(f"template {key} ({lang}): uses {sorted(used)}, declares {sorted(t.fields)}")
         for rt in self.report_types.values():
             if not rt.panels and rt.id not in self.panels:
                 problems.append(f"report type {rt.id}: not a panel and lists no panels")
@@ -488,6 +502,16 @@ class Knowledge:
         raise KnowledgeError(f"drug class {class_id}: no rule matched")  # unreachable: the last rule is `always`
 
     # ---- misc -------------------------------------------------------------------------------------------------
+    def text(self, key: str, lang: str = "zh", **values: Any) -> str:
+        """A template of knowledge/templates filled in (KeyError for an unknown key)."""
+        return self.templates[key].render(lang, **values)
+
+    def require_templates(self, *keys: str) -> None:
+        """Fail at start-up, not mid-request, when a service needs templates the knowledge does not have."""
+        missing = [k for k in keys if k not in self.templates]
+        if missing:
+            raise KnowledgeError(f"knowledge/templates: missing {missing}")
+
     @property
     def diseases(self) -> dict[str, Condition]:
         """The conditions, under the name knowledge/diseases and the nlp API (``disease:<id>``) use."""

@@ -408,3 +408,13 @@ class ReportType(Model):
     patterns: tuple[str, ...]
     # a composite report (生化) lists the panels it covers; otherwise `id` is a panel
     panels: tuple[str, ...] = ()
+
+
+class Template(Model):
+    """A bilingual text with named placeholders ({department}); ``fields`` lists them."""
+    zh: str
+    en: str
+    fields: tuple[str, ...] = ()
+
+    def render(self, lang: str = "zh", **values: Any) -> str:
+        return (self.en if lang == "en" else self.zh).format(**values)

@@ -18,6 +18,9 @@ class Interpreter:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.patterns = [(p, kb.pattern_rules[p.id]) for p in kb.patterns]
+        kb.require_templates(*(f"interpretation.{k}" for k in (
+            "all_normal", "some_abnormal", "missing", "minor_direction", "disclaimer", *(
+                f"urgency.{u}" for u in URGENCY_ORDER))))
 
     def resolve(self, code: str | None, name: str | None) -> str | None:
         return self.kb.resolve_indicator(code, name)
@@ -102,7 +105,7 @@ class Interpreter:
         return {
             "knowledge_version": version,
             "language": lang,
-            "summary": self._summary(results, abnormal, urgency, en),
+            "summary": self._summary(results, abnormal, urgency, lang),
             "urgency": urgency,
             "indicators": results,
             "patterns": patterns,
@@ -110,8 +113,7 @@ class Interpreter:
             "tags": sorted(tags),
             "medication_classes": med_classes,
             "unknown_indicators": unknown,
-            "disclaimer": ("This explanation is for health education and does not replace a doctor's diagnosis."
-                           if en else "以上解读仅供健康科普参考，不能替代医生的诊断。"),
+            "disclaimer": self.kb.text("interpretation.disclaimer", lang),
         }
 
     def _explain(self, r: dict[str, Any], en: bool, version: str, dept_scores: dict[str, float],
@@ -122,15 +124,14 @@ class Interpreter:
             return
         interp = self.kb.interpretations.get(r["code"])
         if interp is None:  # guarded by a test; keep serving if data lags behind
-            r["explanation"] = {"text": "暂无该指标的解读。" if not en else "No interpretation yet.",
+            r["explanation"] = {"text": self.kb.text("interpretation.missing", "en" if en else "zh"),
                                 "urgency": "soon", "source": None}
             urgencies.append("soon")
             return
         direction = "high" if flag in HIGH_FLAGS else "low" if flag in LOW_FLAGS else "positive"
         reading: Reading | None = getattr(interp, direction) or (interp.high if direction == "positive" else None)
         if reading is None:
-            text = ("This result is slightly outside the usual range, which on its own rarely matters; "
-                    "mention it at your next visit." if en else "该指标这一方向的轻度变化单独出现时临床意义通常不大，复诊时告诉医生即可。")
+            text = self.kb.text("interpretation.minor_direction", "en" if en else "zh")
             r["explanation"] = {"measures": interp.measures_en if en else interp.measures, "meaning": text,
                                 "causes": None, "advice": None, "urgency": "routine",
                                 "source": {"id": f"interpretation:{r['code']}", "knowledge_version": version}}
@@ -163,18 +164,9 @@ class Interpreter:
                 out.append({"id": f"disease:{d.id}", "name": d.name_en if en else d.name})
         return out[:4]
 
-    @staticmethod
-    def _summary(results: list[dict], abnormal: list[dict], urgency: str, en: bool) -> str:
-        words_zh = {"routine": "常规随访即可", "soon": "建议近期（数日内）就诊", "urgent": "建议今天就医",
-                    "emergency": "请立即就医或拨打120"}
-        words_en = {"routine": "routine follow-up", "soon": "see a doctor within a few days",
-                    "urgent": "seek care today", "emergency": "seek emergency care now (call 120)"}
-        if en:
-            names = ", ".join(r["code"] for r in abnormal[:6])
-            if not abnormal:
-                return f"All {len(results)} recognised results are within the reference range."
-            return f"{len(abnormal)} of {len(results)} results are outside the range ({names}); {words_en[urgency]}."
-        names = "、".join(r["name"] for r in abnormal[:6])
+    def _summary(self, results: list[dict], abnormal: list[dict], urgency: str, lang: str) -> str:
         if not abnormal:
-            return f"识别到的{len(results)}项指标均在参考范围内。"
-        return f"{len(results)}项指标中有{len(abnormal)}项异常（{names}），{words_zh[urgency]}。"
+            return self.kb.text("interpretation.all_normal", lang, count=len(results))
+        names = (", " if lang == "en" else "、").join(r["code" if lang == "en" else "name"] for r in abnormal[:6])
+        return self.kb.text("interpretation.some_abnormal", lang, count=len(results), abnormal=len(abnormal),
+                            names=names, urgency=self.kb.text(f"interpretation.urgency.{urgency}", lang))

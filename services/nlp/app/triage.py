@@ -39,6 +39,8 @@ class Triage:
         self.route = kb.routing.departments
         self.w = kb.routing.weights
         self.pregnancy_kinds = set(kb.routing.pregnancy_kinds)
+        kb.require_templates("triage.not_understood", "triage.advice.routine", "triage.advice.soon",
+                             "triage.advice.urgent")
         self.semantic_flag = next((rf for rf in kb.red_flags if rf.id == SEMANTIC_FLAG), None)
         self.disease_names = self._matcher({normalize(n): d.id for d in kb.diseases.values()
                                             for n in (d.name, d.name_en, *d.aliases) if len(normalize(n)) >= 2})
@@ -179,9 +181,7 @@ class Triage:
         result["understood"] = False
         result["reason"] = reason
         result["departments"] = self._top({self.route.fallback: 1.0}, en)
-        result["advice"] = ("We could not find any symptom in the text. Describe what you feel, where, and for how "
-                            "long; if you feel very unwell, call 120." if en else
-                            "没有识别到具体症状。请描述哪里不舒服、有什么感觉、持续多久；如果感觉非常不适，请拨打120。")
+        result["advice"] = self.kb.text("triage.not_understood", "en" if en else "zh")
         return result
 
     def _ref(self, kind: str, key: str, entry: Any, en: bool) -> dict[str, Any]:
@@ -437,10 +437,4 @@ class Triage:
         if result["red_flags"]:
             return " ".join(r["advice"] for r in result["red_flags"])
         dept = result["departments"][0]["name"] if result["departments"] else ""
-        if en:
-            return {"routine": f"Not urgent. Book a routine visit to {dept} if it persists or worries you.",
-                    "soon": f"See {dept} within the next few days.",
-                    "urgent": f"Please see a doctor today ({dept} or the emergency department)."}[result["urgency"]]
-        return {"routine": f"目前不属于急症，如持续或担心，可择期到{dept}就诊。",
-                "soon": f"建议近几天到{dept}就诊。",
-                "urgent": f"建议今天就医（{dept}或急诊）。"}[result["urgency"]]
+        return self.kb.text(f"triage.advice.{result['urgency']}", "en" if en else "zh", department=dept)
