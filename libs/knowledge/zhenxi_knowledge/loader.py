@@ -195,7 +195,8 @@ class Knowledge:
     def _load_indicators(self) -> None:
         folder = self.root / "indicators"
         index = IndicatorIndex(**self._read(folder / "index.yaml"))
-        self.units = UnitTable({k: list(v) for k, v in UnitsFile(**self._read(folder / index.units_file)).units.items()})
+        units = UnitsFile(**self._read(folder / index.units_file))
+        self.units = UnitTable({k: list(v) for k, v in units.units.items()}, units.ucum)
         for name in index.panel_files:
             path = folder / name
             panel = PanelFile(**self._read(path))
@@ -222,6 +223,7 @@ class Knowledge:
                              ("critical", ind.critical), *(("ref_ages", b) for b in ind.ref_ages)):
                 if r is not None and r.low is not None and r.high is not None and r.low > r.high:
                     problems.append(f"indicator {ind.code}: {label} low > high")
+        problems += [f"units.yaml: ucum for unknown unit {u}" for u in self.units.ucum if u not in self.units.canonical]
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
         problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]

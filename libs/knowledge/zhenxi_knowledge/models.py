@@ -102,6 +102,7 @@ class IndicatorIndex(Model):
 class UnitsFile(Model):
     version: str
     units: dict[str, tuple[str, ...]]
+    ucum: dict[str, str] = {}  # canonical unit → UCUM code
 
 
 class PanelFile(Model):
