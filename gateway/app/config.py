@@ -28,6 +28,10 @@ class Settings(BaseServiceSettings):
     tips_url: str = "http://127.0.0.1:8107"
     upstream_timeout_s: float = 60.0
 
+    # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For is believed. Empty: the peer
+    # address is the client, whatever the header says.
+    trusted_proxies: str = ""
+
     rate_limit_window_s: int = 60
     rate_limit_per_user: int = 240
     rate_limit_per_ip: int = 600

@@ -71,7 +71,7 @@ def run(args) -> int:
             if comp.name == "gateway":
                 gateway_port = comp.port
             cmd = (f"{sys.executable} -m uvicorn --factory app.main:create_app --host {host} --port {comp.port} "
-                   f"--no-access-log")
+                   f"--no-access-log --no-proxy-headers")
             manager.add_process(comp.name, cmd, env=env, cwd=str(comp.directory))
         stop = threading.Event()
         waiter = threading.Thread(target=_wait_ready, args=(started, stop, gateway_port), daemon=True)

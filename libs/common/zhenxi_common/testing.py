@@ -144,7 +144,7 @@ def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s
         migrate(service_dir, env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log"],
+         "--port", str(port), "--no-access-log", "--no-proxy-headers"],
         cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
