@@ -36,6 +36,12 @@ class Settings(BaseServiceSettings):
     rate_limit_per_user: int = 240
     rate_limit_per_ip: int = 600
     rate_limit_auth_per_ip: int = 30  # register/login/refresh/wechat attempts per IP per window
+    # Per-account slow-down of failed logins (see login_guard.py): never a lock-out.
+    login_free_failures: int = 5
+    login_backoff_base_s: float = 1.0
+    login_backoff_max_s: float = 30.0
+    login_failure_memory_s: int = 15 * 60
+    login_known_client_ttl_s: int = 30 * 24 * 3600
     max_body_bytes: int = 25 * 1024 * 1024
     cors_origins: list[str] = ["http://localhost:8000", "http://127.0.0.1:8000"]
 
