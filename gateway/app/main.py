@@ -1,6 +1,7 @@
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -33,17 +34,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
-        breakers = make_breakers()
+        breakers = state.breakers = make_breakers()
         state.upstreams = {name: make_http_client(url, name=name, breakers=breakers,
                                                   timeout_s=settings.upstream_timeout_s)
                            for name, url in settings.service_urls().items()}
+        # Health and docs ask the services directly: no retries, no breaker, their own short timeouts.
+        state.probe = httpx.AsyncClient(timeout=httpx.Timeout(settings.docs_fetch_timeout_s, connect=1.0))
+        state.spec_cache = {}
         state.wechat = make_http_client(settings.wechat_api_base, name="wechat", breakers=breakers, timeout_s=5.0)
         state.limiter = RateLimiter(state.redis, settings.redis_key_prefix, settings.rate_limit_window_s)
         state.auth = AuthService(settings, state.redis, state.sessionmaker)
         try:
             yield
         finally:
-            for client in [*state.upstreams.values(), state.wechat]:
+            for client in [*state.upstreams.values(), state.wechat, state.probe]:
                 await client.aclose()
 
     app = create_service_app(settings, title="Zhenxi gateway", routers=[auth_router, docs_router, proxy_router],

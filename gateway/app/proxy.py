@@ -2,6 +2,7 @@
 impersonate (its own identity headers), sign the identity for the service, and stream the answer back."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from functools import lru_cache
 
@@ -10,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from zhenxi_common.errors import UpstreamUnavailableError
+from zhenxi_common.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from zhenxi_common.identity import IDENTITY_HEADERS, Identity, sign_headers
 from zhenxi_common.logs import REQUEST_ID_HEADER, current_request_id
 
@@ -113,10 +114,17 @@ async def forward(request: Request, service: str) -> StreamingResponse:
                 ("x-forwarded-proto", request.url.scheme)]
     body = await request.body()
     client = clients[service]
+    budget = state.settings.upstream_budget_s(request.method, request.url.path)
     upstream_request = client.build_request(request.method, httpx.URL(target_path.decode("latin-1"), query=query),
-                                            headers=headers, content=body)
+                                            headers=headers, content=body,
+                                            timeout=httpx.Timeout(budget, connect=min(budget, 2.0)))
     try:
-        upstream = await client.send(upstream_request, stream=True)
+        # The budget covers the whole wait for the answer to start, retries included.
+        async with asyncio.timeout(budget):
+            upstream = await client.send(upstream_request, stream=True)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UpstreamTimeoutError(f"The {service} service did not answer within {budget:g} s.",
+                                   details={"service": service, "budget_s": budget}) from exc
     except httpx.TransportError as exc:
         raise UpstreamUnavailableError(f"The {service} service is unavailable; try again shortly.",
                                        details={"service": service}) from exc

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -137,9 +138,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
-                    migrate_first: bool = True) -> Iterator[str]:
-    """Start a real service process with uvicorn and wait for /readyz; yields its base URL."""
+def service_process(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
+                    migrate_first: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start a real service process with uvicorn and wait for /readyz; yields its base URL and the process (for
+    fault drills: signal it, kill it)."""
     if migrate_first:
         migrate(service_dir, env)
     proc = subprocess.Popen(
@@ -163,13 +165,24 @@ def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service_dir.name} not ready after {timeout_s}s")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)  # a drill may have left it stopped
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
+                    migrate_first: bool = True) -> Iterator[str]:
+    """Start a real service process with uvicorn and wait for /readyz; yields its base URL."""
+    with service_process(service_dir, port, env, timeout_s, migrate_first) as (base, _):
+        yield base
 
 
 class ServiceShapeContract:
