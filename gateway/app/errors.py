@@ -73,3 +73,9 @@ class UnknownScopeError(ServiceError):
 class LoginBackoffError(RateLimitedError):
     code = "login_backoff"
     default_message = "Too many failed logins for this account; wait a moment (see Retry-After) and try again."
+
+
+class MethodNotAllowedError(ServiceError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "This path does not take that method."

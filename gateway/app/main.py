@@ -5,6 +5,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import compile_path
 from swagger_ui_bundle import swagger_ui_path
 
 from zhenxi_common.app import create_service_app
@@ -13,6 +14,7 @@ from zhenxi_common.http import make_breakers, make_http_client
 from .api import router as auth_router
 from .config import Settings
 from .docs import router as docs_router
+from .errors import MethodNotAllowedError
 from .models import outbox
 from .proxy import forward
 from .ratelimit import RateLimiter
@@ -25,7 +27,19 @@ proxy_router = APIRouter()
 
 @proxy_router.api_route("/api/{service}/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
 async def proxy(service: str, path: str, request: Request):
+    allowed = _gateway_methods_for(request)
+    if allowed:  # one of the gateway's own paths (/api/auth/login...) with a method it does not take
+        raise MethodNotAllowedError(details={"allowed": sorted(allowed)}, headers={"Allow": ", ".join(sorted(allowed))})
     return await forward(request, service)
+
+
+def _gateway_methods_for(request: Request) -> set[str]:
+    """Methods the gateway's own documented routes take on this path (empty: not a gateway path)."""
+    allowed: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            allowed |= {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
+    return allowed
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

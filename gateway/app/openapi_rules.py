@@ -11,6 +11,7 @@ document tells the truth about the platform's answers (checked by schemathesis i
 Service-specific answers (their own 403/404/409...) are declared by each route with ``error_responses``."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from zhenxi_common.errors import error_body
@@ -60,12 +61,14 @@ def _add(op: dict[str, Any], answers: dict[str, tuple[str, str]]) -> None:
         responses.setdefault(status, _response(description, code))
 
 
-def apply_platform_rules(spec: dict[str, Any]) -> dict[str, Any]:
+def apply_platform_rules(spec: dict[str, Any], services: Iterable[str]) -> dict[str, Any]:
+    """``services``: the names whose paths were merged in under ``/api/<service>/``."""
+    prefixes = tuple(f"/api/{name}/" for name in services)
     components = spec.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     components.setdefault("schemas", {}).setdefault("ErrorResponse", ERROR_SCHEMA)
     for path, item in spec.get("paths", {}).items():
-        proxied = path.startswith("/api/") and not path.startswith("/api/auth/")
+        proxied = path.startswith(prefixes)
         for method in METHODS:
             op = item.get(method)
             if not isinstance(op, dict):

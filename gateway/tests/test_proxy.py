@@ -143,3 +143,21 @@ def test_docs_serve_the_last_good_copy_of_a_service_that_stops_answering(make_ga
     spec = gw.get("/api/openapi.json").json()
     assert "/api/tips/v1/info" in spec["paths"]
     assert spec["x-zhenxi-services"]["tips"]["status"] == "stale"
+
+
+def test_wrong_method_on_a_gateway_path_is_405_not_unknown_service(gateway):
+    r = gateway.put("/api/auth/login", json={"username": "a", "password": "b"})
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "POST"
+    assert gateway.get("/api/auth/nothing-here").json()["error"]["code"] == "unknown_service"
+
+
+def test_aggregated_spec_declares_security_and_platform_answers(gateway):
+    spec = gateway.get("/api/openapi.json").json()
+    assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "apiKey"}
+    info = spec["paths"]["/api/tips/v1/info"]["get"]
+    assert info["security"] == [{"bearerAuth": []}, {"apiKey": []}]
+    assert {"401", "403", "429", "503", "504"} <= set(info["responses"])
+    login = spec["paths"]["/api/auth/login"]["post"]
+    assert login["security"] == [] and {"400", "422", "429"} <= set(login["responses"])
+    assert "security" not in spec["paths"]["/api/health"]["get"]

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,16 +145,20 @@ def service_process(service_dir: Path, port: int, env: dict[str, str], timeout_s
     fault drills: signal it, kill it)."""
     if migrate_first:
         migrate(service_dir, env)
+    # The log goes to a file, not a pipe: nobody reads a pipe while the service runs, and a service that fills
+    # the pipe's buffer (64 KiB of log lines) blocks on its next write and stops answering.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log", "--no-proxy-headers"],
-        cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{service_dir.name} exited: {proc.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"{service_dir.name} exited: {log.read().decode(errors='replace')[-2000:]}")
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 r = httpx.get(f"{base}/readyz", timeout=1)
                 if r.status_code == 200:
@@ -175,6 +180,7 @@ def service_process(service_dir: Path, port: int, env: dict[str, str], timeout_s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        log.close()
 
 
 @contextlib.contextmanager
