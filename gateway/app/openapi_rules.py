@@ -6,7 +6,8 @@ document tells the truth about the platform's answers (checked by schemathesis i
 - the answers any proxied route can get from the gateway before or instead of the service: 401 (no or bad
   credentials), 403 (an API key without that service in its scopes), 413 (body too large), 429 (rate limited),
   503 (service unavailable), 504 (service did not answer within its budget);
-- 400 and 422 wherever a request carries parameters or a body (malformed JSON, values the schema refuses).
+- 400 and 422 wherever a request carries parameters or a body (malformed JSON, values the schema refuses);
+- 404 wherever the path carries an id (a missing resource, or another user's).
 
 Service-specific answers (their own 403/404/409...) are declared by each route with ``error_responses``."""
 from __future__ import annotations
@@ -43,6 +44,8 @@ GATEWAY_ANSWERS = {
     "503": ("The service is unavailable", "upstream_unavailable"),
     "504": ("The service did not answer within its budget", "upstream_timeout"),
 }
+# Another user's resource is "not found" (never "forbidden"): every path with an id can answer 404.
+PATH_ID_ANSWERS = {"404": ("No such resource (or not yours)", "not_found")}
 INPUT_ANSWERS = {
     "400": ("Malformed request (e.g. a body that is not valid JSON)", "bad_request"),
     "422": ("The request does not match the schema", "validation_error"),
@@ -76,6 +79,8 @@ def apply_platform_rules(spec: dict[str, Any], services: Iterable[str]) -> dict[
             has_input = bool(op.get("requestBody") or op.get("parameters") or item.get("parameters"))
             if has_input:
                 _add(op, INPUT_ANSWERS)
+            if "{" in path:
+                _add(op, PATH_ID_ANSWERS)
             if proxied:
                 op["security"] = SECURED
                 _add(op, GATEWAY_ANSWERS)
