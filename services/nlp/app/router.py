@@ -144,9 +144,12 @@ class RoutingHints:
     """Reads the subject, drugs and pasted lab values. Knowledge comes from the knowledge base (medications,
     diseases, indicators) and ``knowledge/routing/relatives.yaml``; nothing medical is written here."""
 
-    def __init__(self, kb: Any, interpreter: Any | None = None, relatives_path: Path = RELATIVES_PATH) -> None:
+    def __init__(self, kb: Any, interpreter: Any | None = None, relatives_path: Path | None = None) -> None:
         self.kb = kb
         self.interpreter = interpreter
+        if relatives_path is None:  # next to the knowledge base that was loaded (NLP_KNOWLEDGE_DIR), else the repo's
+            root = getattr(kb, "root", None)
+            relatives_path = Path(root) / "routing" / "relatives.yaml" if root is not None else RELATIVES_PATH
         rel = yaml.safe_load(Path(relatives_path).read_text(encoding="utf-8")) if Path(relatives_path).exists() else {}
         self.relatives: list[tuple[str, str, str | None, bool | None]] = []
         for group in rel.get("relatives", []):
@@ -271,7 +274,11 @@ class RoutingHints:
 
 
 # ---- the combination with the rules (called from triage.Triage.analyze) ----
-UNDERSTOOD_P = 0.5      # a question with no lexicon hit is still routed when the model is this sure
+# A question with no lexicon hit is still routed when the model is this sure and the text is long enough to say
+# something: a bare follow-up (那要怎么治疗？) gets confident but empty probabilities and must stay "not understood"
+# so that the conversation borrows the previous topic.
+UNDERSTOOD_P = 0.85
+UNDERSTOOD_MIN_CHARS = 10
 DRUG_WEIGHT = 4.0       # a named drug counts like a strong department cue, shared by the departments owning it
 LAB_WEIGHTS = (4.0, 2.0, 1.0)        # a pasted indicator not already named: as triage counts a named indicator
 ABNORMAL_WEIGHTS = (2.0, 1.0, 0.5)   # and more when its value is out of range
@@ -414,5 +421,7 @@ def route_evidence(triage: Any, text: str, facts: Any, indicators: list[str],
             learned.model.pop(dept, None)
     ctx = RoutingContext(hints=hints, probs=probs, rules_only=Evidence(hints=rules, model={}), model_version=version,
                          male_subject=bool(subj and subj.sex == "M"), adult_subject=bool(subj and subj.adult))
-    ctx.understood = bool(hints.drugs or hints.lab_values or (probs and max(probs.values()) >= UNDERSTOOD_P))
+    long_enough = len(re.sub(r"[\W_]+", "", normalize(text))) >= UNDERSTOOD_MIN_CHARS
+    ctx.understood = bool(hints.drugs or hints.lab_values
+                          or (probs and long_enough and max(probs.values()) >= UNDERSTOOD_P))
     return learned, facts, ctx
