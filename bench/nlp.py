@@ -125,6 +125,11 @@ def triage_bench(svc: NlpService, rows: list[dict], show_errors: bool, show_per_
     macro3 = statistics.mean(a3 / n for n, _, a3 in per.values())
     micro1 = sum(a1 for _, a1, _ in per.values()) / len(rows)
     print(f"macro top-1 {macro1:.3f}   macro top-3 {macro3:.3f}   micro top-1 {micro1:.3f}   (n={len(rows)})")
+    outside = [v for d, v in per.items() if d in svc.kb.departments and svc.kb.departments[d].kind != "internal"]
+    if outside:  # the departments the real questions do not cover (surgery, women and children, senses, mind...)
+        print(f"  outside internal medicine ({len(outside)} departments, {sum(n for n, _, _ in outside)} questions): "
+              f"macro top-1 {statistics.mean(a1 / n for n, a1, _ in outside):.3f}   "
+              f"macro top-3 {statistics.mean(a3 / n for n, _, a3 in outside):.3f}")
     rec = tp / (tp + fn) if tp + fn else float("nan")
     prec = tp / (tp + fp) if tp + fp else float("nan")
     print(f"emergency recall {rec:.3f} ({tp}/{tp + fn})   precision {prec:.3f} ({tp}/{tp + fp})")
