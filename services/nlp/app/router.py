@@ -28,12 +28,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import yaml
 
 from .lexicon import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "router.npz"
-RELATIVES_PATH = Path(__file__).resolve().parents[3] / "knowledge" / "routing" / "relatives.yaml"
 NGRAMS = (1, 2, 3)
 
 
@@ -124,7 +122,7 @@ class LabValue:
     code: str
     text: str
     value: float
-    status: str
+    flag: str | None  # the shared vocabulary (L N H LL HH ...); None when it cannot be judged
 
 
 @dataclass
@@ -142,26 +140,23 @@ _AGE_MONTHS_AFTER = re.compile(r"^[^，,。！？!?；;]{0,6}?(\d{1,2})\s*个?(?
 
 class RoutingHints:
     """Reads the subject, drugs and pasted lab values. Knowledge comes from the knowledge base (medications,
-    diseases, indicators) and ``knowledge/routing/relatives.yaml``; nothing medical is written here."""
+    diseases, indicators, relatives); nothing medical is written here."""
 
-    def __init__(self, kb: Any, interpreter: Any | None = None, relatives_path: Path | None = None) -> None:
+    def __init__(self, kb: Any, interpreter: Any | None = None) -> None:
         self.kb = kb
         self.interpreter = interpreter
-        if relatives_path is None:  # next to the knowledge base that was loaded (NLP_KNOWLEDGE_DIR), else the repo's
-            root = getattr(kb, "root", None)
-            relatives_path = Path(root) / "routing" / "relatives.yaml" if root is not None else RELATIVES_PATH
-        rel = yaml.safe_load(Path(relatives_path).read_text(encoding="utf-8")) if Path(relatives_path).exists() else {}
+        rel = kb.relatives  # knowledge/routing/relatives.yaml, through zhenxi_knowledge
         self.relatives: list[tuple[str, str, str | None, bool | None]] = []
-        for group in rel.get("relatives", []):
-            for w in group["words"]:
-                self.relatives.append((normalize(w), group["relation"], group.get("sex"), group.get("adult")))
+        for group in (rel.relatives if rel is not None else ()):
+            for w in group.words:
+                self.relatives.append((normalize(w), group.relation, group.sex, group.adult))
         self.relatives.sort(key=lambda t: -len(t[0]))
-        self.not_about_a_child = sorted((normalize(w) for w in rel.get("not_about_a_child", [])), key=len,
-                                        reverse=True)
+        self.not_about_a_child = sorted((normalize(w) for w in (rel.not_about_a_child if rel is not None else ())),
+                                        key=len, reverse=True)
         self.relative_rx = re.compile("|".join(re.escape(w) for w, *_ in self.relatives) or r"(?!x)x")
         # drug name -> departments of the diseases whose treatment names it (or a name of its class)
         self.drug_departments: dict[str, dict[str, float]] = {}
-        meds = getattr(kb, "medications", {}) or {}
+        meds = kb.medications
         for med in meds.values():
             names = [normalize(n) for n in (med.name, *med.names) if len(normalize(n)) >= 2]
             votes: dict[str, float] = {}
@@ -256,14 +251,11 @@ class RoutingHints:
                 value = float(m.group(2))
             except ValueError:
                 continue
-            status = "unknown"
+            flag = None
             if self.interpreter is not None:
-                try:
-                    status = self.interpreter.assess({"code": code, "value": value}, code, sex)["status"]
-                except Exception:  # an indicator the interpreter cannot place (qualitative, no range)
-                    status = "unknown"
+                flag = self.interpreter.assess({"code": code, "value": value}, code, sex)["flag"]
             seen.add(code)
-            out.append(LabValue(code=code, text=m.group(0), value=value, status=status))
+            out.append(LabValue(code=code, text=m.group(0), value=value, flag=flag))
         return out
 
     def read(self, text: str) -> Hints:
@@ -351,7 +343,7 @@ class RoutingContext:
             "subject": None if subj is None else {"relation": subj.relation, "sex": subj.sex, "age": subj.age,
                                                   "adult": subj.adult},
             "drugs": self.hints.drugs,
-            "lab_values": [{"code": v.code, "value": v.value, "status": v.status} for v in self.hints.lab_values],
+            "lab_values": [{"code": v.code, "value": v.value, "flag": v.flag} for v in self.hints.lab_values],
         }
 
 
@@ -378,13 +370,13 @@ def route_evidence(triage: Any, text: str, facts: Any, indicators: list[str],
         for rank, d in enumerate(depts):
             if lv.code not in indicators:
                 add(d, LAB_WEIGHTS[rank])
-            if lv.status not in ("normal", "unknown"):
+            if lv.flag not in (None, "N", "NEG"):
                 add(d, ABNORMAL_WEIGHTS[rank])
         entry = mentioned.get(lv.code)
         if entry is None:
             entry = {"code": lv.code, "name": kb.indicators[lv.code].name}
             result["mentioned"]["indicators"].append(entry)
-        entry.update(value=lv.value, status=lv.status)
+        entry.update(value=lv.value, flag=lv.flag)
     probs: dict[str, float] = {}
     version = None
     model: dict[str, float] = {}

@@ -130,18 +130,18 @@ def test_a_drug_is_mapped_to_departments_from_the_knowledge_base(nlp):
 
 
 # ---- pasted lab values ----
-def test_pasted_lab_values_become_indicator_codes_with_status(nlp):
+def test_pasted_lab_values_become_indicator_codes_with_flag(nlp):
     r = nlp.analyze_symptoms("体检单上谷丙转氨酶141，谷草转氨酶150，平时也不喝酒，这是怎么回事")
     found = {i["code"]: i for i in r["mentioned"]["indicators"]}
-    assert found["ALT"]["value"] == 141 and found["ALT"]["status"] == "high"
+    assert found["ALT"]["value"] == 141 and found["ALT"]["flag"] == "H"
     assert found["AST"]["value"] == 150
     assert top(r)[0] == "hepatology"
-    assert {"code": "ALT", "value": 141.0, "status": "high"} in r["routing"]["lab_values"]
+    assert {"code": "ALT", "value": 141.0, "flag": "H"} in r["routing"]["lab_values"]
 
 
 def test_a_typo_and_a_chinese_decimal_point_in_a_pasted_value(nlp):
     labs = nlp.triage.hints.lab_values("化验甘油三脂4。47，参考值0。38-1。61")
-    assert [(v.code, v.value) for v in labs][:1] == [("TG", 4.47)] and labs[0].status == "high"
+    assert [(v.code, v.value) for v in labs][:1] == [("TG", 4.47)] and labs[0].flag == "H"
 
 
 # ---- the split of the real questions ----
