@@ -4,7 +4,7 @@ Payloads carry ids, never personal data."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,11 +55,34 @@ class TrainingJobRequestedV1(Event):
     job_id: str
 
 
+class AbnormalIndicator(BaseModel):
+    """One out-of-range result in a report: a knowledge indicator code and its flag (L H LL HH POS ABN)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    flag: str
+
+
 class ReportCompletedV1(Event):
     subject = "report.completed.v1"
     user_id: str
     report_id: str
     tags: list[str] = []
+    # What the report found, as knowledge codes (optional so older publishers stay valid): abnormal indicators,
+    # positive X-ray finding labels, suggested condition ids, and the day the samples or images were taken.
+    abnormal: list[AbnormalIndicator] = []
+    positive_findings: list[str] = []
+    conditions: list[str] = []
+    collected_on: date | None = None
+
+
+class PlanChangedV1(Event):
+    """A medication plan was created, changed or stopped. Carries knowledge drug ids and drug class ids only."""
+    subject = "plan.changed.v1"
+    user_id: str
+    plan_id: str
+    drug_classes: list[str] = []
+    drugs: list[str] = []
+    active: bool = True
 
 
 class DoseMissedV1(Event):
@@ -92,7 +115,7 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
+                ReportCompletedV1, PlanChangedV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
 }
 
 
