@@ -31,11 +31,21 @@ class Term:
 
 
 @dataclass(frozen=True)
+class DrugName:
+    """A drug a plan may name: its knowledge id, its class, and the names patients read."""
+    id: str
+    class_id: str
+    name: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     indicators: dict[str, Term] = field(default_factory=dict)
     findings: dict[str, Term] = field(default_factory=dict)
     conditions: dict[str, Term] = field(default_factory=dict)
     drug_classes: dict[str, Term] = field(default_factory=dict)
+    drugs: dict[str, DrugName] = field(default_factory=dict)
     source: str = "files"
     root: Path | None = None
 
@@ -99,6 +109,7 @@ def _from_package(kb: Any, root: Path) -> Vocabulary:
                     for c, d in kb.conditions.items()},
         drug_classes={c: Term("drug_class", c, d.name, d.name_en, _aliases(drug_aliases.get(c)))
                       for c, d in kb.drug_classes.items()},
+        drugs={d.id: DrugName(d.id, d.class_id, d.name, d.name_en) for d in getattr(kb, "drugs", {}).values()},
         source=f"zhenxi_knowledge {kb.version}", root=root)
 
 
@@ -124,13 +135,16 @@ def _from_files(root: Path) -> Vocabulary:
                   for p in sorted((root / "diseases").glob("*.yaml")) for d in _read(p).get("diseases") or []}
     classes: dict[str, dict[str, Any]] = {}
     drug_aliases: dict[str, list[str]] = {}
+    drugs: dict[str, DrugName] = {}
     for p in sorted((root / "drugs").glob("*.yaml")):
         data = _read(p)
         for c in data.get("classes") or []:
             classes[str(c["id"])] = c
         for d in data.get("drugs") or []:
+            drugs[str(d["id"])] = DrugName(str(d["id"]), str(d.get("class_id")), d.get("name", d["id"]),
+                                           d.get("name_en", ""))
             drug_aliases.setdefault(str(d.get("class_id")), []).extend(
                 [d.get("name"), d.get("name_en"), *(d.get("brands") or []), *(d.get("aliases") or [])])
     drug_classes = {c: Term("drug_class", c, e.get("name", c), e.get("name_en", ""), _aliases(drug_aliases.get(c)))
                     for c, e in classes.items()}
-    return Vocabulary(indicators, findings, conditions, drug_classes, source="files", root=root)
+    return Vocabulary(indicators, findings, conditions, drug_classes, drugs, source="files", root=root)
