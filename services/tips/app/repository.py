@@ -75,8 +75,12 @@ class TipRepository:
         rows = (await self.session.execute(stmt.limit(limit))).all()
         return [(r[0], float(r[1]) if r[1] is not None else None) for r in rows]
 
-    async def published_features(self) -> list[Tip]:
-        return list((await self.session.execute(select(Tip).where(Tip.status == "published"))).scalars())
+    async def published_features(self) -> list[Any]:
+        """Only what ranking reads (no bodies, no search vectors): one light row per published tip."""
+        rows = await self.session.execute(
+            select(Tip.id, Tip.lang, Tip.indicators, Tip.findings, Tip.conditions, Tip.drug_classes, Tip.general,
+                   Tip.favorite_count, Tip.view_count).where(Tip.status == "published"))
+        return list(rows.all())
 
     async def by_ids(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Tip]:
         if not ids:

@@ -343,13 +343,13 @@ class TipsService:
                               ) -> tuple[list[tuple[Recommendation, TipCard]], bool]:
         profile, user_items = await self.profile(user_id)
         cf_scores = (await self._cf_model()).scores(user_items) if user_items else {}
-        tips = await self.repo.published_features()
+        rows = await self.repo.published_features()
         features = [TipFeatures(str(t.id), t.lang, tuple(t.indicators), tuple(t.findings), tuple(t.conditions),
                                 tuple(t.drug_classes), t.general, 3.0 * t.favorite_count + t.view_count)
-                    for t in tips]
+                    for t in rows]
         ranked = rank(features, profile, cf_scores, self.ctx.vocab, limit=limit, lang=lang)
-        by_id = {str(t.id): t for t in tips}
-        views = await self._views([by_id[r.tip_id] for r in ranked], user_id)
+        full = await self.repo.by_ids([uuid.UUID(r.tip_id) for r in ranked])
+        views = await self._views([full[uuid.UUID(r.tip_id)] for r in ranked], user_id)
         return list(zip(ranked, views)), not profile.has_content and not cf_scores
 
     # ---- events ------------------------------------------------------------------------------------------
