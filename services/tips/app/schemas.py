@@ -3,13 +3,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .content import SLUG_PATTERN
 
 Lang = Literal["zh-CN", "en"]
+
+
+def _no_nul(v: str) -> str:
+    if "\x00" in v:
+        raise ValueError("text must not contain NUL characters")
+    return v
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Tag = Annotated[str, Field(min_length=1, max_length=60), AfterValidator(_no_nul)]
+Code = Annotated[str, Field(min_length=1, max_length=60)]
 
 
 class Caller(BaseModel):
@@ -136,15 +147,15 @@ class TipCreate(BaseModel):
     slug: str | None = Field(None, pattern=SLUG_PATTERN)
     lang: Lang = "zh-CN"
     category: str = Field(min_length=1, max_length=20)
-    title: str = Field(min_length=2, max_length=120)
-    summary: str = Field(min_length=2, max_length=300)
-    body: str = Field(min_length=1, max_length=20_000, description="Markdown; rendered to sanitised HTML.")
-    tags: list[str] | None = Field(None, max_length=20)
-    indicators: list[str] | None = Field(None, max_length=30)
-    findings: list[str] | None = Field(None, max_length=14)
-    conditions: list[str] | None = Field(None, max_length=30)
-    drug_classes: list[str] | None = Field(None, max_length=30)
-    references: list[str] = Field(default_factory=list, max_length=20,
+    title: Text = Field(min_length=2, max_length=120)
+    summary: Text = Field(min_length=2, max_length=300)
+    body: Text = Field(min_length=1, max_length=20_000, description="Markdown; rendered to sanitised HTML.")
+    tags: list[Tag] | None = Field(None, max_length=20)
+    indicators: list[Code] | None = Field(None, max_length=30)
+    findings: list[Code] | None = Field(None, max_length=14)
+    conditions: list[Code] | None = Field(None, max_length=30)
+    drug_classes: list[Code] | None = Field(None, max_length=30)
+    references: list[Code] = Field(default_factory=list, max_length=20,
                                   description="Reference ids from the catalogue (GET /v1/references).")
     general: bool = False
 
@@ -154,22 +165,22 @@ class TipUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lang: Lang | None = None
     category: str | None = Field(None, min_length=1, max_length=20)
-    title: str | None = Field(None, min_length=2, max_length=120)
-    summary: str | None = Field(None, min_length=2, max_length=300)
-    body: str | None = Field(None, min_length=1, max_length=20_000)
-    tags: list[str] | None = Field(None, max_length=20)
-    indicators: list[str] | None = Field(None, max_length=30)
-    findings: list[str] | None = Field(None, max_length=14)
-    conditions: list[str] | None = Field(None, max_length=30)
-    drug_classes: list[str] | None = Field(None, max_length=30)
-    references: list[str] | None = Field(None, max_length=20)
+    title: Text | None = Field(None, min_length=2, max_length=120)
+    summary: Text | None = Field(None, min_length=2, max_length=300)
+    body: Text | None = Field(None, min_length=1, max_length=20_000)
+    tags: list[Tag] | None = Field(None, max_length=20)
+    indicators: list[Code] | None = Field(None, max_length=30)
+    findings: list[Code] | None = Field(None, max_length=14)
+    conditions: list[Code] | None = Field(None, max_length=30)
+    drug_classes: list[Code] | None = Field(None, max_length=30)
+    references: list[Code] | None = Field(None, max_length=20)
     general: bool | None = None
 
 
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=20_000)
-    title: str = Field("", max_length=120)
+    body: Text = Field(min_length=1, max_length=20_000)
+    title: Text = Field("", max_length=120)
     lang: Lang = "zh-CN"
 
 

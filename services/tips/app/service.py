@@ -283,7 +283,8 @@ class TipsService:
         s = self.ctx.settings
         processed = process_image(data, max_bytes=s.image_max_bytes, max_pixels=s.image_max_pixels,
                                   widths=s.image_widths, min_side=s.image_min_side)
-        image = TipImage(id=uuid.uuid4(), tip_id=tip.id, width=processed.width, height=processed.height, alt=alt)
+        image = TipImage(id=uuid.uuid4(), tip_id=tip.id, width=processed.width, height=processed.height,
+                         alt=alt.replace("\x00", ""))
         await self.repo.add_image(image, [TipImageVariant(image_id=image.id, width=v.width, height=v.height,
                                                           format=v.format, media_type=v.media_type, data=v.data)
                                           for v in processed.variants])

@@ -56,6 +56,10 @@ def test_invalid_admin_input_is_refused_clearly(client):
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_reference"
     r = client.post("/v1/admin/tips", json=tip_body(color="red"), auth=as_admin())
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    r = client.post("/v1/admin/tips", json=tip_body(tags=["x" * 61]), auth=as_admin())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    r = client.post("/v1/admin/tips", json=tip_body(title="含\x00字符"), auth=as_admin())
+    assert r.status_code == 422
     r = client.post("/v1/admin/tips", json=tip_body(slug="ldl-high-diet"), auth=as_admin())
     assert r.status_code == 409 and r.json()["error"]["code"] == "slug_taken"
 

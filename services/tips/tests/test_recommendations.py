@@ -76,7 +76,9 @@ def test_plan_event_gives_medication_tips(client, user):
     body = _wait_for(client, user, lambda b: any(it["reason"]["kind"] == "drug_class" for it in b["items"]))
     med = [it for it in body["items"][:5] if it["reason"]["kind"] == "drug_class"]
     assert med and all("vka" in it["tip"]["links"]["drug_classes"] for it in med)
-    assert med[0]["reason"]["code"] == "vka" and med[0]["reason"]["text"].startswith("因为您在服用")
+    assert med[0]["reason"]["code"] == "vka"
+    assert med[0]["reason"]["text"] == "因为您在服用华法林"          # the drug the plan names, not the class
+    assert med[0]["reason"]["text_en"] == "because you take Warfarin"
     # Stopping the plan takes the reason away.
     _publish(client, plan_event(user, drug_classes=["vka"], active=False,
                                 occurred_at=datetime.now(UTC) + timedelta(seconds=1)))
