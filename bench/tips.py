@@ -124,15 +124,17 @@ def offline() -> None:
           f"(SYNTHETIC users and interactions; seed {SEED})")
 
     def evaluate(name: str, recommend) -> dict[str, float]:
-        p5, r20, lat, top5s = [], [], [], []
+        p5, r20, lat, cpu, top5s = [], [], [], [], []
         for profile, train, held in users:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             recs = recommend(profile, train)
             lat.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.thread_time() - c) * 1000)
             top5s.append(recs[:5])
             p5.append(len(set(recs[:5]) & held) / 5)
             r20.append(len(set(recs[:20]) & held) / len(held))
-        return {"name": name, "p5": float(np.mean(p5)), "r20": float(np.mean(r20)), "lat": lat, "top5": top5s}
+        return {"name": name, "p5": float(np.mean(p5)), "r20": float(np.mean(r20)), "lat": lat, "cpu": cpu,
+                "top5": top5s}
 
     def hybrid(profile, train):
         seen = Profile(**{**profile.__dict__, "seen": frozenset(train)})
@@ -192,9 +194,10 @@ def offline() -> None:
         print(f"{r['name']:44s} {hit_all / n_all:.3f} of {n_all} users with any abnormal indicator; "
               f"{hit_cov / n_cov:.3f} of {n_cov} whose abnormal indicators have tips (goal >= 0.95)")
 
-    lat = results[0]["lat"]
+    lat, cpu = results[0]["lat"], results[0]["cpu"]
     print(f"\n== ranking latency, in-process (item-kNN scoring + content + diversity), {len(lat)} users ==")
-    print(f"p50 {pct(lat, 50):.2f} ms   p95 {pct(lat, 95):.2f} ms")
+    print(f"wall p50 {pct(lat, 50):.2f} ms   p95 {pct(lat, 95):.2f} ms   |   CPU p50 {pct(cpu, 50):.2f} ms   "
+          f"p95 {pct(cpu, 95):.2f} ms   (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
 def service() -> None:
