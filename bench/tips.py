@@ -104,7 +104,7 @@ def simulate(rng: np.random.Generator, tips: list[TipFeatures], categories: dict
 
 def offline() -> None:
     vocab = load_vocabulary()
-    catalogue = load_catalogue(vocab.root)
+    catalogue = load_catalogue()
     seeds = [t for t in catalogue.tips if t.lang == "zh-CN"]
     tips = [TipFeatures(t.slug, t.lang, tuple(t.indicators), tuple(t.findings), tuple(t.conditions),
                         tuple(t.drug_classes), t.general) for t in seeds]

@@ -11,9 +11,11 @@ class Settings(BaseServiceSettings):
     service_name: str = "tips"
     port: int = 8107
 
-    # knowledge/ (indicators, findings, conditions, drug classes, and the seed tips under knowledge/tips).
+    # knowledge/ (indicators, findings, conditions, drug classes), read through zhenxi_knowledge.
     # None: $ZHENXI_KNOWLEDGE_DIR, else the knowledge/ of this checkout, else /app/knowledge (the image).
     knowledge_dir: Path | None = None
+    # The seed tips (YAML); None: services/tips/seed.
+    seed_dir: Path | None = None
     seed_on_start: bool = True
 
     # Recommendations: the item-kNN model over favourites and views is rebuilt when older than this.

@@ -1,4 +1,4 @@
-"""The seed tips in ``knowledge/tips/``: read, validated, and checked against the knowledge vocabulary.
+"""The seed tips in ``services/tips/seed/``: read, validated, and checked against the knowledge vocabulary.
 
 A malformed file, a duplicate slug, an unknown category or reference id stops the load (``ContentError``); links
 that do not resolve are reported by ``unresolved_links`` (the seed test requires none)."""
@@ -76,8 +76,10 @@ class Catalogue:
     tips: list[SeedTip]
 
 
-def load_catalogue(root: Path) -> Catalogue:
-    folder = root / "tips"
+SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
+
+
+def load_catalogue(folder: Path = SEED_DIR) -> Catalogue:
     refs_file = folder / "references.yaml"
     if not refs_file.is_file():
         raise ContentError(f"{refs_file}: missing")

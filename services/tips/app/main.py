@@ -19,8 +19,8 @@ from .tagging import Tagger
 def build_context(settings: Settings) -> TipsContext:
     """Knowledge vocabulary, seed catalogue and the jieba tagger: loaded once, refused if malformed."""
     vocab = load_vocabulary(settings.knowledge_dir)
-    assert vocab.root is not None
-    return TipsContext(settings=settings, vocab=vocab, catalogue=load_catalogue(vocab.root), tagger=Tagger(vocab))
+    catalogue = load_catalogue(settings.seed_dir) if settings.seed_dir else load_catalogue()
+    return TipsContext(settings=settings, vocab=vocab, catalogue=catalogue, tagger=Tagger(vocab))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

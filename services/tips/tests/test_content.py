@@ -8,7 +8,7 @@ from app.knowledge import load_vocabulary
 from app.rendering import render_markdown
 
 VOCAB = load_vocabulary()
-CATALOGUE = load_catalogue(VOCAB.root)
+CATALOGUE = load_catalogue()
 TIPS = CATALOGUE.tips
 
 CHRONIC = {"hypertension", "type2_diabetes", "dyslipidemia", "gout", "fatty_liver", "iron_deficiency_anemia",
@@ -75,10 +75,11 @@ def test_every_body_renders_to_html():
 
 
 def test_bad_seed_files_are_refused(tmp_path):
-    (tmp_path / "tips").mkdir()
-    (tmp_path / "tips" / "references.yaml").write_text(
-        (VOCAB.root / "tips" / "references.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    bad = tmp_path / "tips" / "bad.yaml"
+    from app.content import SEED_DIR
+
+    (tmp_path / "references.yaml").write_text((SEED_DIR / "references.yaml").read_text(encoding="utf-8"),
+                                              encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
     base = ("tips:\n  - {slug: x-one, lang: zh-CN, category: %s, title: 标题标题, summary: 摘要摘要,"
             " body: 这是一条足够长的正文内容。, references: [%s]}\n")
     bad.write_text(base % ("diet", "no-such-ref"), encoding="utf-8")
