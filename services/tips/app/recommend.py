@@ -74,6 +74,11 @@ class Recommendation:
     topics: set[str] = field(default_factory=set)
 
 
+def _in_sentence(name: str) -> str:
+    """'Uric acid' → 'uric acid' inside a sentence; acronyms and mixed case ('LDL cholesterol', 'COPD') stay."""
+    return name[0].lower() + name[1:] if len(name) > 1 and name[0].isupper() and name[1].islower() else name
+
+
 def _day(d: date | None) -> tuple[str, str]:
     if d is None:
         return "最近一次", "in your latest report"
@@ -93,20 +98,20 @@ def _reasons(profile: Profile, vocab: Vocabulary) -> dict[tuple[str, str], tuple
         if prior is None or prior[0] < weight:
             out[("indicator", code)] = (weight, Reason(
                 "indicator", code, f"因为您{day_zh}的{label_zh}{zh}",
-                f"because your {code if name_en == code else name_en} was {en} {day_en}"))
+                f"because your {code if name_en == code else _in_sentence(name_en)} was {en} {day_en}"))
     for label in profile.findings:
         out[("finding", label)] = (WEIGHTS["finding"], Reason(
             "finding", label, f"因为您的胸片提示{vocab.name('finding', label)}",
-            f"because your chest X-ray showed {vocab.name('finding', label, 'en').lower()}"))
+            f"because your chest X-ray showed {_in_sentence(vocab.name('finding', label, 'en'))}"))
     for cid in profile.conditions:
         out[("condition", cid)] = (WEIGHTS["condition"], Reason(
             "condition", cid, f"因为您的报告提示可能与{vocab.name('condition', cid)}有关",
-            f"because your report points to {vocab.name('condition', cid, 'en').lower()}"))
+            f"because your report points to {_in_sentence(vocab.name('condition', cid, 'en'))}"))
     drug_for_class = {c: (n, n_en) for c, n, n_en in profile.drug_names}
     for cls in profile.drug_classes:
         name, name_en = drug_for_class.get(cls, (vocab.name("drug_class", cls), vocab.name("drug_class", cls, "en")))
         out[("drug_class", cls)] = (WEIGHTS["drug_class"], Reason(
-            "drug_class", cls, f"因为您在服用{name}", f"because you take {name_en or name}"))
+            "drug_class", cls, f"因为您在服用{name}", f"because you take {_in_sentence(name_en or name)}"))
     return out
 
 

@@ -78,7 +78,7 @@ def test_plan_event_gives_medication_tips(client, user):
     assert med and all("vka" in it["tip"]["links"]["drug_classes"] for it in med)
     assert med[0]["reason"]["code"] == "vka"
     assert med[0]["reason"]["text"] == "因为您在服用华法林"          # the drug the plan names, not the class
-    assert med[0]["reason"]["text_en"] == "because you take Warfarin"
+    assert med[0]["reason"]["text_en"] == "because you take warfarin"
     # Stopping the plan takes the reason away.
     _publish(client, plan_event(user, drug_classes=["vka"], active=False,
                                 occurred_at=datetime.now(UTC) + timedelta(seconds=1)))
@@ -133,3 +133,25 @@ def test_diversity_caps_one_topic_at_two_of_the_top_five(ctx):
     assert {"u1", "u2", "g1"} <= set(top5)
     assert len(ranked) == 10 and ranked[5].tip_id.startswith("t")   # the rest still follow
     assert all(r.reason.kind in ("indicator", "condition") for r in ranked[:5])
+
+
+def test_report_tags_are_read_too_and_english_reasons(client, user):
+    app = client.app
+    event = report_event(user, collected_on=date(2026, 12, 1))
+    event = event.model_copy(update={"tags": ["indicator:UA:H", "indicator:GLU:N", "finding:Emphysema",
+                                              "condition:gout", "unrelated"]})
+
+    async def deliver():
+        async with app.state.sessionmaker() as s, s.begin():
+            await claim_inbox(s, inbox, event, "tips-report-completed")
+            await handler_for(app.state.tips)(s, event)
+
+    client.portal.call(deliver)
+    body = _recs(client, user, lang="en")
+    assert all(it["tip"]["lang"] == "en" for it in body["items"])
+    reasons = {(it["reason"]["kind"], it["reason"]["code"]): it["reason"]["text_en"] for it in body["items"]}
+    assert reasons[("indicator", "UA")] == "because your uric acid was high on 12-01"
+    assert ("indicator", "GLU") not in reasons
+    zh = _recs(client, user)
+    kinds = {(it["reason"]["kind"], it["reason"]["code"]) for it in zh["items"]}
+    assert {("indicator", "UA"), ("finding", "Emphysema")} <= kinds
