@@ -237,7 +237,8 @@ def service() -> None:
                         picks = [codes[i] for i in rng.choice(len(codes), size=3, replace=False)]
                         for ev in (ReportCompletedV1(user_id=u, report_id=f"r-{u}",
                                                      abnormal=[{"code": c, "flag": f} for c, f in picks]),
-                                   PlanChangedV1(user_id=u, plan_id="p", drug_classes=["statin"])):
+                                   PlanChangedV1(user_id=u, plan_id="p", version=1, change="created",
+                                                 drug_class="statin")):
                             await bus.publish_raw(ev.subject, ev.model_dump(mode="json"), str(ev.event_id))
                     await bus.close()
 

@@ -4,7 +4,7 @@ Payloads carry ids, never personal data."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,34 +55,26 @@ class TrainingJobRequestedV1(Event):
     job_id: str
 
 
-class AbnormalIndicator(BaseModel):
-    """One out-of-range result in a report: a knowledge indicator code and its flag (L H LL HH POS ABN)."""
+class FlaggedIndicator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str
-    flag: str
+    flag: str  # L N H LL HH POS NEG ABN
 
 
 class ReportCompletedV1(Event):
+    """A report finished (also after a retry filled in a section). Fields after ``tags`` were added with
+    defaults, so events written before them still parse."""
     subject = "report.completed.v1"
     user_id: str
     report_id: str
     tags: list[str] = []
-    # What the report found, as knowledge codes (optional so older publishers stay valid): abnormal indicators,
-    # positive X-ray finding labels, suggested condition ids, and the day the samples or images were taken.
-    abnormal: list[AbnormalIndicator] = []
+    abnormal: list[FlaggedIndicator] = []
     positive_findings: list[str] = []
-    conditions: list[str] = []
-    collected_on: date | None = None
-
-
-class PlanChangedV1(Event):
-    """A medication plan was created, changed or stopped. Carries knowledge drug ids and drug class ids only."""
-    subject = "plan.changed.v1"
-    user_id: str
-    plan_id: str
-    drug_classes: list[str] = []
-    drugs: list[str] = []
-    active: bool = True
+    urgency: str = "routine"  # routine | soon | urgent | emergency
+    departments: list[str] = []
+    report_date: datetime | None = None
+    unavailable_sections: list[str] = []
+    conditions: list[str] = []  # knowledge condition ids the report suggests (read by tips)
 
 
 class DoseMissedV1(Event):
@@ -90,6 +82,16 @@ class DoseMissedV1(Event):
     user_id: str
     plan_id: str
     dose_id: str
+
+
+class PlanChangedV1(Event):
+    subject = "plan.changed.v1"
+    user_id: str
+    plan_id: str
+    version: int
+    change: str               # created | updated | deleted
+    drug_id: str | None = None
+    drug_class: str | None = None
 
 
 class BookingConfirmedV1(Event):
@@ -115,7 +117,7 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, PlanChangedV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
+                ReportCompletedV1, DoseMissedV1, PlanChangedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
 }
 
 

@@ -119,6 +119,7 @@ class UserPlan(Base):
     __tablename__ = "user_plans"
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     plan_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
     drug_classes: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default=_EMPTY)
     drugs: Mapped[list[str]] = mapped_column(ARRAY(String(60)), server_default=_EMPTY)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

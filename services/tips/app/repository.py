@@ -209,7 +209,7 @@ class TipRepository:
             index_elements=[UserPlan.user_id, UserPlan.plan_id],
             set_={k: getattr(excluded, k) for k in values if k not in ("user_id", "plan_id")}
             | {"updated_at": func.now()},
-            where=UserPlan.occurred_at <= excluded.occurred_at))
+            where=UserPlan.version <= excluded.version))
 
     async def report(self, user_id: str) -> UserReport | None:
         return await self.session.get(UserReport, user_id)

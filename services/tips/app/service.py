@@ -370,14 +370,16 @@ class TipsService:
                 conditions.append(rest)
         await self.repo.upsert_report({
             "user_id": event.user_id, "report_id": event.report_id, "occurred_at": event.occurred_at,
-            "collected_on": event.collected_on or event.occurred_at.date(),
+            "collected_on": (event.report_date or event.occurred_at).date(),
             "abnormal": [{"code": c, "flag": f} for c, f in abnormal.items()],
             "findings": list(dict.fromkeys(findings)), "conditions": list(dict.fromkeys(conditions))})
 
     async def on_plan_changed(self, event: PlanChangedV1) -> None:
+        """One plan = one drug (``drug_id``, ``drug_class``); ``change: deleted`` ends it. A lower ``version``
+        than the stored one (a late redelivery) changes nothing."""
         vocab = self.ctx.vocab
-        classes = list(event.drug_classes) + [vocab.drugs[d].class_id for d in event.drugs if d in vocab.drugs]
+        cls = event.drug_class or (vocab.drugs[event.drug_id].class_id if event.drug_id in vocab.drugs else None)
         await self.repo.upsert_plan({
-            "user_id": event.user_id, "plan_id": event.plan_id, "occurred_at": event.occurred_at,
-            "drug_classes": list(dict.fromkeys(classes)), "drugs": list(dict.fromkeys(event.drugs)),
-            "active": event.active})
+            "user_id": event.user_id, "plan_id": event.plan_id, "version": event.version,
+            "occurred_at": event.occurred_at, "drug_classes": [cls] if cls else [],
+            "drugs": [event.drug_id] if event.drug_id else [], "active": event.change != "deleted"})

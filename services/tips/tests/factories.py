@@ -51,14 +51,16 @@ def report_event(user_id: str, abnormal: list[tuple[str, str]] = (), findings: l
                  occurred_at: datetime | None = None, event_id: uuid.UUID | None = None) -> ReportCompletedV1:
     return ReportCompletedV1(
         user_id=user_id, report_id=f"r-{uuid.uuid4().hex[:8]}", abnormal=[{"code": c, "flag": f} for c, f in abnormal],
-        positive_findings=list(findings), conditions=list(conditions), collected_on=collected_on,
+        positive_findings=list(findings), conditions=list(conditions),
+        report_date=datetime(collected_on.year, collected_on.month, collected_on.day, 9, tzinfo=UTC)
+        if collected_on else None,
         occurred_at=occurred_at or datetime.now(UTC), event_id=event_id or uuid.uuid4())
 
 
-def plan_event(user_id: str, drug_classes: list[str] = (), drugs: list[str] = (), plan_id: str = "p1",
-               active: bool = True, occurred_at: datetime | None = None) -> PlanChangedV1:
-    return PlanChangedV1(user_id=user_id, plan_id=plan_id, drug_classes=list(drug_classes), drugs=list(drugs),
-                         active=active, occurred_at=occurred_at or datetime.now(UTC))
+def plan_event(user_id: str, drug_class: str | None = None, drug_id: str | None = None, plan_id: str = "p1",
+               version: int = 1, change: str = "created") -> PlanChangedV1:
+    return PlanChangedV1(user_id=user_id, plan_id=plan_id, version=version, change=change, drug_id=drug_id,
+                         drug_class=drug_class)
 
 
 def tip_body(**overrides) -> dict:

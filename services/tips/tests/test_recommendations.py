@@ -72,7 +72,7 @@ def test_report_event_drives_content_recommendations(client, user):
 
 
 def test_plan_event_gives_medication_tips(client, user):
-    _publish(client, plan_event(user, drug_classes=["vka"], drugs=["warfarin"]))
+    _publish(client, plan_event(user, drug_id="warfarin"))   # the class comes from knowledge/drugs
     body = _wait_for(client, user, lambda b: any(it["reason"]["kind"] == "drug_class" for it in b["items"]))
     med = [it for it in body["items"][:5] if it["reason"]["kind"] == "drug_class"]
     assert med and all("vka" in it["tip"]["links"]["drug_classes"] for it in med)
@@ -80,9 +80,12 @@ def test_plan_event_gives_medication_tips(client, user):
     assert med[0]["reason"]["text"] == "因为您在服用华法林"          # the drug the plan names, not the class
     assert med[0]["reason"]["text_en"] == "because you take warfarin"
     # Stopping the plan takes the reason away.
-    _publish(client, plan_event(user, drug_classes=["vka"], active=False,
-                                occurred_at=datetime.now(UTC) + timedelta(seconds=1)))
+    _publish(client, plan_event(user, drug_id="warfarin", version=2, change="deleted"))
     _wait_for(client, user, lambda b: b["cold_start"])
+    # A late copy of version 1 does not bring it back.
+    _publish(client, plan_event(user, drug_id="warfarin", version=1, change="updated"))
+    time.sleep(1.0)
+    assert _recs(client, user)["cold_start"] is True
 
 
 def test_events_are_handled_once_and_old_reports_never_overwrite(client, user):

@@ -112,6 +112,7 @@ def upgrade() -> None:
         "user_plans",
         sa.Column("user_id", sa.String(128), primary_key=True),
         sa.Column("plan_id", sa.String(128), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
         _arr("drug_classes", 60), _arr("drugs", 60),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.text("true")),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
