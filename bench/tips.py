@@ -119,7 +119,8 @@ def offline() -> None:
     tips = [TipFeatures(t.id, t.lang, t.indicators, t.findings, t.conditions, t.drug_classes, t.general,
                         popularity[t.id]) for t in tips]
     by_id = {t.id: t for t in tips}
-    knn = ItemKnn.fit(((f"u{i}", t, w) for i, (_, train, _) in enumerate(users) for t, w in train.items()))
+    knn = ItemKnn.fit(((f"u{i}", t, w) for i, (_, train, _) in enumerate(users) for t, w in train.items()),
+                      items=[t.id for t in tips])
     print(f"simulated {len(users)} users over {len(tips)} zh-CN tips in {time.perf_counter() - t0:.1f}s "
           f"(SYNTHETIC users and interactions; seed {SEED})")
 

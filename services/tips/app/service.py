@@ -317,8 +317,9 @@ class TipsService:
         async with cache.lock:
             if cache.model is None or time.monotonic() - cache.built_at >= self.ctx.settings.cf_refresh_s:
                 rows = await self.repo.interactions()
+                catalogue = [str(r.id) for r in await self.repo.published_features()]
                 cache.model = ItemKnn.fit(((u, t, interaction_weight(v, f)) for u, t, v, f in rows),
-                                          neighbours=self.ctx.settings.cf_neighbours)
+                                          items=catalogue, neighbours=self.ctx.settings.cf_neighbours)
                 cache.built_at = time.monotonic()
         return cache.model
 

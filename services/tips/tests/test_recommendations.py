@@ -158,3 +158,14 @@ def test_report_tags_are_read_too_and_english_reasons(client, user):
     zh = _recs(client, user)
     kinds = {(it["reason"]["kind"], it["reason"]["code"]) for it in zh["items"]}
     assert {("indicator", "UA"), ("finding", "Emphysema")} <= kinds
+
+
+def test_item_knn_scores_co_read_tips_even_in_a_young_catalogue():
+    from app.collaborative import ItemKnn
+
+    peers = [(f"p{i}", t, 3.0) for i in range(5) for t in ("x", "y")] + [("q", "z", 1.0), ("q", "w", 1.0)]
+    knn = ItemKnn.fit(peers, items=[f"t{i}" for i in range(20)] + ["x", "y", "z", "w"])
+    scores = knn.scores({"x": 3.0})
+    assert max(scores, key=scores.get) == "y" and scores["y"] == 1.0
+    assert "x" not in scores and "z" not in scores
+    assert ItemKnn.fit([("a", "x", 1.0)]).scores({"x": 1.0}) == {}   # one user: nothing to learn from
