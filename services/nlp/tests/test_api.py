@@ -16,7 +16,7 @@ def test_interpretations(client):
     assert body["urgency"] in ("soon", "urgent")
     assert "microcytic_anemia" in {p["id"] for p in body["patterns"]}
     glu = next(i for i in body["indicators"] if i["code"] == "GLU")
-    assert glu["status"] == "high" and glu["reference"]["source"] == "report"
+    assert glu["flag"] == "H" and glu["reference"]["source"] == "report"
 
 
 def test_symptom_analysis(client):
