@@ -90,8 +90,15 @@ async def doctor_sessions(doctor_id: uuid.UUID, svc: Svc, _: CurrentUser, date_f
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=error_responses(E.SessionNotFoundError))
 async def get_session(session_id: uuid.UUID, svc: Svc, _: CurrentUser) -> dict:
-    """One session; ``remaining`` comes from the live count."""
+    """One session, read from Postgres (any drifted cache entry is rewritten)."""
     return await svc.get_session(session_id)
+
+
+@router.get("/sessions/{session_id}/remaining", response_model=SessionState,
+            responses=error_responses(E.SessionNotFoundError))
+async def session_remaining(session_id: uuid.UUID, svc: Svc, _: CurrentUser) -> dict:
+    """The live count of a session, served from Redis for hot sessions (Postgres on a miss)."""
+    return await svc.session_state(session_id)
 
 
 @router.get("/sessions/{session_id}/events", responses={200: {"content": {"text/event-stream": {}}},

@@ -392,13 +392,8 @@ class BookingService:
             sess = await s.get(Session, session_id)
             if sess is None:
                 raise SessionNotFoundError()
-        view = self.session_view(sess)
-        hit = await self.slots.get(session_id)
-        if hit is not None and hit[1] >= sess.version:
-            view["remaining"] = hit[0]
-        else:
-            await self.slots.heal(sess.id, sess.remaining, sess.version)
-        return view
+        await self.slots.heal(sess.id, sess.remaining, sess.version)
+        return self.session_view(sess)
 
     # ------------------------------------------------------------------ hold and confirm
     async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
