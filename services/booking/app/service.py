@@ -475,7 +475,7 @@ class BookingService:
                 h = (await s.execute(select(Hold).where(Hold.id == hold_id).with_for_update())).scalar_one_or_none()
                 if h is None or h.user_id != user_id:
                     raise HoldNotFoundError(details={"field": "hold_id"})
-                if h.status == "used":
+                if h.status in ("used", "released"):
                     raise HoldUsedError(field="hold_id", status=h.status)
                 if h.status != "active" or h.expires_at <= self.now():
                     raise HoldExpiredError(field="hold_id")
