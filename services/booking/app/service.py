@@ -370,7 +370,7 @@ class BookingService:
                 Session.doctor_id == doctor_id, Session.date >= df, Session.date <= dt)
                 .order_by(Session.date, Session.period))).scalars())
         for sess in rows:  # the database read is the truth: heal any cache entry that drifted
-            await self.slots.heal(sess.id, sess.remaining, sess.version)
+            await self.slots.heal(sess.id, sess.remaining, sess.version, sess.status)
         return [self.session_view(x) for x in rows]
 
     async def session_state(self, session_id: uuid.UUID, *, cached: bool = True) -> dict[str, Any]:
@@ -383,7 +383,7 @@ class BookingService:
             sess = await s.get(Session, session_id)
             if sess is None:
                 raise SessionNotFoundError()
-        await self.slots.heal(sess.id, sess.remaining, sess.version)
+        await self.slots.heal(sess.id, sess.remaining, sess.version, sess.status)
         return {"session_id": str(sess.id), "remaining": sess.remaining, "version": sess.version,
                 "status": sess.status, "source": "database"}
 
@@ -392,11 +392,18 @@ class BookingService:
             sess = await s.get(Session, session_id)
             if sess is None:
                 raise SessionNotFoundError()
-        await self.slots.heal(sess.id, sess.remaining, sess.version)
+        await self.slots.heal(sess.id, sess.remaining, sess.version, sess.status)
         return self.session_view(sess)
 
     # ------------------------------------------------------------------ hold and confirm
     async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
+        # Fast path for a rush: a cached count of 0 (written after the commit that took the last slot) answers
+        # without touching Postgres. Anything else goes to Postgres, which alone decides who gets a slot.
+        cached = await self.slots.gate(session_id)
+        if cached is not None and cached[1] == "closed":
+            raise SessionClosedError(source="live_count")
+        if cached is not None and cached[0] == 0:
+            raise SessionFullError(source="live_count")
         now = self.now()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         changed: list[tuple[uuid.UUID, int, int, str]] = []
@@ -410,23 +417,35 @@ class BookingService:
                 Hold.expires_at > now))).scalar_one_or_none()
             if existing is not None:  # a double tap keeps the one hold
                 return self.hold_view(existing, sess.remaining)
-            freed = await repo.expire_holds(s, now, session_id)
-            if freed:
-                changed.append((session_id, *await repo.give_back(s, session_id, freed[session_id])))
             taken = await repo.take_slot(s, session_id)
             if taken is None:
-                raise SessionFullError()
-            h = Hold(id=uuid.uuid4(), session_id=session_id, user_id=user_id, status="active", expires_at=expires)
-            s.add(h)
-            try:
-                await s.flush()
-            except IntegrityError:
-                raise ConflictError("该时段已有进行中的预留。 You already hold a slot in this session.",
-                                    details={"field": "session_id"}) from None
-            changed.append((session_id, taken[0], taken[1], "open"))
-        await self.slots.remember_hold(h.id, user_id, int((expires - now).total_seconds()))
+                # Full, unless holds have expired since the last sweep: take their slots back and try once more.
+                freed = await repo.expire_holds(s, now, session_id)
+                if freed:
+                    changed.append((session_id, *await repo.give_back(s, session_id, freed[session_id])))
+                    taken = await repo.take_slot(s, session_id)
+            if taken is None:
+                full = SessionFullError()
+                latest = (await s.execute(select(Session.remaining, Session.version, Session.status)
+                                          .where(Session.id == session_id))).one()
+            else:
+                full = None
+                h = Hold(id=uuid.uuid4(), session_id=session_id, user_id=user_id, status="active",
+                         expires_at=expires)
+                s.add(h)
+                try:
+                    await s.flush()
+                except IntegrityError:
+                    raise ConflictError("该时段已有进行中的预留。 You already hold a slot in this session.",
+                                        details={"field": "session_id"}) from None
+                changed.append((session_id, taken[0], taken[1], "open"))
         for sid, rem, ver, status in changed:
             await self.slots.changed(sid, rem, ver, status)
+        if full is not None:
+            if not changed:  # the next attempt of a rush answers from the cache (kept only if newest)
+                await self.slots.store(session_id, latest[0], latest[1], latest[2])
+            raise full
+        await self.slots.remember_hold(h.id, user_id, int((expires - now).total_seconds()))
         return self.hold_view(h, taken[0])
 
     async def release_hold(self, user_id: str, hold_id: uuid.UUID) -> None:

@@ -13,11 +13,11 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("booking.slots")
 
-# KEYS[1]=hash; ARGV: remaining, version, ttl, force. Keeps the entry with the highest version.
+# KEYS[1]=hash; ARGV: remaining, version, ttl, force, status. Keeps the entry with the highest version.
 _SET_IF_NEWER = """
 local cur = redis.call('HGET', KEYS[1], 'v')
 if ARGV[4] == '0' and cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2])
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'v', ARGV[2], 's', ARGV[5])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
 """
@@ -42,11 +42,18 @@ class SlotCounts:
     async def changed(self, session_id: uuid.UUID, remaining: int, version: int, status: str = "open") -> None:
         """After a commit that changed a session: update the cache (if newer) and tell SSE listeners."""
         try:
-            await self._script(keys=[self.key(session_id)], args=[remaining, version, self.ttl_s, "0"])
+            await self._script(keys=[self.key(session_id)], args=[remaining, version, self.ttl_s, "0", status])
             await self.redis.publish(self.channel(session_id), json.dumps(
                 {"session_id": str(session_id), "remaining": remaining, "version": version, "status": status}))
         except RedisError as exc:
             log.warning("slot cache update failed", extra={"session_id": str(session_id), "error": type(exc).__name__})
+
+    async def store(self, session_id: uuid.UUID, remaining: int, version: int, status: str) -> None:
+        """Cache a count read from Postgres, unless a newer one is already there."""
+        try:
+            await self._script(keys=[self.key(session_id)], args=[remaining, version, self.ttl_s, "0", status])
+        except RedisError:
+            pass
 
     async def get(self, session_id: uuid.UUID) -> tuple[int, int] | None:
         try:
@@ -57,12 +64,22 @@ class SlotCounts:
             return None
         return int(raw[0]), int(raw[1])
 
-    async def heal(self, session_id: uuid.UUID, remaining: int, version: int) -> bool:
+    async def gate(self, session_id: uuid.UUID) -> tuple[int, str] | None:
+        """(remaining, status) from the cache, or None on a miss or when Redis is unavailable."""
+        try:
+            raw = await self.redis.hmget(self.key(session_id), "r", "s")
+        except RedisError:
+            return None
+        if raw[0] is None or raw[1] is None:
+            return None
+        return int(raw[0]), raw[1].decode()
+
+    async def heal(self, session_id: uuid.UUID, remaining: int, version: int, status: str) -> bool:
         """Rewrite the entry from the database's values when it is missing or differs; True if it was rewritten."""
         if await self.get(session_id) == (remaining, version):
             return False
         try:
-            await self._script(keys=[self.key(session_id)], args=[remaining, version, self.ttl_s, "1"])
+            await self._script(keys=[self.key(session_id)], args=[remaining, version, self.ttl_s, "1", status])
         except RedisError:
             return False
         return True
