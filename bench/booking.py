@@ -46,6 +46,26 @@ def id_number(i: int) -> str:
     return first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights)) % 11]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux /proc), to report CPU cost per attempt apart from wall time on a
+    shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_pid(port: int) -> int | None:
+    """The pid of the uvicorn process serving ``port`` (its command line names the port)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"uvicorn" in b" ".join(cmd) and str(port).encode() in cmd:
+                return int(proc.name)
+    return None
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
 
@@ -104,7 +124,9 @@ def main() -> None:
         global ADMIN
         ADMIN = signed("bench-admin", role="admin")  # signs with the key just set
         try:
-            with running_service(ROOT / "services" / "booking", free_port(), env) as base:
+            port = free_port()
+            with running_service(ROOT / "services" / "booking", port, env) as base:
+                pid = service_pid(port)
                 with httpx.Client(base_url=base, timeout=60) as c:
                     hospitals = c.get("/v1/hospitals", auth=ADMIN).json()
                     doctors, cursor = [], None
@@ -120,7 +142,9 @@ def main() -> None:
                     s = c.post("/v1/admin/sessions", auth=ADMIN, json={
                         "doctor_id": doctors[0]["id"], "date": day, "period": "evening", "capacity": CAPACITY,
                         "fee": 100}).json()
+                cpu0 = cpu_seconds(pid) if pid else None
                 codes, wall = asyncio.run(rush(base, s["id"]))
+                cpu = cpu_seconds(pid) - cpu0 if pid else None
                 confirmed, distinct, remaining = asyncio.run(
                     db_truth(db_url.replace("postgresql+asyncpg://", "postgresql://"), s["id"]))
                 lat: list[float] = []
@@ -143,6 +167,11 @@ def main() -> None:
           f"{len({d['department']['id'] for d in doctors})} departments (dev seed)")
     print(f"  rush: {PATIENTS} concurrent patients for {CAPACITY} slots, {CONNECTIONS} connections")
     print(f"    attempts handled   : {PATIENTS / wall:7.0f} /s   ({PATIENTS} in {wall:.2f} s; goal >= 500/s)")
+    if cpu:
+        print(f"    service CPU        : {cpu:.2f} s for the rush = {cpu / PATIENTS * 1000:.2f} ms per attempt "
+              f"-> {PATIENTS / cpu:.0f} attempts per CPU-second (derived, not measured wall throughput)")
+    load = os.getloadavg()[0]
+    print(f"    machine load avg   : {load:.1f} on {os.cpu_count()} CPUs during the run")
     print(f"    confirmed (HTTP)   : {ok}   sold out (409): {codes.count(409)}   other: {other or 'none'}")
     print(f"    Postgres after     : {confirmed} confirmed, {distinct} distinct sequence numbers, "
           f"remaining {remaining}")
