@@ -1,27 +1,17 @@
-"""The one place the booking service reads ``knowledge/``: the department taxonomy (the ids nlp triage returns).
-When ``zhenxi_knowledge`` lands on main, this module switches to it and nothing else changes."""
+"""The one place the booking service reads medical knowledge: the department taxonomy (the ids nlp triage
+returns), through the shared loader ``zhenxi_knowledge``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from zhenxi_knowledge import get_knowledge
+from zhenxi_knowledge.models import Department
 
-
-@dataclass(frozen=True)
-class Department:
-    id: str
-    name: str
-    name_en: str
-    synonyms: tuple[str, ...]
+__all__ = ["Department", "load_departments"]
 
 
 def load_departments(knowledge_dir: Path) -> dict[str, Department]:
-    data = yaml.safe_load((knowledge_dir / "departments" / "departments.yaml").read_text(encoding="utf-8"))
-    out: dict[str, Department] = {}
-    for entry in data["departments"]:
-        out[entry["id"]] = Department(entry["id"], entry["name"], entry.get("name_en", entry["id"]),
-                                      tuple(entry.get("synonyms", ())))
-    if not out:
+    departments = dict(get_knowledge(knowledge_dir).departments)
+    if not departments:
         raise ValueError("the department taxonomy is empty")
-    return out
+    return departments
