@@ -175,7 +175,8 @@ async def release_hold(hold_id: uuid.UUID, svc: Svc, user: CurrentUser) -> Respo
                                        E.HisTimeoutError, E.HisRejectedError))
 async def confirm_booking(
     body: BookingIn, svc: Svc, user: CurrentUser,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200,
+                                                  pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> JSONResponse:
     """Confirm a hold into a booking (real name, ID number, mobile); ``Idempotency-Key`` makes retries safe."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False).encode()

@@ -32,7 +32,7 @@ class Settings(BaseServiceSettings):
     hold_minutes: int = 10
     slot_cache_ttl_s: int = 600
     hold_sweep_interval_s: float = 5.0
-    sse_max_s: float = 30.0
+    sse_max_s: float = 15.0   # then the client reconnects (SSE retry), so no stream is held for ever
     sse_heartbeat_s: float = 10.0
 
     # Rules (Beijing 114 style), all configuration.

@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Period = Literal["morning", "afternoon", "evening"]
 Title = Literal["主任医师", "副主任医师", "主治医师", "住院医师"]
@@ -22,8 +22,28 @@ class ServiceInfo(BaseModel):
     caller: Caller
 
 
+def _clean_text(value: object) -> object:
+    """Refuse text Postgres or UTF-8 cannot hold (NUL characters, lone surrogates) as a 422, not a 500."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode") from None
+    elif isinstance(value, list):
+        for item in value:
+            _clean_text(item)
+    return value
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_unstorable_text(cls, value: object) -> object:
+        return _clean_text(value)
 
 
 # ---- admin requests

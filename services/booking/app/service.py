@@ -58,6 +58,13 @@ class PatientInput:
     phone: str
 
 
+def _plus_days(day: date, days: int, field: str) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        raise InvalidDateError(field, "日期超出范围。 The date is out of range.") from None
+
+
 def _encode_cursor(parts: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -195,7 +202,7 @@ class BookingService:
         week_start: date = data["week_start"]
         if week_start.weekday() != 0:
             raise InvalidDateError("week_start", "week_start 须为星期一。 week_start must be a Monday.")
-        if week_start + timedelta(days=6) < self.today():
+        if _plus_days(week_start, 6, "week_start") < self.today():
             raise InvalidDateError("week_start", "该周已过去。 The week is in the past.")
         created, skipped = [], 0
         async with self.tx() as s:
@@ -320,7 +327,7 @@ class BookingService:
         if department:
             self.department(department, field="department")
         df = date_from or self.today()
-        dt = date_to or (df + timedelta(days=self.settings.booking_horizon_days))
+        dt = date_to or _plus_days(df, self.settings.booking_horizon_days, "date_from")
         if dt < df:
             raise InvalidDateError("date_to", "date_to 不能早于 date_from。 date_to is before date_from.")
         cur = None
@@ -360,7 +367,7 @@ class BookingService:
     async def doctor_sessions(self, doctor_id: uuid.UUID, date_from: date | None,
                               date_to: date | None) -> list[dict[str, Any]]:
         df = date_from or self.today()
-        dt = date_to or (df + timedelta(days=self.settings.booking_horizon_days))
+        dt = date_to or _plus_days(df, self.settings.booking_horizon_days, "date_from")
         if dt < df:
             raise InvalidDateError("date_to", "date_to 不能早于 date_from。 date_to is before date_from.")
         async with self.tx() as s:

@@ -248,3 +248,25 @@ def test_events_are_written_to_the_outbox(client, svc):
     created = next(p for subj, p in got if subj == "booking.created.v1")
     assert created["seq_no"] == 1 and created["department_id"] == "cardiology" and created["visit_date"] == s["date"]
     assert "patient" not in created and "id_number" not in str(created)
+
+
+def test_unstorable_text_is_a_422_not_a_500(client):
+    r = client.post("/v1/admin/hospitals", json={"name": "坏\u0000名", "city": "滨江"}, auth=ADMIN)
+    _err(r, 422, "validation_error")
+    s = make_session(client)
+    h = hold(client, s["id"], "nul").json()
+    r = client.post("/v1/bookings", json={"hold_id": h["id"], "patient": make_patient()},
+                    headers={"Idempotency-Key": "has space"}, auth=signed("nul"))
+    _err(r, 422, "validation_error")
+    r = client.get("/v1/doctors?date_from=9999-12-30", auth=signed("nul"))
+    _err(r, 422, "invalid_date", "date_from")
+
+
+def test_dev_seed_is_refused_outside_dev(client, svc):
+    import pytest
+
+    from app.seed import SeedRefused, seed_catalogue
+
+    assert svc.settings.env == "test"
+    with pytest.raises(SeedRefused):
+        client.portal.call(seed_catalogue, svc)
