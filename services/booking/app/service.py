@@ -229,12 +229,18 @@ class BookingService:
         """Close a session (停诊): its active bookings are cancelled, each patient gets a notification and a
         ``booking.cancelled.v1`` event (reason ``session_closed``), active holds are released."""
         async with self.tx() as s:
-            ctx = await repo.session_with_context(s, session_id, lock=True)
+            ctx = await repo.session_with_context(s, session_id)
             if ctx is None:
                 raise SessionNotFoundError()
             sess, doc, hosp = ctx
+            # Lock order booking -> session, as cancel() does, so the two never deadlock.
+            bookings = list((await s.execute(select(Booking).where(
+                Booking.session_id == sess.id, Booking.status == "confirmed").with_for_update())).scalars())
+            sess = (await s.execute(select(Session).where(Session.id == session_id).with_for_update()
+                                    .execution_options(populate_existing=True))).scalar_one()
             if sess.status == "closed":
                 return {"session": self.session_view(sess), "cancelled_bookings": 0}
+            # A confirmation that committed before we got the session lock is included too.
             bookings = list((await s.execute(select(Booking).where(
                 Booking.session_id == sess.id, Booking.status == "confirmed").with_for_update())).scalars())
             now = self.now()
