@@ -94,6 +94,12 @@ async def get_session(session_id: uuid.UUID, svc: Svc, _: CurrentUser) -> dict:
     return await svc.get_session(session_id)
 
 
+@router.get("/sessions/{session_id}/fhir", responses=error_responses(E.SessionNotFoundError))
+async def session_fhir(session_id: uuid.UUID, svc: Svc, _: CurrentUser) -> dict:
+    """The session as FHIR R4: a Bundle of one Schedule and a Slot per sequence number."""
+    return await svc.session_fhir(session_id)
+
+
 @router.get("/sessions/{session_id}/remaining", response_model=SessionState,
             responses=error_responses(E.SessionNotFoundError))
 async def session_remaining(session_id: uuid.UUID, svc: Svc, _: CurrentUser) -> dict:
@@ -198,6 +204,12 @@ async def list_bookings(svc: Svc, user: CurrentUser,
 async def get_booking(booking_id: uuid.UUID, svc: Svc, user: CurrentUser) -> dict:
     """One of the caller's bookings."""
     return await svc.get_booking(user.user_id, booking_id)
+
+
+@router.get("/bookings/{booking_id}/fhir", responses=error_responses(E.BookingNotFoundError))
+async def booking_fhir(booking_id: uuid.UUID, svc: Svc, user: CurrentUser) -> dict:
+    """One of the caller's bookings as a FHIR R4 Appointment."""
+    return await svc.booking_fhir(user.user_id, booking_id)
 
 
 @router.get("/bookings/{booking_id}/voucher", response_model=VoucherOut,

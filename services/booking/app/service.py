@@ -29,6 +29,7 @@ from zhenxi_common.errors import ConflictError
 from zhenxi_common.events import BookingCancelledV1, BookingCreatedV1
 from zhenxi_common.outbox import add_event
 
+from . import fhir
 from . import repository as repo
 from .config import Settings
 from .errors import (BookingNotActiveError, BookingNotFoundError, BookingWindowClosedError, CancelDeadlinePassedError,
@@ -407,6 +408,21 @@ class BookingService:
                 raise SessionNotFoundError()
         await self.slots.heal(sess.id, sess.remaining, sess.version, sess.status)
         return self.session_view(sess)
+
+    async def session_fhir(self, session_id: uuid.UUID) -> dict[str, Any]:
+        """The session as a FHIR Schedule plus one Slot per sequence number."""
+        async with self.tx() as s:
+            ctx = await repo.session_with_context(s, session_id)
+            if ctx is None:
+                raise SessionNotFoundError()
+            sess, doc, hosp = ctx
+            taken = set((await s.execute(select(Booking.seq_no).where(
+                Booking.session_id == sess.id, Booking.status != "cancelled"))).scalars())
+        windows = [self.window(sess, n) for n in range(1, sess.capacity + 1)]
+        return fhir.schedule_bundle(self.session_view(sess), self.doctor_view(doc, hosp), taken, windows)
+
+    async def booking_fhir(self, user_id: str, booking_id: uuid.UUID) -> dict[str, Any]:
+        return fhir.appointment(await self.get_booking(user_id, booking_id))
 
     # ------------------------------------------------------------------ hold and confirm
     async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:

@@ -270,3 +270,18 @@ def test_dev_seed_is_refused_outside_dev(client, svc):
     assert svc.settings.env == "test"
     with pytest.raises(SeedRefused):
         client.portal.call(seed_catalogue, svc)
+
+
+def test_fhir_views(client):
+    s = make_session(client, capacity=2)
+    b = book(client, s["id"], "fhir-user").json()
+    bundle = client.get(f"/v1/sessions/{s['id']}/fhir", auth=signed("fhir-user")).json()
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds == ["Schedule", "Slot", "Slot"]
+    slots = [e["resource"] for e in bundle["entry"][1:]]
+    assert [x["status"] for x in slots] == ["busy", "free"]
+    assert slots[0]["start"] == f"{s['date']}T08:00:00+08:00" and slots[1]["end"] == f"{s['date']}T12:00:00+08:00"
+    appt = client.get(f"/v1/bookings/{b['id']}/fhir", auth=signed("fhir-user")).json()
+    assert appt["resourceType"] == "Appointment" and appt["status"] == "booked"
+    assert appt["slot"] == [{"reference": f"Slot/{s['id']}-1"}]
+    assert client.get(f"/v1/bookings/{b['id']}/fhir", auth=signed("other")).status_code == 404
