@@ -10,8 +10,10 @@ Run: ./zhenxi bench booking"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import subprocess
 import statistics
 import sys
 import time
@@ -29,11 +31,12 @@ sys.path.insert(0, str(ROOT / "libs" / "common"))
 
 from zhenxi_cli import infra  # noqa: E402
 from zhenxi_cli.up import platform_env  # noqa: E402
-from zhenxi_common.testing import free_port, running_service, signed  # noqa: E402
+from zhenxi_common.testing import free_port, migrate, signed  # noqa: E402
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "1000"))
 CAPACITY = 20
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "100"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # uvicorn worker processes (2 cores -> 2 workers)
 SEARCHES = int(os.environ.get("BENCH_SEARCHES", "300"))
 QUERIES = ["q=糖尿病", "q=高血压", "q=头痛", "q=儿童发热", "q=腰椎间盘突出", "q=肺结节", "q=擅长胃镜检查的医生",
            "department=cardiology", "department=pediatrics&available=true", "q=湿疹&title=主任医师",
@@ -53,17 +56,61 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def service_pid(port: int) -> int | None:
-    """The pid of the uvicorn process serving ``port`` (its command line names the port)."""
+def family(pid: int) -> list[int]:
+    """``pid`` and its child processes (uvicorn's workers)."""
+    out = [pid]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"uvicorn" in b" ".join(cmd) and str(port).encode() in cmd:
-                return int(proc.name)
-    return None
+            if ppid == pid:
+                out.append(int(proc.name))
+    return out
+
+
+def family_cpu(pid: int) -> float:
+    total = 0.0
+    for p in family(pid):
+        try:
+            total += cpu_seconds(p)
+        except OSError:
+            pass
+    return total
+
+
+@contextlib.contextmanager
+def booking_service(env: dict[str, str], port: int):
+    """The booking service under uvicorn with WORKERS processes (migrated first); yields (base URL, pid)."""
+    migrate(ROOT / "services" / "booking", env)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host",
+                             "127.0.0.1", "--port", str(port), "--workers", str(WORKERS), "--no-access-log"],
+                            cwd=ROOT / "services" / "booking", env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("booking service exited")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("booking service not ready")
+            time.sleep(0.3)
+        # every worker must have finished start-up (the dev seed runs in the first one to get there)
+        time.sleep(2)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def pct(values: list[float], q: int) -> float:
@@ -71,7 +118,15 @@ def pct(values: list[float], q: int) -> float:
 
 
 async def rush(base: str, sid: str) -> tuple[list[int], float]:
+    # In flight at most CONNECTIONS at a time: httpcore's pool rescans every waiting request on each release, so
+    # 1,000 requests queued inside the pool cost the load generator more CPU than the service spends.
+    gate = asyncio.Semaphore(CONNECTIONS)
+
     async def patient(c: httpx.AsyncClient, i: int) -> int:
+        async with gate:
+            return await _patient(c, i)
+
+    async def _patient(c: httpx.AsyncClient, i: int) -> int:
         user = f"rush-{i}"
         r = await c.post("/v1/holds", json={"session_id": sid}, auth=signed(user))
         if r.status_code != 201:
@@ -124,9 +179,7 @@ def main() -> None:
         global ADMIN
         ADMIN = signed("bench-admin", role="admin")  # signs with the key just set
         try:
-            port = free_port()
-            with running_service(ROOT / "services" / "booking", port, env) as base:
-                pid = service_pid(port)
+            with booking_service(env, free_port()) as (base, pid):
                 with httpx.Client(base_url=base, timeout=60) as c:
                     hospitals = c.get("/v1/hospitals", auth=ADMIN).json()
                     doctors, cursor = [], None
@@ -142,9 +195,9 @@ def main() -> None:
                     s = c.post("/v1/admin/sessions", auth=ADMIN, json={
                         "doctor_id": doctors[0]["id"], "date": day, "period": "evening", "capacity": CAPACITY,
                         "fee": 100}).json()
-                cpu0 = cpu_seconds(pid) if pid else None
+                cpu0, client0 = family_cpu(pid), time.process_time()
                 codes, wall = asyncio.run(rush(base, s["id"]))
-                cpu = cpu_seconds(pid) - cpu0 if pid else None
+                cpu, client_cpu = family_cpu(pid) - cpu0, time.process_time() - client0
                 confirmed, distinct, remaining = asyncio.run(
                     db_truth(db_url.replace("postgresql+asyncpg://", "postgresql://"), s["id"]))
                 lat: list[float] = []
@@ -162,7 +215,7 @@ def main() -> None:
                                   f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     ok = codes.count(201)
     other = sorted({c for c in codes if c not in (201, 409)})
-    print(f"booking benchmark on {os.cpu_count()} CPUs (shared machine; one uvicorn worker), catalogue: "
+    print(f"booking benchmark on {os.cpu_count()} CPUs (shared machine; {WORKERS} uvicorn workers), catalogue: "
           f"{len(hospitals)} hospitals, {len(doctors)} doctors, "
           f"{len({d['department']['id'] for d in doctors})} departments (dev seed)")
     print(f"  rush: {PATIENTS} concurrent patients for {CAPACITY} slots, {CONNECTIONS} connections")
@@ -170,6 +223,7 @@ def main() -> None:
     if cpu:
         print(f"    service CPU        : {cpu:.2f} s for the rush = {cpu / PATIENTS * 1000:.2f} ms per attempt "
               f"-> {PATIENTS / cpu:.0f} attempts per CPU-second (derived, not measured wall throughput)")
+        print(f"    client CPU         : {client_cpu:.2f} s (the load generator itself, same machine)")
     load = os.getloadavg()[0]
     print(f"    machine load avg   : {load:.1f} on {os.cpu_count()} CPUs during the run")
     print(f"    confirmed (HTTP)   : {ok}   sold out (409): {codes.count(409)}   other: {other or 'none'}")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from .models import Doctor, Hospital
 from .search_text import document_tokens
@@ -27,6 +27,8 @@ async def seed_catalogue(svc: BookingService, *, days: int = 7, force_env: bool 
     data = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
     rng = random.Random(114)
     async with svc.tx() as s:
+        # Several workers start at once: one seeds, the others wait here and then find the catalogue full.
+        await s.execute(text("SELECT pg_advisory_xact_lock(114000)"))
         if (await s.execute(select(func.count()).select_from(Hospital))).scalar_one():
             return {"hospitals": 0, "doctors": 0, "sessions": 0}
         hospitals = [Hospital(id=uuid.uuid4(), provider="local", **h) for h in data["hospitals"]]
