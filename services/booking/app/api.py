@@ -124,6 +124,7 @@ async def session_events(session_id: uuid.UUID, request: Request, svc: Svc, _: C
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
         deadline = time.monotonic() + settings.sse_max_s
+        last_beat = time.monotonic()
         try:
             yield b"retry: 3000\n\n"
             yield f"event: remaining\ndata: {json.dumps(first)}\n\n".encode()
@@ -134,8 +135,8 @@ async def session_events(session_id: uuid.UUID, request: Request, svc: Svc, _: C
                 msg = None
                 if pubsub is not None:
                     try:
-                        msg = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=min(settings.sse_heartbeat_s, 1.0))
+                        # short waits so a closed client or the time limit is noticed within a second
+                        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     except RedisError:
                         msg = None
                 else:
@@ -143,7 +144,8 @@ async def session_events(session_id: uuid.UUID, request: Request, svc: Svc, _: C
                 if msg and msg.get("type") == "message":
                     yield f"event: remaining\ndata: {msg['data'].decode()}\n\n".encode()
                     sent += 1
-                else:
+                elif time.monotonic() - last_beat >= settings.sse_heartbeat_s:
+                    last_beat = time.monotonic()
                     yield b": keep-alive\n\n"
         finally:
             if pubsub is not None:
