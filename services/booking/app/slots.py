@@ -95,10 +95,3 @@ class SlotCounts:
             await self.redis.delete(self.hold_key(hold_id))
         except RedisError:
             pass
-
-    async def hold_ttl(self, hold_id: uuid.UUID) -> int | None:
-        try:
-            ttl = await self.redis.ttl(self.hold_key(hold_id))
-        except RedisError:
-            return None
-        return ttl if ttl >= 0 else None

@@ -285,3 +285,34 @@ def test_fhir_views(client):
     assert appt["resourceType"] == "Appointment" and appt["status"] == "booked"
     assert appt["slot"] == [{"reference": f"Slot/{s['id']}-1"}]
     assert client.get(f"/v1/bookings/{b['id']}/fhir", auth=signed("other")).status_code == 404
+
+
+def test_bulk_week_and_releasing_a_hold(client, svc):
+    from datetime import timedelta
+
+    doc = make_doctor(client)
+    today = svc.today()
+    monday = today + timedelta(days=7 - today.weekday())
+    body = {"doctor_id": doc["id"], "week_start": monday.isoformat(), "capacity": 2, "fee": 30,
+            "slots": [{"weekday": 0, "period": "morning"}, {"weekday": 2, "period": "afternoon"},
+                      {"weekday": 4, "period": "evening"}]}
+    r = client.post("/v1/admin/sessions:bulk-week", json=body, auth=ADMIN)
+    assert r.status_code == 201, r.text
+    created = r.json()["created"]
+    assert [(x["date"], x["period"]) for x in created] == [
+        (monday.isoformat(), "morning"), ((monday + timedelta(days=2)).isoformat(), "afternoon"),
+        ((monday + timedelta(days=4)).isoformat(), "evening")]
+    assert {x["fee_cents"] for x in created} == {3000}
+    again = client.post("/v1/admin/sessions:bulk-week", json=body, auth=ADMIN).json()
+    assert again == {"created": [], "skipped": 3}
+    r = client.post("/v1/admin/sessions:bulk-week", json={**body, "week_start": (monday + timedelta(days=1)).isoformat()},
+                    auth=ADMIN)
+    _err(r, 422, "invalid_date", "week_start")
+
+    sid = created[0]["id"]
+    h = hold(client, sid, "rel").json()
+    assert client.get(f"/v1/sessions/{sid}", auth=signed("rel")).json()["remaining"] == 1
+    _err(client.delete(f"/v1/holds/{h['id']}", auth=signed("someone-else")), 404, "hold_not_found", "hold_id")
+    assert client.delete(f"/v1/holds/{h['id']}", auth=signed("rel")).status_code == 204
+    assert client.get(f"/v1/sessions/{sid}", auth=signed("rel")).json()["remaining"] == 2
+    _err(client.delete(f"/v1/holds/{h['id']}", auth=signed("rel")), 409, "hold_not_active", "hold_id")
