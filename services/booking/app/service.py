@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -45,8 +44,6 @@ from .personal_data import (PersonalDataVault, mask_id_number, mask_name, mask_p
 from .providers import BookingProvider, HisSoldOut, HttpHisProvider, LocalProvider, PatientDetails
 from .search_text import document_tokens, query_tsquery
 from .slots import SlotCounts
-
-log = logging.getLogger("booking.service")
 
 PERIODS = ("morning", "afternoon", "evening")
 TITLES = ("主任医师", "副主任医师", "主治医师", "住院医师")

@@ -1,6 +1,6 @@
 import itertools
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,13 +92,4 @@ def book(client, session_id: str, user: str = "patient-1", patient: dict | None 
     headers = {"Idempotency-Key": key} if key else {}
     return client.post("/v1/bookings", json={"hold_id": h.json()["id"], "patient": patient or make_patient()},
                        headers=headers, auth=signed(user))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def run(client, fn, *args):
-    """Run an async callable on the app's event loop (the TestClient portal)."""
-    return client.portal.call(fn, *args)
 
