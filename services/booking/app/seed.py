@@ -12,7 +12,8 @@ from sqlalchemy import func, select, text
 
 from .models import Doctor, Hospital
 from .search_text import document_tokens
-from .service import PERIODS, BookingService
+from .base import PERIODS
+from .service import BookingService
 
 SEED_FILE = Path(__file__).with_name("seed_catalogue.yaml")
 
