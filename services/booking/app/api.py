@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from redis.exceptions import RedisError
 
 from zhenxi_common.errors import ConflictError, ForbiddenError, error_responses
-from zhenxi_common.identity import CurrentUser, Identity, require_role
+from zhenxi_common.identity import Identity, current_identity, require_role
 
 from . import errors as E
 from .schemas import (AuditOut, BookingIn, BookingOut, BookingPage, BulkWeekIn, BulkWeekOut, Caller, CloseIn,
@@ -28,11 +28,18 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["booking admin"])
 Admin = Annotated[Identity, Depends(require_role("admin"))]
 
 
-def get_service(request: Request) -> BookingService:
+# Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a worker thread, a thread hop per
+# request that costs more than the lookup itself on a hot path like a rush of hold attempts.
+async def get_service(request: Request) -> BookingService:
     return request.app.state.booking
 
 
+async def get_caller(request: Request) -> Identity:
+    return current_identity(request)
+
+
 Svc = Annotated[BookingService, Depends(get_service)]
+CurrentUser = Annotated[Identity, Depends(get_caller)]
 
 
 @router.get("/info", response_model=ServiceInfo)
