@@ -12,13 +12,14 @@ from zhenxi_common.events import BookingCancelledV1
 from zhenxi_common.outbox import add_event
 
 from . import repository as repo
-from .base import _PERIOD_ZH, ServiceBase
+from .base import _PERIOD_ZH, ServiceBase, retry_deadlocks
 from .errors import BookingNotActiveError, BookingNotFoundError, InvalidDateError, SessionNotFoundError
 from .models import AuditLog, Booking, Hold, Notification, Session
 from .personal_data import normalize_id_number, normalize_phone
 
 
 class AdminService(ServiceBase):
+    @retry_deadlocks
     async def close_session(self, actor: str, session_id: uuid.UUID, reason: str) -> dict[str, Any]:
         """Close a session (停诊): its active bookings are cancelled, each patient gets a notification and a
         ``booking.cancelled.v1`` event (reason ``session_closed``), active holds are released."""
@@ -27,9 +28,12 @@ class AdminService(ServiceBase):
             if ctx is None:
                 raise SessionNotFoundError()
             sess, doc, hosp = ctx
-            # Lock order booking -> session, as cancel() does, so the two never deadlock.
+            # Lock order booking -> hold -> session, as cancel() (booking -> session) and confirm() (hold ->
+            # session) take theirs; a deadlock in the narrow remaining windows is retried (see retry_deadlocks).
             bookings = list((await s.execute(select(Booking).where(
                 Booking.session_id == sess.id, Booking.status == "confirmed").with_for_update())).scalars())
+            await s.execute(update(Hold).where(Hold.session_id == sess.id, Hold.status == "active")
+                            .values(status="released"))
             sess = (await s.execute(select(Session).where(Session.id == session_id).with_for_update()
                                     .execution_options(populate_existing=True))).scalar_one()
             if sess.status == "closed":
@@ -39,7 +43,7 @@ class AdminService(ServiceBase):
                 Booking.session_id == sess.id, Booking.status == "confirmed").with_for_update())).scalars())
             now = self.now()
             await s.execute(update(Hold).where(Hold.session_id == sess.id, Hold.status == "active")
-                            .values(status="released"))
+                            .values(status="released"))   # holds taken while we waited for the session lock
             sess.status = "closed"
             sess.closed_reason = reason
             sess.remaining = 0

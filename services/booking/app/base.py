@@ -4,17 +4,19 @@ views. Slot accounting, always in Postgres: ``remaining + active holds + active 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository as repo
@@ -28,6 +30,7 @@ from .providers import BookingProvider, HttpHisProvider, LocalProvider
 from .slots import SlotCounts
 
 
+T = TypeVar("T")
 PERIODS = ("morning", "afternoon", "evening")
 TITLES = ("主任医师", "副主任医师", "主治医师", "住院医师")
 
@@ -58,6 +61,28 @@ def _decode_cursor(raw: str) -> list[Any]:
     if not isinstance(parts, list):
         raise InvalidCursorError("cursor")
     return parts
+
+
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def retry_deadlocks(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Run a use case again when Postgres aborted its transaction to break a deadlock (rare lock-order races
+    between closing a session, confirming and cancelling). Safe because each use case is one transaction and
+    its side effects come after the commit."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(3):
+            try:
+                return await fn(*args, **kwargs)
+            except DBAPIError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if code not in _RETRYABLE_SQLSTATES or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 class ServiceBase:

@@ -23,7 +23,7 @@ from zhenxi_common.outbox import add_event
 from . import fhir
 from . import repository as repo
 from .admin import AdminService
-from .base import PatientInput, _decode_cursor, _encode_cursor
+from .base import PatientInput, _decode_cursor, _encode_cursor, retry_deadlocks
 from .catalogue import CatalogueService
 from .errors import (BookingNotActiveError, CancelDeadlinePassedError, DailyCapError, DuplicateBookingError,
                      HoldExpiredError, HoldNotFoundError, HoldUsedError, IdempotencyKeyReusedError, InvalidCursorError,
@@ -115,6 +115,7 @@ class BookingService(CatalogueService, AdminService):
             await self.slots.changed(sid, rem, ver, status)
         return sum(n for n in freed.values())
 
+    @retry_deadlocks
     async def confirm(self, user_id: str, hold_id: uuid.UUID, patient: PatientInput, idempotency_key: str | None,
                       canonical_body: bytes) -> tuple[int, dict[str, Any]]:
         """Hold -> booking. Returns (status code, body); a replayed Idempotency-Key returns the first answer."""
@@ -208,6 +209,7 @@ class BookingService(CatalogueService, AdminService):
         await self.slots.forget_hold(hold_id)
         await self.slots.changed(sid, 0, ver)
 
+    @retry_deadlocks
     async def cancel(self, user_id: str, booking_id: uuid.UUID) -> dict[str, Any]:
         async with self.tx() as s:
             b = await self._owned(s, user_id, booking_id, lock=True)
