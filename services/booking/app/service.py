@@ -43,10 +43,11 @@ class BookingService(CatalogueService, AdminService):
     async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
         # Fast path for a rush: a cached count of 0 (written after the commit that took the last slot) answers
         # without touching Postgres. Anything else goes to Postgres, which alone decides who gets a slot.
-        cached = await self.slots.gate(session_id)
+        # A user who already holds a slot here goes on to Postgres, which hands back their hold (double tap).
+        cached = await self.slots.gate(session_id, user_id)
         if cached is not None and cached[1] == "closed":
             raise SessionClosedError(source="live_count")
-        if cached is not None and cached[0] == 0:
+        if cached is not None and cached[0] == 0 and not cached[2]:
             raise SessionFullError(source="live_count")
         now = self.now()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
@@ -89,7 +90,7 @@ class BookingService(CatalogueService, AdminService):
             if not changed:  # the next attempt of a rush answers from the cache (kept only if newest)
                 await self.slots.store(session_id, latest[0], latest[1], latest[2])
             raise full
-        await self.slots.remember_hold(h.id, user_id, int((expires - now).total_seconds()))
+        await self.slots.remember_hold(h.id, session_id, user_id, int((expires - now).total_seconds()))
         return self.hold_view(h, taken[0])
 
     async def release_hold(self, user_id: str, hold_id: uuid.UUID) -> None:
@@ -101,7 +102,7 @@ class BookingService(CatalogueService, AdminService):
                 raise HoldUsedError(field="hold_id", status=h.status)
             h.status = "released"
             rem, ver, status = await repo.give_back(s, h.session_id)
-        await self.slots.forget_hold(hold_id)
+        await self.slots.forget_hold(hold_id, h.session_id, user_id)
         await self.slots.changed(h.session_id, rem, ver, status)
 
     async def sweep_expired_holds(self) -> int:
@@ -177,10 +178,10 @@ class BookingService(CatalogueService, AdminService):
                         IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
                         .values(status_code=201, response=json.loads(json.dumps(body, default=str))))
         except HisSoldOut:
-            await self._his_sold_out(hold_id)
+            await self._his_sold_out(hold_id, user_id)
             raise SessionFullError("医院系统显示该时段已约满。 The hospital's own system reports this session full.",
                                    source="his") from None
-        await self.slots.forget_hold(hold_id)
+        await self.slots.forget_hold(hold_id, sess.id, user_id)
         return 201, json.loads(json.dumps(body, default=str))
 
     async def _check_patient_rules(self, s: AsyncSession, id_idx: str, sess: Session) -> None:
@@ -196,7 +197,7 @@ class BookingService(CatalogueService, AdminService):
         if await repo.active_bookings_on_day(s, id_idx, sess.date) >= cfg.daily_cap:
             raise DailyCapError(field="patient.id_number", daily_cap=cfg.daily_cap)
 
-    async def _his_sold_out(self, hold_id: uuid.UUID) -> None:
+    async def _his_sold_out(self, hold_id: uuid.UUID, user_id: str) -> None:
         """The HIS sold the slot we held: release the hold and trust the HIS that nothing is left."""
         async with self.tx() as s:
             h = (await s.execute(select(Hold).where(Hold.id == hold_id).with_for_update())).scalar_one()
@@ -206,7 +207,7 @@ class BookingService(CatalogueService, AdminService):
             sess.remaining = 0
             sess.version += 1
             sid, ver = sess.id, sess.version
-        await self.slots.forget_hold(hold_id)
+        await self.slots.forget_hold(hold_id, sid, user_id)
         await self.slots.changed(sid, 0, ver)
 
     @retry_deadlocks

@@ -64,15 +64,19 @@ class SlotCounts:
             return None
         return int(raw[0]), int(raw[1])
 
-    async def gate(self, session_id: uuid.UUID) -> tuple[int, str] | None:
-        """(remaining, status) from the cache, or None on a miss or when Redis is unavailable."""
+    async def gate(self, session_id: uuid.UUID, user_id: str) -> tuple[int, str, bool] | None:
+        """(remaining, status, whether this user holds a slot) from the cache in one round trip, or None on a
+        miss or when Redis is unavailable."""
         try:
-            raw = await self.redis.hmget(self.key(session_id), "r", "s")
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(self.key(session_id), "r", "s")
+                pipe.exists(self.holder_key(session_id, user_id))
+                (remaining, status), holds = await pipe.execute()
         except RedisError:
             return None
-        if raw[0] is None or raw[1] is None:
+        if remaining is None or status is None:
             return None
-        return int(raw[0]), raw[1].decode()
+        return int(remaining), status.decode(), bool(holds)
 
     async def heal(self, session_id: uuid.UUID, remaining: int, version: int, status: str) -> bool:
         """Rewrite the entry from the database's values when it is missing or differs; True if it was rewritten."""
@@ -84,14 +88,20 @@ class SlotCounts:
             return False
         return True
 
-    async def remember_hold(self, hold_id: uuid.UUID, user_id: str, ttl_s: int) -> None:
+    def holder_key(self, session_id: uuid.UUID | str, user_id: str) -> str:
+        return f"{self.prefix}booking:holder:{session_id}:{user_id}"
+
+    async def remember_hold(self, hold_id: uuid.UUID, session_id: uuid.UUID, user_id: str, ttl_s: int) -> None:
         try:
-            await self.redis.set(self.hold_key(hold_id), user_id, ex=max(1, ttl_s))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(self.hold_key(hold_id), user_id, ex=max(1, ttl_s))
+                pipe.set(self.holder_key(session_id, user_id), str(hold_id), ex=max(1, ttl_s))
+                await pipe.execute()
         except RedisError as exc:
             log.warning("hold key write failed", extra={"error": type(exc).__name__})
 
-    async def forget_hold(self, hold_id: uuid.UUID) -> None:
+    async def forget_hold(self, hold_id: uuid.UUID, session_id: uuid.UUID, user_id: str) -> None:
         try:
-            await self.redis.delete(self.hold_key(hold_id))
+            await self.redis.delete(self.hold_key(hold_id), self.holder_key(session_id, user_id))
         except RedisError:
             pass

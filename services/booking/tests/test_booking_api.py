@@ -316,3 +316,14 @@ def test_bulk_week_and_releasing_a_hold(client, svc):
     assert client.delete(f"/v1/holds/{h['id']}", auth=signed("rel")).status_code == 204
     assert client.get(f"/v1/sessions/{sid}", auth=signed("rel")).json()["remaining"] == 2
     _err(client.delete(f"/v1/holds/{h['id']}", auth=signed("rel")), 409, "hold_not_active", "hold_id")
+
+
+def test_double_tap_on_the_last_slot_returns_the_same_hold(client):
+    s = make_session(client, capacity=1)
+    first = hold(client, s["id"], "tapper")
+    second = hold(client, s["id"], "tapper")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    # everyone else is turned away from the cached count of 0
+    body = _err(hold(client, s["id"], "late"), 409, "session_full")
+    assert body["details"]["source"] == "live_count"
