@@ -4,7 +4,7 @@ Payloads carry ids, never personal data."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,18 +94,31 @@ class PlanChangedV1(Event):
     drug_class: str | None = None
 
 
-class BookingConfirmedV1(Event):
-    subject = "booking.confirmed.v1"
+class BookingCreatedV1(Event):
+    """A confirmed booking (its voucher exists). Carries ids and the visit's time, never the patient's details."""
+    subject = "booking.created.v1"
     user_id: str
     booking_id: str
-    slot_id: str
+    session_id: str
+    doctor_id: str
+    hospital_id: str
+    department_id: str
+    visit_date: date
+    period: str
+    window_start: str   # "HH:MM", Asia/Shanghai wall time
+    window_end: str
+    seq_no: int
+    remaining: int      # slots left in the session after this booking
 
 
 class BookingCancelledV1(Event):
     subject = "booking.cancelled.v1"
     user_id: str
     booking_id: str
-    slot_id: str
+    session_id: str
+    visit_date: date
+    reason: str         # patient | session_closed
+    remaining: int
 
 
 class TipsPublishedV1(Event):
@@ -117,7 +130,8 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, DoseMissedV1, PlanChangedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
+                ReportCompletedV1, DoseMissedV1, PlanChangedV1, BookingCreatedV1, BookingCancelledV1,
+                TipsPublishedV1)
 }
 
 
