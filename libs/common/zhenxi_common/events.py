@@ -55,11 +55,34 @@ class TrainingJobRequestedV1(Event):
     job_id: str
 
 
+class FlaggedIndicator(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    flag: str  # L N H LL HH POS NEG ABN
+
+
 class ReportCompletedV1(Event):
+    """A report finished (also after a retry filled in a section). Fields after ``tags`` were added with
+    defaults, so events written before them still parse."""
     subject = "report.completed.v1"
     user_id: str
     report_id: str
     tags: list[str] = []
+    abnormal: list[FlaggedIndicator] = []
+    positive_findings: list[str] = []
+    urgency: str = "routine"  # routine | soon | urgent | emergency
+    departments: list[str] = []
+    report_date: datetime | None = None
+    unavailable_sections: list[str] = []
+
+
+class ReportCriticalV1(Event):
+    """A report holds a critical value (危急值) or a red-flag symptom: someone should act now."""
+    subject = "report.critical.v1"
+    user_id: str
+    report_id: str
+    critical: list[FlaggedIndicator] = []
+    red_flags: list[str] = []
 
 
 class DoseMissedV1(Event):
@@ -92,7 +115,7 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
+                ReportCompletedV1, ReportCriticalV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
 }
 
 

@@ -119,3 +119,29 @@ class UploadStore:
 
     def delete(self, user_id: str, sha256: str) -> None:
         self.path_for(user_id, sha256).unlink(missing_ok=True)
+
+
+class Sealer:
+    """AES-GCM for small personal values kept in the database (symptom text, age, medications)."""
+
+    def __init__(self, keys: dict[str, bytes], active_key_id: str) -> None:
+        self.keys = keys
+        self.active = active_key_id
+
+    def seal(self, data: bytes, aad: bytes) -> bytes:
+        kid = self.active.encode()
+        nonce = os.urandom(12)
+        return MAGIC + bytes([len(kid)]) + kid + nonce + AESGCM(self.keys[self.active]).encrypt(nonce, data, aad)
+
+    def open(self, blob: bytes, aad: bytes) -> bytes:
+        if not blob.startswith(MAGIC):
+            raise StoreError("not a sealed value")
+        n = blob[4]
+        kid = blob[5:5 + n].decode()
+        key = self.keys.get(kid)
+        if key is None:
+            raise StoreError(f"no key {kid!r} to open this value")
+        try:
+            return AESGCM(key).decrypt(blob[5 + n:17 + n], blob[17 + n:], aad)
+        except InvalidTag as exc:
+            raise StoreError("sealed value failed its integrity check") from exc
