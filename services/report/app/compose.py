@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .imaging import BOXED
 from .knowledge import ReportKnowledge, max_urgency
 
 ABNORMAL_FLAGS = ("HH", "LL", "H", "L", "POS", "ABN")
@@ -168,7 +169,7 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
                 if isinstance(ctr_value, (int, float)) and ctr_value > limits.ctr_enlarged_above:
                     s.add("xray_ctr_enlarged", ["report_template:xray_limits"], ctr=f"{ctr_value:.2f}",
                           limit=_num(limits.ctr_enlarged_above))
-                nodules = [d for d in img.get("detections", []) if d.get("label") in ("Nodule", "Mass")]
+                nodules = [d for d in img.get("detections", []) if d.get("label") in BOXED]
                 if nodules:
                     s.add("xray_nodules", [], count=len(nodules))
                 if not positives and not nodules:
@@ -176,7 +177,10 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
                 xray_body["images"].append({
                     "position": img["position"], "analysis_id": img.get("analysis_id"),
                     "model_version": img.get("model_version"), "image": img.get("image"), "gate": img.get("gate"),
-                    "findings": img.get("findings", []), "positive_findings": [f["label"] for f in positives],
+                    "findings": [{**f, "name": limits.findings[f["label"]].get(lang)
+                                  if f.get("label") in limits.findings else f.get("label")}
+                                 for f in img.get("findings", [])],
+                    "positive_findings": [f["label"] for f in positives],
                     "detections": img.get("detections", []), "nodules": nodules,
                     "cardiothoracic_ratio": ctr_value, "measurements": img.get("measurements", {}),
                     "overlays": img.get("overlays", [])})

@@ -13,6 +13,7 @@ MAX_SIDE = 512
 ORGAN_COLOURS = {"left_lung": (46, 204, 113), "right_lung": (39, 174, 96), "lungs": (46, 204, 113),
                  "heart": (231, 76, 60)}
 BOX_COLOUR = (255, 193, 7)
+BOXED = ("nodule_or_mass", "Nodule", "Mass")   # detector classes (xray models/detector.json): lesion boxes
 
 
 def _fit(img: Image.Image) -> Image.Image:
@@ -52,6 +53,8 @@ def overlay(original: bytes, masks: dict[str, str], detections: list[dict[str, A
     draw = ImageDraw.Draw(img)
     width = max(2, round(max(size) / 256))
     for d in detections:
+        if d.get("label") not in BOXED:
+            continue
         box = d.get("box") or []
         if len(box) == 4:
             draw.rectangle([float(v) for v in box], outline=BOX_COLOUR, width=width)
