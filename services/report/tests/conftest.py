@@ -36,11 +36,18 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 180.0) -> "ServiceProcess":
+    def spawn(self) -> "ServiceProcess":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log"],
             cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def start(self, timeout_s: float = 180.0) -> "ServiceProcess":
+        return self.spawn().wait_ready(timeout_s)
+
+    def wait_ready(self, timeout_s: float = 180.0) -> "ServiceProcess":
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
@@ -86,8 +93,10 @@ def upstreams(zx_env):
     for p in procs.values():
         migrate(p.dir, env)
     try:
+        for p in procs.values():     # all three load their models at once
+            p.spawn()
         for p in procs.values():
-            p.start()
+            p.wait_ready()
         yield procs
     finally:
         for p in procs.values():

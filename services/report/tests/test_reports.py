@@ -44,6 +44,7 @@ def test_full_report_has_every_section_done(full):
     assert img["findings"] and isinstance(img["cardiothoracic_ratio"], float)
     assert {o["label"] for o in img["overlays"]} >= {"overlay"}
     assert body["sections"]["symptoms"]["symptoms"]
+    assert body["trends"] == []          # alice has no earlier report (trends across reports: test_history)
 
 
 def test_summary_sentences_trace_to_knowledge_and_abnormal_first(full):
