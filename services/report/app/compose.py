@@ -156,14 +156,14 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
                 positives = [f for f in img.get("findings", []) if f.get("positive")]
                 for f in positives:
                     meta = limits.findings.get(f["label"])
-                    s.add("xray_finding", [f"xray_finding:{f['label']}"],
-                          finding=meta.get(lang) if meta else f["label"],
+                    s.add("xray_finding", [f"finding:{f['label']}"],
+                          finding=kb.finding_name(f["label"], lang),
                           probability=round(100 * float(f["probability"])))
                     if f["label"] not in out.positive_findings:
                         out.positive_findings.append(f["label"])
                     urgencies.append(meta.urgency if meta else limits.positive_urgency)
                     if meta:
-                        dept(meta.department, f"xray_finding:{f['label']}")
+                        dept(meta.department, f"finding:{f['label']}")
                 ctr = (img.get("measurements") or {}).get("cardiothoracic_ratio")
                 ctr_value = ctr.get("value") if isinstance(ctr, dict) else ctr
                 if isinstance(ctr_value, (int, float)) and ctr_value > limits.ctr_enlarged_above:
@@ -177,8 +177,7 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
                 xray_body["images"].append({
                     "position": img["position"], "analysis_id": img.get("analysis_id"),
                     "model_version": img.get("model_version"), "image": img.get("image"), "gate": img.get("gate"),
-                    "findings": [{**f, "name": limits.findings[f["label"]].get(lang)
-                                  if f.get("label") in limits.findings else f.get("label")}
+                    "findings": [{**f, "name": kb.finding_name(f.get("label", ""), lang)}
                                  for f in img.get("findings", [])],
                     "positive_findings": [f["label"] for f in positives],
                     "detections": img.get("detections", []), "nodules": nodules,

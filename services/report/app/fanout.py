@@ -195,14 +195,14 @@ RUNNERS: dict[str, Callable[[Downstream, Identity, ReportInputs], Awaitable[dict
 
 
 async def fan_out(ds: Downstream, who: Identity, inputs: ReportInputs, kinds: list[str],
-                  on_start: Callable[[str], Awaitable[None]] | None = None,
+                  on_start: Callable[[list[str]], Awaitable[None]] | None = None,
                   on_done: Callable[[SectionOutcome], Awaitable[None]] | None = None) -> dict[str, SectionOutcome]:
     """Run ``kinds`` concurrently. A section that fails becomes ``unavailable``; the others are unaffected."""
     out: dict[str, SectionOutcome] = {}
+    if on_start is not None and kinds:
+        await on_start(kinds)
 
     async def one(kind: str) -> None:
-        if on_start is not None:
-            await on_start(kind)
         t0 = time.perf_counter()
         try:
             result = await RUNNERS[kind](ds, who, inputs)

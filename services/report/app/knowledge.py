@@ -1,5 +1,6 @@
-"""Every read of the shared knowledge base happens here (templates and trend thresholds under
-``knowledge/report/``), validated on load, so switching to the shared loader package is a few lines."""
+"""Every read of the knowledge base happens here. Departments, X-ray finding names and indicator codes come from
+the shared loader (``zhenxi_knowledge``); the report's own data — summary templates and trend thresholds under
+``knowledge/report/`` — is validated here against it (unknown department, finding or indicator refuses to load)."""
 from __future__ import annotations
 
 import hashlib
@@ -64,20 +65,15 @@ def max_urgency(*levels: str | None) -> str:
     return max(present, key=URGENCY_ORDER.__getitem__) if present else "routine"
 
 
-class Finding(_Strict):
-    zh: str
-    en: str
+class FindingRoute(_Strict):
     department: str
     urgency: Urgency
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.zh
 
 
 class XrayLimits(_Strict):
     ctr_enlarged_above: float
     positive_urgency: Urgency
-    findings: dict[str, Finding]
+    findings: dict[str, FindingRoute]
 
 
 class Templates(_Strict):
@@ -107,6 +103,10 @@ class ReportKnowledge(BaseModel):
     templates: Templates
     trends: Trends
     departments: dict[str, Text]
+    findings: dict[str, Text]
+
+    def finding_name(self, label: str, lang: str) -> str:
+        return self.findings[label].get(lang) if label in self.findings else label
 
     def rank(self, template_id: str) -> int:
         order = self.templates.order
@@ -115,19 +115,25 @@ class ReportKnowledge(BaseModel):
 
 @lru_cache(maxsize=4)
 def load(knowledge_dir: Path) -> ReportKnowledge:
+    from zhenxi_knowledge import get_knowledge
+
+    kb = get_knowledge(knowledge_dir)
     folder = Path(knowledge_dir) / "report"
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(kb.version.encode())
     data = {}
-    departments = {d["id"]: d for d in yaml.safe_load(
-        (Path(knowledge_dir) / "departments" / "departments.yaml").read_bytes())["departments"]}
     for name in ("templates.yaml", "trends.yaml"):
         raw = (folder / name).read_bytes()
         digest.update(name.encode() + b"\0" + raw)
         data[name] = yaml.safe_load(raw)
     templates = Templates.model_validate(data["templates.yaml"])
-    unknown = sorted({f.department for f in templates.xray.findings.values()} - set(departments))
-    if unknown:
-        raise ValueError(f"knowledge/report names unknown departments: {unknown}")
-    return ReportKnowledge(version=digest.hexdigest()[:12], templates=templates,
-                           trends=Trends.model_validate(data["trends.yaml"]),
-                           departments={k: Text(zh=v["name"], en=v["name_en"]) for k, v in departments.items()})
+    trends = Trends.model_validate(data["trends.yaml"])
+    problems = [f"finding {k}: unknown department {f.department}" for k, f in templates.xray.findings.items()
+                if f.department not in kb.departments]
+    problems += [f"unknown X-ray finding {k}" for k in templates.xray.findings if k not in kb.findings]
+    problems += [f"trends: unknown indicator {c}" for c in trends.indicators if c not in kb.indicators]
+    if problems:
+        raise ValueError("knowledge/report: " + "; ".join(problems))
+    return ReportKnowledge(
+        version=f"{kb.version}/report:{digest.hexdigest()[:8]}", templates=templates, trends=trends,
+        departments={k: Text(zh=d.name, en=d.name_en) for k, d in kb.departments.items()},
+        findings={k: Text(zh=f.name, en=f.name_en) for k, f in kb.findings.items()})

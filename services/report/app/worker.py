@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -173,16 +174,19 @@ class ReportEngine:
         return inputs, broken
 
     async def process(self, session: AsyncSession, report: Report) -> None:
+        started = time.perf_counter()
+        queued_ms = (datetime.now(UTC) - report.created_at).total_seconds() * 1000
         report.attempts += 1
         sections = (await repository.sections_of(session, [report.id]))[report.id]
         todo = [s.kind for s in sections if s.status in ("pending", "running")]
         inputs, broken = await self._load_inputs(session, report)
         who = Identity(user_id=report.user_id, role="patient", via="service")
 
-        async def on_start(kind: str) -> None:
+        async def on_start(kinds: list[str]) -> None:
             async with self.sessionmaker() as s, s.begin():
-                await repository.set_section(s, report.id, kind, status="running", reason=None,
-                                             runs=Section.runs + 1)
+                for kind in kinds:
+                    await repository.set_section(s, report.id, kind, status="running", reason=None,
+                                                 runs=Section.runs + 1)
 
         async def on_done(outcome: SectionOutcome) -> None:
             result = outcome.result
@@ -196,8 +200,14 @@ class ReportEngine:
             todo.remove(kind)
             await on_done(SectionOutcome(kind, "unavailable", None,
                                          SectionUnavailable("report", "storage", broken[kind]).to_dict(), 0.0))
-        await fan_out(self.downstream, who, inputs, todo, on_start, on_done)
-        await self.complete(session, report)
+        t0 = time.perf_counter()
+        outcomes = await fan_out(self.downstream, who, inputs, todo, on_start, on_done)
+        t1 = time.perf_counter()
+        # Where the time goes (ms): created -> claimed, claimed -> fan-out, each section, fan-out -> composed.
+        timings = {k: round(o.seconds * 1000, 1) for k, o in outcomes.items()}
+        timings.update(queued=round(queued_ms, 1), prepare=round((t0 - started) * 1000, 1),
+                       fan_out=round((t1 - t0) * 1000, 1))
+        await self.complete(session, report, timings)
 
     async def _store_derived(self, s: AsyncSession, report: Report, inputs: ReportInputs,
                              result: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +239,8 @@ class ReportEngine:
             images.append(img)
         return {**result, "images": images}
 
-    async def complete(self, session: AsyncSession, report: Report) -> None:
+    async def complete(self, session: AsyncSession, report: Report, timings: dict[str, float] | None = None) -> None:
+        tc = time.perf_counter()
         sections = (await repository.sections_of(session, [report.id]))[report.id]
         by_kind = {s.kind: {"status": s.status, "result": s.result, "reason": s.reason} for s in sections}
         dates = [parse_date(p.get("collected_at") or p.get("reported_at"))
@@ -244,6 +255,7 @@ class ReportEngine:
                            report_date=report_date, sections=by_kind, history=hist, kb=self.kb,
                            booking_search_url=self.booking_search_url)
         body = composed.body
+        body["timings_ms"] = timings or {}   # this run's sections only (a retry re-runs some)
         if self.rewriter is not None:
             body = await anyio.to_thread.run_sync(self.rewriter.apply, body)
         was_critical = report.critical
@@ -266,4 +278,5 @@ class ReportEngine:
                 user_id=report.user_id, report_id=str(report.id),
                 critical=[{"code": c["code"], "flag": c["flag"]} for c in composed.critical],
                 red_flags=composed.red_flags))
+        body["timings_ms"]["complete"] = round((time.perf_counter() - tc) * 1000, 1)
         await session.flush()
