@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import repository
 from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
                      ReportNotFoundError, SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
-from .models import Report, Section
+from .models import Report, Section, Upload
 from .schemas import Links, ReportOut, ReportSummary, SectionState
 from .store import Sealer, UploadStore
 from .worker import ReportEngine, inputs_aad
@@ -150,10 +150,15 @@ class ReportService:
         symptoms = (req.symptoms or "").strip() or None
         kinds = [k for k, present in (("lab", req.lab), ("xray", req.xray), ("symptoms", symptoms)) if present]
         # Uploads are on disk (encrypted) before the report row commits: a committed report never lacks its files.
-        stored = []
-        for kind, pos, data, t in files:
-            blob = await anyio.to_thread.run_sync(self.store.put, user_id, data)
-            stored.append((kind, pos, blob, t))
+        blobs: list = [None] * len(files)
+
+        async def put(i: int, data: bytes) -> None:
+            blobs[i] = await anyio.to_thread.run_sync(self.store.put, user_id, data)
+
+        async with anyio.create_task_group() as tg:   # the writes (and their fsyncs) overlap
+            for i, (_, _, data, _) in enumerate(files):
+                tg.start_soon(put, i, data)
+        stored = [(kind, pos, blobs[i], t) for i, (kind, pos, _, t) in enumerate(files)]
         report_id = uuid.uuid4()
         sealed = self.sealer.seal(json.dumps({"symptoms": symptoms, "sex": req.sex, "age": req.age,
                                               "medications": req.medications}).encode(), inputs_aad(report_id))
@@ -162,12 +167,11 @@ class ReportService:
                             critical=False, attempts=0, completions=0)
             session.add(report)
             await session.flush()
-            for kind in kinds:
-                session.add(Section(report_id=report_id, kind=kind, status="pending", runs=0))
-            for kind, pos, blob, t in stored:
-                await repository.add_upload(session, report_id=report_id, user_id=user_id, kind=kind, position=pos,
-                                            sha256=blob.sha256, size_bytes=blob.size_bytes,
-                                            content_type=CONTENT_TYPES[t])
+            session.add_all([Section(report_id=report_id, kind=kind, status="pending", runs=0) for kind in kinds])
+            session.add_all([Upload(id=uuid.uuid4(), report_id=report_id, user_id=user_id, kind=kind, position=pos,
+                                    sha256=blob.sha256, size_bytes=blob.size_bytes, content_type=CONTENT_TYPES[t])
+                             for kind, pos, blob, t in stored])
+        self.engine.hand_over(report_id, {(kind, pos): data for kind, pos, data, _ in files})
         self.engine.wake()
         return report_id
 

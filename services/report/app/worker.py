@@ -67,6 +67,15 @@ class ReportEngine:
         self._task: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
         self._done: dict[uuid.UUID, asyncio.Event] = {}
+        self._fresh: dict[uuid.UUID, dict[tuple[str, int], bytes]] = {}
+
+    def hand_over(self, report_id: uuid.UUID, files: dict[tuple[str, int], bytes]) -> None:
+        """The bytes of a report just stored by this replica, so its worker need not read them back from the
+        store (another replica, or a restart, reads the store). Bounded: the oldest entries (reports another
+        replica took) are dropped."""
+        self._fresh[report_id] = files
+        while len(self._fresh) > 16:
+            self._fresh.pop(next(iter(self._fresh)))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -163,9 +172,12 @@ class ReportEngine:
         inputs = ReportInputs(symptoms=raw.get("symptoms"), sex=raw.get("sex"), age=raw.get("age"),
                               medications=raw.get("medications") or [], lang=report.lang)
         broken: dict[str, str] = {}
+        fresh = self._fresh.pop(report.id, {})
         for up in await repository.uploads_of(session, report.id, ("lab", "xray")):
             try:
-                data = await anyio.to_thread.run_sync(self.store.get, report.user_id, up.sha256)
+                data = fresh.get((up.kind, up.position))
+                if data is None:
+                    data = await anyio.to_thread.run_sync(self.store.get, report.user_id, up.sha256)
             except StoreError as exc:
                 broken[up.kind] = str(exc)
                 continue
@@ -259,7 +271,6 @@ class ReportEngine:
         if self.rewriter is not None:
             body = await anyio.to_thread.run_sync(self.rewriter.apply, body)
         was_critical = report.critical
-        report.body = body
         report.urgency = composed.urgency
         report.critical = bool(composed.critical or composed.red_flags)
         report.report_date = report_date
@@ -279,4 +290,5 @@ class ReportEngine:
                 critical=[{"code": c["code"], "flag": c["flag"]} for c in composed.critical],
                 red_flags=composed.red_flags))
         body["timings_ms"]["complete"] = round((time.perf_counter() - tc) * 1000, 1)
+        report.body = body   # last: a JSONB value is serialised when assigned and flushed
         await session.flush()
