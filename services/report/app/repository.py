@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import IndicatorValue, Report, Section, Upload
@@ -96,9 +96,9 @@ async def history(session: AsyncSession, user_id: str, codes: list[str], before:
 async def replace_indicator_values(session: AsyncSession, report: Report, values: list[dict[str, Any]],
                                    taken_at: datetime) -> None:
     await session.execute(delete(IndicatorValue).where(IndicatorValue.report_id == report.id))
-    for v in values:
-        session.add(IndicatorValue(report_id=report.id, user_id=report.user_id, taken_at=taken_at, **v))
-    await session.flush()
+    if values:   # one multi-row INSERT
+        await session.execute(insert(IndicatorValue).values(
+            [{"report_id": report.id, "user_id": report.user_id, "taken_at": taken_at, **v} for v in values]))
 
 
 async def reset_unavailable(session: AsyncSession, report: Report) -> list[str]:
