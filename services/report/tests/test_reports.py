@@ -1,7 +1,6 @@
 """The report end to end through the real fan-out: lab photo + X-ray + symptoms, formats, history, privacy."""
 from __future__ import annotations
 
-import io
 
 import pytest
 
