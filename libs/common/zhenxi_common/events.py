@@ -77,6 +77,15 @@ class ReportCompletedV1(Event):
     conditions: list[str] = []  # knowledge condition ids the report suggests (read by tips)
 
 
+class ReportCriticalV1(Event):
+    """A report holds a critical value (危急值) or a red-flag symptom: someone should act now."""
+    subject = "report.critical.v1"
+    user_id: str
+    report_id: str
+    critical: list[FlaggedIndicator] = []
+    red_flags: list[str] = []
+
+
 class DoseMissedV1(Event):
     subject = "reminders.dose_missed.v1"
     user_id: str
@@ -130,8 +139,8 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, DoseMissedV1, PlanChangedV1, BookingCreatedV1, BookingCancelledV1,
-                TipsPublishedV1)
+                ReportCompletedV1, ReportCriticalV1, DoseMissedV1, PlanChangedV1, BookingCreatedV1,
+                BookingCancelledV1, TipsPublishedV1)
 }
 
 
