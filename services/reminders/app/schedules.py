@@ -50,7 +50,9 @@ def wall_times(schedule: Schedule, meals: MealTimes) -> list[tuple[time, int]]:
     off = schedule.offset_min
     for code in schedule.when or []:
         if code == "HS":
-            out.add(_shift(_hhmm(meals.sleep), -off))
+            # Going to bed after midnight (sleep 00:30, wake 07:00) is still the evening of the day before.
+            t, days = _shift(_hhmm(meals.sleep), -off)
+            out.add((t, days + (1 if _hhmm(meals.sleep) < _hhmm(meals.wake) else 0)))
         elif code == "WAKE":
             out.add(_shift(_hhmm(meals.wake), off))
         else:

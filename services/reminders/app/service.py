@@ -114,7 +114,7 @@ class Reminders:
         plan = Plan(id=plan_id or uuid.uuid4(), user_id=user_id, version=1, field_versions={}, active=True,
                     created_at=now, updated_at=now)
         for field in _PLAN_FIELDS:
-            if field in body.model_fields and field != "active":
+            if field in type(body).model_fields and field != "active":
                 self._apply(plan, field, getattr(body, field))
         plan.field_versions = {f: 1 for f in _PLAN_FIELDS}
         session.add(plan)
