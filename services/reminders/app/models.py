@@ -52,6 +52,8 @@ class Plan(Base):
     caregiver_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     caregiver_after_min: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every-N-hours plans counted from the last dose taken: the instant the series is anchored on now.
+    anchor_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expanded_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refill_alerted_for: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -120,7 +120,7 @@ class Reminders:
         session.add(plan)
         await session.flush()
         added = await self._expand(session, plan, now, reset=False)
-        if not added and not allow_past:
+        if not added and not allow_past and not self._any_future(plan, now):
             self._raise_in_past(plan, now)
         await self._refill_reminder(session, plan, now)
         await repo.log_change(session, user_id, "plan", plan.id, plan.version)
@@ -128,13 +128,17 @@ class Reminders:
                                                change="created", drug_id=plan.drug_id, drug_class=plan.drug_class))
         return plan
 
-    def _raise_in_past(self, plan: Plan, now: datetime) -> None:
+    def _any_future(self, plan: Plan, now: datetime) -> bool:
+        """Whether the plan has a dose at or after ``now`` at all (beyond the stored horizon too)."""
         schedule = Schedule.model_validate(plan.schedule)
         if schedule.kind == "prn":
-            today = now.astimezone(ZoneInfo(plan.timezone)).date()
-            if plan.end_date is not None and plan.end_date < today:
-                raise PlanInPastError("end_date", end_date=plan.end_date.isoformat(), today=today.isoformat())
-            return
+            return plan.end_date is None or plan.end_date >= now.astimezone(ZoneInfo(plan.timezone)).date()
+        return bool(expand(schedule, MealTimes.model_validate(plan.meal_times), plan.timezone, plan.start_date,
+                           plan.end_date, plan.total_count, now, datetime(9000, 1, 1, tzinfo=UTC),
+                           anchor_utc=self._anchor(plan, schedule), limit=1))
+
+    def _raise_in_past(self, plan: Plan, now: datetime) -> None:
+        schedule = Schedule.model_validate(plan.schedule)
         if schedule.kind == "once":
             raise PlanInPastError("schedule.at")
         if plan.end_date is not None:
@@ -159,8 +163,7 @@ class Reminders:
         return await repo.insert_occurrences(session, plan, dues)
 
     def _anchor(self, plan: Plan, schedule: Schedule) -> datetime | None:
-        anchor = (plan.schedule or {}).get("_anchor_utc")
-        return datetime.fromisoformat(anchor) if anchor and schedule.kind == "interval" else None
+        return plan.anchor_at if schedule.kind == "interval" else None
 
     async def top_up(self, session: AsyncSession, plan: Plan, now: datetime) -> int:
         """Extend the plan's stored occurrences to the rolling horizon (called by the scheduler)."""
@@ -209,9 +212,10 @@ class Reminders:
         plan.updated_at = now
         if changed & _RESCHEDULE:
             if "schedule" in changed:
-                plan.schedule = {k: v for k, v in plan.schedule.items() if k != "_anchor_utc"}
+                plan.anchor_at = None
             added = await self._expand(session, plan, now, reset=True)
-            if not added and plan.active and not await self._has_future(session, plan, now):
+            if not added and plan.active and not await self._has_future(session, plan, now) \
+                    and not self._any_future(plan, now):
                 self._raise_in_past(plan, now)
         await self._refill_reminder(session, plan, now)
         await repo.log_change(session, user_id, "plan", plan.id, plan.version)
@@ -322,7 +326,7 @@ class Reminders:
                 and plan.deleted_at is None:
             # Intervals count from the dose actually taken: re-anchor the rest of the series on it.
             step = timedelta(hours=schedule.every_hours or 24)
-            plan.schedule = {**plan.schedule, "_anchor_utc": taken_at.isoformat()}
+            plan.anchor_at = taken_at
             await repo.drop_future_unsent(session, plan.id, max(now, occ.due_at))
             await self._expand(session, plan, max(now, taken_at + step - timedelta(seconds=1)), reset=False,
                                anchor=taken_at)
@@ -548,7 +552,6 @@ class Reminders:
         out = self.plan_out(plan)
         body = {f: getattr(out, f) for f in PlanCreate.model_fields if f != "drug"}
         body["drug"] = out.drug.text
-        body["schedule"] = {k: v for k, v in plan.schedule.items() if not k.startswith("_")}
         return PlanCreate.model_construct(**body).model_dump(mode="json")
 
     async def export(self, session: AsyncSession, user_id: str) -> dict:

@@ -31,3 +31,30 @@ def occurrences(client, uid: str, days: int = 15) -> list[dict]:
                                               "to": (now + timedelta(days=days)).isoformat()}, auth=signed(uid))
     assert r.status_code == 200, r.text
     return r.json()["occurrences"]
+
+
+def plan_occurrences(client, uid: str, plan_id: str, kind: str = "dose") -> list[dict]:
+    return [o for o in occurrences(client, uid) if o["plan_id"] == plan_id and o["kind"] == kind]
+
+
+def parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts)
+
+
+def drain(call, scheduler, now: datetime) -> int:
+    """Run scheduler passes at ``now`` until nothing is left to do (bounded)."""
+    total = 0
+    for _ in range(200):
+        n = call(scheduler.fire_due, now) + call(scheduler.mark_missed, now)
+        total += n
+        if n == 0:
+            return total
+    raise AssertionError("scheduler did not settle")
+
+
+async def outbox_events(session, subject: str, user_id: str) -> list[dict]:
+    from sqlalchemy import text
+    rows = (await session.execute(text(
+        "SELECT payload FROM reminders.outbox WHERE subject = :s AND payload->>'user_id' = :u ORDER BY created_at"),
+        {"s": subject, "u": user_id})).all()
+    return [r[0] for r in rows]
