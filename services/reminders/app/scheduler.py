@@ -102,7 +102,9 @@ class Scheduler:
                 count = attempt if send_patient else r.fire_count
                 nxt = []
                 if r.kind == "dose" and count <= s.max_repeats:
-                    nxt.append(r.due_at + repeat * count)
+                    # Catching up after an outage sends one reminder, not a burst: the next waits a full interval.
+                    nxt.append(max(r.due_at + repeat * count, now + repeat) if send_patient
+                               else r.due_at + repeat * count)
                 if caregiver_at is not None:
                     nxt.append(caregiver_at)
                 updates.append({"id": r.id, "fire_count": count, "last_fired_at": now, "caregiver_alerted_at": alerted,
