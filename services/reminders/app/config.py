@@ -28,6 +28,7 @@ class Settings(BaseServiceSettings):
     scheduler_enabled: bool = True
     scheduler_poll_s: float = 0.5
     scheduler_batch: int = 500
+    relay_batch: int = 500
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0
     max_repeats: int = 3

@@ -15,6 +15,7 @@ from .config import Settings
 from .crypto import FieldCipher
 from .knowledge import get_drug_book
 from .models import inbox, outbox
+from .relay import DrainingRelay
 from .scheduler import Scheduler
 from .service import Reminders
 
@@ -25,6 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
+        # Bursty outbox: swap the platform relay for one that drains full batches concurrently.
+        if state.outbox_relay is not None:
+            await state.outbox_relay.stop()
+        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=0.5,
+                                           batch_size=settings.relay_batch)
+        state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.drugs_file) if settings.drugs_file else None))
         state.http = make_http_client("", name="reminders-out", attempts=1, timeout_s=settings.webhook_timeout_s)
