@@ -218,6 +218,12 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
 
     claim_late = [(r["last_fired_at"] - r["due_at"]).total_seconds() for r in claimed if r["fire_count"] > 0]
     wire_late = [min(seen[(o, 1)]) - at.timestamp() for o, at in due.items() if (o, 1) in seen]
+    peak_at = t0 + timedelta(seconds=args.seconds / 2)
+    wire_peak = [min(seen[(o, 1)]) - at.timestamp() for o, at in due.items() if (o, 1) in seen and at == peak_at]
+    wire_flat = [min(seen[(o, 1)]) - at.timestamp() for o, at in due.items() if (o, 1) in seen and at != peak_at]
+    outage = (killed_at, killed_at + args.down + restart_ready)
+    wire_outage = [min(seen[(o, 1)]) - at.timestamp() for o, at in due.items()
+                   if (o, 1) in seen and at != peak_at and outage[0] <= at.timestamp() <= outage[1]]
     wire_dupes = sum(len(v) - 1 for v in seen.values())
     never_claimed = sum(1 for r in claimed if r["fire_count"] == 0)
     never_on_wire = sum(1 for o in due if (o, 1) not in seen)
@@ -229,7 +235,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     print(f"setup: seeded in {seed_s:.1f}s; replicas ready in {', '.join(f'{x:.1f}s' for x in ready)}; "
           f"replica A SIGKILLed at {args.kill_at:.0%} of the window, restarted after {args.down}s "
           f"(ready again {restart_ready:.1f}s later); scheduler poll {args.poll}s, batch {args.batch}")
-    for name, xs in (("due -> claimed", claim_late), ("due -> on NATS", wire_late)):
+    for name, xs in (("due -> claimed", claim_late), ("due -> on NATS", wire_late),
+                     ("  steady part", wire_flat), ("  while A down", wire_outage), ("  the peak", wire_peak)):
         print(f"lateness {name:15s} p50 {pct(xs, 50):7.3f}s  p99 {pct(xs, 99):7.3f}s  max {max(xs, default=float('nan')):7.3f}s"
               f"  (n={len(xs)})")
     print(f"fires/s: {len(arrivals) / span:.0f} over the window incl. catch-up ({len(arrivals)} in {span:.1f}s)")

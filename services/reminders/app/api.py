@@ -204,8 +204,10 @@ async def delete_device(device_id: uuid.UUID, request: Request, session: DbSessi
             responses={200: {"content": {"text/event-stream": {}}, "description": "reminders as Server-Sent Events"}})
 async def stream(request: Request, user: CurrentUser,
                  max_events: Annotated[int | None, Query(ge=1, le=1000)] = None,
-                 heartbeat_s: Annotated[float, Query(ge=1, le=60)] = 15.0) -> StreamingResponse:
-    """Reminders for the caller as Server-Sent Events (``event: reminder``); comments keep the connection alive."""
+                 heartbeat_s: Annotated[float, Query(ge=1, le=60)] = 15.0,
+                 max_duration_s: Annotated[float, Query(ge=1, le=3600)] = 300.0) -> StreamingResponse:
+    """Reminders for the caller as Server-Sent Events (``event: reminder``); comments keep the connection alive.
+    The stream ends after ``max_duration_s`` (EventSource reconnects by itself)."""
     redis = request.app.state.redis
     channel = stream_channel(request.app.state.settings.redis_key_prefix, user.user_id)
     pubsub = redis.pubsub()
@@ -213,18 +215,21 @@ async def stream(request: Request, user: CurrentUser,
 
     async def events():
         sent = 0
+        ends = asyncio.get_running_loop().time() + max_duration_s
         try:
-            yield ": connected\n\n"
-            while max_events is None or sent < max_events:
+            yield "retry: 3000\n: connected\n\n"
+            while (max_events is None or sent < max_events) and asyncio.get_running_loop().time() < ends:
                 if await request.is_disconnected():
                     break
-                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=heartbeat_s)
+                wait = min(heartbeat_s, max(0.05, ends - asyncio.get_running_loop().time()))
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
                 if msg is None:
                     yield ": keep-alive\n\n"
                     continue
                 data = msg["data"].decode() if isinstance(msg["data"], bytes) else msg["data"]
+                head = json.loads(data)
                 sent += 1
-                yield f"event: reminder\nid: {json.loads(data)['occurrence_id']}:{json.loads(data)['attempt']}\ndata: {data}\n\n"
+                yield f"event: reminder\nid: {head['occurrence_id']}:{head['attempt']}\ndata: {data}\n\n"
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)

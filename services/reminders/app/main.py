@@ -1,4 +1,5 @@
 import asyncio
+import logging
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -22,6 +23,8 @@ from .service import Reminders
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # httpx logs every URL at INFO: webhook addresses and the WeChat access token must not reach the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @contextlib.asynccontextmanager
     async def resources(app: FastAPI) -> AsyncIterator[None]:

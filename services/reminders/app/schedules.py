@@ -79,14 +79,16 @@ def _localize(naive: datetime, zone: ZoneInfo) -> datetime:
 
 
 def series(schedule: Schedule, meals: MealTimes, zone_name: str, start: date, end: date | None,
-           anchor_utc: datetime | None = None) -> Iterator[Due]:
-    """Every due instant of the plan from its start, in order (lazy; callers bound it)."""
+           anchor_utc: datetime | None = None, skip_to: datetime | None = None) -> Iterator[Due]:
+    """Every due instant of the plan from its start, in order (lazy; callers bound it). ``skip_to`` lets an
+    uncounted series start near a window instead of walking from a start date years back."""
     zone = ZoneInfo(zone_name)
     until = datetime.combine(end, time(23, 59, 59)) if end else None
     if schedule.kind in ("times", "meals"):
+        first = max(start, (skip_to - timedelta(days=2)).date()) if skip_to else start
         streams = []
         for t, day_off in wall_times(schedule, meals):
-            rule = rrule(DAILY, dtstart=datetime.combine(start, t), until=until and until - timedelta(days=day_off))
+            rule = rrule(DAILY, dtstart=datetime.combine(first, t), until=until and until - timedelta(days=day_off))
             streams.append(((dt + timedelta(days=day_off), dt.date()) for dt in rule))
         for local, sched_day in heapq.merge(*streams, key=lambda p: p[0]):
             if _day_ok(sched_day, schedule, start):
@@ -95,6 +97,8 @@ def series(schedule: Schedule, meals: MealTimes, zone_name: str, start: date, en
         step = timedelta(hours=schedule.every_hours or 24)
         if anchor_utc is None:
             anchor_utc = _localize(datetime.combine(start, _hhmm(schedule.anchor or "08:00")), zone)
+        if skip_to is not None and skip_to - anchor_utc > step:
+            anchor_utc += step * ((skip_to - anchor_utc) // step - 1)
         until_utc = _localize(until, zone) if until else None
         # rrule counts whole hours; sub-hour remainders (every 1.5 h) go through minutes.
         minutes = int(round(step.total_seconds() / 60))
@@ -120,9 +124,10 @@ def expand(schedule: Schedule, meals: MealTimes, zone_name: str, start: date, en
            anchor_utc: datetime | None = None, limit: int = 100_000) -> list[Due]:
     """Due instants in [window_from, window_to), honouring the plan's total count (counted from its start)."""
     out: list[Due] = []
-    it = series(schedule, meals, zone_name, start, end, anchor_utc)
     if total_count is not None:
-        it = islice(it, total_count)
+        it = islice(series(schedule, meals, zone_name, start, end, anchor_utc), total_count)
+    else:
+        it = series(schedule, meals, zone_name, start, end, anchor_utc, skip_to=window_from)
     for due in it:
         if due.at >= window_to or len(out) >= limit:
             break

@@ -55,6 +55,20 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WhenCode = Literal["AC", "ACM", "ACD", "ACV", "PC", "PCM", "PCD", "PCV", "C", "CM", "CD", "CV", "HS", "WAKE"]
 
 
+MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _in_range(v: date | datetime | None) -> date | datetime | None:
+    d = v.date() if isinstance(v, datetime) else v
+    if d is not None and not (MIN_DATE <= d <= MAX_DATE):
+        raise PydanticCustomError("date_out_of_range", "{value} is outside 2000-01-01..2099-12-31",
+                                  {"value": d.isoformat()})
+    return v
+
+
+PlanDate = Annotated[date, AfterValidator(_in_range)]
+
+
 class Cycle(BaseModel):
     model_config = ConfigDict(extra="forbid")
     on_days: int = Field(ge=1, le=365)
@@ -74,7 +88,8 @@ class Schedule(BaseModel):
     from_last_taken: bool = True
     when: list[WhenCode] | None = Field(None, min_length=1, max_length=12)
     offset_min: int = Field(0, ge=0, le=240)
-    at: datetime | None = Field(None, description="one-off: local wall time in the plan's zone, no offset")
+    at: Annotated[datetime, AfterValidator(_in_range)] | None = Field(
+        None, description="one-off: local wall time in the plan's zone (an offset, if sent, is ignored)")
     min_interval_hours: float | None = Field(None, gt=0, le=24 * 7)
     days_of_week: list[Weekday] | None = Field(None, min_length=1, max_length=7)
     cycle: Cycle | None = None
@@ -114,6 +129,8 @@ class PlanBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+
+
 def _end_after_start(v: date | None, info: ValidationInfo) -> date | None:
     start = info.data.get("start_date")
     if v is not None and start is not None and v < start:
@@ -129,8 +146,8 @@ class PlanCreate(PlanBase):
     route: Route = "oral"
     notes: str | None = Field(None, max_length=500, examples=["饭后半小时"])
     timezone: TimeZone
-    start_date: date
-    end_date: date | None = None
+    start_date: PlanDate
+    end_date: PlanDate | None = None
     total_count: int | None = Field(None, ge=1, le=100000)
     schedule: Schedule
     meal_times: MealTimes = Field(default_factory=MealTimes)
@@ -151,8 +168,8 @@ class PlanPatch(PlanBase):
     route: Route | None = None
     notes: str | None = Field(None, max_length=500)
     timezone: TimeZone | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: PlanDate | None = None
+    end_date: PlanDate | None = None
     total_count: int | None = Field(None, ge=1, le=100000)
     schedule: Schedule | None = None
     meal_times: MealTimes | None = None

@@ -1,5 +1,6 @@
 """Expansion across daylight saving, zone changes and midnight (pure functions, no stores)."""
 from datetime import UTC, date, datetime, timedelta
+from itertools import takewhile
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -86,3 +87,17 @@ def test_weekdays_cycles_counts_and_once():
 ])
 def test_doses_per_day(schedule, per_day):
     assert doses_per_day(Schedule.model_validate(schedule), MealTimes()) == per_day
+
+
+@pytest.mark.parametrize("schedule", [
+    {"kind": "interval", "every_hours": 7, "anchor": "06:30"},
+    {"kind": "times", "times_of_day": ["07:00", "23:45"], "cycle": {"on_days": 21, "off_days": 7}},
+    {"kind": "meals", "when": ["ACM", "HS"], "offset_min": 30, "days_of_week": ["mon", "wed"]},
+])
+def test_a_plan_started_years_ago_expands_the_same_near_now(schedule):
+    from app.schedules import series
+    sched = Schedule.model_validate(schedule)
+    w0, w1 = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC)
+    fast = expand(sched, MealTimes(), "Europe/Berlin", date(2016, 5, 3), None, None, w0, w1)
+    slow = list(takewhile(lambda d: d.at < w1, series(sched, MealTimes(), "Europe/Berlin", date(2016, 5, 3), None)))
+    assert fast and fast == [d for d in slow if d.at >= w0]
