@@ -9,12 +9,13 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, select, text, update
+from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhenxi_common.events import DoseMissedV1, DoseRecordedV1, ReminderDueV1
 
-from .models import Change, Occurrence, Plan, outbox
+from .models import Change, Occurrence, Plan
 from .service import Reminders
 
 log = logging.getLogger("zhenxi.reminders.scheduler")
@@ -25,8 +26,28 @@ def event_id(occ_id: uuid.UUID, tag: str) -> uuid.UUID:
     return uuid.uuid5(_NS, f"{occ_id}:{tag}")
 
 
-def _outbox_row(ev) -> dict:
-    return {"event_id": ev.event_id, "subject": ev.subject, "payload": ev.model_dump(mode="json")}
+_UPDATE_FIRED = text("""
+    UPDATE reminders.occurrences AS o
+       SET fire_count = v.fire_count, next_fire_at = v.next_fire_at, caregiver_alerted_at = v.alerted,
+           state = v.state, last_fired_at = :now
+      FROM unnest(:ids, :counts, :nexts, :alerted, :states) AS v(id, fire_count, next_fire_at, alerted, state)
+     WHERE o.id = v.id""").bindparams(
+    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("counts", type_=ARRAY(Integer)),
+    bindparam("nexts", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("alerted", type_=ARRAY(DateTime(timezone=True))), bindparam("states", type_=ARRAY(String)))
+_INSERT_OUTBOX = text("""
+    INSERT INTO reminders.outbox (event_id, subject, payload)
+    SELECT e, s, p::jsonb FROM unnest(:ids, :subjects, :payloads) AS v(e, s, p)""").bindparams(
+    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("subjects", type_=ARRAY(String)),
+    bindparam("payloads", type_=ARRAY(String)))
+
+
+async def insert_outbox(session: AsyncSession, events: list) -> None:
+    """Stage events in the outbox (same transaction), as ``add_event`` does, in one statement."""
+    await session.execute(_INSERT_OUTBOX, {"ids": [e.event_id for e in events],
+                                           "subjects": [e.subject for e in events],
+                                           "payloads": [e.model_dump_json() for e in events]})
+    session.sync_session.info["outbox_dirty"] = True
 
 
 class Scheduler:
@@ -110,10 +131,13 @@ class Scheduler:
                 updates.append({"id": r.id, "fire_count": count, "last_fired_at": now, "caregiver_alerted_at": alerted,
                                 "next_fire_at": max(min(nxt), now + timedelta(seconds=1)) if nxt else None,
                                 "state": "due" if r.state == "scheduled" and r.kind == "dose" else r.state})
-            await session.execute(update(Occurrence), updates)
+            # Two statements per batch whatever its size (arrays, not one round trip per row).
+            await session.execute(_UPDATE_FIRED, {
+                "ids": [u["id"] for u in updates], "counts": [u["fire_count"] for u in updates],
+                "nexts": [u["next_fire_at"] for u in updates], "alerted": [u["caregiver_alerted_at"] for u in updates],
+                "states": [u["state"] for u in updates], "now": now})
             if events:
-                await session.execute(insert(outbox), [_outbox_row(e) for e in events])
-                session.sync_session.info["outbox_dirty"] = True
+                await insert_outbox(session, events)
             return len(rows)
 
     async def mark_missed(self, now: datetime | None = None) -> int:
@@ -142,7 +166,7 @@ class Scheduler:
                                              drug_class=pl.drug_class if pl else None))
                 events.append(DoseMissedV1(event_id=event_id(r.id, "dose_missed"), user_id=r.user_id,
                                            plan_id=str(r.plan_id), dose_id=str(r.id)))
-            await session.execute(insert(outbox), [_outbox_row(e) for e in events])
+            await insert_outbox(session, events)
             await session.execute(insert(Change), [{"user_id": r.user_id, "resource": "occurrence",
                                                     "resource_id": r.id, "version": r.version} for r in res])
             session.sync_session.info["outbox_dirty"] = True
