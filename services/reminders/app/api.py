@@ -18,7 +18,7 @@ from zhenxi_common.identity import CurrentUser
 
 from . import repository as repo
 from .channels import stream_channel
-from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, ConsentNotFoundError, DeviceNotFoundError,
+from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, EndBeforeStartError, ConsentNotFoundError, DeviceNotFoundError,
                      FieldError, ImportInvalidError, NotRecordableError, OccurrenceNotFoundError, PlanInPastError,
                      PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError, VersionConflictError,
                      WebhookHostNotAllowedError)
@@ -74,7 +74,7 @@ async def get_plan(plan_id: uuid.UUID, request: Request, response: Response, ses
 
 
 @router.patch("/plans/{plan_id}", response_model=PlanOut,
-              responses=error_responses(PlanNotFoundError, VersionConflictError, PlanInPastError, FieldError,
+              responses=error_responses(PlanNotFoundError, VersionConflictError, PlanInPastError, EndBeforeStartError, FieldError,
                                         PreconditionInvalidError, WebhookHostNotAllowedError))
 async def patch_plan(plan_id: uuid.UUID, body: PlanPatch, request: Request, response: Response, session: DbSession,
                      user: CurrentUser, if_match: IfMatch = None) -> PlanOut:
@@ -109,10 +109,11 @@ async def list_occurrences(request: Request, session: DbSession, user: CurrentUs
                            to: Annotated[datetime | None, Query()] = None,
                            limit: Annotated[int, Query(ge=1, le=2000)] = 500) -> OccurrenceList:
     """Occurrences due in [from, to) (default: the next 24 hours) with their state and every delivery."""
-    start = (from_ or datetime.now(UTC)).astimezone(UTC) if (from_ is None or from_.tzinfo) else None
-    end = (to or (start or datetime.now(UTC)) + timedelta(days=1))
-    if start is None or end.tzinfo is None:
-        raise FieldError("from" if start is None else "to", "时间需带时区。 Times need a UTC offset.")
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and (value.tzinfo is None or not 2000 <= value.year <= 2100):
+            raise FieldError(name, "时间需带时区且在 2000–2100 年之间。 Times need a UTC offset and must fall in 2000-2100.")
+    start = from_ or datetime.now(UTC)
+    end = to or start + timedelta(days=1)
     if end <= start:
         raise FieldError("to", "to 必须晚于 from。 'to' must be after 'from'.")
     if end - start > timedelta(days=400):
@@ -204,8 +205,8 @@ async def delete_device(device_id: uuid.UUID, request: Request, session: DbSessi
             responses={200: {"content": {"text/event-stream": {}}, "description": "reminders as Server-Sent Events"}})
 async def stream(request: Request, user: CurrentUser,
                  max_events: Annotated[int | None, Query(ge=1, le=1000)] = None,
-                 heartbeat_s: Annotated[float, Query(ge=1, le=60)] = 15.0,
-                 max_duration_s: Annotated[float, Query(ge=1, le=3600)] = 300.0) -> StreamingResponse:
+                 heartbeat_s: Annotated[float, Query(ge=1, le=20)] = 15.0,
+                 max_duration_s: Annotated[float, Query(ge=1, le=55)] = 25.0) -> StreamingResponse:
     """Reminders for the caller as Server-Sent Events (``event: reminder``); comments keep the connection alive.
     The stream ends after ``max_duration_s`` (EventSource reconnects by itself)."""
     redis = request.app.state.redis
@@ -296,7 +297,7 @@ async def calendar(request: Request, session: DbSession,
 # ---- sync and backup ------------------------------------------------------------------------------------------------
 @router.get("/sync", response_model=SyncOut)
 async def sync(request: Request, session: DbSession, user: CurrentUser,
-               since: Annotated[int, Query(ge=0)] = 0,
+               since: Annotated[int, Query(ge=0, le=2**62)] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> SyncOut:
     """Changes since a cursor (the last ``cursor`` you got): current state of each changed resource, or a tombstone."""
     cursor, changes, more = await svc(request).sync(session, user.user_id, since, limit)

@@ -17,6 +17,7 @@ from zhenxi_common.events import Event, ReminderDueV1
 
 from . import repository as repo
 from .models import Occurrence, Plan
+from .errors import WebhookHostNotAllowedError
 from .schemas import Caregiver
 from .service import Reminders, check_webhook_url
 
@@ -132,10 +133,10 @@ class Dispatcher:
         try:
             check_webhook_url(url, self.service.allowed_hosts(), "url")   # the allowlist may have shrunk
             r = await self.http.post(url, json=payload, timeout=self.service.settings.webhook_timeout_s)
+        except WebhookHostNotAllowedError as exc:   # the allowlist shrank since the device was added
+            return "refused", exc.code
         except httpx.HTTPError as exc:
             return "failed", f"{type(exc).__name__}"
-        except Exception as exc:  # noqa: BLE001 - a host no longer allowed: record, don't crash the consumer
-            return "refused", getattr(exc, "code", type(exc).__name__)
         return ("sent" if r.status_code < 300 else "failed"), f"http {r.status_code}"
 
     async def _wechat(self, openid: str, message: dict) -> tuple[str, str | None]:

@@ -28,6 +28,7 @@ class Settings(BaseServiceSettings):
     scheduler_enabled: bool = True
     scheduler_poll_s: float = 0.5
     scheduler_batch: int = 500
+    housekeeping_every_s: float = 5.0   # auto-missed marking and horizon top-up
     relay_batch: int = 500
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0
@@ -40,7 +41,8 @@ class Settings(BaseServiceSettings):
 
     # Channels.
     deliveries_enabled: bool = True
-    webhook_allowed_hosts: list[str] = ["127.0.0.1", "localhost"]
+    # Hosts webhooks may point at (SSRF guard). dev/test also allow 127.0.0.1 and localhost.
+    webhook_allowed_hosts: list[str] = []
     webhook_timeout_s: float = 5.0
     wechat_base_url: str = "https://api.weixin.qq.com"
     wechat_appid: str = ""

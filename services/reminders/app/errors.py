@@ -30,6 +30,8 @@ class ConsentNotFoundError(NotFoundError):
 class FieldError(ServiceError):
     """A 422 about one field that a schema alone cannot judge (it needs the clock, the settings or the plan)."""
     status = 422
+    code = "invalid_field"
+    default_message = "字段无效。 A field is not valid."
 
     def __init__(self, field: str, message: str | None = None, **details: Any) -> None:
         super().__init__(message, details={"field": field, **details})
@@ -38,6 +40,11 @@ class FieldError(ServiceError):
 class PlanInPastError(FieldError):
     code = "plan_in_past"
     default_message = "该计划的所有服药时间都已过去。 Every dose of this plan is in the past."
+
+
+class EndBeforeStartError(FieldError):
+    code = "end_before_start"
+    default_message = "结束日期早于开始日期。 end_date is before start_date."
 
 
 class TooManyDosesError(FieldError):

@@ -28,6 +28,8 @@ def _id() -> Mapped[uuid.UUID]:
 
 class Plan(Base):
     __tablename__ = "plans"
+    __table_args__ = (Index("ix_plans_expanded_until", "expanded_until",
+                            postgresql_where=text("active AND deleted_at IS NULL")),)
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -56,6 +56,8 @@ class Scheduler:
         self.service = service
         self.settings = service.settings
         self._task: asyncio.Task | None = None
+        self._next_housekeeping = 0.0
+        self._top_up_batch = 200
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="reminders-scheduler")
@@ -81,11 +83,16 @@ class Scheduler:
                 await asyncio.sleep(self.settings.scheduler_poll_s)
 
     async def tick(self, now: datetime | None = None) -> int:
-        """One pass: fire what is due, mark what is past its grace, top up the horizon. Returns work done."""
-        fired = await self.fire_due(now)
-        missed = await self.mark_missed(now)
-        topped = await self.top_up(now)
-        return fired + missed + topped
+        """One pass: fire what is due; every few seconds also mark what is past its grace and top up the
+        horizon (minutes-scale work that must not slow the firing loop). Returns work done."""
+        work = await self.fire_due(now)
+        clock = asyncio.get_running_loop().time()
+        if clock >= self._next_housekeeping:
+            missed, topped = await self.mark_missed(now), await self.top_up(now)
+            busy = missed >= self.settings.scheduler_batch or topped >= self._top_up_batch
+            self._next_housekeeping = clock + (0 if busy else self.settings.housekeeping_every_s)
+            work += missed + topped
+        return work
 
     async def fire_due(self, now: datetime | None = None, batch: int | None = None) -> int:
         now = now or datetime.now(UTC)
@@ -172,13 +179,14 @@ class Scheduler:
             session.sync_session.info["outbox_dirty"] = True
             return len(res)
 
-    async def top_up(self, now: datetime | None = None, batch: int = 200) -> int:
+    async def top_up(self, now: datetime | None = None, batch: int | None = None) -> int:
         now = now or datetime.now(UTC)
         threshold = now + timedelta(days=self.settings.horizon_days) - timedelta(days=1)
         async with self.sessionmaker() as session, session.begin():
             plans = (await session.execute(select(Plan).where(
                 Plan.active.is_(True), Plan.deleted_at.is_(None), Plan.expanded_until.is_not(None),
-                Plan.expanded_until < threshold).limit(batch).with_for_update(skip_locked=True))).scalars().all()
+                Plan.expanded_until < threshold).limit(batch or self._top_up_batch)
+                .with_for_update(skip_locked=True))).scalars().all()
             for plan in plans:
                 await self.service.top_up(session, plan, now)
             return len(plans)

@@ -267,7 +267,7 @@ class RecordIn(BaseModel):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise PydanticCustomError("naive_datetime", "at needs a UTC offset, e.g. 2026-03-01T08:05:00+08:00")
-        return v
+        return _in_range(v)
 
 
 class PrnDoseIn(BaseModel):

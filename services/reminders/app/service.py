@@ -22,7 +22,7 @@ from zhenxi_common.outbox import add_event
 from . import repository as repo
 from .config import Settings
 from .crypto import FieldCipher
-from .errors import (AlreadyRecordedError, ConsentNotFoundError, ConsentRequiredError, DeviceNotFoundError,
+from .errors import (AlreadyRecordedError, EndBeforeStartError, ConsentNotFoundError, ConsentRequiredError, DeviceNotFoundError,
                      FieldError, ImportInvalidError, NotRecordableError, OccurrenceNotFoundError,
                      PlanInPastError, PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError,
                      VersionConflictError, WebhookHostNotAllowedError)
@@ -71,6 +71,8 @@ class Reminders:
     # ---- plans ---------------------------------------------------------------------------------------------
     def allowed_hosts(self) -> list[str]:
         hosts = list(self.settings.webhook_allowed_hosts)
+        if self.settings.env in ("dev", "test"):
+            hosts += ["127.0.0.1", "localhost"]
         return hosts
 
     def plan_out(self, plan: Plan) -> PlanOut:
@@ -200,7 +202,7 @@ class Reminders:
             if start is None:
                 raise FieldError("start_date", "start_date 不能为空。 start_date cannot be null.")
             if end is not None and end < start:
-                raise PlanInPastError("end_date", "end_date 早于 start_date。 end_date is before start_date.")
+                raise EndBeforeStartError("end_date")
         for field in changed:
             value = getattr(body, field)
             if value is None and field in ("drug", "dose", "unit", "route", "timezone", "schedule", "meal_times",
