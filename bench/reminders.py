@@ -240,7 +240,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         print(f"lateness {name:15s} p50 {pct(xs, 50):7.3f}s  p99 {pct(xs, 99):7.3f}s  max {max(xs, default=float('nan')):7.3f}s"
               f"  (n={len(xs)})")
     print(f"fires/s: {len(arrivals) / span:.0f} over the window incl. catch-up ({len(arrivals)} in {span:.1f}s)")
-    print(f"duplicates: {wire_dupes} extra publishes on the wire (a relay killed between publish and commit; the "
+    print(f"duplicates: {wire_dupes} extra publishes on the wire (possible when a relay dies between publish and commit: the "
           f"next relay sends again); stream holds {stream_msgs} messages for "
           f"{len(seen)} distinct (occurrence, attempt) (JetStream msg-id dedupe); outbox rows {outbox_rows}")
     print(f"misses: {never_claimed} never claimed, {never_on_wire} never on NATS, {unsent} outbox rows unsent; "

@@ -123,3 +123,31 @@ def test_delete_stops_future_occurrences(client):
     assert [o for o in occurrences(client, uid) if o["state"] == "scheduled"
             and o["due_at"] > datetime.now(UTC).isoformat()] == []
     assert client.get(f"/v1/plans/{plan['id']}", auth=signed(uid)).status_code == 404
+
+
+def test_webhook_allowlist_outside_dev_has_only_configured_hosts():
+    from app.config import Settings
+    from app.crypto import FieldCipher
+    from app.knowledge import get_drug_book
+    from app.service import Reminders
+    prod = Settings(env="prod", internal_signing_key="k" * 40, data_key="d" * 40,
+                    webhook_allowed_hosts=["hooks.example.cn"])
+    assert Reminders(prod, FieldCipher(prod.data_key), get_drug_book()).allowed_hosts() == ["hooks.example.cn"]
+    with pytest.raises(Exception, match="placeholder"):
+        Settings(env="prod", internal_signing_key="k" * 40)   # the dev data key is refused in production
+
+
+def test_patch_and_listing_refuse_bad_fields(client):
+    uid = user()
+    plan = make_plan(client, uid)
+    r = client.patch(f"/v1/plans/{plan['id']}", json={"end_date": "2000-01-01"}, auth=signed(uid))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "end_before_start"
+    assert r.json()["error"]["details"]["field"] == "end_date"
+    r = client.patch(f"/v1/plans/{plan['id']}", json={"dose": None}, auth=signed(uid))
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "dose"
+    r = client.get("/v1/occurrences", params={"from": "2026-01-01T00:00:00"}, auth=signed(uid))
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "from"
+    r = client.get("/v1/occurrences", params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+                   auth=signed(uid))
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "to"
+    assert client.get("/v1/plans/not-a-uuid", auth=signed(uid)).status_code == 422
