@@ -16,8 +16,8 @@ class Settings(BaseServiceSettings):
 
     # Key for personal fields at rest (drug text, notes, caregiver, device addresses): any string, stretched.
     data_key: str = DEV_DATA_KEY
-    # Where the interim drug data lives when zhenxi_knowledge has no drugs yet (None: bundled file).
-    drugs_file: Path | None = None
+    # knowledge/ root for zhenxi_knowledge (None: its own default, $ZHENXI_KNOWLEDGE_DIR or the repo's knowledge/).
+    knowledge_dir: Path | None = None
 
     # Expansion: occurrences are stored this far ahead and topped up by the scheduler.
     horizon_days: int = Field(14, ge=1, le=90)

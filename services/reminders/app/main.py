@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            batch_size=settings.relay_batch)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
-                                    get_drug_book(str(settings.drugs_file) if settings.drugs_file else None))
+                                    get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))
         state.http = make_http_client("", name="reminders-out", attempts=1, timeout_s=settings.webhook_timeout_s)
         state.dispatcher = Dispatcher(state.reminders, state.http, state.redis, settings.redis_key_prefix)
         state.scheduler = Scheduler(state.sessionmaker, state.reminders)

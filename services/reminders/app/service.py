@@ -26,7 +26,7 @@ from .errors import (AlreadyRecordedError, EndBeforeStartError, ConsentNotFoundE
                      FieldError, ImportInvalidError, NotRecordableError, OccurrenceNotFoundError,
                      PlanInPastError, PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError,
                      VersionConflictError, WebhookHostNotAllowedError)
-from .knowledge import DrugBook
+from .knowledge import UNMATCHED, DrugBook
 from .models import Consent, Device, Occurrence, Plan
 from .schedules import doses_per_day, expand, interval_hours
 from .schemas import (AdherenceOut, AdviceOut, Caregiver, ConsentOut, DeliveryOut, DeviceOut, DrugHistory,
@@ -390,7 +390,7 @@ class Reminders:
                     next_due_at=nxt.due_at if nxt else None, shifted_next_due_at=None)
         if occ.state in ("taken", "taken_late", "skipped"):
             return AdviceOut(**base, action="already_recorded", rule_id="ledger.already_recorded",
-                             class_id=plan.drug_class or "default", never_double=True,
+                             class_id=plan.drug_class or UNMATCHED, never_double=True,
                              advice=f"该次已记录为 {occ.state}，无需再服。",
                              advice_en=f"This dose is already recorded as {occ.state}; do not take it again.")
         rule = self.drugs.missed_dose_advice(plan.drug_class, hours_since, interval)

@@ -1,5 +1,6 @@
 """Missed-dose advice: class rules override the default, every answer names its rule, never a double dose."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from zhenxi_common.testing import signed
 
@@ -17,44 +18,49 @@ def test_default_rule_moves_from_take_now_to_shift_to_skip(client, state, in_tx)
     occ = plan_occurrences(client, uid, plan["id"])[0]
     due = parse(occ["due_at"])
     a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=3))
-    assert (a.action, a.rule_id, a.interval_hours) == ("take_now", "default.take_now_early", 12)
+    assert (a.action, a.rule_id, a.interval_hours) == ("take_now", "unmatched.take_now", 12)
     a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=8))
-    assert (a.action, a.rule_id) == ("take_now_shift_schedule", "default.take_now_shift")
+    assert (a.action, a.rule_id) == ("take_now_shift_schedule", "unmatched.take_now_shift")
     assert a.shifted_next_due_at is not None and a.never_double
     a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=10))
-    assert (a.action, a.rule_id) == ("skip", "default.skip_near_next")
+    assert (a.action, a.rule_id) == ("skip", "unmatched.skip")
 
 
 def test_class_rule_overrides_the_default(client, state, in_tx):
     uid = user()
     plan = make_plan(client, uid, drug="华法林钠片", schedule={"kind": "times", "times_of_day": ["18:00"]})
-    assert plan["drug"]["class_id"] == "anticoagulant_vka"
+    assert plan["drug"]["class_id"] == "vka"
     occ = plan_occurrences(client, uid, plan["id"])[0]
     due = parse(occ["due_at"])
-    # 10 h late on a daily drug: the default would say take now (fraction 0.42); warfarin says skip
-    a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=10))
-    assert (a.action, a.rule_id, a.class_id) == ("skip", "anticoagulant_vka.next_day_skip", "anticoagulant_vka")
+    # 13 h late on a daily drug: the unmatched-drug rules would say take now and shift (fraction 0.54);
+    # the anticoagulant's class says: not the same day any more, skip
+    a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=13))
+    assert (a.action, a.rule_id, a.class_id) == ("skip", "same_day.skip", "vka")
     a = _advice(in_tx, state, uid, occ["id"], due + timedelta(hours=2))
-    assert (a.action, a.rule_id) == ("take_now", "anticoagulant_vka.same_day")
-    assert "华法林" in a.advice and "Warfarin" in a.advice_en
+    assert (a.action, a.rule_id) == ("take_now", "same_day.take_now")
+    assert a.advice and a.advice_en
 
 
 def test_never_a_double_dose_when_the_next_is_due(client, state, in_tx):
     uid = user()
-    # insulin's class rule says "under 2 h late: inject now", but here the next dose is already due at 1 h 45
-    plan = make_plan(client, uid, drug="甘精胰岛素", route="injection", unit="IU", dose=10,
-                     schedule={"kind": "times", "times_of_day": ["08:00", "09:30"]})
+    # the class rule (same day: take it now) does not look at the schedule; this plan splits the drug into two
+    # doses 6 h apart, so 6.5 h late the next one is already due: skip, whatever the class said
+    plan = make_plan(client, uid, drug="华法林", schedule={"kind": "times", "times_of_day": ["08:00", "14:00"]})
     occs = plan_occurrences(client, uid, plan["id"])
-    due = parse(occs[0]["due_at"])
-    a = _advice(in_tx, state, uid, occs[0]["id"], due + timedelta(minutes=105))
-    assert (a.action, a.rule_id, a.class_id) == ("skip", "never_double.next_dose_due", "insulin")
-    a = _advice(in_tx, state, uid, occs[0]["id"], due + timedelta(minutes=60))
-    assert (a.action, a.rule_id) == ("take_now", "insulin.within_2h")
-    # the combined pill: over 24 h late, the class sends the patient to a pharmacist
-    plan = make_plan(client, uid, drug="优思明", schedule={"kind": "times", "times_of_day": ["21:00"]})
-    occs = plan_occurrences(client, uid, plan["id"])
-    a = _advice(in_tx, state, uid, occs[0]["id"], parse(occs[0]["due_at"]) + timedelta(hours=25))
-    assert (a.action, a.rule_id) == ("ask_doctor", "coc.missed_ask")
+    first = [o for o in occs if parse(o["due_at"]).astimezone(ZoneInfo("Asia/Shanghai")).hour == 8][0]
+    due = parse(first["due_at"])
+    a = _advice(in_tx, state, uid, first["id"], due + timedelta(hours=6, minutes=30))
+    assert (a.action, a.rule_id, a.class_id) == ("skip", "never_double.next_dose_due", "vka")
+    a = _advice(in_tx, state, uid, first["id"], due + timedelta(hours=2))
+    assert (a.action, a.rule_id) == ("take_now", "same_day.take_now")
+    # mealtime insulin: only around the meal, otherwise ask the diabetes team
+    plan = make_plan(client, uid, drug="门冬胰岛素", route="injection", unit="IU", dose=6,
+                     schedule={"kind": "meals", "when": ["CM", "CD", "CV"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    a = _advice(in_tx, state, uid, occ["id"], parse(occ["due_at"]) + timedelta(minutes=20))
+    assert (a.action, a.rule_id) == ("take_now", "mealtime_insulin.take_now")
+    a = _advice(in_tx, state, uid, occ["id"], parse(occ["due_at"]) + timedelta(hours=2))
+    assert (a.action, a.rule_id) == ("ask_doctor", "mealtime_insulin.ask_doctor")
 
 
 def test_advice_over_http_and_after_recording(client):
@@ -62,7 +68,8 @@ def test_advice_over_http_and_after_recording(client):
     plan = make_plan(client, uid, drug="立普妥")
     occ = plan_occurrences(client, uid, plan["id"])[0]
     r = client.get(f"/v1/occurrences/{occ['id']}/advice", auth=signed(uid))
-    assert r.status_code == 200 and r.json()["rule_id"].startswith("statin.")
+    assert r.status_code == 200 and r.json()["class_id"] == "statin"
+    assert r.json()["rule_id"].startswith("half_interval.")
     client.post(f"/v1/occurrences/{occ['id']}:record", json={"state": "taken"}, auth=signed(uid))
     r = client.get(f"/v1/occurrences/{occ['id']}/advice", auth=signed(uid))
     assert r.json()["action"] == "already_recorded" and r.json()["rule_id"] == "ledger.already_recorded"

@@ -21,7 +21,7 @@ def test_record_is_idempotent_and_publishes_once(client, in_tx):
     assert replay.status_code == 200 and replay.json()["version"] == first.json()["version"]
     events = in_tx(lambda s: outbox_events(s, "dose.recorded.v1", uid))
     assert [e["state"] for e in events] == ["taken"]
-    assert events[0]["drug_class"] == "antibiotic"
+    assert events[0]["drug_class"] == "penicillin"
     # the stock went down by one dose, once
     assert client.get(f"/v1/plans/{plan['id']}", auth=signed(uid)).json()["stock"] == 19
     # a different record on a recorded dose needs If-Match

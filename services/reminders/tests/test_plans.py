@@ -11,7 +11,7 @@ from factories import make_plan, occurrences, plan_body, user
 def test_create_plan_matches_drug_and_expands(client):
     uid = user()
     plan = make_plan(client, uid)
-    assert plan["drug"]["id"] == "amoxicillin" and plan["drug"]["class_id"] == "antibiotic"
+    assert plan["drug"]["id"] == "amoxicillin" and plan["drug"]["class_id"] == "penicillin"
     assert plan["version"] == 1
     occ = occurrences(client, uid)
     doses = [o for o in occ if o["kind"] == "dose"]
