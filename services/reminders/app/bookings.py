@@ -1,7 +1,7 @@
 """Visit reminders from ``booking.created.v1``: the evening before (20:00) and two hours before the visit window,
-in the hospital's zone. Consumed with a durable JetStream consumer and the inbox (a redelivery is a no-op); the
-reminders' ``source_key`` makes the insert itself idempotent too. Only the fields used here are read, so the
-booking contract may grow."""
+in the hospital's zone; ``booking.cancelled.v1`` withdraws those not sent yet. Consumed with durable JetStream
+consumers and the inbox (a redelivery is a no-op); the reminders' ``source_key`` makes the insert itself
+idempotent too. Only the fields used here are read, so the booking contracts may grow."""
 from __future__ import annotations
 
 import asyncio
@@ -12,16 +12,18 @@ from zoneinfo import ZoneInfo
 
 import nats
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Table
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhenxi_common.bus import EventBus
 from zhenxi_common.outbox import claim_inbox
 
 from . import repository as repo
+from .models import Occurrence
 
 log = logging.getLogger("zhenxi.reminders.bookings")
 SUBJECT = "booking.created.v1"
+CANCELLED = "booking.cancelled.v1"
 VISIT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -33,6 +35,21 @@ class BookingCreated(BaseModel):
     booking_id: str
     visit_date: date
     window_start: str = "08:00"
+
+
+class BookingCancelled(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    subject: str = CANCELLED
+    event_id: uuid.UUID
+    user_id: str
+    booking_id: str
+
+
+async def handle_cancel(session: AsyncSession, ev: BookingCancelled) -> int:
+    res = await session.execute(delete(Occurrence).where(
+        Occurrence.user_id == ev.user_id, Occurrence.kind == "visit", Occurrence.fire_count == 0,
+        Occurrence.source_key.startswith(f"visit:{ev.booking_id}:", autoescape=True)).returning(Occurrence.id))
+    return len(res.all())
 
 
 async def handle_booking(session: AsyncSession, ev: BookingCreated, now: datetime | None = None) -> int:
@@ -51,9 +68,10 @@ async def handle_booking(session: AsyncSession, ev: BookingCreated, now: datetim
 
 
 async def consume_bookings(bus: EventBus, sessionmaker: async_sessionmaker[AsyncSession], inbox: Table,
-                           durable: str = "reminders-bookings") -> None:
+                           durable: str = "reminders-bookings", subject: str = SUBJECT) -> None:
+    model, handler = ((BookingCreated, handle_booking) if subject == SUBJECT else (BookingCancelled, handle_cancel))
     assert bus.js is not None
-    sub = await bus.js.pull_subscribe(bus.wire_subject(SUBJECT), durable=durable, stream=bus.stream)
+    sub = await bus.js.pull_subscribe(bus.wire_subject(subject), durable=durable, stream=bus.stream)
     bus._subs.append(sub)
     while True:
         try:
@@ -62,7 +80,7 @@ async def consume_bookings(bus: EventBus, sessionmaker: async_sessionmaker[Async
             continue
         for msg in msgs:
             try:
-                ev = BookingCreated.model_validate_json(msg.data)
+                ev = model.model_validate_json(msg.data)
             except ValueError:
                 log.error("dropping malformed booking event")
                 await msg.term()
@@ -70,7 +88,7 @@ async def consume_bookings(bus: EventBus, sessionmaker: async_sessionmaker[Async
             try:
                 async with sessionmaker() as session, session.begin():
                     if await claim_inbox(session, inbox, ev, durable):  # type: ignore[arg-type]
-                        await handle_booking(session, ev)
+                        await handler(session, ev)
                 await msg.ack()
             except asyncio.CancelledError:
                 raise

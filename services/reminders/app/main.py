@@ -10,7 +10,7 @@ from zhenxi_common.events import ReminderDueV1
 from zhenxi_common.http import make_http_client
 
 from .api import router
-from .bookings import consume_bookings
+from .bookings import CANCELLED, consume_bookings
 from .channels import Dispatcher
 from .config import Settings
 from .crypto import FieldCipher
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.deliveries_enabled:
             state.bus.consume(ReminderDueV1, "reminders-delivery", state.dispatcher.handle, state.sessionmaker, inbox)
             tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox)))
+            tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox,
+                                                              "reminders-booking-cancels", CANCELLED)))
         try:
             yield
         finally:

@@ -57,7 +57,6 @@ class Plan(Base):
     # Every-N-hours plans counted from the last dose taken: the instant the series is anchored on now.
     anchor_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expanded_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    refill_alerted_for: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -96,3 +96,15 @@ def test_booking_created_gives_two_visit_reminders_once(client, state, in_tx, ca
     # handled again directly (a redelivery past the inbox): still two
     ev = BookingCreated.model_validate_json(json.dumps(payload))
     assert in_tx(lambda s: handle_booking(s, ev)) == 0
+    # the booking is cancelled: the reminders not sent yet go away
+    cancel = {"event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat(), "user_id": uid,
+              "booking_id": payload["booking_id"], "slot_id": "s1"}
+    call(bus.publish_raw, "booking.cancelled.v1", cancel, cancel["event_id"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and visits:
+        time.sleep(0.3)
+        r = client.get("/v1/occurrences", params={"from": datetime.now(UTC).isoformat(),
+                                                   "to": (datetime.now(UTC) + timedelta(days=5)).isoformat()},
+                       auth=signed(uid))
+        visits = [o for o in r.json()["occurrences"] if o["kind"] == "visit"]
+    assert visits == []
