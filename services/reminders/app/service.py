@@ -306,8 +306,9 @@ class Reminders:
         else:
             state = "skipped"
         taken_at = at if body.state == "taken" else None
-        if occ.state == state and (occ.taken_at == taken_at or body.at is None):
-            return occ, False   # a replay
+        same_kind = occ.state == state or (body.state == "taken" and occ.state in ("taken", "taken_late"))
+        if same_kind and (body.at is None or occ.taken_at == taken_at):
+            return occ, False   # a replay (also one retried later, which would otherwise read as late)
         if occ.state in ("taken", "taken_late", "skipped") and if_match != occ.version:
             raise AlreadyRecordedError(details={"current": self.occurrence_out(occ).model_dump(mode="json")})
         plan = await repo.get_plan(session, user_id, occ.plan_id, lock=True, include_deleted=True)

@@ -92,3 +92,15 @@ def test_prn_minimum_interval(client):
     again = client.post(f"/v1/plans/{plan['id']}/doses", json={}, auth=signed(uid))
     assert again.status_code == 409 and again.json()["error"]["code"] == "prn_too_soon"
     assert "next_allowed_at" in again.json()["error"]["details"]
+
+
+def test_a_record_retried_later_is_still_a_replay(client, state, in_tx):
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["10:10"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    due = parse(occ["due_at"])
+    first, changed = _record(in_tx, state, uid, occ["id"], due + timedelta(minutes=5), state="taken")
+    assert changed and first.state == "taken"
+    # the phone retries the same request two hours later (no `at`): not a late dose, not a conflict
+    again, changed = _record(in_tx, state, uid, occ["id"], due + timedelta(hours=2), state="taken")
+    assert not changed and again.state == "taken" and again.version == first.version
