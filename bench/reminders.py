@@ -237,9 +237,14 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
           f"(ready again {restart_ready:.1f}s later); scheduler poll {args.poll}s, batch {args.batch}")
     for name, xs in (("due -> claimed", claim_late), ("due -> on NATS", wire_late),
                      ("  steady part", wire_flat), ("  while A down", wire_outage), ("  the peak", wire_peak)):
+        if not xs:
+            continue
         print(f"lateness {name:15s} p50 {pct(xs, 50):7.3f}s  p99 {pct(xs, 99):7.3f}s  max {max(xs, default=float('nan')):7.3f}s"
               f"  (n={len(xs)})")
     print(f"fires/s: {len(arrivals) / span:.0f} over the window incl. catch-up ({len(arrivals)} in {span:.1f}s)")
+    if wire_peak:
+        print(f"peak drain: {len(wire_peak)} due at once were all on NATS after {max(wire_peak):.2f}s "
+              f"({len(wire_peak) / max(wire_peak):.0f}/s while the steady load went on)")
     print(f"duplicates: {wire_dupes} extra publishes on the wire (possible when a relay dies between publish and commit: the "
           f"next relay sends again); stream holds {stream_msgs} messages for "
           f"{len(seen)} distinct (occurrence, attempt) (JetStream msg-id dedupe); outbox rows {outbox_rows}")
