@@ -125,3 +125,21 @@ def test_delivery_to_sse_webhook_and_wechat(client, state, call, wechat):
         assert sent and sent[-1]["template_id"] == "tmpl-dose" and sent[-1]["data"]["thing1"]["value"] == "氨氯地平"
         assert wechat.tokens_issued > tokens_before
         assert stream_body and "event: reminder" in stream_body[0] and occ["id"] in stream_body[0]
+
+
+def test_the_horizon_rolls_forward(client, state, call):
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["07:07"]})
+    before = plan_occurrences(client, uid, plan["id"])
+    last = max(parse(o["due_at"]) for o in before)
+    # ten days on, the scheduler's housekeeping tops the plan up to a full horizon again
+    later = last - timedelta(days=state.settings.horizon_days - 10)
+    for _ in range(100):
+        if call(state.scheduler.top_up, later) == 0:
+            break
+    r = client.get("/v1/occurrences", params={"from": last.isoformat(), "to": (last + timedelta(days=30)).isoformat()},
+                   auth=signed(uid))
+    added = [o for o in r.json()["occurrences"] if o["plan_id"] == plan["id"] and o["kind"] == "dose"]
+    assert len(added) >= 9 and all(parse(o["due_at"]) - parse(added[0]["due_at"]) < timedelta(days=14)
+                                   for o in added)
+    assert len({o["due_at"] for o in added}) == len(added)
