@@ -23,7 +23,7 @@ from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, EndBeforeS
                      PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError, VersionConflictError,
                      WebhookHostNotAllowedError)
 from .schemas import (AdherenceOut, AdviceOut, CalendarTokenOut, Caller, ConsentIn, ConsentList, ConsentOut,
-                      DeviceIn, DeviceList, DeviceOut, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
+                      DeviceCreated, DeviceIn, DeviceList, DeviceOut, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
                       PlanCreate, PlanList, PlanOut, PlanPatch, PrnDoseIn, RecordIn, ServiceInfo, SyncOut)
 from .service import Reminders, parse_if_match
 
@@ -180,12 +180,13 @@ async def revoke(consent_id: uuid.UUID, request: Request, session: DbSession, us
 
 
 # ---- devices and channels -------------------------------------------------------------------------------------------
-@router.post("/devices", response_model=DeviceOut, status_code=201,
+@router.post("/devices", response_model=DeviceCreated, status_code=201,
              responses=error_responses(WebhookHostNotAllowedError))
-async def add_device(body: DeviceIn, request: Request, session: DbSession, user: CurrentUser) -> DeviceOut:
-    """Register a webhook (allowlisted hosts only) or a WeChat openid to receive reminders."""
-    d = await svc(request).add_device(session, user.user_id, body.kind, body.url if body.kind == "webhook" else body.openid)
-    return svc(request).device_out(d)
+async def add_device(body: DeviceIn, request: Request, session: DbSession, user: CurrentUser) -> DeviceCreated:
+    """Register a webhook (allowlisted hosts only; its signing secret is returned once) or a WeChat openid."""
+    s = svc(request)
+    d = await s.add_device(session, user.user_id, body.kind, body.url if body.kind == "webhook" else body.openid)
+    return DeviceCreated(**s.device_out(d).model_dump(), secret=s.cipher.decrypt(d.secret_enc))
 
 
 @router.get("/devices", response_model=DeviceList)

@@ -4,8 +4,11 @@ Server-Sent Events (through Redis pub/sub to whichever replica holds the stream)
 hosts only), the WeChat subscribe-message API, and the caregiver's webhook for caregiver alerts."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -23,6 +26,14 @@ from .service import Reminders, check_webhook_url
 
 log = logging.getLogger("zhenxi.reminders.channels")
 CHANNEL_WIDE = uuid.UUID(int=0)   # device id of deliveries that are not per device (sse, caregiver)
+
+
+def signature_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """``X-Zhenxi-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>`` so a device can check the
+    sender and refuse replays older than it likes."""
+    ts = str(int(now if now is not None else time.time()))
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Zhenxi-Timestamp": ts, "X-Zhenxi-Signature": f"v1={mac}"}
 
 
 def stream_channel(redis_prefix: str, user_id: str) -> str:
@@ -124,15 +135,21 @@ class Dispatcher:
         for device in await repo.list_devices(session, event.user_id):
             address = cipher.decrypt(device.address_enc) or ""
             if device.kind == "webhook":
-                rec("webhook", *await self._post(address, {**message, "type": "reminder"}), device=device.id)
+                rec("webhook", *await self._post(address, {**message, "type": "reminder"},
+                                                 cipher.decrypt(device.secret_enc)), device=device.id)
             elif device.kind == "wechat":
                 rec("wechat", *await self._wechat(address, message), device=device.id)
         await repo.add_deliveries(session, rows)
 
-    async def _post(self, url: str, payload: dict) -> tuple[str, str | None]:
+    async def _post(self, url: str, payload: dict, secret: str | None = None) -> tuple[str, str | None]:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json"}
+        if secret:
+            headers.update(signature_headers(secret, body))
         try:
             check_webhook_url(url, self.service.allowed_hosts(), "url")   # the allowlist may have shrunk
-            r = await self.http.post(url, json=payload, timeout=self.service.settings.webhook_timeout_s)
+            r = await self.http.post(url, content=body, headers=headers,
+                                     timeout=self.service.settings.webhook_timeout_s)
         except WebhookHostNotAllowedError as exc:   # the allowlist shrank since the device was added
             return "refused", exc.code
         except httpx.HTTPError as exc:

@@ -114,6 +114,7 @@ class Device(Base):
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))          # webhook | wechat
     address_enc: Mapped[bytes] = mapped_column(LargeBinary)   # URL or WeChat openid
+    secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)   # webhooks: HMAC key for the signature header
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

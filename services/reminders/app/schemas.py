@@ -345,6 +345,11 @@ class DeviceOut(BaseModel):
     created_at: datetime
 
 
+class DeviceCreated(DeviceOut):
+    secret: str | None = Field(None, description="webhooks only, shown once: the HMAC-SHA256 key of the "
+                                                 "X-Zhenxi-Signature header on every delivery")
+
+
 class DeviceList(BaseModel):
     devices: list[DeviceOut]
 

@@ -467,8 +467,9 @@ class Reminders:
                          device_id: uuid.UUID | None = None) -> Device:
         if kind == "webhook":
             check_webhook_url(address, self.allowed_hosts(), "url")
+        secret = secrets.token_urlsafe(32) if kind == "webhook" else None
         d = Device(id=device_id or uuid.uuid4(), user_id=user_id, kind=kind, address_enc=self.cipher.encrypt(address),
-                   version=1, created_at=utcnow())
+                   secret_enc=self.cipher.encrypt(secret), version=1, created_at=utcnow())
         session.add(d)
         await session.flush()
         await repo.log_change(session, user_id, "device", d.id, d.version)

@@ -53,7 +53,10 @@ class WebhookReceiver(_Server):
     def __init__(self) -> None:
         class H(_Json):
             def do_POST(self):
-                self.server_owner.received.append({"path": self.path, "body": self._body()})
+                n = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(n)
+                self.server_owner.received.append({"path": self.path, "body": json.loads(raw or b"{}"), "raw": raw,
+                                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
                 self._reply({"ok": True})
         super().__init__(H)
 

@@ -1,5 +1,7 @@
 """Firing: exactly once across concurrent schedulers and a crashed one, repeat until acknowledged, caregiver
 alerts, and delivery over NATS to SSE, webhooks and WeChat."""
+import hashlib
+import hmac
 import threading
 import time
 from collections import Counter
@@ -95,8 +97,10 @@ def _wait_deliveries(client, uid, occ_id, n, timeout=30):
 def test_delivery_to_sse_webhook_and_wechat(client, state, call, wechat):
     with WebhookReceiver() as phone:
         uid = user()
-        assert client.post("/v1/devices", json={"kind": "webhook", "url": phone.url + "/hook"},
-                           auth=signed(uid)).status_code == 201
+        created = client.post("/v1/devices", json={"kind": "webhook", "url": phone.url + "/hook"}, auth=signed(uid))
+        assert created.status_code == 201 and created.json()["secret"]
+        secret = created.json()["secret"]
+        assert "secret" not in client.get("/v1/devices", auth=signed(uid)).json()["devices"][0]
         for openid in ("o-patient", "refuser"):
             assert client.post("/v1/devices", json={"kind": "wechat", "openid": openid},
                                auth=signed(uid)).status_code == 201
@@ -120,7 +124,11 @@ def test_delivery_to_sse_webhook_and_wechat(client, state, call, wechat):
         by = sorted((d["channel"], d["status"]) for d in deliveries)
         assert by == [("sse", "sent"), ("webhook", "sent"), ("wechat", "refused"), ("wechat", "sent")]
         assert "errcode 43101" in [d["detail"] for d in deliveries if d["status"] == "refused"][0]
-        assert phone.received[0]["body"]["occurrence_id"] == occ["id"] and phone.received[0]["body"]["drug"] == "氨氯地平"
+        hook = phone.received[0]
+        assert hook["body"]["occurrence_id"] == occ["id"] and hook["body"]["drug"] == "氨氯地平"
+        ts = hook["headers"]["x-zhenxi-timestamp"]
+        expected = hmac.new(secret.encode(), ts.encode() + b"." + hook["raw"], hashlib.sha256).hexdigest()
+        assert hook["headers"]["x-zhenxi-signature"] == f"v1={expected}"
         sent = [m for m in wechat.received if m["touser"] == "o-patient"]
         assert sent and sent[-1]["template_id"] == "tmpl-dose" and sent[-1]["data"]["thing1"]["value"] == "氨氯地平"
         assert wechat.tokens_issued > tokens_before
