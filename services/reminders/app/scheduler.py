@@ -118,12 +118,12 @@ class Scheduler:
                 send_patient = r.fire_count == 0 or (r.kind == "dose" and r.fire_count <= s.max_repeats
                                                      and now >= r.due_at + repeat * r.fire_count)
                 if send_patient:
-                    events.append(ReminderDueV1(event_id=event_id(r.id, str(attempt)), user_id=r.user_id,
+                    events.append(ReminderDueV1(event_id=event_id(r.id, str(attempt)), occurred_at=now, user_id=r.user_id,
                                                 occurrence_id=str(r.id), plan_id=str(r.plan_id) if r.plan_id else None,
                                                 kind=r.kind, due_at=r.due_at, attempt=attempt))
                 alerted = r.caregiver_alerted_at
                 if caregiver_at is not None and now >= caregiver_at:
-                    events.append(ReminderDueV1(event_id=event_id(r.id, "caregiver"), user_id=r.user_id,
+                    events.append(ReminderDueV1(event_id=event_id(r.id, "caregiver"), occurred_at=now, user_id=r.user_id,
                                                 occurrence_id=str(r.id), plan_id=str(r.plan_id), kind=r.kind,
                                                 due_at=r.due_at, attempt=attempt, caregiver=True))
                     alerted, caregiver_at = now, None
@@ -167,11 +167,11 @@ class Scheduler:
             events = []
             for r in res:
                 pl = plans.get(r.plan_id)
-                events.append(DoseRecordedV1(event_id=event_id(r.id, "missed"), user_id=r.user_id,
+                events.append(DoseRecordedV1(event_id=event_id(r.id, "missed"), occurred_at=now, user_id=r.user_id,
                                              plan_id=str(r.plan_id), occurrence_id=str(r.id), state="missed",
                                              due_at=r.due_at, drug_id=pl.drug_id if pl else None,
                                              drug_class=pl.drug_class if pl else None))
-                events.append(DoseMissedV1(event_id=event_id(r.id, "dose_missed"), user_id=r.user_id,
+                events.append(DoseMissedV1(event_id=event_id(r.id, "dose_missed"), occurred_at=now, user_id=r.user_id,
                                            plan_id=str(r.plan_id), dose_id=str(r.id)))
             await insert_outbox(session, events)
             await session.execute(insert(Change), [{"user_id": r.user_id, "resource": "occurrence",
