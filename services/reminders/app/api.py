@@ -207,19 +207,40 @@ async def delete_device(device_id: uuid.UUID, request: Request, session: DbSessi
 async def stream(request: Request, user: CurrentUser,
                  max_events: Annotated[int | None, Query(ge=1, le=1000)] = None,
                  heartbeat_s: Annotated[float, Query(ge=1, le=20)] = 15.0,
-                 max_duration_s: Annotated[float, Query(ge=1, le=55)] = 25.0) -> StreamingResponse:
-    """Reminders for the caller as Server-Sent Events (``event: reminder``); comments keep the connection alive.
-    The stream ends after ``max_duration_s`` (EventSource reconnects by itself)."""
+                 max_duration_s: Annotated[float, Query(ge=1, le=55)] = 25.0,
+                 last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", pattern=r"^\d{1,15}$",
+                                                             description="sent by EventSource on reconnect")] = None
+                 ) -> StreamingResponse:
+    """Reminders for the caller as Server-Sent Events (``event: reminder``, id = send time in ms); comments keep
+    the connection alive. The stream ends after ``max_duration_s`` and EventSource reconnects with
+    ``Last-Event-ID``: reminders sent in between and still unacknowledged are replayed first."""
     redis = request.app.state.redis
     channel = stream_channel(request.app.state.settings.redis_key_prefix, user.user_id)
     pubsub = redis.pubsub()
-    await pubsub.subscribe(channel)
+    await pubsub.subscribe(channel)   # before the replay query, so nothing falls between the two
+    replay: list[dict] = []
+    if last_event_id is not None:
+        since = max(datetime.fromtimestamp(int(last_event_id) / 1000, UTC), datetime.now(UTC) - timedelta(days=1))
+        async with request.app.state.sessionmaker() as session:
+            replay = await svc(request).unacknowledged_since(session, user.user_id, since)
+
+    def frame(data: str) -> str:
+        head = json.loads(data)
+        ms = int(datetime.fromisoformat(head["fired_at"]).timestamp() * 1000)
+        return f"event: reminder\nid: {ms}\ndata: {data}\n\n"
 
     async def events():
         sent = 0
         ends = asyncio.get_running_loop().time() + max_duration_s
         try:
             yield "retry: 3000\n: connected\n\n"
+            seen = set()
+            for item in replay:
+                if max_events is not None and sent >= max_events:
+                    break
+                seen.add((item["occurrence_id"], item["attempt"]))
+                sent += 1
+                yield frame(json.dumps(item, ensure_ascii=False))
             while (max_events is None or sent < max_events) and asyncio.get_running_loop().time() < ends:
                 if await request.is_disconnected():
                     break
@@ -230,8 +251,10 @@ async def stream(request: Request, user: CurrentUser,
                     continue
                 data = msg["data"].decode() if isinstance(msg["data"], bytes) else msg["data"]
                 head = json.loads(data)
+                if (head["occurrence_id"], head["attempt"]) in seen:   # already replayed
+                    continue
                 sent += 1
-                yield f"event: reminder\nid: {head['occurrence_id']}:{head['attempt']}\ndata: {data}\n\n"
+                yield frame(data)
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)

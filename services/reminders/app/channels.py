@@ -112,10 +112,7 @@ class Dispatcher:
             return
         plan = await session.get(Plan, occ.plan_id) if occ.plan_id else None
         cipher = self.service.cipher
-        drug = cipher.decrypt(plan.drug_enc) if plan else None
-        message = {"occurrence_id": str(occ.id), "kind": occ.kind, "due_at": occ.due_at.isoformat(),
-                   "attempt": event.attempt, "caregiver": event.caregiver, "drug": drug,
-                   "dose": plan.dose if plan else None, "unit": plan.unit if plan else None}
+        message = self.service.reminder_message(occ, plan, event.attempt, event.caregiver)
         rows: list[dict] = []
 
         def rec(channel: str, status: str, detail: str | None = None, device: uuid.UUID = CHANNEL_WIDE) -> None:

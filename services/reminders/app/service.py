@@ -458,6 +458,23 @@ class Reminders:
                             proportion_taken=round((counts["taken"] + counts["taken_late"]) / due, 4) if due else None,
                             streak_days=Streak(current=current, longest=longest), per_drug=per_drug)
 
+    # ---- what a reminder says (SSE, webhooks) -------------------------------------------------------------
+    def reminder_message(self, occ: Occurrence, plan: Plan | None, attempt: int, caregiver: bool = False) -> dict:
+        fired = occ.last_fired_at or utcnow()
+        return {"occurrence_id": str(occ.id), "kind": occ.kind, "due_at": occ.due_at.isoformat(),
+                "attempt": attempt, "caregiver": caregiver, "fired_at": fired.isoformat(),
+                "drug": self.cipher.decrypt(plan.drug_enc) if plan else None,
+                "dose": plan.dose if plan else None, "unit": plan.unit if plan else None}
+
+    async def unacknowledged_since(self, session: AsyncSession, user_id: str, since: datetime,
+                                   limit: int = 100) -> list[dict]:
+        """Reminders sent after ``since`` and still open (for an SSE client that reconnects): oldest first."""
+        rows = (await session.execute(
+            select(Occurrence, Plan).outerjoin(Plan, Plan.id == Occurrence.plan_id).where(
+                Occurrence.user_id == user_id, Occurrence.last_fired_at > since, Occurrence.fire_count > 0,
+                Occurrence.state.in_(repo.OPEN_STATES)).order_by(Occurrence.last_fired_at).limit(limit))).all()
+        return [self.reminder_message(o, p, o.fire_count) for o, p in rows]
+
     # ---- devices and consents -----------------------------------------------------------------------------------
     def device_out(self, d: Device) -> DeviceOut:
         return DeviceOut(id=d.id, kind=d.kind, address=self.cipher.decrypt(d.address_enc) or "", version=d.version,

@@ -151,3 +151,22 @@ def test_the_horizon_rolls_forward(client, state, call):
     assert len(added) >= 9 and all(parse(o["due_at"]) - parse(added[0]["due_at"]) < timedelta(days=14)
                                    for o in added)
     assert len({o["due_at"] for o in added}) == len(added)
+
+
+def test_sse_reconnect_replays_unacknowledged_reminders(client, state, call):
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["06:29"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    due = parse(occ["due_at"])
+    drain(call, state.scheduler, due + timedelta(seconds=1))   # sent while no stream was open
+    last_seen = str(int((due - timedelta(minutes=1)).timestamp() * 1000))
+    body = client.get("/v1/stream", params={"max_events": 1}, headers={"Last-Event-ID": last_seen},
+                      auth=signed(uid)).text
+    assert "event: reminder" in body and occ["id"] in body
+    assert f"id: {int((due + timedelta(seconds=1)).timestamp() * 1000)}" in body
+    client.post(f"/v1/occurrences/{occ['id']}:record", json={"state": "taken"}, auth=signed(uid))
+    body = client.get("/v1/stream", params={"max_duration_s": 1}, headers={"Last-Event-ID": last_seen},
+                      auth=signed(uid)).text
+    assert "event: reminder" not in body     # acknowledged: nothing to replay
+    r = client.get("/v1/stream", headers={"Last-Event-ID": "yesterday"}, auth=signed(uid))
+    assert r.status_code == 422
