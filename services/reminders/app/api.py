@@ -28,7 +28,7 @@ from .schemas import (AdherenceOut, AdviceOut, CalendarTokenOut, Caller, Consent
 from .service import Reminders, parse_if_match
 
 router = APIRouter(prefix="/v1", tags=["reminders"])
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=32,
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=32, pattern=r'^(W/)?"?\d{1,9}"?$',
                                        description="the version you last saw; stale -> 409 with the current state")]
 
 
@@ -334,7 +334,8 @@ async def export(request: Request, session: DbSession, user: CurrentUser) -> JSO
     return JSONResponse(await svc(request).export(session, user.user_id))
 
 
-@router.post("/import", response_model=ImportOut, responses=error_responses(ImportInvalidError))
+@router.post("/import", response_model=ImportOut,
+             responses=error_responses(ImportInvalidError, WebhookHostNotAllowedError, FieldError))
 async def import_(request: Request, session: DbSession, user: CurrentUser,
                   doc: Annotated[ExportDoc, Body()]) -> ImportOut:
     """Restore an export into your account; importing the same document twice changes nothing."""
