@@ -33,6 +33,10 @@ _FLAG_WORDS: dict[str, str] = {
     # the vocabulary itself, and the earlier FHIR spelling of abnormal
     "abn.": "ABN",
 }
+# What a lab sheet prints in a flag column or glued to a value: arrows, letters, 高/低, '*'. Words that are results
+# themselves (阴性, '-', '+') are not markers.
+_MARKER_WORDS: dict[str, str] = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "高": "H", "低": "L", "偏高": "H",
+                                 "偏低": "L", "阳性": "POS", "*": "ABN", "a": "ABN", "异常": "ABN"}
 _NEGATIVE_RESULTS = ("阴性", "阴", "-", "neg", "negative", "未检出", "normal", "正常", "阴性(-)", "(-)", "无反应性",
                      "阴性-")
 
@@ -45,8 +49,10 @@ def arrow_flag(arrows: str) -> str:
     return "LL" if down >= 2 else "L"
 
 
-def parse_flag(text: str | None) -> str | None:
-    """A printed or sent flag ('↑', 'H', '偏高', '↓↓', '阳性', '*', 'HH') → a flag of the vocabulary, or None."""
+def parse_flag(text: str | None, *, markers_only: bool = False) -> str | None:
+    """A printed or sent flag ('↑', 'H', '偏高', '↓↓', '阳性', '*', 'HH') → a flag of the vocabulary, or None.
+    ``markers_only``: only what a sheet prints as a flag mark (arrows, H/L/HH/LL, 高/低, '*', 阳性), not the
+    result words ('-', '阴性', 'N') a flag column never holds."""
     if text is None:
         return None
     t = norm_text(str(text))
@@ -54,6 +60,8 @@ def parse_flag(text: str | None) -> str | None:
         return None
     if len(t) <= 2 and all(c in ARROWS_UP + ARROWS_DOWN for c in t):
         return arrow_flag(t)
+    if markers_only:
+        return _MARKER_WORDS.get(t)
     if t.upper() in FLAGS:
         return t.upper()
     return _FLAG_WORDS.get(t)

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 
 class UnitTable:
-    def __init__(self, units: dict[str, list[str]]) -> None:
+    def __init__(self, units: dict[str, list[str]], ucum: dict[str, str] | None = None) -> None:
         self.canonical: tuple[str, ...] = tuple(units)
+        self.ucum: dict[str, str] = dict(ucum or {})  # canonical unit → UCUM code (FHIR)
         self._exact: dict[str, list[str]] = {}
         self._folded: dict[str, list[str]] = {}
         for canonical, aliases in units.items():

@@ -135,7 +135,7 @@ class LabReportParser:
                     continue
                 used.add(ind.code)
                 indicators.append(rec)
-        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators])
+        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators], self.kb)
         if not indicators:
             warnings.append({"code": "no_indicators_found",
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
@@ -161,11 +161,11 @@ class LabReportParser:
             else:
                 factor = res[1]
                 unit_conf = it.unit.score
-        ifcc = ind.extra.get("ifcc_mmol_mol")
+        ifcc = ind.ifcc_mmol_mol
         converter = (lambda x: x * factor)
         if ifcc and unit_text and "mmol/mol" in unit_text.replace(" ", "").lower():
             unit, unit_conf = ind.unit, it.unit.score if it.unit else 0.85
-            converter = (lambda x: ifcc["slope"] * x + ifcc["intercept"])
+            converter = (lambda x: ifcc.slope * x + ifcc.intercept)
         # ---- value -------------------------------------------------------------------------------------------
         value = None
         if pv.number is not None:
@@ -198,11 +198,11 @@ class LabReportParser:
             computed = interpret(value, low, high, ind.critical)
         elif pv.qualitative is not None:
             if pv.qualitative == "negative":
-                computed = "N"
+                computed = "NEG"
             elif pr is not None and pr.qualitative == "negative" or ind.normal:
-                computed = "A"
+                computed = "POS"
         printed = it.flag_code
-        if printed == "A" and computed in ("H", "L", "HH", "LL"):
+        if printed in ("ABN", "POS") and computed in ("H", "L", "HH", "LL"):
             printed = computed  # a bare '*' says "abnormal"; the numbers say which way
         flag = printed or computed
         flag_conf = it.flag.score if printed and it.flag else min(value_conf, ref_conf)
