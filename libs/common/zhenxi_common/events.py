@@ -93,6 +93,31 @@ class DoseMissedV1(Event):
     dose_id: str
 
 
+class ReminderDueV1(Event):
+    """One reminder to send (``attempt`` 1 is the first, later ones repeat until acknowledged; ``caregiver``: the
+    alert to the patient's Medfriend). Ids and times only; channels look up addresses themselves."""
+    subject = "reminder.due.v1"
+    user_id: str
+    occurrence_id: str
+    plan_id: str | None = None
+    kind: str = "dose"        # dose | visit | refill
+    due_at: datetime
+    attempt: int
+    caregiver: bool = False
+
+
+class DoseRecordedV1(Event):
+    subject = "dose.recorded.v1"
+    user_id: str
+    plan_id: str
+    occurrence_id: str
+    state: str                # taken | taken_late | skipped | missed
+    due_at: datetime
+    taken_at: datetime | None = None
+    drug_id: str | None = None
+    drug_class: str | None = None
+
+
 class PlanChangedV1(Event):
     subject = "plan.changed.v1"
     user_id: str
@@ -139,8 +164,8 @@ class TipsPublishedV1(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
     for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, ReportCriticalV1, DoseMissedV1, PlanChangedV1, BookingCreatedV1,
-                BookingCancelledV1, TipsPublishedV1)
+                ReportCompletedV1, ReportCriticalV1, DoseMissedV1, ReminderDueV1, DoseRecordedV1, PlanChangedV1,
+                BookingCreatedV1, BookingCancelledV1, TipsPublishedV1)
 }
 
 
