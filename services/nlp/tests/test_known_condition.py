@@ -73,3 +73,17 @@ def test_the_semantic_net_still_watches_a_lifted_text(nlp, monkeypatch):
     monkeypatch.setattr(nlp.triage.semantic, "fires", spy)
     nlp.analyze_symptoms("我有癫痫病史十几年了，每次发作都会抽搐，想问哪家医院治癫痫比较好")
     assert calls == [True]
+
+
+# ---- 喝药: how many real patients write "take medicine" ----
+@pytest.mark.parametrize("text", ["乙肝小三阳需要喝药吗，转氨酶有点高", "我爸有高血压，每天都要喝药，能吃安眠药吗",
+                                  "血压150/90要不要喝药"])
+def test_taking_medicine_written_as_he_yao_is_not_a_suicide_threat(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert "rf_suicide" not in flags(r) and r["urgency"] != "emergency"
+
+
+@pytest.mark.parametrize("text", ["她吵完架说要喝药，已经把农药拿出来了", "我不想活了，想喝药"])
+def test_a_threat_to_drink_poison_still_fires(nlp, text):
+    r = nlp.analyze_symptoms(text)
+    assert "rf_suicide" in flags(r) and r["departments"][0]["id"] == "emergency"
