@@ -203,6 +203,9 @@ class SymptomAnalysisResponse(BaseModel):
     departments: list[DepartmentOut]
     urgency: Urgency
     red_flags: list[RedFlagOut]
+    # red-flag rules that fired but were lifted because the text tells of a known condition (癫痫病史, 医生说是癫痫)
+    # with nothing happening now: [{id, name, reason}]; absent when none was lifted
+    red_flags_lifted: list[dict[str, Any]] | None = None
     advice: str
     # which evidence decided the first department (rules, model, both, red_flags), the model's and the rules'
     # top 3, the subject (a relative's age and sex), drugs and pasted lab values read (app/router.py)

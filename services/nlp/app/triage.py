@@ -86,6 +86,12 @@ class Triage:
         self.event_words = routing.get("event_words", ())
         self.present_time_words = routing.get("present_time", ())
         self.not_indicator_codes = {w.upper() for w in kb.context.routing.get("not_indicator_codes", ())}
+        # A known condition explaining a red flag's symptoms (癫痫病史 + an old seizure): context.yaml `routing`.
+        self.known_flags = set(kb.context.routing.get("known_condition_flags", ()))
+        self.known_terms = routing.get("known_condition_terms", ())
+        self.known_diagnosed = routing.get("known_condition_diagnosed", ())
+        self.known_care = routing.get("known_condition_care", ())
+        self.ongoing_words = routing.get("ongoing_event", ())
         self.surgical_counterpart = {d.id: d.surgical_counterpart for d in kb.departments.values()
                                      if d.surgical_counterpart}
         self.child_departments = {d.id for d in kb.departments.values()
@@ -156,8 +162,11 @@ class Triage:
         # Red flags first: a phrase (吃了二十片扑热息痛) can be an emergency without any lexicon symptom.
         informational = self._informational(facts)
         red_flags = [] if informational else self._red_flags(facts)
+        red_flags, known = self._known_condition(facts, red_flags)
         if not red_flags:
-            red_flags = self._semantic_red_flag(facts, strict=informational)
+            # A flag lifted for a known condition leaves the safety net on its strict threshold, as for other
+            # texts the rules recognised as benign.
+            red_flags = self._semantic_red_flag(facts, strict=informational or bool(known))
         cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
         learned = routing_ctx = None
         if self.router is not None or self.hints is not None:
@@ -186,6 +195,10 @@ class Triage:
                                 "source": {"id": f"red_flag:{rf.id}", "knowledge_version": version}}
                                for rf in red_flags]
         result["urgency"] = urgency
+        if known and not red_flags:
+            # Said, not hidden: which flags the known condition lifted (the symptom still counts as urgent).
+            result["red_flags_lifted"] = [{"id": rf.id, "name": rf.name_en if en else rf.name,
+                                           "reason": "known_condition"} for rf in known]
         result["departments"] = self._top(scores, en)
         if routing_ctx is not None:
             result["routing"] = routing_ctx.report(result["departments"], red_flags)
@@ -300,6 +313,22 @@ class Triage:
             if hit:
                 fired.append(rf)
         return fired
+
+    def _known_condition(self, facts: TextFacts, fired: list[Any]) -> tuple[list[Any], list[Any]]:
+        """癫痫病史 / 医生说是癫痫 / 哪家医院治癫痫好: a seizure or faint told as part of a condition the writer already
+        knows (named, and diagnosed, recurring, or asked about for its care) is not an emergency now. Lifted only when
+        every fired flag may be lifted and no word says it is happening now or dangerous in itself (还在抽, 一次接一次,
+        没醒过来, 十分钟了, 发烧, 怀孕). Returns (flags kept, flags lifted)."""
+        if not fired or not self.known_flags or any(rf.id not in self.known_flags for rf in fired):
+            return fired, []
+        text = facts.text
+        if not any(w in text for w in self.known_terms):
+            return fired, []
+        if not (any(w in text for w in self.known_diagnosed) or any(w in text for w in self.known_care)):
+            return fired, []
+        if any(w in text for w in self.ongoing_words):
+            return fired, []
+        return [], fired
 
     def _informational(self, facts: TextFacts) -> bool:
         """怎么预防煤气中毒 / 小说里的人吐血 / just asking: a question about knowledge, prevention or fiction,
