@@ -40,15 +40,27 @@ class BookingService(CatalogueService, AdminService):
     async def booking_fhir(self, user_id: str, booking_id: uuid.UUID) -> dict[str, Any]:
         return fhir.appointment(await self.get_booking(user_id, booking_id))
 
-    async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
-        # Fast path for a rush: a cached count of 0 (written after the commit that took the last slot) answers
-        # without touching Postgres. Anything else goes to Postgres, which alone decides who gets a slot.
-        # A user who already holds a slot here goes on to Postgres, which hands back their hold (double tap).
+    async def cached_refusal(self, session_id: uuid.UUID | str, user_id: str
+                             ) -> SessionClosedError | SessionFullError | None:
+        """The rush fast path (also taken by the API's fast lane before any request parsing): a cached count of 0
+        (written after the commit that took the last slot) or a cached ``closed`` refuses a hold attempt without
+        touching Postgres. Anything else (a miss, a free slot, Redis down) returns None and goes to Postgres,
+        which alone decides who gets a slot. A user who already holds a slot here goes on to Postgres too, which
+        hands back their hold (double tap)."""
         cached = await self.slots.gate(session_id, user_id)
-        if cached is not None and cached[1] == "closed":
-            raise SessionClosedError(source="live_count")
-        if cached is not None and cached[0] == 0 and not cached[2]:
-            raise SessionFullError(source="live_count")
+        if cached is None:
+            return None
+        remaining, status, holds = cached
+        if status == "closed":
+            return SessionClosedError(source="live_count")
+        if remaining == 0 and not holds:
+            return SessionFullError(source="live_count")
+        return None
+
+    async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
+        refusal = await self.cached_refusal(session_id, user_id)
+        if refusal is not None:
+            raise refusal
         now = self.now()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         changed: list[tuple[uuid.UUID, int, int, str]] = []
