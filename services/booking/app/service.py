@@ -3,10 +3,13 @@ sweeper and a user's history. ``BookingService`` is the one facade the API and t
 use cases come from their own modules). No FastAPI here."""
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +39,19 @@ from .providers import HisSoldOut, PatientDetails
 __all__ = ["BookingService", "PatientInput"]
 
 
+class _Gate:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class BookingService(CatalogueService, AdminService):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hold_gates: dict[str, _Gate] = {}
+
     async def booking_fhir(self, user_id: str, booking_id: uuid.UUID) -> dict[str, Any]:
         return fhir.appointment(await self.get_booking(user_id, booking_id))
 
@@ -57,10 +72,37 @@ class BookingService(CatalogueService, AdminService):
             return SessionFullError(source="live_count")
         return None
 
+    @asynccontextmanager
+    async def _one_hold_at_a_time(self, session_id: uuid.UUID) -> AsyncIterator[bool]:
+        """This process's hold attempts on one session go to Postgres one at a time; yields whether this one had
+        to wait. Postgres serialises them anyway (the conditional update locks the session row until commit), so
+        little concurrency is lost, and an attempt that waited re-reads the live count first: once the last slot
+        is gone, the attempts queued behind it are refused from Redis instead of each running a transaction that
+        can only fail. Correctness never depends on this lock: it is per process, and Postgres decides."""
+        key = str(session_id)
+        gate = self._hold_gates.get(key)
+        if gate is None:
+            gate = self._hold_gates[key] = _Gate()
+        gate.users += 1
+        waited = gate.lock.locked()
+        try:
+            async with gate.lock:
+                yield waited
+        finally:
+            gate.users -= 1
+            if gate.users == 0:
+                self._hold_gates.pop(key, None)
+
     async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
         refusal = await self.cached_refusal(session_id, user_id)
         if refusal is not None:
             raise refusal
+        async with self._one_hold_at_a_time(session_id) as waited:
+            if waited and (refusal := await self.cached_refusal(session_id, user_id)) is not None:
+                raise refusal
+            return await self._hold_in_postgres(user_id, session_id)
+
+    async def _hold_in_postgres(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
         now = self.now()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         changed: list[tuple[uuid.UUID, int, int, str]] = []

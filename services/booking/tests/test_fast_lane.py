@@ -110,3 +110,32 @@ def test_a_lane_refusal_writes_the_access_line_with_the_route(client, svc, caplo
         assert [(r.route, r.status, r.method) for r in lines] == [("/v1/holds", 409, "POST")]
     finally:
         client.portal.call(lambda: svc.slots.redis.delete(svc.slots.key(ghost)))
+
+
+def test_attempts_queued_behind_the_last_slot_are_refused_from_the_cache(client, svc, monkeypatch):
+    """30 simultaneous attempts on 2 slots in one process: they pass the live count together (it says 2), but
+    only the two that take a slot run a Postgres transaction; the others waited and are refused from Redis."""
+    import asyncio
+
+    from app.errors import SessionFullError
+
+    sid = uuid.UUID(make_session(client, capacity=2)["id"])
+    calls: list[str] = []
+    real = svc._hold_in_postgres
+
+    async def counted(user_id, session_id):
+        calls.append(user_id)
+        return await real(user_id, session_id)
+
+    monkeypatch.setattr(svc, "_hold_in_postgres", counted)
+
+    async def race():
+        return await asyncio.gather(*(svc.hold(f"queue-{i}", sid) for i in range(30)), return_exceptions=True)
+
+    results = client.portal.call(race)
+    held = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, SessionFullError)]
+    assert (len(held), len(refused)) == (2, 28), results
+    assert all(r.details.get("source") == "live_count" for r in refused)
+    assert len(calls) == 2
+    assert client.get(f"/v1/sessions/{sid}", auth=ADMIN).json()["remaining"] == 0
