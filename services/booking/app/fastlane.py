@@ -26,7 +26,7 @@ _HEADERS_JSON = b"application/json"
 class HoldFastLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._rendered: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self._rendered: dict[tuple[str, tuple], tuple[int, bytes]] = {}
         self._route: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -56,7 +56,7 @@ class HoldFastLane:
         return self._route
 
     async def _send_error(self, exc: Any, send: Send) -> None:
-        key = (exc.code, json.dumps(exc.details, sort_keys=True))
+        key = (exc.code, tuple(exc.details.items()))
         rendered = self._rendered.get(key)
         if rendered is None:  # a handful of distinct refusals: rendered once each
             body = json.dumps(exc.to_body(), ensure_ascii=False).encode()
