@@ -287,6 +287,8 @@ def main() -> None:
                     runs.append(measure(base, pid, sessions[n], f"run{n}", name, redis))
                     runs[-1]["truth"] = asyncio.run(
                         db_truth(db_url.replace("postgresql+asyncpg://", "postgresql://"), sessions[n]))
+                # the losing path alone: the same rush again on a session that is already sold out
+                lost = measure(base, pid, sessions[1], "again", name, redis)
                 lat: list[float] = []
                 with httpx.Client(base_url=base, timeout=60) as c:
                     for q in QUERIES:  # warm-up
@@ -320,6 +322,12 @@ def main() -> None:
               f"{sorted({c for c in r['codes'] if c not in (201, 409)}) or '-'}  "
               f"{max(0, confirmed - CAPACITY):8d} {max(0, CAPACITY - confirmed):5d}"
               f"{'   POSTGRES DISAGREES: ' + str(r['truth']) if bad else ''}")
+    print(f"    sold out (the losing path alone: {PATIENTS} more patients on run1's session, all refused from the "
+          f"live count):")
+    print(f"          {PATIENTS / lost['wall']:8.0f}  ({lost['wall']:5.2f} s) {lost['load']:7.1f}   {' ' * 20}"
+          f"{ms(lost['service']):7.2f} {ms(lost['client']):7.2f}  {ms(lost['pg']):7.2f}  {ms(lost['redis']):6.2f}"
+          f"   {lost['codes'].count(201):9d} {lost['codes'].count(409):4d}  "
+          f"{sorted({c for c in lost['codes'] if c != 409}) or '-'}")
     med = statistics.median
     svc, cli, pg, rd = (med([r[k] for r in runs]) for k in ("service", "client", "pg", "redis"))
     print(f"    Postgres after each run: confirmed / distinct sequence numbers / remaining = "
