@@ -5,8 +5,10 @@ throughput; the rule itself lives in ``BookingService.cached_refusal`` (which ``
 
 Pure ASGI, installed inside the gateway-identity check (an unsigned request never gets here) and inside the
 request-context middleware (the access line, metrics and request id are the same as for any request).
-Only a body of exactly ``{"session_id": "<canonical uuid>"}`` sent as JSON is judged here; anything else, and any
-attempt the cache does not refuse, goes on to FastAPI unchanged (the body is replayed), where Postgres decides."""
+Only a body of exactly ``{"session_id": "<canonical uuid>"}`` sent as JSON is judged here; anything else goes on to
+FastAPI unchanged (the body is replayed). An attempt the cache does not refuse first waits for its session's turn
+(``BookingService.hold_turn``: this process's attempts on one session reach Postgres one at a time), reads the
+count again if it had to wait, and only then goes on to FastAPI, where Postgres decides."""
 from __future__ import annotations
 
 import json
@@ -39,14 +41,23 @@ class HoldFastLane:
             return
         body, messages, complete = await _read_small_body(receive)
         m = _BODY.fullmatch(body) if complete else None
-        if m is not None:
-            svc = scope["app"].state.booking
-            refusal = await svc.cached_refusal(m.group(1).decode().lower(), identity.user_id)
-            if refusal is not None:
-                scope["route"] = self._hold_route(scope)
-                await self._send_error(refusal, send)
-                return
-        await self.app(scope, _replay(messages, receive), send)
+        if m is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        svc = scope["app"].state.booking
+        session_id = m.group(1).decode().lower()
+        refusal = await svc.cached_refusal(session_id, identity.user_id)
+        if refusal is None:
+            # Wait for this session's turn here rather than inside the route, so that an attempt queued behind
+            # the last slot is refused by the lane too; the route's hold() finds the turn already held.
+            async with svc.hold_turn(session_id) as waited:
+                if waited:
+                    refusal = await svc.cached_refusal(session_id, identity.user_id)
+                if refusal is None:
+                    await self.app(scope, _replay(messages, receive), send)
+                    return
+        scope["route"] = self._hold_route(scope)
+        await self._send_error(refusal, send)
 
     def _hold_route(self, scope: Scope) -> Any:
         """The route object the access log and metrics read the template from."""

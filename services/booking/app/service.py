@@ -10,6 +10,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,9 @@ from .providers import HisSoldOut, PatientDetails
 
 
 __all__ = ["BookingService", "PatientInput"]
+
+
+_TURN_HELD: ContextVar[str | None] = ContextVar("booking_hold_turn_held", default=None)
 
 
 class _Gate:
@@ -73,13 +77,18 @@ class BookingService(CatalogueService, AdminService):
         return None
 
     @asynccontextmanager
-    async def _one_hold_at_a_time(self, session_id: uuid.UUID) -> AsyncIterator[bool]:
+    async def hold_turn(self, session_id: uuid.UUID | str) -> AsyncIterator[bool]:
         """This process's hold attempts on one session go to Postgres one at a time; yields whether this one had
         to wait. Postgres serialises them anyway (the conditional update locks the session row until commit), so
         little concurrency is lost, and an attempt that waited re-reads the live count first: once the last slot
         is gone, the attempts queued behind it are refused from Redis instead of each running a transaction that
-        can only fail. Correctness never depends on this lock: it is per process, and Postgres decides."""
-        key = str(session_id)
+        can only fail. Correctness never depends on this lock: it is per process, and Postgres decides.
+        The API's rush lane takes the turn before the request is routed; ``hold()`` then finds it held (a context
+        variable of the request's task) and does not wait again."""
+        key = str(session_id).lower()
+        if _TURN_HELD.get() == key:
+            yield False
+            return
         gate = self._hold_gates.get(key)
         if gate is None:
             gate = self._hold_gates[key] = _Gate()
@@ -87,7 +96,11 @@ class BookingService(CatalogueService, AdminService):
         waited = gate.lock.locked()
         try:
             async with gate.lock:
-                yield waited
+                token = _TURN_HELD.set(key)
+                try:
+                    yield waited
+                finally:
+                    _TURN_HELD.reset(token)
         finally:
             gate.users -= 1
             if gate.users == 0:
@@ -97,7 +110,7 @@ class BookingService(CatalogueService, AdminService):
         refusal = await self.cached_refusal(session_id, user_id)
         if refusal is not None:
             raise refusal
-        async with self._one_hold_at_a_time(session_id) as waited:
+        async with self.hold_turn(session_id) as waited:
             if waited and (refusal := await self.cached_refusal(session_id, user_id)) is not None:
                 raise refusal
             return await self._hold_in_postgres(user_id, session_id)

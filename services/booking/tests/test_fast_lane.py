@@ -139,3 +139,27 @@ def test_attempts_queued_behind_the_last_slot_are_refused_from_the_cache(client,
     assert all(r.details.get("source") == "live_count" for r in refused)
     assert len(calls) == 2
     assert client.get(f"/v1/sessions/{sid}", auth=ADMIN).json()["remaining"] == 0
+
+
+def test_http_attempts_queued_behind_the_last_slot_are_refused_by_the_lane(client, svc, monkeypatch):
+    """The same race through the HTTP app: 30 concurrent requests for 2 slots; the lane queues them on the
+    session's turn, so only the two winners reach the route (and Postgres); 28 are refused before routing."""
+    import asyncio
+
+    import httpx
+
+    sid = make_session(client, capacity=2)["id"]
+    calls = _count_hold_calls(svc, monkeypatch)
+
+    async def race():
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://booking") as c:
+            return await asyncio.gather(*(c.post("/v1/holds", json={"session_id": sid}, auth=signed(f"h-{i}"))
+                                          for i in range(30)))
+
+    responses = client.portal.call(race)
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 2 + [409] * 28
+    assert {r.json()["error"]["details"]["source"] for r in responses if r.status_code == 409} == {"live_count"}
+    assert len(calls) == 2
+    assert svc._hold_gates == {}  # turns are dropped when nobody waits
