@@ -3,10 +3,14 @@ sweeper and a user's history. ``BookingService`` is the one facade the API and t
 use cases come from their own modules). No FastAPI here."""
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,19 +40,82 @@ from .providers import HisSoldOut, PatientDetails
 __all__ = ["BookingService", "PatientInput"]
 
 
+_TURN_HELD: ContextVar[str | None] = ContextVar("booking_hold_turn_held", default=None)
+
+
+class _Gate:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class BookingService(CatalogueService, AdminService):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hold_gates: dict[str, _Gate] = {}
+
     async def booking_fhir(self, user_id: str, booking_id: uuid.UUID) -> dict[str, Any]:
         return fhir.appointment(await self.get_booking(user_id, booking_id))
 
-    async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
-        # Fast path for a rush: a cached count of 0 (written after the commit that took the last slot) answers
-        # without touching Postgres. Anything else goes to Postgres, which alone decides who gets a slot.
-        # A user who already holds a slot here goes on to Postgres, which hands back their hold (double tap).
+    async def cached_refusal(self, session_id: uuid.UUID | str, user_id: str
+                             ) -> SessionClosedError | SessionFullError | None:
+        """The rush fast path (also taken by the API's fast lane before any request parsing): a cached count of 0
+        (written after the commit that took the last slot) or a cached ``closed`` refuses a hold attempt without
+        touching Postgres. Anything else (a miss, a free slot, Redis down) returns None and goes to Postgres,
+        which alone decides who gets a slot. A user who already holds a slot here goes on to Postgres too, which
+        hands back their hold (double tap)."""
         cached = await self.slots.gate(session_id, user_id)
-        if cached is not None and cached[1] == "closed":
-            raise SessionClosedError(source="live_count")
-        if cached is not None and cached[0] == 0 and not cached[2]:
-            raise SessionFullError(source="live_count")
+        if cached is None:
+            return None
+        remaining, status, holds = cached
+        if status == "closed":
+            return SessionClosedError(source="live_count")
+        if remaining == 0 and not holds:
+            return SessionFullError(source="live_count")
+        return None
+
+    @asynccontextmanager
+    async def hold_turn(self, session_id: uuid.UUID | str) -> AsyncIterator[bool]:
+        """This process's hold attempts on one session go to Postgres one at a time; yields whether this one had
+        to wait. Postgres serialises them anyway (the conditional update locks the session row until commit), so
+        little concurrency is lost, and an attempt that waited re-reads the live count first: once the last slot
+        is gone, the attempts queued behind it are refused from Redis instead of each running a transaction that
+        can only fail. Correctness never depends on this lock: it is per process, and Postgres decides.
+        The API's rush lane takes the turn before the request is routed; ``hold()`` then finds it held (a context
+        variable of the request's task) and does not wait again."""
+        key = str(session_id).lower()
+        if _TURN_HELD.get() == key:
+            yield False
+            return
+        gate = self._hold_gates.get(key)
+        if gate is None:
+            gate = self._hold_gates[key] = _Gate()
+        gate.users += 1
+        waited = gate.lock.locked()
+        try:
+            async with gate.lock:
+                token = _TURN_HELD.set(key)
+                try:
+                    yield waited
+                finally:
+                    _TURN_HELD.reset(token)
+        finally:
+            gate.users -= 1
+            if gate.users == 0:
+                self._hold_gates.pop(key, None)
+
+    async def hold(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
+        refusal = await self.cached_refusal(session_id, user_id)
+        if refusal is not None:
+            raise refusal
+        async with self.hold_turn(session_id) as waited:
+            if waited and (refusal := await self.cached_refusal(session_id, user_id)) is not None:
+                raise refusal
+            return await self._hold_in_postgres(user_id, session_id)
+
+    async def _hold_in_postgres(self, user_id: str, session_id: uuid.UUID) -> dict[str, Any]:
         now = self.now()
         expires = now + timedelta(minutes=self.settings.hold_minutes)
         changed: list[tuple[uuid.UUID, int, int, str]] = []
