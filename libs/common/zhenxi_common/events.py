@@ -43,18 +43,6 @@ class XrayAnalyzedV1(Event):
     positive_findings: list[str]
 
 
-class ModelPromotedV1(Event):
-    subject = "xray.model_promoted.v1"
-    model_name: str
-    version: str
-    sha256: str
-
-
-class TrainingJobRequestedV1(Event):
-    subject = "xray.training_job_requested.v1"
-    job_id: str
-
-
 class ReportCompletedV1(Event):
     subject = "report.completed.v1"
     user_id: str
@@ -91,8 +79,8 @@ class TipsPublishedV1(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
-    for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, DoseMissedV1, BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
+    for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ReportCompletedV1, DoseMissedV1,
+                BookingConfirmedV1, BookingCancelledV1, TipsPublishedV1)
 }
 
 
