@@ -1,9 +1,8 @@
-"""XrayAnalyzer: bytes in, one analysis dict out. No FastAPI here; the API layer calls
-``analyze`` (sync, e.g. CLI) or ``analyze_async`` (FastAPI: decode and post-process in worker threads, the models
-through the dynamic batcher).
+"""XrayAnalyzer: the analysis pipeline, bytes in, one analysis dict out. No FastAPI and no database here: the
+service layer (``app/service.py``) runs the stages for the API, the CLI and the benches call them directly.
 
-Stages: prepare (decode, window, model-free gate checks) -> infer (chest network + detector, batched)
--> finish (gate decision, findings, heatmaps, measurements, masks).
+Stages: prepare (decode, window, model-free gate checks) -> infer (chest network + detector, in a worker thread or
+through the dynamic batcher) -> finish (gate decision, findings, heatmaps, measurements, masks).
 """
 from __future__ import annotations
 
@@ -35,6 +34,13 @@ def default_instances() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def default_batching() -> bool:
+    """Dynamic batching only where it pays. On 2 CPU cores bench/xray_speed.py measured it slower than a worker
+    thread per request at concurrency 1, 4 and 16 (see the README): the per-image cost of both networks does not
+    fall with the batch size on a CPU, so gathering only adds the wait. On a GPU it does fall."""
+    return "CUDAExecutionProvider" in providers()
+
+
 @dataclass
 class AnalyzerConfig:
     models_dir: Path = field(default_factory=lambda: Path(os.environ.get("XRAY_MODELS_DIR", MODELS_DIR)))
@@ -46,7 +52,9 @@ class AnalyzerConfig:
     limits: Limits = field(default_factory=Limits)
     include_masks: bool = True
     include_heatmaps: bool = True
-    overlay_side: int = 256          # heat-map overlay PNGs: longest side in px (the CAM is 8x8)
+    overlay_side: int = 256          # heat-map overlay PNGs: longest side in px (the CAM is 8x8), unless the caller
+    #                                  asks for another served size (the API serves them at the input's size)
+    batching: bool | None = None     # dynamic batching of the model stage; None = auto (on with CUDA, off on CPU)
 
 
 @dataclass
@@ -78,6 +86,7 @@ class XrayAnalyzer:
                         "detector": self.detector.meta.get("version"),
                         "detector_sha256": self.detector.meta.get("sha256", "")[:12]}
         self.instances = self.config.instances or default_instances()
+        self.batching = default_batching() if self.config.batching is None else self.config.batching
         self.batcher: DynamicBatcher[Prepared, Raw] = DynamicBatcher(self.infer, self.config.max_batch,
                                                                      self.config.max_wait_ms, self.instances)
 
@@ -104,7 +113,9 @@ class XrayAnalyzer:
         return [Raw(c, d, dict(tm)) for c, d in zip(chest, dets)]
 
     def finish(self, p: Prepared, raw: Raw, include_masks: bool | None = None,
-               include_heatmaps: bool | None = None) -> dict:
+               include_heatmaps: bool | None = None, overlay_size: tuple[int, int] | None = None) -> dict:
+        """``overlay_size`` (width, height): the size the heat-map overlays are served at; they are rendered once,
+        at that size (default: longest side ``config.overlay_side``)."""
         t0 = time.perf_counter()
         include_masks = self.config.include_masks if include_masks is None else include_masks
         include_heatmaps = self.config.include_heatmaps if include_heatmaps is None else include_heatmaps
@@ -128,7 +139,8 @@ class XrayAnalyzer:
                 f["heatmap"] = {"outside_lung_fraction": round(outside, 3),
                                 "attention_outside_lungs": bool(outside > OUTSIDE_FLAG)}
                 if include_heatmaps:
-                    f["heatmap"]["overlay_png_base64"] = png_b64(overlay_png(p.work, heat, max_side=self.config.overlay_side))
+                    f["heatmap"]["overlay_png_base64"] = png_b64(overlay_png(
+                        p.work, heat, max_side=self.config.overlay_side, size=overlay_size))
             findings.append(f)
         ia = self.labels.index("abnormal")
         thr_a = float(self.chest.thresholds.get("abnormal", 0.5))
@@ -186,14 +198,12 @@ class XrayAnalyzer:
                 out.append(e)
         return out
 
-    async def analyze_async(self, data: bytes, filename: str | None = None, content_type: str | None = None,
-                            batching: bool = True) -> dict:
-        """Event-loop friendly: CPU work runs in worker threads; model calls are batched across requests."""
-        if not batching:
-            return await anyio.to_thread.run_sync(self.analyze, data, filename, content_type)
-        p = await anyio.to_thread.run_sync(self.prepare, data, filename, content_type)
-        raw = await self.batcher.submit(p)
-        return await anyio.to_thread.run_sync(self.finish, p, raw)
+    async def run_models(self, p: Prepared) -> Raw:
+        """The model stage off the event loop: through the dynamic batcher when batching is on, else in a worker
+        thread of its own."""
+        if self.batching:
+            return await self.batcher.submit(p)
+        return (await anyio.to_thread.run_sync(self.infer, [p]))[0]
 
     async def aclose(self) -> None:
         await self.batcher.aclose()
