@@ -209,6 +209,30 @@ def test_bad_images_get_clear_errors(toy, data, name, ctype, status, code) -> No
     assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
 
 
+def test_a_refused_image_leaves_no_analysis_and_no_event(toy) -> None:
+    """AnalysisService writes the analysis and its event only for an accepted film: a refused upload (here: a
+    corrupt PNG, and a colour photo the gate's pre-check refuses) leaves neither behind."""
+    from app.models import outbox
+
+    async def counts() -> tuple[int, int]:
+        async with toy.app.state.sessionmaker() as s:
+            n_rows = (await s.execute(text("SELECT count(*) FROM xray.analyses WHERE user_id = 'carol'"))).scalar_one()
+            events = (await s.execute(select(outbox.c.payload).where(outbox.c.subject == "xray.analyzed.v1"))).all()
+            return n_rows, sum(1 for (p,) in events if p["user_id"] == "carol")
+
+    carol = signed("carol", role="patient")
+    colour = np.zeros((300, 300, 3), np.uint8)
+    colour[:, :150] = [230, 30, 30]
+    colour[:, 150:] = [20, 200, 40]
+    for data, code in ((b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "image_unreadable"),
+                       (encode(colour), "not_chest_xray")):
+        r = analyze(toy, data, auth=carol)
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+    assert toy.portal.call(counts) == (0, 0)
+    assert analyze(toy, golden_png(), auth=carol).status_code == 201
+    assert toy.portal.call(counts) == (1, 1)
+
+
 def test_requests_need_a_file_and_the_gateway(toy) -> None:
     assert toy.post("/v1/xray/analyses", auth=ALICE).json()["error"]["code"] == "validation_error"
     r = toy.post("/v1/xray/analyses", files={"file": ("a.png", golden_png(), "image/png")})
