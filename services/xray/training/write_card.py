@@ -23,20 +23,22 @@ def write_extra_data(w, runs: dict) -> None:
       f"logistic head per finding on the committed network's embedding, L2 strength chosen on the mixed validation "
       f"split. \"network\" is the committed model as served (Cardiomegaly from the CTR measurement head).\n")
     w("| finding | val pos (mixed / NIH-only) | network, mixed | refit, mixed | network, NIH-only | refit, NIH-only "
-      "| refit without view weights, NIH-only | refit on `cxr_nih14/` train only, NIH-only |")
-    w("|---|---|---|---|---|---|---|---|")
+      "| refit without view weights, NIH-only | refit on `cxr_nih14/` train only, NIH-only | network + refit "
+      "ensemble, mixed / NIH-only |")
+    w("|---|---|---|---|---|---|---|---|---|")
     nw = runs.get("no_view_weights", {}).get("findings", {})
     n14 = runs.get("nih14_train_only", {}).get("findings", {})
     for name, r in main_run["findings"].items():
         w(f"| {name} | {r['pos_val_mixed']} / {r['pos_val_nih14']} | {f3(r['network_mixed'])} | "
           f"{f3(r['refit_mixed'])} | {f3(r['network_nih14'])} | {f3(r['refit_nih14'])} | "
-          f"{f3(nw.get(name, {}).get('refit_nih14'))} | {f3(n14.get(name, {}).get('refit_nih14'))} |")
+          f"{f3(nw.get(name, {}).get('refit_nih14'))} | {f3(n14.get(name, {}).get('refit_nih14'))} | "
+          f"{f3(r.get('blend_mixed'))} / {f3(r.get('blend_nih14'))} |")
     m = main_run["mean"]
     mnw = runs.get("no_view_weights", {}).get("mean", {})
     m14 = runs.get("nih14_train_only", {}).get("mean", {})
     w(f"| **mean ({main_run['mean_over']})** | | {f3(m.get('net_mix'))} | {f3(m.get('refit_mix'))} | "
       f"{f3(m.get('net_nih'))} | {f3(m.get('refit_nih'))} | {f3(mnw.get('refit_nih'))} | "
-      f"{f3(m14.get('refit_nih'))} |\n")
+      f"{f3(m14.get('refit_nih'))} | {f3(m.get('blend_mix'))} / {f3(m.get('blend_nih'))} |\n")
     w(runs["conclusion"] + "\n")
 
 
