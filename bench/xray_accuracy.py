@@ -146,7 +146,7 @@ def main() -> None:
     # --- gate
     if not args.skip_gate:
         from calibrate_gate import gate_eval
-        from app.service import AnalyzerConfig, XrayAnalyzer
+        from app.analyzer import AnalyzerConfig, XrayAnalyzer
         res = gate_eval(XrayAnalyzer(AnalyzerConfig(threads=args.threads, include_masks=False,
                                                     include_heatmaps=False)))
         print("\n== Gate: held-out test chest films vs synthetic non-chest images")

@@ -1,8 +1,11 @@
 """Chest X-ray latency and throughput on this machine (ONNX Runtime, CPU unless CUDA is present).
 
 Prints p50/p95 per stage at batch 1 (full analysis of the bundled NIH fixture: decode, window, chest network,
-detector, post-processing incl. heatmap + mask PNGs), then throughput at concurrency 1, 4, 16 with and without
-dynamic batching. Run: .venv/bin/python bench/xray_speed.py [--threads 2] [--n 40]
+detector, post-processing incl. heatmap + mask PNGs), then p50/p95 latency and throughput at concurrency 1, 4, 16
+with dynamic batching on and off, through the stages the API's AnalysisService runs (prepare in a worker thread,
+``XrayAnalyzer.run_models``, finish with overlays at the input's size). Each configuration is run ``--repeats``
+times in alternating order (the machine is shared: load drifts); the load average is printed beside every row.
+Run: .venv/bin/python bench/xray_speed.py [--threads 1] [--n 40] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -32,15 +35,17 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=48, help="requests per throughput run")
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--wait-ms", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=2, help="runs per (concurrency, batching) row")
     args = ap.parse_args()
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
     from app.inference import providers
 
-    a = XrayAnalyzer(AnalyzerConfig(threads=args.threads, instances=args.instances, max_batch=args.max_batch, max_wait_ms=args.wait_ms))
+    a = XrayAnalyzer(AnalyzerConfig(threads=args.threads, instances=args.instances, max_batch=args.max_batch,
+                                    max_wait_ms=args.wait_ms))
     golden = sorted((SVC / "models" / "golden").glob("*.png"))[0]
     data = golden.read_bytes()
-    print(f"providers {providers()}, threads {args.threads}, instances {a.instances}, max batch {args.max_batch}, cpu count {os.cpu_count()}, "
-          f"load avg {os.getloadavg()[0]:.2f}")
+    print(f"providers {providers()}, threads {args.threads}, instances {a.instances}, max batch {args.max_batch}, "
+          f"cpu count {os.cpu_count()}, load avg {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for _ in range(3):
         a.analyze(data, golden.name, "image/png")
 
@@ -58,28 +63,47 @@ def main() -> None:
     for k, v in stages.items():
         print(f"{k:<14}{pct(v, 50):8.1f}{pct(v, 95):8.1f}")
 
-    async def run(concurrency: int, batching: bool) -> tuple[float, float]:
+    async def run(concurrency: int, batching: bool) -> tuple[float, list[float]]:
+        a.batching = batching
         sem = asyncio.Semaphore(concurrency)
         lat: list[float] = []
 
         async def one():
             async with sem:
                 t = time.perf_counter()
-                await a.analyze_async(data, golden.name, "image/png", batching=batching)
-                lat.append(time.perf_counter() - t)
+                p = await asyncio.to_thread(a.prepare, data, golden.name, "image/png")
+                raw = await a.run_models(p)
+                await asyncio.to_thread(a.finish, p, raw, None, None, (p.image.width, p.image.height))
+                lat.append((time.perf_counter() - t) * 1e3)
         t0 = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(args.requests)))
         wall = time.perf_counter() - t0
         await a.aclose()
-        return args.requests / wall, pct(lat, 50) * 1e3
+        return args.requests / wall, lat
 
-    print(f"\n== Throughput, {args.requests} requests (images/s, p50 latency ms)")
-    print(f"{'concurrency':<12}{'no batching':>22}{'dynamic batching':>24}")
+    print(f"\n== Concurrent requests: {args.requests} per run, {args.repeats} runs per row in alternating order "
+          f"(images/s = median over runs; latency percentiles over all runs' requests)")
+    print(f"{'concurrency':<12}{'batching':<10}{'images/s':>10}{'p50 ms':>9}{'p95 ms':>9}   load avg (1 min) per run")
+    summary = {}
     for c in (1, 4, 16):
-        nb = asyncio.run(run(c, False))
-        b = asyncio.run(run(c, True))
-        print(f"{c:<12}{nb[0]:>12.2f} ({nb[1]:6.0f} ms){b[0]:>14.2f} ({b[1]:6.0f} ms)   x{b[0] / nb[0]:.2f}")
+        res: dict[bool, tuple[list[float], list[float], list[float]]] = {False: ([], [], []), True: ([], [], [])}
+        for r in range(args.repeats):
+            for batching in ((False, True) if r % 2 == 0 else (True, False)):
+                tput, lat = asyncio.run(run(c, batching))
+                res[batching][0].append(tput)
+                res[batching][1].extend(lat)
+                res[batching][2].append(os.getloadavg()[0])
+        for batching in (False, True):
+            tputs, lat, loads = res[batching]
+            summary[(c, batching)] = float(np.median(tputs))
+            print(f"{c:<12}{'on' if batching else 'off':<10}{np.median(tputs):>10.2f}{pct(lat, 50):>9.1f}"
+                  f"{pct(lat, 95):>9.1f}   {' '.join(f'{x:.2f}' for x in loads)}")
     print(f"batches run {a.batcher.batches_run}, mean batch {a.batcher.items_run / max(1, a.batcher.batches_run):.2f}")
+    wins = sum(summary[(c, True)] > summary[(c, False)] for c in (1, 4, 16))
+    print(f"batching faster at {wins} of 3 concurrencies "
+          + ", ".join(f"c={c}: x{summary[(c, True)] / summary[(c, False)]:.2f}" for c in (1, 4, 16)))
+    from app.analyzer import default_batching
+    print(f"service default here (XRAY_BATCHING unset): batching {'on' if default_batching() else 'off'}")
 
 
 if __name__ == "__main__":

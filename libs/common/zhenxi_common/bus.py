@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError as JsNotFoundError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .events import Event, parse_event
+from .events import Event
 from .outbox import claim_inbox
 
 log = logging.getLogger("zhenxi.bus")
@@ -89,8 +89,9 @@ class EventBus:
                 continue
             for msg in msgs:
                 try:
-                    event = parse_event(event_type.subject, msg.data)
-                except ValueError:
+                    # The consumer's own type: a service may consume contracts it keeps to itself.
+                    event = event_type.model_validate_json(msg.data)
+                except ValueError:  # pydantic's ValidationError is a ValueError
                     log.error("dropping malformed event", extra={"subject": msg.subject})
                     await msg.term()
                     continue

@@ -43,18 +43,6 @@ class XrayAnalyzedV1(Event):
     positive_findings: list[str]
 
 
-class ModelPromotedV1(Event):
-    subject = "xray.model_promoted.v1"
-    model_name: str
-    version: str
-    sha256: str
-
-
-class TrainingJobRequestedV1(Event):
-    subject = "xray.training_job_requested.v1"
-    job_id: str
-
-
 class FlaggedIndicator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str
@@ -163,9 +151,9 @@ class TipsPublishedV1(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.subject: cls
-    for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ModelPromotedV1, TrainingJobRequestedV1,
-                ReportCompletedV1, ReportCriticalV1, DoseMissedV1, ReminderDueV1, DoseRecordedV1, PlanChangedV1,
-                BookingCreatedV1, BookingCancelledV1, TipsPublishedV1)
+    for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ReportCompletedV1, ReportCriticalV1,
+                DoseMissedV1, ReminderDueV1, DoseRecordedV1, PlanChangedV1, BookingCreatedV1, BookingCancelledV1,
+                TipsPublishedV1)
 }
 
 

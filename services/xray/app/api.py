@@ -1,24 +1,22 @@
-"""Routes only: parse, call the analyzer / registry / jobs, shape the response."""
+"""Routes only: parse, call the analysis service / registry / jobs, shape the response."""
 from __future__ import annotations
 
-import base64
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 
 from zhenxi_common.errors import ForbiddenError, error_responses
-from zhenxi_common.events import XrayAnalyzedV1
 from zhenxi_common.identity import CurrentUser, Identity, require_role
-from zhenxi_common.outbox import add_event
 from zhenxi_common.db import DbSession
 
 from . import jobs, registry, repository
-from .errors import (DicomInvalidError, ImageTooLargeError, ImageTooSmallError, ImageUnreadableError,
-                     ModelUnavailableError, NotChestXrayError, UnsupportedMediaTypeError)
+from .errors import (DicomInvalidError, FileTooLargeError, ImageTooLargeError, ImageTooSmallError,
+                     ImageUnreadableError, ModelUnavailableError, NotChestXrayError, UnsupportedMediaTypeError)
 from .models import Analysis, ModelVersion, TrainingJob
+from .service import AnalysisService, Upload
 from .schemas import (AnalysisList, AnalysisOut, AnalysisSummary, Caller, ModelList, ModelVersionOut,
                       PromotionOut, SelftestOut, ServedModels, ServiceInfo, TrainingJobList, TrainingJobOut)
 
@@ -36,27 +34,11 @@ async def info(request: Request, user: CurrentUser) -> ServiceInfo:
 
 
 # ---------------------------------------------------------------------------------------------------- analyses
-def _heatmaps(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Positive findings' overlays, resized to the input image's resolution (the analyzer draws them on its
-    working image, whose longest side is at most 512 px)."""
-    import cv2
-    import numpy as np
+def get_analyses(request: Request) -> AnalysisService:
+    return request.app.state.analyses
 
-    w, h = int(result["image"]["width"]), int(result["image"]["height"])
-    out = []
-    for f in result.get("findings", []):
-        hm = f.get("heatmap") or {}
-        b64 = hm.pop("overlay_png_base64", None)
-        if b64 is None:
-            continue
-        img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
-        if img.shape[:2] != (h, w):
-            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-            b64 = base64.b64encode(cv2.imencode(".png", img)[1].tobytes()).decode("ascii")
-        out.append({"label": f["label"], "png_base64": b64, "width": w, "height": h,
-                    "outside_lung_fraction": hm.get("outside_lung_fraction"),
-                    "attention_outside_lungs": hm.get("attention_outside_lungs")})
-    return out
+
+Analyses = Annotated[AnalysisService, Depends(get_analyses)]
 
 
 def _summary(row: Analysis) -> AnalysisSummary:
@@ -66,41 +48,27 @@ def _summary(row: Analysis) -> AnalysisSummary:
                            classifications=row.classifications)
 
 
-@router.post("/xray/analyses", response_model=AnalysisOut, status_code=201,
-             responses=error_responses(UnsupportedMediaTypeError, ImageTooLargeError, ImageUnreadableError,
-                                       ImageTooSmallError, DicomInvalidError, NotChestXrayError,
-                                       ModelUnavailableError))
-async def analyze(request: Request, session: DbSession, user: CurrentUser,
-                  file: Annotated[UploadFile, File(description="PNG, JPEG or DICOM chest X-ray")]) -> AnalysisOut:
-    """Analyse one frontal chest X-ray: findings, lesion boxes, measurements, heatmaps and lung/heart masks."""
-    state = request.app.state
-    limit = state.settings.max_image_bytes
+async def _read_upload(file: UploadFile, limit: int) -> Upload:
+    """The upload's bytes, never more than ``limit`` + 1 of them in memory."""
     if file.size is not None and file.size > limit:
-        raise ImageTooLargeError(details={"bytes": file.size, "max_bytes": limit})
+        raise FileTooLargeError(details={"bytes": file.size, "max_bytes": limit})
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise ImageTooLargeError(details={"max_bytes": limit})
-    async with state.runtime.lease() as gen:
-        analyzer = gen.analyzer
-        if analyzer is None:
-            raise ModelUnavailableError(details={"reason": gen.errors.get(state.settings.chest_model_name)})
-        prepared = await anyio.to_thread.run_sync(analyzer.prepare, data, file.filename, file.content_type)
-        raw = await analyzer.batcher.submit(prepared)
-        result = await anyio.to_thread.run_sync(analyzer.finish, prepared, raw)
-        classifications = []
-        for name, (row, clf) in sorted(gen.classifiers.items()):
-            probs = await anyio.to_thread.run_sync(clf.run, prepared.work)
-            classifications.append({"model": name, "version": row.version, "probabilities": probs,
-                                    "top_label": max(probs, key=probs.get)})
-    del data, prepared
-    heatmaps = await anyio.to_thread.run_sync(_heatmaps, result)
-    row = await repository.add_analysis(session, user.user_id, result, classifications)
-    await add_event(session, XrayAnalyzedV1(user_id=user.user_id, analysis_id=str(row.id),
-                                            positive_findings=[f["label"] for f in result["findings"]
-                                                               if f.get("positive")]))
-    summary = _summary(row)
-    return AnalysisOut(**summary.model_dump(), heatmaps=heatmaps, masks=result.get("masks", {}),
-                       timings_ms=result.get("timings_ms", {}))
+        raise FileTooLargeError(details={"max_bytes": limit})
+    return Upload(data, file.filename, file.content_type)
+
+
+@router.post("/xray/analyses", response_model=AnalysisOut, status_code=201,
+             responses=error_responses(UnsupportedMediaTypeError, FileTooLargeError, ImageTooLargeError,
+                                       ImageUnreadableError, ImageTooSmallError, DicomInvalidError,
+                                       NotChestXrayError, ModelUnavailableError))
+async def analyze(request: Request, session: DbSession, user: CurrentUser, analyses: Analyses,
+                  file: Annotated[UploadFile, File(description="PNG, JPEG or DICOM chest X-ray")]) -> AnalysisOut:
+    """Analyse one frontal chest X-ray: findings, lesion boxes, measurements, heatmaps and lung/heart masks."""
+    upload = await _read_upload(file, request.app.state.settings.max_image_bytes)
+    done = await analyses.analyze(session, user, upload)
+    return AnalysisOut(**_summary(done.analysis).model_dump(), heatmaps=done.heatmaps, masks=done.masks,
+                       timings_ms=done.timings_ms)
 
 
 @router.get("/xray/analyses", response_model=AnalysisList)
@@ -118,20 +86,11 @@ async def get_analysis(analysis_id: str, session: DbSession, user: CurrentUser) 
 
 
 @router.get("/selftest", response_model=SelftestOut, responses=error_responses(ModelUnavailableError))
-async def selftest(request: Request, user: CurrentUser) -> SelftestOut:
+async def selftest(request: Request, user: CurrentUser, analyses: Analyses) -> SelftestOut:
     """Run the bundled golden image through the active models and compare with the outputs recorded for them."""
-    state = request.app.state
-    async with state.runtime.lease() as gen:
-        if gen.analyzer is None:
-            raise ModelUnavailableError(details={"reason": gen.errors.get(state.settings.chest_model_name)})
-        try:
-            st = await anyio.to_thread.run_sync(gen.analyzer.selftest)
-        except FileNotFoundError:
-            st = {"ok": False, "image": None,
-                  "problems": ["no golden outputs are recorded for the active chest model version"]}
-        version = dict(gen.analyzer.version)
+    st = await analyses.selftest()
     return SelftestOut(ok=bool(st["ok"]), problems=list(st["problems"]), image=st.get("image"),
-                       model_version=version, replica_id=state.settings.replica_id)
+                       model_version=st["model_version"], replica_id=request.app.state.settings.replica_id)
 
 
 # ---------------------------------------------------------------------------------------------------- registry

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--selftest", action="store_true", help="check the bundled golden image first")
     args = ap.parse_args(argv)
 
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
     try:
         analyzer = XrayAnalyzer(AnalyzerConfig(threads=args.threads, include_masks=not args.no_images,
                                                include_heatmaps=not args.no_images))

@@ -47,6 +47,9 @@ class Settings(BaseServiceSettings):
     instances: int = 0          # dynamic-batching instances (batches run at once); 0 = 1 on CUDA, else one per core
     max_batch: int = 8
     max_wait_ms: float = 5.0
+    # Dynamic batching of the two networks: None = auto, on with the CUDA execution provider and off on CPU, where
+    # bench/xray_speed.py measured a worker thread per request faster at every concurrency (README, "Speed").
+    batching: bool | None = None
     max_image_bytes: int = 20 * 1024 * 1024
 
     # --- fine-tuning jobs -----------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""What can go wrong with an uploaded image, as data: each error has a stable code and an HTTP status."""
+"""What can go wrong with an uploaded image, as data: each error has a stable code and an HTTP status.
+
+Codes and statuses are the platform's, the same as ocr's: ``image_too_large`` always means "more than we accept",
+413 when the file has too many bytes, 422 when the picture has too many pixels (a decompression bomb included)."""
 from __future__ import annotations
 
 from zhenxi_common.errors import ServiceError
@@ -17,9 +20,16 @@ class ImageUnreadableError(ServiceError):
 
 
 class ImageTooLargeError(ServiceError):
+    """Too many pixels (checked from the header, before decoding)."""
     code = "image_too_large"
+    status = 422
+    default_message = "图像像素过多。 The image has too many pixels."
+
+
+class FileTooLargeError(ImageTooLargeError):
+    """Too many bytes: same code, HTTP 413."""
     status = 413
-    default_message = "图像过大。 The image is too large."
+    default_message = "文件过大。 The file is too large."
 
 
 class ImageTooSmallError(ServiceError):

@@ -1,30 +1,46 @@
 """What the xray service publishes and consumes.
 
-Publishes (through the outbox): ``XrayAnalyzedV1`` (ids and finding labels only), ``ModelPromotedV1``,
-``TrainingJobRequestedV1``.
+Contracts only xray uses live here (the shared ``zhenxi_common.events`` keeps what other services read):
+* ``ModelPromotedV1`` -- published on promotion/rollback, consumed by EVERY xray replica: each one has its own
+  ephemeral ordered consumer (a shared durable would hand each event to a single replica). The event is only a
+  trigger: the replica re-reads the active set from Postgres and swaps, so replays, reordering and missed events
+  (the periodic reconcile) are all harmless.
+* ``TrainingJobRequestedV1`` -- published when a fine-tuning job is accepted, consumed by ONE replica (shared
+  durable, inbox-deduplicated): it puts the job on the JetStream work queue that trainer workers pull from.
 
-Consumes:
-* ``ModelPromotedV1`` -- by EVERY replica: each one has its own ephemeral ordered consumer (a shared durable
-  would hand each event to a single replica). The event is only a trigger: the replica re-reads the active set
-  from Postgres and swaps, so replays, reordering and missed events (the periodic reconcile) are all harmless.
-* ``TrainingJobRequestedV1`` -- by ONE replica (shared durable, inbox-deduplicated): it puts the job on the
-  JetStream work queue that trainer workers pull from.
+Also published (through the outbox): ``zhenxi_common.events.XrayAnalyzedV1`` (ids and finding labels only), the
+service's public result event.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from nats.js.api import DeliverPolicy
 
 from zhenxi_common.bus import EventBus
-from zhenxi_common.events import ModelPromotedV1, TrainingJobRequestedV1, parse_event
+from zhenxi_common.events import Event
 
 from .config import Settings
-from .jobs import enqueue, ensure_work_queue
 from .models import inbox
-from .registry import ModelRuntime
+
+if TYPE_CHECKING:
+    from .runtime import ModelRuntime
+
+
+class ModelPromotedV1(Event):
+    subject = "xray.model_promoted.v1"
+    model_name: str
+    version: str
+    sha256: str
+
+
+class TrainingJobRequestedV1(Event):
+    subject = "xray.training_job_requested.v1"
+    job_id: str
+
 
 log = logging.getLogger("xray.events")
 
@@ -55,8 +71,8 @@ class ModelWatcher:
 
     async def _on_message(self, msg) -> None:
         try:
-            event = parse_event(ModelPromotedV1.subject, msg.data)
-        except ValueError:
+            event = ModelPromotedV1.model_validate_json(msg.data)
+        except ValueError:  # pydantic's ValidationError is a ValueError
             log.error("dropping malformed model event")
             return
         self.events_seen += 1
@@ -98,6 +114,8 @@ def start_training_dispatch(bus: EventBus, sessionmaker, settings: Settings) -> 
     """One shared durable consumer across replicas: each ``TrainingJobRequestedV1`` is handled once (inbox) and
     becomes a work-queue message for the trainer workers."""
 
+    from .jobs import enqueue
+
     async def dispatch(session, event: TrainingJobRequestedV1) -> None:
         await enqueue(bus.js, settings, event.job_id)
 
@@ -105,5 +123,7 @@ def start_training_dispatch(bus: EventBus, sessionmaker, settings: Settings) -> 
 
 
 async def setup_work_queue(bus: EventBus, settings: Settings) -> None:
+    from .jobs import ensure_work_queue
+
     assert bus.js is not None
     await ensure_work_queue(bus.js, settings)

@@ -41,14 +41,19 @@ def restrict(cam: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, float]:
     return (inside / peak if peak > 0 else inside), outside
 
 
-def overlay_png(work_u8: np.ndarray, heat: np.ndarray, alpha: float = 0.45, max_side: int = 256) -> bytes:
-    """Blend a 0..1 heat map (any size) over the working image, shrunk so its longest side is ``max_side``.
-    The CAM itself is 8x8, so 256 px loses nothing of the heat map; PNG encoding cost grows with the pixels."""
-    scale = min(1.0, max_side / max(work_u8.shape[:2]))
-    if scale < 1.0:
-        work_u8 = cv2.resize(work_u8, (round(work_u8.shape[1] * scale), round(work_u8.shape[0] * scale)),
-                             interpolation=cv2.INTER_AREA)
-    h, w = work_u8.shape[:2]
+def overlay_png(work_u8: np.ndarray, heat: np.ndarray, alpha: float = 0.45, max_side: int = 256,
+                size: tuple[int, int] | None = None) -> bytes:
+    """Blend a 0..1 heat map (any size) over the working image and encode it once, at the size it is served:
+    ``size`` (width, height) when given, else shrunk so its longest side is ``max_side``. The CAM itself is 8x8, so
+    256 px loses nothing of the heat map; PNG encoding cost grows with the pixels."""
+    h0, w0 = work_u8.shape[:2]
+    if size is None:
+        scale = min(1.0, max_side / max(h0, w0))
+        size = (round(w0 * scale), round(h0 * scale))
+    w, h = int(size[0]), int(size[1])
+    if (w, h) != (w0, h0):
+        shrink = w * h < w0 * h0
+        work_u8 = cv2.resize(work_u8, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     hm = cv2.resize(heat.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     colour = cv2.applyColorMap(np.uint8(np.clip(hm, 0, 1) * 255), cv2.COLORMAP_JET)
     base = cv2.cvtColor(work_u8, cv2.COLOR_GRAY2BGR)

@@ -113,7 +113,7 @@ class LoadedImage:
     pixel_spacing_mm: tuple[float, float] | None = None
 
 
-def sniff(data: bytes, filename: str | None, content_type: str | None) -> str:
+def sniff(data: bytes, filename: str | None, content_type: str | None, allow_dicom: bool = True) -> str:
     """Decide the format from the bytes first; the declared type only has to not contradict them."""
     from app.dicom import is_dicom
     from app.errors import UnsupportedMediaTypeError
@@ -124,7 +124,7 @@ def sniff(data: bytes, filename: str | None, content_type: str | None) -> str:
         kind = "png"
     elif data.startswith(JPEG_MAGIC):
         kind = "jpeg"
-    elif is_dicom(data) or ct in DICOM_TYPES or name.endswith(DICOM_SUFFIXES):
+    elif allow_dicom and (is_dicom(data) or ct in DICOM_TYPES or name.endswith(DICOM_SUFFIXES)):
         kind = "dicom"
     else:
         raise UnsupportedMediaTypeError(details={"content_type": ct[:64] or None})
@@ -137,16 +137,19 @@ def sniff(data: bytes, filename: str | None, content_type: str | None) -> str:
 
 
 def load_image(data: bytes, filename: str | None = None, content_type: str | None = None,
-               limits: Limits | None = None) -> LoadedImage:
-    """Bytes -> LoadedImage, or a clear ServiceError (415/413/422). Never trusts the header alone."""
-    from app.errors import ImageTooLargeError, ImageTooSmallError, ImageUnreadableError
+               limits: Limits | None = None, allow_dicom: bool = True) -> LoadedImage:
+    """Bytes -> LoadedImage, or a clear ServiceError (415/413/422). Never trusts the header alone.
+
+    The one decode path of the service: analyses, fine-tuning uploads (``jobs.inspect_zip``, PNG/JPEG only) and
+    the trainer all read images here, so an image is accepted or refused the same way everywhere."""
+    from app.errors import FileTooLargeError, ImageTooSmallError, ImageUnreadableError
 
     limits = limits or Limits()
     if len(data) > limits.max_bytes:
-        raise ImageTooLargeError(details={"bytes": len(data), "max_bytes": limits.max_bytes})
+        raise FileTooLargeError(details={"bytes": len(data), "max_bytes": limits.max_bytes})
     if not data:
         raise ImageUnreadableError("文件为空。 The file is empty.", details={"bytes": 0})
-    kind = sniff(data, filename, content_type)
+    kind = sniff(data, filename, content_type, allow_dicom)
     if kind == "dicom":
         from app.dicom import decode_dicom
         d = decode_dicom(data, limits.max_pixels)

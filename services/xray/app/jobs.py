@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
 import stat
 import unicodedata
 import uuid
-import warnings
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -29,10 +27,11 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhenxi_common.errors import NotFoundError, ServiceError
-from zhenxi_common.events import TrainingJobRequestedV1
+from .events import TrainingJobRequestedV1
 from zhenxi_common.outbox import add_event
 
 from .config import Settings
+from .imaging import Limits, load_image
 from .models import ModelVersion, TrainingJob, TrainingJobEvent
 from .registry import ModelStore, check_name
 
@@ -167,21 +166,16 @@ def _class_name(raw: str) -> str:
     return name
 
 
-def decode_gray(data: bytes) -> np.ndarray:
-    from PIL import Image
+def training_limits(max_image_bytes: int) -> Limits:
+    """Training images go through the analyses' decode path (``imaging.load_image``) with these limits: the same
+    byte and pixel caps and errors; no minimum side (a fine-tuning set may hold small crops, which are resized to
+    the network input anyway)."""
+    return Limits(max_bytes=max_image_bytes, max_pixels=MAX_PIXELS, min_side=1)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(data))
-        if im.format not in ("PNG", "JPEG"):
-            raise ValueError("format")
-        w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise ValueError("too many pixels")
-        im.load()
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return np.asarray(im, dtype=np.float32)
-    return np.asarray(im.convert("L"), dtype=np.float32)
+
+def decode_member(data: bytes, name: str, max_image_bytes: int) -> np.ndarray:
+    """One zip member -> float32 grayscale at its own size, or the ``ServiceError`` the analysis API would give."""
+    return load_image(data, name, None, training_limits(max_image_bytes), allow_dicom=False).gray
 
 
 def read_member(zf: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
@@ -252,6 +246,7 @@ def inspect_zip(path: Path, limits: ZipLimits) -> Dataset:
 
         total = 0
         unreadable: list[str] = []
+        reasons: dict[str, int] = {}  # error code (as the analysis API would answer) -> how many images
         seen: dict[str, tuple[str, str]] = {}
         cross: list[dict[str, str]] = []
         kept: dict[str, list[str]] = {}
@@ -264,9 +259,11 @@ def inspect_zip(path: Path, limits: ZipLimits) -> Dataset:
                     raise ZipBombError(details={"reason": "total_uncompressed_size",
                                                 "max_bytes": limits.max_uncompressed})
                 try:
-                    gray = decode_gray(data)
-                except (OSError, ValueError, SyntaxError, EOFError, Warning):
+                    gray = decode_member(data, info.filename, limits.max_image_bytes)
+                except ServiceError as e:
                     unreadable.append(info.filename[:120])
+                    reasons.setdefault(e.code, 0)
+                    reasons[e.code] += 1
                     continue
                 # Hash the decoded pixels: the same picture re-encoded is still the same picture.
                 h = hashlib.sha256(str(gray.shape).encode() + gray.tobytes()).hexdigest()
@@ -281,7 +278,8 @@ def inspect_zip(path: Path, limits: ZipLimits) -> Dataset:
                 seen[h] = (cls, info.filename)
                 kept.setdefault(cls, []).append(info.filename)
         if unreadable:
-            raise ImagesUnreadableError(details={"count": len(unreadable), "examples": unreadable[:20]})
+            raise ImagesUnreadableError(details={"count": len(unreadable), "examples": unreadable[:20],
+                                                "reasons": reasons})
         if cross:
             raise DuplicateImagesError(details={"count": len(cross), "pairs": cross[:20]})
         counts = {c: len(kept.get(c, [])) for c in sorted(classes)}

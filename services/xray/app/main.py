@@ -9,7 +9,9 @@ from .api import router
 from .config import Settings
 from .events import ModelWatcher, setup_work_queue, start_training_dispatch
 from .models import outbox
-from .registry import ModelRuntime, ModelStore, seed_bundled
+from .registry import ModelStore, seed_bundled
+from .runtime import ModelRuntime
+from .service import AnalysisService
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_bundled_models:
             await seed_bundled(state.sessionmaker, state.store, settings)
         state.runtime = ModelRuntime(settings, state.store, state.sessionmaker)
+        state.analyses = AnalysisService(state.runtime, settings.chest_model_name)
         await setup_work_queue(state.bus, settings)
         start_training_dispatch(state.bus, state.sessionmaker, settings)
         state.watcher = ModelWatcher(state.bus, state.runtime, settings)

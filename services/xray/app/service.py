@@ -1,226 +1,109 @@
-"""XrayAnalyzer: bytes in, one analysis dict out. No FastAPI here; the API layer calls
-``analyze`` (sync, e.g. CLI) or ``analyze_async`` (FastAPI: decode and post-process in worker threads, the models
-through the dynamic batcher).
+"""The analysis use case: one upload in, one stored analysis out. No FastAPI here.
 
-Stages: prepare (decode, window, model-free gate checks) -> infer (chest network + detector, batched)
--> finish (gate decision, findings, heatmaps, measurements, masks).
+``AnalysisService.analyze`` owns the whole pipeline -- lease the served models, prepare, run the networks
+(batched or not, see ``XrayAnalyzer.run_models``), finish, run the active fine-tuned classifiers -- then writes the
+analysis and its ``XrayAnalyzedV1`` event to the outbox in the caller's transaction. Routes only parse the upload
+and shape the response.
 """
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import anyio.to_thread
-import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.batching import DynamicBatcher
-from app.errors import ModelUnavailableError, NotChestXrayError, ServiceError
-from app.gate import Gate
-from app.heatmap import OUTSIDE_FLAG, chest_region, mask_png, overlay_png, png_b64, restrict
-from app.imaging import Limits, LoadedImage, load_image, prepare_gray
-from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector, providers
-from app.measurements import ORGANS, lung_plausibility, measure, resize_masks
+from zhenxi_common.events import XrayAnalyzedV1
+from zhenxi_common.identity import Identity
+from zhenxi_common.outbox import add_event
 
-
-def default_instances() -> int:
-    """One batch at a time on a GPU; on CPU one single-threaded instance per core. Measured on 2 cores
-    (bench/xray_speed.py): per-image CPU cost of both networks does not fall with batch size when single-threaded,
-    and two 1-thread runs beat one 2-thread run, whose thread hand-offs cost more than they save at these sizes."""
-    if "CUDAExecutionProvider" in providers():
-        return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+from . import repository
+from .analyzer import Prepared, XrayAnalyzer
+from .errors import ModelUnavailableError
+from .models import Analysis
+from .runtime import Generation, ModelRuntime
 
 
-@dataclass
-class AnalyzerConfig:
-    models_dir: Path = field(default_factory=lambda: Path(os.environ.get("XRAY_MODELS_DIR", MODELS_DIR)))
-    threads: int = 1                 # ONNX Runtime intra-op threads per model instance
-    instances: int = 0               # batches run at once; 0 = auto (1 on CUDA, one per CPU core otherwise)
-    max_batch: int = 8
-    max_wait_ms: float = 5.0
-    verify_sha256: bool = True
-    limits: Limits = field(default_factory=Limits)
-    include_masks: bool = True
-    include_heatmaps: bool = True
-    overlay_side: int = 256          # heat-map overlay PNGs: longest side in px (the CAM is 8x8)
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded image as the route received it (already capped at the byte limit)."""
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
 
 
 @dataclass
-class Prepared:
-    image: LoadedImage
-    work: np.ndarray               # windowed uint8, longest side <= 512
-    timings: dict
+class AnalysisResult:
+    """The stored analysis plus what is served once and never stored: overlays, masks, timings."""
+    analysis: Analysis
+    heatmaps: list[dict[str, Any]]
+    masks: dict[str, str]
+    timings_ms: dict[str, Any]
 
 
-@dataclass
-class Raw:
-    chest: ChestOutput
-    detections: list[dict]         # boxes in working-image pixels
-    timings: dict
+class AnalysisService:
+    def __init__(self, runtime: ModelRuntime, chest_model_name: str):
+        self.runtime = runtime
+        self.chest_model_name = chest_model_name
 
+    def _analyzer(self, gen: Generation) -> XrayAnalyzer:
+        if gen.analyzer is None:
+            raise ModelUnavailableError(details={"reason": gen.errors.get(self.chest_model_name)})
+        return gen.analyzer
 
-class XrayAnalyzer:
-    def __init__(self, config: AnalyzerConfig | None = None):
-        self.config = config or AnalyzerConfig()
-        d = Path(self.config.models_dir)
-        try:
-            self.chest = ChestModel(d / "chestnet.onnx", self.config.threads, self.config.verify_sha256)
-            self.detector = Detector(d / "detector.onnx", self.config.threads, self.config.verify_sha256)
-            self.gate = Gate(d / "chestnet_gate.npz", d / "gate.json")
-        except (FileNotFoundError, OSError) as e:
-            raise ModelUnavailableError(details={"reason": type(e).__name__}) from None
-        self.labels = self.chest.labels
-        self.version = {"chestnet": self.chest.meta.get("version"), "chestnet_sha256": self.chest.meta.get("sha256", "")[:12],
-                        "detector": self.detector.meta.get("version"),
-                        "detector_sha256": self.detector.meta.get("sha256", "")[:12]}
-        self.instances = self.config.instances or default_instances()
-        self.batcher: DynamicBatcher[Prepared, Raw] = DynamicBatcher(self.infer, self.config.max_batch,
-                                                                     self.config.max_wait_ms, self.instances)
+    async def analyze(self, session: AsyncSession, user: Identity, upload: Upload) -> AnalysisResult:
+        """Analyse one image for ``user`` and record it; raises a ``ServiceError`` for anything refused (nothing is
+        written then)."""
+        async with self.runtime.lease() as gen:
+            analyzer = self._analyzer(gen)
+            prepared = await anyio.to_thread.run_sync(analyzer.prepare, upload.data, upload.filename,
+                                                      upload.content_type)
+            raw = await analyzer.run_models(prepared)
+            # Overlays are served at the input's resolution: rendered there once, never re-encoded.
+            size = (prepared.image.width, prepared.image.height)
+            result = await anyio.to_thread.run_sync(partial(analyzer.finish, prepared, raw, overlay_size=size))
+            classifications = await self._classify(gen, prepared)
+        del prepared
+        heatmaps = _take_overlays(result)
+        row = await repository.add_analysis(session, user.user_id, result, classifications)
+        await add_event(session, XrayAnalyzedV1(user_id=user.user_id, analysis_id=str(row.id),
+                                                positive_findings=[f["label"] for f in result["findings"]
+                                                                   if f.get("positive")]))
+        return AnalysisResult(row, heatmaps, result.get("masks", {}), result.get("timings_ms", {}))
 
-    # ------------------------------------------------------------------------------------------------ stages
-    def prepare(self, data: bytes, filename: str | None = None, content_type: str | None = None) -> Prepared:
-        t0 = time.perf_counter()
-        img = load_image(data, filename, content_type, self.config.limits)
-        t1 = time.perf_counter()
-        reasons = self.gate.precheck(img.width, img.height, img.colourfulness)
-        if reasons:
-            raise NotChestXrayError(details={"reasons": reasons})
-        work = prepare_gray(img.gray)
-        t2 = time.perf_counter()
-        return Prepared(img, work, {"decode": (t1 - t0) * 1e3, "window": (t2 - t1) * 1e3})
-
-    def infer(self, batch: Sequence[Prepared]) -> list[Raw]:
-        t0 = time.perf_counter()
-        chest = self.chest.run([p.work for p in batch])
-        t1 = time.perf_counter()
-        dets = self.detector.run([p.work for p in batch])
-        t2 = time.perf_counter()
-        n = len(batch)
-        tm = {"chest_model": (t1 - t0) * 1e3 / n, "detector": (t2 - t1) * 1e3 / n, "batch_size": n}
-        return [Raw(c, d, dict(tm)) for c, d in zip(chest, dets)]
-
-    def finish(self, p: Prepared, raw: Raw, include_masks: bool | None = None,
-               include_heatmaps: bool | None = None) -> dict:
-        t0 = time.perf_counter()
-        include_masks = self.config.include_masks if include_masks is None else include_masks
-        include_heatmaps = self.config.include_heatmaps if include_heatmaps is None else include_heatmaps
-        img = p.image
-        masks = raw.chest.binary_masks
-        plaus = lung_plausibility(masks)
-        decision = self.gate.decide(raw.chest.embedding, plaus)
-        if not decision.accepted:
-            raise NotChestXrayError(details=decision.as_dict())
-        region = chest_region(masks)
-        findings = []
-        probs = raw.chest.probs
-        for k, label in enumerate(self.labels):
-            if label == "abnormal":
-                continue
-            thr = float(self.chest.thresholds.get(label, 0.5))
-            f = {"label": label, "probability": round(float(probs[k]), 4), "threshold": round(thr, 4),
-                 "positive": bool(probs[k] >= thr)}
-            if f["positive"]:
-                heat, outside = restrict(raw.chest.cams[k], region)
-                f["heatmap"] = {"outside_lung_fraction": round(outside, 3),
-                                "attention_outside_lungs": bool(outside > OUTSIDE_FLAG)}
-                if include_heatmaps:
-                    f["heatmap"]["overlay_png_base64"] = png_b64(overlay_png(p.work, heat, max_side=self.config.overlay_side))
-            findings.append(f)
-        ia = self.labels.index("abnormal")
-        thr_a = float(self.chest.thresholds.get("abnormal", 0.5))
-        sx, sy = img.width / p.work.shape[1], img.height / p.work.shape[0]
-        detections = [{"label": self.detector.classes[0], "score": round(d["score"], 4),
-                       "box": [round(d["box"][0] * sx, 1), round(d["box"][1] * sy, 1),
-                               round(d["box"][2] * sx, 1), round(d["box"][3] * sy, 1)]}
-                      for d in raw.detections]
-        out = {
-            "model_version": self.version,
-            "image": {"width": img.width, "height": img.height, "format": img.source,
-                      **({"dicom": img.dicom_meta} if img.dicom_meta else {})},
-            "gate": decision.as_dict(),
-            "abnormal": {"probability": round(float(probs[ia]), 4), "threshold": round(thr_a, 4),
-                         "positive": bool(probs[ia] >= thr_a)},
-            "findings": findings,
-            "detections": detections,
-            "measurements": measure(masks, img.width, img.height, img.pixel_spacing_mm),
-        }
-        if include_masks:
-            full = resize_masks(masks, img.width, img.height)
-            out["masks"] = {o: png_b64(mask_png(m)) for o, m in zip(ORGANS, full)}
-        t1 = time.perf_counter()
-        out["timings_ms"] = {k: round(v, 2) if isinstance(v, float) else v
-                             for k, v in {**p.timings, **raw.timings, "postprocess": (t1 - t0) * 1e3}.items()}
+    @staticmethod
+    async def _classify(gen: Generation, prepared: Prepared) -> list[dict[str, Any]]:
+        """The active fine-tuned classifiers, on the same working image."""
+        out = []
+        for name, (row, clf) in sorted(gen.classifiers.items()):
+            probs = await anyio.to_thread.run_sync(clf.run, prepared.work)
+            out.append({"model": name, "version": row.version, "probabilities": probs,
+                        "top_label": max(probs, key=probs.get)})
         return out
 
-    def masks_at_input_size(self, p: Prepared, raw: Raw) -> dict[str, np.ndarray]:
-        full = resize_masks(raw.chest.binary_masks, p.image.width, p.image.height)
-        return dict(zip(ORGANS, full))
-
-    # ------------------------------------------------------------------------------------------------ entry points
-    def analyze(self, data: bytes, filename: str | None = None, content_type: str | None = None) -> dict:
-        p = self.prepare(data, filename, content_type)
-        return self.finish(p, self.infer([p])[0])
-
-    def analyze_many(self, items: Sequence[tuple[bytes, str | None, str | None]]) -> list[dict | ServiceError]:
-        """Batch entry point: refused items come back as their ServiceError, in place."""
-        prepared: list[Prepared | ServiceError] = []
-        for data, name, ct in items:
+    async def selftest(self) -> dict[str, Any]:
+        """The bundled golden image through the active models, compared with the outputs recorded for them."""
+        async with self.runtime.lease() as gen:
+            analyzer = self._analyzer(gen)
             try:
-                prepared.append(self.prepare(data, name, ct))
-            except ServiceError as e:
-                prepared.append(e)
-        ok = [p for p in prepared if isinstance(p, Prepared)]
-        raws = iter(self.infer(ok)) if ok else iter(())
-        out: list[dict | ServiceError] = []
-        for p in prepared:
-            if isinstance(p, ServiceError):
-                out.append(p)
-                continue
-            try:
-                out.append(self.finish(p, next(raws)))
-            except ServiceError as e:
-                out.append(e)
-        return out
+                st = await anyio.to_thread.run_sync(analyzer.selftest)
+            except FileNotFoundError:
+                st = {"ok": False, "image": None,
+                      "problems": ["no golden outputs are recorded for the active chest model version"]}
+            return {**st, "model_version": dict(analyzer.version)}
 
-    async def analyze_async(self, data: bytes, filename: str | None = None, content_type: str | None = None,
-                            batching: bool = True) -> dict:
-        """Event-loop friendly: CPU work runs in worker threads; model calls are batched across requests."""
-        if not batching:
-            return await anyio.to_thread.run_sync(self.analyze, data, filename, content_type)
-        p = await anyio.to_thread.run_sync(self.prepare, data, filename, content_type)
-        raw = await self.batcher.submit(p)
-        return await anyio.to_thread.run_sync(self.finish, p, raw)
 
-    async def aclose(self) -> None:
-        await self.batcher.aclose()
-
-    # ------------------------------------------------------------------------------------------------ self-test
-    def selftest(self, golden_dir: Path | None = None) -> dict:
-        """Run the bundled NIH golden image and compare with the outputs recorded at export time."""
-        golden_dir = golden_dir or Path(self.config.models_dir) / "golden"
-        expected = json.loads((golden_dir / "expected.json").read_text())
-        data = (golden_dir / expected["image"]).read_bytes()
-        got = self.analyze(data, expected["image"], "image/png")
-        problems = []
-        tol = expected.get("tolerance", {})
-        ptol = float(tol.get("probability", 0.02))
-        gp = {f["label"]: f["probability"] for f in got["findings"]}
-        gp["abnormal"] = got["abnormal"]["probability"]
-        for label, p in expected["probabilities"].items():
-            if abs(gp.get(label, -1.0) - p) > ptol:
-                problems.append(f"{label}: {gp.get(label)} vs {p}")
-        m_exp, m_got = expected["measurements"], got["measurements"]
-        for key in ("left_lung_area_px", "right_lung_area_px"):
-            if abs(m_got[key] - m_exp[key]) > float(tol.get("area_rel", 0.03)) * max(1.0, m_exp[key]):
-                problems.append(f"{key}: {m_got[key]} vs {m_exp[key]}")
-        if (m_exp["cardiothoracic_ratio"] is None) != (m_got["cardiothoracic_ratio"] is None) or (
-                m_exp["cardiothoracic_ratio"] is not None
-                and abs(m_got["cardiothoracic_ratio"] - m_exp["cardiothoracic_ratio"]) > float(tol.get("ctr", 0.02))):
-            problems.append(f"ctr: {m_got['cardiothoracic_ratio']} vs {m_exp['cardiothoracic_ratio']}")
-        if len(got["detections"]) != expected["n_detections"]:
-            problems.append(f"detections: {len(got['detections'])} vs {expected['n_detections']}")
-        return {"ok": not problems, "problems": problems, "image": expected["image"]}
+def _take_overlays(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Move the positive findings' overlay PNGs out of the findings (which are stored) into the served list."""
+    w, h = int(result["image"]["width"]), int(result["image"]["height"])
+    out = []
+    for f in result.get("findings", []):
+        hm = f.get("heatmap") or {}
+        b64 = hm.pop("overlay_png_base64", None)
+        if b64 is None:
+            continue
+        out.append({"label": f["label"], "png_base64": b64, "width": w, "height": h,
+                    "outside_lung_fraction": hm.get("outside_lung_fraction"),
+                    "attention_outside_lungs": hm.get("attention_outside_lungs")})
+    return out

@@ -16,7 +16,7 @@ if not DATASETS.exists():
 
 @pytest.fixture(scope="session")
 def analyzer():
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
     return XrayAnalyzer(AnalyzerConfig(threads=2))
 
 

@@ -1,4 +1,5 @@
-"""POST /v1/xray/analyses through the real XrayAnalyzer (dynamic batcher, gate, masks, heatmaps), loaded from the
+"""POST /v1/xray/analyses through AnalysisService and the real XrayAnalyzer (dynamic batcher switched on here; the
+CPU default, a worker thread per request, is what test_api_bundled.py serves), gate, masks, heatmaps, loaded from the
 registry's ACTIVE versions. A dedicated replica serves small real ONNX graphs with the chest network's and the
 detector's exact signatures (conftest.toy_chest_model / toy_detector_model), registered through the upload API, so
 the whole serving path is tested independently of the trained weights; test_api_bundled.py runs the committed
@@ -50,7 +51,7 @@ def toy(client):
     from app.main import create_app
 
     settings = Settings(chest_model_name="toychest", detector_model_name="toydet", seed_bundled_models=False,
-                        max_image_bytes=600 * 1024)
+                        max_image_bytes=600 * 1024, batching=True)
     with TestClient(create_app(settings)) as c:
         _upload_chest(c, "1", ("Effusion", "abnormal"), 0)
         r = c.post("/v1/models", data={"name": "toydet", "version": "1", "task": "detection",
@@ -179,7 +180,9 @@ def test_dicom_is_analysed_and_identifying_tags_are_neither_returned_nor_kept(to
     ("mismatch", "a.png", "application/pdf", 415, "unsupported_media_type"),
     (b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage" * 20, "a.dcm", "application/dicom", 422, "dicom_invalid"),
     ("huge", "a.png", "image/png", 413, "image_too_large"),
-], ids=["text", "corrupt-png", "empty", "too-small", "colour-photo", "declared-type-mismatch", "bad-dicom", "huge"])
+    ("bomb", "a.png", "image/png", 422, "image_too_large"),
+], ids=["text", "corrupt-png", "empty", "too-small", "colour-photo", "declared-type-mismatch", "bad-dicom", "huge",
+        "pixel-bomb"])
 def test_bad_images_get_clear_errors(toy, data, name, ctype, status, code) -> None:
     if data == "tiny":
         data = encode(np.full((40, 40), 128, np.uint8))
@@ -194,12 +197,40 @@ def test_bad_images_get_clear_errors(toy, data, name, ctype, status, code) -> No
         data = buf.getvalue()
     elif data == "mismatch":
         data = golden_png()
+    elif data == "bomb":  # 81 MP in a few kB: too many pixels, refused from the header (422, as in ocr)
+        buf = io.BytesIO()
+        Image.new("1", (9000, 9000)).save(buf, format="PNG")
+        data = buf.getvalue()
     elif data == "huge":
         data = encode(np.random.default_rng(1).integers(0, 256, (900, 900), dtype=np.uint8))
         assert len(data) > 600 * 1024
     r = analyze(toy, data, name=name, ctype=ctype)
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+
+
+def test_a_refused_image_leaves_no_analysis_and_no_event(toy) -> None:
+    """AnalysisService writes the analysis and its event only for an accepted film: a refused upload (here: a
+    corrupt PNG, and a colour photo the gate's pre-check refuses) leaves neither behind."""
+    from app.models import outbox
+
+    async def counts() -> tuple[int, int]:
+        async with toy.app.state.sessionmaker() as s:
+            n_rows = (await s.execute(text("SELECT count(*) FROM xray.analyses WHERE user_id = 'carol'"))).scalar_one()
+            events = (await s.execute(select(outbox.c.payload).where(outbox.c.subject == "xray.analyzed.v1"))).all()
+            return n_rows, sum(1 for (p,) in events if p["user_id"] == "carol")
+
+    carol = signed("carol", role="patient")
+    colour = np.zeros((300, 300, 3), np.uint8)
+    colour[:, :150] = [230, 30, 30]
+    colour[:, 150:] = [20, 200, 40]
+    for data, code in ((b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "image_unreadable"),
+                       (encode(colour), "not_chest_xray")):
+        r = analyze(toy, data, auth=carol)
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+    assert toy.portal.call(counts) == (0, 0)
+    assert analyze(toy, golden_png(), auth=carol).status_code == 201
+    assert toy.portal.call(counts) == (1, 1)
 
 
 def test_requests_need_a_file_and_the_gateway(toy) -> None:

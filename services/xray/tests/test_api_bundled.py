@@ -40,7 +40,7 @@ def test_selftest_matches_the_outputs_recorded_with_the_model(client) -> None:
 def test_golden_film_analysis_equals_the_committed_models_run_directly(client) -> None:
     """What the API serves from the registry is exactly the committed models (model quality itself is tested in
     test_models.py)."""
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
 
     r = client.post("/v1/xray/analyses", files={"file": (GOLDEN.name, GOLDEN.read_bytes(), "image/png")},
                     auth=signed("patient-g", role="patient"))

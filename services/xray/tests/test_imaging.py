@@ -92,4 +92,8 @@ def test_decompression_bomb_is_refused_before_decoding():
     assert len(buf.getvalue()) < 200_000
     with pytest.raises(ImageTooLargeError) as e:
         load_image(buf.getvalue(), "bomb.png", "image/png")
+    # As in ocr: too many pixels is 422 image_too_large, too many bytes 413 image_too_large.
+    assert e.value.status == 422 and e.value.code == "image_too_large"
+    with pytest.raises(ImageTooLargeError) as e:
+        load_image(buf.getvalue(), "bomb.png", "image/png", Limits(max_bytes=1000))
     assert e.value.status == 413 and e.value.code == "image_too_large"

@@ -57,16 +57,29 @@ def test_batch_of_several_images_equals_one_by_one(analyzer, golden_bytes, golde
             assert abs(fa["probability"] - fb["probability"]) < 1e-3
 
 
-def test_async_with_dynamic_batching_gives_the_same_answers(analyzer, golden_bytes):
+@pytest.mark.parametrize("batching", [True, False], ids=["dynamic-batching", "thread-per-request"])
+def test_the_async_model_stage_gives_the_same_answers(analyzer, golden_bytes, batching):
     import asyncio
 
-    async def go():
-        res = await asyncio.gather(*(analyzer.analyze_async(golden_bytes, "g.png", "image/png") for _ in range(4)))
-        await analyzer.aclose()
-        return res
+    async def one():
+        p = await asyncio.to_thread(analyzer.prepare, golden_bytes, "g.png", "image/png")
+        return analyzer.finish(p, await analyzer.run_models(p))
 
-    ref = analyzer.analyze(golden_bytes, "g.png", "image/png")
-    for r in asyncio.run(go()):
+    async def go():
+        try:
+            return await asyncio.gather(*(one() for _ in range(4)))
+        finally:
+            await analyzer.aclose()
+
+    was, analyzer.batching = analyzer.batching, batching
+    before = analyzer.batcher.items_run
+    try:
+        ref = analyzer.analyze(golden_bytes, "g.png", "image/png")
+        got = asyncio.run(go())
+    finally:
+        analyzer.batching = was
+    assert (analyzer.batcher.items_run - before == 4) is batching
+    for r in got:
         assert [f["probability"] for f in r["findings"]] == pytest.approx(
             [f["probability"] for f in ref["findings"]], abs=1e-3)
 

@@ -273,7 +273,7 @@ def test_listing_filters_and_needs_the_gateway(client) -> None:
 
 def test_a_replayed_or_stale_promotion_event_changes_nothing(client, replica_b) -> None:
     """The event only triggers a re-read of the registry, so redeliveries and out-of-date events are harmless."""
-    from zhenxi_common.events import ModelPromotedV1
+    from app.events import ModelPromotedV1
 
     name = _name()
     for v, seed in (("1", 50), ("2", 51)):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from conftest import encode, toy_classifier, upload_model, wait_for
 
 from zhenxi_common.testing import signed
@@ -155,6 +156,29 @@ def test_bad_zips_are_refused_with_details_and_nothing_is_kept(client, case) -> 
         assert err["details"]["examples"] == ["normal/broken.png"]
     assert set(Path(client.app.state.store.uploads).iterdir()) == uploads_before
     assert _leftovers(client) == []
+
+
+def test_training_images_are_refused_for_the_same_reasons_as_analysed_ones(client) -> None:
+    """One decode path: a pixel bomb, a text file named .png and a DICOM named .png are refused in a training zip
+    with the codes the analysis API gives them (the DICOM: training takes PNG/JPEG only)."""
+    from app.errors import ImageTooLargeError, UnsupportedMediaTypeError
+    from app.imaging import load_image
+
+    buf = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buf, format="PNG")
+    bomb = buf.getvalue()
+    dicom = b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00" + b"\0" * 64
+    with pytest.raises(ImageTooLargeError):
+        load_image(bomb, "bomb.png", "image/png")
+    with pytest.raises(UnsupportedMediaTypeError):
+        load_image(b"just text", "notes.png", None)
+    r = post_job(client, make_zip({**dataset(), "normal/bomb.png": bomb, "normal/notes.png": b"just text",
+                                   "effusion/film.png": dicom}, stored=True), model_name="jobs-decode")
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "dataset_images_unreadable"
+    assert sorted(err["details"]["examples"]) == ["effusion/film.png", "normal/bomb.png", "normal/notes.png"]
+    assert err["details"]["reasons"] == {"image_too_large": 1, "unsupported_media_type": 2}
 
 
 @pytest.mark.parametrize("build, code", [

@@ -98,14 +98,14 @@ def load_images(zip_path: Path, classes: dict[str, list[str]], size: int, max_im
                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Members of the (already checked) zip -> (N, 1, S, S) float32 in 0..1, labels, class names."""
     from app.imaging import prepare_gray, to_network_input
-    from app.jobs import decode_gray, read_member
+    from app.jobs import decode_member, read_member
 
     names = sorted(classes)
     xs, ys = [], []
     with zipfile.ZipFile(zip_path) as zf:
         for k, cls in enumerate(names):
             for member in classes[cls]:
-                gray = decode_gray(read_member(zf, member, max_image_bytes))
+                gray = decode_member(read_member(zf, member, max_image_bytes), member, max_image_bytes)
                 xs.append(to_network_input(prepare_gray(gray), size))
                 ys.append(k)
     return np.stack(xs).astype(np.float32), np.asarray(ys, dtype=np.int64), names

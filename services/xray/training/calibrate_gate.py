@@ -66,7 +66,7 @@ def main() -> None:
     from app.gate import Gate
     from app.imaging import prepare_gray
     from app.inference import ChestModel
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
 
     chest = ChestModel(MODELS / "chestnet.onnx", threads=2)
     gate = Gate(MODELS / "chestnet_gate.npz", MODELS / "missing.json")

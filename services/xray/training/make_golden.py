@@ -12,7 +12,7 @@ IMAGE = "00017611_000.png"  # NIH ChestX-ray14, test split of models/splits/nih.
 
 
 def main() -> None:
-    from app.service import AnalyzerConfig, XrayAnalyzer
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer
     a = XrayAnalyzer(AnalyzerConfig(include_masks=False, include_heatmaps=False))
     out = a.analyze((GOLDEN / IMAGE).read_bytes(), IMAGE, "image/png")
     probs = {f["label"]: f["probability"] for f in out["findings"]}
