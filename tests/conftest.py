@@ -29,7 +29,7 @@ PLATFORM = yaml.safe_load((ROOT / "platform.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
-def platform(zx_env):
+def platform(zx_env, tmp_path_factory):
     """Every service in platform.yaml and the gateway as real processes (started once per run): one database
     (a schema each), Redis and NATS. A service added to platform.yaml is part of it (and of the API fuzz)."""
     env = dict(os.environ)
@@ -40,6 +40,11 @@ def platform(zx_env):
     ports = {name: free_port() for name in PLATFORM["services"]}
     for name, port in ports.items():
         env[f"GATEWAY_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    # The report service fans out to its neighbours on this run's ports (not the default ones).
+    for name in ("ocr", "xray", "nlp", "reminders"):
+        if name in ports:
+            env[f"REPORT_{name.upper()}_URL"] = f"http://127.0.0.1:{ports[name]}"
+    env["REPORT_UPLOAD_DIR"] = str(tmp_path_factory.mktemp("report-uploads"))
     with contextlib.ExitStack() as stack:
         urls = {name: stack.enter_context(running_service(ROOT / "services" / name, port, env, timeout_s=180))
                 for name, port in ports.items()}

@@ -1,6 +1,7 @@
 """Routes only: parse the request, call the report service, shape the response."""
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -15,7 +16,7 @@ from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageN
                      PdfUnavailableError, ReportInProgressError, ReportNotFoundError, ReportNotReadyError,
                      SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
 from .schemas import Caller, ReportList, ReportOut, ServiceInfo
-from .service import IncomingFile, NewReport, ReportService, parse_id, report_out
+from .service import IncomingFile, NewReport, ReportService, report_out
 
 router = APIRouter(prefix="/v1", tags=["report"])
 
@@ -95,10 +96,11 @@ async def list_reports(session: DbSession, user: CurrentUser, reports: Reports,
     200: {"description": "JSON (default), or the finished report as HTML, PDF or a FHIR R4 Bundle",
           "content": {"text/html": {}, "application/pdf": {}, "application/fhir+json": {}}},
     **error_responses(ReportNotFoundError, ReportNotReadyError, PdfUnavailableError)})
-async def get_report(report_id: str, request: Request, session: DbSession, user: CurrentUser, reports: Reports,
+async def get_report(report_id: uuid.UUID, request: Request, session: DbSession, user: CurrentUser,
+                     reports: Reports,
                      format: Annotated[Literal["json", "html", "pdf", "fhir"], Query()] = "json") -> Response:
     """One of the caller's reports: its current state, or the finished report in another format."""
-    report, sections = await reports.get(session, user.user_id, parse_id(report_id))
+    report, sections = await reports.get(session, user.user_id, report_id)
     if format == "json":
         return JSONResponse(report_out(report, sections).model_dump(mode="json"))
     if report.status != "completed":
@@ -118,27 +120,28 @@ async def get_report(report_id: str, request: Request, session: DbSession, user:
 
 @router.get("/reports/{report_id}/images/{image_id}", response_class=Response,
             responses={200: {"content": {"image/png": {}}}, **error_responses(ReportNotFoundError, ImageNotFoundError)})
-async def get_image(report_id: str, image_id: str, session: DbSession, user: CurrentUser, reports: Reports) -> Response:
+async def get_image(report_id: uuid.UUID, image_id: uuid.UUID, session: DbSession, user: CurrentUser,
+                    reports: Reports) -> Response:
     """A derived image of the report (mask overlay with nodule boxes, or a finding's heatmap)."""
-    data = await reports.image(session, user.user_id, parse_id(report_id), image_id)
+    data = await reports.image(session, user.user_id, report_id, str(image_id))
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/reports/{report_id}", status_code=204, response_class=Response,
                responses=error_responses(ReportNotFoundError, ReportInProgressError))
-async def delete_report(report_id: str, user: CurrentUser, reports: Reports) -> Response:
+async def delete_report(report_id: uuid.UUID, user: CurrentUser, reports: Reports) -> Response:
     """Delete the report with its stored uploads and derived images (right to be forgotten)."""
-    await reports.delete(user.user_id, parse_id(report_id))
+    await reports.delete(user.user_id, report_id)
     return Response(status_code=204)
 
 
 @router.post("/reports/{report_id}:retry", response_model=ReportOut, status_code=202,
              responses={200: {"description": "`?wait=true` and the retry finished", "model": ReportOut},
                         **error_responses(ReportNotFoundError, ReportInProgressError, NothingToRetryError)})
-async def retry_report(report_id: str, request: Request, user: CurrentUser, reports: Reports,
+async def retry_report(report_id: uuid.UUID, request: Request, user: CurrentUser, reports: Reports,
                        wait: Annotated[bool, Query()] = False) -> JSONResponse:
     """Run the report's unavailable sections again (after a service came back)."""
-    rid = parse_id(report_id)
+    rid = report_id
     await reports.retry(user.user_id, rid)
     status = 202
     if wait and await reports.wait(rid, request.app.state.settings.wait_timeout_s):
@@ -150,9 +153,9 @@ async def retry_report(report_id: str, request: Request, user: CurrentUser, repo
 
 
 @router.get("/reports/{report_id}/events", responses={200: {"content": {"text/event-stream": {}}}, **_OWNED})
-async def report_events(report_id: str, request: Request, session: DbSession, user: CurrentUser,
+async def report_events(report_id: uuid.UUID, request: Request, session: DbSession, user: CurrentUser,
                         reports: Reports) -> StreamingResponse:
     """Server-Sent Events: each section's progress (`lab: running`, `xray: done`…), then the report's status."""
-    report, _ = await reports.get(session, user.user_id, parse_id(report_id))
+    report, _ = await reports.get(session, user.user_id, report_id)
     return StreamingResponse(reports.events(report.id, request.is_disconnected), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,9 +170,16 @@ def analyze_on_stack(url: str, headers: dict[str, str], files: dict[str, list[Pa
                    timeout=600)
     if r.status_code not in (200, 202):
         return 2, r.content
-    rid = r.json()["id"]
+    state = r.json()
+    rid = state["id"]
+    deadline = time.monotonic() + 900
+    while state["status"] not in ("completed", "failed") and time.monotonic() < deadline:   # ?wait gave up: poll
+        time.sleep(1.0)
+        state = httpx.get(f"{url}/api/report/v1/reports/{rid}", headers=headers, timeout=60).json()
+    if state["status"] != "completed":
+        return 2, json.dumps(state, ensure_ascii=False, indent=2).encode()
     if fmt == "json":
-        return 0, json.dumps(r.json().get("report") or r.json(), ensure_ascii=False, indent=2).encode()
+        return 0, json.dumps(state["report"], ensure_ascii=False, indent=2).encode()
     out = httpx.get(f"{url}/api/report/v1/reports/{rid}?format={fmt}", headers=headers, timeout=120)
     return (0 if out.status_code == 200 else 2), out.content
 

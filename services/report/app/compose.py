@@ -102,7 +102,9 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
             interp = res.get("interpretation") or {}
             lab_body.update(photos=res.get("photos", []), indicators=rows, patterns=interp.get("patterns", []),
                             unknown_indicators=interp.get("unknown_indicators", []),
-                            interpretation_error=interp.get("error"))
+                            interpretation_error=interp.get("error"),
+                            medications=res.get("medications") or {"source": "none", "count": 0},
+                            medication_classes=interp.get("medication_classes") or [])
             if interp.get("urgency"):
                 urgencies.append(interp["urgency"])
             for d in interp.get("departments", []):

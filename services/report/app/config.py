@@ -29,6 +29,10 @@ class Settings(BaseServiceSettings):
     ocr_timeout_s: float = 60.0
     xray_timeout_s: float = 60.0
     nlp_timeout_s: float = 20.0
+    # Current medications, when a request gives none, come from the user's active plans in reminders.
+    # Empty: not asked. Unreachable or slow: the report goes on without them (``medications.source``).
+    reminders_url: str = "http://127.0.0.1:8105"
+    reminders_timeout_s: float = 3.0
     breaker_threshold: int = 5
     breaker_ttl_s: float = 30.0
 
@@ -39,7 +43,9 @@ class Settings(BaseServiceSettings):
     upload_key_id: str = "dev"
     max_files: int = 12
     max_file_bytes: int = 20 * 1024 * 1024
-    max_body_bytes: int = 60 * 1024 * 1024
+    # One request: the same as the gateway's GATEWAY_MAX_BODY_BYTES (25 MiB), so a body the gateway forwards is
+    # never refused here for its size alone, and a direct caller meets the same limit.
+    max_body_bytes: int = 25 * 1024 * 1024
     max_symptom_chars: int = 2000
 
     # Background work: how many reports one replica processes at once, and how often it looks for

@@ -50,6 +50,8 @@ class Downstream(Protocol):
 
     async def analyze_symptoms(self, who: Identity, text: str, lang: str | None) -> dict: ...
 
+    async def current_medications(self, who: Identity) -> list[str] | None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -63,22 +65,29 @@ def _refusal(service: str, r: httpx.Response) -> InputRefused:
 
 class HttpDownstream:
     def __init__(self, *, ocr_url: str, xray_url: str, nlp_url: str, signing_key: str,
-                 timeouts: dict[str, float], breaker_threshold: int = 5, breaker_ttl_s: float = 30.0) -> None:
+                 timeouts: dict[str, float], breaker_threshold: int = 5, breaker_ttl_s: float = 30.0,
+                 reminders_url: str | None = None) -> None:
         breakers = make_breakers(breaker_threshold, breaker_ttl_s)
         self.key = signing_key
         self.timeouts = timeouts
+        urls = [("ocr", ocr_url), ("xray", xray_url), ("nlp", nlp_url)]
+        if reminders_url:
+            urls.append(("reminders", reminders_url))
         self.clients = {
             name: make_http_client(url, name=name, breakers=breakers, timeout_s=timeouts[name])
-            for name, url in (("ocr", ocr_url), ("xray", xray_url), ("nlp", nlp_url))
+            for name, url in urls
         }
 
     async def _post(self, service: str, path: str, who: Identity, **kwargs: Any) -> dict:
+        return await self._call("POST", service, path, who, **kwargs)
+
+    async def _call(self, method: str, service: str, path: str, who: Identity, **kwargs: Any) -> dict:
         client = self.clients[service]
         auth = GatewayIdentityAuth(self.key, who)
         try:
             # The client's read timeout bounds each read; this bounds the whole call (a stalled, half-sent body).
             with anyio.fail_after(self.timeouts[service] * 1.5 + 1):
-                r = await client.post(path, auth=auth, **kwargs)
+                r = await client.request(method, path, auth=auth, **kwargs)
         except TimeoutError as exc:
             raise SectionUnavailable(service, "timeout", type(exc).__name__) from None
         except httpx.TimeoutException as exc:
@@ -109,6 +118,25 @@ class HttpDownstream:
         if lang:
             body["lang"] = lang
         return await self._post("nlp", "/v1/symptoms:analyze", who, json=body)
+
+    async def current_medications(self, who: Identity) -> list[str] | None:
+        """The drugs of the user's active plans in the reminders service (GET, so the shared client retries it).
+        ``None`` when no reminders service is configured; ``SectionUnavailable`` when it cannot answer."""
+        if "reminders" not in self.clients:
+            return None
+        try:
+            body = await self._call("GET", "reminders", "/v1/plans", who)
+        except InputRefused as exc:   # e.g. a 4xx from a reminders that does not know the route: not a result
+            raise SectionUnavailable("reminders", "upstream_error", f"HTTP {exc.status}") from None
+        names: list[str] = []
+        for plan in body.get("plans", []) if isinstance(body, dict) else []:
+            if not isinstance(plan, dict) or not plan.get("active", True):
+                continue
+            drug = plan.get("drug") or {}
+            name = (drug.get("name") or drug.get("text") or "").strip() if isinstance(drug, dict) else ""
+            if name and name[:64] not in names:
+                names.append(name[:64])
+        return names[:50]
 
     async def aclose(self) -> None:
         for c in self.clients.values():

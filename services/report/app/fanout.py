@@ -37,6 +37,9 @@ class ReportInputs:
     age: float | None = None
     medications: list[str] = field(default_factory=list)
     lang: str = "zh"
+    # When the request named no medications: where they come from instead (the reminders service), awaited
+    # only when the lab section needs them, so the look-up overlaps OCR. Returns the names and their source.
+    medications_lookup: Callable[[], Awaitable[tuple[list[str], str]]] | None = None
 
     def kinds(self) -> list[str]:
         return [k for k, present in (("lab", self.lab), ("xray", self.xray), ("symptoms", self.symptoms)) if present]
@@ -51,8 +54,14 @@ class SectionOutcome:
     seconds: float
 
 
-def _flag(ind: dict[str, Any], status: str | None) -> str | None:
-    """One flag vocabulary everywhere: L N H LL HH POS NEG ABN."""
+FLAGS = ("L", "N", "H", "LL", "HH", "POS", "NEG", "ABN")
+
+
+def _flag(ind: dict[str, Any], status: str | None, nlp_flag: str | None = None) -> str | None:
+    """One flag vocabulary everywhere: L N H LL HH POS NEG ABN. nlp's own flag first (it already speaks this
+    vocabulary), then its older ``status`` word, then what the sheet printed."""
+    if nlp_flag in FLAGS:
+        return nlp_flag
     if status in FLAG_FROM_STATUS:
         return FLAG_FROM_STATUS[status]
     qual = (ind.get("qualitative") or "").lower()
@@ -88,6 +97,9 @@ async def run_lab(ds: Downstream, who: Identity, inputs: ReportInputs) -> dict[s
         for ind in (p.get("report") or {}).get("indicators", []):
             indicators.append({**ind, "photo": p["position"]})
     interpretation = None
+    med_source = "request" if inputs.medications else "none"
+    if indicators and inputs.medications_lookup is not None and not inputs.medications:
+        inputs.medications, med_source = await inputs.medications_lookup()
     if indicators:
         payload = {"indicators": [_nlp_indicator(i) for i in indicators][:300], "lang": inputs.lang,
                    "medications": inputs.medications[:50]}
@@ -106,7 +118,10 @@ async def run_lab(ds: Downstream, who: Identity, inputs: ReportInputs) -> dict[s
                 "warnings": p["report"].get("warnings", []),
                 "knowledge_version": p["report"].get("knowledge_version")}
                if "report" in p else {"position": p["position"], "error": p["error"]} for p in photos]
-    return {"photos": headers, "indicators": rows, "interpretation": _slim_interpretation(interpretation)}
+    # Where the medications the interpretation saw came from (request | reminders | unavailable | none), and how
+    # many; the names themselves stay in the encrypted inputs.
+    return {"photos": headers, "indicators": rows, "interpretation": _slim_interpretation(interpretation),
+            "medications": {"source": med_source, "count": len(inputs.medications)}}
 
 
 def _nlp_indicator(ind: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +159,8 @@ def _indicator_rows(indicators: list[dict[str, Any]], interp: dict[str, Any] | N
             "comparator": ind.get("comparator"), "unit": ind.get("unit"),
             "reference": {"low": ref.get("low"), "high": ref.get("high"), "text": ref.get("text"),
                           "source": ref.get("source")},
-            "flag": _flag(ind, nlp.get("status")), "critical": bool(ind.get("critical"))
-            or nlp.get("status") in ("critical_high", "critical_low"),
+            "flag": _flag(ind, nlp.get("status"), nlp.get("flag")), "critical": bool(ind.get("critical"))
+            or nlp.get("status") in ("critical_high", "critical_low") or nlp.get("flag") in ("HH", "LL"),
             "status": nlp.get("status"), "needs_review": bool(ind.get("needs_review")), "photo": ind.get("photo"),
             "meaning": expl.get("text") or expl.get("meaning"), "advice": expl.get("advice"),
             "source": expl.get("source"),

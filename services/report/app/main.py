@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         downstream = HttpDownstream(ocr_url=settings.ocr_url, xray_url=settings.xray_url, nlp_url=settings.nlp_url,
                                     signing_key=settings.internal_signing_key,
                                     timeouts={"ocr": settings.ocr_timeout_s, "xray": settings.xray_timeout_s,
-                                              "nlp": settings.nlp_timeout_s},
+                                              "nlp": settings.nlp_timeout_s,
+                                              "reminders": settings.reminders_timeout_s},
+                                    reminders_url=settings.reminders_url or None,
                                     breaker_threshold=settings.breaker_threshold,
                                     breaker_ttl_s=settings.breaker_ttl_s)
         engine = ReportEngine(state.sessionmaker, store, sealer, downstream, kb,

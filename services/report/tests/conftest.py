@@ -87,9 +87,10 @@ class ServiceProcess:
 
 @pytest.fixture(scope="session")
 def upstreams(zx_env):
-    """ocr, xray and nlp as real processes on this run's database (each migrates its own schema)."""
+    """ocr, xray, nlp and reminders (current medications) as real processes on this run's database (each
+    migrates its own schema)."""
     env = dict(os.environ)
-    procs = {name: ServiceProcess(name, env) for name in ("ocr", "xray", "nlp")}
+    procs = {name: ServiceProcess(name, env) for name in ("ocr", "xray", "nlp", "reminders")}
     for p in procs.values():
         migrate(p.dir, env)
     try:
@@ -108,7 +109,7 @@ def report_env(zx_env, upstreams, tmp_path_factory) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "REPORT_OCR_URL": upstreams["ocr"].url, "REPORT_XRAY_URL": upstreams["xray"].url,
-        "REPORT_NLP_URL": upstreams["nlp"].url,
+        "REPORT_NLP_URL": upstreams["nlp"].url, "REPORT_REMINDERS_URL": upstreams["reminders"].url,
         # Short enough that a paused service makes its section unavailable quickly; long enough for a CPU
         # shared with other work to finish a real OCR or X-ray analysis.
         "REPORT_OCR_TIMEOUT_S": "25", "REPORT_XRAY_TIMEOUT_S": "25", "REPORT_NLP_TIMEOUT_S": "8",
