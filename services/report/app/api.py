@@ -12,7 +12,8 @@ from zhenxi_common.errors import PayloadTooLargeError, error_responses
 from zhenxi_common.identity import CurrentUser
 
 from . import render
-from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, NothingToRetryError,
+from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, InvalidCursorError,
+                     NothingToRetryError,
                      PdfUnavailableError, ReportInProgressError, ReportNotFoundError, ReportNotReadyError,
                      SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
 from .schemas import Caller, ReportList, ReportOut, ServiceInfo
@@ -83,7 +84,7 @@ async def create_report(
                         headers={"Location": out.links.self})
 
 
-@router.get("/reports", response_model=ReportList)
+@router.get("/reports", response_model=ReportList, responses=error_responses(InvalidCursorError))
 async def list_reports(session: DbSession, user: CurrentUser, reports: Reports,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20,
                        cursor: Annotated[str | None, Query(max_length=200)] = None) -> ReportList:

@@ -68,3 +68,9 @@ class PdfUnavailableError(ServiceError):
     code = "pdf_unavailable"
     status = 503
     default_message = "PDF 暂不可用（缺少中文字体）。 PDF export is unavailable (no CJK font installed)."
+
+
+class InvalidCursorError(ServiceError):
+    code = "invalid_cursor"
+    status = 422
+    default_message = "分页游标无效。 The cursor is not valid."

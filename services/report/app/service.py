@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository
-from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
+from .errors import (EmptyFileError, InvalidCursorError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
                      ReportNotFoundError, SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
 from .models import Report, Section, Upload
 from .schemas import Links, ReportOut, ReportSummary, SectionState
@@ -97,18 +97,11 @@ def encode_cursor(r: Report) -> str:
 
 
 def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
-    from .errors import ServiceError
-
-    class BadCursorError(ServiceError):
-        code = "invalid_cursor"
-        status = 422
-        default_message = "分页游标无效。 The cursor is not valid."
-
     try:
         ts, rid = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().split("|")
         return datetime.fromisoformat(ts), uuid.UUID(rid)
     except (ValueError, UnicodeDecodeError):
-        raise BadCursorError() from None
+        raise InvalidCursorError() from None
 
 
 class ReportService:
