@@ -1,13 +1,15 @@
 """The outbox relay for a service whose outbox fills in bursts (everyone's 08:00 dose): the platform relay sends
 100 rows per wake-up, one publish at a time; this one publishes a batch concurrently (JetStream acks each one,
-``Nats-Msg-Id`` still dedupes) and goes straight on while batches come back full."""
+``Nats-Msg-Id`` still dedupes) and goes straight on while batches come back full. Rows staged ahead of time
+(``not_before``, see scheduler.py) wait for it: the scheduler calls ``wake_at`` so a pass runs at that instant, and
+the poll covers rows staged by a replica that died before their time."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from zhenxi_common.outbox import OutboxRelay
 
@@ -15,6 +17,21 @@ log = logging.getLogger("zhenxi.reminders.relay")
 
 
 class DrainingRelay(OutboxRelay):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._timers: dict[datetime, asyncio.TimerHandle] = {}
+
+    def wake_at(self, when: datetime) -> None:
+        """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
+        if when in self._timers:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(when, None)
+            self.wake()
+        self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
+
     async def _run(self) -> None:
         while True:
             sent = 0
@@ -39,7 +56,9 @@ class DrainingRelay(OutboxRelay):
         t = self.table
         async with self.sessionmaker() as session, session.begin():
             rows = (await session.execute(
-                select(t.c.event_id, t.c.subject, t.c.payload).where(t.c.published_at.is_(None))
+                select(t.c.event_id, t.c.subject, t.c.payload)
+                .where(t.c.published_at.is_(None),
+                       or_(t.c.not_before.is_(None), t.c.not_before <= datetime.now(UTC)))
                 .order_by(t.c.created_at).limit(self.batch_size).with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
