@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,14 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zhenxi_common.events import DoseMissedV1, DoseRecordedV1, ReminderDueV1
 
 from .models import Change, Occurrence, Plan
+from .repository import event_id
 from .service import Reminders
 
 log = logging.getLogger("zhenxi.reminders.scheduler")
-_NS = uuid.UUID("0b5a3f0e-7f6c-4f55-9d8e-2a61f0c1d7a1")
-
-
-def event_id(occ_id: uuid.UUID, tag: str) -> uuid.UUID:
-    return uuid.uuid5(_NS, f"{occ_id}:{tag}")
 
 
 _UPDATE_FIRED = text("""

@@ -316,6 +316,8 @@ class Reminders:
         was_taken = occ.state in ("taken", "taken_late")
         occ.state, occ.taken_at, occ.recorded_at = state, taken_at, now
         occ.next_fire_at = None
+        if occ.fire_count:
+            await repo.withdraw_staged(session, occ, now)
         occ.version += 1
         occ.updated_at = now
         if plan.stock is not None and was_taken != (state in ("taken", "taken_late")):

@@ -211,3 +211,30 @@ def test_a_reminder_claimed_ahead_goes_out_at_its_due_time_not_before(client, st
     assert published_at is not None and published_at >= due
     call(state.scheduler.fire_due, None, None, 30.0)     # nothing left to claim for it: still one event
     assert len(in_tx(outbox_row)) == 1
+
+
+def test_a_dose_recorded_before_its_staged_reminder_goes_out_withdraws_it(client, state, in_tx, call):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["05:47"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=40)
+
+    async def move_due(session):
+        await session.execute(text("UPDATE reminders.occurrences SET due_at = :d, next_fire_at = :d WHERE id = :i"),
+                              {"d": due, "i": occ["id"]})
+    in_tx(move_due)
+
+    async def staged(session):
+        return (await session.execute(text(
+            "SELECT published_at FROM reminders.outbox WHERE subject = 'reminder.due.v1' "
+            "AND payload->>'occurrence_id' = :i"), {"i": occ["id"]})).all()
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 1
+    assert [tuple(r) for r in in_tx(staged)] == [(None,)]
+    r = client.post(f"/v1/occurrences/{occ['id']}:record", json={"state": "taken"}, auth=signed(uid))
+    assert r.status_code == 200 and r.json()["state"] == "taken"
+    assert in_tx(staged) == []                                   # withdrawn: no reminder for a dose already taken
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 0
+    assert in_tx(staged) == []
