@@ -379,7 +379,7 @@ def main() -> None:
     p.add_argument("--poll", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--relay-batch", type=int, default=1000)
-    p.add_argument("--lookahead", type=float, default=10.0, help="scheduler look-ahead (0: claim at due time)")
+    p.add_argument("--lookahead", type=float, default=30.0, help="scheduler look-ahead (0: claim at due time)")
     p.add_argument("--service-dir", type=Path, default=None, help="another checkout's services/reminders (before/after)")
     p.add_argument("--seed", type=int, default=14)
     args = p.parse_args()
