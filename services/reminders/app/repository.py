@@ -29,6 +29,14 @@ async def withdraw_staged(session: AsyncSession, occ: Occurrence, now: datetime)
                                                      outbox.c.not_before > now))
     return res.rowcount or 0
 
+
+async def withdraw_staged_for_plan(session: AsyncSession, plan_id: uuid.UUID, now: datetime) -> int:
+    """Drop a deleted plan's reminders claimed ahead and not yet due (only unsent rows are read: indexed)."""
+    res = await session.execute(delete(outbox).where(
+        outbox.c.published_at.is_(None), outbox.c.not_before > now, outbox.c.subject == "reminder.due.v1",
+        outbox.c.payload["plan_id"].astext == str(plan_id)))
+    return res.rowcount or 0
+
 OPEN_STATES = ("scheduled", "due")
 DONE_STATES = ("taken", "taken_late", "skipped", "missed")
 

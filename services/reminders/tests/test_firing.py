@@ -238,3 +238,12 @@ def test_a_dose_recorded_before_its_staged_reminder_goes_out_withdraws_it(client
     assert in_tx(staged) == []                                   # withdrawn: no reminder for a dose already taken
     assert call(state.scheduler.fire_due, None, None, 60.0) >= 0
     assert in_tx(staged) == []
+
+    # a plan deleted while its next reminder is staged: withdrawn too
+    occ = plan_occurrences(client, uid, plan["id"])[1]
+    due = due + timedelta(seconds=5)
+    in_tx(move_due)
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 1
+    assert [tuple(r) for r in in_tx(staged)] == [(None,)]
+    assert client.delete(f"/v1/plans/{plan['id']}", auth=signed(uid)).status_code == 204
+    assert in_tx(staged) == []
