@@ -30,6 +30,10 @@ class Settings(BaseServiceSettings):
     scheduler_batch: int = 500
     housekeeping_every_s: float = 5.0   # auto-missed marking and horizon top-up
     relay_batch: int = 500
+    # Claim reminders due within this many seconds (real clock) and stage them to go out at their due time: the
+    # claim work of a peak (everyone's 08:00:00 dose) is done before it, so the peak publishes on time.
+    fire_lookahead_s: float = Field(30.0, ge=0, le=120)
+    relay_poll_s: float = 0.25
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0
     max_repeats: int = 3

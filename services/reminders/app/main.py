@@ -32,14 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Bursty outbox: swap the platform relay for one that drains full batches concurrently.
         if state.outbox_relay is not None:
             await state.outbox_relay.stop()
-        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=0.5,
+        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
                                            batch_size=settings.relay_batch)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))
         state.http = make_http_client("", name="reminders-out", attempts=1, timeout_s=settings.webhook_timeout_s)
         state.dispatcher = Dispatcher(state.reminders, state.http, state.redis, settings.redis_key_prefix)
-        state.scheduler = Scheduler(state.sessionmaker, state.reminders)
+        state.scheduler = Scheduler(state.sessionmaker, state.reminders, on_staged=state.outbox_relay.wake_at)
         if settings.scheduler_enabled:
             state.scheduler.start()
         tasks = []

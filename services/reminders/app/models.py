@@ -155,3 +155,8 @@ class Change(Base):
 
 
 outbox, inbox = outbox_tables(metadata)
+# A reminder claimed a few seconds ahead of its due time (see scheduler.py) is staged with ``not_before`` = the time
+# it must go out; the relay publishes no row before its ``not_before`` (NULL: at once, like every other event).
+from sqlalchemy import Column  # noqa: E402
+
+outbox.append_column(Column("not_before", DateTime(timezone=True), nullable=True))

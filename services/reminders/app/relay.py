@@ -1,20 +1,38 @@
 """The outbox relay for a service whose outbox fills in bursts (everyone's 08:00 dose): the platform relay sends
 100 rows per wake-up, one publish at a time; this one publishes a batch concurrently (JetStream acks each one,
-``Nats-Msg-Id`` still dedupes) and goes straight on while batches come back full."""
+``Nats-Msg-Id`` still dedupes) and goes straight on while batches come back full. Rows staged ahead of time
+(``not_before``, see scheduler.py) wait for it: the scheduler calls ``wake_at`` so a pass runs at that instant, and
+the poll covers rows staged by a replica that died before their time."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, or_, select, update
 
 from zhenxi_common.outbox import OutboxRelay
 
 log = logging.getLogger("zhenxi.reminders.relay")
+ACK_TIMEOUT_S = 10.0
 
 
 class DrainingRelay(OutboxRelay):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._timers: dict[datetime, asyncio.TimerHandle] = {}
+
+    def wake_at(self, when: datetime) -> None:
+        """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
+        if when in self._timers:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(when, None)
+            self.wake()
+        self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
+
     async def _run(self) -> None:
         while True:
             sent = 0
@@ -39,12 +57,13 @@ class DrainingRelay(OutboxRelay):
         t = self.table
         async with self.sessionmaker() as session, session.begin():
             rows = (await session.execute(
-                select(t.c.event_id, t.c.subject, t.c.payload).where(t.c.published_at.is_(None))
+                select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
+                .where(t.c.published_at.is_(None),
+                       or_(t.c.not_before.is_(None), t.c.not_before <= datetime.now(UTC)))
                 .order_by(t.c.created_at).limit(self.batch_size).with_for_update(skip_locked=True))).all()
             if not rows:
                 return 0
-            results = await asyncio.gather(*(self.bus.publish_raw(r.subject, r.payload, str(r.event_id))
-                                             for r in rows), return_exceptions=True)
+            results = await self._publish(rows)
             ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
             failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
             if ok:
@@ -52,7 +71,34 @@ class DrainingRelay(OutboxRelay):
                     published_at=datetime.now(UTC), attempts=t.c.attempts + 1, last_error=None))
             for event_id, exc in failed:
                 await session.execute(update(t).where(t.c.event_id == event_id).values(
-                    attempts=t.c.attempts + 1, last_error=str(exc)[:500]))
+                    attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
             if failed:
                 self._failures += 1
             return len(ok) if not failed else 0
+
+    async def _publish(self, rows) -> list:
+        """Pipelined JetStream publishes: every message goes out before the first ack is awaited (one shared reply
+        subscription, no request/timer per message); ``Nats-Msg-Id`` = event id, so a re-send is dropped by the
+        stream. A message without its ack within the timeout counts as failed and stays unsent (retried)."""
+        js = self.bus.js
+        assert js is not None, "bus not connected"
+        futures = []
+        try:
+            for r in rows:
+                futures.append(await js.publish_async(self.bus.wire_subject(r.subject), r.payload.encode(),
+                                                      headers={"Nats-Msg-Id": str(r.event_id)}))
+        except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
+            futures.extend([exc] * (len(rows) - len(futures)))
+        pending = [f for f in futures if isinstance(f, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=ACK_TIMEOUT_S)
+        out = []
+        for f in futures:
+            if not isinstance(f, asyncio.Future):
+                out.append(f)
+            elif not f.done():
+                f.cancel()
+                out.append(TimeoutError("no JetStream ack"))
+            else:
+                out.append(f.exception() or f.result())
+        return out

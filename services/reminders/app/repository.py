@@ -9,8 +9,33 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import CalendarToken, Change, Consent, Delivery, Device, Occurrence, Plan
+from .models import CalendarToken, Change, Consent, Delivery, Device, Occurrence, Plan, outbox
 from .schedules import Due
+
+_NS = uuid.UUID("0b5a3f0e-7f6c-4f55-9d8e-2a61f0c1d7a1")
+
+
+def event_id(occ_id: uuid.UUID, tag: str) -> uuid.UUID:
+    """Deterministic event id of an occurrence's reminder (tag = attempt number, ``caregiver``, ``missed``...)."""
+    return uuid.uuid5(_NS, f"{occ_id}:{tag}")
+
+
+async def withdraw_staged(session: AsyncSession, occ: Occurrence, now: datetime) -> int:
+    """Drop reminders of ``occ`` claimed ahead and still waiting for their time (a dose recorded a few seconds
+    before it fell due gets no reminder). A row the relay is publishing is locked: this waits for it, then finds it
+    published and leaves it."""
+    ids = [event_id(occ.id, str(occ.fire_count)), event_id(occ.id, "caregiver")]
+    res = await session.execute(delete(outbox).where(outbox.c.event_id.in_(ids), outbox.c.published_at.is_(None),
+                                                     outbox.c.not_before > now))
+    return res.rowcount or 0
+
+
+async def withdraw_staged_for_plan(session: AsyncSession, plan_id: uuid.UUID, now: datetime) -> int:
+    """Drop a deleted plan's reminders claimed ahead and not yet due (only unsent rows are read: indexed)."""
+    res = await session.execute(delete(outbox).where(
+        outbox.c.published_at.is_(None), outbox.c.not_before > now, outbox.c.subject == "reminder.due.v1",
+        outbox.c.payload["plan_id"].astext == str(plan_id)))
+    return res.rowcount or 0
 
 OPEN_STATES = ("scheduled", "due")
 DONE_STATES = ("taken", "taken_late", "skipped", "missed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, String, bindparam, insert, select, text
@@ -16,43 +16,45 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zhenxi_common.events import DoseMissedV1, DoseRecordedV1, ReminderDueV1
 
 from .models import Change, Occurrence, Plan
+from .repository import event_id
 from .service import Reminders
 
 log = logging.getLogger("zhenxi.reminders.scheduler")
-_NS = uuid.UUID("0b5a3f0e-7f6c-4f55-9d8e-2a61f0c1d7a1")
-
-
-def event_id(occ_id: uuid.UUID, tag: str) -> uuid.UUID:
-    return uuid.uuid5(_NS, f"{occ_id}:{tag}")
 
 
 _UPDATE_FIRED = text("""
     UPDATE reminders.occurrences AS o
        SET fire_count = v.fire_count, next_fire_at = v.next_fire_at, caregiver_alerted_at = v.alerted,
-           state = v.state, last_fired_at = :now
-      FROM unnest(:ids, :counts, :nexts, :alerted, :states) AS v(id, fire_count, next_fire_at, alerted, state)
+           state = v.state, last_fired_at = v.fired
+      FROM unnest(:ids, :counts, :nexts, :alerted, :states, :fired)
+           AS v(id, fire_count, next_fire_at, alerted, state, fired)
      WHERE o.id = v.id""").bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("counts", type_=ARRAY(Integer)),
-    bindparam("nexts", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("nexts", type_=ARRAY(DateTime(timezone=True))), bindparam("fired", type_=ARRAY(DateTime(timezone=True))),
     bindparam("alerted", type_=ARRAY(DateTime(timezone=True))), bindparam("states", type_=ARRAY(String)))
 _INSERT_OUTBOX = text("""
-    INSERT INTO reminders.outbox (event_id, subject, payload)
-    SELECT e, s, p::jsonb FROM unnest(:ids, :subjects, :payloads) AS v(e, s, p)""").bindparams(
+    INSERT INTO reminders.outbox (event_id, subject, payload, not_before)
+    SELECT e, s, p::jsonb, nb FROM unnest(:ids, :subjects, :payloads, :not_before) AS v(e, s, p, nb)""").bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("subjects", type_=ARRAY(String)),
-    bindparam("payloads", type_=ARRAY(String)))
+    bindparam("payloads", type_=ARRAY(String)), bindparam("not_before", type_=ARRAY(DateTime(timezone=True))))
 
 
-async def insert_outbox(session: AsyncSession, events: list) -> None:
-    """Stage events in the outbox (same transaction), as ``add_event`` does, in one statement."""
+async def insert_outbox(session: AsyncSession, events: list, not_before: list[datetime | None] | None = None) -> None:
+    """Stage events in the outbox (same transaction), as ``add_event`` does, in one statement. ``not_before``
+    (per event, None = at once) holds a pre-claimed reminder back until its due time."""
     await session.execute(_INSERT_OUTBOX, {"ids": [e.event_id for e in events],
                                            "subjects": [e.subject for e in events],
-                                           "payloads": [e.model_dump_json() for e in events]})
+                                           "payloads": [e.model_dump_json() for e in events],
+                                           "not_before": not_before or [None] * len(events)})
     session.sync_session.info["outbox_dirty"] = True
 
 
 class Scheduler:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], service: Reminders) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], service: Reminders,
+                 on_staged: Callable[[datetime], None] | None = None) -> None:
         self.sessionmaker = sessionmaker
+        # Told the time each pre-claimed reminder must go out (after commit), so the relay wakes exactly then.
+        self.on_staged = on_staged
         self.service = service
         self.settings = service.settings
         self._task: asyncio.Task | None = None
@@ -94,58 +96,71 @@ class Scheduler:
             work += missed + topped
         return work
 
-    async def fire_due(self, now: datetime | None = None, batch: int | None = None) -> int:
+    async def fire_due(self, now: datetime | None = None, batch: int | None = None,
+                       lookahead_s: float | None = None) -> int:
+        """Claim what is due by ``now + lookahead`` (default: the ``fire_lookahead_s`` setting on the real clock, 0
+        on a chosen clock). A reminder claimed before its time is staged with ``not_before`` = its due time, so the
+        claim work is done before a peak and the relay publishes at the due time, not after it."""
+        real_clock = now is None
         now = now or datetime.now(UTC)
         s = self.settings
+        ahead = timedelta(seconds=lookahead_s if lookahead_s is not None
+                          else (s.fire_lookahead_s if real_clock else 0.0))
         o, p = Occurrence.__table__, Plan.__table__
         async with self.sessionmaker() as session, session.begin():
             rows = (await session.execute(
                 select(o.c.id, o.c.user_id, o.c.plan_id, o.c.kind, o.c.due_at, o.c.fire_count, o.c.state,
-                       o.c.caregiver_alerted_at, p.c.caregiver_enc.is_not(None).label("has_caregiver"),
-                       p.c.caregiver_after_min)
+                       o.c.next_fire_at, o.c.caregiver_alerted_at,
+                       p.c.caregiver_enc.is_not(None).label("has_caregiver"), p.c.caregiver_after_min)
                 .select_from(o.outerjoin(p, p.c.id == o.c.plan_id))
-                .where(o.c.next_fire_at <= now).order_by(o.c.next_fire_at).limit(batch or s.scheduler_batch)
+                .where(o.c.next_fire_at <= now + ahead).order_by(o.c.next_fire_at)
+                .limit(batch or s.scheduler_batch)
                 .with_for_update(of=o, skip_locked=True))).all()
             if not rows:
                 return 0
-            events, updates = [], []
+            events, not_before, updates = [], [], []
             repeat = timedelta(minutes=s.repeat_every_min)
             for r in rows:
+                at = max(now, r.next_fire_at)   # when this fire happens: now, or its due time if claimed ahead
+                hold = at if at > now else None
                 attempt = r.fire_count + 1
                 caregiver_at = None
                 if r.kind == "dose" and r.has_caregiver and r.caregiver_alerted_at is None:
                     caregiver_at = r.due_at + timedelta(minutes=r.caregiver_after_min or s.caregiver_after_min)
                 send_patient = r.fire_count == 0 or (r.kind == "dose" and r.fire_count <= s.max_repeats
-                                                     and now >= r.due_at + repeat * r.fire_count)
+                                                     and at >= r.due_at + repeat * r.fire_count)
                 if send_patient:
-                    events.append(ReminderDueV1(event_id=event_id(r.id, str(attempt)), occurred_at=now, user_id=r.user_id,
+                    events.append(ReminderDueV1(event_id=event_id(r.id, str(attempt)), occurred_at=at, user_id=r.user_id,
                                                 occurrence_id=str(r.id), plan_id=str(r.plan_id) if r.plan_id else None,
                                                 kind=r.kind, due_at=r.due_at, attempt=attempt))
+                    not_before.append(hold)
                 alerted = r.caregiver_alerted_at
-                if caregiver_at is not None and now >= caregiver_at:
-                    events.append(ReminderDueV1(event_id=event_id(r.id, "caregiver"), occurred_at=now, user_id=r.user_id,
+                if caregiver_at is not None and at >= caregiver_at:
+                    events.append(ReminderDueV1(event_id=event_id(r.id, "caregiver"), occurred_at=at, user_id=r.user_id,
                                                 occurrence_id=str(r.id), plan_id=str(r.plan_id), kind=r.kind,
                                                 due_at=r.due_at, attempt=attempt, caregiver=True))
-                    alerted, caregiver_at = now, None
+                    not_before.append(hold)
+                    alerted, caregiver_at = at, None
                 count = attempt if send_patient else r.fire_count
                 nxt = []
                 if r.kind == "dose" and count <= s.max_repeats:
                     # Catching up after an outage sends one reminder, not a burst: the next waits a full interval.
-                    nxt.append(max(r.due_at + repeat * count, now + repeat) if send_patient
+                    nxt.append(max(r.due_at + repeat * count, at + repeat) if send_patient
                                else r.due_at + repeat * count)
                 if caregiver_at is not None:
                     nxt.append(caregiver_at)
-                updates.append({"id": r.id, "fire_count": count, "last_fired_at": now, "caregiver_alerted_at": alerted,
-                                "next_fire_at": max(min(nxt), now + timedelta(seconds=1)) if nxt else None,
-                                "state": "due" if r.state == "scheduled" and r.kind == "dose" else r.state})
+                updates.append((r.id, count, max(min(nxt), at + timedelta(seconds=1)) if nxt else None, alerted,
+                                "due" if r.state == "scheduled" and r.kind == "dose" else r.state, at))
             # Two statements per batch whatever its size (arrays, not one round trip per row).
-            await session.execute(_UPDATE_FIRED, {
-                "ids": [u["id"] for u in updates], "counts": [u["fire_count"] for u in updates],
-                "nexts": [u["next_fire_at"] for u in updates], "alerted": [u["caregiver_alerted_at"] for u in updates],
-                "states": [u["state"] for u in updates], "now": now})
+            ids, counts, nexts, alerted_at, states, fired = (list(c) for c in zip(*updates))
+            await session.execute(_UPDATE_FIRED, {"ids": ids, "counts": counts, "nexts": nexts,
+                                                  "alerted": alerted_at, "states": states, "fired": fired})
             if events:
-                await insert_outbox(session, events)
-            return len(rows)
+                await insert_outbox(session, events, not_before)
+        if self.on_staged is not None:
+            for when in {nb for nb in not_before if nb is not None}:
+                self.on_staged(when)
+        return len(rows)
 
     async def mark_missed(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)

@@ -242,6 +242,7 @@ class Reminders:
         await session.execute(update(Occurrence).where(Occurrence.plan_id == plan.id,
                                                        Occurrence.next_fire_at.is_not(None))
                               .values(next_fire_at=None))
+        await repo.withdraw_staged_for_plan(session, plan.id, now)
         await repo.log_change(session, user_id, "plan", plan.id, plan.version, deleted=True)
         await add_event(session, PlanChangedV1(user_id=user_id, plan_id=str(plan.id), version=plan.version,
                                                change="deleted", drug_id=plan.drug_id, drug_class=plan.drug_class))
@@ -316,6 +317,8 @@ class Reminders:
         was_taken = occ.state in ("taken", "taken_late")
         occ.state, occ.taken_at, occ.recorded_at = state, taken_at, now
         occ.next_fire_at = None
+        if occ.fire_count:
+            await repo.withdraw_staged(session, occ, now)
         occ.version += 1
         occ.updated_at = now
         if plan.stock is not None and was_taken != (state in ("taken", "taken_late")):

@@ -170,3 +170,80 @@ def test_sse_reconnect_replays_unacknowledged_reminders(client, state, call):
     assert "event: reminder" not in body     # acknowledged: nothing to replay
     r = client.get("/v1/stream", headers={"Last-Event-ID": "yesterday"}, auth=signed(uid))
     assert r.status_code == 422
+
+
+def test_a_reminder_claimed_ahead_goes_out_at_its_due_time_not_before(client, state, in_tx, call):
+    """The scheduler claims what falls due within its look-ahead and stages it with ``not_before`` = due time; the
+    relay publishes it at that time (woken by the scheduler), never earlier, exactly once."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["05:43"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+
+    async def move_due(session):   # test set-up: this occurrence falls due 3 s from now on the real clock
+        await session.execute(text("UPDATE reminders.occurrences SET due_at = :d, next_fire_at = :d WHERE id = :i"),
+                              {"d": due, "i": occ["id"]})
+    in_tx(move_due)
+
+    async def outbox_row(session):
+        return (await session.execute(text(
+            "SELECT payload, not_before, published_at FROM reminders.outbox WHERE subject = 'reminder.due.v1' "
+            "AND payload->>'occurrence_id' = :i"), {"i": occ["id"]})).all()
+
+    call(state.scheduler.fire_due, None, None, 0.5)       # due in 3 s: outside a 0.5 s look-ahead
+    assert in_tx(outbox_row) == []
+    assert call(state.scheduler.fire_due, None, None, 30.0) >= 1
+    [(payload, not_before, published_at)] = in_tx(outbox_row)
+    assert not_before == due and parse(payload["occurred_at"]) == due and payload["attempt"] == 1
+    async def occ_row(session):
+        return (await session.execute(text("SELECT last_fired_at, fire_count, state FROM reminders.occurrences "
+                                           "WHERE id = :i"), {"i": occ["id"]})).one()
+    assert tuple(in_tx(occ_row)) == (due, 1, "due")
+    if datetime.now(UTC) < due - timedelta(seconds=0.5):
+        assert published_at is None                           # staged, held back
+    deadline = time.monotonic() + 20
+    while published_at is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        [(payload, not_before, published_at)] = in_tx(outbox_row)
+    assert published_at is not None and published_at >= due
+    call(state.scheduler.fire_due, None, None, 30.0)     # nothing left to claim for it: still one event
+    assert len(in_tx(outbox_row)) == 1
+
+
+def test_a_dose_recorded_before_its_staged_reminder_goes_out_withdraws_it(client, state, in_tx, call):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    uid = user()
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["05:47"]})
+    occ = plan_occurrences(client, uid, plan["id"])[0]
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=40)
+
+    async def move_due(session):
+        await session.execute(text("UPDATE reminders.occurrences SET due_at = :d, next_fire_at = :d WHERE id = :i"),
+                              {"d": due, "i": occ["id"]})
+    in_tx(move_due)
+
+    async def staged(session):
+        return (await session.execute(text(
+            "SELECT published_at FROM reminders.outbox WHERE subject = 'reminder.due.v1' "
+            "AND payload->>'occurrence_id' = :i"), {"i": occ["id"]})).all()
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 1
+    assert [tuple(r) for r in in_tx(staged)] == [(None,)]
+    r = client.post(f"/v1/occurrences/{occ['id']}:record", json={"state": "taken"}, auth=signed(uid))
+    assert r.status_code == 200 and r.json()["state"] == "taken"
+    assert in_tx(staged) == []                                   # withdrawn: no reminder for a dose already taken
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 0
+    assert in_tx(staged) == []
+
+    # a plan deleted while its next reminder is staged: withdrawn too
+    occ = plan_occurrences(client, uid, plan["id"])[1]
+    due = due + timedelta(seconds=5)
+    in_tx(move_due)
+    assert call(state.scheduler.fire_due, None, None, 60.0) >= 1
+    assert [tuple(r) for r in in_tx(staged)] == [(None,)]
+    assert client.delete(f"/v1/plans/{plan['id']}", auth=signed(uid)).status_code == 204
+    assert in_tx(staged) == []
