@@ -11,7 +11,9 @@ UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 LOCAL_CODES = "urn:zhenxi:indicator"
 _INTERPRETATION_DISPLAY = {"H": "High", "L": "Low", "N": "Normal", "HH": "Critical high", "LL": "Critical low",
-                           "A": "Abnormal"}
+                           "A": "Abnormal", "POS": "Positive", "NEG": "Negative"}
+# project flag vocabulary → FHIR v3 ObservationInterpretation code
+_FHIR_CODE = {"ABN": "A"}
 # canonical unit (knowledge/indicators/units.yaml) → UCUM code
 UCUM_CODES = {
     "10^9/L": "10*9/L", "10^12/L": "10*12/L", "g/L": "g/L", "g/dL": "g/dL", "mg/L": "mg/L", "mg/dL": "mg/dL",
@@ -70,8 +72,9 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
     if rr:
         obs["referenceRange"] = [rr]
     if ind.get("flag"):
-        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": ind["flag"],
-                                              "display": _INTERPRETATION_DISPLAY.get(ind["flag"], ind["flag"])}]}]
+        code = _FHIR_CODE.get(ind["flag"], ind["flag"])
+        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": code,
+                                              "display": _INTERPRETATION_DISPLAY.get(code, code)}]}]
     return obs
 
 

@@ -18,6 +18,7 @@ HEADER_WORDS: list[tuple[str, str]] = [
     (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
     (r"^单位$|^unit$|^units$", "unit"),
+    (r"^(序号|no\.?|编号|#)$", "seq"),
 ]
 _NAME_HEADER = "name"
 
@@ -51,6 +52,34 @@ def _line_height(tokens: list[Token]) -> float:
 
 
 def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
+    """Text rows followed along their baselines, left to right: each row extends to the token whose centre lies
+    closest to the row's line extrapolated from its last token (slope from the OCR quads). This holds on curled
+    or keystoned photos, where one global angle leaves the left and right blocks on different slants."""
+    slopes = [t.slope for t in tokens if t.slope is not None]
+    default_slope = float(np.median(slopes)) if slopes else 0.0
+    rows: list[list[Token]] = []
+    for tok in sorted(tokens, key=lambda t: (t.box[0], t.box[1])):
+        cx, cy = tok.cx, (tok.box[1] + tok.box[3]) / 2
+        best, best_d = -1, 1e9
+        for i, row in enumerate(rows):
+            last = row[-1]
+            if last.box[2] > tok.box[0] + 0.6 * line_h:
+                continue  # overlaps horizontally: not the same line
+            rs = [t.slope for t in row if t.slope is not None]
+            slope = float(np.median(rs)) if rs else default_slope
+            pred = (last.box[1] + last.box[3]) / 2 + slope * (cx - last.cx)
+            d = abs(cy - pred)
+            if d < best_d:
+                best, best_d = i, d
+        if best >= 0 and best_d < 0.5 * line_h:
+            rows[best].append(tok)
+        else:
+            rows.append([tok])
+    rows.sort(key=lambda r: float(np.median([(t.box[1] + t.box[3]) / 2 for t in r])))
+    return rows
+
+
+def group_rows_by_centre(tokens: list[Token], line_h: float) -> list[list[Token]]:
     """Cluster tokens into text rows by vertical overlap (tolerant of a little residual skew)."""
     rows: list[list[Token]] = []
     centres: list[float] = []
@@ -71,15 +100,92 @@ def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
     return [sorted(rows[i], key=lambda t: t.box[0]) for i in order]
 
 
+def residual_skew(quads: list[np.ndarray]) -> float:
+    """Skew (radians, y grows with x when positive) still left after geometry, from the OCR boxes themselves:
+    the length-weighted median angle of the top and bottom edges of long text lines."""
+    angs, wts = [], []
+    for q in quads:
+        q = np.asarray(q, dtype=np.float64).reshape(4, 2)
+        for a, b in ((q[0], q[1]), (q[3], q[2])):
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            h = np.linalg.norm(q[3] - q[0])
+            if dx > 3 * max(h, 1):
+                angs.append(np.arctan2(dy, dx))
+                wts.append(dx)
+    if len(angs) < 3:
+        return 0.0
+    a, w = np.array(angs), np.array(wts)
+    o = np.argsort(a)
+    cum = np.cumsum(w[o])
+    med = float(a[o][np.searchsorted(cum, cum[-1] / 2)])
+    return med if abs(med) < np.radians(10) else 0.0
+
+
+def straighten(texts: list[tuple[str, float, np.ndarray]]) -> list[Token]:
+    """Tokens whose boxes are taken after removing the residual skew (rotation about the page origin), so that
+    one table row shares one baseline even when the page was not perfectly deskewed."""
+    quads = [np.asarray(q, dtype=np.float64).reshape(4, 2) for _, _, q in texts]
+    ang = residual_skew(quads)
+    c, s_ = np.cos(-ang), np.sin(-ang)
+    out = []
+    for (text, score, _), q in zip(texts, quads):
+        x = q[:, 0] * c - q[:, 1] * s_
+        y = q[:, 0] * s_ + q[:, 1] * c
+        dx = ((x[1] - x[0]) + (x[2] - x[3])) / 2
+        dy = ((y[1] - y[0]) + (y[2] - y[3])) / 2
+        hgt = max(y.max() - y.min(), 1.0)
+        slope = float(dy / dx) if dx > 2.5 * hgt else None
+        out.append(Token(text, score, (float(x.min()), float(y.min()), float(x.max()), float(y.max())), slope=slope))
+    return out
+
+
+def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
+    """Header words of a row: tokens split at spaces (boxes apportioned), adjacent pieces merged when together
+    they make a header word ('项 目' → 项目, '结 果' → 结果)."""
+    words: list[Token] = []
+    for t in row:
+        parts = t.text.split()
+        if len(parts) <= 1:
+            words.append(t)
+            continue
+        total = max(len(t.text), 1)
+        pos = 0
+        for w in parts:
+            st = t.text.find(w, pos)
+            pos = st + len(w)
+            x0 = t.box[0] + (t.box[2] - t.box[0]) * st / total
+            x1 = t.box[0] + (t.box[2] - t.box[0]) * pos / total
+            words.append(Token(w, t.score, (x0, t.box[1], x1, t.box[3])))
+    out: list[tuple[str, Token]] = []
+    i = 0
+    while i < len(words):
+        hit = None
+        for j in range(min(len(words), i + 3), i, -1):
+            txt = "".join(w.text for w in words[i:j])
+            k = header_kind(txt)
+            if k:
+                ws = words[i:j]
+                hit = (k, Token(txt, min(w.score for w in ws), (ws[0].box[0], min(w.box[1] for w in ws),
+                                                                  ws[-1].box[2], max(w.box[3] for w in ws))), j)
+                break
+        if hit:
+            out.append((hit[0], hit[1]))
+            i = hit[2]
+        else:
+            i += 1
+    return out
+
+
 def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
     """Rows that look like a column header: >= 2 header words, one of them the name or value column."""
     found = []
     for i, row in enumerate(rows):
-        kinds = [(header_kind(t.text), t) for t in row]
-        kinds = [(k, t) for k, t in kinds if k]
+        kinds = _header_words(row)
         ks = {k for k, _ in kinds}
         if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
-            found.append((i, kinds))
+            # most of the row must be header words (a body row may hold one '结果' by chance)
+            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in row):
+                found.append((i, kinds))
     return found
 
 
@@ -90,7 +196,7 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     starts = [0]
     seen: set[str] = set()
     for j, (k, _) in enumerate(header):
-        if k in seen and k in (_NAME_HEADER, "value") and (k == _NAME_HEADER or _NAME_HEADER not in seen):
+        if k in seen and k in (_NAME_HEADER, "value", "seq") and (k != "value" or _NAME_HEADER not in seen):
             starts.append(j)
             seen = set()
         seen.add(k)

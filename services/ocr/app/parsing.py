@@ -19,7 +19,8 @@ _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|检出|正�
 _ARROW_UP = "↑⬆▲"
 _ARROW_DOWN = "↓⬇▼"
 _FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
-               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "A", "*": "A", "a": "A", "异常": "A"}
+               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "a": "ABN", "异常": "ABN",
+               "+": "POS", "阴性": "NEG"}
 _RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|to|\.{2,3}|_)"
 
 
@@ -94,7 +95,7 @@ def split_flag(text: str) -> tuple[str, str | None]:
         return m.group(1).strip(), m.group(2)
     m = re.match(r"^(.*?\d)\s*\*$", t)
     if m:
-        return m.group(1).strip(), "A"
+        return m.group(1).strip(), "ABN"
     return t, None
 
 
@@ -201,8 +202,11 @@ def interpret(value: float, ref_low: float | None, ref_high: float | None,
 
 
 def same_direction(a: str | None, b: str | None) -> bool:
-    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs N disagree."""
+    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs N disagree. A mark on a
+    positive qualitative result (POS) agrees with ABN/H."""
     if a is None or b is None:
+        return True
+    if {a, b} <= {"POS", "ABN", "H"}:
         return True
     up = {"H", "HH"}
     down = {"L", "LL"}
@@ -219,6 +223,7 @@ class Token:
     score: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
     column: str | None = None  # header column hint: name | value | flag | range | unit | code | None
+    slope: float | None = None  # dy/dx of the text line's baseline (from the OCR quad), None when too short
 
     @property
     def cx(self) -> float:
@@ -262,8 +267,9 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
     if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
         head, tail = m.group(1), m.group(2)
+        head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
-        if matches and matches[0].score >= 0.75:
+        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6):
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
     # value/range followed by a unit
     m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
@@ -343,11 +349,37 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     return out
 
 
+_LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff])|^(\d{1,3})[.、]?\s+(?=[A-Za-z\u4e00-\u9fff])")
+_LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
+_TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
+
+
+def _split_lead(tok: Token) -> list[Token]:
+    """Row numbers glued before a name ('3 肺炎支原体', '20平均红细胞') are dropped; an arrow glued to a range
+    ('↑<8', '↓ 2.4-4.0') becomes its own flag cell; '1 %' after a value is an arrow the OCR read as '1'."""
+    text = tok.text.strip()
+    x0, y0, x1, y1 = tok.box
+    n = max(len(text), 1)
+    m = _LEAD_ROWNO.match(text)
+    if m and not re.match(r"^\d+\s*[-~]", text):
+        cut = m.end()
+        return [Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
+    m = _LEAD_ARROW.match(text)
+    if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
+        cut = len(m.group(1))
+        return [Token(m.group(1), tok.score, (x0, y0, x0 + (x1 - x0) * cut / n, y1), "flag", tok.slope),
+                Token(m.group(2), tok.score, (x0 + (x1 - x0) * (cut + 1) / n, y0, x1, y1), tok.column, tok.slope)]
+    return [tok]
+
+
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
     exploded = [p for t in tokens for p in explode(kb, t)]
+    exploded = [p for t in exploded for p in _split_lead(t)]
     for tok in sorted(exploded, key=lambda t: t.box[0]):
+        if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
+            continue  # the row number column
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
             parts = _split_glued(kb, tok)

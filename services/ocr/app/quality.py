@@ -23,7 +23,7 @@ MEASURE_LONG_SIDE = 1024
 
 @dataclass(frozen=True)
 class GateThresholds:
-    min_side_px: int = 400
+    min_side_px: int = 280
     min_sharpness: float = 120.0  # 90th-percentile tile variance of the Laplacian (Gaussian blur σ≈2.5 at 1024 px)
     dark_p95: float = 70.0  # even the brightest 5 % of pixels are darker than this
     dark_mean: float = 45.0

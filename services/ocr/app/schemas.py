@@ -15,7 +15,7 @@ class ServiceInfo(BaseModel):
     caller: Caller
 
 
-Flag = Literal["H", "L", "N", "HH", "LL", "A"]
+Flag = Literal["H", "L", "N", "HH", "LL", "POS", "NEG", "ABN"]
 
 
 class Reference(BaseModel):
@@ -43,6 +43,14 @@ class Indicator(BaseModel):
     value: float | None = Field(description="number in `unit` (converted to the canonical unit when the sheet "
                                             "printed another); null for qualitative results")
     value_text: str = Field(description="the result as printed")
+    name_printed: str | None = Field(None, description="the indicator's name as printed (OCR text)")
+    value_printed: str | None = Field(None, description="the result as printed, without its flag mark")
+    range_printed: str | None = Field(None, description="the reference range as printed, null when none")
+    unit_printed: str | None = Field(None, description="the unit as printed, null when none")
+    flag_mark: str | None = Field(None, description="the flag mark as printed (↑, H, 偏高, *), null when none")
+    row_confidence: float | None = Field(None, description="recognition scores combined with structural "
+                                                           "agreement (value parses, unit fits, value/range/arrow "
+                                                           "agree)")
     comparator: Literal["<", "<=", ">", ">="] | None = None
     qualitative: str | None = Field(None, description="negative | trace | positive | 1+ .. 4+")
     unit: str | None

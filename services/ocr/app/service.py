@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
-from .layout import analyse
+from .layout import analyse, straighten
 from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, same_direction
 from .report_header import extract_header, report_type
 
@@ -106,7 +107,7 @@ class LabReportParser:
         all_tokens: list[Token] = []
         items_per_page: list[tuple[int, list[RowItem]]] = []
         for pno, (page, g) in enumerate(zip(ocr, geo)):
-            tokens = [Token(line.text, line.score, line.box) for line in page.lines]
+            tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
             outside_tokens.extend(lay.outside)
@@ -178,8 +179,10 @@ class LabReportParser:
         value_conf = it.value.score
         # ---- reference range ---------------------------------------------------------------------------------
         pr = it.parsed_range
+        plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)
+            plow_p, phigh_p = plow, phigh
             low = _round(converter(plow), ind.decimals) if plow is not None else None
             high = _round(converter(phigh), ind.decimals) if phigh is not None else None
             reference = {"low": low, "high": high, "text": pr.text, "source": "printed"}
@@ -196,14 +199,19 @@ class LabReportParser:
         computed: str | None = None
         if value is not None:
             computed = interpret(value, low, high, ind.critical)
+            if pr is not None and computed == "N" and pv.number is not None:
+                # '<8' excludes 8 itself, '>60' excludes 60 (printed bounds compared as printed)
+                if plow_p is not None and not pr.low_inclusive and pv.number <= plow_p:
+                    computed = "L"
+                if phigh_p is not None and not pr.high_inclusive and pv.number >= phigh_p:
+                    computed = "H"
         elif pv.qualitative is not None:
-            if pv.qualitative == "negative":
-                computed = "N"
-            elif pr is not None and pr.qualitative == "negative" or ind.normal:
-                computed = "A"
+            computed = "NEG" if pv.qualitative == "negative" else "POS"
         printed = it.flag_code
-        if printed == "A" and computed in ("H", "L", "HH", "LL"):
+        if printed == "ABN" and computed in ("H", "L", "HH", "LL", "POS"):
             printed = computed  # a bare '*' says "abnormal"; the numbers say which way
+        if printed in ("H", "ABN") and pv.qualitative is not None and pv.qualitative != "negative":
+            printed = "POS"
         flag = printed or computed
         flag_conf = it.flag.score if printed and it.flag else min(value_conf, ref_conf)
         if printed and computed and not same_direction(printed, computed):
@@ -212,6 +220,10 @@ class LabReportParser:
                                         f"Printed flag {printed} disagrees with value vs range ({computed}); "
                                         "the printed flag is kept."})
             review_reasons.append("flag_disagrees_with_range")
+        flag_mark = None
+        if it.flag is not None:
+            fm = re.search(r"[↑↓⬆⬇▲▼]{1,2}|偏高|偏低|HH|LL|H|L|\*|阳性|异常", it.flag.text)
+            flag_mark = fm.group(0) if fm else it.flag.text
         critical = False
         if value is not None and ind.critical is not None:
             c = ind.critical
@@ -236,6 +248,9 @@ class LabReportParser:
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
             "value": value, "value_text": it.value.text, "comparator": pv.comparator,
+            "name_printed": " ".join(c.text for c, _ in it.names), "value_printed": it.value.text,
+            "range_printed": it.range.text if it.range else None, "unit_printed": unit_text,
+            "flag_mark": flag_mark,
             "qualitative": pv.qualitative,
             "unit": unit, "unit_text": unit_text,
             "reference": reference, "flag": flag, "flag_printed": printed, "flag_computed": computed,

@@ -104,12 +104,20 @@ def test_good_page_passes_gate(page):
 
 def test_photographed_report_passes_gate():
     img, _ = report(seed=4, layout="two_column", distortion="phone", panel="blood_routine")
-    quality.check(img)
+    t = quality.GateThresholds()
+    q = quality.check(img, t)  # raises an ImageRejectedError if the gate refused it
+    assert isinstance(q, quality.QualityReport)
+    assert (q.width, q.height) == (img.shape[1], img.shape[0])
+    assert q.text_components >= t.min_text_components and q.aligned_fraction >= t.min_aligned_fraction
+    assert q.sharpness >= t.min_sharpness and q.paper_fraction >= t.min_paper_fraction
+    # the same photo, blurred past the threshold, is refused: the gate above did judge this image
+    with pytest.raises(errors.ImageTooBlurryError):
+        quality.check(cv2.GaussianBlur(img, (0, 0), 6), t)
 
 
 def test_too_small(page):
     with pytest.raises(errors.ImageTooSmallError):
-        quality.check(cv2.resize(page, (300, 420)))
+        quality.check(cv2.resize(page, (240, 340)))
 
 
 def test_too_dark(page):
