@@ -14,7 +14,7 @@ NUM = r"[-+]?\d+(?:\.\d+)?"
 _CMP = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=", "=>": ">="}
 _NEG = ("阴性", "阴", "-", "neg", "negative", "未检出", "无", "normal", "正常", "阴性(-)", "(-)", "无反应性")
 _POS = ("阳性", "阳", "+", "pos", "positive", "检出", "弱阳性", "有反应性")
-_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
                       r"|[-±+]|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
 _ARROW_UP = "↑⬆▲"
 _ARROW_DOWN = "↓⬇▼"
@@ -64,7 +64,7 @@ def parse_value(text: str) -> ParsedValue | None:
 
 def qualitative_grade(q: str) -> str:
     q = norm_text(q)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性")):
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到")):
         return "negative"
     q = q.strip("()")
     if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
@@ -286,6 +286,9 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 
 
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
+# header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
+_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
 
 
 def classify(kb: KnowledgeBase, text: str) -> str:
@@ -354,6 +357,18 @@ _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
 
 
+def _descriptive(kb: KnowledgeBase, text: str) -> bool:
+    """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
+    value column ('MONO%', '红细胞')."""
+    t = text.strip()
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+", t):
+        return True
+    if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊]", t):
+        return False
+    ms = kb.match_name(t, allow_fuzzy=True)
+    return not ms or ms[0].score < 0.6
+
+
 def _split_lead(tok: Token) -> list[Token]:
     """Row numbers glued before a name ('3 肺炎支原体', '20平均红细胞') are dropped; an arrow glued to a range
     ('↑<8', '↓ 2.4-4.0') becomes its own flag cell; '1 %' after a value is an arrow the OCR read as '1'."""
@@ -403,11 +418,26 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             kind = "flag" if parse_flag(cell.text) else kind
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
+        if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
+                and cur.value is None and not parse_value(split_flag(cell.text)[0]) and _descriptive(kb, cell.text):
+            # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
+            cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
+            continue
         if kind == "name":
             matches = kb.match_name(cell.text)
             if not matches or matches[0].score < 0.6:
                 if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
                     cur.extras.append(cell)
+                    continue
+                if col in ("name", "code") and _LISTABLE.search(cell.text) and not _NOT_A_ROW.search(cell.text) \
+                        and len(cell.text) <= 24:
+                    # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
+                    # row still comes back (uncoded) instead of vanishing
+                    if cur is not None and cur.value is None and cur.names:
+                        cur.names.append((cell, []))
+                    else:
+                        cur = RowItem(names=[(cell, [])])
+                        items.append(cur)
                 continue
             same = cur is not None and cur.value is None and cur.names and any(
                 m.indicator.code in {x.indicator.code for _, ms in cur.names for x in ms} for m in matches)

@@ -22,8 +22,9 @@ class Reference(BaseModel):
     low: float | None = None
     high: float | None = None
     text: str | None = None
-    source: Literal["printed", "default"] | None = Field(None, description="printed on the sheet, or the "
-                                                         "knowledge-base adult default when none was printed")
+    source: Literal["printed", "default", "adult_default"] | None = Field(
+        None, description="printed on the sheet; or the knowledge-base default when none was printed "
+                          "(adult_default: the patient is a child and only an adult range is known — not used to flag)")
 
 
 class FieldConfidence(BaseModel):
@@ -35,11 +36,12 @@ class FieldConfidence(BaseModel):
 
 
 class Indicator(BaseModel):
-    code: str = Field(description="canonical code from knowledge/indicators, e.g. WBC, HGB, GLU")
+    code: str | None = Field(description="canonical code from knowledge/indicators, e.g. WBC, HGB, GLU; null for a "
+                                         "printed row the knowledge base does not know (returned as printed)")
     name: str
-    name_en: str
+    name_en: str | None
     loinc: str | None
-    panel: str
+    panel: str | None
     value: float | None = Field(description="number in `unit` (converted to the canonical unit when the sheet "
                                             "printed another); null for qualitative results")
     value_text: str = Field(description="the result as printed")

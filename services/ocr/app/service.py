@@ -16,7 +16,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, same_direction
+from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, same_direction  # noqa: F401
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -129,14 +129,18 @@ class LabReportParser:
             for it in items:
                 choice = choose_indicator(self.kb, it, used, panels_seen)
                 if choice is None:
+                    if it.names and all(not ms for _, ms in it.names):
+                        rec = self._uncoded_record(it, pno)
+                        if rec is not None:
+                            indicators.append(rec)
                     continue
                 ind, name_conf, how = choice
-                rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings)
+                rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
                 if rec is None:
                     continue
                 used.add(ind.code)
                 indicators.append(rec)
-        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators])
+        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]])
         if not indicators:
             warnings.append({"code": "no_indicators_found",
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
@@ -144,8 +148,48 @@ class LabReportParser:
         return {"report_type": rtype, "header": header, "indicators": indicators, "warnings": warnings,
                 "knowledge_version": self.kb.version}
 
+    def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
+        """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
+        alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result)."""
+        pv = it.parsed_value
+        if pv is None or it.value is None:
+            return None
+        name = " ".join(c.text for c, _ in it.names)
+        pr = it.parsed_range
+        flag = it.flag_code
+        if pv.qualitative is not None and flag in ("H", "ABN", None) and pv.qualitative != "negative":
+            flag = "POS" if flag or pv.qualitative else flag
+        if flag is None:
+            if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
+                flag = interpret(pv.number, pr.low, pr.high)
+                if flag == "N" and pr.high is not None and not pr.high_inclusive and pv.number >= pr.high:
+                    flag = "H"
+            elif pv.qualitative is not None:
+                flag = "NEG" if pv.qualitative == "negative" else "POS"
+        conf = min(it.value.score, *(c.score for c, _ in it.names))
+        boxes = [c.box for c, _ in it.names] + [it.value.box]
+        flag_mark = it.flag.text if it.flag is not None else None
+        return {
+            "code": None, "name": name, "name_en": None, "loinc": None, "panel": None,
+            "value": pv.number, "value_text": it.value.text, "comparator": pv.comparator,
+            "qualitative": pv.qualitative, "name_printed": name, "value_printed": it.value.text,
+            "range_printed": it.range.text if it.range else None, "unit_printed": it.unit.text if it.unit else None,
+            "flag_mark": flag_mark, "unit": it.unit.text if it.unit else None,
+            "unit_text": it.unit.text if it.unit else None,
+            "reference": {"low": pr.low if pr else None, "high": pr.high if pr else None,
+                          "text": pr.text if pr else None, "source": "printed" if pr else None},
+            "flag": flag, "flag_printed": it.flag_code, "flag_computed": None, "critical": False,
+            "confidence": round(conf * 0.8, 3),
+            "field_confidence": {"name": 0.5, "value": round(it.value.score, 3), "unit": 0.5, "reference": 0.5,
+                                 "flag": 0.5},
+            "needs_review": True, "review_reasons": ["not_in_knowledge_base"],
+            "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
+                    round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
+            "page": page,
+        }
+
     def _indicator_record(self, ind: Indicator, name_conf: float, how: str, it: RowItem, sex: str | None,
-                          page: int, warnings: list[dict[str, Any]]) -> dict[str, Any] | None:
+                          page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
         review_reasons: list[str] = []
@@ -154,8 +198,10 @@ class LabReportParser:
         unit = ind.unit
         unit_text = it.unit.text if it.unit else None
         unit_conf = 0.85
+        unit_known = True
         if unit_text:
             res = self.kb.resolve_unit(unit_text, ind)
+            unit_known = res is not None
             if res is None:
                 unit, unit_conf = unit_text, 0.3
                 review_reasons.append("unit_unrecognised")
@@ -192,19 +238,31 @@ class LabReportParser:
             low, high = (dr.low, dr.high) if dr else (None, None)
             text = ind.ref_text or (f"{_fmt_num(low)}-{_fmt_num(high)}" if low is not None and high is not None
                                     else "")
+            child = age is not None and age < 18
+            # the knowledge base holds adult ranges only: for a child they are marked as such and not used to flag
             reference = {"low": low, "high": high, "text": text or None,
-                         "source": "default" if dr else None}
+                         "source": ("adult_default" if child else "default") if dr else None}
             ref_conf = 0.9
-        # ---- flag --------------------------------------------------------------------------------------------
+            if dr and child:
+                review_reasons.append("adult_range_for_child")
+                warnings.append({"code": "adult_range_for_child", "indicator": ind.code,
+                                 "message": f"报告未打印参考范围，知识库仅有成人参考范围，不适用于{age}岁儿童，未据此判断高低。 "
+                                            f"No range printed and only an adult range is known: not used to flag "
+                                            f"a {age}-year-old."})
+        # ---- flag: the sheet is the truth ----------------------------------------------------------------------
         computed: str | None = None
         if value is not None:
-            computed = interpret(value, low, high, ind.critical)
-            if pr is not None and computed == "N" and pv.number is not None:
-                # '<8' excludes 8 itself, '>60' excludes 60 (printed bounds compared as printed)
-                if plow_p is not None and not pr.low_inclusive and pv.number <= plow_p:
-                    computed = "L"
-                if phigh_p is not None and not pr.high_inclusive and pv.number >= phigh_p:
-                    computed = "H"
+            if pr is not None and pv.number is not None:
+                # value vs the printed range, both as printed (no unit conversion, no knowledge-base limits)
+                computed = interpret(pv.number, plow_p, phigh_p)
+                if computed == "N":
+                    # '<8' excludes 8 itself, '>60' excludes 60
+                    if plow_p is not None and not pr.low_inclusive and pv.number <= plow_p:
+                        computed = "L"
+                    if phigh_p is not None and not pr.high_inclusive and pv.number >= phigh_p:
+                        computed = "H"
+            elif reference["source"] == "default" and unit_known:
+                computed = interpret(value, low, high, ind.critical)
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
         printed = it.flag_code
@@ -225,7 +283,7 @@ class LabReportParser:
             fm = re.search(r"[↑↓⬆⬇▲▼]{1,2}|偏高|偏低|HH|LL|H|L|\*|阳性|异常", it.flag.text)
             flag_mark = fm.group(0) if fm else it.flag.text
         critical = False
-        if value is not None and ind.critical is not None:
+        if value is not None and ind.critical is not None and unit_known:
             c = ind.critical
             critical = (c.high is not None and value >= c.high) or (c.low is not None and value <= c.low)
         # ---- plausibility ------------------------------------------------------------------------------------
