@@ -251,9 +251,10 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
             if code is not None and p.get("code") == code:
                 s = 1.0
             else:
-                a, b = _name_key(e.get("name_printed", "")), _name_key(p.get("name_printed") or "")
-                if a and b:
-                    s = fuzz.ratio(a, b) / 100 * 0.95
+                name, code_p = _name_key(e.get("name_printed", "")), _name_key(e.get("code_printed", ""))
+                b = _name_key(p.get("name_printed") or "")
+                if name and b:
+                    s = max(fuzz.ratio(a, b) for a in (name, code_p + name, name + code_p) if a) / 100 * 0.95
             if s > best_s:
                 best, best_s = j, s
         if best is None or best_s < 0.8:

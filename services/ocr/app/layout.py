@@ -156,9 +156,34 @@ def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
             x0 = t.box[0] + (t.box[2] - t.box[0]) * st / total
             x1 = t.box[0] + (t.box[2] - t.box[0]) * pos / total
             words.append(Token(w, t.score, (x0, t.box[1], x1, t.box[3])))
+    words = [w for w in words if not re.fullmatch(r"\d{1,2}|[|｜丨]", w.text.strip())]  # specks and rules
     out: list[tuple[str, Token]] = []
     i = 0
     while i < len(words):
+        # glued header words ('结果参考区间', '编号项' + '目'): a window that splits wholly into header terms
+        glued = None
+        if header_kind(words[i].text):
+            out.append((header_kind(words[i].text), words[i]))  # a whole header word keeps its own box
+            i += 1
+            continue
+        for j in range(min(len(words), i + 3), i, -1):
+            txt = "".join(w.text for w in words[i:j])
+            parts = _decompose(txt)
+            if parts and (len(parts) > 1 or j - i > 1):
+                glued = (parts, txt, words[i:j], j)
+                break
+        if glued:
+            parts, txt, ws, j = glued
+            x0, x1 = ws[0].box[0], ws[-1].box[2]
+            y0, y1 = min(w.box[1] for w in ws), max(w.box[3] for w in ws)
+            n = max(len(txt), 1)
+            for term, a, b in parts:
+                k = header_kind(term)
+                if k:
+                    out.append((k, Token(term, min(w.score for w in ws),
+                                         (x0 + (x1 - x0) * a / n, y0, x0 + (x1 - x0) * b / n, y1))))
+            i = j
+            continue
         hit = None
         for j in range(min(len(words), i + 3), i, -1):
             txt = "".join(w.text for w in words[i:j])
@@ -174,6 +199,23 @@ def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
         else:
             i += 1
     return out
+
+
+_HEADER_TERMS = re.compile(r"序号|编号|No\.?|NO\.?|检验项目|检测项目|项目名称|中文名称|项目|英文缩写|缩写|代号|代码|"
+                           r"检验结果|检测结果|测定值|结果|生物参考区间|参考区间|参考范围|参考值|正常值|单位|异常提示|提示|标志")
+
+
+def _decompose(text: str) -> list[tuple[str, int, int]] | None:
+    """'结果参考区间' → [('结果', 0, 2), ('参考区间', 2, 6)] when the whole text is header terms, else None."""
+    t = text.strip()
+    parts, pos = [], 0
+    while pos < len(t):
+        m = _HEADER_TERMS.match(t, pos)
+        if not m:
+            return None
+        parts.append((m.group(0), m.start(), m.end()))
+        pos = m.end()
+    return parts or None
 
 
 def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
@@ -196,7 +238,8 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     starts = [0]
     seen: set[str] = set()
     for j, (k, _) in enumerate(header):
-        if k in seen and k in (_NAME_HEADER, "value", "seq") and (k != "value" or _NAME_HEADER not in seen):
+        if k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
+                k != "value" or _NAME_HEADER not in seen):
             starts.append(j)
             seen = set()
         seen.add(k)
@@ -270,4 +313,36 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
                     break
         for n in sorted(by_table):
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
+    body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
+
+
+def _cy(row: list[Token]) -> float:
+    return float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
+
+
+def merge_split_rows(rows: list[list[Token]], line_h: float) -> list[list[Token]]:
+    """A row whose results sit a little higher or lower than its names (another print head, a tight line pitch)
+    comes out as two half rows: names without a result, and results without a name. Two neighbouring half rows
+    that do not overlap horizontally are one row."""
+    def has(row: list[Token], kinds: tuple[str, ...]) -> bool:
+        return any(t.column in kinds for t in row)
+
+    out: list[list[Token]] = []
+    i = 0
+    while i < len(rows):
+        r = rows[i]
+        if i + 1 < len(rows):
+            r2 = rows[i + 1]
+            overlap = any(a.box[0] < b.box[2] and b.box[0] < a.box[2] for a in r for b in r2)
+            half = (has(r, ("name", "code")) and not has(r, ("value",)) and has(r2, ("value",))
+                    and not has(r2, ("name", "code"))) or (
+                has(r2, ("name", "code")) and not has(r2, ("value",)) and has(r, ("value",))
+                and not has(r, ("name", "code")))
+            if half and not overlap and abs(_cy(r) - _cy(r2)) < 0.95 * line_h:
+                out.append(sorted(r + r2, key=lambda t: t.box[0]))
+                i += 2
+                continue
+        out.append(r)
+        i += 1
+    return out

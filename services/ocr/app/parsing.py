@@ -19,8 +19,7 @@ _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未�
 _ARROW_UP = "↑⬆▲"
 _ARROW_DOWN = "↓⬇▼"
 _FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
-               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "a": "ABN", "异常": "ABN",
-               "+": "POS", "阴性": "NEG"}
+               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "a": "ABN", "异常": "ABN"}
 _RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|to|\.{2,3}|_)"
 
 
@@ -249,6 +248,7 @@ class RowItem:
     parsed_range: ParsedRange | None = None
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
+    row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -352,7 +352,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     return out
 
 
-_LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff])|^(\d{1,3})[.、]?\s+(?=[A-Za-z\u4e00-\u9fff])")
+_LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
 _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
 
@@ -378,7 +378,9 @@ def _split_lead(tok: Token) -> list[Token]:
     m = _LEAD_ROWNO.match(text)
     if m and not re.match(r"^\d+\s*[-~]", text):
         cut = m.end()
-        return [Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
+        num = m.group(1) or m.group(2)
+        return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
+                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
     m = _LEAD_ARROW.match(text)
     if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
         cut = len(m.group(1))
@@ -387,13 +389,14 @@ def _split_lead(tok: Token) -> list[Token]:
     return [tok]
 
 
-def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
-    """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
+def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
+    """parse_row, keeping the items that got a name but no value (counted as doubtful rows)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
     exploded = [p for t in tokens for p in explode(kb, t)]
     exploded = [p for t in exploded for p in _split_lead(t)]
     for tok in sorted(exploded, key=lambda t: t.box[0]):
         if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
+            pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
             continue  # the row number column
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
@@ -411,9 +414,31 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             cell = Cell(txt.strip(), tok.score, box)
             pieces.append((classify(kb, txt) if k == "?" else k, cell, tok.column))
 
+    # a cell that the header puts in the range column is still the value when another range-like cell follows
+    # it before the next name (the header word boxes were off: letter-spaced or glued headers)
+    later_range: list[bool] = []
+    for i, (kind, cell, col) in enumerate(pieces):
+        nxt = False
+        for k2, c2, _ in pieces[i + 1:]:
+            if k2 == "name" and kb.match_name(c2.text, allow_fuzzy=False):
+                break
+            if k2 in ("range", "qual", "value_or_range", "value") or (k2 == "name" and _descriptive(kb, c2.text)):
+                nxt = True
+                break
+        later_range.append(nxt)
     items: list[RowItem] = []
     cur: RowItem | None = None
-    for kind, cell, col in pieces:
+    pending_no: int | None = None
+    for idx, (kind, cell, col) in enumerate(pieces):
+        if kind == "value" and re.fullmatch(r"\d{1,3}", cell.text.strip()) and idx + 1 < len(pieces) \
+                and pieces[idx + 1][0] == "name" and (cur is None or cur.value is not None) \
+                and cell.box[2] <= pieces[idx + 1][1].box[0] + 2:
+            kind = "rowno"  # '13' right before the next block's name
+        if kind == "rowno":
+            pending_no = int(cell.text)
+            continue
+        if col == "range" and later_range[idx] and cur is not None and cur.value is None and cur.names:
+            col = "value"
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
         if kind == "unit_or_name":
@@ -436,7 +461,8 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                     if cur is not None and cur.value is None and cur.names:
                         cur.names.append((cell, []))
                     else:
-                        cur = RowItem(names=[(cell, [])])
+                        cur = RowItem(names=[(cell, [])], row_no=pending_no)
+                        pending_no = None
                         items.append(cur)
                 continue
             same = cur is not None and cur.value is None and cur.names and any(
@@ -446,7 +472,8 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur is not None and cur.value is None and cur.names and (same or col == "code" or near):
                 cur.names.append((cell, matches))
                 continue
-            cur = RowItem(names=[(cell, matches)])
+            cur = RowItem(names=[(cell, matches)], row_no=pending_no)
+            pending_no = None
             items.append(cur)
             continue
         if cur is None:
@@ -496,7 +523,12 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur.unit is None and (cur.value is not None or col == "unit"):
                 cur.unit = cell
             continue
-    return [it for it in items if it.value is not None]
+    return items
+
+
+def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
+    """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
+    return [it for it in parse_row_all(kb, tokens) if it.value is not None]
 
 
 def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],

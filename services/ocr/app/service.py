@@ -129,7 +129,9 @@ class LabReportParser:
             for it in items:
                 choice = choose_indicator(self.kb, it, used, panels_seen)
                 if choice is None:
-                    if it.names and all(not ms for _, ms in it.names):
+                    # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
+                    # μL and per HP): returned as printed rather than dropped
+                    if it.names:
                         rec = self._uncoded_record(it, pno)
                         if rec is not None:
                             indicators.append(rec)
@@ -154,7 +156,7 @@ class LabReportParser:
         pv = it.parsed_value
         if pv is None or it.value is None:
             return None
-        name = " ".join(c.text for c, _ in it.names)
+        name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
         pr = it.parsed_range
         flag = it.flag_code
         if pv.qualitative is not None and flag in ("H", "ABN", None) and pv.qualitative != "negative":
@@ -306,7 +308,8 @@ class LabReportParser:
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
             "value": value, "value_text": it.value.text, "comparator": pv.comparator,
-            "name_printed": " ".join(c.text for c, _ in it.names), "value_printed": it.value.text,
+            "name_printed": " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras]),
+            "value_printed": it.value.text,
             "range_printed": it.range.text if it.range else None, "unit_printed": unit_text,
             "flag_mark": flag_mark,
             "qualitative": pv.qualitative,
