@@ -160,8 +160,10 @@ def printed_flag_code(f: str) -> str | None:
         return "HH"
     if t in ("↓↓", "LL"):
         return "LL"
-    if t in ("+", "阳性", "POS"):
+    if t in ("+", "阳性", "POS", "(+)"):
         return "POS"
+    if t in ("-", "阴性", "NEG", "(-)"):
+        return "NEG"
     return "ABN"  # '*', '异常', other marks
 
 

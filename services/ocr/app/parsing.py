@@ -58,6 +58,12 @@ def parse_value(text: str) -> ParsedValue | None:
     q = norm_text(raw)
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
+    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
+    if m:  # '66(+)', '3(-)': a number with its qualitative reading
+        return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(m.group(2)))
+    m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
+    if m:  # a titre '1:320' (kept as printed; the dilution is the number)
+        return ParsedValue(None, raw, None, None)
     return None
 
 
@@ -205,7 +211,7 @@ def same_direction(a: str | None, b: str | None) -> bool:
     positive qualitative result (POS) agrees with ABN/H."""
     if a is None or b is None:
         return True
-    if {a, b} <= {"POS", "ABN", "H"}:
+    if {a, b} <= {"POS", "ABN", "H"} or {a, b} <= {"NEG", "N"}:
         return True
     up = {"H", "HH"}
     down = {"L", "LL"}
@@ -441,6 +447,11 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             col = "value"
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
+        if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
+                and norm_text(cell.text).replace("十", "+") in ("+", "-", "±", "+-", "(+)", "(-)"):
+            # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
+            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text) in ("-", "(-)") else "POS"
+            continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \

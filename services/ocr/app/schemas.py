@@ -33,6 +33,7 @@ class FieldConfidence(BaseModel):
     unit: float
     reference: float
     flag: float
+    structure: float | None = None
 
 
 class Indicator(BaseModel):
@@ -63,11 +64,13 @@ class Indicator(BaseModel):
     flag_printed: Flag | None
     flag_computed: Flag | None
     critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")
-    confidence: float = Field(description="lowest field confidence")
+    confidence: float = Field(description="lowest field confidence, and no more than the recognition score "
+                                          "times the structural agreement (field_confidence.structure)")
     field_confidence: FieldConfidence
     needs_review: bool
     review_reasons: list[str]
     box: list[float] = Field(description="x0, y0, x1, y1 on the normalised (deskewed, upright) page")
+    row: int | None = Field(None, description="the row number printed on the sheet, when it numbers its rows")
     page: int
 
 
@@ -87,6 +90,8 @@ class Warning_(BaseModel):
     code: str
     message: str
     indicator: str | None = None
+    details: dict | None = Field(None, description="reshoot_suggested: reasons, expected_rows, read_rows, "
+                                                   "missing_rows, rows_without_result, low_confidence_rows")
 
 
 class LabReport(BaseModel):

@@ -16,7 +16,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, same_direction  # noqa: F401
+from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -106,6 +106,8 @@ class LabReportParser:
         outside_tokens: list[Token] = []
         all_tokens: list[Token] = []
         items_per_page: list[tuple[int, list[RowItem]]] = []
+        no_value: list[tuple[int, RowItem]] = []
+        row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
@@ -113,7 +115,13 @@ class LabReportParser:
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
             for row in lay.rows:
-                items.extend(parse_row(self.kb, row))
+                for it in parse_row_all(self.kb, row):
+                    if it.value is not None:
+                        items.append(it)
+                    elif any(ms for _, ms in it.names) or it.row_no is not None:
+                        no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
+                    if it.row_no is not None:
+                        row_numbers[pno].add(it.row_no)
             items_per_page.append((pno, items))
         header = extract_header(outside_tokens or all_tokens, self.kb)
         sex = header.get("sex")
@@ -134,6 +142,7 @@ class LabReportParser:
                     if it.names:
                         rec = self._uncoded_record(it, pno)
                         if rec is not None:
+                            rec["row"] = it.row_no
                             indicators.append(rec)
                     continue
                 ind, name_conf, how = choice
@@ -141,7 +150,11 @@ class LabReportParser:
                 if rec is None:
                     continue
                 used.add(ind.code)
+                rec["row"] = it.row_no
                 indicators.append(rec)
+        reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
+        if reshoot is not None:
+            warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]])
         if not indicators:
             warnings.append({"code": "no_indicators_found",
@@ -149,6 +162,53 @@ class LabReportParser:
                                         "No lab indicators were recognised: not a lab report, or an unknown layout."})
         return {"report_type": rtype, "header": header, "indicators": indicators, "warnings": warnings,
                 "knowledge_version": self.kb.version}
+
+    def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
+                       row_numbers: dict[int, set[int]]) -> dict[str, Any] | None:
+        """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
+        read but not their result, and rows read with low confidence. Any of them → a re-shoot request naming
+        the rows, instead of a silently short list."""
+        missing: list[int] = []
+        expected = None
+        for pno, nums in row_numbers.items():
+            if len(nums) >= 3:
+                top = max(nums)
+                on_page = [i for i in indicators if i.get("page") == pno]
+                if top <= 80 and len(nums) >= 0.5 * top:  # a real 1..N numbering, not stray digits
+                    expected = (expected or 0) + top
+                    if len(on_page) < top:
+                        have = {i.get("row") for i in on_page}
+                        missing += [n for n in range(1, top + 1) if n not in have]
+        unread = []
+        for pno, it in no_value:
+            ys = [i["box"][1] for i in indicators if i.get("page") == pno] + \
+                 [i["box"][3] for i in indicators if i.get("page") == pno]
+            cy = (it.names[0][0].box[1] + it.names[0][0].box[3]) / 2 if it.names else None
+            if ys and cy is not None and min(ys) <= cy <= max(ys):  # inside the table, not a histogram label
+                unread.append({"row": it.row_no, "name_printed": " ".join(c.text for c, _ in it.names)})
+        low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                "confidence": i["confidence"]}
+               for i in indicators if i["confidence"] < self.options.review_threshold]
+        if len(low) <= max(1, 0.2 * len(indicators)) and not any(x["confidence"] < 0.5 for x in low):
+            low_trigger = False
+        else:
+            low_trigger = True
+        if not missing and not unread and not low_trigger:
+            return None
+        reasons = []
+        if missing:
+            reasons.append("row_numbers_missing")
+        if unread:
+            reasons.append("result_not_read")
+        if low_trigger:
+            reasons.append("low_confidence_rows")
+        return {"code": "reshoot_suggested",
+                "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
+                           "Some rows could not be read reliably: please re-take the photo flat, in good light, "
+                           "with the whole table in view.",
+                "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
+                            "missing_rows": sorted(set(missing)), "rows_without_result": unread,
+                            "low_confidence_rows": low}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
@@ -209,7 +269,9 @@ class LabReportParser:
                 review_reasons.append("unit_unrecognised")
             else:
                 factor = res[1]
-                unit_conf = it.unit.score
+                # a unit that is valid for this code confirms the reading even when the recogniser was unsure
+                # of a short token ('%', 'pg')
+                unit_conf = max(it.unit.score, 0.95)
         ifcc = ind.extra.get("ifcc_mmol_mol")
         converter = (lambda x: x * factor)
         if ifcc and unit_text and "mmol/mol" in unit_text.replace(" ", "").lower():
@@ -268,6 +330,8 @@ class LabReportParser:
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
         printed = it.flag_code
+        if printed is None and pv.number is not None and pv.qualitative is not None:
+            printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'
         if printed == "ABN" and computed in ("H", "L", "HH", "LL", "POS"):
             printed = computed  # a bare '*' says "abnormal"; the numbers say which way
         if printed in ("H", "ABN") and pv.qualitative is not None and pv.qualitative != "negative":
@@ -299,7 +363,23 @@ class LabReportParser:
             review_reasons.append("name_uncertain")
         field_conf = {"name": round(name_conf, 3), "value": round(value_conf, 3), "unit": round(unit_conf, 3),
                       "reference": round(ref_conf, 3), "flag": round(flag_conf, 3)}
-        overall = min(field_conf.values())
+        # structure: does the row hang together? (value parses, unit fits the code, value/range/arrow agree)
+        structure = 1.0
+        if pv.number is None and pv.qualitative is None:
+            structure *= 0.85  # a descriptive result: nothing to check it against
+        if unit_text and not unit_known:
+            structure *= 0.6
+        elif not unit_text and ind.unit not in (None, "", "ratio") and value is not None:
+            structure *= 0.95
+        if printed and computed and not same_direction(printed, computed):
+            structure *= 0.5
+        elif not printed and pr is None:
+            structure *= 0.95
+        if "implausible_value" in review_reasons:
+            structure *= 0.5
+        rec_score = min(value_conf, *(c.score for c, _ in it.names))
+        field_conf["structure"] = round(structure, 3)
+        overall = min(min(field_conf.values()), rec_score * structure)
         if overall < self.options.review_threshold:
             review_reasons.append("low_confidence")
         boxes = [c.box for c, _ in it.names] + [it.value.box] + [c.box for c in (it.range, it.unit, it.flag) if c]
