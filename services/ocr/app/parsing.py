@@ -15,7 +15,7 @@ _CMP = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "�
 _NEG = ("阴性", "阴", "-", "neg", "negative", "未检出", "无", "normal", "正常", "阴性(-)", "(-)", "无反应性")
 _POS = ("阳性", "阳", "+", "pos", "positive", "检出", "弱阳性", "有反应性")
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
-                      r"|[-±+]|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
+                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
 _ARROW_UP = "↑⬆▲"
 _ARROW_DOWN = "↓⬇▼"
 _FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
@@ -74,7 +74,7 @@ def qualitative_grade(q: str) -> str:
     q = q.strip("()")
     if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
         return "negative"
-    if q in ("±", "可疑", "微量", "trace", "弱阳性"):
+    if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"
     m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
     if m:
@@ -279,7 +279,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
     # value/range followed by a unit
     m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
-    if m and kb.is_unit(m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
+    if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
         head = m.group(1).strip()
         kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
         return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
@@ -292,6 +292,21 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 
 
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def fix_unit_ocr(text: str) -> str:
+    """Units as the recogniser mangles them: 'g/1' → g/L, 'mmol/1' → mmol/L, 'f1' → fL, "10'9/L" → 10^9/L."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    t = re.sub(r"^([×xX*]?\s*10)\s*[`'°’‘\"]\s*(\d{1,2})", r"\1^\2", t)
+    if re.fullmatch(r"[A-Za-zμµ0-9^~*×./]+/[1l|I]", t):
+        t = t[:-1] + "L"
+    if t in ("f1", "fI", "f|"):
+        t = "fL"
+    return t
+
+
+def is_unit(kb: KnowledgeBase, text: str) -> bool:
+    return kb.is_unit(text) or (fix_unit_ocr(text) != text and kb.is_unit(fix_unit_ocr(text)))
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
@@ -317,9 +332,9 @@ def classify(kb: KnowledgeBase, text: str) -> str:
         return "range"
     if pv is not None:
         return "qual"
-    if kb.is_unit(t) and not kb.match_name(t, allow_fuzzy=False):
+    if is_unit(kb, t) and not kb.match_name(t, allow_fuzzy=False):
         return "unit"
-    if kb.is_unit(t):
+    if is_unit(kb, t):
         return "unit_or_name"
     if _CJK_OR_ALPHA.search(t):
         return "name"
@@ -565,7 +580,7 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
         ind: Indicator = c[0]
         s = c[1]
         if unit_text:
-            s += 0.1 if kb.resolve_unit(unit_text, ind) else -0.15
+            s += 0.1 if (kb.resolve_unit(unit_text, ind) or kb.resolve_unit(fix_unit_ocr(unit_text), ind)) else -0.15
         if panels and ind.panel in panels:
             s += 0.05
         if qual and ind.kind == "quantitative" and ind.unit is not None:

@@ -16,7 +16,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
+from .parsing import RowItem, Token, choose_indicator, fix_unit_ocr, interpret, parse_row_all, same_direction
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -262,7 +262,7 @@ class LabReportParser:
         unit_conf = 0.85
         unit_known = True
         if unit_text:
-            res = self.kb.resolve_unit(unit_text, ind)
+            res = self.kb.resolve_unit(unit_text, ind) or self.kb.resolve_unit(fix_unit_ocr(unit_text), ind)
             unit_known = res is not None
             if res is None:
                 unit, unit_conf = unit_text, 0.3

@@ -139,3 +139,88 @@ def test_chest_xrays_are_refused(parser):
     for f in files:
         with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
             parser.parse(f.read_bytes(), f.name, "image/png")
+
+
+def _page(cells, header=()):
+    """OCR lines for _assemble: (text, x0, x1, y) each; header lines above the table (title, sex, age)."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    lines = [TextLine(t, 0.99, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, a, b, y in
+             list(header) + list(cells)]
+    return [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+
+
+def test_printed_range_decides_the_flag_for_a_child(parser):
+    """The issue's case: a 2-year-old's 血红蛋白 122 with 120~160 printed and no arrow is normal, although the
+    adult default (130-175) would say low; without a printed range the adult range is not used to flag."""
+    header = [("血常规检验报告单", 300, 600, 10), ("性别:男", 40, 160, 60), ("年龄:2岁", 300, 420, 60)]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("血红蛋白", 40, 130, 170), ("122", 300, 340, 170), ("120~160", 420, 510, 170), ("g/1", 600, 640, 170),
+             ("C反应蛋白", 40, 150, 210), ("8", 300, 315, 210), ("<8", 420, 450, 210), ("mg/L", 600, 650, 210),
+             ("红细胞计数", 40, 150, 250), ("3.9", 300, 340, 250), ("10*12/L", 600, 690, 250)]
+    out = parser._assemble(*_page(cells, header))
+    assert out["header"]["age"] == 2
+    by = {i["code"]: i for i in out["indicators"]}
+    hgb, crp, rbc = by["HGB"], by["CRP"], by["RBC"]
+    assert hgb["flag"] == "N" and hgb["reference"]["source"] == "printed" and hgb["range_printed"] == "120~160"
+    assert hgb["unit"] == "g/L" and hgb["unit_printed"] == "g/1" and hgb["name_printed"] == "血红蛋白"
+    assert crp["flag"] == "H"  # '<8' excludes 8
+    assert rbc["reference"]["source"] == "adult_default" and rbc["flag"] is None
+    assert "adult_range_for_child" in rbc["review_reasons"]
+    assert any(w["code"] == "adult_range_for_child" and w["indicator"] == "RBC" for w in out["warnings"])
+
+
+def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("2+", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿葡萄糖", 40, 130, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿颜色", 40, 120, 250), ("浅黄色", 300, 370, 250),
+             ("尿隐血", 40, 120, 290), ("+-", 300, 330, 290), ("阴性", 420, 470, 290),
+             ("管型", 40, 100, 330), ("未见", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-PRO"]["flag"] == "POS" and by["U-PRO"]["qualitative"] == "2+"
+    assert by["U-GLU"]["flag"] == "NEG"
+    assert by["U-COL"]["value_printed"] == "浅黄色" and by["U-COL"]["flag"] is None
+    assert by["U-BLD"]["flag"] == "POS"
+    assert by["U-CAST"]["flag"] == "NEG"
+
+
+def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
+    """Rows 1..5 are numbered on the sheet; row 3's result is unreadable and row 4 is missing altogether: the
+    response names them and asks for a re-shoot instead of returning a silently short list."""
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", ""), ("5", "血小板计数", "210")]
+    cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
+    for k, (no, name, val) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(no, 14, 30, y), (name, 80, 190, y)] + ([(val, 300, 340, y)] if val else [])
+    cells += [("6", 14, 30, 330), ("中性粒细胞百分比", 80, 250, 330), ("61.0", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    assert [i["row"] for i in out["indicators"]] == [1, 2, 5, 6]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["missing_rows"] == [3, 4] and w["details"]["expected_rows"] == 6
+    assert [r["row"] for r in w["details"]["rows_without_result"]] == [3]
+    assert "row_numbers_missing" in w["details"]["reasons"]
+
+
+def test_complete_numbered_sheet_asks_for_nothing(parser):
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", "140")]
+    cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
+    for k, (no, name, val) in enumerate(rows):
+        cells += [(no, 14, 30, 170 + 40 * k), (name, 80, 190, 170 + 40 * k), (val, 300, 340, 170 + 40 * k)]
+    out = parser._assemble(*_page(cells))
+    assert len(out["indicators"]) == 3
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_row_the_knowledge_base_does_not_know_comes_back_uncoded(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("脓细胞", 40, 110, 210), ("未见", 300, 350, 210),
+             ("检验者：某某", 40, 200, 260), ("审核", 300, 350, 260)]
+    out = parser._assemble(*_page(cells))
+    unc = [i for i in out["indicators"] if i["code"] is None]
+    assert [(u["name_printed"], u["flag"]) for u in unc] == [("脓细胞", "NEG")]
+    assert unc[0]["needs_review"] and "not_in_knowledge_base" in unc[0]["review_reasons"]
+    assert "某某" not in str(out)
