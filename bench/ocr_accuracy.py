@@ -53,7 +53,10 @@ def field_ok(field: str, gt: dict, pred: dict) -> bool:
     if field == "range":
         g, p = gt["reference"], pred["reference"]
         return _close(g["low"], p["low"]) and _close(g["high"], p["high"])
-    return gt["flag"] == pred["flag"]
+    from synth.realistic import sheet_flag
+
+    # the sheet decides the flag: HH/LL only as H/L (critical is its own field), NEG/POS for qualitative results
+    return sheet_flag(gt) == pred["flag"]
 
 
 class Counter:
@@ -82,6 +85,16 @@ def ensure_images(set_name: str, n: int) -> tuple[Path, list[dict]]:
     from synth.generate import SEEDS, build_set
 
     out = OCR_DIR / "synth" / "out" / set_name
+    if set_name == "realistic":
+        from synth import realistic
+
+        truth_file = out / "ground_truth.json"
+        have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
+        if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
+            print(f"generating {n} realistic sheets into {out} ...", file=sys.stderr)
+            have = realistic.build_set(n, out)
+            truth_file.write_text(json.dumps(have, ensure_ascii=False), encoding="utf-8")
+        return out, have[:n]
     truth_file = out / "ground_truth.json"
     have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
     if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
@@ -154,22 +167,31 @@ def run_real(args) -> int:
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
-        for fname in tr["files"]:
+        for fname, turn in [(f, t) for f in tr["files"] for t in ((0,) + tuple(args.rotate or ()))]:
             path = ds / "images" / fname
             if not path.exists():
                 continue
             note = ""
+            data = path.read_bytes()
+            if turn:
+                import cv2
+                import numpy as np
+
+                img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                                       270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
+                data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
             try:
-                res = parser.parse(path.read_bytes(), fname, None)
+                res = parser.parse(data, fname, None)
                 preds = res["indicators"]
                 if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
                     note = "reshoot"
             except ImageRejectedError as exc:
                 preds, note = [], f"refused:{exc.code}"
             sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
-            label = fname.split("__")[0]
+            label = fname.split("__")[0] + (f"@{turn}" if turn else "")
             rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
-                         "note": note})
+                         "note": note, "turn": turn})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}", flush=True)
             if args.verbose:
@@ -180,7 +202,7 @@ def run_real(args) -> int:
         return 0
     print(f"-- real photos: {len(rows)} photos, {len({r['sheet'] for r in rows})} sheets, "
           f"{time.time() - t0:.0f} s")
-    for key in ("type", "split"):
+    for key in ("type", "split", "turn") if args.rotate else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
             fs = [r["f1"] for r in rows if r[key] == v]
@@ -203,14 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheets", nargs="*", default=None, help="real photos: only these sheet ids")
     ap.add_argument("--cache", type=Path, default=None, help="real photos: OCR cache directory (outside the repo)")
     ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
-    ap.add_argument("--set", default="eval", choices=["eval", "dev"])
+    ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
+                    help="real photos: also score each photo turned by these angles (scored apart, as @angle)")
+    ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
+                    help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
+                         "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
     ap.add_argument("-n", type=int, default=None, help="set size to (re)generate (eval: 200)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
     args = ap.parse_args(argv)
     if args.real:
         return run_real(args)
-    n = args.n or (200 if args.set == "eval" else 48)
+    n = args.n or {"eval": 200, "dev": 48, "realistic": 30}[args.set]
     img_dir, truths = ensure_images(args.set, n)
     if args.limit:
         truths = truths[: args.limit]

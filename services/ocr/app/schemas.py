@@ -102,3 +102,4 @@ class LabReport(BaseModel):
     quality: dict
     timings_ms: dict[str, float]
     knowledge_version: str
+    layout: dict | None = Field(None, description="header_rows: column header rows found (0 → orientation retried)")

@@ -44,6 +44,15 @@ class ParserOptions:
         )
 
 
+def _reads_wrong(result: dict[str, Any]) -> bool:
+    return not result.get("layout", {}).get("header_rows") and len(result["indicators"]) < 3
+
+
+def _reading_score(result: dict[str, Any]) -> float:
+    coded = sum(1 for i in result["indicators"] if i.get("code"))
+    return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
+
+
 def _fmt_num(x: float | None) -> str:
     if x is None:
         return ""
@@ -90,6 +99,20 @@ class LabReportParser:
         t0 = time.perf_counter()
         result = self._assemble(ocr, geo)
         timings["parse"] = (time.perf_counter() - t0) * 1000
+        if self.options.use_geometry and _reads_wrong(result):
+            # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
+            # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
+            for turn in (180, 90, 270):
+                geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
+                                                g.skew) for g in geo]
+                ocr2 = self.engine.run([g.image for g in geo2])
+                for k in ("det", "cls", "rec"):
+                    timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
+                res2 = self._assemble(ocr2, geo2)
+                if _reading_score(res2) > _reading_score(result):
+                    result, ocr, geo = res2, ocr2, geo2
+                if not _reads_wrong(result):
+                    break
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -107,11 +130,13 @@ class LabReportParser:
         all_tokens: list[Token] = []
         items_per_page: list[tuple[int, list[RowItem]]] = []
         no_value: list[tuple[int, RowItem]] = []
+        header_rows = 0
         row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
+            header_rows += len({t.y0 for t in lay.tables if t.columns})
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
             for row in lay.rows:
@@ -161,7 +186,7 @@ class LabReportParser:
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
                                         "No lab indicators were recognised: not a lab report, or an unknown layout."})
         return {"report_type": rtype, "header": header, "indicators": indicators, "warnings": warnings,
-                "knowledge_version": self.kb.version}
+                "knowledge_version": self.kb.version, "layout": {"header_rows": header_rows}}
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
                        row_numbers: dict[int, set[int]]) -> dict[str, Any] | None:

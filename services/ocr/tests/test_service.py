@@ -17,18 +17,26 @@ def parser():
     return p
 
 
-def _score(result, truth):
-    pred = {i["code"]: i for i in result["indicators"]}
-    hits = 0
+def _check(result, truth):
+    """(missed codes, wrong rows, invented): a returned row is wrong when its value or its flag differs from what
+    the sheet says (printed arrow, else value vs printed range; NEG/POS for qualitative results). Accuracy over
+    many sheets is the bench's job (bench/ocr_accuracy.py); a test checks that these sheets read right."""
+    from synth.realistic import sheet_flag
+
+    pred = {i["code"]: i for i in result["indicators"] if i["code"]}
+    missed, wrong = [], []
     for g in truth["indicators"]:
         p = pred.get(g["code"])
         if p is None:
+            missed.append(g["code"])
             continue
         same_value = (g["value"] is None and p["value"] is None) or (
             g["value"] is not None and p["value"] is not None and abs(p["value"] - g["value"]) < 1e-6)
-        hits += same_value and p["flag"] == g["flag"]
+        if not (same_value and p["flag"] == sheet_flag(g)):
+            wrong.append((g["code"], g["value_text"], p["value_text"], sheet_flag(g), p["flag"]))
     invented = [c for c in pred if c not in {g["code"] for g in truth["indicators"]}]
-    return hits / len(truth["indicators"]), invented
+    invented += [i["name_printed"] for i in result["indicators"] if not i["code"]]
+    return missed, wrong, invented
 
 
 @pytest.mark.parametrize("layout,distortion,panel", [
@@ -39,9 +47,8 @@ def _score(result, truth):
 def test_reads_generated_reports(parser, layout, distortion, panel):
     img, truth = report(seed=11, layout=layout, distortion=distortion, panel=panel)
     result = parser.parse(encode(img), "r.jpg", "image/jpeg")
-    share, invented = _score(result, truth)
-    assert share >= 0.85, (layout, distortion, share)
-    assert invented == []
+    missed, wrong, invented = _check(result, truth)
+    assert (missed, wrong, invented) == ([], [], []), (layout, distortion)
     assert result["report_type"] in (panel, "biochemistry")
     assert set(result["timings_ms"]) >= {"gate", "geometry", "det", "rec", "parse", "total"}
     one = result["indicators"][0]
@@ -54,7 +61,7 @@ def test_upside_down_page_is_turned(parser):
     img, truth = report(seed=12, layout="classic", distortion="clean", panel="kidney")
     result = parser.parse(encode(cv2.rotate(img, cv2.ROTATE_180)))
     assert result["quality"]["geometry"][0]["upside_down"] is True
-    assert _score(result, truth)[0] >= 0.85
+    assert _check(result, truth) == ([], [], [])
 
 
 def test_header_fields_and_no_personal_name(parser):
@@ -127,7 +134,7 @@ def test_pdf_report(parser):
     img, truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
     result = parser.parse(pdf_of(img), "r.pdf", "application/pdf")
     assert result["quality"]["format"] == "pdf"
-    assert _score(result, truth)[0] >= 0.85
+    assert _check(result, truth) == ([], [], [])
 
 
 def test_chest_xrays_are_refused(parser):
