@@ -19,7 +19,8 @@ _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未�
 _ARROW_UP = "↑⬆▲"
 _ARROW_DOWN = "↓⬇▼"
 _FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
-               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "异常": "ABN"}
+               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "异常": "ABN",
+               "日": "H"}  # '日' is how the recogniser reads a bold printed H
 _RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|to|\.{2,3}|_)"
 
 
@@ -87,7 +88,8 @@ def split_flag(text: str) -> tuple[str, str | None]:
     """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is an FHIR interpretation code or None.
     A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
     t = unicodedata.normalize("NFKC", text).strip()
-    m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t)
+    m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t) or \
+        re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\s+[5sS%]$", t)  # '43.2 5': a '%' read as 5 after a decimal
     if m:
         return m.group(1), None
     m = re.match(r"^(.*?)[\s]*([↑↓⬆⬇▲▼]{1,2})$", t) or re.match(r"^([↑↓⬆⬇▲▼]{1,2})\s*(.*)$", t)
@@ -378,6 +380,29 @@ _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
 
 
+_COUNT_SUFFIX = re.compile(r"(数目|计数|绝对值|总数|数)$")
+_PCT_SUFFIX = re.compile(r"(百分比|百分数|百分率|比率|比例|%)$")
+
+
+def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
+    """A misread name ('嗜限性粒细触数目') whose suffix differs from the knowledge base's spelling as well: try the
+    usual suffixes of counts (计数/数目/绝对值) and percentages (百分比/百分率/%) before giving up."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    for pat, alts in ((_COUNT_SUFFIX, ("计数", "数目", "绝对值", "数")), (_PCT_SUFFIX, ("百分比", "百分率", "百分数", "%"))):
+        m = pat.search(t)
+        if not m or len(t) - len(m.group(0)) < 3:
+            continue
+        stem = t[: m.start()]
+        best: list[Any] = []
+        for a in alts:
+            ms = kb.match_name(stem + a)
+            if ms and ms[0].score >= 0.6 and (not best or ms[0].score > best[0].score):
+                best = ms
+        if best:
+            return best
+    return []
+
+
 def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
     value column ('MONO%', '红细胞')."""
@@ -477,6 +502,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if kind == "name":
             matches = kb.match_name(cell.text)
             if not matches or matches[0].score < 0.6:
+                matches = _second_chance(kb, cell.text) or matches
+            if not matches or matches[0].score < 0.6:
                 if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
@@ -507,6 +534,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if kind == "flag":
             if cur.value is not None and cur.flag is None:
                 cur.flag, cur.flag_code = cell, parse_flag(cell.text)
+            elif cur.value is None and cur.flag is None and cur.names:
+                cur.flag, cur.flag_code = cell, parse_flag(cell.text)  # a flag column before the result
             continue
         if kind == "value_or_range":
             kind = "range" if cur.value is not None or col == "range" else "value"
