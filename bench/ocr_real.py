@@ -241,35 +241,41 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
                 code = ms[0].indicator.code
                 break
         exp_codes.append(code)
+    # one-to-one assignment, best pairs first: same code (the transcription's printed name resolved by the
+    # knowledge base) and/or the same printed name; a sheet may print one code twice (urine 白细胞 per μL and
+    # per HP), then the printed name decides
+    pairs = []
+    for ei, (e, code) in enumerate(zip(exp, exp_codes)):
+        name, code_p = _name_key(e.get("name_printed", "")), _name_key(e.get("code_printed", ""))
+        for j, p in enumerate(preds):
+            b = _name_key(p.get("name_printed") or "")
+            sim = max((fuzz.ratio(a, b) for a in (name, code_p + name, name + code_p) if a and b), default=0) / 100
+            sc = 0.95 * sim
+            if code is not None and p.get("code") == code:
+                sc = max(sc, 0.8 + 0.2 * sim)
+            if sc >= 0.8:
+                pairs.append((sc, ei, j))
+    pairs.sort(key=lambda x: -x[0])
+    match: dict[int, int] = {}
     taken: set[int] = set()
+    for sc, ei, j in pairs:
+        if ei in match or j in taken:
+            continue
+        match[ei] = j
+        taken.add(j)
     right = 0
     details = []
-    for e, code in zip(exp, exp_codes):
-        best, best_s = None, 0.0
-        for j, p in enumerate(preds):
-            if j in taken:
-                continue
-            s = 0.0
-            if code is not None and p.get("code") == code:
-                s = 1.0
-            else:
-                name, code_p = _name_key(e.get("name_printed", "")), _name_key(e.get("code_printed", ""))
-                b = _name_key(p.get("name_printed") or "")
-                if name and b:
-                    s = max(fuzz.ratio(a, b) for a in (name, code_p + name, name + code_p) if a) / 100 * 0.95
-            if s > best_s:
-                best, best_s = j, s
-        if best is None or best_s < 0.8:
+    for ei, e in enumerate(exp):
+        if ei not in match:
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "missed"})
             continue
-        taken.add(best)
-        p = preds[best]
+        p = preds[match[ei]]
         want_v = norm_value(e["value"])
         got_v = norm_value(p.get("value_printed") or p.get("value_text") or "")
         want_f = sheet_flag(e)
         got_f = p.get("flag")
         ok_v = want_v == got_v
-        ok_f = want_f is None or got_f == want_f or (want_f == "N" and got_f is None and False)
+        ok_f = want_f is None or got_f == want_f
         right += ok_v and ok_f
         if not (ok_v and ok_f):
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "wrong",
