@@ -44,8 +44,22 @@ class ParserOptions:
         )
 
 
-def _reads_wrong(result: dict[str, Any]) -> bool:
-    return not result.get("layout", {}).get("header_rows") and len(result["indicators"]) < 3
+def _tall_share(ocr: list[PageOcr]) -> float:
+    """Share of text lines taller than wide: text running down the page (a sideways photo)."""
+    n = tall = 0
+    for page in ocr:
+        for line in page.lines:
+            x0, y0, x1, y1 = line.box
+            n += 1
+            tall += (y1 - y0) > 1.5 * (x1 - x0)
+    return tall / n if n else 0.0
+
+
+def _reads_wrong(result: dict[str, Any], ocr: list[PageOcr]) -> bool:
+    """No column header read left-to-right, and few known indicators or text running down the page: probably
+    the wrong way up or sideways."""
+    coded = sum(1 for i in result["indicators"] if i.get("code"))
+    return not result.get("layout", {}).get("header_rows") and (coded < 5 or _tall_share(ocr) > 0.25)
 
 
 def _reading_score(result: dict[str, Any]) -> float:
@@ -99,7 +113,7 @@ class LabReportParser:
         t0 = time.perf_counter()
         result = self._assemble(ocr, geo)
         timings["parse"] = (time.perf_counter() - t0) * 1000
-        if self.options.use_geometry and _reads_wrong(result):
+        if self.options.use_geometry and _reads_wrong(result, ocr):
             # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
             for turn in (180, 90, 270):
@@ -111,7 +125,7 @@ class LabReportParser:
                 res2 = self._assemble(ocr2, geo2)
                 if _reading_score(res2) > _reading_score(result):
                     result, ocr, geo = res2, ocr2, geo2
-                if not _reads_wrong(result):
+                if not _reads_wrong(result, ocr):
                     break
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
