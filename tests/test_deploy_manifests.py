@@ -146,11 +146,18 @@ def test_dockerfile_shape(app):
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     health = [i for i in ins if i.keyword == "HEALTHCHECK"]
     assert len(health) == 1 and health[0].exec_form(), "one exec-form HEALTHCHECK"
-    # knowledge/ lands at /app/knowledge (the repo layout, see docs/DEPLOY.md) in exactly the images whose code
-    # refers to a "knowledge" folder.
-    reads_knowledge = any(re.search(r"[\"']knowledge[\"']", py.read_text()) for py in (a.dir / "app").rglob("*.py"))
+    # knowledge/ lands at /app/knowledge (the repo layout, see docs/DEPLOY.md) in exactly the images that read it:
+    # those depending on zhenxi-knowledge (libs/knowledge, installed before the app) or whose code names the folder.
+    deps = ds.requirement_names(ds.pyproject(a.dir)["project"].get("dependencies", []))
+    uses_package = "zhenxi-knowledge" in deps
+    reads_knowledge = uses_package or any(re.search(r"[\"']knowledge[\"']", py.read_text())
+                                          for py in (a.dir / "app").rglob("*.py"))
     assert (["knowledge", "knowledge"] in copies) == reads_knowledge, \
         f"{app}: {'copy' if reads_knowledge else 'do not copy'} knowledge/ into the image"
+    if uses_package:
+        assert ["libs/knowledge", "libs/knowledge"] in copies, f"{app}: copy libs/knowledge into the image"
+        knowledge_install = next(n for n, r in enumerate(runs) if "pip install ./libs/knowledge" in r)
+        assert knowledge_install < app_install, "the knowledge package is installed before the app"
     if a.gpu:
         assert args.get("ORT_PACKAGE") == "onnxruntime"
         assert any("ORT_PACKAGE" in r and "onnxruntime-gpu" not in r for r in runs)
@@ -179,9 +186,12 @@ def test_image_dependencies_cover_every_import(app):
     pull in. A module imported by app/ or migrations/ that its dependencies do not bring would crash the container."""
     common = ds.pyproject(ds.ROOT / "libs" / "common")["project"]
     declared = ds.pyproject(APPS[app].dir)["project"].get("dependencies", [])
-    closure = ds.dependency_closure(declared, known={"zhenxi-common": common["dependencies"]})
+    knowledge = ds.pyproject(ds.ROOT / "libs" / "knowledge")["project"]
+    closure = ds.dependency_closure(declared, known={"zhenxi-common": common["dependencies"],
+                                                     "zhenxi-knowledge": knowledge["dependencies"]})
     providers = ds.import_distributions()
     providers.setdefault("zhenxi_common", set()).add("zhenxi-common")
+    providers.setdefault("zhenxi_knowledge", set()).add("zhenxi-knowledge")
     missing = {}
     for module, files in ds.runtime_imports(APPS[app].dir).items():
         dists = providers.get(module)
@@ -192,6 +202,7 @@ def test_image_dependencies_cover_every_import(app):
 
 def test_dockerignore_keeps_what_images_need_and_drops_local_state():
     needed = ["libs/common/pyproject.toml", "libs/common/zhenxi_common/__init__.py", "knowledge",
+              "libs/knowledge/pyproject.toml", "libs/knowledge/zhenxi_knowledge/__init__.py",
               "services/xray/models/chestnet.onnx", "services/xray/models/chestnet.json", "gateway/web/index.html"]
     for app in APPS.values():
         rel = app.dir.relative_to(ds.ROOT).as_posix()

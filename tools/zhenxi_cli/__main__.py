@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start Postgres/Redis/NATS (or reuse them), migrate, run all services")
     up.add_argument("--public", action="store_true", help="listen on 0.0.0.0 for the gateway")
     test = sub.add_parser("test", help="run every suite against real Postgres, Redis and NATS")
-    test.add_argument("suites", nargs="*", help="only these suites (libs, gateway, ocr, ..., cross-service)")
+    test.add_argument("suites", nargs="*", help="only these suites (libs, knowledge, gateway, ocr, ..., cross-service)")
     test.add_argument("--with-training", action="store_true",
                       help="also prepare .venv-train (CPU torch) so the fine-tuning end-to-end test runs")
     test.add_argument("--pytest-args", dest="pytest_args", nargs=argparse.REMAINDER, default=[])

@@ -18,7 +18,7 @@ NO_TESTS = 5
 
 
 def suites() -> list[tuple[str, Path]]:
-    out = [("libs", ROOT / "libs" / "common")]
+    out = [("libs", ROOT / "libs" / "common"), ("knowledge", ROOT / "libs" / "knowledge")]
     out += [(c.name, c.directory) for c in components()]
     out.append(("cross-service", ROOT / "tests"))
     return [(n, d) for n, d in out if (d / "tests").is_dir() or n == "cross-service" and d.is_dir()]

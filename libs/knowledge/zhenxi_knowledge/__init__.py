@@ -1,0 +1,20 @@
+"""Zhenxi's medical knowledge as one read-only package: ``from zhenxi_knowledge import get_knowledge``."""
+from .flags import (ABNORMAL_FLAGS, CRITICAL_FLAGS, FLAGS, HIGH_FLAGS, LOW_FLAGS, Flag, arrow_flag, direction,
+                    flag_number, flag_text, parse_flag, qualitative_grade, same_direction)
+from .loader import Assessment, Knowledge, KnowledgeError, default_root, get_knowledge
+from .models import (URGENCY_ORDER, Condition, CriticalReading, Department, DepartmentCues, Drug, DrugClass, Finding,
+                     Indicator, Interpretation, MedicationClass, MissedDoseAdvice, Pattern, Reading, RedFlag,
+                     ReportType, Symptom, max_urgency)
+from .ranges import ParsedRange, Range, parse_range, parse_sex_ranges
+from .text import norm_name, norm_text, norm_unit
+from .units import UnitTable
+
+__all__ = [
+    "ABNORMAL_FLAGS", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
+    "Condition", "CriticalReading", "Department", "DepartmentCues", "Drug", "DrugClass", "Finding", "Flag",
+    "Indicator", "Interpretation", "Knowledge", "KnowledgeError", "MedicationClass", "MissedDoseAdvice",
+    "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportType", "Symptom", "UnitTable", "arrow_flag",
+    "default_root", "direction", "flag_number", "flag_text", "get_knowledge", "max_urgency", "norm_name",
+    "norm_text", "norm_unit", "parse_flag", "parse_range", "parse_sex_ranges", "qualitative_grade",
+    "same_direction",
+]

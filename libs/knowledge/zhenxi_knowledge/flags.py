@@ -1,0 +1,133 @@
+"""The one flag vocabulary and the functions that compute it.
+
+    L, N, H      below / within / above the reference range
+    LL, HH       beyond a critical (危急值) limit
+    POS, NEG     a qualitative result (阳性 / 阴性)
+    ABN          abnormal without a direction (a printed '*', an abnormal colour or text result)
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from .ranges import Range
+from .text import nfkc, norm_text
+
+Flag = Literal["L", "N", "H", "LL", "HH", "POS", "NEG", "ABN"]
+FLAGS: tuple[str, ...] = ("L", "N", "H", "LL", "HH", "POS", "NEG", "ABN")
+HIGH_FLAGS = frozenset({"H", "HH"})
+LOW_FLAGS = frozenset({"L", "LL"})
+CRITICAL_FLAGS = frozenset({"HH", "LL"})
+ABNORMAL_FLAGS = frozenset({"L", "H", "LL", "HH", "POS", "ABN"})
+
+ARROWS_UP = "↑⬆▲"
+ARROWS_DOWN = "↓⬇▼"
+# Printed flag words (after norm_text) → flag. '+' alone is a positive result, not a direction.
+_FLAG_WORDS: dict[str, str] = {
+    "h": "H", "high": "H", "高": "H", "偏高": "H", "升高": "H", "hh": "HH",
+    "l": "L", "low": "L", "低": "L", "偏低": "L", "降低": "L", "ll": "LL",
+    "n": "N", "normal": "N", "正常": "N",
+    "阳性": "POS", "pos": "POS", "positive": "POS", "p": "POS", "弱阳性": "POS", "+": "POS",
+    "阴性": "NEG", "neg": "NEG", "negative": "NEG", "-": "NEG",
+    "*": "ABN", "a": "ABN", "异常": "ABN", "abnormal": "ABN", "abn": "ABN",
+    # the vocabulary itself, and the earlier FHIR spelling of abnormal
+    "abn.": "ABN",
+}
+_NEGATIVE_RESULTS = ("阴性", "阴", "-", "neg", "negative", "未检出", "normal", "正常", "阴性(-)", "(-)", "无反应性",
+                     "阴性-")
+
+
+def arrow_flag(arrows: str) -> str:
+    up = sum(c in ARROWS_UP for c in arrows)
+    down = sum(c in ARROWS_DOWN for c in arrows)
+    if up:
+        return "HH" if up >= 2 else "H"
+    return "LL" if down >= 2 else "L"
+
+
+def parse_flag(text: str | None) -> str | None:
+    """A printed or sent flag ('↑', 'H', '偏高', '↓↓', '阳性', '*', 'HH') → a flag of the vocabulary, or None."""
+    if text is None:
+        return None
+    t = norm_text(str(text))
+    if not t:
+        return None
+    if len(t) <= 2 and all(c in ARROWS_UP + ARROWS_DOWN for c in t):
+        return arrow_flag(t)
+    if t.upper() in FLAGS:
+        return t.upper()
+    return _FLAG_WORDS.get(t)
+
+
+def flag_number(value: float, ref_low: float | None, ref_high: float | None,
+                critical: Range | None = None) -> str | None:
+    """L/N/H of a number against a range, LL/HH beyond the critical limits; None with no range or limit hit.
+    Both the number and the critical limits must be in the same unit."""
+    if critical is not None:
+        if critical.high is not None and value >= critical.high:
+            return "HH"
+        if critical.low is not None and value <= critical.low:
+            return "LL"
+    if ref_low is None and ref_high is None:
+        return None
+    if ref_high is not None and value > ref_high + 1e-9:
+        return "H"
+    if ref_low is not None and value < ref_low - 1e-9:
+        return "L"
+    return "N"
+
+
+def qualitative_grade(text: str) -> str:
+    """'阴性' → negative, '±' → trace, '2+'/'++' → 2+, other positive words → positive."""
+    q = norm_text(text)
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性")):
+        return "negative"
+    q = q.strip("()")
+    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
+        return "negative"
+    if q in ("±", "可疑", "微量", "trace", "弱阳性"):
+        return "trace"
+    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
+    if m:
+        g = m.group(1)
+        return f"{len(g) if g.startswith('+') else int(g)}+"
+    return "positive"
+
+
+def flag_text(kind: str, text: str, normal: tuple[str, ...] = (), scale: tuple[str, ...] = ()) -> str | None:
+    """Flag of a non-numeric result. Qualitative: NEG for the normal results / first scale grade, POS for the
+    others. Text (颜色, 性状): N for a listed normal result, ABN for any other. None when it cannot be read."""
+    v = nfkc(text).strip().lower()
+    if not v:
+        return None
+    normals = {nfkc(n).strip().lower() for n in normal}
+    grades = [nfkc(s).strip().lower() for s in scale]
+    if kind == "text":
+        return "N" if v in normals or v in ("正常", "normal") else "ABN"
+    if v in normals or v in _NEGATIVE_RESULTS:
+        return "NEG"
+    if v in grades:
+        return "NEG" if grades.index(v) == 0 else "POS"
+    if re.fullmatch(r"[1-4]\+|\+{1,4}|±", v) or any(w in v for w in ("阳性", "positive", "pos", "检出", "有反应性")):
+        return "NEG" if "未检出" in v or "无反应性" in v else "POS"
+    return None
+
+
+def direction(flag: str | None) -> str | None:
+    """high | low | positive | abnormal | normal, the words interpretations are keyed by."""
+    if flag in HIGH_FLAGS:
+        return "high"
+    if flag in LOW_FLAGS:
+        return "low"
+    return {"POS": "positive", "ABN": "abnormal", "N": "normal", "NEG": "normal"}.get(flag or "")
+
+
+def same_direction(a: str | None, b: str | None) -> bool:
+    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs normal disagree."""
+    if a is None or b is None:
+        return True
+    if a in HIGH_FLAGS and b in HIGH_FLAGS or a in LOW_FLAGS and b in LOW_FLAGS:
+        return True
+    if {a, b} <= {"N", "NEG"}:
+        return True
+    return a == b

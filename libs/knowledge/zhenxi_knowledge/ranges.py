@@ -1,0 +1,93 @@
+"""The one reference-range parser: '3.5-9.5', '3.5~9.5', '(3.5--9.5)', '<5.2', '≥1.0', '男:130-175 女:115-150',
+'阴性'. Used for ranges printed on a sheet and sent to the APIs alike."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import nfkc, norm_text
+
+NUM = r"[-+]?\d+(?:\.\d+)?"
+RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
+COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
+               "=>": ">="}
+NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性")
+POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
+_SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float | None = None
+    high: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"low": self.low, "high": self.high}
+
+
+@dataclass
+class ParsedRange:
+    low: float | None
+    high: float | None
+    text: str
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    qualitative: str | None = None  # 'negative' for '阴性', 'positive' for '阳性'
+    by_sex: dict[str, tuple[float | None, float | None]] | None = None  # '男:130-175 女:115-150'
+
+    def for_sex(self, sex: str | None) -> tuple[float | None, float | None]:
+        if not self.by_sex:
+            return self.low, self.high
+        if sex in self.by_sex:
+            return self.by_sex[sex]
+        return self.low, self.high
+
+    def as_range(self, sex: str | None = None) -> Range | None:
+        low, high = self.for_sex(sex)
+        return None if low is None and high is None else Range(low, high)
+
+
+def parse_sex_ranges(text: str) -> ParsedRange | None:
+    """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown."""
+    t = nfkc(text)
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for m in _SEX_RANGE.finditer(t):
+        r = parse_range(m.group(2))
+        if r is None:
+            continue
+        key = "male" if m.group(1).lower() in ("男", "male", "m") else "female"
+        found[key] = (r.low, r.high)
+    if len(found) < 2:
+        return None
+    lows = [v[0] for v in found.values()]
+    highs = [v[1] for v in found.values()]
+    return ParsedRange(None if None in lows else min(lows), None if None in highs else max(highs), text.strip(),
+                       by_sex=found)
+
+
+def parse_range(text: str) -> ParsedRange | None:
+    """A printed reference range, or None when the text is not one."""
+    raw = str(text).strip()
+    t = nfkc(raw).strip().strip("()[]（）【】").replace(" ", "")
+    t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
+    m = re.fullmatch(r"(" + NUM + r")" + RANGE_SEP + r"(" + NUM + r")", t)
+    if m:
+        lo, hi = float(m.group(1)), float(m.group(2))
+        if lo > hi:
+            return None
+        return ParsedRange(lo, hi, raw)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + NUM + r")", t)
+    if m:
+        cmp = COMPARATORS[m.group(1)]
+        v = float(m.group(2))
+        if cmp.startswith("<"):
+            return ParsedRange(None, v, raw, high_inclusive=cmp == "<=")
+        return ParsedRange(v, None, raw, low_inclusive=cmp == ">=")
+    if re.search(r"[男女]", t):
+        return parse_sex_ranges(t)
+    q = norm_text(t)
+    if q in NEGATIVE_WORDS or q == "无反应性":
+        return ParsedRange(None, None, raw, qualitative="negative")
+    if q in POSITIVE_WORDS:
+        return ParsedRange(None, None, raw, qualitative="positive")
+    return None
