@@ -261,7 +261,16 @@ def default_knowledge_dir() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _load(directory: str) -> KnowledgeBase:
-    return KnowledgeBase(Path(directory))
+    kb = KnowledgeBase(Path(directory))
+    # The whole knowledge/ tree is loaded and validated by the shared zhenxi_knowledge package (typed models,
+    # cross-references); its version string is the one every service reports. The name/unit indexes the OCR
+    # needs for matching printed text stay here until they move into that package.
+    from zhenxi_knowledge import get_knowledge
+
+    root = Path(directory).parent
+    if (root / "index.yaml").exists():
+        kb.version = get_knowledge(root).version
+    return kb
 
 
 def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:

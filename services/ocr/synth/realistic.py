@@ -97,7 +97,7 @@ def _print_effect(rng: random.Random, img: np.ndarray, kind: str) -> np.ndarray:
     ink = grey < 140
     if kind == "dot_matrix":
         # characters made of round dots on a coarse grid
-        step = rng.choice([2, 3])
+        step = 2  # 24-pin heads: dots about half a stroke apart
         grid = np.zeros_like(ink)
         grid[::step, ::step] = True
         dots = cv2.dilate((ink & grid).astype(np.uint8) * 255, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
@@ -183,8 +183,8 @@ def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarr
         img = _moire(rng, img)
     portrait = img.shape[0] > img.shape[1]
     out_w, out_h = (960, 1280) if portrait else (1280, 960)
-    if n_blocks == 3:  # a three-block sheet is photographed at a higher resolution to stay legible
-        out_w, out_h = (1200, 1600) if portrait else (1600, 1200)
+    if n_blocks == 3:  # a wide three-block sheet is photographed at a higher resolution to stay legible
+        out_w, out_h = (1500, 2000) if portrait else (2000, 1500)
     if capture in ("phone", "curl", "fold"):
         img = _on_desk(rng, img, out_w, out_h, 0.05)
         img = _shadow(rng, img, rng.uniform(0.2, 0.45))
