@@ -240,8 +240,13 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     for j, (k, _) in enumerate(header):
         if k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
                 k != "value" or _NAME_HEADER not in seen):
-            starts.append(j)
-            seen = set()
+            # the new block begins at its own code/seq columns just before the repeated name
+            st = j
+            while st - 1 > starts[-1] and header[st - 1][0] in ("seq", "code") and \
+                    any(kk == "value" for kk, _ in header[starts[-1]:st - 1]):
+                st -= 1
+            starts.append(st)
+            seen = {kk for kk, _ in header[st:j]}
         seen.add(k)
     tables = []
     for n, s in enumerate(starts):

@@ -531,6 +531,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if cur is None:
             continue  # sequence numbers and such before the first name
+        if kind == "flag" and col == "unit" and not re.search(r"[↑↓⬆⬇▲▼]", cell.text):
+            kind = "unit"  # 'LL' under 单位 is a misread 'L/L', not a critical-low mark
         if kind == "flag":
             if cur.value is not None and cur.flag is None:
                 cur.flag, cur.flag_code = cell, parse_flag(cell.text)
