@@ -588,6 +588,26 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     return [it for it in parse_row_all(kb, tokens) if it.value is not None]
 
 
+def _scale_fit(item: RowItem, ind: Indicator) -> float:
+    """Does the printed range (else the value) sit on the scale of this indicator's usual range? Tells siblings
+    apart when the name or code was misread ('Lymh' for Lym%: 20-50 is a percentage, 1.1-3.2 a count)."""
+    dr = ind.default_range(None)
+    if dr is None or dr.low is None or dr.high is None or dr.high <= 0:
+        return 0.0
+    pr = item.parsed_range
+    if pr is not None and pr.low is not None and pr.high is not None and pr.high > 0:
+        mid = (max(pr.low, 0.0) + pr.high) / 2
+    elif item.parsed_value is not None and item.parsed_value.number is not None and item.parsed_value.number > 0:
+        mid = item.parsed_value.number
+    else:
+        return 0.0
+    ref = (max(dr.low, 0.0) + dr.high) / 2
+    if mid <= 0 or ref <= 0:
+        return 0.0
+    d = abs(math.log10(mid / ref))
+    return 0.08 if d < 0.35 else (-0.2 if d > 1.0 else 0.0)
+
+
 def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
                      panels: set[str] | None = None) -> tuple[Indicator, float, str] | None:
     """Pick the indicator for a row item from its name candidates, using the printed unit and the report's
@@ -618,6 +638,7 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
             s -= 0.1
         if ind.code in used:
             s -= 1.0
+        s += _scale_fit(item, ind)
         return s
 
     cands.sort(key=key, reverse=True)
