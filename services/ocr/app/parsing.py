@@ -409,8 +409,8 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     t = text.strip()
     if re.fullmatch(r"\d+\s*[-~]\s*\d+", t):
         return True
-    if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊]", t):
-        return False
+    if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
+        return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
     ms = kb.match_name(t, allow_fuzzy=True)
     return not ms or ms[0].score < 0.6
 

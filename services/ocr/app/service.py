@@ -258,8 +258,8 @@ class LabReportParser:
         name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
         pr = it.parsed_range
         flag = it.flag_code
-        if pv.qualitative is not None and flag in ("H", "ABN", None) and pv.qualitative != "negative":
-            flag = "POS" if flag or pv.qualitative else flag
+        if pv.qualitative is not None and flag in ("H", "ABN", None):
+            flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
         if flag is None:
             if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
                 flag = interpret(pv.number, pr.low, pr.high)
