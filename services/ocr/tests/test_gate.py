@@ -165,3 +165,17 @@ def test_chest_xray_is_not_a_document():
         pages, _ = imaging.decode(f.read_bytes())
         with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
             quality.check(pages[0])
+
+
+def test_wide_sheet_small_in_the_frame_is_still_a_document(page):
+    """A three-block sheet is wide: photographed whole on a desk it covers a band of the frame. Its many aligned
+    characters make up for the small paper area; a blank band of paper the same size is still refused."""
+    band = cv2.resize(cv2.hconcat([page[300:700], page[700:1100]]), (1900, 306))  # two blocks side by side
+    photo = np.full((1500, 2000, 3), (60, 75, 70), np.uint8)
+    photo[600:906, 50:1950] = band
+    q = quality.check(photo)
+    assert q.paper_fraction < quality.GateThresholds().min_paper_fraction
+    blank = np.full((1500, 2000, 3), (60, 75, 70), np.uint8)
+    blank[600:906, 50:1950] = 238
+    with pytest.raises(errors.NotADocumentError):
+        quality.check(blank)
