@@ -44,6 +44,18 @@ class ParserOptions:
         )
 
 
+def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
+    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count: the names are matched
+    again as '尿' + name, and the urine candidates replace the blood ones when found."""
+    for k, (cell, ms) in enumerate(it.names):
+        if not ms or ms[0].indicator.panel != "blood_routine":
+            continue
+        alt = kb.match_name("尿" + cell.text)
+        alt = [m for m in alt if m.indicator.panel == "urinalysis"]
+        if alt:
+            it.names[k] = (cell, alt)
+
+
 def _tall_share(ocr: list[PageOcr]) -> float:
     """Share of text lines taller than wide: text running down the page (a sideways photo)."""
     n = tall = 0
@@ -167,13 +179,19 @@ class LabReportParser:
         title_text = [t.text for t in (outside_tokens or all_tokens)]
         # First pass: which panels does this report hold? Used to break name ties (pH: urine or blood gas).
         panels_seen: set[str] = set()
+        panel_rows: dict[str, int] = {}
         for _, items in items_per_page:
             for it in items:
-                for _, ms in it.names:
+                for _, ms in it.names[:1]:
                     if ms and ms[0].score >= 0.95:
                         panels_seen.add(ms[0].indicator.panel)
+                        panel_rows[ms[0].indicator.panel] = panel_rows.get(ms[0].indicator.panel, 0) + 1
+        urine_sheet = panel_rows.get("urinalysis", 0) >= max(3, 2 * panel_rows.get("blood_routine", 0)) or \
+            header.get("sample_type") == "urine"
         for pno, items in items_per_page:
             for it in items:
+                if urine_sheet:
+                    _prefer_urine(self.kb, it)
                 choice = choose_indicator(self.kb, it, used, panels_seen)
                 if choice is None:
                     # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per

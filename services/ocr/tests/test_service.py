@@ -231,3 +231,19 @@ def test_row_the_knowledge_base_does_not_know_comes_back_uncoded(parser):
     assert [(u["name_printed"], u["flag"]) for u in unc] == [("脓细胞", "NEG")]
     assert unc[0]["needs_review"] and "not_in_knowledge_base" in unc[0]["review_reasons"]
     assert "某某" not in str(out)
+
+
+def test_red_and_white_cells_on_a_urine_sheet_are_urine_counts(parser):
+    """'白细胞' on a urine sheet is the sediment count: coded U-WBC, not the blood WBC (whose 3.5-9.5 ×10^9/L
+    default would wrongly call 2.9/μL low)."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿葡萄糖", 40, 130, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿酮体", 40, 120, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250),
+             ("亚硝酸盐", 40, 130, 290), ("阴性", 300, 350, 290), ("阴性", 420, 470, 290),
+             ("白细胞", 40, 120, 330), ("2.9", 300, 340, 330),
+             ("红细胞", 40, 120, 370), ("1.1", 300, 340, 370)]
+    out = parser._assemble(*_page(cells))
+    codes = [i["code"] for i in out["indicators"]]
+    assert codes == ["U-PRO", "U-GLU", "U-KET", "U-NIT", "U-WBC", "U-RBC"]
+    assert {i["code"]: i["flag"] for i in out["indicators"]}["U-WBC"] != "L"
