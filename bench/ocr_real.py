@@ -15,7 +15,6 @@ import argparse
 import csv
 import hashlib
 import json
-import math
 import re
 import unicodedata
 from collections import defaultdict
