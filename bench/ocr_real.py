@@ -115,22 +115,6 @@ def number(s: str) -> float | None:
         return None
 
 
-def _range_bounds(r: str) -> tuple[float | None, float | None] | None:
-    t = _nfkc(r).replace(" ", "").strip("()（）[]")
-    m = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)(?:-{1,2}|~|～|—|–|－|至)([-+]?\d+(?:\.\d+)?)", t)
-    if m:
-        return float(m.group(1)), float(m.group(2))
-    m = re.fullmatch(r"(<=|≤|<)([-+]?\d+(?:\.\d+)?)", t)
-    if m:
-        v = float(m.group(2))
-        return (None, v - 1e-9) if m.group(1) == "<" else (None, v)
-    m = re.fullmatch(r"(>=|≥|>)([-+]?\d+(?:\.\d+)?)", t)
-    if m:
-        v = float(m.group(2))
-        return (v + 1e-9, None) if m.group(1) == ">" else (v, None)
-    return None
-
-
 NEG_WORDS = ("阴性", "-", "neg", "negative", "未见", "未检出", "无", "(-)", "阴性(-)", "正常", "normal")
 POS_WORDS_RE = re.compile(r"^(阳性|弱阳性|\+{1,4}|[1-4]\+|\+-|±|-\+|\(\+\)|pos|positive|可见|检出|查见|少许|少量)")
 
@@ -148,22 +132,13 @@ def qual_kind(v: str) -> str | None:
 
 
 def printed_flag_code(f: str) -> str | None:
-    t = _nfkc(f).upper().replace(" ", "")
+    """The transcribed flag mark in the shared vocabulary (the package's parser); any other mark is ABN."""
+    from zhenxi_knowledge import parse_flag
+
+    t = _nfkc(f).replace(" ", "")
     if not t:
         return None
-    if t in ("↑", "H", "偏高", "高", "▲"):
-        return "H"
-    if t in ("↓", "L", "偏低", "低", "▼"):
-        return "L"
-    if t in ("↑↑", "HH"):
-        return "HH"
-    if t in ("↓↓", "LL"):
-        return "LL"
-    if t in ("+", "阳性", "POS", "(+)"):
-        return "POS"
-    if t in ("-", "阴性", "NEG", "(-)"):
-        return "NEG"
-    return "ABN"  # '*', '异常', other marks
+    return parse_flag(t) or parse_flag(t.strip("()（）")) or "ABN"
 
 
 def sheet_flag(item: dict) -> str | None:
@@ -178,15 +153,14 @@ def sheet_flag(item: dict) -> str | None:
         return pf
     v = number(value)
     if v is not None and _NUM.match(_nfkc(value).replace(" ", "")):
-        b = _range_bounds(item.get("range_printed", ""))
-        if b is None:
+        from zhenxi_knowledge import flag_number, parse_range
+
+        r = parse_range(item.get("range_printed", "") or "")
+        if r is None or r.by_sex:  # no range, or one per sex (the transcription does not say whose)
             return None
-        lo, hi = b
-        if hi is not None and v > hi + 1e-9:
-            return "H"
-        if lo is not None and v < lo - 1e-9:
-            return "L"
-        return "N"
+        # a result printed with a comparator ('<3.40' against '<3.4') is a detection limit: bounds count as inclusive
+        cmp = bool(re.match(r"^[<>≤≥＜＞]", _nfkc(value)))
+        return flag_number(v, r.low, r.high, low_inclusive=r.low_inclusive or cmp, high_inclusive=r.high_inclusive or cmp)
     if qk == "neg":
         return "NEG"
     if qk == "pos":

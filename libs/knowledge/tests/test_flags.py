@@ -82,3 +82,8 @@ def test_resolve_indicator_by_code_or_name(kb):
     assert kb.resolve_indicator(None, "白细胞计数") == "WBC"
     assert kb.resolve_indicator(None, "谷丙转氨酶") == "ALT"
     assert kb.resolve_indicator("nonsense", "也不是") is None
+
+
+def test_ucum_codes_for_canonical_units(kb):
+    assert kb.units.ucum["10^9/L"] == "10*9/L" and kb.units.ucum["μmol/L"] == "umol/L"
+    assert set(kb.units.ucum) <= set(kb.units.canonical)

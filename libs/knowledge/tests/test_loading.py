@@ -91,3 +91,23 @@ def test_root_override_and_missing_root(tmp_path):
 
 def test_every_indicator_has_an_interpretation(kb):
     assert kb.missing_interpretations() == []
+
+
+def test_templates_render_and_declare_their_fields(kb, kb_copy):
+    assert kb.text("triage.advice.soon", "zh", department="消化科") == "建议近几天到消化科就诊。"
+    assert "gastro" in kb.text("triage.advice.soon", "en", department="gastro")
+    with pytest.raises(KnowledgeError, match="missing"):
+        kb.require_templates("no.such.template")
+    _edit(kb_copy / "templates" / "advice.yaml",
+          lambda d: d["templates"]["triage.advice.soon"].update(en="See {dept} soon."))
+    with pytest.raises(KnowledgeError, match=r"triage.advice.soon \(en\): uses \['dept'\]"):
+        Knowledge(kb_copy)
+
+
+def test_routing_and_report_types_are_checked(kb, kb_copy):
+    assert kb.routing.departments.fallback in kb.departments
+    assert kb.report_types["biochemistry"].panels
+    _edit(kb_copy / "departments" / "routing.yaml",
+          lambda d: d["routing"]["departments"].update(fallback="general_medicinee"))
+    with pytest.raises(KnowledgeError, match="routing: unknown department general_medicinee"):
+        Knowledge(kb_copy)

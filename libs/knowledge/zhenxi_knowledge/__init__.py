@@ -1,5 +1,5 @@
 """Zhenxi's medical knowledge as one read-only package: ``from zhenxi_knowledge import get_knowledge``."""
-from .flags import (ABNORMAL_FLAGS, CRITICAL_FLAGS, FLAGS, HIGH_FLAGS, LOW_FLAGS, Flag, arrow_flag, direction,
+from .flags import (ABNORMAL_FLAGS, ARROWS_DOWN, ARROWS_UP, CRITICAL_FLAGS, FLAGS, HIGH_FLAGS, LOW_FLAGS, Flag, arrow_flag, direction,
                     flag_number, flag_text, parse_flag, qualitative_grade, same_direction)
 from .loader import Assessment, Knowledge, KnowledgeError, default_root, get_knowledge
 from .models import (URGENCY_ORDER, Condition, CriticalReading, Department, DepartmentCues, Drug, DrugClass, Finding,
@@ -10,7 +10,7 @@ from .text import norm_name, norm_text, norm_unit
 from .units import UnitTable
 
 __all__ = [
-    "ABNORMAL_FLAGS", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
+    "ABNORMAL_FLAGS", "ARROWS_DOWN", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
     "Condition", "CriticalReading", "Department", "DepartmentCues", "Drug", "DrugClass", "Finding", "Flag",
     "Indicator", "Interpretation", "Knowledge", "KnowledgeError", "MedicationClass", "MissedDoseAdvice",
     "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportType", "Symptom", "UnitTable", "arrow_flag",

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import os
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
                      IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
-                     Pattern, RedFlag, ReportType, Symptom, UnitsFile)
+                     Pattern, RedFlag, Relatives, ReportType, Routing, Symptom, Template, UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
 from .text import nfkc, norm_name, norm_text
@@ -84,6 +85,9 @@ class Knowledge:
         self.drug_classes: dict[str, DrugClass] = {}
         self.report_types: dict[str, ReportType] = {}
         self.context: Context | None = None
+        self.routing: Routing | None = None
+        self.relatives: Relatives | None = None
+        self.templates: dict[str, Template] = {}
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
         self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
         try:
@@ -136,12 +140,21 @@ class Knowledge:
                 finding = Finding(**f)
                 self._put(self.findings, finding.label, finding, path)
         for path in self._files("departments"):
-            data = self._read(path, {"departments", "cues"})
+            data = self._read(path, {"departments", "cues", "routing"})
+            if data.get("routing") is not None:
+                if self.routing is not None:
+                    raise KnowledgeError(f"{path}: a second routing section")
+                self.routing = Routing(**data["routing"])
             for d in data.get("departments") or []:
                 dept = Department(**d)
                 self._put(self.departments, dept.id, dept, path)
             for dept_id, c in (data.get("cues") or {}).items():
                 self._put(self.cues, dept_id, DepartmentCues(**(c or {})), path)
+        for path in self._files("routing"):
+            data = self._read(path, {"relatives", "not_about_a_child"})
+            if self.relatives is not None:
+                raise KnowledgeError(f"{path}: a second relatives file")
+            self.relatives = Relatives(**{k: v for k, v in data.items() if k != "version"})
         for path in self._files("symptoms"):
             data = self._read(path)
             if "negation_cues" in data:
@@ -177,6 +190,9 @@ class Knowledge:
             for d in data.get("drugs") or []:
                 drug = Drug(**d)
                 self._put(self.drugs, drug.id, drug, path)
+        for path in self._files("templates"):
+            for key, t in (self._read(path, {"templates"}).get("templates") or {}).items():
+                self._put(self.templates, key, Template(**t), path)
         for path in self._files("reports"):
             for r in self._read(path, {"report_types"}).get("report_types") or []:
                 rt = ReportType(**r)
@@ -185,7 +201,12 @@ class Knowledge:
     def _load_indicators(self) -> None:
         folder = self.root / "indicators"
         index = IndicatorIndex(**self._read(folder / "index.yaml"))
-        self.units = UnitTable({k: list(v) for k, v in UnitsFile(**self._read(folder / index.units_file)).units.items()})
+        units = UnitsFile(**self._read(folder / index.units_file))
+        try:
+            self.units = UnitTable({k: list(v) for k, v in units.units.items()}, units.ucum,
+                                   [(m.find, m.replace) for m in units.misreadings])
+        except re.error as exc:
+            raise KnowledgeError(f"{folder / index.units_file}: misreadings: bad pattern: {exc}") from exc
         for name in index.panel_files:
             path = folder / name
             panel = PanelFile(**self._read(path))
@@ -212,9 +233,13 @@ class Knowledge:
                              ("critical", ind.critical), *(("ref_ages", b) for b in ind.ref_ages)):
                 if r is not None and r.low is not None and r.high is not None and r.low > r.high:
                     problems.append(f"indicator {ind.code}: {label} low > high")
+        problems += [f"units.yaml: ucum for unknown unit {u}" for u in self.units.ucum if u not in self.units.canonical]
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
         problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]
+        if self.routing is not None:
+            problems += [f"routing: unknown department {d} ({role})"
+                         for role, d in self.routing.departments.model_dump().items() if d not in depts]
         problems += [f"department {d.id}: unknown surgical counterpart {d.surgical_counterpart}"
                      for d in self.departments.values()
                      if d.surgical_counterpart is not None and d.surgical_counterpart not in depts]
@@ -281,7 +306,19 @@ class Knowledge:
                 problems.append(f"drug {drug.id}: unknown class {drug.class_id}")
             if drug.interval_hours is None and not drug.as_needed:
                 problems.append(f"drug {drug.id}: interval_hours or as_needed is required")
+        for key, t in self.templates.items():
+            for lang, text in (("zh", t.zh), ("en", t.en)):
+                try:
+                    used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+                except ValueError as exc:
+                    problems.append(f"template {key} ({lang}): {exc}")
+                    continue
+                if used != set(t.fields):
+                    problems.append(f"template {key} ({lang}): uses {sorted(used)}, declares {sorted(t.fields)}")
         for rt in self.report_types.values():
+            if not rt.panels and rt.id not in self.panels:
+                problems.append(f"report type {rt.id}: not a panel and lists no panels")
+            problems += [f"report type {rt.id}: unknown panel {p}" for p in rt.panels if p not in self.panels]
             for pat in rt.patterns:
                 try:
                     re.compile(pat)
@@ -291,10 +328,11 @@ class Knowledge:
             raise KnowledgeError("knowledge base is inconsistent:\n  " + "\n  ".join(problems))
 
     def _build_indexes(self) -> None:
-        # printed name → [(code, weight)], earlier panels first (index.yaml order settles clashes)
+        # printed name (norm_name) → [(code, weight)], misreadings weigh 0.9; earlier panels first (index.yaml order
+        # settles clashes). English display names are matched by resolve_indicator, not here.
         self.name_index: dict[str, list[tuple[str, float]]] = {}
         for code, ind in self.indicators.items():
-            entries = [(ind.name, 1.0), (code, 1.0), (ind.name_en, 1.0), *((a, 1.0) for a in ind.aliases),
+            entries = [(ind.name, 1.0), (code, 1.0), *((a, 1.0) for a in ind.aliases),
                        *((m, 0.9) for m in ind.misreadings)]
             for text, weight in entries:
                 key = norm_name(text)
@@ -476,6 +514,21 @@ class Knowledge:
         raise KnowledgeError(f"drug class {class_id}: no rule matched")  # unreachable: the last rule is `always`
 
     # ---- misc -------------------------------------------------------------------------------------------------
+    def text(self, key: str, lang: str = "zh", **values: Any) -> str:
+        """A template of knowledge/templates filled in (KeyError for an unknown key)."""
+        return self.templates[key].render(lang, **values)
+
+    def require_templates(self, *keys: str) -> None:
+        """Fail at start-up, not mid-request, when a service needs templates the knowledge does not have."""
+        missing = [k for k in keys if k not in self.templates]
+        if missing:
+            raise KnowledgeError(f"knowledge/templates: missing {missing}")
+
+    @property
+    def diseases(self) -> dict[str, Condition]:
+        """The conditions, under the name knowledge/diseases and the nlp API (``disease:<id>``) use."""
+        return self.conditions
+
     def missing_interpretations(self) -> list[str]:
         return sorted(set(self.indicators) - set(self.interpretations))
 

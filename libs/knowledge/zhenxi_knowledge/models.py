@@ -99,9 +99,17 @@ class IndicatorIndex(Model):
     panel_files: tuple[str, ...]
 
 
+class UnitMisreading(Model):
+    find: str  # regular expression over the NFKC-normalised printed unit
+    replace: str  # re.sub replacement
+    note: str
+
+
 class UnitsFile(Model):
     version: str
     units: dict[str, tuple[str, ...]]
+    ucum: dict[str, str] = {}  # canonical unit → UCUM code
+    misreadings: tuple[UnitMisreading, ...] = ()  # how OCR mangles unit spellings
 
 
 class PanelFile(Model):
@@ -176,6 +184,64 @@ class DepartmentCues(Model):
     en: tuple[str, ...] = ()
 
 
+class RoutingDepartments(Model):
+    fallback: str
+    emergency: str
+    pediatrics: str
+    obstetrics: str
+    oncology: str
+    prolonged_fever: str
+
+
+class RoutingWeights(Model):
+    severity: dict[Literal["severe", "moderate", "mild"], float]
+    historical: float
+    disease_named: float
+    indicator_by_rank: tuple[float, ...]
+    department_named: float
+    prolonged_fever: float
+    prolonged_fever_days: float
+    condition: float
+    surgery_share: float
+    surgery_bonus: float
+    surgery_internal_keep: float
+    cancer_treatment: float
+    pregnancy_keep: float
+    pregnancy_share: float
+    pregnancy_bonus: float
+    child_keep: float
+    child_share: float
+    child_bonus: float
+    postpartum: float
+    emergency_margin: float
+    child_condition_boost: float
+
+
+DepartmentKind = Literal["internal", "surgical", "women_children", "specialty", "acute", "mental"]
+
+
+class Routing(Model):
+    """Department routing parameters (knowledge/departments/routing.yaml): targets, kinds and weights."""
+    departments: RoutingDepartments
+    children_kinds: tuple[DepartmentKind, ...]
+    pregnancy_kinds: tuple[DepartmentKind, ...]
+    weights: RoutingWeights
+
+
+class RelativeGroup(Model):
+    """Words naming one kind of relative (knowledge/routing/relatives.yaml): sex and adulthood when the word says."""
+    relation: str
+    sex: Literal["F", "M"] | None = None
+    adult: bool | None = None
+    words: tuple[str, ...] = Field(min_length=1)
+
+
+class Relatives(Model):
+    """Who a question is about: relatives' words, and child words that do not make the question about a child."""
+    relatives: tuple[RelativeGroup, ...]
+    not_about_a_child: tuple[str, ...] = ()
+
+
 class Symptom(Model):
     id: str
     name: str
@@ -229,6 +295,10 @@ class Context(Model):
     figurative: tuple[str, ...] = ()
     resolved_cues: tuple[str, ...] = ()
     routing: dict[str, tuple[str, ...]] = {}
+    post_negations: tuple[str, ...] = ()
+    chronic_cues: tuple[str, ...] = ()
+    acute_cues: tuple[str, ...] = ()
+    duration_words: dict[str, float] = {}
 
 
 class IndicatorRef(Model):
@@ -358,3 +428,15 @@ class ReportType(Model):
     name: str
     name_en: str
     patterns: tuple[str, ...]
+    # a composite report (生化) lists the panels it covers; otherwise `id` is a panel
+    panels: tuple[str, ...] = ()
+
+
+class Template(Model):
+    """A bilingual text with named placeholders ({department}); ``fields`` lists them."""
+    zh: str
+    en: str
+    fields: tuple[str, ...] = ()
+
+    def render(self, lang: str = "zh", **values: Any) -> str:
+        return (self.en if lang == "en" else self.zh).format(**values)

@@ -35,8 +35,8 @@ class RuleError(ValueError):
 
 @dataclass(frozen=True)
 class Facts:
-    """What a rule can see: per-code status (high/low/normal/critical_high/critical_low/positive) and value."""
-    status: dict[str, str] = field(default_factory=dict)
+    """What a rule can see: per-code flag (L N H LL HH POS NEG ABN) and value in the canonical unit."""
+    flags: dict[str, str] = field(default_factory=dict)
     values: dict[str, float] = field(default_factory=dict)
     sex: str | None = None
     age: float | None = None
@@ -96,18 +96,18 @@ class Call(Node):
         if fn == "ratio":
             num, den = f.values.get(a[0]), f.values.get(a[1])
             return None if num is None or not den else num / den
-        st = f.status.get(a[0])
+        fl = f.flags.get(a[0])
         if fn == "present":
-            return st is not None
-        if st is None:
+            return fl is not None
+        if fl is None:
             return False
         return {
-            "high": st in ("high", "critical_high"),
-            "low": st in ("low", "critical_low"),
-            "critical": st.startswith("critical"),
-            "positive": st == "positive",
-            "normal": st == "normal",
-            "abnormal": st not in ("normal", "unknown"),
+            "high": fl in ("H", "HH"),
+            "low": fl in ("L", "LL"),
+            "critical": fl in ("HH", "LL"),
+            "positive": fl == "POS",
+            "normal": fl in ("N", "NEG"),
+            "abnormal": fl in ("L", "H", "LL", "HH", "POS", "ABN"),
         }[fn]
 
     def codes(self) -> set[str]:

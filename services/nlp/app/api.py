@@ -50,12 +50,10 @@ async def knowledge(nlp: Nlp, user: CurrentUser) -> KnowledgeInfo:
              responses=error_responses(NoIndicatorsError, UnknownIndicatorsError))
 async def interpret(body: InterpretationRequest, nlp: Nlp, user: CurrentUser) -> dict:
     """Explain lab results: abnormal indicators, cross-indicator patterns, urgency, departments, tips tags."""
-    items = [i.model_dump(exclude_none=True) for i in body.indicators]
-    for item in items:
-        if isinstance(item.get("reference"), dict):
-            item["reference"] = {k: v for k, v in item["reference"].items() if v is not None}
+    items = body.items()
+    sex, age = body.subject()
     return await anyio.to_thread.run_sync(
-        lambda: nlp.interpret(items, sex=body.sex, age=body.age, medications=body.medications, lang=body.lang))
+        lambda: nlp.interpret(items, sex=sex, age=age, medications=body.medications, lang=body.lang))
 
 
 @router.post("/symptoms:analyze", response_model=SymptomAnalysisResponse, responses=_TEXT_ERRORS)

@@ -76,8 +76,8 @@ def main(argv: list[str]) -> int:
         return 2
     svc = _service(dense=False)
     try:
-        _print(svc.interpret([x.model_dump(exclude_none=True) for x in req.indicators], sex=req.sex, age=req.age,
-                             medications=req.medications, lang=args.lang or req.lang))
+        sex, age = req.subject()
+        _print(svc.interpret(req.items(), sex=sex, age=age, medications=req.medications, lang=args.lang or req.lang))
     except ServiceError as exc:
         _print(exc.to_body())
         return 2

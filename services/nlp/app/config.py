@@ -12,7 +12,8 @@ class Settings(BaseServiceSettings):
 
     service_name: str = "nlp"
     port: int = 8103
-    knowledge_dir: Path = _REPO / "knowledge"
+    # The knowledge root (zhenxi_knowledge); None = the package default (the repo's knowledge/, /app/knowledge).
+    knowledge_dir: Path | None = None
     # Embeddings of the knowledge entries are cached here, keyed by knowledge version (gitignored).
     cache_dir: Path = _REPO / ".zhenxi" / "cache" / "nlp"
     dense_retrieval: bool = True

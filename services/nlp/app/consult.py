@@ -11,8 +11,8 @@ from .llm import AnswerWriter, Passage, Turn
 from .retrieval import Hit, Retriever
 from .triage import Triage, check_text
 
-DISCLAIMER = {"zh": "（以上内容仅供健康科普参考，不能替代医生面诊。）",
-              "en": "(General health information only; it does not replace seeing a doctor.)"}
+TEMPLATES = ("consult.disclaimer", "consult.not_understood", "consult.emergency", "consult.out_of_scope",
+             "consult.department", "consult.level.routine", "consult.level.soon", "consult.level.urgent")
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Consultant:
         self.triage = triage
         self.retriever = retriever
         self.writer = writer
+        kb.require_templates(*TEMPLATES)  # the answers' fixed sentences: knowledge/templates
         ctx = kb.context
         self.intents = {k: [normalize(w) for w in v] for k, v in ctx.intents.items()}
         self.out_of_scope = [normalize(w) for w in ctx.out_of_scope]
@@ -47,16 +48,12 @@ class Consultant:
         norm = normalize(question)
         lang = language(norm)
         if not has_words(norm):
-            return Answer("not_understood", lang, self._t(lang, "没看懂这个问题，请用文字描述您的症状或想了解的检查结果。",
-                                                          "I could not read a question there. Please describe your "
-                                                          "symptoms or the result you want to understand."))
+            return Answer("not_understood", lang, self.kb.text("consult.not_understood", lang))
         tri = self.triage.analyze(question, lang=lang)
         if tri["red_flags"]:
             names = "；".join(r["name"] for r in tri["red_flags"]) if lang == "zh" else "; ".join(
                 r["name"] for r in tri["red_flags"])
-            head = self._t(lang, f"⚠ 您描述的情况可能是急症（{names}）。请立即拨打120或到最近的急诊就医，不要等待线上回复。",
-                           f"⚠ This may be an emergency ({names}). Call 120 or go to the nearest emergency "
-                           "department now; do not wait for an online answer.")
+            head = self.kb.text("consult.emergency", lang, names=names)
             text = head + "\n" + " ".join(r["advice"] for r in tri["red_flags"])
             return Answer("emergency", lang, text, "emergency",
                           [{"id": r["source"]["id"], "title": r["name"], "knowledge_version": self.kb.version}
@@ -72,10 +69,7 @@ class Consultant:
                 medical = any(h.alias_hit for h in hits) or self.triage.analyze(previous, lang=lang)["understood"]
         flagged_off_topic = any(w in norm for w in self.out_of_scope)
         if not medical or not hits or (flagged_off_topic and not tri["symptoms"] and not any(h.alias_hit for h in hits)):
-            return Answer("out_of_scope", lang, self._t(
-                lang, "抱歉，这个问题超出了我的范围。我可以解释检验指标、影像发现、常见症状和疾病，以及建议就诊科室。",
-                "Sorry, that is outside what I can help with. I can explain lab results, X-ray findings, "
-                "common symptoms and conditions, and which department to see."))
+            return Answer("out_of_scope", lang, self.kb.text("consult.out_of_scope", lang))
         intents = [k for k, words in self.intents.items() if any(w in normalize(question) for w in words)]
         top = hits[:3]
         text = self._compose(top, intents, lang, norm, tri)
@@ -86,7 +80,7 @@ class Consultant:
             passages = [Passage(h.doc_id, self._title(h, lang), self._entry_text(h, [], lang, norm)) for h in top]
             rewritten = self.writer.write(question, lang, passages, history, text)
             if rewritten:
-                text, writer_name = rewritten + "\n" + DISCLAIMER[lang], "llm"
+                text, writer_name = rewritten + "\n" + self.kb.text("consult.disclaimer", lang), "llm"
         urgency = tri["urgency"] if tri["symptoms"] else None
         return Answer("answer", lang, text, urgency, sources, tri["departments"] if tri["symptoms"] else [],
                       writer_name)
@@ -107,12 +101,10 @@ class Consultant:
             parts.append(self._t(lang, "相关内容：" + "、".join(others), "Related: " + ", ".join(others)))
         if tri["symptoms"] and tri["departments"]:
             dept = tri["departments"][0]["name"]
-            level = {"zh": {"routine": "可择期就诊", "soon": "建议近几天就诊", "urgent": "建议今天就医"},
-                     "en": {"routine": "a routine visit is fine", "soon": "see a doctor within a few days",
-                            "urgent": "seek care today"}}[lang].get(tri["urgency"], "")
-            parts.append(self._t(lang, f"根据您描述的症状，建议就诊科室：{dept}，{level}。",
-                                 f"From the symptoms you describe: {dept}; {level}."))
-        parts.append(DISCLAIMER[lang])
+            key = f"consult.level.{tri['urgency']}"
+            level = self.kb.text(key, lang) if key in self.kb.templates else ""
+            parts.append(self.kb.text("consult.department", lang, department=dept, level=level))
+        parts.append(self.kb.text("consult.disclaimer", lang))
         return "\n".join(parts)
 
     def _entry_text(self, hit: Hit, intents: list[str], lang: str, norm: str) -> str:

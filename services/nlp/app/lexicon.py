@@ -28,9 +28,6 @@ _UNIT_DAYS = {"分钟": 1 / 1440, "小时": 1 / 24, "个钟头": 1 / 24, "钟头
               "星期": 7, "礼拜": 7, "个月": 30, "月": 30, "年": 365}
 _DURATION = re.compile(_NUM + r"\s*(?:多|来)?\s*(分钟|个钟头|钟头|小时|天|日|个星期|星期|个礼拜|礼拜|周|个多月|个月|年)(?:多|左右|了)?")
 _DURATION_EN = re.compile(r"(\d+(?:\.\d+)?)\s*(minute|hour|day|week|month|year)s?\b", re.I)
-_DURATION_WORDS = {"刚才": 0.02, "刚刚": 0.02, "今天": 0.5, "今早": 0.3, "今天早上": 0.3, "昨天": 1, "昨晚": 1,
-                   "前天": 2, "好几天": 4, "这几天": 3, "最近": 14, "近期": 14, "一阵子": 14, "很久": 180,
-                   "好多年": 1825, "多年": 1825, "长期": 365, "一直": 90, "反反复复": 90, "老毛病": 365}
 _AGE_YEARS = re.compile(_NUM + r"\s*(?:多|来)?\s*(?:周)?岁(半)?")
 _AGE_MONTHS = re.compile(r"(?:宝宝|孩子|婴儿|小孩|儿子|女儿|娃|宝贝)\s*(?:才|刚)?\s*" + _NUM + r"\s*个?(?:多|半)?月")
 _AGE_MONTHS2 = re.compile(_NUM + r"\s*个?(?:多|半)?月(?:大|的宝宝|的孩子|的婴儿)")
@@ -47,14 +44,8 @@ _TEMP = re.compile(r"(?:(?:体温|发烧|发热|烧到|高烧|低烧|烧了|temp
 _SEV_RANK = {"mild": 0, "moderate": 1, "severe": 2}
 _GAP_NEGATION = re.compile(r"[不没无未]")
 _FREQUENCY = re.compile(r"\s*(?:拉|吐|解|大便|小便|发作|上)?\s*[\d一二三四五六七八九十两几]+\s*(?:多)?\s*(?:次|回|遍)")
-_POST_NEGATION = ("已经好了", "消失了", "已经退了", "退了", "好多了", "没有了", "没了")
 # 晕倒过 / 中风过 / 吐过血: the aspect marker 过 after a verb means "has happened before". Not in 过敏, 过去 ...
 _EXPERIENTIAL = re.compile(r"过(?!敏|去|来|度|量|多|快|慢|高|低|劳|后|于|分|头|了|不)")
-# Long-standing complaints: a duration of a month or more, or these words, said of a symptom. Any acute cue in the
-# text (突然, 刚才, 加重 ...) cancels it: a chronic complaint that changed today is acute again.
-_CHRONIC_WORDS = ("好几年", "很多年", "好多年", "多年", "几十年", "一直这样", "从小", "常年", "老毛病")
-_ACUTE_WORDS = ("突然", "刚才", "刚刚", "今天", "今早", "今晚", "昨晚", "昨天", "加重", "越来越", "这次", "又", "急性",
-                "个小时", "半小时", "小时前", "小时了", "分钟", "马上", "救命")
 # Measurements quoted in the text: heart rate and blood glucose (mmol/L).
 _HEART_RATE = re.compile(r"(?:心率|心跳|脉搏|脉率|心律)\s*(?:每分钟|一分钟)?\s*(?:才|只有|只|有|到|达到|快到|是|在|测了?)?\s*"
                          r"(\d{2,3})\s*(?:多|来)?\s*(?:下|次|bpm)?")
@@ -146,6 +137,11 @@ class Lexicon:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         ctx = kb.context
+        # word lists of knowledge/symptoms/context.yaml
+        self.post_negations = ctx.post_negations
+        self.chronic_cues = ctx.chronic_cues
+        self.acute_cues = ctx.acute_cues
+        self.duration_words = ctx.duration_words
         self.term_to_symptom: dict[str, str] = {}
         for s in kb.symptoms.values():
             for term in (s.name, *s.terms):
@@ -309,14 +305,14 @@ class Lexicon:
     def _mark_chronic(self, text: str, facts: TextFacts, clauses: list[tuple[int, int]]) -> None:
         """A long duration in a clause makes that clause's symptoms chronic; a bare duration clause (好几年了,
         一直这样) refers back to the clauses before it in the same sentence."""
-        if any(w in text for w in _ACUTE_WORDS):
+        if any(w in text for w in self.acute_cues):
             return
         sentences = self._clauses(text, _SENTENCE_SPLIT)
         for cs, ce in clauses:
             piece = text[cs:ce]
             piece = _strip_ages(piece)  # 孩子才三个月 is an age, not how long the symptom has lasted
-            long_ = any(w in piece for w in _CHRONIC_WORDS) or any(
-                d.days >= 30 and d.text not in _DURATION_WORDS for d in self._durations(piece))
+            long_ = any(w in piece for w in self.chronic_cues) or any(
+                d.days >= 30 and d.text not in self.duration_words for d in self._durations(piece))
             if not long_:
                 continue
             own = [m for m in facts.mentions if cs <= m.start < ce]
@@ -463,7 +459,7 @@ class Lexicon:
             if len(between) <= 12 and not self._terminators.search(between):
                 return True
         tail = text[e:min(ce, e + 4)]
-        return any(tail.startswith(p) or tail[1:].startswith(p) for p in _POST_NEGATION)
+        return any(tail.startswith(p) or tail[1:].startswith(p) for p in self.post_negations)
 
     def _severity(self, window: str) -> str:
         if any(w in window for w in self.severe_words):
@@ -472,8 +468,7 @@ class Lexicon:
             return "mild"
         return "moderate"
 
-    @staticmethod
-    def _durations(text: str) -> list[Duration]:
+    def _durations(self, text: str) -> list[Duration]:
         out: list[Duration] = []
         pregnancy = [(m.start(), m.end()) for m in _PREGNANCY_WEEK.finditer(text)]
         for m in _DURATION.finditer(text):
@@ -490,7 +485,7 @@ class Lexicon:
                 m.group(2).lower()]
             out.append(Duration(text=m.group(0), days=round(float(m.group(1)) * _UNIT_DAYS[unit], 3)))
         if not out:
-            for word, days in _DURATION_WORDS.items():
+            for word, days in self.duration_words.items():
                 if word in text:
                     out.append(Duration(text=word, days=days))
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 Lang = Literal["zh", "en"]
 Urgency = Literal["routine", "soon", "urgent", "emergency"]
@@ -41,25 +41,62 @@ class SourceRef(BaseModel):
 class RangeIn(BaseModel):
     low: float | None = None
     high: float | None = None
+    text: str | None = Field(None, max_length=64, description="the range as printed, read when low/high are absent")
 
 
 class IndicatorIn(BaseModel):
-    """One result, from OCR or typed by hand. ``code`` is the canonical code (WBC, HGB…) or a printed name."""
+    """One result, from OCR or typed by hand. ``code`` is the canonical code (WBC, HGB…) or a printed name.
+    An indicator of ocr's ``LabReport`` is accepted as it is (its other fields are ignored)."""
     model_config = ConfigDict(populate_by_name=True)
     code: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=64)
-    value: float | str = Field(..., description="number, or a qualitative result such as 阴性 / 2+")
+    value: float | str | None = Field(None, description="number, or a qualitative result such as 阴性 / 2+")
+    value_text: str | None = Field(None, max_length=64, description="the result as printed (used when value is "
+                                                                     "null, as ocr sends qualitative results)")
     unit: str | None = Field(None, max_length=32)
     reference: str | RangeIn | None = Field(None, validation_alias=AliasChoices("reference", "reference_range", "ref"))
     flag: str | None = Field(None, max_length=16)
 
+    @model_validator(mode="after")
+    def _has_a_result(self) -> "IndicatorIn":
+        if self.value is None:
+            if not (self.value_text and self.value_text.strip()):
+                raise ValueError("value (or value_text) is required")
+            self.value = self.value_text
+        return self
+
+
+class ReportHeaderIn(BaseModel):
+    """The header of an ocr ``LabReport``: sex and age are used when the request does not give them."""
+    sex: Literal["male", "female"] | None = None
+    age: float | None = Field(None, ge=0, le=130)
+
 
 class InterpretationRequest(BaseModel):
+    """Indicators to explain; ocr's ``LabReport`` JSON can be posted as it is."""
     indicators: list[IndicatorIn] = Field(..., min_length=1, max_length=300)
     sex: Literal["male", "female"] | None = None
     age: float | None = Field(None, ge=0, le=130)
+    header: ReportHeaderIn | None = None
     medications: list[str] = Field(default_factory=list, max_length=50)
     lang: Lang = "zh"
+
+    def items(self) -> list[dict[str, Any]]:
+        """The indicators as the service takes them: a printed range as its low/high, else its text."""
+        out = []
+        for ind in self.indicators:
+            item = ind.model_dump(exclude_none=True, exclude={"value_text"})
+            if isinstance(item.get("reference"), dict):
+                ref = {k: v for k, v in item["reference"].items() if v is not None}
+                item["reference"] = ref if ("low" in ref or "high" in ref) else ref.get("text")
+            out.append(item)
+        return out
+
+    def subject(self) -> tuple[str | None, float | None]:
+        """(sex, age): the request's, else the report header's."""
+        sex = self.sex or (self.header.sex if self.header else None)
+        age = self.age if self.age is not None else (self.header.age if self.header else None)
+        return sex, age
 
 
 class Explanation(BaseModel):
@@ -80,7 +117,9 @@ class IndicatorOut(BaseModel):
     value: float | str
     unit: str | None
     canonical_value: float | None
-    status: Literal["normal", "high", "low", "critical_high", "critical_low", "positive", "unknown"]
+    flag: Literal["L", "N", "H", "LL", "HH", "POS", "NEG", "ABN"] | None = Field(
+        description="the shared flag vocabulary (zhenxi_knowledge): LL/HH beyond critical limits, POS/NEG for "
+                    "qualitative results, ABN abnormal without a direction; null when it cannot be judged (see reason)")
     reference: dict[str, Any] | None
     reason: str | None = None
     explanation: Explanation | None
@@ -165,6 +204,9 @@ class SymptomAnalysisResponse(BaseModel):
     urgency: Urgency
     red_flags: list[RedFlagOut]
     advice: str
+    # which evidence decided the first department (rules, model, both, red_flags), the model's and the rules'
+    # top 3, the subject (a relative's age and sex), drugs and pasted lab values read (app/router.py)
+    routing: dict[str, Any] | None = None
 
 
 # ---- diseases ----

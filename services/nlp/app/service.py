@@ -11,26 +11,19 @@ from .consult import Answer, Consultant
 from .emergency import MODEL_PATH as EMERGENCY_MODEL, SemanticEmergency
 from .errors import MissingQueryError, UnknownFindingError
 from .interpret import Interpreter
-from .knowledge import XRAY_FINDINGS, KnowledgeBase, load_knowledge
+from .knowledge import KnowledgeBase, load_knowledge
 from .lexicon import Lexicon
 from .llm import AnswerWriter, OpenAICompatibleWriter, Turn
 from .retrieval import DenseEncoder, Retriever
+from .router import MODEL_PATH as ROUTER_MODEL, LearnedRouter, RouterModelError, RoutingHints
 from .triage import Triage, check_text
 
 log = logging.getLogger("zhenxi.nlp")
 
-FINDING_NAMES = {
-    "Atelectasis": "肺不张", "Cardiomegaly": "心影增大", "Effusion": "胸腔积液", "Infiltration": "肺部浸润影",
-    "Mass": "肿块", "Nodule": "结节", "Pneumonia": "肺炎", "Pneumothorax": "气胸", "Consolidation": "肺实变",
-    "Edema": "肺水肿", "Emphysema": "肺气肿", "Fibrosis": "肺纤维化", "Pleural_Thickening": "胸膜增厚",
-    "Hernia": "膈疝",
-}
-
-
 class NlpService:
     def __init__(self, kb: KnowledgeBase, *, dense: bool = True, dense_threads: int = 1,
                  cache_dir: Path | None = None, writer: AnswerWriter | None = None,
-                 emergency_model: Path | None = EMERGENCY_MODEL) -> None:
+                 emergency_model: Path | None = EMERGENCY_MODEL, router_model: Path | None = ROUTER_MODEL) -> None:
         self.kb = kb
         self._cache_dir = cache_dir
         self.lexicon = Lexicon(kb)
@@ -46,12 +39,18 @@ class NlpService:
             semantic = SemanticEmergency(encoder, Path(emergency_model))
         elif dense:
             log.warning("semantic emergency detector unavailable; red flags come from the rules only")
-        self.triage = Triage(kb, self.lexicon, semantic)
+        router = None
+        if encoder is not None and router_model is not None:
+            try:  # loaded once, checksum verified; without it departments come from the rules alone
+                router = LearnedRouter(encoder, Path(router_model))
+            except RouterModelError as exc:
+                log.warning("learned department router unavailable: %s", exc)
+        self.triage = Triage(kb, self.lexicon, semantic, router, RoutingHints(kb, self.interpreter))
         self.retriever = Retriever(kb, self.lexicon, encoder, cache_dir)
         self.consultant = Consultant(kb, self.triage, self.retriever, writer)
-        self._finding_lookup = {k.lower(): k for k in XRAY_FINDINGS}
-        self._finding_lookup.update({k.lower().replace("_", " "): k for k in XRAY_FINDINGS})
-        self._finding_lookup.update({v: k for k, v in FINDING_NAMES.items()})
+        self._finding_lookup = {k.lower(): k for k in kb.findings}
+        self._finding_lookup.update({k.lower().replace("_", " "): k for k in kb.findings})
+        self._finding_lookup.update({f.name: k for k, f in kb.findings.items()})
 
     @classmethod
     def create(cls, settings: Any | None = None) -> "NlpService":
@@ -86,7 +85,7 @@ class NlpService:
         key = finding.strip()
         hit = self._finding_lookup.get(key.lower()) or self._finding_lookup.get(key)
         if hit is None:
-            raise UnknownFindingError(details={"finding": finding[:100], "allowed": list(XRAY_FINDINGS)})
+            raise UnknownFindingError(details={"finding": finding[:100], "allowed": list(self.kb.findings)})
         return hit
 
     def diseases(self, finding: str | None = None, q: str | None = None, limit: int = 20,
@@ -105,7 +104,7 @@ class NlpService:
             allowed = {d.id for d in candidates}
             candidates = [self.kb.diseases[i] for i in ranked if i in allowed]
         return {"knowledge_version": self.kb.version, "finding": label,
-                "finding_name": FINDING_NAMES.get(label) if label else None,
+                "finding_name": self.kb.findings[label].name if label else None,
                 "query": q, "count": min(len(candidates), limit),
                 "diseases": [self.disease_entry(d.id, lang) for d in candidates[:limit]]}
 

@@ -10,14 +10,13 @@ from .errors import EmptyTextError, TextTooLongError
 from .knowledge import KnowledgeBase, max_urgency
 from .emergency import SemanticEmergency
 from .lexicon import Lexicon, TextFacts, has_words, language, normalize
+from .router import LearnedRouter, RoutingHints
 
 MAX_TEXT_CHARS = 2000
 _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
 _LATIN = re.compile(r"[a-z0-9][a-z0-9 .\-]*")
 SEMANTIC_FLAG = "rf_possible_emergency"
 # Department kinds whose patients go to 儿科 (children, unless the department says otherwise) or 产科 (pregnancy).
-_CHILD_KINDS = {"internal", "mental"}
-_PREGNANCY_KINDS = {"internal", "women_children", "mental", "surgical"}
 # Q&A intents whose words mark a general question about a condition (context.yaml `intents`).
 _GENERAL_INTENTS = ("meaning", "symptoms", "self_care", "general")
 
@@ -31,10 +30,21 @@ def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
 
 
 class Triage:
-    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon, semantic: SemanticEmergency | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon, semantic: SemanticEmergency | None = None,
+                 router: LearnedRouter | None = None, hints: RoutingHints | None = None) -> None:
         self.kb = kb
         self.lex = lexicon
         self.semantic = semantic
+        self.router = router  # learned department ranking (router.py); never touches red flags
+        self.hints = hints
+        # where the rules send questions and what they weigh: knowledge/departments/routing.yaml
+        if kb.routing is None:
+            raise ValueError("knowledge/departments: no routing section")
+        self.route = kb.routing.departments
+        self.w = kb.routing.weights
+        self.pregnancy_kinds = set(kb.routing.pregnancy_kinds)
+        kb.require_templates("triage.not_understood", "triage.advice.routine", "triage.advice.soon",
+                             "triage.advice.urgent")
         self.semantic_flag = next((rf for rf in kb.red_flags if rf.id == SEMANTIC_FLAG), None)
         self.disease_names = self._matcher({normalize(n): d.id for d in kb.diseases.values()
                                             for n in (d.name, d.name_en, *d.aliases) if len(normalize(n)) >= 2})
@@ -80,7 +90,7 @@ class Triage:
                                      if d.surgical_counterpart}
         self.child_departments = {d.id for d in kb.departments.values()
                                   if (d.children_to_pediatrics if d.children_to_pediatrics is not None
-                                      else d.kind in _CHILD_KINDS)}
+                                      else d.kind in kb.routing.children_kinds)}
         n = max(len(kb.diseases), 1)
         df: dict[str, int] = {}
         for d in kb.diseases.values():
@@ -149,18 +159,27 @@ class Triage:
         if not red_flags:
             red_flags = self._semantic_red_flag(facts, strict=informational)
         cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
-        if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for):
+        learned = routing_ctx = None
+        if self.router is not None or self.hints is not None:
+            from .router import route_evidence
+            learned, facts, routing_ctx = route_evidence(self, text, facts, indicators, result)
+        if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for
+                or (routing_ctx and routing_ctx.understood)):
             return self._not_understood(result, "no_medical_content", en)
         conditions = self._conditions(facts, diseases, en)
         result["conditions"] = conditions
-        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions, cues)
+        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions, cues, learned)
+        if routing_ctx is not None:
+            scores = routing_ctx.finish(self, scores, red_flags,
+                                        lambda: self._department_scores(facts, diseases, indicators, named_depts,
+                                                                        conditions, cues, routing_ctx.rules_only))
         if red_flags:
             urgency = "emergency"
-            scores["emergency"] = max(scores.values(), default=0) + 10
+            scores[self.route.emergency] = max(scores.values(), default=0) + self.w.emergency_margin
         else:
             # Without a red flag the emergency department is not a suggestion, whatever the symptom weights say.
-            scores.pop("emergency", None)
-            scores = scores or {"general_medicine": 1.0}
+            scores.pop(self.route.emergency, None)
+            scores = scores or {self.route.fallback: 1.0}
             urgency = self._urgency(facts, diseases, indicators)
         result["red_flags"] = [{"id": rf.id, "name": rf.name_en if en else rf.name,
                                 "advice": rf.advice_en if en else rf.advice,
@@ -168,16 +187,16 @@ class Triage:
                                for rf in red_flags]
         result["urgency"] = urgency
         result["departments"] = self._top(scores, en)
+        if routing_ctx is not None:
+            result["routing"] = routing_ctx.report(result["departments"], red_flags)
         result["advice"] = self._advice(result, en)
         return result
 
     def _not_understood(self, result: dict[str, Any], reason: str, en: bool) -> dict[str, Any]:
         result["understood"] = False
         result["reason"] = reason
-        result["departments"] = self._top({"general_medicine": 1.0}, en)
-        result["advice"] = ("We could not find any symptom in the text. Describe what you feel, where, and for how "
-                            "long; if you feel very unwell, call 120." if en else
-                            "没有识别到具体症状。请描述哪里不舒服、有什么感觉、持续多久；如果感觉非常不适，请拨打120。")
+        result["departments"] = self._top({self.route.fallback: 1.0}, en)
+        result["advice"] = self.kb.text("triage.not_understood", "en" if en else "zh")
         return result
 
     def _ref(self, kind: str, key: str, entry: Any, en: bool) -> dict[str, Any]:
@@ -322,12 +341,12 @@ class Triage:
             # One common symptom (fever alone) says little; keep it only when it is specific.
             if d.id not in mentioned and (not matched or (len(matched) == 1 and weight < 2.5)):
                 continue
-            if d.department == "obstetrics" and "pregnant" not in pops and "postpartum" not in pops \
+            if d.department == self.route.obstetrics and "pregnant" not in pops and "postpartum" not in pops \
                     and d.id not in mentioned:
                 continue
             score = weight / (1 + 0.15 * len(d.symptoms))
-            if "child" in pops and d.department == "pediatrics":
-                score *= 1.5
+            if "child" in pops and d.department == self.route.pediatrics:
+                score *= self.w.child_condition_boost
             if d.id in mentioned:
                 score += 5.0
             scored.append((score, d, matched))
@@ -349,7 +368,8 @@ class Triage:
 
     def _department_scores(self, facts: TextFacts, diseases: list[str], indicators: list[str],
                            named_depts: list[str], conditions: list[dict[str, Any]],
-                           cues: list[tuple[str, float]] = ()) -> dict[str, float]:
+                           cues: list[tuple[str, float]] = (),
+                           learned: Any = None) -> dict[str, float]:
         scores: dict[str, float] = {}
 
         def add(dept: str, w: float) -> None:
@@ -357,49 +377,58 @@ class Triage:
 
         for dept, w in cues:
             add(dept, w)
+        for dept, w in (learned.hints if learned else {}).items():  # drugs, pasted lab values (router.py)
+            add(dept, w)
 
         counted: dict[str, float] = {}
         for m in facts.present:
-            factor = {"severe": 1.2, "moderate": 1.0, "mild": 0.9}[m.severity] * (0.5 if m.historical else 1.0)
+            factor = self.w.severity[m.severity] * (self.w.historical if m.historical else 1.0)
             counted[m.symptom] = max(counted.get(m.symptom, 0.0), factor)
         for sid, factor in counted.items():
             for dept, w in self.kb.symptoms[sid].dept.items():
                 add(dept, w * factor)
         for did in diseases:
-            add(self.kb.diseases[did].department, 6.0)
+            add(self.kb.diseases[did].department, self.w.disease_named)
         for code in indicators:
             interp = self.kb.interpretations.get(code)
-            for rank, dept in enumerate(interp.departments[:3] if interp else ()):
-                add(dept, (4.0, 2.0, 1.0)[rank])
+            by_rank = self.w.indicator_by_rank
+            for rank, dept in enumerate(interp.departments[:len(by_rank)] if interp else ()):
+                add(dept, by_rank[rank])
         for dept in named_depts:
-            add(dept, 2.0)
+            add(dept, self.w.department_named)
         # A fever lasting a week or more is worked up as 发热待查 by 感染科.
-        if "fever" in counted and facts.durations and max(d.days for d in facts.durations) >= 7:
-            add("infectious", 3.0)
+        if "fever" in counted and facts.durations and \
+                max(d.days for d in facts.durations) >= self.w.prolonged_fever_days:
+            add(self.route.prolonged_fever, self.w.prolonged_fever)
         for c in conditions[:3]:
-            add(c["department"], 2.0 * c["score"])
+            add(c["department"], self.w.condition * c["score"])
+        if learned and learned.model and not learned.after_moves:  # learned router (router.py, Evidence)
+            learned.add_to(scores)
         # "医生建议手术" / "想开刀" / "做了手术": the surgical counterpart of the internal department takes over.
         if any(w in facts.text for w in self.surgery_words):
             for internal, surgical in self.surgical_counterpart.items():
                 if scores.get(internal, 0.0) > 0:
-                    add(surgical, 0.8 * scores[internal] + 1.0)
-                    scores[internal] *= 0.6
+                    add(surgical, self.w.surgery_share * scores[internal] + self.w.surgery_bonus)
+                    scores[internal] *= self.w.surgery_internal_keep
         # Questions about cancer treatment (化疗, 放疗, 靶向药) belong to oncology whichever organ is named.
         if any(w in facts.text for w in self.cancer_treatment_words):
-            add("oncology", 6.0)
+            add(self.route.oncology, self.w.cancer_treatment)
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
+        obstetrics, w = self.route.obstetrics, self.w
         if "pregnant" in facts.populations:
-            moved = sum(v for d, v in scores.items() if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics")
-            scores = {d: (v * 0.3 if kinds[d] in _PREGNANCY_KINDS and d != "obstetrics" else v)
+            moved = sum(v for d, v in scores.items() if kinds[d] in self.pregnancy_kinds and d != obstetrics)
+            scores = {d: (v * w.pregnancy_keep if kinds[d] in self.pregnancy_kinds and d != obstetrics else v)
                       for d, v in scores.items()}
-            add("obstetrics", 0.9 * moved + 3.0)
+            add(obstetrics, w.pregnancy_share * moved + w.pregnancy_bonus)
         elif "child" in facts.populations:
             child = {d for d in scores if d in self.child_departments}
             moved = sum(v for d, v in scores.items() if d in child)
-            scores = {d: (v * 0.3 if d in child else v) for d, v in scores.items()}
-            add("pediatrics", 0.9 * moved + 1.0)
+            scores = {d: (v * w.child_keep if d in child else v) for d, v in scores.items()}
+            add(self.route.pediatrics, w.child_share * moved + w.child_bonus)
         elif "postpartum" in facts.populations:
-            add("obstetrics", 2.0)
+            add(obstetrics, w.postpartum)
+        if learned and learned.model and learned.after_moves:
+            learned.add_to(scores)
         return {d: v for d, v in scores.items() if v > 0}
 
     def _top(self, scores: dict[str, float], en: bool) -> list[dict[str, Any]]:
@@ -430,10 +459,4 @@ class Triage:
         if result["red_flags"]:
             return " ".join(r["advice"] for r in result["red_flags"])
         dept = result["departments"][0]["name"] if result["departments"] else ""
-        if en:
-            return {"routine": f"Not urgent. Book a routine visit to {dept} if it persists or worries you.",
-                    "soon": f"See {dept} within the next few days.",
-                    "urgent": f"Please see a doctor today ({dept} or the emergency department)."}[result["urgency"]]
-        return {"routine": f"目前不属于急症，如持续或担心，可择期到{dept}就诊。",
-                "soon": f"建议近几天到{dept}就诊。",
-                "urgent": f"建议今天就医（{dept}或急诊）。"}[result["urgency"]]
+        return self.kb.text(f"triage.advice.{result['urgency']}", "en" if en else "zh", department=dept)

@@ -16,7 +16,7 @@ def test_interpretations(client):
     assert body["urgency"] in ("soon", "urgent")
     assert "microcytic_anemia" in {p["id"] for p in body["patterns"]}
     glu = next(i for i in body["indicators"] if i["code"] == "GLU")
-    assert glu["status"] == "high" and glu["reference"]["source"] == "report"
+    assert glu["flag"] == "H" and glu["reference"]["source"] == "report"
 
 
 def test_symptom_analysis(client):
@@ -25,6 +25,8 @@ def test_symptom_analysis(client):
     body = r.json()
     assert body["departments"][0]["id"] == "respiratory"
     assert "fever" in [s["id"] for s in body["negated_symptoms"]]
+    assert body["routing"]["decided_by"] in {"rules", "model", "rules+model"}  # which evidence decided
+    assert body["routing"]["model"][0]["id"] == "respiratory"
 
 
 def test_disease_lookup(client):

@@ -10,7 +10,7 @@ def by_code(result):
 def test_flags_from_knowledge_ranges_and_explanations_with_sources(nlp):
     r = nlp.interpret([{"code": "HGB", "value": 92, "unit": "g/L"}, {"code": "WBC", "value": 6.1}], sex="male")
     rows = by_code(r)
-    assert rows["HGB"]["status"] == "low" and rows["WBC"]["status"] == "normal"
+    assert rows["HGB"]["flag"] == "L" and rows["WBC"]["flag"] == "N"
     exp = rows["HGB"]["explanation"]
     assert exp["meaning"] and exp["advice"]
     assert exp["source"] == {"id": "interpretation:HGB#low", "knowledge_version": nlp.version}
@@ -19,26 +19,26 @@ def test_flags_from_knowledge_ranges_and_explanations_with_sources(nlp):
 
 def test_sex_specific_range(nlp):
     # 45 U/L is above the female ALT range (7-40) but inside the male one (9-50).
-    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="female"))["ALT"]["status"] == "high"
-    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="male"))["ALT"]["status"] == "normal"
+    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="female"))["ALT"]["flag"] == "H"
+    assert by_code(nlp.interpret([{"code": "ALT", "value": 45}], sex="male"))["ALT"]["flag"] == "N"
 
 
 def test_printed_reference_and_flag_win(nlp):
     rows = by_code(nlp.interpret([{"code": "GLU", "value": 6.5, "reference": "3.9-7.0"},
                                   {"code": "TSH", "value": 3.0, "flag": "↑"}]))
-    assert rows["GLU"]["status"] == "normal" and rows["GLU"]["reference"]["source"] == "report"
-    assert rows["TSH"]["status"] == "high"
+    assert rows["GLU"]["flag"] == "N" and rows["GLU"]["reference"]["source"] == "report"
+    assert rows["TSH"]["flag"] == "H"
 
 
 def test_unit_conversion_and_names(nlp):
     rows = by_code(nlp.interpret([{"name": "白细胞", "value": 12000, "unit": "/uL"}]))
     assert rows["WBC"]["canonical_value"] == pytest.approx(12.0)
-    assert rows["WBC"]["status"] == "high"
+    assert rows["WBC"]["flag"] == "H"
 
 
 def test_critical_value_means_same_day_care(nlp):
     r = nlp.interpret([{"code": "K", "value": 6.9, "unit": "mmol/L"}])
-    assert by_code(r)["K"]["status"] == "critical_high"
+    assert by_code(r)["K"]["flag"] == "HH"
     assert r["urgency"] in ("urgent", "emergency")
     assert "critical_value" in r["tags"]
 
@@ -71,7 +71,7 @@ def test_medications_change_the_reading(nlp):
 def test_qualitative_results(nlp):
     rows = by_code(nlp.interpret([{"code": "U-PRO", "value": "2+"}, {"code": "U-GLU", "value": "阴性"},
                                   {"code": "HBsAg", "value": "阳性"}]))
-    assert rows["U-PRO"]["status"] == "positive" and rows["U-GLU"]["status"] == "normal"
+    assert rows["U-PRO"]["flag"] == "POS" and rows["U-GLU"]["flag"] == "NEG"
     assert rows["HBsAg"]["explanation"]["source"]["id"] == "interpretation:HBsAg#positive"
 
 
@@ -91,7 +91,7 @@ def test_unknown_codes_are_reported_or_rejected(nlp):
 
 def test_non_numeric_value_is_explained_not_crashing(nlp):
     row = by_code(nlp.interpret([{"code": "HGB", "value": "abc"}]))["HGB"]
-    assert row["status"] == "unknown" and row["reason"] == "value_not_numeric"
+    assert row["flag"] is None and row["reason"] == "value_not_numeric"
 
 
 def test_deterministic(nlp):

@@ -11,7 +11,7 @@ class Settings(BaseServiceSettings):
     service_name: str = "ocr"
     port: int = 8101
 
-    # Where knowledge/indicators lives; None = walk up to the repo's knowledge/ (or /app/knowledge in images).
+    # The knowledge root (zhenxi_knowledge); None = the package default: the repo's knowledge/, /app/knowledge in images.
     knowledge_dir: Path | None = None
     # ONNX Runtime threads per session (the machine is shared: keep it small).
     threads: int = 2

@@ -5,26 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from .knowledge import load_knowledge
+
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 LOCAL_CODES = "urn:zhenxi:indicator"
-_INTERPRETATION_DISPLAY = {"H": "High", "L": "Low", "N": "Normal", "HH": "Critical high", "LL": "Critical low",
-                           "A": "Abnormal", "POS": "Positive", "NEG": "Negative"}
-# project flag vocabulary → FHIR v3 ObservationInterpretation code
-_FHIR_CODE = {"ABN": "A"}
-# canonical unit (knowledge/indicators/units.yaml) → UCUM code
-UCUM_CODES = {
-    "10^9/L": "10*9/L", "10^12/L": "10*12/L", "g/L": "g/L", "g/dL": "g/dL", "mg/L": "mg/L", "mg/dL": "mg/dL",
-    "%": "%", "fL": "fL", "pg": "pg", "L/L": "L/L", "mmol/L": "mmol/L", "μmol/L": "umol/L", "nmol/L": "nmol/L",
-    "pmol/L": "pmol/L", "U/L": "U/L", "U/mL": "U/mL", "IU/mL": "[IU]/mL", "IU/L": "[IU]/L", "mIU/L": "m[IU]/L",
-    "mIU/mL": "m[IU]/mL", "μU/mL": "u[IU]/mL", "ng/mL": "ng/mL", "ng/L": "ng/L", "pg/mL": "pg/mL", "μg/L": "ug/L",
-    "μg/mL": "ug/mL", "μg/dL": "ug/dL", "ng/dL": "ng/dL", "mg/L FEU": "mg/L{FEU}", "s": "s", "mm/h": "mm/h",
-    "/μL": "/uL", "/HP": "/[HPF]", "/LP": "/[LPF]", "mmHg": "mm[Hg]", "kPa": "kPa", "bpm": "/min",
-    "mL/min/1.73m²": "mL/min/{1.73_m2}", "ratio": "{ratio}", "COI": "{index}", "mg/g": "mg/g",
-    "mg/mmol": "mg/mmol", "mOsm/kg": "mosm/kg", "°C": "Cel", "μkat/L": "ukat/L", "mmol/mol": "mmol/mol",
-}
+# shared flag → FHIR v3 ObservationInterpretation (code, display)
+_INTERPRETATION = {"H": ("H", "High"), "L": ("L", "Low"), "N": ("N", "Normal"), "HH": ("HH", "Critical high"),
+                   "LL": ("LL", "Critical low"), "POS": ("POS", "Positive"), "NEG": ("NEG", "Negative"),
+                   "ABN": ("A", "Abnormal")}
+
+
+def _ucum(unit: str) -> str | None:
+    """UCUM code of a canonical unit (knowledge/indicators/units.yaml `ucum`)."""
+    return load_knowledge().kb.units.ucum.get(unit)
 
 
 def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
@@ -33,9 +29,10 @@ def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
     q: dict[str, Any] = {"value": value}
     if unit:
         q["unit"] = unit
-        if unit in UCUM_CODES:
+        code = _ucum(unit)
+        if code is not None:
             q["system"] = UCUM
-            q["code"] = UCUM_CODES[unit]
+            q["code"] = code
     return q
 
 
@@ -73,9 +70,8 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
     if rr:
         obs["referenceRange"] = [rr]
     if ind.get("flag"):
-        code = _FHIR_CODE.get(ind["flag"], ind["flag"])
-        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": code,
-                                              "display": _INTERPRETATION_DISPLAY.get(code, code)}]}]
+        code, display = _INTERPRETATION.get(ind["flag"], (ind["flag"], ind["flag"]))
+        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": code, "display": display}]}]
     return obs
 
 

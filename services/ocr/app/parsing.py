@@ -8,20 +8,22 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from .knowledge import Indicator, KnowledgeBase, Range, norm_text
+from zhenxi_knowledge import ARROWS_DOWN as _ARROW_DOWN
+from zhenxi_knowledge import ARROWS_UP as _ARROW_UP
+from zhenxi_knowledge import ParsedRange, arrow_flag, parse_range, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
+from zhenxi_knowledge import parse_flag as _parse_flag
+from zhenxi_knowledge.ranges import COMPARATORS, NUM
 
-NUM = r"[-+]?\d+(?:\.\d+)?"
-_CMP = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=", "=>": ">="}
-_NEG = ("阴性", "阴", "-", "neg", "negative", "未检出", "无", "normal", "正常", "阴性(-)", "(-)", "无反应性")
-_POS = ("阳性", "阳", "+", "pos", "positive", "检出", "弱阳性", "有反应性")
+from .knowledge import Indicator, KnowledgeBase, norm_text
+
+_CMP = COMPARATORS
+# How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
+# package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
                       r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
-_ARROW_UP = "↑⬆▲"
-_ARROW_DOWN = "↓⬇▼"
-_FLAG_WORDS = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "↑": "H", "↓": "L", "↑↑": "HH", "↓↓": "LL",
-               "高": "H", "低": "L", "偏高": "H", "偏低": "L", "阳性": "POS", "*": "ABN", "异常": "ABN",
-               "日": "H"}  # '日' is how the recogniser reads a bold printed H
-_RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|to|\.{2,3}|_)"
+# Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
+_MISREAD_MARKS = {"日": "H"}
 
 
 def _clean_number_text(s: str) -> str:
@@ -68,24 +70,8 @@ def parse_value(text: str) -> ParsedValue | None:
     return None
 
 
-def qualitative_grade(q: str) -> str:
-    q = norm_text(q)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到")):
-        return "negative"
-    q = q.strip("()")
-    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
-        return "negative"
-    if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
-        return "trace"
-    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
-    if m:
-        g = m.group(1)
-        return f"{len(g) if g.startswith('+') else int(g)}+"
-    return "positive"
-
-
 def split_flag(text: str) -> tuple[str, str | None]:
-    """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is an FHIR interpretation code or None.
+    """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is one of the shared vocabulary (L/H/LL/HH/ABN) or None.
     A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
     t = unicodedata.normalize("NFKC", text).strip()
     m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t) or \
@@ -96,7 +82,7 @@ def split_flag(text: str) -> tuple[str, str | None]:
     if m:
         a, b = m.group(1), m.group(2)
         arrows, rest = (b, a) if any(c in b for c in _ARROW_UP + _ARROW_DOWN) else (a, b)
-        return rest.strip(), _arrow_flag(arrows)
+        return rest.strip(), arrow_flag(arrows)
     m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t)
     if m:
         return m.group(1).strip(), m.group(2)
@@ -106,120 +92,10 @@ def split_flag(text: str) -> tuple[str, str | None]:
     return t, None
 
 
-def _arrow_flag(arrows: str) -> str:
-    up = sum(c in _ARROW_UP for c in arrows)
-    down = sum(c in _ARROW_DOWN for c in arrows)
-    if up:
-        return "HH" if up >= 2 else "H"
-    return "LL" if down >= 2 else "L"
-
-
 def parse_flag(text: str) -> str | None:
-    """A stand-alone flag cell: '↑', 'H', '偏高', '↓↓' → FHIR interpretation code."""
+    """A stand-alone flag cell: '↑', 'H', '偏高', '↓↓', '*' → a flag of the shared vocabulary."""
     t = norm_text(text)
-    if not t:
-        return None
-    if all(c in _ARROW_UP + _ARROW_DOWN for c in t) and len(t) <= 2:
-        return _arrow_flag(t)
-    return _FLAG_WORDS.get(t)
-
-
-@dataclass
-class ParsedRange:
-    low: float | None
-    high: float | None
-    text: str
-    low_inclusive: bool = True
-    high_inclusive: bool = True
-    qualitative: str | None = None  # 'negative' for '阴性'
-    by_sex: dict[str, tuple[float | None, float | None]] | None = None  # '男:130-175 女:115-150'
-
-    def for_sex(self, sex: str | None) -> tuple[float | None, float | None]:
-        if not self.by_sex:
-            return self.low, self.high
-        if sex in self.by_sex:
-            return self.by_sex[sex]
-        return self.low, self.high
-
-
-_SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
-
-
-def parse_sex_ranges(text: str) -> ParsedRange | None:
-    """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown."""
-    t = unicodedata.normalize("NFKC", text)
-    found: dict[str, tuple[float | None, float | None]] = {}
-    for m in _SEX_RANGE.finditer(t):
-        r = parse_range(m.group(2))
-        if r is None:
-            continue
-        key = "male" if m.group(1).lower() in ("男", "male", "m") else "female"
-        found[key] = (r.low, r.high)
-    if len(found) < 2:
-        return None
-    lows = [v[0] for v in found.values()]
-    highs = [v[1] for v in found.values()]
-    return ParsedRange(None if None in lows else min(lows), None if None in highs else max(highs), text.strip(),
-                       by_sex=found)
-
-
-def parse_range(text: str) -> ParsedRange | None:
-    """'3.5-9.5', '3.5~9.5', '(3.5--9.5)', '<5.2', '≥1.0', '0-0.06', '-3~+3', '阴性'. None if not a range."""
-    raw = text.strip()
-    t = unicodedata.normalize("NFKC", raw).strip().strip("()[]（）【】").replace(" ", "")
-    t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
-    m = re.fullmatch(r"(" + NUM + r")" + _RANGE_SEP + r"(" + NUM + r")", t)
-    if m:
-        lo, hi = float(m.group(1)), float(m.group(2))
-        if lo > hi:
-            return None
-        return ParsedRange(lo, hi, raw)
-    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + NUM + r")", t)
-    if m:
-        cmp = _CMP[m.group(1)]
-        v = float(m.group(2))
-        if cmp.startswith("<"):
-            return ParsedRange(None, v, raw, high_inclusive=cmp == "<=")
-        return ParsedRange(v, None, raw, low_inclusive=cmp == ">=")
-    if re.search(r"[男女]", t):
-        return parse_sex_ranges(t)
-    q = norm_text(t)
-    if q in ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性"):
-        return ParsedRange(None, None, raw, qualitative="negative")
-    if q in ("阳性", "阳性(+)", "pos", "positive"):
-        return ParsedRange(None, None, raw, qualitative="positive")
-    return None
-
-
-def interpret(value: float, ref_low: float | None, ref_high: float | None,
-              critical: Range | None = None) -> str | None:
-    """FHIR interpretation (H, L, N, HH, LL) of a number against a range and critical limits."""
-    if critical is not None:
-        if critical.high is not None and value >= critical.high:
-            return "HH"
-        if critical.low is not None and value <= critical.low:
-            return "LL"
-    if ref_low is None and ref_high is None:
-        return None
-    if ref_high is not None and value > ref_high + 1e-9:
-        return "H"
-    if ref_low is not None and value < ref_low - 1e-9:
-        return "L"
-    return "N"
-
-
-def same_direction(a: str | None, b: str | None) -> bool:
-    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs N disagree. A mark on a
-    positive qualitative result (POS) agrees with ABN/H."""
-    if a is None or b is None:
-        return True
-    if {a, b} <= {"POS", "ABN", "H"} or {a, b} <= {"NEG", "N"}:
-        return True
-    up = {"H", "HH"}
-    down = {"L", "LL"}
-    if a in up and b in up or a in down and b in down:
-        return True
-    return a == b
+    return _parse_flag(_MISREAD_MARKS.get(t, text), markers_only=True)
 
 
 # ---- row parsing ---------------------------------------------------------------------------------------------
@@ -296,19 +172,9 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 
 
-def fix_unit_ocr(text: str) -> str:
-    """Units as the recogniser mangles them: 'g/1' → g/L, 'mmol/1' → mmol/L, 'f1' → fL, "10'9/L" → 10^9/L."""
-    t = unicodedata.normalize("NFKC", text).strip()
-    t = re.sub(r"^([×xX*]?\s*10)\s*[`'°’‘\"]\s*(\d{1,2})", r"\1^\2", t)
-    if re.fullmatch(r"[A-Za-zμµ0-9^~*×./]+/[1l|I]", t):
-        t = t[:-1] + "L"
-    if t in ("f1", "fI", "f|"):
-        t = "fL"
-    return t
-
-
 def is_unit(kb: KnowledgeBase, text: str) -> bool:
-    return kb.is_unit(text) or (fix_unit_ocr(text) != text and kb.is_unit(fix_unit_ocr(text)))
+    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings)."""
+    return kb.is_unit(text, misread=True)
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
@@ -631,7 +497,7 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
         ind: Indicator = c[0]
         s = c[1]
         if unit_text:
-            s += 0.1 if (kb.resolve_unit(unit_text, ind) or kb.resolve_unit(fix_unit_ocr(unit_text), ind)) else -0.15
+            s += 0.1 if kb.resolve_unit(unit_text, ind, misread=True) else -0.15
         if panels and ind.panel in panels:
             s += 0.05
         if qual and ind.kind == "quantitative" and ind.unit is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .knowledge import KnowledgeBase
+from .knowledge import KnowledgeBase, load_knowledge
 from .parsing import Token
 
 _DATE = r"(20\d{2}|19\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
@@ -20,18 +20,6 @@ _DATE_KEYS = {
 _SAMPLE_TYPES = {"全血": "whole_blood", "静脉血": "whole_blood", "末梢血": "capillary_blood", "血清": "serum",
                  "血浆": "plasma", "尿液": "urine", "尿": "urine", "随机尿": "urine", "晨尿": "urine",
                  "动脉血": "arterial_blood", "指尖血": "capillary_blood"}
-REPORT_TYPES = [
-    (r"血常规|血细胞分析|血液分析|全血细胞计数|血液常规", "blood_routine"),
-    (r"尿常规|尿液分析|尿液常规|尿沉渣|尿液干化学", "urinalysis"),
-    (r"肝功能|肝功", "liver"), (r"肾功能|肾功", "kidney"), (r"血脂", "lipids"),
-    (r"电解质", "electrolytes"), (r"糖化血红蛋白|血糖|葡萄糖|糖耐量", "glucose"),
-    (r"甲状腺|甲功", "thyroid"), (r"凝血", "coagulation"), (r"血压", "vitals"),
-    (r"心肌", "cardiac"), (r"肿瘤标志|肿瘤标记", "tumor_markers"), (r"血气", "blood_gas"),
-    (r"生化", "biochemistry"), (r"乙肝|传染病|感染", "infection"),
-]
-_BIOCHEM_PANELS = {"liver", "kidney", "lipids", "electrolytes", "glucose", "cardiac"}
-
-
 def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s)
 
@@ -87,7 +75,7 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict
                 title = re.sub(r"^.*?(医院|卫生院|中心|实验室|保健院)", "", m.group(1)) or m.group(1)
                 if "姓名" in t or re.search(r"(姓名|患者|病人)", title):
                     # a name may sit right before the title: keep only from a known panel word on, or nothing
-                    k = re.search("|".join(p for p, _ in REPORT_TYPES), title)
+                    k = re.search("|".join(p for p, _ in _report_patterns(kb)), title)
                     title = title[k.start():] if k else None
                 out["report_title"] = title
         if re.search(r"性\s*别", t):
@@ -115,10 +103,17 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict
     return out
 
 
-def report_type(header_text: list[str], panels: list[str]) -> str:
+def _report_patterns(kb: KnowledgeBase | None) -> list[tuple[str, str]]:
+    """(title regex, report type) in knowledge order (knowledge/reports)."""
+    kb = kb or load_knowledge()
+    return [("|".join(rt.patterns), rt.id) for rt in kb.report_types.values()]
+
+
+def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
     """From the printed title when it names a panel, else from the panels of the indicators found."""
+    kb = kb or load_knowledge()
     joined = " ".join(_nfkc(t) for t in header_text)
-    for pat, code in REPORT_TYPES:
+    for pat, code in _report_patterns(kb):
         if re.search(pat, joined):
             return code
     if not panels:
@@ -127,6 +122,8 @@ def report_type(header_text: list[str], panels: list[str]) -> str:
     for p in panels:
         counts[p] = counts.get(p, 0) + 1
     top = max(counts, key=counts.get)
-    if set(counts) <= _BIOCHEM_PANELS and len(counts) > 1:
-        return "biochemistry"
+    if len(counts) > 1:
+        for rt in kb.report_types.values():  # several panels all inside one composite report (生化)
+            if rt.panels and set(counts) <= set(rt.panels):
+                return rt.id
     return top

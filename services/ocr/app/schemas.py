@@ -15,7 +15,9 @@ class ServiceInfo(BaseModel):
     caller: Caller
 
 
-Flag = Literal["H", "L", "N", "HH", "LL", "POS", "NEG", "ABN"]
+# The shared flag vocabulary (zhenxi_knowledge.FLAGS): L N H, LL HH beyond critical limits, POS NEG for
+# qualitative results, ABN abnormal without a direction.
+Flag = Literal["L", "N", "H", "LL", "HH", "POS", "NEG", "ABN"]
 
 
 class Reference(BaseModel):
@@ -59,8 +61,8 @@ class Indicator(BaseModel):
     unit: str | None
     unit_text: str | None = Field(description="the unit as printed, null when none was printed")
     reference: Reference
-    flag: Flag | None = Field(description="FHIR interpretation: printed arrow/letter when present, else value "
-                                          "vs range (HH/LL beyond critical limits)")
+    flag: Flag | None = Field(description="printed arrow/letter when present, else value vs range (HH/LL beyond "
+                                          "critical limits; POS/NEG for qualitative results)")
     flag_printed: Flag | None
     flag_computed: Flag | None
     critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")

@@ -16,7 +16,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, fix_unit_ocr, interpret, parse_row_all, same_direction
+from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -212,7 +212,8 @@ class LabReportParser:
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
         if reshoot is not None:
             warnings.append(reshoot)
-        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]])
+        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
+                            self.kb)
         if not indicators:
             warnings.append({"code": "no_indicators_found",
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
@@ -319,7 +320,7 @@ class LabReportParser:
         unit_conf = 0.85
         unit_known = True
         if unit_text:
-            res = self.kb.resolve_unit(unit_text, ind) or self.kb.resolve_unit(fix_unit_ocr(unit_text), ind)
+            res = self.kb.resolve_unit(unit_text, ind, misread=True)
             unit_known = res is not None
             if res is None:
                 unit, unit_conf = unit_text, 0.3
@@ -329,11 +330,11 @@ class LabReportParser:
                 # a unit that is valid for this code confirms the reading even when the recogniser was unsure
                 # of a short token ('%', 'pg')
                 unit_conf = max(it.unit.score, 0.95)
-        ifcc = ind.extra.get("ifcc_mmol_mol")
+        ifcc = ind.ifcc_mmol_mol
         converter = (lambda x: x * factor)
         if ifcc and unit_text and "mmol/mol" in unit_text.replace(" ", "").lower():
             unit, unit_conf = ind.unit, it.unit.score if it.unit else 0.85
-            converter = (lambda x: ifcc["slope"] * x + ifcc["intercept"])
+            converter = (lambda x: ifcc.slope * x + ifcc.intercept)
         # ---- value -------------------------------------------------------------------------------------------
         value = None
         if pv.number is not None:
@@ -375,13 +376,11 @@ class LabReportParser:
         if value is not None:
             if pr is not None and pv.number is not None:
                 # value vs the printed range, both as printed (no unit conversion, no knowledge-base limits)
-                computed = interpret(pv.number, plow_p, phigh_p)
-                if computed == "N":
-                    # '<8' excludes 8 itself, '>60' excludes 60
-                    if plow_p is not None and not pr.low_inclusive and pv.number <= plow_p:
-                        computed = "L"
-                    if phigh_p is not None and not pr.high_inclusive and pv.number >= phigh_p:
-                        computed = "H"
+                # '<8' excludes 8 itself, '>60' excludes 60; but a result printed with a comparator ('<3.40'
+                # against '<3.4') is a detection limit, not a value on the bound
+                strict = pv.comparator is None
+                computed = interpret(pv.number, plow_p, phigh_p, low_inclusive=pr.low_inclusive or not strict,
+                                     high_inclusive=pr.high_inclusive or not strict)
             elif reference["source"] == "default" and unit_known:
                 computed = interpret(value, low, high, ind.critical)
         elif pv.qualitative is not None:

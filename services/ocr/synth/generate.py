@@ -23,7 +23,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
@@ -66,14 +65,10 @@ MGDL_OK = {"GLU", "TC", "TG", "HDL-C", "LDL-C", "CREA", "UA"}
 
 
 def _load_kb() -> dict[str, dict]:
-    root = HERE.parents[2] / "knowledge" / "indicators"
-    idx = yaml.safe_load((root / "index.yaml").read_text(encoding="utf-8"))
-    kb: dict[str, dict] = {}
-    for f in idx["panel_files"]:
-        doc = yaml.safe_load((root / f).read_text(encoding="utf-8"))
-        for code, d in doc["indicators"].items():
-            kb[str(code)] = d | {"panel": doc["panel"]}
-    return kb
+    """Indicators as plain dicts, read through the shared knowledge package."""
+    from zhenxi_knowledge import get_knowledge
+
+    return {code: ind.model_dump(mode="json", exclude_unset=True) for code, ind in get_knowledge().indicators.items()}
 
 
 KB = _load_kb()
@@ -155,12 +150,12 @@ def _qual_row(rng: random.Random, code: str, d: dict, arrows: str) -> Row:
     scale = d.get("scale") or ["-", "+"]
     if rng.random() < 0.75:
         val = rng.choice(["阴性", "-", "阴性(-)"])
-        flag = "N"
+        flag = "NEG"
     else:
         val = rng.choice(scale[1:] + ["阳性"]) if len(scale) > 1 else "阳性"
-        flag = "A"
+        flag = "POS"
     rng_text = "阴性" if rng.random() < 0.8 else "-"
-    if code == "U-URO" and flag == "N":
+    if code == "U-URO" and flag == "NEG":
         val = rng.choice(["阴性", "正常"])
     arrow = ""
     gt = {"code": code, "value": None, "value_text": val, "unit": None,
@@ -221,32 +216,20 @@ def make_rows(rng: random.Random, panel: str, sex: str, arrows: str, range_style
 
 
 def _printed_bounds(text: str, factor: float) -> tuple[float | None, float | None]:
-    t = text.replace("≤", "<").replace("≥", ">")
-    if not t:
+    """The printed range read back with the product's one range parser, times the unit factor."""
+    from zhenxi_knowledge import parse_range
+
+    r = parse_range(text) if text else None
+    if r is None:
         return None, None
-    if t.startswith("<"):
-        return None, float(t[1:]) * factor
-    if t.startswith(">"):
-        return float(t[1:]) * factor, None
-    for sep in ("--", "~", "-"):
-        if sep in t[1:]:
-            i = t.index(sep, 1)
-            return float(t[:i]) * factor, float(t[i + len(sep):]) * factor
-    return None, None
+    return (None if r.low is None else r.low * factor, None if r.high is None else r.high * factor)
 
 
 def _flag(v: float, lo: float | None, hi: float | None, crit: dict) -> str | None:
-    if crit.get("high") is not None and v >= crit["high"]:
-        return "HH"
-    if crit.get("low") is not None and v <= crit["low"]:
-        return "LL"
-    if lo is None and hi is None:
-        return None
-    if hi is not None and v > hi + 1e-9:
-        return "H"
-    if lo is not None and v < lo - 1e-9:
-        return "L"
-    return "N"
+    """The truth flag, computed as the product computes it (zhenxi_knowledge.flag_number)."""
+    from zhenxi_knowledge import Range, flag_number
+
+    return flag_number(v, lo, hi, Range(crit.get("low"), crit.get("high")))
 
 
 def _unit_spelling(rng: random.Random, unit: str | None) -> str | None:

@@ -32,7 +32,8 @@ CAPTURES = ["flat", "curl", "fold", "moire", "phone"]
 
 
 def sheet_flag(gt: dict) -> str | None:
-    """The generator's flag in the sheet's terms (the committed eval set uses HH/LL and N/A)."""
+    """The generator's flag in the sheet's terms: a printed range gives H/L, never HH/LL (the critical limits are
+    the knowledge base's, not the sheet's); qualitative results are NEG/POS (older labels N/A are mapped)."""
     f = gt.get("flag")
     if gt.get("value") is None:
         return {"N": "NEG", "A": "POS"}.get(f, f)

@@ -165,11 +165,14 @@ def test_printed_range_decides_the_flag_for_a_child(parser):
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
              ("血红蛋白", 40, 130, 170), ("122", 300, 340, 170), ("120~160", 420, 510, 170), ("g/1", 600, 640, 170),
              ("C反应蛋白", 40, 150, 210), ("8", 300, 315, 210), ("<8", 420, 450, 210), ("mg/L", 600, 650, 210),
-             ("红细胞计数", 40, 150, 250), ("3.9", 300, 340, 250), ("10*12/L", 600, 690, 250)]
+             ("红细胞计数", 40, 150, 250), ("3.9", 300, 340, 250), ("10*12/L", 600, 690, 250),
+             ("降钙素原", 40, 130, 290), ("<0.05", 300, 350, 290), ("<0.05", 420, 470, 290), ("ng/mL", 600, 660, 290)]
     out = parser._assemble(*_page(cells, header))
     assert out["header"]["age"] == 2
     by = {i["code"]: i for i in out["indicators"]}
     hgb, crp, rbc = by["HGB"], by["CRP"], by["RBC"]
+    # a result printed below the detection limit is within '<0.05', not on its excluded bound
+    assert by["PCT-inf"]["value_printed"] == "<0.05" and by["PCT-inf"]["flag"] == "N"
     assert hgb["flag"] == "N" and hgb["reference"]["source"] == "printed" and hgb["range_printed"] == "120~160"
     assert hgb["unit"] == "g/L" and hgb["unit_printed"] == "g/1" and hgb["name_printed"] == "血红蛋白"
     assert crp["flag"] == "H"  # '<8' excludes 8

@@ -1,19 +1,20 @@
 import pytest
 
-from app.rules import Facts, RuleError, parse
+from zhenxi_knowledge.rules import DOSE_NAMES, Facts, RuleError, Variables, parse
 
 
-def facts(**status):
-    values = status.pop("values", {})
-    return Facts(status=status, values=values, sex="female", age=50, medications=frozenset({"statin"}))
+def facts(**flags):
+    values = flags.pop("values", {})
+    return Facts(flags=flags, values=values, sex="female", age=50, medications=frozenset({"statin"}))
 
 
 def test_boolean_functions_and_operators():
     expr = parse("low(HGB) and (low(MCV) or low(MCH))")
-    assert expr.eval(facts(HGB="low", MCV="low"))
-    assert expr.eval(facts(HGB="critical_low", MCH="low"))
-    assert not expr.eval(facts(HGB="low", MCV="normal"))
-    assert parse("not high(GLU)").eval(facts(GLU="normal"))
+    assert expr.eval(facts(HGB="L", MCV="L"))
+    assert expr.eval(facts(HGB="LL", MCH="L"))
+    assert not expr.eval(facts(HGB="L", MCV="N"))
+    assert parse("not high(GLU)").eval(facts(GLU="N"))
+    assert parse('positive("U-PRO") and abnormal(WBC)').eval(facts(**{"U-PRO": "POS", "WBC": "ABN"}))
 
 
 def test_missing_indicator_never_fires():
@@ -40,3 +41,13 @@ def test_codes_and_medications_are_reported():
 def test_bad_rules_raise(bad):
     with pytest.raises(RuleError):
         parse(bad)
+
+
+def test_dose_language_has_its_own_names_and_no_functions():
+    expr = parse("fraction < 0.5 and hours_until_next >= 2", names=DOSE_NAMES, functions=False)
+    assert expr.eval(Variables({"fraction": 0.25, "hours_until_next": 6}))
+    assert not expr.eval(Variables({"fraction": 0.25}))  # a missing number never satisfies a comparison
+    assert parse("always", names=DOSE_NAMES, functions=False).eval(Variables({}))
+    for bad in ("low(HGB)", "age > 3", "fraction <"):
+        with pytest.raises(RuleError):
+            parse(bad, names=DOSE_NAMES, functions=False)
