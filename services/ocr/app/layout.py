@@ -264,11 +264,19 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     return tables
 
 
+_CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
+
+
 def column_hint(table: Table, tok: Token) -> str | None:
     """The header column whose span best covers the token (by centre), else the nearest by centre."""
     if not table.columns:
         return None
     cx = tok.cx
+    if _CJK_TEXT.search(tok.text) and not tok.text.lstrip()[:1].isdigit():
+        # names are left-aligned: a long name reaches under the next header word, so text is placed by its
+        # first characters (about two line heights), not by its centre
+        h = tok.box[3] - tok.box[1]
+        cx = tok.box[0] + min(tok.box[2] - tok.box[0], 2 * h) / 2
     cols = sorted(table.columns, key=lambda c: c[1])
     bounds = []
     for i, (k, x0, x1) in enumerate(cols):
@@ -298,6 +306,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             tables_all.append((idx, t))
     header_idx = {i for i, _ in headers}
     body_rows: list[list[Token]] = []
+    table_rows: dict[tuple[int, int], list[list[Token]]] = {}
     outside: list[Token] = []
     first_header = min(header_idx)
     for i, row in enumerate(rows):
@@ -318,8 +327,32 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
                     break
         for n in sorted(by_table):
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
+            table_rows.setdefault((gov, n), []).append(body_rows[-1])
+    for rows_of_table in table_rows.values():
+        mark_group_column(rows_of_table, line_h)
     body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
+
+
+def mark_group_column(rows: list[list[Token]], line_h: float) -> None:
+    """A column of group labels before the names (autoantibody sheets: '间接免疫荧光抗核抗体检测' written down
+    several rows, then the names of its tests). Seen as rows that hold two text cells side by side under the
+    name header, the second starting at a common left edge; cells that end at that edge are marked 'group'."""
+    pairs = []
+    for row in rows:
+        names = [t for t in row if t.column == "name"]
+        if len(names) >= 2 and _CJK_TEXT.search(names[1].text) and not re.search(r"\d", names[0].text[:1]):
+            pairs.append(names[1].box[0])
+    if len(pairs) < 3:
+        return
+    pairs.sort()
+    edge = pairs[len(pairs) // 2]
+    if sum(abs(x - edge) <= line_h for x in pairs) < 0.75 * len(pairs):
+        return  # no common left edge: names broken in two, not a column
+    for row in rows:
+        for t in row:
+            if t.column == "name" and t.box[0] < edge - line_h and t.box[2] <= edge + 0.5 * line_h:
+                t.column = "group"
 
 
 def _cy(row: list[Token]) -> float:

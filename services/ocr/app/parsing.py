@@ -105,7 +105,7 @@ class Token:
     text: str
     score: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
-    column: str | None = None  # header column hint: name | value | flag | range | unit | code | None
+    column: str | None = None  # header column hint: name | value | flag | range | unit | code | group | None
     slope: float | None = None  # dy/dx of the text line's baseline (from the OCR quad), None when too short
 
     @property
@@ -307,6 +307,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     exploded = [p for t in tokens for p in explode(kb, t)]
     exploded = [p for t in exploded for p in _split_lead(t)]
     for tok in sorted(exploded, key=lambda t: t.box[0]):
+        if tok.column == "group":
+            continue  # a group label printed before the names (layout.mark_group_column)
         if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
             pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
             continue  # the row number column

@@ -110,3 +110,33 @@ def test_row_number_glued_to_the_name_is_dropped():
     items = parse_row(kb, [T("20平均红细胞血红蛋白浓度329", 10, 10, 300), T("320-360", 400, 10), T("g/L", 560, 10)])
     assert len(items) == 1 and items[0].value.text == "329" and items[0].range.text == "320-360"
     assert choose_indicator(kb, items[0], set())[0].code == "MCHC"
+
+
+def test_group_label_column_before_the_names_is_not_part_of_them():
+    """An autoantibody sheet: a group label written down several rows in its own column before the names
+    ('抗心磷脂 / 抗体检测 / (ACA)'), the header word 项目 centred over both. The labels are marked 'group' and the
+    rows keep the test names alone; a long name is placed by its first characters, not its centre."""
+    toks = [T("项目", 40, 100), T("结果", 360, 100), T("参考值", 670, 100), T("提示", 800, 100),
+            T("抗心磷脂", 10, 150, 136), T("抗心磷脂抗体IgA", 148, 150, 268), T("1.43", 560, 150), T("<12", 700, 150),
+            T("抗体检测", 10, 190, 136), T("抗心磷脂抗体IgM", 148, 190, 268), T("13.00", 560, 190),
+            T("<12", 700, 190), T("+", 835, 190),
+            T("(ACA)", 30, 230, 100), T("抗心磷脂抗体IgG", 148, 230, 268), T("2.03", 560, 230), T("<12", 700, 230),
+            T("ELISA法", 10, 270, 136)]
+    lay = analyse(toks, 900)
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    names = [" ".join(c.text for c, _ in it.names + [(e, None) for e in it.extras]) for it in items]
+    assert names == ["抗心磷脂抗体IgA", "抗心磷脂抗体IgM", "抗心磷脂抗体IgG"]
+    assert [it.value.text for it in items] == ["1.43", "13.00", "2.03"]
+    assert items[1].flag_code == "POS"
+    assert {t.text for row in lay.rows for t in row if t.column == "group"} >= {"抗心磷脂", "抗体检测", "(ACA)"}
+
+
+def test_names_in_two_pieces_are_not_a_group_column():
+    """Two text cells per row without a common left edge for the second: nothing is marked 'group'."""
+    toks = [T("项目", 40, 100), T("结果", 360, 100), T("参考范围", 470, 100),
+            T("白细胞", 40, 150), T("计数", 100, 150), T("6.5", 360, 150), T("3.5-9.5", 470, 150),
+            T("中性粒细胞", 40, 190), T("百分比", 130, 190), T("60.1", 360, 190), T("40-75", 470, 190),
+            T("血小板", 40, 230), T("计数", 160, 230), T("210", 360, 230), T("125-350", 470, 230)]
+    lay = analyse(toks, 700)
+    assert not any(t.column == "group" for row in lay.rows for t in row)
