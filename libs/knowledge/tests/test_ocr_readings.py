@@ -45,7 +45,7 @@ def test_sheet_marks():
 
 @pytest.mark.parametrize("text,grade", [
     ("未见", "negative"), ("未找到", "negative"), ("阴性(-)", "negative"), ("+-", "trace"), ("±", "trace"),
-    ("2+", "2+"), ("+++", "3+"), ("阳性", "positive"),
+    ("2+", "2+"), ("+++", "3+"), ("阳性", "positive"), ("无", "negative"),
 ])
 def test_qualitative_grades(text, grade):
     assert qualitative_grade(text) == grade

@@ -94,7 +94,7 @@ def qualitative_grade(text: str) -> str:
     if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到")):
         return "negative"
     q = q.strip("()")
-    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
+    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无"):
         return "negative"
     if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"

@@ -20,7 +20,7 @@ from .knowledge import Indicator, KnowledgeBase, norm_text
 _CMP = COMPARATORS
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
-_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
                       r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
 _MISREAD_MARKS = {"日": "H"}
@@ -59,6 +59,8 @@ def parse_value(text: str) -> ParsedValue | None:
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
     q = norm_text(raw)
+    if re.fullmatch(r"[十+]{1,4}", q):
+        q = q.replace("十", "+")  # a printed '+' the recogniser read as the character 十
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)

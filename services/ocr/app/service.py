@@ -79,6 +79,22 @@ def _reading_score(result: dict[str, Any]) -> float:
     return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
 
 
+_PM_MARKS = ("+", "十", "-", "(+)", "(-)")
+
+
+def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
+    """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
+    its range and without a mark is the sheet's '-': the detector drops a lone '-' far more often than the sheet
+    leaves the column blank."""
+    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
+    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
+    if len(marks) < 2 or arrows:
+        return
+    for i in indicators:
+        if not i.get("flag_mark") and i.get("flag") == "N" and i.get("range_printed"):
+            i["flag"] = "NEG"
+
+
 def _fmt_num(x: float | None) -> str:
     if x is None:
         return ""
@@ -209,6 +225,7 @@ class LabReportParser:
                 used.add(ind.code)
                 rec["row"] = it.row_no
                 indicators.append(rec)
+        _unmarked_in_range_is_negative(indicators)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
         if reshoot is not None:
             warnings.append(reshoot)

@@ -250,3 +250,28 @@ def test_red_and_white_cells_on_a_urine_sheet_are_urine_counts(parser):
     codes = [i["code"] for i in out["indicators"]]
     assert codes == ["U-PRO", "U-GLU", "U-KET", "U-NIT", "U-WBC", "U-RBC"]
     assert {i["code"]: i["flag"] for i in out["indicators"]}["U-WBC"] != "L"
+
+
+def test_a_plus_minus_mark_column_makes_unmarked_in_range_results_negative(parser):
+    """An autoantibody sheet marks each row + or - (the detector often loses a lone '-'): a result without a mark
+    inside its printed range is the sheet's negative; '无' is a negative result; marked rows keep their mark."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 610, 120),
+             ("抗心磷脂抗体IgA", 40, 200, 170), ("1.43", 300, 350, 170), ("<12", 420, 460, 170),
+             ("抗心磷脂抗体IgM", 40, 200, 210), ("13.00", 300, 360, 210), ("<12", 420, 460, 210), ("+", 570, 585, 210),
+             ("抗ds-DNA(ELISA法)", 40, 230, 250), ("228.65", 300, 370, 250), ("<77", 420, 460, 250),
+             ("+", 570, 585, 250),
+             ("核型2", 40, 100, 290), ("无", 300, 320, 290), ("阴性", 420, 470, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["flag"] == "NEG" and by["抗心磷脂抗体IgA"]["flag_mark"] is None
+    assert by["抗心磷脂抗体IgM"]["flag"] == "POS" and by["抗ds-DNA(ELISA法)"]["flag"] == "POS"
+    assert by["核型2"]["flag"] == "NEG"
+
+
+def test_without_plus_minus_marks_an_in_range_result_stays_normal(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("提示", 560, 610, 120),
+             ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("血小板计数", 40, 150, 210), ("400", 300, 340, 210), ("125-350", 420, 500, 210), ("↑", 570, 585, 210)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["WBC"]["flag"] == "N" and by["PLT"]["flag"] == "H"
