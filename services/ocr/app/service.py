@@ -56,6 +56,20 @@ def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
             it.names[k] = (cell, alt)
 
 
+def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
+    """On a stool sheet a bare '红细胞' / '白细胞' / '颜色' / '隐血' is the stool finding, not the blood or urine one:
+    the names are matched again as '粪便' + name, and the stool candidates replace the others when found."""
+    for cell, ms in it.names:
+        if ms and ms[0].indicator.panel == "stool":
+            alt = [m for m in ms if m.indicator.panel == "stool"]
+        else:
+            alt = [m for m in kb.match_name("粪便" + cell.text, allow_fuzzy=False) if m.indicator.panel == "stool"]
+        if alt:
+            # the other name printed beside ('Color 颜色', 'OB 潜血') must not pull the row back to blood/urine
+            it.names = [(c, alt) for c, _ in it.names]
+            return
+
+
 def _tall_share(ocr: list[PageOcr]) -> float:
     """Share of text lines taller than wide: text running down the page (a sideways photo)."""
     n = tall = 0
@@ -204,9 +218,16 @@ class LabReportParser:
                         panel_rows[ms[0].indicator.panel] = panel_rows.get(ms[0].indicator.panel, 0) + 1
         urine_sheet = panel_rows.get("urinalysis", 0) >= max(3, 2 * panel_rows.get("blood_routine", 0)) or \
             header.get("sample_type") == "urine"
+        # names only a stool sheet prints (脂肪球, 虫卵, 轮状病毒…), in any name cell of a row
+        stool_rows = sum(1 for _, items in items_per_page for it in items
+                         if any(ms and ms[0].score >= 0.95 and ms[0].indicator.panel == "stool" for _, ms in it.names))
+        stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
+            header.get("sample_type") in ("stool", "feces")
         for pno, items in items_per_page:
             for it in items:
-                if urine_sheet:
+                if stool_sheet:
+                    _prefer_stool(self.kb, it)
+                elif urine_sheet:
                     _prefer_urine(self.kb, it)
                 choice = choose_indicator(self.kb, it, used, panels_seen)
                 if choice is None:

@@ -275,3 +275,24 @@ def test_without_plus_minus_marks_an_in_range_result_stays_normal(parser):
     out = parser._assemble(*_page(cells))
     by = {i["code"]: i for i in out["indicators"]}
     assert by["WBC"]["flag"] == "N" and by["PLT"]["flag"] == "H"
+
+
+def test_stool_sheet_rows_resolve_to_the_stool_panel(parser):
+    """A 粪常规 sheet prints bare 颜色 / 隐血 / 红细胞 / 白细胞 that elsewhere name urine or blood tests: with stool-only
+    names on the sheet (脂肪球, 虫卵) they resolve to the stool panel, and a blood sheet's 白细胞 stays WBC."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("颜色", 40, 100, 170), ("黄色", 300, 350, 170),
+             ("隐血", 40, 100, 210), ("阳性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("红细胞", 40, 120, 250), ("未见", 300, 350, 250),
+             ("白细胞", 40, 120, 290), ("0-2", 300, 340, 290),
+             ("脂肪球", 40, 120, 330), ("未见", 300, 350, 330),
+             ("虫卵", 40, 100, 370), ("未见", 300, 350, 370)]
+    out = parser._assemble(*_page(cells))
+    codes = [i["code"] for i in out["indicators"]]
+    assert codes == ["ST-COL", "ST-OB", "ST-RBC", "ST-WBC", "ST-FAT", "ST-OVA"]
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["ST-OB"]["flag"] == "POS" and by["ST-OB"]["loinc"] == "2335-8" and by["ST-OVA"]["flag"] == "NEG"
+    blood = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("白细胞", 40, 120, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("红细胞", 40, 120, 210), ("4.6", 300, 340, 210), ("4.3-5.8", 420, 500, 210)]
+    assert [i["code"] for i in parser._assemble(*_page(blood))["indicators"]] == ["WBC", "RBC"]
