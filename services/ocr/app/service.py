@@ -377,8 +377,11 @@ class LabReportParser:
         value = None
         if pv.number is not None:
             if ind.kind == "text":
-                return None
-            value = _round(converter(pv.number), ind.decimals)
+                if not any(re.match(r"\d", n) for n in ind.normal):
+                    return None  # a number where only words are results (颜色 '3'): a misread, not this row
+                value = pv.number  # a count printed as a number where counts are results (粪便红细胞 '2')
+            else:
+                value = _round(converter(pv.number), ind.decimals)
         elif ind.kind == "quantitative" and ind.unit is not None:
             # '阴性' printed against a quantitative test (e.g. a CRP sheet): keep the text, no number
             review_reasons.append("qualitative_result_for_quantitative_test")

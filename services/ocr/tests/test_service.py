@@ -227,11 +227,11 @@ def test_complete_numbered_sheet_asks_for_nothing(parser):
 def test_row_the_knowledge_base_does_not_know_comes_back_uncoded(parser):
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
              ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
-             ("脓细胞", 40, 110, 210), ("未见", 300, 350, 210),
+             ("淀粉颗粒", 40, 130, 210), ("未见", 300, 350, 210),
              ("检验者：某某", 40, 200, 260), ("审核", 300, 350, 260)]
     out = parser._assemble(*_page(cells))
     unc = [i for i in out["indicators"] if i["code"] is None]
-    assert [(u["name_printed"], u["flag"]) for u in unc] == [("脓细胞", "NEG")]
+    assert [(u["name_printed"], u["flag"]) for u in unc] == [("淀粉颗粒", "NEG")]
     assert unc[0]["needs_review"] and "not_in_knowledge_base" in unc[0]["review_reasons"]
     assert "某某" not in str(out)
 
@@ -296,3 +296,19 @@ def test_stool_sheet_rows_resolve_to_the_stool_panel(parser):
              ("白细胞", 40, 120, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
              ("红细胞", 40, 120, 210), ("4.6", 300, 340, 210), ("4.3-5.8", 420, 500, 210)]
     assert [i["code"] for i in parser._assemble(*_page(blood))["indicators"]] == ["WBC", "RBC"]
+
+
+def test_stool_counts_printed_as_numbers_are_kept(parser):
+    """Microscopy counts on a stool sheet may be printed as bare numbers ('2' red cells per HP): the row comes back
+    with its number, flagged by the printed range; a number against a colour is still not a row."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("颜色", 40, 100, 170), ("3", 300, 315, 170),
+             ("红细胞", 40, 120, 210), ("2", 300, 315, 210), ("0-1", 420, 460, 210),
+             ("白细胞", 40, 120, 250), ("0", 300, 315, 250),
+             ("脂肪球", 40, 120, 290), ("未见", 300, 350, 290),
+             ("虫卵", 40, 100, 330), ("未见", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert "ST-COL" not in by
+    assert by["ST-RBC"]["value"] == 2 and by["ST-RBC"]["flag"] == "H"
+    assert by["ST-WBC"]["value"] == 0 and by["ST-FAT"]["flag"] == "NEG"
