@@ -109,6 +109,14 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
+def _value_text(it: RowItem, pv: Any) -> str:
+    """The result as read: a '+' the recogniser returned as 十 is given back as '+' (value_printed keeps 十)."""
+    t = it.value.text
+    if pv.qualitative is not None and re.fullmatch(r"[十+]{1,4}", t.strip()):
+        return t.strip().replace("十", "+")
+    return t
+
+
 def _fmt_num(x: float | None) -> str:
     if x is None:
         return ""
@@ -329,7 +337,7 @@ class LabReportParser:
         flag_mark = it.flag.text if it.flag is not None else None
         return {
             "code": None, "name": name, "name_en": None, "loinc": None, "panel": None,
-            "value": pv.number, "value_text": it.value.text, "comparator": pv.comparator,
+            "value": pv.number, "value_text": _value_text(it, pv), "comparator": pv.comparator,
             "qualitative": pv.qualitative, "name_printed": name, "value_printed": it.value.text,
             "range_printed": it.range.text if it.range else None, "unit_printed": it.unit.text if it.unit else None,
             "flag_mark": flag_mark, "unit": it.unit.text if it.unit else None,
@@ -484,7 +492,7 @@ class LabReportParser:
                round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)]
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
-            "value": value, "value_text": it.value.text, "comparator": pv.comparator,
+            "value": value, "value_text": _value_text(it, pv), "comparator": pv.comparator,
             "name_printed": " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras]),
             "value_printed": it.value.text,
             "range_printed": it.range.text if it.range else None, "unit_printed": unit_text,

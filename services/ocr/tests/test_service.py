@@ -195,6 +195,11 @@ def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
     assert by["U-COL"]["value_printed"] == "浅黄色" and by["U-COL"]["flag"] is None
     assert by["U-BLD"]["flag"] == "POS"
     assert by["U-CAST"]["flag"] == "NEG"
+    # a '+' the recogniser returned as 十: read as '+', shown as printed
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿亚硝酸盐", 40, 150, 170), ("十", 300, 320, 170), ("阴性", 420, 470, 170)]
+    nit = parser._assemble(*_page(cells))["indicators"][0]
+    assert nit["code"] == "U-NIT" and nit["flag"] == "POS" and nit["value_text"] == "+" and nit["value_printed"] == "十"
 
 
 def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
