@@ -1,12 +1,21 @@
-"""Field-level accuracy of the lab-report OCR on the synthetic evaluation set.
+"""Accuracy of the lab-report OCR: real photos (scored apart) and the synthetic evaluation set.
 
+    .venv/bin/python bench/ocr_accuracy.py --real                # real photos, dev sheets (develop on these)
+    .venv/bin/python bench/ocr_accuracy.py --real --split test   # real photos, held-out sheets (score at the end)
     .venv/bin/python bench/ocr_accuracy.py                 # fixed eval set (200 reports, seed in synth/generate.py)
     .venv/bin/python bench/ocr_accuracy.py --set dev -n 48 # development seed: tune on this, never on eval
     .venv/bin/python bench/ocr_accuracy.py --limit 40      # first 40 eval reports (quick look)
 
 Images are regenerated on demand into services/ocr/synth/out/<set>/ (git-ignored); the eval ground truth is the
 committed services/ocr/synth/eval_ground_truth.json. Prints precision / recall / F1 for value, unit, range and
-flag, overall, per layout and per distortion, plus refused photos and invented indicators."""
+flag, overall, per layout and per distortion, plus refused photos and invented indicators.
+
+Real photos (``--real``): the hand transcriptions in bench/data/lab_reports_real/ against the photos in
+../shared/datasets/lab_reports_real/ (never in the repository). For every photo: items right / predicted /
+expected and F1, where an item is right when its printed value and its flag match the sheet (the printed mark,
+else value vs printed range, NEG/POS for qualitative results); then the mean F1 per report type and per split.
+``--cache DIR`` keeps the OCR lines of each normalised page so that layout/parsing work re-runs in seconds
+(keep DIR outside the repository: it holds text read from real sheets)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OCR_DIR = ROOT / "services" / "ocr"
 sys.path.insert(0, str(OCR_DIR))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 FIELDS = ("value", "unit", "range", "flag")
@@ -43,7 +53,10 @@ def field_ok(field: str, gt: dict, pred: dict) -> bool:
     if field == "range":
         g, p = gt["reference"], pred["reference"]
         return _close(g["low"], p["low"]) and _close(g["high"], p["high"])
-    return gt["flag"] == pred["flag"]
+    from synth.realistic import sheet_flag
+
+    # the sheet decides the flag: HH/LL only as H/L (critical is its own field), NEG/POS for qualitative results
+    return sheet_flag(gt) == pred["flag"]
 
 
 class Counter:
@@ -72,6 +85,16 @@ def ensure_images(set_name: str, n: int) -> tuple[Path, list[dict]]:
     from synth.generate import SEEDS, build_set
 
     out = OCR_DIR / "synth" / "out" / set_name
+    if set_name == "realistic":
+        from synth import realistic
+
+        truth_file = out / "ground_truth.json"
+        have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
+        if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
+            print(f"generating {n} realistic sheets into {out} ...", file=sys.stderr)
+            have = realistic.build_set(n, out)
+            truth_file.write_text(json.dumps(have, ensure_ascii=False), encoding="utf-8")
+        return out, have[:n]
     truth_file = out / "ground_truth.json"
     have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
     if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
@@ -91,14 +114,129 @@ def ensure_images(set_name: str, n: int) -> tuple[Path, list[dict]]:
     return out, truths
 
 
+class CachedEngine:
+    """Wraps OcrEngine.run: the OCR lines of a page image are kept on disk by the image's hash."""
+
+    def __init__(self, engine, cache_dir: Path) -> None:
+        self.engine, self.dir = engine, cache_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def run(self, pages):
+        import hashlib
+        import pickle
+
+        out = []
+        for p in pages:
+            key = hashlib.sha1(p.tobytes() + str(p.shape).encode()).hexdigest()
+            f = self.dir / f"{key}.pkl"
+            if f.exists():
+                out.append(pickle.loads(f.read_bytes()))
+                continue
+            res = self.engine.run([p])[0]
+            f.write_bytes(pickle.dumps(res))
+            out.append(res)
+        return out
+
+
+def run_real(args) -> int:
+    import ocr_real
+    from statistics import mean
+
+    ds = ocr_real.dataset_dir()
+    if ds is None:
+        print("real photos not present (../shared/datasets/lab_reports_real): skipped")
+        return 0
+    from app.config import Settings
+    from app.errors import ImageRejectedError
+    from app.service import LabReportParser, ParserOptions
+
+    parser = LabReportParser(ParserOptions.from_settings(Settings()))
+    if args.cache:
+        parser.engine = CachedEngine(parser.engine, args.cache)
+    split = ocr_real.load_split()
+    groups = __import__("json").loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
+    transcripts = ocr_real.load_transcripts()
+    sides = ("dev", "test") if args.split == "all" else (args.split,)
+    rows = []
+    t0 = time.time()
+    print(f"{'photo':<10} {'sheet':<5} {'type':<8} {'split':<5} right  pred   exp     F1  note")
+    for sheet, tr in sorted(transcripts.items()):
+        side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
+        if side not in sides or (args.sheets and sheet not in args.sheets):
+            continue
+        for fname, turn in [(f, t) for f in tr["files"] for t in ((0,) + tuple(args.rotate or ()))]:
+            path = ds / "images" / fname
+            if not path.exists():
+                continue
+            note = ""
+            data = path.read_bytes()
+            if turn:
+                import cv2
+                import numpy as np
+
+                img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                                       270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
+                data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+            try:
+                res = parser.parse(data, fname, None)
+                preds = res["indicators"]
+                if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
+                    note = "reshoot"
+            except ImageRejectedError as exc:
+                preds, note = [], f"refused:{exc.code}"
+            sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
+            label = fname.split("__")[0] + (f"@{turn}" if turn else "")
+            rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
+                         "note": note, "turn": turn})
+            print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
+                  f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}", flush=True)
+            if args.verbose:
+                for d in sc["details"]:
+                    print("      ", d)
+    if not rows:
+        print("no transcribed photos on this side of the split")
+        return 0
+    print(f"-- real photos: {len(rows)} photos, {len({r['sheet'] for r in rows})} sheets, "
+          f"{time.time() - t0:.0f} s")
+    for key in ("type", "split", "turn") if args.rotate else ("type", "split"):
+        vals = sorted({r[key] for r in rows})
+        for v in vals:
+            fs = [r["f1"] for r in rows if r[key] == v]
+            print(f"mean F1 {key}={v:<8} {mean(fs):.3f}  (photos {len(fs)}, min {min(fs):.3f})")
+    tot_right = sum(r["right"] for r in rows)
+    tot_pred = sum(r["predicted"] for r in rows)
+    tot_exp = sum(r["expected"] for r in rows)
+    print(f"ALL real: mean F1 per photo {mean(r['f1'] for r in rows):.3f}; items right {tot_right} / predicted "
+          f"{tot_pred} / expected {tot_exp}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(__import__("json").dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", default="eval", choices=["eval", "dev"])
+    ap.add_argument("--real", action="store_true", help="score the transcribed real photos (not the synthetic set)")
+    ap.add_argument("--split", default="dev", choices=["dev", "test", "all"], help="real photos: which sheets")
+    ap.add_argument("--sheets", nargs="*", default=None, help="real photos: only these sheet ids")
+    ap.add_argument("--cache", type=Path, default=None, help="real photos: OCR cache directory (outside the repo)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
+    ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
+                    help="real photos: also score each photo turned by these angles (scored apart, as @angle)")
+    ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
+                    help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
+                         "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
     ap.add_argument("-n", type=int, default=None, help="set size to (re)generate (eval: 200)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
     args = ap.parse_args(argv)
-    n = args.n or (200 if args.set == "eval" else 48)
+    if args.real:
+        return run_real(args)
+    n = args.n or {"eval": 200, "dev": 48, "realistic": 30}[args.set]
     img_dir, truths = ensure_images(args.set, n)
     if args.limit:
         truths = truths[: args.limit]

@@ -3,6 +3,7 @@
     .venv/bin/python bench/ocr_speed.py               # 24 eval photos, 2 ORT threads
     .venv/bin/python bench/ocr_speed.py -n 40 --threads 2
     .venv/bin/python bench/ocr_speed.py --levers -n 16 # what each speed lever gives (latency and value F1)
+    .venv/bin/python bench/ocr_speed.py --levers --real dev   # the levers again, on the real dev photos (F1)
 
 Per photo, our parser and raw RapidOCR() (its defaults: detection at full size, angle classifier on every line,
 recognition batches of 6; same thread count) run back to back, so machine load hits both alike. Prints p50/p95
@@ -146,14 +147,82 @@ def run_levers(paths: list[Path], truths: dict[str, dict], threads: int) -> None
               f"   x{pct(st['total'], .5) / base:.2f}")
 
 
+REAL_LEVERS = [
+    ("service defaults (det long side 960, page-level 0/180 vote)", dict()),
+    ("det at rapidocr's sizing (no 960 cap)", dict(det_max_side=0)),
+    ("angle classifier on every line (no page vote)", dict(page_cls_samples=0)),
+    ("both off", dict(det_max_side=0, page_cls_samples=0)),
+]
+
+
+def real_photos(split: str) -> list[tuple[Path, dict]]:
+    import ocr_real
+
+    ds = ocr_real.dataset_dir()
+    if ds is None:
+        return []
+    sides = ocr_real.load_split()
+    out = []
+    for sheet, tr in sorted(ocr_real.load_transcripts().items()):
+        if split != "all" and sides.get(ocr_real.SAME_SHEET.get(sheet, sheet)) != split:
+            continue
+        for f in tr["files"]:
+            if (ds / "images" / f).exists():
+                out.append((ds / "images" / f, tr))
+    return out
+
+
+def run_levers_real(split: str, threads: int, limit: int | None) -> None:
+    """The two speed levers chosen on synthetic sheets, re-measured on the transcribed real photos: latency and
+    per-photo F1 (value + flag, as bench/ocr_accuracy.py --real), configurations interleaved per photo."""
+    from statistics import mean
+
+    import ocr_real
+
+    from app.errors import ImageRejectedError
+    from app.inference import EngineOptions
+    from app.service import LabReportParser, ParserOptions
+
+    photos = real_photos(split)[:limit]
+    if not photos:
+        print("real photos not present or no transcriptions: skipped")
+        return
+    parsers = []
+    for _, kw in REAL_LEVERS:
+        parser = LabReportParser(ParserOptions(engine=EngineOptions(threads=threads, **kw)))
+        parser.warm_up()
+        parsers.append(parser)
+    stats = [{"total": [], "f1": []} for _ in REAL_LEVERS]
+    for path, tr in photos:
+        data = path.read_bytes()
+        for parser, st in zip(parsers, stats):
+            try:
+                res = parser.parse(data, path.name, None)
+                preds = res["indicators"]
+                st["total"].append(res["timings_ms"]["total"])
+            except ImageRejectedError:
+                preds = []
+            st["f1"].append(ocr_real.score_photo(tr["items"], preds, parser.kb)["f1"])
+    print(f"real photos ({split})={len(photos)} threads={threads} (configs interleaved per photo)")
+    print(f"{'config':<62}{'p50 ms':>8}{'p95 ms':>8}{'mean F1':>9}{'min F1':>8}")
+    for (label, _), st in zip(REAL_LEVERS, stats):
+        print(f"{label:<62}{pct(st['total'], .5):8.0f}{pct(st['total'], .95):8.0f}{mean(st['f1']):9.3f}"
+              f"{min(st['f1']):8.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", default="eval", choices=["eval", "dev"])
     ap.add_argument("--levers", action="store_true")
+    ap.add_argument("--real", default=None, choices=["dev", "test", "all"],
+                    help="with --levers: re-measure the speed levers on the transcribed real photos of this split")
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    if args.levers and args.real:
+        run_levers_real(args.real, args.threads, args.n if args.n != 24 else None)
+        return 0
     from ocr_accuracy import ensure_images
 
     img_dir, truths = ensure_images(args.set, 200 if args.set == "eval" else 48)

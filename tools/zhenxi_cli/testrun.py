@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,31 @@ def _counts(xml_path: Path) -> tuple[int, int, int]:
 
 
 TRAIN_VENV = ROOT / ".venv-train"
+APT_LIST = ROOT / "deploy" / "apt-packages.txt"
+
+
+def ensure_system_packages() -> None:
+    """The Debian packages the suites need (CJK fonts for the synthetic lab reports), as .ci/run installs them:
+    only the missing ones, only where apt-get exists and we are root. Otherwise a clear warning: the OCR tests
+    that need a CJK font then fail and say which package to install."""
+    if not APT_LIST.exists():
+        return
+    wanted = [ln.strip() for ln in APT_LIST.read_text(encoding="utf-8").splitlines()
+              if ln.strip() and not ln.lstrip().startswith("#")]
+    missing = [p for p in wanted if subprocess.call(["dpkg", "-s", p], stdout=subprocess.DEVNULL,
+                                                    stderr=subprocess.DEVNULL) != 0] if shutil.which("dpkg") else wanted
+    if not missing:
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        print(f"zhenxi: warning: missing Debian packages {' '.join(missing)} (not root or no apt-get); "
+              "install them for the OCR tests", flush=True)
+        return
+    print(f"zhenxi: installing Debian packages the tests need: {' '.join(missing)}", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    ok = subprocess.call(["apt-get", "update", "-qq"], env=env) == 0 and subprocess.call(
+        ["apt-get", "install", "-y", "-qq", *missing], env=env, stdout=subprocess.DEVNULL) == 0
+    if not ok:
+        print("zhenxi: warning: apt-get install failed; the OCR tests that need a CJK font will fail", flush=True)
 
 
 def ensure_training_env() -> None:
@@ -63,6 +89,7 @@ def ensure_training_env() -> None:
 
 def run(args) -> int:
     selected = set(args.suites or [])
+    ensure_system_packages()
     if args.with_training:
         ensure_training_env()
     results_dir = infra.STATE / "test-results"

@@ -34,9 +34,10 @@ _FLAG_WORDS: dict[str, str] = {
     "abn.": "ABN",
 }
 # What a lab sheet prints in a flag column or glued to a value: arrows, letters, 高/低, '*'. Words that are results
-# themselves (阴性, '-', '+') are not markers.
+# themselves (阴性, '-', '+') are not markers, nor is a lone 'A': on real sheets that is a column or group label
+# far more often than an abnormal mark.
 _MARKER_WORDS: dict[str, str] = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "高": "H", "低": "L", "偏高": "H",
-                                 "偏低": "L", "阳性": "POS", "*": "ABN", "a": "ABN", "异常": "ABN"}
+                                 "偏低": "L", "阳性": "POS", "*": "ABN", "异常": "ABN"}
 _NEGATIVE_RESULTS = ("阴性", "阴", "-", "neg", "negative", "未检出", "normal", "正常", "阴性(-)", "(-)", "无反应性",
                      "阴性-")
 
@@ -68,9 +69,11 @@ def parse_flag(text: str | None, *, markers_only: bool = False) -> str | None:
 
 
 def flag_number(value: float, ref_low: float | None, ref_high: float | None,
-                critical: Range | None = None) -> str | None:
+                critical: Range | None = None, *, low_inclusive: bool = True,
+                high_inclusive: bool = True) -> str | None:
     """L/N/H of a number against a range, LL/HH beyond the critical limits; None with no range or limit hit.
-    Both the number and the critical limits must be in the same unit."""
+    Both the number and the critical limits must be in the same unit. A bound printed with a strict comparator
+    ('<8', '>60') is not inclusive: the bound itself is then out of range."""
     if critical is not None:
         if critical.high is not None and value >= critical.high:
             return "HH"
@@ -78,22 +81,22 @@ def flag_number(value: float, ref_low: float | None, ref_high: float | None,
             return "LL"
     if ref_low is None and ref_high is None:
         return None
-    if ref_high is not None and value > ref_high + 1e-9:
+    if ref_high is not None and (value > ref_high + 1e-9 or not high_inclusive and value >= ref_high - 1e-9):
         return "H"
-    if ref_low is not None and value < ref_low - 1e-9:
+    if ref_low is not None and (value < ref_low - 1e-9 or not low_inclusive and value <= ref_low + 1e-9):
         return "L"
     return "N"
 
 
 def qualitative_grade(text: str) -> str:
-    """'阴性' → negative, '±' → trace, '2+'/'++' → 2+, other positive words → positive."""
+    """'阴性'/'未见' → negative, '±'/'+-' → trace, '2+'/'++' → 2+, other positive words → positive."""
     q = norm_text(text)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性")):
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到")):
         return "negative"
     q = q.strip("()")
-    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴"):
+    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无"):
         return "negative"
-    if q in ("±", "可疑", "微量", "trace", "弱阳性"):
+    if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"
     m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
     if m:
@@ -131,8 +134,11 @@ def direction(flag: str | None) -> str | None:
 
 
 def same_direction(a: str | None, b: str | None) -> bool:
-    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs normal disagree."""
+    """Printed 'H' and computed 'HH' agree in direction; only H vs L / abnormal vs normal disagree. A mark
+    (H, '*') printed on a positive qualitative result agrees with POS."""
     if a is None or b is None:
+        return True
+    if {a, b} <= {"POS", "ABN", "H"}:
         return True
     if a in HIGH_FLAGS and b in HIGH_FLAGS or a in LOW_FLAGS and b in LOW_FLAGS:
         return True

@@ -202,7 +202,11 @@ class Knowledge:
         folder = self.root / "indicators"
         index = IndicatorIndex(**self._read(folder / "index.yaml"))
         units = UnitsFile(**self._read(folder / index.units_file))
-        self.units = UnitTable({k: list(v) for k, v in units.units.items()}, units.ucum)
+        try:
+            self.units = UnitTable({k: list(v) for k, v in units.units.items()}, units.ucum,
+                                   [(m.find, m.replace) for m in units.misreadings])
+        except re.error as exc:
+            raise KnowledgeError(f"{folder / index.units_file}: misreadings: bad pattern: {exc}") from exc
         for name in index.panel_files:
             path = folder / name
             panel = PanelFile(**self._read(path))

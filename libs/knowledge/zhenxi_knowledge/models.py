@@ -99,10 +99,17 @@ class IndicatorIndex(Model):
     panel_files: tuple[str, ...]
 
 
+class UnitMisreading(Model):
+    find: str  # regular expression over the NFKC-normalised printed unit
+    replace: str  # re.sub replacement
+    note: str
+
+
 class UnitsFile(Model):
     version: str
     units: dict[str, tuple[str, ...]]
     ucum: dict[str, str] = {}  # canonical unit → UCUM code
+    misreadings: tuple[UnitMisreading, ...] = ()  # how OCR mangles unit spellings
 
 
 class PanelFile(Model):

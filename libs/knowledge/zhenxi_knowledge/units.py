@@ -2,18 +2,23 @@
 ``units`` map gives the factor to its canonical unit (value_in_canonical = printed_value × factor)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from .text import norm_unit
+from .text import nfkc, norm_unit
 
 if TYPE_CHECKING:
     from .models import Indicator
 
 
 class UnitTable:
-    def __init__(self, units: dict[str, list[str]], ucum: dict[str, str] | None = None) -> None:
+    def __init__(self, units: dict[str, list[str]], ucum: dict[str, str] | None = None,
+                 misreadings: list[tuple[str, str]] | None = None) -> None:
         self.canonical: tuple[str, ...] = tuple(units)
         self.ucum: dict[str, str] = dict(ucum or {})  # canonical unit → UCUM code (FHIR)
+        # (pattern, replacement): how OCR mangles printed units ('g/1' for g/L); data from units.yaml
+        self.misreadings: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+            (re.compile(find), repl) for find, repl in (misreadings or ()))
         self._exact: dict[str, list[str]] = {}
         self._folded: dict[str, list[str]] = {}
         for canonical, aliases in units.items():
@@ -31,11 +36,36 @@ class UnitTable:
             return []
         return list(self._exact.get(key) or self._folded.get(key.casefold()) or [])
 
-    def is_unit(self, printed: str) -> bool:
-        return bool(self.canonical_units(printed))
+    def is_unit(self, printed: str, *, misread: bool = False) -> bool:
+        """A known unit spelling; with ``misread`` also one the OCR mangled (see ``fix_misread``)."""
+        if self.canonical_units(printed):
+            return True
+        if misread:
+            fixed = self.fix_misread(printed)
+            return fixed != printed and bool(self.canonical_units(fixed))
+        return False
 
-    def resolve(self, printed: str, indicator: "Indicator") -> tuple[str, float] | None:
-        """(canonical unit of the printed text, factor to the indicator's canonical unit), or None."""
+    def fix_misread(self, printed: str) -> str:
+        """The printed text with units.yaml's OCR misreadings undone ('g/1' → 'g/L', "10'9/L" → '10^9/L',
+        'f1' → 'fL'); the text unchanged when no rule applies or it is already a unit."""
+        if self.canonical_units(printed):
+            return printed
+        t = nfkc(printed).strip()
+        for pattern, repl in self.misreadings:
+            t = pattern.sub(repl, t)
+        return t if t != nfkc(printed).strip() else printed
+
+    def resolve(self, printed: str, indicator: "Indicator", *, misread: bool = False) -> tuple[str, float] | None:
+        """(canonical unit of the printed text, factor to the indicator's canonical unit), or None. With
+        ``misread`` an OCR-mangled spelling is tried once more after ``fix_misread``."""
+        hit = self._resolve(printed, indicator)
+        if hit is None and misread:
+            fixed = self.fix_misread(printed)
+            if fixed != printed:
+                hit = self._resolve(fixed, indicator)
+        return hit
+
+    def _resolve(self, printed: str, indicator: "Indicator") -> tuple[str, float] | None:
         for cand in self.canonical_units(printed):
             if cand in indicator.units:
                 return cand, indicator.units[cand]

@@ -19,7 +19,7 @@ class Settings(BaseServiceSettings):
     # Input limits, checked before decoding pixels.
     max_upload_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
-    min_side_px: int = 400
+    min_side_px: int = 280
     pdf_max_pages: int = 2
     # Speed levers (numbers in services/ocr/README.md).
     det_max_side: int = 960  # detection input: longest side after geometry (rapidocr default keeps ~full size)

@@ -40,7 +40,8 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
     coding = []
     if ind.get("loinc"):
         coding.append({"system": LOINC, "code": ind["loinc"], "display": ind["name_en"]})
-    coding.append({"system": LOCAL_CODES, "code": ind["code"], "display": ind["name"]})
+    if ind.get("code"):
+        coding.append({"system": LOCAL_CODES, "code": ind["code"], "display": ind["name"]})
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "preliminary" if ind.get("needs_review") else "final",

@@ -191,9 +191,40 @@ def deskew(img: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+MIN_LONG_SIDE = 1280  # small web/phone images are enlarged to this (at most MAX_UPSCALE times) before OCR
+MAX_UPSCALE = 2.5
+
+
+def upscale_small(img: np.ndarray) -> np.ndarray:
+    """Enlarge a small photo (a 600 px screenshot of a sheet) so that its characters reach the size the detector
+    and recogniser were trained on; larger photos are left alone."""
+    h, w = img.shape[:2]
+    f = min(MAX_UPSCALE, MIN_LONG_SIDE / max(h, w))
+    if f <= 1.05:
+        return img
+    return cv2.resize(img, (int(round(w * f)), int(round(h * f))), interpolation=cv2.INTER_CUBIC)
+
+
+def text_outside_quad(img: np.ndarray, quad: np.ndarray) -> float:
+    """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
+    box, the table's own frame) leaves text outside and must not be used to crop."""
+    bw, _ = _text_blobs(img)
+    s = bw.shape[1] / img.shape[1]
+    mask = np.zeros_like(bw)
+    cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    ink = float(np.count_nonzero(bw))
+    if ink == 0:
+        return 0.0
+    return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / ink
+
+
 def normalise_page(img: np.ndarray) -> GeometryResult:
     """Perspective → coarse 90° orientation → skew. The 180° question is left to the angle classifier."""
+    img = upscale_small(img)
     quad = find_page_quad(img)
+    if quad is not None and text_outside_quad(img, quad) > 0.03:
+        quad = None
     out = warp_page(img, quad) if quad is not None else img
     rot = 0
     if text_orientation(out) == 90:

@@ -97,12 +97,13 @@ class KnowledgeBase:
     def canonical_units(self, printed: str) -> list[str]:
         return self.kb.units.canonical_units(printed)
 
-    def is_unit(self, printed: str) -> bool:
-        return self.kb.units.is_unit(printed)
+    def is_unit(self, printed: str, *, misread: bool = False) -> bool:
+        return self.kb.units.is_unit(printed, misread=misread)
 
-    def resolve_unit(self, printed: str, indicator: Indicator) -> tuple[str, float] | None:
-        """(canonical unit of the printed text, factor to the indicator's canonical unit), or None."""
-        return self.kb.units.resolve(printed, indicator)
+    def resolve_unit(self, printed: str, indicator: Indicator, *, misread: bool = False) -> tuple[str, float] | None:
+        """(canonical unit of the printed text, factor to the indicator's canonical unit), or None. ``misread``:
+        also try the text with the OCR misreadings of units.yaml undone ('g/1' → g/L)."""
+        return self.kb.units.resolve(printed, indicator, misread=misread)
 
 
 @functools.lru_cache(maxsize=4)

@@ -18,6 +18,7 @@ HEADER_WORDS: list[tuple[str, str]] = [
     (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
     (r"^单位$|^unit$|^units$", "unit"),
+    (r"^(序号|no\.?|编号|#)$", "seq"),
 ]
 _NAME_HEADER = "name"
 
@@ -51,6 +52,34 @@ def _line_height(tokens: list[Token]) -> float:
 
 
 def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
+    """Text rows followed along their baselines, left to right: each row extends to the token whose centre lies
+    closest to the row's line extrapolated from its last token (slope from the OCR quads). This holds on curled
+    or keystoned photos, where one global angle leaves the left and right blocks on different slants."""
+    slopes = [t.slope for t in tokens if t.slope is not None]
+    default_slope = float(np.median(slopes)) if slopes else 0.0
+    rows: list[list[Token]] = []
+    for tok in sorted(tokens, key=lambda t: (t.box[0], t.box[1])):
+        cx, cy = tok.cx, (tok.box[1] + tok.box[3]) / 2
+        best, best_d = -1, 1e9
+        for i, row in enumerate(rows):
+            last = row[-1]
+            if last.box[2] > tok.box[0] + 0.6 * line_h:
+                continue  # overlaps horizontally: not the same line
+            rs = [t.slope for t in row if t.slope is not None]
+            slope = float(np.median(rs)) if rs else default_slope
+            pred = (last.box[1] + last.box[3]) / 2 + slope * (cx - last.cx)
+            d = abs(cy - pred)
+            if d < best_d:
+                best, best_d = i, d
+        if best >= 0 and best_d < 0.5 * line_h:
+            rows[best].append(tok)
+        else:
+            rows.append([tok])
+    rows.sort(key=lambda r: float(np.median([(t.box[1] + t.box[3]) / 2 for t in r])))
+    return rows
+
+
+def group_rows_by_centre(tokens: list[Token], line_h: float) -> list[list[Token]]:
     """Cluster tokens into text rows by vertical overlap (tolerant of a little residual skew)."""
     rows: list[list[Token]] = []
     centres: list[float] = []
@@ -71,15 +100,134 @@ def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
     return [sorted(rows[i], key=lambda t: t.box[0]) for i in order]
 
 
+def residual_skew(quads: list[np.ndarray]) -> float:
+    """Skew (radians, y grows with x when positive) still left after geometry, from the OCR boxes themselves:
+    the length-weighted median angle of the top and bottom edges of long text lines."""
+    angs, wts = [], []
+    for q in quads:
+        q = np.asarray(q, dtype=np.float64).reshape(4, 2)
+        for a, b in ((q[0], q[1]), (q[3], q[2])):
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            h = np.linalg.norm(q[3] - q[0])
+            if dx > 3 * max(h, 1):
+                angs.append(np.arctan2(dy, dx))
+                wts.append(dx)
+    if len(angs) < 3:
+        return 0.0
+    a, w = np.array(angs), np.array(wts)
+    o = np.argsort(a)
+    cum = np.cumsum(w[o])
+    med = float(a[o][np.searchsorted(cum, cum[-1] / 2)])
+    return med if abs(med) < np.radians(10) else 0.0
+
+
+def straighten(texts: list[tuple[str, float, np.ndarray]]) -> list[Token]:
+    """Tokens whose boxes are taken after removing the residual skew (rotation about the page origin), so that
+    one table row shares one baseline even when the page was not perfectly deskewed."""
+    quads = [np.asarray(q, dtype=np.float64).reshape(4, 2) for _, _, q in texts]
+    ang = residual_skew(quads)
+    c, s_ = np.cos(-ang), np.sin(-ang)
+    out = []
+    for (text, score, _), q in zip(texts, quads):
+        x = q[:, 0] * c - q[:, 1] * s_
+        y = q[:, 0] * s_ + q[:, 1] * c
+        dx = ((x[1] - x[0]) + (x[2] - x[3])) / 2
+        dy = ((y[1] - y[0]) + (y[2] - y[3])) / 2
+        hgt = max(y.max() - y.min(), 1.0)
+        slope = float(dy / dx) if dx > 2.5 * hgt else None
+        out.append(Token(text, score, (float(x.min()), float(y.min()), float(x.max()), float(y.max())), slope=slope))
+    return out
+
+
+def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
+    """Header words of a row: tokens split at spaces (boxes apportioned), adjacent pieces merged when together
+    they make a header word ('项 目' → 项目, '结 果' → 结果)."""
+    words: list[Token] = []
+    for t in row:
+        parts = t.text.split()
+        if len(parts) <= 1:
+            words.append(t)
+            continue
+        total = max(len(t.text), 1)
+        pos = 0
+        for w in parts:
+            st = t.text.find(w, pos)
+            pos = st + len(w)
+            x0 = t.box[0] + (t.box[2] - t.box[0]) * st / total
+            x1 = t.box[0] + (t.box[2] - t.box[0]) * pos / total
+            words.append(Token(w, t.score, (x0, t.box[1], x1, t.box[3])))
+    words = [w for w in words if not re.fullmatch(r"\d{1,2}|[|｜丨]", w.text.strip())]  # specks and rules
+    out: list[tuple[str, Token]] = []
+    i = 0
+    while i < len(words):
+        # glued header words ('结果参考区间', '编号项' + '目'): a window that splits wholly into header terms
+        glued = None
+        if header_kind(words[i].text):
+            out.append((header_kind(words[i].text), words[i]))  # a whole header word keeps its own box
+            i += 1
+            continue
+        for j in range(min(len(words), i + 3), i, -1):
+            txt = "".join(w.text for w in words[i:j])
+            parts = _decompose(txt)
+            if parts and (len(parts) > 1 or j - i > 1):
+                glued = (parts, txt, words[i:j], j)
+                break
+        if glued:
+            parts, txt, ws, j = glued
+            x0, x1 = ws[0].box[0], ws[-1].box[2]
+            y0, y1 = min(w.box[1] for w in ws), max(w.box[3] for w in ws)
+            n = max(len(txt), 1)
+            for term, a, b in parts:
+                k = header_kind(term)
+                if k:
+                    out.append((k, Token(term, min(w.score for w in ws),
+                                         (x0 + (x1 - x0) * a / n, y0, x0 + (x1 - x0) * b / n, y1))))
+            i = j
+            continue
+        hit = None
+        for j in range(min(len(words), i + 3), i, -1):
+            txt = "".join(w.text for w in words[i:j])
+            k = header_kind(txt)
+            if k:
+                ws = words[i:j]
+                hit = (k, Token(txt, min(w.score for w in ws), (ws[0].box[0], min(w.box[1] for w in ws),
+                                                                  ws[-1].box[2], max(w.box[3] for w in ws))), j)
+                break
+        if hit:
+            out.append((hit[0], hit[1]))
+            i = hit[2]
+        else:
+            i += 1
+    return out
+
+
+_HEADER_TERMS = re.compile(r"序号|编号|No\.?|NO\.?|检验项目|检测项目|项目名称|中文名称|项目|英文缩写|缩写|代号|代码|"
+                           r"检验结果|检测结果|测定值|结果|生物参考区间|参考区间|参考范围|参考值|正常值|单位|异常提示|提示|标志")
+
+
+def _decompose(text: str) -> list[tuple[str, int, int]] | None:
+    """'结果参考区间' → [('结果', 0, 2), ('参考区间', 2, 6)] when the whole text is header terms, else None."""
+    t = text.strip()
+    parts, pos = [], 0
+    while pos < len(t):
+        m = _HEADER_TERMS.match(t, pos)
+        if not m:
+            return None
+        parts.append((m.group(0), m.start(), m.end()))
+        pos = m.end()
+    return parts or None
+
+
 def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
     """Rows that look like a column header: >= 2 header words, one of them the name or value column."""
     found = []
     for i, row in enumerate(rows):
-        kinds = [(header_kind(t.text), t) for t in row]
-        kinds = [(k, t) for k, t in kinds if k]
+        kinds = _header_words(row)
         ks = {k for k, _ in kinds}
         if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
-            found.append((i, kinds))
+            # most of the row must be header words (a body row may hold one '结果' by chance)
+            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in row):
+                found.append((i, kinds))
     return found
 
 
@@ -90,9 +238,15 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     starts = [0]
     seen: set[str] = set()
     for j, (k, _) in enumerate(header):
-        if k in seen and k in (_NAME_HEADER, "value") and (k == _NAME_HEADER or _NAME_HEADER not in seen):
-            starts.append(j)
-            seen = set()
+        if k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
+                k != "value" or _NAME_HEADER not in seen):
+            # the new block begins at its own code/seq columns just before the repeated name
+            st = j
+            while st - 1 > starts[-1] and header[st - 1][0] in ("seq", "code") and \
+                    any(kk == "value" for kk, _ in header[starts[-1]:st - 1]):
+                st -= 1
+            starts.append(st)
+            seen = {kk for kk, _ in header[st:j]}
         seen.add(k)
     tables = []
     for n, s in enumerate(starts):
@@ -110,11 +264,19 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     return tables
 
 
+_CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
+
+
 def column_hint(table: Table, tok: Token) -> str | None:
     """The header column whose span best covers the token (by centre), else the nearest by centre."""
     if not table.columns:
         return None
     cx = tok.cx
+    if _CJK_TEXT.search(tok.text) and not tok.text.lstrip()[:1].isdigit():
+        # names are left-aligned: a long name reaches under the next header word, so text is placed by its
+        # first characters (about two line heights), not by its centre
+        h = tok.box[3] - tok.box[1]
+        cx = tok.box[0] + min(tok.box[2] - tok.box[0], 2 * h) / 2
     cols = sorted(table.columns, key=lambda c: c[1])
     bounds = []
     for i, (k, x0, x1) in enumerate(cols):
@@ -144,6 +306,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             tables_all.append((idx, t))
     header_idx = {i for i, _ in headers}
     body_rows: list[list[Token]] = []
+    table_rows: dict[tuple[int, int], list[list[Token]]] = {}
     outside: list[Token] = []
     first_header = min(header_idx)
     for i, row in enumerate(rows):
@@ -164,4 +327,60 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
                     break
         for n in sorted(by_table):
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
+            table_rows.setdefault((gov, n), []).append(body_rows[-1])
+    for rows_of_table in table_rows.values():
+        mark_group_column(rows_of_table, line_h)
+    body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
+
+
+def mark_group_column(rows: list[list[Token]], line_h: float) -> None:
+    """A column of group labels before the names (autoantibody sheets: '间接免疫荧光抗核抗体检测' written down
+    several rows, then the names of its tests). Seen as rows that hold two text cells side by side under the
+    name header, the second starting at a common left edge; cells that end at that edge are marked 'group'."""
+    pairs = []
+    for row in rows:
+        names = [t for t in row if t.column == "name"]
+        if len(names) >= 2 and _CJK_TEXT.search(names[1].text) and not re.search(r"\d", names[0].text[:1]):
+            pairs.append(names[1].box[0])
+    if len(pairs) < 3:
+        return
+    pairs.sort()
+    edge = pairs[len(pairs) // 2]
+    if sum(abs(x - edge) <= line_h for x in pairs) < 0.75 * len(pairs):
+        return  # no common left edge: names broken in two, not a column
+    for row in rows:
+        for t in row:
+            if t.column == "name" and t.box[0] < edge - line_h and t.box[2] <= edge + 0.5 * line_h:
+                t.column = "group"
+
+
+def _cy(row: list[Token]) -> float:
+    return float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
+
+
+def merge_split_rows(rows: list[list[Token]], line_h: float) -> list[list[Token]]:
+    """A row whose results sit a little higher or lower than its names (another print head, a tight line pitch)
+    comes out as two half rows: names without a result, and results without a name. Two neighbouring half rows
+    that do not overlap horizontally are one row."""
+    def has(row: list[Token], kinds: tuple[str, ...]) -> bool:
+        return any(t.column in kinds for t in row)
+
+    out: list[list[Token]] = []
+    i = 0
+    while i < len(rows):
+        r = rows[i]
+        if i + 1 < len(rows):
+            r2 = rows[i + 1]
+            overlap = any(a.box[0] < b.box[2] and b.box[0] < a.box[2] for a in r for b in r2)
+            half = (has(r, ("name", "code")) and not has(r, ("value",)) and has(r2, ("value",))
+                    and not has(r2, ("name", "code"))) or (
+                has(r2, ("name", "code")) and not has(r2, ("value",)) and has(r, ("value",))
+                and not has(r, ("name", "code")))
+            if half and not overlap and abs(_cy(r) - _cy(r2)) < 0.95 * line_h:
+                out.append(sorted(r + r2, key=lambda t: t.box[0]))
+                i += 2
+                continue
+        out.append(r)
+        i += 1
+    return out

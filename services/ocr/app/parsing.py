@@ -18,8 +18,12 @@ from zhenxi_knowledge.ranges import COMPARATORS, NUM
 from .knowledge import Indicator, KnowledgeBase, norm_text
 
 _CMP = COMPARATORS
-_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
-                      r"|[-±+]|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
+# How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
+# package's qualitative_grade).
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
+# Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
+_MISREAD_MARKS = {"日": "H"}
 
 
 def _clean_number_text(s: str) -> str:
@@ -55,8 +59,16 @@ def parse_value(text: str) -> ParsedValue | None:
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
     q = norm_text(raw)
+    if re.fullmatch(r"[十+]{1,4}", q):
+        q = q.replace("十", "+")  # a printed '+' the recogniser read as the character 十
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
+    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
+    if m:  # '66(+)', '3(-)': a number with its qualitative reading
+        return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(m.group(2)))
+    m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
+    if m:  # a titre '1:320' (kept as printed; the dilution is the number)
+        return ParsedValue(None, raw, None, None)
     return None
 
 
@@ -64,7 +76,8 @@ def split_flag(text: str) -> tuple[str, str | None]:
     """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is one of the shared vocabulary (L/H/LL/HH/ABN) or None.
     A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
     t = unicodedata.normalize("NFKC", text).strip()
-    m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t)
+    m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t) or \
+        re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\s+[5sS%]$", t)  # '43.2 5': a '%' read as 5 after a decimal
     if m:
         return m.group(1), None
     m = re.match(r"^(.*?)[\s]*([↑↓⬆⬇▲▼]{1,2})$", t) or re.match(r"^([↑↓⬆⬇▲▼]{1,2})\s*(.*)$", t)
@@ -83,7 +96,8 @@ def split_flag(text: str) -> tuple[str, str | None]:
 
 def parse_flag(text: str) -> str | None:
     """A stand-alone flag cell: '↑', 'H', '偏高', '↓↓', '*' → a flag of the shared vocabulary."""
-    return _parse_flag(text, markers_only=True)
+    t = norm_text(text)
+    return _parse_flag(_MISREAD_MARKS.get(t, text), markers_only=True)
 
 
 # ---- row parsing ---------------------------------------------------------------------------------------------
@@ -93,7 +107,8 @@ class Token:
     text: str
     score: float
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
-    column: str | None = None  # header column hint: name | value | flag | range | unit | code | None
+    column: str | None = None  # header column hint: name | value | flag | range | unit | code | group | None
+    slope: float | None = None  # dy/dx of the text line's baseline (from the OCR quad), None when too short
 
     @property
     def cx(self) -> float:
@@ -119,6 +134,7 @@ class RowItem:
     parsed_range: ParsedRange | None = None
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
+    row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -137,12 +153,13 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
     if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
         head, tail = m.group(1), m.group(2)
+        head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
-        if matches and matches[0].score >= 0.75:
+        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6):
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
     # value/range followed by a unit
     m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
-    if m and kb.is_unit(m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
+    if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
         head = m.group(1).strip()
         kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
         return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
@@ -155,6 +172,14 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 
 
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+
+def is_unit(kb: KnowledgeBase, text: str) -> bool:
+    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings)."""
+    return kb.is_unit(text, misread=True)
+_LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
+# header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
+_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
 
 
 def classify(kb: KnowledgeBase, text: str) -> str:
@@ -177,9 +202,9 @@ def classify(kb: KnowledgeBase, text: str) -> str:
         return "range"
     if pv is not None:
         return "qual"
-    if kb.is_unit(t) and not kb.match_name(t, allow_fuzzy=False):
+    if is_unit(kb, t) and not kb.match_name(t, allow_fuzzy=False):
         return "unit"
-    if kb.is_unit(t):
+    if is_unit(kb, t):
         return "unit_or_name"
     if _CJK_OR_ALPHA.search(t):
         return "name"
@@ -218,11 +243,77 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     return out
 
 
-def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
-    """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
+_LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
+_LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
+_TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
+
+
+_COUNT_SUFFIX = re.compile(r"(数目|计数|绝对值|总数|数)$")
+_PCT_SUFFIX = re.compile(r"(百分比|百分数|百分率|比率|比例|%)$")
+
+
+def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
+    """A misread name ('嗜限性粒细触数目') whose suffix differs from the knowledge base's spelling as well: try the
+    usual suffixes of counts (计数/数目/绝对值) and percentages (百分比/百分率/%) before giving up."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    for pat, alts in ((_COUNT_SUFFIX, ("计数", "数目", "绝对值", "数")), (_PCT_SUFFIX, ("百分比", "百分率", "百分数", "%"))):
+        m = pat.search(t)
+        if not m or len(t) - len(m.group(0)) < 3:
+            continue
+        stem = t[: m.start()]
+        best: list[Any] = []
+        for a in alts:
+            ms = kb.match_name(stem + a)
+            if ms and ms[0].score >= 0.6 and (not best or ms[0].score > best[0].score):
+                best = ms
+        if best:
+            return best
+    return []
+
+
+def _descriptive(kb: KnowledgeBase, text: str) -> bool:
+    """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
+    value column ('MONO%', '红细胞')."""
+    t = text.strip()
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+", t):
+        return True
+    if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
+        return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
+    ms = kb.match_name(t, allow_fuzzy=True)
+    return not ms or ms[0].score < 0.6
+
+
+def _split_lead(tok: Token) -> list[Token]:
+    """Row numbers glued before a name ('3 肺炎支原体', '20平均红细胞') are dropped; an arrow glued to a range
+    ('↑<8', '↓ 2.4-4.0') becomes its own flag cell; '1 %' after a value is an arrow the OCR read as '1'."""
+    text = tok.text.strip()
+    x0, y0, x1, y1 = tok.box
+    n = max(len(text), 1)
+    m = _LEAD_ROWNO.match(text)
+    if m and not re.match(r"^\d+\s*[-~]", text):
+        cut = m.end()
+        num = m.group(1) or m.group(2)
+        return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
+                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
+    m = _LEAD_ARROW.match(text)
+    if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
+        cut = len(m.group(1))
+        return [Token(m.group(1), tok.score, (x0, y0, x0 + (x1 - x0) * cut / n, y1), "flag", tok.slope),
+                Token(m.group(2), tok.score, (x0 + (x1 - x0) * (cut + 1) / n, y0, x1, y1), tok.column, tok.slope)]
+    return [tok]
+
+
+def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
+    """parse_row, keeping the items that got a name but no value (counted as doubtful rows)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
     exploded = [p for t in tokens for p in explode(kb, t)]
+    exploded = [p for t in exploded for p in _split_lead(t)]
     for tok in sorted(exploded, key=lambda t: t.box[0]):
+        if tok.column == "group":
+            continue  # a group label printed before the names (layout.mark_group_column)
+        if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
+            pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
+            continue  # the row number column
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
             parts = _split_glued(kb, tok)
@@ -239,18 +330,63 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             cell = Cell(txt.strip(), tok.score, box)
             pieces.append((classify(kb, txt) if k == "?" else k, cell, tok.column))
 
+    # a cell that the header puts in the range column is still the value when another range-like cell follows
+    # it before the next name (the header word boxes were off: letter-spaced or glued headers)
+    later_range: list[bool] = []
+    for i, (kind, cell, col) in enumerate(pieces):
+        nxt = False
+        for k2, c2, _ in pieces[i + 1:]:
+            if k2 == "name" and kb.match_name(c2.text, allow_fuzzy=False):
+                break
+            if k2 in ("range", "qual", "value_or_range", "value") or (k2 == "name" and _descriptive(kb, c2.text)):
+                nxt = True
+                break
+        later_range.append(nxt)
     items: list[RowItem] = []
     cur: RowItem | None = None
-    for kind, cell, col in pieces:
+    pending_no: int | None = None
+    for idx, (kind, cell, col) in enumerate(pieces):
+        if kind == "value" and re.fullmatch(r"\d{1,3}", cell.text.strip()) and idx + 1 < len(pieces) \
+                and pieces[idx + 1][0] == "name" and (cur is None or cur.value is not None) \
+                and cell.box[2] <= pieces[idx + 1][1].box[0] + 2:
+            kind = "rowno"  # '13' right before the next block's name
+        if kind == "rowno":
+            pending_no = int(cell.text)
+            continue
+        if col == "range" and later_range[idx] and cur is not None and cur.value is None and cur.names:
+            col = "value"
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
+        if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
+                and norm_text(cell.text).replace("十", "+") in ("+", "-", "±", "+-", "(+)", "(-)"):
+            # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
+            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text) in ("-", "(-)") else "POS"
+            continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
+        if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
+                and cur.value is None and not parse_value(split_flag(cell.text)[0]) and _descriptive(kb, cell.text):
+            # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
+            cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
+            continue
         if kind == "name":
             matches = kb.match_name(cell.text)
             if not matches or matches[0].score < 0.6:
+                matches = _second_chance(kb, cell.text) or matches
+            if not matches or matches[0].score < 0.6:
                 if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
                     cur.extras.append(cell)
+                    continue
+                if col in ("name", "code") and _LISTABLE.search(cell.text) and not _NOT_A_ROW.search(cell.text) \
+                        and len(cell.text) <= 24:
+                    # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
+                    # row still comes back (uncoded) instead of vanishing
+                    if cur is not None and cur.value is None and cur.names:
+                        cur.names.append((cell, []))
+                    else:
+                        cur = RowItem(names=[(cell, [])], row_no=pending_no)
+                        pending_no = None
+                        items.append(cur)
                 continue
             same = cur is not None and cur.value is None and cur.names and any(
                 m.indicator.code in {x.indicator.code for _, ms in cur.names for x in ms} for m in matches)
@@ -259,14 +395,19 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur is not None and cur.value is None and cur.names and (same or col == "code" or near):
                 cur.names.append((cell, matches))
                 continue
-            cur = RowItem(names=[(cell, matches)])
+            cur = RowItem(names=[(cell, matches)], row_no=pending_no)
+            pending_no = None
             items.append(cur)
             continue
         if cur is None:
             continue  # sequence numbers and such before the first name
+        if kind == "flag" and col == "unit" and not re.search(r"[↑↓⬆⬇▲▼]", cell.text):
+            kind = "unit"  # 'LL' under 单位 is a misread 'L/L', not a critical-low mark
         if kind == "flag":
             if cur.value is not None and cur.flag is None:
                 cur.flag, cur.flag_code = cell, parse_flag(cell.text)
+            elif cur.value is None and cur.flag is None and cur.names:
+                cur.flag, cur.flag_code = cell, parse_flag(cell.text)  # a flag column before the result
             continue
         if kind == "value_or_range":
             kind = "range" if cur.value is not None or col == "range" else "value"
@@ -309,7 +450,32 @@ def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur.unit is None and (cur.value is not None or col == "unit"):
                 cur.unit = cell
             continue
-    return [it for it in items if it.value is not None]
+    return items
+
+
+def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
+    """One table row, tokens left to right → indicator items (a row may hold two indicators side by side)."""
+    return [it for it in parse_row_all(kb, tokens) if it.value is not None]
+
+
+def _scale_fit(item: RowItem, ind: Indicator) -> float:
+    """Does the printed range (else the value) sit on the scale of this indicator's usual range? Tells siblings
+    apart when the name or code was misread ('Lymh' for Lym%: 20-50 is a percentage, 1.1-3.2 a count)."""
+    dr = ind.default_range(None)
+    if dr is None or dr.low is None or dr.high is None or dr.high <= 0:
+        return 0.0
+    pr = item.parsed_range
+    if pr is not None and pr.low is not None and pr.high is not None and pr.high > 0:
+        mid = (max(pr.low, 0.0) + pr.high) / 2
+    elif item.parsed_value is not None and item.parsed_value.number is not None and item.parsed_value.number > 0:
+        mid = item.parsed_value.number
+    else:
+        return 0.0
+    ref = (max(dr.low, 0.0) + dr.high) / 2
+    if mid <= 0 or ref <= 0:
+        return 0.0
+    d = abs(math.log10(mid / ref))
+    return 0.08 if d < 0.35 else (-0.2 if d > 1.0 else 0.0)
 
 
 def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
@@ -335,13 +501,14 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
         ind: Indicator = c[0]
         s = c[1]
         if unit_text:
-            s += 0.1 if kb.resolve_unit(unit_text, ind) else -0.15
+            s += 0.1 if kb.resolve_unit(unit_text, ind, misread=True) else -0.15
         if panels and ind.panel in panels:
             s += 0.05
         if qual and ind.kind == "quantitative" and ind.unit is not None:
             s -= 0.1
         if ind.code in used:
             s -= 1.0
+        s += _scale_fit(item, ind)
         return s
 
     cands.sort(key=key, reverse=True)

@@ -24,8 +24,9 @@ class Reference(BaseModel):
     low: float | None = None
     high: float | None = None
     text: str | None = None
-    source: Literal["printed", "default"] | None = Field(None, description="printed on the sheet, or the "
-                                                         "knowledge-base adult default when none was printed")
+    source: Literal["printed", "default", "adult_default"] | None = Field(
+        None, description="printed on the sheet; or the knowledge-base default when none was printed "
+                          "(adult_default: the patient is a child and only an adult range is known — not used to flag)")
 
 
 class FieldConfidence(BaseModel):
@@ -34,17 +35,27 @@ class FieldConfidence(BaseModel):
     unit: float
     reference: float
     flag: float
+    structure: float | None = None
 
 
 class Indicator(BaseModel):
-    code: str = Field(description="canonical code from knowledge/indicators, e.g. WBC, HGB, GLU")
+    code: str | None = Field(description="canonical code from knowledge/indicators, e.g. WBC, HGB, GLU; null for a "
+                                         "printed row the knowledge base does not know (returned as printed)")
     name: str
-    name_en: str
+    name_en: str | None
     loinc: str | None
-    panel: str
+    panel: str | None
     value: float | None = Field(description="number in `unit` (converted to the canonical unit when the sheet "
                                             "printed another); null for qualitative results")
     value_text: str = Field(description="the result as printed")
+    name_printed: str | None = Field(None, description="the indicator's name as printed (OCR text)")
+    value_printed: str | None = Field(None, description="the result as printed, without its flag mark")
+    range_printed: str | None = Field(None, description="the reference range as printed, null when none")
+    unit_printed: str | None = Field(None, description="the unit as printed, null when none")
+    flag_mark: str | None = Field(None, description="the flag mark as printed (↑, H, 偏高, *), null when none")
+    row_confidence: float | None = Field(None, description="recognition scores combined with structural "
+                                                           "agreement (value parses, unit fits, value/range/arrow "
+                                                           "agree)")
     comparator: Literal["<", "<=", ">", ">="] | None = None
     qualitative: str | None = Field(None, description="negative | trace | positive | 1+ .. 4+")
     unit: str | None
@@ -55,11 +66,13 @@ class Indicator(BaseModel):
     flag_printed: Flag | None
     flag_computed: Flag | None
     critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")
-    confidence: float = Field(description="lowest field confidence")
+    confidence: float = Field(description="lowest field confidence, and no more than the recognition score "
+                                          "times the structural agreement (field_confidence.structure)")
     field_confidence: FieldConfidence
     needs_review: bool
     review_reasons: list[str]
     box: list[float] = Field(description="x0, y0, x1, y1 on the normalised (deskewed, upright) page")
+    row: int | None = Field(None, description="the row number printed on the sheet, when it numbers its rows")
     page: int
 
 
@@ -79,6 +92,8 @@ class Warning_(BaseModel):
     code: str
     message: str
     indicator: str | None = None
+    details: dict | None = Field(None, description="reshoot_suggested: reasons, expected_rows, read_rows, "
+                                                   "missing_rows, rows_without_result, low_confidence_rows")
 
 
 class LabReport(BaseModel):
@@ -89,3 +104,4 @@ class LabReport(BaseModel):
     quality: dict
     timings_ms: dict[str, float]
     knowledge_version: str
+    layout: dict | None = Field(None, description="header_rows: column header rows found (0 → orientation retried)")

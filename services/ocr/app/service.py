@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,8 @@ from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
-from .layout import analyse
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row, same_direction
+from .layout import analyse, straighten
+from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -41,6 +42,79 @@ class ParserOptions:
                                  page_cls_samples=s.page_cls_samples),
             review_threshold=s.review_threshold,
         )
+
+
+def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
+    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count: the names are matched
+    again as '尿' + name, and the urine candidates replace the blood ones when found."""
+    for k, (cell, ms) in enumerate(it.names):
+        if not ms or ms[0].indicator.panel != "blood_routine":
+            continue
+        alt = kb.match_name("尿" + cell.text)
+        alt = [m for m in alt if m.indicator.panel == "urinalysis"]
+        if alt:
+            it.names[k] = (cell, alt)
+
+
+def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
+    """On a stool sheet a bare '红细胞' / '白细胞' / '颜色' / '隐血' is the stool finding, not the blood or urine one:
+    the names are matched again as '粪便' + name, and the stool candidates replace the others when found."""
+    for cell, ms in it.names:
+        if ms and ms[0].indicator.panel == "stool":
+            alt = [m for m in ms if m.indicator.panel == "stool"]
+        else:
+            alt = [m for m in kb.match_name("粪便" + cell.text, allow_fuzzy=False) if m.indicator.panel == "stool"]
+        if alt:
+            # the other name printed beside ('Color 颜色', 'OB 潜血') must not pull the row back to blood/urine
+            it.names = [(c, alt) for c, _ in it.names]
+            return
+
+
+def _tall_share(ocr: list[PageOcr]) -> float:
+    """Share of text lines taller than wide: text running down the page (a sideways photo)."""
+    n = tall = 0
+    for page in ocr:
+        for line in page.lines:
+            x0, y0, x1, y1 = line.box
+            n += 1
+            tall += (y1 - y0) > 1.5 * (x1 - x0)
+    return tall / n if n else 0.0
+
+
+def _reads_wrong(result: dict[str, Any], ocr: list[PageOcr]) -> bool:
+    """No column header read left-to-right, and few known indicators or text running down the page: probably
+    the wrong way up or sideways."""
+    coded = sum(1 for i in result["indicators"] if i.get("code"))
+    return not result.get("layout", {}).get("header_rows") and (coded < 5 or _tall_share(ocr) > 0.25)
+
+
+def _reading_score(result: dict[str, Any]) -> float:
+    coded = sum(1 for i in result["indicators"] if i.get("code"))
+    return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
+
+
+_PM_MARKS = ("+", "十", "-", "(+)", "(-)")
+
+
+def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
+    """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
+    its range and without a mark is the sheet's '-': the detector drops a lone '-' far more often than the sheet
+    leaves the column blank."""
+    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
+    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
+    if len(marks) < 2 or arrows:
+        return
+    for i in indicators:
+        if not i.get("flag_mark") and i.get("flag") == "N" and i.get("range_printed"):
+            i["flag"] = "NEG"
+
+
+def _value_text(it: RowItem, pv: Any) -> str:
+    """The result as read: a '+' the recogniser returned as 十 is given back as '+' (value_printed keeps 十)."""
+    t = it.value.text
+    if pv.qualitative is not None and re.fullmatch(r"[十+]{1,4}", t.strip()):
+        return t.strip().replace("十", "+")
+    return t
 
 
 def _fmt_num(x: float | None) -> str:
@@ -89,6 +163,20 @@ class LabReportParser:
         t0 = time.perf_counter()
         result = self._assemble(ocr, geo)
         timings["parse"] = (time.perf_counter() - t0) * 1000
+        if self.options.use_geometry and _reads_wrong(result, ocr):
+            # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
+            # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
+            for turn in (180, 90, 270):
+                geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
+                                                g.skew) for g in geo]
+                ocr2 = self.engine.run([g.image for g in geo2])
+                for k in ("det", "cls", "rec"):
+                    timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
+                res2 = self._assemble(ocr2, geo2)
+                if _reading_score(res2) > _reading_score(result):
+                    result, ocr, geo = res2, ocr2, geo2
+                if not _reads_wrong(result, ocr):
+                    break
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -105,46 +193,169 @@ class LabReportParser:
         outside_tokens: list[Token] = []
         all_tokens: list[Token] = []
         items_per_page: list[tuple[int, list[RowItem]]] = []
+        no_value: list[tuple[int, RowItem]] = []
+        header_rows = 0
+        row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
         for pno, (page, g) in enumerate(zip(ocr, geo)):
-            tokens = [Token(line.text, line.score, line.box) for line in page.lines]
+            tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
+            header_rows += len({t.y0 for t in lay.tables if t.columns})
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
             for row in lay.rows:
-                items.extend(parse_row(self.kb, row))
+                for it in parse_row_all(self.kb, row):
+                    if it.value is not None:
+                        items.append(it)
+                    elif any(ms for _, ms in it.names) or it.row_no is not None:
+                        no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
+                    if it.row_no is not None:
+                        row_numbers[pno].add(it.row_no)
             items_per_page.append((pno, items))
         header = extract_header(outside_tokens or all_tokens, self.kb)
         sex = header.get("sex")
         title_text = [t.text for t in (outside_tokens or all_tokens)]
         # First pass: which panels does this report hold? Used to break name ties (pH: urine or blood gas).
         panels_seen: set[str] = set()
+        panel_rows: dict[str, int] = {}
         for _, items in items_per_page:
             for it in items:
-                for _, ms in it.names:
+                for _, ms in it.names[:1]:
                     if ms and ms[0].score >= 0.95:
                         panels_seen.add(ms[0].indicator.panel)
+                        panel_rows[ms[0].indicator.panel] = panel_rows.get(ms[0].indicator.panel, 0) + 1
+        urine_sheet = panel_rows.get("urinalysis", 0) >= max(3, 2 * panel_rows.get("blood_routine", 0)) or \
+            header.get("sample_type") == "urine"
+        # names only a stool sheet prints (脂肪球, 虫卵, 轮状病毒…), in any name cell of a row
+        stool_rows = sum(1 for _, items in items_per_page for it in items
+                         if any(ms and ms[0].score >= 0.95 and ms[0].indicator.panel == "stool" for _, ms in it.names))
+        stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
+            header.get("sample_type") in ("stool", "feces")
         for pno, items in items_per_page:
             for it in items:
+                if stool_sheet:
+                    _prefer_stool(self.kb, it)
+                elif urine_sheet:
+                    _prefer_urine(self.kb, it)
                 choice = choose_indicator(self.kb, it, used, panels_seen)
                 if choice is None:
+                    # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
+                    # μL and per HP): returned as printed rather than dropped
+                    if it.names:
+                        rec = self._uncoded_record(it, pno)
+                        if rec is not None:
+                            rec["row"] = it.row_no
+                            indicators.append(rec)
                     continue
                 ind, name_conf, how = choice
-                rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings)
+                rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
                 if rec is None:
                     continue
                 used.add(ind.code)
+                rec["row"] = it.row_no
                 indicators.append(rec)
-        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators], self.kb)
+        _unmarked_in_range_is_negative(indicators)
+        reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
+        if reshoot is not None:
+            warnings.append(reshoot)
+        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
+                            self.kb)
         if not indicators:
             warnings.append({"code": "no_indicators_found",
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
                                         "No lab indicators were recognised: not a lab report, or an unknown layout."})
         return {"report_type": rtype, "header": header, "indicators": indicators, "warnings": warnings,
-                "knowledge_version": self.kb.version}
+                "knowledge_version": self.kb.version, "layout": {"header_rows": header_rows}}
+
+    def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
+                       row_numbers: dict[int, set[int]]) -> dict[str, Any] | None:
+        """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
+        read but not their result, and rows read with low confidence. Any of them → a re-shoot request naming
+        the rows, instead of a silently short list."""
+        missing: list[int] = []
+        expected = None
+        for pno, nums in row_numbers.items():
+            if len(nums) >= 3:
+                top = max(nums)
+                on_page = [i for i in indicators if i.get("page") == pno]
+                if top <= 80 and len(nums) >= 0.5 * top:  # a real 1..N numbering, not stray digits
+                    expected = (expected or 0) + top
+                    if len(on_page) < top:
+                        have = {i.get("row") for i in on_page}
+                        missing += [n for n in range(1, top + 1) if n not in have]
+        unread = []
+        for pno, it in no_value:
+            ys = [i["box"][1] for i in indicators if i.get("page") == pno] + \
+                 [i["box"][3] for i in indicators if i.get("page") == pno]
+            cy = (it.names[0][0].box[1] + it.names[0][0].box[3]) / 2 if it.names else None
+            if ys and cy is not None and min(ys) <= cy <= max(ys):  # inside the table, not a histogram label
+                unread.append({"row": it.row_no, "name_printed": " ".join(c.text for c, _ in it.names)})
+        low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                "confidence": i["confidence"]}
+               for i in indicators if i["confidence"] < self.options.review_threshold]
+        if len(low) <= max(1, 0.2 * len(indicators)) and not any(x["confidence"] < 0.5 for x in low):
+            low_trigger = False
+        else:
+            low_trigger = True
+        if not missing and not unread and not low_trigger:
+            return None
+        reasons = []
+        if missing:
+            reasons.append("row_numbers_missing")
+        if unread:
+            reasons.append("result_not_read")
+        if low_trigger:
+            reasons.append("low_confidence_rows")
+        return {"code": "reshoot_suggested",
+                "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
+                           "Some rows could not be read reliably: please re-take the photo flat, in good light, "
+                           "with the whole table in view.",
+                "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
+                            "missing_rows": sorted(set(missing)), "rows_without_result": unread,
+                            "low_confidence_rows": low}}
+
+    def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
+        """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
+        alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result)."""
+        pv = it.parsed_value
+        if pv is None or it.value is None:
+            return None
+        name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
+        pr = it.parsed_range
+        flag = it.flag_code
+        if pv.qualitative is not None and flag in ("H", "ABN", None):
+            flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
+        if flag is None:
+            if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
+                flag = interpret(pv.number, pr.low, pr.high)
+                if flag == "N" and pr.high is not None and not pr.high_inclusive and pv.number >= pr.high:
+                    flag = "H"
+            elif pv.qualitative is not None:
+                flag = "NEG" if pv.qualitative == "negative" else "POS"
+        conf = min(it.value.score, *(c.score for c, _ in it.names))
+        boxes = [c.box for c, _ in it.names] + [it.value.box]
+        flag_mark = it.flag.text if it.flag is not None else None
+        return {
+            "code": None, "name": name, "name_en": None, "loinc": None, "panel": None,
+            "value": pv.number, "value_text": _value_text(it, pv), "comparator": pv.comparator,
+            "qualitative": pv.qualitative, "name_printed": name, "value_printed": it.value.text,
+            "range_printed": it.range.text if it.range else None, "unit_printed": it.unit.text if it.unit else None,
+            "flag_mark": flag_mark, "unit": it.unit.text if it.unit else None,
+            "unit_text": it.unit.text if it.unit else None,
+            "reference": {"low": pr.low if pr else None, "high": pr.high if pr else None,
+                          "text": pr.text if pr else None, "source": "printed" if pr else None},
+            "flag": flag, "flag_printed": it.flag_code, "flag_computed": None, "critical": False,
+            "confidence": round(conf * 0.8, 3),
+            "field_confidence": {"name": 0.5, "value": round(it.value.score, 3), "unit": 0.5, "reference": 0.5,
+                                 "flag": 0.5},
+            "needs_review": True, "review_reasons": ["not_in_knowledge_base"],
+            "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
+                    round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
+            "page": page,
+        }
 
     def _indicator_record(self, ind: Indicator, name_conf: float, how: str, it: RowItem, sex: str | None,
-                          page: int, warnings: list[dict[str, Any]]) -> dict[str, Any] | None:
+                          page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
         review_reasons: list[str] = []
@@ -153,14 +364,18 @@ class LabReportParser:
         unit = ind.unit
         unit_text = it.unit.text if it.unit else None
         unit_conf = 0.85
+        unit_known = True
         if unit_text:
-            res = self.kb.resolve_unit(unit_text, ind)
+            res = self.kb.resolve_unit(unit_text, ind, misread=True)
+            unit_known = res is not None
             if res is None:
                 unit, unit_conf = unit_text, 0.3
                 review_reasons.append("unit_unrecognised")
             else:
                 factor = res[1]
-                unit_conf = it.unit.score
+                # a unit that is valid for this code confirms the reading even when the recogniser was unsure
+                # of a short token ('%', 'pg')
+                unit_conf = max(it.unit.score, 0.95)
         ifcc = ind.ifcc_mmol_mol
         converter = (lambda x: x * factor)
         if ifcc and unit_text and "mmol/mol" in unit_text.replace(" ", "").lower():
@@ -170,16 +385,21 @@ class LabReportParser:
         value = None
         if pv.number is not None:
             if ind.kind == "text":
-                return None
-            value = _round(converter(pv.number), ind.decimals)
+                if not any(re.match(r"\d", n) for n in ind.normal):
+                    return None  # a number where only words are results (颜色 '3'): a misread, not this row
+                value = pv.number  # a count printed as a number where counts are results (粪便红细胞 '2')
+            else:
+                value = _round(converter(pv.number), ind.decimals)
         elif ind.kind == "quantitative" and ind.unit is not None:
             # '阴性' printed against a quantitative test (e.g. a CRP sheet): keep the text, no number
             review_reasons.append("qualitative_result_for_quantitative_test")
         value_conf = it.value.score
         # ---- reference range ---------------------------------------------------------------------------------
         pr = it.parsed_range
+        plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)
+            plow_p, phigh_p = plow, phigh
             low = _round(converter(plow), ind.decimals) if plow is not None else None
             high = _round(converter(phigh), ind.decimals) if phigh is not None else None
             reference = {"low": low, "high": high, "text": pr.text, "source": "printed"}
@@ -189,21 +409,38 @@ class LabReportParser:
             low, high = (dr.low, dr.high) if dr else (None, None)
             text = ind.ref_text or (f"{_fmt_num(low)}-{_fmt_num(high)}" if low is not None and high is not None
                                     else "")
+            child = age is not None and age < 18
+            # the knowledge base holds adult ranges only: for a child they are marked as such and not used to flag
             reference = {"low": low, "high": high, "text": text or None,
-                         "source": "default" if dr else None}
+                         "source": ("adult_default" if child else "default") if dr else None}
             ref_conf = 0.9
-        # ---- flag --------------------------------------------------------------------------------------------
+            if dr and child:
+                review_reasons.append("adult_range_for_child")
+                warnings.append({"code": "adult_range_for_child", "indicator": ind.code,
+                                 "message": f"报告未打印参考范围，知识库仅有成人参考范围，不适用于{age}岁儿童，未据此判断高低。 "
+                                            f"No range printed and only an adult range is known: not used to flag "
+                                            f"a {age}-year-old."})
+        # ---- flag: the sheet is the truth ----------------------------------------------------------------------
         computed: str | None = None
         if value is not None:
-            computed = interpret(value, low, high, ind.critical)
+            if pr is not None and pv.number is not None:
+                # value vs the printed range, both as printed (no unit conversion, no knowledge-base limits)
+                # '<8' excludes 8 itself, '>60' excludes 60; but a result printed with a comparator ('<3.40'
+                # against '<3.4') is a detection limit, not a value on the bound
+                strict = pv.comparator is None
+                computed = interpret(pv.number, plow_p, phigh_p, low_inclusive=pr.low_inclusive or not strict,
+                                     high_inclusive=pr.high_inclusive or not strict)
+            elif reference["source"] == "default" and unit_known:
+                computed = interpret(value, low, high, ind.critical)
         elif pv.qualitative is not None:
-            if pv.qualitative == "negative":
-                computed = "NEG"
-            elif pr is not None and pr.qualitative == "negative" or ind.normal:
-                computed = "POS"
+            computed = "NEG" if pv.qualitative == "negative" else "POS"
         printed = it.flag_code
-        if printed in ("ABN", "POS") and computed in ("H", "L", "HH", "LL"):
+        if printed is None and pv.number is not None and pv.qualitative is not None:
+            printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'
+        if printed == "ABN" and computed in ("H", "L", "HH", "LL", "POS"):
             printed = computed  # a bare '*' says "abnormal"; the numbers say which way
+        if printed in ("H", "ABN") and pv.qualitative is not None and pv.qualitative != "negative":
+            printed = "POS"
         flag = printed or computed
         flag_conf = it.flag.score if printed and it.flag else min(value_conf, ref_conf)
         if printed and computed and not same_direction(printed, computed):
@@ -212,8 +449,12 @@ class LabReportParser:
                                         f"Printed flag {printed} disagrees with value vs range ({computed}); "
                                         "the printed flag is kept."})
             review_reasons.append("flag_disagrees_with_range")
+        flag_mark = None
+        if it.flag is not None:
+            fm = re.search(r"[↑↓⬆⬇▲▼]{1,2}|偏高|偏低|HH|LL|H|L|\*|阳性|异常", it.flag.text)
+            flag_mark = fm.group(0) if fm else it.flag.text
         critical = False
-        if value is not None and ind.critical is not None:
+        if value is not None and ind.critical is not None and unit_known:
             c = ind.critical
             critical = (c.high is not None and value >= c.high) or (c.low is not None and value <= c.low)
             if critical:
@@ -232,7 +473,23 @@ class LabReportParser:
             review_reasons.append("name_uncertain")
         field_conf = {"name": round(name_conf, 3), "value": round(value_conf, 3), "unit": round(unit_conf, 3),
                       "reference": round(ref_conf, 3), "flag": round(flag_conf, 3)}
-        overall = min(field_conf.values())
+        # structure: does the row hang together? (value parses, unit fits the code, value/range/arrow agree)
+        structure = 1.0
+        if pv.number is None and pv.qualitative is None:
+            structure *= 0.85  # a descriptive result: nothing to check it against
+        if unit_text and not unit_known:
+            structure *= 0.6
+        elif not unit_text and ind.unit not in (None, "", "ratio") and value is not None:
+            structure *= 0.95
+        if printed and computed and not same_direction(printed, computed):
+            structure *= 0.5
+        elif not printed and pr is None:
+            structure *= 0.95
+        if "implausible_value" in review_reasons:
+            structure *= 0.5
+        rec_score = min(value_conf, *(c.score for c, _ in it.names))
+        field_conf["structure"] = round(structure, 3)
+        overall = min(min(field_conf.values()), rec_score * structure)
         if overall < self.options.review_threshold:
             review_reasons.append("low_confidence")
         boxes = [c.box for c, _ in it.names] + [it.value.box] + [c.box for c in (it.range, it.unit, it.flag) if c]
@@ -240,7 +497,11 @@ class LabReportParser:
                round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)]
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
-            "value": value, "value_text": it.value.text, "comparator": pv.comparator,
+            "value": value, "value_text": _value_text(it, pv), "comparator": pv.comparator,
+            "name_printed": " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras]),
+            "value_printed": it.value.text,
+            "range_printed": it.range.text if it.range else None, "unit_printed": unit_text,
+            "flag_mark": flag_mark,
             "qualitative": pv.qualitative,
             "unit": unit, "unit_text": unit_text,
             "reference": reference, "flag": flag, "flag_printed": printed, "flag_computed": computed,

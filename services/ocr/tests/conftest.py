@@ -8,3 +8,12 @@ def client(zx_env):
 
     with TestClient(create_app()) as c:
         yield c
+
+
+@pytest.fixture
+def _cjk_font():
+    from synth.generate import available_fonts
+
+    if not available_fonts():
+        pytest.fail("no CJK font: ./zhenxi test installs deploy/apt-packages.txt (as root), "
+                    "or apt-get install fonts-wqy-zenhei")

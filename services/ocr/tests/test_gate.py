@@ -104,12 +104,20 @@ def test_good_page_passes_gate(page):
 
 def test_photographed_report_passes_gate():
     img, _ = report(seed=4, layout="two_column", distortion="phone", panel="blood_routine")
-    quality.check(img)
+    t = quality.GateThresholds()
+    q = quality.check(img, t)  # raises an ImageRejectedError if the gate refused it
+    assert isinstance(q, quality.QualityReport)
+    assert (q.width, q.height) == (img.shape[1], img.shape[0])
+    assert q.text_components >= t.min_text_components and q.aligned_fraction >= t.min_aligned_fraction
+    assert q.sharpness >= t.min_sharpness and q.paper_fraction >= t.min_paper_fraction
+    # the same photo, blurred past the threshold, is refused: the gate above did judge this image
+    with pytest.raises(errors.ImageTooBlurryError):
+        quality.check(cv2.GaussianBlur(img, (0, 0), 6), t)
 
 
 def test_too_small(page):
     with pytest.raises(errors.ImageTooSmallError):
-        quality.check(cv2.resize(page, (300, 420)))
+        quality.check(cv2.resize(page, (240, 340)))
 
 
 def test_too_dark(page):
@@ -157,3 +165,17 @@ def test_chest_xray_is_not_a_document():
         pages, _ = imaging.decode(f.read_bytes())
         with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
             quality.check(pages[0])
+
+
+def test_wide_sheet_small_in_the_frame_is_still_a_document(page):
+    """A three-block sheet is wide: photographed whole on a desk it covers a band of the frame. Its many aligned
+    characters make up for the small paper area; a blank band of paper the same size is still refused."""
+    band = cv2.resize(cv2.hconcat([page[300:700], page[700:1100]]), (1900, 306))  # two blocks side by side
+    photo = np.full((1500, 2000, 3), (60, 75, 70), np.uint8)
+    photo[600:906, 50:1950] = band
+    q = quality.check(photo)
+    assert q.paper_fraction < quality.GateThresholds().min_paper_fraction
+    blank = np.full((1500, 2000, 3), (60, 75, 70), np.uint8)
+    blank[600:906, 50:1950] = 238
+    with pytest.raises(errors.NotADocumentError):
+        quality.check(blank)

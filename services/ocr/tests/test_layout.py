@@ -47,3 +47,96 @@ def test_title_never_carries_a_name():
     assert h["report_title"] == "血常规检验报告单" and "张三" not in str(h)
     h = extract_header([T("姓名张三血常规检验报告单", 40, 20)])
     assert h["report_title"] == "血常规检验报告单"
+
+
+def Q(text, x, y, w=None, slope=0.0, h=28):
+    """A token as the OCR returns it on a slanted line: quad corners tl, tr, br, bl."""
+    import numpy as np
+
+    w = w or 16 * len(text)
+    q = np.float32([[x, y], [x + w, y + slope * w], [x + w, y + h + slope * w], [x, y + h]])
+    return text, 0.99, q
+
+
+def test_rows_follow_a_slanted_baseline_across_two_blocks():
+    """Left block slanted by 6 % (a curled photo), right block level: a fixed y tolerance mixes neighbouring rows
+    of the left block with the right one; following each baseline does not."""
+    from app.layout import straighten
+
+    kb = load_knowledge()
+    lines = []
+    names_l = ["白细胞计数", "红细胞计数", "血红蛋白"]
+    vals_l = ["11.2", "4.30", "118"]
+    names_r = ["血小板计数", "淋巴细胞%", "单核细胞%"]
+    vals_r = ["187", "52.0", "7.5"]
+    for i in range(3):
+        y = 100 + 34 * i
+        # left block: the row drifts down by 0.06 px per px
+        lines += [Q(f"{i + 1} {names_l[i]}", 20, y, 160, 0.06), Q(vals_l[i], 300, y + 0.06 * 280, 60, 0.06),
+                  Q("3.5-9.5", 420, y + 0.06 * 400, 100, 0.06)]
+        lines += [Q(f"{i + 4}", 700, y + 30, 20), Q(names_r[i], 730, y + 30, 140), Q(vals_r[i], 960, y + 30, 60),
+                  Q("100-300", 1080, y + 30, 100)]
+    toks = straighten(lines)
+    lay = analyse(toks, 1300)
+    got = {}
+    for row in lay.rows:
+        for it in parse_row(kb, row):
+            ind = choose_indicator(kb, it, set())[0]
+            got[ind.code] = it.value.text
+    assert got == {"WBC": "11.2", "RBC": "4.30", "HGB": "118", "PLT": "187", "LYMPH%": "52.0", "MONO%": "7.5"}
+
+
+def test_spaced_header_words_and_row_number_column_split_blocks():
+    toks = [T("No", 10, 100), T("项 目", 60, 100, 120), T("结 果", 300, 100, 60), T("参考值", 420, 100),
+            T("单位", 600, 100),
+            T("No", 700, 100), T("项 目", 750, 100, 120), T("结 果", 990, 100, 60), T("参考值", 1110, 100),
+            T("单位", 1290, 100),
+            T("1", 14, 150), T("白细胞计数", 60, 150), T("11.2", 300, 150), T("↑ 3.5-9.5", 400, 150),
+            T("10^9/L", 600, 150),
+            T("13", 704, 150), T("血小板计数", 750, 150), T("210", 990, 150), T("125-350", 1110, 150),
+            T("10^9/L", 1290, 150)]
+    lay = analyse(toks, 1400)
+    assert len(lay.tables) == 2
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [choose_indicator(kb, it, set())[0].code for it in items] == ["WBC", "PLT"]
+    wbc, plt = items
+    assert wbc.value.text == "11.2" and wbc.flag_code == "H" and wbc.range.text == "3.5-9.5"
+    assert plt.value.text == "210" and plt.flag_code is None  # the row number 13 is not read as anything
+
+
+def test_row_number_glued_to_the_name_is_dropped():
+    kb = load_knowledge()
+    items = parse_row(kb, [T("20平均红细胞血红蛋白浓度329", 10, 10, 300), T("320-360", 400, 10), T("g/L", 560, 10)])
+    assert len(items) == 1 and items[0].value.text == "329" and items[0].range.text == "320-360"
+    assert choose_indicator(kb, items[0], set())[0].code == "MCHC"
+
+
+def test_group_label_column_before_the_names_is_not_part_of_them():
+    """An autoantibody sheet: a group label written down several rows in its own column before the names
+    ('抗心磷脂 / 抗体检测 / (ACA)'), the header word 项目 centred over both. The labels are marked 'group' and the
+    rows keep the test names alone; a long name is placed by its first characters, not its centre."""
+    toks = [T("项目", 40, 100), T("结果", 360, 100), T("参考值", 670, 100), T("提示", 800, 100),
+            T("抗心磷脂", 10, 150, 136), T("抗心磷脂抗体IgA", 148, 150, 268), T("1.43", 560, 150), T("<12", 700, 150),
+            T("抗体检测", 10, 190, 136), T("抗心磷脂抗体IgM", 148, 190, 268), T("13.00", 560, 190),
+            T("<12", 700, 190), T("+", 835, 190),
+            T("(ACA)", 30, 230, 100), T("抗心磷脂抗体IgG", 148, 230, 268), T("2.03", 560, 230), T("<12", 700, 230),
+            T("ELISA法", 10, 270, 136)]
+    lay = analyse(toks, 900)
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    names = [" ".join(c.text for c, _ in it.names + [(e, None) for e in it.extras]) for it in items]
+    assert names == ["抗心磷脂抗体IgA", "抗心磷脂抗体IgM", "抗心磷脂抗体IgG"]
+    assert [it.value.text for it in items] == ["1.43", "13.00", "2.03"]
+    assert items[1].flag_code == "POS"
+    assert {t.text for row in lay.rows for t in row if t.column == "group"} >= {"抗心磷脂", "抗体检测", "(ACA)"}
+
+
+def test_names_in_two_pieces_are_not_a_group_column():
+    """Two text cells per row without a common left edge for the second: nothing is marked 'group'."""
+    toks = [T("项目", 40, 100), T("结果", 360, 100), T("参考范围", 470, 100),
+            T("白细胞", 40, 150), T("计数", 100, 150), T("6.5", 360, 150), T("3.5-9.5", 470, 150),
+            T("中性粒细胞", 40, 190), T("百分比", 130, 190), T("60.1", 360, 190), T("40-75", 470, 190),
+            T("血小板", 40, 230), T("计数", 160, 230), T("210", 360, 230), T("125-350", 470, 230)]
+    lay = analyse(toks, 700)
+    assert not any(t.column == "group" for row in lay.rows for t in row)

@@ -17,18 +17,26 @@ def parser():
     return p
 
 
-def _score(result, truth):
-    pred = {i["code"]: i for i in result["indicators"]}
-    hits = 0
+def _check(result, truth):
+    """(missed codes, wrong rows, invented): a returned row is wrong when its value or its flag differs from what
+    the sheet says (printed arrow, else value vs printed range; NEG/POS for qualitative results). Accuracy over
+    many sheets is the bench's job (bench/ocr_accuracy.py); a test checks that these sheets read right."""
+    from synth.realistic import sheet_flag
+
+    pred = {i["code"]: i for i in result["indicators"] if i["code"]}
+    missed, wrong = [], []
     for g in truth["indicators"]:
         p = pred.get(g["code"])
         if p is None:
+            missed.append(g["code"])
             continue
         same_value = (g["value"] is None and p["value"] is None) or (
             g["value"] is not None and p["value"] is not None and abs(p["value"] - g["value"]) < 1e-6)
-        hits += same_value and p["flag"] == g["flag"]
+        if not (same_value and p["flag"] == sheet_flag(g)):
+            wrong.append((g["code"], g["value_text"], p["value_text"], sheet_flag(g), p["flag"]))
     invented = [c for c in pred if c not in {g["code"] for g in truth["indicators"]}]
-    return hits / len(truth["indicators"]), invented
+    invented += [i["name_printed"] for i in result["indicators"] if not i["code"]]
+    return missed, wrong, invented
 
 
 @pytest.mark.parametrize("layout,distortion,panel", [
@@ -39,9 +47,8 @@ def _score(result, truth):
 def test_reads_generated_reports(parser, layout, distortion, panel):
     img, truth = report(seed=11, layout=layout, distortion=distortion, panel=panel)
     result = parser.parse(encode(img), "r.jpg", "image/jpeg")
-    share, invented = _score(result, truth)
-    assert share >= 0.85, (layout, distortion, share)
-    assert invented == []
+    missed, wrong, invented = _check(result, truth)
+    assert (missed, wrong, invented) == ([], [], []), (layout, distortion)
     assert result["report_type"] in (panel, "biochemistry")
     assert set(result["timings_ms"]) >= {"gate", "geometry", "det", "rec", "parse", "total"}
     one = result["indicators"][0]
@@ -54,7 +61,7 @@ def test_upside_down_page_is_turned(parser):
     img, truth = report(seed=12, layout="classic", distortion="clean", panel="kidney")
     result = parser.parse(encode(cv2.rotate(img, cv2.ROTATE_180)))
     assert result["quality"]["geometry"][0]["upside_down"] is True
-    assert _score(result, truth)[0] >= 0.85
+    assert _check(result, truth) == ([], [], [])
 
 
 def test_header_fields_and_no_personal_name(parser):
@@ -127,7 +134,7 @@ def test_pdf_report(parser):
     img, truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
     result = parser.parse(pdf_of(img), "r.pdf", "application/pdf")
     assert result["quality"]["format"] == "pdf"
-    assert _score(result, truth)[0] >= 0.85
+    assert _check(result, truth) == ([], [], [])
 
 
 def test_chest_xrays_are_refused(parser):
@@ -139,3 +146,174 @@ def test_chest_xrays_are_refused(parser):
     for f in files:
         with pytest.raises((errors.NotADocumentError, errors.ImageTooBlurryError)):
             parser.parse(f.read_bytes(), f.name, "image/png")
+
+
+def _page(cells, header=()):
+    """OCR lines for _assemble: (text, x0, x1, y) each; header lines above the table (title, sex, age)."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    lines = [TextLine(t, 0.99, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, a, b, y in
+             list(header) + list(cells)]
+    return [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+
+
+def test_printed_range_decides_the_flag_for_a_child(parser):
+    """The issue's case: a 2-year-old's 血红蛋白 122 with 120~160 printed and no arrow is normal, although the
+    adult default (130-175) would say low; without a printed range the adult range is not used to flag."""
+    header = [("血常规检验报告单", 300, 600, 10), ("性别:男", 40, 160, 60), ("年龄:2岁", 300, 420, 60)]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("血红蛋白", 40, 130, 170), ("122", 300, 340, 170), ("120~160", 420, 510, 170), ("g/1", 600, 640, 170),
+             ("C反应蛋白", 40, 150, 210), ("8", 300, 315, 210), ("<8", 420, 450, 210), ("mg/L", 600, 650, 210),
+             ("红细胞计数", 40, 150, 250), ("3.9", 300, 340, 250), ("10*12/L", 600, 690, 250),
+             ("降钙素原", 40, 130, 290), ("<0.05", 300, 350, 290), ("<0.05", 420, 470, 290), ("ng/mL", 600, 660, 290)]
+    out = parser._assemble(*_page(cells, header))
+    assert out["header"]["age"] == 2
+    by = {i["code"]: i for i in out["indicators"]}
+    hgb, crp, rbc = by["HGB"], by["CRP"], by["RBC"]
+    # a result printed below the detection limit is within '<0.05', not on its excluded bound
+    assert by["PCT-inf"]["value_printed"] == "<0.05" and by["PCT-inf"]["flag"] == "N"
+    assert hgb["flag"] == "N" and hgb["reference"]["source"] == "printed" and hgb["range_printed"] == "120~160"
+    assert hgb["unit"] == "g/L" and hgb["unit_printed"] == "g/1" and hgb["name_printed"] == "血红蛋白"
+    assert crp["flag"] == "H"  # '<8' excludes 8
+    assert rbc["reference"]["source"] == "adult_default" and rbc["flag"] is None
+    assert "adult_range_for_child" in rbc["review_reasons"]
+    assert any(w["code"] == "adult_range_for_child" and w["indicator"] == "RBC" for w in out["warnings"])
+
+
+def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("2+", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿葡萄糖", 40, 130, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿颜色", 40, 120, 250), ("浅黄色", 300, 370, 250),
+             ("尿隐血", 40, 120, 290), ("+-", 300, 330, 290), ("阴性", 420, 470, 290),
+             ("管型", 40, 100, 330), ("未见", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-PRO"]["flag"] == "POS" and by["U-PRO"]["qualitative"] == "2+"
+    assert by["U-GLU"]["flag"] == "NEG"
+    assert by["U-COL"]["value_printed"] == "浅黄色" and by["U-COL"]["flag"] is None
+    assert by["U-BLD"]["flag"] == "POS"
+    assert by["U-CAST"]["flag"] == "NEG"
+    # a '+' the recogniser returned as 十: read as '+', shown as printed
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿亚硝酸盐", 40, 150, 170), ("十", 300, 320, 170), ("阴性", 420, 470, 170)]
+    nit = parser._assemble(*_page(cells))["indicators"][0]
+    assert nit["code"] == "U-NIT" and nit["flag"] == "POS" and nit["value_text"] == "+" and nit["value_printed"] == "十"
+
+
+def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
+    """Rows 1..5 are numbered on the sheet; row 3's result is unreadable and row 4 is missing altogether: the
+    response names them and asks for a re-shoot instead of returning a silently short list."""
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", ""), ("5", "血小板计数", "210")]
+    cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
+    for k, (no, name, val) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(no, 14, 30, y), (name, 80, 190, y)] + ([(val, 300, 340, y)] if val else [])
+    cells += [("6", 14, 30, 330), ("中性粒细胞百分比", 80, 250, 330), ("61.0", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    assert [i["row"] for i in out["indicators"]] == [1, 2, 5, 6]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["missing_rows"] == [3, 4] and w["details"]["expected_rows"] == 6
+    assert [r["row"] for r in w["details"]["rows_without_result"]] == [3]
+    assert "row_numbers_missing" in w["details"]["reasons"]
+
+
+def test_complete_numbered_sheet_asks_for_nothing(parser):
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", "140")]
+    cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
+    for k, (no, name, val) in enumerate(rows):
+        cells += [(no, 14, 30, 170 + 40 * k), (name, 80, 190, 170 + 40 * k), (val, 300, 340, 170 + 40 * k)]
+    out = parser._assemble(*_page(cells))
+    assert len(out["indicators"]) == 3
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_row_the_knowledge_base_does_not_know_comes_back_uncoded(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("淀粉颗粒", 40, 130, 210), ("未见", 300, 350, 210),
+             ("检验者：某某", 40, 200, 260), ("审核", 300, 350, 260)]
+    out = parser._assemble(*_page(cells))
+    unc = [i for i in out["indicators"] if i["code"] is None]
+    assert [(u["name_printed"], u["flag"]) for u in unc] == [("淀粉颗粒", "NEG")]
+    assert unc[0]["needs_review"] and "not_in_knowledge_base" in unc[0]["review_reasons"]
+    assert "某某" not in str(out)
+
+
+def test_red_and_white_cells_on_a_urine_sheet_are_urine_counts(parser):
+    """'白细胞' on a urine sheet is the sediment count: coded U-WBC, not the blood WBC (whose 3.5-9.5 ×10^9/L
+    default would wrongly call 2.9/μL low)."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿葡萄糖", 40, 130, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿酮体", 40, 120, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250),
+             ("亚硝酸盐", 40, 130, 290), ("阴性", 300, 350, 290), ("阴性", 420, 470, 290),
+             ("白细胞", 40, 120, 330), ("2.9", 300, 340, 330),
+             ("红细胞", 40, 120, 370), ("1.1", 300, 340, 370)]
+    out = parser._assemble(*_page(cells))
+    codes = [i["code"] for i in out["indicators"]]
+    assert codes == ["U-PRO", "U-GLU", "U-KET", "U-NIT", "U-WBC", "U-RBC"]
+    assert {i["code"]: i["flag"] for i in out["indicators"]}["U-WBC"] != "L"
+
+
+def test_a_plus_minus_mark_column_makes_unmarked_in_range_results_negative(parser):
+    """An autoantibody sheet marks each row + or - (the detector often loses a lone '-'): a result without a mark
+    inside its printed range is the sheet's negative; '无' is a negative result; marked rows keep their mark."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 610, 120),
+             ("抗心磷脂抗体IgA", 40, 200, 170), ("1.43", 300, 350, 170), ("<12", 420, 460, 170),
+             ("抗心磷脂抗体IgM", 40, 200, 210), ("13.00", 300, 360, 210), ("<12", 420, 460, 210), ("+", 570, 585, 210),
+             ("抗ds-DNA(ELISA法)", 40, 230, 250), ("228.65", 300, 370, 250), ("<77", 420, 460, 250),
+             ("+", 570, 585, 250),
+             ("核型2", 40, 100, 290), ("无", 300, 320, 290), ("阴性", 420, 470, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["flag"] == "NEG" and by["抗心磷脂抗体IgA"]["flag_mark"] is None
+    assert by["抗心磷脂抗体IgM"]["flag"] == "POS" and by["抗ds-DNA(ELISA法)"]["flag"] == "POS"
+    assert by["核型2"]["flag"] == "NEG"
+
+
+def test_without_plus_minus_marks_an_in_range_result_stays_normal(parser):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("提示", 560, 610, 120),
+             ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("血小板计数", 40, 150, 210), ("400", 300, 340, 210), ("125-350", 420, 500, 210), ("↑", 570, 585, 210)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["WBC"]["flag"] == "N" and by["PLT"]["flag"] == "H"
+
+
+def test_stool_sheet_rows_resolve_to_the_stool_panel(parser):
+    """A 粪常规 sheet prints bare 颜色 / 隐血 / 红细胞 / 白细胞 that elsewhere name urine or blood tests: with stool-only
+    names on the sheet (脂肪球, 虫卵) they resolve to the stool panel, and a blood sheet's 白细胞 stays WBC."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("颜色", 40, 100, 170), ("黄色", 300, 350, 170),
+             ("隐血", 40, 100, 210), ("阳性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("红细胞", 40, 120, 250), ("未见", 300, 350, 250),
+             ("白细胞", 40, 120, 290), ("0-2", 300, 340, 290),
+             ("脂肪球", 40, 120, 330), ("未见", 300, 350, 330),
+             ("虫卵", 40, 100, 370), ("未见", 300, 350, 370)]
+    out = parser._assemble(*_page(cells))
+    codes = [i["code"] for i in out["indicators"]]
+    assert codes == ["ST-COL", "ST-OB", "ST-RBC", "ST-WBC", "ST-FAT", "ST-OVA"]
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["ST-OB"]["flag"] == "POS" and by["ST-OB"]["loinc"] == "2335-8" and by["ST-OVA"]["flag"] == "NEG"
+    blood = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("白细胞", 40, 120, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
+             ("红细胞", 40, 120, 210), ("4.6", 300, 340, 210), ("4.3-5.8", 420, 500, 210)]
+    assert [i["code"] for i in parser._assemble(*_page(blood))["indicators"]] == ["WBC", "RBC"]
+
+
+def test_stool_counts_printed_as_numbers_are_kept(parser):
+    """Microscopy counts on a stool sheet may be printed as bare numbers ('2' red cells per HP): the row comes back
+    with its number, flagged by the printed range; a number against a colour is still not a row."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("颜色", 40, 100, 170), ("3", 300, 315, 170),
+             ("红细胞", 40, 120, 210), ("2", 300, 315, 210), ("0-1", 420, 460, 210),
+             ("白细胞", 40, 120, 250), ("0", 300, 315, 250),
+             ("脂肪球", 40, 120, 290), ("未见", 300, 350, 290),
+             ("虫卵", 40, 100, 330), ("未见", 300, 350, 330)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert "ST-COL" not in by
+    assert by["ST-RBC"]["value"] == 2 and by["ST-RBC"]["flag"] == "H"
+    assert by["ST-WBC"]["value"] == 0 and by["ST-FAT"]["flag"] == "NEG"

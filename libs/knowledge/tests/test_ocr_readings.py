@@ -1,0 +1,66 @@
+"""What the OCR service needs from the package: unit spellings as a recogniser mangles them (data in units.yaml),
+flag marks as a sheet prints them, qualitative grades, strict printed bounds and mark/result agreement."""
+import pytest
+import yaml
+
+from zhenxi_knowledge import (Knowledge, KnowledgeError, flag_number, parse_flag, parse_range, qualitative_grade,
+                              same_direction)
+
+
+@pytest.mark.parametrize("printed,canonical", [
+    ("g/1", "g/L"), ("mmol/1", "mmol/L"), ("μmol/l", "μmol/L"), ("f1", "fL"), ("fI", "fL"),
+    ("10'9/L", "10^9/L"), ("10°9/L", "10^9/L"), ("×10'12/L", "10^12/L"),
+])
+def test_ocr_mangled_units_resolve(kb, printed, canonical):
+    assert kb.units.is_unit(printed, misread=True)
+    assert canonical in kb.units.canonical_units(kb.units.fix_misread(printed))
+
+
+def test_misreadings_are_only_tried_when_asked(kb):
+    assert not kb.units.is_unit("g/1")
+    assert kb.units.resolve("g/1", kb.indicators["HGB"]) is None
+    assert kb.units.resolve("g/1", kb.indicators["HGB"], misread=True) == ("g/L", 1.0)
+    # a unit that reads as it stands is left alone; text that is no unit stays no unit
+    assert kb.units.fix_misread("mmol/L") == "mmol/L"
+    assert not kb.units.is_unit("白细胞", misread=True)
+    assert kb.units.resolve("f1", kb.indicators["GLU"], misread=True) is None  # fL is not a glucose unit
+
+
+def test_a_broken_misreading_pattern_is_refused(kb_copy):
+    path = kb_copy / "indicators" / "units.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["misreadings"].append({"find": "([unclosed", "replace": "x", "note": "broken"})
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="misreadings"):
+        Knowledge(kb_copy)
+
+
+def test_sheet_marks():
+    assert parse_flag("↑", markers_only=True) == "H" and parse_flag("↓↓", markers_only=True) == "LL"
+    assert parse_flag("*", markers_only=True) == "ABN" and parse_flag("阳性", markers_only=True) == "POS"
+    # a lone letter A on a sheet is a label, and result words are not marks
+    assert parse_flag("A", markers_only=True) is None
+    assert parse_flag("-", markers_only=True) is None and parse_flag("阴性", markers_only=True) is None
+
+
+@pytest.mark.parametrize("text,grade", [
+    ("未见", "negative"), ("未找到", "negative"), ("阴性(-)", "negative"), ("+-", "trace"), ("±", "trace"),
+    ("2+", "2+"), ("+++", "3+"), ("阳性", "positive"), ("无", "negative"),
+])
+def test_qualitative_grades(text, grade):
+    assert qualitative_grade(text) == grade
+
+
+def test_strict_printed_bounds():
+    r = parse_range("<8")
+    assert r is not None and not r.high_inclusive
+    assert flag_number(8, r.low, r.high, high_inclusive=r.high_inclusive) == "H"
+    assert flag_number(8, r.low, r.high) == "N"  # '<=8' / '0-8' keep 8 in range
+    assert flag_number(7.9, r.low, r.high, high_inclusive=False) == "N"
+    g = parse_range(">60")
+    assert flag_number(60, g.low, g.high, low_inclusive=g.low_inclusive) == "L"
+
+
+def test_marks_on_positive_results_agree():
+    assert same_direction("H", "POS") and same_direction("ABN", "POS") and same_direction("NEG", "N")
+    assert not same_direction("POS", "NEG") and not same_direction("H", "L") and not same_direction("L", "POS")

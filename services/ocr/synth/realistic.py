@@ -1,0 +1,228 @@
+"""Synthetic sheets that look like the real photos (issue 9), as a separate set so the committed eval set stays
+byte-identical:
+
+- two- and three-block sheets with thin rules, a row number before every name, an arrow column between the
+  result and the range (or the arrow glued to the result), units printed as instruments print them;
+- print: laser (clean), dot-matrix (characters made of dots) and thermal (faded grey, streaks);
+- capture: uneven light and shadow, perspective on a desk, paper curl, a fold, screen moiré, JPEG.
+
+    cd services/ocr && python -m synth.realistic -n 24 --out synth/out/realistic
+
+Ground truth follows the sheet: the printed arrow, else value vs the printed range (H/L/N), NEG/POS for
+qualitative results. Critical (危急值) values keep their direction (H/L) here; `critical` is a separate field."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .generate import (HOSPITALS, PANELS, _jpeg, _on_desk, _shadow, available_fonts, font, make_rows)
+
+SEED = 20261205
+LAYOUTS = ["two_block", "three_block", "one_block"]
+PRINTS = ["laser", "dot_matrix", "thermal"]
+CAPTURES = ["flat", "curl", "fold", "moire", "phone"]
+
+
+def sheet_flag(gt: dict) -> str | None:
+    """The generator's flag in the sheet's terms: a printed range gives H/L, never HH/LL (the critical limits are
+    the knowledge base's, not the sheet's); qualitative results are NEG/POS (older labels N/A are mapped)."""
+    f = gt.get("flag")
+    if gt.get("value") is None:
+        return {"N": "NEG", "A": "POS"}.get(f, f)
+    return {"HH": "H", "LL": "L"}.get(f, f)
+
+
+def _render(rng: random.Random, rows, header: dict, fpath: str | None, n_blocks: int, glue_arrow: bool) -> Image.Image:
+    per = math.ceil(len(rows) / n_blocks)
+    W = {1: 1240, 2: 1700, 3: 2300}[n_blocks]
+    row_h = rng.randint(34, 42)
+    size = int(row_h * 0.62)
+    F, FB, FS = font(fpath, size), font(fpath, size + 12), font(fpath, size - 2)
+    H = 260 + row_h * (per + 2) + 120
+    paper = tuple(int(c) for c in rng.choice([(252, 252, 250), (247, 245, 238), (243, 244, 246)]))
+    im = Image.new("RGB", (W, H), paper)
+    dr = ImageDraw.Draw(im)
+    ink = (25, 25, 25)
+    title = header["hospital"] + " " + header["title"]
+    dr.text(((W - dr.textlength(title, font=FB)) / 2, 30), title, font=FB, fill=ink)
+    fields = [f"姓名: {header['name']}", f"性别: {header['sex_zh']}", f"年龄: {header['age']}岁",
+              f"标本: {header['sample']}", f"科室: {header['dept']}", f"病历号: {header['mrn']}"]
+    for i, fld in enumerate(fields):
+        dr.text((50 + (i % 3) * (W - 100) / 3, 100 + (i // 3) * (size + 12)), fld, font=FS, fill=ink)
+    y0 = 110 + 2 * (size + 12) + 10
+    rule = (110, 110, 110)
+    dr.line([(40, y0), (W - 40, y0)], fill=rule, width=1)
+    bw = (W - 80) / n_blocks
+    y_end = y0
+    for b in range(n_blocks):
+        x0 = 40 + b * bw
+        cols = [("No", 0.07), ("项目", 0.36), ("结果", 0.14), ("", 0.05), ("参考范围", 0.22), ("单位", 0.16)]
+        xs, acc = [], x0 + 6
+        for _, w in cols:
+            xs.append(acc)
+            acc += w * (bw - 12)
+        y = y0 + 6
+        for (h, _), cx in zip(cols, xs):
+            if h:
+                dr.text((cx, y), h, font=F, fill=ink)
+        y += row_h
+        dr.line([(x0, y - 5), (x0 + bw, y - 5)], fill=rule, width=1)
+        for i, r in enumerate(rows[b * per:(b + 1) * per]):
+            no = str(b * per + i + 1)
+            value = r.value_text + (r.arrow if glue_arrow and r.arrow else "")
+            cells = [no, r.name, value, "" if glue_arrow else r.arrow, r.range_text, r.unit_text]
+            for txt, cx in zip(cells, xs):
+                if txt:
+                    dr.text((cx, y + (row_h - size) / 2), txt, font=F, fill=ink)
+            y += row_h
+        y_end = max(y_end, y)
+        if b > 0:
+            dr.line([(x0 - 2, y0), (x0 - 2, y_end)], fill=rule, width=1)  # thin rule between blocks
+    dr.line([(40, y_end + 4), (W - 40, y_end + 4)], fill=rule, width=1)
+    dr.text((50, y_end + 16), "检验者: 某某   审核者: 某某   本报告仅对所检标本负责", font=FS, fill=ink)
+    return im.crop((0, 0, W, int(y_end + 70)))
+
+
+def _print_effect(rng: random.Random, img: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "laser":
+        return img
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    ink = grey < 140
+    if kind == "dot_matrix":
+        # characters made of round dots on a coarse grid
+        step = 2  # 24-pin heads: dots about half a stroke apart
+        grid = np.zeros_like(ink)
+        grid[::step, ::step] = True
+        dots = cv2.dilate((ink & grid).astype(np.uint8) * 255, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                                          (step + 1, step + 1)))
+        out = img.copy()
+        out[ink] = np.clip(img[ink].astype(np.int16) + 200, 0, 255).astype(np.uint8)  # erase the solid strokes
+        out[dots > 0] = (45, 45, 45)
+        return cv2.GaussianBlur(out, (0, 0), 0.6)
+    # thermal: faded grey ink, horizontal streaks where the head wore out
+    out = img.astype(np.float32)
+    fade = rng.uniform(0.45, 0.65)
+    out = 255 - (255 - out) * fade
+    h = out.shape[0]
+    streak = np.ones((h, 1, 1), np.float32)
+    for _ in range(rng.randint(2, 5)):
+        y = rng.randint(0, h - 1)
+        streak[max(0, y - 2):y + 2] = rng.uniform(0.6, 0.85)
+    out = 255 - (255 - out) * streak
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _curl(rng: random.Random, img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    amp = rng.uniform(0.015, 0.035) * h
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_y = yy + amp * np.sin(np.pi * xx / w) * (0.6 + 0.4 * yy / h)
+    map_x = xx + 0.01 * w * np.sin(np.pi * yy / h)
+    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _fold(rng: random.Random, img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    out = img.astype(np.float32)
+    if rng.random() < 0.5:
+        x = int(w * rng.uniform(0.35, 0.65))
+        xx = np.arange(w, dtype=np.float32)
+        crease = 1 - 0.25 * np.exp(-((xx - x) / 4) ** 2) + 0.06 * np.tanh((xx - x) / 30)
+        out *= crease[None, :, None]
+    else:
+        y = int(h * rng.uniform(0.35, 0.65))
+        yy = np.arange(h, dtype=np.float32)
+        crease = 1 - 0.25 * np.exp(-((yy - y) / 4) ** 2) + 0.06 * np.tanh((yy - y) / 30)
+        out *= crease[:, None, None]
+        shift = rng.randint(1, 3)
+        out[y:] = np.roll(out[y:], shift, axis=1)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _moire(rng: random.Random, img: np.ndarray) -> np.ndarray:
+    """A photo of a screen: pixel-grid interference bands and RGB sub-pixel stripes."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    f1, f2, ang = rng.uniform(0.02, 0.05), rng.uniform(0.3, 0.45), rng.uniform(0.05, 0.3)
+    band = 1 + 0.10 * np.sin(2 * np.pi * f1 * (xx * math.cos(ang) + yy * math.sin(ang)))
+    sub = np.stack([1 + 0.05 * np.sin(2 * np.pi * f2 * xx + k * 2.1) for k in range(3)], axis=-1)
+    out = img.astype(np.float32) * band[..., None] * sub
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarray, dict]:
+    layout = LAYOUTS[idx % len(LAYOUTS)]
+    prt = PRINTS[(idx // len(LAYOUTS)) % len(PRINTS)]
+    capture = CAPTURES[(idx // (len(LAYOUTS) * len(PRINTS))) % len(CAPTURES)]
+    n_blocks = {"one_block": 1, "two_block": 2, "three_block": 3}[layout]
+    panel = rng.choice(["blood_routine", "blood_routine", "biochemistry", "urinalysis"])
+    if n_blocks == 3 and panel == "urinalysis":
+        panel = "blood_routine"
+    sex = rng.choice(["male", "female"])
+    rows = make_rows(rng, panel, sex, "arrows", rng.choice(["dash", "tilde", "ddash"]), "si")
+    header = {"hospital": rng.choice(HOSPITALS), "title": PANELS[panel][0] + "检验报告单", "name": "某某",
+              "sex_zh": "男" if sex == "male" else "女", "age": rng.randint(18, 80), "dept": "门诊",
+              "mrn": str(rng.randint(10**6, 10**7 - 1)),
+              "sample": {"urinalysis": "尿液", "blood_routine": "全血"}.get(panel, "血清")}
+    fpath = rng.choice(fonts) if fonts else None
+    page = _render(rng, rows, header, fpath, n_blocks, glue_arrow=rng.random() < 0.3)
+    img = cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
+    img = _print_effect(rng, img, prt)
+    if capture == "curl":
+        img = _curl(rng, img)
+    elif capture == "fold":
+        img = _fold(rng, img)
+    elif capture == "moire":
+        img = _moire(rng, img)
+    portrait = img.shape[0] > img.shape[1]
+    out_w, out_h = (960, 1280) if portrait else (1280, 960)
+    if n_blocks == 3:  # a wide three-block sheet is photographed at a higher resolution to stay legible
+        out_w, out_h = (1500, 2000) if portrait else (2000, 1500)
+    if capture in ("phone", "curl", "fold"):
+        img = _on_desk(rng, img, out_w, out_h, 0.05)
+        img = _shadow(rng, img, rng.uniform(0.2, 0.45))
+    else:
+        s = max(out_w, out_h) / max(img.shape[:2])
+        img = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(1, 3), img.shape)
+    img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    img = _jpeg(img, rng.randint(55, 85))
+    gts = [r.gt | {"flag": sheet_flag(r.gt)} for r in rows]
+    return img, {"id": f"R{idx:04d}", "layout": f"{layout}/{prt}", "distortion": capture, "panel": panel,
+                 "sex": sex, "age": header["age"], "indicators": gts}
+
+
+def build_set(n: int, out_dir: Path, seed: int = SEED) -> list[dict]:
+    fonts = available_fonts()
+    if not fonts:
+        raise SystemExit("no CJK font (./zhenxi test installs deploy/apt-packages.txt)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    truths = []
+    for i in range(n):
+        img, gt = make_sheet(random.Random(f"{seed}-{i}"), i, fonts)
+        cv2.imwrite(str(out_dir / f"{gt['id']}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        truths.append(gt | {"file": f"{gt['id']}.jpg"})
+    return truths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=24)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "realistic")
+    args = ap.parse_args(argv)
+    truths = build_set(args.n, args.out)
+    (args.out / "ground_truth.json").write_text(json.dumps(truths, ensure_ascii=False), encoding="utf-8")
+    print(f"{len(truths)} sheets in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
