@@ -203,7 +203,8 @@ def test_image_dependencies_cover_every_import(app):
 def test_dockerignore_keeps_what_images_need_and_drops_local_state():
     needed = ["libs/common/pyproject.toml", "libs/common/zhenxi_common/__init__.py", "knowledge",
               "libs/knowledge/pyproject.toml", "libs/knowledge/zhenxi_knowledge/__init__.py",
-              "services/xray/models/chestnet.onnx", "services/xray/models/chestnet.json", "gateway/web/index.html"]
+              "services/xray/models/chestnet.onnx", "services/xray/models/chestnet.json", "gateway/web/public/index.html",
+              "gateway/web/package-lock.json"]
     for app in APPS.values():
         rel = app.dir.relative_to(ds.ROOT).as_posix()
         needed += [f"{rel}/pyproject.toml", f"{rel}/alembic.ini", f"{rel}/app/main.py", f"{rel}/migrations/env.py",

@@ -13,6 +13,7 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 
 from . import infra
+from .web import ensure_web_deps
 from .topology import ROOT, components
 
 DEV_SECRETS = {"INTERNAL_SIGNING_KEY": "dev-insecure-change-me", "JWT_SECRET": "dev-insecure-change-me"}
@@ -61,6 +62,7 @@ def _wait_ready(started: float, stop: threading.Event, gateway_port: int) -> Non
 
 def run(args) -> int:
     started = time.monotonic()
+    ensure_web_deps()
     with infra.resolve() as inf:
         env = platform_env(inf)
         migrate_all(env)

@@ -1,0 +1,98 @@
+// The API client. The access token lives only in this module's memory; the refresh token is an httpOnly cookie
+// the page cannot read, rotated through /api/auth/web/refresh with the double-submit CSRF header.
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+let accessToken = null;
+let refreshing = null;
+const listeners = new Set();
+
+export function onSessionChange(fn) { listeners.add(fn); }
+function changed() { listeners.forEach((fn) => fn(accessToken !== null)); }
+
+function csrfToken() {
+  const hit = document.cookie.split('; ').find((c) => c.startsWith('zx_csrf='));
+  return hit ? decodeURIComponent(hit.slice('zx_csrf='.length)) : '';
+}
+
+async function asError(resp) {
+  let body = null;
+  try { body = await resp.json(); } catch { /* not JSON */ }
+  const e = body && body.error;
+  if (e && e.code) return new ApiError(resp.status, e.code, e.message, e.details);
+  return new ApiError(resp.status, resp.status >= 500 ? 'server_error' : 'http_' + resp.status, resp.statusText);
+}
+
+async function post(path, body, headers = {}) {
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'network error');
+  }
+  if (!resp.ok) throw await asError(resp);
+  return resp.status === 204 ? null : resp.json();
+}
+
+export function isLoggedIn() { return accessToken !== null; }
+
+export async function login(username, password) {
+  const session = await post('/api/auth/web/login', { username, password });
+  accessToken = session.access_token;
+  changed();
+}
+
+export async function register(username, password) {
+  return post('/api/auth/register', { username, password });
+}
+
+/** Restore the session from the cookie (page load) or renew the access token. One refresh at a time. */
+export function refresh() {
+  if (!refreshing) {
+    refreshing = post('/api/auth/web/refresh', undefined, { 'X-CSRF-Token': csrfToken() })
+      .then((s) => { accessToken = s.access_token; changed(); return true; })
+      .catch(() => { accessToken = null; changed(); return false; })
+      .finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
+
+export async function logout() {
+  const headers = { 'X-CSRF-Token': csrfToken() };
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  try { await post('/api/auth/web/logout', undefined, headers); } finally { accessToken = null; changed(); }
+}
+
+/** Call /api/<path>. `json` sends JSON, `form` a FormData (file uploads); renews the token once on a 401. */
+export async function api(path, { method = 'GET', json, form, retry = true } = {}) {
+  const headers = {};
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  let body;
+  if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
+  if (form !== undefined) body = form;
+  let resp;
+  try {
+    resp = await fetch(`/api/${path}`, { method, headers, body, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, 'network', 'network error');
+  }
+  if (resp.status === 401 && retry && (await refresh())) {
+    return api(path, { method, json, form, retry: false });
+  }
+  if (!resp.ok) throw await asError(resp);
+  if (resp.status === 204) return null;
+  const type = resp.headers.get('content-type') || '';
+  return type.includes('json') ? resp.json() : resp.blob();
+}
+
+export async function me() { return api('auth/me'); }

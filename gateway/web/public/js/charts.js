@@ -1,0 +1,41 @@
+// Charts through uPlot (installed by npm, served by the gateway under /vendor/uplot).
+import uPlot from '/vendor/uplot/uPlot.esm.js';
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+const COLORS = ['#0b6e4f', '#b3261e', '#1f5fa8', '#8a5a00', '#6b3fa0', '#00707a', '#5b5b5b'];
+
+function width(el) { return Math.max(260, Math.min(720, (el.clientWidth || document.body.clientWidth) - 32)); }
+
+/** Positive-finding probabilities across the user's X-ray analyses, oldest first. */
+export function trendChart(items) {
+  const rows = [...items].sort((a, b) => new Date(a.created_at) - new Date(b.created_at));
+  const labels = [...new Set(rows.flatMap((r) => r.findings.filter((f) => f.positive).map((f) => f.label)))].slice(0, 6);
+  const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': `${t('trend')}: ${labels.join(', ')}` });
+  if (!labels.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  const xs = rows.map((r) => new Date(r.created_at).getTime() / 1000);
+  const series = labels.map((l) => rows.map((r) => (r.findings.find((f) => f.label === l) || {}).probability ?? null));
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: width(wrap), height: 200,
+      series: [{}, ...labels.map((l, i) => ({ label: l, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } }))],
+      scales: { y: { range: [0, 1] } },
+      axes: [{}, { values: (u, v) => v.map((x) => x.toFixed(1)) }],
+    }, [xs, ...series], wrap);
+  });
+  return wrap;
+}
+
+/** A tiny line without axes, for a value across reports (an indicator's history). */
+export function sparkline(values, label) {
+  const wrap = h('span', { class: 'spark', role: 'img', 'aria-label': `${label}: ${values.map((v) => v[1]).join(', ')}` });
+  if (values.length < 2) return wrap;
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: 96, height: 28, legend: { show: false }, cursor: { show: false },
+      axes: [{ show: false }, { show: false }], scales: { x: { time: false } },
+      series: [{}, { stroke: '#0b6e4f', width: 1.5, points: { show: true, size: 4 } }],
+    }, [values.map((v, i) => i), values.map((v) => v[1])], wrap);
+  });
+  return wrap;
+}
