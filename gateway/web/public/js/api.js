@@ -74,8 +74,8 @@ export async function logout() {
 }
 
 /** Call /api/<path>. `json` sends JSON, `form` a FormData (file uploads); renews the token once on a 401. */
-export async function api(path, { method = 'GET', json, form, retry = true } = {}) {
-  const headers = {};
+export async function api(path, { method = 'GET', json, form, headers: extra = {}, retry = true } = {}) {
+  const headers = { ...extra };
   if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
   let body;
   if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
@@ -87,7 +87,7 @@ export async function api(path, { method = 'GET', json, form, retry = true } = {
     throw new ApiError(0, 'network', 'network error');
   }
   if (resp.status === 401 && retry && (await refresh())) {
-    return api(path, { method, json, form, retry: false });
+    return api(path, { method, json, form, headers: extra, retry: false });
   }
   if (!resp.ok) throw await asError(resp);
   if (resp.status === 204) return null;
@@ -96,3 +96,52 @@ export async function api(path, { method = 'GET', json, form, retry = true } = {
 }
 
 export async function me() { return api('auth/me'); }
+
+/** Server-sent events over fetch (EventSource cannot send the Authorization header). Calls onEvent(name, data)
+ *  for each event until the stream ends or `signal` aborts; returns when the stream closes. */
+export async function sse(path, onEvent, signal) {
+  const headers = { Accept: 'text/event-stream' };
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  let resp;
+  try {
+    resp = await fetch(`/api/${path}`, { headers, signal, credentials: 'same-origin' });
+  } catch (err) {
+    if (signal && signal.aborted) return;
+    throw new ApiError(0, 'network', 'network error');
+  }
+  if (resp.status === 401 && (await refresh())) return sse(path, onEvent, signal);
+  if (!resp.ok) throw await asError(resp);
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n/g, '\n');
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length) {
+          let parsed = data.join('\n');
+          try { parsed = JSON.parse(parsed); } catch { /* plain text */ }
+          onEvent(name, parsed);
+        }
+      }
+    }
+  } catch (err) {
+    if (!(signal && signal.aborted)) throw err;
+  }
+}
+
+/** An authenticated binary (an image) as an object URL for <img src>. */
+export async function blobUrl(path) {
+  const blob = await api(path);
+  return URL.createObjectURL(blob);
+}

@@ -9,6 +9,7 @@ import { analysisPage, reportPage } from './pages/analysis.js';
 import { consultPage } from './pages/consult.js';
 import { adminPage } from './pages/admin.js';
 import { pendingPage } from './pages/pending.js';
+import { bookingPage } from './pages/booking.js';
 
 const ROUTES = {
   login: { page: authPage, public: true },
@@ -18,7 +19,7 @@ const ROUTES = {
   report: { page: reportPage, tab: 'analysis' },
   consult: { page: consultPage, tab: 'consult' },
   medication: { page: pendingPage('nav_medication', 'reminders'), tab: 'medication' },
-  booking: { page: pendingPage('nav_booking', 'booking'), tab: 'booking' },
+  booking: { page: bookingPage, tab: 'booking' },
   tips: { page: pendingPage('nav_tips', 'tips'), tab: 'tips' },
   admin: { page: adminPage, tab: 'admin' },
 };
@@ -45,7 +46,7 @@ async function render() {
   document.title = `${t('app')} Zhenxi`;
   const root = document.getElementById('app');
   const main = h('main', { id: 'main', tabindex: '-1' });
-  root.replaceChildren(header(), main, def.public ? null : tabbar(def.tab));
+  root.replaceChildren(...[header(), main, def.public ? null : tabbar(def.tab)].filter(Boolean));
   main.append(h('p', { class: 'muted' }, t('loading')));
   try {
     const content = await def.page(route, { go, session });
@@ -58,7 +59,7 @@ async function render() {
 
 function header() {
   const switchLang = h('button', {
-    type: 'button', class: 'link', 'aria-label': t('lang_label'), lang: getLang() === 'zh' ? 'en' : 'zh',
+    type: 'button', class: 'link', title: t('lang_label'), lang: getLang() === 'zh' ? 'en' : 'zh',
     onclick: () => { setLang(getLang() === 'zh' ? 'en' : 'zh'); render(); },
   }, t('lang_switch'));
   const right = [switchLang];
