@@ -1,30 +1,12 @@
 """End to end: every service and the gateway as real processes on one database (a schema each), Redis and NATS;
 a user registers, logs in and reaches every service through the gateway only."""
-import contextlib
-import os
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
-
-from zhenxi_common.testing import free_port, running_service
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = yaml.safe_load((ROOT / "platform.yaml").read_text())
-
-
-@pytest.fixture(scope="module")
-def platform(zx_env):
-    env = dict(os.environ)
-    ports = {name: free_port() for name in PLATFORM["services"]}
-    for name, port in ports.items():
-        env[f"GATEWAY_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-    with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(running_service(ROOT / "services" / name, port, env, timeout_s=180))
-                for name, port in ports.items()}
-        urls["gateway"] = stack.enter_context(running_service(ROOT / "gateway", free_port(), env))
-        yield urls
 
 
 def test_all_processes_ready_and_reachable_through_the_gateway(platform):

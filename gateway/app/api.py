@@ -9,7 +9,8 @@ from zhenxi_common.errors import ForbiddenError, RateLimitedError, error_respons
 from zhenxi_common.identity import Identity
 from zhenxi_common.tokens import TokenExpiredError, TokenInvalidError
 
-from .errors import (ApiKeyInvalidError, AuthRequiredError, InvalidCredentialsError, NotIntegratorError,
+from .errors import (ApiKeyInvalidError, AuthRequiredError, InvalidCredentialsError, LoginBackoffError,
+                     NotIntegratorError,
                      RefreshTokenReusedError, TokenRevokedError, UnknownScopeError, UserNotFoundError,
                      UsernameTakenError, WechatCodeInvalidError, WechatUnavailableError)
 from .proxy import authenticate, client_ip
@@ -51,10 +52,10 @@ async def register(body: Credentials, request: Request, session: DbSession) -> R
 
 
 @router.post("/login", response_model=TokenPair, dependencies=[AttemptLimited],
-             responses=error_responses(InvalidCredentialsError, RateLimitedError))
+             responses=error_responses(InvalidCredentialsError, RateLimitedError, LoginBackoffError))
 async def login(body: LoginRequest, request: Request, session: DbSession) -> TokenPair:
     """Exchange username and password for an access token and a single-use refresh token."""
-    return await request.app.state.auth.login(session, body.username, body.password)
+    return await request.app.state.auth.login(session, body.username, body.password, client_ip(request))
 
 
 @router.post("/refresh", response_model=TokenPair, dependencies=[AttemptLimited],

@@ -26,12 +26,31 @@ class Settings(BaseServiceSettings):
     reminders_url: str = "http://127.0.0.1:8105"
     booking_url: str = "http://127.0.0.1:8106"
     tips_url: str = "http://127.0.0.1:8107"
-    upstream_timeout_s: float = 60.0
+    upstream_timeout_s: float = 60.0  # ceiling for any one read from a service (a streamed body's chunks)
+    # How long the gateway waits for a service's answer to start, per route: the longest matching key wins
+    # ("METHOD /api/<service>/path-prefix", then "METHOD", then "*"). Reads are short; model inference is not.
+    # Spent budget -> 504 upstream_timeout at once. Env: GATEWAY_UPSTREAM_BUDGETS_S as a JSON object.
+    upstream_budgets_s: dict[str, float] = {
+        "*": 15.0, "GET": 5.0, "HEAD": 5.0, "OPTIONS": 5.0,
+        "POST /api/ocr/": 60.0, "POST /api/xray/": 60.0, "POST /api/nlp/": 20.0, "POST /api/report/": 90.0,
+    }
+    health_probe_timeout_s: float = 1.5  # each service's /readyz, all probed at once
+    docs_fetch_timeout_s: float = 3.0  # each service's /openapi.json, all fetched at once
+
+    # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For is believed. Empty: the peer
+    # address is the client, whatever the header says.
+    trusted_proxies: str = ""
 
     rate_limit_window_s: int = 60
     rate_limit_per_user: int = 240
     rate_limit_per_ip: int = 600
     rate_limit_auth_per_ip: int = 30  # register/login/refresh/wechat attempts per IP per window
+    # Per-account slow-down of failed logins (see login_guard.py): never a lock-out.
+    login_free_failures: int = 5
+    login_backoff_base_s: float = 1.0
+    login_backoff_max_s: float = 30.0
+    login_failure_memory_s: int = 15 * 60
+    login_known_client_ttl_s: int = 30 * 24 * 3600
     max_body_bytes: int = 25 * 1024 * 1024
     cors_origins: list[str] = ["http://localhost:8000", "http://127.0.0.1:8000"]
 
@@ -41,6 +60,15 @@ class Settings(BaseServiceSettings):
 
     cookie_secure: bool | None = None  # None: Secure cookies when the request came over https
     web_dir: Path = Path(__file__).resolve().parent.parent / "web"
+
+    def upstream_budget_s(self, method: str, path: str) -> float:
+        method = method.upper()
+        best, best_len = self.upstream_budgets_s.get(method, self.upstream_budgets_s.get("*", 15.0)), -1
+        for key, seconds in self.upstream_budgets_s.items():
+            m, _, prefix = key.partition(" ")
+            if prefix and m.upper() == method and path.startswith(prefix) and len(prefix) > best_len:
+                best, best_len = seconds, len(prefix)
+        return best
 
     def service_urls(self) -> dict[str, str]:
         return {name: getattr(self, f"{name}_url") for name in SERVICES}

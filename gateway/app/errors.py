@@ -1,4 +1,4 @@
-from zhenxi_common.errors import ConflictError, NotFoundError, ServiceError, UnauthorizedError
+from zhenxi_common.errors import ConflictError, NotFoundError, RateLimitedError, ServiceError, UnauthorizedError
 
 
 class UsernameTakenError(ConflictError):
@@ -68,3 +68,14 @@ class UnknownScopeError(ServiceError):
     code = "unknown_scope"
     status = 422
     default_message = "Scopes must name services behind the gateway."
+
+
+class LoginBackoffError(RateLimitedError):
+    code = "login_backoff"
+    default_message = "Too many failed logins for this account; wait a moment (see Retry-After) and try again."
+
+
+class MethodNotAllowedError(ServiceError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "This path does not take that method."

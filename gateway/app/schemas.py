@@ -7,14 +7,14 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@]{3,64}$")
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=3, max_length=64)
+    # The pattern is in the schema (not only in a validator) so the OpenAPI document says what is refused.
+    username: str = Field(min_length=3, max_length=64, pattern=USERNAME_RE.pattern,
+                          description="Letters, digits and _ . - @ only, 3 to 64 characters.")
     password: str = Field(min_length=8, max_length=256)
 
     @field_validator("username")
     @classmethod
     def _username(cls, v: str) -> str:
-        if not USERNAME_RE.match(v):
-            raise ValueError("letters, digits and _ . - @ only, 3 to 64 characters")
         return v.lower()
 
 

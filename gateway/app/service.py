@@ -21,6 +21,7 @@ from . import repository as repo
 from .config import Settings
 from .errors import (ApiKeyInvalidError, InvalidCredentialsError, NotIntegratorError, RefreshTokenReusedError,
                      TokenRevokedError, UserNotFoundError, UsernameTakenError)
+from .login_guard import LoginGuard
 from .models import ApiKey, RefreshToken, User
 from .passwords import hash_password, verify_password
 from .schemas import TokenPair
@@ -33,6 +34,7 @@ class AuthService:
         self.redis = redis
         # For the one write that must survive the request failing: revoking a session on token reuse.
         self.sessionmaker = sessionmaker
+        self.login_guard = LoginGuard(redis, settings)
 
     # -- tokens -------------------------------------------------------------------------------------------
     def revoked_access_key(self, jti: str) -> str:
@@ -58,10 +60,14 @@ class AuthService:
         await add_event(session, UserRegisteredV1(user_id=str(user.id), role=user.role))
         return user
 
-    async def login(self, session: AsyncSession, username: str, password: str) -> TokenPair:
-        user = await repo.user_by_username(session, username.lower())
+    async def login(self, session: AsyncSession, username: str, password: str, client: str = "unknown") -> TokenPair:
+        username = username.lower()
+        scope = await self.login_guard.admit(username, client)
+        user = await repo.user_by_username(session, username)
         if not await verify_password(user.password_hash if user else None, password) or user is None:
+            await self.login_guard.failed(scope)
             raise InvalidCredentialsError()
+        await self.login_guard.succeeded(scope, username, client)
         return await self._issue_pair(session, user)
 
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:

@@ -97,9 +97,10 @@ def make_gateway(zx_env, tips_url, wechat_server):
 
     clients = []
 
-    def _make(**overrides):
+    def _make(client: tuple[str, int] = ("testclient", 50000), **overrides):
         overrides.setdefault("redis_key_prefix", f"{zx_env['REDIS_KEY_PREFIX']}{secrets.token_hex(3)}:")
-        c = TestClient(create_app(make_settings(tips_url, wechat_server, **overrides)))
+        upstream = overrides.pop("tips_url", tips_url)
+        c = TestClient(create_app(make_settings(upstream, wechat_server, **overrides)), client=client)
         c.__enter__()
         clients.append(c)
         return c
@@ -107,6 +108,46 @@ def make_gateway(zx_env, tips_url, wechat_server):
     yield _make
     for c in clients:
         c.__exit__(None, None, None)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Sits between the gateway and the real tips service: records the headers the gateway sent (as a raw list,
+    so duplicates show) and relays the request to tips unchanged."""
+
+    target = ""
+    seen: list[list[tuple[str, str]]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _relay(self) -> None:
+        import httpx
+
+        self.seen.append([(k.lower(), v) for k, v in self.headers.items()])
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in ("host", "content-length")]
+        r = httpx.request(self.command, self.target + self.path, headers=headers, content=body, timeout=10)
+        self.send_response(r.status_code)
+        for k, v in r.headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _relay  # noqa: N815
+
+
+@pytest.fixture
+def header_recorder(tips_url):
+    """(url, seen): point a gateway's ``tips_url`` at ``url`` to see exactly what it forwards to tips."""
+    handler = type("Recorder", (_Recorder,), {"target": tips_url, "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.seen
+    server.shutdown()
 
 
 def sql(zx_env, query: str, *args):

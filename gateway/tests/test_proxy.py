@@ -1,5 +1,7 @@
 import httpx
 
+from zhenxi_common.testing import free_port
+
 from conftest import bearer, new_user
 
 
@@ -97,7 +99,10 @@ def test_cors_preflight(gateway):
 def test_health_docs_and_web(gateway):
     h = gateway.get("/api/health")
     assert h.status_code == 503  # only tips runs in this test
-    assert h.json()["services"]["tips"] == "ready" and h.json()["services"]["ocr"] == "unreachable"
+    assert h.json()["status"] == "degraded"
+    assert h.json()["services"]["tips"] == {"status": "ok", "circuit": "closed"}
+    assert h.json()["services"]["ocr"]["status"] == "down"
+    assert h.json()["services"]["ocr"]["reason"].startswith("unreachable")
     spec = gateway.get("/api/openapi.json").json()
     assert "/api/auth/login" in spec["paths"] and "/api/tips/v1/info" in spec["paths"]
     assert "tips__ServiceInfo" in spec["components"]["schemas"]
@@ -106,3 +111,53 @@ def test_health_docs_and_web(gateway):
     assert "诊析" in gateway.get("/").text
     assert gateway.get("/healthz").json() == {"status": "ok"}
     assert gateway.get("/readyz").status_code == 200
+
+
+def test_health_and_docs_stay_open_when_a_circuit_opens(make_gateway):
+    """A dead service opens its circuit; health and the aggregated docs still answer with everything else."""
+    gw = make_gateway()
+    _, tokens = new_user(gw)
+    for _ in range(6):
+        r = gw.get("/api/booking/v1/info", headers=bearer(tokens))
+        assert r.status_code == 503
+    assert "circuit open" in r.json()["error"]["message"]
+    h = gw.get("/api/health")
+    assert h.status_code == 503 and h.json()["status"] == "degraded", h.text
+    services = h.json()["services"]
+    assert services["tips"]["status"] == "ok"
+    assert services["booking"]["status"] == "down" and services["booking"]["circuit"] == "opened"
+    assert services["booking"]["reason"]
+    spec = gw.get("/api/openapi.json")
+    assert spec.status_code == 200, spec.text
+    assert "/api/tips/v1/info" in spec.json()["paths"]
+    assert spec.json()["x-zhenxi-services"]["tips"] == {"status": "ok"}
+    assert spec.json()["x-zhenxi-services"]["booking"]["status"] == "missing"
+    assert "booking" in spec.json()["info"]["description"]
+
+
+def test_docs_serve_the_last_good_copy_of_a_service_that_stops_answering(make_gateway, header_recorder):
+    url, _ = header_recorder
+    gw = make_gateway(tips_url=url)
+    assert "/api/tips/v1/info" in gw.get("/api/openapi.json").json()["paths"]
+    gw.app.state.settings.tips_url = f"http://127.0.0.1:{free_port()}"  # tips now unreachable
+    spec = gw.get("/api/openapi.json").json()
+    assert "/api/tips/v1/info" in spec["paths"]
+    assert spec["x-zhenxi-services"]["tips"]["status"] == "stale"
+
+
+def test_wrong_method_on_a_gateway_path_is_405_not_unknown_service(gateway):
+    r = gateway.put("/api/auth/login", json={"username": "a", "password": "b"})
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "POST"
+    assert gateway.get("/api/auth/nothing-here").json()["error"]["code"] == "unknown_service"
+
+
+def test_aggregated_spec_declares_security_and_platform_answers(gateway):
+    spec = gateway.get("/api/openapi.json").json()
+    assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "apiKey"}
+    info = spec["paths"]["/api/tips/v1/info"]["get"]
+    assert info["security"] == [{"bearerAuth": []}, {"apiKey": []}]
+    assert {"401", "403", "429", "503", "504"} <= set(info["responses"])
+    login = spec["paths"]["/api/auth/login"]["post"]
+    assert login["security"] == [] and {"400", "422", "429"} <= set(login["responses"])
+    assert "security" not in spec["paths"]["/api/health"]["get"]

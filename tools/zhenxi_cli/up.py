@@ -1,5 +1,6 @@
-"""``zhenxi up``: infrastructure, migrations, then every service and the gateway under honcho's supervisor
-(one readable, prefixed log). Ctrl-C stops the processes, then the embedded servers."""
+"""``zhenxi up``: infrastructure, migrations, then every service and the gateway under the local supervisor
+(supervisor.py: one readable, prefixed log; a dead process is restarted with back-off and the others keep
+running). Ctrl-C stops the processes, then the embedded servers."""
 from __future__ import annotations
 
 import os
@@ -9,10 +10,8 @@ import threading
 import time
 
 import httpx
-from honcho.manager import Manager
-from honcho.printer import Printer
-
 from . import infra
+from .supervisor import ProcessSpec, Supervisor
 from .web import ensure_web_deps
 from .topology import ROOT, components
 
@@ -66,21 +65,23 @@ def run(args) -> int:
     with infra.resolve() as inf:
         env = platform_env(inf)
         migrate_all(env)
-        manager = Manager(Printer(sys.stdout))
+        specs = []
         gateway_port = 8000
         for comp in components():
             host = "0.0.0.0" if comp.name == "gateway" and args.public else "127.0.0.1"
             if comp.name == "gateway":
                 gateway_port = comp.port
-            cmd = (f"{sys.executable} -m uvicorn --factory app.main:create_app --host {host} --port {comp.port} "
-                   f"--no-access-log")
-            manager.add_process(comp.name, cmd, env=env, cwd=str(comp.directory))
+            # --no-proxy-headers: the gateway decides itself whose X-Forwarded-For to believe.
+            cmd = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", host,
+                   "--port", str(comp.port), "--no-access-log", "--no-proxy-headers"]
+            specs.append(ProcessSpec(comp.name, cmd, str(comp.directory), env))
+        supervisor = Supervisor(specs)
         stop = threading.Event()
         waiter = threading.Thread(target=_wait_ready, args=(started, stop, gateway_port), daemon=True)
         waiter.start()
         try:
-            manager.loop()
+            code = supervisor.run()
         finally:
             stop.set()
         print("zhenxi: stopped all processes; stopping embedded servers", flush=True)
-        return manager.returncode or 0
+        return code

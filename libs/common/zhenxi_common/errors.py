@@ -71,6 +71,12 @@ class UpstreamUnavailableError(ServiceError):
     default_message = "A dependency is unavailable; try again shortly."
 
 
+class UpstreamTimeoutError(ServiceError):
+    code = "upstream_timeout"
+    status = 504
+    default_message = "A dependency did not answer in time; try again shortly."
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 

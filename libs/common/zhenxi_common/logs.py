@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import uuid
 
@@ -12,8 +13,20 @@ REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
+# A caller's id is kept only if it looks like an id: bounded length, no spaces, quotes or control characters
+# (it is echoed in headers and written into every log line).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def accept_request_id(value: str | None) -> str:
+    """The caller's ``X-Request-ID`` if it is well formed (8-64 of ``A-Z a-z 0-9 . _ : -``), else a fresh one."""
+    if value and _REQUEST_ID.fullmatch(value):
+        return value
+    return new_request_id()
 
 
 def current_request_id() -> str:

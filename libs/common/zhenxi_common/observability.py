@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import REQUEST_ID_HEADER, new_request_id, request_id_var
+from .logs import REQUEST_ID_HEADER, accept_request_id, request_id_var
 
 access_log = logging.getLogger("zhenxi.access")
 
@@ -40,8 +40,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        rid = headers.get(REQUEST_ID_HEADER.lower()) or new_request_id()
-        rid = rid[:64]
+        rid = accept_request_id(headers.get(REQUEST_ID_HEADER.lower()))
         token = request_id_var.set(rid)
         status = 500
         start = time.perf_counter()

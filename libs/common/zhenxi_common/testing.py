@@ -9,9 +9,11 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,21 +139,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
-                    migrate_first: bool = True) -> Iterator[str]:
-    """Start a real service process with uvicorn and wait for /readyz; yields its base URL."""
+def service_process(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
+                    migrate_first: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start a real service process with uvicorn and wait for /readyz; yields its base URL and the process (for
+    fault drills: signal it, kill it)."""
     if migrate_first:
         migrate(service_dir, env)
+    # The log goes to a file, not a pipe: nobody reads a pipe while the service runs, and a service that fills
+    # the pipe's buffer (64 KiB of log lines) blocks on its next write and stops answering.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log"],
-        cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--port", str(port), "--no-access-log", "--no-proxy-headers"],
+        cwd=service_dir, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{service_dir.name} exited: {proc.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"{service_dir.name} exited: {log.read().decode(errors='replace')[-2000:]}")
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 r = httpx.get(f"{base}/readyz", timeout=1)
                 if r.status_code == 200:
@@ -163,13 +170,25 @@ def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{service_dir.name} not ready after {timeout_s}s")
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)  # a drill may have left it stopped
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@contextlib.contextmanager
+def running_service(service_dir: Path, port: int, env: dict[str, str], timeout_s: float = 60.0,
+                    migrate_first: bool = True) -> Iterator[str]:
+    """Start a real service process with uvicorn and wait for /readyz; yields its base URL."""
+    with service_process(service_dir, port, env, timeout_s, migrate_first) as (base, _):
+        yield base
 
 
 class ServiceShapeContract:

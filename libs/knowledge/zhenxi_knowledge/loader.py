@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
                      IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
-                     Pattern, RedFlag, ReportType, Routing, Symptom, Template, UnitsFile)
+                     Pattern, RedFlag, Relatives, ReportType, Routing, Symptom, Template, UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
 from .text import nfkc, norm_name, norm_text
@@ -86,6 +86,7 @@ class Knowledge:
         self.report_types: dict[str, ReportType] = {}
         self.context: Context | None = None
         self.routing: Routing | None = None
+        self.relatives: Relatives | None = None
         self.templates: dict[str, Template] = {}
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
         self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
@@ -149,6 +150,11 @@ class Knowledge:
                 self._put(self.departments, dept.id, dept, path)
             for dept_id, c in (data.get("cues") or {}).items():
                 self._put(self.cues, dept_id, DepartmentCues(**(c or {})), path)
+        for path in self._files("routing"):
+            data = self._read(path, {"relatives", "not_about_a_child"})
+            if self.relatives is not None:
+                raise KnowledgeError(f"{path}: a second relatives file")
+            self.relatives = Relatives(**{k: v for k, v in data.items() if k != "version"})
         for path in self._files("symptoms"):
             data = self._read(path)
             if "negation_cues" in data:

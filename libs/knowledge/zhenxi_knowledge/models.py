@@ -221,6 +221,20 @@ class Routing(Model):
     weights: RoutingWeights
 
 
+class RelativeGroup(Model):
+    """Words naming one kind of relative (knowledge/routing/relatives.yaml): sex and adulthood when the word says."""
+    relation: str
+    sex: Literal["F", "M"] | None = None
+    adult: bool | None = None
+    words: tuple[str, ...] = Field(min_length=1)
+
+
+class Relatives(Model):
+    """Who a question is about: relatives' words, and child words that do not make the question about a child."""
+    relatives: tuple[RelativeGroup, ...]
+    not_about_a_child: tuple[str, ...] = ()
+
+
 class Symptom(Model):
     id: str
     name: str

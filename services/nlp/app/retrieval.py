@@ -89,9 +89,17 @@ class DenseEncoder:
 
         self.model = USE(threads=threads)
         self.version = __version__
+        self._last: tuple[str, np.ndarray] | None = None  # one triage embeds its text for two heads
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.model.encode(list(texts)), dtype=np.float32)
+        texts = list(texts)
+        last = self._last
+        if len(texts) == 1 and last is not None and last[0] == texts[0]:
+            return last[1].copy()
+        out = np.asarray(self.model.encode(texts), dtype=np.float32)
+        if len(texts) == 1:
+            self._last = (texts[0], out.copy())
+        return out
 
 
 class Retriever:

@@ -204,6 +204,9 @@ class SymptomAnalysisResponse(BaseModel):
     urgency: Urgency
     red_flags: list[RedFlagOut]
     advice: str
+    # which evidence decided the first department (rules, model, both, red_flags), the model's and the rules'
+    # top 3, the subject (a relative's age and sex), drugs and pasted lab values read (app/router.py)
+    routing: dict[str, Any] | None = None
 
 
 # ---- diseases ----

@@ -15,6 +15,7 @@ from .knowledge import KnowledgeBase, load_knowledge
 from .lexicon import Lexicon
 from .llm import AnswerWriter, OpenAICompatibleWriter, Turn
 from .retrieval import DenseEncoder, Retriever
+from .router import MODEL_PATH as ROUTER_MODEL, LearnedRouter, RouterModelError, RoutingHints
 from .triage import Triage, check_text
 
 log = logging.getLogger("zhenxi.nlp")
@@ -22,7 +23,7 @@ log = logging.getLogger("zhenxi.nlp")
 class NlpService:
     def __init__(self, kb: KnowledgeBase, *, dense: bool = True, dense_threads: int = 1,
                  cache_dir: Path | None = None, writer: AnswerWriter | None = None,
-                 emergency_model: Path | None = EMERGENCY_MODEL) -> None:
+                 emergency_model: Path | None = EMERGENCY_MODEL, router_model: Path | None = ROUTER_MODEL) -> None:
         self.kb = kb
         self._cache_dir = cache_dir
         self.lexicon = Lexicon(kb)
@@ -38,7 +39,13 @@ class NlpService:
             semantic = SemanticEmergency(encoder, Path(emergency_model))
         elif dense:
             log.warning("semantic emergency detector unavailable; red flags come from the rules only")
-        self.triage = Triage(kb, self.lexicon, semantic)
+        router = None
+        if encoder is not None and router_model is not None:
+            try:  # loaded once, checksum verified; without it departments come from the rules alone
+                router = LearnedRouter(encoder, Path(router_model))
+            except RouterModelError as exc:
+                log.warning("learned department router unavailable: %s", exc)
+        self.triage = Triage(kb, self.lexicon, semantic, router, RoutingHints(kb, self.interpreter))
         self.retriever = Retriever(kb, self.lexicon, encoder, cache_dir)
         self.consultant = Consultant(kb, self.triage, self.retriever, writer)
         self._finding_lookup = {k.lower(): k for k in kb.findings}

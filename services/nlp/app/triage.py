@@ -10,6 +10,7 @@ from .errors import EmptyTextError, TextTooLongError
 from .knowledge import KnowledgeBase, max_urgency
 from .emergency import SemanticEmergency
 from .lexicon import Lexicon, TextFacts, has_words, language, normalize
+from .router import LearnedRouter, RoutingHints
 
 MAX_TEXT_CHARS = 2000
 _URGENCY_UP = {"routine": "soon", "soon": "urgent", "urgent": "urgent", "emergency": "emergency"}
@@ -29,10 +30,13 @@ def check_text(text: str | None, max_chars: int = MAX_TEXT_CHARS) -> str:
 
 
 class Triage:
-    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon, semantic: SemanticEmergency | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, lexicon: Lexicon, semantic: SemanticEmergency | None = None,
+                 router: LearnedRouter | None = None, hints: RoutingHints | None = None) -> None:
         self.kb = kb
         self.lex = lexicon
         self.semantic = semantic
+        self.router = router  # learned department ranking (router.py); never touches red flags
+        self.hints = hints
         # where the rules send questions and what they weigh: knowledge/departments/routing.yaml
         if kb.routing is None:
             raise ValueError("knowledge/departments: no routing section")
@@ -155,11 +159,20 @@ class Triage:
         if not red_flags:
             red_flags = self._semantic_red_flag(facts, strict=informational)
         cared_for = facts.populations & {"child", "infant", "pregnant", "postpartum"}
-        if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for):
+        learned = routing_ctx = None
+        if self.router is not None or self.hints is not None:
+            from .router import route_evidence
+            learned, facts, routing_ctx = route_evidence(self, text, facts, indicators, result)
+        if not (facts.present or diseases or indicators or named_depts or red_flags or cues or cared_for
+                or (routing_ctx and routing_ctx.understood)):
             return self._not_understood(result, "no_medical_content", en)
         conditions = self._conditions(facts, diseases, en)
         result["conditions"] = conditions
-        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions, cues)
+        scores = self._department_scores(facts, diseases, indicators, named_depts, conditions, cues, learned)
+        if routing_ctx is not None:
+            scores = routing_ctx.finish(self, scores, red_flags,
+                                        lambda: self._department_scores(facts, diseases, indicators, named_depts,
+                                                                        conditions, cues, routing_ctx.rules_only))
         if red_flags:
             urgency = "emergency"
             scores[self.route.emergency] = max(scores.values(), default=0) + self.w.emergency_margin
@@ -174,6 +187,8 @@ class Triage:
                                for rf in red_flags]
         result["urgency"] = urgency
         result["departments"] = self._top(scores, en)
+        if routing_ctx is not None:
+            result["routing"] = routing_ctx.report(result["departments"], red_flags)
         result["advice"] = self._advice(result, en)
         return result
 
@@ -353,13 +368,16 @@ class Triage:
 
     def _department_scores(self, facts: TextFacts, diseases: list[str], indicators: list[str],
                            named_depts: list[str], conditions: list[dict[str, Any]],
-                           cues: list[tuple[str, float]] = ()) -> dict[str, float]:
+                           cues: list[tuple[str, float]] = (),
+                           learned: Any = None) -> dict[str, float]:
         scores: dict[str, float] = {}
 
         def add(dept: str, w: float) -> None:
             scores[dept] = scores.get(dept, 0.0) + w
 
         for dept, w in cues:
+            add(dept, w)
+        for dept, w in (learned.hints if learned else {}).items():  # drugs, pasted lab values (router.py)
             add(dept, w)
 
         counted: dict[str, float] = {}
@@ -384,6 +402,8 @@ class Triage:
             add(self.route.prolonged_fever, self.w.prolonged_fever)
         for c in conditions[:3]:
             add(c["department"], self.w.condition * c["score"])
+        if learned and learned.model and not learned.after_moves:  # learned router (router.py, Evidence)
+            learned.add_to(scores)
         # "医生建议手术" / "想开刀" / "做了手术": the surgical counterpart of the internal department takes over.
         if any(w in facts.text for w in self.surgery_words):
             for internal, surgical in self.surgical_counterpart.items():
@@ -407,6 +427,8 @@ class Triage:
             add(self.route.pediatrics, w.child_share * moved + w.child_bonus)
         elif "postpartum" in facts.populations:
             add(obstetrics, w.postpartum)
+        if learned and learned.model and learned.after_moves:
+            learned.add_to(scores)
         return {d: v for d, v in scores.items() if v > 0}
 
     def _top(self, scores: dict[str, float], en: bool) -> list[dict[str, Any]]:

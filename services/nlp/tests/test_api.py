@@ -25,6 +25,8 @@ def test_symptom_analysis(client):
     body = r.json()
     assert body["departments"][0]["id"] == "respiratory"
     assert "fever" in [s["id"] for s in body["negated_symptoms"]]
+    assert body["routing"]["decided_by"] in {"rules", "model", "rules+model"}  # which evidence decided
+    assert body["routing"]["model"][0]["id"] == "respiratory"
 
 
 def test_disease_lookup(client):

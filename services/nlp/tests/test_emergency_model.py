@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from app.emergency import MODEL_PATH, char_grams
 
@@ -26,14 +27,32 @@ def test_it_scores_emergencies_high_and_routine_questions_low(nlp):
     assert det.probability("想问下洗牙一般多少钱，要预约吗") < det.threshold
 
 
+# Emergencies worded away from the red-flag phrases, and ordinary questions. The model is tested on these inputs
+# directly (its own probability and decision), whatever the rules have learned since.
+MODEL_EMERGENCIES = ["孩子把妈妈的降压药吃了好几颗", "我爸突然倒在地上，怎么喊都没反应", "老人家说话说着说着嘴就歪了，手也抬不起来"]
+MODEL_ROUTINE = ["想问下洗牙一般多少钱，要预约吗", "最近有点便秘，多吃香蕉有用吗", "体检血脂有点高，平时饮食要注意什么"]
+
+
+@pytest.mark.parametrize("text", MODEL_EMERGENCIES)
+def test_the_model_alone_scores_an_emergency_above_its_threshold(nlp, text):
+    det = nlp.triage.semantic
+    assert det.probability(text) >= det.threshold
+    assert det.fires(text)[0] is True
+
+
+@pytest.mark.parametrize("text", MODEL_ROUTINE)
+def test_the_model_alone_scores_a_routine_question_below_its_threshold(nlp, text):
+    det = nlp.triage.semantic
+    assert det.probability(text) < det.threshold
+    assert det.fires(text)[0] is False and det.fires(text, strict=True)[0] is False
+    # nor does the triage's semantic path raise a flag on it
+    assert nlp.triage._semantic_red_flag(nlp.lexicon.analyze(text)) == []
+
+
 def test_it_raises_an_emergency_the_rules_do_not_know(nlp):
     text = "孩子把妈妈的降压药吃了好几颗"
-    rules_only = nlp.triage._red_flags(nlp.lexicon.analyze(text))
     r = nlp.analyze_symptoms(text)
-    assert r["urgency"] == "emergency"
-    if not rules_only:
-        assert [f["id"] for f in r["red_flags"]] == ["rf_possible_emergency"]
-        assert "120" in r["advice"]
+    assert r["urgency"] == "emergency" and "120" in r["advice"]
 
 
 def test_a_general_question_is_not_flagged(nlp):
