@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import infra
-from .web import ensure_web_deps
+from .web import ensure_apt_packages, ensure_web_deps
 from .topology import ROOT, components
 
 NO_TESTS = 5
@@ -66,7 +66,8 @@ def run(args) -> int:
     selected = set(args.suites or [])
     if args.with_training:
         ensure_training_env()
-    if not selected or selected & {"gateway", "cross-service", "web"}:
+    ensure_apt_packages()
+    if not selected or selected & {"gateway", "cross-service"}:
         ensure_web_deps()
     results_dir = infra.STATE / "test-results"
     results_dir.mkdir(parents=True, exist_ok=True)
