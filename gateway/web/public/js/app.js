@@ -10,6 +10,7 @@ import { consultPage } from './pages/consult.js';
 import { adminPage } from './pages/admin.js';
 import { pendingPage } from './pages/pending.js';
 import { bookingPage } from './pages/booking.js';
+import { medicationPage } from './pages/medication.js';
 
 const ROUTES = {
   login: { page: authPage, public: true },
@@ -18,7 +19,7 @@ const ROUTES = {
   analysis: { page: analysisPage, tab: 'analysis' },
   report: { page: reportPage, tab: 'analysis' },
   consult: { page: consultPage, tab: 'consult' },
-  medication: { page: pendingPage('nav_medication', 'reminders'), tab: 'medication' },
+  medication: { page: medicationPage, tab: 'medication' },
   booking: { page: bookingPage, tab: 'booking' },
   tips: { page: pendingPage('nav_tips', 'tips'), tab: 'tips' },
   admin: { page: adminPage, tab: 'admin' },

@@ -39,3 +39,31 @@ export function sparkline(values, label) {
   });
   return wrap;
 }
+
+/** Daily adherence from the reminders service's per-drug day map ("all" | "partial" | "none"): the share of
+ *  plans fully taken each day. */
+export function adherenceChart(adherence) {
+  const score = { all: 1, partial: 0.5, none: 0 };
+  const perDay = new Map();
+  for (const d of adherence.per_drug) {
+    for (const [day, state] of Object.entries(d.days)) {
+      const v = perDay.get(day) || [];
+      v.push(score[state] ?? 0);
+      perDay.set(day, v);
+    }
+  }
+  const days = [...perDay.keys()].sort();
+  const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': t('adherence') });
+  if (!days.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
+  const ys = days.map((d) => { const v = perDay.get(d); return v.reduce((a, b) => a + b, 0) / v.length; });
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: width(wrap), height: 180, legend: { show: false },
+      scales: { y: { range: [0, 1] } },
+      axes: [{}, { values: (u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
+      series: [{}, { label: t('proportion_taken'), stroke: '#0b6e4f', fill: 'rgba(11,110,79,0.15)', width: 2, points: { show: true } }],
+    }, [xs, ys], wrap);
+  });
+  return wrap;
+}
