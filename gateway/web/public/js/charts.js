@@ -67,3 +67,25 @@ export function adherenceChart(adherence) {
   });
   return wrap;
 }
+
+/** Grouped bars over categories (e.g. bookings per department) with uPlot's bar paths. */
+export function barChart(categories, series) {
+  const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': series.map(([name, v]) => `${name}: ${v.join(', ')}`).join('; ') });
+  if (!categories.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  const xs = categories.map((c, i) => i);
+  const n = series.length;
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: width(wrap), height: 220,
+      scales: { x: { time: false, range: [-0.5, categories.length - 0.5] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? categories[v] || '' : '')), gap: 4 },
+        { values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? v : '')) }],
+      series: [{}, ...series.map(([name], i) => ({
+        label: name, stroke: COLORS[i % COLORS.length], fill: COLORS[i % COLORS.length] + 'cc', width: 1,
+        paths: uPlot.paths.bars({ size: [0.8 / n, 60], align: 0, disp: { x0: { unit: 2, values: () => xs.map((x) => x - 0.4 + (0.8 / n) * i) } } }),
+        points: { show: false },
+      }))],
+    }, [xs, ...series.map(([, v]) => v)], wrap);
+  });
+  return wrap;
+}

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, t } from '../i18n.js';
+import { bookingAdmin } from './admin_booking.js';
 
 export async function adminPage(route, { session }) {
   const page = h('div', { class: 'page' }, h('h1', {}, t('admin_title')));
@@ -42,6 +43,6 @@ export async function adminPage(route, { session }) {
     } catch (err) { showAlert(mbox, errorText(err)); models.append(mbox); }
   };
   await load();
-  page.append(card(null, h('p', { class: 'muted' }, `${t('pending_service')} (tips, booking, reminders, report)`)));
+  page.append(h('h2', { class: 'section' }, t('admin_booking')), ...(await bookingAdmin()));
   return page;
 }
