@@ -11,6 +11,7 @@ import { adminPage } from './pages/admin.js';
 import { pendingPage } from './pages/pending.js';
 import { bookingPage } from './pages/booking.js';
 import { medicationPage } from './pages/medication.js';
+import { tipsPage } from './pages/tips.js';
 
 const ROUTES = {
   login: { page: authPage, public: true },
@@ -21,7 +22,7 @@ const ROUTES = {
   consult: { page: consultPage, tab: 'consult' },
   medication: { page: medicationPage, tab: 'medication' },
   booking: { page: bookingPage, tab: 'booking' },
-  tips: { page: pendingPage('nav_tips', 'tips'), tab: 'tips' },
+  tips: { page: tipsPage, tab: 'tips' },
   admin: { page: adminPage, tab: 'admin' },
 };
 

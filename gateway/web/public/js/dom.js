@@ -1,5 +1,5 @@
-// A tiny element builder: text always goes in as text nodes (no innerHTML anywhere, so API data cannot inject
-// markup), attributes as properties or attributes, `on*` functions as listeners.
+// A tiny element builder: text always goes in as text nodes (no innerHTML, so API data cannot inject markup;
+// the one exception is the tips service's sanitised tip bodies, see pages/tips.js), attributes as properties or attributes, `on*` functions as listeners.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {

@@ -88,6 +88,10 @@ const STRINGS = {
     week_start_hint: '所排一周的星期一', slots: '出诊时段', capacity: '每个时段号源数', create_week: '生成一周出诊',
     created_sessions: '已创建出诊', skipped: '已跳过（已存在）', stats_bookings: '预约统计（按科室）', total: '总数', no_show: '爽约',
     bookings: '预约', audit_log: '审计日志', time: '时间', action: '操作', target: '对象',
+    tips_search_ph: '搜索科普，例如：血糖', categories: '分类', for_you: '为你推荐', favorites: '我的收藏', favorite: '收藏',
+    favorited: '已收藏', why: '推荐理由', no_tips: '暂无内容。', tips_editor: '科普编辑', tip_title: '标题', tip_summary: '摘要',
+    category: '分类', language: '语言', tip_body: '正文', markdown_hint: '支持 Markdown', preview: '预览', auto_tags: '自动标签',
+    save_draft: '存为草稿', publish: '发布', published: '已发布',
     'err.unknown_service': '该服务不存在。', 'err.server_error': '服务器出错了，请稍后再试。',
   },
   en: {
@@ -183,6 +187,10 @@ const STRINGS = {
     capacity: 'Slots per session', create_week: 'Create the week', created_sessions: 'Sessions created', skipped: 'Skipped (already there)',
     stats_bookings: 'Bookings by department', total: 'Total', no_show: 'No-shows', bookings: 'Bookings', audit_log: 'Audit log',
     time: 'Time', action: 'Action', target: 'Target',
+    tips_search_ph: 'Search tips, e.g. blood sugar', categories: 'Categories', for_you: 'For you', favorites: 'Favourites',
+    favorite: 'Save', favorited: 'Saved', why: 'Why', no_tips: 'Nothing here yet.', tips_editor: 'Tips editor', tip_title: 'Title',
+    tip_summary: 'Summary', category: 'Category', language: 'Language', tip_body: 'Body', markdown_hint: 'Markdown',
+    preview: 'Preview', auto_tags: 'Auto tags', save_draft: 'Save draft', publish: 'Publish', published: 'published',
     'err.server_error': 'Something went wrong on the server; try again later.',
   },
 };

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import { bookingAdmin } from './admin_booking.js';
+import { tipsAdmin } from './tips.js';
 
 export async function adminPage(route, { session }) {
   const page = h('div', { class: 'page' }, h('h1', {}, t('admin_title')));
@@ -44,5 +45,6 @@ export async function adminPage(route, { session }) {
   };
   await load();
   page.append(h('h2', { class: 'section' }, t('admin_booking')), ...(await bookingAdmin()));
+  page.append(h('h2', { class: 'section' }, t('tips_editor')), ...(await tipsAdmin()));
   return page;
 }
