@@ -8,7 +8,6 @@ import { homePage } from './pages/home.js';
 import { analysisPage, reportPage } from './pages/analysis.js';
 import { consultPage } from './pages/consult.js';
 import { adminPage } from './pages/admin.js';
-import { pendingPage } from './pages/pending.js';
 import { bookingPage } from './pages/booking.js';
 import { medicationPage } from './pages/medication.js';
 import { tipsPage } from './pages/tips.js';
