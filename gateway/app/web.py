@@ -22,7 +22,9 @@ from zhenxi_common.db import DbSession
 from zhenxi_common.errors import ForbiddenError, error_responses
 from zhenxi_common.tokens import TokenExpiredError, TokenInvalidError
 
-from .errors import AuthRequiredError, InvalidCredentialsError, RefreshTokenReusedError, TokenRevokedError
+from .errors import (AuthRequiredError, InvalidCredentialsError, LoginBackoffError, RefreshTokenReusedError,
+                     TokenRevokedError)
+from .proxy import client_ip
 from .schemas import LoginRequest
 
 REFRESH_COOKIE = "zx_refresh"
@@ -102,7 +104,7 @@ def _clear_session_cookies(response: Response) -> None:
 
 
 @router.post("/login", response_model=WebSession,
-             responses=error_responses(InvalidCredentialsError, CsrfFailedError))
+             responses=error_responses(InvalidCredentialsError, LoginBackoffError, CsrfFailedError))
 async def web_login(body: LoginRequest, request: Request, response: Response, session: DbSession) -> WebSession:
     """Browser login: the access token in the body (kept in memory), the refresh token in an httpOnly cookie and a
     fresh CSRF token in a readable cookie."""
@@ -110,7 +112,7 @@ async def web_login(body: LoginRequest, request: Request, response: Response, se
 
     _check_origin(request)
     await auth_attempt_limit(request)
-    pair = await request.app.state.auth.login(session, body.username, body.password)
+    pair = await request.app.state.auth.login(session, body.username, body.password, client_ip(request))
     _set_session_cookies(request, response, pair.refresh_token)
     return WebSession(access_token=pair.access_token, expires_in=pair.expires_in)
 

@@ -98,3 +98,19 @@ def test_web_client_is_served_with_a_strict_csp(gateway):
     js = gateway.get("/vendor/uplot/uPlot.esm.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert gateway.get("/js/app.js").status_code == 200 and gateway.get("/app.css").status_code == 200
+
+
+def test_admin_lists_users_and_patients_cannot(gateway, zx_env):
+    gateway.cookies.clear()
+    name, _ = new_user(gateway)
+    _, patient = new_user(gateway)
+    _, admin = new_user(gateway, role="admin", zx_env=zx_env)
+    r = gateway.get("/api/auth/users", headers={"Authorization": f"Bearer {patient['access_token']}"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    r = gateway.get("/api/auth/users", params={"q": name}, headers={"Authorization": f"Bearer {admin['access_token']}"})
+    assert r.status_code == 200, r.text
+    rows = r.json()["items"]
+    assert [u["username"] for u in rows] == [name] and rows[0]["role"] == "patient" and rows[0]["wechat"] is False
+    assert "password_hash" not in rows[0]
+    r = gateway.get("/api/auth/users", params={"role": "nobody"}, headers={"Authorization": f"Bearer {admin['access_token']}"})
+    assert r.status_code == 422
