@@ -19,8 +19,8 @@ export function trendChart(items) {
     new uPlot({
       width: width(wrap), height: 200,
       series: [{}, ...labels.map((l, i) => ({ label: l, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } }))],
-      scales: { y: { range: [0, 1] } },
-      axes: [{}, { values: (u, v) => v.map((x) => x.toFixed(1)) }],
+      scales: { x: { range: (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]) }, y: { range: [0, 1] } },
+      axes: [{}, { values: (u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
     }, [xs, ...series], wrap);
   });
   return wrap;
@@ -60,7 +60,7 @@ export function adherenceChart(adherence) {
   requestAnimationFrame(() => {
     new uPlot({
       width: width(wrap), height: 180, legend: { show: false },
-      scales: { y: { range: [0, 1] } },
+      scales: { x: { range: (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]) }, y: { range: [0, 1] } },
       axes: [{}, { values: (u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
       series: [{}, { label: t('proportion_taken'), stroke: '#0b6e4f', fill: 'rgba(11,110,79,0.15)', width: 2, points: { show: true } }],
     }, [xs, ys], wrap);
