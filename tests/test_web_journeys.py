@@ -30,12 +30,24 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 
 
+def implemented(service: str, route: str) -> bool:
+    """Whether this checkout has the service's API (not only its /info skeleton)."""
+    return route in (ROOT / "services" / service / "app" / "api.py").read_text()
+
+
+BOOKING = implemented("booking", '"/holds"')
+REMINDERS = implemented("reminders", '"/occurrences"')
+needs_booking = pytest.mark.skipif(not BOOKING, reason="the booking service's API is not in this checkout yet")
+needs_reminders = pytest.mark.skipif(not REMINDERS, reason="the reminders service's API is not in this checkout yet")
+
+
 @pytest.fixture(scope="module")
 def stack(zx_env):
-    """ocr, xray, nlp and the gateway as real processes; services not started here answer 503 through the gateway."""
+    """The gateway and the services the pages call, as real processes; services not started here answer 503
+    through the gateway (and the pages say so)."""
     env = dict(os.environ)
     env["NLP_DENSE_RETRIEVAL"] = "false"  # no embeddings needed; keeps start-up short on a small machine
-    started = ("ocr", "xray", "nlp")
+    started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ())
     for name in ("ocr", "xray", "nlp", "report", "reminders", "booking", "tips"):
         if name not in started:
             env[f"GATEWAY_{name.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
@@ -219,4 +231,161 @@ def test_consultation_answers_with_sources_and_escalates_an_emergency(stack, bro
     tab.shot(shots, "consult-phone")
     page.set_viewport_size(DESKTOP)
     tab.shot(shots, "consult-desktop")
+    tab.close()
+
+
+def _promote(zx_env, username: str, role: str = "admin") -> None:
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async def run():
+        url = make_url(zx_env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE gateway.users SET role=$1 WHERE username=$2", role, username)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def _monday_in_two_weeks() -> str:
+    from datetime import date, timedelta
+
+    today = date.today()
+    return (today + timedelta(days=14 - today.weekday())).isoformat()
+
+
+# An ID number with a valid GB 11643 check digit (the standard's worked example) and a mobile number.
+ID_NUMBER = "11010519491231002X"
+PHONE = "13800138000"
+
+
+@needs_booking
+def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack, browser, shots, zx_env):
+    admin = Tab(browser, stack, DESKTOP)
+    page = admin.page
+    _register_and_login(admin, "web_admin_1")
+    _promote(zx_env, "web_admin_1")
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").fill("web_admin_1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="管理", exact=True).click()
+    page.get_by_role("link", name="医院、医生与出诊").click()
+    page.get_by_role("heading", name="新增医院").wait_for()
+    hospital_form = page.locator("section.card", has=page.get_by_role("heading", name="新增医院"))
+    hospital_form.get_by_label("医院").fill("诊析示范医院")
+    hospital_form.get_by_label("城市").fill("上海")
+    hospital_form.get_by_role("button", name="创建").click()
+    expect(hospital_form.get_by_role("alert")).to_contain_text("诊析示范医院")
+    doctor_form = page.locator("section.card", has=page.get_by_role("heading", name="新增医生"))
+    doctor_form.get_by_label("医院").select_option(label="诊析示范医院（上海）")
+    doctor_form.get_by_label("科室").select_option(index=0)
+    department = doctor_form.get_by_label("科室").input_value()
+    doctor_form.get_by_label("医生").fill("王晓明")
+    doctor_form.get_by_role("button", name="创建").click()
+    expect(doctor_form.get_by_role("alert")).to_contain_text("王晓明")
+    week = page.locator("section.card", has=page.get_by_role("heading", name="批量排班（一周）"))
+    expect(week.get_by_label("医生")).to_contain_text("王晓明")
+    week.get_by_label("周一日期").fill(_monday_in_two_weeks())
+    week.get_by_label("六 下午").check()  # Monday–Friday mornings are pre-ticked; add Saturday afternoon
+    week.get_by_label("每个时段号源数").fill("3")
+    week.get_by_role("button", name="生成一周出诊").click()
+    expect(week.get_by_role("alert")).to_contain_text("已创建出诊: 6")
+    admin.shot(shots, "admin-booking-desktop")
+    page.set_viewport_size(PHONE)
+    admin.shot(shots, "admin-booking-phone")
+    assert not [p for p in admin.problems if "Content Security Policy" in p], admin.problems
+    admin.close()
+
+    # A patient finds the doctor, watches live counts, holds, confirms, sees the voucher and cancels.
+    patient = Tab(browser, stack, PHONE)
+    watcher = Tab(browser, stack, PHONE)
+    page = patient.page
+    _register_and_login(watcher, "web_watcher_1")
+    watcher.open(f"booking?department={department}")
+    watcher.page.get_by_role("button", name="出诊时间").first.click()
+    watched = watcher.page.locator("strong.remaining").first
+    expect(watched).to_have_text("3")
+
+    _register_and_login(patient, "web_patient_3")
+    page.get_by_role("link", name="挂号", exact=True).click()
+    page.get_by_label("搜索").fill("王晓明")
+    page.get_by_role("button", name="搜索").click()
+    page.get_by_text("王晓明").first.wait_for()
+    page.get_by_role("button", name="出诊时间").first.click()
+    first = page.locator("li.session").first
+    expect(first.locator("strong.remaining")).to_have_text("3")
+    first.get_by_role("button", name="预约").click()
+    expect(first.locator("strong.remaining")).to_have_text("2")
+    expect(watched).to_have_text("2")  # pushed to the other browser over SSE, no reload
+    page.get_by_label("就诊人姓名").fill("张三")
+    page.get_by_label("身份证号").fill("123")
+    page.get_by_label("手机号").fill(PHONE)
+    page.get_by_role("button", name="确认挂号").click()
+    expect(page.get_by_role("alert").filter(has_text="身份证号")).to_contain_text("身份证号无效")
+    page.get_by_label("身份证号").fill(ID_NUMBER)
+    page.get_by_role("button", name="确认挂号").click()
+    page.get_by_role("heading", name="就诊凭证").wait_for()
+    qr = page.get_by_alt_text("就诊凭证 QR")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.naturalWidth") > 50
+    body = page.locator("main").inner_text()
+    assert ID_NUMBER not in body and PHONE not in body  # masked on the voucher
+    assert "王晓明" in body and "已预约" in body
+    patient.shot(shots, "voucher-phone")
+    page.get_by_role("button", name="取消预约").click()
+    expect(page.locator("main")).to_contain_text("已取消")
+    expect(watched).to_have_text("3")  # the slot came back
+    patient.open("booking")
+    expect(page.locator("main")).to_contain_text("我的预约")
+    patient.shot(shots, "booking-phone")
+    page.set_viewport_size(DESKTOP)
+    patient.shot(shots, "booking-desktop")
+    for tab in (patient, watcher):
+        assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+        tab.close()
+
+
+@needs_reminders
+def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
+    from datetime import datetime
+
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_4")
+    page.get_by_role("link", name="用药", exact=True).click()
+    page.get_by_role("heading", name="新的用药计划").wait_for()
+    page.get_by_label("药品").fill("二甲双胍")
+    page.get_by_label("每次剂量").fill("500")
+    page.get_by_label("单位").fill("mg")
+    page.get_by_label("服药安排").select_option("times")
+    later = "23:59" if datetime.now().strftime("%H:%M") < "23:50" else "23:58"
+    page.get_by_label("每天的时间").fill(f"00:00, {later}")
+    page.get_by_label("现有存量").fill("3")
+    page.get_by_label("提前几天提醒续药").fill("7")
+    tab.shot(shots, "medication-form-phone")
+    page.get_by_role("button", name="添加计划").click()
+    page.get_by_text("二甲双胍 500mg").first.wait_for()
+    expect(page.locator(".banner.warn")).to_contain_text("该续药了")  # 3 tablets, 2 a day, 7 days ahead
+    doses = page.locator("li.dose")
+    expect(doses.first).to_be_visible()
+    open_dose = page.locator("li.dose", has=page.get_by_role("button", name="已服用")).last
+    open_dose.get_by_role("button", name="已服用").click()
+    expect(page.locator("li.dose .badge.taken").first).to_be_visible()
+    # The plan is edited with another schedule kind.
+    page.get_by_role("link", name="编辑").first.click()
+    page.get_by_role("heading", name="修改用药计划").wait_for()
+    page.get_by_label("服药安排").select_option("meals")
+    page.get_by_label("早餐后").check()
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("main")).to_contain_text("按三餐")
+    expect(page.locator(".chart")).to_be_visible()
+    tab.shot(shots, "medication-phone")
+    page.set_viewport_size(DESKTOP)
+    tab.shot(shots, "medication-desktop")
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
     tab.close()

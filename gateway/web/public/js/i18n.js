@@ -69,7 +69,7 @@ const STRINGS = {
     'err.not_recordable': '这次服药现在不能记录。', 'err.prn_too_soon': '距上次服用时间太短。', 'err.occurrence_not_found': '找不到该次服药。',
     drug: '药品', drug_hint: '按药盒上的名称填写，例如：二甲双胍', dose: '每次剂量', unit: '单位', route: '用法', notes: '备注',
     route_oral: '口服', route_inhaled: '吸入', route_injection: '注射', route_topical: '外用', route_sublingual: '舌下',
-    route_transdermal: '贴剂', route_other: '其他', sched_kind: '服药时间', kind_times: '每天固定时间', kind_meals: '按三餐',
+    route_transdermal: '贴剂', route_other: '其他', sched_kind: '服药安排', kind_times: '每天固定时间', kind_meals: '按三餐',
     kind_interval: '每隔几小时', kind_once: '仅一次', kind_prn: '需要时服用', sched_times: '每天的时间',
     sched_times_hint: '24 小时制，用逗号分隔，例如 08:00, 20:00', sched_when: '与进餐的关系', sched_offset: '与进餐相隔（分钟）',
     sched_every: '间隔（小时）', sched_anchor: '第一次的时间', sched_at: '服药时间', sched_min_interval: '两次之间至少（小时）',
