@@ -164,7 +164,7 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     page = tab.page
     _register_and_login(tab, "web_patient_1")
     tab.shot(shots, "home-phone")
-    page.get_by_role("link", name="分析", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="分析").click()
     page.get_by_role("heading", name="新的分析").wait_for()
     assert page.get_by_label("化验单照片").get_attribute("capture") == "environment"
     assert page.get_by_label("胸部 X 光片").get_attribute("capture") == "environment"
@@ -206,7 +206,7 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     tab.shot(shots, "report-phone")
     page.set_viewport_size(DESKTOP)
     tab.shot(shots, "report-desktop")
-    page.get_by_role("link", name="首页", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="首页").click()
     page.locator(".chart").first.wait_for()
     tab.shot(shots, "home-desktop")
     assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
@@ -217,7 +217,7 @@ def test_consultation_answers_with_sources_and_escalates_an_emergency(stack, bro
     tab = Tab(browser, stack, PHONE)
     page = tab.page
     _register_and_login(tab, "web_patient_2")
-    page.get_by_role("link", name="问诊", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="问诊").click()
     page.get_by_label("提问").fill("尿酸高平时要注意什么？")
     page.get_by_role("button", name="发送").click()
     answer = page.locator("li.msg.assistant").first
@@ -248,7 +248,11 @@ def _promote(zx_env, username: str, role: str = "admin") -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    # Playwright's sync API keeps an event loop on this thread: run the query on another one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def _monday_in_two_weeks() -> str:
@@ -260,7 +264,7 @@ def _monday_in_two_weeks() -> str:
 
 # An ID number with a valid GB 11643 check digit (the standard's worked example) and a mobile number.
 ID_NUMBER = "11010519491231002X"
-PHONE = "13800138000"
+MOBILE = "13800138000"
 
 
 @needs_booking
@@ -312,7 +316,7 @@ def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack,
     expect(watched).to_have_text("3")
 
     _register_and_login(patient, "web_patient_3")
-    page.get_by_role("link", name="挂号", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="挂号").click()
     page.get_by_label("搜索").fill("王晓明")
     page.get_by_role("button", name="搜索").click()
     page.get_by_text("王晓明").first.wait_for()
@@ -324,7 +328,7 @@ def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack,
     expect(watched).to_have_text("2")  # pushed to the other browser over SSE, no reload
     page.get_by_label("就诊人姓名").fill("张三")
     page.get_by_label("身份证号").fill("123")
-    page.get_by_label("手机号").fill(PHONE)
+    page.get_by_label("手机号").fill(MOBILE)
     page.get_by_role("button", name="确认挂号").click()
     expect(page.get_by_role("alert").filter(has_text="身份证号")).to_contain_text("身份证号无效")
     page.get_by_label("身份证号").fill(ID_NUMBER)
@@ -334,7 +338,7 @@ def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack,
     expect(qr).to_be_visible()
     assert qr.evaluate("img => img.naturalWidth") > 50
     body = page.locator("main").inner_text()
-    assert ID_NUMBER not in body and PHONE not in body  # masked on the voucher
+    assert ID_NUMBER not in body and MOBILE not in body  # masked on the voucher
     assert "王晓明" in body and "已预约" in body
     patient.shot(shots, "voucher-phone")
     page.get_by_role("button", name="取消预约").click()
@@ -357,7 +361,7 @@ def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
     tab = Tab(browser, stack, PHONE)
     page = tab.page
     _register_and_login(tab, "web_patient_4")
-    page.get_by_role("link", name="用药", exact=True).click()
+    page.get_by_role("navigation", name="main").get_by_role("link", name="用药").click()
     page.get_by_role("heading", name="新的用药计划").wait_for()
     page.get_by_label("药品").fill("二甲双胍")
     page.get_by_label("每次剂量").fill("500")

@@ -58,6 +58,7 @@ export async function register(username, password) {
 
 /** Restore the session from the cookie (page load) or renew the access token. One refresh at a time. */
 export function refresh() {
+  if (!csrfToken()) { accessToken = null; return Promise.resolve(false); }  // no cookie session to resume
   if (!refreshing) {
     refreshing = post('/api/auth/web/refresh', undefined, { 'X-CSRF-Token': csrfToken() })
       .then((s) => { accessToken = s.access_token; changed(); return true; })

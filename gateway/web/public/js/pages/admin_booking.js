@@ -108,5 +108,5 @@ export async function bookingAdmin() {
       h('tbody', {}, rows.map((r) => h('tr', {}, h('td', {}, new Date(r.created_at).toLocaleString()), h('td', {}, r.action), h('td', {}, Object.entries(r.target).map(([k, v]) => `${k}=${v}`).join(' ')))))))
       : h('p', { class: 'muted' }, t('no_history')));
   } catch (err) { auditCard.append(h('p', { class: 'muted' }, errorText(err))); }
-  return [weekCard, doctorCard, hospitalCard, statsCard, auditCard];
+  return [hospitalCard, doctorCard, weekCard, statsCard, auditCard];
 }

@@ -104,19 +104,21 @@ export async function bookingPage(route, { go }) {
   const results = h('div', { 'aria-live': 'polite' });
   const box = alertBox();
   const detail = h('div');
+  const confirmBox = h('div');
 
   const hold = async (s, remaining) => {
     showAlert(box, '');
     try {
       const held = await api('booking/v1/holds', { method: 'POST', json: { session_id: s.id } });
       remaining.textContent = String(held.remaining);
-      detail.replaceChildren(confirmCard(held, s, go));
-      detail.querySelector('input').focus();
+      confirmBox.replaceChildren(confirmCard(held, s, go));
+      confirmBox.querySelector('input').focus();
     } catch (err) { showAlert(box, errorText(err)); }
   };
 
   const showDoctor = async (d) => {
     closeLive();
+    confirmBox.replaceChildren();
     live = new AbortController();
     const sessions = await api(`booking/v1/doctors/${d.id}/sessions`);
     detail.replaceChildren(card(`${d.name} · ${d.title}`,
@@ -146,7 +148,7 @@ export async function bookingPage(route, { go }) {
   page.append(card(null, h('form', { class: 'stack', role: 'search', onsubmit: (ev) => { ev.preventDefault(); search(); } },
     field(t('search'), q), field(t('department'), dep),
     h('label', { class: 'toggle' }, avail, ' ', t('only_available')),
-    h('button', { type: 'submit', class: 'primary' }, t('search')))), box, results, detail);
+    h('button', { type: 'submit', class: 'primary' }, t('search')))), box, results, detail, confirmBox);
 
   const mine = card(t('my_bookings'));
   page.append(mine);
