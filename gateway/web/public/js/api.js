@@ -146,3 +146,17 @@ export async function blobUrl(path) {
   const blob = await api(path);
   return URL.createObjectURL(blob);
 }
+
+/** Keep an SSE subscription open like EventSource does: servers end their streams after a time limit, so
+ *  reconnect (after `retryMs`) until `signal` aborts; at most `maxReconnects` times (bounded). */
+export async function sseLoop(path, onEvent, signal, { retryMs = 1000, maxReconnects = 10000 } = {}) {
+  for (let i = 0; i <= maxReconnects && !(signal && signal.aborted); i += 1) {
+    try {
+      await sse(path, onEvent, signal);
+    } catch (err) {
+      if (err.status === 404 || err.status === 403) return;  // gone or not allowed: reconnecting will not help
+    }
+    if (signal && signal.aborted) return;
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
+  }
+}

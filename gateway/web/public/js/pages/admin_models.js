@@ -1,6 +1,6 @@
 // Admin: the X-ray model registry (upload → validated and staged; promote; roll back) and training jobs with
 // live progress (SSE). Routes are the xray service's (/api/xray/v1/models..., /training-jobs...).
-import { api, sse } from '../api.js';
+import { api, sseLoop } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 
@@ -66,9 +66,9 @@ export async function modelsAdmin() {
   const jlist = h('ul', { class: 'links', 'aria-live': 'polite' });
   const follow = (job, li) => {
     if (!watching) watching = new AbortController();
-    sse(`xray/v1/training-jobs/${job.id}/events`, async () => {
+    sseLoop(`xray/v1/training-jobs/${job.id}/events`, async () => {
       try { li.firstChild.textContent = jobLine(await api(`xray/v1/training-jobs/${job.id}`)); } catch { /* keep */ }
-    }, watching.signal).catch(() => {});
+    }, watching.signal, { retryMs: 3000, maxReconnects: 20 });
   };
   const listJobs = async () => {
     try {

@@ -1,6 +1,6 @@
 // Booking: search doctors, see live remaining slots (SSE), hold, confirm with name/ID number/phone, voucher with
 // its QR code, cancel. All routes and fields are the booking service's (services/booking/app/api.py).
-import { api, blobUrl, sse } from '../api.js';
+import { api, blobUrl, sseLoop } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 
@@ -24,16 +24,17 @@ function sessionRow(s, onHold) {
 }
 
 function watch(sessions, signal) {
-  // One stream per listed session (a doctor has a handful); each updates its count as holds come and go.
-  for (const s of sessions) {
-    sse(`booking/v1/sessions/${s.id}/events`, (name, data) => {
+  // One stream per listed session, each updating its count as holds come and go. A browser opens at most six
+  // connections to one HTTP/1.1 host, so only the first four are streamed; the others show the listed count.
+  for (const s of sessions.slice(0, 4)) {
+    sseLoop(`booking/v1/sessions/${s.id}/events`, (name, data) => {
       if (name !== 'remaining' || !data) return;
       document.querySelectorAll(`[data-session="${s.id}"]`).forEach((el) => {
         el.textContent = String(data.remaining);
         const btn = el.closest('li') && el.closest('li').querySelector('button');
         if (btn) btn.disabled = data.remaining <= 0;
       });
-    }, signal).catch(() => { /* the count stays as last seen */ });
+    }, signal);
   }
 }
 

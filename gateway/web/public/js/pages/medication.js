@@ -1,7 +1,7 @@
 // Medication: plans with the full schedule options (create, edit, stop), today's doses (taken / skipped, with
 // missed-dose advice), the adherence chart, refill warnings, and reminders arriving live (SSE) while the page is
 // open. Routes and fields are the reminders service's (services/reminders/app/api.py, schemas.py).
-import { api, sse } from '../api.js';
+import { api, sseLoop } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, getLang, t } from '../i18n.js';
 import { adherenceChart } from '../charts.js';
@@ -155,17 +155,11 @@ export async function medicationPage(route, { go }) {
   const liveList = h('ol', { class: 'live', 'aria-live': 'assertive' });
   page.append(card(t('live_reminders'), liveList, h('p', { class: 'muted small' }, t('live_hint'))));
   stream = new AbortController();
-  (async (signal) => {
-    for (let tries = 0; tries < 1000 && !signal.aborted; tries += 1) {  // the server ends each stream; reconnect
-      try {
-        await sse('reminders/v1/stream?max_duration_s=55', (name, d) => {
-          if (name !== 'reminder') return;
-          liveList.prepend(h('li', { class: 'banner reminder', role: 'status' },
-            `⏰ ${hm(d.due_at)} ${d.drug || ''} ${d.dose ?? ''}${d.unit || ''}`));
-        }, signal);
-      } catch { await new Promise((r) => setTimeout(r, 3000)); }
-    }
-  })(stream.signal);
+  sseLoop('reminders/v1/stream?max_duration_s=55', (name, d) => {
+    if (name !== 'reminder') return;
+    liveList.prepend(h('li', { class: 'banner reminder', role: 'status' },
+      `⏰ ${hm(d.due_at)} ${d.drug || ''} ${d.dose ?? ''}${d.unit || ''}`));
+  }, stream.signal, { retryMs: 3000 });
 
   const refills = plans.filter((p) => p.active && p.refill && p.refill.remind_on && p.refill.remind_on <= today());
   for (const p of refills) {
