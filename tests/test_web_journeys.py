@@ -92,6 +92,7 @@ class Tab:
         self.page.goto(f"{self.base}/#/{route}")
 
     def shot(self, folder: Path, name: str) -> None:
+        expect(self.page.get_by_text("加载中…")).to_have_count(0)  # the page has rendered
         self.page.evaluate("window.scrollTo(0, 0)")  # sticky header at the top of a full-page shot
         self.page.wait_for_timeout(300)  # let charts draw
         self.page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -386,7 +387,8 @@ def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
     page.get_by_label("服药安排").select_option("meals")
     page.get_by_label("早餐后").check()
     page.get_by_role("button", name="保存").click()
-    expect(page.locator("main")).to_contain_text("按三餐")
+    page.get_by_role("heading", name="新的用药计划").wait_for()  # saved: the page is back to a new-plan form
+    expect(page.locator("ul.links li").first).to_contain_text("按三餐")
     expect(page.locator(".chart")).to_be_visible()
     tab.shot(shots, "medication-phone")
     page.set_viewport_size(DESKTOP)

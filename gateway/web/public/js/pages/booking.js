@@ -23,17 +23,29 @@ function sessionRow(s, onHold) {
     h('span', {}, `${t('slots_left')} `, remaining, ` · ${yuan(s.fee_cents)}`), button);
 }
 
+// Live counts: each SessionState carries a version, so a late or stale event never overwrites a newer count.
+const versions = new Map();
+
+function applyState(sessionId, state) {
+  if (!state || state.remaining == null) return;
+  const known = versions.get(sessionId);
+  if (state.version != null) {
+    if (known != null && state.version < known) return;
+    versions.set(sessionId, state.version);
+  }
+  document.querySelectorAll(`[data-session="${sessionId}"]`).forEach((el) => {
+    el.textContent = String(state.remaining);
+    const btn = el.closest('li') && el.closest('li').querySelector('button');
+    if (btn) btn.disabled = state.remaining <= 0;
+  });
+}
+
 function watch(sessions, signal) {
   // One stream per listed session, each updating its count as holds come and go. A browser opens at most six
   // connections to one HTTP/1.1 host, so only the first four are streamed; the others show the listed count.
   for (const s of sessions.slice(0, 4)) {
     sseLoop(`booking/v1/sessions/${s.id}/events`, (name, data) => {
-      if (name !== 'remaining' || !data) return;
-      document.querySelectorAll(`[data-session="${s.id}"]`).forEach((el) => {
-        el.textContent = String(data.remaining);
-        const btn = el.closest('li') && el.closest('li').querySelector('button');
-        if (btn) btn.disabled = data.remaining <= 0;
-      });
+      if (name === 'remaining') applyState(s.id, data);
     }, signal);
   }
 }
@@ -112,6 +124,7 @@ export async function bookingPage(route, { go }) {
     try {
       const held = await api('booking/v1/holds', { method: 'POST', json: { session_id: s.id } });
       remaining.textContent = String(held.remaining);
+      api(`booking/v1/sessions/${s.id}/remaining`).then((state) => applyState(s.id, state)).catch(() => {});
       confirmBox.replaceChildren(confirmCard(held, s, go));
       confirmBox.querySelector('input').focus();
     } catch (err) { showAlert(box, errorText(err)); }
