@@ -162,7 +162,7 @@ export async function bookingPage(route, { go }) {
   page.append(card(null, h('form', { class: 'stack', role: 'search', onsubmit: (ev) => { ev.preventDefault(); search(); } },
     field(t('search'), q), field(t('department'), dep),
     h('label', { class: 'toggle' }, avail, ' ', t('only_available')),
-    h('button', { type: 'submit', class: 'primary' }, t('search')))), box, results, detail, confirmBox);
+    h('button', { type: 'submit', class: 'primary' }, t('search')))), box, card(null, results), detail, confirmBox);
 
   const mine = card(t('my_bookings'));
   page.append(mine);
