@@ -216,6 +216,11 @@ class LabReportParser:
         if value is not None and ind.critical is not None:
             c = ind.critical
             critical = (c.high is not None and value >= c.high) or (c.low is not None and value <= c.low)
+            if critical:
+                # beyond a 危急值 limit the flag says so (LL/HH), in the direction the sheet and the value agree on
+                crit_flag = "HH" if c.high is not None and value >= c.high else "LL"
+                if flag is None or same_direction(flag, crit_flag):
+                    flag = crit_flag
         # ---- plausibility ------------------------------------------------------------------------------------
         if value is not None and high not in (None, 0) and value > 50 * abs(high):
             review_reasons.append("implausible_value")

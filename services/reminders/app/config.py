@@ -1,6 +1,11 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from zhenxi_common.settings import BaseServiceSettings
+
+DEV_DATA_KEY = "dev-insecure-change-me-reminders-data-key"
 
 
 class Settings(BaseServiceSettings):
@@ -8,3 +13,44 @@ class Settings(BaseServiceSettings):
 
     service_name: str = "reminders"
     port: int = 8105
+
+    # Key for personal fields at rest (drug text, notes, caregiver, device addresses): any string, stretched.
+    data_key: str = DEV_DATA_KEY
+    # knowledge/ root for zhenxi_knowledge (None: its own default, $ZHENXI_KNOWLEDGE_DIR or the repo's knowledge/).
+    knowledge_dir: Path | None = None
+
+    # Expansion: occurrences are stored this far ahead and topped up by the scheduler.
+    horizon_days: int = Field(14, ge=1, le=90)
+    max_doses_per_day: int = 48
+    max_pending_days: int = 3660   # a plan may not run further than this from today
+
+    # Scheduler.
+    scheduler_enabled: bool = True
+    scheduler_poll_s: float = 0.5
+    scheduler_batch: int = 500
+    housekeeping_every_s: float = 5.0   # auto-missed marking and horizon top-up
+    relay_batch: int = 500
+    # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
+    repeat_every_min: float = 10.0
+    max_repeats: int = 3
+    # Caregiver (Medfriend) alert after this many minutes unacknowledged (default; a plan may override).
+    caregiver_after_min: float = 30.0
+    # A dose not recorded this long after its due time becomes `missed`; taken after `late_after_min`: taken_late.
+    grace_min: float = 120.0
+    late_after_min: float = 60.0
+
+    # Channels.
+    deliveries_enabled: bool = True
+    # Hosts webhooks may point at (SSRF guard). dev/test also allow 127.0.0.1 and localhost.
+    webhook_allowed_hosts: list[str] = []
+    webhook_timeout_s: float = 5.0
+    wechat_base_url: str = "https://api.weixin.qq.com"
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_template_id: str = ""
+
+    # Refill: remind this many days before the stock runs out (a plan may override).
+    refill_days_ahead: int = 7
+
+    def secret_fields(self) -> dict[str, str]:
+        return {**super().secret_fields(), "REMINDERS_DATA_KEY": self.data_key}

@@ -1,12 +1,62 @@
+import asyncio
+import logging
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from zhenxi_common.app import create_service_app
+from zhenxi_common.events import ReminderDueV1
+from zhenxi_common.http import make_http_client
 
 from .api import router
+from .bookings import CANCELLED, consume_bookings
+from .channels import Dispatcher
 from .config import Settings
-from .models import outbox
+from .crypto import FieldCipher
+from .knowledge import get_drug_book
+from .models import inbox, outbox
+from .relay import DrainingRelay
+from .scheduler import Scheduler
+from .service import Reminders
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox)
+    # httpx logs every URL at INFO: webhook addresses and the WeChat access token must not reach the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    @contextlib.asynccontextmanager
+    async def resources(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        # Bursty outbox: swap the platform relay for one that drains full batches concurrently.
+        if state.outbox_relay is not None:
+            await state.outbox_relay.stop()
+        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=0.5,
+                                           batch_size=settings.relay_batch)
+        state.outbox_relay.start()
+        state.reminders = Reminders(settings, FieldCipher(settings.data_key),
+                                    get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))
+        state.http = make_http_client("", name="reminders-out", attempts=1, timeout_s=settings.webhook_timeout_s)
+        state.dispatcher = Dispatcher(state.reminders, state.http, state.redis, settings.redis_key_prefix)
+        state.scheduler = Scheduler(state.sessionmaker, state.reminders)
+        if settings.scheduler_enabled:
+            state.scheduler.start()
+        tasks = []
+        if settings.deliveries_enabled:
+            state.bus.consume(ReminderDueV1, "reminders-delivery", state.dispatcher.handle, state.sessionmaker, inbox)
+            tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox)))
+            tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox,
+                                                              "reminders-booking-cancels", CANCELLED)))
+        try:
+            yield
+        finally:
+            await state.scheduler.stop()
+            for t in tasks:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            await state.http.aclose()
+
+    return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox,
+                              resources=resources)

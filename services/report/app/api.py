@@ -1,10 +1,31 @@
-from fastapi import APIRouter, Request
+"""Routes only: parse the request, call the report service, shape the response."""
+from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from zhenxi_common.db import DbSession
+from zhenxi_common.errors import PayloadTooLargeError, error_responses
 from zhenxi_common.identity import CurrentUser
 
-from .schemas import Caller, ServiceInfo
+from . import render
+from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, NothingToRetryError,
+                     PdfUnavailableError, ReportInProgressError, ReportNotFoundError, ReportNotReadyError,
+                     SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
+from .schemas import Caller, ReportList, ReportOut, ServiceInfo
+from .service import IncomingFile, NewReport, ReportService, parse_id, report_out
 
 router = APIRouter(prefix="/v1", tags=["report"])
+
+
+def get_reports(request: Request) -> ReportService:
+    return request.app.state.reports
+
+
+Reports = Annotated[ReportService, Depends(get_reports)]
+_OWNED = error_responses(ReportNotFoundError)
 
 
 @router.get("/info", response_model=ServiceInfo)
@@ -12,3 +33,126 @@ async def info(request: Request, user: CurrentUser) -> ServiceInfo:
     """Service name, version and the caller as the gateway identified them."""
     return ServiceInfo(service=request.app.state.settings.service_name, version=request.app.version,
                        caller=Caller(user_id=user.user_id, role=user.role))
+
+
+async def _read(files: list[UploadFile] | None, limit: int, field: str) -> list[IncomingFile]:
+    out = []
+    for pos, f in enumerate(files or []):
+        if f.size is not None and f.size > limit:
+            raise FileTooLargeError(details={"field": field, "position": pos, "max_bytes": limit})
+        data = await f.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLargeError(details={"field": field, "position": pos, "max_bytes": limit})
+        out.append(IncomingFile(data))
+    return out
+
+
+@router.post("/reports", response_model=ReportOut, status_code=202, responses={
+    200: {"description": "`?wait=true` and the report finished within the wait: the complete report",
+          "model": ReportOut},
+    **error_responses(EmptyReportError, TooManyFilesError, FileTooLargeError, PayloadTooLargeError, EmptyFileError,
+                      UnsupportedMediaTypeError, SymptomsTooLongError)})
+async def create_report(
+    request: Request, user: CurrentUser, reports: Reports,
+    lab: Annotated[list[UploadFile] | None, File(description="lab-report photos (JPEG/PNG/WebP/HEIC/PDF)")] = None,
+    xray: Annotated[list[UploadFile] | None, File(description="chest X-rays (PNG/JPEG/DICOM)")] = None,
+    symptoms: Annotated[str | None, Form(max_length=2000, description="symptom description")] = None,
+    sex: Annotated[Literal["male", "female"] | None, Form()] = None,
+    age: Annotated[float | None, Form(ge=0, le=130)] = None,
+    medications: Annotated[list[str] | None, Form(description="current medications, one per field")] = None,
+    lang: Annotated[Literal["zh", "en"], Form(description="language of the summary")] = "zh",
+    wait: Annotated[bool, Query(description="answer when the report is complete (small inputs)")] = False,
+) -> JSONResponse:
+    """Start a report from lab photos, X-rays and/or symptom text; 202 with its id (or 200 with `?wait=true`)."""
+    settings = request.app.state.settings
+    # Count first: refuse too many files before reading any of them.
+    if len(lab or []) + len(xray or []) > settings.max_files:
+        raise TooManyFilesError(details={"max_files": settings.max_files})
+    req = NewReport(lab=await _read(lab, settings.max_file_bytes, "lab"),
+                    xray=await _read(xray, settings.max_file_bytes, "xray"), symptoms=symptoms, sex=sex, age=age,
+                    medications=[m.strip()[:64] for m in medications or [] if m.strip()][:50], lang=lang)
+    report_id = await reports.create(user.user_id, req)
+    status = 202
+    if wait and await reports.wait(report_id, settings.wait_timeout_s):
+        status = 200
+    async with request.app.state.sessionmaker() as session:
+        report, sections = await reports.get(session, user.user_id, report_id)
+        out = report_out(report, sections)
+    return JSONResponse(out.model_dump(mode="json"), status_code=status,
+                        headers={"Location": out.links.self})
+
+
+@router.get("/reports", response_model=ReportList)
+async def list_reports(session: DbSession, user: CurrentUser, reports: Reports,
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                       cursor: Annotated[str | None, Query(max_length=200)] = None) -> ReportList:
+    """The caller's reports, newest first, cursor-paginated."""
+    items, nxt = await reports.list(session, user.user_id, limit, cursor)
+    return ReportList(items=items, next_cursor=nxt)
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, responses={
+    200: {"description": "JSON (default), or the finished report as HTML, PDF or a FHIR R4 Bundle",
+          "content": {"text/html": {}, "application/pdf": {}, "application/fhir+json": {}}},
+    **error_responses(ReportNotFoundError, ReportNotReadyError, PdfUnavailableError)})
+async def get_report(report_id: str, request: Request, session: DbSession, user: CurrentUser, reports: Reports,
+                     format: Annotated[Literal["json", "html", "pdf", "fhir"], Query()] = "json") -> Response:
+    """One of the caller's reports: its current state, or the finished report in another format."""
+    report, sections = await reports.get(session, user.user_id, parse_id(report_id))
+    if format == "json":
+        return JSONResponse(report_out(report, sections).model_dump(mode="json"))
+    if report.status != "completed":
+        raise ReportNotReadyError(details={"status": report.status})
+    images = await reports.derived_images(session, report)
+    if format == "html":
+        return Response(render.html(report.body, images), media_type="text/html; charset=utf-8")
+    if format == "pdf":
+        font = request.app.state.settings.font_path()
+        if font is None:
+            raise PdfUnavailableError()
+        pdf = await render.pdf_async(report.body, images, font)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="zhenxi-report-{report.id}.pdf"'})
+    return JSONResponse(render.fhir(report.body, report.user_id), media_type="application/fhir+json")
+
+
+@router.get("/reports/{report_id}/images/{image_id}", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, **error_responses(ReportNotFoundError, ImageNotFoundError)})
+async def get_image(report_id: str, image_id: str, session: DbSession, user: CurrentUser, reports: Reports) -> Response:
+    """A derived image of the report (mask overlay with nodule boxes, or a finding's heatmap)."""
+    data = await reports.image(session, user.user_id, parse_id(report_id), image_id)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.delete("/reports/{report_id}", status_code=204, response_class=Response,
+               responses=error_responses(ReportNotFoundError, ReportInProgressError))
+async def delete_report(report_id: str, user: CurrentUser, reports: Reports) -> Response:
+    """Delete the report with its stored uploads and derived images (right to be forgotten)."""
+    await reports.delete(user.user_id, parse_id(report_id))
+    return Response(status_code=204)
+
+
+@router.post("/reports/{report_id}:retry", response_model=ReportOut, status_code=202,
+             responses={200: {"description": "`?wait=true` and the retry finished", "model": ReportOut},
+                        **error_responses(ReportNotFoundError, ReportInProgressError, NothingToRetryError)})
+async def retry_report(report_id: str, request: Request, user: CurrentUser, reports: Reports,
+                       wait: Annotated[bool, Query()] = False) -> JSONResponse:
+    """Run the report's unavailable sections again (after a service came back)."""
+    rid = parse_id(report_id)
+    await reports.retry(user.user_id, rid)
+    status = 202
+    if wait and await reports.wait(rid, request.app.state.settings.wait_timeout_s):
+        status = 200
+    async with request.app.state.sessionmaker() as session:
+        report, sections = await reports.get(session, user.user_id, rid)
+        out = report_out(report, sections)
+    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/reports/{report_id}/events", responses={200: {"content": {"text/event-stream": {}}}, **_OWNED})
+async def report_events(report_id: str, request: Request, session: DbSession, user: CurrentUser,
+                        reports: Reports) -> StreamingResponse:
+    """Server-Sent Events: each section's progress (`lab: running`, `xray: done`…), then the report's status."""
+    report, _ = await reports.get(session, user.user_id, parse_id(report_id))
+    return StreamingResponse(reports.events(report.id, request.is_disconnected), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

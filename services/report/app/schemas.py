@@ -1,4 +1,14 @@
-from pydantic import BaseModel
+"""Public contract of the report service."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SectionKind = Literal["lab", "xray", "symptoms"]
+SectionStatus = Literal["pending", "running", "done", "unavailable"]
+ReportStatus = Literal["pending", "running", "completed", "failed"]
 
 
 class Caller(BaseModel):
@@ -10,3 +20,46 @@ class ServiceInfo(BaseModel):
     service: str
     version: str
     caller: Caller
+
+
+class SectionState(BaseModel):
+    kind: SectionKind
+    status: SectionStatus
+    reason: dict[str, Any] | None = Field(None, description="why a section is unavailable: service, code, detail")
+    runs: int
+
+
+class Links(BaseModel):
+    self: str
+    events: str
+    retry: str
+
+
+class ReportOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    status: ReportStatus
+    lang: Literal["zh", "en"]
+    created_at: datetime
+    completed_at: datetime | None
+    urgency: str | None
+    urgent: bool
+    sections: list[SectionState]
+    links: Links
+    report: dict[str, Any] | None = Field(None, description="the composed report once completed: summary, "
+                                          "sections, trends, critical values, departments, tips, disclaimer")
+
+
+class ReportSummary(BaseModel):
+    id: str
+    status: ReportStatus
+    created_at: datetime
+    report_date: datetime | None
+    urgency: str | None
+    urgent: bool
+    sections: list[SectionState]
+
+
+class ReportList(BaseModel):
+    items: list[ReportSummary]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null on the last")

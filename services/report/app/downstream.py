@@ -1,0 +1,116 @@
+"""The services a report fans out to (ocr, xray, nlp), behind one small interface.
+
+``HttpDownstream`` calls them over HTTP through the shared client (timeouts, retries on idempotent calls, a
+circuit breaker per service), signed as the report's owner so their own records stay per user. A failure is
+one of two kinds, and the difference matters: the service could not answer (``SectionUnavailable``: timeout,
+connection refused, 5xx, breaker open — retry later), or it answered that the input is not acceptable
+(``InputRefused``: a 4xx with its error code — a result, retrying will not change it)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Protocol
+
+import anyio
+import httpx
+
+from zhenxi_common.errors import UpstreamUnavailableError
+from zhenxi_common.http import make_breakers, make_http_client
+from zhenxi_common.identity import GatewayIdentityAuth, Identity
+
+
+class SectionUnavailable(Exception):
+    def __init__(self, service: str, reason: str, detail: str = "") -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason   # timeout | unreachable | circuit_open | upstream_error | storage
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, str]:
+        return {"service": self.service, "code": self.reason, "detail": self.detail[:200]}
+
+
+class InputRefused(Exception):
+    def __init__(self, service: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"{service}: {code}")
+        self.service = service
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "status": self.status, "code": self.code, "message": self.message[:300]}
+
+
+class Downstream(Protocol):
+    async def parse_lab(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict: ...
+
+    async def interpret(self, who: Identity, payload: dict) -> dict: ...
+
+    async def analyze_xray(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict: ...
+
+    async def analyze_symptoms(self, who: Identity, text: str, lang: str | None) -> dict: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _refusal(service: str, r: httpx.Response) -> InputRefused:
+    try:
+        err = r.json()["error"]
+        return InputRefused(service, r.status_code, str(err.get("code")), str(err.get("message", "")))
+    except (ValueError, KeyError, TypeError):
+        return InputRefused(service, r.status_code, f"http_{r.status_code}", "")
+
+
+class HttpDownstream:
+    def __init__(self, *, ocr_url: str, xray_url: str, nlp_url: str, signing_key: str,
+                 timeouts: dict[str, float], breaker_threshold: int = 5, breaker_ttl_s: float = 30.0) -> None:
+        breakers = make_breakers(breaker_threshold, breaker_ttl_s)
+        self.key = signing_key
+        self.timeouts = timeouts
+        self.clients = {
+            name: make_http_client(url, name=name, breakers=breakers, timeout_s=timeouts[name])
+            for name, url in (("ocr", ocr_url), ("xray", xray_url), ("nlp", nlp_url))
+        }
+
+    async def _post(self, service: str, path: str, who: Identity, **kwargs: Any) -> dict:
+        client = self.clients[service]
+        auth = GatewayIdentityAuth(self.key, who)
+        try:
+            # The client's read timeout bounds each read; this bounds the whole call (a stalled, half-sent body).
+            with anyio.fail_after(self.timeouts[service] * 1.5 + 1):
+                r = await client.post(path, auth=auth, **kwargs)
+        except TimeoutError as exc:
+            raise SectionUnavailable(service, "timeout", type(exc).__name__) from None
+        except httpx.TimeoutException as exc:
+            raise SectionUnavailable(service, "timeout", type(exc).__name__) from None
+        except httpx.TransportError as exc:
+            raise SectionUnavailable(service, "unreachable", type(exc).__name__) from None
+        except UpstreamUnavailableError as exc:
+            raise SectionUnavailable(service, "circuit_open", exc.message) from None
+        if r.status_code >= 500 or r.status_code == 429:
+            raise SectionUnavailable(service, "upstream_error", f"HTTP {r.status_code}")
+        if r.status_code >= 400:
+            raise _refusal(service, r)
+        return r.json()
+
+    async def parse_lab(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict:
+        return await self._post("ocr", "/v1/lab-reports:parse", who,
+                                files={"file": (filename, data, content_type or "application/octet-stream")})
+
+    async def interpret(self, who: Identity, payload: dict) -> dict:
+        return await self._post("nlp", "/v1/interpretations", who, json=payload)
+
+    async def analyze_xray(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict:
+        return await self._post("xray", "/v1/xray/analyses", who,
+                                files={"file": (filename, data, content_type or "application/octet-stream")})
+
+    async def analyze_symptoms(self, who: Identity, text: str, lang: str | None) -> dict:
+        body: dict[str, Any] = {"text": text}
+        if lang:
+            body["lang"] = lang
+        return await self._post("nlp", "/v1/symptoms:analyze", who, json=body)
+
+    async def aclose(self) -> None:
+        for c in self.clients.values():
+            with contextlib.suppress(Exception):
+                await c.aclose()

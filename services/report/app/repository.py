@@ -1,0 +1,119 @@
+"""Queries of the report schema. Only ``flush()``, never ``commit()``."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import IndicatorValue, Report, Section, Upload
+
+
+async def add_report(session: AsyncSession, *, user_id: str, lang: str, inputs_enc: bytes,
+                     kinds: list[str]) -> Report:
+    report = Report(id=uuid.uuid4(), user_id=user_id, lang=lang, inputs_enc=inputs_enc, status="pending",
+                    critical=False, attempts=0, completions=0)
+    session.add(report)
+    await session.flush()
+    for kind in kinds:
+        session.add(Section(report_id=report.id, kind=kind, status="pending", runs=0))
+    await session.flush()
+    return report
+
+
+async def add_upload(session: AsyncSession, **values: Any) -> Upload:
+    up = Upload(id=uuid.uuid4(), **values)
+    session.add(up)
+    await session.flush()
+    return up
+
+
+async def get_owned(session: AsyncSession, report_id: uuid.UUID, user_id: str) -> Report | None:
+    return (await session.execute(select(Report).where(Report.id == report_id, Report.user_id == user_id))
+            ).scalar_one_or_none()
+
+
+async def list_owned(session: AsyncSession, user_id: str, limit: int,
+                     after: tuple[datetime, uuid.UUID] | None) -> list[Report]:
+    q = select(Report).where(Report.user_id == user_id)
+    if after is not None:
+        q = q.where(tuple_(Report.created_at, Report.id) < tuple_(after[0], after[1]))
+    q = q.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
+    return list((await session.execute(q)).scalars())
+
+
+async def sections_of(session: AsyncSession, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Section]]:
+    out: dict[uuid.UUID, list[Section]] = {r: [] for r in report_ids}
+    if not report_ids:
+        return out
+    q = (select(Section).where(Section.report_id.in_(report_ids)).order_by(Section.kind)
+         .execution_options(populate_existing=True))   # other transactions write progress meanwhile
+    for s in (await session.execute(q)).scalars():
+        out[s.report_id].append(s)
+    return out
+
+
+async def uploads_of(session: AsyncSession, report_id: uuid.UUID, kinds: tuple[str, ...] | None = None) -> list[Upload]:
+    q = select(Upload).where(Upload.report_id == report_id)
+    if kinds:
+        q = q.where(Upload.kind.in_(kinds))
+    return list((await session.execute(q.order_by(Upload.kind, Upload.position, Upload.created_at))).scalars())
+
+
+async def sha_still_used(session: AsyncSession, user_id: str, sha256: str) -> bool:
+    row = (await session.execute(select(Upload.id).where(Upload.user_id == user_id, Upload.sha256 == sha256)
+                                 .limit(1))).first()
+    return row is not None
+
+
+async def claim_next(session: AsyncSession) -> Report | None:
+    """The oldest report with work left that no other worker holds. The row lock is held until this
+    transaction ends, so two replicas never process one report, and a crashed worker's lock goes with its
+    connection (the report is then claimed again). ``FOR NO KEY UPDATE`` still lets other transactions
+    insert rows that reference the report (sections' progress, derived images)."""
+    q = (select(Report).where(Report.status == "pending").order_by(Report.created_at).limit(1)
+         .with_for_update(skip_locked=True, key_share=True))
+    return (await session.execute(q)).scalar_one_or_none()
+
+
+async def set_section(session: AsyncSession, report_id: uuid.UUID, kind: str, **values: Any) -> None:
+    await session.execute(update(Section).where(Section.report_id == report_id, Section.kind == kind)
+                          .values(**values))
+
+
+async def history(session: AsyncSession, user_id: str, codes: list[str], before: datetime,
+                  exclude_report: uuid.UUID) -> list[IndicatorValue]:
+    if not codes:
+        return []
+    q = (select(IndicatorValue).where(IndicatorValue.user_id == user_id, IndicatorValue.code.in_(codes),
+                                      IndicatorValue.report_id != exclude_report, IndicatorValue.taken_at <= before)
+         .order_by(IndicatorValue.code, IndicatorValue.taken_at, IndicatorValue.id))
+    return list((await session.execute(q)).scalars())
+
+
+async def replace_indicator_values(session: AsyncSession, report: Report, values: list[dict[str, Any]],
+                                   taken_at: datetime) -> None:
+    await session.execute(delete(IndicatorValue).where(IndicatorValue.report_id == report.id))
+    if values:   # one multi-row INSERT
+        await session.execute(insert(IndicatorValue).values(
+            [{"report_id": report.id, "user_id": report.user_id, "taken_at": taken_at, **v} for v in values]))
+
+
+async def reset_unavailable(session: AsyncSession, report: Report) -> list[str]:
+    kinds = [s.kind for s in (await session.execute(select(Section).where(
+        Section.report_id == report.id, or_(Section.status == "unavailable", Section.status == "pending")))).scalars()]
+    if kinds:
+        await session.execute(update(Section).where(and_(Section.report_id == report.id, Section.kind.in_(kinds)))
+                              .values(status="pending", reason=None))
+        report.status = "pending"
+        await session.flush()
+    return kinds
+
+
+async def delete_report(session: AsyncSession, report: Report) -> list[Upload]:
+    uploads = await uploads_of(session, report.id)
+    await session.delete(report)
+    await session.flush()
+    return uploads

@@ -1,0 +1,276 @@
+"""The report use cases: create (store uploads first), read, list, delete, retry, progress. No FastAPI here."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from . import repository
+from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
+                     ReportNotFoundError, SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
+from .models import Report, Section, Upload
+from .schemas import Links, ReportOut, ReportSummary, SectionState
+from .store import Sealer, UploadStore
+from .worker import ReportEngine, inputs_aad
+
+LAB_TYPES = ("jpeg", "png", "webp", "heic", "pdf")
+XRAY_TYPES = ("jpeg", "png", "dicom")
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic",
+                 "pdf": "application/pdf", "dicom": "application/dicom"}
+
+
+def sniff(data: bytes) -> str | None:
+    """The file's type from its first bytes (never from the name or the client's content type)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif", b"hevc"):
+        return "heic"
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if len(data) > 132 and data[128:132] == b"DICM":
+        return "dicom"
+    return None
+
+
+@dataclass
+class IncomingFile:
+    data: bytes
+    declared_size: int | None = None
+
+
+@dataclass
+class NewReport:
+    lab: list[IncomingFile]
+    xray: list[IncomingFile]
+    symptoms: str | None
+    sex: str | None
+    age: float | None
+    medications: list[str]
+    lang: str
+
+
+def _links(report_id: uuid.UUID) -> Links:
+    base = f"/v1/reports/{report_id}"
+    return Links(self=base, events=f"{base}/events", retry=f"{base}:retry")
+
+
+def _states(sections: list[Section]) -> list[SectionState]:
+    return [SectionState(kind=s.kind, status=s.status, reason=s.reason, runs=s.runs) for s in sections]
+
+
+def _status(report: Report, sections: list[Section]) -> str:
+    if report.status == "pending" and any(s.status != "pending" for s in sections):
+        return "running"
+    return report.status
+
+
+def report_out(report: Report, sections: list[Section]) -> ReportOut:
+    return ReportOut(id=str(report.id), status=_status(report, sections), lang=report.lang,
+                     created_at=report.created_at, completed_at=report.completed_at, urgency=report.urgency,
+                     urgent=report.critical, sections=_states(sections), links=_links(report.id),
+                     report=report.body if report.status == "completed" else None)
+
+
+def parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ReportNotFoundError() from None
+
+
+def encode_cursor(r: Report) -> str:
+    return base64.urlsafe_b64encode(f"{r.created_at.isoformat()}|{r.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    from .errors import ServiceError
+
+    class BadCursorError(ServiceError):
+        code = "invalid_cursor"
+        status = 422
+        default_message = "分页游标无效。 The cursor is not valid."
+
+    try:
+        ts, rid = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().split("|")
+        return datetime.fromisoformat(ts), uuid.UUID(rid)
+    except (ValueError, UnicodeDecodeError):
+        raise BadCursorError() from None
+
+
+class ReportService:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], store: UploadStore, sealer: Sealer,
+                 engine: ReportEngine, *, max_files: int, max_file_bytes: int, max_symptom_chars: int) -> None:
+        self.sessionmaker = sessionmaker
+        self.store = store
+        self.sealer = sealer
+        self.engine = engine
+        self.max_files = max_files
+        self.max_file_bytes = max_file_bytes
+        self.max_symptom_chars = max_symptom_chars
+
+    # ------------------------------------------------------------------ create
+    def check(self, req: NewReport) -> list[tuple[str, int, bytes, str]]:
+        """Refuse bad input before anything is stored; returns (kind, position, data, type) per file."""
+        symptoms = (req.symptoms or "").strip()
+        if not req.lab and not req.xray and not symptoms:
+            raise EmptyReportError()
+        if len(symptoms) > self.max_symptom_chars:
+            raise SymptomsTooLongError(details={"max_chars": self.max_symptom_chars})
+        if len(req.lab) + len(req.xray) > self.max_files:
+            raise TooManyFilesError(details={"max_files": self.max_files})
+        out = []
+        for kind, files, allowed in (("lab", req.lab, LAB_TYPES), ("xray", req.xray, XRAY_TYPES)):
+            for pos, f in enumerate(files):
+                if len(f.data) > self.max_file_bytes:
+                    raise FileTooLargeError(details={"field": kind, "position": pos, "max_bytes": self.max_file_bytes})
+                if not f.data:
+                    raise EmptyFileError(details={"field": kind, "position": pos})
+                t = sniff(f.data)
+                if t not in allowed:
+                    raise UnsupportedMediaTypeError(details={"field": kind, "position": pos, "allowed": list(allowed)})
+                out.append((kind, pos, f.data, t))
+        return out
+
+    async def create(self, user_id: str, req: NewReport) -> uuid.UUID:
+        files = self.check(req)
+        symptoms = (req.symptoms or "").strip() or None
+        kinds = [k for k, present in (("lab", req.lab), ("xray", req.xray), ("symptoms", symptoms)) if present]
+        # Uploads are on disk (encrypted) before the report row commits: a committed report never lacks its files.
+        blobs: list = [None] * len(files)
+
+        async def put(i: int, data: bytes) -> None:
+            blobs[i] = await anyio.to_thread.run_sync(self.store.put, user_id, data)
+
+        async with anyio.create_task_group() as tg:   # the writes (and their fsyncs) overlap
+            for i, (_, _, data, _) in enumerate(files):
+                tg.start_soon(put, i, data)
+        stored = [(kind, pos, blobs[i], t) for i, (kind, pos, _, t) in enumerate(files)]
+        report_id = uuid.uuid4()
+        sealed = self.sealer.seal(json.dumps({"symptoms": symptoms, "sex": req.sex, "age": req.age,
+                                              "medications": req.medications}).encode(), inputs_aad(report_id))
+        async with self.sessionmaker() as session, session.begin():
+            report = Report(id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, status="pending",
+                            critical=False, attempts=0, completions=0)
+            session.add(report)
+            await session.flush()
+            session.add_all([Section(report_id=report_id, kind=kind, status="pending", runs=0) for kind in kinds])
+            session.add_all([Upload(id=uuid.uuid4(), report_id=report_id, user_id=user_id, kind=kind, position=pos,
+                                    sha256=blob.sha256, size_bytes=blob.size_bytes, content_type=CONTENT_TYPES[t])
+                             for kind, pos, blob, t in stored])
+        self.engine.hand_over(report_id, {(kind, pos): data for kind, pos, data, _ in files})
+        self.engine.wake()
+        return report_id
+
+    async def wait(self, report_id: uuid.UUID, timeout_s: float) -> bool:
+        async def is_done() -> bool:
+            async with self.sessionmaker() as s:
+                r = await s.get(Report, report_id)
+                return r is None or r.status in ("completed", "failed")
+        return await self.engine.wait_done(report_id, timeout_s, is_done)
+
+    # ------------------------------------------------------------------ read
+    async def get(self, session: AsyncSession, user_id: str, report_id: uuid.UUID) -> tuple[Report, list[Section]]:
+        report = await repository.get_owned(session, report_id, user_id)
+        if report is None:
+            raise ReportNotFoundError()
+        return report, (await repository.sections_of(session, [report.id]))[report.id]
+
+    async def list(self, session: AsyncSession, user_id: str, limit: int, cursor: str | None
+                   ) -> tuple[list[ReportSummary], str | None]:
+        after = decode_cursor(cursor) if cursor else None
+        rows = await repository.list_owned(session, user_id, limit + 1, after)
+        page, more = rows[:limit], len(rows) > limit
+        secs = await repository.sections_of(session, [r.id for r in page])
+        items = [ReportSummary(id=str(r.id), status=_status(r, secs[r.id]), created_at=r.created_at,
+                               report_date=r.report_date, urgency=r.urgency, urgent=r.critical,
+                               sections=_states(secs[r.id])) for r in page]
+        return items, encode_cursor(page[-1]) if more and page else None
+
+    async def image(self, session: AsyncSession, user_id: str, report_id: uuid.UUID, image_id: str) -> bytes:
+        from .errors import ImageNotFoundError
+
+        await self.get(session, user_id, report_id)
+        for up in await repository.uploads_of(session, report_id, ("derived",)):
+            if str(up.id) == image_id:
+                return await anyio.to_thread.run_sync(self.store.get, user_id, up.sha256)
+        raise ImageNotFoundError()
+
+    async def derived_images(self, session: AsyncSession, report: Report) -> dict[str, bytes]:
+        out = {}
+        for up in await repository.uploads_of(session, report.id, ("derived",)):
+            out[str(up.id)] = await anyio.to_thread.run_sync(self.store.get, report.user_id, up.sha256)
+        return out
+
+    # ------------------------------------------------------------------ delete / retry
+    async def delete(self, user_id: str, report_id: uuid.UUID) -> None:
+        """The report, its sections, indicator values, uploads and derived images. A report being processed
+        right now holds its row lock: that answers 409 (retry in a moment) rather than waiting."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(text("SET LOCAL lock_timeout = '2s'"))
+            report = await repository.get_owned(session, report_id, user_id)
+            if report is None:
+                raise ReportNotFoundError()
+            try:
+                uploads = await repository.delete_report(session, report)
+            except DBAPIError as exc:
+                if "lock" in str(exc.orig).lower():
+                    raise ReportInProgressError(headers={"Retry-After": "5"}) from None
+                raise
+            still_used = {u.sha256 for u in uploads if await repository.sha_still_used(session, user_id, u.sha256)}
+        for sha in {u.sha256 for u in uploads} - still_used:
+            await anyio.to_thread.run_sync(self.store.delete, user_id, sha)
+
+    async def retry(self, user_id: str, report_id: uuid.UUID) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            report = await repository.get_owned(session, report_id, user_id)
+            if report is None:
+                raise ReportNotFoundError()
+            if report.status == "pending":
+                raise ReportInProgressError()
+            if not await repository.reset_unavailable(session, report):
+                raise NothingToRetryError()
+        self.engine.wake()
+
+    # ------------------------------------------------------------------ progress (SSE)
+    async def events(self, report_id: uuid.UUID, is_disconnected: Callable[[], Awaitable[bool]],
+                     poll_s: float = 0.3, max_s: float = 600.0) -> AsyncIterator[bytes]:
+        seen: dict[str, tuple[str, Any]] = {}
+        seq = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_s
+        while loop.time() < deadline:
+            async with self.sessionmaker() as s:
+                report = await s.get(Report, report_id)
+                if report is None:
+                    yield b"event: deleted\ndata: {}\n\n"
+                    return
+                sections = (await repository.sections_of(s, [report_id]))[report_id]
+            for sec in sections:
+                key = (sec.status, sec.reason)
+                if seen.get(sec.kind) != key:
+                    seen[sec.kind] = key
+                    seq += 1
+                    data = {"section": sec.kind, "status": sec.status, "reason": sec.reason}
+                    yield f"id: {seq}\nevent: section\ndata: {json.dumps(data)}\n\n".encode()
+            if report.status in ("completed", "failed"):
+                seq += 1
+                data = {"status": report.status, "urgency": report.urgency, "urgent": report.critical}
+                yield f"id: {seq}\nevent: report\ndata: {json.dumps(data)}\n\n".encode()
+                return
+            if await is_disconnected():
+                return
+            await asyncio.sleep(poll_s)
