@@ -13,6 +13,14 @@ export function trendChart(items) {
   const labels = [...new Set(rows.flatMap((r) => r.findings.filter((f) => f.positive).map((f) => f.label)))].slice(0, 6);
   const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': `${t('trend')}: ${labels.join(', ')}` });
   if (!labels.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  if (rows.length < 2) {  // one analysis is not a trend: list its values instead of a one-point chart
+    const only = rows[0];
+    wrap.append(h('ul', { class: 'findings' }, labels.map((l) => {
+      const f = only.findings.find((x) => x.label === l);
+      return h('li', {}, `${l}: ${Math.round(f.probability * 100)}% · ${new Date(only.created_at).toLocaleDateString()}`);
+    })));
+    return wrap;
+  }
   const xs = rows.map((r) => new Date(r.created_at).getTime() / 1000);
   const series = labels.map((l) => rows.map((r) => (r.findings.find((f) => f.label === l) || {}).probability ?? null));
   requestAnimationFrame(() => {
