@@ -37,7 +37,9 @@ def implemented(service: str, route: str) -> bool:
 
 BOOKING = implemented("booking", '"/holds"')
 REMINDERS = implemented("reminders", '"/occurrences"')
+TIPS = implemented("tips", '"/recommendations"')
 needs_booking = pytest.mark.skipif(not BOOKING, reason="the booking service's API is not in this checkout yet")
+needs_tips = pytest.mark.skipif(not TIPS, reason="the tips service's API is not in this checkout yet")
 needs_reminders = pytest.mark.skipif(not REMINDERS, reason="the reminders service's API is not in this checkout yet")
 
 
@@ -47,7 +49,7 @@ def stack(zx_env):
     through the gateway (and the pages say so)."""
     env = dict(os.environ)
     env["NLP_DENSE_RETRIEVAL"] = "false"  # no embeddings needed; keeps start-up short on a small machine
-    started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ())
+    started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ()) + (("tips",) if TIPS else ())
     for name in ("ocr", "xray", "nlp", "report", "reminders", "booking", "tips"):
         if name not in started:
             env[f"GATEWAY_{name.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
@@ -393,5 +395,29 @@ def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
     tab.shot(shots, "medication-phone")
     page.set_viewport_size(DESKTOP)
     tab.shot(shots, "medication-desktop")
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
+
+
+@needs_tips
+def test_patient_reads_tips_for_them_searches_and_keeps_a_favourite(stack, browser, shots):
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_5")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="科普").click()
+    items = page.locator("li.tip")
+    expect(items.first).to_be_visible()
+    assert page.locator("li.tip .reason").count() >= 1  # "for you" says why
+    first_title = items.first.locator("strong").inner_text()
+    items.first.get_by_role("button", name="收藏").click()
+    expect(items.first.get_by_role("button", name="已收藏")).to_be_visible()
+    page.get_by_role("link", name="我的收藏").click()
+    expect(page.locator("li.tip").first).to_contain_text(first_title)
+    page.get_by_label("搜索").fill("血糖")
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator("li.tip").first).to_be_visible()
+    page.locator("li.tip a").first.click()
+    expect(page.locator(".tip-body")).to_be_visible()
+    tab.shot(shots, "tip-phone")
     assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
     tab.close()
