@@ -124,7 +124,7 @@ def test_dockerfile_shape(app):
     kinds = [i.keyword for i in ins]
     args = ds.dockerfile_arg_defaults(ins)
     froms = [i.args for i in ins if i.keyword == "FROM"]
-    base = froms[0].split()[0]
+    base = froms[-1].split()[0]  # the runtime stage (the gateway builds its web modules in an earlier node stage)
     base = args.get(base.strip("${}"), base) if base.startswith("$") else base
     assert base == "python:3.11-slim"
     rel = a.dir.relative_to(ds.ROOT).as_posix()
@@ -203,7 +203,8 @@ def test_image_dependencies_cover_every_import(app):
 def test_dockerignore_keeps_what_images_need_and_drops_local_state():
     needed = ["libs/common/pyproject.toml", "libs/common/zhenxi_common/__init__.py", "knowledge",
               "libs/knowledge/pyproject.toml", "libs/knowledge/zhenxi_knowledge/__init__.py",
-              "services/xray/models/chestnet.onnx", "services/xray/models/chestnet.json", "gateway/web/index.html"]
+              "services/xray/models/chestnet.onnx", "services/xray/models/chestnet.json", "gateway/web/public/index.html",
+              "gateway/web/package-lock.json"]
     for app in APPS.values():
         rel = app.dir.relative_to(ds.ROOT).as_posix()
         needed += [f"{rel}/pyproject.toml", f"{rel}/alembic.ini", f"{rel}/app/main.py", f"{rel}/migrations/env.py",

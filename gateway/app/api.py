@@ -2,7 +2,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from zhenxi_common.db import DbSession
 from zhenxi_common.errors import ForbiddenError, RateLimitedError, error_responses
@@ -15,7 +15,7 @@ from .errors import (ApiKeyInvalidError, AuthRequiredError, InvalidCredentialsEr
                      UsernameTakenError, WechatCodeInvalidError, WechatUnavailableError)
 from .proxy import authenticate, client_ip
 from .schemas import (ApiKeyCreate, ApiKeyCreated, Credentials, LoginRequest, LogoutRequest, Me, RefreshRequest,
-                      RegisteredUser, RoleChange, TokenPair, WechatLoginRequest)
+                      RegisteredUser, RoleChange, TokenPair, UserList, UserRow, WechatLoginRequest)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -91,6 +91,19 @@ async def wechat_login(body: WechatLoginRequest, request: Request, session: DbSe
 async def me(caller: Caller) -> Me:
     """Who the gateway thinks you are."""
     return Me(user_id=caller.user_id, role=caller.role, scopes=list(caller.scopes), via=caller.via)
+
+
+@router.get("/users", response_model=UserList, responses=error_responses(ForbiddenError))
+async def list_users(session: DbSession, _: Annotated[Identity, Depends(admin_only)],
+                     q: Annotated[str | None, Query(max_length=64, description="part of the username")] = None,
+                     role: Annotated[str | None, Query(pattern="^(patient|admin|integrator)$")] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> UserList:
+    """Admin: accounts, newest first (username, role, whether WeChat-linked; nothing else is kept here)."""
+    from . import repository as repo
+
+    rows = await repo.list_users(session, q, role, limit)
+    return UserList(items=[UserRow(id=str(u.id), username=u.username, role=u.role,
+                                   wechat=u.wechat_openid_hmac is not None, created_at=u.created_at) for u in rows])
 
 
 @router.put("/users/{username}/role", response_model=RegisteredUser,

@@ -58,6 +58,7 @@ class Settings(BaseServiceSettings):
     wechat_appid: str = ""
     wechat_secret: str = ""
 
+    cookie_secure: bool | None = None  # None: Secure cookies when the request came over https
     web_dir: Path = Path(__file__).resolve().parent.parent / "web"
 
     def upstream_budget_s(self, method: str, path: str) -> float:

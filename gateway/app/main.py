@@ -19,8 +19,13 @@ from .models import outbox
 from .proxy import forward
 from .ratelimit import RateLimiter
 from .service import AuthService
+from .web import SecurityHeaders
+from .web import router as web_auth_router
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+# Third-party browser modules (installed by npm from gateway/web/package.json, never committed) → URL prefix.
+VENDORED = {"uplot": "uplot/dist"}
 
 proxy_router = APIRouter()
 
@@ -64,13 +69,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for client in [*state.upstreams.values(), state.wechat, state.probe]:
                 await client.aclose()
 
-    app = create_service_app(settings, title="Zhenxi gateway", routers=[auth_router, docs_router, proxy_router],
+    app = create_service_app(settings, title="Zhenxi gateway", routers=[auth_router, web_auth_router, docs_router, proxy_router],
                              outbox_table=outbox, resources=resources, require_gateway=False,
                              description="The only public entry to Zhenxi.")
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=PROXY_METHODS, allow_headers=["authorization", "content-type", "x-api-key",
-                                                                    "x-request-id"])
+                                                                    "x-request-id", "x-csrf-token"])
+    app.add_middleware(SecurityHeaders)
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    vendor = settings.web_dir / "node_modules"
+    for name, sub in VENDORED.items():
+        if (vendor / sub).is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=str(vendor / sub)), name=f"vendor-{name}")
     if settings.web_dir.is_dir():
-        app.mount("/", StaticFiles(directory=str(settings.web_dir), html=True), name="web")
+        app.mount("/", StaticFiles(directory=str(settings.web_dir / "public"), html=True), name="web")
     return app

@@ -20,6 +20,15 @@ async def user_by_openid_hmac(session: AsyncSession, digest: str) -> User | None
     return (await session.execute(select(User).where(User.wechat_openid_hmac == digest))).scalar_one_or_none()
 
 
+async def list_users(session: AsyncSession, q: str | None, role: str | None, limit: int) -> list[User]:
+    query = select(User).order_by(User.created_at.desc(), User.username).limit(limit)
+    if q:
+        query = query.where(User.username.contains(q.lower(), autoescape=True))
+    if role:
+        query = query.where(User.role == role)
+    return list((await session.execute(query)).scalars())
+
+
 async def add(session: AsyncSession, obj: object) -> None:
     session.add(obj)
     await session.flush()

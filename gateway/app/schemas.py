@@ -1,4 +1,5 @@
 import re
+from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -77,3 +78,15 @@ class Me(BaseModel):
     role: str
     scopes: list[str]
     via: str
+
+
+class UserRow(BaseModel):
+    id: str
+    username: str
+    role: str
+    wechat: bool
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserRow]

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import infra
+from .web import ensure_apt_packages, ensure_web_deps
 from .topology import ROOT, components
 
 NO_TESTS = 5
@@ -92,6 +93,9 @@ def run(args) -> int:
     ensure_system_packages()
     if args.with_training:
         ensure_training_env()
+    ensure_apt_packages()
+    if not selected or selected & {"gateway", "cross-service"}:
+        ensure_web_deps()
     results_dir = infra.STATE / "test-results"
     results_dir.mkdir(parents=True, exist_ok=True)
     totals = [0, 0, 0]

@@ -12,6 +12,7 @@ import time
 import httpx
 from . import infra
 from .supervisor import ProcessSpec, Supervisor
+from .web import ensure_web_deps
 from .topology import ROOT, components
 
 DEV_SECRETS = {"INTERNAL_SIGNING_KEY": "dev-insecure-change-me", "JWT_SECRET": "dev-insecure-change-me"}
@@ -60,6 +61,7 @@ def _wait_ready(started: float, stop: threading.Event, gateway_port: int) -> Non
 
 def run(args) -> int:
     started = time.monotonic()
+    ensure_web_deps()
     with infra.resolve() as inf:
         env = platform_env(inf)
         migrate_all(env)

@@ -1,0 +1,423 @@
+"""The web client in a real browser (Debian's chromium driven by Playwright for Python) against the real stack:
+the gateway serving the client, and the services it calls as real processes on the test database, Redis and NATS.
+
+Screenshots of the main pages at a phone width and a desktop width go to the folder this module prints
+(``.zhenxi/screenshots/web`` by default, ``ZHENXI_SCREENSHOTS`` to change it)."""
+import contextlib
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from zhenxi_common.testing import free_port, running_service
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+XRAY = ROOT / "services" / "xray" / "models" / "golden" / "00017611_000.png"  # a real NIH ChestX-ray14 image
+PASSWORD = "web-journey-pw1"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does it)",
+                allow_module_level=True)
+
+
+def implemented(service: str, route: str) -> bool:
+    """Whether this checkout has the service's API (not only its /info skeleton)."""
+    return route in (ROOT / "services" / service / "app" / "api.py").read_text()
+
+
+BOOKING = implemented("booking", '"/holds"')
+REMINDERS = implemented("reminders", '"/occurrences"')
+TIPS = implemented("tips", '"/recommendations"')
+needs_booking = pytest.mark.skipif(not BOOKING, reason="the booking service's API is not in this checkout yet")
+needs_tips = pytest.mark.skipif(not TIPS, reason="the tips service's API is not in this checkout yet")
+needs_reminders = pytest.mark.skipif(not REMINDERS, reason="the reminders service's API is not in this checkout yet")
+
+
+@pytest.fixture(scope="module")
+def stack(zx_env):
+    """The gateway and the services the pages call, as real processes; services not started here answer 503
+    through the gateway (and the pages say so)."""
+    env = dict(os.environ)
+    env["NLP_DENSE_RETRIEVAL"] = "false"  # no embeddings needed; keeps start-up short on a small machine
+    started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ()) + (("tips",) if TIPS else ())
+    for name in ("ocr", "xray", "nlp", "report", "reminders", "booking", "tips"):
+        if name not in started:
+            env[f"GATEWAY_{name.upper()}_URL"] = f"http://127.0.0.1:{free_port()}"
+    with contextlib.ExitStack() as stack:
+        for name in started:
+            url = stack.enter_context(running_service(ROOT / "services" / name, free_port(), env, timeout_s=240))
+            env[f"GATEWAY_{name.upper()}_URL"] = url
+        yield stack.enter_context(running_service(ROOT / "gateway", free_port(), env))
+
+
+@pytest.fixture(scope="module")
+def shots():
+    folder = Path(os.environ.get("ZHENXI_SCREENSHOTS", ROOT / ".zhenxi" / "screenshots" / "web")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    sys.__stdout__.write(f"\nweb screenshots: {folder}\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Tab:
+    """One browser context (own cookies) with its console watched for CSP violations and script errors."""
+
+    def __init__(self, browser, base: str, viewport: dict) -> None:
+        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.base = base
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
+
+    def open(self, route: str = "") -> None:
+        self.page.goto(f"{self.base}/#/{route}")
+
+    def shot(self, folder: Path, name: str) -> None:
+        expect(self.page.get_by_text("加载中…")).to_have_count(0)  # the page has rendered
+        self.page.evaluate("window.scrollTo(0, 0)")  # sticky header at the top of a full-page shot
+        self.page.wait_for_timeout(300)  # let charts draw
+        self.page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _lab_photo(tmp_path: Path) -> Path:
+    """A synthetic biochemistry sheet with abnormal values (ocr's generator, as the ocr↔nlp contract test uses)."""
+    import cv2
+
+    sys.path.insert(0, str(ROOT / "services" / "ocr" / "synth"))
+    import generate as synth
+
+    img, truth = synth.make_report(random.Random("contract-biochemistry-0"), 0, synth.available_fonts(),
+                                   distortion="clean", panel="biochemistry")
+    path = tmp_path / "lab.jpg"
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path
+
+
+def _register_and_login(tab: Tab, username: str) -> None:
+    page = tab.page
+    tab.open("register")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="注册").click()
+    page.get_by_text("注册成功，请登录。").wait_for()
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码").press("Enter")  # keyboard submit
+    page.get_by_role("heading", name="首页").wait_for()
+
+
+def test_login_errors_are_translated_and_the_session_survives_a_reload(stack, browser, shots):
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    tab.open("login")
+    page.get_by_text("微信登录").wait_for()
+    tab.shot(shots, "login-phone")
+    page.get_by_label("用户名").fill("nobody_here")
+    page.get_by_label("密码").fill("wrong password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("button", name="Log in").wait_for()
+
+    page.get_by_role("button", name="中文").click()
+    _register_and_login(tab, "web_reload_user")
+    # Tokens are not where scripts (or an XSS) could take them: no storage, refresh cookie invisible to JS.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k !== 'zx_lang')") == []
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    assert "zx_refresh" not in page.evaluate("document.cookie") and "zx_csrf" in page.evaluate("document.cookie")
+    refresh = [c for c in tab.context.cookies() if c["name"] == "zx_refresh"][0]
+    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
+    page.reload()
+    page.get_by_role("heading", name="首页").wait_for()  # signed back in from the cookie
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_role("button", name="登录").wait_for()
+    page.reload()
+    page.get_by_role("button", name="登录").wait_for()  # logged out for good
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
+
+
+def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, browser, shots, tmp_path):
+    lab = _lab_photo(tmp_path)
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_1")
+    tab.shot(shots, "home-phone")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="分析").click()
+    page.get_by_role("heading", name="新的分析").wait_for()
+    assert page.get_by_label("化验单照片").get_attribute("capture") == "environment"
+    assert page.get_by_label("胸部 X 光片").get_attribute("capture") == "environment"
+    page.get_by_label("化验单照片").set_input_files(str(lab))
+    page.get_by_label("胸部 X 光片").set_input_files(str(XRAY))
+    page.get_by_label("症状描述（可选）").fill("咳嗽三天，有点发热")
+    tab.shot(shots, "analysis-phone")
+    page.get_by_role("button", name="开始分析").click()
+    # Progress is shown step by step while the services work.
+    page.get_by_text("进行中…").first.wait_for()
+    page.get_by_role("heading", name="检查报告").wait_for(timeout=180_000)
+
+    # Abnormal items first, each with its flag; then the table with printed ranges.
+    abnormal = page.locator("article.abn")
+    assert abnormal.count() >= 2
+    assert re.search(r"\b(H|L|HH|LL|POS)\b", abnormal.first.inner_text())
+    rows = page.locator("table tbody tr")
+    assert rows.count() >= 5
+    assert page.locator("tbody tr.abnormal").count() == abnormal.count()
+    first_rows = [rows.nth(i).get_attribute("class") for i in range(abnormal.count())]
+    assert all(c == "abnormal" for c in first_rows)  # abnormal rows lead the table too
+    # The X-ray with overlays that toggle.
+    stage = page.locator(".xray-stage")
+    stage.locator("img.base").wait_for()
+    assert stage.locator("img.base").evaluate("img => img.naturalWidth") > 0
+    masks = stage.locator("canvas.mask")
+    assert masks.count() >= 2
+    expect(masks.first).to_be_hidden()
+    page.get_by_label(re.compile("器官轮廓")).check()
+    expect(masks.first).to_be_visible()
+    heat = stage.locator("img.heat")
+    if heat.count():
+        expect(heat.first).to_be_visible()
+        page.get_by_label(re.compile("热力图")).uncheck()
+        expect(heat.first).to_be_hidden()
+    # Departments link into booking.
+    book = page.get_by_role("link", name="去挂号")
+    assert book.count() >= 1 and "#/booking?department=" in book.first.get_attribute("href")
+    tab.shot(shots, "report-phone")
+    page.set_viewport_size(DESKTOP)
+    tab.shot(shots, "report-desktop")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="首页").click()
+    page.locator(".chart").first.wait_for()
+    tab.shot(shots, "home-desktop")
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
+
+
+def test_consultation_answers_with_sources_and_escalates_an_emergency(stack, browser, shots):
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_2")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="问诊").click()
+    page.get_by_label("提问").fill("尿酸高平时要注意什么？")
+    page.get_by_role("button", name="发送").click()
+    answer = page.locator("li.msg.assistant").first
+    answer.wait_for(timeout=60_000)
+    assert page.locator("li.msg.assistant .sources").count() >= 1
+    assert page.locator("li.msg.assistant.emergency").count() == 0
+    page.get_by_label("提问").fill("我爸突然胸口剧痛，满头大汗，喘不上气")
+    page.get_by_label("提问").press("Control+Enter")  # keyboard send
+    page.locator("li.msg.assistant.emergency").wait_for(timeout=60_000)
+    assert "120" in page.locator("li.msg.assistant.emergency [role=alert]").inner_text()
+    tab.shot(shots, "consult-phone")
+    page.set_viewport_size(DESKTOP)
+    tab.shot(shots, "consult-desktop")
+    tab.close()
+
+
+def _promote(zx_env, username: str, role: str = "admin") -> None:
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    async def run():
+        url = make_url(zx_env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE gateway.users SET role=$1 WHERE username=$2", role, username)
+        finally:
+            await conn.close()
+
+    # Playwright's sync API keeps an event loop on this thread: run the query on another one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def _monday_in_two_weeks() -> str:
+    from datetime import date, timedelta
+
+    today = date.today()
+    return (today + timedelta(days=14 - today.weekday())).isoformat()
+
+
+# An ID number with a valid GB 11643 check digit (the standard's worked example) and a mobile number.
+ID_NUMBER = "11010519491231002X"
+MOBILE = "13800138000"
+
+
+@needs_booking
+def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack, browser, shots, zx_env):
+    admin = Tab(browser, stack, DESKTOP)
+    page = admin.page
+    _register_and_login(admin, "web_admin_1")
+    _promote(zx_env, "web_admin_1")
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").fill("web_admin_1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="管理", exact=True).click()
+    page.get_by_role("link", name="医院、医生与出诊").click()
+    page.get_by_role("heading", name="新增医院").wait_for()
+    hospital_form = page.locator("section.card", has=page.get_by_role("heading", name="新增医院"))
+    hospital_form.get_by_label("医院").fill("诊析示范医院")
+    hospital_form.get_by_label("城市").fill("上海")
+    hospital_form.get_by_role("button", name="创建").click()
+    expect(hospital_form.get_by_role("alert")).to_contain_text("诊析示范医院")
+    doctor_form = page.locator("section.card", has=page.get_by_role("heading", name="新增医生"))
+    doctor_form.get_by_label("医院").select_option(label="诊析示范医院（上海）")
+    doctor_form.get_by_label("科室").select_option(index=0)
+    department = doctor_form.get_by_label("科室").input_value()
+    doctor_form.get_by_label("医生").fill("王晓明")
+    doctor_form.get_by_role("button", name="创建").click()
+    expect(doctor_form.get_by_role("alert")).to_contain_text("王晓明")
+    week = page.locator("section.card", has=page.get_by_role("heading", name="批量排班（一周）"))
+    expect(week.get_by_label("医生")).to_contain_text("王晓明")
+    week.get_by_label("周一日期").fill(_monday_in_two_weeks())
+    week.get_by_label("六 下午").check()  # Monday–Friday mornings are pre-ticked; add Saturday afternoon
+    week.get_by_label("每个时段号源数").fill("3")
+    week.get_by_role("button", name="生成一周出诊").click()
+    expect(week.get_by_role("alert")).to_contain_text("已创建出诊: 6")
+    admin.shot(shots, "admin-booking-desktop")
+    page.set_viewport_size(PHONE)
+    admin.shot(shots, "admin-booking-phone")
+    assert not [p for p in admin.problems if "Content Security Policy" in p], admin.problems
+    admin.close()
+
+    # A patient finds the doctor, watches live counts, holds, confirms, sees the voucher and cancels.
+    patient = Tab(browser, stack, PHONE)
+    watcher = Tab(browser, stack, PHONE)
+    page = patient.page
+    _register_and_login(watcher, "web_watcher_1")
+    watcher.open(f"booking?department={department}")
+    watcher.page.get_by_role("button", name="出诊时间").first.click()
+    watched = watcher.page.locator("strong.remaining").first
+    expect(watched).to_have_text("3")
+
+    _register_and_login(patient, "web_patient_3")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="挂号").click()
+    page.get_by_label("搜索").fill("王晓明")
+    page.get_by_role("button", name="搜索").click()
+    page.get_by_text("王晓明").first.wait_for()
+    page.get_by_role("button", name="出诊时间").first.click()
+    first = page.locator("li.session").first
+    expect(first.locator("strong.remaining")).to_have_text("3")
+    first.get_by_role("button", name="预约").click()
+    expect(first.locator("strong.remaining")).to_have_text("2")
+    expect(watched).to_have_text("2")  # pushed to the other browser over SSE, no reload
+    page.get_by_label("就诊人姓名").fill("张三")
+    page.get_by_label("身份证号").fill("123")
+    page.get_by_label("手机号").fill(MOBILE)
+    page.get_by_role("button", name="确认挂号").click()
+    expect(page.get_by_role("alert").filter(has_text="身份证号")).to_contain_text("身份证号无效")
+    page.get_by_label("身份证号").fill(ID_NUMBER)
+    page.get_by_role("button", name="确认挂号").click()
+    page.get_by_role("heading", name="就诊凭证").wait_for()
+    qr = page.get_by_alt_text("就诊凭证 QR")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("img => img.naturalWidth") > 50
+    body = page.locator("main").inner_text()
+    assert ID_NUMBER not in body and MOBILE not in body  # masked on the voucher
+    assert "王晓明" in body and "已预约" in body
+    patient.shot(shots, "voucher-phone")
+    page.get_by_role("button", name="取消预约").click()
+    expect(page.locator("main")).to_contain_text("已取消")
+    expect(watched).to_have_text("3")  # the slot came back
+    patient.open("booking")
+    expect(page.locator("main")).to_contain_text("我的预约")
+    patient.shot(shots, "booking-phone")
+    page.set_viewport_size(DESKTOP)
+    patient.shot(shots, "booking-desktop")
+    for tab in (patient, watcher):
+        assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+        tab.close()
+
+
+@needs_reminders
+def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
+    from datetime import datetime
+
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_4")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="用药").click()
+    page.get_by_role("heading", name="新的用药计划").wait_for()
+    page.get_by_label("药品").fill("二甲双胍")
+    page.get_by_label("每次剂量").fill("500")
+    page.get_by_label("单位").fill("mg")
+    page.get_by_label("服药安排").select_option("times")
+    later = "23:59" if datetime.now().strftime("%H:%M") < "23:50" else "23:58"
+    page.get_by_label("每天的时间").fill(f"00:00, {later}")
+    page.get_by_label("现有存量").fill("3")
+    page.get_by_label("提前几天提醒续药").fill("7")
+    tab.shot(shots, "medication-form-phone")
+    page.get_by_role("button", name="添加计划").click()
+    page.get_by_text("二甲双胍 500mg").first.wait_for()
+    expect(page.locator(".banner.warn")).to_contain_text("该续药了")  # 3 tablets, 2 a day, 7 days ahead
+    doses = page.locator("li.dose")
+    expect(doses.first).to_be_visible()
+    open_dose = page.locator("li.dose", has=page.get_by_role("button", name="已服用")).last
+    open_dose.get_by_role("button", name="已服用").click()
+    expect(page.locator("li.dose .badge.taken").first).to_be_visible()
+    # The plan is edited with another schedule kind.
+    page.get_by_role("link", name="编辑").first.click()
+    page.get_by_role("heading", name="修改用药计划").wait_for()
+    page.get_by_label("服药安排").select_option("meals")
+    page.get_by_label("早餐后").check()
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("heading", name="新的用药计划").wait_for()  # saved: the page is back to a new-plan form
+    expect(page.locator("ul.links li").first).to_contain_text("按三餐")
+    expect(page.locator(".chart")).to_be_visible()
+    tab.shot(shots, "medication-phone")
+    page.set_viewport_size(DESKTOP)
+    tab.shot(shots, "medication-desktop")
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
+
+
+@needs_tips
+def test_patient_reads_tips_for_them_searches_and_keeps_a_favourite(stack, browser, shots):
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_patient_5")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="科普").click()
+    items = page.locator("li.tip")
+    expect(items.first).to_be_visible()
+    assert page.locator("li.tip .reason").count() >= 1  # "for you" says why
+    first_title = items.first.locator("strong").inner_text()
+    items.first.get_by_role("button", name="收藏").click()
+    expect(items.first.get_by_role("button", name="已收藏")).to_be_visible()
+    page.get_by_role("link", name="我的收藏").click()
+    expect(page.locator("li.tip").first).to_contain_text(first_title)
+    page.get_by_label("搜索").fill("血糖")
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator("li.tip").first).to_be_visible()
+    page.locator("li.tip a").first.click()
+    expect(page.locator(".tip-body")).to_be_visible()
+    tab.shot(shots, "tip-phone")
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
