@@ -34,6 +34,9 @@ class Settings(BaseServiceSettings):
         "*": 15.0, "GET": 5.0, "HEAD": 5.0, "OPTIONS": 5.0,
         "POST /api/ocr/": 60.0, "POST /api/xray/": 60.0, "POST /api/nlp/": 20.0, "POST /api/report/": 90.0,
     }
+    # Once an answer has started, a streamed body (SSE) may be quiet this long between chunks; the per-route budget
+    # bounds only the wait for the answer to start.
+    stream_idle_timeout_s: float = 60.0
     health_probe_timeout_s: float = 1.5  # each service's /readyz, all probed at once
     docs_fetch_timeout_s: float = 3.0  # each service's /openapi.json, all fetched at once
 

@@ -117,7 +117,9 @@ async def forward(request: Request, service: str) -> StreamingResponse:
     budget = state.settings.upstream_budget_s(request.method, request.url.path)
     upstream_request = client.build_request(request.method, httpx.URL(target_path.decode("latin-1"), query=query),
                                             headers=headers, content=body,
-                                            timeout=httpx.Timeout(budget, connect=min(budget, 2.0)))
+                                            timeout=httpx.Timeout(budget, connect=min(budget, 2.0),
+                                                                  read=max(budget,
+                                                                           state.settings.stream_idle_timeout_s)))
     try:
         # The budget covers the whole wait for the answer to start, retries included.
         async with asyncio.timeout(budget):
