@@ -46,8 +46,9 @@ def ensure_system_packages() -> None:
     that need a CJK font then fail and say which package to install."""
     if not APT_LIST.exists():
         return
-    wanted = [ln.strip() for ln in APT_LIST.read_text(encoding="utf-8").splitlines()
-              if ln.strip() and not ln.lstrip().startswith("#")]
+    # one package a line; '#' starts a comment, on its own line or after the name
+    wanted = [name for ln in APT_LIST.read_text(encoding="utf-8").splitlines()
+              if (name := ln.split("#", 1)[0].strip())]
     missing = [p for p in wanted if subprocess.call(["dpkg", "-s", p], stdout=subprocess.DEVNULL,
                                                     stderr=subprocess.DEVNULL) != 0] if shutil.which("dpkg") else wanted
     if not missing:
