@@ -1,49 +1,23 @@
 """Encrypted, content-addressed file store for uploads and the images derived from them.
 
 A file is addressed by the SHA-256 of its plaintext, under a per-user folder (so one user's delete never removes
-another user's file and a path reveals nothing across users). On disk it is AES-256-GCM ciphertext:
-``ZXR1 | key-id length | key id | 12-byte nonce | ciphertext+tag``; the address is bound in as associated data,
-so a file moved to another address fails to decrypt. Keys come from settings, several at once so keys can be
-rotated: new files use the active key id, old files keep decrypting with theirs."""
+another user's file and a path reveals nothing across users). On disk it is sealed by ``zhenxi_common.sealing``
+(AES-GCM with a key id, so keys rotate); the address is bound in as associated data, so a file moved to another
+address fails to decrypt."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# Sealer and parse_keys are the shared ones; StoreError is the shared SealError so one except catches both
+# a missing file and a value that fails to open.
+from zhenxi_common.sealing import SealError as StoreError
+from zhenxi_common.sealing import Sealer, parse_keys
 
-from zhenxi_common.settings import PLACEHOLDER_SECRET
-
-MAGIC = b"ZXR1"
-
-
-class StoreError(RuntimeError):
-    pass
-
-
-def parse_keys(spec: str, active: str) -> dict[str, bytes]:
-    """``kid:base64key,kid2:base64key``. The development placeholder derives a fixed key (refused in prod by
-    the settings check)."""
-    if spec == PLACEHOLDER_SECRET:
-        return {active: hashlib.sha256(PLACEHOLDER_SECRET.encode()).digest()}
-    keys: dict[str, bytes] = {}
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        kid, _, b64 = part.partition(":")
-        key = base64.b64decode(b64 + "=" * (-len(b64) % 4))
-        if len(key) not in (16, 24, 32):
-            raise StoreError(f"upload key {kid!r} must be 16, 24 or 32 bytes")
-        keys[kid] = key
-    if active not in keys:
-        raise StoreError(f"the active upload key id {active!r} is not among the configured keys")
-    return keys
+__all__ = ["Sealer", "StoreError", "StoredFile", "UploadStore", "parse_keys"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +29,7 @@ class StoredFile:
 class UploadStore:
     def __init__(self, root: Path, keys: dict[str, bytes], active_key_id: str) -> None:
         self.root = Path(root)
-        self.keys = keys
-        self.active = active_key_id
+        self._sealer = Sealer(keys, active_key_id)
         self.root.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
@@ -76,10 +49,7 @@ class UploadStore:
         if path.exists():
             return StoredFile(sha, len(data))
         path.parent.mkdir(parents=True, exist_ok=True)
-        kid = self.active.encode()
-        nonce = os.urandom(12)
-        blob = MAGIC + bytes([len(kid)]) + kid + nonce + AESGCM(self.keys[self.active]).encrypt(
-            nonce, data, self._aad(user_id, sha))
+        blob = self._sealer.seal(data, self._aad(user_id, sha))
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -98,18 +68,7 @@ class UploadStore:
             blob = path.read_bytes()
         except FileNotFoundError as exc:
             raise StoreError("stored file is missing") from exc
-        if not blob.startswith(MAGIC):
-            raise StoreError("not an encrypted upload")
-        n = blob[4]
-        kid = blob[5:5 + n].decode()
-        nonce = blob[5 + n:17 + n]
-        key = self.keys.get(kid)
-        if key is None:
-            raise StoreError(f"no key {kid!r} to decrypt this upload")
-        try:
-            data = AESGCM(key).decrypt(nonce, blob[17 + n:], self._aad(user_id, sha256))
-        except InvalidTag as exc:
-            raise StoreError("upload failed its integrity check") from exc
+        data = self._sealer.open(blob, self._aad(user_id, sha256))
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StoreError("upload content does not match its address")
         return data
@@ -120,28 +79,3 @@ class UploadStore:
     def delete(self, user_id: str, sha256: str) -> None:
         self.path_for(user_id, sha256).unlink(missing_ok=True)
 
-
-class Sealer:
-    """AES-GCM for small personal values kept in the database (symptom text, age, medications)."""
-
-    def __init__(self, keys: dict[str, bytes], active_key_id: str) -> None:
-        self.keys = keys
-        self.active = active_key_id
-
-    def seal(self, data: bytes, aad: bytes) -> bytes:
-        kid = self.active.encode()
-        nonce = os.urandom(12)
-        return MAGIC + bytes([len(kid)]) + kid + nonce + AESGCM(self.keys[self.active]).encrypt(nonce, data, aad)
-
-    def open(self, blob: bytes, aad: bytes) -> bytes:
-        if not blob.startswith(MAGIC):
-            raise StoreError("not a sealed value")
-        n = blob[4]
-        kid = blob[5:5 + n].decode()
-        key = self.keys.get(kid)
-        if key is None:
-            raise StoreError(f"no key {kid!r} to open this value")
-        try:
-            return AESGCM(key).decrypt(blob[5 + n:17 + n], blob[17 + n:], aad)
-        except InvalidTag as exc:
-            raise StoreError("sealed value failed its integrity check") from exc
