@@ -13,6 +13,8 @@ from datetime import date
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from zhenxi_common.sealing import MAGIC, Sealer
+
 from .errors import InvalidIdNumberError, InvalidPhoneError
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -77,31 +79,35 @@ class Sealed:
 
 
 class PersonalDataVault:
-    """AES-256-GCM per field (fresh 96-bit nonce, the key id and field name as associated data) and HMAC-SHA256
-    blind indexes. Keys come from settings; ``active_key_id`` writes, every listed key reads."""
+    """Each field sealed by ``zhenxi_common.sealing`` (the key id and field name as associated data) and
+    HMAC-SHA256 blind indexes. Keys come from settings; ``active_key_id`` writes, every listed key reads."""
 
     def __init__(self, keys: dict[str, str], active_key_id: str, index_key: str) -> None:
-        self._keys = {kid: AESGCM(base64.b64decode(k)) for kid, k in keys.items()}
-        if active_key_id not in self._keys:
+        raw = {kid: base64.b64decode(k) for kid, k in keys.items()}
+        if active_key_id not in raw:
             raise ValueError(f"active key id {active_key_id!r} is not among the configured keys")
-        for kid, k in keys.items():
-            if len(base64.b64decode(k)) != 32:
+        for kid, k in raw.items():
+            if len(k) != 32:
                 raise ValueError(f"key {kid!r} must be 32 bytes (base64)")
+        self._sealer = Sealer(raw, active_key_id)
+        # Rows written before the shared format: bare nonce + ciphertext, the key id only in the row.
+        self._legacy = {kid: AESGCM(k) for kid, k in raw.items()}
         self.active_key_id = active_key_id
         self._index_key = index_key.encode()
 
-    def encrypt(self, field: str, plaintext: str, key_id: str | None = None) -> bytes:
-        kid = key_id or self.active_key_id
-        nonce = os.urandom(12)
-        return nonce + self._keys[kid].encrypt(nonce, plaintext.encode(), f"{kid}:{field}".encode())
+    def encrypt(self, field: str, plaintext: str) -> bytes:
+        return self._sealer.seal(plaintext.encode(), f"{self.active_key_id}:{field}".encode())
 
     def decrypt(self, field: str, blob: bytes, key_id: str) -> str:
-        return self._keys[key_id].decrypt(blob[:12], blob[12:], f"{key_id}:{field}".encode()).decode()
+        aad = f"{key_id}:{field}".encode()
+        if blob.startswith(MAGIC):
+            return self._sealer.open(blob, aad).decode()
+        return self._legacy[key_id].decrypt(blob[:12], blob[12:], aad).decode()
 
     def seal(self, name: str, id_number: str, phone: str) -> Sealed:
         kid = self.active_key_id
-        return Sealed(kid, self.encrypt("name", name, kid), self.encrypt("id_number", id_number, kid),
-                      self.encrypt("phone", phone, kid))
+        return Sealed(kid, self.encrypt("name", name), self.encrypt("id_number", id_number),
+                      self.encrypt("phone", phone))
 
     def blind_index(self, field: str, value: str) -> str:
         return hmac.new(self._index_key, f"{field}:{value}".encode(), hashlib.sha256).hexdigest()
