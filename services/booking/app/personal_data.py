@@ -11,9 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from zhenxi_common.sealing import MAGIC, Sealer
+from zhenxi_common.sealing import Sealer
 
 from .errors import InvalidIdNumberError, InvalidPhoneError
 
@@ -90,8 +89,6 @@ class PersonalDataVault:
             if len(k) != 32:
                 raise ValueError(f"key {kid!r} must be 32 bytes (base64)")
         self._sealer = Sealer(raw, active_key_id)
-        # Rows written before the shared format: bare nonce + ciphertext, the key id only in the row.
-        self._legacy = {kid: AESGCM(k) for kid, k in raw.items()}
         self.active_key_id = active_key_id
         self._index_key = index_key.encode()
 
@@ -99,10 +96,7 @@ class PersonalDataVault:
         return self._sealer.seal(plaintext.encode(), f"{self.active_key_id}:{field}".encode())
 
     def decrypt(self, field: str, blob: bytes, key_id: str) -> str:
-        aad = f"{key_id}:{field}".encode()
-        if blob.startswith(MAGIC):
-            return self._sealer.open(blob, aad).decode()
-        return self._legacy[key_id].decrypt(blob[:12], blob[12:], aad).decode()
+        return self._sealer.open(blob, f"{key_id}:{field}".encode()).decode()
 
     def seal(self, name: str, id_number: str, phone: str) -> Sealed:
         kid = self.active_key_id
