@@ -97,6 +97,9 @@ class OutboxRelay:
             except Exception:  # the relay must outlive a broker or DB outage; it retries below
                 self._failures += 1
                 log.exception("outbox relay pass failed")
+            else:
+                if sent >= self.batch_size:  # a backlog: go straight on while batches come back full
+                    continue
             delay = min(30.0, self.poll_interval_s * (2 ** min(self._failures, 5)))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -25,7 +25,7 @@ from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, EndBeforeS
 from .schemas import (AdherenceOut, AdviceOut, CalendarTokenOut, Caller, ConsentIn, ConsentList, ConsentOut,
                       DeviceCreated, DeviceIn, DeviceList, DeviceOut, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
                       PlanCreate, PlanList, PlanOut, PlanPatch, PrnDoseIn, RecordIn, ServiceInfo, SyncOut)
-from .service import Reminders, parse_if_match
+from .service import Reminders
 
 router = APIRouter(prefix="/v1", tags=["reminders"])
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=32, pattern=r'^(W/)?"?\d{1,9}"?$',
@@ -34,6 +34,15 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=32, pattern=
 
 def svc(request: Request) -> Reminders:
     return request.app.state.reminders
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    v = value.strip().removeprefix("W/").strip('"')
+    if not v.isdigit():
+        raise PreconditionInvalidError("If-Match")
+    return int(v)
 
 
 def _etag(response: Response, version: int) -> None:

@@ -1,4 +1,3 @@
-import asyncio
 import logging
 import contextlib
 from collections.abc import AsyncIterator
@@ -10,7 +9,7 @@ from zhenxi_common.events import ReminderDueV1
 from zhenxi_common.http import make_http_client
 
 from .api import router
-from .bookings import CANCELLED, consume_bookings
+from .bookings import consume_bookings
 from .channels import Dispatcher
 from .config import Settings
 from .crypto import FieldCipher
@@ -42,20 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.scheduler = Scheduler(state.sessionmaker, state.reminders, on_staged=state.outbox_relay.wake_at)
         if settings.scheduler_enabled:
             state.scheduler.start()
-        tasks = []
         if settings.deliveries_enabled:
             state.bus.consume(ReminderDueV1, "reminders-delivery", state.dispatcher.handle, state.sessionmaker, inbox)
-            tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox)))
-            tasks.append(asyncio.create_task(consume_bookings(state.bus, state.sessionmaker, inbox,
-                                                              "reminders-booking-cancels", CANCELLED)))
+            consume_bookings(state.bus, state.sessionmaker, inbox)
         try:
             yield
         finally:
             await state.scheduler.stop()
-            for t in tasks:
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
             await state.http.aclose()
 
     return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox,

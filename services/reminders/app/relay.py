@@ -1,19 +1,16 @@
 """The outbox relay for a service whose outbox fills in bursts (everyone's 08:00 dose): the platform relay sends
-100 rows per wake-up, one publish at a time; this one publishes a batch concurrently (JetStream acks each one,
-``Nats-Msg-Id`` still dedupes) and goes straight on while batches come back full. Rows staged ahead of time
-(``not_before``, see scheduler.py) wait for it: the scheduler calls ``wake_at`` so a pass runs at that instant, and
-the poll covers rows staged by a replica that died before their time."""
+one publish at a time; this one publishes a batch concurrently (JetStream acks each one, ``Nats-Msg-Id`` still
+dedupes). Rows staged ahead of time (``not_before``, see scheduler.py) wait for it: the scheduler calls ``wake_at``
+so a pass runs at that instant, and the poll covers rows staged by a replica that died before their time."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import Text, or_, select, update
 
 from zhenxi_common.outbox import OutboxRelay
 
-log = logging.getLogger("zhenxi.reminders.relay")
 ACK_TIMEOUT_S = 10.0
 
 
@@ -32,26 +29,6 @@ class DrainingRelay(OutboxRelay):
             self._timers.pop(when, None)
             self.wake()
         self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
-
-    async def _run(self) -> None:
-        while True:
-            sent = 0
-            try:
-                sent = await self.flush_once()
-                self._failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the relay must outlive a broker or DB outage; it retries below
-                self._failures += 1
-                log.exception("outbox relay pass failed")
-            if sent >= self.batch_size:
-                continue
-            delay = min(30.0, self.poll_interval_s * (2 ** min(self._failures, 5)))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
-            self._wake.clear()
 
     async def flush_once(self) -> int:
         t = self.table

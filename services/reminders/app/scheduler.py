@@ -191,7 +191,6 @@ class Scheduler:
             await insert_outbox(session, events)
             await session.execute(insert(Change), [{"user_id": r.user_id, "resource": "occurrence",
                                                     "resource_id": r.id, "version": r.version} for r in res])
-            session.sync_session.info["outbox_dirty"] = True
             return len(res)
 
     async def top_up(self, now: datetime | None = None, batch: int | None = None) -> int:

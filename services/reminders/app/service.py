@@ -24,7 +24,7 @@ from .config import Settings
 from .crypto import FieldCipher
 from .errors import (AlreadyRecordedError, EndBeforeStartError, ConsentNotFoundError, ConsentRequiredError, DeviceNotFoundError,
                      FieldError, ImportInvalidError, NotRecordableError, OccurrenceNotFoundError,
-                     PlanInPastError, PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError,
+                     PlanInPastError, PlanNotFoundError, PrnTooSoonError,
                      VersionConflictError, WebhookHostNotAllowedError)
 from .knowledge import UNMATCHED, DrugBook
 from .models import Consent, Device, Occurrence, Plan
@@ -41,15 +41,6 @@ _PLAN_FIELDS = ("drug", "dose", "unit", "route", "notes", "timezone", "start_dat
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    if not v.isdigit():
-        raise PreconditionInvalidError("If-Match")
-    return int(v)
 
 
 def check_webhook_url(url: str, allowed: list[str], field: str) -> str:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
-from app.bookings import BookingCreated, handle_booking
+from app.bookings import handle_booking
 from app.schemas import RecordIn
+from zhenxi_common.events import BookingCreatedV1
 from zhenxi_common.testing import signed
 
 from factories import drain, make_plan, parse, plan_occurrences, user
@@ -94,7 +95,7 @@ def test_booking_created_gives_two_visit_reminders_once(client, state, in_tx, ca
     assert sh[0].strftime("%H:%M") == "20:00" and sh[0].date() == visit_day - timedelta(days=1)
     assert sh[1].strftime("%H:%M") == "07:30" and sh[1].date() == visit_day
     # handled again directly (a redelivery past the inbox): still two
-    ev = BookingCreated.model_validate_json(json.dumps(payload))
+    ev = BookingCreatedV1.model_validate_json(json.dumps(payload))
     assert in_tx(lambda s: handle_booking(s, ev)) == 0
     # the booking is cancelled: the reminders not sent yet go away
     cancel = {"event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat(), "user_id": uid,
