@@ -156,14 +156,10 @@ class ReportService:
         sealed = self.sealer.seal(json.dumps({"symptoms": symptoms, "sex": req.sex, "age": req.age,
                                               "medications": req.medications}).encode(), inputs_aad(report_id))
         async with self.sessionmaker() as session, session.begin():
-            report = Report(id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, status="pending",
-                            critical=False, attempts=0, completions=0)
-            session.add(report)
-            await session.flush()
-            session.add_all([Section(report_id=report_id, kind=kind, status="pending", runs=0) for kind in kinds])
-            session.add_all([Upload(id=uuid.uuid4(), report_id=report_id, user_id=user_id, kind=kind, position=pos,
-                                    sha256=blob.sha256, size_bytes=blob.size_bytes, content_type=CONTENT_TYPES[t])
-                             for kind, pos, blob, t in stored])
+            await repository.add_report(
+                session, report_id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, kinds=kinds,
+                uploads=[{"kind": kind, "position": pos, "sha256": blob.sha256, "size_bytes": blob.size_bytes,
+                          "content_type": CONTENT_TYPES[t]} for kind, pos, blob, t in stored])
         self.engine.hand_over(report_id, {(kind, pos): data for kind, pos, data, _ in files})
         self.engine.wake()
         return report_id
