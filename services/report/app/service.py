@@ -16,9 +16,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository
-from .errors import (EmptyFileError, InvalidCursorError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
-                     ReportNotFoundError, SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
-from .models import Report, Section, Upload
+from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, InvalidCursorError,
+                     NothingToRetryError, ReportInProgressError, ReportNotFoundError, SymptomsTooLongError,
+                     TooManyFilesError, UnsupportedMediaTypeError)
+from .models import Report, Section
 from .schemas import Links, ReportOut, ReportSummary, SectionState
 from .store import Sealer, UploadStore
 from .worker import ReportEngine, inputs_aad
@@ -178,6 +179,11 @@ class ReportService:
             raise ReportNotFoundError()
         return report, (await repository.sections_of(session, [report.id]))[report.id]
 
+    async def current(self, user_id: str, report_id: uuid.UUID) -> ReportOut:
+        """The report as it stands now, read in a fresh session (after a create, retry or wait)."""
+        async with self.sessionmaker() as session:
+            return report_out(*await self.get(session, user_id, report_id))
+
     async def list(self, session: AsyncSession, user_id: str, limit: int, cursor: str | None
                    ) -> tuple[list[ReportSummary], str | None]:
         after = decode_cursor(cursor) if cursor else None
@@ -190,8 +196,6 @@ class ReportService:
         return items, encode_cursor(page[-1]) if more and page else None
 
     async def image(self, session: AsyncSession, user_id: str, report_id: uuid.UUID, image_id: str) -> bytes:
-        from .errors import ImageNotFoundError
-
         await self.get(session, user_id, report_id)
         for up in await repository.uploads_of(session, report_id, ("derived",)):
             if str(up.id) == image_id:
