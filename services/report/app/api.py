@@ -77,9 +77,7 @@ async def create_report(
     status = 202
     if wait and await reports.wait(report_id, settings.wait_timeout_s):
         status = 200
-    async with request.app.state.sessionmaker() as session:
-        report, sections = await reports.get(session, user.user_id, report_id)
-        out = report_out(report, sections)
+    out = await reports.current(user.user_id, report_id)
     return JSONResponse(out.model_dump(mode="json"), status_code=status,
                         headers={"Location": out.links.self})
 
@@ -147,9 +145,7 @@ async def retry_report(report_id: uuid.UUID, request: Request, user: CurrentUser
     status = 202
     if wait and await reports.wait(rid, request.app.state.settings.wait_timeout_s):
         status = 200
-    async with request.app.state.sessionmaker() as session:
-        report, sections = await reports.get(session, user.user_id, rid)
-        out = report_out(report, sections)
+    out = await reports.current(user.user_id, rid)
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
 
 

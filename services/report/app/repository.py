@@ -11,14 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .models import IndicatorValue, Report, Section, Upload
 
 
-async def add_report(session: AsyncSession, *, user_id: str, lang: str, inputs_enc: bytes,
-                     kinds: list[str]) -> Report:
-    report = Report(id=uuid.uuid4(), user_id=user_id, lang=lang, inputs_enc=inputs_enc, status="pending",
+async def add_report(session: AsyncSession, *, report_id: uuid.UUID, user_id: str, lang: str, inputs_enc: bytes,
+                     kinds: list[str], uploads: list[dict[str, Any]]) -> Report:
+    """A pending report with one pending section per kind and its stored uploads' rows."""
+    report = Report(id=report_id, user_id=user_id, lang=lang, inputs_enc=inputs_enc, status="pending",
                     critical=False, attempts=0, completions=0)
     session.add(report)
     await session.flush()
-    for kind in kinds:
-        session.add(Section(report_id=report.id, kind=kind, status="pending", runs=0))
+    session.add_all([Section(report_id=report_id, kind=kind, status="pending", runs=0) for kind in kinds])
+    session.add_all([Upload(id=uuid.uuid4(), report_id=report_id, user_id=user_id, **u) for u in uploads])
     await session.flush()
     return report
 

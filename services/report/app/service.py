@@ -16,9 +16,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import repository
-from .errors import (EmptyFileError, InvalidCursorError, EmptyReportError, FileTooLargeError, NothingToRetryError, ReportInProgressError,
-                     ReportNotFoundError, SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
-from .models import Report, Section, Upload
+from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, InvalidCursorError,
+                     NothingToRetryError, ReportInProgressError, ReportNotFoundError, SymptomsTooLongError,
+                     TooManyFilesError, UnsupportedMediaTypeError)
+from .models import Report, Section
 from .schemas import Links, ReportOut, ReportSummary, SectionState
 from .store import Sealer, UploadStore
 from .worker import ReportEngine, inputs_aad
@@ -156,14 +157,10 @@ class ReportService:
         sealed = self.sealer.seal(json.dumps({"symptoms": symptoms, "sex": req.sex, "age": req.age,
                                               "medications": req.medications}).encode(), inputs_aad(report_id))
         async with self.sessionmaker() as session, session.begin():
-            report = Report(id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, status="pending",
-                            critical=False, attempts=0, completions=0)
-            session.add(report)
-            await session.flush()
-            session.add_all([Section(report_id=report_id, kind=kind, status="pending", runs=0) for kind in kinds])
-            session.add_all([Upload(id=uuid.uuid4(), report_id=report_id, user_id=user_id, kind=kind, position=pos,
-                                    sha256=blob.sha256, size_bytes=blob.size_bytes, content_type=CONTENT_TYPES[t])
-                             for kind, pos, blob, t in stored])
+            await repository.add_report(
+                session, report_id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, kinds=kinds,
+                uploads=[{"kind": kind, "position": pos, "sha256": blob.sha256, "size_bytes": blob.size_bytes,
+                          "content_type": CONTENT_TYPES[t]} for kind, pos, blob, t in stored])
         self.engine.hand_over(report_id, {(kind, pos): data for kind, pos, data, _ in files})
         self.engine.wake()
         return report_id
@@ -182,6 +179,11 @@ class ReportService:
             raise ReportNotFoundError()
         return report, (await repository.sections_of(session, [report.id]))[report.id]
 
+    async def current(self, user_id: str, report_id: uuid.UUID) -> ReportOut:
+        """The report as it stands now, read in a fresh session (after a create, retry or wait)."""
+        async with self.sessionmaker() as session:
+            return report_out(*await self.get(session, user_id, report_id))
+
     async def list(self, session: AsyncSession, user_id: str, limit: int, cursor: str | None
                    ) -> tuple[list[ReportSummary], str | None]:
         after = decode_cursor(cursor) if cursor else None
@@ -194,8 +196,6 @@ class ReportService:
         return items, encode_cursor(page[-1]) if more and page else None
 
     async def image(self, session: AsyncSession, user_id: str, report_id: uuid.UUID, image_id: str) -> bytes:
-        from .errors import ImageNotFoundError
-
         await self.get(session, user_id, report_id)
         for up in await repository.uploads_of(session, report_id, ("derived",)):
             if str(up.id) == image_id:
