@@ -453,15 +453,13 @@ class LabReportParser:
         if it.flag is not None:
             fm = re.search(r"[↑↓⬆⬇▲▼]{1,2}|偏高|偏低|HH|LL|H|L|\*|阳性|异常", it.flag.text)
             flag_mark = fm.group(0) if fm else it.flag.text
-        critical = False
-        if value is not None and ind.critical is not None and unit_known:
-            c = ind.critical
-            critical = (c.high is not None and value >= c.high) or (c.low is not None and value <= c.low)
-            if critical:
-                # beyond a 危急值 limit the flag says so (LL/HH), in the direction the sheet and the value agree on
-                crit_flag = "HH" if c.high is not None and value >= c.high else "LL"
-                if flag is None or same_direction(flag, crit_flag):
-                    flag = crit_flag
+        # beyond a 危急值 limit the flag says so (LL/HH, the package's check), in the direction the sheet and the
+        # value agree on
+        crit_flag = (interpret(value, None, None, ind.critical)
+                     if value is not None and ind.critical is not None and unit_known else None)
+        critical = crit_flag is not None
+        if critical and (flag is None or same_direction(flag, crit_flag)):
+            flag = crit_flag
         # ---- plausibility ------------------------------------------------------------------------------------
         if value is not None and high not in (None, 0) and value > 50 * abs(high):
             review_reasons.append("implausible_value")
