@@ -26,7 +26,6 @@ class Settings(BaseServiceSettings):
     reminders_url: str = "http://127.0.0.1:8105"
     booking_url: str = "http://127.0.0.1:8106"
     tips_url: str = "http://127.0.0.1:8107"
-    upstream_timeout_s: float = 60.0  # ceiling for any one read from a service (a streamed body's chunks)
     # How long the gateway waits for a service's answer to start, per route: the longest matching key wins
     # ("METHOD /api/<service>/path-prefix", then "METHOD", then "*"). Reads are short; model inference is not.
     # Spent budget -> 504 upstream_timeout at once. Env: GATEWAY_UPSTREAM_BUDGETS_S as a JSON object.

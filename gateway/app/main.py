@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = app.state
         breakers = state.breakers = make_breakers()
         state.upstreams = {name: make_http_client(url, name=name, breakers=breakers,
-                                                  timeout_s=settings.upstream_timeout_s)
+                                                  timeout_s=settings.stream_idle_timeout_s)
                            for name, url in settings.service_urls().items()}
         # Health and docs ask the services directly: no retries, no breaker, their own short timeouts.
         state.probe = httpx.AsyncClient(timeout=httpx.Timeout(settings.docs_fetch_timeout_s, connect=1.0))

@@ -1,3 +1,7 @@
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 
 from zhenxi_common.testing import free_port
@@ -161,3 +165,39 @@ def test_aggregated_spec_declares_security_and_platform_answers(gateway):
     login = spec["paths"]["/api/auth/login"]["post"]
     assert login["security"] == [] and {"400", "422", "429"} <= set(login["responses"])
     assert "security" not in spec["paths"]["/api/health"]["get"]
+
+
+class _QuietStream(BaseHTTPRequestHandler):
+    """A stand-in for a service's SSE endpoint: answers at once, then stays quiet for ``pause`` seconds
+    between two events."""
+
+    pause = 0.0
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"data: first\n\n")
+        self.wfile.flush()
+        time.sleep(self.pause)
+        self.wfile.write(b"data: second\n\n")
+        self.wfile.flush()
+
+
+def test_a_started_stream_may_stay_quiet_longer_than_the_route_budget(make_gateway):
+    handler = type("QuietStream", (_QuietStream,), {"pause": 1.5})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gw = make_gateway(tips_url=f"http://127.0.0.1:{server.server_address[1]}",
+                          upstream_budgets_s={"*": 0.5}, stream_idle_timeout_s=10.0)
+        _, tokens = new_user(gw)
+        r = gw.get("/api/tips/v1/stream", headers=bearer(tokens))
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.text == "data: first\n\ndata: second\n\n"
+    finally:
+        server.shutdown()

@@ -29,6 +29,17 @@ class ServiceError(Exception):
         return error_body(self.code, self.message, self.details)
 
 
+class FieldError(ServiceError):
+    """A 422 about one field that a schema alone cannot judge (it needs the clock, the settings or stored data);
+    the field is named in ``details.field``."""
+    status = 422
+    code = "invalid_field"
+    default_message = "字段无效。 A field is not valid."
+
+    def __init__(self, field: str, message: str | None = None, **details: Any) -> None:
+        super().__init__(message, details={"field": field, **details})
+
+
 class NotFoundError(ServiceError):
     code = "not_found"
     status = 404

@@ -2,14 +2,7 @@
 name the offending field in ``details.field``."""
 from typing import Any
 
-from zhenxi_common.errors import ConflictError, NotFoundError, ServiceError
-
-
-class FieldError(ServiceError):
-    status = 422
-
-    def __init__(self, field: str, message: str | None = None, **details: Any) -> None:
-        super().__init__(message, details={"field": field, **details})
+from zhenxi_common.errors import ConflictError, FieldError, NotFoundError, ServiceError
 
 
 class InvalidIdNumberError(FieldError):

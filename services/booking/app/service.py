@@ -239,17 +239,17 @@ class BookingService(CatalogueService, AdminService):
                     user_id=user_id, booking_id=str(b.id), session_id=str(sess.id), doctor_id=str(doc.id),
                     hospital_id=str(hosp.id), department_id=doc.department_id, visit_date=sess.date,
                     period=sess.period, window_start=ws, window_end=we, seq_no=seq, remaining=sess.remaining))
-                body = self.booking_view(b, sess, doc, hosp)
+                body = json.loads(json.dumps(self.booking_view(b, sess, doc, hosp), default=str))
                 if idempotency_key:
                     await s.execute(update(IdempotencyKey).where(
                         IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
-                        .values(status_code=201, response=json.loads(json.dumps(body, default=str))))
+                        .values(status_code=201, response=body))
         except HisSoldOut:
             await self._his_sold_out(hold_id, user_id)
             raise SessionFullError("医院系统显示该时段已约满。 The hospital's own system reports this session full.",
                                    source="his") from None
         await self.slots.forget_hold(hold_id, sess.id, user_id)
-        return 201, json.loads(json.dumps(body, default=str))
+        return 201, body
 
     async def _check_patient_rules(self, s: AsyncSession, id_idx: str, sess: Session) -> None:
         cfg = self.settings
