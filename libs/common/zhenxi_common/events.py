@@ -147,19 +147,3 @@ class TipsPublishedV1(Event):
     subject = "tips.published.v1"
     user_id: str
     tip_ids: list[str]
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.subject: cls
-    for cls in (UserRegisteredV1, LabReportParsedV1, XrayAnalyzedV1, ReportCompletedV1, ReportCriticalV1,
-                DoseMissedV1, ReminderDueV1, DoseRecordedV1, PlanChangedV1, BookingCreatedV1, BookingCancelledV1,
-                TipsPublishedV1)
-}
-
-
-def parse_event(subject: str, data: bytes) -> Event:
-    try:
-        cls = EVENT_TYPES[subject]
-    except KeyError as exc:
-        raise ValueError(f"unknown event subject {subject!r}") from exc
-    return cls.model_validate_json(data)

@@ -2,9 +2,8 @@
 names the offending field where there is one."""
 from __future__ import annotations
 
-from typing import Any
 
-from zhenxi_common.errors import ConflictError, NotFoundError, ServiceError
+from zhenxi_common.errors import ConflictError, FieldError, NotFoundError
 
 
 class PlanNotFoundError(NotFoundError):
@@ -25,16 +24,6 @@ class DeviceNotFoundError(NotFoundError):
 class ConsentNotFoundError(NotFoundError):
     code = "consent_not_found"
     default_message = "找不到该授权。 No such consent."
-
-
-class FieldError(ServiceError):
-    """A 422 about one field that a schema alone cannot judge (it needs the clock, the settings or the plan)."""
-    status = 422
-    code = "invalid_field"
-    default_message = "字段无效。 A field is not valid."
-
-    def __init__(self, field: str, message: str | None = None, **details: Any) -> None:
-        super().__init__(message, details={"field": field, **details})
 
 
 class PlanInPastError(FieldError):
