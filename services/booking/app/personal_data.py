@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
