@@ -23,7 +23,7 @@ from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, EndBeforeS
                      PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError, VersionConflictError,
                      WebhookHostNotAllowedError)
 from .schemas import (AdherenceOut, AdviceOut, CalendarTokenOut, Caller, ConsentIn, ConsentList, ConsentOut,
-                      DeviceCreated, DeviceIn, DeviceList, DeviceOut, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
+                      DeviceCreated, DeviceIn, DeviceList, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
                       PlanCreate, PlanList, PlanOut, PlanPatch, PrnDoseIn, RecordIn, ServiceInfo, SyncOut)
 from .service import Reminders
 
