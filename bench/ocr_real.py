@@ -244,7 +244,7 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
             continue
         p = preds[match[ei]]
         want_v = norm_value(e["value"])
-        got_v = norm_value(p.get("value_printed") or p.get("value_text") or "")
+        got_v = norm_value(p.get("value_text") or p.get("value_printed") or "")
         want_f = sheet_flag(e)
         got_f = p.get("flag")
         ok_v = want_v == got_v

@@ -46,6 +46,19 @@ class ParsedValue:
     qualitative: str | None = None  # 'negative' | 'positive' | '1+' ...
 
 
+# A printed '+' / '-' mark the recogniser returned as the CJK characters 十 (ten) / 一 (one): '十' → '+', '一' → '-',
+# '十一' / '+一' → '+-'. Only for cells made of nothing else (a result is never the word 一 or 十).
+_PM_GLYPHS = re.compile(r"[十+一\-]{1,4}")
+
+
+def plus_minus_glyphs(text: str) -> str:
+    """'十一' → '+-', '一' → '-', '十十' → '++'; any other text unchanged."""
+    t = text.strip()
+    if _PM_GLYPHS.fullmatch(t) and ("十" in t or "一" in t):
+        return t.replace("十", "+").replace("一", "-")
+    return text
+
+
 def parse_value(text: str) -> ParsedValue | None:
     """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
     raw = text.strip()
@@ -58,9 +71,7 @@ def parse_value(text: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = norm_text(raw)
-    if re.fullmatch(r"[十+]{1,4}", q):
-        q = q.replace("十", "+")  # a printed '+' the recogniser read as the character 十
+    q = plus_minus_glyphs(norm_text(raw))
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
@@ -293,8 +304,10 @@ def _split_lead(tok: Token) -> list[Token]:
     if m and not re.match(r"^\d+\s*[-~]", text):
         cut = m.end()
         num = m.group(1) or m.group(2)
+        # what follows a row number is the name, even when the header placed the glued cell under 序号
+        rest_col = "name" if tok.column == "seq" else tok.column
         return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
-                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
+                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), rest_col, tok.slope)]
     m = _LEAD_ARROW.match(text)
     if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
         cut = len(m.group(1))
@@ -314,6 +327,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
             pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
             continue  # the row number column
+        if tok.column == "seq" and _CJK_OR_ALPHA.search(tok.text):
+            tok.column = "name"  # text under 序号 is the name (narrow or glued '编号项目' header words)
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
             parts = _split_glued(kb, tok)
@@ -358,9 +373,9 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
         if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
-                and norm_text(cell.text).replace("十", "+") in ("+", "-", "±", "+-", "(+)", "(-)"):
+                and plus_minus_glyphs(norm_text(cell.text)) in ("+", "-", "±", "+-", "(+)", "(-)"):
             # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
-            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text) in ("-", "(-)") else "POS"
+            cur.flag, cur.flag_code = cell, "NEG" if plus_minus_glyphs(norm_text(cell.text)) in ("-", "(-)") else "POS"
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"

@@ -16,7 +16,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
+from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, plus_minus_glyphs, same_direction
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -93,7 +93,7 @@ def _reading_score(result: dict[str, Any]) -> float:
     return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
 
 
-_PM_MARKS = ("+", "十", "-", "(+)", "(-)")
+_PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
 
 
 def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
@@ -110,10 +110,11 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
 
 
 def _value_text(it: RowItem, pv: Any) -> str:
-    """The result as read: a '+' the recogniser returned as 十 is given back as '+' (value_printed keeps 十)."""
+    """The result as read: a '+' / '-' the recogniser returned as 十 / 一 is given back as '+' / '-'
+    (value_printed keeps the glyphs as read)."""
     t = it.value.text
-    if pv.qualitative is not None and re.fullmatch(r"[十+]{1,4}", t.strip()):
-        return t.strip().replace("十", "+")
+    if pv.qualitative is not None:
+        return plus_minus_glyphs(t)
     return t
 
 

@@ -200,6 +200,13 @@ def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
              ("尿亚硝酸盐", 40, 150, 170), ("十", 300, 320, 170), ("阴性", 420, 470, 170)]
     nit = parser._assemble(*_page(cells))["indicators"][0]
     assert nit["code"] == "U-NIT" and nit["flag"] == "POS" and nit["value_text"] == "+" and nit["value_printed"] == "十"
+    # '-' read as 一 (one) and '+-' read as 十一 / +一: negative and trace, never a descriptive word
+    for glyphs, text, flag in (("一", "-", "NEG"), ("十一", "+-", "POS"), ("+一", "+-", "POS")):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+                 ("尿蛋白", 40, 150, 170), (glyphs, 300, 330, 170), ("阴性", 420, 470, 170)]
+        pro = parser._assemble(*_page(cells))["indicators"][0]
+        assert pro["code"] == "U-PRO" and pro["value_text"] == text and pro["flag"] == flag
+        assert pro["qualitative"] == ("negative" if flag == "NEG" else "trace")
 
 
 def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
