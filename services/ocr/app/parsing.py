@@ -146,6 +146,7 @@ class RowItem:
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
+    value_from_shape: bool = False  # the result is a '-' seen on the page (marks.find_dash), not recognised text
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -350,9 +351,9 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     later_range: list[bool] = []
     for i, (kind, cell, col) in enumerate(pieces):
         nxt = False
-        for k2, c2, _ in pieces[i + 1:]:
-            if k2 == "name" and kb.match_name(c2.text, allow_fuzzy=False):
-                break
+        for k2, c2, col2 in pieces[i + 1:]:
+            if k2 == "rowno" or k2 == "name" and (col2 in ("name", "seq") or kb.match_name(c2.text, allow_fuzzy=False)):
+                break  # the next row item (the block beside, or the next name) begins
             if k2 in ("range", "qual", "value_or_range", "value") or (k2 == "name" and _descriptive(kb, c2.text)):
                 nxt = True
                 break
@@ -389,14 +390,17 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if not matches or matches[0].score < 0.6:
                 matches = _second_chance(kb, cell.text) or matches
             if not matches or matches[0].score < 0.6:
-                if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
+                # (after the row's range or unit the name column of the block beside has begun)
+                open_row = cur is not None and cur.value is None and cur.names and cur.range is None \
+                    and cur.unit is None
+                if open_row and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
                 if col in ("name", "code") and _LISTABLE.search(cell.text) and not _NOT_A_ROW.search(cell.text) \
                         and len(cell.text) <= 24:
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing
-                    if cur is not None and cur.value is None and cur.names:
+                    if open_row:
                         cur.names.append((cell, []))
                     else:
                         cur = RowItem(names=[(cell, [])], row_no=pending_no)

@@ -9,14 +9,18 @@ import math
 import re
 import time
 from dataclasses import dataclass
+
+import cv2
 from typing import Any
 
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
-from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, plus_minus_glyphs, same_direction
+from . import marks
+from .layout import _line_height, analyse, residual_skew, straighten
+from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
+                      same_direction)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -45,10 +49,11 @@ class ParserOptions:
 
 
 def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
-    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count: the names are matched
-    again as '尿' + name, and the urine candidates replace the blood ones when found."""
+    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count, and a bare '葡萄糖' is
+    urine glucose: the names are matched again as '尿' + name, and the urine candidates replace the others when
+    found."""
     for k, (cell, ms) in enumerate(it.names):
-        if not ms or ms[0].indicator.panel != "blood_routine":
+        if not ms or ms[0].indicator.panel == "urinalysis":
             continue
         alt = kb.match_name("尿" + cell.text)
         alt = [m for m in alt if m.indicator.panel == "urinalysis"]
@@ -130,6 +135,45 @@ def _round(x: float | None, decimals: int) -> float | None:
     return float(round(x, max(decimals, 0) + 2))
 
 
+class _EmptyCellLook:
+    """Looks at the page where a named row's result should be (marks.find_dash); the page image is straightened
+    like the tokens only when a row needs it."""
+
+    def __init__(self, image: Any, page: PageOcr, tokens: list[Token], tables: list[Any]) -> None:
+        self.image, self.page, self.tables = image, page, tables
+        self.line_h = _line_height(tokens) if tokens else 20.0
+        self._gray = None
+
+    def gray(self) -> Any:
+        if self._gray is None:
+            angle = residual_skew([line.quad for line in self.page.lines])
+            img = marks.straighten_image(self.image, angle)
+            self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+        return self._gray
+
+    def read_dash(self, it: RowItem) -> None:
+        name = it.names[-1][0].box
+        right = it.range or it.unit
+        cy = (name[1] + name[3]) / 2
+        if right is not None:
+            cy = (cy + (right.box[1] + right.box[3]) / 2) / 2
+        cx = (name[0] + name[2]) / 2
+        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        span = None
+        if tables:
+            span = marks.value_span(max(tables, key=lambda t: t.y0), name[2] + 2,
+                                    right.box[0] - 2 if right is not None else None)
+        elif right is not None and right.box[0] - name[2] > self.line_h:
+            span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
+        if span is None:
+            return
+        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
+        if box is None:
+            return
+        it.value, it.parsed_value = Cell("-", 0.85, box), parse_value("-")
+        it.value_from_shape = True
+
+
 class LabReportParser:
     def __init__(self, options: ParserOptions = ParserOptions(), engine: OcrEngine | None = None,
                  knowledge: KnowledgeBase | None = None) -> None:
@@ -204,8 +248,11 @@ class LabReportParser:
             header_rows += len({t.y0 for t in lay.tables if t.columns})
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
+            looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             for row in lay.rows:
                 for it in parse_row_all(self.kb, row):
+                    if it.value is None and it.names and it.flag is None:
+                        looker.read_dash(it)  # a lone '-' the detector dropped
                     if it.value is not None:
                         items.append(it)
                     elif any(ms for _, ms in it.names) or it.row_no is not None:
@@ -349,7 +396,8 @@ class LabReportParser:
             "confidence": round(conf * 0.8, 3),
             "field_confidence": {"name": 0.5, "value": round(it.value.score, 3), "unit": 0.5, "reference": 0.5,
                                  "flag": 0.5},
-            "needs_review": True, "review_reasons": ["not_in_knowledge_base"],
+            "needs_review": True, "review_reasons": ["not_in_knowledge_base"] + (
+                ["result_read_from_mark_shape"] if it.value_from_shape else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
             "page": page,
@@ -468,6 +516,8 @@ class LabReportParser:
             review_reasons.append("implausible_value")
         if pv.comparator:
             review_reasons.append("censored_value")
+        if it.value_from_shape:
+            review_reasons.append("result_read_from_mark_shape")
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         field_conf = {"name": round(name_conf, 3), "value": round(value_conf, 3), "unit": round(unit_conf, 3),

@@ -135,3 +135,17 @@ def test_code_cell_is_not_split_into_name_and_value(kb):
     items = parse_row(kb, _toks("总三碘甲状腺原氨酸", "T3", "1.87", "nmol/L", "1.3-3.1"))
     assert items[0].value.text == "1.87"
     assert choose_indicator(kb, items[0], set())[0].code == "T3"
+
+
+def test_range_cell_is_not_taken_as_the_result_when_the_next_block_begins(kb):
+    """The result of 尿胆红素 was not read; its printed range 阴性 must not become the result just because the block
+    beside starts with an unknown name and a descriptive result."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 16 * len(text), 128), col)
+
+    row = [t("尿胆红素", 40, "name"), t("阴性", 420, "range"), t("电导率分级", 700, "name"), t("4级", 950, "value")]
+    items = parse_row_all(kb, row)
+    assert items[0].value is None and items[0].range is not None and items[0].range.text == "阴性"
+    assert items[1].value is not None and items[1].value.text == "4级"

@@ -324,3 +324,26 @@ def test_stool_counts_printed_as_numbers_are_kept(parser):
     assert "ST-COL" not in by
     assert by["ST-RBC"]["value"] == 2 and by["ST-RBC"]["flag"] == "H"
     assert by["ST-WBC"]["value"] == 0 and by["ST-FAT"]["flag"] == "NEG"
+
+
+def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
+    """Urinalysis '-' results are often lost by the text detector. A named row with no result gets a second look
+    at its result cell: a lone short stroke there is '-' (negative, marked for review); a blank cell stays
+    unread and is named in the re-shoot request."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("+-", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿隐血", 40, 120, 210), ("阴性", 420, 470, 210),
+             ("尿胆原", 40, 120, 250), ("阴性", 420, 470, 250),
+             ("尿比重", 40, 120, 290), ("1.020", 300, 360, 290), ("1.003~1.030", 420, 530, 290),
+             ("葡萄糖", 40, 120, 330), ("一", 300, 315, 330), ("阴性", 420, 470, 330)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (310, 224), (322, 224), (40, 40, 40), 2)  # the dash of 尿隐血 (row centre y 224)
+    out = parser._assemble(ocr, geo)
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-BLD"]["value_text"] == "-" and by["U-BLD"]["flag"] == "NEG"
+    assert "result_read_from_mark_shape" in by["U-BLD"]["review_reasons"]
+    assert "U-UBG" not in by  # a blank cell is not a result
+    assert by["U-GLU"]["flag"] == "NEG" and "GLU" not in by  # 葡萄糖 on a urine sheet is urine glucose
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
