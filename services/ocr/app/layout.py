@@ -14,7 +14,7 @@ from .parsing import Token
 HEADER_WORDS: list[tuple[str, str]] = [
     # '检验项目' with its first characters misread ('应验项目', '检睑项目') is still the name header
     (r"^(检验|检测|检查|分析|化验|[\u4e00-\u9fff][验测查])?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
-    (r"^(英文)?(缩写|代号|代码|简称)$|^英文名称?$|^code$|^abbr\.?$", "code"),
+    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^code$|^abbr\.?$", "code"),
     (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
     (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),

@@ -317,6 +317,55 @@ def _split_lead(tok: Token) -> list[Token]:
     return [tok]
 
 
+_MISREAD_MARK_UNIT = re.compile(r"^[1tfIlT|\[]\s*(\S.*)$")
+_DASH_GLYPH = re.compile(r"^[-~～一—–－]+$")
+_LEADS_WITH_DASH = re.compile(r"^[-~～一—–－]+\s*\d")
+
+
+def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | None]]) -> list[tuple[str, Cell, str | None]]:
+    """A range printed with spaces ('0.8 - 2.0', '120 一 160') comes back as two or three boxes under the range
+    header: a bare number, then '-2.0' or a dash glyph and a number. Joined into one range cell when the pieces sit
+    close together under the range column and together they read as a range."""
+    out: list[tuple[str, Cell, str | None]] = []
+    bare = re.compile(r"\d+(?:\.\d+)?")
+    i = 0
+    has_value = False  # the current row item already has its result (a range never comes first)
+    while i < len(pieces):
+        kind, cell, col = pieces[i]
+        joined = None
+        if kind == "name" or kind == "rowno":
+            has_value = False
+        if has_value and col in ("range", "unit") and kind in ("value", "value_or_range") \
+                and bare.fullmatch(cell.text.strip()):
+            h = max(cell.box[3] - cell.box[1], 1.0)
+            for j in (i + 2, i + 1):
+                if j >= len(pieces) or any(c2 != "range" for _, _, c2 in pieces[i + 1:j + 1]):
+                    continue
+                parts = [p[1] for p in pieces[i:j + 1]]
+                if any(b.box[0] - a.box[2] > (1.5 if j == i + 2 else 3.0) * h for a, b in zip(parts, parts[1:])):
+                    continue
+                if j == i + 2 and not (_DASH_GLYPH.match(parts[1].text.strip()) and bare.fullmatch(parts[2].text.strip())):
+                    continue
+                # '0.8' '-2.0', or '100' '350' whose dash the detector dropped
+                if j == i + 1 and not (_LEADS_WITH_DASH.match(parts[1].text.strip()) or bare.fullmatch(parts[1].text.strip())):
+                    continue
+                text = parts[0].text.strip() + "-" + re.sub(r"^[-~～一—–－\s]+", "", "".join(
+                    p.text.strip() for p in parts[1:]))
+                pr = parse_range(text)
+                if pr is not None and pr.low is not None and pr.high is not None and pr.low <= pr.high:
+                    box = (parts[0].box[0], min(p.box[1] for p in parts), parts[-1].box[2], max(p.box[3] for p in parts))
+                    joined = (("range", Cell(text, min(p.score for p in parts), box), "range"), j + 1)
+                    break
+        if joined:
+            out.append(joined[0])
+            i = joined[1]
+        else:
+            out.append(pieces[i])
+            has_value = has_value or kind in ("value", "qual", "value_or_range")
+            i += 1
+    return out
+
+
 def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     """parse_row, keeping the items that got a name but no value (counted as doubtful rows)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
@@ -330,6 +379,14 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue  # the row number column
         if tok.column == "seq" and _CJK_OR_ALPHA.search(tok.text):
             tok.column = "name"  # text under 序号 is the name (narrow or glued '编号项目' header words)
+        m = _MISREAD_MARK_UNIT.match(tok.text.strip())
+        if m and not is_unit(kb, tok.text) and is_unit(kb, m.group(1)):
+            # an arrow printed before the unit that the recogniser read as 't', 'f', '1' ('t×10^9/L', '1%'):
+            # the mark's direction is lost; the printed range still decides the flag
+            cut = len(tok.text) - len(m.group(1))
+            w = tok.box[2] - tok.box[0]
+            tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
+                                                tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
         if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
             parts = _split_glued(kb, tok)
@@ -345,6 +402,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             box = (tok.box[0] + w * frac, tok.box[1], tok.box[0] + w * end, tok.box[3])
             cell = Cell(txt.strip(), tok.score, box)
             pieces.append((classify(kb, txt) if k == "?" else k, cell, tok.column))
+    pieces = _join_split_ranges(kb, pieces)
 
     # a cell that the header puts in the range column is still the value when another range-like cell follows
     # it before the next name (the header word boxes were off: letter-spaced or glued headers)

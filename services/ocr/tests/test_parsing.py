@@ -149,3 +149,31 @@ def test_range_cell_is_not_taken_as_the_result_when_the_next_block_begins(kb):
     items = parse_row_all(kb, row)
     assert items[0].value is None and items[0].range is not None and items[0].range.text == "阴性"
     assert items[1].value is not None and items[1].value.text == "4级"
+
+
+def test_range_printed_with_spaces_comes_back_whole(kb):
+    """'0.8 - 2.0' read as '0.8' + '-2.0', '120 一 160' as three boxes, '100 350' with the dash lost: one range
+    each, after the result; an arrow before the unit read as 't' / '1' does not hide the unit."""
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    def one(*cells):
+        items = parse_row(kb, [t(*c) for c in cells])
+        assert len(items) == 1
+        return items[0]
+
+    it = one(("网织红细胞百分比", 40, "name"), ("1.59", 300, "value"), ("%", 380, "unit"), ("0.8", 470, "range"),
+             ("-2.0", 520, "range"))
+    assert it.range.text == "0.8-2.0" and (it.parsed_range.low, it.parsed_range.high) == (0.8, 2.0)
+    it = one(("血红蛋白", 40, "name"), ("155", 300, "value"), ("g/L", 380, "unit"), ("120", 470, "range"),
+             ("一", 520, "range"), ("160", 545, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (120, 160)
+    it = one(("白细胞", 40, "name"), ("47.24", 300, "value"), ("t×10^9/L", 370, "unit"), ("3.50", 480, "range"),
+             ("9.50", 550, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (3.5, 9.5) and it.unit.text == "×10^9/L"
+    it = one(("单核细胞百分比", 40, "name"), ("2.0", 300, "value"), ("1%", 380, "unit"), ("3.0", 470, "range"),
+             ("-8.0", 520, "range"))
+    assert it.unit.text == "%" and (it.parsed_range.low, it.parsed_range.high) == (3.0, 8.0)
+    # a result that the header put under 参考范围 is not glued to the range after it
+    it = one(("白细胞", 40, "name"), ("2.90", 300, "range"), ("0~9.00", 420, "range"))
+    assert it.value.text == "2.90" and it.range.text == "0~9.00"
