@@ -29,6 +29,8 @@ def header_kind(text: str) -> str | None:
     for pat, kind in HEADER_WORDS:
         if re.search(pat, t):
             return kind
+    if "/" in t and not t.startswith("/"):  # '参考区间/值', '结果/单位': the first alternative names the column
+        return header_kind(t.split("/")[0])
     return None
 
 

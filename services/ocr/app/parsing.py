@@ -194,6 +194,19 @@ _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
 
 
+_METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
+
+
+def _row_name_ok(text: str) -> bool:
+    """A printed row name the knowledge base does not know, still worth returning: words, not header/footer
+    key-value text or people. A short method prefix ('镜检:柱状上皮细胞', '干化学：…') is part of a row name."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _METHOD_PREFIX.fullmatch(t)
+    if m and not _NOT_A_ROW.search(m.group(1).replace(":", "")):
+        t = m.group(2)
+    return bool(_LISTABLE.search(t)) and not _NOT_A_ROW.search(t) and len(t) <= 24
+
+
 def classify(kb: KnowledgeBase, text: str) -> str:
     """name | value | flag | range | unit | qual | text — by content alone."""
     t = text.strip()
@@ -454,8 +467,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 if open_row and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
-                if col in ("name", "code") and _LISTABLE.search(cell.text) and not _NOT_A_ROW.search(cell.text) \
-                        and len(cell.text) <= 24:
+                if col in ("name", "code") and _row_name_ok(cell.text):
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing
                     if open_row:

@@ -169,3 +169,19 @@ def test_names_under_a_narrow_row_number_header_are_names():
     items = [it for row in lay.rows for it in parse_row(kb, row)]
     assert [(c.text, it.value.text, it.row_no) for it in items for c, _ in it.names[:1]] == [
         ("小圆细胞", "0.60", 23), ("病理管型", "0.27", 24)]
+
+
+def test_header_word_with_an_alternative_and_method_prefixed_names():
+    """'参考区间/值' is the range header, so the range column stays in its block; '镜检:柱状上皮细胞' (unknown to the
+    knowledge base) comes back as a row, while key-value header text never does."""
+    assert header_kind("参考区间/值") == "range" and header_kind("/HP") is None
+    kb = load_knowledge()
+    toks = [T("检验项目", 40, 100), T("结果", 300, 100), T("单位", 380, 100), T("参考区间/值", 440, 100),
+            T("检验项目", 660, 100), T("结果", 900, 100), T("单位", 980, 100), T("参考区间/值", 1040, 100),
+            T("比重(SG)", 40, 150), T("1.022", 300, 150), T("1.003-1.030", 440, 150),
+            T("镜检:柱状上皮细胞", 660, 150), T("未检出", 900, 150), T("/HP", 980, 150),
+            T("送检医生:某某", 40, 190), T("阴性", 300, 190)]
+    lay = analyse(toks, 1300)
+    assert len(lay.tables) == 2 and [t.column for t in lay.rows[0]] == ["name", "value", "range"]
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [c.text for it in items for c, _ in it.names] == ["比重(SG)", "镜检:柱状上皮细胞"]
