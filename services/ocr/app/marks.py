@@ -46,10 +46,20 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
     xa, xb = int(max(0, x0)), int(min(w_img, x1))
     if yb - ya < 6 or xb - xa < 6:
         return None
-    band = gray[ya:yb, xa:xb]
+    band = gray[ya:yb, xa:xb].copy()
     # threshold from the row band's own paper and ink: a cell that is all paper has no ink at all
     paper = float(np.percentile(band, 90))
-    darkest = float(band.min())
+    # table rules across the cell (also slanted ones): horizontal runs much longer than a dash, removed before
+    # the threshold is set so that their dark ink does not hide a faint dash
+    run = max(int(1.6 * line_h), 12)
+    if band.shape[1] > run:
+        dark = (band < paper - 25.0).astype(np.uint8)
+        rules = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+        if rules.any():
+            rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))
+            band[rules > 0] = int(paper)
+    mid = band[max(0, int(cy - 0.3 * line_h) - ya):max(1, int(cy + 0.3 * line_h) - ya + 1)]
+    darkest = float(mid.min())  # this row's own ink, not the darker print of the rows above or below
     if paper - darkest < 45.0:
         return None  # no ink darker than paper texture, shadow or JPEG noise
     thr = min(paper - 25.0, (paper + darkest) / 2)  # half-way to the darkest ink: thin strokes stay whole
@@ -57,12 +67,18 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
     n, _, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(4.0, 0.008 * line_h * line_h)
     blobs = []
+    bh, bw = ink.shape
     for k in range(1, n):
         x, y, w, h, area = stats[k]
         if area < min_area:
             continue  # specks, JPEG noise
-        if y == 0 or y + h >= ink.shape[0] or x == 0 or x + w >= ink.shape[1]:
-            return None  # ink running out of the cell: a rule, or text of the neighbouring cell/row
+        if w >= 0.7 * bw and h <= 0.25 * line_h:
+            continue  # a table rule across the cell
+        top, bottom = ya + y, ya + y + h
+        if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
+            continue  # ink of the row above or below (tight line pitch), clear of this row's middle
+        if x == 0 or x + w >= bw:
+            return None  # ink running out of the cell: text of the neighbouring cell
         blobs.append((x, y, w, h, area, cents[k]))
     if len(blobs) != 1:
         return None
