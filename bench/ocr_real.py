@@ -196,6 +196,10 @@ def _name_key(s: str) -> str:
     return re.sub(r"[\s()（）\[\]【】:：.*#%、,，]", "", _nfkc(s).lower())
 
 
+def _exact_key(s: str) -> str:
+    return re.sub(r"[\s:：]", "", _nfkc(s).lower()).replace("（", "(").replace("）", ")")
+
+
 def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     """One photo: items right / predicted / expected, and F1 on value+flag. An expected item is matched to at most
     one prediction: same canonical code (the transcription's printed name resolved by the knowledge base), else
@@ -226,7 +230,9 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
             sc = 0.95 * sim
             if code is not None and p.get("code") == code:
                 sc = max(sc, 0.8 + 0.2 * sim)
-            if sim >= 0.999:
+            printed = {_exact_key(e.get("name_printed", "") + x) for x in
+                       ("", e.get("code_printed", ""), f"({e.get('code_printed', '')})")}
+            if sim >= 0.999 and _exact_key(p.get("name_printed") or "") in printed:
                 sc = 1.0  # the very name printed beats a shared code (透明管型 and 镜检:透明管型 on one sheet)
             if sc >= 0.8:
                 pairs.append((sc, ei, j))
