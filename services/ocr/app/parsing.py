@@ -300,8 +300,8 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
     value column ('MONO%', '红细胞')."""
     t = text.strip()
-    if re.fullmatch(r"\d+\s*[-~]\s*\d+", t):
-        return True
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*(?:HP|LP|HPF|LPF))?", t, re.I):
+        return True  # cells per field: '0-2', '0-2/HP'
     if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
         return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
     ms = kb.match_name(t, allow_fuzzy=True)

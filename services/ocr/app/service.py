@@ -68,7 +68,14 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
         if ms and ms[0].indicator.panel == "stool":
             alt = [m for m in ms if m.indicator.panel == "stool"]
         else:
-            alt = [m for m in kb.match_name("粪便" + cell.text, allow_fuzzy=False) if m.indicator.panel == "stool"]
+            # '大便镜检（红细胞）': the stool finding is the part in brackets, after a 大便/粪便 prefix
+            texts = [cell.text] + re.findall(r"[(（]([^()（）]+)[)）]", cell.text)
+            texts = [re.sub(r"^(大便|粪便|粪)(镜检|常规)?", "", t) for t in texts]
+            alt = []
+            for t in texts:
+                alt = [m for m in kb.match_name("粪便" + t, allow_fuzzy=False) if m.indicator.panel == "stool"]
+                if alt:
+                    break
         if alt:
             # the other name printed beside ('Color 颜色', 'OB 潜血') must not pull the row back to blood/urine
             it.names = [(c, alt) for c, _ in it.names]

@@ -347,3 +347,17 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
     assert by["U-GLU"]["flag"] == "NEG" and "GLU" not in by  # 葡萄糖 on a urine sheet is urine glucose
     reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
+
+
+def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
+    """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
+    cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
+             ("大便镜检（白细胞）", 40, 230, 170), ("0-2/HP", 400, 470, 170),
+             ("大便镜检（红细胞）", 40, 230, 210), ("未见", 400, 450, 210),
+             ("大便镜检（脂肪球）", 40, 230, 250), ("未见", 400, 450, 250),
+             ("大便隐血", 40, 140, 290), ("阴性", 400, 450, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["大便镜检（红细胞）"]["code"] == "ST-RBC" and by["大便镜检（红细胞）"]["flag"] == "NEG"
+    assert by["大便镜检（白细胞）"]["code"] == "ST-WBC" and by["大便镜检（白细胞）"]["value_text"] == "0-2/HP"
+    assert "RBC" not in {i["code"] for i in out["indicators"]}
