@@ -52,7 +52,16 @@ def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
     """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count, and a bare '葡萄糖' is
     urine glucose: the names are matched again as '尿' + name, and the urine candidates replace the others when
     found."""
+    qualitative = it.parsed_value is not None and it.parsed_value.number is None \
+        and it.parsed_value.qualitative is not None
     for k, (cell, ms) in enumerate(it.names):
+        if qualitative and ms and ms[0].indicator.kind == "quantitative" and ms[0].indicator.unit:
+            # '白细胞 3+' / '红细胞 阴性': the dry-chemistry pad (白细胞酯酶, 隐血), not the sediment count
+            alt = [m for t in ("(干化学)", "定性") for m in kb.match_name(cell.text + t, allow_fuzzy=False)
+                   if m.indicator.panel == "urinalysis" and m.indicator.kind == "qualitative"]
+            if alt:
+                it.names[k] = (cell, alt)
+                continue
         if not ms or ms[0].indicator.panel == "urinalysis":
             continue
         alt = kb.match_name("尿" + cell.text)

@@ -361,3 +361,15 @@ def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
     assert by["大便镜检（红细胞）"]["code"] == "ST-RBC" and by["大便镜检（红细胞）"]["flag"] == "NEG"
     assert by["大便镜检（白细胞）"]["code"] == "ST-WBC" and by["大便镜检（白细胞）"]["value_text"] == "0-2/HP"
     assert "RBC" not in {i["code"] for i in out["indicators"]}
+
+
+def test_bare_cell_names_with_qualitative_results_are_the_dry_chemistry_pads(parser):
+    """On a urine sheet '白细胞 3+' is the leukocyte-esterase pad and '白细胞 12.0 /ul' the sediment count."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 120, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("白细胞", 40, 120, 210), ("3+", 300, 330, 210), ("阴性", 420, 470, 210),
+             ("尿比重", 40, 120, 250), ("1.020", 300, 360, 250), ("1.003~1.030", 420, 530, 250),
+             ("白细胞", 40, 120, 290), ("12.0", 300, 350, 290), ("0~32", 420, 470, 290), ("/ul", 600, 640, 290)]
+    by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert by["U-LEU"]["value_text"] == "3+" and by["U-LEU"]["flag"] == "POS"
+    assert by["U-WBC"]["value"] == 12.0 and by["U-WBC"]["flag"] == "N"
