@@ -582,6 +582,15 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
                 prev[1] = min(1.0, prev[1] + 0.05)  # two cells (name + code) agree
     if not scored:
         return None
+    # a misread stem ('温区细胞比率 Lymh') may resolve to the count when the printed suffix says percentage (or
+    # the reverse): the sibling code joins the candidates and the suffix, unit and range scale decide
+    texts = [c.text for c, _ in item.names]
+    says_pct = any(_PCT_SUFFIX.search(unicodedata.normalize("NFKC", t)) for t in texts)
+    says_count = any(_COUNT_SUFFIX.search(unicodedata.normalize("NFKC", t)) or t.strip().endswith("#") for t in texts)
+    for code, (ind, sc, how) in list(scored.items()):
+        sib = code[:-1] + ("%" if code.endswith("#") else "#") if code[-1:] in "#%" else None
+        if sib and sib not in scored and sib in kb.indicators and (says_pct if code.endswith("#") else says_count):
+            scored[sib] = [kb.indicators[sib], sc, how]
     cands = list(scored.values())
     unit_text = item.unit.text if item.unit else None
     qual = item.parsed_value is not None and item.parsed_value.qualitative is not None
@@ -597,6 +606,9 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
             s -= 0.1
         if ind.code in used:
             s -= 1.0
+        if ind.code.endswith("%") and says_count and not says_pct or ind.code.endswith("#") and says_pct \
+                and not says_count:
+            s -= 0.1  # the printed suffix says the other kind
         s += _scale_fit(item, ind)
         return s
 

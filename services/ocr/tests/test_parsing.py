@@ -177,3 +177,17 @@ def test_range_printed_with_spaces_comes_back_whole(kb):
     # a result that the header put under 参考范围 is not glued to the range after it
     it = one(("白细胞", 40, "name"), ("2.90", 300, "range"), ("0~9.00", 420, "range"))
     assert it.value.text == "2.90" and it.range.text == "0~9.00"
+
+
+def test_percentage_suffix_turns_a_misread_count_into_its_percentage(kb):
+    """'温区细胞比率 Lymh' (淋巴细胞比率 Lym% misread): the code reads as the count, the printed 比率 and the range
+    scale say percentage."""
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    it = parse_row(kb, [t("温区细胞比率", 40, "name"), t("Lymh", 190, "code"), t("28.3", 300, "value"),
+                        t("20-50", 420, "range")])[0]
+    assert choose_indicator(kb, it, set())[0].code == "LYMPH%"
+    it = parse_row(kb, [t("淋巴细胞", 40, "name"), t("Lym#", 190, "code"), t("1.66", 300, "value"),
+                        t("1.1-3.2", 420, "range")])[0]
+    assert choose_indicator(kb, it, set())[0].code == "LYMPH#"
