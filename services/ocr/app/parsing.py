@@ -269,6 +269,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
 
 
 _LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
+_LEAD_ROWNO_MISREAD = re.compile(r"^\d{1,2}[CcOoDQεe][.、]?\s*(?=[\u4e00-\u9fff]{2})")
 _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
 
@@ -322,6 +323,11 @@ def _split_lead(tok: Token) -> list[Token]:
         rest_col = "name" if tok.column == "seq" else tok.column
         return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
                 Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), rest_col, tok.slope)]
+    m = _LEAD_ROWNO_MISREAD.match(text)
+    if m:  # '1C尿亚硝酸盐', '1ε尿胆原': a row number with a misread digit; the name is what follows
+        cut = m.end()
+        return [Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1),
+                      "name" if tok.column == "seq" else tok.column, tok.slope)]
     m = _LEAD_ARROW.match(text)
     if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
         cut = len(m.group(1))

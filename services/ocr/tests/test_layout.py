@@ -185,3 +185,10 @@ def test_header_word_with_an_alternative_and_method_prefixed_names():
     assert len(lay.tables) == 2 and [t.column for t in lay.rows[0]] == ["name", "value", "range"]
     items = [it for row in lay.rows for it in parse_row(kb, row)]
     assert [c.text for it in items for c, _ in it.names] == ["比重(SG)", "镜检:柱状上皮细胞"]
+
+
+def test_row_number_with_a_misread_digit_is_not_part_of_the_name():
+    kb = load_knowledge()
+    for printed in ("1C尿亚硝酸盐", "1ε尿胆原"):
+        items = parse_row(kb, [T(printed, 40, 100), T("阴性", 300, 100)])
+        assert [c.text for c, _ in items[0].names] == [printed[2:]]
