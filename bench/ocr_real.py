@@ -206,7 +206,8 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     the same printed name. Right = printed value and flag both match the sheet."""
     from rapidfuzz import fuzz
 
-    exp = [e for e in expected if "value" not in (e.get("uncertain") or [])]
+    # rows whose result is not legible, or printed blank (血型 not tested), hold nothing to read
+    exp = [e for e in expected if "value" not in (e.get("uncertain") or []) and (e.get("value") or "").strip()]
     exp_codes: list[set[str]] = []  # every code the printed code (else name) resolves to equally well
     for e in exp:
         codes: set[str] = set()
