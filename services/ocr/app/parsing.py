@@ -10,7 +10,8 @@ from typing import Any
 
 from zhenxi_knowledge import ARROWS_DOWN as _ARROW_DOWN
 from zhenxi_knowledge import ARROWS_UP as _ARROW_UP
-from zhenxi_knowledge import ParsedRange, arrow_flag, parse_range, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import ParsedRange, arrow_flag, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
 from zhenxi_knowledge.ranges import COMPARATORS, NUM
@@ -18,6 +19,15 @@ from zhenxi_knowledge.ranges import COMPARATORS, NUM
 from .knowledge import Indicator, KnowledgeBase, norm_text
 
 _CMP = COMPARATORS
+_PCT_IN_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*([-~～—]{1,2})\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_range(text: str) -> ParsedRange | None:
+    """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it."""
+    m = _PCT_IN_RANGE.match(unicodedata.normalize("NFKC", text or ""))
+    if m:
+        return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
+    return _parse_range(text)
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
@@ -167,14 +177,27 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
-        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6):
+        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6) or (
+                tok.column == "name" and len(re.findall(r"[\u4e00-\u9fff]", head)) >= 3):
+            # under the name header a number glued to a long name is its result, known name or not
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
+    # name + qualitative result: '肺炎支原体IgM(胶阴性'
+    m = re.match(r"^(.*[\u4e00-\u9fffA-Za-z)）(（])(阴性|阳性|弱阳性|未检出|未见)$", text)
+    if m and len(re.findall(r"[\u4e00-\u9fffA-Za-z]", m.group(1))) >= 2 and not kb.match_name(text, allow_fuzzy=False):
+        head = m.group(1)
+        return [("name", head, 0.0), ("value", m.group(2), len(head) / n)]
     # value/range followed by a unit
     m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
     if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
         head = m.group(1).strip()
         kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
         return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
+    # a range glued to its unit: '320.0-355.0g/L' (the regex above stops at the first digit)
+    for i in range(1, len(text)):
+        head, unit = text[:i].rstrip(), text[i:].strip()
+        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*]", unit) and parse_range(head) \
+                and not parse_value(head) and is_unit(kb, unit):
+            return [("range", head, 0.0), ("unit", unit, len(head) / n)]
     # value then range in one cell: '6.52 3.5-9.5'
     m = re.match(r"^(\S+)\s+(\S+)$", text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
@@ -407,7 +430,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
                                                 tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
-        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
+        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text" or (
+                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", tok.text):
             parts = _split_glued(kb, tok)

@@ -191,3 +191,28 @@ def test_percentage_suffix_turns_a_misread_count_into_its_percentage(kb):
     it = parse_row(kb, [t("淋巴细胞", 40, "name"), t("Lym#", 190, "code"), t("1.66", 300, "value"),
                         t("1.1-3.2", 420, "range")])[0]
     assert choose_indicator(kb, it, set())[0].code == "LYMPH#"
+
+
+def test_glued_cells_under_the_name_header(kb):
+    """A result glued to a long name the knowledge base spells otherwise ('平均红细胞Hb含量27.4'), a qualitative result
+    glued to a cut name ('肺炎支原体IgM(胶阴性'), a range glued to its unit ('320.0-355.0g/L') and a range printed
+    with % on both bounds ('50.0%--70.0%')."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    def one(*cells):
+        items = parse_row_all(kb, [t(*c) for c in cells])
+        assert len(items) == 1
+        return items[0]
+
+    it = one(("平均红细胞Hb含量27.4", 40, "name"), ("27.8-33.8", 420, "range"), ("pg", 560, "unit"))
+    assert it.value.text == "27.4" and it.range.text == "27.8-33.8"
+    it = one(("肺炎支原体IgM(胶阴性", 40, "name"), ("阴性", 420, "range"))
+    assert it.names[0][0].text == "肺炎支原体IgM(胶" and it.parsed_value.qualitative == "negative"
+    it = one(("平均红细胞Hb浓度329", 40, "name"), ("320.0-355.0g/L", 420, "unit"))
+    assert it.value.text == "329" and it.range.text == "320.0-355.0" and it.unit.text == "g/L"
+    it = one(("中性粒细胞%", 40, "name"), ("70.1", 300, "value"), ("50.0%--70.0%", 420, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (50.0, 70.0)
+    assert one(("尿蛋白", 40, "name"), ("阴性", 300, "value")).names[0][0].text == "尿蛋白"
