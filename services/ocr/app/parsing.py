@@ -192,12 +192,19 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         head = m.group(1).strip()
         kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
         return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
-    # a range glued to its unit: '320.0-355.0g/L' (the regex above stops at the first digit)
+    # a range glued to its unit: '320.0-355.0g/L', '0.12--1.00×10°/L' (the regex above stops at the first digit;
+    # a unit the recogniser mangled beyond repair is kept as printed)
     for i in range(1, len(text)):
         head, unit = text[:i].rstrip(), text[i:].strip()
         if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*]", unit) and parse_range(head) \
-                and not parse_value(head) and is_unit(kb, unit):
+                and not parse_value(head) and (is_unit(kb, unit) or re.match(r"[×x\*]\s*10", unit)):
             return [("range", head, 0.0), ("unit", unit, len(head) / n)]
+    # a unit glued before the range: '1012/L3.50-5.50'
+    for i in range(2, len(text) - 2):
+        unit, tail = text[:i].strip(), text[i:].strip()
+        if tail[:1].isdigit() and re.search(r"[/%a-zA-Zμ]$", unit) and is_unit(kb, unit) and parse_range(tail) \
+                and not parse_value(tail):
+            return [("unit", unit, 0.0), ("range", tail, i / n)]
     # value then range in one cell: '6.52 3.5-9.5'
     m = re.match(r"^(\S+)\s+(\S+)$", text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):

@@ -216,3 +216,7 @@ def test_glued_cells_under_the_name_header(kb):
     it = one(("中性粒细胞%", 40, "name"), ("70.1", 300, "value"), ("50.0%--70.0%", 420, "range"))
     assert (it.parsed_range.low, it.parsed_range.high) == (50.0, 70.0)
     assert one(("尿蛋白", 40, "name"), ("阴性", 300, "value")).names[0][0].text == "尿蛋白"
+    it = one(("红细胞[RBC]", 40, "name"), ("3.67", 300, "value"), ("1012/L3.50-5.50", 420, "range"))
+    assert it.range.text == "3.50-5.50" and it.unit.text == "1012/L"
+    it = one(("单核细胞计数", 40, "name"), ("0.95", 300, "value"), ("0.12--1.00×10°/L", 420, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (0.12, 1.0) and it.unit.text == "×10°/L"
