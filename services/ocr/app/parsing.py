@@ -24,10 +24,17 @@ _PCT_IN_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*([-~～—]{1,2})\s*(\d+(
 
 def parse_range(text: str) -> ParsedRange | None:
     """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it."""
-    m = _PCT_IN_RANGE.match(unicodedata.normalize("NFKC", text or ""))
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    m = _PCT_IN_RANGE.match(t)
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
-    return _parse_range(text)
+    pr = _parse_range(text)
+    if pr is None and re.match(r"^[1lI|↑]\s*\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d", t):
+        # '13-8' is '↑ 3-8' with the arrow read as '1' (a range never runs downwards)
+        alt = _parse_range(t[1:])
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
+            return alt
+    return pr
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"

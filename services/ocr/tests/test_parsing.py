@@ -220,3 +220,5 @@ def test_glued_cells_under_the_name_header(kb):
     assert it.range.text == "3.50-5.50" and it.unit.text == "1012/L"
     it = one(("单核细胞计数", 40, "name"), ("0.95", 300, "value"), ("0.12--1.00×10°/L", 420, "range"))
     assert (it.parsed_range.low, it.parsed_range.high) == (0.12, 1.0) and it.unit.text == "×10°/L"
+    it = one(("单核细胞比率", 40, "name"), ("9.10", 300, "value"), ("13-8", 420, "range"))  # '↑ 3-8'
+    assert (it.parsed_range.low, it.parsed_range.high) == (3, 8)
