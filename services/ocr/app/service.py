@@ -91,6 +91,15 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
             return
 
 
+def _misread_qualitative(it: RowItem) -> bool:
+    """A result that has the shape of a qualitative word ('X性') but is neither 阴性 nor any other known one: the
+    recogniser lost the one character that decides the meaning. It is not returned; the row is named as unread."""
+    pv = it.parsed_value
+    if pv is None or pv.number is not None or pv.qualitative is not None:
+        return False
+    return bool(re.fullmatch(r"[\u4e00-\u9fff]性", it.value.text.strip()))
+
+
 def _tall_share(ocr: list[PageOcr]) -> float:
     """Share of text lines taller than wide: text running down the page (a sideways photo)."""
     n = tall = 0
@@ -257,11 +266,14 @@ class LabReportParser:
         no_value: list[tuple[int, RowItem]] = []
         header_rows = 0
         row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
+        table_top: dict[int, float] = {}  # per page: the bottom of the first column-header row
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
             header_rows += len({t.y0 for t in lay.tables if t.columns})
+            if any(t.columns for t in lay.tables):
+                table_top[pno] = min(t.y0 for t in lay.tables if t.columns)
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
@@ -269,7 +281,9 @@ class LabReportParser:
                 for it in parse_row_all(self.kb, row):
                     if it.value is None and it.names and it.flag is None:
                         looker.read_dash(it)  # a lone '-' the detector dropped
-                    if it.value is not None:
+                    if it.value is not None and _misread_qualitative(it):
+                        no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
+                    elif it.value is not None:
                         items.append(it)
                     elif any(ms for _, ms in it.names) or it.row_no is not None:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
@@ -319,7 +333,7 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         _unmarked_in_range_is_negative(indicators)
-        reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
+        reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -332,7 +346,8 @@ class LabReportParser:
                 "knowledge_version": self.kb.version, "layout": {"header_rows": header_rows}}
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
-                       row_numbers: dict[int, set[int]]) -> dict[str, Any] | None:
+                       row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None
+                       ) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, and rows read with low confidence. Any of them → a re-shoot request naming
         the rows, instead of a silently short list."""
@@ -352,7 +367,8 @@ class LabReportParser:
             ys = [i["box"][1] for i in indicators if i.get("page") == pno] + \
                  [i["box"][3] for i in indicators if i.get("page") == pno]
             cy = (it.names[0][0].box[1] + it.names[0][0].box[3]) / 2 if it.names else None
-            if ys and cy is not None and min(ys) <= cy <= max(ys):  # inside the table, not a histogram label
+            top = min(ys + [(table_top or {}).get(pno, float("inf"))]) if ys else None
+            if ys and cy is not None and top <= cy <= max(ys):  # inside the table, not a histogram label
                 unread.append({"row": it.row_no, "name_printed": " ".join(c.text for c, _ in it.names)})
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}

@@ -375,3 +375,15 @@ def test_bare_cell_names_with_qualitative_results_are_the_dry_chemistry_pads(par
     by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
     assert by["U-LEU"]["value_text"] == "3+" and by["U-LEU"]["flag"] == "POS"
     assert by["U-WBC"]["value"] == 12.0 and by["U-WBC"]["flag"] == "N"
+
+
+def test_a_misread_negative_or_positive_is_not_returned_but_named(parser):
+    """'開性' could be 阴性 or 阳性: the row is not returned with a guess; the re-shoot request names it."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("開性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿糖", 40, 120, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿酮体", 40, 120, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250)]
+    out = parser._assemble(*_page(cells))
+    assert {i["code"] for i in out["indicators"]} == {"U-GLU", "U-KET"}
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
