@@ -161,7 +161,9 @@ def run_real(args) -> int:
     transcripts = ocr_real.load_transcripts()
     sides = ("dev", "test") if args.split == "all" else (args.split,)
     rows = []
+    parse_ms: list[float] = []
     t0 = time.time()
+    cpu0 = time.process_time()
     print(f"{'photo':<10} {'sheet':<5} {'type':<8} {'split':<5} right  pred   exp     F1  note")
     for sheet, tr in sorted(transcripts.items()):
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
@@ -183,6 +185,7 @@ def run_real(args) -> int:
                 data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
             try:
                 res = parser.parse(data, fname, None)
+                parse_ms.append(res["timings_ms"].get("parse", 0.0))
                 preds = res["indicators"]
                 if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
                     note = "reshoot"
@@ -200,8 +203,13 @@ def run_real(args) -> int:
     if not rows:
         print("no transcribed photos on this side of the split")
         return 0
+    import os
+    from statistics import median
+
     print(f"-- real photos: {len(rows)} photos, {len({r['sheet'] for r in rows})} sheets, "
-          f"{time.time() - t0:.0f} s")
+          f"{time.time() - t0:.0f} s wall, CPU {1000 * (time.process_time() - cpu0) / max(len(rows), 1):.0f} ms per "
+          f"photo (OCR{' from the cache' if args.cache else ''}), layout+parsing p50 "
+          f"{median(parse_ms) if parse_ms else 0:.0f} ms; load average {os.getloadavg()[0]:.1f}")
     for key in ("type", "split", "turn") if args.rotate else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
