@@ -306,6 +306,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
 
 
 _LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
+_LEAD_RANGE_UNIT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d+(?:\.\d+)?)\s*((?:[×x*]\s*)?10\S{0,3}/[Ll]|"
+                              r"[A-Za-zμµ%]{1,4}/[A-Za-z]{1,3}|%|fl|fL|pg)\s*(?=[\u4e00-\u9fff]{3})")
 _LEAD_ROWNO_MISREAD = re.compile(r"^\d{1,2}[CcOoDQεe][.、]?\s*(?=[\u4e00-\u9fff]{2})")
 _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
@@ -360,6 +362,16 @@ def _split_lead(tok: Token) -> list[Token]:
         rest_col = "name" if tok.column == "seq" else tok.column
         return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
                 Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), rest_col, tok.slope)]
+    m = _LEAD_RANGE_UNIT.match(text)
+    if m and parse_range(m.group(1)):
+        # '0.80--4.00×10°/L血小板平均体积9.7': one text line ran from the range and unit of the block on the left
+        # into the next block's name; cut at the name
+        out, pos = [], 0
+        for g, col in ((m.group(1), "range"), (m.group(2), "unit"), (text[m.end():], "name")):
+            st = text.find(g, pos)
+            pos = st + len(g)
+            out.append(Token(g, tok.score, (x0 + (x1 - x0) * st / n, y0, x0 + (x1 - x0) * pos / n, y1), col, tok.slope))
+        return out
     m = _LEAD_ROWNO_MISREAD.match(text)
     if m:  # '1C尿亚硝酸盐', '1ε尿胆原': a row number with a misread digit; the name is what follows
         cut = m.end()

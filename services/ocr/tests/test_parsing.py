@@ -222,3 +222,8 @@ def test_glued_cells_under_the_name_header(kb):
     assert (it.parsed_range.low, it.parsed_range.high) == (0.12, 1.0) and it.unit.text == "×10°/L"
     it = one(("单核细胞比率", 40, "name"), ("9.10", 300, "value"), ("13-8", 420, "range"))  # '↑ 3-8'
     assert (it.parsed_range.low, it.parsed_range.high) == (3, 8)
+    # one text line running from the left block's range and unit into the right block's name and result
+    items = parse_row_all(kb, [t("淋巴细胞计数", 40, "name"), t("2.10", 300, "value"),
+                               t("0.80--4.00×10°/L血小板平均体积9.7", 420, "range"), t("6.5--12.0fl", 900, "range")])
+    assert [(it.names[0][0].text, it.value.text, it.range.text) for it in items] == [
+        ("淋巴细胞计数", "2.10", "0.80--4.00"), ("血小板平均体积", "9.7", "6.5--12.0")]
