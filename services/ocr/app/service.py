@@ -439,6 +439,9 @@ class LabReportParser:
                           page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
+        if pv.number is None and pv.qualitative is None and ind.kind == "quantitative" \
+                and all(len(c.text.strip()) <= 1 for c, _ in it.names):
+            return None  # a stray letter ('t') read as a one-letter code, with a word for its result: no row
         review_reasons: list[str] = []
         # ---- unit --------------------------------------------------------------------------------------------
         factor = 1.0

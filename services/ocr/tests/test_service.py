@@ -387,3 +387,14 @@ def test_a_misread_negative_or_positive_is_not_returned_but_named(parser):
     assert {i["code"] for i in out["indicators"]} == {"U-GLU", "U-KET"}
     reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
+
+
+def test_a_stray_letter_with_a_word_for_its_result_is_no_row(parser):
+    """'t' (an arrow misread) matches a one-letter code (T, body temperature); with '20-10' for its result it is not
+    a row, while a one-letter code with a number (K 4.1) still is."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("t", 40, 52, 170), ("20-10", 300, 360, 170),
+             ("K", 40, 52, 210), ("4.1", 300, 340, 210), ("3.5-5.3", 420, 500, 210),
+             ("钠", 40, 60, 250), ("140", 300, 340, 250), ("137-147", 420, 500, 250)]
+    codes = [i["code"] for i in parser._assemble(*_page(cells))["indicators"]]
+    assert "K" in codes and "Na" in codes and "BT" not in codes
