@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", action="store_true", help="score the transcribed real photos (not the synthetic set)")
     ap.add_argument("--split", default="dev", choices=["dev", "test", "all"], help="real photos: which sheets")
     ap.add_argument("--sheets", nargs="*", default=None, help="real photos: only these sheet ids")
-    ap.add_argument("--cache", type=Path, default=None, help="real photos: OCR cache directory (outside the repo)")
+    ap.add_argument("--cache", type=Path, default=None, help="OCR cache directory (outside the repo)")
     ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
     ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
                     help="real photos: also score each photo turned by these angles (scored apart, as @angle)")
@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     parser.warm_up()
+    if args.cache:
+        parser.engine = CachedEngine(parser.engine, args.cache)
     total, by_layout, by_dist = Counter(), defaultdict(Counter), defaultdict(Counter)
     refused: list[str] = []
     invented = 0
