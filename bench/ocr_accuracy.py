@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in (total, by_layout[g["layout"]], by_dist[g["distortion"]]):
             c.add(g["indicators"], preds)
         rows.append({"id": g["id"], "layout": g["layout"], "distortion": g["distortion"],
+                     "invented": [[p["code"], p.get("name_printed"), p.get("value_text")] for p in preds
+                                  if p["code"] not in gt_codes],
                      "missed": sorted(gt_codes - {p["code"] for p in preds}),
                      "wrong": {f: [x["code"] for x in g["indicators"]
                                    if (p := {q["code"]: q for q in preds}.get(x["code"])) and not field_ok(f, x, p)]
