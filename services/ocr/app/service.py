@@ -172,7 +172,9 @@ class _EmptyCellLook:
     def gray(self) -> Any:
         if self._gray is None:
             angle = residual_skew([line.quad for line in self.page.lines])
-            img = marks.straighten_image(self.image, angle)
+            # an upside-down page was read turned by 180° (the boxes are in that frame): turn the image alike
+            img = geometry.rotate(self.image, 180) if self.page.upside_down else self.image
+            img = marks.straighten_image(img, angle)
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
 

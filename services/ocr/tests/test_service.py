@@ -399,3 +399,19 @@ def test_a_stray_letter_with_a_word_for_its_result_is_no_row(parser):
              ("钠", 40, 60, 250), ("140", 300, 340, 250), ("137-147", 420, 500, 250)]
     codes = [i["code"] for i in parser._assemble(*_page(cells))["indicators"]]
     assert "K" in codes and "Na" in codes and "BT" not in codes
+
+
+def test_the_empty_cell_look_follows_an_upside_down_page(parser):
+    """The boxes of a page read upside down are in the turned frame: the look turns the image alike."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿隐血", 40, 120, 210), ("阴性", 420, 470, 210),
+             ("尿比重", 40, 120, 250), ("1.020", 300, 360, 250), ("1.003~1.030", 420, 530, 250)]
+    ocr, geo = _page(cells)
+    ocr[0].upside_down = True
+    img = geo[0].image
+    img[:] = 235
+    h, w = img.shape[:2]
+    cv2.line(img, (w - 1 - 322, h - 1 - 224), (w - 1 - 310, h - 1 - 224), (40, 40, 40), 2)  # drawn turned by 180°
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert by["U-BLD"]["value_text"] == "-" and by["U-BLD"]["flag"] == "NEG"
