@@ -16,7 +16,7 @@ HEADER_WORDS: list[tuple[str, str]] = [
     (r"^(检验|检测|检查|分析|化验|[\u4e00-\u9fff][验测查])?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
     (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^code$|^abbr\.?$", "code"),
     (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
-    (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
+    (r"^(提示|标志|标记|状态|异常提示|高低|报警|flag)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
     (r"^单位$|^unit$|^units$", "unit"),
     (r"^(序号|no\.?|编号|#)$", "seq"),
@@ -205,7 +205,7 @@ def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
 
 
 _HEADER_TERMS = re.compile(r"序号|编号|No\.?|NO\.?|检验项目|检测项目|项目名称|中文名称|项目|英文缩写|缩写|代号|代码|"
-                           r"检验结果|检测结果|测定值|结果|生物参考区间|参考区间|参考范围|参考值|正常值|单位|异常提示|提示|标志")
+                           r"检验结果|检测结果|测定值|结果|生物参考区间|参考区间|参考范围|参考值|正常值|单位|异常提示|提示|标志|报警")
 
 
 def _decompose(text: str) -> list[tuple[str, int, int]] | None:
@@ -243,7 +243,8 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     for j, (k, _) in enumerate(header):
         # a name column after a value and a range/unit column also starts a block (the first block's own name
         # header word was not read)
-        late_name = k == _NAME_HEADER and k not in seen and "value" in seen and bool(seen & {"range", "unit"})
+        late_name = k == _NAME_HEADER and bool(seen & {"range", "unit"}) and (
+            k not in seen and "value" in seen or k in seen and "value" not in seen)  # (the value word was lost)
         if late_name or k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
                 k != "value" or _NAME_HEADER not in seen):
             # the new block begins at its own code/seq columns just before the repeated name

@@ -192,3 +192,21 @@ def test_row_number_with_a_misread_digit_is_not_part_of_the_name():
     for printed in ("1C尿亚硝酸盐", "1ε尿胆原"):
         items = parse_row(kb, [T(printed, 40, 100), T("阴性", 300, 100)])
         assert [c.text for c, _ in items[0].names] == [printed[2:]]
+
+
+def test_alarm_column_glued_to_the_result_header_still_splits_the_blocks():
+    """'报警结果' is the alarm (flag) and result headers glued: the left block keeps its result column and the two
+    blocks are split; a block whose result header is lost is still split at the repeated name header."""
+    assert header_kind("报警") == "flag"
+    kb = load_knowledge()
+    for left_value in ("报警结果", "口口口口"):
+        toks = [T("检验项目", 40, 100), T(left_value, 260, 100), T("单位", 420, 100), T("参考值", 500, 100),
+                T("检验项目", 660, 100), T("报警", 900, 100), T("结果", 960, 100), T("单位", 1050, 100),
+                T("参考值", 1130, 100),
+                T("白细胞数目", 40, 150), T("7.99", 300, 150), T("10^9/L", 420, 150), T("4.00-10.00", 500, 150),
+                T("平均红细胞体积", 660, 150), T("89.6", 960, 150), T("fL", 1050, 150), T("80.0-100.0", 1130, 150)]
+        lay = analyse(toks, 1300)
+        assert len(lay.tables) == 2
+        items = [it for row in lay.rows for it in parse_row(kb, row)]
+        assert [(c.text, it.value.text) for it in items for c, _ in it.names[:1]] == [
+            ("白细胞数目", "7.99"), ("平均红细胞体积", "89.6")]
