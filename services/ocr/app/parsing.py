@@ -500,8 +500,11 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             col = "value"
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
-        if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
+        if (col == "flag" or cur is not None and cur.range is not None) and cur is not None \
+                and cur.value is not None and cur.flag is None \
                 and plus_minus_glyphs(norm_text(cell.text)) in ("+", "-", "±", "+-", "(+)", "(-)"):
+            # (a lone +/- after the row's range is its mark even where the glued header '参考值提示' put the
+            # mark column under the range)
             # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
             cur.flag, cur.flag_code = cell, "NEG" if plus_minus_glyphs(norm_text(cell.text)) in ("-", "(-)") else "POS"
             continue

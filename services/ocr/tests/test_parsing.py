@@ -227,3 +227,18 @@ def test_glued_cells_under_the_name_header(kb):
                                t("0.80--4.00×10°/L血小板平均体积9.7", 420, "range"), t("6.5--12.0fl", 900, "range")])
     assert [(it.names[0][0].text, it.value.text, it.range.text) for it in items] == [
         ("淋巴细胞计数", "2.10", "0.80--4.00"), ("血小板平均体积", "9.7", "6.5--12.0")]
+
+
+def test_a_lone_plus_minus_after_the_range_is_the_rows_mark(kb):
+    """Autoantibody sheets print a +/- mark after the range; a glued header ('参考值提示') can put that column under
+    the range. The mark still belongs to the row; a +/- before the range is the result."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    it = parse_row_all(kb, [t("滴度1", 40, "name"), t("1:1280", 300, "range"), t("阴性", 500, "range"),
+                            t("+", 700, "range")])[0]
+    assert it.value.text == "1:1280" and it.flag_code == "POS"
+    it = parse_row_all(kb, [t("尿蛋白", 40, "name"), t("+", 300, "value"), t("阴性", 500, "range")])[0]
+    assert it.value.text == "+" and it.flag is None
