@@ -49,6 +49,11 @@ async def _read(files: list[UploadFile] | None, limit: int, field: str) -> list[
     return out
 
 
+def _answer(out: ReportOut, status: int, headers: dict[str, str] | None = None) -> Response:
+    """``out`` serialised once by pydantic's own JSON encoder (not ``model_dump`` and ``json.dumps`` again)."""
+    return Response(out.model_dump_json(), status_code=status, media_type="application/json", headers=headers)
+
+
 @router.post("/reports", response_model=ReportOut, status_code=202, responses={
     200: {"description": "`?wait=true` and the report finished within the wait: the complete report",
           "model": ReportOut},
@@ -64,7 +69,7 @@ async def create_report(
     medications: Annotated[list[str] | None, Form(description="current medications, one per field")] = None,
     lang: Annotated[Literal["zh", "en"], Form(description="language of the summary")] = "zh",
     wait: Annotated[bool, Query(description="answer when the report is complete (small inputs)")] = False,
-) -> JSONResponse:
+) -> Response:
     """Start a report from lab photos, X-rays and/or symptom text; 202 with its id (or 200 with `?wait=true`)."""
     settings = request.app.state.settings
     # Count first: refuse too many files before reading any of them.
@@ -74,12 +79,10 @@ async def create_report(
                     xray=await _read(xray, settings.max_file_bytes, "xray"), symptoms=symptoms, sex=sex, age=age,
                     medications=[m.strip()[:64] for m in medications or [] if m.strip()][:50], lang=lang)
     report_id = await reports.create(user.user_id, req)
-    status = 202
-    if wait and await reports.wait(report_id, settings.wait_timeout_s):
-        status = 200
-    out = await reports.current(user.user_id, report_id)
-    return JSONResponse(out.model_dump(mode="json"), status_code=status,
-                        headers={"Location": out.links.self})
+    done, out = (await reports.wait(report_id, settings.wait_timeout_s)) if wait else (False, None)
+    if out is None:
+        out = await reports.current(user.user_id, report_id)
+    return _answer(out, 200 if done else 202, {"Location": out.links.self})
 
 
 @router.get("/reports", response_model=ReportList, responses=error_responses(InvalidCursorError))
@@ -138,15 +141,14 @@ async def delete_report(report_id: uuid.UUID, user: CurrentUser, reports: Report
              responses={200: {"description": "`?wait=true` and the retry finished", "model": ReportOut},
                         **error_responses(ReportNotFoundError, ReportInProgressError, NothingToRetryError)})
 async def retry_report(report_id: uuid.UUID, request: Request, user: CurrentUser, reports: Reports,
-                       wait: Annotated[bool, Query()] = False) -> JSONResponse:
+                       wait: Annotated[bool, Query()] = False) -> Response:
     """Run the report's unavailable sections again (after a service came back)."""
     rid = report_id
     await reports.retry(user.user_id, rid)
-    status = 202
-    if wait and await reports.wait(rid, request.app.state.settings.wait_timeout_s):
-        status = 200
-    out = await reports.current(user.user_id, rid)
-    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+    done, out = (await reports.wait(rid, request.app.state.settings.wait_timeout_s)) if wait else (False, None)
+    if out is None:
+        out = await reports.current(user.user_id, rid)
+    return _answer(out, 200 if done else 202)
 
 
 @router.get("/reports/{report_id}/events", responses={200: {"content": {"text/event-stream": {}}}, **_OWNED})
