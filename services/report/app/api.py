@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from zhenxi_common.db import DbSession
 from zhenxi_common.errors import PayloadTooLargeError, error_responses
@@ -49,9 +50,11 @@ async def _read(files: list[UploadFile] | None, limit: int, field: str) -> list[
     return out
 
 
-def _answer(out: ReportOut, status: int, headers: dict[str, str] | None = None) -> Response:
+def _answer(out: ReportOut, status: int, headers: dict[str, str] | None = None,
+            background: BackgroundTask | None = None) -> Response:
     """``out`` serialised once by pydantic's own JSON encoder (not ``model_dump`` and ``json.dumps`` again)."""
-    return Response(out.model_dump_json(), status_code=status, media_type="application/json", headers=headers)
+    return Response(out.model_dump_json(), status_code=status, media_type="application/json", headers=headers,
+                    background=background)
 
 
 @router.post("/reports", response_model=ReportOut, status_code=202, responses={
@@ -78,8 +81,12 @@ async def create_report(
     req = NewReport(lab=await _read(lab, settings.max_file_bytes, "lab"),
                     xray=await _read(xray, settings.max_file_bytes, "xray"), symptoms=symptoms, sex=sex, age=age,
                     medications=[m.strip()[:64] for m in medications or [] if m.strip()][:50], lang=lang)
-    report_id = await reports.create(user.user_id, req)
-    done, out = (await reports.wait(report_id, settings.wait_timeout_s)) if wait else (False, None)
+    report_id, start = await reports.create(user.user_id, req)
+    if not wait:   # the 202 leaves first; the processing starts right after it is sent
+        out = await reports.current(user.user_id, report_id)
+        return _answer(out, 202, {"Location": out.links.self}, BackgroundTask(start))
+    await start()
+    done, out = await reports.wait(report_id, settings.wait_timeout_s)
     if out is None:
         out = await reports.current(user.user_id, report_id)
     return _answer(out, 200 if done else 202, {"Location": out.links.self})

@@ -24,7 +24,7 @@ from .models import Report, Section
 from .schemas import Links, ReportOut, ReportSummary, SectionState
 from .store import Sealer, UploadStore
 from .fanout import FileInput, ReportInputs
-from .worker import ReportEngine, inputs_aad
+from .worker import OWN_CONNECTION, ReportEngine, inputs_aad, release
 
 LAB_TYPES = ("jpeg", "png", "webp", "heic", "pdf")
 XRAY_TYPES = ("jpeg", "png", "dicom")
@@ -141,7 +141,10 @@ class ReportService:
                 out.append((kind, pos, f.data, t))
         return out
 
-    async def create(self, user_id: str, req: NewReport) -> uuid.UUID:
+    async def create(self, user_id: str, req: NewReport) -> tuple[uuid.UUID, Callable[[], Awaitable[None]]]:
+        """Store the uploads and commit the report. Returns its id and ``start``: hands the report to this
+        replica's engine (claimed at once when a worker slot is free). Until ``start`` is called the report is
+        in the queue like any other, so a caller that never calls it loses nothing: a poll picks it up."""
         files = self.check(req)
         symptoms = (req.symptoms or "").strip() or None
         kinds = [k for k, present in (("lab", req.lab), ("xray", req.xray), ("symptoms", symptoms)) if present]
@@ -156,7 +159,10 @@ class ReportService:
         async def put(data: bytes, sha: str) -> None:
             await anyio.to_thread.run_sync(self.store.put, user_id, data, sha)
 
-        session = self.sessionmaker()
+        # One connection for the create and the claim that follows it (one pool check-out and pre-ping).
+        conn = await self.sessionmaker.kw["bind"].connect()
+        session = self.sessionmaker(bind=conn)
+        session.info[OWN_CONNECTION] = conn
         try:
             async with session.begin():
                 async with anyio.create_task_group() as tg:   # the writes (and their fsyncs) overlap the inserts
@@ -168,7 +174,7 @@ class ReportService:
                                                "content_type": CONTENT_TYPES[t]}
                                               for (kind, pos, data, t), sha in zip(files, shas)])
         except BaseException:
-            await session.close()
+            await release(session)
             raise
         # Committed: the report is durable and any replica may take it. This one claims it at once if it can,
         # processing the inputs it already holds (the engine owns the session from here).
@@ -176,8 +182,10 @@ class ReportService:
                               lang=req.lang)
         for kind, pos, data, t in files:
             getattr(inputs, kind).append(FileInput(pos, data, f"{kind}-{pos}", CONTENT_TYPES[t]))
-        await self.engine.accept(session, report, inputs, kinds)
-        return report_id
+
+        async def start() -> None:
+            await self.engine.accept(session, report, inputs, kinds)
+        return report_id, start
 
     async def wait(self, report_id: uuid.UUID, timeout_s: float) -> tuple[bool, ReportOut | None]:
         """Whether the report finished within ``timeout_s`` and, when this replica finished it, the answer as

@@ -47,6 +47,20 @@ class SectionView:
         self.status, self.result, self.reason = status, result, reason
 
 
+OWN_CONNECTION = "report_own_connection"
+
+
+async def release(session: AsyncSession) -> None:
+    """Close ``session`` and, when it was bound to a connection of its own (``ReportService.create``: one
+    connection for the create and the claim, so one pool check-out and one pre-ping), that connection too."""
+    conn = session.info.pop(OWN_CONNECTION, None)
+    try:
+        await session.close()
+    finally:
+        if conn is not None:
+            await conn.close()
+
+
 def inputs_aad(report_id: uuid.UUID) -> bytes:
     return f"report-inputs:{report_id}".encode()
 
@@ -93,7 +107,7 @@ class ReportEngine:
         slot, or if another replica's poll took it first, the queue has it: nothing is lost either way. Returns the
         task that claims and processes it (None: left to the queue)."""
         if self._slots.locked():
-            await session.close()
+            await release(session)
             self.wake()
             return None
         await self._slots.acquire()   # free: taken without waiting
@@ -108,7 +122,7 @@ class ReportEngine:
             tx = await session.begin()
             claimed = await repository.claim_one(session, report.id)
         except BaseException as exc:
-            await session.close()
+            await release(session)
             self._slots.release()
             self.wake()
             if isinstance(exc, asyncio.CancelledError):
@@ -117,7 +131,7 @@ class ReportEngine:
             return
         if claimed is None:   # another replica's poll was quicker; it processes the report
             await tx.rollback()
-            await session.close()
+            await release(session)
             self._slots.release()
             return
         await self._process_claimed(session, tx, claimed, fresh=(inputs, kinds))
@@ -214,9 +228,11 @@ class ReportEngine:
             ev = self._done.get(report_id)
             if ev is not None:
                 ev.set()
-            await session.close()
+            await release(session)
+            # The slot is free again. No wake-up poll here: a loop waiting for a slot takes it without one, and
+            # a report that found no free slot woke the loop itself (``accept``); a poll now would only compete
+            # with the answer being sent.
             self._slots.release()
-            self._wake.set()   # there may be more waiting
         if stale:
             await self._sweep(report.user_id, stale)
 
