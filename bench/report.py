@@ -7,7 +7,9 @@ unlike latency it does not grow with the machine's load. BENCH_PYSPY=FILE record
 (if installed) during the sequential reports and writes a speedscope profile to FILE. BENCH_BASELINE=DIR runs a
 second report process from DIR/services/report (e.g. `git archive main services/report knowledge libs | tar -x -C
 DIR`) beside this one, each on a database of its own, and alternates the sequential reports between them: a
-before/after comparison under the same load. BENCH_CONCURRENCY= (empty) skips the throughput runs."""
+before/after comparison under the same load (throughput runs for each, one after the other). The ?wait answer's
+Server-Timing header (create, wait, answer) gives a second cut of each request. BENCH_CONCURRENCY= (empty) skips
+the throughput runs."""
 from __future__ import annotations
 
 import asyncio
@@ -93,7 +95,7 @@ async def run(targets: list[tuple[str, str, int]]) -> None:
         for name, url, _ in targets:
             await one(c, url, f"bench-warmup-{name}")            # models warm, connections open
         stats = {name: {"lat": [], "over": [], "slow": [], "parts": []} for name, _, _ in targets}
-        url, report_pid = targets[0][1], targets[0][2]
+        report_pid = targets[0][2]
         spy = None
         if os.environ.get("BENCH_PYSPY"):
             import shutil
@@ -158,10 +160,13 @@ async def run(targets: list[tuple[str, str, int]]) -> None:
                   f"p50 {pct(accept, 50):6.1f} ms   p95 {pct(accept, 95):6.1f} ms", flush=True)
         for conc in [int(x) for x in os.environ.get("BENCH_CONCURRENCY", "1,4,8").split(",") if x]:
             n = 2 * conc
-            t = time.perf_counter()
-            await asyncio.gather(*(one(c, url, f"bench-c{conc}-{i}") for i in range(n)))
-            rate = n / (time.perf_counter() - t) * 60
-            print(f"  throughput at concurrency {conc}: {rate:6.1f} reports/min ({n} reports)", flush=True)
+            for name, turl, _ in targets:   # with a baseline: one after the other at each level
+                t = time.perf_counter()
+                await asyncio.gather(*(one(c, turl, f"bench-c{conc}-{name}-{i}") for i in range(n)))
+                rate = n / (time.perf_counter() - t) * 60
+                tag = f"[{name}] " if len(targets) > 1 else ""
+                print(f"  {tag}throughput at concurrency {conc}: {rate:6.1f} reports/min ({n} reports; load average "
+                      f"{loadavg()})", flush=True)
 
 
 def main() -> None:
