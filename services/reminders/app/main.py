@@ -15,7 +15,7 @@ from .config import Settings
 from .crypto import FieldCipher
 from .knowledge import get_drug_book
 from .models import inbox, outbox
-from .relay import DrainingRelay
+from .relay import DrainingRelay, RelayStats
 from .scheduler import Scheduler
 from .service import Reminders
 
@@ -31,8 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Bursty outbox: swap the platform relay for one that drains full batches concurrently.
         if state.outbox_relay is not None:
             await state.outbox_relay.stop()
+        if getattr(state, "relay_stats", None) is None:
+            state.relay_stats = RelayStats(state.metrics.registry)
         state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
-                                           batch_size=settings.relay_batch)
+                                           batch_size=settings.relay_batch, stats=state.relay_stats)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))
