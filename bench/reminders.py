@@ -224,6 +224,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         "ZHENXI_ENV": "dev", "LOG_LEVEL": "WARNING", "REMINDERS_LOG_LEVEL": "WARNING",
         "REMINDERS_DELIVERIES_ENABLED": "false", "REMINDERS_SCHEDULER_POLL_S": str(args.poll),
         "REMINDERS_SCHEDULER_BATCH": str(args.batch), "REMINDERS_RELAY_BATCH": str(args.relay_batch),
+        "REMINDERS_RELAY_DEPTH": str(args.relay_depth),
         "REMINDERS_DB_POOL_SIZE": "4", "REMINDERS_FIRE_LOOKAHEAD_S": str(args.lookahead)})
     # the model's day, and the instants replayed
     times = [dose_times(rng, args.per_day) for _ in range(args.plans)]
@@ -369,7 +370,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     print(f"setup: seeded in {seed_s:.1f}s; replicas ready in {', '.join(f'{x:.1f}s' for x in ready)}; window rows "
           f"stored {staged_s:.1f}s before the first; replica A SIGKILLed {args.kill_before}s before the first peak, "
           f"restarted after {args.down}s (ready again {restart_ready:.1f}s later); poll {args.poll}s, batch "
-          f"{args.batch}, relay batch {args.relay_batch}, look-ahead {args.lookahead}s (old code ignores it)")
+          f"{args.batch}, relay batch {args.relay_batch} x {args.relay_depth} in flight, look-ahead {args.lookahead}s (old code ignores it)")
 
     def line(name: str, xs: list[float]) -> None:
         if xs:
@@ -439,6 +440,7 @@ def main() -> None:
     p.add_argument("--poll", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--relay-batch", type=int, default=1000)
+    p.add_argument("--relay-depth", type=int, default=4, help="relay batches in flight (old code ignores it)")
     p.add_argument("--lookahead", type=float, default=30.0, help="scheduler look-ahead (0: claim at due time)")
     p.add_argument("--service-dir", type=Path, default=None, help="another checkout's services/reminders (before/after)")
     p.add_argument("--seed", type=int, default=14)

@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(state, "relay_stats", None) is None:
             state.relay_stats = RelayStats(state.metrics.registry)
         state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
-                                           batch_size=settings.relay_batch, stats=state.relay_stats)
+                                           batch_size=settings.relay_batch, stats=state.relay_stats,
+                                           depth=settings.relay_depth)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))

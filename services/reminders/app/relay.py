@@ -1,7 +1,24 @@
-"""The outbox relay for a service whose outbox fills in bursts (everyone's 08:00 dose): the platform relay sends
-one publish at a time; this one publishes a batch concurrently (JetStream acks each one, ``Nats-Msg-Id`` still
-dedupes). Rows staged ahead of time (``not_before``, see scheduler.py) wait for it: the scheduler calls ``wake_at``
-so a pass runs at that instant, and the poll covers rows staged by a replica that died before their time."""
+"""The outbox relay for a service whose outbox fills in bursts (everyone's 08:00 dose).
+
+Release path. Everything that can be done before a reminder's due time is done by the scheduler when it claims it
+(up to ``fire_lookahead_s`` ahead): the occurrence is moved on, the payload rendered, the msg-id fixed and the outbox
+row written with ``not_before`` = due time, all in one transaction. At the due time this relay only has to:
+
+1. claim a batch of rows whose time has come (``FOR UPDATE SKIP LOCKED``, in their own transaction; a partial index
+   on the release time of unsent rows means a pass never reads rows staged for later);
+2. send every message of the batch without waiting (``publish_async``: one shared reply subscription, ``Nats-Msg-Id``
+   = event id);
+3. hand the batch to a finisher that gathers its acks and marks the acked rows sent in one statement, then commits —
+   while the next batch is already being claimed and sent (at most ``depth`` batches in flight).
+
+Exactly once: a batch's rows stay locked until its finisher commits, so no other pass (this replica's or another's)
+takes them meanwhile. A replica killed after sending and before committing loses its connection, Postgres rolls the
+transaction back and releases the rows, and the next pass anywhere sends them again with the same msg-id: JetStream's
+dedupe window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays
+unsent and is retried. Nothing is sent before its ``not_before``.
+
+The scheduler calls ``wake_at`` so a pass runs at each staged due time; the poll covers rows staged by a replica that
+died before their time."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +27,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Text, or_, select, update
+from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 
 from zhenxi_common.outbox import OutboxRelay
 
@@ -19,7 +37,8 @@ ACK_TIMEOUT_S = 10.0
 
 class RelayStats:
     """Where the relay's wall time goes, per stage (``/metrics``: ``reminders_relay_stage_seconds_total{stage}``),
-    with the batches and messages it published: the bench reads them to profile a peak."""
+    with the batches and messages it published: the bench reads them to profile a peak. Stages of a batch overlap
+    with other batches' (pipelined), so their sum exceeds the wall time of a drain."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
@@ -38,10 +57,18 @@ class RelayStats:
 
 
 class DrainingRelay(OutboxRelay):
-    def __init__(self, *args, stats: RelayStats | None = None, **kwargs) -> None:
+    def __init__(self, *args, stats: RelayStats | None = None, depth: int = 4, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._timers: dict[datetime, asyncio.TimerHandle] = {}
         self.stats = stats or RelayStats()
+        self.depth = max(1, depth)
+        t = self.table
+        # When a row may go out: its not_before, or at once (created_at) for every other event. Matches the partial
+        # index ix_outbox_release (migration 0004), so a claim reads only released, unsent rows.
+        self._release_at = func.coalesce(t.c.not_before, t.c.created_at)
+        self._mark_sent_stmt = update(t).where(t.c.event_id == func.any(bindparam(
+            "ids", type_=ARRAY(PG_UUID(as_uuid=True))))).values(
+            published_at=bindparam("now"), attempts=t.c.attempts + 1, last_error=None)
 
     def wake_at(self, when: datetime) -> None:
         """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
@@ -55,57 +82,115 @@ class DrainingRelay(OutboxRelay):
         self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
 
     async def flush_once(self) -> int:
-        t = self.table
-        st = self.stats
-        c0 = time.perf_counter()
-        async with self.sessionmaker() as session, session.begin():
-            with st.timed("claim"):
-                rows = (await session.execute(
-                    select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
-                    .where(t.c.published_at.is_(None),
-                           or_(t.c.not_before.is_(None), t.c.not_before <= datetime.now(UTC)))
-                    .order_by(t.c.created_at).limit(self.batch_size).with_for_update(skip_locked=True))).all()
-            if not rows:
-                return 0
-            results = await self._publish(rows)
-            ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
-            failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
-            with st.timed("mark"):
-                if ok:
-                    await session.execute(update(t).where(t.c.event_id.in_(ok)).values(
-                        published_at=datetime.now(UTC), attempts=t.c.attempts + 1, last_error=None))
-                for event_id, exc in failed:
-                    await session.execute(update(t).where(t.c.event_id == event_id).values(
-                        attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
-            c1 = time.perf_counter()
-        st.stage.labels("commit").inc(time.perf_counter() - c1)
-        st.stage.labels("pass").inc(time.perf_counter() - c0)
-        st.batches.inc()
-        st.messages.inc(len(ok))
+        """Drain every row whose time has come, ``depth`` batches in flight. Returns the messages acknowledged, or 0
+        when any failed (the loop then backs off before retrying them)."""
+        loop = asyncio.get_running_loop()
+        inflight: set[asyncio.Task] = set()
+        finished: list[asyncio.Task] = []
+        try:
+            stop = False
+            while not stop:
+                claimed: asyncio.Future[int] = loop.create_future()
+                inflight.add(asyncio.create_task(self._batch(claimed), name="outbox-relay-batch"))
+                try:
+                    n = await claimed        # claimed and sent; its acks and commit go on in its task
+                except Exception:  # noqa: BLE001 - the task holds the error; reported below
+                    break
+                if n < self.batch_size:
+                    break
+                while len(inflight) >= self.depth:
+                    done, inflight = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                    finished.extend(done)
+                    if any(t.cancelled() or t.exception() is not None or t.result()[1] for t in done):
+                        stop = True      # a failing batch: claim no more, let the loop back off
+                        break
+            if inflight:
+                done, _ = await asyncio.wait(inflight)
+                finished.extend(done)
+                inflight = set()
+        finally:
+            for task in inflight:    # cancelled (the relay is stopping): their transactions roll back
+                task.cancel()
+        sent, failed, error = 0, False, None
+        for task in finished:
+            if task.cancelled():
+                continue
+            if task.exception() is not None:
+                error = error or task.exception()
+                continue
+            ok, bad = task.result()
+            sent += ok
+            failed = failed or bad > 0
+        if error is not None:
+            raise error
         if failed:
             self._failures += 1
-        return len(ok) if not failed else 0
+            return 0
+        return sent
 
-    async def _publish(self, rows) -> list:
-        """Pipelined JetStream publishes: every message goes out before the first ack is awaited (one shared reply
-        subscription, no request/timer per message); ``Nats-Msg-Id`` = event id, so a re-send is dropped by the
-        stream. A message without its ack within the timeout counts as failed and stays unsent (retried)."""
+    async def _batch(self, claimed: asyncio.Future) -> tuple[int, int]:
+        """One batch, in its own transaction: claim, send, then (``claimed`` answered, so the next batch can start)
+        gather the acks, mark the acked rows sent in one statement and commit. Returns (acked, failed)."""
+        st, t = self.stats, self.table
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                with st.timed("claim"):
+                    rows = (await session.execute(
+                        select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
+                        .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
+                        .order_by(self._release_at).limit(self.batch_size)
+                        .with_for_update(skip_locked=True))).all()
+                if not rows:
+                    claimed.set_result(0)
+                    return 0, 0
+                with st.timed("send"):
+                    futures = await self._send(rows)
+                claimed.set_result(len(rows))
+                with st.timed("acks"):
+                    results = await self._acks(futures)
+                ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
+                failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
+                with st.timed("mark"):
+                    await self._mark_sent(session, ok)
+                    for event_id, exc in failed:
+                        await session.execute(update(t).where(t.c.event_id == event_id).values(
+                            attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
+                commit_started = time.perf_counter()
+            st.stage.labels("commit").inc(time.perf_counter() - commit_started)
+        except BaseException as exc:
+            if not claimed.done():
+                claimed.set_exception(exc if isinstance(exc, Exception) else RuntimeError("relay batch cancelled"))
+            raise
+        st.batches.inc()
+        st.messages.inc(len(ok))
+        return len(ok), len(failed)
+
+    async def _mark_sent(self, session, event_ids: list) -> None:
+        """Every acked row of a batch marked sent in one statement (an array parameter, not one per row)."""
+        if event_ids:
+            await session.execute(self._mark_sent_stmt, {"ids": event_ids, "now": datetime.now(UTC)})
+
+    async def _send(self, rows) -> list:
+        """Every message of the batch goes out before the first ack is awaited (one shared reply subscription, no
+        request/timer per message); ``Nats-Msg-Id`` = event id, so a re-send is dropped by the stream. Returns one
+        future per row (or the exception that stopped the sending)."""
         js = self.bus.js
         assert js is not None, "bus not connected"
-        futures = []
-        t0 = time.perf_counter()
+        futures: list = []
         try:
             for r in rows:
                 futures.append(await js.publish_async(self.bus.wire_subject(r.subject), r.payload.encode(),
                                                       headers={"Nats-Msg-Id": str(r.event_id)}))
         except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
             futures.extend([exc] * (len(rows) - len(futures)))
-        t1 = time.perf_counter()
-        self.stats.stage.labels("publish").inc(t1 - t0)
+        return futures
+
+    async def _acks(self, futures: list) -> list:
+        """Each message's ack (or error); a message without its ack within the timeout counts as failed and stays
+        unsent (retried, deduped by msg-id if it did land)."""
         pending = [f for f in futures if isinstance(f, asyncio.Future)]
         if pending:
             await asyncio.wait(pending, timeout=ACK_TIMEOUT_S)
-        self.stats.stage.labels("acks").inc(time.perf_counter() - t1)
         out = []
         for f in futures:
             if not isinstance(f, asyncio.Future):
