@@ -225,7 +225,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         "REMINDERS_DELIVERIES_ENABLED": "false", "REMINDERS_SCHEDULER_POLL_S": str(args.poll),
         "REMINDERS_SCHEDULER_BATCH": str(args.batch), "REMINDERS_RELAY_BATCH": str(args.relay_batch),
         "REMINDERS_RELAY_DEPTH": str(args.relay_depth),
-        "REMINDERS_DB_POOL_SIZE": "4", "REMINDERS_FIRE_LOOKAHEAD_S": str(args.lookahead)})
+        "REMINDERS_DB_POOL_SIZE": str(args.pool), "REMINDERS_FIRE_LOOKAHEAD_S": str(args.lookahead)})
     # the model's day, and the instants replayed
     times = [dose_times(rng, args.per_day) for _ in range(args.plans)]
     per_instant: dict[int, int] = {}
@@ -243,6 +243,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     replicas: list[Replica] = []
     nc = None
     cpu = CpuMeter()
+    pg_cpu = CpuMeter()
     load_start = os.getloadavg()
     try:
         migrate(SERVICE, env)
@@ -286,10 +287,19 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         staged_s = (t0 - datetime.now(UTC)).total_seconds()
 
         cpu_marks: list[tuple[float, float]] = []
+        pg_marks: list[tuple[float, float]] = []     # CPU of this database's Postgres backends (the replicas')
+
+        meter_conn = await asyncpg.connect(dsn(env["DATABASE_URL"]))
+        own_pid = await meter_conn.fetchval("SELECT pg_backend_pid()")
 
         async def meter() -> None:
             while True:
+                for pid in await meter_conn.fetchval(
+                        "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", db, own_pid) or []:
+                    if pid not in pg_cpu.procs:
+                        pg_cpu.add(pid)
                 cpu_marks.append((time.time(), cpu.sample()))
+                pg_marks.append((time.time(), pg_cpu.sample()))
                 await asyncio.sleep(0.25)
         meter_task = asyncio.create_task(meter())
         await asyncio.sleep(max(0.0, (t0 - datetime.now(UTC)).total_seconds()))
@@ -312,6 +322,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         await asyncio.sleep(1.0)
         meter_task.cancel()
         cpu_marks.append((time.time(), cpu.sample()))
+        pg_marks.append((time.time(), pg_cpu.sample()))
+        await meter_conn.close()
         load_end = os.getloadavg()
 
         claimed = await conn.fetch("SELECT id, due_at, last_fired_at, fire_count FROM reminders.occurrences "
@@ -340,9 +352,10 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
 
-    def cpu_between(a: float, b: float) -> float:
-        before = [c for t, c in cpu_marks if t <= a] or [cpu_marks[0][1]]
-        after = [c for t, c in cpu_marks if t <= b] or [cpu_marks[-1][1]]
+    def cpu_between(a: float, b: float, marks: list[tuple[float, float]] | None = None) -> float:
+        marks = cpu_marks if marks is None else marks
+        before = [c for t, c in marks if t <= a] or [marks[0][1]]
+        after = [c for t, c in marks if t <= b] or [marks[-1][1]]
         return after[-1] - before[-1]
 
     # Lateness, defined: a reminder has fired when its reminder.due.v1 is durably in JetStream (every channel
@@ -370,7 +383,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     print(f"setup: seeded in {seed_s:.1f}s; replicas ready in {', '.join(f'{x:.1f}s' for x in ready)}; window rows "
           f"stored {staged_s:.1f}s before the first; replica A SIGKILLed {args.kill_before}s before the first peak, "
           f"restarted after {args.down}s (ready again {restart_ready:.1f}s later); poll {args.poll}s, batch "
-          f"{args.batch}, relay batch {args.relay_batch} x {args.relay_depth} in flight, look-ahead {args.lookahead}s (old code ignores it)")
+          f"{args.batch}, relay batch {args.relay_batch} x {args.relay_depth} in flight, DB pool {args.pool}, look-ahead {args.lookahead}s (old code ignores it)")
 
     def line(name: str, xs: list[float]) -> None:
         if xs:
@@ -381,6 +394,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     line("  old definition (all)", list(wire.values()))
     line("  due while A was down", [x for o, x in late.items() if outage[0] <= due[o][0].timestamp() <= outage[1]])
     total_cpu = cpu_marks[-1][1] - cpu_marks[0][1]
+    total_pg = pg_marks[-1][1] - pg_marks[0][1] if pg_marks else float("nan")
     for w, pk in enumerate(peaks):
         win = [o for o, (_, ww) in due.items() if ww == w and o in fired]
         inst = [o for o in win if due[o][0] == peak_times[w]]
@@ -396,11 +410,13 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             ws = peak_times[w].timestamp() - args.pre
             we = max(fired[o] for o in win)
             c = cpu_between(ws, we)
+            pc = cpu_between(ws, we, pg_marks)
             drain = max(late[o] for o in inst)
             spill = " (its drain overlaps the next window)" if w + 1 < len(peaks) and we > ws + span else ""
             print(f"  drained in {drain:.2f}s ({len(inst) / max(drain, 1e-3):.0f}/s); first stored "
-                  f"{min(late[o] for o in inst):+.3f}s; replicas' CPU from the window's start to its last fire "
-                  f"{c:.1f}s = {1000 * c / max(len(win), 1):.2f} CPU-s per 1,000 fires{spill}")
+                  f"{min(late[o] for o in inst):+.3f}s; from the window's start to its last fire the replicas used "
+                  f"{c:.1f} CPU-s = {1000 * c / max(len(win), 1):.3f} per 1,000 fires, their Postgres backends "
+                  f"{pc:.1f} CPU-s = {1000 * pc / max(len(win), 1):.3f} per 1,000{spill}")
     for name, m in zip(("A (restarted)", "B"), relay_stages):
         if m:
             n = m.get("reminders_relay_messages_total", 0.0)
@@ -413,7 +429,9 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     wall = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else float("nan")
     print(f"fires/s: {len(arrivals) / wall:.0f} from first to last stored ({len(arrivals)} in {wall:.1f}s)")
     print(f"CPU: replicas used {total_cpu:.1f} CPU-s over the measured run (incl. idle polling between windows) = "
-          f"{1000 * total_cpu / max(len(arrivals), 1):.2f} CPU-s per 1,000 fires; load average (1/5/15 min) "
+          f"{1000 * total_cpu / max(len(arrivals), 1):.3f} CPU-s per 1,000 fires, their Postgres backends "
+          f"{total_pg:.1f} CPU-s = {1000 * total_pg / max(len(arrivals), 1):.3f} per 1,000 (NATS is shared, not "
+          f"counted); load average (1/5/15 min) "
           f"{' / '.join(f'{x:.1f}' for x in load_start)} at start, {' / '.join(f'{x:.1f}' for x in load_end)} at end "
           f"({os.cpu_count()} cores; Postgres, NATS, this process and other users' work share them)")
     print(f"duplicates: {stream_dupes} stored twice in the stream; {wire_dupes} extra publishes seen on the wire "
@@ -441,6 +459,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--relay-batch", type=int, default=1000)
     p.add_argument("--relay-depth", type=int, default=4, help="relay batches in flight (old code ignores it)")
+    p.add_argument("--pool", type=int, default=8, help="each replica's DB pool (as many again may overflow)")
     p.add_argument("--lookahead", type=float, default=30.0, help="scheduler look-ahead (0: claim at due time)")
     p.add_argument("--service-dir", type=Path, default=None, help="another checkout's services/reminders (before/after)")
     p.add_argument("--seed", type=int, default=14)

@@ -134,6 +134,8 @@ class DrainingRelay(OutboxRelay):
         st, t = self.stats, self.table
         try:
             async with self.sessionmaker() as session, session.begin():
+                with st.timed("connect"):
+                    await session.connection()
                 with st.timed("claim"):
                     rows = (await session.execute(
                         select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
