@@ -3,6 +3,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from zhenxi_common.app import create_service_app
 from zhenxi_common.events import ReminderDueV1
@@ -33,7 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.outbox_relay.stop()
         if getattr(state, "relay_stats", None) is None:
             state.relay_stats = RelayStats(state.metrics.registry)
-        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
+        # The relay's own pool: one connection per lane, commits without waiting for the WAL flush (relay.py says
+        # why that is safe for "sent" marks only).
+        relay_engine = create_async_engine(settings.database_url, pool_size=settings.relay_depth, max_overflow=0,
+                                           pool_pre_ping=True,
+                                           connect_args={"server_settings": {"synchronous_commit": "off"}})
+        relay_sessions = async_sessionmaker(relay_engine, expire_on_commit=False)
+        state.outbox_relay = DrainingRelay(relay_sessions, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
                                            batch_size=settings.relay_batch, stats=state.relay_stats,
                                            depth=settings.relay_depth)
         state.outbox_relay.start()
@@ -51,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await state.scheduler.stop()
+            await state.outbox_relay.stop()
+            await relay_engine.dispose()
             await state.http.aclose()
 
     return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox,

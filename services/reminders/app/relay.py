@@ -4,18 +4,23 @@ Release path. Everything that can be done before a reminder's due time is done b
 (up to ``fire_lookahead_s`` ahead): the occurrence is moved on, the payload rendered, the msg-id fixed and the outbox
 row written with ``not_before`` = due time, all in one transaction. At the due time this relay only has to:
 
-1. claim a batch of rows whose time has come (``FOR UPDATE SKIP LOCKED``, in their own transaction; a partial index
-   on the release time of unsent rows means a pass never reads rows staged for later);
+1. claim a batch of rows whose time has come (``FOR UPDATE SKIP LOCKED``; a partial index on the release time of
+   unsent rows means a claim never reads rows staged for later);
 2. send every message of the batch without waiting (``publish_async``: one shared reply subscription, ``Nats-Msg-Id``
    = event id);
-3. hand the batch to a finisher that gathers its acks and marks the acked rows sent in one statement, then commits —
-   while the next batch is already being claimed and sent (at most ``depth`` batches in flight).
+3. gather the batch's acks, mark the acked rows sent in one statement (an array of ids) and commit.
 
-Exactly once: a batch's rows stay locked until its finisher commits, so no other pass (this replica's or another's)
-takes them meanwhile. A replica killed after sending and before committing loses its connection, Postgres rolls the
-transaction back and releases the rows, and the next pass anywhere sends them again with the same msg-id: JetStream's
-dedupe window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays
-unsent and is retried. Nothing is sent before its ``not_before``.
+``depth`` lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch),
+so one lane's claim and send overlap the others' ack waits and commits. The relay has its own small pool whose
+sessions run with ``synchronous_commit = off``: its only writes are "sent" marks, and a mark lost in a database
+crash means a re-send that JetStream drops (below), so its commits need not wait for the WAL flush. Every other
+write of the service (API, scheduler) keeps synchronous commits.
+
+Exactly once: a batch's rows stay locked until its transaction commits, so no other lane or replica takes them
+meanwhile. A replica killed after sending and before committing loses its connection, Postgres rolls the transaction
+back and releases the rows, and the next pass anywhere sends them again with the same msg-id: JetStream's dedupe
+window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays unsent and
+is retried. Nothing is sent before its ``not_before``.
 
 The scheduler calls ``wake_at`` so a pass runs at each staged due time; the poll covers rows staged by a replica that
 died before their time."""
@@ -37,8 +42,8 @@ ACK_TIMEOUT_S = 10.0
 
 class RelayStats:
     """Where the relay's wall time goes, per stage (``/metrics``: ``reminders_relay_stage_seconds_total{stage}``),
-    with the batches and messages it published: the bench reads them to profile a peak. Stages of a batch overlap
-    with other batches' (pipelined), so their sum exceeds the wall time of a drain."""
+    with the batches and messages it published: the bench reads them to profile a peak. Lanes overlap, so the
+    stages' sum exceeds the wall time of a drain."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
@@ -82,90 +87,55 @@ class DrainingRelay(OutboxRelay):
         self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
 
     async def flush_once(self) -> int:
-        """Drain every row whose time has come, ``depth`` batches in flight. Returns the messages acknowledged, or 0
-        when any failed (the loop then backs off before retrying them)."""
-        loop = asyncio.get_running_loop()
-        inflight: set[asyncio.Task] = set()
-        finished: list[asyncio.Task] = []
-        try:
-            stop = False
-            while not stop:
-                claimed: asyncio.Future[int] = loop.create_future()
-                inflight.add(asyncio.create_task(self._batch(claimed), name="outbox-relay-batch"))
-                try:
-                    n = await claimed        # claimed and sent; its acks and commit go on in its task
-                except Exception:  # noqa: BLE001 - the task holds the error; reported below
-                    break
-                if n < self.batch_size:
-                    break
-                while len(inflight) >= self.depth:
-                    done, inflight = await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
-                    finished.extend(done)
-                    if any(t.cancelled() or t.exception() is not None or t.result()[1] for t in done):
-                        stop = True      # a failing batch: claim no more, let the loop back off
-                        break
-            if inflight:
-                done, _ = await asyncio.wait(inflight)
-                finished.extend(done)
-                inflight = set()
-        finally:
-            for task in inflight:    # cancelled (the relay is stopping): their transactions roll back
-                task.cancel()
-        sent, failed, error = 0, False, None
-        for task in finished:
-            if task.cancelled():
-                continue
-            if task.exception() is not None:
-                error = error or task.exception()
-                continue
-            ok, bad = task.result()
-            sent += ok
-            failed = failed or bad > 0
-        if error is not None:
-            raise error
-        if failed:
+        """Drain every row whose time has come over ``depth`` lanes. Returns the messages acknowledged, or 0 when
+        any failed (the loop then backs off before retrying them); a lane's error is raised after the others end."""
+        results = await asyncio.gather(*(self._lane() for _ in range(self.depth)), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        if any(bad for _, bad in results):
             self._failures += 1
             return 0
-        return sent
+        return sum(ok for ok, _ in results)
 
-    async def _batch(self, claimed: asyncio.Future) -> tuple[int, int]:
-        """One batch, in its own transaction: claim, send, then (``claimed`` answered, so the next batch can start)
-        gather the acks, mark the acked rows sent in one statement and commit. Returns (acked, failed)."""
+    async def _lane(self) -> tuple[int, int]:
+        """One lane: on one connection (checked out once per drain), batch after batch in its own transaction —
+        claim, send, gather the acks, mark the acked rows sent in one statement, commit — until a claim comes back
+        short. Lanes run side by side, so one lane's claim and send overlap the others' ack waits and commits.
+        Returns (acked, failed); stops after a batch with failures."""
         st, t = self.stats, self.table
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                with st.timed("connect"):
-                    await session.connection()
-                with st.timed("claim"):
-                    rows = (await session.execute(
-                        select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
-                        .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
-                        .order_by(self._release_at).limit(self.batch_size)
-                        .with_for_update(skip_locked=True))).all()
-                if not rows:
-                    claimed.set_result(0)
-                    return 0, 0
-                with st.timed("send"):
-                    futures = await self._send(rows)
-                claimed.set_result(len(rows))
-                with st.timed("acks"):
-                    results = await self._acks(futures)
-                ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
-                failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
-                with st.timed("mark"):
-                    await self._mark_sent(session, ok)
-                    for event_id, exc in failed:
-                        await session.execute(update(t).where(t.c.event_id == event_id).values(
-                            attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
-                commit_started = time.perf_counter()
-            st.stage.labels("commit").inc(time.perf_counter() - commit_started)
-        except BaseException as exc:
-            if not claimed.done():
-                claimed.set_exception(exc if isinstance(exc, Exception) else RuntimeError("relay batch cancelled"))
-            raise
-        st.batches.inc()
-        st.messages.inc(len(ok))
-        return len(ok), len(failed)
+        acked = 0
+        async with self.sessionmaker() as session:
+            while True:
+                async with session.begin():
+                    with st.timed("claim"):
+                        rows = (await session.execute(
+                            select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
+                            .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
+                            .order_by(self._release_at).limit(self.batch_size)
+                            .with_for_update(skip_locked=True))).all()
+                    if not rows:
+                        return acked, 0
+                    with st.timed("send"):
+                        futures = await self._send(rows)
+                    with st.timed("acks"):
+                        results = await self._acks(futures)
+                    ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
+                    failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
+                    with st.timed("mark"):
+                        await self._mark_sent(session, ok)
+                        for event_id, exc in failed:
+                            await session.execute(update(t).where(t.c.event_id == event_id).values(
+                                attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
+                    commit_started = time.perf_counter()
+                st.stage.labels("commit").inc(time.perf_counter() - commit_started)
+                st.batches.inc()
+                st.messages.inc(len(ok))
+                acked += len(ok)
+                if failed:
+                    return acked, len(failed)
+                if len(rows) < self.batch_size:
+                    return acked, 0
 
     async def _mark_sent(self, session, event_ids: list) -> None:
         """Every acked row of a batch marked sent in one statement (an array parameter, not one per row)."""
