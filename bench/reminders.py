@@ -149,6 +149,18 @@ async def seed(conn: asyncpg.Connection, plans: int, per_day: int, times: list[l
     return plan_ids
 
 
+def nats_server_pid(url: str) -> int | None:
+    """The nats-server process listening on the NATS URL's port (from ``ss``), for its CPU time."""
+    port = str(make_url(url.replace("nats://", "postgresql://")).port or 4222)
+    try:
+        out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for part in out.split("pid=")[1:]:
+        return int(part.split(",")[0])
+    return None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """utime + stime of a process from /proc (None once it is gone)."""
     try:
@@ -244,6 +256,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     nc = None
     cpu = CpuMeter()
     pg_cpu = CpuMeter()
+    nats_cpu = CpuMeter()
     load_start = os.getloadavg()
     try:
         migrate(SERVICE, env)
@@ -288,7 +301,10 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
 
         cpu_marks: list[tuple[float, float]] = []
         pg_marks: list[tuple[float, float]] = []     # CPU of this database's Postgres backends (the replicas')
+        nats_marks: list[tuple[float, float]] = []   # CPU of the whole nats-server (shared: other users' work too)
 
+        if (npid := nats_server_pid(env["NATS_URL"])) is not None:
+            nats_cpu.add(npid)
         meter_conn = await asyncpg.connect(dsn(env["DATABASE_URL"]))
         own_pid = await meter_conn.fetchval("SELECT pg_backend_pid()")
 
@@ -300,6 +316,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
                         pg_cpu.add(pid)
                 cpu_marks.append((time.time(), cpu.sample()))
                 pg_marks.append((time.time(), pg_cpu.sample()))
+                nats_marks.append((time.time(), nats_cpu.sample()))
                 await asyncio.sleep(0.25)
         meter_task = asyncio.create_task(meter())
         await asyncio.sleep(max(0.0, (t0 - datetime.now(UTC)).total_seconds()))
@@ -323,6 +340,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         meter_task.cancel()
         cpu_marks.append((time.time(), cpu.sample()))
         pg_marks.append((time.time(), pg_cpu.sample()))
+        nats_marks.append((time.time(), nats_cpu.sample()))
         await meter_conn.close()
         load_end = os.getloadavg()
 
@@ -411,12 +429,15 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             we = max(fired[o] for o in win)
             c = cpu_between(ws, we)
             pc = cpu_between(ws, we, pg_marks)
+            nc_ = cpu_between(ws, we, nats_marks) if nats_marks else float("nan")
             drain = max(late[o] for o in inst)
             spill = " (its drain overlaps the next window)" if w + 1 < len(peaks) and we > ws + span else ""
             print(f"  drained in {drain:.2f}s ({len(inst) / max(drain, 1e-3):.0f}/s); first stored "
                   f"{min(late[o] for o in inst):+.3f}s; from the window's start to its last fire the replicas used "
                   f"{c:.1f} CPU-s = {1000 * c / max(len(win), 1):.3f} per 1,000 fires, their Postgres backends "
-                  f"{pc:.1f} CPU-s = {1000 * pc / max(len(win), 1):.3f} per 1,000{spill}")
+                  f"{pc:.1f} CPU-s = {1000 * pc / max(len(win), 1):.3f} per 1,000, the nats-server (shared, an upper "
+                  f"bound) {nc_:.1f} CPU-s = {1000 * nc_ / max(len(win), 1):.3f} per 1,000; drain wall "
+                  f"{we - ws:.1f}s{spill}")
     for name, m in zip(("A (restarted)", "B"), relay_stages):
         if m:
             n = m.get("reminders_relay_messages_total", 0.0)

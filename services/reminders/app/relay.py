@@ -67,6 +67,7 @@ class DrainingRelay(OutboxRelay):
         self._timers: dict[datetime, asyncio.TimerHandle] = {}
         self.stats = stats or RelayStats()
         self.depth = max(1, depth)
+        self._js = None
         t = self.table
         # When a row may go out: its not_before, or at once (created_at) for every other event. Matches the partial
         # index ix_outbox_release (migration 0004), so a claim reads only released, unsent rows.
@@ -146,8 +147,12 @@ class DrainingRelay(OutboxRelay):
         """Every message of the batch goes out before the first ack is awaited (one shared reply subscription, no
         request/timer per message); ``Nats-Msg-Id`` = event id, so a re-send is dropped by the stream. Returns one
         future per row (or the exception that stopped the sending)."""
-        js = self.bus.js
-        assert js is not None, "bus not connected"
+        if self._js is None:
+            assert self.bus.nc is not None, "bus not connected"
+            # Its own JetStream context: room for every lane's whole batch in flight (the default is 4,000).
+            self._js = self.bus.nc.jetstream(timeout=5, publish_async_max_pending=max(
+                4000, self.batch_size * self.depth))
+        js = self._js
         futures: list = []
         try:
             for r in rows:
