@@ -1,10 +1,17 @@
 """Reminder firing under load: two real reminders-service replicas (uvicorn, scheduler on, outbox relay to NATS
 JetStream) over a table of active plans and their occurrences; one replica is killed (SIGKILL) mid-run and
-restarted. A NATS subscriber in this process timestamps every ``reminder.due.v1`` on the wire.
+restarted.
 
-Prints the scale used, the dose-time model, the lateness of firing (due -> on NATS) p50/p99/max overall and per
-peak, fires per second, CPU seconds of the replica processes per 1,000 fires, the load average, duplicates (on the
-wire, and stored in the stream after JetStream's msg-id dedupe) and misses. Nothing is asserted.
+Lateness, defined: a reminder has fired when its ``reminder.due.v1`` is durably in JetStream — every channel (SSE,
+webhooks, WeChat) delivers from there. Its time is the stream's own per-message timestamp (when the server stored
+it), read back after the run; lateness = that - due time. The earlier definition (arrival at a NATS subscriber in
+this process, which also timed this process's own queueing) is printed beside it.
+
+Prints the scale used, the dose-time model, the lateness p50/p99/max overall and per peak, the stages of each peak
+(claimed+staged ahead, stored -> outbox marked sent, stored -> seen by the subscriber), the relays' own wall time
+per stage (from /metrics), fires per second, CPU seconds per 1,000 fires of the replica processes, of their Postgres
+backends and of the (shared) nats-server, the load average, duplicates (stored in the stream, and extra publishes
+on the wire) and misses. Nothing is asserted.
 Run: ./zhenxi bench reminders [--plans 100000 --peaks 3 --kill-before 1 --lookahead 10]
 
 Dose-time model (stated, synthetic): every plan has 4 doses a day, one per slot — morning (07:00 35 %, 08:00 45 %,

@@ -45,7 +45,7 @@ def _last_seq(call, state) -> int:
 
 
 def _stream_since(call, state, after_seq: int) -> list[tuple[str, dict, datetime]]:
-    """(Nats-Msg-Id, payload, JetStream's stored timestamp) of every reminder.due.v1 stored after ``after_seq``."""
+    """(event id, payload, JetStream's stored timestamp) of every reminder.due.v1 stored after ``after_seq``."""
     import json
 
     async def go():
@@ -61,7 +61,9 @@ def _stream_since(call, state, after_seq: int) -> list[tuple[str, dict, datetime
                     msgs = await sub.fetch(500, timeout=1.0)
                 except Exception:  # noqa: BLE001 - nats' TimeoutError: nothing more stored
                     break
-                out += [(m.headers["Nats-Msg-Id"], json.loads(m.data), m.metadata.timestamp) for m in msgs]
+                for m in msgs:
+                    ev = json.loads(m.data)
+                    out.append((ev["event_id"], ev, m.metadata.timestamp))
         finally:
             await sub.unsubscribe()
         return out
