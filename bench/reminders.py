@@ -211,21 +211,35 @@ def parse_relay_metrics(port: int) -> dict[str, float]:
     return out
 
 
-class CpuMeter:
-    """CPU seconds used by the replica processes since they were ready, sampled from /proc (a killed incarnation
-    keeps its last sample)."""
+def runqueue_wait_seconds(pid: int) -> float | None:
+    """Seconds the process's threads spent runnable but waiting for a CPU (/proc/PID/task/*/schedstat, field 2):
+    time lost to other work on the machine, not to our own."""
+    try:
+        total = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        return total / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
-    def __init__(self) -> None:
+
+class CpuMeter:
+    """CPU seconds used by the processes added (replicas, their Postgres backends, ...) since they were added,
+    sampled from /proc (a killed incarnation keeps its last sample); ``read`` picks what is measured."""
+
+    def __init__(self, read=cpu_seconds) -> None:
+        self.read = read
         self.procs: dict[int, list[float]] = {}   # pid -> [baseline, last]
 
     def add(self, pid: int) -> None:
-        c = cpu_seconds(pid)
+        c = self.read(pid)
         if c is not None:
             self.procs[pid] = [c, c]
 
     def sample(self) -> float:
         for pid, v in self.procs.items():
-            c = cpu_seconds(pid)
+            c = self.read(pid)
             if c is not None:
                 v[1] = c
         return sum(last - base for base, last in self.procs.values())
@@ -264,6 +278,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     cpu = CpuMeter()
     pg_cpu = CpuMeter()
     nats_cpu = CpuMeter()
+    waits = CpuMeter(runqueue_wait_seconds)     # replicas and their backends: runnable, waiting for a CPU
     load_start = os.getloadavg()
     try:
         migrate(SERVICE, env)
@@ -309,6 +324,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         cpu_marks: list[tuple[float, float]] = []
         pg_marks: list[tuple[float, float]] = []     # CPU of this database's Postgres backends (the replicas')
         nats_marks: list[tuple[float, float]] = []   # CPU of the whole nats-server (shared: other users' work too)
+        wait_marks: list[tuple[float, float]] = []   # run-queue wait of the replicas and their backends
 
         if (npid := nats_server_pid(env["NATS_URL"])) is not None:
             nats_cpu.add(npid)
@@ -321,9 +337,14 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
                         "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", db, own_pid) or []:
                     if pid not in pg_cpu.procs:
                         pg_cpu.add(pid)
+                        waits.add(pid)
+                for r in replicas:
+                    if r.proc is not None and r.proc.pid not in waits.procs and r.proc.poll() is None:
+                        waits.add(r.proc.pid)
                 cpu_marks.append((time.time(), cpu.sample()))
                 pg_marks.append((time.time(), pg_cpu.sample()))
                 nats_marks.append((time.time(), nats_cpu.sample()))
+                wait_marks.append((time.time(), waits.sample()))
                 await asyncio.sleep(0.25)
         meter_task = asyncio.create_task(meter())
         await asyncio.sleep(max(0.0, (t0 - datetime.now(UTC)).total_seconds()))
@@ -348,6 +369,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         cpu_marks.append((time.time(), cpu.sample()))
         pg_marks.append((time.time(), pg_cpu.sample()))
         nats_marks.append((time.time(), nats_cpu.sample()))
+        wait_marks.append((time.time(), waits.sample()))
         await meter_conn.close()
         load_end = os.getloadavg()
 
@@ -437,6 +459,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             c = cpu_between(ws, we)
             pc = cpu_between(ws, we, pg_marks)
             nc_ = cpu_between(ws, we, nats_marks) if nats_marks else float("nan")
+            wq = cpu_between(ws, we, wait_marks)
             drain = max(late[o] for o in inst)
             spill = " (its drain overlaps the next window)" if w + 1 < len(peaks) and we > ws + span else ""
             print(f"  drained in {drain:.2f}s ({len(inst) / max(drain, 1e-3):.0f}/s); first stored "
@@ -444,7 +467,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
                   f"{c:.1f} CPU-s = {1000 * c / max(len(win), 1):.3f} per 1,000 fires, their Postgres backends "
                   f"{pc:.1f} CPU-s = {1000 * pc / max(len(win), 1):.3f} per 1,000, the nats-server (shared, an upper "
                   f"bound) {nc_:.1f} CPU-s = {1000 * nc_ / max(len(win), 1):.3f} per 1,000; drain wall "
-                  f"{we - ws:.1f}s{spill}")
+                  f"{we - ws:.1f}s{spill}; meanwhile the replicas and their backends waited {wq:.1f}s in total "
+                  f"runnable for a CPU taken by other work")
     for name, m in zip(("A (restarted)", "B"), relay_stages):
         if m:
             n = m.get("reminders_relay_messages_total", 0.0)
@@ -452,7 +476,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
                       if k.startswith("reminders_relay_stage_seconds_total")}
             print(f"relay {name}: {n:.0f} messages in {m.get('reminders_relay_batches_total', 0):.0f} batches; "
                   f"wall seconds per 1,000 by stage: " + ", ".join(
-                      f"{k} {1000 * v / max(n, 1):.3f}" for k, v in stages.items()))
+                      f"{k} {1000 * v / max(n, 1):.3f}" for k, v in stages.items() if k != "claim_empty")
+                  + f"; claims that found nothing (idle polls, ends of drains) {stages.get('claim_empty', 0):.1f}s")
     arrivals = sorted(fired.values())
     wall = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else float("nan")
     print(f"fires/s: {len(arrivals) / wall:.0f} from first to last stored ({len(arrivals)} in {wall:.1f}s)")

@@ -10,8 +10,9 @@ row written with ``not_before`` = due time, all in one transaction. At the due t
    = event id);
 3. gather the batch's acks, mark the acked rows sent in one statement (an array of ids) and commit.
 
-``depth`` lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch),
-so one lane's claim and send overlap the others' ack waits and commits. The relay has its own small pool whose
+Lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch), so one
+lane's claim and send overlap the others' ack waits and commits; a pass starts one lane and every full batch claimed
+starts another, up to ``depth``, so an idle poll is one query and a peak gets every lane. The relay has its own small pool whose
 sessions run with ``synchronous_commit = off``: its only writes are "sent" marks, and a mark lost in a database
 crash means a re-send that JetStream drops (below), so its commits need not wait for the WAL flush. Every other
 write of the service (API, scheduler) keeps synchronous commits.
@@ -88,9 +89,25 @@ class DrainingRelay(OutboxRelay):
         self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
 
     async def flush_once(self) -> int:
-        """Drain every row whose time has come over ``depth`` lanes. Returns the messages acknowledged, or 0 when
+        """Drain every row whose time has come. One lane starts; each full batch a lane claims starts another, up to
+        ``depth`` (an idle poll costs one query, a peak gets every lane). Returns the messages acknowledged, or 0 when
         any failed (the loop then backs off before retrying them); a lane's error is raised after the others end."""
-        results = await asyncio.gather(*(self._lane() for _ in range(self.depth)), return_exceptions=True)
+        lanes: list[asyncio.Task] = []
+
+        def another() -> None:
+            if len(lanes) < self.depth:
+                lanes.append(asyncio.create_task(self._lane(another), name="outbox-relay-lane"))
+        another()
+        results: list = []
+        try:
+            while len(results) < len(lanes):      # lanes may be added while the first ones run
+                try:
+                    results.append(await lanes[len(results)])
+                except Exception as exc:  # noqa: BLE001 - raised below, once every lane has ended
+                    results.append(exc)
+        finally:
+            for task in lanes:                    # cancelled (the relay is stopping): their transactions roll back
+                task.cancel()
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
@@ -99,7 +116,7 @@ class DrainingRelay(OutboxRelay):
             return 0
         return sum(ok for ok, _ in results)
 
-    async def _lane(self) -> tuple[int, int]:
+    async def _lane(self, another) -> tuple[int, int]:
         """One lane: on one connection (checked out once per drain), batch after batch in its own transaction —
         claim, send, gather the acks, mark the acked rows sent in one statement, commit — until a claim comes back
         short. Lanes run side by side, so one lane's claim and send overlap the others' ack waits and commits.
@@ -109,14 +126,18 @@ class DrainingRelay(OutboxRelay):
         async with self.sessionmaker() as session:
             while True:
                 async with session.begin():
-                    with st.timed("claim"):
-                        rows = (await session.execute(
-                            select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
-                            .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
-                            .order_by(self._release_at).limit(self.batch_size)
-                            .with_for_update(skip_locked=True))).all()
+                    started = time.perf_counter()
+                    rows = (await session.execute(
+                        select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
+                        .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
+                        .order_by(self._release_at).limit(self.batch_size)
+                        .with_for_update(skip_locked=True))).all()
+                    # a claim that finds nothing is an idle poll (or the end of a drain): counted apart
+                    st.stage.labels("claim" if rows else "claim_empty").inc(time.perf_counter() - started)
                     if not rows:
                         return acked, 0
+                    if len(rows) == self.batch_size:
+                        another()
                     with st.timed("send"):
                         futures = await self._send(rows)
                     with st.timed("acks"):

@@ -86,11 +86,24 @@ def _staged_ids(in_tx, occ_ids) -> list[str]:
     return in_tx(go)
 
 
+cleanup: list = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_plans_after():
+    """The plans made here are deleted after each test: their repeat reminders must not fire into later tests (which
+    drive the scheduler with clocks of their own)."""
+    yield
+    while cleanup:
+        cleanup.pop()()
+
+
 def _stage_now(client, call, state, uid, times) -> list[dict]:
     """A plan's first occurrence of each time, claimed on a chosen clock just after they fell due: staged to go out
     at once (no ``not_before``)."""
     plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": times})
     occs = plan_occurrences(client, uid, plan["id"])[:len(times)]
+    cleanup.append(lambda: client.delete(f"/v1/plans/{plan['id']}", auth=signed(uid)))
     sched = Scheduler(state.sessionmaker, state.reminders)
     now = max(parse(o["due_at"]) for o in occs) + timedelta(seconds=1)
     while call(sched.fire_due, now) > 0:
@@ -103,8 +116,9 @@ def test_a_crash_between_publish_and_marking_sent_delivers_once(client, state, c
     and another relay sends them again with the same msg-id. JetStream keeps one copy; the channels deliver once."""
     with WebhookReceiver() as phone:
         uid = user()
-        assert client.post("/v1/devices", json={"kind": "webhook", "url": phone.url + "/hook"},
-                           auth=signed(uid)).status_code == 201
+        device = client.post("/v1/devices", json={"kind": "webhook", "url": phone.url + "/hook"}, auth=signed(uid))
+        assert device.status_code == 201
+        cleanup.append(lambda: client.delete(f"/v1/devices/{device.json()['id']}", auth=signed(uid)))
         seq = _last_seq(call, state)
         occs = _stage_now(client, call, state, uid, ["02:11", "02:12", "02:13"])
         ids = _staged_ids(in_tx, [o["id"] for o in occs])
@@ -179,8 +193,9 @@ def test_the_release_path_sends_nothing_before_its_time(client, state, call, in_
     seq = _last_seq(call, state)
     now_occs = _stage_now(client, call, state, uid, ["03:01", "03:02", "03:03", "03:04", "03:05"])
     now_ids = _staged_ids(in_tx, [o["id"] for o in now_occs])
-    later = plan_occurrences(client, uid, make_plan(client, uid, schedule={
-        "kind": "times", "times_of_day": ["03:31"]})["id"])[0]
+    later_plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["03:31"]})
+    cleanup.append(lambda: client.delete(f"/v1/plans/{later_plan['id']}", auth=signed(uid)))
+    later = plan_occurrences(client, uid, later_plan["id"])[0]
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
 
     async def move_due(session):   # set-up: this occurrence falls due 3 s from now on the real clock
