@@ -333,8 +333,9 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
 
         async def meter() -> None:
             while True:
-                for pid in await meter_conn.fetchval(
-                        "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", db, own_pid) or []:
+                pids = await meter_conn.fetchval(
+                    "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", db, own_pid)
+                for pid in pids or []:
                     if pid not in pg_cpu.procs:
                         pg_cpu.add(pid)
                         waits.add(pid)
@@ -430,7 +431,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     print(f"setup: seeded in {seed_s:.1f}s; replicas ready in {', '.join(f'{x:.1f}s' for x in ready)}; window rows "
           f"stored {staged_s:.1f}s before the first; replica A SIGKILLed {args.kill_before}s before the first peak, "
           f"restarted after {args.down}s (ready again {restart_ready:.1f}s later); poll {args.poll}s, batch "
-          f"{args.batch}, relay batch {args.relay_batch} x {args.relay_depth} in flight, DB pool {args.pool}, look-ahead {args.lookahead}s (old code ignores it)")
+          f"{args.batch}, relay batch {args.relay_batch} x {args.relay_depth} lanes, DB pool {args.pool}, "
+          f"look-ahead {args.lookahead}s (older code ignores what it lacks)")
 
     def line(name: str, xs: list[float]) -> None:
         if xs:

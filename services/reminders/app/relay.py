@@ -12,10 +12,10 @@ row written with ``not_before`` = due time, all in one transaction. At the due t
 
 Lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch), so one
 lane's claim and send overlap the others' ack waits and commits; a pass starts one lane and every full batch claimed
-starts another, up to ``depth``, so an idle poll is one query and a peak gets every lane. The relay has its own small pool whose
-sessions run with ``synchronous_commit = off``: its only writes are "sent" marks, and a mark lost in a database
-crash means a re-send that JetStream drops (below), so its commits need not wait for the WAL flush. Every other
-write of the service (API, scheduler) keeps synchronous commits.
+starts another, up to ``depth``, so an idle poll is one query and a peak gets every lane. The relay has its own
+small pool whose sessions run with ``synchronous_commit = off``: its only writes are "sent" marks, and a mark lost
+in a database crash means a re-send that JetStream drops (below), so its commits need not wait for the WAL flush.
+Every other write of the service (API, scheduler) keeps synchronous commits.
 
 Exactly once: a batch's rows stay locked until its transaction commits, so no other lane or replica takes them
 meanwhile. A replica killed after sending and before committing loses its connection, Postgres rolls the transaction
