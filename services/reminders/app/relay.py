@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy import Text, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 
 from zhenxi_common.outbox import OutboxRelay
@@ -76,6 +76,10 @@ class DrainingRelay(OutboxRelay):
         self._mark_sent_stmt = update(t).where(t.c.event_id == func.any(bindparam(
             "ids", type_=ARRAY(PG_UUID(as_uuid=True))))).values(
             published_at=bindparam("now"), attempts=t.c.attempts + 1, last_error=None)
+        self._mark_failed_stmt = text(f"""
+            UPDATE {t.schema}.{t.name} AS o SET attempts = o.attempts + 1, last_error = v.error
+              FROM unnest(:ids, :errors) AS v(id, error) WHERE o.event_id = v.id""").bindparams(
+            bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("errors", type_=ARRAY(Text)))
 
     def wake_at(self, when: datetime) -> None:
         """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
@@ -146,9 +150,10 @@ class DrainingRelay(OutboxRelay):
                     failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
                     with st.timed("mark"):
                         await self._mark_sent(session, ok)
-                        for event_id, exc in failed:
-                            await session.execute(update(t).where(t.c.event_id == event_id).values(
-                                attempts=t.c.attempts + 1, last_error=(str(exc) or type(exc).__name__)[:500]))
+                        if failed:      # stays unsent, retried; one statement however many failed (broker down)
+                            await session.execute(self._mark_failed_stmt, {
+                                "ids": [e for e, _ in failed],
+                                "errors": [(str(exc) or type(exc).__name__)[:500] for _, exc in failed]})
                     commit_started = time.perf_counter()
                 st.stage.labels("commit").inc(time.perf_counter() - commit_started)
                 st.batches.inc()

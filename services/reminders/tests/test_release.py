@@ -224,3 +224,32 @@ def test_the_release_path_sends_nothing_before_its_time(client, state, call, in_
     call(relay.flush_once)                                       # another pass re-sends nothing marked sent
     counts = Counter(m for m, _, _ in _stream_since(call, state, seq))
     assert {counts[m] for m in now_ids + [later_id]} == {1}
+
+
+def test_a_batch_jetstream_refuses_stays_unsent_and_goes_out_later(client, state, call, in_tx, paused_relay):
+    """Messages JetStream does not ack (here: a subject no stream holds, so the server answers "no responders") stay
+    unsent with their attempt and error recorded; the next relay with a working stream sends them, once."""
+    import secrets
+
+    from zhenxi_common.bus import EventBus
+    uid = user()
+    seq = _last_seq(call, state)
+    occs = _stage_now(client, call, state, uid, ["04:11", "04:12"])
+    ids = _staged_ids(in_tx, [o["id"] for o in occs])
+    broken = EventBus(state.bus.url, subject_prefix=f"zx-nostream-{secrets.token_hex(4)}.")
+    broken.nc, broken.js = state.bus.nc, state.bus.js
+    failing = DrainingRelay(state.sessionmaker, outbox, broken, batch_size=50)
+    assert call(failing.flush_once) == 0
+
+    async def rows(session):
+        res = await session.execute(text("SELECT event_id, attempts, last_error, published_at FROM reminders.outbox "
+                                         "WHERE event_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})
+        return {str(r[0]): tuple(r[1:]) for r in res}
+    after_failure = in_tx(rows)
+    assert set(after_failure) == set(ids)
+    assert all(a >= 1 and err and sent is None for a, err, sent in after_failure.values())
+    assert not [m for m, _, _ in _stream_since(call, state, seq) if m in ids]
+
+    assert call(_relay(state, batch_size=50).flush_once) >= 2
+    assert all(sent is not None and err is None for _, err, sent in in_tx(rows).values())
+    assert sorted(m for m, _, _ in _stream_since(call, state, seq) if m in ids) == sorted(ids)
