@@ -97,3 +97,46 @@ export function barChart(categories, series) {
   });
   return wrap;
 }
+
+const xRange = (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]);
+
+/** One indicator's values over time (oldest first), points flagged abnormal drawn in red. */
+export function indicatorChart(points, name) {
+  const unit = (points.find((p) => p.unit) || {}).unit || '';
+  const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': `${name}: ${points.map((p) => `${p.value}${unit}`).join(', ')}` });
+  if (!points.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  const xs = points.map((p) => new Date(p.taken_at).getTime() / 1000);
+  const ys = points.map((p) => p.value);
+  const flagged = points.map((p) => (p.flag && p.flag !== 'N' && p.flag !== 'NEG' ? p.value : null));
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: width(wrap), height: 220,
+      scales: { x: { range: xRange } },
+      axes: [{}, { label: unit, size: 56 }],
+      series: [{}, { label: `${name}${unit ? ` (${unit})` : ''}`, stroke: COLORS[0], width: 2, points: { show: true, size: 7 } },
+        { label: t('flag_ABN'), stroke: 'transparent', points: { show: true, size: 9, stroke: COLORS[1], fill: COLORS[1] } }],
+    }, [xs, ys, flagged], wrap);
+  });
+  return wrap;
+}
+
+/** Counts or shares per day (ISO dates, oldest first): `series` is [[name, values, {percent, bars}]...]. */
+export function dailyChart(days, series, { percent = false } = {}) {
+  const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': series.map(([name, v]) => `${name}: ${v.map((x) => x ?? '—').join(', ')}`).join('; ') });
+  if (!days.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
+  requestAnimationFrame(() => {
+    new uPlot({
+      width: width(wrap), height: 200,
+      scales: { x: { range: xRange }, y: { range: percent ? [0, 1] : (u, min, max) => [0, Math.max(1, max)] } },
+      axes: [{}, { values: (u, v) => v.map((x) => (percent ? `${Math.round(x * 100)}%` : (Number.isInteger(x) ? x : ''))) }],
+      series: [{}, ...series.map(([name, , opts = {}], i) => ({
+        label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
+        fill: opts.bars ? `${COLORS[i % COLORS.length]}aa` : undefined,
+        paths: opts.bars ? uPlot.paths.bars({ size: [0.6 / series.length, 40], align: 0 }) : undefined,
+        points: { show: !opts.bars },
+      }))],
+    }, [xs, ...series.map(([, v]) => v)], wrap);
+  });
+  return wrap;
+}
