@@ -222,7 +222,7 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     # Departments link into booking.
     book = page.get_by_role("link", name="去挂号")
     assert book.count() >= 1 and "#/booking?department=" in book.first.get_attribute("href")
-    expect(page.locator(".disclaimer")).to_contain_text("不能替代")
+    expect(page.locator(".disclaimer")).to_contain_text("不构成诊断")
     # The PDF is the report service's, fetched with the in-memory token and saved as a file.
     with page.expect_download() as dl:
         page.get_by_role("button", name="下载 PDF").click()
