@@ -109,16 +109,16 @@ class Tab:
         self.context.close()
 
 
-def _lab_photo(tmp_path: Path) -> Path:
+def _lab_photo(tmp_path: Path, seed: int = 0) -> Path:
     """A synthetic biochemistry sheet with abnormal values (ocr's generator, as the ocr↔nlp contract test uses)."""
     import cv2
 
     sys.path.insert(0, str(ROOT / "services" / "ocr" / "synth"))
     import generate as synth
 
-    img, truth = synth.make_report(random.Random("contract-biochemistry-0"), 0, synth.available_fonts(),
+    img, truth = synth.make_report(random.Random(f"contract-biochemistry-{seed}"), 0, synth.available_fonts(),
                                    distortion="clean", panel="biochemistry")
-    path = tmp_path / "lab.jpg"
+    path = tmp_path / f"lab{seed or ''}.jpg"
     cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
     return path
 
@@ -215,16 +215,24 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     expect(masks.first).to_be_visible()
     page.wait_for_function("() => document.querySelector('.xray-stage img.mask').naturalWidth > 0")
     heat = stage.locator("img.heat")
-    if heat.count():
-        expect(heat.first).to_be_visible()
-        page.get_by_label(re.compile("热力图")).uncheck()
-        expect(heat.first).to_be_hidden()
+    if heat.count():  # one finding's heatmap at a time, chosen from a list
+        expect(stage.locator("img.heat:visible")).to_have_count(1)
+        picker = page.get_by_label("热力图对应的发现")
+        shown = stage.locator("img.heat:visible").evaluate("el => [...el.parentNode.querySelectorAll('img.heat')].indexOf(el)")
+        other = [o for o in picker.locator("option").evaluate_all("os => os.map(o => o.value)") if o != str(shown)]
+        if other:
+            picker.select_option(other[0])
+            expect(stage.locator("img.heat:visible")).to_have_count(1)
+            assert stage.locator("img.heat:visible").evaluate(
+                "el => [...el.parentNode.querySelectorAll('img.heat')].indexOf(el)") == int(other[0])
+        page.get_by_label("热力图", exact=True).uncheck()
+        expect(stage.locator("img.heat:visible")).to_have_count(0)
     # Departments link into booking.
     book = page.get_by_role("link", name="去挂号")
     assert book.count() >= 1 and "#/booking?department=" in book.first.get_attribute("href")
     expect(page.locator(".disclaimer")).to_contain_text("不构成诊断")
     # The PDF is the report service's, fetched with the in-memory token and saved as a file.
-    with page.expect_download() as dl:
+    with page.expect_download(timeout=180_000) as dl:  # rendered on a shared, loaded CPU
         page.get_by_role("button", name="下载 PDF").click()
     pdf = dl.value
     assert pdf.suggested_filename.endswith(".pdf")
@@ -241,8 +249,22 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     page.get_by_role("heading", name="指标趋势").wait_for()
     expect(page.locator("ul.reports li")).to_have_count(1)
     expect(page.get_by_label("指标").locator("option")).not_to_have_count(0)
-    page.locator(".chart canvas, .chart .u-wrap").first.wait_for()
+    expect(page.locator(".chart")).to_contain_text("只有一次结果")  # one report: no one-point chart
     expect(page.locator("table.history-table tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="加载更多")).to_be_hidden()
+
+    # A second lab report: the report compares with the first, and history charts the indicators over time.
+    page.get_by_role("navigation", name="main").get_by_role("link", name="分析").click()
+    page.get_by_label("化验单照片").set_input_files(str(_lab_photo(tmp_path, seed=1)))
+    page.get_by_role("button", name="开始分析").click()
+    page.wait_for_url(lambda url: "#/report/" in url and report_id not in url)
+    page.locator(".downloads").wait_for(timeout=240_000)
+    expect(page.locator("ul.trends li").first).to_be_visible()
+    assert page.locator("table.indicators .spark").count() >= 1
+    tab.open("history")
+    page.locator(".chart .u-wrap").first.wait_for()
+    expect(page.locator("table.history-table tbody tr")).to_have_count(2)
+    expect(page.locator("ul.reports li")).to_have_count(2)
     tab.shot(shots, "history-desktop")
     page.set_viewport_size(PHONE)
     tab.shot(shots, "history-phone")
@@ -457,6 +479,28 @@ def test_patient_reads_tips_for_them_searches_and_keeps_a_favourite(stack, brows
     tab.close()
 
 
+def _toy_classifier(seed: int) -> bytes:
+    """A tiny real ONNX classifier (pool -> linear -> softmax over 2 classes) with the registry's classification
+    signature, so the upload is validated for real."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.normal(size=(1, 2)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=(2,)).astype(np.float32), "b")]
+    nodes = [helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=1)]
+    graph = helper.make_graph(nodes, "toy", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 1, 32, 32])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="zhenxi-web-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def _login_as_admin(tab: Tab, zx_env, username: str) -> None:
     page = tab.page
     _register_and_login(tab, username)
@@ -470,7 +514,8 @@ def _login_as_admin(tab: Tab, zx_env, username: str) -> None:
 
 
 @needs_tips
-def test_admin_changes_a_role_publishes_a_tip_and_reads_models_and_statistics(stack, browser, shots, zx_env):
+def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistics(stack, browser, shots, zx_env,
+                                                                                  tmp_path):
     import httpx
 
     r = httpx.post(f"{stack}/api/auth/register", json={"username": "web_role_user", "password": PASSWORD})
@@ -502,11 +547,30 @@ def test_admin_changes_a_role_publishes_a_tip_and_reads_models_and_statistics(st
     page.get_by_role("button", name="发布").click()
     expect(page.get_by_role("alert")).to_contain_text("已发布")
 
-    # Models: the registry and the training jobs.
+    # Models: the registry; a tiny real classifier uploaded (validated, staged), promoted, then rolled back.
     chips.get_by_role("link", name="模型").click()
     page.get_by_role("heading", name="模型注册表").wait_for()
     page.get_by_role("heading", name="训练任务").wait_for()
-    expect(page.get_by_label("ONNX 文件")).to_be_visible()
+    registry = page.locator("section.card", has=page.get_by_role("heading", name="模型注册表"))
+    expect(registry.locator("table")).to_contain_text("chestnet")
+    upload = page.locator("section.card", has=page.get_by_role("heading", name="上传模型"))
+    for version, seed in (("1", 1), ("2", 2)):
+        model = tmp_path / f"toy{version}.onnx"
+        model.write_bytes(_toy_classifier(seed))
+        upload.get_by_label("ONNX 文件").set_input_files(str(model))
+        upload.get_by_label("名称").fill("web-toy")
+        upload.get_by_label("任务").select_option("classification")
+        upload.get_by_label("版本").fill(version)
+        upload.get_by_label("类别名（分类模型）").fill("normal, abnormal" if version == "1" else "")
+        upload.get_by_role("button", name="上传").click()
+        expect(upload.get_by_role("alert")).to_contain_text(f"已校验并暂存: web-toy {version}")
+        row = registry.locator("tr", has_text="web-toy").filter(has=page.locator("td", has_text=re.compile(f"^{version}$")))
+        expect(row).to_contain_text("staged")
+        row.get_by_role("button", name="上线").click()
+        expect(registry.get_by_role("alert")).to_contain_text(f"web-toy {version}")
+        expect(row).to_contain_text("active")
+    registry.get_by_role("button", name="回滚 web-toy").click()
+    expect(registry.get_by_role("alert")).to_contain_text("web-toy → 1")
     admin.shot(shots, "admin-models-desktop")
 
     # Statistics: reports per day (the patient journey's report among them) and adherence as charts.
@@ -518,7 +582,7 @@ def test_admin_changes_a_role_publishes_a_tip_and_reads_models_and_statistics(st
     if REMINDERS:
         adherence.locator(".chart .u-wrap").wait_for()
     if BOOKING:
-        page.locator("section.card", has=page.get_by_role("heading", name="每日预约（近 30 天）")).locator(".chart .u-wrap").wait_for()
+        page.locator("section.card", has=page.get_by_role("heading", name="每日预约（按就诊日，前 30 天至后 14 天）")).locator(".chart .u-wrap").wait_for()
     admin.shot(shots, "admin-stats-desktop")
     page.set_viewport_size(PHONE)
     admin.shot(shots, "admin-stats-phone")

@@ -179,7 +179,6 @@ export async function download(path, filename) {
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;
-  a.hidden = true;
   document.body.append(a);
   a.click();
   a.remove();

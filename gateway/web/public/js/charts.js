@@ -5,7 +5,7 @@ import { t } from './i18n.js';
 
 const COLORS = ['#0b6e4f', '#b3261e', '#1f5fa8', '#8a5a00', '#6b3fa0', '#00707a', '#5b5b5b'];
 
-function width(el) { return Math.max(260, Math.min(720, (el.clientWidth || document.body.clientWidth) - 32)); }
+function width(el) { return Math.max(260, Math.min(900, (el.clientWidth || document.body.clientWidth) - 32)); }
 
 /** Positive-finding probabilities across the user's X-ray analyses, oldest first. */
 export function trendChart(items) {
@@ -104,13 +104,16 @@ const xRange = (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] 
 export function indicatorChart(points, name) {
   const unit = (points.find((p) => p.unit) || {}).unit || '';
   const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': `${name}: ${points.map((p) => `${p.value}${unit}`).join(', ')}` });
-  if (!points.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
+  if (points.length < 2) {  // one value is not a trend: say so instead of a one-point chart
+    wrap.append(h('p', { class: 'muted' }, points.length ? t('one_value') : t('no_history')));
+    return wrap;
+  }
   const xs = points.map((p) => new Date(p.taken_at).getTime() / 1000);
   const ys = points.map((p) => p.value);
   const flagged = points.map((p) => (p.flag && p.flag !== 'N' && p.flag !== 'NEG' ? p.value : null));
   requestAnimationFrame(() => {
     new uPlot({
-      width: width(wrap), height: 220,
+      width: width(wrap), height: 220, legend: { show: false },
       scales: { x: { range: xRange } },
       axes: [{}, { label: unit, size: 56 }],
       series: [{}, { label: `${name}${unit ? ` (${unit})` : ''}`, stroke: COLORS[0], width: 2, points: { show: true, size: 7 } },
@@ -128,7 +131,8 @@ export function dailyChart(days, series, { percent = false } = {}) {
   requestAnimationFrame(() => {
     new uPlot({
       width: width(wrap), height: 200,
-      scales: { x: { range: xRange }, y: { range: percent ? [0, 1] : (u, min, max) => [0, Math.max(1, max)] } },
+      // half a day either side, so the first and last days' bars are drawn whole
+      scales: { x: { range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: percent ? [0, 1] : (u, min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { values: (u, v) => v.map((x) => (percent ? `${Math.round(x * 100)}%` : (Number.isInteger(x) ? x : ''))) }],
       series: [{}, ...series.map(([name, , opts = {}], i) => ({
         label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,

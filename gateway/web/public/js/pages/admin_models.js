@@ -44,8 +44,11 @@ export async function modelsAdmin() {
 
   const file = h('input', { type: 'file', name: 'model_file', accept: '.onnx', required: true });
   const name = h('input', { name: 'model_name', required: true, maxlength: 64 });
-  const task = h('input', { name: 'task', required: true, maxlength: 32, value: 'classifier' });
+  // The xray registry's tasks (validation.TASKS): the signature a candidate must have.
+  const task = h('select', { name: 'task', required: true }, [['classification', t('task_classification')],
+    ['detection', t('task_detection')], ['chest', t('task_chest')]].map(([v, l]) => h('option', { value: v }, l)));
   const version = h('input', { name: 'version', required: true, maxlength: 64 });
+  const labels = h('input', { name: 'labels', maxlength: 2000, placeholder: 'normal, pneumonia' });
   const ubox = alertBox();
   const upload = card(t('upload_model'), h('form', {
     class: 'stack',
@@ -53,9 +56,12 @@ export async function modelsAdmin() {
       ev.preventDefault();
       const f = new FormData();
       f.append('file', file.files[0]); f.append('name', name.value.trim()); f.append('task', task.value.trim()); f.append('version', version.value.trim());
+      const names = labels.value.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+      if (names.length) f.append('metadata', JSON.stringify({ labels: names }));  // else the registry keeps the active version's
       try { const m = await api('xray/v1/models', { method: 'POST', form: f }); showAlert(ubox, `${t('staged')}: ${m.name} ${m.version}`, 'ok'); load(); } catch (err) { showAlert(ubox, errorText(err)); }
     },
   }, field(t('onnx_file'), file), h('div', { class: 'row' }, field(t('model_name'), name), field(t('task'), task), field(t('model_version'), version)),
+  field(t('model_labels'), labels, t('model_labels_hint')),
   ubox, h('button', { type: 'submit', class: 'primary' }, t('upload'))));
 
   const jobs = card(t('training_jobs'));

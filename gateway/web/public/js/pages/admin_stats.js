@@ -57,5 +57,7 @@ async function adherenceCard({ from, to }) {
 
 export async function statsAdmin() {
   const r = range(30);
-  return Promise.all([bookingsCard(r), reportsCard(r), adherenceCard(r)]);
+  // Bookings count by the visit's date, and visits are booked ahead: the past 30 days and the next 14.
+  const ahead = new Date(); ahead.setDate(ahead.getDate() + 14);
+  return Promise.all([bookingsCard({ from: r.from, to: iso(ahead) }), reportsCard(r), adherenceCard(r)]);
 }

@@ -152,7 +152,9 @@ function xrayCard(reportId, xr) {
     load();
     const size = img.image || {};
     const boxes = (size.width && size.height ? (img.detections || []) : []).filter((d) => Array.isArray(d.box)).map((d) => {
-      const el = h('div', { class: 'layer box', title: `${d.label} ${Math.round((d.score || 0) * 100)}%` }, h('span', {}, d.label));
+      const known = t(`box_${d.label}`);
+      const name = known === `box_${d.label}` ? d.label : known;
+      const el = h('div', { class: 'layer box', title: `${name} ${Math.round((d.score || 0) * 100)}%` }, h('span', {}, name));
       el.style.left = `${(100 * d.box[0]) / size.width}%`; el.style.top = `${(100 * d.box[1]) / size.height}%`;
       el.style.width = `${(100 * (d.box[2] - d.box[0])) / size.width}%`; el.style.height = `${(100 * (d.box[3] - d.box[1])) / size.height}%`;
       return el;
@@ -163,11 +165,27 @@ function xrayCard(reportId, xr) {
       return h('label', { class: 'toggle' }, input, ' ', t(key), ` (${layers.length})`);
     };
     const masks = maskLayer ? [maskLayer] : [];
+    // One heatmap at a time (several drawn together are unreadable): the chosen finding's, the likeliest first.
+    const prob = new Map((img.findings || []).map((f) => [f.label, f]));
+    const heatLabel = (o) => o.label.slice('heatmap:'.length);
+    const order = heatmaps.map((o, k) => k).sort((a, b) => ((prob.get(heatLabel(heatmaps[b])) || {}).probability || 0)
+      - ((prob.get(heatLabel(heatmaps[a])) || {}).probability || 0));
+    const heatOn = h('input', { type: 'checkbox', checked: true });
+    const heatPick = h('select', { class: 'small-select', 'aria-label': t('heatmap_of') }, order.map((k) => {
+      const f = prob.get(heatLabel(heatmaps[k])) || {};
+      return h('option', { value: String(k) }, `${f.name || heatLabel(heatmaps[k])} ${f.probability != null ? `${Math.round(f.probability * 100)}%` : ''}`);
+    }));
+    const showHeat = () => heat.forEach((l, k) => { l.hidden = !(heatOn.checked && String(k) === heatPick.value); });
+    heatOn.addEventListener('change', showHeat);
+    heatPick.addEventListener('change', showHeat);
+    showHeat();
+    const heatToggle = heat.length ? h('span', { class: 'toggle' },
+      h('label', { class: 'toggle' }, heatOn, ' ', t('overlay_heatmap')), heatPick) : null;
     const positives = (img.findings || []).filter((f) => f.positive);
     const shown = positives.length ? positives : (img.findings || []).slice().sort((a, b) => b.probability - a.probability).slice(0, 3);
     section.append(
       h('div', { class: 'toggles', role: 'group', 'aria-label': t('overlays') },
-        toggle('overlay_heatmap', heat, true), masks.length ? toggle('overlay_mask', masks, false) : null,
+        heatToggle, masks.length ? toggle('overlay_mask', masks, false) : null,
         toggle('overlay_boxes', boxes, true)),
       h('div', { class: 'xray-stage' }, base, masks, heat, boxes),
       h('h3', {}, t('findings')),
@@ -209,9 +227,14 @@ async function tipsCard() {
 
 function downloads(id) {
   const box = alertBox();
-  const get = (format, ext) => async () => {
-    showAlert(box, '');
-    try { await download(`report/v1/reports/${id}?format=${format}`, `zhenxi-report-${id.slice(0, 8)}.${ext}`); } catch (err) { showAlert(box, errorText(err)); }
+  const get = (format, ext) => async (ev) => {
+    const btn = ev.currentTarget;
+    showAlert(box, t('preparing'), 'ok');
+    btn.disabled = true;  // a PDF takes a few seconds to render on the server
+    try {
+      await download(`report/v1/reports/${id}?format=${format}`, `zhenxi-report-${id.slice(0, 8)}.${ext}`);
+      showAlert(box, '');
+    } catch (err) { showAlert(box, errorText(err)); } finally { btn.disabled = false; }
   };
   return h('div', { class: 'card actions downloads' },
     h('button', { type: 'button', class: 'primary', onclick: get('pdf', 'pdf') }, t('download_pdf')),
