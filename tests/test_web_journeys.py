@@ -565,12 +565,13 @@ def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistic
         upload.get_by_role("button", name="上传").click()
         expect(upload.get_by_role("alert")).to_contain_text(f"已校验并暂存: web-toy {version}")
         row = registry.locator("tr", has_text="web-toy").filter(has=page.locator("td", has_text=re.compile(f"^{version}$")))
-        expect(row).to_contain_text("staged")
+        expect(row).to_contain_text("已暂存")
         row.get_by_role("button", name="上线").click()
         expect(registry.get_by_role("alert")).to_contain_text(f"web-toy {version}")
-        expect(row).to_contain_text("active")
+        expect(row).to_contain_text("服务中")
     registry.get_by_role("button", name="回滚 web-toy").click()
     expect(registry.get_by_role("alert")).to_contain_text("web-toy → 1")
+    expect(registry.locator("tr", has_text="web-toy").filter(has=page.locator("td", has_text=re.compile("^1$")))).to_contain_text("服务中")
     admin.shot(shots, "admin-models-desktop")
 
     # Statistics: reports per day (the patient journey's report among them) and adherence as charts.

@@ -5,6 +5,15 @@ import { t } from './i18n.js';
 
 const COLORS = ['#0b6e4f', '#b3261e', '#1f5fa8', '#8a5a00', '#6b3fa0', '#00707a', '#5b5b5b'];
 
+/** Run `draw` once `wrap` is in the document (pages are built before they are attached, and a chart sized
+ *  while detached would take the window's width and overflow its card); gives up after ~10 s of frames. */
+function whenAttached(wrap, draw, tries = 600) {
+  requestAnimationFrame(() => {
+    if (wrap.isConnected) draw();
+    else if (tries > 0) whenAttached(wrap, draw, tries - 1);
+  });
+}
+
 function width(el) { return Math.max(260, Math.min(900, (el.clientWidth || document.body.clientWidth) - 32)); }
 
 /** Positive-finding probabilities across the user's X-ray analyses, oldest first. */
@@ -23,7 +32,7 @@ export function trendChart(items) {
   }
   const xs = rows.map((r) => new Date(r.created_at).getTime() / 1000);
   const series = labels.map((l) => rows.map((r) => (r.findings.find((f) => f.label === l) || {}).probability ?? null));
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
       width: width(wrap), height: 200,
       series: [{}, ...labels.map((l, i) => ({ label: l, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } }))],
@@ -38,7 +47,7 @@ export function trendChart(items) {
 export function sparkline(values, label) {
   const wrap = h('span', { class: 'spark', role: 'img', 'aria-label': `${label}: ${values.map((v) => v[1]).join(', ')}` });
   if (values.length < 2) return wrap;
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
       width: 96, height: 28, legend: { show: false }, cursor: { show: false },
       axes: [{ show: false }, { show: false }], scales: { x: { time: false } },
@@ -65,7 +74,7 @@ export function adherenceChart(adherence) {
   if (!days.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
   const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
   const ys = days.map((d) => { const v = perDay.get(d); return v.reduce((a, b) => a + b, 0) / v.length; });
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
       width: width(wrap), height: 180, legend: { show: false },
       scales: { x: { range: (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]) }, y: { range: [0, 1] } },
@@ -82,7 +91,7 @@ export function barChart(categories, series) {
   if (!categories.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
   const xs = categories.map((c, i) => i);
   const n = series.length;
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
       width: width(wrap), height: 220,
       scales: { x: { time: false, range: [-0.5, categories.length - 0.5] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
@@ -111,7 +120,7 @@ export function indicatorChart(points, name) {
   const xs = points.map((p) => new Date(p.taken_at).getTime() / 1000);
   const ys = points.map((p) => p.value);
   const flagged = points.map((p) => (p.flag && p.flag !== 'N' && p.flag !== 'NEG' ? p.value : null));
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
       width: width(wrap), height: 220, legend: { show: false },
       scales: { x: { range: xRange } },
@@ -128,9 +137,9 @@ export function dailyChart(days, series, { percent = false } = {}) {
   const wrap = h('div', { class: 'chart', role: 'img', 'aria-label': series.map(([name, v]) => `${name}: ${v.map((x) => x ?? '—').join(', ')}`).join('; ') });
   if (!days.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
   const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
-  requestAnimationFrame(() => {
+  whenAttached(wrap, () => {
     new uPlot({
-      width: width(wrap), height: 200,
+      width: width(wrap), height: 200, legend: { live: false },
       // half a day either side, so the first and last days' bars are drawn whole
       scales: { x: { range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: percent ? [0, 1] : (u, min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { values: (u, v) => v.map((x) => (percent ? `${Math.round(x * 100)}%` : (Number.isInteger(x) ? x : ''))) }],

@@ -27,7 +27,7 @@ export async function modelsAdmin() {
       const names = [...new Set(list.items.map((m) => m.name))];
       table.replaceChildren(h('table', {}, h('thead', {}, h('tr', {},
         [t('model_name'), t('model_version'), t('model_stage'), ''].map((k) => h('th', { scope: 'col' }, k)))),
-      h('tbody', {}, list.items.map((m) => h('tr', {}, h('td', {}, m.name), h('td', {}, m.version), h('td', {}, m.status),
+      h('tbody', {}, list.items.map((m) => h('tr', {}, h('td', {}, m.name), h('td', {}, m.version), h('td', { class: `mstatus ${m.status}` }, t(`mstatus_${m.status}`) === `mstatus_${m.status}` ? m.status : t(`mstatus_${m.status}`)),
         h('td', {}, m.status === 'active' ? '' : h('button', {
           type: 'button', class: 'small',
           onclick: async () => { try { await api(`xray/v1/models/${encodeURIComponent(m.name)}/versions/${encodeURIComponent(m.version)}:promote`, { method: 'POST' }); showAlert(mbox, `${t('saved')}: ${m.name} ${m.version}`, 'ok'); load(); } catch (err) { showAlert(mbox, errorText(err)); } },
