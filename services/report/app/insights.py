@@ -57,7 +57,8 @@ class IndicatorSeen(BaseModel):
 
 
 class IndicatorIndex(BaseModel):
-    items: list[IndicatorSeen] = Field(description="the indicators in the caller's completed reports, most measured first")
+    items: list[IndicatorSeen] = Field(description="the indicators in the caller's completed reports, "
+                                               "most measured first")
 
 
 class ReportDay(BaseModel):
