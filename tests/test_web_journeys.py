@@ -225,6 +225,9 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
             expect(stage.locator("img.heat:visible")).to_have_count(1)
             assert stage.locator("img.heat:visible").evaluate(
                 "el => [...el.parentNode.querySelectorAll('img.heat')].indexOf(el)") == int(other[0])
+        page.wait_for_function("() => [...document.querySelectorAll('.xray-stage img.heat')]"
+                               ".some(i => !i.hidden && i.naturalWidth > 0)")
+        stage.screenshot(path=str(shots / "report-xray-layers-phone.png"))
         page.get_by_label("热力图", exact=True).uncheck()
         expect(stage.locator("img.heat:visible")).to_have_count(0)
     # Departments link into booking.

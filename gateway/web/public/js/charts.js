@@ -14,6 +14,27 @@ function whenAttached(wrap, draw, tries = 600) {
   });
 }
 
+// Charts follow the window's width (a phone turned sideways, a resized desktop window); detached ones are dropped.
+const live = new Set();
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    for (const entry of live) {
+      const [u, wrap, fixed] = entry;
+      if (!wrap.isConnected) { live.delete(entry); u.destroy(); continue; }
+      if (!fixed) u.setSize({ width: width(wrap), height: u.height });
+    }
+  }, 150);
+});
+
+/** A uPlot chart in `wrap`, resized with the window unless its width is fixed. */
+function plot(wrap, opts, data, fixed = false) {
+  const u = new uPlot(opts, data, wrap);
+  live.add([u, wrap, fixed]);
+  return u;
+}
+
 function width(el) { return Math.max(260, Math.min(900, (el.clientWidth || document.body.clientWidth) - 32)); }
 
 /** Positive-finding probabilities across the user's X-ray analyses, oldest first. */
@@ -33,12 +54,12 @@ export function trendChart(items) {
   const xs = rows.map((r) => new Date(r.created_at).getTime() / 1000);
   const series = labels.map((l) => rows.map((r) => (r.findings.find((f) => f.label === l) || {}).probability ?? null));
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: width(wrap), height: 200,
       series: [{}, ...labels.map((l, i) => ({ label: l, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } }))],
       scales: { x: { range: (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]) }, y: { range: [0, 1] } },
       axes: [{}, { values: (u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
-    }, [xs, ...series], wrap);
+    }, [xs, ...series]);
   });
   return wrap;
 }
@@ -48,11 +69,11 @@ export function sparkline(values, label) {
   const wrap = h('span', { class: 'spark', role: 'img', 'aria-label': `${label}: ${values.map((v) => v[1]).join(', ')}` });
   if (values.length < 2) return wrap;
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: 96, height: 28, legend: { show: false }, cursor: { show: false },
       axes: [{ show: false }, { show: false }], scales: { x: { time: false } },
       series: [{}, { stroke: '#0b6e4f', width: 1.5, points: { show: true, size: 4 } }],
-    }, [values.map((v, i) => i), values.map((v) => v[1])], wrap);
+    }, [values.map((v, i) => i), values.map((v) => v[1])], true);
   });
   return wrap;
 }
@@ -75,12 +96,12 @@ export function adherenceChart(adherence) {
   const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
   const ys = days.map((d) => { const v = perDay.get(d); return v.reduce((a, b) => a + b, 0) / v.length; });
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: width(wrap), height: 180, legend: { show: false },
       scales: { x: { range: (u, min, max) => (max - min < 86400 ? [min - 86400, max + 86400] : [min, max]) }, y: { range: [0, 1] } },
       axes: [{}, { values: (u, v) => v.map((x) => `${Math.round(x * 100)}%`) }],
       series: [{}, { label: t('proportion_taken'), stroke: '#0b6e4f', fill: 'rgba(11,110,79,0.15)', width: 2, points: { show: true } }],
-    }, [xs, ys], wrap);
+    }, [xs, ys]);
   });
   return wrap;
 }
@@ -92,7 +113,7 @@ export function barChart(categories, series) {
   const xs = categories.map((c, i) => i);
   const n = series.length;
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: width(wrap), height: 220,
       scales: { x: { time: false, range: [-0.5, categories.length - 0.5] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
       axes: [{ values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? categories[v] || '' : '')), gap: 4 },
@@ -102,7 +123,7 @@ export function barChart(categories, series) {
         paths: uPlot.paths.bars({ size: [0.8 / n, 60], align: 0, disp: { x0: { unit: 2, values: () => xs.map((x) => x - 0.4 + (0.8 / n) * i) } } }),
         points: { show: false },
       }))],
-    }, [xs, ...series.map(([, v]) => v)], wrap);
+    }, [xs, ...series.map(([, v]) => v)]);
   });
   return wrap;
 }
@@ -121,13 +142,13 @@ export function indicatorChart(points, name) {
   const ys = points.map((p) => p.value);
   const flagged = points.map((p) => (p.flag && p.flag !== 'N' && p.flag !== 'NEG' ? p.value : null));
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: width(wrap), height: 220, legend: { show: false },
       scales: { x: { range: xRange } },
       axes: [{}, { label: unit, size: 56 }],
       series: [{}, { label: `${name}${unit ? ` (${unit})` : ''}`, stroke: COLORS[0], width: 2, points: { show: true, size: 7 } },
         { label: t('flag_ABN'), stroke: 'transparent', points: { show: true, size: 9, stroke: COLORS[1], fill: COLORS[1] } }],
-    }, [xs, ys, flagged], wrap);
+    }, [xs, ys, flagged]);
   });
   return wrap;
 }
@@ -138,7 +159,7 @@ export function dailyChart(days, series, { percent = false } = {}) {
   if (!days.length) { wrap.append(h('p', { class: 'muted' }, t('no_history'))); return wrap; }
   const xs = days.map((d) => new Date(`${d}T12:00:00`).getTime() / 1000);
   whenAttached(wrap, () => {
-    new uPlot({
+    plot(wrap, {
       width: width(wrap), height: 200, legend: { live: false },
       // half a day either side, so the first and last days' bars are drawn whole
       scales: { x: { range: (u, min, max) => [min - 43200, max + 43200] }, y: { range: percent ? [0, 1] : (u, min, max) => [0, Math.max(1, max)] } },
@@ -149,7 +170,7 @@ export function dailyChart(days, series, { percent = false } = {}) {
         paths: opts.bars ? uPlot.paths.bars({ size: [0.6 / series.length, 40], align: 0 }) : undefined,
         points: { show: !opts.bars },
       }))],
-    }, [xs, ...series.map(([, v]) => v)], wrap);
+    }, [xs, ...series.map(([, v]) => v)]);
   });
   return wrap;
 }
