@@ -44,11 +44,11 @@ class RouterModelError(RuntimeError):
 
 
 # ---- features (shared with training/train_router.py, so training and serving compute the same thing) ----
-def gram_counts(text: str, dim: int) -> dict[int, int]:
+def gram_counts(text: str, dim: int, ngrams: tuple[int, ...] = NGRAMS) -> dict[int, int]:
     """Hashed character n-gram counts of the normalised text (crc32: stable across processes)."""
     t = normalize(text)
     out: dict[int, int] = {}
-    for n in NGRAMS:
+    for n in ngrams:
         for j in range(len(t) - n + 1):
             g = t[j:j + n]
             if g.isspace():
@@ -58,10 +58,10 @@ def gram_counts(text: str, dim: int) -> dict[int, int]:
     return out
 
 
-def gram_vector(text: str, idf: np.ndarray) -> np.ndarray:
+def gram_vector(text: str, idf: np.ndarray, ngrams: tuple[int, ...] = NGRAMS) -> np.ndarray:
     """Sublinear TF x IDF, L2-normalised."""
     v = np.zeros(len(idf), np.float32)
-    for k, c in gram_counts(text, len(idf)).items():
+    for k, c in gram_counts(text, len(idf), ngrams).items():
         v[k] = (1.0 + np.log(c)) * idf[k]
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
