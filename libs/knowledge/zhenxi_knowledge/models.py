@@ -226,6 +226,9 @@ class Routing(Model):
     children_kinds: tuple[DepartmentKind, ...]
     pregnancy_kinds: tuple[DepartmentKind, ...]
     weights: RoutingWeights
+    # departments that give the chemotherapy for the cancers they own (血液科: 白血病, 淋巴瘤, 骨髓瘤): a named
+    # condition of theirs keeps a cancer-treatment question with them instead of oncology
+    own_cancer_treatment: tuple[str, ...] = ()
 
 
 class RelativeGroup(Model):
