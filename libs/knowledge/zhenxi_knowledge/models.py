@@ -215,6 +215,8 @@ class RoutingWeights(Model):
     postpartum: float
     emergency_margin: float
     child_condition_boost: float
+    # 普通内科 beside the specialist for a common complaint told by its symptoms alone: its score = share x the best
+    generalist_share: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 DepartmentKind = Literal["internal", "surgical", "women_children", "specialty", "acute", "mental"]

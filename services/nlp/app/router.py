@@ -91,12 +91,14 @@ class LearnedRouter:
         self.use_scale = float(data["use_scale"])
         self.temperature = float(data["temperature"])
         self.blend = float(data["blend"])
+        # character n-gram range (files before it was recorded used 1-3)
+        self.ngrams = tuple(range(1, int(data["ngram_max"]) + 1)) if "ngram_max" in data.files else NGRAMS
         if self.weights.shape != (512 + len(self.idf), len(self.classes)):
             raise RouterModelError(f"router weights have shape {self.weights.shape}")
 
     def features(self, text: str) -> np.ndarray:
         emb = np.asarray(self.encoder.encode([text]), np.float32)[0] * self.use_scale
-        return np.concatenate([emb, gram_vector(text, self.idf)])
+        return np.concatenate([emb, gram_vector(text, self.idf, self.ngrams)])
 
     def logits(self, text: str) -> np.ndarray:
         return self.features(text) @ self.weights + self.bias

@@ -462,6 +462,16 @@ class Triage:
             add(obstetrics, w.postpartum)
         if learned and learned.model and learned.after_moves:
             learned.add_to(scores)
+        # 胃痛 / 咳嗽发烧 with nothing specific named (no condition, indicator, department, drug, lab value or strong
+        # cue): 普通内科, the first stop for an undifferentiated complaint, is offered beside the specialist.
+        share = self.w.generalist_share
+        if share and facts.present and not (diseases or indicators or named_depts or (learned and learned.hints)) \
+                and not any(w >= 4.0 for _, w in cues) \
+                and not facts.populations & {"child", "infant", "pregnant", "postpartum"}:
+            best = max(scores.values(), default=0.0)
+            fallback = self.route.fallback
+            if best > 0 and scores.get(fallback, 0.0) < share * best:
+                scores[fallback] = share * best
         return {d: v for d, v in scores.items() if v > 0}
 
     def _top(self, scores: dict[str, float], en: bool) -> list[dict[str, Any]]:

@@ -187,6 +187,17 @@ def test_a_blood_cancer_under_chemotherapy_stays_with_haematology(rules, nlp, te
     assert rules.analyze_symptoms("肺癌术后化疗要做几次")["departments"][0]["id"] == "oncology"
 
 
+def test_a_common_complaint_alone_offers_general_medicine_beside_the_specialist(rules):
+    ids = [d["id"] for d in rules.analyze_symptoms("这几天老是胃痛，吃饭也不香，怎么办")["departments"]]
+    assert ids[0] == "gastroenterology" and "general_medicine" in ids
+    # something specific named: the specialists only
+    ids = [d["id"] for d in rules.analyze_symptoms("胃痛，胃镜说是糜烂性胃炎，吃什么药")["departments"]]
+    assert "general_medicine" not in ids
+    # a child's complaint stays with paediatrics
+    ids = [d["id"] for d in rules.analyze_symptoms("孩子5岁，这几天老是胃痛")["departments"]]
+    assert ids[0] == "pediatrics" and "general_medicine" not in ids
+
+
 def test_viral_hepatitis_unnamed_is_infectious_a_named_type_hepatology(rules, nlp):
     for svc in (rules, nlp):
         assert svc.analyze_symptoms("病毒性肝炎会通过吃饭传染给家里人吗")["departments"][0]["id"] == "infectious"

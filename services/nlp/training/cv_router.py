@@ -72,9 +72,15 @@ def per_department(ranked: list[list[str]], gold: list[str]) -> dict[str, list[i
     return per
 
 
+RECORD: dict[str, dict] = {}
+
+
 def show(label: str, per: dict[str, list[int]], brief: bool = False) -> tuple[float, float]:
     m1 = statistics.mean(a / n for n, a, _ in per.values())
     m3 = statistics.mean(b / n for n, _, b in per.values())
+    RECORD[label] = {"macro_top1": round(m1, 4), "macro_top3": round(m3, 4),
+                     "per_department": {d: {"n": n, "top1": round(a / n, 3), "top3": round(b / n, 3)}
+                                        for d, (n, a, b) in sorted(per.items(), key=lambda kv: -kv[1][0])}}
     line = "  ".join(f"{d[:5]}({n}) {a / n:.2f}/{b / n:.2f}" for d, (n, a, b) in
                      sorted(per.items(), key=lambda kv: -kv[1][0]))
     print(f"{label}: macro top-1 {m1:.3f} top-3 {m3:.3f}" + ("" if brief else f"\n    {line}"), flush=True)
@@ -93,6 +99,10 @@ def main() -> None:
     ap.add_argument("--triage", action="store_true", help="also score the full triage with the out-of-fold probs")
     ap.add_argument("--blend", default="1.5", help="blend weight(s) for --triage, comma-separated")
     ap.add_argument("--written", action="store_true", help="also the written sets, leave-one-file-out (triage)")
+    ap.add_argument("--written-only", action="store_true", help="with --triage --written: skip the real questions")
+    ap.add_argument("--save", action="store_true",
+                    help="then fit on all of train+dev and the written sets with the first --tau and --blend, and "
+                         "write models/router.npz + router.json (temperature from the out-of-fold scores)")
     args = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
     lo, hi = (int(x) for x in args.ngrams.split("-"))
@@ -140,7 +150,16 @@ def main() -> None:
     oof_Z = None
     classes: list[str] = []
     counts: Counter = Counter()
-    for f in range(args.k):
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([args.k, args.ngrams, args.C, args.power, args.clf, args.no_use, texts,
+                                     list(y)]).encode()).hexdigest()[:16]
+    cached = tr.CACHE / f"router-cv-oof-{key}.npz"
+    if cached.exists():
+        with np.load(cached) as z:
+            oof_Z, classes, counts = z["Z"], [str(c) for c in z["classes"]], Counter(json.loads(str(z["counts"])))
+        print("  out-of-fold scores from the cache", flush=True)
+    for f in range(args.k if oof_Z is None else 0):
         train_idx = np.where(np.r_[fold != f, np.ones(len(written), bool)])[0]
         test_idx = np.where(fold == f)[0]
         Z, classes, counts = fit_predict(train_idx, test_idx)
@@ -148,6 +167,7 @@ def main() -> None:
             oof_Z = np.zeros((n_real, len(classes)), np.float32)
         oof_Z[test_idx] = Z
         print(f"  fold {f} done {time.time() - t0:.0f}s", flush=True)
+    np.savez(cached, Z=oof_Z, classes=np.array(classes), counts=json.dumps(counts))
     gold = [q.department for q in real]
     T = tr.fit_temperature(oof_Z, np.array([classes.index(g) for g in gold]))
     # effective training prior after the sample weights: n_c ** (1 - power)
@@ -162,11 +182,27 @@ def main() -> None:
         results[tau] = P
         show(f"model alone, tau {tau} (T {T:.2f})", per_department(ranked, gold))
     if not args.triage:
+        if args.save:
+            save(args, texts, list(y), src, E, G, ngrams, T, log_prior, classes, counts)
         print(f"wall {time.time() - t0:.0f}s cpu {time.process_time() - c0:.0f}s load {os.getloadavg()[0]:.1f}")
         return
     from app.service import NlpService
 
     svc = NlpService.create()
+    # the semantic emergency net embeds every text again on each pass: look the embeddings computed above up instead
+    row_of = {t: i for i, t in enumerate(texts)}
+
+    class Cached:
+        def __init__(self, enc) -> None:
+            self.enc = enc
+
+        def encode(self, batch: list[str]) -> np.ndarray:
+            if all(t in row_of for t in batch):
+                return E[[row_of[t] for t in batch]]
+            return self.enc.encode(batch)
+
+    if svc.triage.semantic is not None:
+        svc.triage.semantic.encoder = Cached(svc.triage.semantic.encoder)
 
     class Fixed:
         meta = {"sha256": "cv"}
@@ -189,10 +225,17 @@ def main() -> None:
         return out
 
     real_texts = [q.text for q in real]
+    blends = [float(x) for x in args.blend.split(",")]
+    if args.written_only:
+        blends_real: list[float] = []
+    else:
+        blends_real = blends
+    if 0.0 in blends_real:  # the rules alone: once, whatever tau
+        show("triage, rules alone (blend 0)", per_department(triage(real_texts, None, 0.0, classes), gold))
     for tau, P in results.items():
-        for b in [float(x) for x in args.blend.split(",")]:
-            show(f"triage, tau {tau} blend {b}", per_department(triage(real_texts, P if b else None, b, classes),
-                                                                  gold))
+        for b in blends_real:
+            if b:
+                show(f"triage, tau {tau} blend {b}", per_department(triage(real_texts, P, b, classes), gold))
     if args.written:
         w_idx = np.arange(n_real, len(texts))
         oof_w = np.zeros((len(written), len(classes)), np.float32)
@@ -206,10 +249,65 @@ def main() -> None:
             z = oof_w / T - tau * log_prior
             z = np.exp(z - z.max(1, keepdims=True))
             Pw = z / z.sum(1, keepdims=True)
-            for b in [float(x) for x in args.blend.split(",")]:
-                show(f"written out of fold, tau {tau} blend {b}",
-                     per_department(triage(w_texts, Pw if b else None, b, classes), w_gold), brief=True)
+            for b in blends:
+                if b or tau == next(iter(results)):
+                    show(f"written out of fold, tau {tau} blend {b}",
+                         per_department(triage(w_texts, Pw if b else None, b, classes), w_gold), brief=True)
+    if args.save:
+        save(args, texts, list(y), src, E, G, ngrams, T, log_prior, classes, counts)
     print(f"wall {time.time() - t0:.0f}s cpu {time.process_time() - c0:.0f}s load {os.getloadavg()[0]:.1f}")
+
+
+def save(args, texts, y, src, E, G, ngrams, T, log_prior, classes, counts) -> None:
+    """The final model: fitted on every real train+dev question and the written sets, with the choices made by the
+    cross-validation above. The logit adjustment (tau x the training prior left after the sample weights) is folded
+    into the bias, so serving is unchanged: softmax((x W + b - T tau log prior) / T)."""
+    import hashlib
+
+    from sklearn.linear_model import LogisticRegression
+
+    assert args.clf == "lr" and not args.no_use, "only the logistic regression over both views is served"
+    tau = float(args.tau.split(",")[0])
+    blend = float(args.blend.split(",")[0])
+    idf = tr.idf_of(G)
+    X = tr.design(E, G, idf, 1.0)
+    clf = LogisticRegression(C=args.C, max_iter=400, tol=1e-4).fit(X, y, sample_weight=tr.class_weights(y, args.power))
+    assert [str(c) for c in clf.classes_] == classes
+    final_counts = Counter(y)
+    prior = np.array([(1 - args.power) * np.log(final_counts[c]) for c in classes])
+    prior -= prior.mean()
+    bias = clf.intercept_ - T * tau * prior
+    W = np.vstack([clf.coef_[:, :512].T, clf.coef_[:, 512:].T]).astype(np.float32)
+    tr.MODEL_PATH.parent.mkdir(exist_ok=True)
+    np.savez_compressed(tr.MODEL_PATH, weights=W, bias=bias.astype(np.float32), classes=np.array(classes), idf=idf,
+                        use_scale=np.float32(1.0), temperature=np.float32(T), blend=np.float32(blend),
+                        hash_dim=np.int32(tr.HASH_DIM), ngram_max=np.int32(max(ngrams)))
+    digests = {name: hashlib.sha256((tr.DATA / name).read_bytes()).hexdigest()[:16] for name in tr.WRITTEN}
+    split_digest = hashlib.sha256(real_questions.SPLIT_PATH.read_bytes()).hexdigest()[:16]
+    n_real = int((src == "real").sum())
+    meta = {
+        "model": "department_router",
+        "trained_by": "training/cv_router.py --save " + " ".join(
+            f"--{k} {v}" for k, v in (("ngrams", args.ngrams), ("C", args.C), ("power", args.power),
+                                      ("tau", tau), ("blend", blend))),
+        "features": f"USE-multilingual-v3 (512) + TF-IDF hashed char {min(ngrams)}-{max(ngrams)}-grams "
+                    f"({tr.HASH_DIM}, crc32)",
+        "classifier": f"multinomial logistic regression, C={args.C}, sample weight (mean class size / class size)"
+                      f"^{args.power}; logit adjustment tau={tau} towards a flat prior folded into the bias",
+        "classes": classes,
+        "train": {"real_questions_split": {"file": "training/real_split.json", "sha256_16": split_digest,
+                                           "train+dev": n_real},
+                  "written_files": digests, "written_rows": len(y) - n_real, "emergency_rows": "left out",
+                  "class_counts": dict(final_counts.most_common())},
+        "never_read": sorted(tr.BLIND) + ["real_split test part"],
+        "temperature": T,
+        "tau": tau,
+        "blend": blend,
+        "cross_validation": {"folds": args.k, "scores": RECORD},
+        "sha256": hashlib.sha256(tr.MODEL_PATH.read_bytes()).hexdigest(),
+    }
+    tr.MODEL_PATH.with_suffix(".json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+    print(f"saved {tr.MODEL_PATH} ({tr.MODEL_PATH.stat().st_size / 1e6:.1f} MB), T {T:.2f} tau {tau} blend {blend}")
 
 
 if __name__ == "__main__":
