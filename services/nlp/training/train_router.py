@@ -18,6 +18,10 @@ internal medicine, which only the written sets cover, are not given away for the
 
     .venv/bin/python services/nlp/training/train_router.py
 writes services/nlp/models/router.npz and router.json (data digests, choices, dev metrics, checksum).
+
+This is how the first two router files were made (choices on the dev split). The committed file is now made by
+``cv_router.py --save`` (choices on a balanced cross-validation of train+dev, fitted on train+dev), which reuses the
+features and helpers of this module; see models/router.md.
 """
 from __future__ import annotations
 
