@@ -183,7 +183,7 @@ def main() -> None:
         show(f"model alone, tau {tau} (T {T:.2f})", per_department(ranked, gold))
     if not args.triage:
         if args.save:
-            save(args, texts, list(y), src, E, G, ngrams, T, log_prior, classes, counts)
+            save(args, texts, list(y), src, E, G, ngrams, T, classes)
         print(f"wall {time.time() - t0:.0f}s cpu {time.process_time() - c0:.0f}s load {os.getloadavg()[0]:.1f}")
         return
     from app.service import NlpService
@@ -254,11 +254,11 @@ def main() -> None:
                     show(f"written out of fold, tau {tau} blend {b}",
                          per_department(triage(w_texts, Pw if b else None, b, classes), w_gold), brief=True)
     if args.save:
-        save(args, texts, list(y), src, E, G, ngrams, T, log_prior, classes, counts)
+        save(args, texts, list(y), src, E, G, ngrams, T, classes)
     print(f"wall {time.time() - t0:.0f}s cpu {time.process_time() - c0:.0f}s load {os.getloadavg()[0]:.1f}")
 
 
-def save(args, texts, y, src, E, G, ngrams, T, log_prior, classes, counts) -> None:
+def save(args, texts, y, src, E, G, ngrams, T, classes) -> None:
     """The final model: fitted on every real train+dev question and the written sets, with the choices made by the
     cross-validation above. The logit adjustment (tau x the training prior left after the sample weights) is folded
     into the bias, so serving is unchanged: softmax((x W + b - T tau log prior) / T)."""
