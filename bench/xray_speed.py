@@ -67,8 +67,8 @@ def main() -> None:
     for k, v in stages.items():
         print(f"{k:<14}{pct(v, 50):8.1f}{pct(v, 95):8.1f}")
     print(f"CPU time per analysis {(time.process_time() - cpu0) * 1e3 / args.n:.1f} ms (all threads); "
-          f"load avg {' '.join(f'{x:.2f}' for x in os.getloadavg())}; detector views {len(a.detector.views)}, "
-          f"chest views {len(a.chest.tta_views)}")
+          f"load avg {' '.join(f'{x:.2f}' for x in os.getloadavg())}; detector views {len(getattr(a.detector, 'views', [0]))}, "
+          f"chest views {1 + len(getattr(a.chest, 'tta_views', []))}")
     if args.latency_only:
         return
 
