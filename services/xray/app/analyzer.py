@@ -115,7 +115,9 @@ class XrayAnalyzer:
         chest = self.chest.run([p.work for p in batch])
         t1 = time.perf_counter()
         lungs = [work_lungs(c, p.work.shape) for c, p in zip(chest, batch)] if self.detector.needs_lungs else None
-        dets = self.detector.run([p.work for p in batch], lungs=lungs)
+        dets, best = self.detector.run_scored([p.work for p in batch], lungs=lungs)
+        for c, b in zip(chest, best):
+            self.chest.apply_detector_heads(c, b)
         t2 = time.perf_counter()
         n = len(batch)
         tm = {"chest_model": (t1 - t0) * 1e3 / n, "detector": (t2 - t1) * 1e3 / n, "batch_size": n}

@@ -102,6 +102,9 @@ class ChestModel:
         self.size: int = int(self.meta.get("input", {}).get("size", CLS_SIZE))
         # finding -> {measurement, coef, intercept}: probability from a mask measurement (training/measurement_heads.py)
         self.measurement_heads: dict[str, dict] = self.meta.get("measurement_heads", {})
+        # finding -> {"combine": "max"}: the finding's probability becomes max(network, the detector's best box
+        # score inside the lungs); applied by the analyzer, which runs both models (training/detector_heads_explore.py)
+        self.detector_heads: dict[str, dict] = self.meta.get("detector_heads", {})
         # Test-time augmentation (optional): extra views whose finding probabilities are averaged with the original
         # image's; masks, CAMs, the embedding and the measurement heads always come from the original view.
         self.tta_views: list[str] = [v for v in (self.meta.get("tta") or {}).get("views", []) if v != "orig"]
@@ -127,6 +130,13 @@ class ChestModel:
             h, w = out.cams.shape[1:]
             heart = cv2.resize(masks[2].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
             out.cams[k] = heart * float(out.probs[k])
+
+    def apply_detector_heads(self, out: ChestOutput, best_box_score: float) -> None:
+        for finding, head in self.detector_heads.items():
+            if finding not in self.labels or head.get("combine") != "max":
+                continue
+            k = self.labels.index(finding)
+            out.probs[k] = max(float(out.probs[k]), float(best_box_score))
 
     @staticmethod
     def preprocess(works: Sequence[np.ndarray], size: int = CLS_SIZE) -> np.ndarray:
@@ -291,22 +301,29 @@ class Detector:
             lungs: Sequence[np.ndarray | None] | None = None) -> list[list[dict]]:
         """``lungs``: per working image, a bool lung mask at working size (both lungs), or None; without masks the
         lung views fall back to the full image and no region filter applies."""
+        return self.run_scored(works, conf, lungs)[0]
+
+    def run_scored(self, works: Sequence[np.ndarray], conf: float | None = None,
+                   lungs: Sequence[np.ndarray | None] | None = None) -> tuple[list[list[dict]], list[float]]:
+        """Boxes at or above ``conf`` (default: the operating threshold), and per image the best score of any box
+        inside the lung region, however low (down to 0.01; 0.0 when there is none): the input of the Nodule
+        finding head (``detector_heads`` in chestnet.json)."""
         if not works:
-            return []
+            return [], []
         c = self.score_threshold if conf is None else conf
         lungs = list(lungs) if lungs is not None else [None] * len(works)
         # Views are fused before thresholding, so each view keeps weaker boxes that another view may confirm.
-        view_conf = c if len(self.views) == 1 else min(c, 0.01)
+        view_conf = min(c, 0.01)
         per_view = [self._run_view(works, lungs, v, view_conf) for v in self.views]
-        out = []
+        out, best = [], []
         for i in range(len(works)):
             ds = per_view[0][i] if len(self.views) == 1 else fuse_views([pv[i] for pv in per_view], self.fuse_iou)
-            ds = [d for d in ds if d["score"] >= c]
             if self.region and lungs[i] is not None:
                 region = lung_region(lungs[i], self.region)
                 if region is not None:
                     h, w = region.shape
                     ds = [d for d in ds if region[int(np.clip((d["box"][1] + d["box"][3]) / 2, 0, h - 1)),
                                                   int(np.clip((d["box"][0] + d["box"][2]) / 2, 0, w - 1))]]
-            out.append(ds[:20])
-        return out
+            best.append(max((d["score"] for d in ds), default=0.0))
+            out.append([d for d in ds if d["score"] >= c][:20])
+        return out, best

@@ -217,3 +217,29 @@ def test_chest_test_time_views_average_the_probabilities(golden_gray):
     k = plain.labels.index("Effusion")
     assert both.probs[k] == pytest.approx((orig.probs[k] + crop.probs[k]) / 2, abs=1e-4)
     assert np.array_equal(both.binary_masks, orig.binary_masks)  # masks come from the original view
+
+
+def test_the_nodule_finding_takes_the_detectors_best_box_when_it_is_higher(golden_gray):
+    from app.imaging import prepare_gray
+    chest = ChestModel()
+    assert chest.detector_heads == {"Nodule": chest.detector_heads["Nodule"]}
+    k = chest.labels.index("Nodule")
+    work = prepare_gray(golden_gray)
+    out = chest.run([work])[0]
+    network = float(out.probs[k])
+    chest.apply_detector_heads(out, 0.0)
+    assert out.probs[k] == pytest.approx(network)
+    chest.apply_detector_heads(out, 0.93)
+    assert out.probs[k] == pytest.approx(0.93)
+    other = chest.labels.index("Mass")
+    assert out.probs[other] == pytest.approx(chest.run([work])[0].probs[other])
+
+
+def test_analysis_reports_the_nodule_head_as_served(analyzer, golden_bytes):
+    p = analyzer.prepare(golden_bytes, "g.png", "image/png")
+    raw = analyzer.infer([p])[0]
+    from app.analyzer import work_lungs
+    plain = analyzer.chest.run([p.work])[0]
+    _, best = analyzer.detector.run_scored([p.work], lungs=[work_lungs(plain, p.work.shape)])
+    k = analyzer.labels.index("Nodule")
+    assert raw.chest.probs[k] == pytest.approx(max(float(plain.probs[k]), best[0]), abs=1e-4)

@@ -249,6 +249,35 @@ def write_inference_levers(w, d: dict) -> None:
           "(12 pairs x 3 region settings; 2 ties): the direction is consistent, the size uncertain. Larger inputs "
           "(640/768 px) and three-scale ensembles were not better on validation than the mirror pair at 2-5x its "
           "cost.\n")
+    dh = d.get("detector_heads")
+    if dh and "Nodule" in dh:
+        n, m = dh["Nodule"], dh.get("Mass", {})
+        w("**Findings: the detector as a Nodule head (adopted).** The detector already runs on every film; its best "
+          "box score inside the lungs (fused views, down to 0.01; 0 when there is none) is free. On the validation "
+          "splits of `refit_heads_extra.py` (`training/detector_heads_explore.py`), AUROC NIH-only / mixed:\n")
+        w("| score | Nodule | Mass |")
+        w("|---|---|---|")
+        for key in ("network", "detector", "mean of ranks", "mean of probabilities", "max"):
+            mm = m.get(key, {})
+            w(f"| {key} | {n[key]['nih14']:.3f} / {n[key]['mixed']:.3f} | "
+              + (f"{mm['nih14']:.3f} / {mm['mixed']:.3f}" if mm else "") + " |")
+        w("")
+        a = dh.get("adopted", {}).get("Nodule")
+        if a:
+            w(f"Nodule = max(network, detector) beat the network by more than 0.01 on NIH-only validation "
+              f"({n['positives_nih14']} positives) and on mixed ({n['positives_mixed']}), the rule "
+              f"`measurement_heads.py` uses, so it is served (`detector_heads` in chestnet.json); its threshold was "
+              f"re-chosen with the committed rule: {a['threshold_before']:.3f} -> {a['threshold']:.3f}. For Mass "
+              f"the detector is worse than the network, so Mass keeps the network.")
+        t = dh.get("test")
+        if t:
+            a0, a1 = t["network"], t["max(network, detector)"]
+            w(f"**Caution:** on the NIH test split, read once afterwards ({t['films']} films, "
+              f"{a0['positives']} Nodule positives), the head did worse: {a0['auroc']:.3f} "
+              f"({a0['ci95'][0]:.3f}-{a0['ci95'][1]:.3f}) network vs {a1['auroc']:.3f} "
+              f"({a1['ci95'][0]:.3f}-{a1['ci95'][1]:.3f}) served. Both splits are small; remove `detector_heads` "
+              "from chestnet.json (and restore the Nodule threshold) to go back.")
+        w("")
     ch = d.get("chest")
     if ch and "two_views" in ch:
         sv, tv = ch["single_view"], ch["two_views"]
