@@ -90,8 +90,8 @@ def main() -> None:
         outs = chest.run(works)
         # as served: Nodule = max(network, detector) when chestnet.json has that detector head
         _, best = det.run_scored(works, lungs=[work_lungs(o, w.shape) for o, w in zip(outs, works)])
-        for o, b in zip(outs, best):
-            chest.apply_detector_heads(o, b)
+        for o, b, w in zip(outs, best, works):
+            chest.apply_detector_heads(o, b, w.shape)
         P += [o.probs for o in outs]
     for n in names:
         r = labels[n]

@@ -116,8 +116,8 @@ class XrayAnalyzer:
         t1 = time.perf_counter()
         lungs = [work_lungs(c, p.work.shape) for c, p in zip(chest, batch)] if self.detector.needs_lungs else None
         dets, best = self.detector.run_scored([p.work for p in batch], lungs=lungs)
-        for c, b in zip(chest, best):
-            self.chest.apply_detector_heads(c, b)
+        for c, b, p in zip(chest, best, batch):
+            self.chest.apply_detector_heads(c, b, p.work.shape)
         t2 = time.perf_counter()
         n = len(batch)
         tm = {"chest_model": (t1 - t0) * 1e3 / n, "detector": (t2 - t1) * 1e3 / n, "batch_size": n}

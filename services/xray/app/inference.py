@@ -131,12 +131,28 @@ class ChestModel:
             heart = cv2.resize(masks[2].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
             out.cams[k] = heart * float(out.probs[k])
 
-    def apply_detector_heads(self, out: ChestOutput, best_box_score: float) -> None:
+    def apply_detector_heads(self, out: ChestOutput, best: dict | None, work_shape: tuple[int, ...]) -> None:
+        """``best``: the detector's best box inside the lungs ({"score", "box"} in working-image pixels) or None.
+        Where the box's score beats the network's probability it becomes the finding's probability, and the
+        finding's CAM becomes the box (so the heat map shows what raised it)."""
+        if best is None:
+            return
         for finding, head in self.detector_heads.items():
             if finding not in self.labels or head.get("combine") != "max":
                 continue
             k = self.labels.index(finding)
-            out.probs[k] = max(float(out.probs[k]), float(best_box_score))
+            if float(best["score"]) <= float(out.probs[k]):
+                continue
+            out.probs[k] = float(best["score"])
+            H, W = work_shape[:2]
+            h, w = out.cams.shape[1:]
+            x1, y1, x2, y2 = best["box"]
+            box = np.zeros((H, W), np.float32)
+            box[int(max(0, y1)):int(np.ceil(min(H, y2))), int(max(0, x1)):int(np.ceil(min(W, x2)))] = 1.0
+            cell = cv2.resize(box, (w, h), interpolation=cv2.INTER_AREA)
+            peak = float(cell.max())
+            if peak > 0:
+                out.cams[k] = cell / peak * out.probs[k]
 
     @staticmethod
     def preprocess(works: Sequence[np.ndarray], size: int = CLS_SIZE) -> np.ndarray:
@@ -304,10 +320,10 @@ class Detector:
         return self.run_scored(works, conf, lungs)[0]
 
     def run_scored(self, works: Sequence[np.ndarray], conf: float | None = None,
-                   lungs: Sequence[np.ndarray | None] | None = None) -> tuple[list[list[dict]], list[float]]:
-        """Boxes at or above ``conf`` (default: the operating threshold), and per image the best score of any box
-        inside the lung region, however low (down to 0.01; 0.0 when there is none): the input of the Nodule
-        finding head (``detector_heads`` in chestnet.json)."""
+                   lungs: Sequence[np.ndarray | None] | None = None) -> tuple[list[list[dict]], list[dict | None]]:
+        """Boxes at or above ``conf`` (default: the operating threshold), and per image the best box inside the lung
+        region, however low its score (down to 0.01; None when there is none): the input of the Nodule finding
+        head (``detector_heads`` in chestnet.json)."""
         if not works:
             return [], []
         c = self.score_threshold if conf is None else conf
@@ -324,6 +340,6 @@ class Detector:
                     h, w = region.shape
                     ds = [d for d in ds if region[int(np.clip((d["box"][1] + d["box"][3]) / 2, 0, h - 1)),
                                                   int(np.clip((d["box"][0] + d["box"][2]) / 2, 0, w - 1))]]
-            best.append(max((d["score"] for d in ds), default=0.0))
+            best.append(max(ds, key=lambda d: d["score"], default=None))
             out.append([d for d in ds if d["score"] >= c][:20])
         return out, best

@@ -222,16 +222,21 @@ def test_chest_test_time_views_average_the_probabilities(golden_gray):
 def test_the_nodule_finding_takes_the_detectors_best_box_when_it_is_higher(golden_gray):
     from app.imaging import prepare_gray
     chest = ChestModel()
-    assert chest.detector_heads == {"Nodule": chest.detector_heads["Nodule"]}
-    k = chest.labels.index("Nodule")
+    assert set(chest.detector_heads) == {"Nodule"}
+    k, other = chest.labels.index("Nodule"), chest.labels.index("Mass")
     work = prepare_gray(golden_gray)
     out = chest.run([work])[0]
-    network = float(out.probs[k])
-    chest.apply_detector_heads(out, 0.0)
-    assert out.probs[k] == pytest.approx(network)
-    chest.apply_detector_heads(out, 0.93)
+    network, cam = float(out.probs[k]), out.cams[k].copy()
+    chest.apply_detector_heads(out, None, work.shape)
+    chest.apply_detector_heads(out, {"score": network / 2, "box": [10.0, 10.0, 40.0, 40.0]}, work.shape)
+    assert out.probs[k] == pytest.approx(network) and np.array_equal(out.cams[k], cam)  # the network wins
+    # a box in the upper right of the image, scored above the network: probability and heat map follow the box
+    H, W = work.shape
+    chest.apply_detector_heads(out, {"score": 0.93, "box": [0.8 * W, 0.2 * H, 0.86 * W, 0.26 * H]}, work.shape)
     assert out.probs[k] == pytest.approx(0.93)
-    other = chest.labels.index("Mass")
+    h, w = out.cams.shape[1:]
+    iy, ix = np.unravel_index(int(np.argmax(out.cams[k])), (h, w))
+    assert ix >= int(0.8 * w) - 1 and iy <= int(0.26 * h) + 1
     assert out.probs[other] == pytest.approx(chest.run([work])[0].probs[other])
 
 
@@ -242,4 +247,5 @@ def test_analysis_reports_the_nodule_head_as_served(analyzer, golden_bytes):
     plain = analyzer.chest.run([p.work])[0]
     _, best = analyzer.detector.run_scored([p.work], lungs=[work_lungs(plain, p.work.shape)])
     k = analyzer.labels.index("Nodule")
-    assert raw.chest.probs[k] == pytest.approx(max(float(plain.probs[k]), best[0]), abs=1e-4)
+    expected = max(float(plain.probs[k]), best[0]["score"] if best[0] else 0.0)
+    assert raw.chest.probs[k] == pytest.approx(expected, abs=1e-4)

@@ -118,7 +118,8 @@ def test_report() -> dict:
         work = prepare_gray(cv2.imread(str(DATA / "cxr_nih14" / r["image"]), cv2.IMREAD_GRAYSCALE))
         co = chest.run([work])[0]
         P.append(co.probs.copy())
-        D.append(det.run_scored([work], lungs=[work_lungs(co, work.shape)])[1][0])
+        b = det.run_scored([work], lungs=[work_lungs(co, work.shape)])[1][0]
+        D.append(b["score"] if b else 0.0)
     P, D = np.asarray(P), np.asarray(D)
     res = {"films": len(rows)}
     k = FINDINGS.index("Nodule")
