@@ -161,7 +161,9 @@ def run_real(args) -> int:
     transcripts = ocr_real.load_transcripts()
     sides = ("dev", "test") if args.split == "all" else (args.split,)
     rows = []
+    parse_ms: list[float] = []
     t0 = time.time()
+    cpu0 = time.process_time()
     print(f"{'photo':<10} {'sheet':<5} {'type':<8} {'split':<5} right  pred   exp     F1  note")
     for sheet, tr in sorted(transcripts.items()):
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
@@ -183,6 +185,7 @@ def run_real(args) -> int:
                 data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
             try:
                 res = parser.parse(data, fname, None)
+                parse_ms.append(res["timings_ms"].get("parse", 0.0))
                 preds = res["indicators"]
                 if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
                     note = "reshoot"
@@ -200,8 +203,13 @@ def run_real(args) -> int:
     if not rows:
         print("no transcribed photos on this side of the split")
         return 0
+    import os
+    from statistics import median
+
     print(f"-- real photos: {len(rows)} photos, {len({r['sheet'] for r in rows})} sheets, "
-          f"{time.time() - t0:.0f} s")
+          f"{time.time() - t0:.0f} s wall, CPU {1000 * (time.process_time() - cpu0) / max(len(rows), 1):.0f} ms per "
+          f"photo (OCR{' from the cache' if args.cache else ''}), layout+parsing p50 "
+          f"{median(parse_ms) if parse_ms else 0:.0f} ms; load average {os.getloadavg()[0]:.1f}")
     for key in ("type", "split", "turn") if args.rotate else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
@@ -223,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", action="store_true", help="score the transcribed real photos (not the synthetic set)")
     ap.add_argument("--split", default="dev", choices=["dev", "test", "all"], help="real photos: which sheets")
     ap.add_argument("--sheets", nargs="*", default=None, help="real photos: only these sheet ids")
-    ap.add_argument("--cache", type=Path, default=None, help="real photos: OCR cache directory (outside the repo)")
+    ap.add_argument("--cache", type=Path, default=None, help="OCR cache directory (outside the repo)")
     ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
     ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
                     help="real photos: also score each photo turned by these angles (scored apart, as @angle)")
@@ -247,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     parser.warm_up()
+    if args.cache:
+        parser.engine = CachedEngine(parser.engine, args.cache)
     total, by_layout, by_dist = Counter(), defaultdict(Counter), defaultdict(Counter)
     refused: list[str] = []
     invented = 0
@@ -265,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in (total, by_layout[g["layout"]], by_dist[g["distortion"]]):
             c.add(g["indicators"], preds)
         rows.append({"id": g["id"], "layout": g["layout"], "distortion": g["distortion"],
+                     "invented": [[p["code"], p.get("name_printed"), p.get("value_text")] for p in preds
+                                  if p["code"] not in gt_codes],
                      "missed": sorted(gt_codes - {p["code"] for p in preds}),
                      "wrong": {f: [x["code"] for x in g["indicators"]
                                    if (p := {q["code"]: q for q in preds}.get(x["code"])) and not field_ok(f, x, p)]

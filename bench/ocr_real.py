@@ -196,24 +196,29 @@ def _name_key(s: str) -> str:
     return re.sub(r"[\s()（）\[\]【】:：.*#%、,，]", "", _nfkc(s).lower())
 
 
+def _exact_key(s: str) -> str:
+    return re.sub(r"[\s:：]", "", _nfkc(s).lower()).replace("（", "(").replace("）", ")")
+
+
 def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     """One photo: items right / predicted / expected, and F1 on value+flag. An expected item is matched to at most
     one prediction: same canonical code (the transcription's printed name resolved by the knowledge base), else
     the same printed name. Right = printed value and flag both match the sheet."""
     from rapidfuzz import fuzz
 
-    exp = [e for e in expected if "value" not in (e.get("uncertain") or [])]
-    exp_codes: list[str | None] = []
+    # rows whose result is not legible, or printed blank (血型 not tested), hold nothing to read
+    exp = [e for e in expected if "value" not in (e.get("uncertain") or []) and (e.get("value") or "").strip()]
+    exp_codes: list[set[str]] = []  # every code the printed code (else name) resolves to equally well
     for e in exp:
-        code = None
+        codes: set[str] = set()
         for txt in (e.get("code_printed", ""), e.get("name_printed", "")):
             if not txt:
                 continue
             ms = kb.match_name(txt, allow_fuzzy=True)
             if ms and ms[0].score >= 0.9:
-                code = ms[0].indicator.code
+                codes = {m.indicator.code for m in ms if m.score >= ms[0].score - 1e-9}
                 break
-        exp_codes.append(code)
+        exp_codes.append(codes)
     # one-to-one assignment, best pairs first: same code (the transcription's printed name resolved by the
     # knowledge base) and/or the same printed name; a sheet may print one code twice (urine 白细胞 per μL and
     # per HP), then the printed name decides
@@ -224,8 +229,15 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
             b = _name_key(p.get("name_printed") or "")
             sim = max((fuzz.ratio(a, b) for a in (name, code_p + name, name + code_p) if a and b), default=0) / 100
             sc = 0.95 * sim
-            if code is not None and p.get("code") == code:
+            same_code = p.get("code") in code
+            if same_code:
                 sc = max(sc, 0.8 + 0.2 * sim)
+            printed = {_exact_key(e.get("name_printed", "") + x) for x in
+                       ("", e.get("code_printed", ""), f"({e.get('code_printed', '')})")}
+            if sim >= 0.999 and _exact_key(p.get("name_printed") or "") in printed:
+                # the very name printed beats a shared code (透明管型 and 镜检:透明管型 on one sheet); between two
+                # rows printed with one name (白细胞 count and 白细胞 LEU pad), the printed code decides
+                sc = 1.0 + 0.01 * same_code
             if sc >= 0.8:
                 pairs.append((sc, ei, j))
     pairs.sort(key=lambda x: -x[0])
@@ -244,7 +256,7 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
             continue
         p = preds[match[ei]]
         want_v = norm_value(e["value"])
-        got_v = norm_value(p.get("value_printed") or p.get("value_text") or "")
+        got_v = norm_value(p.get("value_text") or p.get("value_printed") or "")
         want_f = sheet_flag(e)
         got_f = p.get("flag")
         ok_v = want_v == got_v

@@ -12,8 +12,9 @@ from .parsing import Token
 
 # Header words → column kind. Checked after normalisation (NFKC, lower, no spaces).
 HEADER_WORDS: list[tuple[str, str]] = [
-    (r"^(检验|检测|检查|分析|化验)?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
-    (r"^(英文)?(缩写|代号|代码|简称)$|^英文名称?$|^code$|^abbr\.?$", "code"),
+    # '检验项目' with its first characters misread ('应验项目', '检睑项目') is still the name header
+    (r"^(检验|检测|检查|分析|化验|[\u4e00-\u9fff][验测查])?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
+    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^code$|^abbr\.?$", "code"),
     (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
     (r"^(提示|标志|标记|状态|异常提示|高低|flag)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
@@ -28,6 +29,8 @@ def header_kind(text: str) -> str | None:
     for pat, kind in HEADER_WORDS:
         if re.search(pat, t):
             return kind
+    if "/" in t and not t.startswith("/"):  # '参考区间/值', '结果/单位': the first alternative names the column
+        return header_kind(t.split("/")[0])
     return None
 
 
@@ -238,7 +241,10 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
     starts = [0]
     seen: set[str] = set()
     for j, (k, _) in enumerate(header):
-        if k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
+        # a name column after a value and a range/unit column also starts a block (the first block's own name
+        # header word was not read)
+        late_name = k == _NAME_HEADER and k not in seen and "value" in seen and bool(seen & {"range", "unit"})
+        if late_name or k in seen and k in (_NAME_HEADER, "value", "seq") and "value" in seen and (
                 k != "value" or _NAME_HEADER not in seen):
             # the new block begins at its own code/seq columns just before the repeated name
             st = j
@@ -261,7 +267,32 @@ def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float
         y0 = max(t.box[3] for _, t in cols)
         columns = [(k, t.box[0], t.box[2]) for k, t in cols]
         tables.append(Table(x0=x0, x1=x1, y0=y0, columns=columns))
+    _borrow_name_column(tables)
     return tables
+
+
+def _borrow_name_column(tables: list[Table]) -> None:
+    """Blocks side by side repeat one column structure. A block whose name header word was not read ('应验项目'
+    lost, or cut by the photo's edge) gets a name column where its sibling has one: just left of its first
+    column, as wide as the sibling's, when both continue with the same column after the name."""
+    named = [t for t in tables if t.columns and any(k == _NAME_HEADER for k, _, _ in t.columns)]
+    for t in tables:
+        if not t.columns or any(k == _NAME_HEADER for k, _, _ in t.columns):
+            continue
+        first_k, fx0, _ = min(t.columns, key=lambda c: c[1])
+        for sib in named:
+            cols = sorted(sib.columns, key=lambda c: c[1])
+            ni = next(i for i, c in enumerate(cols) if c[0] == _NAME_HEADER)
+            if ni + 1 >= len(cols) or cols[ni + 1][0] != first_k:
+                continue
+            gap = cols[ni + 1][1] - cols[ni][2]
+            width = cols[ni][2] - cols[ni][1]
+            nx1 = fx0 - max(gap, 0.0)
+            nx0 = max(t.x0, nx1 - width)
+            if nx1 > nx0:
+                t.columns.append((_NAME_HEADER, nx0, nx1))
+                t.columns.sort(key=lambda c: c[1])
+            break
 
 
 _CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")

@@ -10,7 +10,8 @@ from typing import Any
 
 from zhenxi_knowledge import ARROWS_DOWN as _ARROW_DOWN
 from zhenxi_knowledge import ARROWS_UP as _ARROW_UP
-from zhenxi_knowledge import ParsedRange, arrow_flag, parse_range, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import ParsedRange, arrow_flag, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
 from zhenxi_knowledge.ranges import COMPARATORS, NUM
@@ -18,6 +19,22 @@ from zhenxi_knowledge.ranges import COMPARATORS, NUM
 from .knowledge import Indicator, KnowledgeBase, norm_text
 
 _CMP = COMPARATORS
+_PCT_IN_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*([-~～—]{1,2})\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_range(text: str) -> ParsedRange | None:
+    """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    m = _PCT_IN_RANGE.match(t)
+    if m:
+        return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
+    pr = _parse_range(text)
+    if pr is None and re.match(r"^[1lI|↑]\s*\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d", t):
+        # '13-8' is '↑ 3-8' with the arrow read as '1' (a range never runs downwards)
+        alt = _parse_range(t[1:])
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
+            return alt
+    return pr
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
@@ -46,6 +63,19 @@ class ParsedValue:
     qualitative: str | None = None  # 'negative' | 'positive' | '1+' ...
 
 
+# A printed '+' / '-' mark the recogniser returned as the CJK characters 十 (ten) / 一 (one): '十' → '+', '一' → '-',
+# '十一' / '+一' → '+-'. Only for cells made of nothing else (a result is never the word 一 or 十).
+_PM_GLYPHS = re.compile(r"[十+一\-]{1,4}")
+
+
+def plus_minus_glyphs(text: str) -> str:
+    """'十一' → '+-', '一' → '-', '十十' → '++'; any other text unchanged."""
+    t = text.strip()
+    if _PM_GLYPHS.fullmatch(t) and ("十" in t or "一" in t):
+        return t.replace("十", "+").replace("一", "-")
+    return text
+
+
 def parse_value(text: str) -> ParsedValue | None:
     """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
     raw = text.strip()
@@ -58,9 +88,7 @@ def parse_value(text: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = norm_text(raw)
-    if re.fullmatch(r"[十+]{1,4}", q):
-        q = q.replace("十", "+")  # a printed '+' the recogniser read as the character 十
+    q = plus_minus_glyphs(norm_text(raw))
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
@@ -135,6 +163,7 @@ class RowItem:
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
+    value_from_shape: bool = False  # the result is a '-' seen on the page (marks.find_dash), not recognised text
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -155,14 +184,34 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
-        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6):
+        if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6) or (
+                tok.column == "name" and len(re.findall(r"[\u4e00-\u9fff]", head)) >= 3):
+            # under the name header a number glued to a long name is its result, known name or not
             return [("name", head, 0.0), ("value", tail, len(head) / n)]
+    # name + qualitative result: '肺炎支原体IgM(胶阴性'
+    m = re.match(r"^(.*[\u4e00-\u9fffA-Za-z)）(（])(阴性|阳性|弱阳性|未检出|未见)$", text)
+    if m and len(re.findall(r"[\u4e00-\u9fffA-Za-z]", m.group(1))) >= 2 and not kb.match_name(text, allow_fuzzy=False):
+        head = m.group(1)
+        return [("name", head, 0.0), ("value", m.group(2), len(head) / n)]
     # value/range followed by a unit
     m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
     if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
         head = m.group(1).strip()
         kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
         return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
+    # a range glued to its unit: '320.0-355.0g/L', '0.12--1.00×10°/L' (the regex above stops at the first digit;
+    # a unit the recogniser mangled beyond repair is kept as printed)
+    for i in range(1, len(text)):
+        head, unit = text[:i].rstrip(), text[i:].strip()
+        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*]", unit) and parse_range(head) \
+                and not parse_value(head) and (is_unit(kb, unit) or re.match(r"[×x\*]\s*10", unit)):
+            return [("range", head, 0.0), ("unit", unit, len(head) / n)]
+    # a unit glued before the range: '1012/L3.50-5.50'
+    for i in range(2, len(text) - 2):
+        unit, tail = text[:i].strip(), text[i:].strip()
+        if tail[:1].isdigit() and re.search(r"[/%a-zA-Zμ]$", unit) and is_unit(kb, unit) and parse_range(tail) \
+                and not parse_value(tail):
+            return [("unit", unit, 0.0), ("range", tail, i / n)]
     # value then range in one cell: '6.52 3.5-9.5'
     m = re.match(r"^(\S+)\s+(\S+)$", text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
@@ -180,6 +229,19 @@ def is_unit(kb: KnowledgeBase, text: str) -> bool:
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
+
+
+_METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
+
+
+def _row_name_ok(text: str) -> bool:
+    """A printed row name the knowledge base does not know, still worth returning: words, not header/footer
+    key-value text or people. A short method prefix ('镜检:柱状上皮细胞', '干化学：…') is part of a row name."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    m = _METHOD_PREFIX.fullmatch(t)
+    if m and not _NOT_A_ROW.search(m.group(1).replace(":", "")):
+        t = m.group(2)
+    return bool(_LISTABLE.search(t)) and not _NOT_A_ROW.search(t) and len(t) <= 24
 
 
 def classify(kb: KnowledgeBase, text: str) -> str:
@@ -244,6 +306,9 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
 
 
 _LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
+_LEAD_RANGE_UNIT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d+(?:\.\d+)?)\s*((?:[×x*]\s*)?10\S{0,3}/[Ll]|"
+                              r"[A-Za-zμµ%]{1,4}/[A-Za-z]{1,3}|%|fl|fL|pg)\s*(?=[\u4e00-\u9fff]{3})")
+_LEAD_ROWNO_MISREAD = re.compile(r"^\d{1,2}[CcOoDQεe][.、]?\s*(?=[\u4e00-\u9fff]{2})")
 _LEAD_ARROW = re.compile(r"^([↑↓⬆⬇▲▼]{1,2})\s*(\S.*)$")
 _TRAIL_ARROW = re.compile(r"^(.*\S)\s*([↑↓⬆⬇▲▼]{1,2})$")
 
@@ -275,8 +340,8 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
     value column ('MONO%', '红细胞')."""
     t = text.strip()
-    if re.fullmatch(r"\d+\s*[-~]\s*\d+", t):
-        return True
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*(?:HP|LP|HPF|LPF))?", t, re.I):
+        return True  # cells per field: '0-2', '0-2/HP'
     if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
         return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
     ms = kb.match_name(t, allow_fuzzy=True)
@@ -293,14 +358,80 @@ def _split_lead(tok: Token) -> list[Token]:
     if m and not re.match(r"^\d+\s*[-~]", text):
         cut = m.end()
         num = m.group(1) or m.group(2)
+        # what follows a row number is the name, even when the header placed the glued cell under 序号
+        rest_col = "name" if tok.column == "seq" else tok.column
         return [Token(num, tok.score, (x0, y0, x0 + (x1 - x0) * len(num) / n, y1), "seq", tok.slope),
-                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), tok.column, tok.slope)]
+                Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1), rest_col, tok.slope)]
+    m = _LEAD_RANGE_UNIT.match(text)
+    if m and parse_range(m.group(1)):
+        # '0.80--4.00×10°/L血小板平均体积9.7': one text line ran from the range and unit of the block on the left
+        # into the next block's name; cut at the name
+        out, pos = [], 0
+        for g, col in ((m.group(1), "range"), (m.group(2), "unit"), (text[m.end():], "name")):
+            st = text.find(g, pos)
+            pos = st + len(g)
+            out.append(Token(g, tok.score, (x0 + (x1 - x0) * st / n, y0, x0 + (x1 - x0) * pos / n, y1), col, tok.slope))
+        return out
+    m = _LEAD_ROWNO_MISREAD.match(text)
+    if m:  # '1C尿亚硝酸盐', '1ε尿胆原': a row number with a misread digit; the name is what follows
+        cut = m.end()
+        return [Token(text[cut:], tok.score, (x0 + (x1 - x0) * cut / n, y0, x1, y1),
+                      "name" if tok.column == "seq" else tok.column, tok.slope)]
     m = _LEAD_ARROW.match(text)
     if m and (parse_range(m.group(2)) or re.fullmatch(r"[A-Za-z%μ/\d^~*×.·]+", m.group(2))):
         cut = len(m.group(1))
         return [Token(m.group(1), tok.score, (x0, y0, x0 + (x1 - x0) * cut / n, y1), "flag", tok.slope),
                 Token(m.group(2), tok.score, (x0 + (x1 - x0) * (cut + 1) / n, y0, x1, y1), tok.column, tok.slope)]
     return [tok]
+
+
+_MISREAD_MARK_UNIT = re.compile(r"^[1tfIlT|\[]\s*(\S.*)$")
+_DASH_GLYPH = re.compile(r"^[-~～一—–－]+$")
+_LEADS_WITH_DASH = re.compile(r"^[-~～一—–－]+\s*\d")
+
+
+def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | None]]) -> list[tuple[str, Cell, str | None]]:
+    """A range printed with spaces ('0.8 - 2.0', '120 一 160') comes back as two or three boxes under the range
+    header: a bare number, then '-2.0' or a dash glyph and a number. Joined into one range cell when the pieces sit
+    close together under the range column and together they read as a range."""
+    out: list[tuple[str, Cell, str | None]] = []
+    bare = re.compile(r"\d+(?:\.\d+)?")
+    i = 0
+    has_value = False  # the current row item already has its result (a range never comes first)
+    while i < len(pieces):
+        kind, cell, col = pieces[i]
+        joined = None
+        if kind == "name" or kind == "rowno":
+            has_value = False
+        if has_value and col in ("range", "unit") and kind in ("value", "value_or_range") \
+                and bare.fullmatch(cell.text.strip()):
+            h = max(cell.box[3] - cell.box[1], 1.0)
+            for j in (i + 2, i + 1):
+                if j >= len(pieces) or any(c2 != "range" for _, _, c2 in pieces[i + 1:j + 1]):
+                    continue
+                parts = [p[1] for p in pieces[i:j + 1]]
+                if any(b.box[0] - a.box[2] > (1.5 if j == i + 2 else 3.0) * h for a, b in zip(parts, parts[1:])):
+                    continue
+                if j == i + 2 and not (_DASH_GLYPH.match(parts[1].text.strip()) and bare.fullmatch(parts[2].text.strip())):
+                    continue
+                # '0.8' '-2.0', or '100' '350' whose dash the detector dropped
+                if j == i + 1 and not (_LEADS_WITH_DASH.match(parts[1].text.strip()) or bare.fullmatch(parts[1].text.strip())):
+                    continue
+                text = parts[0].text.strip() + "-" + re.sub(r"^[-~～一—–－\s]+", "", "".join(
+                    p.text.strip() for p in parts[1:]))
+                pr = parse_range(text)
+                if pr is not None and pr.low is not None and pr.high is not None and pr.low <= pr.high:
+                    box = (parts[0].box[0], min(p.box[1] for p in parts), parts[-1].box[2], max(p.box[3] for p in parts))
+                    joined = (("range", Cell(text, min(p.score for p in parts), box), "range"), j + 1)
+                    break
+        if joined:
+            out.append(joined[0])
+            i = joined[1]
+        else:
+            out.append(pieces[i])
+            has_value = has_value or kind in ("value", "qual", "value_or_range")
+            i += 1
+    return out
 
 
 def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
@@ -314,8 +445,19 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
             pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
             continue  # the row number column
+        if tok.column == "seq" and _CJK_OR_ALPHA.search(tok.text):
+            tok.column = "name"  # text under 序号 is the name (narrow or glued '编号项目' header words)
+        m = _MISREAD_MARK_UNIT.match(tok.text.strip())
+        if m and not is_unit(kb, tok.text) and is_unit(kb, m.group(1)):
+            # an arrow printed before the unit that the recogniser read as 't', 'f', '1' ('t×10^9/L', '1%'):
+            # the mark's direction is lost; the printed range still decides the flag
+            cut = len(tok.text) - len(m.group(1))
+            w = tok.box[2] - tok.box[0]
+            tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
+                                                tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
-        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text":
+        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text" or (
+                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", tok.text):
             parts = _split_glued(kb, tok)
@@ -329,15 +471,16 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             box = (tok.box[0] + w * frac, tok.box[1], tok.box[0] + w * end, tok.box[3])
             cell = Cell(txt.strip(), tok.score, box)
             pieces.append((classify(kb, txt) if k == "?" else k, cell, tok.column))
+    pieces = _join_split_ranges(kb, pieces)
 
     # a cell that the header puts in the range column is still the value when another range-like cell follows
     # it before the next name (the header word boxes were off: letter-spaced or glued headers)
     later_range: list[bool] = []
     for i, (kind, cell, col) in enumerate(pieces):
         nxt = False
-        for k2, c2, _ in pieces[i + 1:]:
-            if k2 == "name" and kb.match_name(c2.text, allow_fuzzy=False):
-                break
+        for k2, c2, col2 in pieces[i + 1:]:
+            if k2 == "rowno" or k2 == "name" and (col2 in ("name", "seq") or kb.match_name(c2.text, allow_fuzzy=False)):
+                break  # the next row item (the block beside, or the next name) begins
             if k2 in ("range", "qual", "value_or_range", "value") or (k2 == "name" and _descriptive(kb, c2.text)):
                 nxt = True
                 break
@@ -358,9 +501,9 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
         if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
-                and norm_text(cell.text).replace("十", "+") in ("+", "-", "±", "+-", "(+)", "(-)"):
+                and plus_minus_glyphs(norm_text(cell.text)) in ("+", "-", "±", "+-", "(+)", "(-)"):
             # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
-            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text) in ("-", "(-)") else "POS"
+            cur.flag, cur.flag_code = cell, "NEG" if plus_minus_glyphs(norm_text(cell.text)) in ("-", "(-)") else "POS"
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
@@ -374,14 +517,16 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if not matches or matches[0].score < 0.6:
                 matches = _second_chance(kb, cell.text) or matches
             if not matches or matches[0].score < 0.6:
-                if cur is not None and cur.value is None and cur.names and col in (None, "name", "code"):
+                # (after the row's range or unit the name column of the block beside has begun)
+                open_row = cur is not None and cur.value is None and cur.names and cur.range is None \
+                    and cur.unit is None
+                if open_row and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
-                if col in ("name", "code") and _LISTABLE.search(cell.text) and not _NOT_A_ROW.search(cell.text) \
-                        and len(cell.text) <= 24:
+                if col in ("name", "code") and _row_name_ok(cell.text):
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing
-                    if cur is not None and cur.value is None and cur.names:
+                    if open_row:
                         cur.names.append((cell, []))
                     else:
                         cur = RowItem(names=[(cell, [])], row_no=pending_no)
@@ -493,6 +638,15 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
                 prev[1] = min(1.0, prev[1] + 0.05)  # two cells (name + code) agree
     if not scored:
         return None
+    # a misread stem ('温区细胞比率 Lymh') may resolve to the count when the printed suffix says percentage (or
+    # the reverse): the sibling code joins the candidates and the suffix, unit and range scale decide
+    texts = [c.text for c, _ in item.names]
+    says_pct = any(_PCT_SUFFIX.search(unicodedata.normalize("NFKC", t)) for t in texts)
+    says_count = any(_COUNT_SUFFIX.search(unicodedata.normalize("NFKC", t)) or t.strip().endswith("#") for t in texts)
+    for code, (ind, sc, how) in list(scored.items()):
+        sib = code[:-1] + ("%" if code.endswith("#") else "#") if code[-1:] in "#%" else None
+        if sib and sib not in scored and sib in kb.indicators and (says_pct if code.endswith("#") else says_count):
+            scored[sib] = [kb.indicators[sib], sc, how]
     cands = list(scored.values())
     unit_text = item.unit.text if item.unit else None
     qual = item.parsed_value is not None and item.parsed_value.qualitative is not None
@@ -508,6 +662,9 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
             s -= 0.1
         if ind.code in used:
             s -= 1.0
+        if ind.code.endswith("%") and says_count and not says_pct or ind.code.endswith("#") and says_pct \
+                and not says_count:
+            s -= 0.1  # the printed suffix says the other kind
         s += _scale_fit(item, ind)
         return s
 

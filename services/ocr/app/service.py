@@ -9,14 +9,18 @@ import math
 import re
 import time
 from dataclasses import dataclass
+
+import cv2
 from typing import Any
 
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
-from .layout import analyse, straighten
-from .parsing import RowItem, Token, choose_indicator, interpret, parse_row_all, same_direction
+from . import marks
+from .layout import _line_height, analyse, residual_skew, straighten
+from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
+                      same_direction)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -45,10 +49,20 @@ class ParserOptions:
 
 
 def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
-    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count: the names are matched
-    again as '尿' + name, and the urine candidates replace the blood ones when found."""
+    """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count, and a bare '葡萄糖' is
+    urine glucose: the names are matched again as '尿' + name, and the urine candidates replace the others when
+    found."""
+    qualitative = it.parsed_value is not None and it.parsed_value.number is None \
+        and it.parsed_value.qualitative is not None
     for k, (cell, ms) in enumerate(it.names):
-        if not ms or ms[0].indicator.panel != "blood_routine":
+        if qualitative and ms and ms[0].indicator.kind == "quantitative" and ms[0].indicator.unit:
+            # '白细胞 3+' / '红细胞 阴性': the dry-chemistry pad (白细胞酯酶, 隐血), not the sediment count
+            alt = [m for t in ("(干化学)", "定性") for m in kb.match_name(cell.text + t, allow_fuzzy=False)
+                   if m.indicator.panel == "urinalysis" and m.indicator.kind == "qualitative"]
+            if alt:
+                it.names[k] = (cell, alt)
+                continue
+        if not ms or ms[0].indicator.panel == "urinalysis":
             continue
         alt = kb.match_name("尿" + cell.text)
         alt = [m for m in alt if m.indicator.panel == "urinalysis"]
@@ -63,11 +77,27 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
         if ms and ms[0].indicator.panel == "stool":
             alt = [m for m in ms if m.indicator.panel == "stool"]
         else:
-            alt = [m for m in kb.match_name("粪便" + cell.text, allow_fuzzy=False) if m.indicator.panel == "stool"]
+            # '大便镜检（红细胞）': the stool finding is the part in brackets, after a 大便/粪便 prefix
+            texts = [cell.text] + re.findall(r"[(（]([^()（）]+)[)）]", cell.text)
+            texts = [re.sub(r"^(大便|粪便|粪)(镜检|常规)?", "", t) for t in texts]
+            alt = []
+            for t in texts:
+                alt = [m for m in kb.match_name("粪便" + t, allow_fuzzy=False) if m.indicator.panel == "stool"]
+                if alt:
+                    break
         if alt:
             # the other name printed beside ('Color 颜色', 'OB 潜血') must not pull the row back to blood/urine
             it.names = [(c, alt) for c, _ in it.names]
             return
+
+
+def _misread_qualitative(it: RowItem) -> bool:
+    """A result that has the shape of a qualitative word ('X性') but is neither 阴性 nor any other known one: the
+    recogniser lost the one character that decides the meaning. It is not returned; the row is named as unread."""
+    pv = it.parsed_value
+    if pv is None or pv.number is not None or pv.qualitative is not None:
+        return False
+    return bool(re.fullmatch(r"[\u4e00-\u9fff]性", it.value.text.strip()))
 
 
 def _tall_share(ocr: list[PageOcr]) -> float:
@@ -93,7 +123,7 @@ def _reading_score(result: dict[str, Any]) -> float:
     return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
 
 
-_PM_MARKS = ("+", "十", "-", "(+)", "(-)")
+_PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
 
 
 def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
@@ -110,10 +140,11 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
 
 
 def _value_text(it: RowItem, pv: Any) -> str:
-    """The result as read: a '+' the recogniser returned as 十 is given back as '+' (value_printed keeps 十)."""
+    """The result as read: a '+' / '-' the recogniser returned as 十 / 一 is given back as '+' / '-'
+    (value_printed keeps the glyphs as read)."""
     t = it.value.text
-    if pv.qualitative is not None and re.fullmatch(r"[十+]{1,4}", t.strip()):
-        return t.strip().replace("十", "+")
+    if pv.qualitative is not None:
+        return plus_minus_glyphs(t)
     return t
 
 
@@ -127,6 +158,45 @@ def _round(x: float | None, decimals: int) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(round(x, max(decimals, 0) + 2))
+
+
+class _EmptyCellLook:
+    """Looks at the page where a named row's result should be (marks.find_dash); the page image is straightened
+    like the tokens only when a row needs it."""
+
+    def __init__(self, image: Any, page: PageOcr, tokens: list[Token], tables: list[Any]) -> None:
+        self.image, self.page, self.tables = image, page, tables
+        self.line_h = _line_height(tokens) if tokens else 20.0
+        self._gray = None
+
+    def gray(self) -> Any:
+        if self._gray is None:
+            angle = residual_skew([line.quad for line in self.page.lines])
+            img = marks.straighten_image(self.image, angle)
+            self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+        return self._gray
+
+    def read_dash(self, it: RowItem) -> None:
+        name = it.names[-1][0].box
+        right = it.range or it.unit
+        cy = (name[1] + name[3]) / 2
+        if right is not None:
+            cy = (cy + (right.box[1] + right.box[3]) / 2) / 2
+        cx = (name[0] + name[2]) / 2
+        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        span = None
+        if tables:
+            span = marks.value_span(max(tables, key=lambda t: t.y0), name[2] + 2,
+                                    right.box[0] - 2 if right is not None else None)
+        elif right is not None and right.box[0] - name[2] > self.line_h:
+            span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
+        if span is None:
+            return
+        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
+        if box is None:
+            return
+        it.value, it.parsed_value = Cell("-", 0.85, box), parse_value("-")
+        it.value_from_shape = True
 
 
 class LabReportParser:
@@ -196,16 +266,24 @@ class LabReportParser:
         no_value: list[tuple[int, RowItem]] = []
         header_rows = 0
         row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
+        table_top: dict[int, float] = {}  # per page: the bottom of the first column-header row
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
             header_rows += len({t.y0 for t in lay.tables if t.columns})
+            if any(t.columns for t in lay.tables):
+                table_top[pno] = min(t.y0 for t in lay.tables if t.columns)
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
+            looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             for row in lay.rows:
                 for it in parse_row_all(self.kb, row):
-                    if it.value is not None:
+                    if it.value is None and it.names and it.flag is None:
+                        looker.read_dash(it)  # a lone '-' the detector dropped
+                    if it.value is not None and _misread_qualitative(it):
+                        no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
+                    elif it.value is not None:
                         items.append(it)
                     elif any(ms for _, ms in it.names) or it.row_no is not None:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
@@ -255,7 +333,7 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         _unmarked_in_range_is_negative(indicators)
-        reshoot = self._doubtful_rows(indicators, no_value, row_numbers)
+        reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -268,7 +346,8 @@ class LabReportParser:
                 "knowledge_version": self.kb.version, "layout": {"header_rows": header_rows}}
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
-                       row_numbers: dict[int, set[int]]) -> dict[str, Any] | None:
+                       row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None
+                       ) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, and rows read with low confidence. Any of them → a re-shoot request naming
         the rows, instead of a silently short list."""
@@ -288,7 +367,8 @@ class LabReportParser:
             ys = [i["box"][1] for i in indicators if i.get("page") == pno] + \
                  [i["box"][3] for i in indicators if i.get("page") == pno]
             cy = (it.names[0][0].box[1] + it.names[0][0].box[3]) / 2 if it.names else None
-            if ys and cy is not None and min(ys) <= cy <= max(ys):  # inside the table, not a histogram label
+            top = min(ys + [(table_top or {}).get(pno, float("inf"))]) if ys else None
+            if ys and cy is not None and top <= cy <= max(ys):  # inside the table, not a histogram label
                 unread.append({"row": it.row_no, "name_printed": " ".join(c.text for c, _ in it.names)})
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
@@ -348,7 +428,8 @@ class LabReportParser:
             "confidence": round(conf * 0.8, 3),
             "field_confidence": {"name": 0.5, "value": round(it.value.score, 3), "unit": 0.5, "reference": 0.5,
                                  "flag": 0.5},
-            "needs_review": True, "review_reasons": ["not_in_knowledge_base"],
+            "needs_review": True, "review_reasons": ["not_in_knowledge_base"] + (
+                ["result_read_from_mark_shape"] if it.value_from_shape else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
             "page": page,
@@ -358,6 +439,9 @@ class LabReportParser:
                           page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
+        if pv.number is None and pv.qualitative is None and ind.kind == "quantitative" \
+                and all(len(c.text.strip()) <= 1 for c, _ in it.names):
+            return None  # a stray letter ('t') read as a one-letter code, with a word for its result: no row
         review_reasons: list[str] = []
         # ---- unit --------------------------------------------------------------------------------------------
         factor = 1.0
@@ -467,6 +551,8 @@ class LabReportParser:
             review_reasons.append("implausible_value")
         if pv.comparator:
             review_reasons.append("censored_value")
+        if it.value_from_shape:
+            review_reasons.append("result_read_from_mark_shape")
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         field_conf = {"name": round(name_conf, 3), "value": round(value_conf, 3), "unit": round(unit_conf, 3),

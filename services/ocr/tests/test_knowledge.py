@@ -70,3 +70,14 @@ def test_default_range_by_sex(kb):
     assert hgb.default_range("female").high == 150
     union = hgb.default_range(None)
     assert (union.low, union.high) == (115, 175)
+
+
+def test_count_names_printed_as_shumu_are_exact():
+    """'单核细胞数目' is how many analysers print the absolute counts: an alias, not a fuzzy guess."""
+    from app.knowledge import load_knowledge
+
+    kb = load_knowledge()
+    for printed, code in (("中性粒细胞数目", "NEUT#"), ("淋巴细胞数目", "LYMPH#"), ("单核细胞数目", "MONO#"),
+                          ("嗜酸性粒细胞数目", "EO#"), ("嗜碱性粒细胞数目", "BASO#")):
+        best = kb.match_name(printed)[0]
+        assert (best.indicator.code, best.how) == (code, "exact")

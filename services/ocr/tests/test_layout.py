@@ -140,3 +140,55 @@ def test_names_in_two_pieces_are_not_a_group_column():
             T("血小板", 40, 230), T("计数", 160, 230), T("210", 360, 230), T("125-350", 470, 230)]
     lay = analyse(toks, 700)
     assert not any(t.column == "group" for row in lay.rows for t in row)
+
+
+def test_misread_name_header_and_missing_name_column_borrowed_from_the_sibling_block():
+    """'检验项目' read as '应验项目' is still the name header; a block whose name header was lost entirely gets the
+    name column its sibling block has, so unknown names (电导率) there still come back as rows."""
+    assert header_kind("应验项目") == "name" and header_kind("松验项目") == "name" and header_kind("口口结果") is None
+    kb = load_knowledge()
+    for left_header in ("应验项目", "口口"):
+        toks = [T(left_header, 40, 100), T("结果", 300, 100), T("参考范围", 420, 100), T("单位", 600, 100),
+                T("检验项目", 760, 100), T("结果", 1020, 100), T("参考范围", 1140, 100), T("单位", 1320, 100),
+                T("电导率", 40, 150), T("27.8", 300, 150), T("3.0~39.0", 420, 150), T("mS/cm", 600, 150),
+                T("红细胞", 760, 150), T("0", 1020, 150), T("0~20", 1140, 150), T("/ul", 1320, 150)]
+        lay = analyse(toks, 1500)
+        assert [t.column for t in lay.rows[0]] == ["name", "value", "range", "unit"]
+        items = [it for row in lay.rows for it in parse_row(kb, row)]
+        assert [c.text for it in items for c, _ in it.names] == ["电导率", "红细胞"]
+
+
+def test_names_under_a_narrow_row_number_header_are_names():
+    """Glued header words ('编号项' + '目') put the 序号 column over the names: text after the row number is
+    still the name, so an unknown name (小圆细胞) comes back as a row."""
+    kb = load_knowledge()
+    toks = [T("编号", 40, 100), T("项目", 140, 100), T("结果", 300, 100), T("参考区间", 420, 100),
+            T("23 小圆细胞", 40, 150, 200), T("0.60", 300, 150), T("0~4.00", 420, 150),
+            T("24病理管型", 40, 190, 200), T("0.27", 300, 190), T("0~0.50", 420, 190)]
+    lay = analyse(toks, 800)
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [(c.text, it.value.text, it.row_no) for it in items for c, _ in it.names[:1]] == [
+        ("小圆细胞", "0.60", 23), ("病理管型", "0.27", 24)]
+
+
+def test_header_word_with_an_alternative_and_method_prefixed_names():
+    """'参考区间/值' is the range header, so the range column stays in its block; '镜检:柱状上皮细胞' (unknown to the
+    knowledge base) comes back as a row, while key-value header text never does."""
+    assert header_kind("参考区间/值") == "range" and header_kind("/HP") is None
+    kb = load_knowledge()
+    toks = [T("检验项目", 40, 100), T("结果", 300, 100), T("单位", 380, 100), T("参考区间/值", 440, 100),
+            T("检验项目", 660, 100), T("结果", 900, 100), T("单位", 980, 100), T("参考区间/值", 1040, 100),
+            T("比重(SG)", 40, 150), T("1.022", 300, 150), T("1.003-1.030", 440, 150),
+            T("镜检:柱状上皮细胞", 660, 150), T("未检出", 900, 150), T("/HP", 980, 150),
+            T("送检医生:某某", 40, 190), T("阴性", 300, 190)]
+    lay = analyse(toks, 1300)
+    assert len(lay.tables) == 2 and [t.column for t in lay.rows[0]] == ["name", "value", "range"]
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [c.text for it in items for c, _ in it.names] == ["比重(SG)", "镜检:柱状上皮细胞"]
+
+
+def test_row_number_with_a_misread_digit_is_not_part_of_the_name():
+    kb = load_knowledge()
+    for printed in ("1C尿亚硝酸盐", "1ε尿胆原"):
+        items = parse_row(kb, [T(printed, 40, 100), T("阴性", 300, 100)])
+        assert [c.text for c, _ in items[0].names] == [printed[2:]]

@@ -135,3 +135,95 @@ def test_code_cell_is_not_split_into_name_and_value(kb):
     items = parse_row(kb, _toks("总三碘甲状腺原氨酸", "T3", "1.87", "nmol/L", "1.3-3.1"))
     assert items[0].value.text == "1.87"
     assert choose_indicator(kb, items[0], set())[0].code == "T3"
+
+
+def test_range_cell_is_not_taken_as_the_result_when_the_next_block_begins(kb):
+    """The result of 尿胆红素 was not read; its printed range 阴性 must not become the result just because the block
+    beside starts with an unknown name and a descriptive result."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 16 * len(text), 128), col)
+
+    row = [t("尿胆红素", 40, "name"), t("阴性", 420, "range"), t("电导率分级", 700, "name"), t("4级", 950, "value")]
+    items = parse_row_all(kb, row)
+    assert items[0].value is None and items[0].range is not None and items[0].range.text == "阴性"
+    assert items[1].value is not None and items[1].value.text == "4级"
+
+
+def test_range_printed_with_spaces_comes_back_whole(kb):
+    """'0.8 - 2.0' read as '0.8' + '-2.0', '120 一 160' as three boxes, '100 350' with the dash lost: one range
+    each, after the result; an arrow before the unit read as 't' / '1' does not hide the unit."""
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    def one(*cells):
+        items = parse_row(kb, [t(*c) for c in cells])
+        assert len(items) == 1
+        return items[0]
+
+    it = one(("网织红细胞百分比", 40, "name"), ("1.59", 300, "value"), ("%", 380, "unit"), ("0.8", 470, "range"),
+             ("-2.0", 520, "range"))
+    assert it.range.text == "0.8-2.0" and (it.parsed_range.low, it.parsed_range.high) == (0.8, 2.0)
+    it = one(("血红蛋白", 40, "name"), ("155", 300, "value"), ("g/L", 380, "unit"), ("120", 470, "range"),
+             ("一", 520, "range"), ("160", 545, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (120, 160)
+    it = one(("白细胞", 40, "name"), ("47.24", 300, "value"), ("t×10^9/L", 370, "unit"), ("3.50", 480, "range"),
+             ("9.50", 550, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (3.5, 9.5) and it.unit.text == "×10^9/L"
+    it = one(("单核细胞百分比", 40, "name"), ("2.0", 300, "value"), ("1%", 380, "unit"), ("3.0", 470, "range"),
+             ("-8.0", 520, "range"))
+    assert it.unit.text == "%" and (it.parsed_range.low, it.parsed_range.high) == (3.0, 8.0)
+    # a result that the header put under 参考范围 is not glued to the range after it
+    it = one(("白细胞", 40, "name"), ("2.90", 300, "range"), ("0~9.00", 420, "range"))
+    assert it.value.text == "2.90" and it.range.text == "0~9.00"
+
+
+def test_percentage_suffix_turns_a_misread_count_into_its_percentage(kb):
+    """'温区细胞比率 Lymh' (淋巴细胞比率 Lym% misread): the code reads as the count, the printed 比率 and the range
+    scale say percentage."""
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    it = parse_row(kb, [t("温区细胞比率", 40, "name"), t("Lymh", 190, "code"), t("28.3", 300, "value"),
+                        t("20-50", 420, "range")])[0]
+    assert choose_indicator(kb, it, set())[0].code == "LYMPH%"
+    it = parse_row(kb, [t("淋巴细胞", 40, "name"), t("Lym#", 190, "code"), t("1.66", 300, "value"),
+                        t("1.1-3.2", 420, "range")])[0]
+    assert choose_indicator(kb, it, set())[0].code == "LYMPH#"
+
+
+def test_glued_cells_under_the_name_header(kb):
+    """A result glued to a long name the knowledge base spells otherwise ('平均红细胞Hb含量27.4'), a qualitative result
+    glued to a cut name ('肺炎支原体IgM(胶阴性'), a range glued to its unit ('320.0-355.0g/L') and a range printed
+    with % on both bounds ('50.0%--70.0%')."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    def one(*cells):
+        items = parse_row_all(kb, [t(*c) for c in cells])
+        assert len(items) == 1
+        return items[0]
+
+    it = one(("平均红细胞Hb含量27.4", 40, "name"), ("27.8-33.8", 420, "range"), ("pg", 560, "unit"))
+    assert it.value.text == "27.4" and it.range.text == "27.8-33.8"
+    it = one(("肺炎支原体IgM(胶阴性", 40, "name"), ("阴性", 420, "range"))
+    assert it.names[0][0].text == "肺炎支原体IgM(胶" and it.parsed_value.qualitative == "negative"
+    it = one(("平均红细胞Hb浓度329", 40, "name"), ("320.0-355.0g/L", 420, "unit"))
+    assert it.value.text == "329" and it.range.text == "320.0-355.0" and it.unit.text == "g/L"
+    it = one(("中性粒细胞%", 40, "name"), ("70.1", 300, "value"), ("50.0%--70.0%", 420, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (50.0, 70.0)
+    assert one(("尿蛋白", 40, "name"), ("阴性", 300, "value")).names[0][0].text == "尿蛋白"
+    it = one(("红细胞[RBC]", 40, "name"), ("3.67", 300, "value"), ("1012/L3.50-5.50", 420, "range"))
+    assert it.range.text == "3.50-5.50" and it.unit.text == "1012/L"
+    it = one(("单核细胞计数", 40, "name"), ("0.95", 300, "value"), ("0.12--1.00×10°/L", 420, "range"))
+    assert (it.parsed_range.low, it.parsed_range.high) == (0.12, 1.0) and it.unit.text == "×10°/L"
+    it = one(("单核细胞比率", 40, "name"), ("9.10", 300, "value"), ("13-8", 420, "range"))  # '↑ 3-8'
+    assert (it.parsed_range.low, it.parsed_range.high) == (3, 8)
+    # one text line running from the left block's range and unit into the right block's name and result
+    items = parse_row_all(kb, [t("淋巴细胞计数", 40, "name"), t("2.10", 300, "value"),
+                               t("0.80--4.00×10°/L血小板平均体积9.7", 420, "range"), t("6.5--12.0fl", 900, "range")])
+    assert [(it.names[0][0].text, it.value.text, it.range.text) for it in items] == [
+        ("淋巴细胞计数", "2.10", "0.80--4.00"), ("血小板平均体积", "9.7", "6.5--12.0")]

@@ -200,6 +200,13 @@ def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
              ("尿亚硝酸盐", 40, 150, 170), ("十", 300, 320, 170), ("阴性", 420, 470, 170)]
     nit = parser._assemble(*_page(cells))["indicators"][0]
     assert nit["code"] == "U-NIT" and nit["flag"] == "POS" and nit["value_text"] == "+" and nit["value_printed"] == "十"
+    # '-' read as 一 (one) and '+-' read as 十一 / +一: negative and trace, never a descriptive word
+    for glyphs, text, flag in (("一", "-", "NEG"), ("十一", "+-", "POS"), ("+一", "+-", "POS")):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+                 ("尿蛋白", 40, 150, 170), (glyphs, 300, 330, 170), ("阴性", 420, 470, 170)]
+        pro = parser._assemble(*_page(cells))["indicators"][0]
+        assert pro["code"] == "U-PRO" and pro["value_text"] == text and pro["flag"] == flag
+        assert pro["qualitative"] == ("negative" if flag == "NEG" else "trace")
 
 
 def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
@@ -317,3 +324,77 @@ def test_stool_counts_printed_as_numbers_are_kept(parser):
     assert "ST-COL" not in by
     assert by["ST-RBC"]["value"] == 2 and by["ST-RBC"]["flag"] == "H"
     assert by["ST-WBC"]["value"] == 0 and by["ST-FAT"]["flag"] == "NEG"
+
+
+def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
+    """Urinalysis '-' results are often lost by the text detector. A named row with no result gets a second look
+    at its result cell: a lone short stroke there is '-' (negative, marked for review); a blank cell stays
+    unread and is named in the re-shoot request."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("+-", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿隐血", 40, 120, 210), ("阴性", 420, 470, 210),
+             ("尿胆原", 40, 120, 250), ("阴性", 420, 470, 250),
+             ("尿比重", 40, 120, 290), ("1.020", 300, 360, 290), ("1.003~1.030", 420, 530, 290),
+             ("葡萄糖", 40, 120, 330), ("一", 300, 315, 330), ("阴性", 420, 470, 330)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (310, 224), (322, 224), (40, 40, 40), 2)  # the dash of 尿隐血 (row centre y 224)
+    out = parser._assemble(ocr, geo)
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-BLD"]["value_text"] == "-" and by["U-BLD"]["flag"] == "NEG"
+    assert "result_read_from_mark_shape" in by["U-BLD"]["review_reasons"]
+    assert "U-UBG" not in by  # a blank cell is not a result
+    assert by["U-GLU"]["flag"] == "NEG" and "GLU" not in by  # 葡萄糖 on a urine sheet is urine glucose
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
+
+
+def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
+    """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
+    cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
+             ("大便镜检（白细胞）", 40, 230, 170), ("0-2/HP", 400, 470, 170),
+             ("大便镜检（红细胞）", 40, 230, 210), ("未见", 400, 450, 210),
+             ("大便镜检（脂肪球）", 40, 230, 250), ("未见", 400, 450, 250),
+             ("大便隐血", 40, 140, 290), ("阴性", 400, 450, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["大便镜检（红细胞）"]["code"] == "ST-RBC" and by["大便镜检（红细胞）"]["flag"] == "NEG"
+    assert by["大便镜检（白细胞）"]["code"] == "ST-WBC" and by["大便镜检（白细胞）"]["value_text"] == "0-2/HP"
+    assert "RBC" not in {i["code"] for i in out["indicators"]}
+
+
+def test_bare_cell_names_with_qualitative_results_are_the_dry_chemistry_pads(parser):
+    """On a urine sheet '白细胞 3+' is the leukocyte-esterase pad and '白细胞 12.0 /ul' the sediment count."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 120, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("白细胞", 40, 120, 210), ("3+", 300, 330, 210), ("阴性", 420, 470, 210),
+             ("尿比重", 40, 120, 250), ("1.020", 300, 360, 250), ("1.003~1.030", 420, 530, 250),
+             ("白细胞", 40, 120, 290), ("12.0", 300, 350, 290), ("0~32", 420, 470, 290), ("/ul", 600, 640, 290),
+             ("尿酮体", 40, 120, 330), ("阴性", 300, 350, 330), ("阴性", 420, 470, 330),
+             ("尿亚硝酸盐", 40, 150, 370), ("阴性", 300, 350, 370), ("阴性", 420, 470, 370)]
+    by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert by["U-LEU"]["value_text"] == "3+" and by["U-LEU"]["flag"] == "POS"
+    assert by["U-WBC"]["value"] == 12.0 and by["U-WBC"]["flag"] == "N"
+
+
+def test_a_misread_negative_or_positive_is_not_returned_but_named(parser):
+    """'開性' could be 阴性 or 阳性: the row is not returned with a guess; the re-shoot request names it."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("開性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿糖", 40, 120, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("尿酮体", 40, 120, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250)]
+    out = parser._assemble(*_page(cells))
+    assert {i["code"] for i in out["indicators"]} == {"U-GLU", "U-KET"}
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
+
+
+def test_a_stray_letter_with_a_word_for_its_result_is_no_row(parser):
+    """'t' (an arrow misread) matches a one-letter code (T, body temperature); with '20-10' for its result it is not
+    a row, while a one-letter code with a number (K 4.1) still is."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("t", 40, 52, 170), ("20-10", 300, 360, 170),
+             ("K", 40, 52, 210), ("4.1", 300, 340, 210), ("3.5-5.3", 420, 500, 210),
+             ("钠", 40, 60, 250), ("140", 300, 340, 250), ("137-147", 420, 500, 250)]
+    codes = [i["code"] for i in parser._assemble(*_page(cells))["indicators"]]
+    assert "K" in codes and "Na" in codes and "BT" not in codes

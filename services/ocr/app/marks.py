@@ -1,0 +1,90 @@
+"""A second look at empty result cells. The text detector drops a lone '-' (urinalysis, stool: "negative") far more
+often than a sheet leaves a result blank: a short stroke has too little area to pass as a text line, or the
+recogniser returns nothing for a crop 10 px wide. When a row has a name but no result, the part of the page
+where its result should be is looked at directly: a single short horizontal stroke, and nothing else, is read as
+'-'. Pure OpenCV on the page image; no model call."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .layout import Table
+
+
+def straighten_image(img: np.ndarray, angle: float) -> np.ndarray:
+    """The page image in the coordinates of ``layout.straighten`` (rotated by -angle radians about the origin)."""
+    if abs(angle) < 1e-4:
+        return img
+    c, s = np.cos(-angle), np.sin(-angle)
+    m = np.array([[c, -s, 0.0], [s, c, 0.0]], dtype=np.float64)
+    h, w = img.shape[:2]
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def value_span(table: Table, left_limit: float, right_limit: float | None) -> tuple[float, float] | None:
+    """x-span of the table's result column (between its neighbours' header words), kept right of the row's name
+    and left of its range/unit cell."""
+    cols = sorted(table.columns, key=lambda c: c[1])
+    for i, (k, x0, x1) in enumerate(cols):
+        if k != "value":
+            continue
+        left = table.x0 if i == 0 else (cols[i - 1][2] + x0) / 2
+        right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2
+        left = max(left, left_limit)
+        if right_limit is not None:
+            right = min(right, right_limit)
+        return (left, right) if right - left > 4 else None
+    return None
+
+
+def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) -> tuple[float, float, float, float] | None:
+    """A lone '-' in gray[:, x0:x1] on the text row centred at cy: exactly one ink blob there, short, flat, solid,
+    on the row's middle line; None when the cell is blank or holds anything else. Returns the stroke's box."""
+    h_img, w_img = gray.shape[:2]
+    half = 0.5 * line_h
+    ya, yb = int(max(0, cy - half)), int(min(h_img, cy + half))
+    xa, xb = int(max(0, x0)), int(min(w_img, x1))
+    if yb - ya < 6 or xb - xa < 6:
+        return None
+    band = gray[ya:yb, xa:xb].copy()
+    # threshold from the row band's own paper and ink: a cell that is all paper has no ink at all
+    paper = float(np.percentile(band, 90))
+    # table rules across the cell (also slanted ones): horizontal runs much longer than a dash, removed before
+    # the threshold is set so that their dark ink does not hide a faint dash
+    run = max(int(1.6 * line_h), 12)
+    if band.shape[1] > run:
+        dark = (band < paper - 25.0).astype(np.uint8)
+        rules = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+        if rules.any():
+            rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))
+            band[rules > 0] = int(paper)
+    mid = band[max(0, int(cy - 0.3 * line_h) - ya):max(1, int(cy + 0.3 * line_h) - ya + 1)]
+    darkest = float(mid.min())  # this row's own ink, not the darker print of the rows above or below
+    if paper - darkest < 45.0:
+        return None  # no ink darker than paper texture, shadow or JPEG noise
+    thr = min(paper - 25.0, (paper + darkest) / 2)  # half-way to the darkest ink: thin strokes stay whole
+    ink = (band < thr).astype(np.uint8)
+    n, _, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    min_area = max(4.0, 0.008 * line_h * line_h)
+    blobs = []
+    bh, bw = ink.shape
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if area < min_area:
+            continue  # specks, JPEG noise
+        if w >= 0.7 * bw and h <= 0.25 * line_h:
+            continue  # a table rule across the cell
+        top, bottom = ya + y, ya + y + h
+        if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
+            continue  # ink of the row above or below (tight line pitch), clear of this row's middle
+        if x == 0 or x + w >= bw:
+            return None  # ink running out of the cell: text of the neighbouring cell
+        blobs.append((x, y, w, h, area, cents[k]))
+    if len(blobs) != 1:
+        return None
+    x, y, w, h, area, (bx, by) = blobs[0]
+    if not (0.18 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 2.2 * h):
+        return None
+    if area < 0.5 * w * h or abs((ya + by) - cy) > 0.3 * line_h:
+        return None
+    return (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))

@@ -1,0 +1,62 @@
+"""The second look at empty result cells (marks.find_dash): pure OpenCV on small drawn images."""
+import cv2
+import numpy as np
+
+from app.layout import Table
+from app.marks import find_dash, straighten_image, value_span
+
+LINE_H = 30.0
+
+
+def _band(draw=None, paper=205, noise=6, seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.clip(rng.normal(paper, noise, (120, 300)), 0, 255).astype(np.uint8)
+    if draw:
+        draw(img)
+    return cv2.GaussianBlur(img, (3, 3), 0)
+
+
+def test_a_lone_dash_is_found_on_its_row():
+    img = _band(lambda im: cv2.line(im, (120, 60), (132, 60), 60, 2))
+    box = find_dash(img, 80, 220, 60, LINE_H)
+    assert box is not None and 116 <= box[0] <= 122 and 130 <= box[2] <= 136
+
+
+def test_faint_thin_dash_on_grey_paper():
+    img = _band(lambda im: cv2.line(im, (120, 61), (130, 61), 120, 2), paper=198)
+    assert find_dash(img, 80, 220, 60, LINE_H) is not None
+
+
+def test_blank_cell_noise_and_shadow_are_not_a_dash():
+    assert find_dash(_band(), 80, 220, 60, LINE_H) is None
+    assert find_dash(_band(noise=14, seed=3), 80, 220, 60, LINE_H) is None
+    shade = _band(lambda im: im.__setitem__((slice(None), slice(150, 300)), 150))
+    assert find_dash(shade, 80, 220, 60, LINE_H) is None
+
+
+def test_other_marks_are_not_a_dash():
+    digit_one = _band(lambda im: cv2.line(im, (125, 48), (125, 72), 40, 2))
+    plus = _band(lambda im: (cv2.line(im, (118, 60), (132, 60), 40, 2), cv2.line(im, (125, 53), (125, 67), 40, 2)))
+    two_dashes = _band(lambda im: (cv2.line(im, (100, 60), (110, 60), 40, 2), cv2.line(im, (150, 60), (160, 60), 40, 2)))
+    long_rule = _band(lambda im: cv2.line(im, (60, 60), (240, 60), 40, 1))  # runs out of the cell: a rule
+    underline = _band(lambda im: cv2.line(im, (120, 74), (132, 74), 40, 2))  # far below the row's middle
+    for img in (digit_one, plus, two_dashes, long_rule, underline):
+        assert find_dash(img, 80, 220, 60, LINE_H) is None
+
+
+def test_value_span_lies_between_name_and_range():
+    t = Table(0, 800, 50, [("name", 40, 120), ("value", 300, 360), ("range", 420, 520), ("unit", 600, 650)])
+    assert value_span(t, 150, 410) == (210, 390)
+    assert value_span(t, 250, None) == (250, 390)
+    assert value_span(Table(0, 800, 50, [("name", 40, 120), ("range", 420, 520)]), 150, None) is None
+
+
+def test_straightened_image_matches_straightened_tokens():
+    img = np.full((200, 300), 255, np.uint8)
+    img[100, 150] = 0
+    ang = np.radians(3)
+    out = straighten_image(img, ang)
+    c, s = np.cos(-ang), np.sin(-ang)
+    x, y = 150 * c - 100 * s, 150 * s + 100 * c
+    yy, xx = np.unravel_index(np.argmin(out), out.shape)
+    assert abs(xx - x) <= 1.5 and abs(yy - y) <= 1.5
