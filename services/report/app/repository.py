@@ -79,6 +79,14 @@ async def claim_next(session: AsyncSession) -> Report | None:
     return (await session.execute(q)).scalar_one_or_none()
 
 
+async def claim_one(session: AsyncSession, report_id: uuid.UUID) -> Report | None:
+    """The report ``report_id`` if it still has work left and no other worker holds it: the claim of
+    ``claim_next`` (same lock, same skip) for a report this replica has just created."""
+    q = (select(Report).where(Report.id == report_id, Report.status == "pending")
+         .with_for_update(skip_locked=True, key_share=True).execution_options(populate_existing=True))
+    return (await session.execute(q)).scalar_one_or_none()
+
+
 async def set_section(session: AsyncSession, report_id: uuid.UUID, kind: str, **values: Any) -> None:
     await session.execute(update(Section).where(Section.report_id == report_id, Section.kind == kind)
                           .values(**values))
@@ -95,8 +103,10 @@ async def history(session: AsyncSession, user_id: str, codes: list[str], before:
 
 
 async def replace_indicator_values(session: AsyncSession, report: Report, values: list[dict[str, Any]],
-                                   taken_at: datetime) -> None:
-    await session.execute(delete(IndicatorValue).where(IndicatorValue.report_id == report.id))
+                                   taken_at: datetime, *, replace: bool = True) -> None:
+    """The report's indicator values; ``replace=False`` when it has none yet (skips the DELETE round trip)."""
+    if replace:
+        await session.execute(delete(IndicatorValue).where(IndicatorValue.report_id == report.id))
     if values:   # one multi-row INSERT
         await session.execute(insert(IndicatorValue).values(
             [{"report_id": report.id, "user_id": report.user_id, "taken_at": taken_at, **v} for v in values]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +23,8 @@ from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageN
 from .models import Report, Section
 from .schemas import Links, ReportOut, ReportSummary, SectionState
 from .store import Sealer, UploadStore
-from .worker import ReportEngine, inputs_aad
+from .fanout import FileInput, ReportInputs
+from .worker import OWN_CONNECTION, ReportEngine, inputs_aad, release
 
 LAB_TYPES = ("jpeg", "png", "webp", "heic", "pdf")
 XRAY_TYPES = ("jpeg", "png", "dicom")
@@ -139,38 +141,61 @@ class ReportService:
                 out.append((kind, pos, f.data, t))
         return out
 
-    async def create(self, user_id: str, req: NewReport) -> uuid.UUID:
+    async def create(self, user_id: str, req: NewReport) -> tuple[uuid.UUID, Callable[[], Awaitable[None]]]:
+        """Store the uploads and commit the report. Returns its id and ``start``: hands the report to this
+        replica's engine (claimed at once when a worker slot is free). Until ``start`` is called the report is
+        in the queue like any other, so a caller that never calls it loses nothing: a poll picks it up."""
         files = self.check(req)
         symptoms = (req.symptoms or "").strip() or None
         kinds = [k for k, present in (("lab", req.lab), ("xray", req.xray), ("symptoms", symptoms)) if present]
-        # Uploads are on disk (encrypted) before the report row commits: a committed report never lacks its files.
-        blobs: list = [None] * len(files)
-
-        async def put(i: int, data: bytes) -> None:
-            blobs[i] = await anyio.to_thread.run_sync(self.store.put, user_id, data)
-
-        async with anyio.create_task_group() as tg:   # the writes (and their fsyncs) overlap
-            for i, (_, _, data, _) in enumerate(files):
-                tg.start_soon(put, i, data)
-        stored = [(kind, pos, blobs[i], t) for i, (kind, pos, _, t) in enumerate(files)]
+        # Uploads are on disk (encrypted, fsynced) before the report row commits: a committed report never lacks
+        # its files. The rows are inserted while the files are written (their addresses are the content hashes,
+        # known up front); the commit waits for both, and a failed write rolls the rows back.
+        shas = [hashlib.sha256(data).hexdigest() for _, _, data, _ in files]
         report_id = uuid.uuid4()
         sealed = self.sealer.seal(json.dumps({"symptoms": symptoms, "sex": req.sex, "age": req.age,
                                               "medications": req.medications}).encode(), inputs_aad(report_id))
-        async with self.sessionmaker() as session, session.begin():
-            await repository.add_report(
-                session, report_id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed, kinds=kinds,
-                uploads=[{"kind": kind, "position": pos, "sha256": blob.sha256, "size_bytes": blob.size_bytes,
-                          "content_type": CONTENT_TYPES[t]} for kind, pos, blob, t in stored])
-        self.engine.hand_over(report_id, {(kind, pos): data for kind, pos, data, _ in files})
-        self.engine.wake()
-        return report_id
 
-    async def wait(self, report_id: uuid.UUID, timeout_s: float) -> bool:
+        async def put(data: bytes, sha: str) -> None:
+            await anyio.to_thread.run_sync(self.store.put, user_id, data, sha)
+
+        # One connection for the create and the claim that follows it (one pool check-out and pre-ping).
+        conn = await self.sessionmaker.kw["bind"].connect()
+        session = self.sessionmaker(bind=conn)
+        session.info[OWN_CONNECTION] = conn
+        try:
+            async with session.begin():
+                async with anyio.create_task_group() as tg:   # the writes (and their fsyncs) overlap the inserts
+                    for (_, _, data, _), sha in zip(files, shas):
+                        tg.start_soon(put, data, sha)
+                    report = await repository.add_report(
+                        session, report_id=report_id, user_id=user_id, lang=req.lang, inputs_enc=sealed,
+                        kinds=kinds, uploads=[{"kind": kind, "position": pos, "sha256": sha, "size_bytes": len(data),
+                                               "content_type": CONTENT_TYPES[t]}
+                                              for (kind, pos, data, t), sha in zip(files, shas)])
+        except BaseException:
+            await release(session)
+            raise
+        # Committed: the report is durable and any replica may take it. This one claims it at once if it can,
+        # processing the inputs it already holds (the engine owns the session from here).
+        inputs = ReportInputs(symptoms=symptoms, sex=req.sex, age=req.age, medications=list(req.medications),
+                              lang=req.lang)
+        for kind, pos, data, t in files:
+            getattr(inputs, kind).append(FileInput(pos, data, f"{kind}-{pos}", CONTENT_TYPES[t]))
+
+        async def start() -> None:
+            await self.engine.accept(session, report, inputs, kinds)
+        return report_id, start
+
+    async def wait(self, report_id: uuid.UUID, timeout_s: float) -> tuple[bool, ReportOut | None]:
+        """Whether the report finished within ``timeout_s`` and, when this replica finished it, the answer as
+        committed (else None: read it with ``current``)."""
         async def is_done() -> bool:
             async with self.sessionmaker() as s:
                 r = await s.get(Report, report_id)
                 return r is None or r.status in ("completed", "failed")
-        return await self.engine.wait_done(report_id, timeout_s, is_done)
+        done, finished = await self.engine.wait_done(report_id, timeout_s, is_done)
+        return done, (report_out(*finished) if finished is not None else None)
 
     # ------------------------------------------------------------------ read
     async def get(self, session: AsyncSession, user_id: str, report_id: uuid.UUID) -> tuple[Report, list[Section]]:

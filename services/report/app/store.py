@@ -42,9 +42,10 @@ class UploadStore:
     def _aad(self, user_id: str, sha256: str) -> bytes:
         return f"{self._owner_dir(user_id)}/{sha256}".encode()
 
-    def put(self, user_id: str, data: bytes) -> StoredFile:
-        """Encrypt and write ``data`` (atomic rename; an identical file already stored is kept as is)."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put(self, user_id: str, data: bytes, sha256: str | None = None) -> StoredFile:
+        """Encrypt and write ``data`` (atomic rename; an identical file already stored is kept as is).
+        ``sha256``: its hash when the caller already has it (it is the address and is checked on every read)."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         path = self.path_for(user_id, sha)
         if path.exists():
             return StoredFile(sha, len(data))

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,33 @@ from .models import Report, Section
 from .store import Sealer, StoreError, UploadStore
 
 log = logging.getLogger("zhenxi.report.worker")
+
+
+@dataclass
+class SectionView:
+    """A section as this run knows it (the shape ``service.report_out`` reads)."""
+    kind: str
+    status: str
+    result: dict[str, Any] | None
+    reason: dict[str, Any] | None
+    runs: int
+
+    def set(self, status: str, result: dict[str, Any] | None, reason: dict[str, Any] | None) -> None:
+        self.status, self.result, self.reason = status, result, reason
+
+
+OWN_CONNECTION = "report_own_connection"
+
+
+async def release(session: AsyncSession) -> None:
+    """Close ``session`` and, when it was bound to a connection of its own (``ReportService.create``: one
+    connection for the create and the claim, so one pool check-out and one pre-ping), that connection too."""
+    conn = session.info.pop(OWN_CONNECTION, None)
+    try:
+        await session.close()
+    finally:
+        if conn is not None:
+            await conn.close()
 
 
 def inputs_aad(report_id: uuid.UUID) -> bytes:
@@ -67,15 +95,46 @@ class ReportEngine:
         self._task: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
         self._done: dict[uuid.UUID, asyncio.Event] = {}
-        self._fresh: dict[uuid.UUID, dict[tuple[str, int], bytes]] = {}
+        # The finished report as this replica committed it, for a ``?wait`` caller (no read-back).
+        self._finished: dict[uuid.UUID, tuple[Report, list[SectionView]]] = {}
 
-    def hand_over(self, report_id: uuid.UUID, files: dict[tuple[str, int], bytes]) -> None:
-        """The bytes of a report just stored by this replica, so its worker need not read them back from the
-        store (another replica, or a restart, reads the store). Bounded: the oldest entries (reports another
-        replica took) are dropped."""
-        self._fresh[report_id] = files
-        while len(self._fresh) > 16:
-            self._fresh.pop(next(iter(self._fresh)))
+    async def accept(self, session: AsyncSession, report: Report, inputs: ReportInputs,
+                     kinds: list[str]) -> asyncio.Task | None:
+        """A report this replica has just committed (``session``: the one that created it, now without a
+        transaction, handed over to the engine). With a worker slot free it is claimed at once, in a new
+        transaction of that session, by id with the same ``FOR NO KEY UPDATE SKIP LOCKED`` as any claim, and
+        processed from the inputs in memory (no read-back of its rows, files or sealed inputs). Without a free
+        slot, or if another replica's poll took it first, the queue has it: nothing is lost either way. Returns the
+        task that claims and processes it (None: left to the queue)."""
+        if self._slots.locked():
+            await release(session)
+            self.wake()
+            return None
+        await self._slots.acquire()   # free: taken without waiting
+        task = asyncio.create_task(self._claim_fresh(session, report, inputs, kinds), name=f"report-{report.id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    async def _claim_fresh(self, session: AsyncSession, report: Report, inputs: ReportInputs,
+                           kinds: list[str]) -> None:
+        try:
+            tx = await session.begin()
+            claimed = await repository.claim_one(session, report.id)
+        except BaseException as exc:
+            await release(session)
+            self._slots.release()
+            self.wake()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            log.exception("claiming a new report failed", extra={"report_id": str(report.id)})
+            return
+        if claimed is None:   # another replica's poll was quicker; it processes the report
+            await tx.rollback()
+            await release(session)
+            self._slots.release()
+            return
+        await self._process_claimed(session, tx, claimed, fresh=(inputs, kinds))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -94,23 +153,27 @@ class ReportEngine:
     def wake(self) -> None:
         self._wake.set()
 
-    async def wait_done(self, report_id: uuid.UUID, timeout_s: float, is_done: Any) -> bool:
-        """Until the report completes here (event) or elsewhere (polled through ``is_done``)."""
+    async def wait_done(self, report_id: uuid.UUID, timeout_s: float, is_done: Any
+                        ) -> tuple[bool, tuple[Report, list[SectionView]] | None]:
+        """Until the report completes here (event) or elsewhere (polled through ``is_done``). Returns whether it
+        is done and, when this replica committed it, the report and its sections as committed (so the answer
+        needs no read-back)."""
         ev = self._done.setdefault(report_id, asyncio.Event())
         try:
             with anyio.move_on_after(timeout_s):
                 while True:
                     if ev.is_set():   # processed here and committed: no need to ask the database
-                        return True
+                        return True, self._finished.pop(report_id, None)
                     if await is_done():
-                        return True
+                        return True, None
                     # The event answers at once when this replica processes it; the database is asked every
                     # 2 s only for a report another replica took (it was 0.5 s: ~12 extra round trips a report).
                     with anyio.move_on_after(2.0):
                         await ev.wait()
-            return False
+            return False, None
         finally:
             self._done.pop(report_id, None)
+            self._finished.pop(report_id, None)
 
     async def _loop(self) -> None:
         while True:
@@ -144,25 +207,34 @@ class ReportEngine:
         task.add_done_callback(self._running.discard)
         return True
 
-    async def _process_claimed(self, session: AsyncSession, tx: Any, report: Report) -> None:
+    async def _process_claimed(self, session: AsyncSession, tx: Any, report: Report,
+                               fresh: tuple[ReportInputs, list[str]] | None = None) -> None:
         report_id = report.id
+        stale: set[str] = set()
         try:
             try:
-                await self.process(session, report)
+                states, stale = await self.process(session, report, fresh)
                 await tx.commit()
+                if report_id in self._done:   # a ?wait caller: the answer as committed, without a read-back
+                    self._finished[report_id] = (report, states)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("report processing failed", extra={"report_id": str(report_id)})
+                stale = set()
                 await tx.rollback()
                 await self._mark_failed(report_id)
         finally:
-            await session.close()
-            self._slots.release()
             ev = self._done.get(report_id)
             if ev is not None:
                 ev.set()
-            self._wake.set()   # there may be more waiting
+            await release(session)
+            # The slot is free again. No wake-up poll here: a loop waiting for a slot takes it without one, and
+            # a report that found no free slot woke the loop itself (``accept``); a poll now would only compete
+            # with the answer being sent.
+            self._slots.release()
+        if stale:
+            await self._sweep(report.user_id, stale)
 
     async def _mark_failed(self, report_id: uuid.UUID) -> None:
         async with self.sessionmaker() as s, s.begin():
@@ -176,12 +248,9 @@ class ReportEngine:
         inputs = ReportInputs(symptoms=raw.get("symptoms"), sex=raw.get("sex"), age=raw.get("age"),
                               medications=raw.get("medications") or [], lang=report.lang)
         broken: dict[str, str] = {}
-        fresh = self._fresh.pop(report.id, {})
         for up in await repository.uploads_of(session, report.id, ("lab", "xray")):
             try:
-                data = fresh.get((up.kind, up.position))
-                if data is None:
-                    data = await anyio.to_thread.run_sync(self.store.get, report.user_id, up.sha256)
+                data = await anyio.to_thread.run_sync(self.store.get, report.user_id, up.sha256)
             except StoreError as exc:
                 broken[up.kind] = str(exc)
                 continue
@@ -189,16 +258,32 @@ class ReportEngine:
                                                       up.content_type))
         return inputs, broken
 
-    async def process(self, session: AsyncSession, report: Report) -> None:
+    async def process(self, session: AsyncSession, report: Report,
+                      fresh: tuple[ReportInputs, list[str]] | None = None) -> tuple[list[SectionView], set[str]]:
+        """Run the report's unfinished sections and complete it in ``session`` (the claim's transaction, which
+        the caller commits). ``fresh``: the inputs and kinds of a report this replica has just created, so no
+        row, file or sealed input is read back. Returns the sections as committed (for a ``?wait`` answer)
+        and the derived images a re-run replaced (swept after the commit)."""
         started = time.perf_counter()
         queued_ms = (datetime.now(UTC) - report.created_at).total_seconds() * 1000
         report.attempts += 1
-        sections = (await repository.sections_of(session, [report.id]))[report.id]
-        todo = [s.kind for s in sections if s.status in ("pending", "running")]
-        inputs, broken = await self._load_inputs(session, report)
+        if fresh is not None:
+            inputs, kinds = fresh
+            known = {k: SectionView(k, "pending", None, None, 0) for k in kinds}
+            broken: dict[str, str] = {}
+        else:
+            sections = (await repository.sections_of(session, [report.id]))[report.id]
+            known = {s.kind: SectionView(s.kind, s.status, s.result, s.reason, s.runs) for s in sections}
+            inputs, broken = await self._load_inputs(session, report)
+        todo = [k for k, v in known.items() if v.status in ("pending", "running")]
         who = Identity(user_id=report.user_id, role="patient", via="service")
 
         started_rows: asyncio.Task | None = None
+        # Sections still running; the last one to finish is written by the completion's transaction (the claim),
+        # not one of its own: one transaction fewer between the slowest call and the answer. Until that commit
+        # it is as unfinished as a section whose call was in flight, so a crash re-runs it, as it would them.
+        remaining: set[str] = set()
+        last: list[SectionOutcome] = []
 
         async def mark_running(kinds: list[str]) -> None:
             async with self.sessionmaker() as s, s.begin():
@@ -210,9 +295,16 @@ class ReportEngine:
             # "running" is progress for the SSE stream, not a precondition: it is written beside the first calls
             # instead of before them (one transaction off the critical path); a section's result waits for it.
             nonlocal started_rows
+            for kind in kinds:
+                known[kind].runs += 1
+            remaining.update(kinds)
             started_rows = asyncio.create_task(mark_running(kinds))
 
         async def on_done(outcome: SectionOutcome) -> None:
+            remaining.discard(outcome.kind)
+            if not remaining and outcome.kind in todo:
+                last.append(outcome)
+                return
             result = outcome.result
             if started_rows is not None:
                 await asyncio.shield(started_rows)
@@ -222,6 +314,7 @@ class ReportEngine:
                     result, stale = await self._store_derived(s, report, inputs, result)
                 await repository.set_section(s, report.id, outcome.kind, status=outcome.status, result=result,
                                              reason=outcome.reason)
+            known[outcome.kind].set(outcome.status, result, outcome.reason)
             if stale:
                 await self._sweep(report.user_id, stale)
 
@@ -250,7 +343,8 @@ class ReportEngine:
         timings = {k: round(o.seconds * 1000, 1) for k, o in outcomes.items()}
         timings.update(queued=round(queued_ms, 1), prepare=round((t0 - started) * 1000, 1),
                        fan_out=round((t1 - t0) * 1000, 1))
-        await self.complete(session, report, timings)
+        stale = await self.complete(session, report, known, inputs, last, timings)
+        return [known[k] for k in sorted(known)], stale
 
     async def _medications(self, who: Identity) -> tuple[list[str], str]:
         """The user's current medications from reminders; never fails the report."""
@@ -307,10 +401,23 @@ class ReportEngine:
             images.append(img)
         return {**result, "images": images}, replaced - new_shas
 
-    async def complete(self, session: AsyncSession, report: Report, timings: dict[str, float] | None = None) -> None:
+    async def complete(self, session: AsyncSession, report: Report, known: dict[str, SectionView],
+                       inputs: ReportInputs, last: list[SectionOutcome] | tuple = (),
+                       timings: dict[str, float] | None = None) -> set[str]:
+        """Write the last section's outcome, compose, and stage the completion (body, status, indicator values,
+        outbox events) in the claim's transaction. ``known``: every section as this run holds it (read at the
+        claim, or written by it: with the row lock held nothing else changes them). Returns the derived images
+        the last section replaced, for a sweep after the commit."""
         tc = time.perf_counter()
-        sections = (await repository.sections_of(session, [report.id]))[report.id]
-        by_kind = {s.kind: {"status": s.status, "result": s.result, "reason": s.reason} for s in sections}
+        stale: set[str] = set()
+        for outcome in last:
+            result = outcome.result
+            if outcome.kind == "xray" and result is not None:
+                result, stale = await self._store_derived(session, report, inputs, result)
+            await repository.set_section(session, report.id, outcome.kind, status=outcome.status, result=result,
+                                         reason=outcome.reason)
+            known[outcome.kind].set(outcome.status, result, outcome.reason)
+        by_kind = {k: {"status": v.status, "result": v.result, "reason": v.reason} for k, v in sorted(known.items())}
         dates = [parse_date(p.get("collected_at") or p.get("reported_at"))
                  for p in ((by_kind.get("lab") or {}).get("result") or {}).get("photos", [])]
         report_date = next((d for d in dates if d is not None), None) or report.created_at
@@ -333,7 +440,9 @@ class ReportEngine:
         report.status = "completed"
         report.completions += 1
         report.completed_at = datetime.now(UTC)
-        await repository.replace_indicator_values(session, report, composed.indicator_values, report_date)
+        # Values exist only from an earlier completion (a retry); a first completion has none to replace.
+        await repository.replace_indicator_values(session, report, composed.indicator_values, report_date,
+                                                  replace=report.completions > 1)
         unavailable = [k for k, v in by_kind.items() if v["status"] == "unavailable"]
         await add_event(session, ReportCompletedV1(
             user_id=report.user_id, report_id=str(report.id), tags=composed.tags,
@@ -349,3 +458,4 @@ class ReportEngine:
         body["timings_ms"]["complete"] = round((time.perf_counter() - tc) * 1000, 1)
         report.body = body   # last: a JSONB value is serialised when assigned and flushed
         await session.flush()
+        return stale
