@@ -30,6 +30,9 @@ class Settings(BaseServiceSettings):
     scheduler_batch: int = 500
     housekeeping_every_s: float = 5.0   # auto-missed marking and horizon top-up
     relay_batch: int = 500
+    # Relay batches in flight at once (each its own transaction and connection): the next batch is claimed and sent
+    # while the previous ones wait for their acks and commit.
+    relay_depth: int = Field(4, ge=1, le=16)
     # Claim reminders due within this many seconds (real clock) and stage them to go out at their due time: the
     # claim work of a peak (everyone's 08:00:00 dose) is done before it, so the peak publishes on time.
     fire_lookahead_s: float = Field(30.0, ge=0, le=120)

@@ -3,6 +3,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from zhenxi_common.app import create_service_app
 from zhenxi_common.events import ReminderDueV1
@@ -15,7 +16,7 @@ from .config import Settings
 from .crypto import FieldCipher
 from .knowledge import get_drug_book
 from .models import inbox, outbox
-from .relay import DrainingRelay
+from .relay import DrainingRelay, RelayStats
 from .scheduler import Scheduler
 from .service import Reminders
 
@@ -31,8 +32,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Bursty outbox: swap the platform relay for one that drains full batches concurrently.
         if state.outbox_relay is not None:
             await state.outbox_relay.stop()
-        state.outbox_relay = DrainingRelay(state.sessionmaker, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
-                                           batch_size=settings.relay_batch)
+        if getattr(state, "relay_stats", None) is None:
+            state.relay_stats = RelayStats(state.metrics.registry)
+        # The relay's own pool: one connection per lane, commits without waiting for the WAL flush (relay.py says
+        # why that is safe for "sent" marks only).
+        relay_engine = create_async_engine(settings.database_url, pool_size=settings.relay_depth, max_overflow=0,
+                                           pool_pre_ping=True,
+                                           connect_args={"server_settings": {"synchronous_commit": "off"}})
+        relay_sessions = async_sessionmaker(relay_engine, expire_on_commit=False)
+        state.outbox_relay = DrainingRelay(relay_sessions, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
+                                           batch_size=settings.relay_batch, stats=state.relay_stats,
+                                           depth=settings.relay_depth)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))
@@ -48,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await state.scheduler.stop()
+            await state.outbox_relay.stop()
+            await relay_engine.dispose()
             await state.http.aclose()
 
     return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox,

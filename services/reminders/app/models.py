@@ -160,3 +160,7 @@ outbox, inbox = outbox_tables(metadata)
 from sqlalchemy import Column  # noqa: E402
 
 outbox.append_column(Column("not_before", DateTime(timezone=True), nullable=True))
+# The relay claims unsent rows in release order (not_before, or created_at for an event sent at once): this partial
+# index lets a claim read only rows whose time has come, not the next peak's rows staged behind them (0004).
+Index("ix_outbox_release", func.coalesce(outbox.c.not_before, outbox.c.created_at),
+      postgresql_where=outbox.c.published_at.is_(None))
