@@ -44,9 +44,9 @@ needs_reminders = pytest.mark.skipif(not REMINDERS, reason="the reminders servic
 
 
 @pytest.fixture(scope="module")
-def stack(zx_env):
+def stack(zx_env, tmp_path_factory):
     """The gateway and the services the pages call, as real processes; services not started here answer 503
-    through the gateway (and the pages say so)."""
+    through the gateway (and the pages say so). The report service fans out to the ocr, xray and nlp processes."""
     env = dict(os.environ)
     env["NLP_DENSE_RETRIEVAL"] = "false"  # no embeddings needed; keeps start-up short on a small machine
     started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ()) + (("tips",) if TIPS else ())
@@ -57,6 +57,12 @@ def stack(zx_env):
         for name in started:
             url = stack.enter_context(running_service(ROOT / "services" / name, free_port(), env, timeout_s=240))
             env[f"GATEWAY_{name.upper()}_URL"] = url
+        env.update({"REPORT_OCR_URL": env["GATEWAY_OCR_URL"], "REPORT_XRAY_URL": env["GATEWAY_XRAY_URL"],
+                    "REPORT_NLP_URL": env["GATEWAY_NLP_URL"], "REPORT_REMINDERS_URL": env["GATEWAY_REMINDERS_URL"],
+                    "REPORT_UPLOAD_DIR": str(tmp_path_factory.mktemp("report-uploads")),
+                    "REPORT_WORKER_POLL_S": "0.5"})
+        env["GATEWAY_REPORT_URL"] = stack.enter_context(
+            running_service(ROOT / "services" / "report", free_port(), env, timeout_s=240))
         yield stack.enter_context(running_service(ROOT / "gateway", free_port(), env))
 
 
@@ -103,16 +109,16 @@ class Tab:
         self.context.close()
 
 
-def _lab_photo(tmp_path: Path) -> Path:
+def _lab_photo(tmp_path: Path, seed: int = 0) -> Path:
     """A synthetic biochemistry sheet with abnormal values (ocr's generator, as the ocr↔nlp contract test uses)."""
     import cv2
 
     sys.path.insert(0, str(ROOT / "services" / "ocr" / "synth"))
     import generate as synth
 
-    img, truth = synth.make_report(random.Random("contract-biochemistry-0"), 0, synth.available_fonts(),
+    img, truth = synth.make_report(random.Random(f"contract-biochemistry-{seed}"), 0, synth.available_fonts(),
                                    distortion="clean", panel="biochemistry")
-    path = tmp_path / "lab.jpg"
+    path = tmp_path / f"lab{seed or ''}.jpg"
     cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
     return path
 
@@ -174,44 +180,97 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     page.get_by_label("化验单照片").set_input_files(str(lab))
     page.get_by_label("胸部 X 光片").set_input_files(str(XRAY))
     page.get_by_label("症状描述（可选）").fill("咳嗽三天，有点发热")
+    page.get_by_label("性别").select_option("female")
+    page.get_by_label("年龄（可选）").fill("46")
     tab.shot(shots, "analysis-phone")
     page.get_by_role("button", name="开始分析").click()
-    # Progress is shown step by step while the services work.
+    # One report in the report service; its page follows the sections' progress over SSE.
+    page.wait_for_url(re.compile(r"#/report/[0-9a-f-]{36}$"))
+    report_id = page.url.rsplit("/", 1)[1]
+    page.locator("section.progress").wait_for()
     page.get_by_text("进行中…").first.wait_for()
-    page.get_by_role("heading", name="检查报告").wait_for(timeout=180_000)
+    page.locator(".downloads").wait_for(timeout=240_000)  # rendered once the report is complete
+    expect(page.locator("section.progress")).to_have_count(0)
 
     # Abnormal items first, each with its flag; then the table with printed ranges.
     abnormal = page.locator("article.abn")
     assert abnormal.count() >= 2
     assert re.search(r"\b(H|L|HH|LL|POS)\b", abnormal.first.inner_text())
-    rows = page.locator("table tbody tr")
+    rows = page.locator("table.indicators tbody tr")
     assert rows.count() >= 5
-    assert page.locator("tbody tr.abnormal").count() == abnormal.count()
+    assert page.locator("table.indicators tbody tr.abnormal").count() == abnormal.count()
     first_rows = [rows.nth(i).get_attribute("class") for i in range(abnormal.count())]
     assert all(c == "abnormal" for c in first_rows)  # abnormal rows lead the table too
-    # The X-ray with overlays that toggle.
+    ranges = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(rows.count())]
+    assert any(re.search(r"\d+(\.\d+)?\s*(–|-{1,2}|~)\s*\d+", r) for r in ranges), ranges  # as printed
+    assert page.locator("ul.summary li").count() >= 1
+    # The X-ray: the film this browser uploaded, the service's overlay image (masks) and heatmaps, toggled.
     stage = page.locator(".xray-stage")
     stage.locator("img.base").wait_for()
-    assert stage.locator("img.base").evaluate("img => img.naturalWidth") > 0
-    masks = stage.locator("canvas.mask")
-    assert masks.count() >= 2
+    page.wait_for_function("() => document.querySelector('.xray-stage img.base').naturalWidth > 0")
+    masks = stage.locator("img.mask")
+    assert masks.count() == 1
     expect(masks.first).to_be_hidden()
     page.get_by_label(re.compile("器官轮廓")).check()
     expect(masks.first).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.xray-stage img.mask').naturalWidth > 0")
     heat = stage.locator("img.heat")
-    if heat.count():
-        expect(heat.first).to_be_visible()
-        page.get_by_label(re.compile("热力图")).uncheck()
-        expect(heat.first).to_be_hidden()
+    if heat.count():  # one finding's heatmap at a time, chosen from a list
+        expect(stage.locator("img.heat:visible")).to_have_count(1)
+        picker = page.get_by_label("热力图对应的发现")
+        shown = stage.locator("img.heat:visible").evaluate("el => [...el.parentNode.querySelectorAll('img.heat')].indexOf(el)")
+        other = [o for o in picker.locator("option").evaluate_all("os => os.map(o => o.value)") if o != str(shown)]
+        if other:
+            picker.select_option(other[0])
+            expect(stage.locator("img.heat:visible")).to_have_count(1)
+            assert stage.locator("img.heat:visible").evaluate(
+                "el => [...el.parentNode.querySelectorAll('img.heat')].indexOf(el)") == int(other[0])
+        page.wait_for_function("() => [...document.querySelectorAll('.xray-stage img.heat')]"
+                               ".some(i => !i.hidden && i.naturalWidth > 0)")
+        stage.screenshot(path=str(shots / "report-xray-layers-phone.png"))
+        page.get_by_label("热力图", exact=True).uncheck()
+        expect(stage.locator("img.heat:visible")).to_have_count(0)
     # Departments link into booking.
     book = page.get_by_role("link", name="去挂号")
     assert book.count() >= 1 and "#/booking?department=" in book.first.get_attribute("href")
+    expect(page.locator(".disclaimer")).to_contain_text("不构成诊断")
+    # The PDF is the report service's, fetched with the in-memory token and saved as a file.
+    with page.expect_download(timeout=180_000) as dl:  # rendered on a shared, loaded CPU
+        page.get_by_role("button", name="下载 PDF").click()
+    pdf = dl.value
+    assert pdf.suggested_filename.endswith(".pdf")
+    assert Path(pdf.path()).read_bytes()[:5] == b"%PDF-"
     tab.shot(shots, "report-phone")
     page.set_viewport_size(DESKTOP)
     tab.shot(shots, "report-desktop")
+
+    # Home shows the latest report; history lists it and charts an indicator over time.
     page.get_by_role("navigation", name="main").get_by_role("link", name="首页").click()
-    page.locator(".chart").first.wait_for()
+    expect(page.locator(f"a[href='#/report/{report_id}']").first).to_be_visible()
     tab.shot(shots, "home-desktop")
+    tab.open("history")
+    page.get_by_role("heading", name="指标趋势").wait_for()
+    expect(page.locator("ul.reports li")).to_have_count(1)
+    expect(page.get_by_label("指标").locator("option")).not_to_have_count(0)
+    expect(page.locator(".chart")).to_contain_text("只有一次结果")  # one report: no one-point chart
+    expect(page.locator("table.history-table tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="加载更多")).to_be_hidden()
+
+    # A second lab report: the report compares with the first, and history charts the indicators over time.
+    page.get_by_role("navigation", name="main").get_by_role("link", name="分析").click()
+    page.get_by_label("化验单照片").set_input_files(str(_lab_photo(tmp_path, seed=1)))
+    page.get_by_role("button", name="开始分析").click()
+    page.wait_for_url(lambda url: "#/report/" in url and report_id not in url)
+    page.locator(".downloads").wait_for(timeout=240_000)
+    expect(page.locator("ul.trends li").first).to_be_visible()
+    assert page.locator("table.indicators .spark").count() >= 1
+    tab.open("history")
+    page.locator(".chart .u-wrap").first.wait_for()
+    expect(page.locator("table.history-table tbody tr")).to_have_count(2)
+    expect(page.locator("ul.reports li")).to_have_count(2)
+    tab.shot(shots, "history-desktop")
+    page.set_viewport_size(PHONE)
+    tab.shot(shots, "history-phone")
     assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
     tab.close()
 
@@ -421,3 +480,126 @@ def test_patient_reads_tips_for_them_searches_and_keeps_a_favourite(stack, brows
     tab.shot(shots, "tip-phone")
     assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
     tab.close()
+
+
+def _toy_classifier(seed: int) -> bytes:
+    """A tiny real ONNX classifier (pool -> linear -> softmax over 2 classes) with the registry's classification
+    signature, so the upload is validated for real."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.normal(size=(1, 2)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=(2,)).astype(np.float32), "b")]
+    nodes = [helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=1)]
+    graph = helper.make_graph(nodes, "toy", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 1, 32, 32])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="zhenxi-web-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _login_as_admin(tab: Tab, zx_env, username: str) -> None:
+    page = tab.page
+    _register_and_login(tab, username)
+    _promote(zx_env, username)
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="管理", exact=True).click()
+    page.get_by_role("heading", name="管理").wait_for()
+
+
+@needs_tips
+def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistics(stack, browser, shots, zx_env,
+                                                                                  tmp_path):
+    import httpx
+
+    r = httpx.post(f"{stack}/api/auth/register", json={"username": "web_role_user", "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    admin = Tab(browser, stack, DESKTOP)
+    page = admin.page
+    _login_as_admin(admin, zx_env, "web_admin_2")
+    chips = page.locator("nav.chips")
+
+    # Users and roles: find the user and make them an integrator.
+    page.get_by_label("用户名").fill("web_role_user")
+    page.get_by_role("button", name="搜索").click()
+    role = page.get_by_label("角色 web_role_user")
+    role.select_option("integrator")
+    expect(page.get_by_role("alert")).to_contain_text("web_role_user → integrator")
+    admin.shot(shots, "admin-users-desktop")
+    page.reload()
+    expect(page.get_by_label("角色 web_role_user")).to_have_value("integrator")  # stored, not just shown
+
+    # Tips: write Markdown, see the service's preview, publish; a patient then finds it.
+    chips.get_by_role("link", name="科普").click()
+    page.get_by_role("heading", name="科普编辑").wait_for()
+    page.get_by_label("标题").fill("饭后散步有助控制血糖")
+    page.get_by_label("摘要").fill("每餐后散步十五分钟，血糖更平稳。")
+    page.get_by_label("正文").fill("## 为什么\n\n餐后散步能让肌肉**消耗葡萄糖**，减少血糖高峰。")
+    expect(page.locator(".preview strong")).to_have_text("消耗葡萄糖")
+    expect(page.locator(".preview h2")).to_have_text("为什么")
+    admin.shot(shots, "admin-tips-desktop")
+    page.get_by_role("button", name="发布").click()
+    expect(page.get_by_role("alert")).to_contain_text("已发布")
+
+    # Models: the registry; a tiny real classifier uploaded (validated, staged), promoted, then rolled back.
+    chips.get_by_role("link", name="模型").click()
+    page.get_by_role("heading", name="模型注册表").wait_for()
+    page.get_by_role("heading", name="训练任务").wait_for()
+    registry = page.locator("section.card", has=page.get_by_role("heading", name="模型注册表"))
+    expect(registry.locator("table")).to_contain_text("chestnet")
+    upload = page.locator("section.card", has=page.get_by_role("heading", name="上传模型"))
+    for version, seed in (("1", 1), ("2", 2)):
+        model = tmp_path / f"toy{version}.onnx"
+        model.write_bytes(_toy_classifier(seed))
+        upload.get_by_label("ONNX 文件").set_input_files(str(model))
+        upload.get_by_label("名称").fill("web-toy")
+        upload.get_by_label("任务").select_option("classification")
+        upload.get_by_label("版本").fill(version)
+        upload.get_by_label("类别名（分类模型）").fill("normal, abnormal" if version == "1" else "")
+        upload.get_by_role("button", name="上传").click()
+        expect(upload.get_by_role("alert")).to_contain_text(f"已校验并暂存: web-toy {version}")
+        row = registry.locator("tr", has_text="web-toy").filter(has=page.locator("td", has_text=re.compile(f"^{version}$")))
+        expect(row).to_contain_text("已暂存")
+        row.get_by_role("button", name="上线").click()
+        expect(registry.get_by_role("alert")).to_contain_text(f"web-toy {version}")
+        expect(row).to_contain_text("服务中")
+    registry.get_by_role("button", name="回滚 web-toy").click()
+    expect(registry.get_by_role("alert")).to_contain_text("web-toy → 1")
+    expect(registry.locator("tr", has_text="web-toy").filter(has=page.locator("td", has_text=re.compile("^1$")))).to_contain_text("服务中")
+    admin.shot(shots, "admin-models-desktop")
+
+    # Statistics: reports per day (the patient journey's report among them) and adherence as charts.
+    chips.get_by_role("link", name="统计").click()
+    reports = page.locator("section.card", has=page.get_by_role("heading", name="每日报告（近 30 天）"))
+    expect(reports.locator(".stat-line")).to_contain_text("含危急值")
+    reports.locator(".chart .u-wrap").wait_for()
+    adherence = page.locator("section.card", has=page.get_by_role("heading", name="每日服药依从性（近 30 天）"))
+    if REMINDERS:
+        adherence.locator(".chart .u-wrap").wait_for()
+    if BOOKING:
+        page.locator("section.card", has=page.get_by_role("heading", name="每日预约（按就诊日，前 30 天至后 14 天）")).locator(".chart .u-wrap").wait_for()
+    admin.shot(shots, "admin-stats-desktop")
+    page.set_viewport_size(PHONE)
+    admin.shot(shots, "admin-stats-phone")
+    assert not [p for p in admin.problems if "Content Security Policy" in p], admin.problems
+    admin.close()
+
+    # A patient cannot read the statistics.
+    patient = Tab(browser, stack, PHONE)
+    _register_and_login(patient, "web_patient_6")
+    patient.open("admin/stats")
+    expect(patient.page.locator("main")).to_contain_text("只有管理员可以访问此页面")
+    patient.page.get_by_role("navigation", name="main").get_by_role("link", name="科普").click()
+    patient.page.get_by_label("搜索").fill("饭后散步")
+    patient.page.get_by_role("button", name="搜索").click()
+    expect(patient.page.locator("li.tip").first).to_contain_text("饭后散步有助控制血糖")
+    patient.close()

@@ -32,6 +32,8 @@ class Settings(BaseServiceSettings):
     upstream_budgets_s: dict[str, float] = {
         "*": 15.0, "GET": 5.0, "HEAD": 5.0, "OPTIONS": 5.0,
         "POST /api/ocr/": 60.0, "POST /api/xray/": 60.0, "POST /api/nlp/": 20.0, "POST /api/report/": 90.0,
+        # A report's PDF (and HTML) is rendered when asked for: seconds of CPU, more on a busy machine.
+        "GET /api/report/v1/reports/": 60.0,
     }
     # Once an answer has started, a streamed body (SSE) may be quiet this long between chunks; the per-route budget
     # bounds only the wait for the answer to start.

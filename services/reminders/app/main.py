@@ -9,6 +9,7 @@ from zhenxi_common.app import create_service_app
 from zhenxi_common.events import ReminderDueV1
 from zhenxi_common.http import make_http_client
 
+from .admin_stats import admin_router
 from .api import router
 from .bookings import consume_bookings
 from .channels import Dispatcher
@@ -62,5 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await relay_engine.dispose()
             await state.http.aclose()
 
-    return create_service_app(settings, title="Zhenxi reminders", routers=[router], outbox_table=outbox,
-                              resources=resources)
+    return create_service_app(settings, title="Zhenxi reminders", routers=[router, admin_router],
+                              outbox_table=outbox, resources=resources)

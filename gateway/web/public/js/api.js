@@ -160,3 +160,28 @@ export async function sseLoop(path, onEvent, signal, { retryMs = 1000, maxReconn
     await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }
+
+/** An authenticated download (PDF, HTML, FHIR) saved as a file: fetched with the in-memory token, handed to the
+ *  browser as a blob through a temporary object URL (never a URL that carries the token). */
+export async function download(path, filename) {
+  const headers = {};
+  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  let resp;
+  try {
+    resp = await fetch(`/api/${path}`, { headers, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError(0, 'network', 'network error');
+  }
+  if (resp.status === 401 && (await refresh())) return download(path, filename);
+  if (!resp.ok) throw await asError(resp);
+  const blob = await resp.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return blob;
+}

@@ -7,6 +7,7 @@ import { authPage } from './pages/auth.js';
 import { homePage } from './pages/home.js';
 import { analysisPage, reportPage } from './pages/analysis.js';
 import { consultPage } from './pages/consult.js';
+import { historyPage } from './pages/history.js';
 import { adminPage } from './pages/admin.js';
 import { bookingPage } from './pages/booking.js';
 import { medicationPage } from './pages/medication.js';
@@ -18,6 +19,7 @@ const ROUTES = {
   home: { page: homePage, tab: 'home' },
   analysis: { page: analysisPage, tab: 'analysis' },
   report: { page: reportPage, tab: 'analysis' },
+  history: { page: historyPage, tab: 'analysis' },
   consult: { page: consultPage, tab: 'consult' },
   medication: { page: medicationPage, tab: 'medication' },
   booking: { page: bookingPage, tab: 'booking' },

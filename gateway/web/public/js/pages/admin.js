@@ -1,13 +1,15 @@
 // Admin: users and roles (gateway), models (xray), hospitals/doctors/sessions and booking statistics with the
-// audit log (booking), the tips editor (tips). One sub-page each: #/admin/<section>.
+// audit log (booking), the tips editor (tips), statistics as charts (booking, report, reminders). One sub-page each: #/admin/<section>.
 import { api } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import { bookingAdmin } from './admin_booking.js';
 import { modelsAdmin } from './admin_models.js';
+import { statsAdmin } from './admin_stats.js';
 import { tipsAdmin } from './tips.js';
 
-const SECTIONS = [['users', 'admin_users'], ['booking', 'admin_booking'], ['models', 'admin_models'], ['tips', 'admin_tips']];
+const SECTIONS = [['users', 'admin_users'], ['booking', 'admin_booking'], ['models', 'admin_models'], ['tips', 'admin_tips'],
+  ['stats', 'admin_statistics']];
 
 async function usersAdmin(route) {
   const q = route.params.get('q') || '';
@@ -41,7 +43,7 @@ export async function adminPage(route, { session }) {
   page.append(h('nav', { class: 'chips', 'aria-label': t('admin_title') }, SECTIONS.map(([s, key]) => h('a', {
     href: `#/admin/${s}`, class: `chip ${s === section ? 'on' : ''}`, 'aria-current': s === section ? 'page' : false,
   }, t(key)))));
-  const parts = { users: usersAdmin, booking: bookingAdmin, models: modelsAdmin, tips: tipsAdmin };
+  const parts = { users: usersAdmin, booking: bookingAdmin, models: modelsAdmin, tips: tipsAdmin, stats: statsAdmin };
   page.append(...(await parts[section](route)));
   return page;
 }

@@ -27,7 +27,7 @@ export async function modelsAdmin() {
       const names = [...new Set(list.items.map((m) => m.name))];
       table.replaceChildren(h('table', {}, h('thead', {}, h('tr', {},
         [t('model_name'), t('model_version'), t('model_stage'), ''].map((k) => h('th', { scope: 'col' }, k)))),
-      h('tbody', {}, list.items.map((m) => h('tr', {}, h('td', {}, m.name), h('td', {}, m.version), h('td', {}, m.status),
+      h('tbody', {}, list.items.map((m) => h('tr', {}, h('td', {}, m.name), h('td', {}, m.version), h('td', { class: `mstatus ${m.status}` }, t(`mstatus_${m.status}`) === `mstatus_${m.status}` ? m.status : t(`mstatus_${m.status}`)),
         h('td', {}, m.status === 'active' ? '' : h('button', {
           type: 'button', class: 'small',
           onclick: async () => { try { await api(`xray/v1/models/${encodeURIComponent(m.name)}/versions/${encodeURIComponent(m.version)}:promote`, { method: 'POST' }); showAlert(mbox, `${t('saved')}: ${m.name} ${m.version}`, 'ok'); load(); } catch (err) { showAlert(mbox, errorText(err)); } },
@@ -44,8 +44,11 @@ export async function modelsAdmin() {
 
   const file = h('input', { type: 'file', name: 'model_file', accept: '.onnx', required: true });
   const name = h('input', { name: 'model_name', required: true, maxlength: 64 });
-  const task = h('input', { name: 'task', required: true, maxlength: 32, value: 'classifier' });
+  // The xray registry's tasks (validation.TASKS): the signature a candidate must have.
+  const task = h('select', { name: 'task', required: true }, [['classification', t('task_classification')],
+    ['detection', t('task_detection')], ['chest', t('task_chest')]].map(([v, l]) => h('option', { value: v }, l)));
   const version = h('input', { name: 'version', required: true, maxlength: 64 });
+  const labels = h('input', { name: 'labels', maxlength: 2000, placeholder: 'normal, pneumonia' });
   const ubox = alertBox();
   const upload = card(t('upload_model'), h('form', {
     class: 'stack',
@@ -53,9 +56,12 @@ export async function modelsAdmin() {
       ev.preventDefault();
       const f = new FormData();
       f.append('file', file.files[0]); f.append('name', name.value.trim()); f.append('task', task.value.trim()); f.append('version', version.value.trim());
+      const names = labels.value.split(/[,，]/).map((x) => x.trim()).filter(Boolean);
+      if (names.length) f.append('metadata', JSON.stringify({ labels: names }));  // else the registry keeps the active version's
       try { const m = await api('xray/v1/models', { method: 'POST', form: f }); showAlert(ubox, `${t('staged')}: ${m.name} ${m.version}`, 'ok'); load(); } catch (err) { showAlert(ubox, errorText(err)); }
     },
   }, field(t('onnx_file'), file), h('div', { class: 'row' }, field(t('model_name'), name), field(t('task'), task), field(t('model_version'), version)),
+  field(t('model_labels'), labels, t('model_labels_hint')),
   ubox, h('button', { type: 'submit', class: 'primary' }, t('upload'))));
 
   const jobs = card(t('training_jobs'));

@@ -1,43 +1,30 @@
-// New analysis (lab photo + X-ray + symptoms, with live progress of each step) and the report page.
-// The results of this browser session stay in memory only (never in storage: they are personal data).
-import { api } from '../api.js';
+// New analysis and the report page, both through the report service (/api/report/v1/reports): the upload makes one
+// report; its page follows the report's progress over SSE (fetch-based, with the in-memory token) and renders the
+// composed report: abnormal items first, the indicator table with printed ranges, trends, the X-ray with overlays
+// that toggle, departments into booking, tips, downloads (PDF / HTML / FHIR from the service) and the disclaimer.
+import { api, blobUrl, download, sse } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
 import { errorText, getLang, t } from '../i18n.js';
 import { sparkline } from '../charts.js';
 
 const ABNORMAL = new Set(['L', 'H', 'LL', 'HH', 'POS', 'ABN']);
 const CRITICAL = new Set(['LL', 'HH']);
-const runs = [];  // this session's analyses, newest last
+const KINDS = ['lab', 'xray', 'symptoms'];
+// The X-ray films this browser session uploaded, by report id: shown under the overlays. In memory only.
+const films = new Map();
 
-export function latestAnalysis() { return runs[runs.length - 1] || null; }
-
-export function urgentOf(run) {
-  const inds = (run.lab && run.lab.indicators) || [];
-  return inds.some((i) => i.critical || CRITICAL.has(i.flag))
-    || (run.interpretation && run.interpretation.urgency === 'emergency')
-    || (run.symptoms && run.symptoms.urgency === 'emergency');
-}
-
-const STEPS = ['ocr', 'xray', 'interpret', 'symptoms'];
+let following = null;  // the report page's SSE subscription, closed when the user leaves the page
+window.addEventListener('hashchange', () => { if (following) following.abort(); following = null; });
 
 export async function analysisPage(route, { go }) {
   const lab = h('input', { type: 'file', name: 'lab', accept: 'image/*,application/pdf', capture: 'environment' });
   const xray = h('input', { type: 'file', name: 'xray', accept: 'image/png,image/jpeg,.dcm,application/dicom', capture: 'environment' });
   const symptoms = h('textarea', { name: 'symptoms', rows: 3, maxlength: 2000, placeholder: t('symptoms_ph') });
+  const sex = h('select', { name: 'sex' }, [['', t('not_given')], ['female', t('sex_female')], ['male', t('sex_male')]]
+    .map(([v, l]) => h('option', { value: v }, l)));
+  const age = h('input', { type: 'number', name: 'age', min: 0, max: 130, step: 1, inputmode: 'numeric' });
   const box = alertBox();
-  const status = {};
-  const items = STEPS.map((s) => {
-    status[s] = h('span', { class: 'state' }, t('st_pending'));
-    return h('li', { dataset: { step: s } }, h('span', {}, t(`step_${s}`)), status[s]);
-  });
-  const progress = h('section', { class: 'card', hidden: true, 'aria-live': 'polite' },
-    h('h2', {}, t('progress')), h('ol', { class: 'steps' }, items));
-  const set = (step, state, note) => {
-    status[step].textContent = t(`st_${state}`) + (note ? ` · ${note}` : '');
-    status[step].parentElement.className = state;
-  };
   const submit = h('button', { type: 'submit', class: 'primary' }, t('analyse'));
-
   const form = h('form', {
     class: 'stack',
     onsubmit: async (ev) => {
@@ -47,57 +34,46 @@ export async function analysisPage(route, { go }) {
       const xrayFile = xray.files[0];
       const text = symptoms.value.trim();
       if (!labFile && !xrayFile && !text) { showAlert(box, t('need_input')); return; }
+      const f = new FormData();
+      if (labFile) f.append('lab', labFile);
+      if (xrayFile) f.append('xray', xrayFile);
+      if (text) f.append('symptoms', text);
+      if (sex.value) f.append('sex', sex.value);
+      if (age.value !== '') f.append('age', age.value);
+      f.append('lang', getLang() === 'en' ? 'en' : 'zh');
       submit.disabled = true;
-      progress.hidden = false;
-      const run = { at: Date.now(), errors: {} };
-      STEPS.forEach((s) => set(s, 'pending'));
-      const step = async (name, wanted, fn) => {
-        if (!wanted) { set(name, 'skipped'); return null; }
-        set(name, 'running');
-        try { const out = await fn(); set(name, 'done'); return out; } catch (err) {
-          run.errors[name] = errorText(err);
-          set(name, 'failed', errorText(err));
-          return null;
-        }
-      };
-      const upload = (path, file) => { const f = new FormData(); f.append('file', file); return api(path, { method: 'POST', form: f }); };
-      const [labOut, xrayOut, symOut] = await Promise.all([
-        step('ocr', labFile, () => upload('ocr/v1/lab-reports:parse', labFile)),
-        step('xray', xrayFile, () => upload('xray/v1/xray/analyses', xrayFile)),
-        step('symptoms', text, () => api('nlp/v1/symptoms:analyze', { method: 'POST', json: { text, lang: getLang() } })),
-      ]);
-      run.lab = labOut;
-      run.xray = xrayOut;
-      run.symptoms = symOut;
-      if (xrayFile && xrayOut) run.xrayUrl = URL.createObjectURL(xrayFile);
-      const indicators = (labOut && labOut.indicators) || [];
-      run.interpretation = await step('interpret', indicators.length, () => api('nlp/v1/interpretations', {
-        method: 'POST', json: { indicators, header: { sex: labOut.header.sex, age: labOut.header.age }, lang: getLang() },
-      }));
-      submit.disabled = false;
-      if (labOut || xrayOut || symOut) {
-        runs.push(run);
-        go('report');
-      } else {
-        showAlert(box, Object.values(run.errors)[0] || t('err.server_error'));
+      try {
+        const created = await api('report/v1/reports', { method: 'POST', form: f });
+        if (xrayFile) films.set(created.id, URL.createObjectURL(xrayFile));
+        go(`report/${created.id}`);
+      } catch (err) {
+        showAlert(box, errorText(err));
+      } finally {
+        submit.disabled = false;
       }
     },
   },
   field(t('lab_photo'), lab, t('lab_photo_hint')),
   field(t('xray_photo'), xray, t('xray_hint')),
   field(t('symptoms'), symptoms),
+  h('div', { class: 'row' }, field(t('sex'), sex), field(t('age'), age, t('age_hint'))),
   box, submit);
-  return h('div', { class: 'page' }, h('h1', {}, t('analysis_title')), card(null, form), progress,
+  return h('div', { class: 'page' }, h('h1', {}, t('analysis_title')), card(null, form),
+    h('p', {}, h('a', { href: '#/history' }, t('history_title'))),
     h('p', { class: 'muted small' }, t('disclaimer')));
 }
+
+// ---------------------------------------------------------------- pieces of the report
+function nameOf(row) { return (getLang() === 'en' ? row.name_en : row.name) || row.name || row.code; }
 
 function flagBadge(flag) {
   if (!flag) return h('span', { class: 'muted' }, '—');
   return h('span', { class: `flag flag-${flag}`, title: t(`flag_${flag}`) }, flag, h('span', { class: 'sr' }, ` ${t(`flag_${flag}`)}`));
 }
 
-function rangeText(ind) {
-  const r = ind.reference || {};
+/** The reference range as printed on the sheet (its text when the sheet printed one). */
+export function rangeText(ref) {
+  const r = ref || {};
   if (r.text) return r.text;
   if (r.low != null && r.high != null) return `${r.low}–${r.high}`;
   if (r.low != null) return `≥${r.low}`;
@@ -105,124 +81,263 @@ function rangeText(ind) {
   return '—';
 }
 
-function history(code) {
-  return runs.flatMap((r) => ((r.lab && r.lab.indicators) || [])
-    .filter((i) => i.code === code && typeof i.value === 'number').map((i) => [r.at, i.value]));
+function reasonText(reason) {
+  if (!reason) return t('reason_upstream_error');
+  const key = `reason_${reason.code}`;
+  const known = t(key);
+  if (known !== key) return known;
+  return errorText({ code: reason.code, message: reason.message || reason.detail || reason.code });
 }
 
-function labSection(run) {
-  const inds = run.lab.indicators;
-  const explain = new Map(((run.interpretation && run.interpretation.indicators) || []).map((i) => [i.code, i]));
-  const abnormal = inds.filter((i) => ABNORMAL.has(i.flag))
-    .sort((a, b) => (CRITICAL.has(b.flag) || b.critical) - (CRITICAL.has(a.flag) || a.critical));
+function isCritical(row) { return row.critical || CRITICAL.has(row.flag); }
+
+function labCards(lab, trends) {
+  const rows = lab.indicators || [];
+  const abnormal = rows.filter((i) => ABNORMAL.has(i.flag) || i.critical)
+    .sort((a, b) => isCritical(b) - isCritical(a));
   const abn = card(t('abnormal_first'));
   if (!abnormal.length) abn.append(h('p', {}, t('all_normal')));
   for (const i of abnormal) {
-    const ex = explain.get(i.code);
-    const e = ex && ex.explanation;
-    abn.append(h('article', { class: `abn ${CRITICAL.has(i.flag) || i.critical ? 'critical' : ''}` },
-      h('h3', {}, getLang() === 'en' ? i.name_en : i.name, ' ', flagBadge(i.flag)),
-      h('p', { class: 'value' }, `${i.value_text} ${i.unit_text || i.unit || ''}`, h('span', { class: 'muted' }, `  (${rangeText(i)})`)),
-      e && (e.text || e.meaning) ? h('p', {}, e.text || e.meaning) : null,
-      e && e.advice ? h('p', { class: 'advice' }, e.advice) : null));
+    abn.append(h('article', { class: `abn ${isCritical(i) ? 'critical' : ''}` },
+      h('h3', {}, nameOf(i), ' ', flagBadge(i.flag)),
+      h('p', { class: 'value' }, `${i.value_text ?? i.value} ${i.unit || ''}`, h('span', { class: 'muted' }, `  (${rangeText(i.reference)})`)),
+      i.meaning ? h('p', {}, i.meaning) : null,
+      i.advice ? h('p', { class: 'advice' }, i.advice) : null));
   }
-  const rows = [...abnormal, ...inds.filter((i) => !ABNORMAL.has(i.flag))].map((i) => h('tr', { class: ABNORMAL.has(i.flag) ? 'abnormal' : '' },
-    h('th', { scope: 'row' }, getLang() === 'en' ? i.name_en : i.name),
-    h('td', {}, i.value_text, ' ', sparkline(history(i.code), i.name)),
-    h('td', {}, i.unit_text || i.unit || ''), h('td', {}, rangeText(i)), h('td', {}, flagBadge(i.flag))));
-  const table = card(t('indicator_table'), h('div', { class: 'table-wrap' }, h('table', {},
-    h('thead', {}, h('tr', {}, ['col_name', 'col_value', 'col_unit', 'col_range', 'col_flag'].map((k) => h('th', { scope: 'col' }, t(k))))),
-    h('tbody', {}, rows))));
-  return [abn, table];
-}
-
-function maskLayer(b64, color) {
-  // Binary mask PNG → a coloured translucent layer drawn on a canvas (no inline styles needed).
-  const canvas = h('canvas', { class: 'layer mask', 'aria-hidden': 'true' });
-  const img = new Image();
-  img.onload = () => {
-    canvas.width = img.width; canvas.height = img.height;
-    const ctx = canvas.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const data = ctx.getImageData(0, 0, img.width, img.height);
-    for (let p = 0; p < data.data.length; p += 4) {
-      const on = data.data[p] > 127;
-      data.data[p] = color[0]; data.data[p + 1] = color[1]; data.data[p + 2] = color[2]; data.data[p + 3] = on ? 90 : 0;
-    }
-    ctx.putImageData(data, 0, 0);
-  };
-  img.src = `data:image/png;base64,${b64}`;
-  return canvas;
-}
-
-function xraySection(run) {
-  const x = run.xray;
-  const W = x.image.width; const H = x.image.height;
-  const heat = x.heatmaps.map((m) => h('img', { class: 'layer heat', alt: '', src: `data:image/png;base64,${m.png_base64}` }));
-  const colors = [[30, 144, 255], [255, 140, 0], [50, 205, 50]];
-  const masks = Object.entries(x.masks || {}).map(([, b64], i) => maskLayer(b64, colors[i % colors.length]));
-  const boxes = x.detections.map((d) => {
-    const el = h('div', { class: 'layer box', title: `${d.label} ${(d.score * 100).toFixed(0)}%` }, h('span', {}, d.label));
-    el.style.left = `${(100 * d.box[0]) / W}%`; el.style.top = `${(100 * d.box[1]) / H}%`;
-    el.style.width = `${(100 * (d.box[2] - d.box[0])) / W}%`; el.style.height = `${(100 * (d.box[3] - d.box[1])) / H}%`;
-    return el;
+  const byCode = new Map((trends || []).map((tr) => [tr.code, tr]));
+  const ordered = [...abnormal, ...rows.filter((i) => !abnormal.includes(i))];
+  const body = ordered.map((i) => {
+    const tr = byCode.get(i.code);
+    return h('tr', { class: abnormal.includes(i) ? 'abnormal' : '' },
+      h('th', { scope: 'row' }, nameOf(i)),
+      h('td', {}, i.value_text ?? i.value, tr ? sparkline(tr.points.map((p) => [p.date, p.value]), nameOf(i)) : null,
+        tr && tr.meaningful ? h('span', { class: 'trend-mark', title: t(`dir_${tr.direction}`) }, tr.direction === 'rise' ? ' ↑' : ' ↓') : null),
+      h('td', {}, i.unit || ''), h('td', {}, rangeText(i.reference)), h('td', {}, flagBadge(i.flag)));
   });
-  const stage = h('div', { class: 'xray-stage' },
-    h('img', { class: 'base', src: run.xrayUrl, alt: t('xray_photo') }), masks, heat, boxes);
-  const toggle = (key, layers, on) => {
-    const input = h('input', { type: 'checkbox', checked: on, onchange: () => layers.forEach((l) => { l.hidden = !input.checked; }) });
-    layers.forEach((l) => { l.hidden = !on; });
-    return h('label', { class: 'toggle' }, input, ' ', t(key), ` (${layers.length})`);
-  };
-  const positives = x.findings.filter((f) => f.positive);
-  return card(t('xray_section'),
-    h('div', { class: 'toggles', role: 'group', 'aria-label': t('xray_section') },
-      toggle('overlay_heatmap', heat, true), toggle('overlay_mask', masks, false), toggle('overlay_boxes', boxes, true)),
-    stage,
-    h('h3', {}, t('findings')),
-    h('ul', { class: 'findings' }, (positives.length ? positives : x.findings.slice().sort((a, b) => b.probability - a.probability).slice(0, 3))
-      .map((f) => h('li', { class: f.positive ? 'positive' : '' }, `${f.label}: ${t('prob')} ${(f.probability * 100).toFixed(0)}%`,
-        f.positive ? ` · ${t('positive')}` : ''))),
-    h('p', { class: 'muted small' }, getLang() === 'en' ? x.disclaimer.en : x.disclaimer.zh));
+  const table = card(t('indicator_table'), h('div', { class: 'table-wrap' }, h('table', { class: 'indicators' },
+    h('thead', {}, h('tr', {}, ['col_name', 'col_value', 'col_unit', 'col_range', 'col_flag'].map((k) => h('th', { scope: 'col' }, t(k))))),
+    h('tbody', {}, body))));
+  const out = [abn, table];
+  if ((trends || []).length) {
+    out.push(card(t('trends'), h('ul', { class: 'links trends' }, trends.map((tr) => h('li', {},
+      h('span', {}, `${tr.name}: ${tr.points.map((p) => p.value).join(' → ')} ${tr.unit || ''}`,
+        tr.meaningful ? h('strong', { class: 'trend-note' }, ` · ${t('trend_meaningful')}`) : null),
+      sparkline(tr.points.map((p) => [p.date, p.value]), tr.name)))),
+    h('a', { href: '#/history' }, t('history_title'))));
+  }
+  if ((lab.patterns || []).length) {
+    out.push(card(t('patterns'), h('ul', {}, lab.patterns.map((p) => h('li', {}, h('strong', {}, p.name), p.explanation ? ` — ${p.explanation}` : '')))));
+  }
+  return out;
 }
 
-function departmentsCard(run) {
-  const deps = new Map();
-  for (const d of [...((run.interpretation && run.interpretation.departments) || []), ...((run.symptoms && run.symptoms.departments) || [])]) {
-    if (!deps.has(d.id)) deps.set(d.id, d);
+function xrayCard(reportId, xr) {
+  const section = card(t('xray_section'));
+  for (const img of xr.images || []) {
+    if (img.error) { section.append(h('p', { class: 'alert error' }, errorText(img.error))); continue; }
+    const film = films.get(reportId);
+    const overlay = (img.overlays || []).find((o) => o.label === 'overlay');
+    const heatmaps = (img.overlays || []).filter((o) => o.label.startsWith('heatmap:'));
+    const base = h('img', { class: 'base', alt: t('xray_photo') });
+    const maskLayer = overlay && film ? h('img', { class: 'layer mask', alt: '' }) : null;
+    const heat = heatmaps.map(() => h('img', { class: 'layer heat', alt: '' }));
+    // Without the film in memory (a report opened later), the overlay picture (film + masks + boxes) is the base.
+    const load = async () => {
+      try {
+        base.src = film || (overlay ? await blobUrl(`report/v1/reports/${reportId}/images/${overlay.image_id}`) : '');
+        if (maskLayer) maskLayer.src = await blobUrl(`report/v1/reports/${reportId}/images/${overlay.image_id}`);
+        await Promise.all(heatmaps.map(async (o, k) => { heat[k].src = await blobUrl(`report/v1/reports/${reportId}/images/${o.image_id}`); }));
+      } catch { /* the findings below still stand */ }
+    };
+    load();
+    const size = img.image || {};
+    const boxes = (size.width && size.height ? (img.detections || []) : []).filter((d) => Array.isArray(d.box)).map((d) => {
+      const known = t(`box_${d.label}`);
+      const name = known === `box_${d.label}` ? d.label : known;
+      const el = h('div', { class: 'layer box', title: `${name} ${Math.round((d.score || 0) * 100)}%` }, h('span', {}, name));
+      el.style.left = `${(100 * d.box[0]) / size.width}%`; el.style.top = `${(100 * d.box[1]) / size.height}%`;
+      el.style.width = `${(100 * (d.box[2] - d.box[0])) / size.width}%`; el.style.height = `${(100 * (d.box[3] - d.box[1])) / size.height}%`;
+      return el;
+    });
+    const toggle = (key, layers, on) => {
+      const input = h('input', { type: 'checkbox', checked: on, onchange: () => layers.forEach((l) => { l.hidden = !input.checked; }) });
+      layers.forEach((l) => { l.hidden = !on; });
+      return h('label', { class: 'toggle' }, input, ' ', t(key), ` (${layers.length})`);
+    };
+    const masks = maskLayer ? [maskLayer] : [];
+    // One heatmap at a time (several drawn together are unreadable): the chosen finding's, the likeliest first.
+    const prob = new Map((img.findings || []).map((f) => [f.label, f]));
+    const heatLabel = (o) => o.label.slice('heatmap:'.length);
+    const order = heatmaps.map((o, k) => k).sort((a, b) => ((prob.get(heatLabel(heatmaps[b])) || {}).probability || 0)
+      - ((prob.get(heatLabel(heatmaps[a])) || {}).probability || 0));
+    const heatOn = h('input', { type: 'checkbox', checked: true });
+    const heatPick = h('select', { class: 'small-select', 'aria-label': t('heatmap_of') }, order.map((k) => {
+      const f = prob.get(heatLabel(heatmaps[k])) || {};
+      return h('option', { value: String(k) }, `${f.name || heatLabel(heatmaps[k])} ${f.probability != null ? `${Math.round(f.probability * 100)}%` : ''}`);
+    }));
+    const showHeat = () => heat.forEach((l, k) => { l.hidden = !(heatOn.checked && String(k) === heatPick.value); });
+    heatOn.addEventListener('change', showHeat);
+    heatPick.addEventListener('change', showHeat);
+    showHeat();
+    const heatToggle = heat.length ? h('span', { class: 'toggle' },
+      h('label', { class: 'toggle' }, heatOn, ' ', t('overlay_heatmap')), heatPick) : null;
+    const positives = (img.findings || []).filter((f) => f.positive);
+    const shown = positives.length ? positives : (img.findings || []).slice().sort((a, b) => b.probability - a.probability).slice(0, 3);
+    section.append(
+      h('div', { class: 'toggles', role: 'group', 'aria-label': t('overlays') },
+        heatToggle, masks.length ? toggle('overlay_mask', masks, false) : null,
+        toggle('overlay_boxes', boxes, true)),
+      h('div', { class: 'xray-stage' }, base, masks, heat, boxes),
+      h('h3', {}, t('findings')),
+      h('ul', { class: 'findings' }, shown.map((f) => h('li', { class: f.positive ? 'positive' : '' },
+        `${f.name || f.label}: ${t('prob')} ${Math.round(f.probability * 100)}%`, f.positive ? ` · ${t('positive')}` : ''))),
+      img.cardiothoracic_ratio != null ? h('p', { class: 'small' }, `${t('ctr')}: ${Number(img.cardiothoracic_ratio).toFixed(2)}`) : null);
   }
-  if (!deps.size) return null;
-  return card(t('departments'), h('ul', { class: 'links' }, [...deps.values()].map((d) => h('li', {},
-    h('span', {}, d.name), ' ', h('a', { href: `#/booking?department=${encodeURIComponent(d.id)}`, class: 'button small' }, t('book'))))));
+  return section;
 }
 
 function symptomsCard(s) {
   return card(t('symptoms_section'),
-    s.red_flags.length ? h('div', { class: 'banner urgent', role: 'alert' }, h('strong', {}, t('red_flags')), ': ',
-      s.red_flags.map((r) => `${r.name} — ${r.advice}`).join('；')) : null,
-    h('p', {}, s.advice),
-    s.conditions.length ? h('p', {}, h('strong', {}, t('conditions')), ': ', s.conditions.slice(0, 5).map((c) => c.name).join('、')) : null);
+    (s.red_flags || []).length ? h('div', { class: 'banner urgent', role: 'alert' }, h('strong', {}, t('red_flags')), ': ',
+      s.red_flags.map((r) => `${r.name}${r.advice ? ` — ${r.advice}` : ''}`).join('；')) : null,
+    s.advice ? h('p', {}, s.advice) : null,
+    (s.conditions || []).length ? h('p', {}, h('strong', {}, t('conditions')), ': ', s.conditions.slice(0, 5).map((c) => c.name).join('、')) : null);
 }
 
-export async function reportPage() {
-  const run = latestAnalysis();
+function unavailableCard(kind, sec, onRetry) {
+  const box = alertBox();
+  const btn = h('button', { type: 'button', class: 'small', onclick: async () => {
+    btn.disabled = true;
+    try { await onRetry(); } catch (err) { showAlert(box, errorText(err)); btn.disabled = false; }
+  } }, t('retry'));
+  return h('section', { class: 'card unavailable', dataset: { section: kind } },
+    h('h2', {}, t(`section_${kind}`)),
+    h('p', {}, `${t('section_unavailable')}: ${reasonText(sec.reason)}`), box, btn);
+}
+
+async function tipsCard() {
+  try {
+    const rec = await api(`tips/v1/recommendations?limit=3&lang=${getLang() === 'en' ? 'en' : 'zh-CN'}`);
+    if (!rec.items.length) return null;
+    return card(t('tips_section'), h('ul', { class: 'tips' }, rec.items.map((r) => h('li', { class: 'tip' },
+      h('a', { href: `#/tips/${r.tip.id}` }, r.tip.title),
+      h('p', { class: 'small reason' }, getLang() === 'en' ? r.reason.text_en : r.reason.text)))));
+  } catch { return null; }
+}
+
+function downloads(id) {
+  const box = alertBox();
+  const get = (format, ext) => async (ev) => {
+    const btn = ev.currentTarget;
+    showAlert(box, t('preparing'), 'ok');
+    btn.disabled = true;  // a PDF takes a few seconds to render on the server
+    try {
+      await download(`report/v1/reports/${id}?format=${format}`, `zhenxi-report-${id.slice(0, 8)}.${ext}`);
+      showAlert(box, '');
+    } catch (err) { showAlert(box, errorText(err)); } finally { btn.disabled = false; }
+  };
+  return h('div', { class: 'card actions downloads' },
+    h('button', { type: 'button', class: 'primary', onclick: get('pdf', 'pdf') }, t('download_pdf')),
+    h('button', { type: 'button', onclick: get('html', 'html') }, t('download_html')),
+    h('button', { type: 'button', onclick: get('fhir', 'fhir.json') }, t('download_fhir')), box);
+}
+
+async function renderReport(out, rerender) {
+  const body = out.report;
+  const parts = [];
+  if (body.urgent_banner) parts.push(h('div', { class: 'banner urgent', role: 'alert' }, h('strong', {}, body.urgent_banner.text)));
+  parts.push(h('p', { class: 'muted small' }, `${t('report_date')}: ${new Date(body.report_date).toLocaleDateString()} · ${t(`urgency_${body.urgency}`)}`));
+  if ((body.summary || []).length) parts.push(card(t('summary'), h('ul', { class: 'summary' }, body.summary.map((s) => h('li', {}, s.text)))));
+  const retry = async () => {
+    await api(`report/v1/reports/${out.id}:retry`, { method: 'POST' });
+    rerender();
+  };
+  const secs = body.sections || {};
+  for (const kind of KINDS) {
+    const sec = secs[kind];
+    if (!sec) continue;
+    if (sec.status !== 'done') { parts.push(unavailableCard(kind, sec, retry)); continue; }
+    if (kind === 'lab') parts.push(...labCards(sec, body.trends));
+    if (kind === 'xray') parts.push(xrayCard(out.id, sec));
+    if (kind === 'symptoms') parts.push(symptomsCard(sec));
+  }
+  if ((body.departments || []).length) {
+    parts.push(card(t('departments'), h('ul', { class: 'links' }, body.departments.map((d) => h('li', {},
+      h('span', {}, d.name), ' ', h('a', { href: `#/booking?department=${encodeURIComponent(d.id)}`, class: 'button small' }, t('book')))))));
+  }
+  const tips = await tipsCard();
+  if (tips) parts.push(tips);
+  parts.push(downloads(out.id));
+  parts.push(h('p', { class: 'muted small disclaimer' }, (body.disclaimer && body.disclaimer.text) || t('disclaimer')));
+  return parts;
+}
+
+function progressCard(out) {
+  const states = new Map();
+  const list = h('ol', { class: 'steps' }, out.sections.map((s) => {
+    const state = h('span', { class: 'state' });
+    const li = h('li', { dataset: { step: s.kind } }, h('span', {}, t(`step_${s.kind}`)), state);
+    states.set(s.kind, [li, state]);
+    return li;
+  }));
+  const set = (kind, status, reason) => {
+    const hit = states.get(kind);
+    if (!hit) return;
+    hit[0].className = status;
+    hit[1].textContent = t(`st_${status}`) + (status === 'unavailable' && reason ? ` · ${reasonText(reason)}` : '');
+  };
+  out.sections.forEach((s) => set(s.kind, s.status, s.reason));
+  return { el: h('section', { class: 'card progress', 'aria-live': 'polite' }, h('h2', {}, t('progress')), list), set };
+}
+
+async function latestId() {
+  const { items } = await api('report/v1/reports?limit=1');
+  return items.length ? items[0].id : null;
+}
+
+export async function reportPage(route) {
   const page = h('div', { class: 'page report' }, h('h1', {}, t('report_title')));
-  if (!run) {
+  let id = route.args[0];
+  if (!id) {
+    try { id = await latestId(); } catch (err) { page.append(card(null, h('p', { class: 'alert error' }, errorText(err)))); return page; }
+  }
+  if (!id) {
     page.append(card(null, h('p', { class: 'muted' }, t('no_reports')), h('a', { href: '#/analysis', class: 'button primary' }, t('start_analysis'))));
     return page;
   }
-  if (urgentOf(run)) page.append(h('div', { class: 'banner urgent', role: 'alert' }, h('strong', {}, t('urgent_banner'))));
-  const errs = Object.entries(run.errors);
-  if (errs.length) page.append(h('p', { class: 'alert error', role: 'alert' }, errs.map(([k, v]) => `${t(`step_${k}`)}: ${v}`).join('；')));
-  if (run.interpretation) page.append(card(t('summary'), h('p', {}, run.interpretation.summary)));
-  if (run.lab && run.lab.indicators.length) page.append(...labSection(run));
-  if (run.xray) page.append(xraySection(run));
-  if (run.symptoms) page.append(symptomsCard(run.symptoms));
-  const deps = departmentsCard(run);
-  if (deps) page.append(deps);
-  const tips = (run.interpretation && run.interpretation.patterns) || [];
-  if (tips.length) page.append(card(t('tips_section'), h('ul', {}, tips.map((p) => h('li', {}, h('strong', {}, p.name), ' — ', p.advice)))));
-  page.append(h('p', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('print_pdf'))));
-  page.append(h('p', { class: 'muted small' }, (run.interpretation && run.interpretation.disclaimer) || t('disclaimer')));
+  const content = h('div', { class: 'report-body' });
+  page.append(content);
+  const show = async () => {
+    if (following) following.abort();
+    following = null;
+    let out;
+    try { out = await api(`report/v1/reports/${id}`); } catch (err) {
+      content.replaceChildren(card(null, h('p', { class: 'alert error', role: 'alert' }, errorText(err))));
+      return;
+    }
+    if (out.status === 'completed' && out.report) {
+      content.replaceChildren(...(await renderReport(out, show)));
+      return;
+    }
+    if (out.status === 'failed') {
+      content.replaceChildren(card(null, h('p', { class: 'alert error', role: 'alert' }, t('report_failed'))));
+      return;
+    }
+    const progress = progressCard(out);
+    content.replaceChildren(progress.el, h('p', { class: 'muted small' }, t('progress_hint')));
+    const ctl = new AbortController();
+    following = ctl;
+    let finished = false;
+    sse(`report/v1/reports/${id}/events`, (name, data) => {
+      if (name === 'section') progress.set(data.section, data.status, data.reason);
+      if (name === 'report' || name === 'deleted') { finished = true; ctl.abort(); }
+    }, ctl.signal).catch(() => {}).finally(() => {
+      // The stream ends when the report does (or after the server's limit): read the result, or follow again.
+      if (following !== ctl && !finished) return;  // the user left the page
+      following = null;
+      if (location.hash.includes(id)) setTimeout(show, finished ? 0 : 1000);
+    });
+  };
+  await show();
   return page;
 }

@@ -1,21 +1,23 @@
-// Home: the latest results this browser session produced or the last X-ray on record, and the way in.
+// Home: the latest report (urgent banner when it has a critical value), today's doses, appointments and tips.
 import { api } from '../api.js';
 import { card, h } from '../dom.js';
 import { getLang, t } from '../i18n.js';
-import { latestAnalysis, urgentOf } from './analysis.js';
 import { trendChart } from '../charts.js';
 
 export async function homePage(route, { session }) {
   const page = h('div', { class: 'page' }, h('h1', {}, t('home_title')));
-  const latest = latestAnalysis();
-  if (latest && urgentOf(latest)) {
+  let latest = null;
+  try { latest = (await api('report/v1/reports?limit=1')).items[0] || null; } catch { /* shown as none */ }
+  if (latest && latest.urgent) {
     page.append(h('div', { class: 'banner urgent', role: 'alert' }, h('strong', {}, t('urgent_banner')), ' ',
-      h('a', { href: '#/report' }, t('report_title'))));
+      h('a', { href: `#/report/${latest.id}` }, t('report_title'))));
   }
   page.append(card(t('latest_report'), latest
-    ? h('p', {}, h('a', { href: '#/report' }, `${t('report_title')} · ${new Date(latest.at).toLocaleString()}`))
+    ? h('p', {}, h('a', { href: `#/report/${latest.id}` }, `${t('report_title')} · ${new Date(latest.created_at).toLocaleString()}`),
+      ' ', h('span', { class: `badge ${latest.status}` }, t(`rstatus_${latest.status}`)))
     : h('p', { class: 'muted' }, t('no_reports')),
-  h('a', { href: '#/analysis', class: 'button primary' }, t('start_analysis'))));
+  h('p', { class: 'actions' }, h('a', { href: '#/analysis', class: 'button primary' }, t('start_analysis')), ' ',
+    h('a', { href: '#/history', class: 'button' }, t('history_title')))));
 
   const history = card(t('trend'));
   page.append(history);
