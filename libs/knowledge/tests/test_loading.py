@@ -111,3 +111,11 @@ def test_routing_and_report_types_are_checked(kb, kb_copy):
           lambda d: d["routing"]["departments"].update(fallback="general_medicinee"))
     with pytest.raises(KnowledgeError, match="routing: unknown department general_medicinee"):
         Knowledge(kb_copy)
+
+
+def test_departments_treating_their_own_cancers_are_checked(kb, kb_copy):
+    assert "hematology" in kb.routing.own_cancer_treatment
+    _edit(kb_copy / "departments" / "routing.yaml",
+          lambda d: d["routing"].update(own_cancer_treatment=["hematologyy"]))
+    with pytest.raises(KnowledgeError, match=r"routing: unknown department hematologyy \(own_cancer_treatment\)"):
+        Knowledge(kb_copy)

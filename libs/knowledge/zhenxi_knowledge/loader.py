@@ -240,6 +240,8 @@ class Knowledge:
         if self.routing is not None:
             problems += [f"routing: unknown department {d} ({role})"
                          for role, d in self.routing.departments.model_dump().items() if d not in depts]
+            problems += [f"routing: unknown department {d} (own_cancer_treatment)"
+                         for d in self.routing.own_cancer_treatment if d not in depts]
         problems += [f"department {d.id}: unknown surgical counterpart {d.surgical_counterpart}"
                      for d in self.departments.values()
                      if d.surgical_counterpart is not None and d.surgical_counterpart not in depts]

@@ -215,6 +215,8 @@ class RoutingWeights(Model):
     postpartum: float
     emergency_margin: float
     child_condition_boost: float
+    # 普通内科 beside the specialist for a common complaint told by its symptoms alone: its score = share x the best
+    generalist_share: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 DepartmentKind = Literal["internal", "surgical", "women_children", "specialty", "acute", "mental"]
@@ -226,6 +228,9 @@ class Routing(Model):
     children_kinds: tuple[DepartmentKind, ...]
     pregnancy_kinds: tuple[DepartmentKind, ...]
     weights: RoutingWeights
+    # departments that give the chemotherapy for the cancers they own (血液科: 白血病, 淋巴瘤, 骨髓瘤): a named
+    # condition of theirs keeps a cancer-treatment question with them instead of oncology
+    own_cancer_treatment: tuple[str, ...] = ()
 
 
 class RelativeGroup(Model):

@@ -44,11 +44,11 @@ class RouterModelError(RuntimeError):
 
 
 # ---- features (shared with training/train_router.py, so training and serving compute the same thing) ----
-def gram_counts(text: str, dim: int) -> dict[int, int]:
+def gram_counts(text: str, dim: int, ngrams: tuple[int, ...] = NGRAMS) -> dict[int, int]:
     """Hashed character n-gram counts of the normalised text (crc32: stable across processes)."""
     t = normalize(text)
     out: dict[int, int] = {}
-    for n in NGRAMS:
+    for n in ngrams:
         for j in range(len(t) - n + 1):
             g = t[j:j + n]
             if g.isspace():
@@ -58,10 +58,10 @@ def gram_counts(text: str, dim: int) -> dict[int, int]:
     return out
 
 
-def gram_vector(text: str, idf: np.ndarray) -> np.ndarray:
+def gram_vector(text: str, idf: np.ndarray, ngrams: tuple[int, ...] = NGRAMS) -> np.ndarray:
     """Sublinear TF x IDF, L2-normalised."""
     v = np.zeros(len(idf), np.float32)
-    for k, c in gram_counts(text, len(idf)).items():
+    for k, c in gram_counts(text, len(idf), ngrams).items():
         v[k] = (1.0 + np.log(c)) * idf[k]
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
@@ -91,12 +91,14 @@ class LearnedRouter:
         self.use_scale = float(data["use_scale"])
         self.temperature = float(data["temperature"])
         self.blend = float(data["blend"])
+        # character n-gram range (files before it was recorded used 1-3)
+        self.ngrams = tuple(range(1, int(data["ngram_max"]) + 1)) if "ngram_max" in data.files else NGRAMS
         if self.weights.shape != (512 + len(self.idf), len(self.classes)):
             raise RouterModelError(f"router weights have shape {self.weights.shape}")
 
     def features(self, text: str) -> np.ndarray:
         emb = np.asarray(self.encoder.encode([text]), np.float32)[0] * self.use_scale
-        return np.concatenate([emb, gram_vector(text, self.idf)])
+        return np.concatenate([emb, gram_vector(text, self.idf, self.ngrams)])
 
     def logits(self, text: str) -> np.ndarray:
         return self.features(text) @ self.weights + self.bias

@@ -43,6 +43,7 @@ class Triage:
         self.route = kb.routing.departments
         self.w = kb.routing.weights
         self.pregnancy_kinds = set(kb.routing.pregnancy_kinds)
+        self.own_cancer_treatment = set(kb.routing.own_cancer_treatment)
         kb.require_templates("triage.not_understood", "triage.advice.routine", "triage.advice.soon",
                              "triage.advice.urgent")
         self.semantic_flag = next((rf for rf in kb.red_flags if rf.id == SEMANTIC_FLAG), None)
@@ -441,7 +442,10 @@ class Triage:
                     scores[internal] *= self.w.surgery_internal_keep
         # Questions about cancer treatment (化疗, 放疗, 靶向药) belong to oncology whichever organ is named.
         if any(w in facts.text for w in self.cancer_treatment_words):
-            add(self.route.oncology, self.w.cancer_treatment)
+            # 淋巴瘤化疗: a department that treats its own cancers (routing.yaml own_cancer_treatment) keeps them
+            own = [d for d in dict.fromkeys(self.kb.diseases[x].department for x in diseases)
+                   if d in self.own_cancer_treatment]
+            add(own[0] if own else self.route.oncology, self.w.cancer_treatment)
         kinds = {d.id: d.kind for d in self.kb.departments.values()}
         obstetrics, w = self.route.obstetrics, self.w
         if "pregnant" in facts.populations:
@@ -458,6 +462,16 @@ class Triage:
             add(obstetrics, w.postpartum)
         if learned and learned.model and learned.after_moves:
             learned.add_to(scores)
+        # 胃痛 / 咳嗽发烧 with nothing specific named (no condition, indicator, department, drug, lab value or strong
+        # cue): 普通内科, the first stop for an undifferentiated complaint, is offered beside the specialist.
+        share = self.w.generalist_share
+        if share and facts.present and not (diseases or indicators or named_depts or (learned and learned.hints)) \
+                and not any(w >= 4.0 for _, w in cues) \
+                and not facts.populations & {"child", "infant", "pregnant", "postpartum"}:
+            best = max(scores.values(), default=0.0)
+            fallback = self.route.fallback
+            if best > 0 and scores.get(fallback, 0.0) < share * best:
+                scores[fallback] = share * best
         return {d: v for d, v in scores.items() if v > 0}
 
     def _top(self, scores: dict[str, float], en: bool) -> list[dict[str, Any]]:

@@ -171,6 +171,39 @@ def test_cancer_treatment_questions_go_to_oncology(nlp):
     assert nlp.analyze_symptoms("胃癌手术后第二个月，化疗要做几次")["departments"][0]["id"] == "oncology"
 
 
+@pytest.fixture(scope="module")
+def rules(kb):
+    """The rules alone (no learned router), so that these tests test the knowledge and not the model."""
+    from app.service import NlpService
+
+    return NlpService(kb, dense=False, router_model=None)
+
+
+@pytest.mark.parametrize("text", ["淋巴瘤第三次化疗后白细胞很低，还能按时打吗", "急性白血病要化疗几个疗程"])
+def test_a_blood_cancer_under_chemotherapy_stays_with_haematology(rules, nlp, text):
+    for svc in (rules, nlp):
+        assert svc.analyze_symptoms(text)["departments"][0]["id"] == "hematology"
+    # an organ cancer under the same treatment still goes to oncology
+    assert rules.analyze_symptoms("肺癌术后化疗要做几次")["departments"][0]["id"] == "oncology"
+
+
+def test_a_common_complaint_alone_offers_general_medicine_beside_the_specialist(rules):
+    ids = [d["id"] for d in rules.analyze_symptoms("这几天老是胃痛，吃饭也不香，怎么办")["departments"]]
+    assert ids[0] == "gastroenterology" and "general_medicine" in ids
+    # something specific named: the specialists only
+    ids = [d["id"] for d in rules.analyze_symptoms("胃痛，胃镜说是糜烂性胃炎，吃什么药")["departments"]]
+    assert "general_medicine" not in ids
+    # a child's complaint stays with paediatrics
+    ids = [d["id"] for d in rules.analyze_symptoms("孩子5岁，这几天老是胃痛")["departments"]]
+    assert ids[0] == "pediatrics" and "general_medicine" not in ids
+
+
+def test_viral_hepatitis_unnamed_is_infectious_a_named_type_hepatology(rules, nlp):
+    for svc in (rules, nlp):
+        assert svc.analyze_symptoms("病毒性肝炎会通过吃饭传染给家里人吗")["departments"][0]["id"] == "infectious"
+        assert svc.analyze_symptoms("乙肝小三阳需要吃抗病毒药吗")["departments"][0]["id"] == "hepatology"
+
+
 def test_surgical_intent_moves_to_the_surgical_department(nlp):
     r = nlp.analyze_symptoms("肺部磨玻璃结节两年长大了，医生说可以手术切除")
     assert r["departments"][0]["id"] == "thoracic_surgery"

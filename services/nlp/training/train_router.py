@@ -18,6 +18,10 @@ internal medicine, which only the written sets cover, are not given away for the
 
     .venv/bin/python services/nlp/training/train_router.py
 writes services/nlp/models/router.npz and router.json (data digests, choices, dev metrics, checksum).
+
+This is how the first two router files were made (choices on the dev split). The committed file is now made by
+``cv_router.py --save`` (choices on a balanced cross-validation of train+dev, fitted on train+dev), which reuses the
+features and helpers of this module; see models/router.md.
 """
 from __future__ import annotations
 
@@ -58,22 +62,26 @@ MAX_WRITTEN_LOSS = 0.02  # the written sets (macro top-1, out of fold) may lose 
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """USE embeddings, cached on disk (gitignored) by the digest of the texts."""
+    """USE embeddings, cached on disk (gitignored) per text, so that the cross-validation (cv_router.py) and the
+    training share them."""
     from app.retrieval import DenseEncoder
 
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = CACHE / f"router-emb-{key}.npy"
+    path = CACHE / "router-emb-store.npz"
+    store: dict[str, np.ndarray] = {}
     if path.exists():
-        return np.load(path)
-    enc = DenseEncoder(threads=1)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), 512), np.float32)
-    for s in range(0, len(order), 64):
-        idx = order[s:s + 64]
-        out[idx] = enc.encode([texts[i] for i in idx])
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, out)
-    return out
+        with np.load(path) as z:
+            store = dict(zip([str(k) for k in z["keys"]], z["vecs"]))
+    keys = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts) if k not in store}.items(), key=lambda kv: len(kv[1]))
+    if todo:
+        enc = DenseEncoder(threads=1)
+        for s in range(0, len(todo), 64):
+            chunk = todo[s:s + 64]
+            for (k, _), v in zip(chunk, enc.encode([t for _, t in chunk])):
+                store[k] = v
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(path, keys=np.array(list(store)), vecs=np.stack(list(store.values())).astype(np.float32))
+    return np.stack([store[k] for k in keys]).astype(np.float32)
 
 
 def gram_matrix(texts: list[str]) -> sparse.csr_matrix:
