@@ -74,6 +74,7 @@ def main() -> None:
         print(f"datasets not found at {args.data}; nothing to measure")
         return
     from app.imaging import prepare_gray
+    from app.analyzer import work_lungs
     from app.inference import ChestModel, Detector
     from app.measurements import binarize, resize_masks
 
@@ -86,7 +87,12 @@ def main() -> None:
     P, Y = [], []
     for i in range(0, len(names), 16):
         works = [prepare_gray(cv2.imread(str(args.data / "cxr_nih14" / n), cv2.IMREAD_GRAYSCALE)) for n in names[i:i + 16]]
-        P += [o.probs for o in chest.run(works)]
+        outs = chest.run(works)
+        # as served: Nodule = max(network, detector) when chestnet.json has that detector head
+        _, best = det.run_scored(works, lungs=[work_lungs(o, w.shape) for o, w in zip(outs, works)])
+        for o, b, w in zip(outs, best, works):
+            chest.apply_detector_heads(o, b, w.shape)
+        P += [o.probs for o in outs]
     for n in names:
         r = labels[n]
         Y.append([float(r[l]) for l in LABELS] + [1.0 - float(r["no_finding"])])
@@ -130,10 +136,12 @@ def main() -> None:
     for n in names:
         r = rows[n]
         work = prepare_gray(cv2.imread(str(args.data / "cxr_jsrt_scr" / n), cv2.IMREAD_GRAYSCALE))
-        dets.append([(d["score"], d["box"]) for d in det.run([work], conf=0.01)[0]])
+        # as served: the detector's lung views and lung-region filter read the chest network's masks
+        lungs = [work_lungs(chest.run([work])[0], work.shape)] if det.needs_lungs else None
+        dets.append([(d["score"], d["box"]) for d in det.run([work], conf=0.01, lungs=lungs)[0]])
         gts.append([[float(r[k]) for k in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")]] if r["label"] == "nodule" else [])
     print(f"\n== Nodules: JSRT {args.split} split, {len(names)} images, {sum(map(len, gts))} nodules")
-    for fp in (0.25, 0.5, 1.0, 2.0):
+    for fp in (0.25, 0.5, 1.0, 2.0, 4.0):
         s, t = sensitivity_at_fp(dets, gts, fp)
         print(f"sensitivity at {fp:>4} FP/image: {s:.3f} (score >= {t:.3f})")
     boots = []

@@ -36,12 +36,15 @@ def main() -> None:
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--wait-ms", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=2, help="runs per (concurrency, batching) row")
+    ap.add_argument("--models-dir", type=Path, default=None, help="another models folder (e.g. a baseline copy)")
+    ap.add_argument("--latency-only", action="store_true", help="only the batch-1 stage latencies")
     args = ap.parse_args()
     from app.analyzer import AnalyzerConfig, XrayAnalyzer
     from app.inference import providers
 
+    extra = {"models_dir": args.models_dir} if args.models_dir else {}
     a = XrayAnalyzer(AnalyzerConfig(threads=args.threads, instances=args.instances, max_batch=args.max_batch,
-                                    max_wait_ms=args.wait_ms))
+                                    max_wait_ms=args.wait_ms, **extra))
     golden = sorted((SVC / "models" / "golden").glob("*.png"))[0]
     data = golden.read_bytes()
     print(f"providers {providers()}, threads {args.threads}, instances {a.instances}, max batch {args.max_batch}, "
@@ -50,6 +53,7 @@ def main() -> None:
         a.analyze(data, golden.name, "image/png")
 
     stages: dict[str, list[float]] = {}
+    cpu0 = time.process_time()
     for _ in range(args.n):
         t0 = time.perf_counter()
         out = a.analyze(data, golden.name, "image/png")
@@ -62,6 +66,11 @@ def main() -> None:
     print(f"{'stage':<14}{'p50':>8}{'p95':>8}")
     for k, v in stages.items():
         print(f"{k:<14}{pct(v, 50):8.1f}{pct(v, 95):8.1f}")
+    print(f"CPU time per analysis {(time.process_time() - cpu0) * 1e3 / args.n:.1f} ms (all threads); "
+          f"load avg {' '.join(f'{x:.2f}' for x in os.getloadavg())}; detector views {len(getattr(a.detector, 'views', [0]))}, "
+          f"chest views {1 + len(getattr(a.chest, 'tta_views', []))}")
+    if args.latency_only:
+        return
 
     async def run(concurrency: int, batching: bool) -> tuple[float, list[float]]:
         a.batching = batching

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 import anyio.to_thread
+import cv2
 import numpy as np
 
 from app.batching import DynamicBatcher
@@ -71,6 +72,13 @@ class Raw:
     timings: dict
 
 
+def work_lungs(chest: ChestOutput, shape: tuple[int, ...]) -> np.ndarray:
+    """Both lungs of the chest network's masks as one bool mask at working-image size (for the detector)."""
+    m = chest.binary_masks
+    lung = (m[0] | m[1]).astype(np.uint8)
+    return cv2.resize(lung, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
 class XrayAnalyzer:
     def __init__(self, config: AnalyzerConfig | None = None):
         self.config = config or AnalyzerConfig()
@@ -106,7 +114,10 @@ class XrayAnalyzer:
         t0 = time.perf_counter()
         chest = self.chest.run([p.work for p in batch])
         t1 = time.perf_counter()
-        dets = self.detector.run([p.work for p in batch])
+        lungs = [work_lungs(c, p.work.shape) for c, p in zip(chest, batch)] if self.detector.needs_lungs else None
+        dets, best = self.detector.run_scored([p.work for p in batch], lungs=lungs)
+        for c, b, p in zip(chest, best, batch):
+            self.chest.apply_detector_heads(c, b, p.work.shape)
         t2 = time.perf_counter()
         n = len(batch)
         tm = {"chest_model": (t1 - t0) * 1e3 / n, "detector": (t2 - t1) * 1e3 / n, "batch_size": n}

@@ -51,12 +51,31 @@ def open_session(path: Path, threads: int, expected_sha256: str | None,
     so.intra_op_num_threads = max(1, threads)
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Worker threads sleep instead of spinning between ops: on 2 shared cores spinning doubled the CPU time of both
+    # models (detector 85 -> 45 ms CPU, chest network 55 -> 29 ms at batch 1) and lengthened the wall time under load.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=so, providers=provider_list or providers())
 
 
 def load_meta(onnx_path: Path) -> dict:
     side = onnx_path.with_suffix(".json")
     return json.loads(side.read_text()) if side.exists() else {}
+
+
+def centre_crop(work: np.ndarray, frac: float) -> np.ndarray:
+    h, w = work.shape[:2]
+    ch, cw = int(round(h * frac)), int(round(w * frac))
+    y0, x0 = int(round((h - ch) / 2)), int(round((w - cw) / 2))
+    return work[y0:y0 + ch, x0:x0 + cw]
+
+
+# Test-time views of the working image for the chest network (chosen on validation: training/findings_tta_explore.py).
+TTA_VIEWS = {
+    "flip": lambda w: np.ascontiguousarray(w[:, ::-1]),
+    "crop90": lambda w: centre_crop(w, 0.9),
+    "crop80": lambda w: centre_crop(w, 0.8),
+}
 
 
 @dataclass
@@ -83,6 +102,15 @@ class ChestModel:
         self.size: int = int(self.meta.get("input", {}).get("size", CLS_SIZE))
         # finding -> {measurement, coef, intercept}: probability from a mask measurement (training/measurement_heads.py)
         self.measurement_heads: dict[str, dict] = self.meta.get("measurement_heads", {})
+        # finding -> {"combine": "max"}: the finding's probability becomes max(network, the detector's best box
+        # score inside the lungs); applied by the analyzer, which runs both models (training/detector_heads_explore.py)
+        self.detector_heads: dict[str, dict] = self.meta.get("detector_heads", {})
+        # Test-time augmentation (optional): extra views whose finding probabilities are averaged with the original
+        # image's; masks, CAMs, the embedding and the measurement heads always come from the original view.
+        self.tta_views: list[str] = [v for v in (self.meta.get("tta") or {}).get("views", []) if v != "orig"]
+        for v in self.tta_views:
+            if v not in TTA_VIEWS:
+                raise ValueError(f"unknown test-time view {v!r}")
         self.session = open_session(self.path, threads, self.meta.get("sha256") if verify_sha256 else None)
 
     def apply_measurement_heads(self, out: ChestOutput) -> None:
@@ -103,6 +131,29 @@ class ChestModel:
             heart = cv2.resize(masks[2].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
             out.cams[k] = heart * float(out.probs[k])
 
+    def apply_detector_heads(self, out: ChestOutput, best: dict | None, work_shape: tuple[int, ...]) -> None:
+        """``best``: the detector's best box inside the lungs ({"score", "box"} in working-image pixels) or None.
+        Where the box's score beats the network's probability it becomes the finding's probability, and the
+        finding's CAM becomes the box (so the heat map shows what raised it)."""
+        if best is None:
+            return
+        for finding, head in self.detector_heads.items():
+            if finding not in self.labels or head.get("combine") != "max":
+                continue
+            k = self.labels.index(finding)
+            if float(best["score"]) <= float(out.probs[k]):
+                continue
+            out.probs[k] = float(best["score"])
+            H, W = work_shape[:2]
+            h, w = out.cams.shape[1:]
+            x1, y1, x2, y2 = best["box"]
+            box = np.zeros((H, W), np.float32)
+            box[int(max(0, y1)):int(np.ceil(min(H, y2))), int(max(0, x1)):int(np.ceil(min(W, x2)))] = 1.0
+            cell = cv2.resize(box, (w, h), interpolation=cv2.INTER_AREA)
+            peak = float(cell.max())
+            if peak > 0:
+                out.cams[k] = cell / peak * out.probs[k]
+
     @staticmethod
     def preprocess(works: Sequence[np.ndarray], size: int = CLS_SIZE) -> np.ndarray:
         return np.stack([to_network_input(w, size) for w in works]).astype(np.float32)
@@ -110,9 +161,13 @@ class ChestModel:
     def run(self, works: Sequence[np.ndarray]) -> list[ChestOutput]:
         if not works:
             return []
-        x = self.preprocess(works, self.size)
+        n = len(works)
+        views = list(works) + [TTA_VIEWS[v](w) for v in self.tta_views for w in works]
+        x = self.preprocess(views, self.size)
         probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
-        outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i]) for i in range(len(works))]
+        if self.tta_views:
+            probs = probs.reshape(1 + len(self.tta_views), n, -1).mean(0)
+        outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i]) for i in range(n)]
         for o in outs:
             self.apply_measurement_heads(o)
         return outs
@@ -140,7 +195,71 @@ def decode_yolo(raw: np.ndarray, conf: float, iou: float, scale: float, pad: tup
     return [{"score": float(s[i]), "box": [float(x1[i]), float(y1[i]), float(x2[i]), float(y2[i])]} for i in idx]
 
 
+def lung_box(lung: np.ndarray, margin: float) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of a bool lung mask, grown by ``margin`` of its size on each side; the whole
+    image when the mask is empty."""
+    h, w = lung.shape
+    ys, xs = np.nonzero(lung)
+    if xs.size == 0:
+        return 0, 0, w, h
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    return int(max(0, x0 - mx)), int(max(0, y0 - my)), int(min(w, x1 + mx)), int(min(h, y1 + my))
+
+
+def lung_region(lung: np.ndarray, kind: str) -> np.ndarray | None:
+    """Where a nodule may be reported: ``hull`` = the convex hull of both lungs together (it keeps the lung behind
+    the heart and the diaphragm, which the lung masks leave out); ``dilate<k>`` = the masks grown by k px."""
+    if kind == "hull":
+        pts = cv2.findNonZero(lung.astype(np.uint8))
+        if pts is None:
+            return None
+        out = np.zeros(lung.shape, np.uint8)
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+        return out.astype(bool)
+    if kind.startswith("dilate"):
+        k = int(kind[len("dilate"):])
+        return cv2.dilate(lung.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
+    raise ValueError(f"unknown lung region {kind!r}")
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def fuse_views(per_view: Sequence[list[dict]], iou: float) -> list[dict]:
+    """Detections of several views of one image -> one list: greedy clusters by IoU, a cluster's score the mean over
+    views of that view's best score in it (a view that missed it counts 0), its box the score-weighted mean."""
+    flat = sorted(((d["score"], d["box"], v) for v, ds in enumerate(per_view) for d in ds), key=lambda t: -t[0])
+    clusters: list[dict] = []
+    for s, b, v in flat:
+        for c in clusters:
+            if _iou(c["box"], b) >= iou:
+                c["members"].append((s, b))
+                c["best"][v] = max(s, c["best"].get(v, 0.0))
+                break
+        else:
+            clusters.append({"box": b, "members": [(s, b)], "best": {v: s}})
+    out = []
+    for c in clusters:
+        w = np.array([m[0] for m in c["members"]])
+        box = (np.array([m[1] for m in c["members"]]) * w[:, None]).sum(0) / w.sum()
+        out.append({"score": float(sum(c["best"].values()) / len(per_view)), "box": [float(x) for x in box]})
+    out.sort(key=lambda d: -d["score"])
+    return out
+
+
 class Detector:
+    """YOLOv8 boxes on views of the working image. The sidecar's ``inference`` block (optional) says which views:
+    ``views`` = [{"crop": "full" | "lungs", "margin": m, "size": px, "flip": bool}, ...] (``lungs`` = the lung box
+    from the U-Net masks, grown by ``margin``), ``fuse_iou`` for merging several views, and ``region`` (``hull`` or
+    ``dilate<k>``): detections whose centre falls outside it are dropped. Without the block: the full image at
+    ``imgsz``, no region filter (how the detector was trained and first served)."""
+
     def __init__(self, onnx_path: Path | str = MODELS_DIR / "detector.onnx", threads: int = 2,
                  verify_sha256: bool | None = True):
         self.path = Path(onnx_path)
@@ -149,21 +268,78 @@ class Detector:
         self.score_threshold = float(self.meta.get("score_threshold", 0.25))
         self.iou_threshold = float(self.meta.get("iou_threshold", 0.45))
         self.classes = self.meta.get("classes", ["nodule_or_mass"])
+        inf = self.meta.get("inference") or {}
+        self.views: list[dict] = [dict(v) for v in inf.get("views", [])] or [
+            {"crop": "full", "size": self.imgsz, "flip": False}]
+        self.fuse_iou = float(inf.get("fuse_iou", 0.3))
+        self.region: str | None = inf.get("region")
         self.session = open_session(self.path, threads, self.meta.get("sha256") if verify_sha256 else None)
         self.input_name = self.session.get_inputs()[0].name
 
-    def preprocess(self, works: Sequence[np.ndarray]):
+    @property
+    def needs_lungs(self) -> bool:
+        return self.region is not None or any(v.get("crop") == "lungs" for v in self.views)
+
+    def preprocess(self, works: Sequence[np.ndarray], size: int | None = None):
         batch, geo = [], []
         for w in works:
-            lb, scale, pad = letterbox(w, self.imgsz)
+            lb, scale, pad = letterbox(w, size or self.imgsz)
             batch.append(np.repeat(lb[None].astype(np.float32) / 255.0, 3, axis=0))
             geo.append((scale, pad, w.shape[:2]))
         return np.stack(batch), geo
 
-    def run(self, works: Sequence[np.ndarray], conf: float | None = None) -> list[list[dict]]:
-        if not works:
-            return []
-        x, geo = self.preprocess(works)
+    def _run_view(self, works: Sequence[np.ndarray], lungs: Sequence[np.ndarray | None], view: dict,
+                  conf: float) -> list[list[dict]]:
+        crops = []
+        for w, lung in zip(works, lungs):
+            h, wd = w.shape[:2]
+            box = (lung_box(lung, float(view.get("margin", 0.05)))
+                   if view.get("crop") == "lungs" and lung is not None else (0, 0, wd, h))
+            crops.append(box)
+        imgs = []
+        for w, (x0, y0, x1, y1) in zip(works, crops):
+            c = w[y0:y1, x0:x1]
+            imgs.append(np.ascontiguousarray(c[:, ::-1]) if view.get("flip") else c)
+        x, geo = self.preprocess(imgs, int(view.get("size", self.imgsz)))
         (raw,) = self.session.run(None, {self.input_name: x})
+        out = []
+        for i, (x0, y0, x1, y1) in enumerate(crops):
+            ds = decode_yolo(raw[i], conf, self.iou_threshold, *geo[i], max_det=50 if len(self.views) > 1 else 20)
+            for d in ds:
+                a, b, c, e = d["box"]
+                if view.get("flip"):
+                    a, c = (x1 - x0) - c, (x1 - x0) - a
+                d["box"] = [a + x0, b + y0, c + x0, e + y0]
+            out.append(ds)
+        return out
+
+    def run(self, works: Sequence[np.ndarray], conf: float | None = None,
+            lungs: Sequence[np.ndarray | None] | None = None) -> list[list[dict]]:
+        """``lungs``: per working image, a bool lung mask at working size (both lungs), or None; without masks the
+        lung views fall back to the full image and no region filter applies."""
+        return self.run_scored(works, conf, lungs)[0]
+
+    def run_scored(self, works: Sequence[np.ndarray], conf: float | None = None,
+                   lungs: Sequence[np.ndarray | None] | None = None) -> tuple[list[list[dict]], list[dict | None]]:
+        """Boxes at or above ``conf`` (default: the operating threshold), and per image the best box inside the lung
+        region, however low its score (down to 0.01; None when there is none): the input of the Nodule finding
+        head (``detector_heads`` in chestnet.json)."""
+        if not works:
+            return [], []
         c = self.score_threshold if conf is None else conf
-        return [decode_yolo(raw[i], c, self.iou_threshold, *geo[i]) for i in range(len(works))]
+        lungs = list(lungs) if lungs is not None else [None] * len(works)
+        # Views are fused before thresholding, so each view keeps weaker boxes that another view may confirm.
+        view_conf = min(c, 0.01)
+        per_view = [self._run_view(works, lungs, v, view_conf) for v in self.views]
+        out, best = [], []
+        for i in range(len(works)):
+            ds = per_view[0][i] if len(self.views) == 1 else fuse_views([pv[i] for pv in per_view], self.fuse_iou)
+            if self.region and lungs[i] is not None:
+                region = lung_region(lungs[i], self.region)
+                if region is not None:
+                    h, w = region.shape
+                    ds = [d for d in ds if region[int(np.clip((d["box"][1] + d["box"][3]) / 2, 0, h - 1)),
+                                                  int(np.clip((d["box"][0] + d["box"][2]) / 2, 0, w - 1))]]
+            best.append(max(ds, key=lambda d: d["score"], default=None))
+            out.append([d for d in ds if d["score"] >= c][:20])
+        return out, best

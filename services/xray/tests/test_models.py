@@ -136,3 +136,116 @@ def test_detector_finds_a_jsrt_nodule_somewhere_in_the_test_split(datasets):
                 hits += 1
                 break
     assert hits >= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Detector views (lung box, mirror), fusion across views, and the lung-region filter (issue 17).
+
+def test_fusing_views_averages_scores_and_a_box_seen_once_counts_half():
+    from app.inference import fuse_views
+    a = {"score": 0.8, "box": [100.0, 100.0, 140.0, 140.0]}
+    a_mirror = {"score": 0.6, "box": [102.0, 101.0, 141.0, 139.0]}
+    lone = {"score": 0.5, "box": [300.0, 300.0, 330.0, 330.0]}
+    fused = fuse_views([[a, lone], [a_mirror]], iou=0.3)
+    assert len(fused) == 2
+    assert fused[0]["score"] == pytest.approx(0.7)
+    assert 100.0 < fused[0]["box"][0] < 102.0  # score-weighted mean of the two boxes
+    assert fused[1]["score"] == pytest.approx(0.25) and fused[1]["box"] == lone["box"]
+
+
+def test_lung_box_and_region():
+    from app.inference import lung_box, lung_region
+    lung = np.zeros((200, 200), bool)
+    lung[40:160, 30:80] = True
+    lung[40:160, 120:170] = True
+    assert lung_box(lung, 0.0) == (30, 40, 170, 160)
+    assert lung_box(lung, 0.1) == (16, 28, 184, 172)
+    assert lung_box(np.zeros((50, 60), bool), 0.1) == (0, 0, 60, 50)
+    hull = lung_region(lung, "hull")
+    assert hull[100, 100] and not hull[10, 100] and not hull[100, 190]  # the mediastinum is in, outside is out
+    assert lung_region(np.zeros((50, 60), bool), "hull") is None
+
+
+def _work_and_lungs(datasets, name):
+    import cv2
+    from app.analyzer import work_lungs
+    from app.imaging import prepare_gray
+    work = prepare_gray(cv2.imread(str(datasets / "cxr_jsrt_scr" / name), cv2.IMREAD_GRAYSCALE))
+    return work, work_lungs(ChestModel().run([work])[0], work.shape)
+
+
+def test_detections_outside_the_lungs_are_dropped_and_boxes_stay_in_the_image(datasets):
+    rows = [r for r in csv.DictReader(open(datasets / "cxr_jsrt_scr" / "labels.csv")) if r["label"] == "nodule"][:3]
+    det = Detector()
+    assert det.needs_lungs and len(det.views) == 2 and det.region == "hull"
+    from app.inference import lung_region
+    for r in rows:
+        work, lung = _work_and_lungs(datasets, r["image"])
+        out = det.run([work], conf=0.01, lungs=[lung])[0]
+        region = lung_region(lung, "hull")
+        for d in out:
+            x1, y1, x2, y2 = d["box"]
+            assert 0 <= x1 < x2 <= work.shape[1] and 0 <= y1 < y2 <= work.shape[0]
+            assert region[int((y1 + y2) / 2), int((x1 + x2) / 2)]
+        # a lung mask that covers only the top rows leaves nothing below them
+        top = np.zeros_like(lung)
+        top[:60, :] = True
+        for d in det.run([work], conf=0.01, lungs=[top])[0]:
+            assert (d["box"][1] + d["box"][3]) / 2 < 60
+
+
+def test_views_in_a_batch_equal_views_one_by_one(datasets):
+    rows = [r for r in csv.DictReader(open(datasets / "cxr_jsrt_scr" / "labels.csv")) if r["label"] == "nodule"][:2]
+    det = Detector()
+    pairs = [_work_and_lungs(datasets, r["image"]) for r in rows]
+    together = det.run([w for w, _ in pairs], conf=0.05, lungs=[l for _, l in pairs])
+    for (w, l), t in zip(pairs, together):
+        alone = det.run([w], conf=0.05, lungs=[l])[0]
+        assert [round(d["score"], 3) for d in alone] == [round(d["score"], 3) for d in t]
+
+
+def test_chest_test_time_views_average_the_probabilities(golden_gray):
+    from app.imaging import prepare_gray
+    from app.inference import TTA_VIEWS
+    work = prepare_gray(golden_gray)
+    plain = ChestModel()
+    assert plain.tta_views == []  # the committed sidecar runs one view (two were measured and not adopted)
+    tta = ChestModel()
+    tta.tta_views = ["crop90"]
+    crop = plain.run([TTA_VIEWS["crop90"](work)])[0]
+    orig, both = plain.run([work])[0], tta.run([work])[0]
+    k = plain.labels.index("Effusion")
+    assert both.probs[k] == pytest.approx((orig.probs[k] + crop.probs[k]) / 2, abs=1e-4)
+    assert np.array_equal(both.binary_masks, orig.binary_masks)  # masks come from the original view
+
+
+def test_the_nodule_finding_takes_the_detectors_best_box_when_it_is_higher(golden_gray):
+    from app.imaging import prepare_gray
+    chest = ChestModel()
+    assert set(chest.detector_heads) == {"Nodule"}
+    k, other = chest.labels.index("Nodule"), chest.labels.index("Mass")
+    work = prepare_gray(golden_gray)
+    out = chest.run([work])[0]
+    network, cam = float(out.probs[k]), out.cams[k].copy()
+    chest.apply_detector_heads(out, None, work.shape)
+    chest.apply_detector_heads(out, {"score": network / 2, "box": [10.0, 10.0, 40.0, 40.0]}, work.shape)
+    assert out.probs[k] == pytest.approx(network) and np.array_equal(out.cams[k], cam)  # the network wins
+    # a box in the upper right of the image, scored above the network: probability and heat map follow the box
+    H, W = work.shape
+    chest.apply_detector_heads(out, {"score": 0.93, "box": [0.8 * W, 0.2 * H, 0.86 * W, 0.26 * H]}, work.shape)
+    assert out.probs[k] == pytest.approx(0.93)
+    h, w = out.cams.shape[1:]
+    iy, ix = np.unravel_index(int(np.argmax(out.cams[k])), (h, w))
+    assert ix >= int(0.8 * w) - 1 and iy <= int(0.26 * h) + 1
+    assert out.probs[other] == pytest.approx(chest.run([work])[0].probs[other])
+
+
+def test_analysis_reports_the_nodule_head_as_served(analyzer, golden_bytes):
+    p = analyzer.prepare(golden_bytes, "g.png", "image/png")
+    raw = analyzer.infer([p])[0]
+    from app.analyzer import work_lungs
+    plain = analyzer.chest.run([p.work])[0]
+    _, best = analyzer.detector.run_scored([p.work], lungs=[work_lungs(plain, p.work.shape)])
+    k = analyzer.labels.index("Nodule")
+    expected = max(float(plain.probs[k]), best[0]["score"] if best[0] else 0.0)
+    assert raw.chest.probs[k] == pytest.approx(expected, abs=1e-4)

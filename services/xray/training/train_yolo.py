@@ -159,6 +159,9 @@ def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int 
 def evaluate_onnx(onnx_path: Path, rows, conf: float = 0.01):
     from app.inference import Detector
     det = Detector(onnx_path, threads=2, verify_sha256=None)
+    # The network alone, on the full image: the sidecar's serving views (lung box, mirror, lung-region filter; see
+    # adopt_inference.py) were chosen for the committed weights and are re-chosen after a retrain.
+    det.views, det.region = [{"crop": "full", "size": det.imgsz, "flip": False}], None
     dets, gts = [], []
     for path, boxes in rows:
         work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
