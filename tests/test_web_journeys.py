@@ -452,7 +452,17 @@ def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
     page.get_by_label("单位").fill("mg")
     page.get_by_label("服药安排").select_option("times")
     later = "23:59" if datetime.now().strftime("%H:%M") < "23:50" else "23:58"
+    # Mistakes are told in words and named by the form's own labels, not as API paths ("body.end_date").
+    page.get_by_label("每天的时间").fill("25:99")
+    page.get_by_role("button", name="添加计划").click()
+    expect(page.get_by_role("alert").filter(has_text="时间")).to_have_text("时间格式不对：请用 24 小时制，例如 08:00。（每天的时间）")
     page.get_by_label("每天的时间").fill(f"00:00, {later}")
+    page.get_by_label("开始日期").fill("2030-06-10")
+    page.get_by_label("结束日期（可选）").fill("2030-06-01")
+    page.get_by_role("button", name="添加计划").click()
+    expect(page.get_by_role("alert").filter(has_text="日期")).to_have_text("结束日期不能早于开始日期。（结束日期）")
+    page.get_by_label("开始日期").fill(datetime.now().strftime("%Y-%m-%d"))
+    page.get_by_label("结束日期（可选）").fill("")
     page.get_by_label("现有存量").fill("3")
     page.get_by_label("提前几天提醒续药").fill("7")
     tab.shot(shots, "medication-form-phone")
