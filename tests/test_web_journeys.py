@@ -275,6 +275,28 @@ def test_patient_uploads_a_lab_photo_and_an_xray_and_reads_the_report(stack, bro
     tab.close()
 
 
+def test_a_lab_photo_the_ocr_refuses_is_named_and_not_called_all_normal(stack, browser, tmp_path):
+    """A photo too small to read: the report says which photo failed and why, never "all within range"."""
+    import cv2
+    import numpy as np
+
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.full((24, 24, 3), 200, np.uint8))
+    tab = Tab(browser, stack, PHONE)
+    page = tab.page
+    _register_and_login(tab, "web_tiny_photo")
+    page.get_by_role("navigation", name="main").get_by_role("link", name="分析").click()
+    page.get_by_label("化验单照片").set_input_files(str(tiny))
+    page.get_by_role("button", name="开始分析").click()
+    page.wait_for_url(re.compile(r"#/report/[0-9a-f-]{36}$"))
+    page.locator(".downloads").wait_for(timeout=240_000)
+    expect(page.get_by_text("化验单照片 1: 图片分辨率太低。")).to_be_visible()
+    expect(page.get_by_text("没有从照片中识别出检验指标", exact=False)).to_be_visible()
+    expect(page.get_by_text("所有识别出的指标都在参考范围内。")).to_have_count(0)
+    assert not [p for p in tab.problems if "Content Security Policy" in p], tab.problems
+    tab.close()
+
+
 def test_consultation_answers_with_sources_and_escalates_an_emergency(stack, browser, shots):
     tab = Tab(browser, stack, PHONE)
     page = tab.page
@@ -430,7 +452,17 @@ def test_patient_creates_a_plan_and_marks_a_dose_taken(stack, browser, shots):
     page.get_by_label("单位").fill("mg")
     page.get_by_label("服药安排").select_option("times")
     later = "23:59" if datetime.now().strftime("%H:%M") < "23:50" else "23:58"
+    # Mistakes are told in words and named by the form's own labels, not as API paths ("body.end_date").
+    page.get_by_label("每天的时间").fill("25:99")
+    page.get_by_role("button", name="添加计划").click()
+    expect(page.get_by_role("alert").filter(has_text="时间")).to_have_text("时间格式不对：请用 24 小时制，例如 08:00。（每天的时间）")
     page.get_by_label("每天的时间").fill(f"00:00, {later}")
+    page.get_by_label("开始日期").fill("2030-06-10")
+    page.get_by_label("结束日期（可选）").fill("2030-06-01")
+    page.get_by_role("button", name="添加计划").click()
+    expect(page.get_by_role("alert").filter(has_text="日期")).to_have_text("结束日期不能早于开始日期。（结束日期）")
+    page.get_by_label("开始日期").fill(datetime.now().strftime("%Y-%m-%d"))
+    page.get_by_label("结束日期（可选）").fill("")
     page.get_by_label("现有存量").fill("3")
     page.get_by_label("提前几天提醒续药").fill("7")
     tab.shot(shots, "medication-form-phone")

@@ -37,7 +37,7 @@ async def create_user(settings: Settings, username: str, password: str, role: st
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zhenxi create-user", description=__doc__)
     parser.add_argument("username")
-    parser.add_argument("--role", choices=ROLES, default="admin")
+    parser.add_argument("--role", choices=ROLES, default="patient")
     args = parser.parse_args(argv)
     password = os.environ.get("ZHENXI_PASSWORD") or getpass.getpass("password: ")
     try:

@@ -98,6 +98,10 @@ def test_web_client_is_served_with_a_strict_csp(gateway):
     js = gateway.get("/vendor/uplot/uPlot.esm.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert gateway.get("/js/app.js").status_code == 200 and gateway.get("/app.css").status_code == 200
+    # The page names its icon, so browsers do not ask for a missing /favicon.ico (a 404 on every load).
+    assert '<link rel="icon" href="/favicon.svg"' in r.text
+    icon = gateway.get("/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_admin_lists_users_and_patients_cannot(gateway, zx_env):

@@ -152,6 +152,14 @@ def _stack(url: str) -> dict[str, str] | None:
                                                       "password": os.environ["ZHENXI_PASSWORD"]}, timeout=10)
         if r.status_code == 200:
             token = r.json()["access_token"]
+        else:  # say so: "no credentials" would send the user looking for a variable they did set
+            try:
+                code = r.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                code = f"HTTP {r.status_code}"
+            print(f"zhenxi analyze: the stack refused the login of ZHENXI_USERNAME={os.environ['ZHENXI_USERNAME']} "
+                  f"({code}); running in-process, nothing is stored", file=sys.stderr)
+            return None
     if not token:
         print("zhenxi analyze: a stack answers but no ZHENXI_TOKEN / ZHENXI_USERNAME+ZHENXI_PASSWORD; "
               "running in-process", file=sys.stderr)

@@ -128,9 +128,11 @@ async def list_indicators(request: Request, session: DbSession, user: CurrentUse
     return IndicatorIndex(items=items)
 
 
-@router.get("/indicators/{code}/history", response_model=IndicatorHistory)
+# Codes are the knowledge base's own (NEUT%, BASO#, A/G, Lp(a), β-hCG): any non-blank text, '/' included, which
+# clients send percent-encoded; the ``path`` converter keeps a decoded '/' inside the code.
+@router.get("/indicators/{code:path}/history", response_model=IndicatorHistory)
 async def indicator_history(request: Request, session: DbSession, user: CurrentUser,
-                            code: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")],
+                            code: Annotated[str, Path(max_length=64, pattern=r"^\S+$")],
                             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> IndicatorHistory:
     """One indicator's values across the caller's reports, oldest first (empty when never measured)."""
     name, name_en = _names(request).get(code, (code, code))

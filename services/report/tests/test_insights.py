@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from zhenxi_common.testing import signed
 
@@ -49,6 +50,20 @@ def test_indicator_history_lists_a_users_values_over_reports_and_no_one_elses(cl
     assert [p["value"] for p in after["points"]] == [120.0]
     bad = client.get("/v1/indicators/HGB%20x/history", auth=signed("insight-user"))
     assert bad.status_code == 422 and bad.json()["error"]["code"]
+
+
+def test_indicator_history_takes_codes_with_percent_hash_and_slash(client):
+    """Blood-count codes are NEUT%, BASO#, ...: the web client asks for them percent-encoded (was a 422)."""
+    lab_report(client, "insight-codes", "lab_cbc_synthetic.jpg")
+    seen = {i["code"] for i in client.get("/v1/indicators", auth=signed("insight-codes")).json()["items"]}
+    assert {"NEUT%", "BASO#"} <= seen
+    for code in ("NEUT%", "BASO#"):
+        r = client.get(f"/v1/indicators/{quote(code, safe='')}/history", auth=signed("insight-codes"))
+        assert r.status_code == 200, r.text
+        assert r.json()["code"] == code and len(r.json()["points"]) == 1
+    ratio = client.get(f"/v1/indicators/{quote('A/G', safe='')}/history", auth=signed("insight-codes"))
+    assert ratio.status_code == 200, ratio.text
+    assert ratio.json()["code"] == "A/G" and ratio.json()["points"] == []
 
 
 def test_admin_stats_count_reports_per_day_and_the_critical_share(client):

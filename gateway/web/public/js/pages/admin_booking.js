@@ -2,7 +2,7 @@
 // Routes and fields are the booking service's admin API (/api/booking/v1/admin/...).
 import { api } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
-import { errorText, t } from '../i18n.js';
+import { errorText, getLang, t } from '../i18n.js';
 import { barChart } from '../charts.js';
 
 const TITLES = ['主任医师', '副主任医师', '主治医师', '住院医师'];
@@ -49,7 +49,7 @@ export async function bookingAdmin() {
   }));
 
   const dHospital = h('select', { name: 'hospital_id' }, hospitalOptions());
-  const dDept = h('select', { name: 'department_id' }, departments.map((d) => h('option', { value: d.id }, d.name)));
+  const dDept = h('select', { name: 'department_id' }, departments.map((d) => h('option', { value: d.id }, (getLang() === 'en' && d.name_en) || d.name)));
   const dName = h('input', { name: 'doctor_name', required: true, maxlength: 50 });
   const dTitle = h('select', { name: 'title' }, TITLES.map((x) => h('option', { value: x }, x)));
   const dSpecialties = h('input', { name: 'specialties', maxlength: 200 });
@@ -96,7 +96,7 @@ export async function bookingAdmin() {
       const v = perDept.get(r.department_id) || [0, 0];
       v[0] += r.bookings; v[1] += r.cancelled; perDept.set(r.department_id, v);
     }
-    const names = new Map(departments.map((d) => [d.id, d.name]));
+    const names = new Map(departments.map((d) => [d.id, (getLang() === 'en' && d.name_en) || d.name]));
     statsCard.append(h('p', {}, `${t('total')}: ${s.total} · ${t('cancelled')}: ${s.cancelled} (${Math.round(s.cancellation_rate * 100)}%) · ${t('no_show')}: ${s.no_show}`),
       barChart([...perDept.keys()].map((k) => names.get(k) || k), [[t('bookings'), [...perDept.values()].map((v) => v[0])], [t('cancelled'), [...perDept.values()].map((v) => v[1])]]));
   } catch (err) { statsCard.append(h('p', { class: 'muted' }, errorText(err))); }

@@ -96,7 +96,11 @@ function labCards(lab, trends) {
   const abnormal = rows.filter((i) => ABNORMAL.has(i.flag) || i.critical)
     .sort((a, b) => isCritical(b) - isCritical(a));
   const abn = card(t('abnormal_first'));
-  if (!abnormal.length) abn.append(h('p', {}, t('all_normal')));
+  // A photo the ocr service refused (too large, unreadable...) says so, and no readings is not "all normal".
+  for (const p of (lab.photos || []).filter((ph) => ph.error)) {
+    abn.append(h('p', { class: 'alert error' }, `${t('lab_photo_n')} ${p.position + 1}: ${errorText(p.error)}`));
+  }
+  if (!abnormal.length) abn.append(h('p', {}, t(rows.length ? 'all_normal' : 'no_indicators_read')));
   for (const i of abnormal) {
     abn.append(h('article', { class: `abn ${isCritical(i) ? 'critical' : ''}` },
       h('h3', {}, nameOf(i), ' ', flagBadge(i.flag)),

@@ -2,7 +2,7 @@
 // its QR code, cancel. All routes and fields are the booking service's (services/booking/app/api.py).
 import { api, blobUrl, sseLoop } from '../api.js';
 import { alertBox, card, field, h, showAlert } from '../dom.js';
-import { errorText, t } from '../i18n.js';
+import { errorText, getLang, t } from '../i18n.js';
 
 const yuan = (cents) => `¥${(cents / 100).toFixed(2)}`;
 let live = null;  // AbortController of the open SSE streams; closed when the page changes
@@ -112,7 +112,8 @@ export async function bookingPage(route, { go }) {
   }
   const q = h('input', { type: 'search', name: 'q', placeholder: t('search_ph'), maxlength: 100 });
   const dep = h('select', { name: 'department' }, h('option', { value: '' }, t('all_departments')),
-    departments.map((d) => h('option', { value: d.id, selected: d.id === route.params.get('department') }, d.name)));
+    departments.map((d) => h('option', { value: d.id, selected: d.id === route.params.get('department') },
+      (getLang() === 'en' && d.name_en) || d.name)));
   const avail = h('input', { type: 'checkbox', name: 'available' });
   const results = h('div', { 'aria-live': 'polite' });
   const box = alertBox();

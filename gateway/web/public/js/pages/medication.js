@@ -15,6 +15,21 @@ let stream = null;
 function stopStream() { if (stream) stream.abort(); stream = null; }
 window.addEventListener('hashchange', stopStream);
 
+// The API's field names → this form's labels, so an error names the field the patient sees, not "body.end_date".
+const FIELD_LABELS = { times_of_day: 'sched_times', every_hours: 'sched_every', min_interval_hours: 'sched_min_interval',
+  offset_min: 'sched_offset', anchor: 'sched_anchor', at: 'sched_at' };
+
+function planErrorText(err) {
+  const first = err.details && err.details.errors && err.details.errors[0];
+  const typed = first && first.type ? t(`err.${first.type}`) : null;  // e.g. end_before_start from the schema
+  const text = typed && typed !== `err.${first.type}` ? typed : errorText(err);
+  const path = [].concat((err.details && err.details.field) || (first && first.loc) || []);
+  const name = path.filter((p) => typeof p === 'string' && p !== 'body' && !/^\d+$/.test(p)).pop();
+  const key = name && (FIELD_LABELS[name] || name);
+  const label = key && t(key) !== key ? t(key).replace(/\s*[（(][^）)]*[）)]$/, '') : null;  // without "（可选）"
+  return label ? `${text}（${label}）` : text;
+}
+
 const today = () => new Date().toLocaleDateString('en-CA');  // YYYY-MM-DD in local time
 const hm = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
@@ -99,8 +114,7 @@ function planForm(existing, onSaved) {
         else await api('reminders/v1/plans', { method: 'POST', json: body });
         onSaved();
       } catch (err) {
-        const where = err.details && (err.details.field || (err.details.errors && err.details.errors[0] && err.details.errors[0].loc));
-        showAlert(box, errorText(err) + (where ? ` (${[].concat(where).join('.')})` : ''));
+        showAlert(box, planErrorText(err));
       } finally { submit.disabled = false; }
     },
   },

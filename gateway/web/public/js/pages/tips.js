@@ -87,7 +87,7 @@ export async function tipsAdmin() {
   try { categories = await api('tips/v1/categories'); } catch { return [card(t('tips_editor'), h('p', { class: 'muted' }, t('pending_service')))]; }
   const title = h('input', { name: 'tip_title', required: true, minlength: 2, maxlength: 120 });
   const summary = h('input', { name: 'tip_summary', required: true, minlength: 2, maxlength: 300 });
-  const cat = h('select', { name: 'tip_category' }, categories.map((c) => h('option', { value: c.id }, c.name)));
+  const cat = h('select', { name: 'tip_category' }, categories.map((c) => h('option', { value: c.id }, (getLang() === 'en' && c.name_en) || c.name)));
   const lang = h('select', { name: 'tip_lang' }, [['zh-CN', '中文'], ['en', 'English']].map(([v, l]) => h('option', { value: v }, l)));
   const body = h('textarea', { name: 'tip_body', rows: 8, required: true, maxlength: 20000 });
   const preview = h('div', { class: 'tip-body preview', 'aria-live': 'polite' });
