@@ -6,6 +6,7 @@ the stream holds is read back from JetStream itself."""
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -20,6 +21,8 @@ from zhenxi_common.testing import signed
 
 from factories import make_plan, parse, plan_occurrences, user
 from fakes import WebhookReceiver
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")   # the zone of the factories' plans
 
 
 @pytest.fixture
@@ -98,10 +101,22 @@ def _delete_plans_after():
         cleanup.pop()()
 
 
+def _in_the_future(times: list[str]) -> tuple[list[str], str]:
+    """``times`` (same gaps) moved to start two hours from now on the real clock, in the plan's zone, and that
+    date: no occurrence of the plan falls due on the real clock while the test runs, so the app's own scheduler
+    (which keeps running) never fires one of them beside the test's chosen clock."""
+    base = (datetime.now(SHANGHAI) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    if base.hour == 23 and base.minute >= 40:   # keep every time on one day
+        base += timedelta(minutes=30)
+    first = datetime.strptime(times[0], "%H:%M")
+    return [(base + (datetime.strptime(t, "%H:%M") - first)).strftime("%H:%M") for t in times], base.date().isoformat()
+
+
 def _stage_now(client, call, state, uid, times) -> list[dict]:
     """A plan's first occurrence of each time, claimed on a chosen clock just after they fell due: staged to go out
     at once (no ``not_before``)."""
-    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": times})
+    times, start = _in_the_future(times)
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": times}, start_date=start)
     occs = plan_occurrences(client, uid, plan["id"])[:len(times)]
     cleanup.append(lambda: client.delete(f"/v1/plans/{plan['id']}", auth=signed(uid)))
     sched = Scheduler(state.sessionmaker, state.reminders)
