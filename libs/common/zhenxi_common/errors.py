@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,18 @@ class FieldError(ServiceError):
 
     def __init__(self, field: str, message: str | None = None, **details: Any) -> None:
         super().__init__(message, details={"field": field, **details})
+
+
+class InvalidDateRangeError(FieldError):
+    code = "invalid_date_range"
+    default_message = "日期范围无效。 The date range is not valid."
+
+    @classmethod
+    def days(cls, date_from: date, date_to: date, *, max_days: int, field: str = "date_to") -> list[date]:
+        """Every day of [date_from, date_to], oldest first; raises for an inverted range or one over max_days."""
+        if date_to < date_from or (date_to - date_from).days >= max_days:
+            raise cls(field, max_days=max_days)
+        return [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
 
 
 class NotFoundError(ServiceError):

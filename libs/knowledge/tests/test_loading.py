@@ -113,6 +113,22 @@ def test_routing_and_report_types_are_checked(kb, kb_copy):
         Knowledge(kb_copy)
 
 
+def test_the_report_services_templates_and_trends_are_read_and_checked_here(kb, kb_copy):
+    assert kb.report_templates.order and kb.report_trends.default
+    before = Knowledge(kb_copy).version
+    finding = next(iter(kb.report_templates.xray.findings))
+    _edit(kb_copy / "report" / "templates.yaml",
+          lambda d: d["xray"]["findings"][finding].update(department="cardiologyy"))
+    with pytest.raises(KnowledgeError, match=f"report templates: finding {finding}: unknown department cardiologyy"):
+        Knowledge(kb_copy)
+    _edit(kb_copy / "report" / "templates.yaml",
+          lambda d: d["xray"]["findings"][finding].update(department=kb.report_templates.xray.findings[finding].department))
+    assert Knowledge(kb_copy).version != before   # the report files are part of the content hash
+    _edit(kb_copy / "report" / "trends.yaml", lambda d: d["indicators"].update(NOPE={"relative": 0.3}))
+    with pytest.raises(KnowledgeError, match="report trends: unknown indicator NOPE"):
+        Knowledge(kb_copy)
+
+
 def test_departments_treating_their_own_cancers_are_checked(kb, kb_copy):
     assert "hematology" in kb.routing.own_cancer_treatment
     _edit(kb_copy / "departments" / "routing.yaml",

@@ -4,7 +4,7 @@ from .flags import (ABNORMAL_FLAGS, ARROWS_DOWN, ARROWS_UP, CRITICAL_FLAGS, FLAG
 from .loader import Assessment, Knowledge, KnowledgeError, default_root, get_knowledge
 from .models import (URGENCY_ORDER, Condition, CriticalReading, Department, DepartmentCues, Drug, DrugClass, Finding,
                      Indicator, Interpretation, MedicationClass, MissedDoseAdvice, Pattern, Reading, RedFlag,
-                     ReportType, Symptom, max_urgency)
+                     ReportTemplates, ReportText, ReportTrends, ReportType, Symptom, TrendThreshold, max_urgency)
 from .ranges import ParsedRange, Range, parse_range, parse_sex_ranges
 from .text import norm_name, norm_text, norm_unit
 from .units import UnitTable
@@ -13,7 +13,8 @@ __all__ = [
     "ABNORMAL_FLAGS", "ARROWS_DOWN", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
     "Condition", "CriticalReading", "Department", "DepartmentCues", "Drug", "DrugClass", "Finding", "Flag",
     "Indicator", "Interpretation", "Knowledge", "KnowledgeError", "MedicationClass", "MissedDoseAdvice",
-    "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportType", "Symptom", "UnitTable", "arrow_flag",
+    "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportTemplates", "ReportText", "ReportTrends",
+    "ReportType", "TrendThreshold", "Symptom", "UnitTable", "arrow_flag",
     "default_root", "direction", "flag_number", "flag_text", "get_knowledge", "max_urgency", "norm_name",
     "norm_text", "norm_unit", "parse_flag", "parse_range", "parse_sex_ranges", "qualitative_grade",
     "same_direction",

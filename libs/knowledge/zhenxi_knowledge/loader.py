@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from . import flags as F
 from .models import (Condition, Context, Department, DepartmentCues, Drug, DrugClass, Finding, Indicator,
                      IndicatorIndex, Interpretation, MedicationClass, MissedDoseAdvice, MissedDoseRule, Model, Panel, PanelFile,
-                     Pattern, RedFlag, Relatives, ReportType, Routing, Symptom, Template, UnitsFile)
+                     Pattern, RedFlag, Relatives, ReportTemplates, ReportTrends, ReportType, Routing, Symptom, Template,
+                     UnitsFile)
 from .ranges import ParsedRange, parse_range
 from .rules import DOSE_NAMES, Node, RuleError, Variables, parse
 from .text import nfkc, norm_name, norm_text
@@ -88,6 +89,8 @@ class Knowledge:
         self.routing: Routing | None = None
         self.relatives: Relatives | None = None
         self.templates: dict[str, Template] = {}
+        self.report_templates: ReportTemplates | None = None
+        self.report_trends: ReportTrends | None = None
         self._dose_rules: dict[str, list[tuple[Any, Node]]] = {}
         self.rule_sets: dict[str, tuple[MissedDoseRule, ...]] = {}
         try:
@@ -197,6 +200,11 @@ class Knowledge:
             for r in self._read(path, {"report_types"}).get("report_types") or []:
                 rt = ReportType(**r)
                 self._put(self.report_types, rt.id, rt, path)
+        report = self.root / "report"   # the report service's summary templates and trend thresholds
+        if (report / "templates.yaml").is_file():
+            self.report_templates = ReportTemplates(**self._read(report / "templates.yaml"))
+        if (report / "trends.yaml").is_file():
+            self.report_trends = ReportTrends(**self._read(report / "trends.yaml"))
 
     def _load_indicators(self) -> None:
         folder = self.root / "indicators"
@@ -237,6 +245,14 @@ class Knowledge:
         for s in self.symptoms.values():
             problems += [f"symptom {s.id}: unknown department {d}" for d in s.dept if d not in depts]
         problems += [f"cues: unknown department {d}" for d in self.cues if d not in depts]
+        if self.report_templates is not None:
+            problems += [f"report templates: finding {k}: unknown department {f.department}"
+                         for k, f in self.report_templates.xray.findings.items() if f.department not in depts]
+            problems += [f"report templates: unknown X-ray finding {k}"
+                         for k in self.report_templates.xray.findings if k not in self.findings]
+        if self.report_trends is not None:
+            problems += [f"report trends: unknown indicator {c}" for c in self.report_trends.indicators
+                         if c not in self.indicators]
         if self.routing is not None:
             problems += [f"routing: unknown department {d} ({role})"
                          for role, d in self.routing.departments.model_dump().items() if d not in depts]

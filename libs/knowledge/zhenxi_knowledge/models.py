@@ -2,9 +2,10 @@
 typo in the YAML fails the load instead of being silently ignored."""
 from __future__ import annotations
 
+import string
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .ranges import Range as PlainRange
 
@@ -14,7 +15,8 @@ Sex = Literal["male", "female"]
 
 
 def max_urgency(*levels: str | None) -> str:
-    present = [lv for lv in levels if lv]
+    """The most urgent of the known levels given ("routine" when none); unknown words are ignored."""
+    present = [lv for lv in levels if lv in URGENCY_ORDER]
     return max(present, key=URGENCY_ORDER.__getitem__) if present else "routine"
 
 
@@ -445,3 +447,74 @@ class Template(Model):
 
     def render(self, lang: str = "zh", **values: Any) -> str:
         return (self.en if lang == "en" else self.zh).format(**values)
+
+
+# ---- report service data (knowledge/report/): summary templates and trend thresholds ---------------------------------
+class ReportText(Model):
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+class TrendThreshold(Model):
+    relative: float | None = Field(None, gt=0)
+    absolute: float | None = Field(None, gt=0)
+    direction: Literal["rise", "fall", "both"] = "both"
+    basis: str = ""
+
+    @model_validator(mode="after")
+    def _one(self) -> "TrendThreshold":
+        if (self.relative is None) == (self.absolute is None):
+            raise ValueError("a trend threshold needs exactly one of relative / absolute")
+        return self
+
+
+class ReportTrends(Model):
+    version: str
+    default: TrendThreshold
+    indicators: dict[str, TrendThreshold]
+
+    def for_code(self, code: str) -> tuple[str, TrendThreshold]:
+        if code in self.indicators:
+            return f"trend_threshold:{code}", self.indicators[code]
+        return "trend_threshold:default", self.default
+
+
+class ReportWords(Model):
+    sections: dict[str, ReportText]
+    urgency: dict[str, ReportText]
+    direction: dict[str, ReportText]
+    reasons: dict[str, ReportText]
+
+
+class FindingRoute(Model):
+    department: str
+    urgency: Urgency
+
+
+class XrayLimits(Model):
+    ctr_enlarged_above: float
+    positive_urgency: Urgency
+    findings: dict[str, FindingRoute]
+
+
+class ReportTemplates(Model):
+    version: str
+    templates: dict[str, ReportText]
+    words: ReportWords
+    xray: XrayLimits
+    order: list[str]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ReportTemplates":
+        missing = [t for t in self.order if t not in self.templates]
+        if missing:
+            raise ValueError(f"order names unknown templates: {missing}")
+        for tid, text in self.templates.items():
+            zh = {f for _, f, _, _ in string.Formatter().parse(text.zh) if f}
+            en = {f for _, f, _, _ in string.Formatter().parse(text.en) if f}
+            if zh != en:
+                raise ValueError(f"template {tid}: zh and en use different placeholders {sorted(zh | en)}")
+        return self

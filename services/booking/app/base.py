@@ -3,9 +3,7 @@ case (opened here so that Redis side effects follow the commit), the provider of
 views. Slot accounting, always in Postgres: ``remaining + active holds + active bookings == capacity``."""
 from __future__ import annotations
 
-import base64
 import functools
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from zhenxi_common import cursors
 
 from . import repository as repo
 from .config import Settings
@@ -50,13 +50,13 @@ def _plus_days(day: date, days: int, field: str) -> date:
 
 
 def _encode_cursor(parts: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.encode(parts)
 
 
 def _decode_cursor(raw: str) -> list[Any]:
     try:
-        parts = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, TypeError):
+        parts = cursors.decode(raw)
+    except ValueError:
         raise InvalidCursorError("cursor") from None
     if not isinstance(parts, list):
         raise InvalidCursorError("cursor")

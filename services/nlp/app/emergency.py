@@ -15,16 +15,13 @@ from __future__ import annotations
 import json
 import zlib
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from .retrieval import Encoder
+
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "emergency_head.npz"
 HASH_DIM = 2048
-
-
-class Encoder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 def char_grams(texts: list[str], dim: int = HASH_DIM) -> np.ndarray:

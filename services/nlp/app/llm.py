@@ -3,13 +3,10 @@
 Off unless ``NLP_LLM_URL`` is set. Safety decisions (red flags, out-of-scope) are always made before any LLM."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
-log = logging.getLogger("zhenxi.nlp.llm")
+from zhenxi_common.llm import ChatCompletions
 
 
 @dataclass(frozen=True)
@@ -37,10 +34,7 @@ class OpenAICompatibleWriter:
     Any transport or format problem falls back to the template draft, so the service never depends on it."""
 
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = 20.0) -> None:
-        self.url = url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.timeout_s = timeout_s
+        self.client = ChatCompletions(url, model, api_key, timeout_s)
 
     def write(self, question: str, language: str, passages: list[Passage], history: list[Turn],
               draft: str) -> str | None:
@@ -51,12 +45,4 @@ class OpenAICompatibleWriter:
         messages = [{"role": "system", "content": system}]
         messages += [{"role": t.role, "content": t.content} for t in history[-6:]]
         messages.append({"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"})
-        try:
-            r = httpx.post(self.url, json={"model": self.model, "messages": messages, "temperature": 0},
-                           headers=self.headers, timeout=self.timeout_s)
-            r.raise_for_status()
-            text = r.json()["choices"][0]["message"]["content"]
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
-            log.warning("llm writer failed, using the template answer: %s", type(exc).__name__)
-            return None
-        return text.strip() or None
+        return self.client.complete(messages)

@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from rank_bm25 import BM25Okapi
@@ -78,6 +79,12 @@ def build_docs(kb: KnowledgeBase) -> list[Doc]:
                         " ".join([d.name, d.name_en, *d.synonyms, d.scope, d.scope_en]),
                         f"{d.name}：{d.scope}", f"{d.name_en}: {d.scope_en}"))
     return docs
+
+
+class Encoder(Protocol):
+    """Texts to sentence embeddings, one row per text (``DenseEncoder``, or a stand-in in training scripts)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 class DenseEncoder:

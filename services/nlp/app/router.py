@@ -25,18 +25,15 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .lexicon import normalize
+from .retrieval import Encoder
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "router.npz"
 NGRAMS = (1, 2, 3)
-
-
-class Encoder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 class RouterModelError(RuntimeError):

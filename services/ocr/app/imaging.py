@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from zhenxi_common.filetypes import sniff
+
 from .errors import (
     FileTooLargeError,
     ImageTooLargeError,
@@ -35,25 +37,6 @@ class Limits:
     pdf_max_pages: int = 2
 
 
-def sniff(data: bytes) -> str | None:
-    """Container format from magic bytes (never trust the file name or the declared type)."""
-    head = data[:32]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1",
-                                                b"msf1"):
-        return "heic"
-    if head.lstrip()[:5] == b"%PDF-":
-        return "pdf"
-    if head[:6] in (b"GIF87a", b"GIF89a") or head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "other_image"
-    return None
-
-
 def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits()) -> tuple[list[np.ndarray], str]:
     """Bytes → list of BGR uint8 pages and the detected format."""
     if len(data) > limits.max_bytes:
@@ -61,7 +44,7 @@ def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits
     if not data:
         raise ImageUnreadableError("文件为空。 The file is empty.")
     fmt = sniff(data)
-    if fmt is None:
+    if fmt is None or fmt == "dicom":   # DICOM is no lab report: treated as an unknown file, as before
         declared = (content_type or "").lower()
         if declared.startswith("image/") or declared == "application/pdf":
             raise ImageUnreadableError(details={"declared_type": declared})

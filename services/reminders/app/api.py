@@ -5,16 +5,16 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from icalendar import Alarm, Calendar, Event as IcsEvent
 
 from zhenxi_common.db import DbSession
-from zhenxi_common.errors import error_responses
-from zhenxi_common.identity import CurrentUser
+from zhenxi_common.errors import ForbiddenError, InvalidDateRangeError, error_responses
+from zhenxi_common.identity import CurrentUser, Identity, require_role
 
 from . import repository as repo
 from .channels import stream_channel
@@ -22,9 +22,9 @@ from .errors import (AlreadyRecordedError, CalendarTokenInvalidError, EndBeforeS
                      FieldError, ImportInvalidError, NotRecordableError, OccurrenceNotFoundError, PlanInPastError,
                      PlanNotFoundError, PreconditionInvalidError, PrnTooSoonError, VersionConflictError,
                      WebhookHostNotAllowedError)
-from .schemas import (AdherenceOut, AdviceOut, CalendarTokenOut, Caller, ConsentIn, ConsentList, ConsentOut,
-                      DeviceCreated, DeviceIn, DeviceList, ExportDoc, ImportOut, OccurrenceList, OccurrenceOut,
-                      PlanCreate, PlanList, PlanOut, PlanPatch, PrnDoseIn, RecordIn, ServiceInfo, SyncOut)
+from .schemas import (AdherenceOut, AdherenceStats, AdviceOut, CalendarTokenOut, Caller, ConsentIn, ConsentList,
+                      ConsentOut, DeviceCreated, DeviceIn, DeviceList, ExportDoc, ImportOut, OccurrenceList,
+                      OccurrenceOut, PlanCreate, PlanList, PlanOut, PlanPatch, PrnDoseIn, RecordIn, ServiceInfo, SyncOut)
 from .service import Reminders
 
 router = APIRouter(prefix="/v1", tags=["reminders"])
@@ -349,3 +349,16 @@ async def import_(request: Request, session: DbSession, user: CurrentUser,
                   doc: Annotated[ExportDoc, Body()]) -> ImportOut:
     """Restore an export into your account; importing the same document twice changes nothing."""
     return ImportOut(**await svc(request).import_(session, user.user_id, doc.model_dump(mode="json")))
+
+
+# ---- admin --------------------------------------------------------------------------------------------------------
+admin_router = APIRouter(prefix="/v1/admin", tags=["reminders admin"])
+Admin = Annotated[Identity, Depends(require_role("admin"))]
+
+
+@admin_router.get("/adherence", response_model=AdherenceStats,
+                  responses=error_responses(ForbiddenError, InvalidDateRangeError))
+async def adherence_stats(request: Request, session: DbSession, _: Admin, date_from: date, date_to: date
+                          ) -> AdherenceStats:
+    """Doses per patient-local day in [date_from, date_to] by outcome, and the share taken."""
+    return await svc(request).adherence_stats(session, date_from, date_to)

@@ -9,8 +9,7 @@ from zhenxi_common.app import create_service_app
 from zhenxi_common.events import ReminderDueV1
 from zhenxi_common.http import make_http_client
 
-from .admin_stats import admin_router
-from .api import router
+from .api import admin_router, router
 from .bookings import consume_bookings
 from .channels import Dispatcher
 from .config import Settings

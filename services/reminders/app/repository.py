@@ -192,3 +192,17 @@ async def add_calendar_token(session: AsyncSession, user_id: str, token_hash: st
 async def add_deliveries(session: AsyncSession, rows: list[dict]) -> None:
     if rows:
         await session.execute(pg_insert(Delivery).values(rows).on_conflict_do_nothing(constraint="uq_delivery_once"))
+
+
+async def dose_counts_by_day(session: AsyncSession, first: date, last: date
+                             ) -> tuple[dict[date, dict[str, int]], int]:
+    """Doses of every patient per local day in [first, last] by state, and how many patients they belong to."""
+    in_range = (Occurrence.kind == "dose", Occurrence.local_date >= first, Occurrence.local_date <= last)
+    rows = (await session.execute(select(Occurrence.local_date, Occurrence.state, func.count())
+                                  .where(*in_range).group_by(Occurrence.local_date, Occurrence.state))).all()
+    patients = (await session.execute(select(func.count(func.distinct(Occurrence.user_id))).where(*in_range))
+                ).scalar_one()
+    counts: dict[date, dict[str, int]] = {}
+    for day, state, n in rows:
+        counts.setdefault(day, {})[state] = n
+    return counts, patients

@@ -408,3 +408,20 @@ class ImportOut(BaseModel):
     records: int
     devices: int
     consents: int
+
+
+# ---- admin statistics (counts only, no personal data) ---------------------------------------------------------------
+class AdherenceDay(BaseModel):
+    date: date
+    taken: int
+    taken_late: int
+    skipped: int
+    missed: int
+    open: int = Field(description="doses still scheduled or due")
+    proportion_taken: float | None = Field(description="(taken + taken_late) / decided doses; null when none")
+
+
+class AdherenceStats(BaseModel):
+    per_day: list[AdherenceDay] = Field(description="every day of the range, oldest first")
+    patients: int = Field(description="distinct patients with a dose in the range")
+    proportion_taken: float | None

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhenxi_common.errors import InvalidDateRangeError
 from zhenxi_common.events import DoseRecordedV1, PlanChangedV1
 from zhenxi_common.outbox import add_event
 
@@ -29,8 +30,8 @@ from .errors import (AlreadyRecordedError, EndBeforeStartError, ConsentNotFoundE
 from .knowledge import UNMATCHED, DrugBook
 from .models import Consent, Device, Occurrence, Plan
 from .schedules import doses_per_day, expand, interval_hours
-from .schemas import (AdherenceOut, AdviceOut, Caregiver, ConsentOut, DeliveryOut, DeviceOut, DrugHistory,
-                      DrugOut, MealTimes, OccurrenceOut, PlanCreate, PlanOut, PlanPatch, RecordIn, RefillOut,
+from .schemas import (AdherenceDay, AdherenceOut, AdherenceStats, AdviceOut, Caregiver, ConsentOut, DeliveryOut,
+                      DeviceOut, DrugHistory, DrugOut, MealTimes, OccurrenceOut, PlanCreate, PlanOut, PlanPatch, RecordIn, RefillOut,
                       Schedule, Streak)
 
 # Fields whose change re-expands the future occurrences.
@@ -51,6 +52,14 @@ def check_webhook_url(url: str, allowed: list[str], field: str) -> str:
     if host not in {h.lower() for h in allowed}:
         raise WebhookHostNotAllowedError(field, host=host)
     return url
+
+
+MAX_STATS_DAYS = 366
+DECIDED = ("taken", "taken_late", "skipped", "missed")
+
+
+def _share(taken: int, decided: int) -> float | None:
+    return round(taken / decided, 4) if decided else None
 
 
 @dataclass
@@ -403,6 +412,23 @@ class Reminders:
         base["shifted_next_due_at"] = shifted
         return AdviceOut(**base, action=action, rule_id=rule_id, class_id=rule.class_id,
                          never_double=rule.never_double, advice=text, advice_en=text_en)
+
+    # ---- admin statistics -----------------------------------------------------------------------------------------
+    async def adherence_stats(self, session: AsyncSession, date_from: date, date_to: date) -> AdherenceStats:
+        """Doses per patient-local day in [date_from, date_to] by outcome, and the share taken (counts only)."""
+        days = InvalidDateRangeError.days(date_from, date_to, max_days=MAX_STATS_DAYS)
+        counts, patients = await repo.dose_counts_by_day(session, date_from, date_to)
+        per_day = []
+        for d in days:
+            c = counts.get(d, {})
+            per_day.append(AdherenceDay(date=d, taken=c.get("taken", 0), taken_late=c.get("taken_late", 0),
+                                        skipped=c.get("skipped", 0), missed=c.get("missed", 0),
+                                        open=c.get("scheduled", 0) + c.get("due", 0),
+                                        proportion_taken=_share(c.get("taken", 0) + c.get("taken_late", 0),
+                                                                sum(c.get(s, 0) for s in DECIDED))))
+        taken = sum(d.taken + d.taken_late for d in per_day)
+        decided = sum(d.taken + d.taken_late + d.skipped + d.missed for d in per_day)
+        return AdherenceStats(per_day=per_day, patients=patients, proportion_taken=_share(taken, decided))
 
     # ---- adherence ----------------------------------------------------------------------------------------------
     async def adherence(self, session: AsyncSession, caller: str, subject: str, days: int,

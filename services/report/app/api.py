@@ -3,22 +3,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from zhenxi_common.db import DbSession
-from zhenxi_common.errors import PayloadTooLargeError, error_responses
-from zhenxi_common.identity import CurrentUser
+from zhenxi_common.errors import ForbiddenError, InvalidDateRangeError, PayloadTooLargeError, error_responses
+from zhenxi_common.identity import CurrentUser, Identity, require_role
 
 from . import render
 from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, InvalidCursorError,
                      NothingToRetryError,
                      PdfUnavailableError, ReportInProgressError, ReportNotFoundError, ReportNotReadyError,
                      SymptomsTooLongError, TooManyFilesError, UnsupportedMediaTypeError)
-from .schemas import Caller, ReportList, ReportOut, ServiceInfo
+from .schemas import Caller, IndicatorHistory, IndicatorIndex, ReportList, ReportOut, ReportStats, ServiceInfo
 from .service import IncomingFile, NewReport, ReportService, report_out
 
 router = APIRouter(prefix="/v1", tags=["report"])
@@ -175,3 +176,32 @@ async def report_events(report_id: uuid.UUID, request: Request, session: DbSessi
     report, _ = await reports.get(session, user.user_id, report_id)
     return StreamingResponse(reports.events(report.id, request.is_disconnected), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+# ---------------------------------------------------------------- indicator history (trend charts over time)
+@router.get("/indicators", response_model=IndicatorIndex)
+async def list_indicators(session: DbSession, user: CurrentUser, reports: Reports) -> IndicatorIndex:
+    """The indicators measured in the caller's reports, each with its count and latest value."""
+    return await reports.indicator_index(session, user.user_id)
+
+
+# Codes are the knowledge base's own (NEUT%, BASO#, A/G, Lp(a), β-hCG): any non-blank text, '/' included, which
+# clients send percent-encoded; the ``path`` converter keeps a decoded '/' inside the code.
+@router.get("/indicators/{code:path}/history", response_model=IndicatorHistory)
+async def indicator_history(session: DbSession, user: CurrentUser, reports: Reports,
+                            code: Annotated[str, Path(max_length=64, pattern=r"^\S+$")],
+                            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> IndicatorHistory:
+    """One indicator's values across the caller's reports, oldest first (empty when never measured)."""
+    return await reports.indicator_history(session, user.user_id, code, limit)
+
+
+# ---------------------------------------------------------------- admin
+admin_router = APIRouter(prefix="/v1/admin", tags=["report admin"])
+Admin = Annotated[Identity, Depends(require_role("admin"))]
+
+
+@admin_router.get("/stats", response_model=ReportStats,
+                  responses=error_responses(ForbiddenError, InvalidDateRangeError))
+async def report_stats(session: DbSession, _: Admin, reports: Reports, date_from: date, date_to: date) -> ReportStats:
+    """Reports per day (UTC) in [date_from, date_to], completed ones and those with a critical value."""
+    return await reports.stats(session, date_from, date_to)

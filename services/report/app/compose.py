@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from zhenxi_knowledge import max_urgency
+
 from .imaging import BOXED
-from .knowledge import ReportKnowledge, max_urgency
+from .knowledge import ReportKnowledge
 
 ABNORMAL_FLAGS = ("HH", "LL", "H", "L", "POS", "ABN")
 SECTION_KINDS = ("lab", "xray", "symptoms")

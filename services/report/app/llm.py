@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from zhenxi_common.llm import ChatCompletions
 
 log = logging.getLogger("zhenxi.report.llm")
 SAFETY_TEMPLATES = frozenset({"critical_value", "red_flag", "urgent_banner", "disclaimer"})
@@ -29,25 +29,15 @@ class Passage:
 
 class OpenAICompatibleWriter:
     def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = 20.0) -> None:
-        self.url = url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.timeout_s = timeout_s
+        self.client = ChatCompletions(url, model, api_key, timeout_s)
 
     def write(self, question: str, language: str, passages: list[Passage], history: list[Any],
               draft: str) -> str | None:
         system = ("You reword medical report sentences into plain, friendly "
                   f"{'Chinese' if language == 'zh' else 'English'}. Keep every number, unit and meaning exactly. "
                   "Return exactly one line per input line, in the same order, nothing else.")
-        try:
-            r = httpx.post(self.url, json={"model": self.model, "temperature": 0, "messages": [
-                {"role": "system", "content": system}, {"role": "user", "content": f"{question}\n\n{draft}"}]},
-                headers=self.headers, timeout=self.timeout_s)
-            r.raise_for_status()
-            return str(r.json()["choices"][0]["message"]["content"]).strip() or None
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
-            log.warning("llm rewrite failed, keeping the template wording: %s", type(exc).__name__)
-            return None
+        return self.client.complete([{"role": "system", "content": system},
+                                     {"role": "user", "content": f"{question}\n\n{draft}"}])
 
 
 def _numbers(s: str) -> list[str]:

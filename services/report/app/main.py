@@ -6,9 +6,7 @@ from fastapi import FastAPI
 from zhenxi_common.app import create_service_app
 
 from . import knowledge
-from .api import router
-from .insights import admin_router as insights_admin_router
-from .insights import router as insights_router
+from .api import admin_router, router
 from .config import Settings
 from .downstream import HttpDownstream
 from .llm import make_rewriter
@@ -50,5 +48,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.stop()
             await downstream.aclose()
 
-    return create_service_app(settings, title="Zhenxi report", routers=[router, insights_router, insights_admin_router], outbox_table=outbox,
+    return create_service_app(settings, title="Zhenxi report", routers=[router, admin_router], outbox_table=outbox,
                               resources=resources)

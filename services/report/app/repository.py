@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Date, and_, cast, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import IndicatorValue, Report, Section, Upload
@@ -128,3 +128,33 @@ async def delete_report(session: AsyncSession, report: Report) -> list[Upload]:
     await session.delete(report)
     await session.flush()
     return uploads
+
+
+# ---------------------------------------------------------------- indicator history and admin statistics
+async def indicator_index(session: AsyncSession, user_id: str) -> list[Any]:
+    """Per indicator code in the user's reports: its latest value and how many there are, most measured first."""
+    latest = (select(IndicatorValue.code, IndicatorValue.value, IndicatorValue.unit, IndicatorValue.flag,
+                     IndicatorValue.taken_at,
+                     func.count().over(partition_by=IndicatorValue.code).label("n"),
+                     func.row_number().over(partition_by=IndicatorValue.code,
+                                            order_by=(IndicatorValue.taken_at.desc(), IndicatorValue.id.desc()))
+                     .label("rn"))
+              .where(IndicatorValue.user_id == user_id).subquery())
+    q = select(latest).where(latest.c.rn == 1).order_by(latest.c.n.desc(), latest.c.code)
+    return list((await session.execute(q)).all())
+
+
+async def indicator_points(session: AsyncSession, user_id: str, code: str, limit: int) -> list[IndicatorValue]:
+    q = (select(IndicatorValue).where(IndicatorValue.user_id == user_id, IndicatorValue.code == code)
+         .order_by(IndicatorValue.taken_at.desc(), IndicatorValue.id.desc()).limit(limit))
+    return list(reversed((await session.execute(q)).scalars().all()))
+
+
+async def report_days(session: AsyncSession, start: datetime, end: datetime) -> dict[date, tuple[int, int, int]]:
+    """(reports, completed, completed with a critical value) per UTC day of [start, end)."""
+    day = cast(func.timezone("UTC", Report.created_at), Date)
+    q = (select(day.label("day"), func.count(),
+                func.count().filter(Report.status == "completed"),
+                func.count().filter(Report.status == "completed", Report.critical.is_(True)))
+         .where(Report.created_at >= start, Report.created_at < end).group_by(day))
+    return {row[0]: (row[1], row[2], row[3]) for row in (await session.execute(q)).all()}

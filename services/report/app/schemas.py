@@ -1,7 +1,7 @@
 """Public contract of the report service."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,3 +63,50 @@ class ReportSummary(BaseModel):
 class ReportList(BaseModel):
     items: list[ReportSummary]
     next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null on the last")
+
+
+# ---------------------------------------------------------------- indicator history and admin statistics
+class IndicatorPoint(BaseModel):
+    report_id: str
+    taken_at: datetime
+    value: float
+    unit: str | None
+    flag: str | None
+
+
+class IndicatorHistory(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    points: list[IndicatorPoint] = Field(description="oldest first")
+
+
+class IndicatorSeen(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    count: int
+    last_taken_at: datetime
+    last_value: float
+    last_unit: str | None
+    last_flag: str | None
+
+
+class IndicatorIndex(BaseModel):
+    items: list[IndicatorSeen] = Field(description="the indicators in the caller's completed reports, "
+                                               "most measured first")
+
+
+class ReportDay(BaseModel):
+    date: date
+    reports: int
+    completed: int
+    critical: int
+
+
+class ReportStats(BaseModel):
+    per_day: list[ReportDay] = Field(description="every day of the range, oldest first (days without reports too)")
+    total: int
+    completed: int
+    critical: int
+    critical_share: float = Field(description="share of completed reports with a critical value (0 when none)")

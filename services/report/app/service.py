@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -16,37 +15,26 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from zhenxi_common import cursors
+from zhenxi_common.errors import InvalidDateRangeError
+from zhenxi_common.filetypes import sniff
+
 from . import repository
 from .errors import (EmptyFileError, EmptyReportError, FileTooLargeError, ImageNotFoundError, InvalidCursorError,
                      NothingToRetryError, ReportInProgressError, ReportNotFoundError, SymptomsTooLongError,
                      TooManyFilesError, UnsupportedMediaTypeError)
 from .models import Report, Section
-from .schemas import Links, ReportOut, ReportSummary, SectionState
+from .schemas import (IndicatorHistory, IndicatorIndex, IndicatorPoint, IndicatorSeen, Links, ReportDay, ReportOut,
+                      ReportStats, ReportSummary, SectionState)
 from .store import Sealer, UploadStore
 from .fanout import FileInput, ReportInputs
 from .worker import OWN_CONNECTION, ReportEngine, inputs_aad, release
 
 LAB_TYPES = ("jpeg", "png", "webp", "heic", "pdf")
+MAX_STATS_DAYS = 366
 XRAY_TYPES = ("jpeg", "png", "dicom")
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic",
                  "pdf": "application/pdf", "dicom": "application/dicom"}
-
-
-def sniff(data: bytes) -> str | None:
-    """The file's type from its first bytes (never from the name or the client's content type)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif", b"hevc"):
-        return "heic"
-    if data.startswith(b"%PDF-"):
-        return "pdf"
-    if len(data) > 132 and data[128:132] == b"DICM":
-        return "dicom"
-    return None
 
 
 @dataclass
@@ -96,14 +84,14 @@ def parse_id(raw: str) -> uuid.UUID:
 
 
 def encode_cursor(r: Report) -> str:
-    return base64.urlsafe_b64encode(f"{r.created_at.isoformat()}|{r.id}".encode()).decode().rstrip("=")
+    return cursors.encode([r.created_at.isoformat(), str(r.id)])
 
 
 def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
     try:
-        ts, rid = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().split("|")
+        ts, rid = cursors.decode(raw)
         return datetime.fromisoformat(ts), uuid.UUID(rid)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError):
         raise InvalidCursorError() from None
 
 
@@ -219,6 +207,37 @@ class ReportService:
                                report_date=r.report_date, urgency=r.urgency, urgent=r.critical,
                                sections=_states(secs[r.id])) for r in page]
         return items, encode_cursor(page[-1]) if more and page else None
+
+    # ------------------------------------------------------------------ indicator history, statistics
+    async def indicator_index(self, session: AsyncSession, user_id: str) -> IndicatorIndex:
+        """The indicators measured in the user's reports, each with its count and latest value."""
+        names = self.engine.kb.indicator_names
+        return IndicatorIndex(items=[
+            IndicatorSeen(code=r.code, name=names(r.code)[0], name_en=names(r.code)[1], count=r.n,
+                          last_taken_at=r.taken_at, last_value=r.value, last_unit=r.unit, last_flag=r.flag)
+            for r in await repository.indicator_index(session, user_id)])
+
+    async def indicator_history(self, session: AsyncSession, user_id: str, code: str, limit: int
+                                ) -> IndicatorHistory:
+        """One indicator's values across the user's reports, oldest first (empty when never measured)."""
+        name, name_en = self.engine.kb.indicator_names(code)
+        points = [IndicatorPoint(report_id=str(v.report_id), taken_at=v.taken_at, value=v.value, unit=v.unit,
+                                 flag=v.flag)
+                  for v in await repository.indicator_points(session, user_id, code, limit)]
+        return IndicatorHistory(code=code, name=name, name_en=name_en, points=points)
+
+    async def stats(self, session: AsyncSession, date_from: date, date_to: date) -> ReportStats:
+        """Reports per UTC day in [date_from, date_to], completed ones and those with a critical value."""
+        days = InvalidDateRangeError.days(date_from, date_to, max_days=MAX_STATS_DAYS)
+        start = datetime.combine(date_from, time.min, tzinfo=timezone.utc)
+        end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        found = await repository.report_days(session, start, end)
+        per_day = [ReportDay(date=d, reports=n, completed=c, critical=k)
+                   for d in days for n, c, k in [found.get(d, (0, 0, 0))]]
+        completed = sum(d.completed for d in per_day)
+        critical = sum(d.critical for d in per_day)
+        return ReportStats(per_day=per_day, total=sum(d.reports for d in per_day), completed=completed,
+                           critical=critical, critical_share=round(critical / completed, 4) if completed else 0.0)
 
     async def image(self, session: AsyncSession, user_id: str, report_id: uuid.UUID, image_id: str) -> bytes:
         await self.get(session, user_id, report_id)

@@ -1,27 +1,25 @@
 """Opaque keyset cursors: base64url JSON of the last row's sort key, tagged with the ordering it belongs to."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
+
+from zhenxi_common import cursors
 
 from .errors import InvalidCursorError
 
 
 def encode(kind: str, key: object, row_id: uuid.UUID) -> str:
     k = key.isoformat() if isinstance(key, datetime) else key
-    raw = json.dumps({"o": kind, "k": k, "i": str(row_id)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode({"o": kind, "k": k, "i": str(row_id)})
 
 
 def decode(cursor: str | None, kind: str) -> tuple | None:
     if not cursor:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = cursors.decode(cursor)
         if not isinstance(data, dict) or data.get("o") != kind:
             raise ValueError("cursor belongs to another listing")
         row_id = uuid.UUID(str(data["i"]))
@@ -32,5 +30,5 @@ def decode(cursor: str | None, kind: str) -> tuple | None:
             if key.tzinfo is None:
                 raise ValueError("naive time")
         return key, row_id
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, ArithmeticError) as exc:
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
         raise InvalidCursorError(details={"reason": str(exc)[:100]}) from exc

@@ -87,8 +87,8 @@ from dataclasses import dataclass, field  # noqa: E402
 import io  # noqa: E402
 import warnings  # noqa: E402
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-JPEG_MAGIC = b"\xff\xd8\xff"
+from zhenxi_common.filetypes import sniff as sniff_bytes  # noqa: E402
+
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/pjpeg"}
 DICOM_TYPES = {"application/dicom", "application/dicom+octet-stream"}
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
@@ -115,16 +115,14 @@ class LoadedImage:
 
 def sniff(data: bytes, filename: str | None, content_type: str | None, allow_dicom: bool = True) -> str:
     """Decide the format from the bytes first; the declared type only has to not contradict them."""
-    from app.dicom import is_dicom
     from app.errors import UnsupportedMediaTypeError
 
     ct = (content_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
-    if data.startswith(PNG_MAGIC):
-        kind = "png"
-    elif data.startswith(JPEG_MAGIC):
-        kind = "jpeg"
-    elif allow_dicom and (is_dicom(data) or ct in DICOM_TYPES or name.endswith(DICOM_SUFFIXES)):
+    magic = sniff_bytes(data)
+    if magic in ("png", "jpeg"):
+        kind = magic
+    elif allow_dicom and (magic == "dicom" or ct in DICOM_TYPES or name.endswith(DICOM_SUFFIXES)):
         kind = "dicom"
     else:
         raise UnsupportedMediaTypeError(details={"content_type": ct[:64] or None})
