@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zhenxi_common.testing import free_port, running_service
+from zhenxi_common.testing import free_port, isolated_env, running_service
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,10 +44,21 @@ needs_reminders = pytest.mark.skipif(not REMINDERS, reason="the reminders servic
 
 
 @pytest.fixture(scope="module")
-def stack(zx_env, tmp_path_factory):
+def own_env(zx_env):
+    """This module's processes get a database and NATS/Redis namespaces of their own. The run's shared platform
+    (``conftest.platform``, started by earlier modules and kept for the session) has a report service too: on one
+    database each report worker would claim the other's pending reports, and one whose uploads sit in the other's
+    directory would come back with its lab section failed (seen as a flaky journey on a loaded machine)."""
+    with isolated_env("web") as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def stack(own_env, tmp_path_factory):
     """The gateway and the services the pages call, as real processes; services not started here answer 503
     through the gateway (and the pages say so). The report service fans out to the ocr, xray and nlp processes."""
     env = dict(os.environ)
+    env.update(own_env)
     env["NLP_DENSE_RETRIEVAL"] = "false"  # no embeddings needed; keeps start-up short on a small machine
     started = ("ocr", "xray", "nlp") + (("booking",) if BOOKING else ()) + (("reminders",) if REMINDERS else ()) + (("tips",) if TIPS else ())
     for name in ("ocr", "xray", "nlp", "report", "reminders", "booking", "tips"):
@@ -318,14 +329,14 @@ def test_consultation_answers_with_sources_and_escalates_an_emergency(stack, bro
     tab.close()
 
 
-def _promote(zx_env, username: str, role: str = "admin") -> None:
+def _promote(own_env, username: str, role: str = "admin") -> None:
     import asyncio
 
     import asyncpg
     from sqlalchemy.engine import make_url
 
     async def run():
-        url = make_url(zx_env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = make_url(own_env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(hide_password=False)
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("UPDATE gateway.users SET role=$1 WHERE username=$2", role, username)
@@ -352,11 +363,11 @@ MOBILE = "13800138000"
 
 
 @needs_booking
-def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack, browser, shots, zx_env):
+def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack, browser, shots, own_env):
     admin = Tab(browser, stack, DESKTOP)
     page = admin.page
     _register_and_login(admin, "web_admin_1")
-    _promote(zx_env, "web_admin_1")
+    _promote(own_env, "web_admin_1")
     page.get_by_role("button", name="退出登录").click()
     page.get_by_label("用户名").fill("web_admin_1")
     page.get_by_label("密码").fill(PASSWORD)
@@ -536,10 +547,10 @@ def _toy_classifier(seed: int) -> bytes:
     return model.SerializeToString()
 
 
-def _login_as_admin(tab: Tab, zx_env, username: str) -> None:
+def _login_as_admin(tab: Tab, own_env, username: str) -> None:
     page = tab.page
     _register_and_login(tab, username)
-    _promote(zx_env, username)
+    _promote(own_env, username)
     page.get_by_role("button", name="退出登录").click()
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
@@ -549,7 +560,7 @@ def _login_as_admin(tab: Tab, zx_env, username: str) -> None:
 
 
 @needs_tips
-def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistics(stack, browser, shots, zx_env,
+def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistics(stack, browser, shots, own_env,
                                                                                   tmp_path):
     import httpx
 
@@ -557,7 +568,7 @@ def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistic
     assert r.status_code == 201, r.text
     admin = Tab(browser, stack, DESKTOP)
     page = admin.page
-    _login_as_admin(admin, zx_env, "web_admin_2")
+    _login_as_admin(admin, own_env, "web_admin_2")
     chips = page.locator("nav.chips")
 
     # Users and roles: find the user and make them an integrator.

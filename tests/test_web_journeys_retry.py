@@ -10,15 +10,16 @@ import pytest
 
 from zhenxi_common.testing import free_port, running_service
 
-from test_web_journeys import PHONE, Tab, _register_and_login, browser, expect  # noqa: F401  (browser: a fixture)
+from test_web_journeys import PHONE, Tab, _register_and_login, browser, expect, own_env  # noqa: F401  (browser, own_env: fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def retry_stack(zx_env, tmp_path_factory):
+def retry_stack(own_env, tmp_path_factory):
     """nlp (stoppable, restartable on the same port), report and the gateway, as real processes."""
     env = dict(os.environ)
+    env.update(own_env)
     env["NLP_DENSE_RETRIEVAL"] = "false"
     nlp_port = free_port()
     env.update({"REPORT_NLP_URL": f"http://127.0.0.1:{nlp_port}", "GATEWAY_NLP_URL": f"http://127.0.0.1:{nlp_port}",
@@ -50,7 +51,7 @@ def retry_stack(zx_env, tmp_path_factory):
         yield gateway, nlp
 
 
-def test_an_unavailable_section_shows_its_reason_and_retry_brings_it_back(retry_stack, browser, zx_env):  # noqa: F811
+def test_an_unavailable_section_shows_its_reason_and_retry_brings_it_back(retry_stack, browser):  # noqa: F811
     gateway, nlp = retry_stack
     folder = Path(os.environ.get("ZHENXI_SCREENSHOTS", ROOT / ".zhenxi" / "screenshots" / "web")).resolve()
     folder.mkdir(parents=True, exist_ok=True)

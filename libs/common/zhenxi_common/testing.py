@@ -82,13 +82,17 @@ def migrate(service_dir: Path, env: dict[str, str]) -> None:
         raise RuntimeError(f"migrations failed for {service_dir.name}:\n{proc.stdout}\n{proc.stderr}")
 
 
-@pytest.fixture(scope="session")
-def zx_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """A fresh, migrated database plus isolated Redis/NATS namespaces for this test run; sets os.environ."""
-    service_dir = Path(request.config.rootpath)
+@contextlib.contextmanager
+def isolated_env(label: str) -> Iterator[dict[str, str]]:
+    """A database of its own (created empty; each service migrates it) and Redis/NATS namespaces of its own, on the
+    same real servers. Yields the environment overrides and removes all three afterwards.
+
+    One per test run (``zx_env``), and one more for a group of service processes that must not meet the run's
+    other processes: two report services on one database claim each other's pending reports, and a report whose
+    uploads live in the other service's directory then fails in a way no deployment can reach."""
     run_id = secrets.token_hex(4)
     base_url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    name = f"zxt_{service_dir.name}_{run_id}".replace("-", "_")
+    name = f"zxt_{label}_{run_id}".replace("-", "_")
     asyncio.run(_create_db(base_url, name))
     env = {
         "ZHENXI_ENV": "test",
@@ -100,20 +104,30 @@ def zx_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         "NATS_SUBJECT_PREFIX": f"zt{run_id}.",
         "REDIS_KEY_PREFIX": f"zt{run_id}:",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        migrate(service_dir, dict(os.environ))
         yield env
     finally:
         asyncio.run(_cleanup_brokers(env["NATS_URL"], env["NATS_SUBJECT_PREFIX"], env["REDIS_URL"],
                                      env["REDIS_KEY_PREFIX"]))
         asyncio.run(_drop_db(base_url, name))
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def zx_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A fresh, migrated database plus isolated Redis/NATS namespaces for this test run; sets os.environ."""
+    service_dir = Path(request.config.rootpath)
+    with isolated_env(service_dir.name) as env:
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            migrate(service_dir, dict(os.environ))
+            yield env
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def signed(user_id: str = "user-1", role: str = "patient", scopes: tuple[str, ...] = (),
