@@ -415,3 +415,97 @@ def test_the_empty_cell_look_follows_an_upside_down_page(parser):
     cv2.line(img, (w - 1 - 322, h - 1 - 224), (w - 1 - 310, h - 1 - 224), (40, 40, 40), 2)  # drawn turned by 180°
     by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
     assert by["U-BLD"]["value_text"] == "-" and by["U-BLD"]["flag"] == "NEG"
+
+
+def _drawn_sheet(rows, header=("项目", "结果", "参考范围", "单位")):
+    """A clean rendered table (BGR): a column header and one row per (name, result, range, unit)."""
+    from PIL import Image, ImageDraw
+
+    from synth.generate import available_fonts, font
+
+    im = Image.new("RGB", (1240, 240 + 64 * len(rows)), "white")
+    d = ImageDraw.Draw(im)
+    f = font((available_fonts() or [None])[0], 34)
+    xs = (60, 470, 700, 980)
+    d.text((420, 40), "检验报告单", font=f, fill="black")
+    for x, t in zip(xs, header):
+        d.text((x, 130), t, font=f, fill="black")
+    d.line((40, 180, 1200, 180), fill="black", width=2)
+    for k, row in enumerate(rows):
+        for x, t in zip(xs, row):
+            if t:
+                d.text((x, 200 + 64 * k), t, font=f, fill="black")
+    return cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2BGR)
+
+
+def test_rows_unknown_to_the_knowledge_base_read_cleanly_are_not_doubtful(parser):
+    """Rows the knowledge base lacks (电导率, 粘液丝, 病理管型) but read cleanly, with a printed range that agrees
+    with them, are confident rows, and a sheet read in full asks for no re-shoot (it used to on most real photos:
+    every unknown row counted as low confidence)."""
+    rows = [("尿比重", "1.020", "1.003~1.030", ""), ("电导率", "24.90", "3.00~39.00", "mS/cm"),
+            ("粘液丝", "0.60", "0.00~4.00", "/ul"), ("尿酸碱度", "6.5", "4.5~8.0", ""),
+            ("病理管型", "0.27", "0.00~0.50", "/ul"), ("红细胞", "2.9", "0.0~13.0", "/ul")]
+    out = parser.parse(encode(_drawn_sheet(rows)), "u.jpg", "image/jpeg")
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    for name, value, *_ in rows:
+        assert by[name]["value_text"] == value, name
+    unknown = [i for i in out["indicators"] if i["code"] is None]
+    assert {i["name_printed"] for i in unknown} == {"电导率", "粘液丝", "病理管型"}
+    for i in unknown:
+        assert not i["needs_review"] and i["confidence"] >= 0.8, i
+        assert "not_in_knowledge_base" in i["review_reasons"]  # still said, as a note
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_confidence_follows_recognition_and_structure(parser):
+    """A row whose result the recogniser was unsure of, or whose unit belongs to another test, or a number with
+    nothing printed beside it, is doubtful; the same rows read cleanly and agreeing with the sheet are not."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    def page(cells):  # (text, score, x0, x1, y)
+        lines = [TextLine(t, s, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, s, a, b, y in cells]
+        return [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+
+    head = [("项目", 0.99, 40, 100, 120), ("结果", 0.99, 300, 360, 120), ("参考范围", 0.99, 420, 520, 120),
+            ("单位", 0.99, 600, 660, 120)]
+    clean = head + [("白细胞计数", 0.99, 40, 150, 170), ("6.5", 0.99, 300, 340, 170), ("3.5-9.5", 0.99, 420, 500, 170),
+                    ("×10°/L", 0.95, 600, 680, 170),  # the exponent read as a degree sign: still this test's unit
+                    ("血红蛋白", 0.99, 40, 130, 210), ("135", 0.99, 300, 340, 210), ("130-175", 0.99, 420, 500, 210),
+                    ("g/L", 0.99, 600, 640, 210)]
+    by = {i["code"]: i for i in parser._assemble(*page(clean))["indicators"]}
+    assert by["WBC"]["unit_printed"] == "×10°/L" and by["WBC"]["unit"] == "10^9/L"
+    assert not by["WBC"]["needs_review"] and by["WBC"]["flag"] == "N"
+    assert not by["HGB"]["needs_review"] and by["HGB"]["confidence"] >= 0.9
+    doubtful = head + [("白细胞计数", 0.99, 40, 150, 170), ("6.5", 0.55, 300, 340, 170),
+                       ("3.5-9.5", 0.99, 420, 500, 170), ("10^9/L", 0.99, 600, 680, 170),
+                       ("血红蛋白", 0.99, 40, 130, 210), ("135", 0.99, 300, 340, 210),
+                       ("130-175", 0.99, 420, 500, 210), ("U/L", 0.99, 600, 640, 210),
+                       ("折比率", 0.99, 40, 120, 250), ("17.80", 0.85, 300, 360, 250)]
+    out = parser._assemble(*page(doubtful))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["白细胞计数"]["needs_review"] and by["白细胞计数"]["confidence"] < 0.6
+    assert by["血红蛋白"]["needs_review"] and "unit_unrecognised" in by["血红蛋白"]["review_reasons"]
+    assert by["折比率"]["needs_review"] and by["折比率"]["code"] is None
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "low_confidence_rows" in reshoot["details"]["reasons"]
+    assert {r["name_printed"] for r in reshoot["details"]["low_confidence_rows"]} == {"白细胞计数", "血红蛋白", "折比率"}
+
+
+def test_code_labels_beside_read_rows_are_not_unread_rows(parser):
+    """A sheet printing codes in their own column ('UBG  尿胆原  阴性') and an arrow misread as 't': the pieces
+    are parts of rows that were read, not rows whose result is missing, so no re-shoot is asked for; a named row
+    whose result really is missing still is."""
+    cells = [("项目", 40, 100, 120), ("结果", 360, 420, 120), ("参考值", 480, 560, 120)]
+    for k, (code, name, val) in enumerate([("UBG", "尿胆原", "阴性"), ("BIL", "胆红素", "阴性"),
+                                           ("PRO", "尿蛋白", "阴性"), ("GLU", "葡萄糖", "阴性")]):
+        y = 170 + 40 * k
+        cells += [(code, 40, 90, y), (name, 110, 200, y), (val, 360, 410, y), ("阴性", 480, 530, y)]
+    cells += [("t", 440, 452, 170)]
+    out = parser._assemble(*_page(cells))
+    assert [i["name_printed"][-3:] for i in out["indicators"]] == ["尿胆原", "胆红素", "尿蛋白", "葡萄糖"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    out = parser._assemble(*_page(cells + [("KET", 40, 90, 330), ("尿酮体", 110, 200, 330), ("阴性", 480, 530, 330),
+                                           ("SG", 40, 90, 370), ("比重", 110, 200, 370), ("1.020", 360, 420, 370)]))
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"][-3:] for r in w["details"]["rows_without_result"]] == ["尿酮体"]
