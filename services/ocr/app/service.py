@@ -139,6 +139,33 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
+def _stray_letter(it: RowItem) -> bool:
+    """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
+    return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
+        and not it.extras
+
+
+def _stray_letter_range_to_its_row(items: list[RowItem]) -> None:
+    """'总胆固醇 7.28 t 2.80~5.85 mmol/L': the arrow between result and range read as the letter 't' starts a new
+    item that takes the printed range and unit away from the row they belong to. They are given back to the row on
+    the left (the nearest item with a result and no range of its own); the letter itself is dropped, the range
+    decides the flag."""
+    for k, it in enumerate(items):
+        if it.value is not None or not _stray_letter(it) or (it.range is None and it.unit is None):
+            continue
+        prev = items[k - 1] if k else None
+        if prev is None or prev.value is None or prev.range is not None:
+            continue
+        if it.names[0][0].box[0] < prev.value.box[2]:
+            continue  # not to the right of the result
+        if it.unit is not None and prev.unit is not None:
+            continue
+        prev.range, prev.parsed_range = it.range, it.parsed_range
+        if it.unit is not None:
+            prev.unit = it.unit
+        it.range = it.parsed_range = it.unit = None
+
+
 def _part_of_a_read_row(it: RowItem, on_page: list[dict[str, Any]]) -> bool:
     """A name with no result that is only a piece of a row read elsewhere: a stray letter ('t'), a code label
     that overlaps a returned row, or sits level with one and right beside it (or names the same code)."""
@@ -174,6 +201,36 @@ def _exponent_lost(printed: str, ind: Indicator) -> tuple[str, float] | None:
         return None
     fam = [(u, f) for u, f in ind.units.items() if re.fullmatch(r"10\^\d{1,2}/L", u)]
     return fam[0] if len(fam) == 1 else None
+
+
+def _default_range_on_a_sheet_with_ranges(indicators: list[dict[str, Any]], warnings: list[dict[str, Any]],
+                                          threshold: float) -> None:
+    """The knowledge base's range is the fallback when the sheet prints no range. On a page that prints a range for
+    most of its rows, a row without one most likely has a range we could not read: its flag (from the knowledge
+    base) is said to be so, in a warning and in the row's review reasons, and the row's confidence drops."""
+    by_page: dict[int, list[dict[str, Any]]] = {}
+    for i in indicators:
+        if i.get("code") and i.get("value") is not None:
+            by_page.setdefault(i.get("page", 0), []).append(i)
+    for rows in by_page.values():
+        printed = sum(1 for i in rows if (i.get("reference") or {}).get("source") == "printed")
+        if len(rows) < 4 or printed < 0.6 * len(rows):
+            continue
+        for i in rows:
+            if (i.get("reference") or {}).get("source") != "default" or i.get("flag_printed"):
+                continue
+            i["review_reasons"] = sorted(set(i["review_reasons"]) | {"printed_range_not_read"})
+            fc = i["field_confidence"]
+            fc["structure"] = round((fc.get("structure") or 1.0) * 0.9, 3)
+            i["confidence"] = round(i["confidence"] * 0.9, 3)
+            if i["confidence"] < threshold and "low_confidence" not in i["review_reasons"]:
+                i["review_reasons"] = sorted(set(i["review_reasons"]) | {"low_confidence"})
+            i["needs_review"] = i["confidence"] < threshold
+            if i.get("flag") in ("H", "L", "HH", "LL"):
+                warnings.append({"code": "flag_from_default_range", "indicator": i["code"],
+                                 "message": f"该行参考范围未能读出，{i['flag']} 依据知识库的默认范围判断，请核对报告单。 "
+                                            f"The printed range of this row was not read: {i['flag']} comes from the "
+                                            "knowledge base's default range; check it against the sheet."})
 
 
 def _value_text(it: RowItem, pv: Any) -> str:
@@ -317,7 +374,11 @@ class LabReportParser:
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             for row in lay.rows:
-                for it in parse_row_all(self.kb, row):
+                row_items = parse_row_all(self.kb, row)
+                _stray_letter_range_to_its_row(row_items)
+                for it in row_items:
+                    if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
+                        continue  # 't' left over from an arrow: not a row
                     if it.value is None and it.names and it.flag is None:
                         looker.read_dash(it)  # a lone '-' the detector dropped
                     if it.value is not None and _misread_qualitative(it):
@@ -372,6 +433,7 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         _unmarked_in_range_is_negative(indicators)
+        _default_range_on_a_sheet_with_ranges(indicators, warnings, self.options.review_threshold)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)
         if reshoot is not None:
             warnings.append(reshoot)

@@ -509,3 +509,37 @@ def test_code_labels_beside_read_rows_are_not_unread_rows(parser):
                                            ("SG", 40, 90, 370), ("比重", 110, 200, 370), ("1.020", 360, 420, 370)]))
     w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert [r["name_printed"][-3:] for r in w["details"]["rows_without_result"]] == ["尿酮体"]
+
+
+def test_an_arrow_read_as_t_does_not_take_the_range_from_its_row(parser):
+    """'高密度脂蛋白 1.89 t 1.15~1.68 mmol/L': the ↑ read as the letter 't' started an item of its own that took the
+    printed range away, and the row was flagged against the knowledge base's range (N) instead of the sheet's (H)."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+             ("总胆固醇", 40, 130, 170), ("4.10", 300, 350, 170), ("2.80~5.85", 440, 540, 170), ("mmol/L", 600, 680, 170),
+             ("高密度脂蛋白", 40, 160, 210), ("1.89", 300, 350, 210), ("t", 395, 405, 210), ("1.15~1.68", 440, 540, 210),
+             ("mmol/L", 600, 680, 210),
+             ("甘油三酯", 40, 130, 250), ("1.57", 300, 350, 250), ("0.00~1.80", 440, 540, 250), ("mmol/L", 600, 680, 250)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert set(by) == {"TC", "HDL-C", "TG"}
+    hdl = by["HDL-C"]
+    assert hdl["range_printed"] == "1.15~1.68" and hdl["reference"]["source"] == "printed" and hdl["flag"] == "H"
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_a_flag_from_the_default_range_on_a_sheet_that_prints_ranges_is_said_so(parser):
+    """Every other row prints its range; 白细胞计数's was not read, so its flag comes from the knowledge base: the
+    response says so (warning, review reason) rather than passing it off as the sheet's."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120),
+             ("白细胞计数", 40, 150, 170), ("11.2", 300, 350, 170),
+             ("红细胞计数", 40, 150, 210), ("4.60", 300, 350, 210), ("4.30-5.80", 440, 540, 210),
+             ("血红蛋白", 40, 130, 250), ("140", 300, 340, 250), ("130-175", 440, 540, 250),
+             ("血小板计数", 40, 150, 290), ("210", 300, 340, 290), ("125-350", 440, 540, 290),
+             ("平均红细胞体积", 40, 180, 330), ("90.1", 300, 350, 330), ("82-100", 440, 520, 330)]
+    out = parser._assemble(*_page(cells))
+    wbc = next(i for i in out["indicators"] if i["code"] == "WBC")
+    assert wbc["reference"]["source"] == "default" and wbc["flag"] == "H"
+    assert "printed_range_not_read" in wbc["review_reasons"]
+    assert [w["indicator"] for w in out["warnings"] if w["code"] == "flag_from_default_range"] == ["WBC"]
+    others = [i for i in out["indicators"] if i["code"] != "WBC"]
+    assert all("printed_range_not_read" not in i["review_reasons"] for i in others)
