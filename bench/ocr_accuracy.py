@@ -354,7 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         print(line(k, by_dist[k]))
     if refused:
         print("refused:", ", ".join(refused))
-    print_calibration(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
