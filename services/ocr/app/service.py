@@ -139,6 +139,54 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
+def _garbled_name_match(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]
+                        ) -> tuple[Indicator, float, str] | None:
+    """A name the recogniser garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) is
+    matched once more, but only where the rest of the row vouches for it: among the unused codes of the panels this
+    sheet holds, a printed unit must be one of the code's units and a printed range must sit on the code's scale
+    (else the value must); the closest name of about the same length wins if it is clearly closer than the next,
+    and the less the row vouches for it, the closer it must be. The match is returned as 'fuzzy' with its
+    similarity, so the row's confidence says it was a guess."""
+    from rapidfuzz import fuzz
+
+    pv, pr = it.parsed_value, it.parsed_range
+    if not panels or pv is None or pv.number is None:
+        return None
+    has_range = pr is not None and pr.high is not None and pr.high > 0
+    printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
+    if len(printed) < 3:
+        return None
+    scored = []
+    for ind in kb.indicators.values():
+        if ind.code in used or ind.panel not in panels:
+            continue
+        res = (kb.resolve_unit(it.unit.text, ind, misread=True) or _exponent_lost(it.unit.text, ind)) \
+            if it.unit is not None else (ind.unit, 1.0)
+        if res is None:
+            continue  # a printed unit that is not this code's
+        dr = ind.default_range(None)
+        if dr is None or dr.high is None or dr.high <= 0:
+            continue
+        mid_k = (max(dr.low or 0.0, 0.0) + dr.high) / 2
+        if has_range:
+            mid_p = res[1] * (max(pr.low or 0.0, 0.0) + pr.high) / 2  # in the code's canonical unit
+            if mid_p <= 0 or abs(math.log10(mid_p / mid_k)) > 0.5:
+                continue  # the printed range is not on this code's scale
+        elif not (max(dr.low or 0.0, 0.0) / 3 <= res[1] * pv.number <= 3 * dr.high):
+            continue  # no range printed: at least the value on this code's scale
+        names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
+        # a garbled name keeps its length ('病理管型' is another test than '管型', not a misreading of it)
+        best = max((fuzz.ratio(printed, n) / 100 for n in names
+                    if len(n) >= 3 and min(len(n), len(printed)) >= 0.8 * max(len(n), len(printed))), default=0.0)
+        scored.append((best, ind))
+    scored.sort(key=lambda x: -x[0])
+    # the less the rest of the row vouches for the code, the closer the name must be
+    need = 0.5 if has_range and it.unit is not None else 0.55 if has_range or it.unit is not None else 0.65
+    if not scored or scored[0][0] < need or (len(scored) > 1 and scored[0][0] - scored[1][0] < 0.1):
+        return None
+    return scored[0][1], scored[0][0] * 0.9, "fuzzy"
+
+
 def _stray_letter(it: RowItem) -> bool:
     """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
     return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
@@ -409,6 +457,7 @@ class LabReportParser:
                          if any(ms and ms[0].score >= 0.95 and ms[0].indicator.panel == "stool" for _, ms in it.names))
         stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
             header.get("sample_type") in ("stool", "feces")
+        uncoded: list[tuple[int, RowItem, int]] = []  # (position in indicators, item, page)
         for pno, items in items_per_page:
             for it in items:
                 if stool_sheet:
@@ -423,6 +472,7 @@ class LabReportParser:
                         rec = self._uncoded_record(it, pno)
                         if rec is not None:
                             rec["row"] = it.row_no
+                            uncoded.append((len(indicators), it, pno))
                             indicators.append(rec)
                     continue
                 ind, name_conf, how = choice
@@ -432,6 +482,17 @@ class LabReportParser:
                 used.add(ind.code)
                 rec["row"] = it.row_no
                 indicators.append(rec)
+        # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
+        for k, it, pno in uncoded:
+            choice = _garbled_name_match(self.kb, it, used, panels_seen)
+            if choice is None:
+                continue
+            ind, name_conf, how = choice
+            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
+            if rec is not None:
+                used.add(ind.code)
+                rec["row"] = it.row_no
+                indicators[k] = rec
         _unmarked_in_range_is_negative(indicators)
         _default_range_on_a_sheet_with_ranges(indicators, warnings, self.options.review_threshold)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)

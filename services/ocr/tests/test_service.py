@@ -544,3 +544,23 @@ def test_a_flag_from_the_default_range_on_a_sheet_that_prints_ranges_is_said_so(
     assert [w["indicator"] for w in out["warnings"] if w["code"] == "flag_from_default_range"] == ["WBC"]
     others = [i for i in out["indicators"] if i["code"] != "WBC"]
     assert all("printed_range_not_read" not in i["review_reasons"] for i in others)
+
+
+def test_a_garbled_name_is_coded_only_where_unit_and_range_vouch_for_it(parser):
+    """Dot-matrix print: '白红图计数' (白细胞计数) and '淋巴组临绝对位' (淋巴细胞绝对值) are past the fuzzy matcher, but the
+    unit and range printed beside them fit WBC and LYMPH# and no other unused blood-count code as well; the same
+    garbled name with a unit no blood count has stays uncoded."""
+    def cells(unit):
+        return [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+                ("红细胞计数", 40, 150, 170), ("4.60", 300, 350, 170), ("4.30-5.80", 440, 540, 170),
+                ("10^12/L", 600, 690, 170),
+                ("血红蛋白", 40, 130, 210), ("140", 300, 340, 210), ("130-175", 440, 540, 210), ("g/L", 600, 640, 210),
+                ("白红图计数", 40, 150, 250), ("11.2", 300, 350, 250), ("3.50-9.50", 440, 540, 250), (unit, 600, 690, 250),
+                ("淋巴组临绝对位", 40, 190, 290), ("1.70", 300, 350, 290), ("1.10-3.20", 440, 540, 290),
+                ("10^9/L", 600, 690, 290)]
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(cells("10^9/L")))["indicators"]}
+    wbc, lym = by["白红图计数"], by["淋巴组临绝对位"]
+    assert (wbc["code"], wbc["flag"], lym["code"]) == ("WBC", "H", "LYMPH#")
+    assert "name_uncertain" in wbc["review_reasons"] and wbc["confidence"] < 0.9  # a guess, and it says so
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(cells("mmol/L")))["indicators"]}
+    assert by["白红图计数"]["code"] is None and by["淋巴组临绝对位"]["code"] == "LYMPH#"
