@@ -180,8 +180,9 @@ def _garbled_name_match(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
                     if len(n) >= 3 and min(len(n), len(printed)) >= 0.8 * max(len(n), len(printed))), default=0.0)
         scored.append((best, ind))
     scored.sort(key=lambda x: -x[0])
-    # the less the rest of the row vouches for the code, the closer the name must be
-    need = 0.5 if has_range and it.unit is not None else 0.55 if has_range or it.unit is not None else 0.65
+    # more than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
+    # for the code, the closer the name must be
+    need = 0.56 if has_range and it.unit is not None else 0.6 if has_range or it.unit is not None else 0.67
     if not scored or scored[0][0] < need or (len(scored) > 1 and scored[0][0] - scored[1][0] < 0.1):
         return None
     return scored[0][1], scored[0][0] * 0.9, "fuzzy"
