@@ -141,6 +141,53 @@ class CachedEngine:
         return out
 
 
+def auroc(scores_bad: list[float], scores_good: list[float]) -> float | None:
+    """P(a bad item scores above a good one), ties counted half (Mann-Whitney U / n1 n2)."""
+    if not scores_bad or not scores_good:
+        return None
+    import bisect
+
+    good = sorted(scores_good)
+    u = 0.0
+    for s in scores_bad:
+        lo, hi = bisect.bisect_left(good, s), bisect.bisect_right(good, s)
+        u += lo + 0.5 * (hi - lo)
+    return u / (len(scores_bad) * len(scores_good))
+
+
+def print_calibration(rows: list[dict]) -> None:
+    """Does the confidence mean something? Per returned row: is a low confidence / needs_review predictive of a
+    wrong row (wrong value or flag, or a row the sheet does not have)? Per photo: does the re-shoot request fire on
+    photos with missed or wrong rows, and stay quiet on perfect ones?"""
+    items = [r for ph in rows for r in ph["rows"]]
+    if not items:
+        return
+    bad = [1 - r["confidence"] for r in items if r["status"] != "right"]
+    good = [1 - r["confidence"] for r in items if r["status"] == "right"]
+    a = auroc(bad, good)
+    tp = sum(1 for r in items if r["needs_review"] and r["status"] != "right")
+    fp = sum(1 for r in items if r["needs_review"] and r["status"] == "right")
+    fn = sum(1 for r in items if not r["needs_review"] and r["status"] != "right")
+    print(f"-- confidence per returned row: {len(items)} rows, {len(bad)} wrong or extra; AUROC of low confidence "
+          f"for a wrong row {'n/a' if a is None else f'{a:.3f}'}; needs_review on {tp + fp} rows: precision "
+          f"{tp / max(tp + fp, 1):.3f}, recall {tp / max(tp + fn, 1):.3f} (TP {tp}, FP {fp}, FN {fn})")
+    reasons: dict[str, list[int]] = {}
+    for r in items:
+        for k in r["reasons"]:
+            reasons.setdefault(k, [0, 0])[r["status"] != "right"] += 1
+    if reasons:
+        print("   review reasons (right rows / wrong rows): " +
+              ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(reasons.items(), key=lambda kv: -sum(kv[1]))))
+    conf = {(f, imp): 0 for f in (True, False) for imp in (True, False)}
+    for ph in rows:
+        imperfect = ph["right"] < ph["expected"] or ph["predicted"] > ph["right"]
+        conf[(ph["note"] == "reshoot", imperfect)] += 1
+    print("-- re-shoot request per photo (imperfect = a missed, wrong or extra row):")
+    print(f"   {'':<16} imperfect  perfect")
+    print(f"   {'reshoot':<16} {conf[(True, True)]:9d} {conf[(True, False)]:8d}")
+    print(f"   {'no reshoot':<16} {conf[(False, True)]:9d} {conf[(False, False)]:8d}")
+
+
 def run_real(args) -> int:
     import ocr_real
     from statistics import mean
@@ -194,7 +241,10 @@ def run_real(args) -> int:
             sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
             label = fname.split("__")[0] + (f"@{turn}" if turn else "")
             rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
-                         "note": note, "turn": turn})
+                         "note": note, "turn": turn,
+                         "rows": [{"confidence": p.get("confidence"), "needs_review": bool(p.get("needs_review")),
+                                   "reasons": p.get("review_reasons") or [], "coded": p.get("code") is not None,
+                                   "status": st} for p, st in zip(preds, sc["pred_status"])]})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}", flush=True)
             if args.verbose:
@@ -220,6 +270,7 @@ def run_real(args) -> int:
     tot_exp = sum(r["expected"] for r in rows)
     print(f"ALL real: mean F1 per photo {mean(r['f1'] for r in rows):.3f}; items right {tot_right} / predicted "
           f"{tot_pred} / expected {tot_exp}")
+    print_calibration(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(__import__("json").dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -250,6 +250,8 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
         taken.add(j)
     right = 0
     details = []
+    pred_status = ["extra"] * len(preds)  # per prediction: right | wrong (value or flag) | extra (no such row)
+    pred_truth: list[str | None] = [None] * len(preds)  # per prediction: the flag the sheet gives its row
     for ei, e in enumerate(exp):
         if ei not in match:
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "missed"})
@@ -262,6 +264,8 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
         ok_v = want_v == got_v
         ok_f = want_f is None or got_f == want_f
         right += ok_v and ok_f
+        pred_status[match[ei]] = "right" if ok_v and ok_f else "wrong"
+        pred_truth[match[ei]] = want_f
         if not (ok_v and ok_f):
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "wrong",
                             "value": [want_v, got_v], "flag": [want_f, got_f]})
@@ -269,7 +273,8 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     p_ = right / n_pred if n_pred else 0.0
     r_ = right / n_exp if n_exp else 0.0
     f1 = 2 * p_ * r_ / (p_ + r_) if p_ + r_ else 0.0
-    return {"right": right, "predicted": n_pred, "expected": n_exp, "f1": f1, "details": details}
+    return {"right": right, "predicted": n_pred, "expected": n_exp, "f1": f1, "details": details,
+            "pred_status": pred_status, "pred_flag_truth": pred_truth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,17 @@
 """Latency of the lab-report OCR pipeline next to raw ``rapidocr`` on the same photos, in the same run.
 
-    .venv/bin/python bench/ocr_speed.py               # 24 eval photos, 2 ORT threads
-    .venv/bin/python bench/ocr_speed.py -n 40 --threads 2
-    .venv/bin/python bench/ocr_speed.py --levers -n 16 # what each speed lever gives (latency and value F1)
-    .venv/bin/python bench/ocr_speed.py --levers --real dev   # the levers again, on the real dev photos (F1)
+    .venv/bin/python bench/ocr_speed.py                        # real dev photos at long side 1280, 2 ORT threads
+    .venv/bin/python bench/ocr_speed.py --real all -n 30       # the first 30 real photos of both splits
+    .venv/bin/python bench/ocr_speed.py --levers --real dev    # the two speed levers on real photos: latency + F1
+    .venv/bin/python bench/ocr_speed.py --synthetic -n 24      # the synthetic eval sheets instead (printed apart)
+    .venv/bin/python bench/ocr_speed.py --synthetic --levers -n 16
 
-Per photo, our parser and raw RapidOCR() (its defaults: detection at full size, angle classifier on every line,
-recognition batches of 6; same thread count) run back to back, so machine load hits both alike. Prints p50/p95
-of the total and of each stage (gate, geometry, det, cls, rec, parse)."""
+Real photos (../shared/datasets/lab_reports_real, never in the repository) are resized so that their long side is
+``--long-side`` (1280: the goal is stated per 1280x960 photo) and encoded once as JPEG; both pipelines get the same
+bytes. Per photo, our parser and raw RapidOCR() (its defaults: detection at rapidocr's sizing, angle classifier on
+every line, recognition batches of 6; same thread count) run back to back, the order alternating from photo to
+photo, so machine load hits both alike. Prints p50/p95 of the total and of each stage (gate, geometry, det, cls,
+rec, parse) and the ratio ours/raw. Run it niced on a shared machine and note the load average it prints."""
 from __future__ import annotations
 
 import argparse
@@ -31,7 +35,20 @@ def pct(xs: list[float], p: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def run_main(paths: list[Path], threads: int) -> None:
+def resized_jpeg(path: Path, long_side: int) -> bytes:
+    """The photo with its long side scaled to long_side (never enlarged), as JPEG quality 92."""
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    scale = long_side / max(h, w)
+    if scale < 1:
+        img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+def run_main(photos: list[tuple[str, bytes]], threads: int) -> None:
     from rapidocr import RapidOCR
 
     from app.errors import ImageRejectedError
@@ -51,7 +68,7 @@ def run_main(paths: list[Path], threads: int) -> None:
                 w = loader()
                 path = w.session.session._model_path
                 w.session.session = make_session(Path(path), threads, False, spinning=False)
-        eng(paths[0].read_bytes())
+        eng(photos[0][1])
         return eng
 
     raw = raw_engine(True)
@@ -59,25 +76,36 @@ def run_main(paths: list[Path], threads: int) -> None:
     ours: dict[str, list[float]] = {}
     raws: dict[str, list[float]] = {"total": [], "det": [], "cls": [], "rec": []}
     raw_ns_total: list[float] = []
-    for p in paths:
-        data = p.read_bytes()
+    def run_ours(name: str, data: bytes) -> None:
         t0 = time.perf_counter()
         try:
-            res = parser.parse(data, p.name, "image/jpeg")
+            res = parser.parse(data, name, "image/jpeg")
             for k, v in res["timings_ms"].items():
                 ours.setdefault(k, []).append(v)
         except ImageRejectedError:
             ours.setdefault("refused", []).append((time.perf_counter() - t0) * 1000)
+
+    def run_raw(data: bytes) -> None:
         t0 = time.perf_counter()
         out = raw(data)
         raws["total"].append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        raw_ns(data)
-        raw_ns_total.append((time.perf_counter() - t0) * 1000)
         el = getattr(out, "elapse_list", None) or [0, 0, 0]
         for k, v in zip(("det", "cls", "rec"), el):
             raws[k].append((v or 0) * 1000)
-    print(f"photos={len(paths)} threads={threads} cpu_count={os.cpu_count()} providers={parser.engine.providers}")
+        t0 = time.perf_counter()
+        raw_ns(data)
+        raw_ns_total.append((time.perf_counter() - t0) * 1000)
+
+    load0 = os.getloadavg()[0]
+    for k, (name, data) in enumerate(photos):
+        if k % 2 == 0:  # alternate which one runs first, so neither always gets the warmer caches
+            run_ours(name, data)
+            run_raw(data)
+        else:
+            run_raw(data)
+            run_ours(name, data)
+    print(f"photos={len(photos)} threads={threads} cpu_count={os.cpu_count()} providers={parser.engine.providers} "
+          f"load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
     print(f"{'stage':<10}{'ours p50':>10}{'ours p95':>10}{'raw p50':>10}{'raw p95':>10}   (ms)")
     for k in ("gate", "geometry", "det", "cls", "rec", "parse", "total"):
         o = ours.get(k, [])
@@ -172,7 +200,7 @@ def real_photos(split: str) -> list[tuple[Path, dict]]:
     return out
 
 
-def run_levers_real(split: str, threads: int, limit: int | None) -> None:
+def run_levers_real(split: str, threads: int, limit: int | None, long_side: int) -> None:
     """The two speed levers chosen on synthetic sheets, re-measured on the transcribed real photos: latency and
     per-photo F1 (value + flag, as bench/ocr_accuracy.py --real), configurations interleaved per photo."""
     from statistics import mean
@@ -193,9 +221,11 @@ def run_levers_real(split: str, threads: int, limit: int | None) -> None:
         parser.warm_up()
         parsers.append(parser)
     stats = [{"total": [], "f1": []} for _ in REAL_LEVERS]
-    for path, tr in photos:
-        data = path.read_bytes()
-        for parser, st in zip(parsers, stats):
+    load0 = os.getloadavg()[0]
+    for k, (path, tr) in enumerate(photos):
+        data = resized_jpeg(path, long_side) if long_side else path.read_bytes()
+        order = list(zip(parsers, stats))
+        for parser, st in order[k % len(order):] + order[:k % len(order)]:  # rotate who goes first
             try:
                 res = parser.parse(data, path.name, None)
                 preds = res["indicators"]
@@ -203,25 +233,41 @@ def run_levers_real(split: str, threads: int, limit: int | None) -> None:
             except ImageRejectedError:
                 preds = []
             st["f1"].append(ocr_real.score_photo(tr["items"], preds, parser.kb)["f1"])
-    print(f"real photos ({split})={len(photos)} threads={threads} (configs interleaved per photo)")
-    print(f"{'config':<62}{'p50 ms':>8}{'p95 ms':>8}{'mean F1':>9}{'min F1':>8}")
+    print(f"real photos ({split})={len(photos)} long side {long_side or 'as shot'} threads={threads} (configs "
+          f"interleaved per photo, order rotating); load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end")
+    print(f"{'config':<62}{'p50 ms':>8}{'p95 ms':>8}{'mean F1':>9}{'min F1':>8}{'photos worse':>14}")
+    base = stats[0]
     for (label, _), st in zip(REAL_LEVERS, stats):
+        worse = sum(1 for a, b in zip(st["f1"], base["f1"]) if a < b - 1e-9)
+        better = sum(1 for a, b in zip(st["f1"], base["f1"]) if a > b + 1e-9)
         print(f"{label:<62}{pct(st['total'], .5):8.0f}{pct(st['total'], .95):8.0f}{mean(st['f1']):9.3f}"
-              f"{min(st['f1']):8.3f}")
+              f"{min(st['f1']):8.3f}{worse:8d} / {better} better"
+              f"   x{pct(st['total'], .5) / max(pct(base['total'], .5), 1e-9):.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", default="eval", choices=["eval", "dev"])
+    ap.add_argument("--set", default="eval", choices=["eval", "dev"], help="with --synthetic: which set")
     ap.add_argument("--levers", action="store_true")
-    ap.add_argument("--real", default=None, choices=["dev", "test", "all"],
-                    help="with --levers: re-measure the speed levers on the transcribed real photos of this split")
+    ap.add_argument("--real", default="dev", choices=["dev", "test", "all"],
+                    help="real photos of this split (the default source; test: only once, at the end)")
+    ap.add_argument("--synthetic", action="store_true", help="the synthetic sheets instead of the real photos")
+    ap.add_argument("--long-side", type=int, default=1280, help="real photos: resize to this long side (0: as shot)")
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    if args.levers and args.real:
-        run_levers_real(args.real, args.threads, args.n if args.n != 24 else None)
+    limit = args.n if "-n" in (argv if argv is not None else sys.argv[1:]) else None
+    if not args.synthetic:
+        if not real_photos(args.real):
+            print("real photos not present (../shared/datasets/lab_reports_real): use --synthetic")
+            return 0
+        if args.levers:
+            run_levers_real(args.real, args.threads, limit, args.long_side)
+        else:
+            photos = [(p.name, resized_jpeg(p, args.long_side) if args.long_side else p.read_bytes())
+                      for p, _ in real_photos(args.real)[:limit]]
+            run_main(photos, args.threads)
         return 0
     from ocr_accuracy import ensure_images
 
@@ -233,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.levers:
         run_levers(paths, {g["id"]: g for g in chosen}, args.threads)
     else:
-        run_main(paths, args.threads)
+        run_main([(p.name, p.read_bytes()) for p in paths], args.threads)
     return 0
 
 

@@ -223,9 +223,17 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 
 
+_TEN_POWER_UNIT = re.compile(r"^[×xX*]?10[\^~*°'`’‘\"]?\d{0,2}[\^~*°'`’‘\"]?/[Ll1I|]$")
+
+
+def ten_power_unit(text: str) -> bool:
+    """'×10°/L', '×10/L', '×102/L': a 10^n/L count unit whose superscript exponent the recogniser lost or mangled."""
+    return bool(_TEN_POWER_UNIT.match(unicodedata.normalize("NFKC", text).replace(" ", "")))
+
+
 def is_unit(kb: KnowledgeBase, text: str) -> bool:
-    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings)."""
-    return kb.is_unit(text, misread=True)
+    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings, a lost exponent)."""
+    return kb.is_unit(text, misread=True) or ten_power_unit(text)
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")

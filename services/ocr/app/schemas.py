@@ -66,8 +66,8 @@ class Indicator(BaseModel):
     flag_printed: Flag | None
     flag_computed: Flag | None
     critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")
-    confidence: float = Field(description="lowest field confidence, and no more than the recognition score "
-                                          "times the structural agreement (field_confidence.structure)")
+    confidence: float = Field(description="recognition score (value, name) times the structural agreement "
+                                          "(field_confidence.structure); needs_review when below 0.80")
     field_confidence: FieldConfidence
     needs_review: bool
     review_reasons: list[str]
