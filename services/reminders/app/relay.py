@@ -190,13 +190,15 @@ class DrainingRelay(OutboxRelay):
         # only released, unsent rows, in release order), locked with SKIP LOCKED and marked sent in the same UPDATE.
         # The mark commits only after JetStream acked the batch; until then the rows stay locked, and a relay that
         # dies rolls the mark back with its transaction.
+        # The locked rows are addressed by ctid (a TID scan; stable while we hold their locks): a join on event_id
+        # made the planner hash-join a sequential scan of the whole outbox, sent rows included, on every claim.
         self._claim_stmt = text(f"""
-            UPDATE {name} AS o SET published_at = :now, attempts = o.attempts + 1, last_error = NULL
-              FROM (SELECT event_id FROM {name}
-                     WHERE published_at IS NULL AND coalesce(not_before, created_at) <= :now
-                     ORDER BY coalesce(not_before, created_at) LIMIT :n FOR UPDATE SKIP LOCKED) AS c
-             WHERE o.event_id = c.event_id
-            RETURNING o.event_id::text, o.subject, o.payload::text""").bindparams(
+            UPDATE {name} SET published_at = :now, attempts = attempts + 1, last_error = NULL
+             WHERE ctid = ANY(ARRAY(
+                   SELECT ctid FROM {name}
+                    WHERE published_at IS NULL AND coalesce(not_before, created_at) <= :now
+                    ORDER BY coalesce(not_before, created_at) LIMIT :n FOR UPDATE SKIP LOCKED))
+            RETURNING event_id::text, subject, payload::text""").bindparams(
             bindparam("now", type_=DateTime(timezone=True)), bindparam("n", type_=Integer))
         # Messages JetStream did not ack go back to unsent, with the error (attempts already counted by the claim).
         self._unmark_stmt = text(f"""
