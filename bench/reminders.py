@@ -453,7 +453,9 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         line("  old definition, its :00", [wire[o] for o in inst if o in wire])
         line("  stage: due -> claimed+staged (-: ahead)", [staged_at[o] - due[o][0].timestamp() for o in inst
                                                           if o in staged_at])
-        line("  stage: stored -> outbox marked sent", [sent_at[o] - fired[o] for o in inst if o in sent_at])
+        # the outbox row's published_at: older code set it after the ack (the mark), newer code with the claim, just
+        # before the send (committed only once the batch is acked)
+        line("  stage: stored -> outbox published_at", [sent_at[o] - fired[o] for o in inst if o in sent_at])
         line("  stage: stored -> at the bench subscriber", [first[o] - fired[o] for o in inst if o in first])
         if inst:
             ws = peak_times[w].timestamp() - args.pre

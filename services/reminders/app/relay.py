@@ -4,11 +4,13 @@ Release path. Everything that can be done before a reminder's due time is done b
 (up to ``fire_lookahead_s`` ahead): the occurrence is moved on, the payload rendered, the msg-id fixed and the outbox
 row written with ``not_before`` = due time, all in one transaction. At the due time this relay only has to:
 
-1. claim a batch of rows whose time has come (``FOR UPDATE SKIP LOCKED``; a partial index on the release time of
-   unsent rows means a claim never reads rows staged for later);
-2. send every message of the batch without waiting (``publish_async``: one shared reply subscription, ``Nats-Msg-Id``
-   = event id);
-3. gather the batch's acks, mark the acked rows sent in one statement (an array of ids) and commit.
+1. claim a batch of rows whose time has come and mark them sent, in one statement (``UPDATE ... WHERE ctid =
+   ANY(ARRAY(SELECT ... FOR UPDATE SKIP LOCKED)) RETURNING``; a partial index on the release time of unsent rows
+   means a claim never reads rows staged for later);
+2. send every message of the batch without waiting (``BatchAcks``: plain publishes with ``Nats-Msg-Id`` = event id
+   and a reply subject per message on one shared reply subscription);
+3. gather the batch's acks, put the rows JetStream did not ack back to unsent (one statement, only when some failed)
+   and commit. The mark becomes visible only with that commit, after the acks.
 
 Lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch), so one
 lane's claim and send overlap the others' ack waits and commits; a pass starts one lane and every full batch claimed
@@ -23,8 +25,10 @@ back and releases the rows, and the next pass anywhere sends them again with the
 window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays unsent and
 is retried. Nothing is sent before its ``not_before``.
 
-The scheduler calls ``wake_at`` so a pass runs at each staged due time; the poll covers rows staged by a replica that
-died before their time."""
+The scheduler calls ``wake_at`` so a pass runs at each staged due time. Every relay also learns the next release time
+of the rows staged by any replica (one index probe after a drain, and at most once a second when idle) and wakes at
+it: when the replica that staged a peak dies before it, the survivors' relays start at the due time, not at their
+next poll (up to ``relay_poll_s`` later)."""
 from __future__ import annotations
 
 import asyncio
@@ -40,6 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 from zhenxi_common.outbox import OutboxRelay
 
 ACK_TIMEOUT_S = 10.0
+LOOKUP_EVERY_S = 1.0     # an idle relay looks up the next release time at most this often
 
 
 class RelayStats:
@@ -183,8 +188,14 @@ class DrainingRelay(OutboxRelay):
         self.depth = max(1, depth)
         self._acks: BatchAcks | None = None
         self._subjects: dict[str, str] = {}
+        self._next_lookup = 0.0
         t = self.table
         name = f"{t.schema}.{t.name}"
+        # The earliest release time still ahead among unsent rows (an index probe on ix_outbox_release).
+        self._next_release_stmt = text(f"""
+            SELECT min(coalesce(not_before, created_at)) FROM {name}
+             WHERE published_at IS NULL AND coalesce(not_before, created_at) > :now""").bindparams(
+            bindparam("now", type_=DateTime(timezone=True)))
         # Claim and mark in one statement: the batch's rows whose time has come (not_before, or at once =
         # created_at, for every other event: the partial index ix_outbox_release of migration 0004, so a claim reads
         # only released, unsent rows, in release order), locked with SKIP LOCKED and marked sent in the same UPDATE.
@@ -246,10 +257,23 @@ class DrainingRelay(OutboxRelay):
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+        sent = sum(ok for ok, _ in results)
+        clock = time.monotonic()
+        if sent or clock >= self._next_lookup:
+            self._next_lookup = clock + LOOKUP_EVERY_S
+            await self._arm_next_release()
         if any(bad for _, bad in results):
             self._failures += 1
             return 0
-        return sum(ok for ok, _ in results)
+        return sent
+
+    async def _arm_next_release(self) -> datetime | None:
+        """Wake at the next release time of a row staged by any replica (not only this one's scheduler)."""
+        async with self.sessionmaker() as session:
+            when = (await session.execute(self._next_release_stmt, {"now": datetime.now(UTC)})).scalar()
+        if when is not None:
+            self.wake_at(when)
+        return when
 
     async def _lane(self, another) -> tuple[int, int]:
         """One lane: on one connection (checked out once per drain), batch after batch in its own transaction —

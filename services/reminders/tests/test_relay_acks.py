@@ -134,3 +134,47 @@ def test_rows_jetstream_refuses_stay_unsent_beside_the_ones_it_stored(state, cal
             await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
         in_tx(drop)
         call(relay.stop)
+
+
+def test_a_relay_wakes_at_rows_another_replica_staged(state, call, in_tx, small_stream, paused_relay):
+    """A row staged by another replica (whose scheduler told only its own relay) goes out at its release time from
+    a relay that was never told: it looks up the next release time itself. Its poll here is five minutes, so only
+    that lookup can send the row within the test's wait."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    prefix, stream = small_stream
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+    eid = str(uuid.uuid4())
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    bus = EventBus(state.bus.url, subject_prefix=prefix)
+    bus.nc, bus.js = state.bus.nc, state.bus.js
+    relay = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, poll_interval_s=300.0)
+
+    async def stage(session):
+        await session.execute(text("INSERT INTO reminders.outbox (event_id, subject, payload, not_before) "
+                                   "VALUES (CAST(:e AS uuid), :s, '{}'::jsonb, :nb)"), {"e": eid, "s": subject, "nb": due})
+
+    async def sent(session):
+        return (await session.execute(text("SELECT published_at FROM reminders.outbox WHERE event_id = CAST(:e AS uuid)"),
+                                      {"e": eid})).scalar()
+    try:
+        in_tx(stage)
+
+        async def start():
+            relay.start()
+        call(start)
+        deadline = time.monotonic() + 20
+        while in_tx(sent) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert in_tx(sent) is not None
+        assert _stored(call, state, stream) == [eid]
+
+        async def stored_at():
+            return (await state.bus.js.get_msg(stream, (await state.bus.js.stream_info(stream)).state.last_seq)).time
+        assert call(stored_at) >= due                                     # and not before its time
+    finally:
+        call(relay.stop)
+
+        async def drop(session):
+            await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
+        in_tx(drop)
