@@ -99,9 +99,10 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             await stage_rows(args.rows, past)
             if args.behind:
                 await stage_rows(args.behind, datetime.now(UTC) + timedelta(hours=1 + rep))
-            async with stage_sessions() as s, s.begin():
-                from sqlalchemy import text
-                await s.execute(text("ANALYZE reminders.outbox"))
+            if args.analyze:   # off by default: ANALYZE reads every page and sets the hint bits the relay would set
+                async with stage_sessions() as s, s.begin():
+                    from sqlalchemy import text
+                    await s.execute(text("ANALYZE reminders.outbox"))
             await asyncio.sleep(0.5)
             pids = [p for p in await meter.fetchval(
                 "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2", db, own)]
@@ -179,6 +180,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--analyze", action="store_true", help="ANALYZE the outbox after staging")
     p.add_argument("--profile", default=None, help="write a cProfile of each drain to PROFILE.<pass>")
     p.add_argument("--service-dir", type=Path, default=None, help="another checkout's services/reminders")
     args = p.parse_args()
