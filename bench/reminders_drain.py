@@ -65,8 +65,12 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         from zhenxi_common.bus import EventBus
         from zhenxi_common.events import ReminderDueV1
 
+        try:   # built as app.main builds it (older code: synchronous_commit off only)
+            from app.relay import RELAY_SESSION_SETTINGS as relay_settings
+        except ImportError:
+            relay_settings = {"synchronous_commit": "off"}
         engine = create_async_engine(url, pool_size=args.depth, max_overflow=0,
-                                     connect_args={"server_settings": {"synchronous_commit": "off"}})
+                                     connect_args={"server_settings": relay_settings})
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         stage_engine = create_async_engine(url, pool_size=1)
         stage_sessions = async_sessionmaker(stage_engine, expire_on_commit=False)

@@ -178,3 +178,43 @@ def test_a_relay_wakes_at_rows_another_replica_staged(state, call, in_tx, small_
         async def drop(session):
             await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
         in_tx(drop)
+
+
+def test_the_relays_connections_claim_through_the_release_index(state, call, in_tx, paused_relay):
+    """With the relay's session settings the claim walks ix_outbox_release in release order and stops after its
+    batch (no sort or bitmap scan of every released row per claim), with more released rows than a batch waiting.
+    (Whether the planner would pick the bad plan without the settings depends on the outbox's statistics, so this
+    checks the claim and the index still fit each other: a claim ordered by anything the index lacks fails it.)"""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from app.relay import RELAY_SESSION_SETTINGS
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+
+    async def stage(session):   # 3,000 released rows (never sent: deleted below)
+        await session.execute(text(
+            "INSERT INTO reminders.outbox (event_id, subject, payload, not_before) "
+            "SELECT gen_random_uuid(), :s, '{}'::jsonb, :nb FROM generate_series(1, 3000)"),
+            {"s": subject, "nb": datetime.now(UTC) - timedelta(minutes=1)})
+    in_tx(stage)
+
+    async def plan():
+        engine = create_async_engine(state.settings.database_url, pool_size=1,
+                                     connect_args={"server_settings": RELAY_SESSION_SETTINGS})
+        relay = DrainingRelay(async_sessionmaker(engine), outbox, state.bus, batch_size=1000)
+        try:
+            async with relay.sessionmaker() as session:
+                rows = await session.execute(text("EXPLAIN " + relay._claim_stmt.text),
+                                             {"now": datetime.now(UTC), "n": 1000})
+                return "\n".join(r[0] for r in rows)
+        finally:
+            await engine.dispose()
+    try:
+        shown = call(plan)
+        assert "Index Scan using ix_outbox_release" in shown and "Tid Scan" in shown, shown
+        assert "Sort" not in shown and "Bitmap" not in shown, shown
+    finally:
+        async def drop(session):
+            await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
+        in_tx(drop)
