@@ -44,13 +44,19 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 from zhenxi_common.outbox import OutboxRelay
 
 ACK_TIMEOUT_S = 10.0
-# The relay's own connections. synchronous_commit off: see above. The planner settings keep the claim on its ordered
-# scan of ix_outbox_release, which stops after a batch: without fresh statistics on the outbox (a peak is staged
-# seconds before it is due, long before autovacuum's next ANALYZE) the planner guesses ~100 matching rows and picks a
-# bitmap scan of every released row plus a sort, on every claim: at a 43k peak each claim read and sorted all 43k
-# (37-55 ms per batch of 1,000 in EXPLAIN ANALYZE, the drain quadratic). These connections run only the relay's
-# three statements (claim, un-mark, next release time), which all have index plans.
-RELAY_SESSION_SETTINGS = {"synchronous_commit": "off", "enable_sort": "off", "enable_bitmapscan": "off"}
+# The relay's own connections. synchronous_commit off: see above. The planner settings keep the claim on index plans
+# whatever the outbox's statistics say (a peak is staged seconds before it is due, long before autovacuum's next
+# ANALYZE, and the service starts with an empty outbox):
+# - custom plans, not the generic plan cached while the outbox was still empty: that one looked the claimed rows'
+#   ctids up with a sequential scan of the whole outbox (190-360 ms per batch of 1,000 at the bench's 43k peak, seen
+#   with auto_explain; the rows sent earlier in the day make it worse);
+# - no sequential scans, bitmap scans or sorts: without statistics the planner guessed ~100 released rows and
+#   bitmap-scanned and sorted every released row on every claim (37-55 ms per batch at a 43k peak, the drain
+#   quadratic) instead of walking ix_outbox_release in order and stopping after a batch.
+# These connections run only the relay's three statements (claim, un-mark, next release time), which all have index
+# plans.
+RELAY_SESSION_SETTINGS = {"synchronous_commit": "off", "plan_cache_mode": "force_custom_plan",
+                          "enable_seqscan": "off", "enable_sort": "off", "enable_bitmapscan": "off"}
 LOOKUP_EVERY_S = 1.0     # an idle relay looks up the next release time at most this often
 
 
