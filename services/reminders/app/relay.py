@@ -134,6 +134,8 @@ class BatchAcks:
 
     async def _on_reply(self, msg) -> None:
         serial, _, index = msg.subject[len(self._prefix) + 1:].partition(".")
+        if not (serial.isdigit() and index.isdigit()):
+            return                                  # not a reply to one of our publishes
         batch = self._open.get(int(serial))
         if batch is not None:
             batch.settle(int(index), _ack_error(msg))
