@@ -16,7 +16,7 @@ from .config import Settings
 from .crypto import FieldCipher
 from .knowledge import get_drug_book
 from .models import inbox, outbox
-from .relay import DrainingRelay, RelayStats
+from .relay import RELAY_SESSION_SETTINGS, DrainingRelay, RelayStats
 from .scheduler import Scheduler
 from .service import Reminders
 
@@ -35,10 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(state, "relay_stats", None) is None:
             state.relay_stats = RelayStats(state.metrics.registry)
         # The relay's own pool: one connection per lane, commits without waiting for the WAL flush (relay.py says
-        # why that is safe for "sent" marks only).
+        # why that is safe for "sent" marks only), and planner settings that keep its claim on the release index, in
+        # release order (relay.py: RELAY_SESSION_SETTINGS).
         relay_engine = create_async_engine(settings.database_url, pool_size=settings.relay_depth, max_overflow=0,
                                            pool_pre_ping=True,
-                                           connect_args={"server_settings": {"synchronous_commit": "off"}})
+                                           connect_args={"server_settings": RELAY_SESSION_SETTINGS})
         relay_sessions = async_sessionmaker(relay_engine, expire_on_commit=False)
         state.outbox_relay = DrainingRelay(relay_sessions, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
                                            batch_size=settings.relay_batch, stats=state.relay_stats,

@@ -4,11 +4,13 @@ Release path. Everything that can be done before a reminder's due time is done b
 (up to ``fire_lookahead_s`` ahead): the occurrence is moved on, the payload rendered, the msg-id fixed and the outbox
 row written with ``not_before`` = due time, all in one transaction. At the due time this relay only has to:
 
-1. claim a batch of rows whose time has come (``FOR UPDATE SKIP LOCKED``; a partial index on the release time of
-   unsent rows means a claim never reads rows staged for later);
-2. send every message of the batch without waiting (``publish_async``: one shared reply subscription, ``Nats-Msg-Id``
-   = event id);
-3. gather the batch's acks, mark the acked rows sent in one statement (an array of ids) and commit.
+1. claim a batch of rows whose time has come and mark them sent, in one statement (``UPDATE ... WHERE ctid =
+   ANY(ARRAY(SELECT ... FOR UPDATE SKIP LOCKED)) RETURNING``; a partial index on the release time of unsent rows
+   means a claim never reads rows staged for later);
+2. send every message of the batch without waiting (``BatchAcks``: plain publishes with ``Nats-Msg-Id`` = event id
+   and a reply subject per message on one shared reply subscription);
+3. gather the batch's acks, put the rows JetStream did not ack back to unsent (one statement, only when some failed)
+   and commit. The mark becomes visible only with that commit, after the acks.
 
 Lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch), so one
 lane's claim and send overlap the others' ack waits and commits; a pass starts one lane and every full batch claimed
@@ -23,22 +25,39 @@ back and releases the rows, and the next pass anywhere sends them again with the
 window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays unsent and
 is retried. Nothing is sent before its ``not_before``.
 
-The scheduler calls ``wake_at`` so a pass runs at each staged due time; the poll covers rows staged by a replica that
-died before their time."""
+The scheduler calls ``wake_at`` so a pass runs at each staged due time. Every relay also learns the next release time
+of the rows staged by any replica (one index probe after a drain, and at most once a second when idle) and wakes at
+it: when the replica that staged a peak dies before it, the survivors' relays start at the due time, not at their
+next poll (up to ``relay_poll_s`` later)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Text, bindparam, func, select, text, update
+from sqlalchemy import DateTime, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
 
 from zhenxi_common.outbox import OutboxRelay
 
 ACK_TIMEOUT_S = 10.0
+# The relay's own connections. synchronous_commit off: see above. The planner settings keep the claim on index plans
+# whatever the outbox's statistics say (a peak is staged seconds before it is due, long before autovacuum's next
+# ANALYZE, and the service starts with an empty outbox):
+# - custom plans, not the generic plan cached while the outbox was still empty: that one looked the claimed rows'
+#   ctids up with a sequential scan of the whole outbox (190-360 ms per batch of 1,000 at the bench's 43k peak, seen
+#   with auto_explain; the rows sent earlier in the day make it worse);
+# - no sequential scans, bitmap scans or sorts: without statistics the planner guessed ~100 released rows and
+#   bitmap-scanned and sorted every released row on every claim (37-55 ms per batch at a 43k peak, the drain
+#   quadratic) instead of walking ix_outbox_release in order and stopping after a batch.
+# These connections run only the relay's three statements (claim, un-mark, next release time), which all have index
+# plans.
+RELAY_SESSION_SETTINGS = {"synchronous_commit": "off", "plan_cache_mode": "force_custom_plan",
+                          "enable_seqscan": "off", "enable_sort": "off", "enable_bitmapscan": "off"}
+LOOKUP_EVERY_S = 1.0     # an idle relay looks up the next release time at most this often
 
 
 class RelayStats:
@@ -62,24 +81,156 @@ class RelayStats:
             self.stage.labels(stage).inc(time.perf_counter() - t)
 
 
+class BatchAcks:
+    """JetStream publishing for a relay's batches, with each message's ack collected per batch.
+
+    nats-py's ``publish_async`` makes a future, a NUID token, a semaphore slot and a parsed ``PubAck`` for every
+    message and wakes its caller once per message; at a peak that was about half the relay's CPU. Here every message
+    is a plain publish with ``Nats-Msg-Id`` and a reply subject ``<inbox>.<batch>.<index>`` on one shared reply
+    subscription; an ack is read in place (JetStream's success reply starts ``{"stream":``; anything else is parsed
+    and an ``error`` in it, or an empty "no responders" status, fails that message) and the batch's waiter wakes once,
+    when its last ack is in. A message still without an ack at the timeout fails; a late ack for it is ignored (the
+    row stays unsent and its re-send is dropped by the msg-id dedupe)."""
+
+    def __init__(self, nc) -> None:
+        self.nc = nc
+        self._prefix = ""
+        self._sub = None
+        self._open: dict[int, _Batch] = {}
+        self._serial = 0
+
+    async def _ensure(self) -> None:
+        if self._sub is None:
+            self._prefix = self.nc.new_inbox()
+            self._sub = await self.nc.subscribe(self._prefix + ".>", cb=self._on_reply)
+
+    async def publish(self, messages: list[tuple[str, bytes, str]], timeout: float,
+                      stats: RelayStats | None = None) -> list:
+        """Send ``(subject, payload, msg_id)`` messages, all before waiting, then wait for their acks. Returns per
+        message ``None`` (stored, or a duplicate JetStream already held) or the exception that failed it."""
+        stats = stats or RelayStats()
+        await self._ensure()
+        self._serial += 1
+        serial = self._serial
+        batch = _Batch(len(messages))
+        self._open[serial] = batch
+        reply = f"{self._prefix}.{serial}."
+        publish = self.nc.publish
+        sent = 0
+        try:
+            with stats.timed("send"):
+                try:
+                    for i, (subject, payload, msg_id) in enumerate(messages):
+                        await publish(subject, payload, reply=reply + str(i), headers={"Nats-Msg-Id": msg_id})
+                        sent += 1
+                except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
+                    batch.fail_from(sent, exc)
+            with stats.timed("acks"):
+                if not batch.done.done():
+                    await asyncio.wait([batch.done], timeout=timeout)
+        finally:
+            self._open.pop(serial, None)
+        return batch.outcome()
+
+    async def _on_reply(self, msg) -> None:
+        serial, _, index = msg.subject[len(self._prefix) + 1:].partition(".")
+        if not (serial.isdigit() and index.isdigit()):
+            return                                  # not a reply to one of our publishes
+        batch = self._open.get(int(serial))
+        if batch is not None:
+            batch.settle(int(index), _ack_error(msg))
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:  # noqa: BLE001 - connection already gone
+                pass
+            self._sub = None
+
+
+_NOT_YET = object()
+
+
+class _Batch:
+    __slots__ = ("results", "waiting", "done")
+
+    def __init__(self, n: int) -> None:
+        self.results: list = [_NOT_YET] * n
+        self.waiting = n
+        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+        if n == 0:
+            self.done.set_result(None)
+
+    def settle(self, i: int, error: BaseException | None) -> None:
+        if 0 <= i < len(self.results) and self.results[i] is _NOT_YET:
+            self.results[i] = error
+            self.waiting -= 1
+            if self.waiting == 0 and not self.done.done():
+                self.done.set_result(None)
+
+    def fail_from(self, start: int, exc: BaseException) -> None:
+        for i in range(start, len(self.results)):
+            self.settle(i, exc)
+
+    def outcome(self) -> list:
+        return [TimeoutError("no JetStream ack") if r is _NOT_YET else r for r in self.results]
+
+
+def _ack_error(msg) -> BaseException | None:
+    """None when the reply is JetStream's ack of a stored (or duplicate) message, else why it failed."""
+    data = msg.data
+    if data.startswith(b'{"stream":') and b'"error"' not in data:
+        return None
+    if not data:     # a status reply: 503 "no responders" when no stream holds the subject
+        status = (msg.headers or {}).get("Status", "")
+        return RuntimeError(f"no JetStream ack (status {status or 'empty reply'})")
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        return RuntimeError(f"unreadable JetStream reply {data[:80]!r}")
+    if isinstance(reply, dict) and "error" not in reply and "seq" in reply:
+        return None
+    err = reply.get("error") if isinstance(reply, dict) else None
+    return RuntimeError(f"JetStream refused: {err or reply}")
+
+
 class DrainingRelay(OutboxRelay):
     def __init__(self, *args, stats: RelayStats | None = None, depth: int = 4, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._timers: dict[datetime, asyncio.TimerHandle] = {}
         self.stats = stats or RelayStats()
         self.depth = max(1, depth)
-        self._js = None
+        self._acks: BatchAcks | None = None
+        self._subjects: dict[str, str] = {}
+        self._next_lookup = 0.0
         t = self.table
-        # When a row may go out: its not_before, or at once (created_at) for every other event. Matches the partial
-        # index ix_outbox_release (migration 0004), so a claim reads only released, unsent rows.
-        self._release_at = func.coalesce(t.c.not_before, t.c.created_at)
-        self._mark_sent_stmt = update(t).where(t.c.event_id == func.any(bindparam(
-            "ids", type_=ARRAY(PG_UUID(as_uuid=True))))).values(
-            published_at=bindparam("now"), attempts=t.c.attempts + 1, last_error=None)
-        self._mark_failed_stmt = text(f"""
-            UPDATE {t.schema}.{t.name} AS o SET attempts = o.attempts + 1, last_error = v.error
+        name = f"{t.schema}.{t.name}"
+        # The earliest release time still ahead among unsent rows (an index probe on ix_outbox_release).
+        self._next_release_stmt = text(f"""
+            SELECT min(coalesce(not_before, created_at)) FROM {name}
+             WHERE published_at IS NULL AND coalesce(not_before, created_at) > :now""").bindparams(
+            bindparam("now", type_=DateTime(timezone=True)))
+        # Claim and mark in one statement: the batch's rows whose time has come (not_before, or at once =
+        # created_at, for every other event: the partial index ix_outbox_release of migration 0004, so a claim reads
+        # only released, unsent rows, in release order), locked with SKIP LOCKED and marked sent in the same UPDATE.
+        # The mark commits only after JetStream acked the batch; until then the rows stay locked, and a relay that
+        # dies rolls the mark back with its transaction.
+        # The locked rows are addressed by ctid (a TID scan; stable while we hold their locks): a join on event_id
+        # made the planner hash-join a sequential scan of the whole outbox, sent rows included, on every claim.
+        self._claim_stmt = text(f"""
+            UPDATE {name} SET published_at = :now, attempts = attempts + 1, last_error = NULL
+             WHERE ctid = ANY(ARRAY(
+                   SELECT ctid FROM {name}
+                    WHERE published_at IS NULL AND coalesce(not_before, created_at) <= :now
+                    ORDER BY coalesce(not_before, created_at) LIMIT :n FOR UPDATE SKIP LOCKED))
+            RETURNING event_id::text, subject, payload::text""").bindparams(
+            bindparam("now", type_=DateTime(timezone=True)), bindparam("n", type_=Integer))
+        # Messages JetStream did not ack go back to unsent, with the error (attempts already counted by the claim).
+        self._unmark_stmt = text(f"""
+            UPDATE {name} AS o SET published_at = NULL, last_error = v.error
               FROM unnest(:ids, :errors) AS v(id, error) WHERE o.event_id = v.id""").bindparams(
-            bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))), bindparam("errors", type_=ARRAY(Text)))
+            bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=False))), bindparam("errors", type_=ARRAY(Text)))
 
     def wake_at(self, when: datetime) -> None:
         """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
@@ -91,6 +242,12 @@ class DrainingRelay(OutboxRelay):
             self._timers.pop(when, None)
             self.wake()
         self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._acks is not None:
+            await self._acks.close()
+            self._acks = None
 
     async def flush_once(self) -> int:
         """Drain every row whose time has come. One lane starts; each full batch a lane claims starts another, up to
@@ -115,92 +272,76 @@ class DrainingRelay(OutboxRelay):
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+        sent = sum(ok for ok, _ in results)
+        clock = time.monotonic()
+        if sent or clock >= self._next_lookup:
+            self._next_lookup = clock + LOOKUP_EVERY_S
+            await self._arm_next_release()
         if any(bad for _, bad in results):
             self._failures += 1
             return 0
-        return sum(ok for ok, _ in results)
+        return sent
+
+    async def _arm_next_release(self) -> datetime | None:
+        """Wake at the next release time of a row staged by any replica (not only this one's scheduler)."""
+        async with self.sessionmaker() as session:
+            when = (await session.execute(self._next_release_stmt, {"now": datetime.now(UTC)})).scalar()
+        if when is not None:
+            self.wake_at(when)
+        return when
 
     async def _lane(self, another) -> tuple[int, int]:
         """One lane: on one connection (checked out once per drain), batch after batch in its own transaction —
-        claim, send, gather the acks, mark the acked rows sent in one statement, commit — until a claim comes back
-        short. Lanes run side by side, so one lane's claim and send overlap the others' ack waits and commits.
+        claim-and-mark, send, gather the acks, put back what was not acked, commit — until a claim comes back short.
+        Lanes run side by side, so one lane's claim and send overlap the others' ack waits and commits.
         Returns (acked, failed); stops after a batch with failures."""
-        st, t = self.stats, self.table
+        st = self.stats
         acked = 0
         async with self.sessionmaker() as session:
             while True:
                 async with session.begin():
                     started = time.perf_counter()
-                    rows = (await session.execute(
-                        select(t.c.event_id, t.c.subject, t.c.payload.cast(Text).label("payload"))
-                        .where(t.c.published_at.is_(None), self._release_at <= datetime.now(UTC))
-                        .order_by(self._release_at).limit(self.batch_size)
-                        .with_for_update(skip_locked=True))).all()
+                    rows = (await session.execute(self._claim_stmt, {
+                        "now": datetime.now(UTC), "n": self.batch_size})).all()
                     # a claim that finds nothing is an idle poll (or the end of a drain): counted apart
                     st.stage.labels("claim" if rows else "claim_empty").inc(time.perf_counter() - started)
                     if not rows:
                         return acked, 0
                     if len(rows) == self.batch_size:
                         another()
-                    with st.timed("send"):
-                        futures = await self._send(rows)
-                    with st.timed("acks"):
-                        results = await self._acks(futures)
-                    ok = [r.event_id for r, res in zip(rows, results) if not isinstance(res, BaseException)]
-                    failed = [(r.event_id, res) for r, res in zip(rows, results) if isinstance(res, BaseException)]
+                    results = await self._publish(rows)
+                    failed = [(r[0], exc) for r, exc in zip(rows, results) if exc is not None]
                     with st.timed("mark"):
-                        await self._mark_sent(session, ok)
-                        if failed:      # stays unsent, retried; one statement however many failed (broker down)
-                            await session.execute(self._mark_failed_stmt, {
-                                "ids": [e for e, _ in failed],
-                                "errors": [(str(exc) or type(exc).__name__)[:500] for _, exc in failed]})
+                        await self._settle(session, failed)
                     commit_started = time.perf_counter()
                 st.stage.labels("commit").inc(time.perf_counter() - commit_started)
+                ok = len(rows) - len(failed)
                 st.batches.inc()
-                st.messages.inc(len(ok))
-                acked += len(ok)
+                st.messages.inc(ok)
+                acked += ok
                 if failed:
                     return acked, len(failed)
                 if len(rows) < self.batch_size:
                     return acked, 0
 
-    async def _mark_sent(self, session, event_ids: list) -> None:
-        """Every acked row of a batch marked sent in one statement (an array parameter, not one per row)."""
-        if event_ids:
-            await session.execute(self._mark_sent_stmt, {"ids": event_ids, "now": datetime.now(UTC)})
+    async def _settle(self, session, failed: list) -> None:
+        """After the acks, before the commit: the rows JetStream did not ack go back to unsent (one statement
+        however many failed, e.g. broker down); the others stay marked by the claim."""
+        if failed:
+            await session.execute(self._unmark_stmt, {
+                "ids": [e for e, _ in failed], "errors": [(str(exc) or type(exc).__name__)[:500] for _, exc in failed]})
 
-    async def _send(self, rows) -> list:
-        """Every message of the batch goes out before the first ack is awaited (one shared reply subscription, no
-        request/timer per message); ``Nats-Msg-Id`` = event id, so a re-send is dropped by the stream. Returns one
-        future per row (or the exception that stopped the sending)."""
-        if self._js is None:
+    async def _publish(self, rows) -> list:
+        """Send the batch (``Nats-Msg-Id`` = event id, so a re-send is dropped by the stream) and gather its acks:
+        per row None (acked) or the exception that failed it (stays unsent, retried)."""
+        if self._acks is None:
             assert self.bus.nc is not None, "bus not connected"
-            # Its own JetStream context: room for every lane's whole batch in flight (the default is 4,000).
-            self._js = self.bus.nc.jetstream(timeout=5, publish_async_max_pending=max(
-                4000, self.batch_size * self.depth))
-        js = self._js
-        futures: list = []
-        try:
-            for r in rows:
-                futures.append(await js.publish_async(self.bus.wire_subject(r.subject), r.payload.encode(),
-                                                      headers={"Nats-Msg-Id": str(r.event_id)}))
-        except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
-            futures.extend([exc] * (len(rows) - len(futures)))
-        return futures
-
-    async def _acks(self, futures: list) -> list:
-        """Each message's ack (or error); a message without its ack within the timeout counts as failed and stays
-        unsent (retried, deduped by msg-id if it did land)."""
-        pending = [f for f in futures if isinstance(f, asyncio.Future)]
-        if pending:
-            await asyncio.wait(pending, timeout=ACK_TIMEOUT_S)
-        out = []
-        for f in futures:
-            if not isinstance(f, asyncio.Future):
-                out.append(f)
-            elif not f.done():
-                f.cancel()
-                out.append(TimeoutError("no JetStream ack"))
-            else:
-                out.append(f.exception() or f.result())
-        return out
+            self._acks = BatchAcks(self.bus.nc)
+        subjects = self._subjects
+        messages = []
+        for event_id, subject, payload in rows:
+            wire = subjects.get(subject)
+            if wire is None:
+                wire = subjects[subject] = self.bus.wire_subject(subject)
+            messages.append((wire, payload.encode(), event_id))
+        return await self._acks.publish(messages, ACK_TIMEOUT_S, self.stats)

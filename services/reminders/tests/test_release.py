@@ -141,9 +141,9 @@ def test_a_crash_between_publish_and_marking_sent_delivers_once(client, state, c
 
         dying = _relay(state, batch_size=50, depth=2)
 
-        async def killed(session, event_ids):
+        async def killed(session, failed):
             raise RuntimeError("replica killed after publish, before commit")
-        dying._mark_sent = killed
+        dying._settle = killed
         with pytest.raises(RuntimeError, match="killed"):
             call(dying.flush_once)
         assert _unsent(in_tx, ids) == set(ids)                   # nothing marked sent ...
