@@ -99,6 +99,10 @@ def main() -> None:
     ap.add_argument("--onnx", type=Path, nargs="*", default=[COMMITTED])
     ap.add_argument("--test", action="store_true", help="NIH test split of cxr_nih14/ (read once, after the choice)")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--write-thresholds", action="store_true",
+                    help="re-choose the last graph's thresholds on the served NIH-only validation probabilities "
+                         "(Youden J with specificity >= 0.6, the committed rule; measurement heads keep theirs) and "
+                         "write them into its sidecar")
     args = ap.parse_args()
     part = "test" if args.test else "val"
     rows = rows_for(part)
@@ -108,8 +112,10 @@ def main() -> None:
     Y = np.array([[float(r[k]) for k in FINDINGS] for r in rows])
     nih = np.array([r["folder"] == "cxr_nih14" for r in rows])
     report = {"part": part, "films": len(rows), "films_nih14": int(nih.sum()), "candidates": {}}
+    arrays = []
     for path in args.onnx:
         net, served, msum = score(path, works, D)
+        arrays.append((net, served))
         res = {}
         for label, P in (("network", net), ("served", served)):
             for split, mask in (("nih14", nih), ("mixed", np.ones(len(rows), bool))):
@@ -125,6 +131,40 @@ def main() -> None:
         res["masks_checksum"] = round(float(msum.sum()), 2)
         report["candidates"][str(path)] = res
         print(path, {k: v["mean"] for k, v in res.items() if isinstance(v, dict)}, flush=True)
+    if len(args.onnx) == 2:
+        # The two graphs as an ensemble (both run per film: twice the chest-network cost): mean of the served
+        # probabilities (the CTR head reads the same SegNet masks in both, the detector head the same boxes).
+        (n0, s0), (n1, s1) = arrays
+        res = {}
+        for split, mask in (("nih14", nih), ("mixed", np.ones(len(rows), bool))):
+            if part == "test" and split == "mixed":
+                continue
+            per, mean = table(Y, (s0 + s1) / 2, mask)
+            res[f"served_{split}"] = {"mean": mean, "per_finding": per}
+            if part == "test":
+                m, lo, hi = mean_auroc_ci(Y[mask], ((s0 + s1) / 2)[mask][:, :14])
+                res[f"served_{split}"]["ci95"] = [round(lo, 4), round(hi, 4)]
+        report["ensemble_of_the_two"] = res
+        print("ensemble", {k: v["mean"] for k, v in res.items()}, flush=True)
+    if args.write_thresholds:
+        if part != "val":
+            raise SystemExit("thresholds come from validation only")
+        from metrics import youden_threshold
+        path = args.onnx[-1]
+        meta = json.loads(path.with_suffix(".json").read_text())
+        served = arrays[-1][1]
+        Y15 = np.concatenate([Y, np.array([[1.0 - float(r.get("no_finding") or 0)] for r in rows])], 1)
+        new = dict(meta["thresholds"])
+        for k, name in enumerate(meta["labels"]):
+            if name not in meta.get("measurement_heads", {}):
+                new[name] = float(youden_threshold(Y15[nih, k], served[nih, k], 0.6))
+        report["thresholds"] = {"before": meta["thresholds"], "after": new}
+        meta["thresholds"] = new
+        meta["threshold_rule"] = ("Youden J with specificity >= 0.6 on the NIH validation split (cxr_nih14/), on the "
+                                  "served probabilities (ensemble mean; Nodule with its detector head); measurement "
+                                  "heads keep theirs")
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        print("thresholds written to", path.with_suffix(".json"), flush=True)
     names = list(report["candidates"])
     print(f"{'finding':<20}" + "".join(f"{Path(n).parent.name[:14]:>16}" for n in names) + "   (served NIH-only / mixed)")
     for k, f in enumerate(FINDINGS):
@@ -134,6 +174,9 @@ def main() -> None:
             mix = c.get("served_mixed", {}).get("per_finding", {}).get(f, float("nan"))
             cells.append(f"{c['served_nih14']['per_finding'][f]:.3f}/{mix:.3f}".rjust(16))
         print(f"{f:<20}" + "".join(cells))
+    Y15 = np.concatenate([Y, np.array([[1.0 - float(r.get("no_finding") or 0)] for r in rows])], 1)
+    np.savez(HERE / "runs" / f"eval_served_{part}{args.tag}.npz", Y=Y15, nih=nih,
+             network=np.stack([a[0] for a in arrays]), served=np.stack([a[1] for a in arrays]))
     report["seconds"] = round(time.time() - t0)
     report["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     (HERE / "runs").mkdir(exist_ok=True)

@@ -47,7 +47,23 @@ fi
 "${PY[@]}" training/measurement_heads.py
 rm -f training/cache/detector_heads_val.npz
 "${PY[@]}" training/detector_heads_explore.py --adopt --test
-"${PY[@]}" training/calibrate_gate.py
+# Issue 17: served = ensemble of the network served before (commit 6ac681e, its gate statistics and sidecar) and the
+# one just trained, sharing the frozen trunk; thresholds re-chosen on the served NIH-only validation probabilities.
+# ENSEMBLE=0 serves the new network alone.
+if [ "${ENSEMBLE:-1}" = 1 ]; then
+  mkdir -p training/cache/member1 training/cache/member2
+  cp models/chestnet.onnx training/cache/member2/chestnet.onnx
+  cp models/chestnet.json training/cache/member2/chestnet.json
+  for f in chestnet.onnx chestnet.json chestnet_gate.npz gate.json gate_metrics.json; do
+    git -C "$ROOT" show "6ac681e:services/xray/models/$f" > "training/cache/member1/$f"
+  done
+  "${PY[@]}" training/ensemble_export.py --base training/cache/member1/chestnet.onnx \
+    --add training/cache/member2/chestnet.onnx --out models/chestnet.onnx
+  cp training/cache/member1/chestnet_gate.npz training/cache/member1/gate.json models/
+  "${PY[@]}" training/eval_served.py --onnx training/cache/member1/chestnet.onnx \
+    training/cache/member2/chestnet.onnx models/chestnet.onnx --tag _decision --write-thresholds
+fi
+if [ "${ENSEMBLE:-1}" != 1 ]; then "${PY[@]}" training/calibrate_gate.py; fi  # the ensemble keeps member 1's gate
 "${PY[@]}" training/make_golden.py
 "${PY[@]}" training/write_card.py
 echo "done: models in $SVC/models"
