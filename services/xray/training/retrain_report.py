@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--adopted", choices=["yes", "no"], required=True)
     ap.add_argument("--note", default="")
     ap.add_argument("--decision-names", nargs="*", default=None, help="labels for the decision file's graphs, in order")
+    ap.add_argument("--ablation", nargs="*", default=[],
+                    help="RUN=eval_served.json of [committed, RUN alone, RUN + committed] on validation")
     ap.add_argument("--test-arrays", type=Path, default=None,
                     help="eval_served.py --test arrays: the LAST graph's served test scores replace the per-finding "
                          "test numbers of models/chestnet_metrics.json (the served model's card table)")
@@ -82,6 +84,13 @@ def main() -> None:
                        "ensemble_offline": dec.get("ensemble_of_the_two"),
                        "thresholds": dec.get("thresholds"),
                        "load_avg": dec.get("load_avg")}
+    out["ablations"] = {}
+    for item in args.ablation:
+        tag, path = item.split("=", 1)
+        c = list(json.loads(Path(path).read_text())["candidates"].values())
+        out["ablations"][tag] = {label: {k: c[i][k]["mean"] for k in ("network_nih14", "network_mixed",
+                                                                     "served_nih14", "served_mixed")}
+                                 for i, label in enumerate(("committed", "alone", "with_committed"))}
     if args.test:
         t = json.loads(args.test.read_text())
         out["test"] = {"films": t["films"], "load_avg": t.get("load_avg"),

@@ -350,6 +350,17 @@ def write_backbone_retrain(w, d: dict) -> None:
     cells = [f"**{dec[n]['network_nih14']['mean']:.3f} / {dec[n]['network_mixed']['mean']:.3f}**" for n in names]
     cells += [f"**{dec[n]['served_nih14']['mean']:.3f} / {dec[n]['served_mixed']['mean']:.3f}**" for n in names]
     w("| **mean (14)** | " + " | ".join(cells) + " |\n")
+    ab = d.get("ablations") or {}
+    if ab:
+        w("Every run, scored as served on validation (NIH-only / mixed); the runs other than `base` were trained "
+          "after the choice was fixed and are reported on validation only:\n")
+        w("| run | served alone | served as ensemble with the committed network |\n|---|---|---|")
+        for tag, r in ab.items():
+            a, e = r["alone"], r["with_committed"]
+            w(f"| `{tag}` | {a['served_nih14']:.3f} / {a['served_mixed']:.3f} | "
+              f"{e['served_nih14']:.3f} / {e['served_mixed']:.3f} |")
+        c = next(iter(ab.values()))["committed"]
+        w(f"| committed (before) | {c['served_nih14']:.3f} / {c['served_mixed']:.3f} | |\n")
     t = d.get("test")
     if t:
         w(f"NIH test split ({t['films']} films), read once after the decision, served composition:\n")
