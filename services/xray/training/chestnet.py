@@ -110,6 +110,7 @@ class UpBlock(nn.Module):
 class ChestNet(nn.Module):
     N_OUT = 15  # 14 findings + abnormal
     N_SEG = 3   # left lung, right lung, heart
+    skip_decoder = False
 
     def __init__(self):
         super().__init__()
@@ -132,6 +133,8 @@ class ChestNet(nn.Module):
         logits = self.fc(self.dropout(emb))
         # CAM_k = sum_c w_kc * head_c + b_k; its spatial mean equals the logit, so it is a faithful map.
         cams = torch.einsum("kc,nchw->nkhw", self.fc.weight, head) + self.fc.bias[None, :, None, None]
+        if self.skip_decoder:  # findings-only training: the served masks come from SegNet (train_seg.py)
+            return logits, cams, None, emb
         d = self.up4(s32, s16)
         d = self.up3(d, s8)
         d = self.up2(d, s4)

@@ -2,6 +2,11 @@
 
 Writes  models/splits/{nih,jsrt,covid}.csv  (committed: file, patient, split)
 and     training/cache/chest256.npz, training/cache/work/<src>/<name>.png (windowed working images, never committed).
+
+The cache also holds the labelled films of ``cxr_nih14_extra/`` (src ``cxr_nih14_extra``) with the committed
+patient-level split across all NIH folders, ``models/splits/nih_extra.csv`` (written by refit_heads_extra.py: a
+``cxr_nih14/`` patient keeps their split; extra films of test patients are not in it and are never cached). ``view``
+records AP/PA ("" where NIH's table has none) for view weighting in train_chest.py.
 """
 from __future__ import annotations
 
@@ -86,13 +91,14 @@ def read_split(name: str) -> dict[str, str]:
 def build_cache() -> None:
     """Chest-network arrays at CLS_SIZE for all sources + windowed working PNGs for the detector."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    X, Y, M, S, SRC, NAMES, SEGMASK = [], [], [], [], [], [], []
+    X, Y, M, S, SRC, NAMES, SEGMASK, VIEW = [], [], [], [], [], [], [], []
     nan = np.full(15, np.nan, dtype=np.float32)
 
-    def add(src: str, rel: str, y: np.ndarray, split: str, masks: np.ndarray | None):
-        gray = cv2.imread(str(DATA / src / rel), cv2.IMREAD_GRAYSCALE)
+    def add(src: str, rel: str, y: np.ndarray, split: str, masks: np.ndarray | None, view: str = "",
+            folder: str | None = None):
+        gray = cv2.imread(str(DATA / (folder or src) / rel), cv2.IMREAD_GRAYSCALE)
         work = prepare_gray(gray)
-        out = CACHE / "work" / src / Path(rel).name
+        out = CACHE / "work" / (folder or src) / Path(rel).name
         out.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out), work)
         X.append((to_network_input(work)[0] * 255).round().astype(np.uint8))
@@ -100,6 +106,7 @@ def build_cache() -> None:
         S.append(split)
         SRC.append(src)
         NAMES.append(rel)
+        VIEW.append(view)
         if masks is None:
             M.append(np.zeros((3, CLS_SIZE, CLS_SIZE), np.uint8))
             SEGMASK.append(0)
@@ -110,7 +117,17 @@ def build_cache() -> None:
     sp = read_split("nih")
     for r in csv.DictReader(open(DATA / "cxr_nih14" / "labels.csv")):
         y = np.array([float(r[l]) for l in LABELS] + [1.0 - float(r["no_finding"])], np.float32)
-        add("cxr_nih14", r["image"], y, sp[r["image"]], None)
+        add("cxr_nih14", r["image"], y, sp[r["image"]], None, r.get("view", ""))
+    extra = [r for r in csv.DictReader(open(SPLITS / "nih_extra.csv")) if r["folder"].startswith("extra/")]
+    labels = {}
+    for sub in sorted({r["folder"] for r in extra}):
+        for r in csv.DictReader(open(DATA / "cxr_nih14_extra" / sub[len("extra/"):] / "labels.csv")):
+            labels[(sub, r["image"])] = r
+    for e in extra:
+        r = labels[(e["folder"], e["image"])]
+        y = np.array([float(r[l]) for l in LABELS] + [1.0 - float(r["no_finding"])], np.float32)
+        add("cxr_nih14_extra", r["image"], y, e["split"], None, r.get("view", ""),
+            folder="cxr_nih14_extra/" + e["folder"][len("extra/"):])
     sp = read_split("jsrt")
     for r in csv.DictReader(open(DATA / "cxr_jsrt_scr" / "labels.csv")):
         y = nan.copy()
@@ -135,7 +152,8 @@ def build_cache() -> None:
             y[14] = 1.0
         add("cxr_covid_permissive", r["image"], y, sp[r["image"]], None)
     np.savez_compressed(CACHE / "chest256.npz", x=np.stack(X), y=np.stack(Y), m=np.stack(M),
-                        split=np.array(S), src=np.array(SRC), name=np.array(NAMES), segmask=np.array(SEGMASK))
+                        split=np.array(S), src=np.array(SRC), name=np.array(NAMES), segmask=np.array(SEGMASK),
+                        view=np.array(VIEW))
     print("cached", len(X), "images")
 
 

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 HERE = Path(__file__).resolve().parent
 SVC = HERE.parent
@@ -101,6 +100,7 @@ def embed(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_logistic(Z: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
     """Weighted L2 logistic regression (bias unpenalised), L-BFGS; classes balanced through the weights."""
+    from scipy.optimize import minimize  # here, so split_all() imports in the training venv (no scipy)
     pos = y == 1
     wb = w * np.where(pos, 0.5 / max(w[pos].sum(), 1e-9), 0.5 / max(w[~pos].sum(), 1e-9))
 

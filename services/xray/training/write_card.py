@@ -122,8 +122,9 @@ def main() -> None:
         w("Served masks come from SegNet (inside `chestnet.onnx`): the attention U-Net decoder (attention gates on every skip, Dice + "
           "focal loss) on a **frozen** ImageNet EfficientNet-Lite0 encoder, trained on JSRT/SCR only with strong "
           "intensity/geometry augmentation. ChestNet's own decoder (trained jointly) reached similar JSRT Dice "
-          f"({cm['dice_test']['left_lung']:.3f}/{cm['dice_test']['right_lung']:.3f}/{cm['dice_test']['heart']:.3f}) "
-          "but did not transfer to NIH/COVID films (its fine-tuned encoder features are source-specific), so it is "
+          + (f"({cm['dice_test']['left_lung']:.3f}/{cm['dice_test']['right_lung']:.3f}/{cm['dice_test']['heart']:.3f}) "
+             if cm.get("dice_test") else "(in the first training; the retrained findings network has no decoder) ")
+          + "but did not transfer to NIH/COVID films (its fine-tuned encoder features are source-specific), so it is "
           "not used. No NIH masks exist; as a proxy, the share of NIH test films whose masks pass the lung "
           f"plausibility check is {sm['nih_test_plausible_lungs']:.2f}.\n")
     w("| organ | Dice | 95% CI |\n|---|---|---|")
@@ -204,6 +205,9 @@ def main() -> None:
     levers_p = MODELS / "inference_levers.json"
     if levers_p.exists():
         write_inference_levers(w, json.loads(levers_p.read_text()))
+    retrain_p = MODELS / "backbone_retrain_metrics.json"
+    if retrain_p.exists():
+        write_backbone_retrain(w, json.loads(retrain_p.read_text()))
     (MODELS / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
     print("wrote", MODELS / "MODEL_CARD.md")
 
@@ -305,6 +309,67 @@ def write_inference_levers(w, d: dict) -> None:
         w("Other views (validation, NIH-only / mixed; single view 0.655 / 0.629): mirror 0.655 / 0.642 (the chest "
           "is not left-right symmetric), 80 % crop 0.667 / 0.631, upper 90 % crop 0.665 / 0.642, 10 % zoom-out "
           "0.652 / 0.636, all seven views 0.667 / 0.652, original + 90 % + 80 % crops 0.671 / 0.646.\n")
+
+
+def write_backbone_retrain(w, d: dict) -> None:
+    """Issue 17, part 1: the findings network retrained on every labelled NIH film (training/retrain_report.py)."""
+    w("## Findings network retrained on all NIH films (issue 17)\n")
+    w("`train_chest.py` on `cxr_nih14/` train + `cxr_nih14_extra/` train (split `splits/nih_extra.csv`, patient level "
+      "across all NIH folders; `cxr_nih14/` test films and the extra films of test patients are never used) + JSRT "
+      "and COVID train as before: 1,239 training films instead of 461. View weighting: among the NIH training films "
+      "the AP, PA and unrecorded-view groups get the same total loss weight. Findings only (the jointly trained "
+      "decoder is not served and doubled the CPU cost); checkpoint chosen on the NIH-only validation mean AUROC. "
+      "Candidates are exported with the committed SegNet branch copied node for node "
+      "(`combine_export.py --seg-from-onnx`), so masks, the CTR head and the detector's lung views are unchanged, "
+      "and scored as served (`eval_served.py`: CTR Cardiomegaly head, detector Nodule head) on the validation "
+      "splits.\n")
+    w("| run | recipe | epochs (val from) | best epoch | network val NIH-only | network val mixed |")
+    w("|---|---|---|---|---|---|")
+    for tag, r in d["runs"].items():
+        a = r["args"]
+        recipe = (f"frozen stem + {a['frozen_blocks']} blocks, label smoothing {a['smooth']}, "
+                  f"{'strong' if a['strong_aug'] else 'standard'} augmentation, "
+                  f"{'no ' if a['no_view_weights'] else ''}view weights")
+        w(f"| `{tag.strip('_')}` | {recipe} | {a['epochs']} ({a['val_from']}) | {r['best_epoch']} | "
+          f"{r['best_val_nih14']:.3f} | {r['best_val_mixed']:.3f} |")
+    w("")
+    dec = d["decision"]["candidates"]
+    names = list(dec)
+    w(f"Served composition on validation ({d['decision']['films_nih14']} `cxr_nih14/` films; "
+      f"{d['decision']['films']} mixed), AUROC NIH-only / mixed:\n")
+    w("| finding | " + " | ".join(f"`{n}` network" for n in names) + " | "
+      + " | ".join(f"`{n}` served" for n in names) + " |")
+    w("|---|" + "---|" * (2 * len(names)))
+    first = dec[names[0]]["served_nih14"]["per_finding"]
+    for f in first:
+        cells = [f"{dec[n]['network_nih14']['per_finding'][f]:.3f} / {dec[n]['network_mixed']['per_finding'][f]:.3f}"
+                 for n in names]
+        cells += [f"{dec[n]['served_nih14']['per_finding'][f]:.3f} / {dec[n]['served_mixed']['per_finding'][f]:.3f}"
+                  for n in names]
+        w(f"| {f} | " + " | ".join(cells) + " |")
+    cells = [f"**{dec[n]['network_nih14']['mean']:.3f} / {dec[n]['network_mixed']['mean']:.3f}**" for n in names]
+    cells += [f"**{dec[n]['served_nih14']['mean']:.3f} / {dec[n]['served_mixed']['mean']:.3f}**" for n in names]
+    w("| **mean (14)** | " + " | ".join(cells) + " |\n")
+    ab = d.get("ablations") or {}
+    if ab:
+        w("Every run, scored as served on validation (NIH-only / mixed); the runs other than `base` were trained "
+          "after the choice was fixed and are reported on validation only:\n")
+        w("| run | served alone | served as ensemble with the committed network |\n|---|---|---|")
+        for tag, r in ab.items():
+            a, e = r["alone"], r["with_committed"]
+            w(f"| `{tag}` | {a['served_nih14']:.3f} / {a['served_mixed']:.3f} | "
+              f"{e['served_nih14']:.3f} / {e['served_mixed']:.3f} |")
+        c = next(iter(ab.values()))["committed"]
+        w(f"| committed (before) | {c['served_nih14']:.3f} / {c['served_mixed']:.3f} | |\n")
+    t = d.get("test")
+    if t:
+        w(f"NIH test split ({t['films']} films), read once after the decision, served composition:\n")
+        w("| graph | mean AUROC (14) | 95% CI |\n|---|---|---|")
+        for n, c in t["candidates"].items():
+            s = c["served_nih14"]
+            w(f"| `{n}` | {s['mean']:.3f} | {s['ci95'][0]:.3f}-{s['ci95'][1]:.3f} |")
+        w("")
+    w(("**Adopted.** " if d["adopted"] else "**Not adopted.** ") + d.get("note", "") + "\n")
 
 
 if __name__ == "__main__":
