@@ -36,6 +36,9 @@ def signature_headers(secret: str, body: bytes, now: float | None = None) -> dic
     return {"X-Zhenxi-Timestamp": ts, "X-Zhenxi-Signature": f"v1={mac}"}
 
 
+RECORDED_STATES = ("taken", "taken_late", "skipped")   # the patient said what happened: no reminder is pushed
+
+
 def stream_channel(redis_prefix: str, user_id: str) -> str:
     return f"{redis_prefix}reminders:stream:{user_id}"
 
@@ -114,6 +117,15 @@ class Dispatcher:
         cipher = self.service.cipher
         message = self.service.reminder_message(occ, plan, event.attempt, event.caregiver)
         rows: list[dict] = []
+
+        if occ.state in RECORDED_STATES:
+            # The patient recorded this dose after the reminder went out and before it reached us: telling them (or
+            # their caregiver) to take it now would be wrong. Nothing is pushed; the ledger says why.
+            rows.append({"id": uuid.uuid4(), "occurrence_id": occ.id, "event_id": event.event_id,
+                         "attempt": event.attempt, "channel": "caregiver" if event.caregiver else "sse",
+                         "device_id": CHANNEL_WIDE, "status": "withdrawn", "detail": f"recorded {occ.state}"})
+            await repo.add_deliveries(session, rows)
+            return
 
         def rec(channel: str, status: str, detail: str | None = None, device: uuid.UUID = CHANNEL_WIDE) -> None:
             rows.append({"id": uuid.uuid4(), "occurrence_id": occ.id, "event_id": event.event_id,

@@ -135,6 +135,47 @@ def test_delivery_to_sse_webhook_and_wechat(client, state, call, wechat):
         assert stream_body and "event: reminder" in stream_body[0] and occ["id"] in stream_body[0]
 
 
+def test_a_reminder_that_arrives_after_its_dose_was_recorded_is_not_pushed(client, state, in_tx):
+    """The patient records the dose while its reminder is on its way (fired, not yet delivered): neither the open
+    stream, nor a device, nor the caregiver is told to take it; the delivery ledger says why."""
+    from zhenxi_common.events import ReminderDueV1
+
+    from app.channels import stream_channel
+
+    with WebhookReceiver() as phone:
+        uid = user()
+        assert client.post("/v1/devices", json={"kind": "webhook", "url": phone.url + "/hook"},
+                           auth=signed(uid)).status_code == 201
+        plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["06:31"]})
+        occ = plan_occurrences(client, uid, plan["id"])[0]
+        late = [ReminderDueV1(user_id=uid, occurrence_id=occ["id"], plan_id=plan["id"], due_at=parse(occ["due_at"]),
+                              attempt=1),
+                ReminderDueV1(user_id=uid, occurrence_id=occ["id"], plan_id=plan["id"], due_at=parse(occ["due_at"]),
+                              attempt=2, caregiver=True)]
+        recorded = client.post(f"/v1/occurrences/{occ['id']}:record", json={"state": "taken"}, auth=signed(uid))
+        assert recorded.status_code == 200 and recorded.json()["state"] == "taken"
+
+        async def deliver_late(session):
+            pubsub = state.redis.pubsub()
+            await pubsub.subscribe(stream_channel(state.settings.redis_key_prefix, uid))
+            try:
+                for event in late:
+                    await state.dispatcher.handle(session, event)
+                pushed = []
+                for _ in range(5):    # the first read may return the subscribe confirmation (as None)
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+                    if msg is not None:
+                        pushed.append(msg["data"])
+                return pushed
+            finally:
+                await pubsub.aclose()
+        assert in_tx(deliver_late) == []              # nothing on the patient's stream
+        deliveries = client.get(f"/v1/occurrences/{occ['id']}", auth=signed(uid)).json()["deliveries"]
+        assert sorted((d["channel"], d["status"], d["attempt"]) for d in deliveries) == [
+            ("caregiver", "withdrawn", 2), ("sse", "withdrawn", 1)]
+        assert phone.received == []
+
+
 def test_the_horizon_rolls_forward(client, state, call):
     uid = user()
     plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": ["07:07"]})
