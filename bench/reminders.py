@@ -534,7 +534,7 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=90.0)
     p.add_argument("--poll", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--relay-batch", type=int, default=1000)
+    p.add_argument("--relay-batch", type=int, default=2000, help="the service default (relay_batch)")
     p.add_argument("--relay-depth", type=int, default=4, help="relay batches in flight (old code ignores it)")
     p.add_argument("--pool", type=int, default=8, help="each replica's DB pool (as many again may overflow)")
     p.add_argument("--lookahead", type=float, default=30.0, help="scheduler look-ahead (0: claim at due time)")
