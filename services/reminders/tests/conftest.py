@@ -49,3 +49,16 @@ def call(client):
             return await fn(*args, **kw)
         return client.portal.call(go)
     return run
+
+
+@pytest.fixture
+def paused_relay(state, call):
+    """The app's relay stopped for the test (so it cannot take the test's rows: the test's own relays alone decide
+    what is sent), started again after."""
+    call(state.outbox_relay.stop)
+    try:
+        yield
+    finally:
+        async def restart():
+            state.outbox_relay.start()
+        call(restart)

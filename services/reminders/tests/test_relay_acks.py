@@ -15,18 +15,6 @@ from zhenxi_common.bus import EventBus
 
 
 @pytest.fixture
-def paused_relay(state, call):
-    """The app's relay stopped for the test (so it cannot take the test's rows), started again after."""
-    call(state.outbox_relay.stop)
-    try:
-        yield
-    finally:
-        async def restart():
-            state.outbox_relay.start()
-        call(restart)
-
-
-@pytest.fixture
 def small_stream(state, call):
     """A stream of its own (subjects ``<prefix>>``) that refuses messages over 300 bytes; deleted after."""
     prefix = f"zxacks{secrets.token_hex(4)}."

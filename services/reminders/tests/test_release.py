@@ -25,18 +25,6 @@ from fakes import WebhookReceiver
 SHANGHAI = ZoneInfo("Asia/Shanghai")   # the zone of the factories' plans
 
 
-@pytest.fixture
-def paused_relay(state, call):
-    """The app's relay stopped for the test (so the test's relays alone decide what is sent), started again after."""
-    call(state.outbox_relay.stop)
-    try:
-        yield
-    finally:
-        async def restart():
-            state.outbox_relay.start()
-        call(restart)
-
-
 def _relay(state, **kw) -> DrainingRelay:
     return DrainingRelay(state.sessionmaker, outbox, state.bus, **kw)
 

@@ -50,6 +50,28 @@ def _export(m: nn.Module, names: list[str]):
     return onnx.load_from_string(buf.getvalue())
 
 
+def copy_renamed(graph, prefix: str, ren):
+    """Copies of a graph's nodes (named ``prefix`` + name, tensors renamed by ``ren``) and initializers (renamed),
+    ready to be added to another graph beside its own."""
+    import onnx
+    nodes, inits = [], []
+    for nd in graph.node:
+        new = onnx.NodeProto()
+        new.CopyFrom(nd)
+        new.name = prefix + (nd.name or nd.op_type)
+        del new.input[:]
+        new.input.extend(ren(i) for i in nd.input)
+        del new.output[:]
+        new.output.extend(ren(o) for o in nd.output)
+        nodes.append(new)
+    for t in graph.initializer:
+        new = onnx.TensorProto()
+        new.CopyFrom(t)
+        new.name = ren(t.name)
+        inits.append(new)
+    return nodes, inits
+
+
 def graft_masks(chest_model, seg_source: Path):
     """Add the ``masks`` branch of ``seg_source`` (every node that the output ``masks`` depends on, with its
     initializers, names prefixed) to a graph with the outputs probs, cams, embedding; both read ``image``."""
@@ -61,22 +83,7 @@ def graft_masks(chest_model, seg_source: Path):
 
     def ren(n: str) -> str:
         return n if (not n or n in keep) else "segnet/" + n
-    nodes = []
-    for nd in seg.graph.node:
-        new = onnx.NodeProto()
-        new.CopyFrom(nd)
-        new.name = "segnet/" + (nd.name or nd.op_type)
-        del new.input[:]
-        new.input.extend(ren(i) for i in nd.input)
-        del new.output[:]
-        new.output.extend(ren(o) for o in nd.output)
-        nodes.append(new)
-    inits = []
-    for t in seg.graph.initializer:
-        new = onnx.TensorProto()
-        new.CopyFrom(t)
-        new.name = ren(t.name)
-        inits.append(new)
+    nodes, inits = copy_renamed(seg.graph, "segnet/", ren)
     g = chest_model.graph
     outs = {o.name: o for o in g.output}
     outs["masks"] = seg.graph.output[0]

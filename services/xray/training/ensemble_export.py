@@ -25,6 +25,8 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
+from combine_export import copy_renamed
+
 HERE = Path(__file__).resolve().parent
 TRUNK_BASE = "/chest/encoder/_blocks.4/Add_output_0"   # committed graph (combine_export.Combined: chest = ...)
 TRUNK_ADD = "/encoder/_blocks.4/Add_output_0"          # a graph from combine_export.py --seg-from-onnx
@@ -73,21 +75,7 @@ def main() -> None:
 
     def ren(n: str) -> str:
         return keep.get(n, n if not n else "net2/" + n)
-    nodes, inits = [], []
-    for nd in branch.graph.node:
-        new = onnx.NodeProto()
-        new.CopyFrom(nd)
-        new.name = "net2/" + (nd.name or nd.op_type)
-        del new.input[:]
-        new.input.extend(ren(i) for i in nd.input)
-        del new.output[:]
-        new.output.extend(ren(o) for o in nd.output)
-        nodes.append(new)
-    for t in branch.graph.initializer:
-        new = onnx.TensorProto()
-        new.CopyFrom(t)
-        new.name = ren(t.name)
-        inits.append(new)
+    nodes, inits = copy_renamed(branch.graph, "net2/", ren)
     # The base's probs/cams become net1/*, then the served outputs are their means with net2's.
     g = base.graph
     base_nodes = []
