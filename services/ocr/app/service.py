@@ -139,23 +139,22 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
-def _garbled_name_match(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]
-                        ) -> tuple[Indicator, float, str] | None:
-    """A name the recogniser garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) is
-    matched once more, but only where the rest of the row vouches for it: among the unused codes of the panels this
-    sheet holds, a printed unit must be one of the code's units and a printed range must sit on the code's scale
-    (else the value must); the closest name of about the same length wins if it is clearly closer than the next,
-    and the less the row vouches for it, the closer it must be. The match is returned as 'fuzzy' with its
-    similarity, so the row's confidence says it was a guess."""
+def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]
+                        ) -> list[tuple[float, Indicator]]:
+    """The codes a name garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) may stand
+    for, best first, with the name's similarity: only where the rest of the row vouches for the code. Among the
+    unused codes of the panels this sheet holds, a printed unit must be one of the code's units and a printed range
+    must sit on the code's scale (else the value must). A garbled name keeps its length ('病理管型' is another test
+    than '管型', not a misreading of it)."""
     from rapidfuzz import fuzz
 
     pv, pr = it.parsed_value, it.parsed_range
     if not panels or pv is None or pv.number is None:
-        return None
+        return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
     printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
     if len(printed) < 3:
-        return None
+        return []
     scored = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels:
@@ -175,17 +174,42 @@ def _garbled_name_match(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
         elif not (max(dr.low or 0.0, 0.0) / 3 <= res[1] * pv.number <= 3 * dr.high):
             continue  # no range printed: at least the value on this code's scale
         names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
-        # a garbled name keeps its length ('病理管型' is another test than '管型', not a misreading of it)
         best = max((fuzz.ratio(printed, n) / 100 for n in names
                     if len(n) >= 3 and min(len(n), len(printed)) >= 0.8 * max(len(n), len(printed))), default=0.0)
-        scored.append((best, ind))
+        if best > 0:
+            scored.append((best, ind))
     scored.sort(key=lambda x: -x[0])
-    # more than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
-    # for the code, the closer the name must be
-    need = 0.56 if has_range and it.unit is not None else 0.6 if has_range or it.unit is not None else 0.67
-    if not scored or scored[0][0] < need or (len(scored) > 1 and scored[0][0] - scored[1][0] < 0.1):
-        return None
-    return scored[0][1], scored[0][0] * 0.9, "fuzzy"
+    return scored
+
+
+def _garbled_need(it: RowItem) -> float:
+    """More than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
+    for the code, the closer the name must be."""
+    has_range = it.parsed_range is not None and it.parsed_range.high is not None and it.parsed_range.high > 0
+    return 0.56 if has_range and it.unit is not None else 0.6 if has_range or it.unit is not None else 0.67
+
+
+def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str], panels: set[str],
+                         named_elsewhere: set[str] = frozenset(), margin: float = 0.1
+                         ) -> dict[int, tuple[Indicator, float, str]]:
+    """Codes for the rows whose names were garbled past the fuzzy matcher, decided jointly so that two such rows
+    never trade values (a urine sheet prints several /μL counts on one scale, so a garbled 白细胞 row fits the 红细胞
+    code too). A row gets a code only when the code is clearly its best (by ``margin``) AND the row is clearly the
+    code's best among all garbled rows: two rows that contend for one code get neither. A code whose own name was
+    read on a row of this sheet (its result lost) is never given to another row: that row's value is not its own.
+    Returns {index in items: (indicator, confidence, 'fuzzy')}; the confidence says it was a guess."""
+    cands = [[(s, ind) for s, ind in _garbled_candidates(kb, it, used, panels) if ind.code not in named_elsewhere]
+             for it in items]
+    out: dict[int, tuple[Indicator, float, str]] = {}
+    for k, (it, cs) in enumerate(zip(items, cands)):
+        if not cs or cs[0][0] < _garbled_need(it) or (len(cs) > 1 and cs[0][0] - cs[1][0] < margin):
+            continue
+        best, ind = cs[0]
+        rivals = [s for j, other in enumerate(cands) if j != k for s, i2 in other if i2.code == ind.code]
+        if rivals and best - max(rivals) < margin:
+            continue  # another garbled row fits this code about as well: which value is whose is not known
+        out[k] = (ind, best * 0.9, "fuzzy")
+    return out
 
 
 def _stray_letter(it: RowItem) -> bool:
@@ -484,11 +508,11 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
-        for k, it, pno in uncoded:
-            choice = _garbled_name_match(self.kb, it, used, panels_seen)
-            if choice is None:
-                continue
-            ind, name_conf, how = choice
+        named_elsewhere = {ms[0].indicator.code for _, it in no_value for _, ms in it.names[:1]
+                           if ms and ms[0].score >= 0.9}
+        garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere)
+        for n, (ind, name_conf, how) in sorted(garbled.items()):
+            k, it, pno = uncoded[n]
             rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
             if rec is not None:
                 used.add(ind.code)

@@ -564,3 +564,41 @@ def test_a_garbled_name_is_coded_only_where_unit_and_range_vouch_for_it(parser):
     assert "name_uncertain" in wbc["review_reasons"] and wbc["confidence"] < 0.9  # a guess, and it says so
     by = {i["name_printed"]: i for i in parser._assemble(*_page(cells("mmol/L")))["indicators"]}
     assert by["白红图计数"]["code"] is None and by["淋巴组临绝对位"]["code"] == "LYMPH#"
+
+
+def _urine_sediment(rows):
+    """A urine sheet (enough clearly named urine rows to say so) followed by the given sediment rows
+    (name, value, range), each with a /μL unit."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 130, 170), ("阴性", 300, 350, 170), ("阴性", 440, 490, 170),
+             ("尿酮体", 40, 130, 210), ("阴性", 300, 350, 210), ("阴性", 440, 490, 210),
+             ("亚硝酸盐", 40, 150, 250), ("阴性", 300, 350, 250), ("阴性", 440, 490, 250)]
+    y = 290
+    for name, value, rng in rows:
+        cells += [(name, 40, 190, y), (value, 300, 350, y), (rng, 440, 520, y), ("/μL", 600, 650, y)] if value else \
+            [(name, 40, 190, y), (rng, 440, 520, y), ("/μL", 600, 650, y)]
+        y += 40
+    return cells
+
+
+def test_a_garbled_name_never_takes_the_code_of_a_row_read_without_its_result(parser):
+    """'尿红细胞计数' is read clearly but its result is lost; the garbled row below it fits U-RBC by unit, range and
+    two thirds of its characters. Its value belongs to another test, so it stays uncoded rather than taking the
+    code (and being reported as the red-cell count) of the row whose result is missing."""
+    cells = _urine_sediment([("尿红细胞计数", "", "0-17"), ("尿红图跑计数", "9", "0-17")])
+    ind = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert "尿红细胞计数" not in ind  # no result read: not returned (the re-shoot request names it)
+    assert ind["尿红图跑计数"]["code"] is None and ind["尿红图跑计数"]["value"] == 9
+
+
+def test_two_garbled_rows_that_fit_one_code_equally_get_neither(parser):
+    """Two garbled sediment rows whose names are equally close to 尿红细胞计数: which value is the red-cell count is
+    not known, so neither is coded as it (both come back uncoded, for review); a garbled row that is clearly the
+    closest to its own code still gets it."""
+    cells = _urine_sediment([("尿红图跑计数", "9", "0-17"), ("尿红圈跑计数", "40", "0-17")])
+    ind = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert ind["尿红图跑计数"]["code"] is None and ind["尿红圈跑计数"]["code"] is None
+    cells = _urine_sediment([("尿红图跑计数", "9", "0-17"), ("尿白图跑计数", "40", "0-28")])
+    ind = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert (ind["尿红图跑计数"]["code"], ind["尿白图跑计数"]["code"]) == ("U-RBC", "U-WBC")
+    assert ind["尿白图跑计数"]["flag"] == "H"
