@@ -212,6 +212,100 @@ def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str]
     return out
 
 
+def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) -> bool | None:
+    """Does a printed numeric range sit where this code's ranges sit (its midpoint and width within a factor of
+    about 1.6 of the knowledge base's default, in the code's canonical unit)? None when it cannot be told (no
+    numeric range, no default range)."""
+    dr = ind.default_range(None)
+    if pr is None or pr.high is None or pr.high <= 0 or dr is None or dr.high is None or dr.high <= 0:
+        return None
+    res = kb.resolve_unit(unit.text, ind, misread=True) if unit is not None else None
+    f = res[1] if res else 1.0
+    lo_p, hi_p = max(pr.low or 0.0, 0.0) * f, pr.high * f
+    lo_k, hi_k = max(dr.low or 0.0, 0.0), dr.high
+    mid_p, mid_k = (lo_p + hi_p) / 2, (lo_k + hi_k) / 2
+    if mid_p <= 0 or mid_k <= 0:
+        return None
+    d = abs(math.log10(mid_p / mid_k))
+    if hi_p > lo_p and hi_k > lo_k:
+        d += 0.5 * abs(math.log10((hi_p - lo_p) / (hi_k - lo_k)))
+    return d < 0.2
+
+
+def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
+    """Rows with a result, grouped into blocks by their result column (result cells whose x-extents overlap), each
+    block top to bottom."""
+    blocks: list[tuple[float, float, list[RowItem]]] = []
+    for it in sorted((i for i in items if i.value is not None), key=lambda i: i.value.box[0]):
+        x0, x1 = it.value.box[0], it.value.box[2]
+        for n, (bx0, bx1, members) in enumerate(blocks):
+            if x0 < bx1 and bx0 < x1:
+                members.append(it)
+                blocks[n] = (min(bx0, x0), max(bx1, x1), members)
+                break
+        else:
+            blocks.append((x0, x1, [it]))
+    return [sorted(m, key=lambda i: (i.value.box[1] + i.value.box[3]) / 2) for _, _, m in blocks]
+
+
+def repair_range_shift(kb: KnowledgeBase, items: list[RowItem], min_rows: int = 4) -> list[tuple[int, int, int]]:
+    """A block whose printed ranges came back one row off their results (rows grouped across a drift between the
+    result and range columns, or a range printed a line lower than its result): every result is then judged
+    against its neighbour's range. Seen structurally: within one result column, the printed ranges do not sit on
+    the scale of the rows' codes, while the same ranges moved one row up (or down) do. The ranges (and the units,
+    where they fit better moved too) of the run of rows where the move fits clearly better are given to the
+    rows they belong to. Only confidently named rows vote. Returns the moves made: (block, first row, shift)."""
+    moves = []
+    for b, block in enumerate(_blocks_by_value_column(items)):
+        n = len(block)
+        if n < min_rows:
+            continue
+        codes = []
+        for it in block:
+            ms = it.names[0][1] if it.names else []
+            codes.append(ms[0].indicator if ms and ms[0].score >= 0.9 else None)
+        ranges = [(it.range, it.parsed_range, it.unit) for it in block]
+
+        def fits(i: int, j: int) -> bool | None:
+            if codes[i] is None or not 0 <= j < n:
+                return None
+            return _range_fit(kb, codes[i], ranges[j][1], ranges[j][2] if ranges[j][2] is not None else block[i].unit)
+
+        base = [fits(i, i) for i in range(n)]
+        best = None  # (gain, a, e, k)
+        for k in (-1, 1):
+            shifted = [fits(i, i + k) for i in range(n)]
+            for a in range(n):
+                for e in range(a + 3, n + 1):
+                    run = range(a, e)
+                    now_ok = sum(base[i] is True for i in run)
+                    now_bad = sum(base[i] is False for i in run)
+                    new_ok = sum(shifted[i] is True for i in run)
+                    new_bad = sum(shifted[i] is False for i in run)
+                    gain = new_ok - now_ok
+                    # the move must explain the run: most of its rows misfit now, almost none after the move
+                    if now_bad >= 2 and new_ok >= 3 and new_bad <= max(1, (e - a) // 6) and gain >= 2 and \
+                            now_bad >= 0.6 * (now_ok + now_bad) and (best is None or gain > best[0]):
+                        best = (gain, a, e, k)
+        if best is None:
+            continue
+        _, a, e, k = best
+        units_now = sum(1 for i in range(a, e) if codes[i] is not None and block[i].unit is not None
+                        and kb.resolve_unit(block[i].unit.text, codes[i], misread=True))
+        units_moved = sum(1 for i in range(a, e) if codes[i] is not None and 0 <= i + k < n
+                          and ranges[i + k][2] is not None
+                          and kb.resolve_unit(ranges[i + k][2].text, codes[i], misread=True))
+        move_units = units_moved > units_now
+        for i in range(a, e):
+            j = i + k
+            rng, pr, unit = ranges[j] if 0 <= j < n else (None, None, None)
+            block[i].range, block[i].parsed_range = rng, pr
+            if move_units:
+                block[i].unit = unit
+        moves.append((b, a, k))
+    return moves
+
+
 def _stray_letter(it: RowItem) -> bool:
     """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
     return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
@@ -462,6 +556,11 @@ class LabReportParser:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
                     if it.row_no is not None:
                         row_numbers[pno].add(it.row_no)
+            if repair_range_shift(self.kb, items):
+                warnings.append({"code": "range_column_realigned", "page": pno,
+                                 "message": "参考范围列与结果列错行，已按指标重新对齐，请核对。 "
+                                            "The printed ranges sat one row off their results and were realigned "
+                                            "by the tests' scales; please check."})
             items_per_page.append((pno, items))
         header = extract_header(outside_tokens or all_tokens, self.kb)
         sex = header.get("sex")

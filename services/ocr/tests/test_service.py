@@ -602,3 +602,35 @@ def test_two_garbled_rows_that_fit_one_code_equally_get_neither(parser):
     ind = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
     assert (ind["尿红图跑计数"]["code"], ind["尿白图跑计数"]["code"]) == ("U-RBC", "U-WBC")
     assert ind["尿白图跑计数"]["flag"] == "H"
+
+
+_CBC = [("白细胞计数", "6.5", "3.5-9.5", "10^9/L"), ("红细胞计数", "4.0", "4.3-5.8", "10^12/L"),
+        ("血红蛋白", "140", "130-175", "g/L"), ("红细胞压积", "42.0", "40.0-50.0", "%"),
+        ("平均红细胞体积", "90.0", "82.0-100.0", "fL"), ("血小板计数", "200", "125-350", "10^9/L")]
+
+
+def _cbc_page(range_offset_rows: int):
+    """One block of a blood count; the range column printed `range_offset_rows` rows below its results (0: level)."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120)]
+    for i, (name, value, rng, unit) in enumerate(_CBC):
+        y = 170 + 40 * i
+        cells += [(name, 40, 200, y), (value, 300, 350, y), (rng, 440, 540, y + 40 * range_offset_rows),
+                  (unit, 600, 670, y)]
+    return cells
+
+
+def test_ranges_one_row_off_their_results_are_realigned(parser):
+    """The range column came back one row below the results (each result was grouped with the range of the row
+    above): every flag would be judged against a neighbour's range (红细胞 4.0 against 3.5-9.5 → N instead of L,
+    血红蛋白 140 against 4.3-5.8 → H). In that block the ranges do not fit their codes' scales and the ranges one
+    row down do: they are given to their rows, and the response says it did so. A level sheet is left alone."""
+    res = parser._assemble(*_page(_cbc_page(1)))
+    by = {i["code"]: i for i in res["indicators"]}
+    assert by["RBC"]["flag"] == "L" and by["RBC"]["reference"]["text"] == "4.3-5.8"
+    assert by["HGB"]["flag"] == "N" and by["HGB"]["reference"]["text"] == "130-175"
+    assert by["MCV"]["reference"]["text"] == "82.0-100.0" and by["MCV"]["flag"] == "N"
+    assert any(w["code"] == "range_column_realigned" for w in res["warnings"])
+    level = parser._assemble(*_page(_cbc_page(0)))
+    assert not any(w["code"] == "range_column_realigned" for w in level["warnings"])
+    assert {i["code"]: i["flag"] for i in level["indicators"]} == {
+        "WBC": "N", "RBC": "L", "HGB": "N", "HCT": "N", "MCV": "N", "PLT": "N"}
