@@ -76,6 +76,19 @@ def plus_minus_glyphs(text: str) -> str:
     return text
 
 
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def simplified(text: str) -> str:
+    """A result word in the simplified spelling the sheets print: the recogniser's charset holds traditional forms
+    too and now and then returns one ('黃色', '陰性', '未見'). Text without CJK characters is returned as it is."""
+    if not _CJK_CHAR.search(text):
+        return text
+    import zhconv
+
+    return zhconv.convert(text, "zh-cn")
+
+
 def parse_value(text: str) -> ParsedValue | None:
     """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
     raw = text.strip()
@@ -88,7 +101,7 @@ def parse_value(text: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = plus_minus_glyphs(norm_text(raw))
+    q = plus_minus_glyphs(norm_text(simplified(raw)))
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)

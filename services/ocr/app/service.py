@@ -20,7 +20,7 @@ from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, residual_skew, straighten
 from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
-                      same_direction, ten_power_unit)
+                      same_direction, simplified, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -402,11 +402,12 @@ def _default_range_on_a_sheet_with_ranges(indicators: list[dict[str, Any]], warn
 
 def _value_text(it: RowItem, pv: Any) -> str:
     """The result as read: a '+' / '-' the recogniser returned as 十 / 一 is given back as '+' / '-'
-    (value_printed keeps the glyphs as read)."""
+    (value_printed keeps the glyphs as read), and a word in a traditional form ('黃色') in the simplified one the
+    sheet printed."""
     t = it.value.text
     if pv.qualitative is not None:
-        return plus_minus_glyphs(t)
-    return t
+        return plus_minus_glyphs(simplified(t))
+    return t if pv.number is not None else simplified(t)
 
 
 def _fmt_num(x: float | None) -> str:
@@ -886,8 +887,9 @@ class LabReportParser:
             structure *= min(1.0, 0.55 + 0.5 * name_conf)  # a fuzzy name match is as good as its score
         if pv.number is None and pv.qualitative is None:
             # a descriptive result: one of the words this test reports (黄色 for 颜色) confirms it
-            known_word = any(norm == it.value.text.strip() for norm in ind.normal) or \
-                any(norm and norm in it.value.text for norm in ind.normal if len(norm) >= 2)
+            word = simplified(it.value.text.strip())
+            known_word = any(norm == word for norm in ind.normal) or \
+                any(norm and norm in word for norm in ind.normal if len(norm) >= 2)
             structure *= 1.0 if known_word else 0.9
         structure *= unit_fit
         if not unit_text and ind.unit not in (None, "", "ratio") and value is not None:

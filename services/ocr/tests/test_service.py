@@ -634,3 +634,19 @@ def test_ranges_one_row_off_their_results_are_realigned(parser):
     assert not any(w["code"] == "range_column_realigned" for w in level["warnings"])
     assert {i["code"]: i["flag"] for i in level["indicators"]} == {
         "WBC": "N", "RBC": "L", "HGB": "N", "HCT": "N", "MCV": "N", "PLT": "N"}
+
+
+def test_result_words_read_in_a_traditional_form_come_back_as_printed(parser):
+    """The recogniser's charset holds traditional forms and now and then returns one for a printed result word:
+    '黃色' for 黄色, '陰性' for 阴性, '未見' for 未见. They read as the words the sheet printed (value_text, the
+    qualitative grade and its NEG flag); value_printed keeps what was read."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿颜色", 40, 120, 170), ("黃色", 300, 350, 170),
+             ("尿蛋白", 40, 120, 210), ("陰性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("管型", 40, 100, 250), ("未見", 300, 350, 250)]
+    by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert by["U-COL"]["value_text"] == "黄色" and by["U-COL"]["value_printed"] == "黃色"
+    assert "low_confidence" not in by["U-COL"]["review_reasons"]
+    assert by["U-PRO"]["value_text"] == "阴性" and by["U-PRO"]["qualitative"] == "negative"
+    assert by["U-PRO"]["flag"] == "NEG"
+    assert by["U-CAST"]["flag"] == "NEG" and by["U-CAST"]["value_text"] == "未见"
