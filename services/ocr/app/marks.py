@@ -65,7 +65,7 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
     thr = min(paper - 25.0, (paper + darkest) / 2)  # half-way to the darkest ink: thin strokes stay whole
     ink = (band < thr).astype(np.uint8)
     n, _, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    min_area = max(4.0, 0.008 * line_h * line_h)
+    min_area = max(4.0, 0.005 * line_h * line_h)
     blobs = []
     bh, bw = ink.shape
     for k in range(1, n):
@@ -83,7 +83,7 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
     if len(blobs) != 1:
         return None
     x, y, w, h, area, (bx, by) = blobs[0]
-    if not (0.18 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 2.2 * h):
+    if not (0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.8 * h):
         return None
     if area < 0.5 * w * h or abs((ya + by) - cy) > 0.3 * line_h:
         return None

@@ -472,6 +472,7 @@ class LabReportParser:
 
     def warm_up(self) -> None:
         self.engine.warm_up()
+        simplified("黃")  # the traditional -> simplified table loads on first use, not on a patient's request
 
     # ---------------------------------------------------------------------------------------------------------
     def parse(self, data: bytes, filename: str | None = None, content_type: str | None = None) -> dict[str, Any]:
