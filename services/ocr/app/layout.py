@@ -54,6 +54,28 @@ def _line_height(tokens: list[Token]) -> float:
     return float(np.median(hs)) if hs else 20.0
 
 
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def split_stacked(tokens: list[Token], line_h: float) -> list[Token]:
+    """Single-character names on consecutive rows (钾 / 钠 / 氯 / 钙 on a chemistry sheet) stand one above the other,
+    and the detector may take them for one vertical text line ('钠氯', a box one character wide and two rows
+    tall). Such a box is cut back into one token per character, each on its own row."""
+    out: list[Token] = []
+    for t in tokens:
+        text = t.text.strip()
+        w, h = t.box[2] - t.box[0], t.box[3] - t.box[1]
+        n = len(text)
+        if 2 <= n <= 4 and all(_CJK_CHAR.match(c) for c in text) and h >= 1.6 * line_h and w <= 1.4 * line_h \
+                and 0.6 * line_h <= h / n <= 1.8 * line_h:
+            step = h / n
+            out.extend(Token(c, t.score, (t.box[0], t.box[1] + i * step, t.box[2], t.box[1] + (i + 1) * step),
+                             t.column) for i, c in enumerate(text))
+        else:
+            out.append(t)
+    return out
+
+
 def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
     """Text rows followed along their baselines, left to right: each row extends to the token whose centre lies
     closest to the row's line extrapolated from its last token (slope from the OCR quads). This holds on curled
@@ -326,6 +348,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     if not tokens:
         return LayoutResult([], [], [])
     line_h = _line_height(tokens)
+    tokens = split_stacked(tokens, line_h)
     rows = group_rows(tokens, line_h)
     headers = find_header_rows(rows)
     if not headers:

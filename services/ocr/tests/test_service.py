@@ -650,3 +650,24 @@ def test_result_words_read_in_a_traditional_form_come_back_as_printed(parser):
     assert by["U-PRO"]["value_text"] == "阴性" and by["U-PRO"]["qualitative"] == "negative"
     assert by["U-PRO"]["flag"] == "NEG"
     assert by["U-CAST"]["flag"] == "NEG" and by["U-CAST"]["value_text"] == "未见"
+
+
+def test_single_character_names_read_as_one_vertical_line_are_cut_back_into_rows(parser):
+    """钠 and 氯 printed one above the other on consecutive rows came back as one vertical text line '钠氯' (a box
+    one character wide and two rows tall): each character is its own row's name again, so both rows come back
+    with their own results instead of one uncoded '钠氯' row holding the first result."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 680, 120),
+             ("钾", 40, 68, 170), ("4.28", 300, 350, 170), ("3.50-5.30", 440, 540, 170), ("mmol/L", 600, 680, 170),
+             ("140.1", 300, 360, 210), ("137.0-147.0", 440, 550, 210), ("mmol/L", 600, 680, 210),
+             ("108.3", 300, 360, 250), ("99.0-110.0", 440, 550, 250), ("mmol/L", 600, 680, 250),
+             ("钙", 40, 68, 290), ("2.15", 300, 350, 290), ("2.11-2.52", 440, 540, 290), ("mmol/L", 600, 680, 290)]
+    lines = [TextLine(t, 0.99, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, a, b, y in cells]
+    lines.append(TextLine("钠氯", 0.95, np.float32([[40, 208], [68, 208], [68, 280], [40, 280]])))
+    page = [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+    by = {i["name_printed"]: i for i in parser._assemble(*page)["indicators"]}
+    assert (by["钠"]["code"], by["钠"]["value"]) == ("Na", 140.1)
+    assert (by["氯"]["code"], by["氯"]["value"]) == ("Cl", 108.3)
+    assert "钠氯" not in by
