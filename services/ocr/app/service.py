@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 from typing import Any
 
 from . import geometry, imaging, quality
@@ -20,7 +21,7 @@ from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, residual_skew, straighten
 from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
-                      same_direction, simplified, ten_power_unit)
+                      same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -430,15 +431,82 @@ class _EmptyCellLook:
         self.image, self.page, self.tables = image, page, tables
         self.line_h = _line_height(tokens) if tokens else 20.0
         self._gray = None
+        self._straight = None
 
-    def gray(self) -> Any:
-        if self._gray is None:
+    def straight(self) -> Any:
+        if self._straight is None:
             angle = residual_skew([line.quad for line in self.page.lines])
             # an upside-down page was read turned by 180° (the boxes are in that frame): turn the image alike
             img = geometry.rotate(self.image, 180) if self.page.upside_down else self.image
-            img = marks.straighten_image(img, angle)
+            self._straight = marks.straighten_image(img, angle)
+        return self._straight
+
+    def gray(self) -> Any:
+        if self._gray is None:
+            img = self.straight()
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
+
+    def read_name(self, row: list[Token], recognise: Any) -> Token | None:
+        """A table row with a result and a range but no name: the detector lost the name cell, most often a name
+        of one character (钾, 钠, 氯 on a chemistry sheet: too little area for a text line). The ink in the name
+        column left of the result is cut out and recognised on its own; the text comes back as the row's name
+        token (None when the cell holds no ink or the recogniser reads no word there)."""
+        if any(t.column in ("name", "code") and re.search(r"[\u4e00-\u9fffA-Za-z]", t.text) for t in row):
+            return None
+        values = [t for t in row if t.column == "value" and (pv := parse_value(split_flag(t.text)[0])) is not None
+                  and pv.number is not None]
+        if not values or not any(t.column == "range" for t in row):
+            return None
+        v = min(values, key=lambda t: t.box[0])
+        cy = float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
+        tables = [t for t in self.tables if t.columns and t.x0 <= v.cx < t.x1 and t.y0 < cy]
+        if not tables:
+            return None
+        table = max(tables, key=lambda t: t.y0)
+        names = [c for c in table.columns if c[0] == "name"]
+        if not names:
+            return None
+        lh = self.line_h
+        left = max(table.x0, names[0][1] - lh, *(t.box[2] + 2 for t in row if t.column == "seq" and t.box[2] < v.box[0]))
+        right = v.box[0] - 0.3 * lh
+        gray = self.gray()
+        ya, yb = int(max(0, cy - 0.7 * lh)), int(min(gray.shape[0], cy + 0.7 * lh))
+        xa, xb = int(max(0, left)), int(min(gray.shape[1], right))
+        if xb - xa < lh or yb - ya < 0.8 * lh:
+            return None
+        band = gray[ya:yb, xa:xb]
+        paper = float(np.percentile(band, 90))
+        ink = band < paper - 60.0
+        ink[:, ink.mean(axis=0) > 0.8] = False  # vertical rules
+        ink[ink.mean(axis=1) > 0.6, :] = False  # horizontal rules
+        # the row's own ink: the run of inked pixel rows around the middle (not the top of the row below)
+        prof = ink.any(axis=1)
+        mid = int(cy - ya)
+        if not prof[max(0, mid - int(0.25 * lh)):mid + int(0.25 * lh) + 1].any():
+            return None
+        top, bottom = mid, mid
+        while top > 0 and prof[top - 1:top + 1].any():
+            top -= 1
+        while bottom < len(prof) - 1 and prof[bottom:bottom + 2].any():
+            bottom += 1
+        ink[:top] = False
+        ink[bottom + 1:] = False
+        ys, xs = np.nonzero(ink)
+        if len(xs) < 0.05 * lh * lh:
+            return None
+        pad = int(0.2 * lh)
+        x0, x1 = max(0, xa + int(xs.min()) - pad), min(gray.shape[1], xa + int(xs.max()) + 1 + pad)
+        y0, y1 = max(0, ya + int(ys.min()) - pad), min(gray.shape[0], ya + int(ys.max()) + 1 + pad)
+        img = self.straight()
+        crop = img[y0:y1, x0:x1]
+        if crop.ndim == 2:
+            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+        text, score = recognise([np.ascontiguousarray(crop)])[0]
+        text = text.strip()
+        if score < 0.5 or not re.search(r"[\u4e00-\u9fff]", text):
+            return None
+        return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name")
 
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
@@ -543,6 +611,9 @@ class LabReportParser:
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             for row in lay.rows:
+                name_tok = looker.read_name(row, self.engine.recognise)
+                if name_tok is not None:
+                    row = sorted(row + [name_tok], key=lambda t: t.box[0])
                 row_items = parse_row_all(self.kb, row)
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:

@@ -671,3 +671,33 @@ def test_single_character_names_read_as_one_vertical_line_are_cut_back_into_rows
     assert (by["钠"]["code"], by["钠"]["value"]) == ("Na", 140.1)
     assert (by["氯"]["code"], by["氯"]["value"]) == ("Cl", 108.3)
     assert "钠氯" not in by
+
+
+def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
+    """A chemistry row whose one-character name (氯) the detector did not box: the row has a result and a range
+    but no name. The ink in the name column left of its result is cut out and recognised, and the row comes back
+    as Cl instead of vanishing; a row whose name cell is blank stays without a name."""
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", (760, 420), (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    cells = [("项目", 40, 120), ("结果", 300, 120), ("参考范围", 440, 120), ("单位", 600, 120),
+             ("钾", 40, 170), ("4.28", 300, 170), ("3.50-5.30", 440, 170), ("mmol/L", 600, 170),
+             ("氯", 40, 210), ("107.7", 300, 210), ("99.0-110.0", 440, 210), ("mmol/L", 600, 210),
+             ("2.15", 300, 250), ("2.11-2.52", 440, 250), ("mmol/L", 600, 250)]
+    lines = []
+    for text, x, y in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        if text != "氯":  # the detector's miss
+            w = dr.textlength(text, font=f)
+            lines.append(TextLine(text, 0.99, np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯" and by["Cl"]["flag"] == "N"
+    assert [i["value"] for i in out["indicators"] if i["code"] is None] == []  # 2.15 has no name to read
