@@ -447,18 +447,24 @@ class _EmptyCellLook:
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
 
-    def read_name(self, row: list[Token], recognise: Any) -> Token | None:
-        """A table row with a result and a range but no name: the detector lost the name cell, most often a name
-        of one character (钾, 钠, 氯 on a chemistry sheet: too little area for a text line). The ink in the name
-        column left of the result is cut out and recognised on its own; the text comes back as the row's name
-        token (None when the cell holds no ink or the recogniser reads no word there)."""
-        if any(t.column in ("name", "code") and re.search(r"[\u4e00-\u9fffA-Za-z]", t.text) for t in row):
-            return None
-        values = [t for t in row if t.column == "value" and (pv := parse_value(split_flag(t.text)[0])) is not None
-                  and pv.number is not None]
-        if not values or not any(t.column == "range" for t in row):
+    def read_name(self, row: list[Token], recognise: Any, kb: KnowledgeBase) -> tuple[Token, list[Token]] | None:
+        """A table row with a result (and a range or a row number) but no name, or only a garbled scrap of one
+        ('sín' for 血): the detector lost or mis-boxed the name cell, most often a name of one character (钾, 钠,
+        氯 on a chemistry sheet, 血 on a stool sheet: too little area for a text line). The ink in the name column
+        left of the result is cut out and recognised on its own. Returns the new name token and the scraps it
+        replaces (None when the cell holds no ink or the recogniser reads no word there)."""
+        values = [t for t in row if t.column == "value" and parse_value(split_flag(t.text)[0]) is not None]
+        if not values:
             return None
         v = min(values, key=lambda t: t.box[0])
+        left_of = [t for t in row if t.box[2] <= v.box[0] + 2 and t is not v]
+        rownos = [t for t in left_of if re.fullmatch(r"\d{1,3}[.、]?", t.text.strip())]
+        scraps = [t for t in left_of if t not in rownos and not re.search(r"[\u4e00-\u9fff]", t.text)
+                  and len(t.text.strip()) <= 3 and not kb.match_name(t.text, allow_fuzzy=False)]
+        if any(t not in rownos and t not in scraps and re.search(r"[\u4e00-\u9fffA-Za-z]", t.text) for t in left_of):
+            return None  # the row has its name (also one glued to its row number, under 序号)
+        if not (any(t.column == "range" for t in row) or rownos):
+            return None
         cy = float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
         tables = [t for t in self.tables if t.columns and t.x0 <= v.cx < t.x1 and t.y0 < cy]
         if not tables:
@@ -468,7 +474,7 @@ class _EmptyCellLook:
         if not names:
             return None
         lh = self.line_h
-        left = max(table.x0, names[0][1] - lh, *(t.box[2] + 2 for t in row if t.column == "seq" and t.box[2] < v.box[0]))
+        left = max(table.x0, names[0][1] - lh, *(t.box[2] + 2 for t in rownos))
         right = v.box[0] - 0.3 * lh
         gray = self.gray()
         ya, yb = int(max(0, cy - 0.7 * lh)), int(min(gray.shape[0], cy + 0.7 * lh))
@@ -506,7 +512,7 @@ class _EmptyCellLook:
         text = text.strip()
         if score < 0.5 or not re.search(r"[\u4e00-\u9fff]", text):
             return None
-        return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name")
+        return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name"), scraps
 
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
@@ -611,9 +617,9 @@ class LabReportParser:
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             for row in lay.rows:
-                name_tok = looker.read_name(row, self.engine.recognise)
-                if name_tok is not None:
-                    row = sorted(row + [name_tok], key=lambda t: t.box[0])
+                reread = looker.read_name(row, self.engine.recognise, self.kb)
+                if reread is not None:
+                    row = sorted([t for t in row if t not in reread[1]] + [reread[0]], key=lambda t: t.box[0])
                 row_items = parse_row_all(self.kb, row)
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:

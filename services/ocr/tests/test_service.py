@@ -674,9 +674,10 @@ def test_single_character_names_read_as_one_vertical_line_are_cut_back_into_rows
 
 
 def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
-    """A chemistry row whose one-character name (氯) the detector did not box: the row has a result and a range
-    but no name. The ink in the name column left of its result is cut out and recognised, and the row comes back
-    as Cl instead of vanishing; a row whose name cell is blank stays without a name."""
+    """A chemistry row whose one-character name (氯) the detector did not box (or boxed and read as a scrap): the
+    row has a result and a range but no name. The ink in the name column left of its result is cut out and
+    recognised, and the row comes back as Cl instead of vanishing; a row whose name cell is blank stays without a
+    name."""
     from PIL import Image, ImageDraw
 
     from app.geometry import GeometryResult
@@ -701,3 +702,8 @@ def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
     by = {i["code"]: i for i in out["indicators"]}
     assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯" and by["Cl"]["flag"] == "N"
     assert [i["value"] for i in out["indicators"] if i["code"] is None] == []  # 2.15 has no name to read
+    # the name boxed but read as a scrap ('sín'): the scrap is replaced by the second reading
+    scrap = TextLine("sín", 0.6, np.float32([[40, 210], [64, 210], [64, 238], [40, 238]]))
+    out = parser._assemble([PageOcr(lines + [scrap], False)], [GeometryResult(page, None, 0, 0)])
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯"
