@@ -384,9 +384,46 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
             table_rows.setdefault((gov, n), []).append(body_rows[-1])
     for rows_of_table in table_rows.values():
+        realign_shifted_columns(rows_of_table)
         mark_group_column(rows_of_table, line_h)
     body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
+
+
+_NUMBER_CELL = re.compile(r"^[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}$")
+_RANGE_CELL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:-{1,2}|~|～|—|一)\s*\d+(?:\.\d+)?|[<>≤≥]\s*\d)")
+
+
+def realign_shifted_columns(rows: list[list[Token]]) -> bool:
+    """A block whose header words were placed one column off (a header word lost or misread, a block whose
+    header sits over its neighbour's columns): its results come out under 参考范围 and its ranges under 单位, so
+    that a result is taken for a range, or lost when no range follows it. Seen by content over the whole block:
+    most cells under the range header are bare numbers and most cells under the unit header are ranges. Then
+    those cells are given the column their content and the block agree on (number → result, range → range).
+    Returns whether the block was realigned."""
+    under = {"range": [], "unit": []}
+    for row in rows:
+        for t in row:
+            if t.column in under:
+                under[t.column].append(t)
+    rng, unit = under["range"], under["unit"]
+    if len(rng) < 3 or len(unit) < 3:
+        return False
+    nums = sum(1 for t in rng if _NUMBER_CELL.match(t.text.strip()))
+    rng_in_rng = sum(1 for t in rng if _RANGE_CELL.match(t.text))
+    rng_in_unit = sum(1 for t in unit if _RANGE_CELL.match(t.text))
+    if nums < 0.6 * len(rng) or rng_in_rng > 0.2 * len(rng) or rng_in_unit < 0.5 * len(unit):
+        return False
+    # the result column is where those numbers stand: a word there ('未提示', '3级') is a result too
+    num_cells = [t for t in rng if _NUMBER_CELL.match(t.text.strip())]
+    x0, x1 = min(t.box[0] for t in num_cells), max(t.box[2] for t in num_cells)
+    for t in rng:
+        if _NUMBER_CELL.match(t.text.strip()) or (x0 <= t.cx <= x1 and not _RANGE_CELL.match(t.text)):
+            t.column = "value"
+    for t in unit:
+        if _RANGE_CELL.match(t.text):
+            t.column = "range"
+    return True
 
 
 def mark_group_column(rows: list[list[Token]], line_h: float) -> None:

@@ -216,7 +216,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     # a unit the recogniser mangled beyond repair is kept as printed)
     for i in range(1, len(text)):
         head, unit = text[:i].rstrip(), text[i:].strip()
-        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*]", unit) and parse_range(head) \
+        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*个]", unit) and parse_range(head) \
                 and not parse_value(head) and (is_unit(kb, unit) or re.match(r"[×x\*]\s*10", unit)):
             return [("range", head, 0.0), ("unit", unit, len(head) / n)]
     # a unit glued before the range: '1012/L3.50-5.50'

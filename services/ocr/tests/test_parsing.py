@@ -242,3 +242,13 @@ def test_a_lone_plus_minus_after_the_range_is_the_rows_mark(kb):
     assert it.value.text == "1:1280" and it.flag_code == "POS"
     it = parse_row_all(kb, [t("尿蛋白", 40, "name"), t("+", 300, "value"), t("阴性", 500, "range")])[0]
     assert it.value.text == "+" and it.flag is None
+
+
+def test_a_range_glued_to_a_count_unit_written_with_ge(kb):
+    """'0~7.00个/ul': a range glued to a unit that starts with 个 (个/ul, 个/HP) is a range and a unit, so the result
+    before it is judged against 0-7."""
+    toks = [Token("粘液丝", 0.9, (700, 450, 760, 470), "name"), Token("29.46", 0.9, (944, 450, 990, 470), "value"),
+            Token("0~7.00个/ul", 0.9, (1105, 450, 1200, 470), "range")]
+    (it,) = parse_row(kb, toks)
+    assert (it.value.text, it.range.text, it.unit.text) == ("29.46", "0~7.00", "个/ul")
+    assert (it.parsed_range.low, it.parsed_range.high) == (0.0, 7.0)

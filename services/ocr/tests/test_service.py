@@ -707,3 +707,27 @@ def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
     out = parser._assemble([PageOcr(lines + [scrap], False)], [GeometryResult(page, None, 0, 0)])
     by = {i["code"]: i for i in out["indicators"]}
     assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯"
+
+
+def test_a_block_whose_header_sits_one_column_off_is_realigned_by_content(parser):
+    """The right block's 结果 header word was lost, so its results stand under 参考范围 and its ranges under 单位.
+    A result followed by its range was still read, but one without a range (大红细胞 0.10, 尿路感染信息 未提示)
+    was taken for a range and the row lost. Over the block, the cells under the range header are bare numbers and
+    those under the unit header are ranges: they are given the columns their content says."""
+    cells = [("项目", 20, 70, 120), ("结果", 160, 210, 120), ("参考范围", 240, 320, 120), ("单位", 330, 370, 120),
+             ("项目", 400, 450, 120), ("参考范围", 600, 680, 120), ("单位", 740, 790, 120)]
+    left = [("尿蛋白", "阴性", "阴性"), ("尿糖", "阴性", "阴性"), ("尿酮体", "阴性", "阴性"), ("尿隐血", "阴性", "阴性"),
+            ("亚硝酸盐", "阴性", "阴性")]
+    right = [("细菌", "6.10", "0~113.00 个/ul"), ("结晶", "0", "0~1.00 个/ul"), ("小圆细胞", "0.60", "0~4.00 个/ul"),
+             ("大红细胞", "0.10", None), ("尿路感染信息", "未提示", None)]
+    for i, ((n1, v1, r1), (n2, v2, r2)) in enumerate(zip(left, right)):
+        y = 170 + 40 * i
+        cells += [(n1, 20, 100, y), (v1, 160, 200, y), (r1, 240, 280, y), (n2, 400, 500, y), (v2, 610, 650, y)]
+        if r2:
+            cells.append((r2, 740, 860, y))
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["细菌"]["value"] == 6.1 and by["细菌"]["reference"]["text"] == "0~113.00"
+    assert by["大红细胞"]["value"] == 0.1
+    assert by["尿路感染信息"]["value_text"] == "未提示"
+    assert by["尿蛋白"]["flag"] == "NEG"
