@@ -79,9 +79,17 @@ def _render(rng: random.Random, rows, header: dict, fpath: str | None, n_blocks:
             no = str(b * per + i + 1)
             value = r.value_text + (r.arrow if glue_arrow and r.arrow else "")
             cells = [no, r.name, value, "" if glue_arrow else r.arrow, r.range_text, r.unit_text]
-            for txt, cx in zip(cells, xs):
-                if txt:
-                    dr.text((cx, y + (row_h - size) / 2), txt, font=F, fill=ink)
+            for k, (txt, cx) in enumerate(zip(cells, xs)):
+                if not txt:
+                    continue
+                # a cell never prints over its neighbour: a text too long for its column is printed condensed
+                # (smaller type), as report software does, instead of running into the next column
+                room = (xs[k + 1] if k + 1 < len(xs) else x0 + bw) - cx - 4
+                fk, sk = F, size
+                if dr.textlength(txt, font=F) > room:
+                    sk = max(10, int(size * room / dr.textlength(txt, font=F)))
+                    fk = font(fpath, sk)
+                dr.text((cx, y + (row_h - sk) / 2), txt, font=fk, fill=ink)
             y += row_h
         y_end = max(y_end, y)
         if b > 0:

@@ -1,0 +1,33 @@
+"""The realistic synthetic sheets (synth/realistic.py) look like printed reports: drawn on small inputs."""
+import random
+from types import SimpleNamespace
+
+import numpy as np
+
+from synth.generate import available_fonts
+from synth.realistic import _render
+
+HEADER = {"hospital": "临江县人民医院", "title": "血常规检验报告单", "name": "某某", "sex_zh": "男", "age": 40,
+          "sample": "全血", "dept": "门诊", "mrn": "1234567"}
+
+
+def test_a_long_name_is_printed_condensed_inside_its_column(_cjk_font):
+    """On a three-block sheet the name column is narrow: a 14-character name at the sheet's type size runs past
+    it. It is printed in smaller type within its column, never over the result beside it (a printer does not
+    overprint; an overprinted digit is unreadable, not a recognition test)."""
+    long = SimpleNamespace(name="平均红细胞血红蛋白浓度测定值", value_text="327", arrow="", range_text="316--354",
+                           unit_text="g/L")
+    rows = [long] * 3
+    img = np.asarray(_render(random.Random(1), rows, HEADER, available_fonts()[0], 3, False).convert("L"))
+    # the layout _render uses: 3 blocks across 2300 px, columns No/项目/结果/arrow/参考范围/单位
+    bw = (2300 - 80) / 3
+    x_name = 40 + 6 + 0.07 * (bw - 12)
+    x_value = x_name + 0.36 * (bw - 12)
+    ink = img < 70  # text ink (25), not the grey rules (110)
+    y_end = img.shape[0] - 70  # the sheet is cut 70 px below its last row (the footer line)
+    body = ink[y_end - 3 * 34:y_end]  # the three body rows (row pitch 34-42 px)
+    # the name's ink ends before the result column begins, in every block
+    for b in range(3):
+        xv = int(x_value + b * bw)
+        gap = body[:, xv - 3:xv]
+        assert not gap.any()
