@@ -44,7 +44,8 @@ _MISREAD_MARKS = {"日": "H"}
 
 
 def _clean_number_text(s: str) -> str:
-    """Undo common OCR confusions inside numbers: O→0, l/I→1, ',' as decimal point, spaces."""
+    """Undo common OCR confusions inside numbers: O→0, l/I→1, ',' as decimal point, spaces, a lost point after a
+    leading zero."""
     t = unicodedata.normalize("NFKC", s).strip()
     t = t.replace(" ", "")
     if re.fullmatch(r"[<>≤≥=]*[-+]?[\dOoIl,\.]+", t) and re.search(r"\d", t):
@@ -52,6 +53,11 @@ def _clean_number_text(s: str) -> str:
         if t.count(",") == 1 and "." not in t:
             t = t.replace(",", ".")
         t = t.replace(",", "")
+        # '04', '005': no result is printed with a leading zero; the decimal point after it was lost (faint or
+        # dotted print)
+        m = re.fullmatch(r"([<>≤≥=]*[-+]?)0(\d+)", t)
+        if m:
+            t = f"{m.group(1)}0.{m.group(2)}"
     return t
 
 

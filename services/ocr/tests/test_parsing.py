@@ -40,6 +40,8 @@ def test_parse_range_qualitative_and_garbage():
     ("6.52", 6.52, None, None), ("<0.50", 0.5, "<", None), ("O.52", 0.52, None, None), ("6,52", 6.52, None, None),
     ("阴性", None, None, "negative"), ("2+", None, None, "2+"), ("±", None, None, "trace"),
     ("阴性(-)", None, None, "negative"), ("阳性", None, None, "positive"),
+    # a point lost after a leading zero (faint or dotted print): no result is printed as '04'
+    ("04", 0.4, None, None), ("005", 0.05, None, None), ("<05", 0.5, "<", None), ("0", 0.0, None, None),
 ])
 def test_parse_value(text, number, cmp, qual):
     v = parse_value(text)
