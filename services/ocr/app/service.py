@@ -333,6 +333,23 @@ def arrow_read_as_one(it: RowItem) -> bool:
     return True
 
 
+def point_read_as_space(it: RowItem) -> bool:
+    """'4 85' for 4.85: a decimal point too faint or dotted for the recogniser, which left a gap between the digits
+    (read as one number it would be 485). Taken as the point when the digits after the gap are exactly as many as
+    the decimals of the printed range."""
+    if it.value is None or it.range is None:
+        return False
+    m = re.fullmatch(r"(\d+) (\d+)", re.sub(r"\s+", " ", it.value.text.strip()))
+    if not m:
+        return False
+    decs = {_decimals(b) for b in re.findall(r"\d+(?:\.\d+)?", it.range.text)}
+    if decs != {len(m.group(2))}:
+        return False
+    text = f"{m.group(1)}.{m.group(2)}"
+    it.value, it.parsed_value = Cell(text, it.value.score, it.value.box), parse_value(text)
+    return True
+
+
 def _stray_letter(it: RowItem) -> bool:
     """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
     return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
@@ -649,6 +666,7 @@ class LabReportParser:
                 row_items = parse_row_all(self.kb, row)
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
+                    point_read_as_space(it)
                     arrow_read_as_one(it)
                 for it in row_items:
                     if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:

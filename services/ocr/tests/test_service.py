@@ -748,3 +748,16 @@ def test_an_arrow_read_as_a_trailing_one_is_dropped_where_the_sheet_says_so(pars
     assert (by["游离PSA/总PSA"]["value_text"], by["游离PSA/总PSA"]["flag"]) == ("0.27", "H")
     assert (by["白细胞计数"]["value"], by["白细胞计数"]["flag"]) == (4.521, "N")
     assert (by["血小板压积"]["value"], by["血小板压积"]["flag"]) == (0.31, "N")
+
+
+def test_a_decimal_point_read_as_a_gap_is_put_back_where_the_range_says(parser):
+    """'4 85' for 4.85 (a dotted point the recogniser left as a gap): with the printed range 4.30-5.80 the two digits
+    after the gap are its decimals, so the result is 4.85 (N), not 485 (H). Where the digits after the gap do not
+    match the range's decimals, the reading is not guessed at."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+             ("红细胞计数", 40, 150, 170), ("4 85", 300, 350, 170), ("4.30-5.80", 440, 530, 170),
+             ("10^12/L", 600, 680, 170),
+             ("血红蛋白", 40, 130, 210), ("14 5", 300, 350, 210), ("130-175", 440, 520, 210), ("g/L", 600, 640, 210)]
+    by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert (by["RBC"]["value"], by["RBC"]["flag"]) == (4.85, "N")
+    assert by["HGB"]["value"] != 14.5
