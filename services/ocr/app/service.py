@@ -312,27 +312,6 @@ def _decimals(text: str) -> int:
     return len(m.group(1)) if m else 0
 
 
-def arrow_read_as_one(it: RowItem) -> bool:
-    """'0.27↑' read as '0.271', '162.82↑' as '162.821': an arrow glued to the result that the recogniser took for a
-    trailing digit 1. Told from a real last digit by the sheet's own structure: the result then has more decimals
-    than the printed range, and without its last '1' it is outside that range, where an arrow belongs (a result
-    with a mark read beside it is left alone). The '1' is dropped; the printed range decides the flag."""
-    if it.value is None or it.flag is not None or it.parsed_range is None or it.range is None:
-        return False
-    m = re.fullmatch(r"(\d+\.\d+)1", it.value.text.strip())
-    pr = it.parsed_range
-    if not m or pr.low is None or pr.high is None or pr.low >= pr.high:
-        return False
-    if _decimals(it.value.text) <= max(_decimals(b) for b in re.findall(r"\d+(?:\.\d+)?", it.range.text)):
-        return False
-    stripped = float(m.group(1))
-    if pr.low <= stripped <= pr.high:
-        return False  # in range: no arrow would be printed, the 1 is a digit
-    it.value = Cell(m.group(1), it.value.score, it.value.box)
-    it.parsed_value = parse_value(m.group(1))
-    return True
-
-
 def point_read_as_space(it: RowItem) -> bool:
     """'4 85' for 4.85: a decimal point too faint or dotted for the recogniser, which left a gap between the digits
     (read as one number it would be 485). Taken as the point when the digits after the gap are exactly as many as
@@ -667,7 +646,6 @@ class LabReportParser:
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
-                    arrow_read_as_one(it)
                 for it in row_items:
                     if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
                         continue  # 't' left over from an arrow: not a row
