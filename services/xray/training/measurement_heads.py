@@ -28,7 +28,7 @@ sys.path[:0] = [str(SVC), str(SVC / "training")]
 
 from app.imaging import prepare_gray  # noqa: E402
 from app.inference import ChestModel  # noqa: E402
-from app.measurements import binarize, measure  # noqa: E402
+from app.measurements import measure  # noqa: E402
 from metrics import auroc, bootstrap_ci, mean_auroc_ci, youden_threshold  # noqa: E402
 
 MIN_SPEC = 0.6
@@ -67,7 +67,7 @@ def main() -> None:
         for name in sorted(n for n, s in split.items() if s == part):
             work = prepare_gray(cv2.imread(str(args.data / "cxr_nih14" / name), cv2.IMREAD_GRAYSCALE))
             out = model.run([work])[0]
-            rows["m"].append(measure(binarize(out.masks), work.shape[1], work.shape[0]))
+            rows["m"].append(measure(out.binary_masks, work.shape[1], work.shape[0]))
             rows["p"].append(out.probs)
             rows["y"].append(labels[name])
         feats[part] = rows
