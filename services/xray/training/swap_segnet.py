@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -27,6 +28,42 @@ from onnx_weights import weights_to_fp16  # noqa: E402
 from prepare import CACHE  # noqa: E402
 
 MODELS = HERE.parent / "models"
+
+
+def share_identical_weights(model: onnx.ModelProto, prefix: str = "segnet/") -> int:
+    """Point the grafted branch at the graph's own copy of every weight it holds (the frozen ImageNet stem and early
+    blocks that SegNet and the findings networks both keep: equal up to the float rounding of two exports, at most
+    1e-5, or one float16 step for weights stored as float16), and drop its copy. ONNX Runtime then computes the shared
+    layers once (common-subexpression elimination), as in the graph exported in one piece; without this the grafted
+    graph runs them twice (+~8 ms CPU per image). Returns the number of weights shared."""
+    g = model.graph
+    own: dict[tuple, list[tuple[str, np.ndarray]]] = {}
+    for t in g.initializer:
+        if not t.name.startswith(prefix):
+            own.setdefault((t.data_type, tuple(t.dims)), []).append((t.name, numpy_helper.to_array(t)))
+    alias = {}
+    for t in g.initializer:
+        if not t.name.startswith(prefix):
+            continue
+        a = numpy_helper.to_array(t)
+        for name, b in own.get((t.data_type, tuple(t.dims)), []):
+            if a.dtype == np.float16:
+                same = np.allclose(a.astype(np.float32), b.astype(np.float32), rtol=1e-3, atol=1e-6)
+            elif a.dtype == np.float32:
+                same = np.allclose(a, b, rtol=0, atol=1e-5)
+            else:
+                same = np.array_equal(a, b)
+            if same:
+                alias[t.name] = name
+                break
+    for n in g.node:
+        for i, name in enumerate(n.input):
+            if name in alias:
+                n.input[i] = alias[name]
+    keep = [t for t in g.initializer if t.name not in alias]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    return len(alias)
 
 
 def run(path_or_bytes, names, x):
@@ -49,6 +86,7 @@ def main() -> None:
     if "masks" not in {o.name for o in seg.graph.output}:
         raise SystemExit(f"{args.seg}: no 'masks' output")
     model = weights_to_fp16(graft_masks(rest, args.seg))
+    shared = share_identical_weights(model)
     onnx.checker.check_model(model)
     blob = model.SerializeToString()
     x = np.random.default_rng(0).random((2, 1, 256, 256), dtype=np.float32)
@@ -67,8 +105,10 @@ def main() -> None:
     meta["masks_from"] = ("SegNet: attention U-Net decoder on a frozen ImageNet EfficientNet-Lite0 encoder "
                           "(train_seg.py), grafted into the committed graph by swap_segnet.py")
     meta.setdefault("weights", {})["masks_max_diff_vs_float32"] = mask_err
+    meta["weights"]["segnet_weights_shared_with_findings_network"] = shared
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"swapped SegNet: findings/embedding diff {kept:.1e}, masks diff vs float32 {mask_err:.1e}, "
+    print(f"swapped SegNet: {shared} weights shared with the findings part, findings/embedding diff {kept:.1e}, "
+          f"masks diff vs float32 {mask_err:.1e}, "
           f"{len(blob) / 1e6:.1f} MB")
 
 

@@ -181,9 +181,26 @@ def main() -> None:
     hist.append({"epochs": args.epochs, "best_score": best_score})
     (CACHE / "segnet_history.json").write_text(json.dumps(hist, indent=2))
     if args.no_test:
-        print("chosen on validation; test not read (run --test-only once the choice is final)")
+        export_onnx(net)
+        print("chosen on validation, exported to cache/segnet.onnx; test not read (--test-only once the choice is "
+              "final)")
         return
     finish(net, X, Mk, split, src, te, hist, args)
+
+
+def export_onnx(net) -> Path:
+    """cache/segnet.onnx, checked against torch; served inside chestnet.onnx (combine_export.py, swap_segnet.py)."""
+    path = CACHE / "segnet.onnx"
+    ex = SegExport(net).eval()
+    dummy = torch.rand(2, 1, 256, 256)
+    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"], output_names=["masks"],
+                      dynamic_axes={"image": {0: "n"}, "masks": {0: "n"}}, opset_version=17, dynamo=False)
+    import onnxruntime as ort
+    o = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": dummy.numpy()})[0]
+    with torch.no_grad():
+        err = float(np.abs(o - ex(dummy).numpy()).max())
+    assert err < 1e-3, err
+    return path
 
 
 def finish(net, X, Mk, split, src, te, hist, args) -> None:
@@ -198,16 +215,7 @@ def finish(net, X, Mk, split, src, te, hist, args) -> None:
         dice_ci[o] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
     nih_te = np.where((src == "cxr_nih14") & (split == "test"))[0]
     plaus_test = plausible_rate(run_masks(net, X[nih_te]))
-    path = CACHE / "segnet.onnx"  # verified here; served inside chestnet.onnx (combine_export.py)
-    ex = SegExport(net).eval()
-    dummy = torch.rand(2, 1, 256, 256)
-    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"], output_names=["masks"],
-                      dynamic_axes={"image": {0: "n"}, "masks": {0: "n"}}, opset_version=17, dynamo=False)
-    import onnxruntime as ort
-    o = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": dummy.numpy()})[0]
-    with torch.no_grad():
-        err = float(np.abs(o - ex(dummy).numpy()).max())
-    assert err < 1e-3, err
+    path = export_onnx(net)
     (MODELS / "segnet_metrics.json").write_text(json.dumps({
         "n_test_jsrt": int(len(te)), "dice_test": dice_test, "dice_test_ci95": dice_ci,
         "nih_test_plausible_lungs": plaus_test, "history": hist, "epochs": args.epochs,
