@@ -118,6 +118,22 @@ def test_mask_thresholds_come_from_the_sidecar_and_shape_the_served_masks(golden
     assert b.binary_masks[0].sum() < a.binary_masks[0].sum() and b.binary_masks[1].sum() > a.binary_masks[1].sum()
 
 
+def test_the_segnet_branch_and_the_findings_network_compute_their_shared_frozen_layers_once(tmp_path):
+    """SegNet and the findings networks keep the same frozen ImageNet stem and early blocks; the served graph lets
+    ONNX Runtime merge them (training/swap_segnet.py shares the weights), so fewer convolutions run than the file
+    holds. A graft that copied the weights under new names would run every one of them."""
+    import onnx
+    import onnxruntime as ort
+    path = MODELS_DIR / "chestnet.onnx"
+    raw = sum(n.op_type == "Conv" for n in onnx.load(str(path)).graph.node)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # as served (inference.open_session)
+    so.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    optimized = sum(n.op_type == "Conv" for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node)
+    assert optimized <= raw - 10, (raw, optimized)
+
+
 def test_segmentation_dice_on_held_out_jsrt(datasets):
     """Real masks from SCR on a few JSRT test-split images (data never committed)."""
     import cv2
