@@ -104,6 +104,14 @@ def main() -> None:
     meta["sha256"] = hashlib.sha256(blob).hexdigest()
     meta["masks_from"] = ("SegNet: attention U-Net decoder on a frozen ImageNet EfficientNet-Lite0 encoder "
                           "(train_seg.py), grafted into the committed graph by swap_segnet.py")
+    seg_meta = args.seg.with_suffix(".json")
+    if seg_meta.exists():  # a served graph as the source: its mask thresholds go with its masks
+        sm = json.loads(seg_meta.read_text())
+        for k in ("mask_thresholds", "mask_threshold_rule"):
+            if k in sm:
+                meta[k] = sm[k]
+            else:
+                meta.pop(k, None)
     meta.setdefault("weights", {})["masks_max_diff_vs_float32"] = mask_err
     meta["weights"]["segnet_weights_shared_with_findings_network"] = shared
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
