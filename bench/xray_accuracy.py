@@ -76,7 +76,7 @@ def main() -> None:
     from app.imaging import prepare_gray
     from app.analyzer import work_lungs
     from app.inference import ChestModel, Detector
-    from app.measurements import binarize, resize_masks
+    from app.measurements import resize_masks
 
     chest = ChestModel(threads=args.threads)
     det = Detector(threads=args.threads)
@@ -118,7 +118,7 @@ def main() -> None:
     for n in names:
         work = prepare_gray(cv2.imread(str(args.data / "cxr_jsrt_scr" / n), cv2.IMREAD_GRAYSCALE))
         out = chest.run([work])[0]
-        masks = resize_masks(binarize(out.masks), work.shape[1], work.shape[0])
+        masks = resize_masks(out.binary_masks, work.shape[1], work.shape[0])  # as served (sidecar thresholds)
         for k, o in enumerate(D):
             gt = cv2.imread(str(args.data / "cxr_jsrt_scr" / "masks" / o / Path(n).name), 0) > 127
             D[o].append(dice(masks[k], gt))

@@ -84,11 +84,12 @@ class ChestOutput:
     cams: np.ndarray        # (15, h, w) raw class activation maps
     masks: np.ndarray       # (3, S, S) left lung, right lung, heart probabilities at network size
     embedding: np.ndarray   # (1280,)
+    mask_thresholds: tuple[float, ...] = (0.5, 0.5, 0.5)  # per organ, from the sidecar (chosen on JSRT val)
 
     @functools.cached_property
     def binary_masks(self) -> np.ndarray:
         """(3, S, S) bool, one component per organ; computed once, shared by measurement heads and post-processing."""
-        return binarize(self.masks)
+        return binarize(self.masks, self.mask_thresholds)
 
 
 class ChestModel:
@@ -100,6 +101,9 @@ class ChestModel:
         self.thresholds: dict[str, float] = self.meta.get("thresholds", {})
         self.organs: list[str] = self.meta.get("organs", ["left_lung", "right_lung", "heart"])
         self.size: int = int(self.meta.get("input", {}).get("size", CLS_SIZE))
+        # organ -> probability threshold of its mask (training/seg_post_explore.py); 0.5 where the sidecar has none
+        mt = self.meta.get("mask_thresholds") or {}
+        self.mask_thresholds: tuple[float, ...] = tuple(float(mt.get(o, 0.5)) for o in self.organs)
         # finding -> {measurement, coef, intercept}: probability from a mask measurement (training/measurement_heads.py)
         self.measurement_heads: dict[str, dict] = self.meta.get("measurement_heads", {})
         # finding -> {"combine": "max"}: the finding's probability becomes max(network, the detector's best box
@@ -167,7 +171,8 @@ class ChestModel:
         probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
         if self.tta_views:
             probs = probs.reshape(1 + len(self.tta_views), n, -1).mean(0)
-        outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i]) for i in range(n)]
+        outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i], self.mask_thresholds)
+                for i in range(n)]
         for o in outs:
             self.apply_measurement_heads(o)
         return outs

@@ -1,6 +1,8 @@
 """Lung/heart masks -> cleaned binary masks and measurements (cardiothoracic ratio, lung areas)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 
@@ -16,9 +18,13 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return lab == k
 
 
-def binarize(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """(3, S, S) probabilities -> (3, S, S) bool, one connected component per organ."""
-    return np.stack([largest_component(p >= threshold) for p in probs])
+def binarize(probs: np.ndarray, threshold: float | Sequence[float] = 0.5) -> np.ndarray:
+    """(3, S, S) probabilities -> (3, S, S) bool, one connected component per organ; ``threshold`` is one value or
+    one per organ."""
+    ts = [float(threshold)] * len(probs) if np.isscalar(threshold) else [float(t) for t in threshold]
+    if len(ts) != len(probs):
+        raise ValueError(f"{len(ts)} thresholds for {len(probs)} masks")
+    return np.stack([largest_component(p >= t) for p, t in zip(probs, ts)])
 
 
 def resize_masks(masks: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -45,6 +45,17 @@ def test_binarize_keeps_largest_component_and_resize_keeps_input_size():
     assert full.shape == (3, 200, 300)
 
 
+def test_binarize_takes_one_threshold_per_organ():
+    p = np.zeros((3, 32, 32), np.float32)
+    p[:, 4:20, 4:20] = 0.52
+    p[:, 8:12, 8:12] = 0.9
+    b = binarize(p, (0.55, 0.5, 0.5))
+    assert b[0].sum() == 16 and b[1].sum() == b[2].sum() == 256
+    assert np.array_equal(binarize(p, 0.5), binarize(p, (0.5, 0.5, 0.5)))
+    with pytest.raises(ValueError):
+        binarize(p, (0.5, 0.5))
+
+
 def test_cam_is_kept_inside_the_chest_and_outside_attention_is_measured():
     m = chest_masks()
     region = chest_region(m)

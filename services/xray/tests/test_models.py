@@ -99,17 +99,52 @@ def test_thresholds_are_stored_beside_the_models():
     assert 0 < det["score_threshold"] < 1
 
 
+def test_mask_thresholds_come_from_the_sidecar_and_shape_the_served_masks(golden_gray, tmp_path):
+    import shutil
+    from app.imaging import prepare_gray
+    from app.measurements import binarize
+    work = prepare_gray(golden_gray)
+    served = ChestModel()
+    meta = json.loads((MODELS_DIR / "chestnet.json").read_text())
+    assert served.mask_thresholds == tuple(float((meta.get("mask_thresholds") or {}).get(o, 0.5))
+                                           for o in ("left_lung", "right_lung", "heart"))
+    shutil.copy(MODELS_DIR / "chestnet.onnx", tmp_path / "chestnet.onnx")
+    meta["mask_thresholds"] = {"left_lung": 0.8, "right_lung": 0.2, "heart": 0.5}
+    (tmp_path / "chestnet.json").write_text(json.dumps(meta))
+    other = ChestModel(tmp_path / "chestnet.onnx")
+    a, b = served.run([work])[0], other.run([work])[0]
+    assert np.array_equal(a.masks, b.masks)
+    assert np.array_equal(b.binary_masks, binarize(b.masks, (0.8, 0.2, 0.5)))
+    assert b.binary_masks[0].sum() < a.binary_masks[0].sum() and b.binary_masks[1].sum() > a.binary_masks[1].sum()
+
+
+def test_the_segnet_branch_and_the_findings_network_compute_their_shared_frozen_layers_once(tmp_path):
+    """SegNet and the findings networks keep the same frozen ImageNet stem and early blocks; the served graph lets
+    ONNX Runtime merge them (training/swap_segnet.py shares the weights), so fewer convolutions run than the file
+    holds. A graft that copied the weights under new names would run every one of them."""
+    import onnx
+    import onnxruntime as ort
+    path = MODELS_DIR / "chestnet.onnx"
+    raw = sum(n.op_type == "Conv" for n in onnx.load(str(path)).graph.node)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # as served (inference.open_session)
+    so.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    optimized = sum(n.op_type == "Conv" for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node)
+    assert optimized <= raw - 10, (raw, optimized)
+
+
 def test_segmentation_dice_on_held_out_jsrt(datasets):
     """Real masks from SCR on a few JSRT test-split images (data never committed)."""
     import cv2
     from app.imaging import prepare_gray
-    from app.measurements import binarize, resize_masks
+    from app.measurements import resize_masks
     split = Path(__file__).resolve().parent.parent / "models" / "splits" / "jsrt.csv"
     names = [r["image"] for r in csv.DictReader(open(split)) if r["split"] == "test"][:4]
     model = ChestModel()
     works = [prepare_gray(cv2.imread(str(datasets / "cxr_jsrt_scr" / n), cv2.IMREAD_GRAYSCALE)) for n in names]
     for name, out, w in zip(names, model.run(works), works):
-        masks = resize_masks(binarize(out.masks), w.shape[1], w.shape[0])
+        masks = resize_masks(out.binary_masks, w.shape[1], w.shape[0])
         for k, organ in enumerate(("left_lung", "right_lung", "heart")):
             gt = cv2.imread(str(datasets / "cxr_jsrt_scr" / "masks" / organ / Path(name).name), 0) > 127
             dice = 2 * (masks[k] & gt).sum() / (masks[k].sum() + gt.sum())

@@ -28,7 +28,7 @@ sys.path[:0] = [str(SVC), str(SVC / "training")]
 
 from app.imaging import prepare_gray  # noqa: E402
 from app.inference import ChestModel  # noqa: E402
-from app.measurements import binarize, measure  # noqa: E402
+from app.measurements import measure  # noqa: E402
 from metrics import auroc, bootstrap_ci, mean_auroc_ci, youden_threshold  # noqa: E402
 
 MIN_SPEC = 0.6
@@ -53,6 +53,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("XRAY_DATA", SVC.parents[1].parent / "shared" / "datasets")))
+    ap.add_argument("--sidecar-only", action="store_true",
+                    help="refit on train, choose on val and write chestnet.json only: no test split, no metrics file "
+                         "(after a SegNet change: the served accuracy is then read once by bench/xray_accuracy.py)")
     args = ap.parse_args()
     meta_path = SVC / "models" / "chestnet.json"
     meta = json.loads(meta_path.read_text())
@@ -62,12 +65,12 @@ def main() -> None:
     labels = {r["image"]: r for r in csv.DictReader(open(args.data / "cxr_nih14" / "labels.csv"))}
     split = {r["image"]: r["split"] for r in csv.DictReader(open(SVC / "models" / "splits" / "nih.csv"))}
     feats: dict[str, dict[str, list]] = {}
-    for part in ("train", "val", "test"):
+    for part in ("train", "val") if args.sidecar_only else ("train", "val", "test"):
         rows = {"m": [], "p": [], "y": []}
         for name in sorted(n for n, s in split.items() if s == part):
             work = prepare_gray(cv2.imread(str(args.data / "cxr_nih14" / name), cv2.IMREAD_GRAYSCALE))
             out = model.run([work])[0]
-            rows["m"].append(measure(binarize(out.masks), work.shape[1], work.shape[0]))
+            rows["m"].append(measure(out.binary_masks, work.shape[1], work.shape[0]))
             rows["p"].append(out.probs)
             rows["y"].append(labels[name])
         feats[part] = rows
@@ -104,6 +107,11 @@ def main() -> None:
             heads[finding] = {"measurement": key, "coef": round(coef, 6), "intercept": round(intercept, 6),
                               "fallback": "network"}
             meta["thresholds"][finding] = thr
+            if args.sidecar_only:
+                entry.update(adopted=True, threshold=round(thr, 4), coef=round(coef, 6), intercept=round(intercept, 6))
+                report[finding] = entry
+                print(finding, json.dumps(entry))
+                continue
             xs, ys, _ = xy("test")
             st = 1 / (1 + np.exp(-(coef * xs + intercept)))
             lo, hi = bootstrap_ci(ys, st)
@@ -115,6 +123,15 @@ def main() -> None:
         print(finding, json.dumps(entry))
     if heads:
         meta["measurement_heads"] = heads
+    if args.sidecar_only:
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        # the validation entries replace the old ones (their test fields are filled from the served test scores by
+        # retrain_report.update_chestnet_metrics)
+        mpath = SVC / "models" / "chestnet_metrics.json"
+        metrics = json.loads(mpath.read_text())
+        metrics["measurement_heads"] = report
+        mpath.write_text(json.dumps(metrics, indent=2) + "\n")
+        return
     mpath = SVC / "models" / "chestnet_metrics.json"
     metrics = json.loads(mpath.read_text())
     metrics["measurement_heads"] = report

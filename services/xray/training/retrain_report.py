@@ -50,6 +50,12 @@ def update_chestnet_metrics(path: Path, val_mean: float | None = None) -> None:
             auroc=auroc(y, s), ci95=[lo, hi], test_positives=int(pos.sum()), threshold=meta["thresholds"][name],
             sensitivity=float((pred & pos).sum() / max(1, pos.sum())),
             specificity=float((~pred & ~pos).sum() / max(1, (~pos).sum())), few_positives=bool(pos.sum() < 8))
+    for name, entry in cm.get("measurement_heads", {}).items():
+        if entry.get("adopted") and name in meta.get("measurement_heads", {}):
+            per = cm["per_finding"][name]
+            entry.update(threshold=round(meta["thresholds"][name], 4), test_auroc=round(per["auroc"], 4),
+                         test_ci95=[round(c, 4) for c in per["ci95"]], test_positives=per["test_positives"])
+            per.update(val_auroc=entry["val_auroc_measurement"], source=f"measurement:{entry['measurement']}")
     m, lo, hi = mean_auroc_ci(Y[:, :14], P[:, :14])
     cm["mean_auroc_14"] = {"value": m, "ci95": [lo, hi]}
     m0, lo0, hi0 = mean_auroc_ci(Y[:, :14], z["network"][-1][:, :14])

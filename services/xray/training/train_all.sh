@@ -38,7 +38,7 @@ if [ "${REFIT_HEAD:-0}" = 1 ]; then "${PY[@]}" training/refit_head.py; fi
 if [ "${KEEP_SEGNET:-1}" = 1 ] && [ -f models/chestnet.onnx ]; then
   "${PY[@]}" training/combine_export.py --seg-from-onnx models/chestnet.onnx
 else
-  "${PY[@]}" training/train_seg.py --epochs "${SEG_EPOCHS:-8}"
+  "${PY[@]}" training/train_seg.py --epochs "${SEG_EPOCHS:-30}" --full-res-loss
   "${PY[@]}" training/combine_export.py
 fi
 if [ "${KEEP_DETECTOR:-1}" != 1 ] || [ ! -f models/detector.onnx ]; then
@@ -59,6 +59,12 @@ if [ "${ENSEMBLE:-1}" = 1 ]; then
   done
   "${PY[@]}" training/ensemble_export.py --base training/cache/member1/chestnet.onnx \
     --add training/cache/member2/chestnet.onnx --out models/chestnet.onnx
+  # The ensemble keeps member 1's masks (the SegNet of 6ac681e); serve member 2's (the committed or just retrained
+  # SegNet, with its mask thresholds), then refit the CTR head on those masks (NIH train, chosen on val).
+  "${PY[@]}" training/swap_segnet.py --base models/chestnet.onnx --seg training/cache/member2/chestnet.onnx \
+    --out models/chestnet.onnx
+  "${PY[@]}" training/measurement_heads.py --sidecar-only
+  rm -f training/cache/served_detector_val.npz training/cache/served_detector_test.npz
   cp training/cache/member1/chestnet_gate.npz training/cache/member1/gate.json models/
   "${PY[@]}" training/eval_served.py --onnx training/cache/member1/chestnet.onnx \
     training/cache/member2/chestnet.onnx models/chestnet.onnx --tag _decision --write-thresholds

@@ -109,6 +109,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--full-res-loss", action="store_true",
+                    help="loss on the logits upsampled to the input size against the 256 px masks (default: the "
+                         "masks average-pooled to the decoder's 128 px output, as the committed SegNet was trained)")
+    ap.add_argument("--eval-every", type=int, default=3)
+    ap.add_argument("--no-test", action="store_true",
+                    help="stop after choosing the checkpoint on validation: no test Dice, no metrics file")
+    ap.add_argument("--test-only", action="store_true",
+                    help="score cache/segnet_best.pt on the test split once, export and write the metrics file")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(3)
@@ -121,6 +129,12 @@ def main() -> None:
     cov_va = np.where((src == "cxr_covid_permissive") & (split == "val"))[0]
     net = SegNet()
     net.encoder.load_imagenet()
+    if args.test_only:
+        net.load_state_dict(torch.load(CACHE / "segnet_best.pt"))
+        hist = json.loads((CACHE / "segnet_history.json").read_text())
+        args.epochs = hist[-1]["epochs"] if hist and "epochs" in hist[-1] else args.epochs
+        args.full_res_loss = any(h.get("full_res_loss") for h in hist)
+        return finish(net, X, Mk, split, src, te, hist, args)
     for p in net.encoder.parameters():
         p.requires_grad = False
     params = [p for p in net.parameters() if p.requires_grad]
@@ -135,29 +149,62 @@ def main() -> None:
             idx = rng.permutation(tr)[: args.batch] if b == 0 else tr[rng.integers(0, len(tr), args.batch)]
             xs, ms = zip(*(augment(X[i], Mk[i], rng) for i in idx))
             xb = torch.from_numpy(np.stack(xs))[:, None]
-            mb = F.avg_pool2d(torch.from_numpy(np.stack(ms).astype(np.float32)), 2)
+            mb = torch.from_numpy(np.stack(ms).astype(np.float32))
+            if not args.full_res_loss:
+                mb = F.avg_pool2d(mb, 2)
             for g in opt.param_groups:
                 g["lr"] = 2e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
             with torch.no_grad():
                 feats = net.features(xb)
-            loss = seg_loss(net.decode(feats), mb)
+            logits = net.decode(feats)
+            if args.full_res_loss:
+                logits = F.interpolate(logits, size=mb.shape[-2:], mode="bilinear", align_corners=False)
+            loss = seg_loss(logits, mb)
             opt.zero_grad()
             loss.backward()
             opt.step()
             step += 1
-        if (ep + 1) % 3 == 0 or ep == args.epochs - 1:
+        if (ep + 1) % args.eval_every == 0 or ep == args.epochs - 1:
             Pv = run_masks(net, X[va])
             dv = float(np.mean([dice(Pv[i, c] > 0.5, Mk[va][i, c]) for i in range(len(va)) for c in range(3)]))
             pn = plausible_rate(run_masks(net, X[nih_va]))
             pc = plausible_rate(run_masks(net, X[cov_va]))
             score = dv + 0.5 * (pn + pc) / 2
-            hist.append({"epoch": ep + 1, "val_dice": dv, "nih_val_plausible": pn, "covid_val_plausible": pc})
+            hist.append({"epoch": ep + 1, "val_dice": dv, "nih_val_plausible": pn, "covid_val_plausible": pc,
+                         "full_res_loss": bool(args.full_res_loss)})
             print(f"ep {ep + 1} loss {float(loss.detach()):.3f} jsrt val dice {dv:.3f} plausible nih {pn:.2f} covid {pc:.2f} "
                   f"({time.time() - t0:.0f}s)", flush=True)
             if score > best_score:
                 best_score, best = score, {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best)
     torch.save(best, CACHE / "segnet_best.pt")
+    hist.append({"epochs": args.epochs, "best_score": best_score})
+    (CACHE / "segnet_history.json").write_text(json.dumps(hist, indent=2))
+    if args.no_test:
+        export_onnx(net)
+        print("chosen on validation, exported to cache/segnet.onnx; test not read (--test-only once the choice is "
+              "final)")
+        return
+    finish(net, X, Mk, split, src, te, hist, args)
+
+
+def export_onnx(net) -> Path:
+    """cache/segnet.onnx, checked against torch; served inside chestnet.onnx (combine_export.py, swap_segnet.py)."""
+    path = CACHE / "segnet.onnx"
+    ex = SegExport(net).eval()
+    dummy = torch.rand(2, 1, 256, 256)
+    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"], output_names=["masks"],
+                      dynamic_axes={"image": {0: "n"}, "masks": {0: "n"}}, opset_version=17, dynamo=False)
+    import onnxruntime as ort
+    o = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": dummy.numpy()})[0]
+    with torch.no_grad():
+        err = float(np.abs(o - ex(dummy).numpy()).max())
+    assert err < 1e-3, err
+    return path
+
+
+def finish(net, X, Mk, split, src, te, hist, args) -> None:
+    hist = [h for h in hist if "epoch" in h]
     Pt = run_masks(net, X[te])
     dice_test, dice_ci = {}, {}
     r = np.random.default_rng(0)
@@ -168,19 +215,12 @@ def main() -> None:
         dice_ci[o] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
     nih_te = np.where((src == "cxr_nih14") & (split == "test"))[0]
     plaus_test = plausible_rate(run_masks(net, X[nih_te]))
-    path = CACHE / "segnet.onnx"  # verified here; served inside chestnet.onnx (combine_export.py)
-    ex = SegExport(net).eval()
-    dummy = torch.rand(2, 1, 256, 256)
-    torch.onnx.export(ex, (dummy,), str(path), input_names=["image"], output_names=["masks"],
-                      dynamic_axes={"image": {0: "n"}, "masks": {0: "n"}}, opset_version=17, dynamo=False)
-    import onnxruntime as ort
-    o = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": dummy.numpy()})[0]
-    with torch.no_grad():
-        err = float(np.abs(o - ex(dummy).numpy()).max())
-    assert err < 1e-3, err
+    path = export_onnx(net)
     (MODELS / "segnet_metrics.json").write_text(json.dumps({
         "n_test_jsrt": int(len(te)), "dice_test": dice_test, "dice_test_ci95": dice_ci,
-        "nih_test_plausible_lungs": plaus_test, "history": hist, "epochs": args.epochs}, indent=2))
+        "nih_test_plausible_lungs": plaus_test, "history": hist, "epochs": args.epochs,
+        "loss_resolution": "256 px (logits upsampled)" if args.full_res_loss else "128 px (masks average-pooled)"},
+        indent=2))
     print("test dice", dice_test, "nih test plausible", plaus_test, "onnx MB", path.stat().st_size / 1e6)
 
 

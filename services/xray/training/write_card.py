@@ -134,6 +134,14 @@ def main() -> None:
     for o, d in seg["dice_test"].items():
         ci = seg["dice_test_ci95"][o]
         w(f"| {o} | {d:.3f} | {ci[0]:.3f}–{ci[1]:.3f} |")
+    if sm:
+        w(f"\nDice above: network size (256 px), threshold 0.5, from `train_seg.py` (decoder trained {sm['epochs']} "
+          f"epochs, loss at {sm.get('loss_resolution', '128 px (masks average-pooled)')}). `bench/xray_accuracy.py` "
+          "scores the served masks at the working size.")
+    if cj.get("mask_thresholds"):
+        mt = cj["mask_thresholds"]
+        w("Served masks are thresholded per organ at " + ", ".join(f"{o} {t:.2f}" for o, t in mt.items())
+          + f" ({cj.get('mask_threshold_rule', 'chosen on JSRT validation')}), then the largest component is kept.")
     w("\n`left_lung` is the patient's left (image right, PA display). Cardiothoracic ratio = widest horizontal extent "
       "of the heart mask / widest extent of both lungs; AP films magnify the heart, so CTR > 0.5 is only suggestive "
       "on AP.\n")
@@ -193,8 +201,8 @@ def main() -> None:
       f"on NIH val mean AUROC + JSRT val Dice. Then `refit_head.py` refit the linear heads (L2 logistic regression "
       f"on frozen embeddings, C chosen on val) and kept them only where NIH **val** AUROC rose by > 0.01 "
       f"({refit}). For transparency: the fine-tuned heads alone gave a test mean AUROC of {ft}; the refit was "
-      f"selected on validation, not on that number. SegNet: frozen encoder, decoder trained 8 epochs on JSRT "
-      f"train (strong augmentation incl. burnt-in markers), selected on JSRT val Dice + NIH/COVID val lung "
+      f"selected on validation, not on that number. SegNet: frozen encoder, decoder trained {sm['epochs'] if sm else 8} epochs "
+      f"on JSRT train (strong augmentation incl. burnt-in markers), selected on JSRT val Dice + NIH/COVID val lung "
       f"plausibility. Detector: "
       f"YOLOv8n from `yolov8n.yaml`, {dm['epochs']} epochs on 160 px crops of the 512 px working image (real "
       f"lesions at several offsets, background lung crops, and crops with a simulated round opacity pasted inside "
