@@ -37,6 +37,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from nats.errors import MaxPayloadError
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import DateTime, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID as PG_UUID
@@ -85,16 +86,36 @@ class BatchAcks:
     """JetStream publishing for a relay's batches, with each message's ack collected per batch.
 
     nats-py's ``publish_async`` makes a future, a NUID token, a semaphore slot and a parsed ``PubAck`` for every
-    message and wakes its caller once per message; at a peak that was about half the relay's CPU. Here every message
-    is a plain publish with ``Nats-Msg-Id`` and a reply subject ``<inbox>.<batch>.<index>`` on one shared reply
-    subscription; an ack is read in place (JetStream's success reply starts ``{"stream":``; anything else is parsed
-    and an ``error`` in it, or an empty "no responders" status, fails that message) and the batch's waiter wakes once,
-    when its last ack is in. A message still without an ack at the timeout fails; a late ack for it is ignored (the
-    row stays unsent and its re-send is dropped by the msg-id dedupe)."""
+    message and wakes its caller once per message. Here every message is a plain publish with ``Nats-Msg-Id`` and a
+    reply subject ``<inbox>.<batch>.<index>`` on one shared reply subscription; an ack is read in place (JetStream's
+    success reply starts ``{"stream":``; anything else is parsed and an ``error`` in it, or an empty "no responders"
+    status, fails that message) and the batch's waiter wakes once, when its last ack is in. A message still without
+    an ack at the timeout fails; a late ack for it is ignored (the row stays unsent and its re-send is dropped by the
+    msg-id dedupe).
 
-    def __init__(self, nc) -> None:
+    Wire fast path (``raw``, on by default when the client has the hooks, see ``_raw_hooks``). Even a plain
+    ``nc.publish`` validates both subjects, builds the header block key by key and queues one command per message,
+    and every reply becomes a ``Msg`` that goes through the subscription's queue and task before its callback runs:
+    at a peak that was most of the relay's own CPU (cProfile of ``bench/reminders_drain.py``). With the fast path:
+
+    - a batch's ``HPUB`` frames (the NATS client protocol: ``HPUB <subject> <reply> <header bytes> <total bytes>``,
+      the ``NATS/1.0`` header block with ``Nats-Msg-Id``, the payload) are built in one pass and handed to the
+      client's write buffer as one command, flushed once; subjects come from the service (the bus's wire subjects and
+      this inbox), so there is nothing to validate per message;
+    - replies to this inbox are read straight from the client's protocol parser (its ``_process_msg`` for the
+      reply subscription's sid): subject, payload and the raw header bytes, no ``Msg``, no queue, no task hop.
+      Every other message on the connection goes the usual way.
+
+    Both lean on nats-py internals (``Client._send_command``, ``_flush_pending``, ``_flush_queue`` and
+    ``_process_msg``, which its parser calls with raw bytes), stable across nats-py 2.x; when any is missing the
+    public path (``nc.publish``, callback subscription) is used, and so it is for a batch sent while the client is
+    not connected (reconnecting: nats-py's own buffering and errors apply)."""
+
+    def __init__(self, nc, raw: bool = True) -> None:
         self.nc = nc
+        self.raw = raw and _raw_hooks(nc)
         self._prefix = ""
+        self._start = 0
         self._sub = None
         self._open: dict[int, _Batch] = {}
         self._serial = 0
@@ -103,6 +124,12 @@ class BatchAcks:
         if self._sub is None:
             self._prefix = self.nc.new_inbox()
             self._sub = await self.nc.subscribe(self._prefix + ".>", cb=self._on_reply)
+            if self.raw:
+                self._install(self._sub._id)
+
+    def _install(self, sid: int) -> None:
+        self._start = len(self._prefix) + 1
+        _reply_routes(self.nc)[sid] = self._on_raw_reply
 
     async def publish(self, messages: list[tuple[str, bytes, str]], timeout: float,
                       stats: RelayStats | None = None) -> list:
@@ -115,22 +142,74 @@ class BatchAcks:
         batch = _Batch(len(messages))
         self._open[serial] = batch
         reply = f"{self._prefix}.{serial}."
-        publish = self.nc.publish
-        sent = 0
         try:
             with stats.timed("send"):
-                try:
-                    for i, (subject, payload, msg_id) in enumerate(messages):
-                        await publish(subject, payload, reply=reply + str(i), headers={"Nats-Msg-Id": msg_id})
-                        sent += 1
-                except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
-                    batch.fail_from(sent, exc)
+                if self.raw and self.nc.is_connected:
+                    await self._send_raw(messages, reply, batch)
+                else:
+                    await self._send_each(messages, reply, batch)
             with stats.timed("acks"):
                 if not batch.done.done():
                     await asyncio.wait([batch.done], timeout=timeout)
         finally:
             self._open.pop(serial, None)
         return batch.outcome()
+
+    async def _send_each(self, messages, reply: str, batch: "_Batch") -> None:
+        publish = self.nc.publish
+        sent = 0
+        try:
+            for i, (subject, payload, msg_id) in enumerate(messages):
+                await publish(subject, payload, reply=reply + str(i), headers={"Nats-Msg-Id": msg_id})
+                sent += 1
+        except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
+            batch.fail_from(sent, exc)
+
+    async def _send_raw(self, messages, reply: str, batch: "_Batch") -> None:
+        nc = self.nc
+        limit = nc.max_payload
+        rb = reply.encode()
+        frames = []
+        subjects: dict[str, bytes] = {}
+        for i, (subject, payload, msg_id) in enumerate(messages):
+            hdr = b"NATS/1.0\r\nNats-Msg-Id: %s\r\n\r\n" % msg_id.encode()
+            total = len(hdr) + len(payload)
+            if total > limit:
+                batch.settle(i, MaxPayloadError())
+                continue
+            sb = subjects.get(subject)
+            if sb is None:
+                sb = subjects[subject] = subject.encode()
+            frames.append(b"HPUB %s %s%d %d %d\r\n%s%s\r\n" % (sb, rb, i, len(hdr), total, hdr, payload))
+        if not frames:
+            return
+        try:
+            await nc._send_command(b"".join(frames))
+            if nc._flush_queue is not None and nc._flush_queue.empty():    # as nc.publish does: one kick
+                await nc._flush_pending()
+        except Exception as exc:  # noqa: BLE001 - nothing of the batch may count as sent
+            batch.fail_from(0, exc)
+        nc.stats["out_msgs"] += len(frames)
+
+    def _on_raw_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
+        """A reply read from the parser (``<inbox>.<batch>.<index>``; the raw header bytes, None without)."""
+        serial, _, index = subject[self._start:].partition(b".")
+        try:
+            batch = self._open.get(int(serial))
+            i = int(index)
+        except ValueError:
+            return                                  # not a reply to one of our publishes
+        if batch is None:
+            return
+        if data.startswith(b'{"stream":') and b'"error"' not in data:
+            batch.settle(i, None)
+        elif not data:
+            # a status reply (503 "no responders": no stream holds the subject): "NATS/1.0 503[ description]"
+            line = (headers or b"").split(b"\r\n", 1)[0].decode(errors="replace")
+            status = line[len("NATS/1.0"):].strip()
+            batch.settle(i, RuntimeError(f"no JetStream ack (status {status or 'empty reply'})"))
+        else:
+            batch.settle(i, _reply_error(data))
 
     async def _on_reply(self, msg) -> None:
         serial, _, index = msg.subject[len(self._prefix) + 1:].partition(".")
@@ -142,11 +221,37 @@ class BatchAcks:
 
     async def close(self) -> None:
         if self._sub is not None:
+            _reply_routes(self.nc).pop(self._sub._id, None)
             try:
                 await self._sub.unsubscribe()
             except Exception:  # noqa: BLE001 - connection already gone
                 pass
             self._sub = None
+
+
+def _reply_routes(nc) -> dict:
+    """The connection's table of subscriptions (sid -> handler) read straight from its parser: installed once per
+    connection, in front of the client's own ``_process_msg`` (every other sid goes on to it)."""
+    routes = nc.__dict__.get("_zx_reply_routes")
+    if routes is None:
+        routes = nc._zx_reply_routes = {}
+        own = nc._process_msg
+
+        async def process_msg(sid, subject, reply, data, headers):
+            handler = routes.get(sid)
+            if handler is None:
+                await own(sid, subject, reply, data, headers)
+            else:
+                handler(subject, data, headers)
+        nc._process_msg = process_msg
+    return routes
+
+
+def _raw_hooks(nc) -> bool:
+    """Whether this nats-py client has the internals the wire fast path uses."""
+    return (all(callable(getattr(nc, name, None)) for name in ("_send_command", "_flush_pending", "_process_msg"))
+            and hasattr(nc, "_flush_queue") and isinstance(getattr(nc, "stats", None), dict)
+            and isinstance(getattr(nc, "max_payload", None), int))
 
 
 _NOT_YET = object()
@@ -185,6 +290,11 @@ def _ack_error(msg) -> BaseException | None:
     if not data:     # a status reply: 503 "no responders" when no stream holds the subject
         status = (msg.headers or {}).get("Status", "")
         return RuntimeError(f"no JetStream ack (status {status or 'empty reply'})")
+    return _reply_error(data)
+
+
+def _reply_error(data: bytes) -> BaseException | None:
+    """A non-empty JetStream reply that is not the plain success form: None if it still acks, else its error."""
     try:
         reply = json.loads(data)
     except ValueError:

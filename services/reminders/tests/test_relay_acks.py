@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 import pytest
+from nats.errors import MaxPayloadError
 from nats.js.api import StreamConfig
 from sqlalchemy import text
 
@@ -43,11 +44,15 @@ def _stored(call, state, stream: str) -> list[str]:
     return call(go)
 
 
-def test_each_message_of_a_batch_gets_its_own_outcome(state, call, small_stream):
+@pytest.mark.parametrize("raw", [True, False], ids=["wire", "nats-py publish"])
+def test_each_message_of_a_batch_gets_its_own_outcome(state, call, small_stream, raw):
+    """Both send paths: the wire fast path (frames written as one command, replies read from the parser) and
+    nats-py's public publish with a callback subscription (the fallback)."""
     prefix, stream = small_stream
     small, big = b'{"n":1}', json.dumps({"pad": "x" * 400}).encode()
     ids = [str(uuid.uuid4()) for _ in range(4)]
-    acks = BatchAcks(state.bus.nc)
+    acks = BatchAcks(state.bus.nc, raw=raw)
+    assert acks.raw is raw          # this nats-py has what the fast path needs
 
     async def go():
         first = await acks.publish([(f"{prefix}a", small, ids[0]),
@@ -64,6 +69,64 @@ def test_each_message_of_a_batch_gets_its_own_outcome(state, call, small_stream)
     assert isinstance(first[2], Exception) and "503" in str(first[2])
     assert again == [None] and empty == []
     assert sorted(_stored(call, state, stream)) == sorted([ids[0], ids[3]])     # the duplicate was not stored
+
+
+def test_a_message_over_the_servers_limit_fails_alone(state, call, small_stream):
+    """A message bigger than the server's max_payload fails by itself; the messages after it in the batch are still
+    sent and stored (nats-py's publish raised for it and the rest of the batch counted as failed)."""
+    prefix, stream = small_stream
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    acks = BatchAcks(state.bus.nc)
+    huge = b"x" * (state.bus.nc.max_payload + 1)
+
+    async def go():
+        try:
+            return await acks.publish([(f"{prefix}a", b"{}", ids[0]), (f"{prefix}a", huge, ids[1]),
+                                       (f"{prefix}a", b"{}", ids[2])], timeout=5)
+        finally:
+            await acks.close()
+    outcome = call(go)
+    assert outcome[0] is None and outcome[2] is None
+    assert isinstance(outcome[1], MaxPayloadError)
+    assert sorted(_stored(call, state, stream)) == sorted([ids[0], ids[2]])
+
+
+def test_the_wire_path_leaves_the_connections_other_subscriptions_alone(state, call, small_stream):
+    """Replies to the relay's inbox are read from the parser; every other message on the same connection still
+    reaches its own subscription, while a batch is in flight and after the relay's acks are closed (and a reply
+    that comes after the close is not read by them)."""
+    import asyncio
+    prefix, stream = small_stream
+    other = f"zxother{secrets.token_hex(4)}.x"
+
+    async def go():
+        nc = state.bus.nc
+        got = []
+
+        async def listen(msg):
+            got.append(msg.data)
+        sub = await nc.subscribe(other, cb=listen)
+        acks = BatchAcks(nc)
+        try:
+            await nc.publish(other, b"before")
+            outcome = await acks.publish([(f"{prefix}a", b"{}", str(uuid.uuid4())) for _ in range(50)], timeout=5)
+            await nc.publish(other, b"during")
+            routed = set(nc._zx_reply_routes)
+            await acks.close()
+            await nc.publish(other, b"after")
+            await nc.flush()
+            for _ in range(50):
+                if len(got) == 3:
+                    break
+                await asyncio.sleep(0.05)
+            return outcome, routed, set(nc._zx_reply_routes), got
+        finally:
+            await acks.close()
+            await sub.unsubscribe()
+    outcome, routed, after, got = call(go)
+    assert outcome == [None] * 50
+    assert got == [b"before", b"during", b"after"]
+    assert len(routed - after) == 1           # the relay's reply subscription was routed, and is no longer
 
 
 def test_a_message_nobody_acks_fails_at_the_timeout(state, call):
@@ -244,3 +307,13 @@ def test_the_claim_keeps_its_tid_scan_when_planned_against_an_empty_outbox(state
             await engine.dispose()
     shown = call(plans)
     assert "Tid Scan" in shown and "Seq Scan" not in shown and "Sort" not in shown, shown
+
+
+def test_a_sent_mark_writes_one_index_entry(in_tx):
+    """The outbox's indexes: the primary key (a mark writes a new row version, so one new entry) and the release
+    index of unsent rows (a sent row leaves it). The platform's index on published_at, which every mark and every
+    staged row also wrote to, is dropped (migration 0005): nothing here reads through it."""
+    async def indexes(session):
+        return set((await session.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'reminders' AND tablename = 'outbox'"))).scalars())
+    assert in_tx(indexes) == {"outbox_pkey", "ix_outbox_release"}
