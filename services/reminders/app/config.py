@@ -38,6 +38,11 @@ class Settings(BaseServiceSettings):
     # Claim reminders due within this many seconds (real clock) and stage them to go out at their due time: the
     # claim work of a peak (everyone's 08:00:00 dose) is done before it, so the peak publishes on time.
     fire_lookahead_s: float = Field(30.0, ge=0, le=120)
+    # The relay claims ahead too: a lane with nothing due claims up to `relay_prefetch_batch` rows due within
+    # `relay_prefetch_s` (claimed and marked, uncommitted, locked) and sends each at its time, so at a peak's due
+    # second only the publish is left (relay.py). 0 = claim at the due time.
+    relay_prefetch_s: float = Field(2.0, ge=0, le=30)
+    relay_prefetch_batch: int = Field(8000, ge=1)
     relay_poll_s: float = 0.25
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0

@@ -12,6 +12,14 @@ row written with ``not_before`` = due time, all in one transaction. At the due t
 3. gather the batch's acks, put the rows JetStream did not ack back to unsent (one statement, only when some failed)
    and commit. The mark becomes visible only with that commit, after the acks.
 
+Claiming ahead (``prefetch_s``, the service's ``relay_prefetch_s``): step 1 is done before the due time too. A lane
+that finds nothing due claims up to ``prefetch_batch`` rows due within ``prefetch_s``, in the same statement (they
+are marked sent with their release time, uncommitted, and stay locked), builds their frames and waits; at each
+row's release time it sends, then steps 3 as above. At a peak's due second only the publish and the acks are left:
+the claims' Postgres work (the largest part of a fire's CPU) is done in the seconds before it. A relay woken for a
+release time passes ``prefetch_s`` before it and again at it: the second pass is how a survivor sends, on time, the
+rows that a replica killed while holding them ahead let go.
+
 Lanes do this side by side, each on its own connection for the whole drain (no pool checkout per batch), so one
 lane's claim and send overlap the others' ack waits and commits; a pass starts one lane and every full batch claimed
 starts another, up to ``depth``, so an idle poll is one query and a peak gets every lane. The relay has its own
@@ -23,7 +31,7 @@ Exactly once: a batch's rows stay locked until its transaction commits, so no ot
 meanwhile. A replica killed after sending and before committing loses its connection, Postgres rolls the transaction
 back and releases the rows, and the next pass anywhere sends them again with the same msg-id: JetStream's dedupe
 window (``duplicate_window``, an hour) drops the copy. A message not acked within ``ACK_TIMEOUT_S`` stays unsent and
-is retried. Nothing is sent before its ``not_before``.
+is retried. Nothing is sent before its ``not_before``, claimed ahead or not.
 
 The scheduler calls ``wake_at`` so a pass runs at each staged due time. Every relay also learns the next release time
 of the rows staged by any replica (one index probe after a drain, and at most once a second when idle) and wakes at
@@ -35,7 +43,7 @@ import asyncio
 import json
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nats.errors import MaxPayloadError
 from prometheus_client import CollectorRegistry, Counter
@@ -132,9 +140,13 @@ class BatchAcks:
         _reply_routes(self.nc)[sid] = self._on_raw_reply
 
     async def publish(self, messages: list[tuple[str, bytes, str]], timeout: float,
-                      stats: RelayStats | None = None) -> list:
+                      stats: RelayStats | None = None, release: list[datetime] | None = None) -> list:
         """Send ``(subject, payload, msg_id)`` messages, all before waiting, then wait for their acks. Returns per
-        message ``None`` (stored, or a duplicate JetStream already held) or the exception that failed it."""
+        message ``None`` (stored, or a duplicate JetStream already held) or the exception that failed it.
+
+        ``release`` (per message, a claim made ahead of time): no message is sent before its time; the messages go
+        out in groups, each as soon as its time has come (its frames built before), and the acks are gathered once
+        the last group is out."""
         stats = stats or RelayStats()
         await self._ensure()
         self._serial += 1
@@ -143,11 +155,15 @@ class BatchAcks:
         self._open[serial] = batch
         reply = f"{self._prefix}.{serial}."
         try:
-            with stats.timed("send"):
-                if self.raw and self.nc.is_connected:
-                    await self._send_raw(messages, reply, batch)
-                else:
-                    await self._send_each(messages, reply, batch)
+            for at, part in _release_groups(messages, release):
+                if at is not None:
+                    with stats.timed("hold"):
+                        await _sleep_until(at)
+                with stats.timed("send"):
+                    if self.raw and self.nc.is_connected:
+                        await self._send_raw(part, reply, batch)
+                    else:
+                        await self._send_each(part, reply, batch)
             with stats.timed("acks"):
                 if not batch.done.done():
                     await asyncio.wait([batch.done], timeout=timeout)
@@ -155,23 +171,24 @@ class BatchAcks:
             self._open.pop(serial, None)
         return batch.outcome()
 
-    async def _send_each(self, messages, reply: str, batch: "_Batch") -> None:
+    async def _send_each(self, part, reply: str, batch: "_Batch") -> None:
         publish = self.nc.publish
         sent = 0
         try:
-            for i, (subject, payload, msg_id) in enumerate(messages):
+            for i, (subject, payload, msg_id) in part:
                 await publish(subject, payload, reply=reply + str(i), headers={"Nats-Msg-Id": msg_id})
                 sent += 1
-        except Exception as exc:  # noqa: BLE001 - the rest of the batch is reported failed, not lost
-            batch.fail_from(sent, exc)
+        except Exception as exc:  # noqa: BLE001 - the rest of the part is reported failed, not lost
+            for i, _ in part[sent:]:
+                batch.settle(i, exc)
 
-    async def _send_raw(self, messages, reply: str, batch: "_Batch") -> None:
+    async def _send_raw(self, part, reply: str, batch: "_Batch") -> None:
         nc = self.nc
         limit = nc.max_payload
         rb = reply.encode()
         frames = []
         subjects: dict[str, bytes] = {}
-        for i, (subject, payload, msg_id) in enumerate(messages):
+        for i, (subject, payload, msg_id) in part:
             hdr = b"NATS/1.0\r\nNats-Msg-Id: %s\r\n\r\n" % msg_id.encode()
             total = len(hdr) + len(payload)
             if total > limit:
@@ -187,8 +204,9 @@ class BatchAcks:
             await nc._send_command(b"".join(frames))
             if nc._flush_queue is not None and nc._flush_queue.empty():    # as nc.publish does: one kick
                 await nc._flush_pending()
-        except Exception as exc:  # noqa: BLE001 - nothing of the batch may count as sent
-            batch.fail_from(0, exc)
+        except Exception as exc:  # noqa: BLE001 - nothing of the part may count as sent
+            for i, _ in part:
+                batch.settle(i, exc)
         nc.stats["out_msgs"] += len(frames)
 
     def _on_raw_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
@@ -227,6 +245,22 @@ class BatchAcks:
             except Exception:  # noqa: BLE001 - connection already gone
                 pass
             self._sub = None
+
+
+def _release_groups(messages: list, release: list[datetime] | None):
+    """``(time or None, [(index, message), ...])`` in time order: one group (None) when there are no times."""
+    if release is None:
+        return [(None, list(enumerate(messages)))]
+    groups: dict[datetime, list] = {}
+    for i, (m, at) in enumerate(zip(messages, release)):
+        groups.setdefault(at, []).append((i, m))
+    return sorted(groups.items())
+
+
+async def _sleep_until(at: datetime) -> None:
+    """Return once the wall clock has reached ``at`` (never before: the loop's timers run on another clock)."""
+    while (left := (at - datetime.now(UTC)).total_seconds()) > 0:
+        await asyncio.sleep(left + 0.001)
 
 
 def _reply_routes(nc) -> dict:
@@ -274,10 +308,6 @@ class _Batch:
             if self.waiting == 0 and not self.done.done():
                 self.done.set_result(None)
 
-    def fail_from(self, start: int, exc: BaseException) -> None:
-        for i in range(start, len(self.results)):
-            self.settle(i, exc)
-
     def outcome(self) -> list:
         return [TimeoutError("no JetStream ack") if r is _NOT_YET else r for r in self.results]
 
@@ -306,11 +336,16 @@ def _reply_error(data: bytes) -> BaseException | None:
 
 
 class DrainingRelay(OutboxRelay):
-    def __init__(self, *args, stats: RelayStats | None = None, depth: int = 4, **kwargs) -> None:
+    def __init__(self, *args, stats: RelayStats | None = None, depth: int = 4, prefetch_s: float = 0.0,
+                 prefetch_batch: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._timers: dict[datetime, asyncio.TimerHandle] = {}
         self.stats = stats or RelayStats()
         self.depth = max(1, depth)
+        # Claim ahead: a lane that finds nothing due claims up to prefetch_batch rows due within prefetch_s and holds
+        # them (claimed, marked, locked, uncommitted) until their time; 0 = claim only what is due.
+        self.prefetch_s = max(0.0, prefetch_s)
+        self.prefetch_batch = prefetch_batch or self.batch_size
         self._acks: BatchAcks | None = None
         self._subjects: dict[str, str] = {}
         self._next_lookup = 0.0
@@ -328,14 +363,18 @@ class DrainingRelay(OutboxRelay):
         # dies rolls the mark back with its transaction.
         # The locked rows are addressed by ctid (a TID scan; stable while we hold their locks): a join on event_id
         # made the planner hash-join a sequential scan of the whole outbox, sent rows included, on every claim.
+        # A claim made ahead (``:upto`` later than ``:now``) is sent at each row's release time, which is also the
+        # sent time its mark records (published_at is the later of the claim and the release).
         self._claim_stmt = text(f"""
-            UPDATE {name} SET published_at = :now, attempts = attempts + 1, last_error = NULL
+            UPDATE {name} SET published_at = greatest(:now, coalesce(not_before, created_at)),
+                   attempts = attempts + 1, last_error = NULL
              WHERE ctid = ANY(ARRAY(
                    SELECT ctid FROM {name}
-                    WHERE published_at IS NULL AND coalesce(not_before, created_at) <= :now
+                    WHERE published_at IS NULL AND coalesce(not_before, created_at) <= :upto
                     ORDER BY coalesce(not_before, created_at) LIMIT :n FOR UPDATE SKIP LOCKED))
-            RETURNING event_id::text, subject, payload::text""").bindparams(
-            bindparam("now", type_=DateTime(timezone=True)), bindparam("n", type_=Integer))
+            RETURNING event_id::text, subject, payload::text, coalesce(not_before, created_at)""").bindparams(
+            bindparam("now", type_=DateTime(timezone=True)), bindparam("upto", type_=DateTime(timezone=True)),
+            bindparam("n", type_=Integer))
         # Messages JetStream did not ack go back to unsent, with the error (attempts already counted by the claim).
         self._unmark_stmt = text(f"""
             UPDATE {name} AS o SET published_at = NULL, last_error = v.error
@@ -343,15 +382,24 @@ class DrainingRelay(OutboxRelay):
             bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=False))), bindparam("errors", type_=ARRAY(Text)))
 
     def wake_at(self, when: datetime) -> None:
-        """Run a pass at ``when`` (one timer per distinct instant; everyone's 08:00:00 is one timer)."""
-        if when in self._timers:
+        """Run a pass at ``when`` and, claiming ahead, ``prefetch_s`` before it (or now, if that is past): the pass
+        ahead claims the rows to send at ``when``; the pass at ``when`` is what lets a survivor send, on time, rows
+        that a replica killed after claiming them ahead released. One timer per distinct instant: everyone's
+        08:00:00 is one timer."""
+        now = datetime.now(UTC)
+        self._arm(when, now)
+        if self.prefetch_s and when > now:
+            self._arm(max(now, when - timedelta(seconds=self.prefetch_s)), now)
+
+    def _arm(self, fire_at: datetime, now: datetime) -> None:
+        if fire_at in self._timers:
             return
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
-            self._timers.pop(when, None)
+            self._timers.pop(fire_at, None)
             self.wake()
-        self._timers[when] = loop.call_later(max(0.0, (when - datetime.now(UTC)).total_seconds() + 0.002), fire)
+        self._timers[fire_at] = loop.call_later(max(0.0, (fire_at - now).total_seconds() + 0.002), fire)
 
     async def stop(self) -> None:
         await super().stop()
@@ -411,15 +459,21 @@ class DrainingRelay(OutboxRelay):
             while True:
                 async with session.begin():
                     started = time.perf_counter()
-                    rows = (await session.execute(self._claim_stmt, {
-                        "now": datetime.now(UTC), "n": self.batch_size})).all()
+                    now = datetime.now(UTC)
+                    size = self.batch_size
+                    rows = (await session.execute(self._claim_stmt, {"now": now, "upto": now, "n": size})).all()
+                    if not rows and self.prefetch_s:
+                        # nothing due: claim what is due soon, to send at its time (claimed and marked by then)
+                        size = self.prefetch_batch
+                        rows = (await session.execute(self._claim_stmt, {
+                            "now": now, "upto": now + timedelta(seconds=self.prefetch_s), "n": size})).all()
                     # a claim that finds nothing is an idle poll (or the end of a drain): counted apart
                     st.stage.labels("claim" if rows else "claim_empty").inc(time.perf_counter() - started)
                     if not rows:
                         return acked, 0
-                    if len(rows) == self.batch_size:
+                    if len(rows) == size:
                         another()
-                    results = await self._publish(rows)
+                    results = await self._publish(rows, now)
                     failed = [(r[0], exc) for r, exc in zip(rows, results) if exc is not None]
                     with st.timed("mark"):
                         await self._settle(session, failed)
@@ -431,7 +485,7 @@ class DrainingRelay(OutboxRelay):
                 acked += ok
                 if failed:
                     return acked, len(failed)
-                if len(rows) < self.batch_size:
+                if len(rows) < size:
                     return acked, 0
 
     async def _settle(self, session, failed: list) -> None:
@@ -441,7 +495,7 @@ class DrainingRelay(OutboxRelay):
             await session.execute(self._unmark_stmt, {
                 "ids": [e for e, _ in failed], "errors": [(str(exc) or type(exc).__name__)[:500] for _, exc in failed]})
 
-    async def _publish(self, rows) -> list:
+    async def _publish(self, rows, now: datetime) -> list:
         """Send the batch (``Nats-Msg-Id`` = event id, so a re-send is dropped by the stream) and gather its acks:
         per row None (acked) or the exception that failed it (stays unsent, retried)."""
         if self._acks is None:
@@ -449,9 +503,12 @@ class DrainingRelay(OutboxRelay):
             self._acks = BatchAcks(self.bus.nc)
         subjects = self._subjects
         messages = []
-        for event_id, subject, payload in rows:
+        ahead = False
+        for event_id, subject, payload, at in rows:
             wire = subjects.get(subject)
             if wire is None:
                 wire = subjects[subject] = self.bus.wire_subject(subject)
             messages.append((wire, payload.encode(), event_id))
-        return await self._acks.publish(messages, ACK_TIMEOUT_S, self.stats)
+            ahead = ahead or at > now
+        release = [r[3] for r in rows] if ahead else None
+        return await self._acks.publish(messages, ACK_TIMEOUT_S, self.stats, release=release)

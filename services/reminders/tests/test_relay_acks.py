@@ -261,8 +261,9 @@ def test_the_relays_connections_claim_through_the_release_index(state, call, in_
                 for mode in ("", "force_generic_plan"):   # as set, and even a generic plan cached earlier
                     if mode:
                         await session.execute(text(f"SET plan_cache_mode = {mode}"))
+                    now = datetime.now(UTC)
                     rows = await session.execute(text("EXPLAIN " + relay._claim_stmt.text),
-                                                 {"now": datetime.now(UTC), "n": 1000})
+                                                 {"now": now, "upto": now, "n": 1000})
                     shown.append("\n".join(r[0] for r in rows))
             return shown
         finally:
@@ -299,7 +300,8 @@ def test_the_claim_keeps_its_tid_scan_when_planned_against_an_empty_outbox(state
                 await session.execute(text(f"CREATE SCHEMA {scratch}"))
                 await session.execute(text(f"CREATE TABLE {scratch}.outbox (LIKE reminders.outbox INCLUDING ALL)"))
                 await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-                rows = await session.execute(text("EXPLAIN " + claim), {"now": datetime.now(UTC), "n": 1000})
+                now = datetime.now(UTC)
+                rows = await session.execute(text("EXPLAIN " + claim), {"now": now, "upto": now, "n": 1000})
                 shown = "\n".join(r[0] for r in rows)
                 await session.rollback()      # the scratch schema goes with the transaction
             return shown
@@ -317,3 +319,133 @@ def test_a_sent_mark_writes_one_index_entry(in_tx):
         return set((await session.execute(text(
             "SELECT indexname FROM pg_indexes WHERE schemaname = 'reminders' AND tablename = 'outbox'"))).scalars())
     assert in_tx(indexes) == {"outbox_pkey", "ix_outbox_release"}
+
+
+def _stage_at(in_tx, subject: str, due) -> str:
+    eid = str(uuid.uuid4())
+
+    async def stage(session):
+        await session.execute(text("INSERT INTO reminders.outbox (event_id, subject, payload, not_before) "
+                                   "VALUES (CAST(:e AS uuid), :s, '{}'::jsonb, :nb)"),
+                              {"e": eid, "s": subject, "nb": due})
+    in_tx(stage)
+    return eid
+
+
+def _seen_by_others(in_tx, eid: str):
+    """What another replica sees of the row: whether it can lock it, and its published_at."""
+    async def look(session):
+        free = (await session.execute(text("SELECT count(*) FROM (SELECT 1 FROM reminders.outbox WHERE event_id = "
+                                           "CAST(:e AS uuid) FOR UPDATE SKIP LOCKED) AS t"), {"e": eid})).scalar()
+        sent = (await session.execute(text(
+            "SELECT published_at FROM reminders.outbox WHERE event_id = CAST(:e AS uuid)"), {"e": eid})).scalar()
+        return free == 1, sent
+    return in_tx(look)
+
+
+def _claimed(relay) -> bool:
+    """Whether the relay's claim statement has returned rows (its own stage counter), without touching the row."""
+    return any(smp.labels.get("stage") == "claim" and smp.name.endswith("_total") and smp.value > 0
+               for metric in relay.stats.stage.collect() for smp in metric.samples)
+
+
+def _wait_claimed(relay) -> None:
+    import time
+    deadline = time.monotonic() + 10
+    while not _claimed(relay) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _stored_times(call, state, stream: str) -> list:
+    async def go():
+        info = await state.bus.js.stream_info(stream)
+        if not info.state.messages:
+            return []
+        return [(await state.bus.js.get_msg(stream, seq)).time
+                for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    return call(go)
+
+
+def test_a_relay_claims_ahead_and_sends_at_the_due_time(state, call, in_tx, small_stream, paused_relay):
+    """With prefetch, a pass before the due time claims and marks the row (locked, uncommitted: other replicas can
+    neither take it nor see it sent) and holds it; it goes out at its due time, not before, and its mark records that
+    time."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    prefix, stream = small_stream
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    eid = _stage_at(in_tx, subject, due)
+    bus = EventBus(state.bus.url, subject_prefix=prefix)
+    bus.nc, bus.js = state.bus.nc, state.bus.js
+    relay = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
+    try:
+        async def begin():
+            import asyncio
+            return asyncio.ensure_future(relay.flush_once())
+        task = call(begin)
+        _wait_claimed(relay)
+        held = _seen_by_others(in_tx, eid)
+        before_due = datetime.now(UTC) < due
+        stored_early = _stored_times(call, state, stream)
+
+        async def finish():
+            return await task
+        sent = call(finish)
+        assert before_due and held == (False, None)     # claimed ahead: locked by the relay, not yet seen as sent
+        assert stored_early == []                       # and nothing sent before its time
+        assert sent == 1
+        [stored_at] = _stored_times(call, state, stream)
+        assert stored_at >= due
+        assert _seen_by_others(in_tx, eid) == (True, due)    # sent and let go; marked with its due time
+    finally:
+        async def drop(session):
+            await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
+        in_tx(drop)
+
+
+def test_rows_claimed_ahead_by_a_relay_that_dies_are_sent_by_another(state, call, in_tx, small_stream,
+                                                                    paused_relay):
+    """A relay that claimed a row ahead and dies before its time (its transaction rolls back) leaves it unsent and
+    free; a relay without prefetch, woken at the due time by its own timer, sends it, once, not before its time."""
+    import asyncio
+    import time
+    from datetime import UTC, datetime, timedelta
+    prefix, stream = small_stream
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    eid = _stage_at(in_tx, subject, due)
+    bus = EventBus(state.bus.url, subject_prefix=prefix)
+    bus.nc, bus.js = state.bus.nc, state.bus.js
+    dying = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
+    survivor = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, poll_interval_s=300.0)
+    try:
+        async def begin():
+            return asyncio.ensure_future(dying.flush_once())
+        task = call(begin)
+        _wait_claimed(dying)
+        assert _seen_by_others(in_tx, eid) == (False, None)     # held by the dying relay
+
+        async def kill_and_hand_over():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            survivor.start()
+            survivor.wake_at(due)
+        call(kill_and_hand_over)
+        assert _seen_by_others(in_tx, eid) == (True, None)      # released, unsent
+        deadline = time.monotonic() + 20
+        while _seen_by_others(in_tx, eid)[1] is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [stored_at] = _stored_times(call, state, stream)
+        assert stored_at >= due
+        free, sent_at = _seen_by_others(in_tx, eid)
+        assert free and sent_at >= due
+    finally:
+        call(survivor.stop)
+
+        async def drop(session):
+            await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
+        in_tx(drop)
