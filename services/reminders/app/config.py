@@ -42,7 +42,7 @@ class Settings(BaseServiceSettings):
     # `relay_prefetch_s` (claimed and marked, uncommitted, locked) and sends each at its time, so at a peak's due
     # second only the publish is left (relay.py). 0 = claim at the due time.
     relay_prefetch_s: float = Field(2.0, ge=0, le=30)
-    relay_prefetch_batch: int = Field(8000, ge=1)
+    relay_prefetch_batch: int = Field(16000, ge=1)
     relay_poll_s: float = 0.25
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0

@@ -155,13 +155,16 @@ class BatchAcks:
         self._open[serial] = batch
         reply = f"{self._prefix}.{serial}."
         try:
-            for at, part in _release_groups(messages, release):
+            with stats.timed("send"):
+                groups = [(at, part, self._frames(part, reply, batch) if self.raw else None)
+                          for at, part in _release_groups(messages, release)]
+            for at, part, frames in groups:
                 if at is not None:
                     with stats.timed("hold"):
                         await _sleep_until(at)
                 with stats.timed("send"):
-                    if self.raw and self.nc.is_connected:
-                        await self._send_raw(part, reply, batch)
+                    if frames is not None and self.nc.is_connected:
+                        await self._write(frames, part, batch)
                     else:
                         await self._send_each(part, reply, batch)
             with stats.timed("acks"):
@@ -182,9 +185,9 @@ class BatchAcks:
             for i, _ in part[sent:]:
                 batch.settle(i, exc)
 
-    async def _send_raw(self, part, reply: str, batch: "_Batch") -> None:
-        nc = self.nc
-        limit = nc.max_payload
+    def _frames(self, part, reply: str, batch: "_Batch") -> list[bytes]:
+        """The part's HPUB frames; a message over the server's max_payload fails here, alone."""
+        limit = self.nc.max_payload
         rb = reply.encode()
         frames = []
         subjects: dict[str, bytes] = {}
@@ -198,6 +201,11 @@ class BatchAcks:
             if sb is None:
                 sb = subjects[subject] = subject.encode()
             frames.append(b"HPUB %s %s%d %d %d\r\n%s%s\r\n" % (sb, rb, i, len(hdr), total, hdr, payload))
+        return frames
+
+    async def _write(self, frames: list[bytes], part, batch: "_Batch") -> None:
+        """The frames into the client's write buffer as one command, flushed once."""
+        nc = self.nc
         if not frames:
             return
         try:
@@ -206,7 +214,7 @@ class BatchAcks:
                 await nc._flush_pending()
         except Exception as exc:  # noqa: BLE001 - nothing of the part may count as sent
             for i, _ in part:
-                batch.settle(i, exc)
+                batch.settle(i, exc)           # (one that already failed keeps its first outcome)
         nc.stats["out_msgs"] += len(frames)
 
     def _on_raw_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
@@ -409,21 +417,27 @@ class DrainingRelay(OutboxRelay):
 
     async def flush_once(self) -> int:
         """Drain every row whose time has come. One lane starts; each full batch a lane claims starts another, up to
-        ``depth`` (an idle poll costs one query, a peak gets every lane). Returns the messages acknowledged, or 0 when
-        any failed (the loop then backs off before retrying them); a lane's error is raised after the others end."""
+        ``depth`` lanes at a time (an idle poll costs one query, a peak gets every lane). While lanes run, one more
+        starts every ``poll_interval_s`` when fewer than ``depth`` are running: while some hold rows claimed ahead,
+        another looks for rows that became claimable meanwhile (a killed replica's, let go before their time).
+        Returns the messages acknowledged, or 0 when any failed (the loop then backs off before retrying them); a
+        lane's error is raised after the others end."""
         lanes: list[asyncio.Task] = []
 
         def another() -> None:
-            if len(lanes) < self.depth:
+            if sum(not task.done() for task in lanes) < self.depth:
                 lanes.append(asyncio.create_task(self._lane(another), name="outbox-relay-lane"))
         another()
         results: list = []
         try:
-            while len(results) < len(lanes):      # lanes may be added while the first ones run
-                try:
-                    results.append(await lanes[len(results)])
-                except Exception as exc:  # noqa: BLE001 - raised below, once every lane has ended
-                    results.append(exc)
+            while running := [task for task in lanes if not task.done()]:     # lanes may be added as they run
+                done, _ = await asyncio.wait(running, timeout=self.poll_interval_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    another()
+            for task in lanes:
+                exc = task.exception()        # raised below, once every lane has ended
+                results.append(exc if exc is not None else task.result())
         finally:
             for task in lanes:                    # cancelled (the relay is stopping): their transactions roll back
                 task.cancel()

@@ -5,10 +5,12 @@ import json
 import secrets
 import uuid
 
+import asyncpg
 import pytest
 from nats.errors import MaxPayloadError
 from nats.js.api import StreamConfig
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app.models import outbox
 from app.relay import BatchAcks, DrainingRelay
@@ -449,3 +451,66 @@ def test_rows_claimed_ahead_by_a_relay_that_dies_are_sent_by_another(state, call
         async def drop(session):
             await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
         in_tx(drop)
+
+
+def test_rows_let_go_before_their_time_are_claimed_ahead_while_other_lanes_hold(state, call, in_tx, small_stream,
+                                                                                paused_relay):
+    """A relay whose lane holds a row claimed ahead still looks again every poll: a row another replica held ahead and
+    let go (its process died) before its time is claimed ahead too, not only once the held lane has sent, so both go
+    out at their time; once each."""
+    import asyncio
+    import time
+    from datetime import UTC, datetime, timedelta
+    prefix, stream = small_stream
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    mine, theirs = _stage_at(in_tx, subject, due), _stage_at(in_tx, subject, due)
+    dsn = make_url(state.settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    bus = EventBus(state.bus.url, subject_prefix=prefix)
+    bus.nc, bus.js = state.bus.nc, state.bus.js
+    relay = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0, poll_interval_s=0.1,
+                          depth=2)
+
+    async def hold():
+        conn = await asyncpg.connect(dsn)   # the other replica, holding its row ahead
+        tx = conn.transaction()
+        await tx.start()
+        await conn.fetch("SELECT 1 FROM reminders.outbox WHERE event_id = $1::uuid FOR UPDATE", theirs)
+        return conn
+    conn = call(hold)
+    try:
+        async def begin():
+            return asyncio.ensure_future(relay.flush_once())
+        task = call(begin)
+        _wait_claimed(relay)
+        assert _seen_by_others(in_tx, mine) == (False, None)       # held by the relay's first lane
+
+        async def die():
+            await conn.close()                                      # the other replica's process dies
+        call(die)
+        deadline = time.monotonic() + 2
+        while _free(in_tx, theirs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        taken_ahead = not _free(in_tx, theirs) and datetime.now(UTC) < due
+
+        async def finish():
+            return await task
+        assert call(finish) == 2
+        assert taken_ahead
+        assert len(_stored_times(call, state, stream)) == 2 and min(_stored_times(call, state, stream)) >= due
+        assert _seen_by_others(in_tx, theirs) == (True, due)       # sent at its time by this relay, marked so
+    finally:
+        async def drop(session):
+            await session.execute(text("DELETE FROM reminders.outbox WHERE subject = :s"), {"s": subject})
+        in_tx(drop)
+
+
+def _free(in_tx, eid: str) -> bool:
+    """Whether the row is locked by nobody, from pg_locks' view of row locks (no lock taken to look: a look that
+    locked the row would itself keep a relay's SKIP LOCKED claim from taking it)."""
+    async def look(session):
+        return (await session.execute(text(
+            "SELECT NOT EXISTS (SELECT 1 FROM reminders.outbox o, pg_locks l WHERE o.event_id = CAST(:e AS uuid) "
+            "AND l.locktype = 'transactionid' AND l.granted AND l.mode = 'ExclusiveLock' "
+            "AND l.transactionid = o.xmax)"), {"e": eid})).scalar()
+    return in_tx(look)
