@@ -30,7 +30,8 @@ class Settings(BaseServiceSettings):
     scheduler_batch: int = 500
     housekeeping_every_s: float = 5.0   # auto-missed marking, horizon top-up, outbox retention
     # Outbox rows sent (acked by JetStream, mark committed) are deleted this many hours after they were written, by
-    # the housekeeping pass on the real clock; unsent rows are never deleted. 0 keeps every row.
+    # the housekeeping passes on the real clock, a window of the table's pages per pass (scheduler.prune_outbox);
+    # unsent rows are never deleted. 0 keeps every row.
     outbox_retention_h: float = Field(24.0, ge=0)
     # Rows one relay lane claims and sends per batch. Quiet 100k-plan bench (kill run): 1,000 gave p99 1.26 / 1.08 /
     # 0.68 s at the 43k / 39k / 25k peaks, 2,000 gave 1.05-1.15 / 0.99-1.02 / 0.61 s, 4,000 1.17 / 0.98 / 0.57 s.

@@ -164,6 +164,3 @@ outbox.append_column(Column("not_before", DateTime(timezone=True), nullable=True
 # index lets a claim read only rows whose time has come, not the next peak's rows staged behind them (0004).
 Index("ix_outbox_release", func.coalesce(outbox.c.not_before, outbox.c.created_at),
       postgresql_where=outbox.c.published_at.is_(None))
-# Retention (scheduler.prune_outbox) finds sent rows by age: a BRIN index (rows are written in created_at order, and
-# a BRIN index has no entry per row for a "sent" mark to add) (0006).
-Index("ix_outbox_created_brin", outbox.c.created_at, postgresql_using="brin")
