@@ -28,7 +28,11 @@ class Settings(BaseServiceSettings):
     scheduler_enabled: bool = True
     scheduler_poll_s: float = 0.5
     scheduler_batch: int = 500
-    housekeeping_every_s: float = 5.0   # auto-missed marking and horizon top-up
+    housekeeping_every_s: float = 5.0   # auto-missed marking, horizon top-up, outbox retention
+    # Outbox rows sent (acked by JetStream, mark committed) are deleted this many hours after they were written, by
+    # the housekeeping passes on the real clock, a window of the table's pages per pass (scheduler.prune_outbox);
+    # unsent rows are never deleted. 0 keeps every row.
+    outbox_retention_h: float = Field(24.0, ge=0)
     # Rows one relay lane claims and sends per batch. Quiet 100k-plan bench (kill run): 1,000 gave p99 1.26 / 1.08 /
     # 0.68 s at the 43k / 39k / 25k peaks, 2,000 gave 1.05-1.15 / 0.99-1.02 / 0.61 s, 4,000 1.17 / 0.98 / 0.57 s.
     relay_batch: int = 2000
@@ -38,6 +42,11 @@ class Settings(BaseServiceSettings):
     # Claim reminders due within this many seconds (real clock) and stage them to go out at their due time: the
     # claim work of a peak (everyone's 08:00:00 dose) is done before it, so the peak publishes on time.
     fire_lookahead_s: float = Field(30.0, ge=0, le=120)
+    # The relay claims ahead too: a lane with nothing due claims up to `relay_prefetch_batch` rows due within
+    # `relay_prefetch_s` (claimed and marked, uncommitted, locked) and sends each at its time, so at a peak's due
+    # second only the publish is left (relay.py). 0 = claim at the due time.
+    relay_prefetch_s: float = Field(2.0, ge=0, le=30)
+    relay_prefetch_batch: int = Field(16000, ge=1)
     relay_poll_s: float = 0.25
     # Escalation: repeat until acknowledged, every `repeat_every_min`, at most `max_repeats` extra times.
     repeat_every_min: float = 10.0

@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         relay_sessions = async_sessionmaker(relay_engine, expire_on_commit=False)
         state.outbox_relay = DrainingRelay(relay_sessions, outbox, state.bus, poll_interval_s=settings.relay_poll_s,
                                            batch_size=settings.relay_batch, stats=state.relay_stats,
-                                           depth=settings.relay_depth)
+                                           depth=settings.relay_depth, prefetch_s=settings.relay_prefetch_s,
+                                           prefetch_batch=settings.relay_prefetch_batch)
         state.outbox_relay.start()
         state.reminders = Reminders(settings, FieldCipher(settings.data_key),
                                     get_drug_book(str(settings.knowledge_dir) if settings.knowledge_dir else None))

@@ -31,9 +31,11 @@ async def withdraw_staged(session: AsyncSession, occ: Occurrence, now: datetime)
 
 
 async def withdraw_staged_for_plan(session: AsyncSession, plan_id: uuid.UUID, now: datetime) -> int:
-    """Drop a deleted plan's reminders claimed ahead and not yet due (only unsent rows are read: indexed)."""
+    """Drop a deleted plan's reminders claimed ahead and not yet due (only unsent rows still ahead are read: a range
+    of ix_outbox_release, the partial index of unsent rows by release time)."""
     res = await session.execute(delete(outbox).where(
-        outbox.c.published_at.is_(None), outbox.c.not_before > now, outbox.c.subject == "reminder.due.v1",
+        outbox.c.published_at.is_(None), outbox.c.not_before > now,
+        func.coalesce(outbox.c.not_before, outbox.c.created_at) > now, outbox.c.subject == "reminder.due.v1",
         outbox.c.payload["plan_id"].astext == str(plan_id)))
     return res.rowcount or 0
 

@@ -102,9 +102,10 @@ def _in_the_future(times: list[str]) -> tuple[list[str], str]:
 
 def _stage_now(client, call, state, uid, times) -> list[dict]:
     """A plan's first occurrence of each time, claimed on a chosen clock just after they fell due: staged to go out
-    at once (no ``not_before``)."""
+    at once (no ``not_before``). The plan has no stock: a refill reminder (09:00 local on the day the forecast
+    says) would be due on that clock too whenever the test runs after 07:00 local, and reach the test's phone."""
     times, start = _in_the_future(times)
-    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": times}, start_date=start)
+    plan = make_plan(client, uid, schedule={"kind": "times", "times_of_day": times}, start_date=start, stock=None)
     occs = plan_occurrences(client, uid, plan["id"])[:len(times)]
     cleanup.append(lambda: client.delete(f"/v1/plans/{plan['id']}", auth=signed(uid)))
     sched = Scheduler(state.sessionmaker, state.reminders)
