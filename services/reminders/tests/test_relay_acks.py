@@ -369,18 +369,24 @@ def _stored_times(call, state, stream: str) -> list:
     return call(go)
 
 
+def _row_due_in(state, in_tx, small_stream, seconds: float):
+    """One outbox row on a fresh subject due `seconds` from now, and a bus on the test stream's prefix."""
+    from datetime import UTC, datetime, timedelta
+    prefix, stream = small_stream
+    subject = f"relaytest{secrets.token_hex(3)}.v1"
+    due = datetime.now(UTC) + timedelta(seconds=seconds)
+    eid = _stage_at(in_tx, subject, due)
+    bus = EventBus(state.bus.url, subject_prefix=prefix)
+    bus.nc, bus.js = state.bus.nc, state.bus.js
+    return stream, subject, due, eid, bus
+
+
 def test_a_relay_claims_ahead_and_sends_at_the_due_time(state, call, in_tx, small_stream, paused_relay):
     """With prefetch, a pass before the due time claims and marks the row (locked, uncommitted: other replicas can
     neither take it nor see it sent) and holds it; it goes out at its due time, not before, and its mark records that
     time."""
-    import time
-    from datetime import UTC, datetime, timedelta
-    prefix, stream = small_stream
-    subject = f"relaytest{secrets.token_hex(3)}.v1"
-    due = datetime.now(UTC) + timedelta(seconds=2)
-    eid = _stage_at(in_tx, subject, due)
-    bus = EventBus(state.bus.url, subject_prefix=prefix)
-    bus.nc, bus.js = state.bus.nc, state.bus.js
+    from datetime import UTC, datetime
+    stream, subject, due, eid, bus = _row_due_in(state, in_tx, small_stream, 2)
     relay = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
     try:
         async def begin():
@@ -413,13 +419,7 @@ def test_rows_claimed_ahead_by_a_relay_that_dies_are_sent_by_another(state, call
     free; a relay without prefetch, woken at the due time by its own timer, sends it, once, not before its time."""
     import asyncio
     import time
-    from datetime import UTC, datetime, timedelta
-    prefix, stream = small_stream
-    subject = f"relaytest{secrets.token_hex(3)}.v1"
-    due = datetime.now(UTC) + timedelta(seconds=3)
-    eid = _stage_at(in_tx, subject, due)
-    bus = EventBus(state.bus.url, subject_prefix=prefix)
-    bus.nc, bus.js = state.bus.nc, state.bus.js
+    stream, subject, due, eid, bus = _row_due_in(state, in_tx, small_stream, 3)
     dying = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
     survivor = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, poll_interval_s=300.0)
     try:
