@@ -369,6 +369,17 @@ def _stored_times(call, state, stream: str) -> list:
     return call(go)
 
 
+def _flush_until_claimed(call, relay):
+    """Start one relay pass in the background and return its task once its claim has returned rows."""
+    import asyncio
+
+    async def begin():
+        return asyncio.ensure_future(relay.flush_once())
+    task = call(begin)
+    _wait_claimed(relay)
+    return task
+
+
 def _row_due_in(state, in_tx, small_stream, seconds: float):
     """One outbox row on a fresh subject due `seconds` from now, and a bus on the test stream's prefix."""
     from datetime import UTC, datetime, timedelta
@@ -389,11 +400,7 @@ def test_a_relay_claims_ahead_and_sends_at_the_due_time(state, call, in_tx, smal
     stream, subject, due, eid, bus = _row_due_in(state, in_tx, small_stream, 2)
     relay = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
     try:
-        async def begin():
-            import asyncio
-            return asyncio.ensure_future(relay.flush_once())
-        task = call(begin)
-        _wait_claimed(relay)
+        task = _flush_until_claimed(call, relay)
         held = _seen_by_others(in_tx, eid)
         before_due = datetime.now(UTC) < due
         stored_early = _stored_times(call, state, stream)
@@ -423,10 +430,7 @@ def test_rows_claimed_ahead_by_a_relay_that_dies_are_sent_by_another(state, call
     dying = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, prefetch_s=10.0)
     survivor = DrainingRelay(state.sessionmaker, outbox, bus, batch_size=100, poll_interval_s=300.0)
     try:
-        async def begin():
-            return asyncio.ensure_future(dying.flush_once())
-        task = call(begin)
-        _wait_claimed(dying)
+        task = _flush_until_claimed(call, dying)
         assert _seen_by_others(in_tx, eid) == (False, None)     # held by the dying relay
 
         async def kill_and_hand_over():
