@@ -110,3 +110,51 @@ async def test_consumer_dedupes_redelivered_events(stack):
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     assert sorted(seen) == ["r4", "r5"]
+
+
+class _IdleRelay(OutboxRelay):
+    """The relay's loop alone: a pass that finds nothing (no database needed to drive wake/stop)."""
+
+    def __init__(self) -> None:
+        super().__init__(sessionmaker=None, table=None, bus=None, poll_interval_s=30.0)
+        self.passes = 0
+
+    async def flush_once(self) -> int:
+        self.passes += 1
+        return 0
+
+
+async def test_stop_ends_the_loop_when_a_wake_lands_in_the_same_step():
+    """A wake whose waiter has finished but not yet resumed the loop, then stop(): on Python 3.11 asyncio.wait_for
+    returned the finished wait and dropped the cancel, so stop() waited forever (seen as a hung reminders suite)."""
+    relay = _IdleRelay()
+    relay.start()
+    while relay.passes == 0:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)               # the loop now waits for a wake
+    relay.wake()
+    await asyncio.sleep(0)                  # the event's waiter completes; the loop has not resumed yet
+    stopping = asyncio.ensure_future(relay.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)     # (asyncio.wait does not cancel what it waits for)
+    try:
+        assert stopping in done and relay._task.done()
+    finally:
+        relay._task.cancel()
+        await asyncio.wait({stopping}, timeout=5)
+
+
+async def test_a_woken_relay_runs_another_pass_and_a_stopped_one_none():
+    relay = _IdleRelay()
+    relay.start()
+    while relay.passes == 0:
+        await asyncio.sleep(0)
+    relay.wake()
+    for _ in range(200):
+        if relay.passes >= 2:
+            break
+        await asyncio.sleep(0.005)
+    assert relay.passes == 2
+    await relay.stop()
+    relay.wake()
+    await asyncio.sleep(0.02)
+    assert relay.passes == 2

@@ -16,6 +16,7 @@ from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .aio import wait_set
 from .events import Event
 
 if TYPE_CHECKING:
@@ -101,10 +102,7 @@ class OutboxRelay:
                 if sent >= self.batch_size:  # a backlog: go straight on while batches come back full
                     continue
             delay = min(30.0, self.poll_interval_s * (2 ** min(self._failures, 5)))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await wait_set(self._wake, delay)
             self._wake.clear()
 
     async def flush_once(self) -> int:

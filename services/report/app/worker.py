@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from zhenxi_common.aio import wait_set
 from zhenxi_common.events import ReportCompletedV1, ReportCriticalV1
 from zhenxi_common.identity import Identity
 from zhenxi_common.outbox import add_event
@@ -188,10 +189,7 @@ class ReportEngine:
                 log.exception("claiming a report failed")
             if not claimed:
                 self._slots.release()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
-                except TimeoutError:
-                    pass
+                await wait_set(self._wake, self.poll_s)
                 self._wake.clear()
 
     async def _claim_and_spawn(self) -> bool:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from nats.js.api import DeliverPolicy
 
+from zhenxi_common.aio import wait_set
 from zhenxi_common.bus import EventBus
 from zhenxi_common.events import Event
 
@@ -82,8 +83,7 @@ class ModelWatcher:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.reconcile_interval_s)
+            await wait_set(self._wake, self.settings.reconcile_interval_s)
             self.busy = True
             self._wake.clear()
             try:
