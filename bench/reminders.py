@@ -291,8 +291,11 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         heard: list[tuple[bytes, float]] = []     # raw, parsed after the windows: no JSON work here during a peak
         nc = await nats.connect(env["NATS_URL"])
 
+        def hear(data: bytes) -> None:
+            heard.append((data, time.time()))
+
         async def on_msg(msg) -> None:
-            heard.append((msg.data, time.time()))
+            hear(msg.data)
 
         def parse_wire() -> None:
             while heard:
@@ -305,7 +308,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             # Msg, queue or task per message. The subscriber is the bench's own work on the replicas' cores, and the
             # arrival time is taken when the message is parsed, not when a callback task gets to it.
             from app.relay import _reply_routes
-            _reply_routes(nc)[sub._id] = lambda subject, data, headers: heard.append((data, time.time()))
+            _reply_routes(nc)[sub._id] = lambda subject, data, headers: hear(data)
         except ImportError:     # older service code (--service-dir): the callback above
             pass
 

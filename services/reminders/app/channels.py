@@ -22,7 +22,7 @@ from . import repository as repo
 from .models import Occurrence, Plan
 from .errors import WebhookHostNotAllowedError
 from .schemas import Caregiver
-from .service import Reminders, check_webhook_url
+from .service import RECORDED, Reminders, check_webhook_url
 
 log = logging.getLogger("zhenxi.reminders.channels")
 CHANNEL_WIDE = uuid.UUID(int=0)   # device id of deliveries that are not per device (sse, caregiver)
@@ -34,9 +34,6 @@ def signature_headers(secret: str, body: bytes, now: float | None = None) -> dic
     ts = str(int(now if now is not None else time.time()))
     mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {"X-Zhenxi-Timestamp": ts, "X-Zhenxi-Signature": f"v1={mac}"}
-
-
-RECORDED_STATES = ("taken", "taken_late", "skipped")   # the patient said what happened: no reminder is pushed
 
 
 def stream_channel(redis_prefix: str, user_id: str) -> str:
@@ -118,7 +115,7 @@ class Dispatcher:
         message = self.service.reminder_message(occ, plan, event.attempt, event.caregiver)
         rows: list[dict] = []
 
-        if occ.state in RECORDED_STATES:
+        if occ.state in RECORDED:
             # The patient recorded this dose after the reminder went out and before it reached us: telling them (or
             # their caregiver) to take it now would be wrong. Nothing is pushed; the ledger says why.
             rows.append({"id": uuid.uuid4(), "occurrence_id": occ.id, "event_id": event.event_id,

@@ -227,15 +227,9 @@ class BatchAcks:
             return                                  # not a reply to one of our publishes
         if batch is None:
             return
-        if data.startswith(b'{"stream":') and b'"error"' not in data:
-            batch.settle(i, None)
-        elif not data:
-            # a status reply (503 "no responders": no stream holds the subject): "NATS/1.0 503[ description]"
-            line = (headers or b"").split(b"\r\n", 1)[0].decode(errors="replace")
-            status = line[len("NATS/1.0"):].strip()
-            batch.settle(i, RuntimeError(f"no JetStream ack (status {status or 'empty reply'})"))
-        else:
-            batch.settle(i, _reply_error(data))
+        # an empty reply is a status ("NATS/1.0 503[ description]": no stream holds the subject)
+        status = "" if data else (headers or b"").split(b"\r\n", 1)[0].decode(errors="replace")[len("NATS/1.0"):]
+        batch.settle(i, _reply_outcome(data, status.strip()))
 
     async def _on_reply(self, msg) -> None:
         serial, _, index = msg.subject[len(self._prefix) + 1:].partition(".")
@@ -243,7 +237,7 @@ class BatchAcks:
             return                                  # not a reply to one of our publishes
         batch = self._open.get(int(serial))
         if batch is not None:
-            batch.settle(int(index), _ack_error(msg))
+            batch.settle(int(index), _reply_outcome(msg.data, (msg.headers or {}).get("Status", "")))
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -320,13 +314,13 @@ class _Batch:
         return [TimeoutError("no JetStream ack") if r is _NOT_YET else r for r in self.results]
 
 
-def _ack_error(msg) -> BaseException | None:
-    """None when the reply is JetStream's ack of a stored (or duplicate) message, else why it failed."""
-    data = msg.data
+def _reply_outcome(data: bytes, status: str) -> BaseException | None:
+    """None when a reply is JetStream's ack of a stored (or duplicate) message, else why it failed. ``status``: an
+    empty reply's status code (503 "no responders" when no stream holds the subject). Both send paths read acks
+    here: the wire path from the parser's raw header bytes, the public path from ``Msg.headers``."""
     if data.startswith(b'{"stream":') and b'"error"' not in data:
         return None
-    if not data:     # a status reply: 503 "no responders" when no stream holds the subject
-        status = (msg.headers or {}).get("Status", "")
+    if not data:
         return RuntimeError(f"no JetStream ack (status {status or 'empty reply'})")
     return _reply_error(data)
 

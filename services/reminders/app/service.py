@@ -56,6 +56,7 @@ def check_webhook_url(url: str, allowed: list[str], field: str) -> str:
 
 MAX_STATS_DAYS = 366
 DECIDED = ("taken", "taken_late", "skipped", "missed")
+RECORDED = ("taken", "taken_late", "skipped")     # the patient said what happened (not the automatic "missed")
 
 
 def _share(taken: int, decided: int) -> float | None:
@@ -310,7 +311,7 @@ class Reminders:
         same_kind = occ.state == state or (body.state == "taken" and occ.state in ("taken", "taken_late"))
         if same_kind and (body.at is None or occ.taken_at == taken_at):
             return occ, False   # a replay (also one retried later, which would otherwise read as late)
-        if occ.state in ("taken", "taken_late", "skipped") and if_match != occ.version:
+        if occ.state in RECORDED and if_match != occ.version:
             raise AlreadyRecordedError(details={"current": self.occurrence_out(occ).model_dump(mode="json")})
         plan = await repo.get_plan(session, user_id, occ.plan_id, lock=True, include_deleted=True)
         assert plan is not None
@@ -392,7 +393,7 @@ class Reminders:
             interval = match.interval_hours if match else None
         base = dict(occurrence_id=occ.id, hours_since_due=round(hours_since, 2), interval_hours=interval,
                     next_due_at=nxt.due_at if nxt else None, shifted_next_due_at=None)
-        if occ.state in ("taken", "taken_late", "skipped"):
+        if occ.state in RECORDED:
             return AdviceOut(**base, action="already_recorded", rule_id="ledger.already_recorded",
                              class_id=plan.drug_class or UNMATCHED, never_double=True,
                              advice=f"该次已记录为 {occ.state}，无需再服。",
