@@ -469,6 +469,11 @@ class _EmptyCellLook:
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
 
+    def _table_at(self, cx: float, cy: float) -> Any:
+        """The table (with header columns) a point on the page lies in: the lowest header above it that spans it."""
+        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        return max(tables, key=lambda t: t.y0) if tables else None
+
     def read_name(self, row: list[Token], recognise: Any, kb: KnowledgeBase) -> tuple[Token, list[Token]] | None:
         """A table row with a result (and a range or a row number) but no name, or only a garbled scrap of one
         ('sín' for 血): the detector lost or mis-boxed the name cell, most often a name of one character (钾, 钠,
@@ -488,10 +493,9 @@ class _EmptyCellLook:
         if not (any(t.column == "range" for t in row) or rownos):
             return None
         cy = float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
-        tables = [t for t in self.tables if t.columns and t.x0 <= v.cx < t.x1 and t.y0 < cy]
-        if not tables:
+        table = self._table_at(v.cx, cy)
+        if table is None:
             return None
-        table = max(tables, key=lambda t: t.y0)
         names = [c for c in table.columns if c[0] == "name"]
         if not names:
             return None
@@ -543,11 +547,10 @@ class _EmptyCellLook:
         if right is not None:
             cy = (cy + (right.box[1] + right.box[3]) / 2) / 2
         cx = (name[0] + name[2]) / 2
-        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        table = self._table_at(cx, cy)
         span = None
-        if tables:
-            span = marks.value_span(max(tables, key=lambda t: t.y0), name[2] + 2,
-                                    right.box[0] - 2 if right is not None else None)
+        if table is not None:
+            span = marks.value_span(table, name[2] + 2, right.box[0] - 2 if right is not None else None)
         elif right is not None and right.box[0] - name[2] > self.line_h:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
