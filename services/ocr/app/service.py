@@ -233,6 +233,12 @@ def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) ->
     return d < 0.2
 
 
+def _confident_code(it: RowItem) -> Indicator | None:
+    """The code the row's first name cell reads as almost surely (match score 0.9 or more), else None."""
+    ms = it.names[0][1] if it.names else []
+    return ms[0].indicator if ms and ms[0].score >= 0.9 else None
+
+
 def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
     """Rows with a result, grouped into blocks by their result column (result cells whose x-extents overlap), each
     block top to bottom."""
@@ -261,10 +267,7 @@ def repair_range_shift(kb: KnowledgeBase, items: list[RowItem], min_rows: int = 
         n = len(block)
         if n < min_rows:
             continue
-        codes = []
-        for it in block:
-            ms = it.names[0][1] if it.names else []
-            codes.append(ms[0].indicator if ms and ms[0].score >= 0.9 else None)
+        codes = [_confident_code(it) for it in block]
         ranges = [(it.range, it.parsed_range, it.unit) for it in block]
 
         def fits(i: int, j: int) -> bool | None:
@@ -713,8 +716,7 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
-        named_elsewhere = {ms[0].indicator.code for _, it in no_value for _, ms in it.names[:1]
-                           if ms and ms[0].score >= 0.9}
+        named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
         garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere)
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]
