@@ -54,7 +54,7 @@ def _line_height(tokens: list[Token]) -> float:
     return float(np.median(hs)) if hs else 20.0
 
 
-_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
 
 
 def split_stacked(tokens: list[Token], line_h: float) -> list[Token]:
@@ -66,7 +66,7 @@ def split_stacked(tokens: list[Token], line_h: float) -> list[Token]:
         text = t.text.strip()
         w, h = t.box[2] - t.box[0], t.box[3] - t.box[1]
         n = len(text)
-        if 2 <= n <= 4 and all(_CJK_CHAR.match(c) for c in text) and h >= 1.6 * line_h and w <= 1.4 * line_h \
+        if 2 <= n <= 4 and all(_CJK_TEXT.match(c) for c in text) and h >= 1.6 * line_h and w <= 1.4 * line_h \
                 and 0.6 * line_h <= h / n <= 1.8 * line_h:
             step = h / n
             out.extend(Token(c, t.score, (t.box[0], t.box[1] + i * step, t.box[2], t.box[1] + (i + 1) * step),
@@ -316,9 +316,6 @@ def _borrow_name_column(tables: list[Table]) -> None:
                 t.columns.append((_NAME_HEADER, nx0, nx1))
                 t.columns.sort(key=lambda c: c[1])
             break
-
-
-_CJK_TEXT = re.compile(r"[\u4e00-\u9fff]")
 
 
 def column_hint(table: Table, tok: Token) -> str | None:

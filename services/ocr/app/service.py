@@ -233,6 +233,12 @@ def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) ->
     return d < 0.2
 
 
+def _confident_code(it: RowItem) -> Indicator | None:
+    """The code the row's first name cell reads as almost surely (match score 0.9 or more), else None."""
+    ms = it.names[0][1] if it.names else []
+    return ms[0].indicator if ms and ms[0].score >= 0.9 else None
+
+
 def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
     """Rows with a result, grouped into blocks by their result column (result cells whose x-extents overlap), each
     block top to bottom."""
@@ -261,10 +267,7 @@ def repair_range_shift(kb: KnowledgeBase, items: list[RowItem], min_rows: int = 
         n = len(block)
         if n < min_rows:
             continue
-        codes = []
-        for it in block:
-            ms = it.names[0][1] if it.names else []
-            codes.append(ms[0].indicator if ms and ms[0].score >= 0.9 else None)
+        codes = [_confident_code(it) for it in block]
         ranges = [(it.range, it.parsed_range, it.unit) for it in block]
 
         def fits(i: int, j: int) -> bool | None:
@@ -469,6 +472,11 @@ class _EmptyCellLook:
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
 
+    def _table_at(self, cx: float, cy: float) -> Any:
+        """The table (with header columns) a point on the page lies in: the lowest header above it that spans it."""
+        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        return max(tables, key=lambda t: t.y0) if tables else None
+
     def read_name(self, row: list[Token], recognise: Any, kb: KnowledgeBase) -> tuple[Token, list[Token]] | None:
         """A table row with a result (and a range or a row number) but no name, or only a garbled scrap of one
         ('sín' for 血): the detector lost or mis-boxed the name cell, most often a name of one character (钾, 钠,
@@ -488,10 +496,9 @@ class _EmptyCellLook:
         if not (any(t.column == "range" for t in row) or rownos):
             return None
         cy = float(np.median([(t.box[1] + t.box[3]) / 2 for t in row]))
-        tables = [t for t in self.tables if t.columns and t.x0 <= v.cx < t.x1 and t.y0 < cy]
-        if not tables:
+        table = self._table_at(v.cx, cy)
+        if table is None:
             return None
-        table = max(tables, key=lambda t: t.y0)
         names = [c for c in table.columns if c[0] == "name"]
         if not names:
             return None
@@ -543,11 +550,10 @@ class _EmptyCellLook:
         if right is not None:
             cy = (cy + (right.box[1] + right.box[3]) / 2) / 2
         cx = (name[0] + name[2]) / 2
-        tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
+        table = self._table_at(cx, cy)
         span = None
-        if tables:
-            span = marks.value_span(max(tables, key=lambda t: t.y0), name[2] + 2,
-                                    right.box[0] - 2 if right is not None else None)
+        if table is not None:
+            span = marks.value_span(table, name[2] + 2, right.box[0] - 2 if right is not None else None)
         elif right is not None and right.box[0] - name[2] > self.line_h:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
@@ -710,8 +716,7 @@ class LabReportParser:
                 rec["row"] = it.row_no
                 indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
-        named_elsewhere = {ms[0].indicator.code for _, it in no_value for _, ms in it.names[:1]
-                           if ms and ms[0].score >= 0.9}
+        named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
         garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere)
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]
