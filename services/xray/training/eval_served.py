@@ -53,8 +53,8 @@ def detector_best(part: str, rows, works) -> np.ndarray:
     """Best box score inside the lungs per film (0 when none), exactly as the analyzer computes it."""
     cache = HERE / "cache" / f"served_detector_{part}.npz"
     names = np.array([r["folder"] + "/" + r["image"] for r in rows])
-    if cache.exists() and np.array_equal(np.load(cache)["names"], names):
-        return np.load(cache)["D"]
+    if cache.exists() and np.array_equal((z := np.load(cache))["names"], names):
+        return z["D"]
     from app.analyzer import work_lungs
     from app.inference import ChestModel, Detector
     chest, det = ChestModel(COMMITTED, threads=1), Detector(threads=1)
@@ -110,6 +110,7 @@ def main() -> None:
     works = works_for(rows)
     D = detector_best(part, rows, works)
     Y = np.array([[float(r[k]) for k in FINDINGS] for r in rows])
+    Y15 = np.concatenate([Y, np.array([[1.0 - float(r.get("no_finding") or 0)] for r in rows])], 1)  # + abnormal
     nih = np.array([r["folder"] == "cxr_nih14" for r in rows])
     report = {"part": part, "films": len(rows), "films_nih14": int(nih.sum()), "candidates": {}}
     arrays = []
@@ -153,7 +154,6 @@ def main() -> None:
         path = args.onnx[-1]
         meta = json.loads(path.with_suffix(".json").read_text())
         served = arrays[-1][1]
-        Y15 = np.concatenate([Y, np.array([[1.0 - float(r.get("no_finding") or 0)] for r in rows])], 1)
         new = dict(meta["thresholds"])
         for k, name in enumerate(meta["labels"]):
             if name not in meta.get("measurement_heads", {}):
@@ -174,12 +174,11 @@ def main() -> None:
             mix = c.get("served_mixed", {}).get("per_finding", {}).get(f, float("nan"))
             cells.append(f"{c['served_nih14']['per_finding'][f]:.3f}/{mix:.3f}".rjust(16))
         print(f"{f:<20}" + "".join(cells))
-    Y15 = np.concatenate([Y, np.array([[1.0 - float(r.get("no_finding") or 0)] for r in rows])], 1)
+    (HERE / "runs").mkdir(exist_ok=True)
     np.savez(HERE / "runs" / f"eval_served_{part}{args.tag}.npz", Y=Y15, nih=nih,
              network=np.stack([a[0] for a in arrays]), served=np.stack([a[1] for a in arrays]))
     report["seconds"] = round(time.time() - t0)
     report["load_avg"] = [round(x, 2) for x in os.getloadavg()]
-    (HERE / "runs").mkdir(exist_ok=True)
     (HERE / "runs" / f"eval_served_{part}{args.tag}.json").write_text(json.dumps(report, indent=1))
 
 

@@ -91,10 +91,8 @@ def main() -> None:
         return np.array([[dice(m, g) for m, g in zip(masks_fn(i), G[i])] for i in range(len(G))])
 
     def post(p, thr=(0.5, 0.5, 0.5), fill=False):
-        ms = [largest_component(c >= t) for c, t in zip(p, thr)]
-        if fill:
-            ms = [fill_holes(m) for m in ms]
-        return np.stack(ms)
+        ms = binarize(p, thr)
+        return np.stack([fill_holes(m) for m in ms]) if fill else ms
 
     rows = {}
     rows["binary (served)"] = score(lambda i: resize_masks(binarize(P[i]), W, H))
