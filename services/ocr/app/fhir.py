@@ -69,9 +69,12 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
         rr["text"] = ref["text"]
     if rr:
         obs["referenceRange"] = [rr]
-    if ind.get("flag"):
-        code, display = _INTERPRETATION.get(ind["flag"], (ind["flag"], ind["flag"]))
-        obs["interpretation"] = [{"coding": [{"system": INTERPRETATION_SYSTEM, "code": code, "display": display}]}]
+    # the sheet's flag first; a value beyond a critical limit adds HH/LL beside it (never in its place)
+    flags = [f for f in (ind.get("flag"), ind.get("flag_critical")) if f]
+    if flags:
+        obs["interpretation"] = [
+            {"coding": [{"system": INTERPRETATION_SYSTEM, "code": code, "display": display}]}
+            for code, display in dict.fromkeys(_INTERPRETATION.get(f, (f, f)) for f in flags)]
     return obs
 
 

@@ -61,11 +61,17 @@ class Indicator(BaseModel):
     unit: str | None
     unit_text: str | None = Field(description="the unit as printed, null when none was printed")
     reference: Reference
-    flag: Flag | None = Field(description="printed arrow/letter when present, else value vs range (HH/LL beyond "
-                                          "critical limits; POS/NEG for qualitative results)")
+    flag: Flag | None = Field(description="the sheet's flag: the printed arrow/letter when present, else value vs "
+                                          "the printed range, else vs the knowledge base's range; HH/LL only where "
+                                          "the sheet prints them (↑↑, HH); POS/NEG for qualitative results. A "
+                                          "critical value never overrides it: see `critical` / `flag_critical`")
     flag_printed: Flag | None
     flag_computed: Flag | None
-    critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits")
+    critical: bool = Field(description="value beyond the knowledge base's critical (危急值) limits, whatever the "
+                                       "sheet printed (a `critical_value` warning names it)")
+    flag_critical: Literal["HH", "LL"] | None = Field(None, description="HH / LL when the value is beyond the "
+                                                                        "knowledge base's critical high / low limit, "
+                                                                        "else null: what critical alerts read")
     confidence: float = Field(description="recognition score (value, name) times the structural agreement "
                                           "(field_confidence.structure); needs_review when below 0.80")
     field_confidence: FieldConfidence

@@ -125,6 +125,7 @@ def _reading_score(result: dict[str, Any]) -> float:
 
 
 _PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
+_CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
 def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
@@ -837,6 +838,7 @@ class LabReportParser:
             "reference": {"low": pr.low if pr else None, "high": pr.high if pr else None,
                           "text": pr.text if pr else None, "source": "printed" if pr else None},
             "flag": flag, "flag_printed": it.flag_code, "flag_computed": None, "critical": False,
+            "flag_critical": None,
             "confidence": round(conf, 3),
             "field_confidence": {"name": round(min(c.score for c, _ in it.names), 3),
                                  "value": round(it.value.score, 3),
@@ -944,7 +946,7 @@ class LabReportParser:
                 computed = interpret(pv.number, plow_p, phigh_p, low_inclusive=pr.low_inclusive or not strict,
                                      high_inclusive=pr.high_inclusive or not strict)
             elif reference["source"] == "default" and unit_known:
-                computed = interpret(value, low, high, ind.critical)
+                computed = interpret(value, low, high)
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
         printed = it.flag_code
@@ -966,13 +968,19 @@ class LabReportParser:
         if it.flag is not None:
             fm = re.search(r"[↑↓⬆⬇▲▼]{1,2}|偏高|偏低|HH|LL|H|L|\*|阳性|异常", it.flag.text)
             flag_mark = fm.group(0) if fm else it.flag.text
-        # beyond a 危急值 limit the flag says so (LL/HH, the package's check), in the direction the sheet and the
-        # value agree on
+        # beyond a 危急值 limit (the package's check, on the knowledge base's limits): said in its own field and a
+        # warning, never written over the sheet's flag. The sheet prints H/L; HH/LL in `flag` only when it prints
+        # them (↑↑, HH). With no printed mark or range and no default range, the limit gives the direction.
         crit_flag = (interpret(value, None, None, ind.critical)
                      if value is not None and ind.critical is not None and unit_known else None)
         critical = crit_flag is not None
-        if critical and (flag is None or same_direction(flag, crit_flag)):
-            flag = crit_flag
+        if critical:
+            if flag is None:
+                flag = _CRITICAL_DIRECTION[crit_flag]
+            warnings.append({"code": "critical_value", "indicator": ind.code,
+                             "message": f"{ind.name} {_value_text(it, pv)} 超出危急值界限({crit_flag})，请尽快就医。 "
+                                        f"{ind.name_en or ind.code} {_value_text(it, pv)} is beyond a critical limit "
+                                        f"({crit_flag}); the sheet's flag ({flag}) is kept."})
         # ---- plausibility ------------------------------------------------------------------------------------
         if value is not None and high not in (None, 0) and value > 50 * abs(high):
             review_reasons.append("implausible_value")
@@ -1025,7 +1033,7 @@ class LabReportParser:
             "qualitative": pv.qualitative,
             "unit": unit, "unit_text": unit_text,
             "reference": reference, "flag": flag, "flag_printed": printed, "flag_computed": computed,
-            "critical": bool(critical),
+            "critical": bool(critical), "flag_critical": crit_flag,
             "confidence": round(overall, 3), "field_confidence": field_conf,
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)

@@ -24,3 +24,11 @@ def test_bundle_of_observations():
     assert "subject" not in glu
     pro = b["entry"][1]["resource"]
     assert pro["valueString"] == "阴性" and pro["referenceRange"][0] == {"text": "阴性"}
+
+
+def test_a_critical_value_adds_its_interpretation_beside_the_sheets():
+    b = to_bundle({"report_type": "glucose", "header": {},
+                   "indicators": [_ind(value=30.1, flag="H", flag_critical="HH"), _ind(flag="H", flag_critical=None)]})
+    crit, plain = (e["resource"]["interpretation"] for e in b["entry"])
+    assert [i["coding"][0]["code"] for i in crit] == ["H", "HH"]
+    assert [i["coding"][0]["code"] for i in plain] == ["H"]

@@ -107,6 +107,28 @@ def test_printed_flag_disagreeing_with_range_is_kept_with_warning(parser):
     assert any(w["code"] == "flag_disagrees_with_range" for w in out["warnings"])
 
 
+def test_a_critical_value_never_overrides_the_sheets_flag(parser):
+    """The sheet prints ↑ (or a range the value is above) for a value beyond the 危急值 limit: `flag` stays the
+    sheet's H/L; the critical limit is said in `critical`, `flag_critical` (HH/LL) and a `critical_value` warning.
+    With neither range nor mark printed, the default range gives H/L and the limit still gives HH/LL."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("白细胞计数", 40, 150, 170), ("35.2↑", 300, 360, 170), ("3.5-9.5", 420, 500, 170),
+             ("10^9/L", 600, 670, 170),
+             ("中性粒细胞绝对值", 40, 200, 210), ("0.31", 300, 350, 210), ("1.8-6.3", 420, 500, 210),
+             ("10^9/L", 600, 670, 210),
+             ("血红蛋白", 40, 130, 250), ("131", 300, 340, 250), ("130-175", 420, 510, 250), ("g/L", 600, 640, 250),
+             ("血小板计数", 40, 150, 290), ("1200", 300, 350, 290), ("10^9/L", 600, 670, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    wbc, neut, hgb, plt = by["WBC"], by["NEUT#"], by["HGB"], by["PLT"]
+    assert (wbc["flag"], wbc["flag_printed"], wbc["critical"], wbc["flag_critical"]) == ("H", "H", True, "HH")
+    assert (neut["flag"], neut["flag_printed"], neut["critical"], neut["flag_critical"]) == ("L", None, True, "LL")
+    assert plt["reference"]["source"] == "default" and plt["flag"] == "H" and plt["flag_critical"] == "HH"
+    assert (hgb["flag"], hgb["critical"], hgb["flag_critical"]) == ("N", False, None)
+    crit = {w["indicator"] for w in out["warnings"] if w["code"] == "critical_value"}
+    assert crit == {"WBC", "NEUT#", "PLT"}
+
+
 def test_unknown_layout_gives_empty_result_with_reason(parser):
     from PIL import Image, ImageDraw
 

@@ -18,6 +18,7 @@ from .downstream import Downstream, InputRefused, SectionUnavailable
 FLAG_FROM_STATUS = {"critical_high": "HH", "critical_low": "LL", "high": "H", "low": "L", "normal": "N",
                     "positive": "POS"}
 NEGATIVE_WORDS = ("negative", "阴性", "-")
+CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
 @dataclass
@@ -59,7 +60,8 @@ FLAGS = ("L", "N", "H", "LL", "HH", "POS", "NEG", "ABN")
 
 def _flag(ind: dict[str, Any], status: str | None, nlp_flag: str | None = None) -> str | None:
     """One flag vocabulary everywhere: L N H LL HH POS NEG ABN. nlp's own flag first (it already speaks this
-    vocabulary), then its older ``status`` word, then what the sheet printed."""
+    vocabulary), then its older ``status`` word, then OCR's: the sheet's flag, raised to OCR's critical flag
+    (HH/LL, its own field since the sheet's H/L is never overwritten there) when both point the same way."""
     if nlp_flag in FLAGS:
         return nlp_flag
     if status in FLAG_FROM_STATUS:
@@ -70,6 +72,9 @@ def _flag(ind: dict[str, Any], status: str | None, nlp_flag: str | None = None) 
     printed = ind.get("flag")
     if printed == "A":
         return "ABN"
+    crit = ind.get("flag_critical")
+    if crit in CRITICAL_DIRECTION and printed in (None, CRITICAL_DIRECTION[crit], crit):
+        return crit
     return printed
 
 
