@@ -141,13 +141,14 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
-def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]
-                        ) -> list[tuple[float, Indicator]]:
+def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
+                        readings: tuple[str, ...] | list[str] = ()) -> list[tuple[float, Indicator]]:
     """The codes a name garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) may stand
     for, best first, with the name's similarity: only where the rest of the row vouches for the code. Among the
     unused codes of the panels this sheet holds, a printed unit must be one of the code's units and a printed range
     must sit on the code's scale (else the value must). A garbled name keeps its length ('病理管型' is another test
-    than '管型', not a misreading of it)."""
+    than '管型', not a misreading of it). ``readings``: the name cell recognised again on its own (see
+    _reread_names); a code's similarity is its best over the page's reading and these."""
     from rapidfuzz import fuzz
 
     pv, pr = it.parsed_value, it.parsed_range
@@ -157,6 +158,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
     if len(printed) < 3:
         return []
+    texts = [printed] + [t for r in readings if len(t := "".join(re.findall(r"[\u4e00-\u9fff]", r))) >= 3]
     scored = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels:
@@ -176,8 +178,8 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
         elif not (max(dr.low or 0.0, 0.0) / 3 <= res[1] * pv.number <= 3 * dr.high):
             continue  # no range printed: at least the value on this code's scale
         names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
-        best = max((fuzz.ratio(printed, n) / 100 for n in names
-                    if len(n) >= 3 and min(len(n), len(printed)) >= 0.8 * max(len(n), len(printed))), default=0.0)
+        best = max((fuzz.ratio(t, n) / 100 for t in texts for n in names
+                    if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
         if best > 0:
             scored.append((best, ind))
     scored.sort(key=lambda x: -x[0])
@@ -192,16 +194,18 @@ def _garbled_need(it: RowItem) -> float:
 
 
 def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str], panels: set[str],
-                         named_elsewhere: set[str] = frozenset(), margin: float = 0.1
-                         ) -> dict[int, tuple[Indicator, float, str]]:
+                         named_elsewhere: set[str] = frozenset(), margin: float = 0.1,
+                         readings: dict[int, list[str]] | None = None) -> dict[int, tuple[Indicator, float, str]]:
     """Codes for the rows whose names were garbled past the fuzzy matcher, decided jointly so that two such rows
     never trade values (a urine sheet prints several /μL counts on one scale, so a garbled 白细胞 row fits the 红细胞
     code too). A row gets a code only when the code is clearly its best (by ``margin``) AND the row is clearly the
     code's best among all garbled rows: two rows that contend for one code get neither. A code whose own name was
     read on a row of this sheet (its result lost) is never given to another row: that row's value is not its own.
-    Returns {index in items: (indicator, confidence, 'fuzzy')}; the confidence says it was a guess."""
-    cands = [[(s, ind) for s, ind in _garbled_candidates(kb, it, used, panels) if ind.code not in named_elsewhere]
-             for it in items]
+    Returns {index in items: (indicator, confidence, 'fuzzy')}; the confidence says it was a guess.
+    ``readings``: {index in items: the name cell recognised again on its own}."""
+    readings = readings or {}
+    cands = [[(s, ind) for s, ind in _garbled_candidates(kb, it, used, panels, readings.get(k, ()))
+              if ind.code not in named_elsewhere] for k, it in enumerate(items)]
     out: dict[int, tuple[Indicator, float, str]] = {}
     for k, (it, cs) in enumerate(zip(items, cands)):
         if not cs or cs[0][0] < _garbled_need(it) or (len(cs) > 1 and cs[0][0] - cs[1][0] < margin):
@@ -635,6 +639,7 @@ class LabReportParser:
         header_rows = 0
         row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
         table_top: dict[int, float] = {}  # per page: the bottom of the first column-header row
+        lookers: dict[int, _EmptyCellLook] = {}
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             all_tokens.extend(tokens)
@@ -645,6 +650,7 @@ class LabReportParser:
             outside_tokens.extend(lay.outside)
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
+            lookers[pno] = looker
             for row in lay.rows:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:
@@ -718,7 +724,9 @@ class LabReportParser:
                 indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
         named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
-        garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere)
+        readings = self._reread_names(uncoded, lookers, used, panels_seen)
+        garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere,
+                                       readings=readings)
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]
             rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
@@ -739,6 +747,43 @@ class LabReportParser:
                                         "No lab indicators were recognised: not a lab report, or an unknown layout."})
         return {"report_type": rtype, "header": header, "indicators": indicators, "warnings": warnings,
                 "knowledge_version": self.kb.version, "layout": {"header_rows": header_rows}}
+
+    def _reread_names(self, uncoded: list[tuple[int, RowItem, int]], lookers: dict[int, "_EmptyCellLook"],
+                      used: set[str], panels: set[str]) -> dict[int, list[str]]:
+        """A second look at the names garbled past the fuzzy matcher (dot-matrix print: '淋巴组临绝对位'): only rows
+        that have a result and a code their unit and range vouch for (some name likeness), so a name the knowledge
+        base simply lacks is rarely looked at twice. The name cell is cut out and recognised on its own, as cut
+        and slightly blurred (which joins the dots); one recognition call for all such rows. The readings only
+        feed the joint garbled-name match, with its thresholds and margins unchanged."""
+        crops: list[np.ndarray] = []
+        owner: list[int] = []
+        for n, (_, it, pno) in enumerate(uncoded):
+            looker = lookers.get(pno)
+            if looker is None or not it.names:
+                continue
+            cands = _garbled_candidates(self.kb, it, used, panels)
+            if not cands or cands[0][0] < 0.4:
+                continue
+            img = looker.straight()
+            x0, y0, x1, y1 = it.names[0][0].box
+            pad = 0.15 * (y1 - y0)
+            ya, yb = int(max(0, y0 - pad)), int(min(img.shape[0], y1 + pad))
+            xa, xb = int(max(0, x0 - pad)), int(min(img.shape[1], x1 + pad))
+            if yb - ya < 6 or xb - xa < 6:
+                continue
+            crop = img[ya:yb, xa:xb]
+            if crop.ndim == 2:
+                crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+            crop = np.ascontiguousarray(crop)
+            crops += [crop, cv2.GaussianBlur(crop, (0, 0), 0.8)]
+            owner += [n, n]
+        out: dict[int, list[str]] = {}
+        if not crops:
+            return out
+        for n, (text, score) in zip(owner, self.engine.recognise(crops)):
+            if score >= 0.5 and text.strip():
+                out.setdefault(n, []).append(text.strip())
+        return out
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
                        row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None

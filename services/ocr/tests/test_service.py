@@ -731,6 +731,39 @@ def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
     assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯"
 
 
+def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_font):
+    """Dot-matrix print: the page's recognition garbled 淋巴细胞绝对值 into 淋巴组临绝对位, too far from any name for
+    the fuzzy matcher and for the garbled-name pass (4 of 7 characters). The row has a result and a range on
+    LYMPH#'s scale, so its name cell is cut out and recognised again on its own, and the row comes back as LYMPH#
+    instead of an uncoded row. A row whose cell really holds a name the knowledge base lacks stays uncoded."""
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", (760, 420), (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None),
+             ("白细胞计数", 40, 170, None), ("6.52", 300, 170, None), ("3.50-9.50", 440, 170, None),
+             ("淋巴细胞百分比", 40, 210, None), ("29.3", 300, 210, None), ("20.0-50.0", 440, 210, None),
+             ("淋巴细胞绝对值", 40, 250, "淋巴组临绝对位"), ("1.70", 300, 250, None), ("1.10-3.20", 440, 250, None),
+             ("抗核抗体比值", 40, 290, "抗核抗休比值"), ("0.02", 300, 290, None), ("0.00-0.06", 440, 290, None)]
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, 0.73 if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["LYMPH#"]["value"] == 1.7 and by["LYMPH#"]["flag"] == "N"
+    assert by["LYMPH#"]["name_printed"] == "淋巴组临绝对位"  # what the page read; the code says what it was
+    assert [i["value"] for i in out["indicators"] if i["code"] is None] == [0.02]
+
+
 def test_a_block_whose_header_sits_one_column_off_is_realigned_by_content(parser):
     """The right block's 结果 header word was lost, so its results stand under 参考范围 and its ranges under 单位.
     A result followed by its range was still read, but one without a range (大红细胞 0.10, 尿路感染信息 未提示)
