@@ -186,6 +186,11 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     return scored
 
 
+def _named_exactly(it: RowItem) -> bool:
+    """The row's name is printed as the knowledge base spells it (a name, alias or known misreading)."""
+    return any(m.how == "exact" for _, ms in it.names for m in ms)
+
+
 def _garbled_need(it: RowItem) -> float:
     """More than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
     for the code, the closer the name must be."""
@@ -704,24 +709,33 @@ class LabReportParser:
                     _prefer_stool(self.kb, it)
                 elif urine_sheet:
                     _prefer_urine(self.kb, it)
-                choice = choose_indicator(self.kb, it, used, panels_seen)
-                if choice is None:
-                    # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
-                    # μL and per HP): returned as printed rather than dropped
-                    if it.names:
-                        rec = self._uncoded_record(it, pno)
-                        if rec is not None:
-                            rec["row"] = it.row_no
-                            uncoded.append((len(indicators), it, pno))
-                            indicators.append(rec)
-                    continue
-                ind, name_conf, how = choice
-                rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
-                if rec is None:
-                    continue
-                used.add(ind.code)
-                rec["row"] = it.row_no
-                indicators.append(rec)
+        # rows whose name is printed exactly claim their codes first, then the fuzzily read ones take what is left
+        # (a garbled '尿白细胞酯梅', leukocyte esterase, must not take U-WBC from the '尿白细胞计数' row below it);
+        # the rows come back in their printed order
+        rows = [(pno, it) for pno, items in items_per_page for it in items]
+        built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
+        for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
+            choice = choose_indicator(self.kb, it, used, panels_seen)
+            if choice is None:
+                # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
+                # μL and per HP): returned as printed rather than dropped
+                if it.names:
+                    rec = self._uncoded_record(it, pno)
+                    if rec is not None:
+                        rec["row"] = it.row_no
+                        built.append((order, rec, it, pno, True))
+                continue
+            ind, name_conf, how = choice
+            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
+            if rec is None:
+                continue
+            used.add(ind.code)
+            rec["row"] = it.row_no
+            built.append((order, rec, it, pno, False))
+        for _, rec, it, pno, is_uncoded in sorted(built, key=lambda b: b[0]):
+            if is_uncoded:
+                uncoded.append((len(indicators), it, pno))
+            indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
         named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
         readings = self._reread_names(uncoded, lookers, used, panels_seen)

@@ -731,6 +731,21 @@ def test_a_name_the_detector_lost_is_read_from_the_name_cell(parser, _cjk_font):
     assert by["Cl"]["value"] == 107.7 and by["Cl"]["name_printed"] == "氯"
 
 
+def test_a_row_named_exactly_keeps_its_code_from_a_garbled_row_above_it(parser):
+    """A garbled 尿白细胞酯酶 ('尿白细胞酯梅', the esterase pad) is fuzzily closest to 尿白细胞 (U-WBC). Read in
+    printed order it took U-WBC, and the 尿白细胞计数 row below, printed exactly, came back uncoded. Rows named
+    exactly claim their codes first; the rows still come back in printed order."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 130, 170), ("阴性", 300, 350, 170), ("阴性", 420, 470, 170),
+             ("尿白细胞酯梅", 40, 190, 210), ("25", 300, 330, 210),
+             ("尿白细胞计数", 40, 190, 250), ("10.7", 300, 350, 250), ("0.0-28.0", 420, 510, 250), ("/uL", 600, 640, 250),
+             ("尿红细胞计数", 40, 190, 290), ("12.7", 300, 350, 290), ("0.0-18.4", 420, 510, 290), ("/uL", 600, 640, 290)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-WBC"]["value"] == 10.7 and by["U-WBC"]["name_printed"] == "尿白细胞计数"
+    assert [i["name_printed"] for i in out["indicators"]] == ["尿蛋白", "尿白细胞酯梅", "尿白细胞计数", "尿红细胞计数"]
+
+
 def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_font):
     """Dot-matrix print: the page's recognition garbled 淋巴细胞绝对值 into 淋巴组临绝对位, too far from any name for
     the fuzzy matcher and for the garbled-name pass (4 of 7 characters). The row has a result and a range on
