@@ -186,6 +186,17 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     return scored
 
 
+def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
+    """The panels a garbled name may come from: those read on the sheet, and all the panels of a composite report
+    (生化: liver, kidney, lipids, electrolytes, glucose, cardiac) two of whose panels were read there. A 生化 sheet
+    whose only glucose row (葡萄糖) was garbled still holds glucose."""
+    out = set(panels)
+    for rt in kb.report_types.values():
+        if rt.panels and len(panels & set(rt.panels)) >= 2:
+            out |= set(rt.panels)
+    return out
+
+
 def _named_exactly(it: RowItem) -> bool:
     """The row's name is printed as the knowledge base spells it (a name, alias or known misreading)."""
     return any(m.how == "exact" for _, ms in it.names for m in ms)
@@ -738,8 +749,9 @@ class LabReportParser:
             indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
         named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
-        readings = self._reread_names(uncoded, lookers, used, panels_seen)
-        garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, panels_seen, named_elsewhere,
+        near = _composite_panels(self.kb, panels_seen)
+        readings = self._reread_names(uncoded, lookers, used, near)
+        garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, near, named_elsewhere,
                                        readings=readings)
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]

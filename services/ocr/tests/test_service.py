@@ -746,6 +746,23 @@ def test_a_row_named_exactly_keeps_its_code_from_a_garbled_row_above_it(parser):
     assert [i["name_printed"] for i in out["indicators"]] == ["尿蛋白", "尿白细胞酯梅", "尿白细胞计数", "尿红细胞计数"]
 
 
+def test_a_garbled_name_on_a_chemistry_sheet_may_be_of_a_panel_no_other_row_holds(parser):
+    """A 生化 sheet with liver and kidney rows whose one glucose row was garbled (葡萄糖 → '葡萄希'): glucose is a
+    panel of the same composite report, so the garbled-name pass may give the row GLU (its unit and range on
+    GLU's scale). Before, only the panels read on the sheet were candidates and the row came back uncoded."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("丙氨酸氨基转移酶", 40, 200, 170), ("39", 300, 330, 170), ("9-50", 420, 470, 170), ("U/L", 600, 640, 170),
+             ("天门冬氨酸氨基转移酶", 40, 220, 210), ("23", 300, 330, 210), ("15-40", 420, 480, 210),
+             ("U/L", 600, 640, 210),
+             ("肌酐", 40, 100, 250), ("61", 300, 330, 250), ("57-111", 420, 490, 250), ("μmol/L", 600, 670, 250),
+             ("尿素", 40, 100, 290), ("5.39", 300, 350, 290), ("3.10-8.00", 420, 510, 290), ("mmol/L", 600, 670, 290),
+             ("葡萄希", 40, 120, 330), ("6.47", 300, 350, 330), ("3.90-6.10", 420, 510, 330), ("mmol/L", 600, 670, 330)]
+    out = parser._assemble(*_page(cells))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["GLU"]["value"] == 6.47 and by["GLU"]["flag"] == "H" and by["GLU"]["name_printed"] == "葡萄希"
+    assert [i for i in out["indicators"] if i["code"] is None] == []
+
+
 def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_font):
     """Dot-matrix print: the page's recognition garbled 淋巴细胞绝对值 into 淋巴组临绝对位, too far from any name for
     the fuzzy matcher and for the garbled-name pass (4 of 7 characters). The row has a result and a range on
