@@ -186,6 +186,15 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     return scored
 
 
+def _against_printed(pv: Any, pr: Any, low: float | None, high: float | None) -> str | None:
+    """L/N/H of a printed result against its printed range (bounds ``low``/``high`` as printed): '<8' excludes 8
+    itself, '>60' excludes 60; but a result printed with a comparator ('<3.40' against '<3.4') is a detection
+    limit, not a value on the bound. One rule for coded and uncoded rows."""
+    strict = pv.comparator is None
+    return interpret(pv.number, low, high, low_inclusive=pr.low_inclusive or not strict,
+                     high_inclusive=pr.high_inclusive or not strict)
+
+
 def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
     """The panels a garbled name may come from: those read on the sheet, and all the panels of a composite report
     (生化: liver, kidney, lipids, electrolytes, glucose, cardiac) two of whose panels were read there. A 生化 sheet
@@ -876,9 +885,7 @@ class LabReportParser:
             flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
         if flag is None:
             if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
-                flag = interpret(pv.number, pr.low, pr.high)
-                if flag == "N" and pr.high is not None and not pr.high_inclusive and pv.number >= pr.high:
-                    flag = "H"
+                flag = _against_printed(pv, pr, pr.low, pr.high)
             elif pv.qualitative is not None:
                 flag = "NEG" if pv.qualitative == "negative" else "POS"
         # confidence: recognition × agreement with the printed structure. A name the knowledge base lacks is not
@@ -1011,11 +1018,7 @@ class LabReportParser:
         if value is not None:
             if pr is not None and pv.number is not None:
                 # value vs the printed range, both as printed (no unit conversion, no knowledge-base limits)
-                # '<8' excludes 8 itself, '>60' excludes 60; but a result printed with a comparator ('<3.40'
-                # against '<3.4') is a detection limit, not a value on the bound
-                strict = pv.comparator is None
-                computed = interpret(pv.number, plow_p, phigh_p, low_inclusive=pr.low_inclusive or not strict,
-                                     high_inclusive=pr.high_inclusive or not strict)
+                computed = _against_printed(pv, pr, plow_p, phigh_p)
             elif reference["source"] == "default" and unit_known:
                 computed = interpret(value, low, high)
         elif pv.qualitative is not None:

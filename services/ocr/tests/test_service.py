@@ -763,6 +763,19 @@ def test_a_garbled_name_on_a_chemistry_sheet_may_be_of_a_panel_no_other_row_hold
     assert [i for i in out["indicators"] if i["code"] is None] == []
 
 
+def test_a_row_the_knowledge_base_lacks_is_flagged_against_its_range_as_a_coded_row_is(parser):
+    """One rule for coded and uncoded rows: a result printed with a comparator ('<3.40' against '<3.4') is a
+    detection limit, within the range; a bare result on a strict bound ('60' against '>60') is outside it. The
+    uncoded path flagged the first H and the second N."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120),
+             ("抗核抗体比值", 40, 180, 170), ("<3.40", 300, 350, 170), ("<3.4", 420, 470, 170),
+             ("某酶清除指数", 40, 180, 210), ("60", 300, 330, 210), (">60", 420, 470, 210)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["抗核抗体比值"]["code"] is None and by["抗核抗体比值"]["flag"] == "N"
+    assert by["某酶清除指数"]["code"] is None and by["某酶清除指数"]["flag"] == "L"
+
+
 def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_font):
     """Dot-matrix print: the page's recognition garbled 淋巴细胞绝对值 into 淋巴组临绝对位, too far from any name for
     the fuzzy matcher and for the garbled-name pass (4 of 7 characters). The row has a result and a range on
