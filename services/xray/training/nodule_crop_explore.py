@@ -163,6 +163,41 @@ def config_dets(recs, keys, mode, region, j, fuse_iou=0.3):
     return out
 
 
+def soft_dets(recs, keys, j, factor: float, dilate: int = 15, mode: str = "mean", fuse_iou: float = 0.3):
+    """As served with an ``off_lungs`` block: fused, kept inside the hull, x ``factor`` off the masks grown by
+    ``dilate`` px."""
+    out = []
+    for r in recs:
+        reg = r.setdefault("_reg", {})
+        for k in ("hull", f"dilate{dilate}"):
+            if k not in reg:
+                reg[k] = region_mask(r["lung"], k)
+        d = keep_in(fuse([r["views"][(j, *k)] for k in keys], fuse_iou, mode), reg["hull"])
+        on = reg[f"dilate{dilate}"]
+        out.append([(s if keep_in([(s, b)], on) else s * factor, b) for s, b in d])
+    return out
+
+
+def pooled_threshold(part: str, inference: dict, fp: float = 1.0) -> tuple[float, float]:
+    """Operating score that does not hang on one crop: the score at ``fp`` false positives per image with the
+    detections of the served lung box and of every jittered box pooled (each crop of each image counted as an image).
+    Returns (threshold, pooled sensitivity). Reads (or collects) the cache of ``collect``."""
+    p = CACHE / f"nodule_crops_{part}.pkl"
+    if not p.exists():
+        CACHE.mkdir(exist_ok=True)
+        p.write_bytes(pickle.dumps(collect(part, 6, 0.015)))
+    recs = pickle.loads(p.read_bytes())
+    keys = [(float(v["margin"]), int(v["size"]), bool(v["flip"])) for v in inference["views"]]
+    off = inference.get("off_lungs") or {}
+    dets, gts = [], []
+    for j in range(len(recs[0]["bases"])):
+        dets += soft_dets(recs, keys, j, float(off.get("factor", 1.0)), int(off.get("dilate", 15)),
+                          fuse_iou=float(inference.get("fuse_iou", 0.3)))
+        gts += [r["gts"] for r in recs]
+    sens, thr = sensitivity_at_fp(dets, gts, fp)
+    return float(thr), float(sens)
+
+
 def froc(dets, gts):
     return [sensitivity_at_fp(dets, gts, fp)[0] for fp in FPS]
 
