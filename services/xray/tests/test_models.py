@@ -243,9 +243,10 @@ def test_served_detector_down_weights_boxes_between_the_lungs(datasets):
         work, lung = _work_and_lungs(datasets, r["image"])
         on = lung_region(lung, f"dilate{det.off_lungs_dilate}")
         det.off_lungs_factor = 1.0
-        plain = det.run([work], conf=0.01, lungs=[lung])[0]
+        plain = det.run([work], conf=0.05, lungs=[lung])[0]
+        assert len(plain) < 20  # no box lost to the 20-box cap, which the re-ranking could change
         det.off_lungs_factor = factor
-        served = {tuple(round(x, 3) for x in d["box"]): d["score"] for d in det.run([work], conf=0.01, lungs=[lung])[0]}
+        served = {tuple(round(x, 3) for x in d["box"]): d["score"] for d in det.run([work], conf=0.05, lungs=[lung])[0]}
         for d in plain:
             key = tuple(round(x, 3) for x in d["box"])
             cx, cy = int((d["box"][0] + d["box"][2]) / 2), int((d["box"][1] + d["box"][3]) / 2)
@@ -253,7 +254,7 @@ def test_served_detector_down_weights_boxes_between_the_lungs(datasets):
                 assert served[key] == pytest.approx(d["score"])
             else:
                 between += 1
-                if d["score"] * factor >= 0.01:
+                if d["score"] * factor >= 0.05:
                     assert served[key] == pytest.approx(d["score"] * factor)
                 else:
                     assert key not in served
