@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import pickle
 import sys
 import time
@@ -34,14 +33,12 @@ SVC = HERE.parent
 sys.path.insert(0, str(SVC))
 sys.path.insert(0, str(HERE))
 from app.analyzer import work_lungs  # noqa: E402
-from app.imaging import letterbox, prepare_gray  # noqa: E402
-from app.inference import MODELS_DIR, ChestModel, Detector, decode_yolo, lung_box, lung_region  # noqa: E402
+from app.imaging import prepare_gray  # noqa: E402
+from app.inference import MODELS_DIR, ChestModel, Detector, lung_box, lung_region  # noqa: E402
 from metrics import sensitivity_at_fp  # noqa: E402
-from nodule_tta_explore import jsrt_rows  # noqa: E402
+from nodule_tta_explore import CACHE, DATA, FPS, jsrt_rows, run_view  # noqa: E402
+from nodule_tta_explore import fuse as _fuse, iou as _iou, lung_filter as keep_in  # noqa: E402
 
-DATA = Path(os.environ.get("XRAY_DATA", "/work/shared/datasets"))
-CACHE = HERE / "cache"
-FPS = (0.25, 0.5, 1.0, 2.0, 4.0)
 MARGINS = (0.0, 0.05, 0.10)
 SIZES = (352, 384, 416, 448, 480)
 REGIONS = ("hull", "dilate7", "dilate15", "dilate23", "dilate31", "none")
@@ -65,24 +62,6 @@ def grow(box, margin: float, shape) -> tuple[int, int, int, int]:
     return int(max(0, x0 - mx)), int(max(0, y0 - my)), int(min(W, x1 + mx)), int(min(H, y1 + my))
 
 
-def run_crop(det: Detector, work: np.ndarray, crop, size: int, flip: bool, conf: float = 0.005):
-    """One view, exactly as Detector._run_view computes it (letterbox, decode, un-flip, shift)."""
-    x0, y0, x1, y1 = crop
-    img = work[y0:y1, x0:x1]
-    if flip:
-        img = np.ascontiguousarray(img[:, ::-1])
-    lb, scale, pad = letterbox(img, size)
-    x = np.repeat(lb[None, None].astype(np.float32) / 255.0, 3, axis=1)
-    (raw,) = det.session.run(None, {det.input_name: x})
-    out = []
-    for d in decode_yolo(raw[0], conf, det.iou_threshold, scale, pad, img.shape[:2], max_det=50):
-        a, b, c, e = d["box"]
-        if flip:
-            a, c = (x1 - x0) - c, (x1 - x0) - a
-        out.append((d["score"], [a + x0, b + y0, c + x0, e + y0]))
-    return out
-
-
 def collect(part: str, n_jitter: int, frac: float, seed: int = 17) -> list[dict]:
     chest = ChestModel(MODELS_DIR / "chestnet.onnx", threads=1)
     det = Detector(MODELS_DIR / "detector.onnx", threads=1)
@@ -96,44 +75,16 @@ def collect(part: str, n_jitter: int, frac: float, seed: int = 17) -> list[dict]
         views = {}
         for j, b in enumerate(bases):
             for m, s, f in itertools.product(MARGINS, SIZES, (False, True)):
-                views[(j, m, s, f)] = run_crop(det, work, grow(b, m, work.shape), s, f)
+                views[(j, m, s, f)] = run_view(det, work, grow(b, m, work.shape), s, f)
         recs.append({"name": name, "gts": gts, "lung": lung, "bases": bases, "views": views})
     print(f"{part}: {len(recs)} images, {sum(len(r['gts']) for r in recs)} nodules, "
           f"{(time.process_time() - t0) / max(1, len(recs)):.1f} s CPU per image", flush=True)
     return recs
 
 
-def _iou(a, b):
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
-
-
 def fuse(per_view, thr: float, mode: str):
-    """Served clustering (app.inference.fuse_views); ``mode`` = mean (served) or max over the views' best scores."""
-    if len(per_view) == 1:
-        return per_view[0]
-    flat = sorted(((s, b, v) for v, ds in enumerate(per_view) for s, b in ds), key=lambda t: -t[0])
-    clusters = []
-    for s, b, v in flat:
-        for c in clusters:
-            if _iou(c["box"], b) >= thr:
-                c["m"].append((s, b))
-                c["best"][v] = max(s, c["best"].get(v, 0.0))
-                break
-        else:
-            clusters.append({"box": b, "m": [(s, b)], "best": {v: s}})
-    out = []
-    for c in clusters:
-        w = np.array([m[0] for m in c["m"]])
-        box = (np.array([m[1] for m in c["m"]]) * w[:, None]).sum(0) / w.sum()
-        vals = list(c["best"].values())
-        sc = sum(vals) / len(per_view) if mode == "mean" else max(vals)
-        out.append((float(sc), box.tolist()))
-    out.sort(key=lambda t: -t[0])
-    return out
+    """The served clustering (mean over views, a view that missed counts 0) or ``max`` over the views' best scores."""
+    return per_view[0] if len(per_view) == 1 else _fuse(per_view, thr, mode)
 
 
 def region_mask(lung, kind):
@@ -144,14 +95,6 @@ def region_mask(lung, kind):
     raise ValueError(kind)
 
 
-def keep_in(dets, region):
-    if region is None:
-        return dets
-    h, w = region.shape
-    return [(s, b) for s, b in dets
-            if region[int(np.clip((b[1] + b[3]) / 2, 0, h - 1)), int(np.clip((b[0] + b[2]) / 2, 0, w - 1))]]
-
-
 def config_dets(recs, keys, mode, region, j, fuse_iou=0.3):
     out = []
     for r in recs:
@@ -159,7 +102,7 @@ def config_dets(recs, keys, mode, region, j, fuse_iou=0.3):
         reg = r.setdefault("_reg", {})
         if region not in reg:
             reg[region] = region_mask(r["lung"], region)
-        out.append(keep_in(d, reg[region]))
+        out.append(d if reg[region] is None else keep_in(d, reg[region]))
     return out
 
 
