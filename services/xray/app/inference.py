@@ -263,6 +263,15 @@ def _centre_in(mask: np.ndarray, box: Sequence[float]) -> bool:
     return bool(mask[int(np.clip((box[1] + box[3]) / 2, 0, h - 1)), int(np.clip((box[0] + box[2]) / 2, 0, w - 1))])
 
 
+def _centre_near(mask: np.ndarray, box: Sequence[float], k: int) -> bool:
+    """Whether the box centre lies in ``mask`` dilated by a k x k square (``lung_region(mask, f"dilate{k}")``),
+    looking only at the k x k window around the centre."""
+    h, w = mask.shape
+    cx, cy = int(np.clip((box[0] + box[2]) / 2, 0, w - 1)), int(np.clip((box[1] + box[3]) / 2, 0, h - 1))
+    r0, r1 = (k - 1) // 2, k // 2  # cv2's anchor for an even kernel sits right/below the centre
+    return bool(mask[max(0, cy - r1):cy + r0 + 1, max(0, cx - r1):cx + r0 + 1].any())
+
+
 class Detector:
     """YOLOv8 boxes on views of the working image. The sidecar's ``inference`` block (optional) says which views:
     ``views`` = [{"crop": "full" | "lungs", "margin": m, "size": px, "flip": bool}, ...] (``lungs`` = the lung box
@@ -355,9 +364,8 @@ class Detector:
                 if region is not None:
                     ds = [d for d in ds if _centre_in(region, d["box"])]
                     if self.off_lungs_factor != 1.0:
-                        on = lung_region(lungs[i], f"dilate{self.off_lungs_dilate}")
                         for d in ds:
-                            if not _centre_in(on, d["box"]):
+                            if not _centre_near(lungs[i], d["box"], self.off_lungs_dilate):
                                 d["score"] *= self.off_lungs_factor
                         ds.sort(key=lambda d: -d["score"])
             best.append(max(ds, key=lambda d: d["score"], default=None))
