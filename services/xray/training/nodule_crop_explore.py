@@ -13,7 +13,8 @@ training/cache/nodule_crops_<part>.pkl, so configurations are re-scored without 
 Serving venv (ONNX Runtime only):
     nice -n 10 .venv/bin/python services/xray/training/nodule_crop_explore.py collect --parts val
     nice -n 10 .venv/bin/python services/xray/training/nodule_crop_explore.py score --parts val
-The test split is collected and scored only with ``--parts test``, once, after the choice.
+The test split is collected and scored only with ``--parts test``, once, after the choice:
+    nice -n 10 .venv/bin/python services/xray/training/nodule_crop_explore.py compare --parts val,test
 """
 from __future__ import annotations
 
@@ -211,9 +212,28 @@ def score(data: dict, max_cost: float, out_path: Path | None):
     return res
 
 
+def compare(data: dict) -> None:
+    """The previous and the adopted served configurations (adopt_inference.py), each at its operating threshold:
+    FROC on the served crop and averaged over the crops, and what the service reports at the threshold."""
+    from adopt_inference import DETECTOR_INFERENCE, DETECTOR_INFERENCE_BEFORE
+    thresholds = {"previous": 0.2058, "adopted": json.loads((MODELS_DIR / "detector.json").read_text())["score_threshold"]}
+    for part, recs in data.items():
+        gts = [r["gts"] for r in recs]
+        for name, inf in (("previous", DETECTOR_INFERENCE_BEFORE), ("adopted", DETECTOR_INFERENCE)):
+            keys = [(float(v["margin"]), int(v["size"]), bool(v["flip"])) for v in inf["views"]]
+            off = inf.get("off_lungs") or {}
+            dj = [soft_dets(recs, keys, j, float(off.get("factor", 1.0)), int(off.get("dilate", 15)))
+                  for j in range(len(recs[0]["bases"]))]
+            fr = np.array([froc(d, gts) for d in dj])
+            at = np.array([at_threshold(d, gts, thresholds[name]) for d in dj])
+            print(f"{part} {name}: served crop {fr[0].round(3)} | mean over {len(dj)} crops {fr.mean(0).round(3)} "
+                  f"(mean FROC {fr.mean():.3f}, at 1 FP {fr[:, 2].min():.3f}-{fr[:, 2].max():.3f}) | at threshold "
+                  f"{thresholds[name]:.4f}: sensitivity {at[:, 0].mean():.3f}, {at[:, 1].mean():.2f} FP/image")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["collect", "score"])
+    ap.add_argument("cmd", choices=["collect", "score", "compare"])
     ap.add_argument("--parts", default="val")
     ap.add_argument("--n-jitter", type=int, default=6)
     ap.add_argument("--jitter", type=float, default=0.015)
@@ -226,6 +246,8 @@ def main():
         if args.cmd == "collect" or not p.exists():
             p.write_bytes(pickle.dumps(collect(part, args.n_jitter, args.jitter)))
         data[part] = pickle.loads(p.read_bytes())
+    if args.cmd == "compare":
+        compare(data)
     if args.cmd == "score":
         score(data, args.max_cost, CACHE / f"nodule_crops_scores_{'_'.join(data)}.json")
 
