@@ -258,6 +258,20 @@ def fuse_views(per_view: Sequence[list[dict]], iou: float) -> list[dict]:
     return out
 
 
+def _centre_in(mask: np.ndarray, box: Sequence[float]) -> bool:
+    h, w = mask.shape
+    return bool(mask[int(np.clip((box[1] + box[3]) / 2, 0, h - 1)), int(np.clip((box[0] + box[2]) / 2, 0, w - 1))])
+
+
+def _centre_near(mask: np.ndarray, box: Sequence[float], k: int) -> bool:
+    """Whether the box centre lies in ``mask`` dilated by a k x k square (``lung_region(mask, f"dilate{k}")``),
+    looking only at the k x k window around the centre."""
+    h, w = mask.shape
+    cx, cy = int(np.clip((box[0] + box[2]) / 2, 0, w - 1)), int(np.clip((box[1] + box[3]) / 2, 0, h - 1))
+    r0, r1 = (k - 1) // 2, k // 2  # cv2's anchor for an even kernel sits right/below the centre
+    return bool(mask[max(0, cy - r1):cy + r0 + 1, max(0, cx - r1):cx + r0 + 1].any())
+
+
 class Detector:
     """YOLOv8 boxes on views of the working image. The sidecar's ``inference`` block (optional) says which views:
     ``views`` = [{"crop": "full" | "lungs", "margin": m, "size": px, "flip": bool}, ...] (``lungs`` = the lung box
@@ -278,6 +292,12 @@ class Detector:
             {"crop": "full", "size": self.imgsz, "flip": False}]
         self.fuse_iou = float(inf.get("fuse_iou", 0.3))
         self.region: str | None = inf.get("region")
+        # Optional down-weighting inside the region but off the lung masks (the mediastinum, the heart, below the
+        # domes): {"dilate": k, "factor": f} multiplies the fused score of a box whose centre lies outside the
+        # masks grown by k px by f (issue 17, training/nodule_crop_explore.py).
+        off = inf.get("off_lungs") or {}
+        self.off_lungs_dilate = int(off.get("dilate", 15))
+        self.off_lungs_factor = float(off.get("factor", 1.0))
         self.session = open_session(self.path, threads, self.meta.get("sha256") if verify_sha256 else None)
         self.input_name = self.session.get_inputs()[0].name
 
@@ -342,9 +362,12 @@ class Detector:
             if self.region and lungs[i] is not None:
                 region = lung_region(lungs[i], self.region)
                 if region is not None:
-                    h, w = region.shape
-                    ds = [d for d in ds if region[int(np.clip((d["box"][1] + d["box"][3]) / 2, 0, h - 1)),
-                                                  int(np.clip((d["box"][0] + d["box"][2]) / 2, 0, w - 1))]]
+                    ds = [d for d in ds if _centre_in(region, d["box"])]
+                    if self.off_lungs_factor != 1.0:
+                        for d in ds:
+                            if not _centre_near(lungs[i], d["box"], self.off_lungs_dilate):
+                                d["score"] *= self.off_lungs_factor
+                        ds.sort(key=lambda d: -d["score"])
             best.append(max(ds, key=lambda d: d["score"], default=None))
             out.append([d for d in ds if d["score"] >= c][:20])
         return out, best
