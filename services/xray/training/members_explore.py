@@ -11,7 +11,7 @@ A member is ``PATH`` (its ``probs`` output) or ``PATH:TENSOR`` (an intermediate 
 
 Prints, for every non-empty subset of the members (probabilities averaged), the mean AUROC over the 14 findings with
 the sidecar's heads, without the CTR head and without the detector head; with ``--flip`` also with the mirrored
-film's probabilities averaged in. Writes runs/members_explore.json.
+film's probabilities averaged in. Writes runs/members_explore<tag>.json.
 """
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ from refit_heads_extra import FINDINGS  # noqa: E402
 
 
 def member_probs(path: Path, tensor: str, x: np.ndarray, threads: int) -> np.ndarray:
+    """The member's probabilities on ``x``, cached by the graph's sha256, the tensor and the input's checksum."""
+    import hashlib
+    key = hashlib.sha256(path.read_bytes() + tensor.encode() + hashlib.sha256(x.tobytes()).digest()).hexdigest()[:16]
+    cache = HERE / "cache" / "members_explore" / f"{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    P = _member_probs(path, tensor, x, threads)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, P)
+    return P
+
+
+def _member_probs(path: Path, tensor: str, x: np.ndarray, threads: int) -> np.ndarray:
     import onnx
     import onnxruntime as ort
     from onnx import helper
@@ -56,6 +69,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("members", nargs="+", help="NAME=PATH[:TENSOR]")
     ap.add_argument("--flip", action="store_true", help="also score the mirrored film averaged in (findings TTA)")
+    ap.add_argument("--tag", default="", help="runs/members_explore<tag>.json")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "2")))
     args = ap.parse_args()
     from app.inference import ChestModel, ChestOutput
@@ -118,7 +132,7 @@ def main() -> None:
     report["seconds"] = round(time.time() - t0)
     report["load_avg"] = [round(v, 2) for v in os.getloadavg()]
     (HERE / "runs").mkdir(exist_ok=True)
-    (HERE / "runs" / "members_explore.json").write_text(json.dumps(report, indent=1))
+    (HERE / "runs" / f"members_explore{args.tag}.json").write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
