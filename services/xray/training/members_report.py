@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODELS = HERE.parent / "models"
+sys.path.insert(0, str(HERE))
+from retrain_report import write_report  # noqa: E402
 
 
 def latency(files: list[Path]) -> dict:
@@ -71,11 +72,7 @@ def main() -> None:
         out["test"] = {"films": t["films"], "load_avg": t.get("load_avg"),
                        "candidates": {n: {k: c[k] for k in ("served_nih14", "network_nih14") if k in c}
                                       for n, c in zip(names, t["candidates"].values())}}
-    out["adopted"] = args.adopted == "yes"
-    out["note"] = args.note
-    out["load_avg_at_report"] = [round(x, 2) for x in os.getloadavg()]
-    (MODELS / "findings_members_metrics.json").write_text(json.dumps(out, indent=1) + "\n")
-    print("wrote", MODELS / "findings_members_metrics.json")
+    write_report(out, args.adopted == "yes", args.note, "findings_members_metrics.json")
 
 
 if __name__ == "__main__":

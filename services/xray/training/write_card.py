@@ -375,15 +375,7 @@ def write_backbone_retrain(w, d: dict) -> None:
               f"{e['served_nih14']:.3f} / {e['served_mixed']:.3f} |")
         c = next(iter(ab.values()))["committed"]
         w(f"| committed (before) | {c['served_nih14']:.3f} / {c['served_mixed']:.3f} | |\n")
-    t = d.get("test")
-    if t:
-        w(f"NIH test split ({t['films']} films), read once after the decision, served composition:\n")
-        w("| graph | mean AUROC (14) | 95% CI |\n|---|---|---|")
-        for n, c in t["candidates"].items():
-            s = c["served_nih14"]
-            w(f"| `{n}` | {s['mean']:.3f} | {s['ci95'][0]:.3f}-{s['ci95'][1]:.3f} |")
-        w("")
-    w(("**Adopted.** " if d["adopted"] else "**Not adopted.** ") + d.get("note", "") + "\n")
+    write_test_and_verdict(w, d, "the decision, served composition")
 
 
 def write_findings_members(w, d: dict) -> None:
@@ -432,9 +424,14 @@ def write_findings_members(w, d: dict) -> None:
             w(f"| `{g}` | {fmt(e['total_p50_ms'])} | {fmt(e['chest_p50_ms'])} | {fmt(e['cpu_ms'])} | "
               f"{fmt(e['load'])} |")
         w("")
+    write_test_and_verdict(w, d, "the choice, served")
+
+
+def write_test_and_verdict(w, d: dict, after: str) -> None:
+    """The NIH test table of a findings round (read once, after its choice) and its adopted / not adopted note."""
     t = d.get("test")
     if t:
-        w(f"NIH test split ({t['films']} films), read once after the choice, served:\n")
+        w(f"NIH test split ({t['films']} films), read once after {after}:\n")
         w("| graph | mean AUROC (14) | 95% CI |\n|---|---|---|")
         for n, c in t["candidates"].items():
             s = c["served_nih14"]
