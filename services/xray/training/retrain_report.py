@@ -105,11 +105,16 @@ def main() -> None:
     if args.test_arrays:
         last = list(dec["candidates"].values())[-1]
         update_chestnet_metrics(args.test_arrays, last["served_nih14"]["mean"])
-    out["adopted"] = args.adopted == "yes"
-    out["note"] = args.note
+    write_report(out, args.adopted == "yes", args.note, "backbone_retrain_metrics.json")
+
+
+def write_report(out: dict, adopted: bool, note: str, name: str) -> None:
+    """A findings round's report, with its verdict and the load when written, into models/NAME."""
+    out["adopted"] = adopted
+    out["note"] = note
     out["load_avg_at_report"] = [round(x, 2) for x in os.getloadavg()]
-    (MODELS / "backbone_retrain_metrics.json").write_text(json.dumps(out, indent=1) + "\n")
-    print("wrote", MODELS / "backbone_retrain_metrics.json")
+    (MODELS / name).write_text(json.dumps(out, indent=1) + "\n")
+    print("wrote", MODELS / name)
 
 
 if __name__ == "__main__":

@@ -219,6 +219,9 @@ def main() -> None:
     retrain_p = MODELS / "backbone_retrain_metrics.json"
     if retrain_p.exists():
         write_backbone_retrain(w, json.loads(retrain_p.read_text()))
+    members_p = MODELS / "findings_members_metrics.json"
+    if members_p.exists():
+        write_findings_members(w, json.loads(members_p.read_text()))
     (MODELS / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
     print("wrote", MODELS / "MODEL_CARD.md")
 
@@ -395,9 +398,63 @@ def write_backbone_retrain(w, d: dict) -> None:
               f"{e['served_nih14']:.3f} / {e['served_mixed']:.3f} |")
         c = next(iter(ab.values()))["committed"]
         w(f"| committed (before) | {c['served_nih14']:.3f} / {c['served_mixed']:.3f} | |\n")
+    write_test_and_verdict(w, d, "the decision, served composition")
+
+
+def write_findings_members(w, d: dict) -> None:
+    """Issue 17, second findings round (training/members_report.py): a strong-augmentation member, member subsets,
+    per-finding heads and flip TTA, chosen on validation."""
+    r = d["run"]
+    a = r["args"]
+    w("## Findings, second round: strong augmentation, three members, heads, flip (issue 17)\n")
+    w(f"New member `{r['tag'].strip('_')}`: `train_chest.py --strong-aug` (rotation ±12°, scale 0.85-1.2, shift ±10 %, "
+      f"blur/sharpen, noise, cutout), otherwise the recipe of the shipped member 2 (all 1,239 training films, view "
+      f"weights, frozen stem + {a['frozen_blocks']} blocks, batch {a['batch']}, {a['epochs']}-epoch cosine schedule, "
+      f"checkpoint on the NIH-only validation mean AUROC from epoch {a['val_from']}). Network AUROC per epoch "
+      "(NIH-only / mixed validation):\n")
+    w("| epoch | NIH-only | mixed | train s |\n|---|---|---|---|")
+    for e in r["epochs"]:
+        w(f"| {e['epoch']} | {e['val_nih14']:.3f} | {e['val_mixed']:.3f} | {e['train_s']} |")
+    w("")
+    if d.get("members"):
+        w("Members: " + "; ".join(f"`{k}` = {v}" for k, v in d["members"].items()) + ".\n")
+    v = d["validation"]
+    w(f"Every subset of members (probabilities averaged), on validation ({v['films_nih14']} `cxr_nih14/` films; "
+      f"{v['films']} mixed), mean AUROC over the 14 findings, NIH-only / mixed (`training/members_explore.py`). "
+      "Served = CTR Cardiomegaly head and detector Nodule head on; the other columns drop one head or both; "
+      "`flip` averages in the mirrored film's probabilities:\n")
+    w("| members | served | without CTR head | without detector head | network only |\n|---|---|---|---|---|")
+    for key, res in v["results"].items():
+        mark = "**" if key in (d["chosen"], d["served_before"]) else ""
+        w(f"| {mark}{key}{mark} | " + " | ".join(f"{res[k]['nih14']:.3f} / {res[k]['mixed']:.3f}"
+                                               for k in ("served", "no_ctr", "no_det", "network")) + " |")
+    w("")
+    before, chosen = v["results"][d["served_before"]]["served"], v["results"][d["chosen"]]["served"]
+    w(f"Per finding, served, `{d['served_before']}` (served before) against `{d['chosen']}`, NIH-only / mixed:\n")
+    w(f"| finding | `{d['served_before']}` | `{d['chosen']}` |\n|---|---|---|")
+    for f in before["per_finding_nih14"]:
+        w(f"| {f} | {before['per_finding_nih14'][f]:.3f} / {before['per_finding_mixed'][f]:.3f} | "
+          f"{chosen['per_finding_nih14'][f]:.3f} / {chosen['per_finding_mixed'][f]:.3f} |")
+    w("")
+    lat = d.get("latency") or {}
+    if lat:
+        w("Full analysis latency, `bench/xray_speed.py --latency-only` (batch 1, 1 thread per instance), the graphs "
+          "alternated in one session on 2 shared cores; wall p50 follows the load, CPU time per analysis less so:\n")
+        w("| graph | total p50 ms | chest stage p50 ms | CPU ms per analysis | load |\n|---|---|---|---|---|")
+        for g, e in lat.items():
+            def fmt(xs):
+                return ", ".join("n/a" if x is None else f"{x:.1f}" for x in xs)
+            w(f"| `{g}` | {fmt(e['total_p50_ms'])} | {fmt(e['chest_p50_ms'])} | {fmt(e['cpu_ms'])} | "
+              f"{fmt(e['load'])} |")
+        w("")
+    write_test_and_verdict(w, d, "the choice, served")
+
+
+def write_test_and_verdict(w, d: dict, after: str) -> None:
+    """The NIH test table of a findings round (read once, after its choice) and its adopted / not adopted note."""
     t = d.get("test")
     if t:
-        w(f"NIH test split ({t['films']} films), read once after the decision, served composition:\n")
+        w(f"NIH test split ({t['films']} films), read once after {after}:\n")
         w("| graph | mean AUROC (14) | 95% CI |\n|---|---|---|")
         for n, c in t["candidates"].items():
             s = c["served_nih14"]
