@@ -70,3 +70,34 @@ def test_lab_report_posted_as_is_is_interpreted_item_by_item(services, panel, se
         assert exp and exp["meaning"] and exp["source"]["id"].startswith(f"interpretation:{item['code']}"), row
     normal = [i for i in report["indicators"] if i["flag"] in ("N", "NEG")]
     assert normal and all(rows[i["code"]]["explanation"] is None for i in normal)
+
+
+def test_a_printed_mark_the_range_contradicts_is_kept_and_named_on_both_sides(services):
+    """Issue 9, the sheet is the truth: a blood count marks ↑/↓ beside values inside their printed ranges. ocr
+    keeps the mark as the row's flag and warns; nlp, given ocr's printed flag as the report service sends it,
+    keeps it too and names what the range alone gives."""
+    img, marked = synth.make_marked_report(random.Random("contract-printed-flag"), synth.available_fonts())
+    assert len(marked) >= 2
+    ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    auth = signed("contract-user")
+    with httpx.Client(timeout=120) as http:
+        r = http.post(f"{services['ocr']}/v1/lab-reports:parse",
+                      files={"file": ("sheet.jpg", jpg.tobytes(), "image/jpeg")}, auth=auth)
+        assert r.status_code == 200, r.text
+        report = r.json()
+        read = [i for i in report["indicators"] if i["code"] in marked and i["flag_printed"] == marked[i["code"]]]
+        assert read, report["indicators"]
+        warned = {w.get("indicator") for w in report["warnings"] if w["code"] == "flag_disagrees_with_range"}
+        assert {i["code"] for i in read} <= warned
+        payload = {"indicators": [{"code": i["code"], "value": i["value"], "unit": i["unit"],
+                                   "reference": {"low": i["reference"]["low"], "high": i["reference"]["high"]},
+                                   "flag": i["flag_printed"]} for i in report["indicators"] if i["code"]],
+                   "sex": "male", "age": 40}
+        r = http.post(f"{services['nlp']}/v1/interpretations", json=payload, auth=auth)
+        assert r.status_code == 200, r.text
+    rows = {row["code"]: row for row in r.json()["indicators"]}
+    for i in read:
+        row = rows[i["code"]]
+        assert row["flag"] == marked[i["code"]] and row["explanation"], row
+        assert row["flag_disagreement"] == {"printed": marked[i["code"]], "from_range": "N",
+                                            "range_source": "report"}, row

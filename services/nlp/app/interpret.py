@@ -7,11 +7,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from zhenxi_knowledge import ABNORMAL_FLAGS, CRITICAL_FLAGS, HIGH_FLAGS, LOW_FLAGS
+from zhenxi_knowledge import ABNORMAL_FLAGS, CRITICAL_FLAGS, HIGH_FLAGS, LOW_FLAGS, parse_flag
 
 from .errors import NoIndicatorsError, UnknownIndicatorsError
 from .knowledge import URGENCY_ORDER, CriticalReading, KnowledgeBase, Reading, max_urgency
 from .rules import Facts
+
+
+# The direction of a numeric flag: what a printed mark and a value-vs-range flag are compared by.
+DIRECTIONS = {"L": "low", "LL": "low", "N": "normal", "H": "high", "HH": "high"}
 
 
 class Interpreter:
@@ -36,6 +40,7 @@ class Interpreter:
         raw_value, unit = item.get("value"), item.get("unit")
         a = self.kb.assess(code, raw_value, unit, sex=sex, age_years=age, printed_range=item.get("reference"),
                            printed_flag=item.get("flag"))
+        disagreement = self._printed_flag_disagreement(code, item, sex, age)
         reference = None
         if a.reference is not None:
             reference = {"low": a.reference["low"], "high": a.reference["high"],
@@ -47,7 +52,25 @@ class Interpreter:
                                "canonical_value": a.canonical_value}
         if a.reason:
             out["reason"] = a.reason
+        if disagreement is not None:
+            out["flag_disagreement"] = disagreement
         return out
+
+    def _printed_flag_disagreement(self, code: str, item: dict[str, Any], sex: str | None,
+                                   age: float | None) -> dict[str, Any] | None:
+        """The sheet's printed flag decides (issue 9), but never silently: when the value read against the range
+        (printed, else the knowledge default) points another way (H/N/L), both are named. None when no printed
+        flag was sent, when either has no direction, or when they agree. A value beyond a critical limit (#10) is
+        HH/LL whatever was printed; against a printed mark of the other way it is named here too."""
+        printed = parse_flag(item.get("flag"))
+        if printed not in DIRECTIONS:
+            return None
+        b = self.kb.assess(code, item.get("value"), item.get("unit"), sex=sex, age_years=age,
+                           printed_range=item.get("reference"))
+        if b.flag not in DIRECTIONS or DIRECTIONS[b.flag] == DIRECTIONS[printed]:
+            return None
+        source = None if b.reference is None else ("report" if b.reference["source"] == "printed" else "knowledge")
+        return {"printed": printed, "from_range": b.flag, "range_source": source}
 
     # ---- the whole request ----
     def interpret(self, indicators: list[dict[str, Any]], sex: str | None = None, age: float | None = None,

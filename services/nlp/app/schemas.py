@@ -55,7 +55,8 @@ class IndicatorIn(BaseModel):
                                                                      "null, as ocr sends qualitative results)")
     unit: str | None = Field(None, max_length=32)
     reference: str | RangeIn | None = Field(None, validation_alias=AliasChoices("reference", "reference_range", "ref"))
-    flag: str | None = Field(None, max_length=16)
+    flag: str | None = Field(None, max_length=16, description="the flag the sheet printed (↑, H, 偏高…): it decides "
+                                                            "the flag; a disagreeing range is named beside it")
 
     @model_validator(mode="after")
     def _has_a_result(self) -> "IndicatorIn":
@@ -110,6 +111,14 @@ class Explanation(BaseModel):
     related_conditions: list[dict[str, str]] = Field(default_factory=list)
 
 
+class FlagDisagreement(BaseModel):
+    """The printed flag (which decides ``flag``) against the value read against the range, when they point
+    different ways; a critical value's HH/LL is ``from_range`` too."""
+    printed: Literal["L", "N", "H", "LL", "HH"]
+    from_range: Literal["L", "N", "H", "LL", "HH"]
+    range_source: Literal["report", "knowledge"] | None = None
+
+
 class IndicatorOut(BaseModel):
     code: str
     name: str
@@ -122,6 +131,9 @@ class IndicatorOut(BaseModel):
                     "qualitative results, ABN abnormal without a direction; null when it cannot be judged (see reason)")
     reference: dict[str, Any] | None
     reason: str | None = None
+    flag_disagreement: FlagDisagreement | None = Field(
+        None, description="set when the request's printed flag (``flag`` of the indicator sent: the sheet's arrow) "
+                          "and the value against the range disagree; the printed flag is kept (issue 9)")
     explanation: Explanation | None
 
 

@@ -94,3 +94,16 @@ def test_consultation_flow_and_privacy(client):
 def test_knowledge_info(client):
     body = client.get("/v1/knowledge", auth=ME).json()
     assert body["interpretations"] == body["indicators"] and body["diseases"] >= 200
+
+
+def test_a_printed_flag_that_the_range_contradicts_comes_back_with_both(client):
+    """The API keeps the sheet's printed flag and returns the disagreement (issue 9); without a printed flag the
+    request is answered as before."""
+    r = client.post("/v1/interpretations", auth=ME, json={"indicators": [
+        {"code": "HGB", "value": 150, "unit": "g/L", "reference": {"low": 130, "high": 175}, "flag": "H"},
+        {"code": "WBC", "value": 6.0, "unit": "10^9/L", "reference": {"low": 3.5, "high": 9.5}}], "sex": "male"})
+    assert r.status_code == 200, r.text
+    rows = {i["code"]: i for i in r.json()["indicators"]}
+    assert rows["HGB"]["flag"] == "H"
+    assert rows["HGB"]["flag_disagreement"] == {"printed": "H", "from_range": "N", "range_source": "report"}
+    assert rows["WBC"]["flag"] == "N" and rows["WBC"]["flag_disagreement"] is None

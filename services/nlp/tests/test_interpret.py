@@ -97,3 +97,34 @@ def test_non_numeric_value_is_explained_not_crashing(nlp):
 def test_deterministic(nlp):
     req = [{"code": "TG", "value": 6.2}, {"code": "HDL-C", "value": 0.8}, {"code": "LDL-C", "value": 4.2}]
     assert nlp.interpret(req, sex="male", age=50) == nlp.interpret(req, sex="male", age=50)
+
+
+def test_a_printed_flag_decides_and_a_disagreeing_range_is_named(nlp):
+    """Issue 9: the sheet's mark is the truth. A ↑ printed beside a value inside the printed range keeps H, and
+    the row names what the range alone gives; a mark the range agrees with adds nothing."""
+    rows = by_code(nlp.interpret([
+        {"code": "HGB", "value": 150, "unit": "g/L", "reference": {"low": 130, "high": 175}, "flag": "H"},
+        {"code": "WBC", "value": 12.0, "unit": "10^9/L", "reference": {"low": 3.5, "high": 9.5}, "flag": "↑"},
+        {"code": "PLT", "value": 90, "unit": "10^9/L", "reference": {"low": 125, "high": 350}, "flag": "N"},
+        {"code": "RBC", "value": 4.0, "unit": "10^12/L", "flag": "L"},
+        {"code": "MCV", "value": 60, "unit": "fL"}], sex="male"))
+    assert rows["HGB"]["flag"] == "H"
+    assert rows["HGB"]["flag_disagreement"] == {"printed": "H", "from_range": "N", "range_source": "report"}
+    assert rows["HGB"]["explanation"] is not None          # explained as the high result the sheet marks
+    assert rows["WBC"]["flag"] == "H" and "flag_disagreement" not in rows["WBC"]
+    assert rows["PLT"]["flag"] == "N"
+    assert rows["PLT"]["flag_disagreement"] == {"printed": "N", "from_range": "L", "range_source": "report"}
+    # no printed range: the knowledge default is what disagrees (male RBC 4.3-5.8)
+    assert rows["RBC"]["flag"] == "L" and "flag_disagreement" not in rows["RBC"]
+    assert "flag_disagreement" not in rows["MCV"]                # nothing printed, nothing to disagree with
+
+
+def test_a_critical_value_still_fires_over_a_printed_flag_and_names_the_mark(nlp):
+    """#10's HH/LL beyond the critical limits still fires whatever was printed; a mark pointing the other way
+    is named, one pointing the same way is not."""
+    rows = by_code(nlp.interpret([{"code": "K", "value": 6.9, "unit": "mmol/L", "flag": "↑"},
+                                  {"code": "GLU", "value": 1.9, "unit": "mmol/L", "flag": "H"}]))
+    assert rows["K"]["flag"] == "HH" and "flag_disagreement" not in rows["K"]
+    assert rows["GLU"]["flag"] == "LL"
+    assert rows["GLU"]["flag_disagreement"]["printed"] == "H"
+    assert rows["GLU"]["flag_disagreement"]["from_range"] == "LL"

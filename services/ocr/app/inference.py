@@ -212,6 +212,7 @@ class OcrEngine:
             return PageOcr([], False, timings)
         quads = np.asarray(det.boxes, dtype=np.float32)
         t0 = time.perf_counter()
+        det_ms = timings["det"]
         crops = [quad_to_crop(img, q) for q in quads]
         upside_down = False
         if self.options.page_cls_samples > 0:
@@ -220,12 +221,22 @@ class OcrEngine:
             votes = [s if "180" in lbl else -s for lbl, s in res.cls_res]
             upside_down = bool(len(votes) >= 3 and sum(bool(v > 0.5) for v in votes) > len(votes) / 2)
             if upside_down:
-                h, w = img.shape[:2]
-                quads = rotate_quads_180(quads, w, h)
-                crops = [cv2.rotate(c, cv2.ROTATE_180) for c in crops]
+                # the text detector is not rotation-invariant: small marks (+, ↑) found on the page read upright
+                # are lost on it upside down, so the page is turned and its text found again
+                img = cv2.rotate(img, cv2.ROTATE_180)
+                t1 = time.perf_counter()
+                det = self.det(img)
+                timings["det"] += (time.perf_counter() - t1) * 1000
+                if det.boxes is None or len(det.boxes) == 0:
+                    h, w = img.shape[:2]
+                    quads = rotate_quads_180(quads, w, h)
+                    crops = [cv2.rotate(c, cv2.ROTATE_180) for c in crops]
+                else:
+                    quads = np.asarray(det.boxes, dtype=np.float32)
+                    crops = [quad_to_crop(img, q) for q in quads]
         else:
             crops = self.cls(crops).img_list
-        timings["cls"] = (time.perf_counter() - t0) * 1000
+        timings["cls"] = (time.perf_counter() - t0) * 1000 - (timings["det"] - det_ms)  # the second look is det's
         t0 = time.perf_counter()
         texts = self.recognise(crops)
         timings["rec"] = (time.perf_counter() - t0) * 1000

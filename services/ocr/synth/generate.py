@@ -537,6 +537,27 @@ def make_report(rng: random.Random, idx: int, fonts: list[str], layout: str | No
     return img, gt
 
 
+def make_marked_report(rng: random.Random, fonts: list[str], codes: tuple[str, ...] = ("WBC", "NEUT%", "LYMPH%",
+                                                                                       "RBC", "HGB"),
+                       n_marks: int = 3) -> tuple[np.ndarray, dict[str, str]]:
+    """A clean upright blood count whose sheet marks ↑ / ↓ (in turn) beside up to ``n_marks`` of ``codes`` that
+    lie inside their printed range: the printed mark and the range disagree, as when a range is printed or read
+    wrong. Returns the image and {code: the printed flag (H/L)}; the truth of the other rows is unchanged."""
+    rows = make_rows(rng, "blood_routine", "male", "arrows", "dash", "si")[:12]
+    marked: dict[str, str] = {}
+    for i, r in enumerate(rows):
+        if r.gt["flag"] == "N" and r.code in codes and len(marked) < n_marks:
+            arrow = "↑" if len(marked) % 2 == 0 else "↓"
+            rows[i] = Row(r.code, r.name, r.abbr, r.value_text, arrow, r.unit_text, r.range_text,
+                          {**r.gt, "flag": "H" if arrow == "↑" else "L"})
+            marked[r.code] = rows[i].gt["flag"]
+    header = {"hospital": HOSPITALS[0], "title": PANELS["blood_routine"][0] + "检验报告单", "name": "王伟",
+              "sex_zh": "男", "age": 40, "dept": "内科门诊", "mrn": "12345678", "collected": "2024-03-01 08:00",
+              "reported": "2024-03-01 12:00", "sample": "全血"}
+    page = render(rng, "classic", "blood_routine", rows, header, fonts)
+    return distort(rng, page, "clean"), marked
+
+
 def build_set(name: str, n: int, out_dir: Path, seed: int | None = None) -> list[dict]:
     seed = SEEDS[name] if seed is None else seed
     fonts = available_fonts()

@@ -64,6 +64,19 @@ def test_upside_down_page_is_turned(parser):
     assert _check(result, truth) == ([], [], [])
 
 
+def test_an_upside_down_page_is_read_as_the_same_page_upright(parser):
+    """The text detector is not rotation-invariant: on a page found upside down, the text is found again on the
+    page turned upright, so every line (small marks such as '+' and arrows included) and its box are what the
+    upright page gives (turned dev photos lost a sheet's '+' flag column this way)."""
+    img, _ = report(seed=12, layout="classic", distortion="clean", panel="kidney")
+    upright = parser.engine.run([img])[0]
+    turned = parser.engine.run([cv2.rotate(img, cv2.ROTATE_180)])[0]
+    assert upright.upside_down is False and turned.upside_down is True
+    assert sorted(ln.text for ln in turned.lines) == sorted(ln.text for ln in upright.lines)
+    for lb in upright.lines:
+        assert any(la.text == lb.text and np.allclose(la.quad, lb.quad, atol=0.5) for la in turned.lines), lb
+
+
 def test_header_fields_and_no_personal_name(parser):
     img, truth = report(seed=13, layout="name_code", distortion="clean", panel="thyroid")
     result = parser.parse(encode(img))

@@ -136,6 +136,8 @@ def _nlp_indicator(ind: dict[str, Any]) -> dict[str, Any]:
                            "unit": ind.get("unit")}
     if ref.get("low") is not None or ref.get("high") is not None:
         out["reference"] = {"low": ref.get("low"), "high": ref.get("high")}
+    if ind.get("flag_printed"):  # the sheet's own mark decides the flag (issue 9); nlp names a disagreement
+        out["flag"] = ind["flag_printed"]
     return out
 
 
@@ -166,6 +168,7 @@ def _indicator_rows(indicators: list[dict[str, Any]], interp: dict[str, Any] | N
                           "source": ref.get("source")},
             "flag": _flag(ind, nlp.get("status"), nlp.get("flag")), "critical": bool(ind.get("critical"))
             or nlp.get("status") in ("critical_high", "critical_low") or nlp.get("flag") in ("HH", "LL"),
+            "flag_printed": ind.get("flag_printed"), "flag_disagreement": nlp.get("flag_disagreement"),
             "status": nlp.get("status"), "needs_review": bool(ind.get("needs_review")), "photo": ind.get("photo"),
             "meaning": expl.get("text") or expl.get("meaning"), "advice": expl.get("advice"),
             "source": expl.get("source"),
