@@ -5,7 +5,7 @@ detector, post-processing incl. heatmap + mask PNGs), then p50/p95 latency and t
 with dynamic batching on and off, through the stages the API's AnalysisService runs (prepare in a worker thread,
 ``XrayAnalyzer.run_models``, finish with overlays at the input's size). Each configuration is run ``--repeats``
 times in alternating order (the machine is shared: load drifts); the load average is printed beside every row.
-Run: .venv/bin/python bench/xray_speed.py [--threads 1] [--n 40] [--repeats 2]
+Run: .venv/bin/python bench/xray_speed.py [--threads 0] [--n 40] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def pct(v, q):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per instance")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="ONNX Runtime intra-op threads per session (0 = the service default: every core on CPU)")
     ap.add_argument("--instances", type=int, default=0, help="batches run at once (0 = auto: 1 on CUDA, else cores)")
     ap.add_argument("--n", type=int, default=40, help="requests per latency run")
     ap.add_argument("--requests", type=int, default=48, help="requests per throughput run")
@@ -47,7 +48,7 @@ def main() -> None:
                                     max_wait_ms=args.wait_ms, **extra))
     golden = sorted((SVC / "models" / "golden").glob("*.png"))[0]
     data = golden.read_bytes()
-    print(f"providers {providers()}, threads {args.threads}, instances {a.instances}, max batch {args.max_batch}, "
+    print(f"providers {providers()}, threads {a.threads}, instances {a.instances}, max batch {args.max_batch}, "
           f"cpu count {os.cpu_count()}, load avg {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for _ in range(3):
         a.analyze(data, golden.name, "image/png")

@@ -26,13 +26,27 @@ from app.inference import MODELS_DIR, ChestModel, ChestOutput, Detector, provide
 from app.measurements import ORGANS, lung_plausibility, measure, resize_masks
 
 
-def default_instances() -> int:
-    """One batch at a time on a GPU; on CPU one single-threaded instance per core. Measured on 2 cores
-    (bench/xray_speed.py): per-image CPU cost of both networks does not fall with batch size when single-threaded,
-    and two 1-thread runs beat one 2-thread run, whose thread hand-offs cost more than they save at these sizes."""
+def cpu_cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def default_threads() -> int:
+    """ONNX Runtime intra-op threads per session when not configured: every core this process may use on CPU, 2 with
+    CUDA (the host side only). Measured on 2 cores (bench/xray_speed.py, README "Speed", issue 17): with worker
+    threads that sleep instead of spin, one 2-thread session analyses a film in 107-113 ms p50 against 153-159 ms for
+    single-threaded sessions, and serves 4 or 16 concurrent requests at the same images/s (a worker thread per
+    request shares the session). Earlier, with spinning threads, two 1-thread runs had been faster."""
+    if "CUDAExecutionProvider" in providers():
+        return 2
+    return cpu_cores()
+
+
+def default_instances(threads: int = 1) -> int:
+    """Batches run at once when dynamic batching is on: one on a GPU; on CPU as many as fit the cores with
+    ``threads`` each (one per core for single-threaded sessions, one for sessions that use every core)."""
     if "CUDAExecutionProvider" in providers():
         return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return max(1, cpu_cores() // max(1, threads))
 
 
 def default_batching() -> bool:
@@ -45,8 +59,8 @@ def default_batching() -> bool:
 @dataclass
 class AnalyzerConfig:
     models_dir: Path = field(default_factory=lambda: Path(os.environ.get("XRAY_MODELS_DIR", MODELS_DIR)))
-    threads: int = 1                 # ONNX Runtime intra-op threads per model instance
-    instances: int = 0               # batches run at once; 0 = auto (1 on CUDA, one per CPU core otherwise)
+    threads: int = 0                 # ONNX Runtime intra-op threads per session; 0 = auto (default_threads)
+    instances: int = 0               # batches run at once; 0 = auto (1 on CUDA, else the cores / threads)
     max_batch: int = 8
     max_wait_ms: float = 5.0
     verify_sha256: bool = True
@@ -83,9 +97,10 @@ class XrayAnalyzer:
     def __init__(self, config: AnalyzerConfig | None = None):
         self.config = config or AnalyzerConfig()
         d = Path(self.config.models_dir)
+        self.threads = self.config.threads or default_threads()
         try:
-            self.chest = ChestModel(d / "chestnet.onnx", self.config.threads, self.config.verify_sha256)
-            self.detector = Detector(d / "detector.onnx", self.config.threads, self.config.verify_sha256)
+            self.chest = ChestModel(d / "chestnet.onnx", self.threads, self.config.verify_sha256)
+            self.detector = Detector(d / "detector.onnx", self.threads, self.config.verify_sha256)
             self.gate = Gate(d / "chestnet_gate.npz", d / "gate.json")
         except (FileNotFoundError, OSError) as e:
             raise ModelUnavailableError(details={"reason": type(e).__name__}) from None
@@ -93,7 +108,7 @@ class XrayAnalyzer:
         self.version = {"chestnet": self.chest.meta.get("version"), "chestnet_sha256": self.chest.meta.get("sha256", "")[:12],
                         "detector": self.detector.meta.get("version"),
                         "detector_sha256": self.detector.meta.get("sha256", "")[:12]}
-        self.instances = self.config.instances or default_instances()
+        self.instances = self.config.instances or default_instances(self.threads)
         self.batching = default_batching() if self.config.batching is None else self.config.batching
         self.batcher: DynamicBatcher[Prepared, Raw] = DynamicBatcher(self.infer, self.config.max_batch,
                                                                      self.config.max_wait_ms, self.instances)

@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("images", nargs="+", type=Path)
     ap.add_argument("--masks", type=Path, default=None,
                     help="write DIR/<image stem>/{left_lung,right_lung,heart}.png at the input's size")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0 = every core)")
     ap.add_argument("--no-images", action="store_true", help="leave base64 PNGs (masks, heatmaps) out of the JSON")
     ap.add_argument("--selftest", action="store_true", help="check the bundled golden image first")
     args = ap.parse_args(argv)

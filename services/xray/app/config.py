@@ -43,8 +43,8 @@ class Settings(BaseServiceSettings):
     reconcile_interval_s: float = 30.0
 
     # --- inference ------------------------------------------------------------------------------------------
-    threads: int = 1            # ONNX Runtime intra-op threads per model instance
-    instances: int = 0          # dynamic-batching instances (batches run at once); 0 = 1 on CUDA, else one per core
+    threads: int = 0            # ONNX Runtime intra-op threads per session; 0 = auto: every core on CPU, 2 on CUDA
+    instances: int = 0          # dynamic-batching instances (batches run at once); 0 = 1 on CUDA, else cores / threads
     max_batch: int = 8
     max_wait_ms: float = 5.0
     # Dynamic batching of the two networks: None = auto, on with the CUDA execution provider and off on CPU, where

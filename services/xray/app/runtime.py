@@ -182,7 +182,8 @@ class ModelRuntime:
     def _build_classifier(self, row: ModelVersion) -> Classifier:
         if not self.store.verify(row.sha256, row.size_bytes):
             raise ModelBlobMissingError(details={"name": row.name, "version": row.version})
-        return Classifier(self.store.blob_path(row.sha256), row.meta, max(1, self.settings.threads))
+        from app.analyzer import default_threads
+        return Classifier(self.store.blob_path(row.sha256), row.meta, self.settings.threads or default_threads())
 
     async def aclose(self) -> None:
         for gen in list(self._live):

@@ -87,3 +87,28 @@ def test_instances_bound_how_many_batches_run_at_once_and_queued_work_joins_the_
 def test_instances_must_be_positive():
     with pytest.raises(ValueError):
         DynamicBatcher(lambda xs: xs, instances=0)
+
+
+def test_on_cpu_one_session_uses_every_core_unless_threads_are_set(monkeypatch):
+    """Issue 17 ("Batching, honestly"): bench/xray_speed.py measured one session on both cores faster per film than
+    single-threaded sessions, at the same throughput under concurrency, so that is the CPU default now; set threads
+    keep the old split (one batch instance per core for 1-thread sessions)."""
+    from app import analyzer as an
+    monkeypatch.setattr(an, "providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(an, "cpu_cores", lambda: 4)
+    assert an.default_threads() == 4
+    assert an.default_instances(4) == 1
+    assert an.default_instances(1) == 4
+    assert an.default_instances(3) == 1
+    monkeypatch.setattr(an, "providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert an.default_threads() == 2 and an.default_instances(2) == 1
+
+
+def test_the_default_analyzer_opens_its_sessions_with_the_default_threads():
+    from app.analyzer import AnalyzerConfig, XrayAnalyzer, cpu_cores, default_instances
+    a = XrayAnalyzer(AnalyzerConfig())
+    assert a.threads == cpu_cores() and a.instances == default_instances(a.threads)
+    for model in (a.chest, a.detector):
+        assert model.session.get_session_options().intra_op_num_threads == cpu_cores()
+    one = XrayAnalyzer(AnalyzerConfig(threads=1))
+    assert one.chest.session.get_session_options().intra_op_num_threads == 1 and one.instances == cpu_cores()
