@@ -60,6 +60,9 @@ class Assessment:
     reference: dict[str, Any] | None  # {low, high, source: printed|default, unit}
     critical: bool
     reason: str | None = None  # why there is no flag: value_not_numeric | unit_not_convertible | no_reference_range
+    # the result's own verdict, whatever flag was printed: the value against the range (printed, else the default)
+    # or beyond a critical limit (LL/HH); the word of a qualitative result
+    from_range: str | None = None
 
 
 class Knowledge:
@@ -414,10 +417,10 @@ class Knowledge:
                     given = F.parse_flag(m.group(3))
         if number is None:
             if ind.kind in ("qualitative", "text") and value is not None:
-                flag = F.flag_text(ind.kind, str(value), ind.normal, ind.scale)
+                own = flag = F.flag_text(ind.kind, str(value), ind.normal, ind.scale)
                 if given in ("POS", "ABN", "H", "HH") and flag in ("NEG", "N"):
                     flag = "POS" if ind.kind == "qualitative" else "ABN"
-                return Assessment(code, flag, None, None, False, None if flag else "value_not_readable")
+                return Assessment(code, flag, None, None, False, None if flag else "value_not_readable", own)
             return Assessment(code, given, None, None, False, None if given else "value_not_numeric")
         canonical = self.units.convert(number, unit, ind)
         reference: dict[str, Any] | None = None
@@ -432,7 +435,7 @@ class Knowledge:
                 reference = {"low": rng.low, "high": rng.high, "source": "default", "unit": ind.unit}
                 computed = F.flag_number(canonical, rng.low, rng.high)
         flag = given if given in ("L", "N", "H", "LL", "HH") else computed or given
-        critical = False
+        critical, crit = False, None
         if canonical is not None and ind.critical is not None:
             crit = F.flag_number(canonical, None, None, ind.critical.plain())
             if crit is not None:
@@ -440,7 +443,7 @@ class Knowledge:
         reason = None
         if flag is None:
             reason = "unit_not_convertible" if canonical is None else "no_reference_range"
-        return Assessment(code, flag, canonical, reference, critical, reason)
+        return Assessment(code, flag, canonical, reference, critical, reason, crit or computed)
 
     @staticmethod
     def _printed_range(printed: Any, sex: str | None) -> tuple[float | None, float | None] | None:

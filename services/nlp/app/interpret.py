@@ -40,7 +40,6 @@ class Interpreter:
         raw_value, unit = item.get("value"), item.get("unit")
         a = self.kb.assess(code, raw_value, unit, sex=sex, age_years=age, printed_range=item.get("reference"),
                            printed_flag=item.get("flag"))
-        disagreement = self._printed_flag_disagreement(code, item, sex, age)
         reference = None
         if a.reference is not None:
             reference = {"low": a.reference["low"], "high": a.reference["high"],
@@ -52,25 +51,14 @@ class Interpreter:
                                "canonical_value": a.canonical_value}
         if a.reason:
             out["reason"] = a.reason
-        if disagreement is not None:
-            out["flag_disagreement"] = disagreement
-        return out
-
-    def _printed_flag_disagreement(self, code: str, item: dict[str, Any], sex: str | None,
-                                   age: float | None) -> dict[str, Any] | None:
-        """The sheet's printed flag decides (issue 9), but never silently: when the value read against the range
-        (printed, else the knowledge default) points another way (H/N/L), both are named. None when no printed
-        flag was sent, when either has no direction, or when they agree. A value beyond a critical limit (#10) is
-        HH/LL whatever was printed; against a printed mark of the other way it is named here too."""
+        # The sheet's printed flag decides (issue 9), but never silently: when the value read against the range
+        # (printed, else the knowledge default) points another way (L/N/H), both are named. A value beyond a
+        # critical limit (#10) is LL/HH whatever was printed; against a printed mark of the other way it is named too.
         printed = parse_flag(item.get("flag"))
-        if printed not in DIRECTIONS:
-            return None
-        b = self.kb.assess(code, item.get("value"), item.get("unit"), sex=sex, age_years=age,
-                           printed_range=item.get("reference"))
-        if b.flag not in DIRECTIONS or DIRECTIONS[b.flag] == DIRECTIONS[printed]:
-            return None
-        source = None if b.reference is None else ("report" if b.reference["source"] == "printed" else "knowledge")
-        return {"printed": printed, "from_range": b.flag, "range_source": source}
+        if printed in DIRECTIONS and a.from_range in DIRECTIONS and DIRECTIONS[a.from_range] != DIRECTIONS[printed]:
+            out["flag_disagreement"] = {"printed": printed, "from_range": a.from_range,
+                                        "range_source": reference["source"] if reference else None}
+        return out
 
     # ---- the whole request ----
     def interpret(self, indicators: list[dict[str, Any]], sex: str | None = None, age: float | None = None,
