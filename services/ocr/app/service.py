@@ -502,6 +502,14 @@ class _EmptyCellLook:
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
 
+    def crop(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """A region of the straightened page as the recogniser takes it (BGR, contiguous)."""
+        img = self.straight()
+        crop = img[int(max(0, y0)):int(min(img.shape[0], y1)), int(max(0, x0)):int(min(img.shape[1], x1))]
+        if crop.ndim == 2:
+            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+        return np.ascontiguousarray(crop)
+
     def _table_at(self, cx: float, cy: float) -> Any:
         """The table (with header columns) a point on the page lies in: the lowest header above it that spans it."""
         tables = [t for t in self.tables if t.columns and t.x0 <= cx < t.x1 and t.y0 < cy]
@@ -563,11 +571,7 @@ class _EmptyCellLook:
         pad = int(0.2 * lh)
         x0, x1 = max(0, xa + int(xs.min()) - pad), min(gray.shape[1], xa + int(xs.max()) + 1 + pad)
         y0, y1 = max(0, ya + int(ys.min()) - pad), min(gray.shape[0], ya + int(ys.max()) + 1 + pad)
-        img = self.straight()
-        crop = img[y0:y1, x0:x1]
-        if crop.ndim == 2:
-            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        text, score = recognise([np.ascontiguousarray(crop)])[0]
+        text, score = recognise([self.crop(x0, y0, x1, y1)])[0]
         text = text.strip()
         if score < 0.5 or not re.search(r"[\u4e00-\u9fff]", text):
             return None
@@ -799,17 +803,11 @@ class LabReportParser:
             cands = _garbled_candidates(self.kb, it, used, panels)
             if not cands or cands[0][0] < 0.4:
                 continue
-            img = looker.straight()
             x0, y0, x1, y1 = it.names[0][0].box
             pad = 0.15 * (y1 - y0)
-            ya, yb = int(max(0, y0 - pad)), int(min(img.shape[0], y1 + pad))
-            xa, xb = int(max(0, x0 - pad)), int(min(img.shape[1], x1 + pad))
-            if yb - ya < 6 or xb - xa < 6:
+            crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            if crop.shape[0] < 6 or crop.shape[1] < 6:
                 continue
-            crop = img[ya:yb, xa:xb]
-            if crop.ndim == 2:
-                crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-            crop = np.ascontiguousarray(crop)
             crops += [crop, cv2.GaussianBlur(crop, (0, 0), 0.8)]
             owner += [n, n]
         out: dict[int, list[str]] = {}
