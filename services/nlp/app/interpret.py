@@ -7,15 +7,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from zhenxi_knowledge import ABNORMAL_FLAGS, CRITICAL_FLAGS, HIGH_FLAGS, LOW_FLAGS, parse_flag
+from zhenxi_knowledge import ABNORMAL_FLAGS, CRITICAL_FLAGS, HIGH_FLAGS, LOW_FLAGS, parse_flag, same_direction
 
 from .errors import NoIndicatorsError, UnknownIndicatorsError
 from .knowledge import URGENCY_ORDER, CriticalReading, KnowledgeBase, Reading, max_urgency
 from .rules import Facts
 
 
-# The direction of a numeric flag: what a printed mark and a value-vs-range flag are compared by.
-DIRECTIONS = {"L": "low", "LL": "low", "N": "normal", "H": "high", "HH": "high"}
+# The flags of a number against its range: what a printed mark and the value's own verdict are compared on.
+NUMERIC_FLAGS = HIGH_FLAGS | LOW_FLAGS | {"N"}
 
 
 class Interpreter:
@@ -55,7 +55,7 @@ class Interpreter:
         # (printed, else the knowledge default) points another way (L/N/H), both are named. A value beyond a
         # critical limit (#10) is LL/HH whatever was printed; against a printed mark of the other way it is named too.
         printed = parse_flag(item.get("flag"))
-        if printed in DIRECTIONS and a.from_range in DIRECTIONS and DIRECTIONS[a.from_range] != DIRECTIONS[printed]:
+        if printed in NUMERIC_FLAGS and a.from_range in NUMERIC_FLAGS and not same_direction(printed, a.from_range):
             out["flag_disagreement"] = {"printed": printed, "from_range": a.from_range,
                                         "range_source": reference["source"] if reference else None}
         return out

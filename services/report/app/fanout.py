@@ -12,13 +12,13 @@ from typing import Any
 import anyio
 
 from zhenxi_common.identity import Identity
+from zhenxi_knowledge import CRITICAL_FLAGS, same_direction
 
 from .downstream import Downstream, InputRefused, SectionUnavailable
 
 FLAG_FROM_STATUS = {"critical_high": "HH", "critical_low": "LL", "high": "H", "low": "L", "normal": "N",
                     "positive": "POS"}
 NEGATIVE_WORDS = ("negative", "阴性", "-")
-CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _flag(ind: dict[str, Any], status: str | None, nlp_flag: str | None = None) 
     if printed == "A":
         return "ABN"
     crit = ind.get("flag_critical")
-    if crit in CRITICAL_DIRECTION and printed in (None, CRITICAL_DIRECTION[crit], crit):
+    if crit in CRITICAL_FLAGS and same_direction(printed, crit):
         return crit
     return printed
 
