@@ -59,10 +59,11 @@ def followup(args) -> None:
         cands = list(t["candidates"].values())
         if len(cands) != len(args.names):
             raise SystemExit(f"{f}: {len(cands)} graphs scored, {len(args.names)} names given")
+        # "candidates", as the second round's test record, so the card writes both rounds' test tables alike.
         entry[part] = {"films": t["films"], "films_nih14": t["films_nih14"], "load_avg": t.get("load_avg"),
-                       "graphs": {n: {k: c[k] for k in ("served_nih14", "served_mixed", "network_nih14",
-                                                         "network_mixed") if k in c}
-                                  for n, c in zip(args.names, cands)}}
+                       "candidates": {n: {k: c[k] for k in ("served_nih14", "served_mixed", "network_nih14",
+                                                             "network_mixed") if k in c}
+                                      for n, c in zip(args.names, cands)}}
     data[args.followup] = entry
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     print("wrote", args.followup, "to", path)
