@@ -7,6 +7,13 @@ flip TTA) into models/findings_members_metrics.json for the model card (numbers 
 
 ``--latency`` files are `bench/xray_speed.py --latency-only` outputs named ``latency_<graph>_<i>.txt`` (alternated
 runs); their ``total`` p50 and CPU time per analysis are kept per graph.
+
+A later round that only re-chooses among existing members adds itself to the same file, beside the second round:
+
+    members_report.py --followup third_round --val runs/eval_served_val_ens3.json --test runs/eval_served_test.json \
+        --names m1+sa m1+m2+sa --latency runs/latency_*.txt --adopted yes --note "..."
+
+``--val`` / ``--test`` are eval_served.py outputs scoring the graph served before and the candidate, in that order.
 """
 from __future__ import annotations
 
@@ -39,7 +46,41 @@ def latency(files: list[Path]) -> dict:
     return out
 
 
+def followup(args) -> None:
+    """Record a round that re-chose the served members from eval_served.py runs (validation, then test read once)."""
+    path = HERE.parent / "models" / "findings_members_metrics.json"
+    data = json.loads(path.read_text())
+    entry: dict = {"names": args.names, "latency": latency(args.latency), "adopted": args.adopted == "yes",
+                   "note": args.note}
+    for part, f in (("validation", args.val), ("test", args.test)):
+        if f is None:
+            continue
+        t = json.loads(f.read_text())
+        cands = list(t["candidates"].values())
+        if len(cands) != len(args.names):
+            raise SystemExit(f"{f}: {len(cands)} graphs scored, {len(args.names)} names given")
+        # "candidates", as the second round's test record, so the card writes both rounds' test tables alike.
+        entry[part] = {"films": t["films"], "films_nih14": t["films_nih14"], "load_avg": t.get("load_avg"),
+                       "candidates": {n: {k: c[k] for k in ("served_nih14", "served_mixed", "network_nih14",
+                                                             "network_mixed") if k in c}
+                                      for n, c in zip(args.names, cands)}}
+    data[args.followup] = entry
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", args.followup, "to", path)
+
+
 def main() -> None:
+    if "--followup" in sys.argv:
+        fp = argparse.ArgumentParser()
+        fp.add_argument("--followup", required=True, help="key of this round in findings_members_metrics.json")
+        fp.add_argument("--val", type=Path, required=True)
+        fp.add_argument("--test", type=Path, default=None)
+        fp.add_argument("--names", nargs="+", required=True, help="served before, then the candidate")
+        fp.add_argument("--latency", type=Path, nargs="*", default=[])
+        fp.add_argument("--adopted", choices=["yes", "no"], required=True)
+        fp.add_argument("--note", default="")
+        followup(fp.parse_args())
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True, help="train_chest.py --tag of the new member")
     ap.add_argument("--explore", type=Path, required=True, help="members_explore.py output (validation)")

@@ -49,9 +49,9 @@ fi
 "${PY[@]}" training/measurement_heads.py
 rm -f training/cache/detector_heads_val.npz
 "${PY[@]}" training/detector_heads_explore.py --adopt --test
-# Issue 17: served = ensemble of the network served before (commit 6ac681e, its gate statistics and sidecar) and the
-# one just trained, sharing the frozen trunk; thresholds re-chosen on the served NIH-only validation probabilities.
-# ENSEMBLE=0 serves the new network alone.
+# Issue 17: served = ensemble of the network served before (commit 6ac681e, its gate statistics and sidecar), member 2
+# of 22a930b and the one just trained, sharing the frozen trunk (probabilities and CAMs averaged over the three);
+# thresholds re-chosen on the served NIH-only validation probabilities. ENSEMBLE=0 serves the new network alone.
 if [ "${ENSEMBLE:-1}" = 1 ]; then
   mkdir -p training/cache/member1 training/cache/member2
   cp models/chestnet.onnx training/cache/member2/chestnet.onnx
@@ -59,8 +59,14 @@ if [ "${ENSEMBLE:-1}" = 1 ]; then
   for f in chestnet.onnx chestnet.json chestnet_gate.npz gate.json gate_metrics.json; do
     git -C "$ROOT" show "6ac681e:services/xray/models/$f" > "training/cache/member1/$f"
   done
+  # Member 2 of the ensemble served at 22a930b (all NIH films, standard augmentation; its checkpoint is gone, so it is
+  # taken out of that served graph, float16 weights as served). ENSEMBLE_MEMBERS=2 leaves it out.
+  mkdir -p training/cache/member_22a930b
+  git -C "$ROOT" show "22a930b:services/xray/models/chestnet.onnx" > training/cache/member_22a930b/chestnet.onnx
+  EXTRA=()
+  if [ "${ENSEMBLE_MEMBERS:-3}" = 3 ]; then EXTRA=(training/cache/member_22a930b/chestnet.onnx:net2/); fi
   "${PY[@]}" training/ensemble_export.py --base training/cache/member1/chestnet.onnx \
-    --add training/cache/member2/chestnet.onnx --out models/chestnet.onnx
+    --add "${EXTRA[@]}" training/cache/member2/chestnet.onnx --out models/chestnet.onnx
   # The ensemble keeps member 1's masks (the SegNet of 6ac681e); serve member 2's (the committed or just retrained
   # SegNet, with its mask thresholds), then refit the CTR head on those masks (NIH train, chosen on val).
   "${PY[@]}" training/swap_segnet.py --base models/chestnet.onnx --seg training/cache/member2/chestnet.onnx \

@@ -221,7 +221,10 @@ def main() -> None:
         write_backbone_retrain(w, json.loads(retrain_p.read_text()))
     members_p = MODELS / "findings_members_metrics.json"
     if members_p.exists():
-        write_findings_members(w, json.loads(members_p.read_text()))
+        members = json.loads(members_p.read_text())
+        write_findings_members(w, members)
+        if "third_round" in members:
+            write_findings_followup(w, members["third_round"], "third round: the three members")
     (MODELS / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
     print("wrote", MODELS / "MODEL_CARD.md")
 
@@ -436,17 +439,43 @@ def write_findings_members(w, d: dict) -> None:
         w(f"| {f} | {before['per_finding_nih14'][f]:.3f} / {before['per_finding_mixed'][f]:.3f} | "
           f"{chosen['per_finding_nih14'][f]:.3f} / {chosen['per_finding_mixed'][f]:.3f} |")
     w("")
-    lat = d.get("latency") or {}
-    if lat:
-        w("Full analysis latency, `bench/xray_speed.py --latency-only` (batch 1, 1 thread per instance), the graphs "
-          "alternated in one session on 2 shared cores; wall p50 follows the load, CPU time per analysis less so:\n")
-        w("| graph | total p50 ms | chest stage p50 ms | CPU ms per analysis | load |\n|---|---|---|---|---|")
-        for g, e in lat.items():
-            def fmt(xs):
-                return ", ".join("n/a" if x is None else f"{x:.1f}" for x in xs)
-            w(f"| `{g}` | {fmt(e['total_p50_ms'])} | {fmt(e['chest_p50_ms'])} | {fmt(e['cpu_ms'])} | "
-              f"{fmt(e['load'])} |")
-        w("")
+    write_latency(w, d.get("latency") or {}, "batch 1, 1 thread per instance")
+    write_test_and_verdict(w, d, "the choice, served")
+
+
+def write_latency(w, lat: dict, setting: str) -> None:
+    """Full-analysis latency per graph, from members_report.latency (alternated `xray_speed.py --latency-only` runs)."""
+    if not lat:
+        return
+    w(f"Full analysis latency, `bench/xray_speed.py --latency-only` ({setting}), the graphs alternated in one session "
+      "on 2 shared cores; wall p50 follows the load, CPU time per analysis less so:\n")
+    w("| graph | total p50 ms | chest stage p50 ms | CPU ms per analysis | load |\n|---|---|---|---|---|")
+    for g, e in lat.items():
+        def fmt(xs):
+            return ", ".join("n/a" if x is None else f"{x:.1f}" for x in xs)
+        w(f"| `{g}` | {fmt(e['total_p50_ms'])} | {fmt(e['chest_p50_ms'])} | {fmt(e['cpu_ms'])} | {fmt(e['load'])} |")
+    w("")
+
+
+def write_findings_followup(w, d: dict, title: str) -> None:
+    """A later findings round that re-chose among existing members (members_report.py --followup)."""
+    before, cand = d["names"]
+    w(f"## Findings, {title} (issue 17)\n")
+    v = d["validation"]
+    w(f"Served graph `{before}` against `{cand}`, scored as served by `training/eval_served.py` on validation "
+      f"({v['films_nih14']} `cxr_nih14/` films; {v['films']} mixed), mean AUROC over the 14 findings:\n")
+    w("| graph | served NIH-only | served mixed | network NIH-only | network mixed |\n|---|---|---|---|---|")
+    for n, g in v["candidates"].items():
+        w(f"| `{n}` | " + " | ".join(f"{g[k]['mean']:.3f}" for k in ("served_nih14", "served_mixed", "network_nih14",
+                                                                        "network_mixed")) + " |")
+    w("")
+    w(f"| finding | `{before}` | `{cand}` |\n|---|---|---|")
+    gb, gc = v["candidates"][before], v["candidates"][cand]
+    for f in gb["served_nih14"]["per_finding"]:
+        w(f"| {f} | {gb['served_nih14']['per_finding'][f]:.3f} / {gb['served_mixed']['per_finding'][f]:.3f} | "
+          f"{gc['served_nih14']['per_finding'][f]:.3f} / {gc['served_mixed']['per_finding'][f]:.3f} |")
+    w("")
+    write_latency(w, d.get("latency") or {}, "service defaults: one session on every core")
     write_test_and_verdict(w, d, "the choice, served")
 
 
