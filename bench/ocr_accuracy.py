@@ -225,7 +225,7 @@ def phone_warp(img, seed: int, turn: bool = False):
     w, h = ow, oh
     m = cv2.getPerspectiveTransform(src, q.astype(np.float32))
     page = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), m, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full(img.shape[:2], 255, np.uint8), m, (w, h), flags=cv2.INTER_LINEAR)
     # desk: a dark-to-mid colour with a linear light gradient and sensor noise
     base = rng.uniform(40, 150, size=3)
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
