@@ -234,12 +234,13 @@ def phone_warp(img, seed: int, turn: bool = False):
     desk = np.clip(base[None, None, :] + grad[..., None] + rng.normal(0, 4, size=(h, w, 1)), 0, 255)
     alpha = (mask.astype(np.float32) / 255.0)[..., None]
     out = (page.astype(np.float32) * alpha + desk * (1 - alpha)).astype(np.uint8)
+    corners = q.round(1).tolist()  # the page's corners in the photo before any 90° turn
     quarter = 0
     if turn:
         quarter = int(rng.choice([90, 270]))
         out = cv2.rotate(out, cv2.ROTATE_90_CLOCKWISE if quarter == 90 else cv2.ROTATE_90_COUNTERCLOCKWISE)
     return out, {"edge": "trbl"[edge], "shrink": round(shrink, 3), "tilt": round(tilt, 1), "scale": round(scale, 3),
-                 "turn": quarter}
+                 "turn": quarter, "corners": corners}
 
 
 def _warp_seed(base: int, fname: str, k: int) -> int:
@@ -313,7 +314,8 @@ def run_real(args) -> int:
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}"
-                  + (f"  warp {warp_params}" if warp_params and args.verbose else ""), flush=True)
+                  + (f"  warp { {k: v for k, v in warp_params.items() if k != 'corners'} }"
+                     if warp_params and args.verbose else ""), flush=True)
             if args.verbose:
                 for d in sc["details"]:
                     print("      ", d)
@@ -328,7 +330,8 @@ def run_real(args) -> int:
           f"photo (OCR{' from the cache' if args.cache else ''}), layout+parsing p50 "
           f"{median(parse_ms) if parse_ms else 0:.0f} ms; load average {os.getloadavg()[0]:.1f}")
     for r in rows:
-        r["variant"] = "upright" if not r["turn"] else (f"turn{r['turn']}" if isinstance(r["turn"], int) else "warp")
+        r["variant"] = "upright" if not r["turn"] else (f"turn{r['turn']}" if isinstance(r["turn"], int) else
+                                                        "warp" + ("+turn" if int(r["turn"][1:]) % 2 == 0 else ""))
     for key in ("type", "split", "variant") if (args.rotate or args.warp) else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
