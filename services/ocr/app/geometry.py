@@ -213,15 +213,17 @@ def text_outside_quad(img: np.ndarray, quad: np.ndarray) -> float:
     mask = np.zeros_like(bw)
     cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-    # Text is ink on paper. A page on a darker desk leaves a band of 'ink' along its edges, outside it: the
-    # adaptive threshold marks the desk next to the bright paper. That band lies off the paper and is not text.
+    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
+    # marks the desk next to the bright paper. Ink that is both off the paper and within that band of the quad is
+    # that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     grey = cv2.resize(grey, (bw.shape[1], bw.shape[0]), interpolation=cv2.INTER_AREA)
     _, paper = cv2.threshold(cv2.GaussianBlur(grey, (5, 5), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     k = max(5, int(3 * ch)) | 1
     paper = cv2.morphologyEx(paper, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     paper = cv2.erode(paper, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
-    bw = cv2.bitwise_and(bw, paper)
+    band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
+    bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
     ink = float(np.count_nonzero(bw))
     if ink == 0:
         return 0.0
