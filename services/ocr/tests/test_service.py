@@ -857,3 +857,29 @@ def test_a_decimal_point_read_as_a_gap_is_put_back_where_the_range_says(parser):
     by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
     assert (by["RBC"]["value"], by["RBC"]["flag"]) == (4.85, "N")
     assert by["HGB"]["value"] != 14.5
+
+
+def _two_decimal_sheet(hgb: str, plt: str, wbc: str = "5.40"):
+    return [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+            ("白细胞", 40, 110, 170), (wbc, 300, 350, 170), ("4--10", 440, 500, 170), ("10^9/L", 600, 670, 170),
+            ("红细胞", 40, 110, 210), ("4.97", 300, 350, 210), ("3.5--5.5", 440, 520, 210), ("10^12/L", 600, 680, 210),
+            ("血红蛋白", 40, 130, 250), (hgb, 300, 370, 250), ("110--160", 440, 530, 250), ("g/L", 600, 640, 250),
+            ("红细胞压积", 40, 150, 290), ("45.00", 300, 360, 290), ("36--50", 440, 510, 290), ("%", 600, 620, 290),
+            ("血小板", 40, 110, 330), (plt, 300, 360, 330), ("100--300", 440, 530, 330), ("10^9/L", 600, 670, 330),
+            ("平均血小板体积", 40, 170, 370), ("12.50", 300, 360, 370), ("9--13", 440, 500, 370), ("fL", 600, 630, 370)]
+
+
+def test_an_arrow_read_as_a_trailing_one_on_a_sheet_with_fixed_decimals(parser):
+    """Every result on this sheet prints two decimals; '162.821' is '162.82↑' with the arrow read as '1' (above
+    its printed 110--160, as the arrow says). '85.001' is not put right: without the '1' it lies inside nothing
+    that an up arrow would explain (85.00 is below 100--300)."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.001")))["indicators"]}
+    assert (by["HGB"]["value_text"], by["HGB"]["flag"], by["HGB"]["flag_printed"]) == ("162.82", "H", "H")
+    assert by["PLT"]["value_text"] == "85.001"
+
+
+def test_a_trailing_one_is_a_digit_where_the_sheet_prints_mixed_decimals(parser):
+    """With results printed to 1 and 2 decimals the sheet gives no reason to doubt the '1'."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="5.4")))
+          ["indicators"]}
+    assert by["HGB"]["value_text"] == "162.821"
