@@ -883,3 +883,19 @@ def test_a_trailing_one_is_a_digit_where_the_sheet_prints_mixed_decimals(parser)
     by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="5.4")))
           ["indicators"]}
     assert by["HGB"]["value_text"] == "162.821"
+
+
+def test_a_pad_number_with_its_grade_keeps_both(parser):
+    """A urine strip printed as a number and its grade ('500 +++' leukocytes/μL, '+++ 200' blood): the number is the
+    value, the grade is the qualitative result and says positive against the printed 阴性; neither half is lost."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 110, 170), ("阴性", 300, 350, 170), ("阴性", 440, 490, 170),
+             ("白细胞", 40, 110, 210), ("500 +++", 300, 380, 210), ("阴性", 440, 490, 210), ("Cells/uL", 600, 680, 210),
+             ("隐血", 40, 110, 250), ("+++ 200", 300, 380, 250), ("阴性", 440, 490, 250), ("Cells/uL", 600, 680, 250),
+             ("酮体", 40, 110, 290), ("阴性", 300, 350, 290), ("阴性", 440, 490, 290)]
+    out = parser._assemble(*_page(cells, [("尿常规检验报告单", 300, 600, 10)]))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert (by["U-WBC"]["value"], by["U-WBC"]["qualitative"], by["U-WBC"]["value_text"], by["U-WBC"]["flag"]) == \
+        (500.0, "3+", "500 +++", "POS")
+    assert (by["U-BLD"]["value"], by["U-BLD"]["qualitative"], by["U-BLD"]["flag"]) == (200.0, "3+", "POS")
+    assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
