@@ -243,6 +243,26 @@ def phone_warp(img, seed: int, turn: bool = False):
                  "turn": quarter, "corners": corners}
 
 
+def keystone_fill(img, edge: str, shrink: float):
+    """The page seen at an angle with no desk in view: the photo warped so that its top ('t') or left ('l') edge is
+    ``shrink`` shorter, then cut to the frame the warped page still fills (a phone held close, tilted back)."""
+    import cv2
+    import numpy as np
+
+    h, w = img.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    q = src.copy()
+    if edge == "t":
+        q[0, 0] += shrink * w / 2
+        q[1, 0] -= shrink * w / 2
+    else:
+        q[0, 1] += shrink * h / 2
+        q[3, 1] -= shrink * h / 2
+    out = cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, q), (w, h), borderMode=cv2.BORDER_REPLICATE)
+    cut = int(shrink * (w if edge == "t" else h) / 2)
+    return out[:, cut:w - cut] if edge == "t" else out[cut:h - cut]
+
+
 def _warp_seed(base: int, fname: str, k: int) -> int:
     import hashlib
 
@@ -277,7 +297,8 @@ def run_real(args) -> int:
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
-        variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1))
+        variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1)) + \
+            (("kt", "kl") if args.keystone else ())
         for fname, turn in [(f, t) for f in tr["files"] for t in variants]:
             path = ds / "images" / fname
             if not path.exists():
@@ -290,7 +311,9 @@ def run_real(args) -> int:
                 import numpy as np
 
                 img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-                if isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
+                if isinstance(turn, str) and turn.startswith("k"):  # keystone, page filling the frame
+                    img = keystone_fill(img, turn[1], args.keystone)
+                elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
                     k = int(turn[1:])
                     img, warp_params = phone_warp(img, _warp_seed(args.warp_seed, fname, k), turn=k % 2 == 0)
                 else:
@@ -330,9 +353,10 @@ def run_real(args) -> int:
           f"photo (OCR{' from the cache' if args.cache else ''}), layout+parsing p50 "
           f"{median(parse_ms) if parse_ms else 0:.0f} ms; load average {os.getloadavg()[0]:.1f}")
     for r in rows:
-        r["variant"] = "upright" if not r["turn"] else (f"turn{r['turn']}" if isinstance(r["turn"], int) else
-                                                        "warp" + ("+turn" if int(r["turn"][1:]) % 2 == 0 else ""))
-    for key in ("type", "split", "variant") if (args.rotate or args.warp) else ("type", "split"):
+        t = r["turn"]
+        r["variant"] = "upright" if not t else f"turn{t}" if isinstance(t, int) else \
+            f"keystone-{t[1]}" if t.startswith("k") else "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
+    for key in ("type", "split", "variant") if (args.rotate or args.warp or args.keystone) else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
             fs = [r["f1"] for r in rows if r[key] == v]
@@ -362,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="real photos: also score K seeded phone re-photographs of each photo (tilt 4-12°, keystone "
                          "5-20 %%, scale, desk background; every second one also turned by 90°), scored apart as @wK")
     ap.add_argument("--warp-seed", type=int, default=2026, help="seed of --warp (default 2026)")
+    ap.add_argument("--keystone", type=float, default=None, metavar="F",
+                    help="real photos: also score each photo seen at an angle with no desk in view: top edge (@kt) "
+                         "and left edge (@kl) shorter by F (e.g. 0.18), cut to the frame the page still fills")
     ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
