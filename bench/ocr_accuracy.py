@@ -244,8 +244,9 @@ def phone_warp(img, seed: int, turn: bool = False):
 
 
 def keystone_fill(img, edge: str, shrink: float):
-    """The page seen at an angle with no desk in view: the photo warped so that its top ('t') or left ('l') edge is
-    ``shrink`` shorter, then cut to the frame the warped page still fills (a phone held close, tilted back)."""
+    """The page seen at an angle with no desk edge in view: the photo warped so that its top ('t') or left ('l')
+    edge is ``shrink`` shorter, the frame kept, and the corners the page leaves filled by smearing its own edge
+    (paper-coloured; nothing of the sheet is cut away, and there is no page outline to find)."""
     import cv2
     import numpy as np
 
@@ -258,9 +259,7 @@ def keystone_fill(img, edge: str, shrink: float):
     else:
         q[0, 1] += shrink * h / 2
         q[3, 1] -= shrink * h / 2
-    out = cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, q), (w, h), borderMode=cv2.BORDER_REPLICATE)
-    cut = int(shrink * (w if edge == "t" else h) / 2)
-    return out[:, cut:w - cut] if edge == "t" else out[cut:h - cut]
+    return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, q), (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def _warp_seed(base: int, fname: str, k: int) -> int:
@@ -387,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                          "5-20 %%, scale, desk background; every second one also turned by 90°), scored apart as @wK")
     ap.add_argument("--warp-seed", type=int, default=2026, help="seed of --warp (default 2026)")
     ap.add_argument("--keystone", type=float, default=None, metavar="F",
-                    help="real photos: also score each photo seen at an angle with no desk in view: top edge (@kt) "
-                         "and left edge (@kl) shorter by F (e.g. 0.18), cut to the frame the page still fills")
+                    help="real photos: also score each photo seen at an angle with no desk edge in view: top edge "
+                         "(@kt) and left edge (@kl) shorter by F (e.g. 0.18), corners filled with the page's own edge")
     ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
