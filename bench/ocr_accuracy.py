@@ -188,6 +188,86 @@ def print_calibration(rows: list[dict]) -> None:
     print(f"   {'no reshoot':<16} {conf[(False, True)]:9d} {conf[(False, False)]:8d}")
 
 
+def phone_warp(img, seed: int, turn: bool = False):
+    """Re-photograph a page image the way a phone would: the page seen at an angle (one edge shorter by 5-20 %,
+    keystone), tilted by 4-12° either way, scaled by 0.85-1.05, optionally turned by 90° either way, on a desk-like
+    background (a smooth colour gradient with a little noise) that shows around the page. Deterministic in
+    ``seed``; returns (image, params) with the params the warp used."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    edge = int(rng.integers(4))  # which edge is seen further away: 0 top, 1 right, 2 bottom, 3 left
+    shrink = float(rng.uniform(0.05, 0.20))
+    tilt = float(rng.uniform(4, 12) * rng.choice([-1, 1]))
+    scale = float(rng.uniform(0.85, 1.05))
+    q = src.copy()
+    if edge in (0, 2):  # top or bottom edge shorter: its two corners move towards each other
+        a, b = (0, 1) if edge == 0 else (3, 2)
+        q[a, 0] += shrink * w / 2
+        q[b, 0] -= shrink * w / 2
+    else:
+        a, b = (1, 2) if edge == 1 else (0, 3)
+        q[a, 1] += shrink * h / 2
+        q[b, 1] -= shrink * h / 2
+    c = q.mean(axis=0)
+    rad = np.deg2rad(tilt)
+    rot = np.array([[np.cos(rad), -np.sin(rad)], [np.sin(rad), np.cos(rad)]], np.float32)
+    q = (q - c) @ rot.T
+    # the page at about its own resolution (times scale), centred in a frame with 4-10 % of background each side
+    q = q * scale
+    lo, hi = q.min(axis=0), q.max(axis=0)
+    margin = rng.uniform(0.04, 0.10, size=2) * (hi - lo)
+    ow, oh = int(round(hi[0] - lo[0] + 2 * margin[0])), int(round(hi[1] - lo[1] + 2 * margin[1]))
+    q = q - lo + margin + rng.uniform(-0.5, 0.5, size=2) * margin  # the page not quite centred
+    w, h = ow, oh
+    m = cv2.getPerspectiveTransform(src, q.astype(np.float32))
+    page = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    mask = cv2.warpPerspective(np.full(img.shape[:2], 255, np.uint8), m, (w, h), flags=cv2.INTER_LINEAR)
+    # desk: a dark-to-mid colour with a linear light gradient and sensor noise
+    base = rng.uniform(40, 150, size=3)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = rng.uniform(0, 2 * np.pi)
+    grad = (np.cos(ang) * gx / w + np.sin(ang) * gy / h) * rng.uniform(20, 60)
+    desk = np.clip(base[None, None, :] + grad[..., None] + rng.normal(0, 4, size=(h, w, 1)), 0, 255)
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    out = (page.astype(np.float32) * alpha + desk * (1 - alpha)).astype(np.uint8)
+    corners = q.round(1).tolist()  # the page's corners in the photo before any 90° turn
+    quarter = 0
+    if turn:
+        quarter = int(rng.choice([90, 270]))
+        out = cv2.rotate(out, cv2.ROTATE_90_CLOCKWISE if quarter == 90 else cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return out, {"edge": "trbl"[edge], "shrink": round(shrink, 3), "tilt": round(tilt, 1), "scale": round(scale, 3),
+                 "turn": quarter, "corners": corners}
+
+
+def keystone_fill(img, edge: str, shrink: float):
+    """The page seen at an angle with no desk edge in view: the photo warped so that its top ('t') or left ('l')
+    edge is ``shrink`` shorter, the frame kept, and the corners the page leaves filled by smearing its own edge
+    (paper-coloured; nothing of the sheet is cut away, and there is no page outline to find)."""
+    import cv2
+    import numpy as np
+
+    h, w = img.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    q = src.copy()
+    if edge == "t":
+        q[0, 0] += shrink * w / 2
+        q[1, 0] -= shrink * w / 2
+    else:
+        q[0, 1] += shrink * h / 2
+        q[3, 1] -= shrink * h / 2
+    return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, q), (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _warp_seed(base: int, fname: str, k: int) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{base}:{fname}:{k}".encode()).digest()[:8], "big")
+
+
 def run_real(args) -> int:
     import ocr_real
     from statistics import mean
@@ -216,19 +296,28 @@ def run_real(args) -> int:
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
-        for fname, turn in [(f, t) for f in tr["files"] for t in ((0,) + tuple(args.rotate or ()))]:
+        variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1)) + \
+            (("kt", "kl") if args.keystone else ())
+        for fname, turn in [(f, t) for f in tr["files"] for t in variants]:
             path = ds / "images" / fname
             if not path.exists():
                 continue
             note = ""
             data = path.read_bytes()
+            warp_params = None
             if turn:
                 import cv2
                 import numpy as np
 
                 img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-                img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
-                                       270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
+                if isinstance(turn, str) and turn.startswith("k"):  # keystone, page filling the frame
+                    img = keystone_fill(img, turn[1], args.keystone)
+                elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
+                    k = int(turn[1:])
+                    img, warp_params = phone_warp(img, _warp_seed(args.warp_seed, fname, k), turn=k % 2 == 0)
+                else:
+                    img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+                                           270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
                 data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
             try:
                 res = parser.parse(data, fname, None)
@@ -246,7 +335,9 @@ def run_real(args) -> int:
                                    "reasons": p.get("review_reasons") or [], "coded": p.get("code") is not None,
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
-                  f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}", flush=True)
+                  f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}"
+                  + (f"  warp { {k: v for k, v in warp_params.items() if k != 'corners'} }"
+                     if warp_params and args.verbose else ""), flush=True)
             if args.verbose:
                 for d in sc["details"]:
                     print("      ", d)
@@ -260,7 +351,11 @@ def run_real(args) -> int:
           f"{time.time() - t0:.0f} s wall, CPU {1000 * (time.process_time() - cpu0) / max(len(rows), 1):.0f} ms per "
           f"photo (OCR{' from the cache' if args.cache else ''}), layout+parsing p50 "
           f"{median(parse_ms) if parse_ms else 0:.0f} ms; load average {os.getloadavg()[0]:.1f}")
-    for key in ("type", "split", "turn") if args.rotate else ("type", "split"):
+    for r in rows:
+        t = r["turn"]
+        r["variant"] = "upright" if not t else f"turn{t}" if isinstance(t, int) else \
+            f"keystone-{t[1]}" if t.startswith("k") else "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
+    for key in ("type", "split", "variant") if (args.rotate or args.warp or args.keystone) else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
             fs = [r["f1"] for r in rows if r[key] == v]
@@ -286,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
     ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
                     help="real photos: also score each photo turned by these angles (scored apart, as @angle)")
+    ap.add_argument("--warp", type=int, default=None, metavar="K",
+                    help="real photos: also score K seeded phone re-photographs of each photo (tilt 4-12°, keystone "
+                         "5-20 %%, scale, desk background; every second one also turned by 90°), scored apart as @wK")
+    ap.add_argument("--warp-seed", type=int, default=2026, help="seed of --warp (default 2026)")
+    ap.add_argument("--keystone", type=float, default=None, metavar="F",
+                    help="real photos: also score each photo seen at an angle with no desk edge in view: top edge "
+                         "(@kt) and left edge (@kl) shorter by F (e.g. 0.18), corners filled with the page's own edge")
     ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")

@@ -128,6 +128,8 @@ def qual_kind(v: str) -> str | None:
         return "neg"
     if POS_WORDS_RE.match(t) or t.startswith("阳性"):
         return "pos"
+    if re.fullmatch(r"\d+(?:\.\d+)?(?:\+{1,4}|[1-4]\+|\+-|±)", t):
+        return "pos"  # '500 +++': a pad's number with its grade, as '+++ 500' is
     return None
 
 

@@ -46,6 +46,17 @@ def _quad_ok(q: np.ndarray, area_img: float) -> bool:
     return True
 
 
+def _edge_on_frame(q: np.ndarray, w: int, h: int, margin: float = 0.015) -> bool:
+    """Does a side of the quad run along the photo's border? Then that side is the frame cutting the paper (or
+    the paper and whatever lies beside it), not an edge of paper against a desk."""
+    m = margin * max(w, h)
+    for a, b in zip(q, np.roll(q, -1, axis=0)):
+        for axis, limit in ((0, 0.0), (0, w - 1.0), (1, 0.0), (1, h - 1.0)):
+            if abs(a[axis] - limit) <= m and abs(b[axis] - limit) <= m:
+                return True
+    return False
+
+
 def find_page_quad(img: np.ndarray) -> np.ndarray | None:
     """Corners of the sheet (tl, tr, br, bl) in img coordinates, or None when the photo is already the page
     (scans, crops) or no convincing quadrilateral exists."""
@@ -208,11 +219,25 @@ def upscale_small(img: np.ndarray) -> np.ndarray:
 def text_outside_quad(img: np.ndarray, quad: np.ndarray) -> float:
     """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
     box, the table's own frame) leaves text outside and must not be used to crop."""
-    bw, _ = _text_blobs(img)
+    bw, ch = _text_blobs(img)
     s = bw.shape[1] / img.shape[1]
     mask = np.zeros_like(bw)
     cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
+    # marks the desk next to the bright paper. Ink that is both off the paper and within that band of the quad is
+    # that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    grey = cv2.resize(grey, (bw.shape[1], bw.shape[0]), interpolation=cv2.INTER_AREA)
+    _, paper = cv2.threshold(cv2.GaussianBlur(grey, (5, 5), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    k = max(5, int(3 * ch)) | 1
+    paper = cv2.morphologyEx(paper, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    paper = cv2.erode(paper, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    # Only for a page lying inside the frame: a quad with a side along the photo's border is the frame cutting
+    # the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
+    if not _edge_on_frame(quad, img.shape[1], img.shape[0]):
+        band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
+        bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
     ink = float(np.count_nonzero(bw))
     if ink == 0:
         return 0.0

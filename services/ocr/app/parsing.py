@@ -95,6 +95,11 @@ def simplified(text: str) -> str:
     return zhconv.convert(text, "zh-cn")
 
 
+_GRADE = r"(?P<grade>\+{1,4}|[1-4]\+|±|\+-)"
+_NUM_GRADE = re.compile(r"(?P<num>" + NUM + r")\s+" + _GRADE)
+_GRADE_NUM = re.compile(_GRADE + r"\s+(?P<num>" + NUM + r")")
+
+
 def parse_value(text: str) -> ParsedValue | None:
     """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
     raw = text.strip()
@@ -113,6 +118,10 @@ def parse_value(text: str) -> ParsedValue | None:
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
     if m:  # '66(+)', '3(-)': a number with its qualitative reading
         return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(m.group(2)))
+    nk = unicodedata.normalize("NFKC", raw)
+    m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk)
+    if m:  # '500 +++', '3+ 500': a test-strip pad's number with its grade
+        return ParsedValue(float(m.group("num")), raw, None, qualitative_grade(m.group("grade")))
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
@@ -305,7 +314,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
     text = tok.text.strip()
     words = text.split()
-    if len(words) <= 1 or classify(kb, text) in ("range", "value") or any(
+    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(text) or \
+            _GRADE_NUM.fullmatch(text) or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
         return [tok]
     groups: list[str] = []

@@ -79,6 +79,9 @@ def colorfulness(img: np.ndarray) -> float:
     return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
 
 
+TILTS = (0.0, -3.0, 3.0, -6.0, 6.0, -9.0, 9.0, -12.0, 12.0)  # degrees tried for the text-line direction
+
+
 def text_layout(grey: np.ndarray) -> tuple[int, float]:
     """(number of character-like dark blobs, share of them sitting on a common text line with >= 3 others)."""
     bw = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
@@ -93,8 +96,15 @@ def text_layout(grey: np.ndarray) -> tuple[int, float]:
     keep = (h >= 4) & (h <= 80) & (w >= 1) & (w <= 120) & (area >= 6) & (fill > 0.08) & (fill < 0.95)
     if keep.sum() < 3:
         return int(keep.sum()), 0.0
-    # text lines run across the image, or down it when the photo is turned 90°: take the better direction
-    aligned = max(_aligned(cents[1:][keep][:, 1], h[keep]), _aligned(cents[1:][keep][:, 0], w[keep]))
+    # text lines run across the image, or down it when the photo is turned 90°, and a hand-held photo tilts them
+    # by up to ~12°: take the best direction (on a tilted line, characters more than one apart leave the band)
+    c = cents[1:][keep]
+    aligned = 0.0
+    for deg in TILTS:
+        t = np.deg2rad(deg)
+        across = c[:, 1] * np.cos(t) - c[:, 0] * np.sin(t)
+        down = c[:, 0] * np.cos(t) + c[:, 1] * np.sin(t)
+        aligned = max(aligned, _aligned(across, h[keep]), _aligned(down, w[keep]))
     return int(keep.sum()), aligned
 
 

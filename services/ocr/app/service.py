@@ -362,6 +362,32 @@ def point_read_as_space(it: RowItem) -> bool:
     return True
 
 
+def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> list[RowItem]:
+    """'162.821' for '162.82↑': an up arrow printed right after the result, read as a trailing '1'. Taken as the
+    arrow only where the sheet shows it: the page's other results all print one number of decimals d (at least
+    ``min_others`` of them), this one has d+1 ending in '1', no mark was read beside it, and without the '1' it
+    lies above the printed range (as the arrow says). Returns the rows put right."""
+    nums = [it for it in items if it.value is not None and it.parsed_value is not None
+            and it.parsed_value.number is not None and it.parsed_value.comparator is None]
+    glued = [re.fullmatch(r"(\d+\.(\d+))1", it.value.text.strip()) for it in nums]
+    plain = {_decimals(it.value.text) for it, m in zip(nums, glued) if m is None}
+    n_plain = sum(1 for m in glued if m is None)
+    if len(plain) != 1 or n_plain < min_others:
+        return []
+    d = plain.pop()
+    fixed = []
+    for it, m in zip(nums, glued):
+        pr = it.parsed_range
+        if m is None or len(m.group(2)) != d or it.flag_code is not None or pr is None or pr.high is None:
+            continue
+        if float(m.group(1)) <= pr.high:
+            continue
+        it.value, it.parsed_value = Cell(m.group(1), it.value.score, it.value.box), parse_value(m.group(1))
+        it.flag, it.flag_code = Cell("↑", it.value.score, it.value.box), "H"
+        fixed.append(it)
+    return fixed
+
+
 def _stray_letter(it: RowItem) -> bool:
     """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
     return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
@@ -701,6 +727,7 @@ class LabReportParser:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
                     if it.row_no is not None:
                         row_numbers[pno].add(it.row_no)
+            arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,
                                  "message": "参考范围列与结果列错行，已按指标重新对齐，请核对。 "

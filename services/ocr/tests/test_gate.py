@@ -179,3 +179,18 @@ def test_wide_sheet_small_in_the_frame_is_still_a_document(page):
     blank[600:906, 50:1950] = 238
     with pytest.raises(errors.NotADocumentError):
         quality.check(blank)
+
+
+@pytest.mark.parametrize("tilt", [-10, 0, 10])
+def test_a_tilted_sheet_small_on_a_desk_is_still_a_document(page, tilt):
+    """A hand-held photo tilts the text lines by up to ~12°. A wide sheet that covers little of the frame passes
+    the gate on plenty of well-aligned text; tilted, its characters must still count as aligned on their lines."""
+    part = page[:700]
+    h, w = part.shape[:2]
+    big_w, big_h = 1900, 1150
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 0.7)
+    m[:, 2] += (big_w / 2 - w / 2, big_h / 2 - h / 2)
+    photo = cv2.warpAffine(part, m, (big_w, big_h), borderValue=(70, 90, 110))
+    q = quality.check(photo)
+    assert q.paper_fraction < quality.GateThresholds().min_paper_fraction  # the small-paper path is what is tested
+    assert q.aligned_fraction >= 0.9

@@ -67,3 +67,37 @@ def test_normalise_page_rotated_photo(page):
     res = geometry.normalise_page(photo)
     assert res.rotation == 90
     assert geometry.text_orientation(res.image) == 0
+
+
+@pytest.mark.parametrize("tilt", [-10.0, 8.0])
+def test_tilted_keystoned_page_on_a_dark_desk_is_found_and_flattened(page, tilt):
+    """A page photographed at an angle on a dark desk: the bright paper next to the desk leaves a band of dark
+    'ink' along the page's edges (adaptive threshold). That band is not text outside the page, so the page is
+    still found, and the perspective is undone rather than left to a skew rotation."""
+    small = cv2.resize(page, (700, 990))
+    h, w = small.shape[:2]
+    quad = np.float32([[60, 0], [w - 60, 0], [w, h], [0, h]])  # the top edge further away: 17 % shorter
+    c = quad.mean(axis=0)
+    r = np.deg2rad(tilt)
+    rot = np.float32([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]])
+    corners = (quad - c) @ rot.T + np.float32([640, 560])
+    photo = _on_background(small, corners.tolist(), size=(1280, 1120))
+    res = geometry.normalise_page(photo)
+    assert res.quad is not None
+    assert np.abs(np.float32(res.quad) - corners).max() < 20
+    assert abs(res.skew) < 1.5
+    assert res.image.shape[0] > res.image.shape[1]
+
+
+def test_dark_text_beside_a_quad_on_the_photos_frame_still_counts_as_outside():
+    """A 'page' whose sides run along the photo's border is the frame cutting the paper. What is dark just beside
+    its inner side is then not a desk's halo but may be text in a shadow (a column of the sheet the quad cut off),
+    and must count as outside: enough of it and the quad is not used."""
+    img = np.full((600, 800, 3), 235, np.uint8)
+    img[:, 552:] = 80  # in shadow beyond the quad's right side
+    for y in range(40, 560, 24):
+        for x in range(40, 520, 22):  # text on the page
+            cv2.rectangle(img, (x, y), (x + 12, y + 12), (20, 20, 20), 2)
+        cv2.rectangle(img, (556, y), (568, y + 12), (5, 5, 5), 2)  # the cut-off column, right beside the quad
+    quad = np.float32([[0, 0], [550, 0], [550, 599], [0, 599]])  # left, top and bottom sides on the frame
+    assert geometry.text_outside_quad(img, quad) > 0.03

@@ -254,3 +254,18 @@ def test_a_range_glued_to_a_count_unit_written_with_ge(kb):
     (it,) = parse_row(kb, toks)
     assert (it.value.text, it.range.text, it.unit.text) == ("29.46", "0~7.00", "个/ul")
     assert (it.parsed_range.low, it.parsed_range.high) == (0.0, 7.0)
+
+
+@pytest.mark.parametrize("text,number,grade", [("500 +++", 500.0, "3+"), ("+++ 200", 200.0, "3+"),
+                                               ("25 ±", 25.0, "trace"), ("2+ 1.0", 1.0, "2+")])
+def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
+    from app.parsing import parse_value
+
+    pv = parse_value(text)
+    assert (pv.number, pv.qualitative) == (number, grade)
+
+
+def test_a_number_and_a_dash_is_not_a_grade():
+    from app.parsing import parse_value
+
+    assert parse_value("5 -") is None or parse_value("5 -").qualitative is None

@@ -857,3 +857,45 @@ def test_a_decimal_point_read_as_a_gap_is_put_back_where_the_range_says(parser):
     by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
     assert (by["RBC"]["value"], by["RBC"]["flag"]) == (4.85, "N")
     assert by["HGB"]["value"] != 14.5
+
+
+def _two_decimal_sheet(hgb: str, plt: str, wbc: str = "5.40"):
+    return [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+            ("白细胞", 40, 110, 170), (wbc, 300, 350, 170), ("4--10", 440, 500, 170), ("10^9/L", 600, 670, 170),
+            ("红细胞", 40, 110, 210), ("4.97", 300, 350, 210), ("3.5--5.5", 440, 520, 210), ("10^12/L", 600, 680, 210),
+            ("血红蛋白", 40, 130, 250), (hgb, 300, 370, 250), ("110--160", 440, 530, 250), ("g/L", 600, 640, 250),
+            ("红细胞压积", 40, 150, 290), ("45.00", 300, 360, 290), ("36--50", 440, 510, 290), ("%", 600, 620, 290),
+            ("血小板", 40, 110, 330), (plt, 300, 360, 330), ("100--300", 440, 530, 330), ("10^9/L", 600, 670, 330),
+            ("平均血小板体积", 40, 170, 370), ("12.50", 300, 360, 370), ("9--13", 440, 500, 370), ("fL", 600, 630, 370)]
+
+
+def test_an_arrow_read_as_a_trailing_one_on_a_sheet_with_fixed_decimals(parser):
+    """Every result on this sheet prints two decimals; '162.821' is '162.82↑' with the arrow read as '1' (above
+    its printed 110--160, as the arrow says). '85.001' is not put right: without the '1' it lies inside nothing
+    that an up arrow would explain (85.00 is below 100--300)."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.001")))["indicators"]}
+    assert (by["HGB"]["value_text"], by["HGB"]["flag"], by["HGB"]["flag_printed"]) == ("162.82", "H", "H")
+    assert by["PLT"]["value_text"] == "85.001"
+
+
+def test_a_trailing_one_is_a_digit_where_the_sheet_prints_mixed_decimals(parser):
+    """With results printed to 1 and 2 decimals the sheet gives no reason to doubt the '1'."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="5.4")))
+          ["indicators"]}
+    assert by["HGB"]["value_text"] == "162.821"
+
+
+def test_a_pad_number_with_its_grade_keeps_both(parser):
+    """A urine strip printed as a number and its grade ('500 +++' leukocytes/μL, '+++ 200' blood): the number is the
+    value, the grade is the qualitative result and says positive against the printed 阴性; neither half is lost."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 440, 540, 120), ("单位", 600, 660, 120),
+             ("尿蛋白", 40, 110, 170), ("阴性", 300, 350, 170), ("阴性", 440, 490, 170),
+             ("白细胞", 40, 110, 210), ("500 +++", 300, 380, 210), ("阴性", 440, 490, 210), ("Cells/uL", 600, 680, 210),
+             ("隐血", 40, 110, 250), ("+++ 200", 300, 380, 250), ("阴性", 440, 490, 250), ("Cells/uL", 600, 680, 250),
+             ("酮体", 40, 110, 290), ("阴性", 300, 350, 290), ("阴性", 440, 490, 290)]
+    out = parser._assemble(*_page(cells, [("尿常规检验报告单", 300, 600, 10)]))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert (by["U-WBC"]["value"], by["U-WBC"]["qualitative"], by["U-WBC"]["value_text"], by["U-WBC"]["flag"]) == \
+        (500.0, "3+", "500 +++", "POS")
+    assert (by["U-BLD"]["value"], by["U-BLD"]["qualitative"], by["U-BLD"]["flag"]) == (200.0, "3+", "POS")
+    assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
