@@ -179,29 +179,6 @@ def served_lungs(paths: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def view_canvas(work: np.ndarray, box, flip: bool, size: int = VIEW_SIZE):
-    """The served view: work[box], mirrored or not, letterboxed to size. Returns (canvas, to_canvas), where
-    to_canvas maps [x1, y1, x2, y2] in working pixels to canvas pixels (clipped to the visible image part)."""
-    from app.imaging import letterbox
-    x0, y0, x1, y1 = box
-    img = work[y0:y1, x0:x1]
-    if flip:
-        img = img[:, ::-1]
-    canvas, scale, (px, py) = letterbox(np.ascontiguousarray(img), size)
-    cw, ch = x1 - x0, y1 - y0
-
-    def to_canvas(b, clip: bool = True):
-        a, c = b[0] - x0, b[2] - x0
-        if flip:
-            a, c = cw - c, cw - a
-        bb, d = b[1] - y0, b[3] - y0
-        if clip:
-            a, c = np.clip([a, c], 0, cw)
-            bb, d = np.clip([bb, d], 0, ch)
-        return [float(a * scale + px), float(bb * scale + py), float(c * scale + px), float(d * scale + py)]
-    return canvas, to_canvas
-
-
 def _visible(to_canvas, box) -> list[float] | None:
     """The lesion's canvas box when at least 60 % of its width and height lie inside the view, else None."""
     c, u = to_canvas(box), to_canvas(box, clip=False)
@@ -278,7 +255,7 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
         mine_hard_negatives(rows, lungs)
     for r in csv.DictReader(open(HARD_NEG_CSV)):
         hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
-    from app.inference import lung_box
+    from app.inference import lung_box, view_canvas
     from nodule_crop_explore import grow, jitter_box
     lm = DATA / "cxr_jsrt_scr" / "masks"
     for path, boxes in rows:
@@ -289,7 +266,7 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
 
         def canvases(img, lesions):
             for box, flip in views:
-                canvas, tc = view_canvas(img, box, flip)
+                canvas, tc = view_canvas(img, box, flip, VIEW_SIZE)
                 yield canvas, tc, [c for c in (_visible(tc, g) for g in lesions) if c is not None]
 
         for canvas, tc, ls in canvases(work, boxes):
@@ -316,7 +293,7 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
                 if sb is None:
                     continue
                 box, flip = views[rng.integers(len(views))]
-                canvas, tc = view_canvas(im2, box, flip)
+                canvas, tc = view_canvas(im2, box, flip, VIEW_SIZE)
                 c = _visible(tc, sb)
                 if c is None:
                     continue
