@@ -106,7 +106,25 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="also read the test caches (once, after the choice)")
     ap.add_argument("--adopt", type=Path, default=None, help="candidate ONNX to copy into models/ if the rule passes")
     ap.add_argument("--training", default="", help="free text: how the candidate was trained (for the card)")
+    ap.add_argument("--findings-head", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                    help="only record: eval_served.py reports (runs/eval_served_val<tag>.json) with the served and the "
+                         "retrained detector; their Nodule head numbers go into models/detector_retrain_metrics.json")
+    ap.add_argument("--note", default="", help="free text for the card")
     args = ap.parse_args()
+    if args.findings_head:
+        path = MODELS / "detector_retrain_metrics.json"
+        d = json.loads(path.read_text())
+        head = {}
+        for label, f in zip(("served_detector", "retrained_detector"), args.findings_head):
+            c = next(iter(json.loads(f.read_text())["candidates"].values()))
+            head[label] = {k: {"Nodule": c[k]["per_finding"]["Nodule"], "mean_14": c[k]["mean"]}
+                           for k in ("network_nih14", "network_mixed", "served_nih14", "served_mixed")}
+        d["findings_head"] = head
+        if args.note:
+            d["note"] = args.note
+        path.write_text(json.dumps(d, indent=1) + "\n")
+        print(json.dumps(head, indent=1))
+        return
     res = choose(args.candidate, args.served)
     b = res["candidates"][res["chosen"]]
     thr_c, sens_c = pooled(b["val"])
