@@ -265,15 +265,15 @@ def test_served_detector_down_weights_boxes_between_the_lungs(datasets):
     factor = det.off_lungs_factor
     assert 0 < factor < 1
     rows = [r for r in csv.DictReader(open(datasets / "cxr_jsrt_scr" / "labels.csv")) if r["label"] == "nodule"][:6]
-    between = 0
+    between, conf = 0, 0.02  # low enough that the retrained detector leaves boxes off the masks on these films
     for r in rows:
         work, lung = _work_and_lungs(datasets, r["image"])
         on = lung_region(lung, f"dilate{det.off_lungs_dilate}")
         det.off_lungs_factor = 1.0
-        plain = det.run([work], conf=0.05, lungs=[lung])[0]
+        plain = det.run([work], conf=conf, lungs=[lung])[0]
         assert len(plain) < 20  # no box lost to the 20-box cap, which the re-ranking could change
         det.off_lungs_factor = factor
-        served = {tuple(round(x, 3) for x in d["box"]): d["score"] for d in det.run([work], conf=0.05, lungs=[lung])[0]}
+        served = {tuple(round(x, 3) for x in d["box"]): d["score"] for d in det.run([work], conf=conf, lungs=[lung])[0]}
         for d in plain:
             key = tuple(round(x, 3) for x in d["box"])
             cx, cy = int((d["box"][0] + d["box"][2]) / 2), int((d["box"][1] + d["box"][3]) / 2)
@@ -281,7 +281,7 @@ def test_served_detector_down_weights_boxes_between_the_lungs(datasets):
                 assert served[key] == pytest.approx(d["score"])
             else:
                 between += 1
-                if d["score"] * factor >= 0.05:
+                if d["score"] * factor >= conf:
                     assert served[key] == pytest.approx(d["score"] * factor)
                 else:
                     assert key not in served
