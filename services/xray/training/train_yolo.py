@@ -217,7 +217,7 @@ def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3
 
 
 def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: int = 2, neg_crops: int = 1,
-                            syn_crops: int = 4, mine: bool = False) -> None:
+                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True) -> None:
     """Train crops (CROP x CROP) cut from the served views of every training film: the lung box (served SegNet
     masks) and ``n_jitter`` jittered copies, each in both served views (margin 0; margin 10 % mirrored), letterboxed
     to VIEW_SIZE. Per view: ``pos_crops`` crops per lesion (random offsets), ``neg_crops`` random crops on films
@@ -251,9 +251,9 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
     rows = items["train"]
     lungs = served_lungs([p for p, _ in rows])
     hard: dict[str, list] = {}
-    if mine or not HARD_NEG_CSV.exists():
+    if hard_negatives and (mine or not HARD_NEG_CSV.exists()):
         mine_hard_negatives(rows, lungs)
-    for r in csv.DictReader(open(HARD_NEG_CSV)):
+    for r in (csv.DictReader(open(HARD_NEG_CSV)) if hard_negatives else []):
         hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
     from app.inference import lung_box, view_canvas
     from nodule_crop_explore import grow, jitter_box
@@ -341,6 +341,7 @@ def main() -> None:
                          "crops of the 512 px working image (the detector served until then)")
     ap.add_argument("--mine", action="store_true", help="re-mine the hard negatives with models/detector.onnx")
     ap.add_argument("--n-jitter", type=int, default=2)
+    ap.add_argument("--no-hard-negatives", action="store_true", help="ablation: leave the hard-negative crops out")
     ap.add_argument("--name", default="yolo", help="run folder under training/runs")
     ap.add_argument("--out", type=Path, default=MODELS / "detector.onnx",
                     help="where the ONNX export goes; a sidecar .json (served inference of models/detector.json, "
@@ -351,7 +352,8 @@ def main() -> None:
     items = build_dataset()
     if not (args.eval_only or args.export_only):
         if args.view == "served":
-            build_view_crop_dataset(items, n_jitter=args.n_jitter, mine=args.mine)
+            build_view_crop_dataset(items, n_jitter=args.n_jitter, mine=args.mine,
+                                    hard_negatives=not args.no_hard_negatives)
         else:
             build_crop_dataset(items)
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})
