@@ -212,6 +212,29 @@ def lung_box(lung: np.ndarray, margin: float) -> tuple[int, int, int, int]:
     return int(max(0, x0 - mx)), int(max(0, y0 - my)), int(min(w, x1 + mx)), int(min(h, y1 + my))
 
 
+def view_canvas(work: np.ndarray, box: Sequence[int], flip: bool, size: int):
+    """One detector view as ``Detector`` builds it: work[box], mirrored or not, letterboxed to size x size. Returns
+    (canvas, to_canvas); to_canvas maps [x1, y1, x2, y2] in working pixels to canvas pixels, clipped to the crop
+    unless clip=False. training/train_yolo.py cuts its training crops from these canvases (issue 17)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    img = work[y0:y1, x0:x1]
+    if flip:
+        img = img[:, ::-1]
+    canvas, scale, (px, py) = letterbox(np.ascontiguousarray(img), size)
+    cw, ch = x1 - x0, y1 - y0
+
+    def to_canvas(b: Sequence[float], clip: bool = True) -> list[float]:
+        a, c = b[0] - x0, b[2] - x0
+        if flip:
+            a, c = cw - c, cw - a
+        top, bottom = b[1] - y0, b[3] - y0
+        if clip:
+            a, c = min(max(a, 0), cw), min(max(c, 0), cw)
+            top, bottom = min(max(top, 0), ch), min(max(bottom, 0), ch)
+        return [float(a * scale + px), float(top * scale + py), float(c * scale + px), float(bottom * scale + py)]
+    return canvas, to_canvas
+
+
 def lung_region(lung: np.ndarray, kind: str) -> np.ndarray | None:
     """Where a nodule may be reported: ``hull`` = the convex hull of both lungs together (it keeps the lung behind
     the heart and the diaphragm, which the lung masks leave out); ``dilate<k>`` = the masks grown by k px."""

@@ -46,6 +46,8 @@ DETECTOR_INFERENCE_BEFORE = {
     "fuse_iou": 0.3,
     "region": "hull",
 }
+# NOTE: these were the views of the network served until the retrain on the served views; the retrained network's
+# views and threshold are chosen and written by detector_retrain_report.py (do not re-run --only detector on it).
 # Issue 17, part 2: two crops of the lung box (margins 0 and 10 %, the second mirrored) at the same cost as the
 # previous pair, and boxes inside the hull but off the lung masks (grown 15 px) down-weighted x0.7 instead of kept as
 # they are or dropped (training/nodule_crop_explore.py: chosen on the mean over the served lung box and 6 jittered

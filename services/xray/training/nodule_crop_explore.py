@@ -63,9 +63,12 @@ def grow(box, margin: float, shape) -> tuple[int, int, int, int]:
     return int(max(0, x0 - mx)), int(max(0, y0 - my)), int(min(W, x1 + mx)), int(min(H, y1 + my))
 
 
-def collect(part: str, n_jitter: int, frac: float, seed: int = 17) -> list[dict]:
+def collect(part: str, n_jitter: int, frac: float, seed: int = 17, onnx: Path = MODELS_DIR / "detector.onnx",
+            margins=MARGINS, sizes=SIZES) -> list[dict]:
+    """Raw detections of the network ``onnx`` per image, per box (served lung box + n_jitter jittered) and per view
+    (margin, size, mirrored). The same seed gives the same jittered boxes for every network."""
     chest = ChestModel(MODELS_DIR / "chestnet.onnx", threads=1)
-    det = Detector(MODELS_DIR / "detector.onnx", threads=1)
+    det = Detector(onnx, threads=1)
     rng = np.random.default_rng(seed)
     recs, t0 = [], time.process_time()
     for name, gts in jsrt_rows(part):
@@ -75,7 +78,7 @@ def collect(part: str, n_jitter: int, frac: float, seed: int = 17) -> list[dict]
         bases = [base] + [jitter_box(base, rng, frac, work.shape) for _ in range(n_jitter)]
         views = {}
         for j, b in enumerate(bases):
-            for m, s, f in itertools.product(MARGINS, SIZES, (False, True)):
+            for m, s, f in itertools.product(margins, sizes, (False, True)):
                 views[(j, m, s, f)] = run_view(det, work, grow(b, m, work.shape), s, f)
         recs.append({"name": name, "gts": gts, "lung": lung, "bases": bases, "views": views})
     print(f"{part}: {len(recs)} images, {sum(len(r['gts']) for r in recs)} nodules, "
@@ -122,11 +125,11 @@ def soft_dets(recs, keys, j, factor: float, dilate: int = 15, mode: str = "mean"
     return out
 
 
-def pooled_threshold(part: str, inference: dict, fp: float = 1.0) -> tuple[float, float]:
+def pooled_threshold(part: str, inference: dict, fp: float = 1.0, tag: str = "") -> tuple[float, float]:
     """Operating score that does not hang on one crop: the score at ``fp`` false positives per image with the
     detections of the served lung box and of every jittered box pooled (each crop of each image counted as an image).
     Returns (threshold, pooled sensitivity). Reads (or collects) the cache of ``collect``."""
-    p = CACHE / f"nodule_crops_{part}.pkl"
+    p = CACHE / f"nodule_crops_{part}{tag}.pkl"
     if not p.exists():
         CACHE.mkdir(exist_ok=True)
         p.write_bytes(pickle.dumps(collect(part, 6, 0.015)))
@@ -191,7 +194,8 @@ def score(data: dict, max_cost: float, out_path: Path | None):
               f" | mean FROC over jitters | jitter at served-crop thr: sens, FP/img")
         for (name, (keys, cost)), mode, region in itertools.product(
                 configs().items(), ("mean", "max"), REGIONS):
-            if cost > max_cost or (mode == "max" and len(keys) == 1):
+            if cost > max_cost or (mode == "max" and len(keys) == 1) or any(k not in recs[0]["views"] for k in
+                                                                            ((0, *k) for k in keys)):
                 continue
             dj = [config_dets(recs, keys, mode, region, j) for j in range(n_j)]
             per_j = [froc(d, gts) for d in dj]
@@ -231,25 +235,78 @@ def compare(data: dict) -> None:
                   f"{thresholds[name]:.4f}: sensitivity {at[:, 0].mean():.3f}, {at[:, 1].mean():.2f} FP/image")
 
 
+# Issue 17, part 2 (a detector retrained on the served views): view sets costing at most two 448 px runs, each with
+# the hull filter and the off-lung weighting factors below. The served set is (0.0, 448, False), (0.10, 448, True).
+NETWORK_VIEW_SETS = {
+    "m0+.10@448 (served)": [(0.0, 448, False), (0.10, 448, True)],
+    "m.05@448+flip": [(0.05, 448, False), (0.05, 448, True)],
+    "m0@448+flip": [(0.0, 448, False), (0.0, 448, True)],
+    "m.10@448+flip": [(0.10, 448, False), (0.10, 448, True)],
+    "m0+.05@448 alt flip": [(0.0, 448, False), (0.05, 448, True)],
+    "m0+.10@416 (served views at 416)": [(0.0, 416, False), (0.10, 416, True)],
+    "m0@448": [(0.0, 448, False)],
+}
+OFF_LUNG_FACTORS = (1.0, 0.7, 0.5)
+
+
+def network_table(data_by_tag: dict[str, dict[str, list]]) -> dict:
+    """Per network (cache tag), view set and off-lung factor: FROC on the served crop, the mean FROC over the served
+    box and the jittered boxes, and sensitivity at 1 FP/image on each (mean, min, max). Every network is read on the
+    same boxes (same seed), so the rows compare networks, not crops."""
+    out = {}
+    for tag, parts in data_by_tag.items():
+        for part, recs in parts.items():
+            gts = [r["gts"] for r in recs]
+            n_j = len(recs[0]["bases"])
+            for name, keys in NETWORK_VIEW_SETS.items():
+                if any((0, *k) not in recs[0]["views"] for k in keys):
+                    continue
+                for fac in OFF_LUNG_FACTORS:
+                    fr = np.array([froc(soft_dets(recs, keys, j, fac), gts) for j in range(n_j)])
+                    row = {"froc_served_crop": fr[0].round(4).tolist(), "froc_mean_over_crops": fr.mean(0).round(4).tolist(),
+                           "mean_froc_over_crops": round(float(fr.mean()), 4),
+                           "sens1_mean_over_crops": round(float(fr[:, 2].mean()), 4),
+                           "sens1_min_max": [round(float(fr[:, 2].min()), 4), round(float(fr[:, 2].max()), 4)]}
+                    out.setdefault(tag, {}).setdefault(part, {})[f"{name}|off x{fac}"] = row
+                    print(f"{tag:10s} {part:5s} {name:22s} x{fac:<3} | served crop {' '.join(f'{v:.3f}' for v in fr[0])}"
+                          f" | mean over {n_j} crops {' '.join(f'{v:.3f}' for v in fr.mean(0))} (FROC {fr.mean():.3f})"
+                          f" | @1FP {fr[:, 2].mean():.3f} [{fr[:, 2].min():.3f}-{fr[:, 2].max():.3f}]", flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["collect", "score", "compare"])
+    ap.add_argument("cmd", choices=["collect", "score", "compare", "networks"])
     ap.add_argument("--parts", default="val")
     ap.add_argument("--n-jitter", type=int, default=6)
     ap.add_argument("--jitter", type=float, default=0.015)
     ap.add_argument("--max-cost", type=float, default=9.0)
+    ap.add_argument("--onnx", type=Path, default=MODELS_DIR / "detector.onnx",
+                    help="detector to collect (a candidate needs its .json sidecar beside it)")
+    ap.add_argument("--tag", default="", help="cache suffix: training/cache/nodule_crops_<part><tag>.pkl")
+    ap.add_argument("--margins", default=",".join(map(str, MARGINS)))
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--tags", default="", help="networks: comma-separated cache tags to compare (e.g. _served,_v40)")
     args = ap.parse_args()
     CACHE.mkdir(exist_ok=True)
+    if args.cmd == "networks":
+        data_by_tag = {t: {part: pickle.loads((CACHE / f"nodule_crops_{part}{t}.pkl").read_bytes())
+                           for part in args.parts.split(",")} for t in args.tags.split(",")}
+        res = network_table(data_by_tag)
+        (CACHE / f"nodule_networks_{args.parts.replace(',', '_')}.json").write_text(json.dumps(res, indent=1))
+        return
     data = {}
     for part in args.parts.split(","):
-        p = CACHE / f"nodule_crops_{part}.pkl"
+        p = CACHE / f"nodule_crops_{part}{args.tag}.pkl"
         if args.cmd == "collect" or not p.exists():
-            p.write_bytes(pickle.dumps(collect(part, args.n_jitter, args.jitter)))
+            p.write_bytes(pickle.dumps(collect(part, args.n_jitter, args.jitter, onnx=args.onnx,
+                                               margins=tuple(float(m) for m in args.margins.split(",")),
+                                               sizes=tuple(int(x) for x in args.sizes.split(",")))))
         data[part] = pickle.loads(p.read_bytes())
     if args.cmd == "compare":
         compare(data)
     if args.cmd == "score":
-        score(data, args.max_cost, CACHE / f"nodule_crops_scores_{'_'.join(data)}.json")
+        score(data, args.max_cost, CACHE / f"nodule_crops_scores_{'_'.join(data)}{args.tag}.json")
 
 
 if __name__ == "__main__":

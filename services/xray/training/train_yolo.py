@@ -156,6 +156,151 @@ def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int 
     print("train crops", n)
 
 
+# Issue 17, part 2: crops of the view the detector is served on. The served detector runs on the box around both
+# lungs (from the SegNet masks), cropped with margin 0 and with margin 10 % mirrored, each letterboxed to 448 px
+# (detector.json ``inference``). Training crops are cut from exactly those letterboxed canvases, with each side of the
+# lung box jittered by up to 1.5 % (as training/nodule_crop_explore.py scores it), so that the pixel scale, the grey
+# padding and the mirror match serving.
+VIEW_SIZE = 448
+VIEW_JITTER = 0.015
+SERVED_VIEWS = ((0.0, False), (0.10, True))  # (margin, mirrored)
+HARD_NEG_CSV = SVC / "models" / "splits" / "detector_hard_negatives.csv"
+
+
+def served_lungs(paths: list[str]) -> dict[str, np.ndarray]:
+    """Both lungs at working size from the served SegNet (the masks the service crops its views with)."""
+    from app.analyzer import work_lungs
+    from app.inference import ChestModel
+    chest = ChestModel(MODELS / "chestnet.onnx", threads=2)
+    out = {}
+    for path in paths:
+        work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        out[path] = work_lungs(chest.run([work])[0], work.shape)
+    return out
+
+
+def _visible(to_canvas, box) -> list[float] | None:
+    """The lesion's canvas box when at least 60 % of its width and height lie inside the view, else None."""
+    c, u = to_canvas(box), to_canvas(box, clip=False)
+    if c[2] - c[0] < 0.6 * (u[2] - u[0]) or c[3] - c[1] < 0.6 * (u[3] - u[1]):
+        return None
+    return c
+
+
+def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3) -> list[list]:
+    """The committed detector's false positives on training films, as served (its views, fusion, lung hull and
+    off-lung weighting): the top ``per_image`` fused boxes scoring >= min_score whose centre is in no lesion box and
+    that overlap none (IoU < 0.1). Written to models/splits/detector_hard_negatives.csv so a rebuild reuses them."""
+    from app.inference import Detector, _iou
+    det = Detector(MODELS / "detector.onnx", threads=2)
+    out = []
+    for path, boxes in rows:
+        work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        ds = det.run([work], conf=min_score, lungs=[lungs[path]])[0]
+        k = 0
+        for d in ds:
+            b = d["box"]
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            if any((g[0] <= cx <= g[2] and g[1] <= cy <= g[3]) or _iou(b, g) >= 0.1 for g in boxes):
+                continue
+            out.append([str(Path(path).relative_to(CACHE / "work")), round(d["score"], 4), *[round(v, 1) for v in b]])
+            k += 1
+            if k >= per_image:
+                break
+    HARD_NEG_CSV.parent.mkdir(parents=True, exist_ok=True)
+    with open(HARD_NEG_CSV, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "score", "x1", "y1", "x2", "y2"])
+        w.writerows(out)
+    print("hard negatives", len(out), "on", len({r[0] for r in out}), "films")
+    return out
+
+
+def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: int = 2, neg_crops: int = 1,
+                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True) -> None:
+    """Train crops (CROP x CROP) cut from the served views of every training film: the lung box (served SegNet
+    masks) and ``n_jitter`` jittered copies, each in both served views (margin 0; margin 10 % mirrored), letterboxed
+    to VIEW_SIZE. Per view: ``pos_crops`` crops per lesion (random offsets), ``neg_crops`` random crops on films
+    without a lesion; per JSRT normal ``syn_crops`` synthetic nodules (SCR masks), each in one random view; every
+    hard negative (the committed detector's false positives, mined once) in one random view."""
+    rng = np.random.default_rng(seed)
+    img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
+    shutil.rmtree(img_dir)
+    shutil.rmtree(lab_dir)
+    img_dir.mkdir(parents=True)
+    lab_dir.mkdir(parents=True)
+    counts = {"pos": 0, "neg": 0, "syn": 0, "hard": 0}
+
+    def save(crop, lines, kind):
+        n = sum(counts.values())
+        cv2.imwrite(str(img_dir / f"v{n:05d}.png"), crop)
+        (lab_dir / f"v{n:05d}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+        counts[kind] += 1
+
+    def cut(canvas, lesions_c, centre=None, margin=20):
+        """A crop containing ``centre`` (canvas px) at a random offset, or anywhere; lines for the visible lesions."""
+        S = canvas.shape[0]
+        if centre is None:
+            x0, y0 = (int(v) for v in rng.integers(0, S - CROP + 1, 2))
+        else:
+            cx, cy = centre
+            x0 = int(np.clip(cx - rng.uniform(margin, CROP - margin), 0, S - CROP))
+            y0 = int(np.clip(cy - rng.uniform(margin, CROP - margin), 0, S - CROP))
+        return canvas[y0:y0 + CROP, x0:x0 + CROP], _yolo_line(lesions_c, x0, y0, CROP)
+
+    rows = items["train"]
+    lungs = served_lungs([p for p, _ in rows])
+    hard: dict[str, list] = {}
+    if hard_negatives and (mine or not HARD_NEG_CSV.exists()):
+        mine_hard_negatives(rows, lungs)
+    for r in (csv.DictReader(open(HARD_NEG_CSV)) if hard_negatives else []):
+        hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
+    from app.inference import lung_box, view_canvas
+    from nodule_crop_explore import grow, jitter_box
+    lm = DATA / "cxr_jsrt_scr" / "masks"
+    for path, boxes in rows:
+        work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        base = lung_box(lungs[path], 0.0)
+        bases = [base] + [jitter_box(base, rng, VIEW_JITTER, work.shape) for _ in range(n_jitter)]
+        views = [(grow(b, m, work.shape), f) for b in bases for m, f in SERVED_VIEWS]
+
+        def canvases(img, lesions):
+            for box, flip in views:
+                canvas, tc = view_canvas(img, box, flip, VIEW_SIZE)
+                yield canvas, tc, [c for c in (_visible(tc, g) for g in lesions) if c is not None]
+
+        for canvas, tc, ls in canvases(work, boxes):
+            for g in ls:
+                for _ in range(pos_crops):
+                    crop, lines = cut(canvas, ls, ((g[0] + g[2]) / 2, (g[1] + g[3]) / 2), margin=max(8, (g[2] - g[0]) / 2 + 4))
+                    save(crop, lines, "pos")
+            if not boxes:
+                for _ in range(neg_crops):
+                    save(*cut(canvas, []), "neg")
+        all_views = list(canvases(work, boxes))
+        for hb in hard.get(path, []):
+            canvas, tc, ls = all_views[rng.integers(len(all_views))]
+            c = tc(hb)
+            if c[2] > c[0] and c[3] > c[1]:
+                save(*cut(canvas, ls, ((c[0] + c[2]) / 2, (c[1] + c[3]) / 2)), "hard")
+        name = Path(path).name
+        if not boxes and (lm / "left_lung" / name).exists():
+            lung = (cv2.imread(str(lm / "left_lung" / name), 0) > 127) | (cv2.imread(str(lm / "right_lung" / name), 0) > 127)
+            lung = cv2.erode(lung.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+            for _ in range(syn_crops):
+                im2 = work.copy()
+                sb = synthetic_nodule(im2, rng, lung)
+                if sb is None:
+                    continue
+                box, flip = views[rng.integers(len(views))]
+                canvas, tc = view_canvas(im2, box, flip, VIEW_SIZE)
+                c = _visible(tc, sb)
+                if c is None:
+                    continue
+                save(*cut(canvas, [c], ((c[0] + c[2]) / 2, (c[1] + c[3]) / 2)), "syn")
+    print("served-view train crops", counts, flush=True)
+
+
 def evaluate_onnx(onnx_path: Path, rows, conf: float = 0.01):
     from app.inference import Detector
     det = Detector(onnx_path, threads=2, verify_sha256=None)
@@ -171,42 +316,64 @@ def evaluate_onnx(onnx_path: Path, rows, conf: float = 0.01):
     return dets, gts
 
 
+def export(pt: Path, out: Path, imgsz: int) -> None:
+    """ONNX (opset 17, dynamic batch and size, no NMS: decoded by app.inference.decode_yolo)."""
+    from ultralytics import YOLO
+    onnx = YOLO(str(pt)).export(format="onnx", imgsz=imgsz, opset=17, dynamic=True, simplify=False, nms=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(onnx, out)
+    if out.resolve() != (MODELS / "detector.onnx").resolve():
+        meta = json.loads((MODELS / "detector.json").read_text())
+        meta.update(sha256=hashlib.sha256(out.read_bytes()).hexdigest(), version=time.strftime("%Y%m%d"),
+                    source=str(pt))
+        out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--imgsz", type=int, default=512, help="inference size (training uses CROP-sized crops)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
-    ap.add_argument("--export-only", action="store_true", help="export runs/yolo/weights/best.pt, then evaluate")
+    ap.add_argument("--export-only", action="store_true", help="export runs/<name>/weights/last.pt, then evaluate")
+    ap.add_argument("--view", choices=["work", "served"], default="served",
+                    help="served: crops of the served lung-box views at 448 px (issue 17, part 2); work: 160 px "
+                         "crops of the 512 px working image (the detector served until then)")
+    ap.add_argument("--mine", action="store_true", help="re-mine the hard negatives with models/detector.onnx")
+    ap.add_argument("--n-jitter", type=int, default=2)
+    ap.add_argument("--no-hard-negatives", action="store_true", help="ablation: leave the hard-negative crops out")
+    ap.add_argument("--name", default="yolo", help="run folder under training/runs")
+    ap.add_argument("--out", type=Path, default=MODELS / "detector.onnx",
+                    help="where the ONNX export goes; a sidecar .json (served inference of models/detector.json, "
+                         "new sha256) is written beside it when it is not models/detector.onnx")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
     items = build_dataset()
     if not (args.eval_only or args.export_only):
-        build_crop_dataset(items)
+        if args.view == "served":
+            build_view_crop_dataset(items, n_jitter=args.n_jitter, mine=args.mine,
+                                    hard_negatives=not args.no_hard_negatives)
+        else:
+            build_crop_dataset(items)
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})
-    run_dir = HERE / "runs" / "yolo"
-    if args.export_only:
+    run_dir = HERE / "runs" / args.name
+    if not args.eval_only:
         from ultralytics import YOLO
-        out = YOLO(str(run_dir / "weights" / "last.pt")).export(format="onnx", imgsz=args.imgsz, opset=17,
-                                                                 dynamic=True, simplify=False, nms=False)
-        MODELS.mkdir(exist_ok=True)
-        shutil.copy(out, MODELS / "detector.onnx")
-    elif not args.eval_only:
-        from ultralytics import YOLO
-        model = YOLO("yolov8n.yaml")
-        t0 = time.time()
-        model.train(data=str(YDIR / "data.yaml"), epochs=args.epochs, imgsz=CROP, batch=32, device="cpu", val=False,
-                    workers=0, amp=False, plots=False, project=str(HERE / "runs"), name="yolo", exist_ok=True,
-                    pretrained=False, seed=0, deterministic=False, verbose=False, patience=100,
-                    mosaic=0.5, close_mosaic=3, fliplr=0.5, degrees=5.0, scale=0.25, translate=0.1,
-                    hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, cos_lr=True, warmup_epochs=2, single_cls=True)
-        print("train seconds", time.time() - t0)
-        best = YOLO(str(run_dir / "weights" / "last.pt"))
-        out = best.export(format="onnx", imgsz=args.imgsz, opset=17, dynamic=True, simplify=False, nms=False)
-        MODELS.mkdir(exist_ok=True)
-        shutil.copy(out, MODELS / "detector.onnx")
-    onnx_path = MODELS / "detector.onnx"
+        if not args.export_only:
+            model = YOLO("yolov8n.yaml")
+            t0 = time.time()
+            model.train(data=str(YDIR / "data.yaml"), epochs=args.epochs, imgsz=CROP, batch=32, device="cpu",
+                        val=False, workers=0, amp=False, plots=False, project=str(HERE / "runs"), name=args.name,
+                        exist_ok=True, pretrained=False, seed=0, deterministic=False, verbose=False, patience=100,
+                        mosaic=0.5, close_mosaic=3, fliplr=0.5, degrees=5.0, scale=0.25, translate=0.1,
+                        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, cos_lr=True, warmup_epochs=2, single_cls=True,
+                        save_period=5)
+            print("train seconds", time.time() - t0)
+        export(run_dir / "weights" / "last.pt", args.out, args.imgsz)
+    if args.view == "served":
+        return  # views, threshold and metrics are chosen by nodule_crop_explore.py / adopt_inference.py
+    onnx_path = args.out
     # Operating threshold: score at 1 false positive per image on validation; sensitivity reported on test.
     dv, gv = evaluate_onnx(onnx_path, items["val"])
     val_sens, thr = sensitivity_at_fp(dv, gv, 1.0)
