@@ -273,7 +273,7 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
 # left / right edges of a table's columns. Both points are fitted robustly; the page is unwarped only when the
 # fan they describe is both well supported and large enough to matter.
 
-FAN_MIN_DEG = 1.5  # the smallest spread of row (or column) directions across the text that is corrected
+FAN_MIN_DEG = 2.5  # the smallest spread of row (or column) directions across the text that is corrected
 FAN_MAX_DEG = 25.0
 ROWS_FLAT_DEG = 0.6  # after the unwarp, the median row must lie this close to the rows' common direction  # beyond this the fit is more likely wrong than the photo
 
