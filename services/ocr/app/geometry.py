@@ -451,7 +451,6 @@ def perspective_from_text(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int],
     rows_fan = fan_r >= FAN_MIN_DEG and res_fan < 0.6 * res_par and fan_r <= FAN_MAX_DEG
     if not rows_fan:
         v_r = np.array([par[0], par[1], 0.0])
-        fan_r = 0.0
     # columns
     edges = _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0))
     cols_fan = False
