@@ -17,9 +17,11 @@ class GeometryResult:
     quad: list[list[float]] | None  # page corners in the input image (tl, tr, br, bl), if a page was found
     rotation: int  # degrees clockwise applied for coarse orientation (0, 90, 270)
     skew: float  # degrees removed
+    text_perspective: bool = False  # no page outline; the perspective the text lines and columns show was undone
 
     def as_dict(self) -> dict[str, object]:
-        return {"page_found": self.quad is not None, "rotation": self.rotation, "skew_deg": round(self.skew, 2)}
+        return {"page_found": self.quad is not None, "rotation": self.rotation, "skew_deg": round(self.skew, 2),
+                "text_perspective": self.text_perspective}
 
 
 def order_corners(pts: np.ndarray) -> np.ndarray:
@@ -255,6 +257,288 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
     if text_orientation(out) == 90:
         rot = 90
         out = rotate(out, 90)
+    persp = False
+    if quad is None:
+        # the page fills the frame: no outline to unwarp, but the text rows and column edges show the perspective
+        out, persp = unwarp_text_perspective(out)
     skew = estimate_skew(out)
     out = deskew(out, skew)
-    return GeometryResult(out, quad.tolist() if quad is not None else None, rot, skew if abs(skew) >= 0.3 else 0.0)
+    return GeometryResult(out, quad.tolist() if quad is not None else None, rot, skew if abs(skew) >= 0.3 else 0.0,
+                          persp)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Perspective from the text itself, for a page that fills the frame (no page outline to unwarp).
+# Under a homography the text rows still run straight but meet in one vanishing point, and so do the aligned
+# left / right edges of a table's columns. Both points are fitted robustly; the page is unwarped only when the
+# fan they describe is both well supported and large enough to matter.
+
+FAN_MIN_DEG = 2.5  # the smallest spread of row (or column) directions across the text that is corrected
+FAN_MAX_DEG = 25.0
+ROWS_FLAT_DEG = 0.6  # after the unwarp, the median row must lie this close to the rows' common direction  # beyond this the fit is more likely wrong than the photo
+
+
+def _text_segments(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Line-like blobs of merged characters: centres (n×2), unit directions (n×2), lengths, char size; all in
+    the input's pixels. The last value is the work scale."""
+    bw, ch = _text_blobs(img)
+    s = bw.shape[1] / img.shape[1]
+    k = max(3, int(ch * 1.2))
+    merged = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
+    contours, _ = cv2.findContours(merged, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cs, ds, ls = [], [], []
+    for c in contours:
+        if len(c) < 8:
+            continue
+        (cx, cy), (rw, rh), _ = cv2.minAreaRect(c)
+        long_, short = max(rw, rh), min(rw, rh)
+        if long_ < 4 * ch or short > 2.5 * ch:
+            continue
+        vx, vy, _, _ = cv2.fitLine(c.reshape(-1, 2).astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01).ravel()
+        if abs(vy) > abs(vx) * np.tan(np.radians(30)):  # not a row of text
+            continue
+        if vx < 0:
+            vx, vy = -vx, -vy
+        cs.append((cx / s, cy / s))
+        ds.append((vx, vy))
+        ls.append(long_ / s)
+    return np.array(cs, dtype=np.float64).reshape(-1, 2), np.array(ds, dtype=np.float64).reshape(-1, 2), \
+        np.array(ls, dtype=np.float64), ch / s, s
+
+
+def _vanishing_point(centres: np.ndarray, dirs: np.ndarray, weights: np.ndarray,
+                     norm: tuple[float, float, float]) -> np.ndarray:
+    """Homogeneous point (in normalised coordinates) closest to all lines, by weighted SVD with two trimming
+    rounds (the worst fifth of the lines by angle is dropped each time)."""
+    ox, oy, sc = norm
+    c = (centres - (ox, oy)) / sc
+    lines = np.stack([dirs[:, 1], -dirs[:, 0], dirs[:, 0] * c[:, 1] - dirs[:, 1] * c[:, 0]], axis=1)
+    keep = np.ones(len(lines), bool)
+    v = np.array([1.0, 0.0, 0.0])
+    for _ in range(3):
+        a = lines[keep] * np.sqrt(weights[keep])[:, None]
+        v = np.linalg.svd(a)[2][-1]
+        res = _angle_residuals(c, dirs, v)
+        if keep.sum() < 8:
+            break
+        keep = res <= np.quantile(res, 0.8)
+    return v
+
+
+def _angle_residuals(c: np.ndarray, dirs: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Angle (rad) between each line's direction and the direction from its centre to the point v."""
+    if abs(v[2]) < 1e-9:
+        u = np.tile(v[:2], (len(c), 1))
+    else:
+        u = v[:2] / v[2] - c
+    u = u / (np.linalg.norm(u, axis=1, keepdims=True) + 1e-12)
+    cross = dirs[:, 0] * u[:, 1] - dirs[:, 1] * u[:, 0]
+    return np.abs(np.arcsin(np.clip(cross, -1, 1)))
+
+
+def _direction_at(v: np.ndarray, p: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Unit direction at point p towards the vanishing point v, signed like ref."""
+    u = v[:2] if abs(v[2]) < 1e-9 else v[:2] / v[2] - p
+    u = u / (np.linalg.norm(u) + 1e-12)
+    return u if float(np.dot(u, ref)) >= 0 else -u
+
+
+def _fan_deg(v: np.ndarray, pts: np.ndarray, ref: np.ndarray) -> float:
+    """Largest angle between the directions towards v seen from the given points."""
+    angs = [np.degrees(np.arctan2(*_direction_at(v, p, ref)[::-1])) for p in pts]
+    return float(max(angs) - min(angs))
+
+
+def _column_edges(centres: np.ndarray, dirs: np.ndarray, lengths: np.ndarray, ch: float,
+                  rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Straight alignments of the left (or right) ends of text segments: a table's columns. Sequential RANSAC on
+    the end points; returns (point on line, unit direction pointing down, inliers) for each alignment."""
+    out = []
+    if len(centres) < 8:
+        return out
+    ylo, yhi = centres[:, 1].min(), centres[:, 1].max()
+    span = max(yhi - ylo, 1.0)
+    for side in (-1, 1):
+        pts = centres + side * dirs * lengths[:, None] / 2
+        free = np.ones(len(pts), bool)
+        for _ in range(6):
+            idx = np.flatnonzero(free)
+            if len(idx) < 5:
+                break
+            best, best_in = None, None
+            for _ in range(150):
+                i, j = rng.choice(idx, 2, replace=False)
+                d = pts[j] - pts[i]
+                if abs(d[1]) < 0.2 * span:
+                    continue
+                d = d / np.linalg.norm(d)
+                if d[1] < 0:
+                    d = -d
+                if abs(d[0]) > np.sin(np.radians(20)):
+                    continue
+                r = pts[idx] - pts[i]
+                dist = np.abs(r[:, 0] * d[1] - r[:, 1] * d[0])
+                inl = idx[dist < 0.35 * ch]
+                if best_in is None or len(inl) > len(best_in):
+                    best, best_in = (pts[i], d), inl
+            if best_in is None or len(best_in) < 5:
+                break
+            p = pts[best_in]
+            if p[:, 1].max() - p[:, 1].min() < 0.3 * span:
+                free[best_in] = False
+                continue
+            # refit on the inliers (total least squares)
+            mean = p.mean(axis=0)
+            d = np.linalg.svd(p - mean)[2][0]
+            d = d if d[1] > 0 else -d
+            out.append((mean, d, len(best_in)))
+            free[best_in] = False
+    return out
+
+
+def _column_vanishing_point(edges: list[tuple[np.ndarray, np.ndarray, int]],
+                            norm: tuple[float, float, float], tol_deg: float = 0.6) -> np.ndarray | None:
+    """RANSAC over pairs of column edges: the vanishing point most edges (weighted by their support) pass
+    through. None unless at least three edges agree and they outweigh the best parallel bundle by half."""
+    ec = np.array([(p - norm[:2]) / norm[2] for p, _, _ in edges])
+    ed = np.array([d for _, d, _ in edges])
+    ew = np.array([n for _, _, n in edges], dtype=np.float64)
+    lines = np.stack([ed[:, 1], -ed[:, 0], ed[:, 0] * ec[:, 1] - ed[:, 1] * ec[:, 0]], axis=1)
+    tol = np.radians(tol_deg)
+    best, best_w, best_in = None, 0.0, None
+    par_w = 0.0
+    for i in range(len(edges)):
+        inl = _angle_residuals(ec, ed, np.array([ed[i, 0], ed[i, 1], 0.0])) < tol
+        par_w = max(par_w, float(ew[inl].sum()))
+        for j in range(i + 1, len(edges)):
+            v = np.cross(lines[i], lines[j])
+            if not np.any(v):
+                continue
+            inl = _angle_residuals(ec, ed, v) < tol
+            wsum = float(ew[inl].sum())
+            if wsum > best_w:
+                best, best_w, best_in = v, wsum, inl
+    if best is None or best_in.sum() < 3 or best_w < 1.5 * par_w:
+        return None
+    a = lines[best_in] * np.sqrt(ew[best_in])[:, None]
+    return np.linalg.svd(a)[2][-1]
+
+
+def perspective_from_text(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int], bool] | None:
+    """The homography (3×3, input pixels → output pixels) and the output size (width, height) that make the text
+    rows level and parallel and the table's column edges upright and parallel, and whether the rows fanned (or
+    only the columns); None when the text shows no confident, material perspective (rows and columns both
+    parallel within FAN_MIN_DEG)."""
+    h, w = img.shape[:2]
+    centres, dirs, lengths, ch, _ = _text_segments(img)
+    if len(centres) < 10:
+        return None
+    norm = (w / 2, h / 2, max(w, h) / 2)
+    cn = (centres - norm[:2]) / norm[2]
+    wts = lengths / lengths.max()
+    ref_r = np.array([1.0, 0.0])
+    ref_c = np.array([0.0, 1.0])
+    # text extent (normalised)
+    lo, hi = cn.min(axis=0), cn.max(axis=0)
+    mid = (lo + hi) / 2
+    # rows
+    v_r = _vanishing_point(centres, dirs, wts, norm)
+    fan_r = _fan_deg(v_r, np.array([[mid[0], lo[1]], [mid[0], hi[1]]]), ref_r)
+    par = np.median(dirs, axis=0)
+    par = par / np.linalg.norm(par)
+    res_fan = float(np.median(_angle_residuals(cn, dirs, v_r)))
+    res_par = float(np.median(_angle_residuals(cn, dirs, np.array([par[0], par[1], 0.0]))))
+    rows_fan = fan_r >= FAN_MIN_DEG and res_fan < 0.6 * res_par and fan_r <= FAN_MAX_DEG
+    if not rows_fan:
+        v_r = np.array([par[0], par[1], 0.0])
+    # columns
+    edges = _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0))
+    cols_fan = False
+    v_c = None
+    if len(edges) >= 3:
+        cand = _column_vanishing_point(edges, norm)
+        if cand is not None:
+            fan_c = _fan_deg(cand, np.array([[lo[0], mid[1]], [hi[0], mid[1]]]), ref_c)
+            if FAN_MIN_DEG <= fan_c <= FAN_MAX_DEG:
+                cols_fan, v_c = True, cand
+    if not rows_fan and not cols_fan:
+        return None
+    if v_c is None:
+        # columns upright to the rows at the text's centre
+        d = _direction_at(v_r, mid, ref_r)
+        v_c = np.array([-d[1], d[0], 0.0])
+    # the quad: rows through v_r at the top and bottom of the text, columns through v_c at its left and right
+    def line_through(p: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.cross(np.array([p[0], p[1], 1.0]), v)
+
+    top = line_through(np.array([mid[0], lo[1]]), v_r)
+    bot = line_through(np.array([mid[0], hi[1]]), v_r)
+    left = line_through(np.array([lo[0], mid[1]]), v_c)
+    right = line_through(np.array([hi[0], mid[1]]), v_c)
+    corners = []
+    for a, b in ((top, left), (top, right), (bot, right), (bot, left)):
+        p = np.cross(a, b)
+        if abs(p[2]) < 1e-9:
+            return None
+        corners.append(p[:2] / p[2] * norm[2] + norm[:2])
+    quad = np.array(corners, dtype=np.float32)
+    if not cv2.isContourConvex(quad.reshape(-1, 1, 2)):
+        return None
+    tl, tr, br, bl = quad
+    wdt = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
+    hgt = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
+    dst = np.array([[0, 0], [wdt, 0], [wdt, hgt], [0, hgt]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(quad, dst)
+    frame = cv2.perspectiveTransform(np.float32([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]]), m).reshape(4, 2)
+    x0, y0 = frame.min(axis=0)
+    x1, y1 = frame.max(axis=0)
+    if (x1 - x0) * (y1 - y0) > 1.8 * w * h:  # the unwarp would blow the photo up: not trusted
+        return None
+    t = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
+    return t @ m, (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))), rows_fan
+
+
+def _parallelism(img: np.ndarray) -> tuple[float, float | None] | None:
+    """How far the text is from a flat page: the median angle (deg) between a text row and the rows' common
+    direction, and the weighted spread (deg) of the leans of the table's column edges (None when fewer than
+    three edges are found)."""
+    h, w = img.shape[:2]
+    centres, dirs, lengths, ch, _ = _text_segments(img)
+    if len(centres) < 10:
+        return None
+    norm = (w / 2, h / 2, max(w, h) / 2)
+    par = np.median(dirs, axis=0)
+    par = par / np.linalg.norm(par)
+    rows = float(np.degrees(np.median(_angle_residuals((centres - norm[:2]) / norm[2], dirs,
+                                                       np.array([par[0], par[1], 0.0])))))
+    edges = [e for e in _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0)) if e[2] >= 6]
+    if len(edges) < 3:
+        return rows, None
+    lean = np.degrees(np.arcsin(np.array([d[0] for _, d, _ in edges])))
+    wt = np.array([n for _, _, n in edges], dtype=np.float64)
+    return rows, float(np.sqrt(np.average((lean - np.average(lean, weights=wt)) ** 2, weights=wt)))
+
+
+def unwarp_text_perspective(img: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Undo the perspective the text shows (see perspective_from_text). The unwarped page is kept only when its
+    rows and column edges are measurably closer to parallel than before and neither got worse; otherwise the
+    image comes back unchanged."""
+    fit = perspective_from_text(img)
+    if fit is None:
+        return img, False
+    m, size, rows_fanned = fit
+    # cubic: a small photo was already enlarged once (upscale_small), and a second linear pass blurs its strokes
+    out = cv2.warpPerspective(img, m, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    before, after = _parallelism(img), _parallelism(out)
+    if before is None or after is None:
+        return img, False
+    cols = before[1] is not None and after[1] is not None
+    worse = after[0] > before[0] * 1.1 + 0.05 or (cols and after[1] > before[1] * 1.3 + 0.5)
+    better = after[0] < 0.8 * before[0] or (cols and after[1] < 0.6 * before[1] - 0.2)
+    # rows still bent after the unwarp (a curled page, a wrong fit): a homography is not the page's shape
+    # a correction of the columns alone must leave the rows about as straight as they were: when it moves them
+    # a lot, its column edges were chance alignments
+    if worse or not better or (rows_fanned and after[0] > ROWS_FLAT_DEG) or \
+            (not rows_fanned and abs(after[0] - before[0]) > 0.25):
+        return img, False
+    return out, True

@@ -101,3 +101,51 @@ def test_dark_text_beside_a_quad_on_the_photos_frame_still_counts_as_outside():
         cv2.rectangle(img, (556, y), (568, y + 12), (5, 5, 5), 2)  # the cut-off column, right beside the quad
     quad = np.float32([[0, 0], [550, 0], [550, 599], [0, 599]])  # left, top and bottom sides on the frame
     assert geometry.text_outside_quad(img, quad) > 0.03
+
+
+def _fill_frame_keystone(page, edge, shrink):
+    """The page seen at an angle, filling the frame: its top ('t') or left ('l') edge ``shrink`` shorter, and the
+    corners filled with the page's own edge colour, so that there is no page outline to find."""
+    h, w = page.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src.copy()
+    if edge == "t":
+        dst[0, 0] += shrink * w / 2
+        dst[1, 0] -= shrink * w / 2
+    else:
+        dst[0, 1] += shrink * h / 2
+        dst[3, 1] -= shrink * h / 2
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(page, m, (w, h), borderMode=cv2.BORDER_REPLICATE), m
+
+
+@pytest.mark.parametrize("edge,shrink", [("t", 0.18), ("l", 0.18), ("t", 0.1), ("l", 0.14)])
+def test_perspective_of_a_page_filling_the_frame_is_read_from_its_text(page, edge, shrink):
+    """No page edge in view: the vanishing points of the text rows and of the table's column edges give the
+    homography. Composed with the known warp it must leave the page a rectangle again (parallel sides of equal
+    length), and normalise_page must apply it."""
+    photo, m_true = _fill_frame_keystone(page, edge, shrink)
+    assert geometry.find_page_quad(photo) is None
+    fit = geometry.perspective_from_text(photo)
+    assert fit is not None
+    m, (ow, oh), rows_fanned = fit
+    assert rows_fanned == (edge == "l")
+    h, w = page.shape[:2]
+    corners = cv2.perspectiveTransform(np.float32([[[0, 0]], [[w, 0]], [[w, h]], [[0, h]]]), m @ m_true)
+    tl, tr, br, bl = corners.reshape(4, 2)
+    top, bottom = np.linalg.norm(tr - tl), np.linalg.norm(br - bl)
+    left, right = np.linalg.norm(bl - tl), np.linalg.norm(br - tr)
+    # before the fit the short edge is `shrink` shorter; after it, within 3 %
+    assert abs(top - bottom) / max(top, bottom) < 0.03
+    assert abs(left - right) / max(left, right) < 0.03
+    assert abs(np.degrees(np.arctan2(*(tr - tl)[::-1]))) < 1.0  # rows level
+    assert abs(np.degrees(np.arctan2((bl - tl)[0], (bl - tl)[1]))) < 1.0  # columns upright
+    res = geometry.normalise_page(photo)
+    assert res.quad is None and res.text_perspective
+    assert res.as_dict()["text_perspective"] is True
+
+
+def test_upright_page_is_left_alone_by_the_text_perspective(page):
+    assert geometry.perspective_from_text(page) is None
+    res = geometry.normalise_page(page)
+    assert not res.text_perspective
