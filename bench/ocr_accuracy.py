@@ -243,25 +243,6 @@ def phone_warp(img, seed: int, turn: bool = False):
                  "turn": quarter, "corners": corners}
 
 
-def keystone_fill(img, edge: str, shrink: float):
-    """The page seen at an angle with no desk edge in view: the photo warped so that its top ('t') or left ('l')
-    edge is ``shrink`` shorter, the frame kept, and the corners the page leaves filled by smearing its own edge
-    (paper-coloured; nothing of the sheet is cut away, and there is no page outline to find)."""
-    import cv2
-    import numpy as np
-
-    h, w = img.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    q = src.copy()
-    if edge == "t":
-        q[0, 0] += shrink * w / 2
-        q[1, 0] -= shrink * w / 2
-    else:
-        q[0, 1] += shrink * h / 2
-        q[3, 1] -= shrink * h / 2
-    return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, q), (w, h), borderMode=cv2.BORDER_REPLICATE)
-
-
 def _warp_seed(base: int, fname: str, k: int) -> int:
     import hashlib
 
@@ -279,6 +260,7 @@ def run_real(args) -> int:
     from app.config import Settings
     from app.errors import ImageRejectedError
     from app.service import LabReportParser, ParserOptions
+    from synth.realistic import keystone_fill
 
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     if args.cache:
@@ -311,7 +293,7 @@ def run_real(args) -> int:
 
                 img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
                 if isinstance(turn, str) and turn.startswith("k"):  # keystone, page filling the frame
-                    img = keystone_fill(img, turn[1], args.keystone)
+                    img = keystone_fill(img, turn[1], args.keystone)[0]
                 elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
                     k = int(turn[1:])
                     img, warp_params = phone_warp(img, _warp_seed(args.warp_seed, fname, k), turn=k % 2 == 0)

@@ -166,6 +166,24 @@ def _moire(rng: random.Random, img: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def keystone_fill(img: np.ndarray, edge: str, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """The page seen at an angle with no desk edge in view: the photo warped so that its top ('t') or left ('l')
+    edge is ``shrink`` shorter, the frame kept, and the corners the page leaves filled by smearing its own edge
+    (paper-coloured; nothing of the sheet is cut away, and there is no page outline to find). Returns the photo and
+    the 3x3 homography applied."""
+    h, w = img.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src.copy()
+    if edge == "t":
+        dst[0, 0] += shrink * w / 2
+        dst[1, 0] -= shrink * w / 2
+    else:
+        dst[0, 1] += shrink * h / 2
+        dst[3, 1] -= shrink * h / 2
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE), m
+
+
 def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarray, dict]:
     layout = LAYOUTS[idx % len(LAYOUTS)]
     prt = PRINTS[(idx // len(LAYOUTS)) % len(PRINTS)]

@@ -5,6 +5,7 @@ import pytest
 
 from app import geometry
 from factories import clean_page, requires_cjk_font
+from synth.realistic import keystone_fill
 
 pytestmark = requires_cjk_font
 
@@ -103,28 +104,12 @@ def test_dark_text_beside_a_quad_on_the_photos_frame_still_counts_as_outside():
     assert geometry.text_outside_quad(img, quad) > 0.03
 
 
-def _fill_frame_keystone(page, edge, shrink):
-    """The page seen at an angle, filling the frame: its top ('t') or left ('l') edge ``shrink`` shorter, and the
-    corners filled with the page's own edge colour, so that there is no page outline to find."""
-    h, w = page.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = src.copy()
-    if edge == "t":
-        dst[0, 0] += shrink * w / 2
-        dst[1, 0] -= shrink * w / 2
-    else:
-        dst[0, 1] += shrink * h / 2
-        dst[3, 1] -= shrink * h / 2
-    m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(page, m, (w, h), borderMode=cv2.BORDER_REPLICATE), m
-
-
 @pytest.mark.parametrize("edge,shrink", [("t", 0.18), ("l", 0.18), ("t", 0.1), ("l", 0.14)])
 def test_perspective_of_a_page_filling_the_frame_is_read_from_its_text(page, edge, shrink):
     """No page edge in view: the vanishing points of the text rows and of the table's column edges give the
     homography. Composed with the known warp it must leave the page a rectangle again (parallel sides of equal
     length), and normalise_page must apply it."""
-    photo, m_true = _fill_frame_keystone(page, edge, shrink)
+    photo, m_true = keystone_fill(page, edge, shrink)
     assert geometry.find_page_quad(photo) is None
     fit = geometry.perspective_from_text(photo)
     assert fit is not None

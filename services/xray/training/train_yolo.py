@@ -91,6 +91,15 @@ def _yolo_line(boxes, x0, y0, size):
     return out
 
 
+def jsrt_inner_lung(name: str) -> np.ndarray | None:
+    """The SCR lung masks of a JSRT film, eroded 12 px so that a synthetic nodule lies well inside (None off JSRT)."""
+    lm = DATA / "cxr_jsrt_scr" / "masks"
+    if not (lm / "left_lung" / name).exists():
+        return None
+    lung = (cv2.imread(str(lm / "left_lung" / name), 0) > 127) | (cv2.imread(str(lm / "right_lung" / name), 0) > 127)
+    return cv2.erode(lung.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+
+
 def synthetic_nodule(img: np.ndarray, rng: np.random.Generator, lung: np.ndarray) -> list[float] | None:
     """Paste a soft round opacity inside the lung (simulated nodule: spherical thickness profile, blurred)."""
     ys, xs = np.where(lung)
@@ -107,15 +116,20 @@ def synthetic_nodule(img: np.ndarray, rng: np.random.Generator, lung: np.ndarray
     return [cx - r, cy - r, cx + r, cy + r]
 
 
+def _fresh_train_dirs() -> tuple[Path, Path]:
+    """Empty YOLO train image and label folders (build_dataset wrote the full training images there)."""
+    img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
+    for d in (img_dir, lab_dir):
+        shutil.rmtree(d)
+        d.mkdir(parents=True)
+    return img_dir, lab_dir
+
+
 def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int = 2, syn_crops: int = 4) -> None:
     """Replace the train images by CROP x CROP crops: real lesions (several offsets), background lung crops and
     crops with a simulated nodule (JSRT normals, inside the SCR lung masks). val/test stay full images."""
     rng = np.random.default_rng(seed)
-    img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
-    shutil.rmtree(img_dir)
-    shutil.rmtree(lab_dir)
-    img_dir.mkdir(parents=True)
-    lab_dir.mkdir(parents=True)
+    img_dir, lab_dir = _fresh_train_dirs()
     n = 0
 
     def save(crop, lines):
@@ -139,11 +153,8 @@ def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int 
                 x0 = int(rng.integers(int(w * 0.1), int(w * 0.9) - CROP))
                 y0 = int(rng.integers(int(h * 0.1), int(h * 0.8) - CROP))
                 save(img[y0:y0 + CROP, x0:x0 + CROP], [])
-            name = Path(path).name
-            lm = DATA / "cxr_jsrt_scr" / "masks"
-            if (lm / "left_lung" / name).exists():
-                lung = (cv2.imread(str(lm / "left_lung" / name), 0) > 127) | (cv2.imread(str(lm / "right_lung" / name), 0) > 127)
-                lung = cv2.erode(lung.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+            lung = jsrt_inner_lung(Path(path).name)
+            if lung is not None:
                 for _ in range(syn_crops):
                     im2 = img.copy()
                     box = synthetic_nodule(im2, rng, lung)
@@ -224,11 +235,7 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
     without a lesion; per JSRT normal ``syn_crops`` synthetic nodules (SCR masks), each in one random view; every
     hard negative (the committed detector's false positives, mined once) in one random view."""
     rng = np.random.default_rng(seed)
-    img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
-    shutil.rmtree(img_dir)
-    shutil.rmtree(lab_dir)
-    img_dir.mkdir(parents=True)
-    lab_dir.mkdir(parents=True)
+    img_dir, lab_dir = _fresh_train_dirs()
     counts = {"pos": 0, "neg": 0, "syn": 0, "hard": 0}
 
     def save(crop, lines, kind):
@@ -257,7 +264,6 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
         hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
     from app.inference import lung_box, view_canvas
     from nodule_crop_explore import grow, jitter_box
-    lm = DATA / "cxr_jsrt_scr" / "masks"
     for path, boxes in rows:
         work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
         base = lung_box(lungs[path], 0.0)
@@ -283,10 +289,8 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
             c = tc(hb)
             if c[2] > c[0] and c[3] > c[1]:
                 save(*cut(canvas, ls, ((c[0] + c[2]) / 2, (c[1] + c[3]) / 2)), "hard")
-        name = Path(path).name
-        if not boxes and (lm / "left_lung" / name).exists():
-            lung = (cv2.imread(str(lm / "left_lung" / name), 0) > 127) | (cv2.imread(str(lm / "right_lung" / name), 0) > 127)
-            lung = cv2.erode(lung.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+        lung = None if boxes else jsrt_inner_lung(Path(path).name)
+        if lung is not None:
             for _ in range(syn_crops):
                 im2 = work.copy()
                 sb = synthetic_nodule(im2, rng, lung)
