@@ -507,6 +507,9 @@ def test_patient_reads_tips_for_them_searches_and_keeps_a_favourite(stack, brows
     page = tab.page
     _register_and_login(tab, "web_patient_5")
     page.get_by_role("navigation", name="main").get_by_role("link", name="科普").click()
+    # Wait for the tips page itself: right after the click the home page's own tip list can still be on screen, and
+    # a count taken while the router swaps the pages found no tip at all.
+    page.get_by_role("heading", name="科普", level=1).wait_for()
     items = page.locator("li.tip")
     expect(items.first).to_be_visible()
     assert page.locator("li.tip .reason").count() >= 1  # "for you" says why
