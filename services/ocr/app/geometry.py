@@ -4,6 +4,7 @@ angle classifier on a handful of text lines (inference.page_is_upside_down)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -275,7 +276,7 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
 
 FAN_MIN_DEG = 2.5  # the smallest spread of row (or column) directions across the text that is corrected
 FAN_MAX_DEG = 25.0
-ROWS_FLAT_DEG = 0.6  # after the unwarp, the median row must lie this close to the rows' common direction  # beyond this the fit is more likely wrong than the photo
+ROWS_FLAT_DEG = 0.6  # after the unwarp, the median row must lie this close to the rows' common direction
 
 
 def _text_segments(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
@@ -304,6 +305,31 @@ def _text_segments(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         ls.append(long_ / s)
     return np.array(cs, dtype=np.float64).reshape(-1, 2), np.array(ds, dtype=np.float64).reshape(-1, 2), \
         np.array(ls, dtype=np.float64), ch / s, s
+
+
+class _TextShape(NamedTuple):
+    """What the perspective fit and the flatness check both read off one image: its text segments (centres,
+    unit directions, lengths, char size; input pixels) and the table's column edges among their ends."""
+    centres: np.ndarray
+    dirs: np.ndarray
+    lengths: np.ndarray
+    ch: float
+    edges: list[tuple[np.ndarray, np.ndarray, int]]
+
+
+def _text_shape(img: np.ndarray) -> _TextShape | None:
+    """The image's text segments and column edges, found once; None with fewer than 10 segments."""
+    centres, dirs, lengths, ch, _ = _text_segments(img)
+    if len(centres) < 10:
+        return None
+    return _TextShape(centres, dirs, lengths, ch, _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0)))
+
+
+def _common_row(dirs: np.ndarray) -> np.ndarray:
+    """The rows' common direction as a point at infinity (homogeneous), from the median segment direction."""
+    par = np.median(dirs, axis=0)
+    par = par / np.linalg.norm(par)
+    return np.array([par[0], par[1], 0.0])
 
 
 def _vanishing_point(centres: np.ndarray, dirs: np.ndarray, weights: np.ndarray,
@@ -424,15 +450,17 @@ def _column_vanishing_point(edges: list[tuple[np.ndarray, np.ndarray, int]],
     return np.linalg.svd(a)[2][-1]
 
 
-def perspective_from_text(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int], bool] | None:
+def perspective_from_text(img: np.ndarray, shape: _TextShape | None = None,
+                          ) -> tuple[np.ndarray, tuple[int, int], bool] | None:
     """The homography (3×3, input pixels → output pixels) and the output size (width, height) that make the text
     rows level and parallel and the table's column edges upright and parallel, and whether the rows fanned (or
     only the columns); None when the text shows no confident, material perspective (rows and columns both
-    parallel within FAN_MIN_DEG)."""
+    parallel within FAN_MIN_DEG). ``shape``: the image's _text_shape, when the caller already has it."""
     h, w = img.shape[:2]
-    centres, dirs, lengths, ch, _ = _text_segments(img)
-    if len(centres) < 10:
+    shape = shape or _text_shape(img)
+    if shape is None:
         return None
+    centres, dirs, lengths, edges = shape.centres, shape.dirs, shape.lengths, shape.edges
     norm = (w / 2, h / 2, max(w, h) / 2)
     cn = (centres - norm[:2]) / norm[2]
     wts = lengths / lengths.max()
@@ -444,15 +472,13 @@ def perspective_from_text(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int],
     # rows
     v_r = _vanishing_point(centres, dirs, wts, norm)
     fan_r = _fan_deg(v_r, np.array([[mid[0], lo[1]], [mid[0], hi[1]]]), ref_r)
-    par = np.median(dirs, axis=0)
-    par = par / np.linalg.norm(par)
+    par = _common_row(dirs)
     res_fan = float(np.median(_angle_residuals(cn, dirs, v_r)))
-    res_par = float(np.median(_angle_residuals(cn, dirs, np.array([par[0], par[1], 0.0]))))
+    res_par = float(np.median(_angle_residuals(cn, dirs, par)))
     rows_fan = fan_r >= FAN_MIN_DEG and res_fan < 0.6 * res_par and fan_r <= FAN_MAX_DEG
     if not rows_fan:
-        v_r = np.array([par[0], par[1], 0.0])
+        v_r = par
     # columns
-    edges = _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0))
     cols_fan = False
     v_c = None
     if len(edges) >= 3:
@@ -498,20 +524,17 @@ def perspective_from_text(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int],
     return t @ m, (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))), rows_fan
 
 
-def _parallelism(img: np.ndarray) -> tuple[float, float | None] | None:
+def _parallelism(img: np.ndarray, shape: _TextShape | None) -> tuple[float, float | None] | None:
     """How far the text is from a flat page: the median angle (deg) between a text row and the rows' common
     direction, and the weighted spread (deg) of the leans of the table's column edges (None when fewer than
-    three edges are found)."""
-    h, w = img.shape[:2]
-    centres, dirs, lengths, ch, _ = _text_segments(img)
-    if len(centres) < 10:
+    three edges are found). ``shape`` is the image's _text_shape (None: too little text)."""
+    if shape is None:
         return None
+    h, w = img.shape[:2]
     norm = (w / 2, h / 2, max(w, h) / 2)
-    par = np.median(dirs, axis=0)
-    par = par / np.linalg.norm(par)
-    rows = float(np.degrees(np.median(_angle_residuals((centres - norm[:2]) / norm[2], dirs,
-                                                       np.array([par[0], par[1], 0.0])))))
-    edges = [e for e in _column_edges(centres, dirs, lengths, ch, np.random.default_rng(0)) if e[2] >= 6]
+    rows = float(np.degrees(np.median(_angle_residuals((shape.centres - norm[:2]) / norm[2], shape.dirs,
+                                                       _common_row(shape.dirs)))))
+    edges = [e for e in shape.edges if e[2] >= 6]
     if len(edges) < 3:
         return rows, None
     lean = np.degrees(np.arcsin(np.array([d[0] for _, d, _ in edges])))
@@ -523,21 +546,22 @@ def unwarp_text_perspective(img: np.ndarray) -> tuple[np.ndarray, bool]:
     """Undo the perspective the text shows (see perspective_from_text). The unwarped page is kept only when its
     rows and column edges are measurably closer to parallel than before and neither got worse; otherwise the
     image comes back unchanged."""
-    fit = perspective_from_text(img)
+    shape = _text_shape(img)  # found once: the fit and the 'before' of the flatness check both read it
+    fit = perspective_from_text(img, shape)
     if fit is None:
         return img, False
     m, size, rows_fanned = fit
     # cubic: a small photo was already enlarged once (upscale_small), and a second linear pass blurs its strokes
     out = cv2.warpPerspective(img, m, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    before, after = _parallelism(img), _parallelism(out)
+    before, after = _parallelism(img, shape), _parallelism(out, _text_shape(out))
     if before is None or after is None:
         return img, False
     cols = before[1] is not None and after[1] is not None
     worse = after[0] > before[0] * 1.1 + 0.05 or (cols and after[1] > before[1] * 1.3 + 0.5)
     better = after[0] < 0.8 * before[0] or (cols and after[1] < 0.6 * before[1] - 0.2)
-    # rows still bent after the unwarp (a curled page, a wrong fit): a homography is not the page's shape
-    # a correction of the columns alone must leave the rows about as straight as they were: when it moves them
-    # a lot, its column edges were chance alignments
+    # Rows still bent after the unwarp (a curled page, a wrong fit): a homography is not the page's shape. A
+    # correction of the columns alone must leave the rows about as straight as they were: when it moves them a
+    # lot, its column edges were chance alignments.
     if worse or not better or (rows_fanned and after[0] > ROWS_FLAT_DEG) or \
             (not rows_fanned and abs(after[0] - before[0]) > 0.25):
         return img, False
