@@ -212,15 +212,19 @@ def lung_box(lung: np.ndarray, margin: float) -> tuple[int, int, int, int]:
     return int(max(0, x0 - mx)), int(max(0, y0 - my)), int(min(w, x1 + mx)), int(min(h, y1 + my))
 
 
+def view_image(work: np.ndarray, box: Sequence[int], flip: bool) -> np.ndarray:
+    """The pixels of one detector view before letterboxing: work[box], mirrored left to right when ``flip``."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    img = work[y0:y1, x0:x1]
+    return np.ascontiguousarray(img[:, ::-1]) if flip else img
+
+
 def view_canvas(work: np.ndarray, box: Sequence[int], flip: bool, size: int):
     """One detector view as ``Detector`` builds it: work[box], mirrored or not, letterboxed to size x size. Returns
     (canvas, to_canvas); to_canvas maps [x1, y1, x2, y2] in working pixels to canvas pixels, clipped to the crop
     unless clip=False. training/train_yolo.py cuts its training crops from these canvases (issue 17)."""
     x0, y0, x1, y1 = (int(v) for v in box)
-    img = work[y0:y1, x0:x1]
-    if flip:
-        img = img[:, ::-1]
-    canvas, scale, (px, py) = letterbox(np.ascontiguousarray(img), size)
+    canvas, scale, (px, py) = letterbox(np.ascontiguousarray(view_image(work, box, flip)), size)
     cw, ch = x1 - x0, y1 - y0
 
     def to_canvas(b: Sequence[float], clip: bool = True) -> list[float]:
@@ -344,10 +348,7 @@ class Detector:
             box = (lung_box(lung, float(view.get("margin", 0.05)))
                    if view.get("crop") == "lungs" and lung is not None else (0, 0, wd, h))
             crops.append(box)
-        imgs = []
-        for w, (x0, y0, x1, y1) in zip(works, crops):
-            c = w[y0:y1, x0:x1]
-            imgs.append(np.ascontiguousarray(c[:, ::-1]) if view.get("flip") else c)
+        imgs = [view_image(w, box, bool(view.get("flip"))) for w, box in zip(works, crops)]
         x, geo = self.preprocess(imgs, int(view.get("size", self.imgsz)))
         (raw,) = self.session.run(None, {self.input_name: x})
         out = []
