@@ -444,13 +444,18 @@ def write_findings_members(w, d: dict) -> None:
     w("")
     before, chosen = v["results"][d["served_before"]]["served"], v["results"][d["chosen"]]["served"]
     w(f"Per finding, served, `{d['served_before']}` (served before) against `{d['chosen']}`, NIH-only / mixed:\n")
-    w(f"| finding | `{d['served_before']}` | `{d['chosen']}` |\n|---|---|---|")
-    for f in before["per_finding_nih14"]:
-        w(f"| {f} | {before['per_finding_nih14'][f]:.3f} / {before['per_finding_mixed'][f]:.3f} | "
-          f"{chosen['per_finding_nih14'][f]:.3f} / {chosen['per_finding_mixed'][f]:.3f} |")
-    w("")
+    write_per_finding(w, (d["served_before"], before["per_finding_nih14"], before["per_finding_mixed"]),
+                      (d["chosen"], chosen["per_finding_nih14"], chosen["per_finding_mixed"]))
     write_latency(w, d.get("latency") or {}, "batch 1, 1 thread per instance")
     write_test_and_verdict(w, d, "the choice, served")
+
+
+def write_per_finding(w, a: tuple[str, dict, dict], b: tuple[str, dict, dict]) -> None:
+    """Two graphs' AUROC per finding, NIH-only / mixed: each of a, b is (name, per finding NIH-only, mixed)."""
+    w(f"| finding | `{a[0]}` | `{b[0]}` |\n|---|---|---|")
+    for f in a[1]:
+        w(f"| {f} | {a[1][f]:.3f} / {a[2][f]:.3f} | {b[1][f]:.3f} / {b[2][f]:.3f} |")
+    w("")
 
 
 def write_latency(w, lat: dict, setting: str) -> None:
@@ -479,12 +484,8 @@ def write_findings_followup(w, d: dict, title: str) -> None:
         w(f"| `{n}` | " + " | ".join(f"{g[k]['mean']:.3f}" for k in ("served_nih14", "served_mixed", "network_nih14",
                                                                         "network_mixed")) + " |")
     w("")
-    w(f"| finding | `{before}` | `{cand}` |\n|---|---|---|")
-    gb, gc = v["candidates"][before], v["candidates"][cand]
-    for f in gb["served_nih14"]["per_finding"]:
-        w(f"| {f} | {gb['served_nih14']['per_finding'][f]:.3f} / {gb['served_mixed']['per_finding'][f]:.3f} | "
-          f"{gc['served_nih14']['per_finding'][f]:.3f} / {gc['served_mixed']['per_finding'][f]:.3f} |")
-    w("")
+    write_per_finding(w, *((n, v["candidates"][n]["served_nih14"]["per_finding"],
+                            v["candidates"][n]["served_mixed"]["per_finding"]) for n in (before, cand)))
     write_latency(w, d.get("latency") or {}, "service defaults: one session on every core")
     write_test_and_verdict(w, d, "the choice, served")
 
