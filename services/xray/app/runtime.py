@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhenxi_common.errors import ServiceError
 
+from .analyzer import default_threads
 from .config import Settings
 from .inference import open_session
 from .models import ModelVersion
@@ -182,7 +183,6 @@ class ModelRuntime:
     def _build_classifier(self, row: ModelVersion) -> Classifier:
         if not self.store.verify(row.sha256, row.size_bytes):
             raise ModelBlobMissingError(details={"name": row.name, "version": row.version})
-        from app.analyzer import default_threads
         return Classifier(self.store.blob_path(row.sha256), row.meta, self.settings.threads or default_threads())
 
     async def aclose(self) -> None:
