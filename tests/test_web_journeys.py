@@ -577,6 +577,10 @@ def test_admin_changes_a_role_publishes_a_tip_manages_models_and_reads_statistic
     # Users and roles: find the user and make them an integrator.
     page.get_by_label("用户名").fill("web_role_user")
     page.get_by_role("button", name="搜索").click()
+    # The search is a route change that renders the page again. Wait for the new page's one row: the list before
+    # the search also shows this user, and a role changed there was saved but its alert went with the old page.
+    page.wait_for_url(re.compile(r"#/admin/users\?q=web_role_user$"))
+    expect(page.locator("main table tbody tr")).to_have_count(1)
     role = page.get_by_label("角色 web_role_user")
     role.select_option("integrator")
     expect(page.get_by_role("alert")).to_contain_text("web_role_user → integrator")
