@@ -414,8 +414,11 @@ def test_admin_creates_a_week_of_sessions_and_a_patient_books_and_cancels(stack,
     page.get_by_role("navigation", name="main").get_by_role("link", name="挂号").click()
     page.get_by_label("搜索").fill("王晓明")
     page.get_by_role("button", name="搜索").click()
-    page.get_by_text("王晓明").first.wait_for()
-    page.get_by_role("button", name="出诊时间").first.click()
+    # The search replaces the list in place, and the list before it (every doctor) may show this doctor too, not
+    # first. Wait until only matching doctors are listed, and open this doctor's own row.
+    doctors = page.locator("ul.doctors > li")
+    expect(doctors.filter(has_not_text="王晓明")).to_have_count(0)
+    doctors.filter(has_text="王晓明").first.get_by_role("button", name="出诊时间").click()
     first = page.locator("li.session").first
     expect(first.locator("strong.remaining")).to_have_text("3")
     first.get_by_role("button", name="预约").click()
