@@ -86,8 +86,12 @@ def main() -> None:
         # The shared trunk: same values in both graphs, or the graft would change the added network.
         (b,) = run(weights_to_fp16(copy_model(add)), x, [ta])
         trunk_err = max(trunk_err, float(np.abs(a - b).max()))
-        if trunk_err > 1e-4:
-            raise SystemExit(f"block-4 outputs of {path} differ by {trunk_err}: the trunks are not shared")
+        # Relative to the block-4 output's range (~37 on this input): two exports fold BatchNorm into the frozen
+        # convolutions with different float rounding, which float16 storage can turn into ~2e-5 of the range; a
+        # trunk with other weights differs by the order of the range itself.
+        if trunk_err > 1e-4 * float(np.abs(a).max()):
+            raise SystemExit(f"block-4 outputs of {path} differ by {trunk_err} (range {np.abs(a).max():.1f}): "
+                             "the trunks are not shared")
         branch = onnx.utils.Extractor(onnx.shape_inference.infer_shapes(add)).extract_model(
             [ta], [pre_in + "probs", pre_in + "cams"])
 
@@ -144,7 +148,9 @@ def main() -> None:
         ra = [run(cast(onnx.load(str(p))), x, [pre + "probs", pre + "cams"]) for p, pre in adds]
         mean = [(rb[i] + sum(r[i] for r in ra)) / k for i in (0, 1)]
         if half_weights:
-            err = max(float(np.abs(got[0] - mean[0]).max()), float(np.abs(got[1] - mean[1]).max()),
+            # CAMs are logit maps (range ~10): compared relative to their range, like the trunk above.
+            err = max(float(np.abs(got[0] - mean[0]).max()),
+                      float(np.abs(got[1] - mean[1]).max()) / max(1.0, float(np.abs(mean[1]).max())),
                       float(np.abs(got[2] - rb[2]).max()), float(np.abs(got[3] - rb[3]).max()))
         else:
             fp16_err = float(np.abs(got[0] - mean[0]).max())

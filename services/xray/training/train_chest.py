@@ -115,11 +115,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="debug: at most N training films")
     ap.add_argument("--with-decoder", action="store_true",
                     help="also train the jointly trained lung/heart decoder on JSRT masks (not served; twice the CPU)")
+    ap.add_argument("--seed", type=int, default=SEED,
+                    help="initialisation, batch order and augmentation draws (another seed = another ensemble member)")
     ap.add_argument("--tag", default="", help="run name: checkpoint cache/chestnet_best<tag>.pt, runs/chest_history<tag>.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(SEED)
-    rng = np.random.default_rng(SEED)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
 
     d = np.load(CACHE / "chest256.npz")
     X, Y, Mk, split, src, segmask = d["x"], d["y"], d["m"], d["split"], d["src"], d["segmask"]

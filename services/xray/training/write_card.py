@@ -226,8 +226,10 @@ def main() -> None:
     if members_p.exists():
         members = json.loads(members_p.read_text())
         write_findings_members(w, members)
-        if "third_round" in members:
-            write_findings_followup(w, members["third_round"], "third round: the three members")
+        for key, title in (("third_round", "third round: the three members"),
+                           ("fourth_round", "fourth round: a second strong-augmentation member")):
+            if key in members:
+                write_findings_followup(w, members[key], title)
     det_retrain_p = MODELS / "detector_retrain_metrics.json"
     if det_retrain_p.exists():
         write_detector_retrain(w, json.loads(det_retrain_p.read_text()))
