@@ -601,6 +601,68 @@ def test_a_garbled_name_is_coded_only_where_unit_and_range_vouch_for_it(parser):
     assert by["白红图计数"]["code"] is None and by["淋巴组临绝对位"]["code"] == "LYMPH#"
 
 
+
+def _scored_page(cells, header=()):
+    """As _page, with a recognition score per line: (text, x0, x1, y, score)."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    lines = [TextLine(t, sc, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, a, b, y, sc in
+             [h + (0.99,) for h in header] + list(cells)]
+    return [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+
+
+_HEAD = [("项目", 40, 100, 120, 0.99), ("结果", 300, 360, 120, 0.99), ("参考范围", 440, 540, 120, 0.99),
+         ("单位", 600, 660, 120, 0.99)]
+
+
+def test_a_name_unreadable_past_any_likeness_is_named_by_its_unit_range_and_value(parser):
+    """Dot-matrix print garbled 白细胞计数 into '匚牛驱讠' (no character in common, read with a low score). Its unit
+    10^9/L, its printed range 3.50-9.50 and its value fit WBC and no other unused blood-count code, so the row comes
+    back as WBC, with a low confidence and needs_review saying why. Before, it came back uncoded."""
+    cells = _HEAD + [("红细胞计数", 40, 150, 170, 0.99), ("4.60", 300, 350, 170, 0.99), ("4.30-5.80", 440, 540, 170, 0.99),
+                     ("10^12/L", 600, 690, 170, 0.99),
+                     ("血红蛋白", 40, 130, 210, 0.99), ("140", 300, 340, 210, 0.99), ("130-175", 440, 540, 210, 0.99),
+                     ("g/L", 600, 640, 210, 0.99),
+                     ("匚牛驱讠", 40, 150, 250, 0.45), ("11.2", 300, 350, 250, 0.95), ("3.50-9.50", 440, 540, 250, 0.95),
+                     ("10^9/L", 600, 690, 250, 0.9)]
+    by = {i["name_printed"]: i for i in parser._assemble(*_scored_page(cells))["indicators"]}
+    wbc = by["匚牛驱讠"]
+    assert (wbc["code"], wbc["value"], wbc["flag"]) == ("WBC", 11.2, "H")
+    assert wbc["needs_review"] and "name_from_structure" in wbc["review_reasons"] and wbc["confidence"] < 0.8
+
+
+def test_a_sheet_whose_every_name_is_garbled_takes_its_panel_from_the_title(parser):
+    """No name on the sheet was read, so no panel was seen; the title says 血常规, and a garbled row whose unit and
+    range fit one blood-count code only is named by them. Without the title it stays uncoded."""
+    cells = _HEAD + [("匚牛驱讠", 40, 150, 170, 0.45), ("11.2", 300, 350, 170, 0.95), ("3.50-9.50", 440, 540, 170, 0.95),
+                     ("10^9/L", 600, 690, 170, 0.9)]
+    by = {i["name_printed"]: i for i in
+          parser._assemble(*_scored_page(cells, [("血常规检验报告单", 300, 600, 10)]))["indicators"]}
+    assert by["匚牛驱讠"]["code"] == "WBC"
+    by = {i["name_printed"]: i for i in parser._assemble(*_scored_page(cells))["indicators"]}
+    assert by["匚牛驱讠"]["code"] is None
+
+
+def test_structure_alone_never_names_a_clean_name_or_a_row_two_codes_fit(parser):
+    """Never invent a row: a name read cleanly that the knowledge base lacks (电导率, whose range sits where P-LCR's
+    does) stays uncoded; so do two garbled rows that fit one code (which value is whose is not known) and a
+    garbled row whose range fits two codes. A garbled row on the same sheet that one code fits is still named."""
+    cells = _HEAD + [("红细胞计数", 40, 150, 170, 0.99), ("4.60", 300, 350, 170, 0.99), ("4.30-5.80", 440, 540, 170, 0.99),
+                     ("10^12/L", 600, 690, 170, 0.99),
+                     ("电导率", 40, 120, 210, 0.99), ("27.8", 300, 350, 210, 0.99), ("13.0-43.0", 440, 540, 210, 0.99),
+                     ("匚牛驱讠", 40, 150, 250, 0.45), ("11.2", 300, 350, 250, 0.95), ("3.50-9.50", 440, 540, 250, 0.95),
+                     ("10^9/L", 600, 690, 250, 0.9),
+                     ("匚牛驱讠", 40, 150, 290, 0.45), ("6.1", 300, 350, 290, 0.95), ("3.50-9.50", 440, 540, 290, 0.95),
+                     ("10^9/L", 600, 690, 290, 0.9),
+                     ("叵圭", 40, 150, 330, 0.4), ("35.0", 300, 350, 330, 0.95), ("20.0-50.0", 440, 540, 330, 0.95),
+                     ("%", 600, 620, 330, 0.9),
+                     ("皿小极讠", 40, 150, 370, 0.4), ("210", 300, 340, 370, 0.95), ("125-350", 440, 540, 370, 0.95),
+                     ("10^9/L", 600, 690, 370, 0.9)]
+    out = parser._assemble(*_scored_page(cells))
+    assert [i["code"] for i in out["indicators"]] == ["RBC", None, None, None, None, "PLT"]
+
+
 def _urine_sediment(rows):
     """A urine sheet (enough clearly named urine rows to say so) followed by the given sediment rows
     (name, value, range), each with a /μL unit."""
