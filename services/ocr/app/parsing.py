@@ -314,8 +314,9 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
     text = tok.text.strip()
     words = text.split()
-    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(text) or \
-            _GRADE_NUM.fullmatch(text) or any(
+    nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
+    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(nk) or \
+            _GRADE_NUM.fullmatch(nk) or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
         return [tok]
     groups: list[str] = []

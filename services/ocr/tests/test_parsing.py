@@ -265,6 +265,15 @@ def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
     assert (pv.number, pv.qualitative) == (number, grade)
 
 
+@pytest.mark.parametrize("text", ["500 +++", "500 ＋＋＋", "５００　＋＋＋", "＋＋＋ 200"])
+def test_a_number_with_its_grade_is_kept_whole_in_any_width(text):
+    """explode splits a line at spaces; a number with its grade is one result. It matched the raw text while
+    parse_value reads NFKC, so a full-width '＋＋＋' (or ideographic space) split the result from its grade."""
+    from app.parsing import explode
+
+    assert [t.text for t in explode(kb, Token(text, 0.9, (0, 0, 100, 20), "value"))] == [text]
+
+
 def test_a_number_and_a_dash_is_not_a_grade():
     from app.parsing import parse_value
 
