@@ -21,12 +21,13 @@ def straighten_image(img: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def value_span(table: Table, left_limit: float, right_limit: float | None) -> tuple[float, float] | None:
-    """x-span of the table's result column (between its neighbours' header words), kept right of the row's name
-    and left of its range/unit cell."""
+def value_span(table: Table, left_limit: float, right_limit: float | None,
+               kind: str = "value") -> tuple[float, float] | None:
+    """x-span of the table's result column (or of its column ``kind``, e.g. 'flag' for 提示), between its neighbours'
+    header words, kept right of ``left_limit`` (the row's name) and left of ``right_limit`` (its range/unit cell)."""
     cols = sorted(table.columns, key=lambda c: c[1])
     for i, (k, x0, x1) in enumerate(cols):
-        if k != "value":
+        if k != kind:
             continue
         left = table.x0 if i == 0 else (cols[i - 1][2] + x0) / 2
         right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2

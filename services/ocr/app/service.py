@@ -670,6 +670,23 @@ class _EmptyCellLook:
             return None
         return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name"), scraps
 
+    def read_flag_dash(self, it: RowItem) -> None:
+        """A '-' in the row's 提示 column that the detector dropped (a sheet whose mark column prints + or - on every
+        row: '40(+-)' with '-' beside it is the sheet's negative, not the grade's weak positive)."""
+        if it.value is None:
+            return
+        v = it.value.box
+        cy = (v[1] + v[3]) / 2
+        table = self._table_at((v[0] + v[2]) / 2, cy)
+        if table is None:
+            return
+        span = marks.value_span(table, v[2] + 2, None, kind="flag")
+        if span is None:
+            return
+        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
+        if box is not None:
+            it.flag, it.flag_code = Cell("-", 0.85, box), "NEG"
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -794,6 +811,12 @@ class LabReportParser:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
                     if it.row_no is not None:
                         row_numbers[pno].add(it.row_no)
+            if any(it.flag is not None and it.flag_code in ("NEG", "POS") for it in items) and \
+                    not any(it.flag_code in ("H", "L", "HH", "LL") for it in items):
+                # the mark column speaks + and -: a row without a mark may hold a '-' the detector dropped
+                for it in items:
+                    if it.flag is None:
+                        looker.read_flag_dash(it)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,

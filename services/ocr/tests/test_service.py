@@ -385,6 +385,23 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
 
 
+
+def test_a_dash_in_the_mark_column_the_detector_dropped_is_the_sheets_negative(parser):
+    """An antibody sheet whose 提示 column prints + or - on every row. '40(+-)' reads as a weak positive, but the
+    sheet prints '-' beside it (its grade is below the sheet's cut-off): the detector dropped that lone '-', so the
+    row came back POS. The mark column is looked at where a row has no mark; a blank mark cell changes nothing."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗SSA-Ro60", 40, 170, 210), ("40(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Sm", 40, 110, 250), ("30(+-)", 300, 370, 250), ("<25", 420, 460, 250),
+             ("抗Jo-1", 40, 120, 290), ("0(-)", 300, 350, 290), ("<25", 420, 460, 290), ("-", 578, 590, 290)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (578, 224), (590, 224), (40, 40, 40), 2)  # the '-' beside 40(+-) (row centre y 224)
+    by = {i["name_printed"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert by["抗SSA-Ro60"]["flag"] == "NEG" and by["抗SSA-Ro60"]["flag_mark"] == "-"
+    assert by["抗Sm"]["flag"] == "POS" and by["抗U1RNP"]["flag"] == "POS"  # no mark seen: the grade decides
+
 def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
     """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
     cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
