@@ -572,7 +572,7 @@ def _round(x: float | None, decimals: int) -> float | None:
 
 
 class _EmptyCellLook:
-    """Looks at the page where a named row's result should be (marks.find_dash); the page image is straightened
+    """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
 
     def __init__(self, image: Any, page: PageOcr, tokens: list[Token], tables: list[Any]) -> None:
@@ -670,9 +670,9 @@ class _EmptyCellLook:
             return None
         return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name"), scraps
 
-    def read_flag_dash(self, it: RowItem) -> None:
-        """A '-' in the row's 提示 column that the detector dropped (a sheet whose mark column prints + or - on every
-        row: '40(+-)' with '-' beside it is the sheet's negative, not the grade's weak positive)."""
+    def read_flag_mark(self, it: RowItem) -> None:
+        """A '-' or '+' in the row's 提示 column that the detector dropped (a sheet whose mark column prints + or - on
+        every row: '40(+-)' with '-' beside it is the sheet's negative, not the grade's weak positive)."""
         if it.value is None:
             return
         v = it.value.box
@@ -683,9 +683,9 @@ class _EmptyCellLook:
         span = marks.value_span(table, v[2] + 2, None, kind="flag")
         if span is None:
             return
-        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
-        if box is not None:
-            it.flag, it.flag_code = Cell("-", 0.85, box), "NEG"
+        found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
+        if found is not None:
+            it.flag, it.flag_code = Cell(found[0], 0.85, found[1]), "NEG" if found[0] == "-" else "POS"
 
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
@@ -702,10 +702,10 @@ class _EmptyCellLook:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
             return
-        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
-        if box is None:
+        found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
+        if found is None:
             return
-        it.value, it.parsed_value = Cell("-", 0.85, box), parse_value("-")
+        it.value, it.parsed_value = Cell(found[0], 0.85, found[1]), parse_value(found[0])
         it.value_from_shape = True
 
 
@@ -802,7 +802,7 @@ class LabReportParser:
                     if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
                         continue  # 't' left over from an arrow: not a row
                     if it.value is None and it.names and it.flag is None:
-                        looker.read_dash(it)  # a lone '-' the detector dropped
+                        looker.read_dash(it)  # a lone '-' or '+' the detector dropped
                     if it.value is not None and _misread_qualitative(it):
                         no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
                     elif it.value is not None:
@@ -816,7 +816,7 @@ class LabReportParser:
                 # the mark column speaks + and -: a row without a mark may hold a '-' the detector dropped
                 for it in items:
                     if it.flag is None:
-                        looker.read_flag_dash(it)
+                        looker.read_flag_mark(it)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,

@@ -402,6 +402,24 @@ def test_a_dash_in_the_mark_column_the_detector_dropped_is_the_sheets_negative(p
     assert by["抗SSA-Ro60"]["flag"] == "NEG" and by["抗SSA-Ro60"]["flag_mark"] == "-"
     assert by["抗Sm"]["flag"] == "POS" and by["抗U1RNP"]["flag"] == "POS"  # no mark seen: the grade decides
 
+
+def test_a_lone_plus_the_detector_dropped_is_read_from_the_page(parser):
+    """A stool sheet's 粪便粘液 '+' (mucus seen): the detector dropped the lone '+', so the row had a name and no
+    result. The second look at its result cell reads the cross as '+' (positive, marked as read from the mark's
+    shape). Before, only a '-' was looked for, and 粪便粘液 was a name the knowledge base lacked."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("粪便虫卵", 40, 150, 170), ("未见", 300, 350, 170), ("未见", 420, 470, 170),
+             ("粪便隐血", 40, 150, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("粪便粘液", 40, 150, 250), ("-", 420, 432, 250)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (305, 264), (319, 264), (40, 40, 40), 2)  # the '+' of 粪便粘液 (row centre y 264)
+    cv2.line(geo[0].image, (312, 257), (312, 271), (40, 40, 40), 2)
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    muc = by["ST-MUC"]
+    assert (muc["value_text"], muc["flag"]) == ("+", "POS")
+    assert "result_read_from_mark_shape" in muc["review_reasons"]
+
 def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
     """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
     cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
