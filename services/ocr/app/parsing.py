@@ -191,7 +191,7 @@ class RowItem:
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
-    value_from_shape: bool = False  # the result is a '-' seen on the page (marks.find_dash), not recognised text
+    value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
