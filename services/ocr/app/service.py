@@ -245,8 +245,10 @@ def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str]
 
 def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]) -> list[Indicator]:
     """The codes a row whose name is unreadable may still be, from the rest of the row alone: among the unused
-    codes of the sheet's panels, those whose printed range sits where the code's own ranges sit (_range_fit), whose
-    value is on the code's scale, and whose printed unit (when it reads as a unit at all) is one of the code's.
+    codes of the sheet's panels, those whose printed unit is one of the code's, whose printed range sits where the
+    code's own ranges sit (_range_fit) and whose value is on the code's scale. A row without a readable unit is not
+    named this way ('抗核抗休比值' 0.02 against 0.00-0.06, a test the knowledge base lacks, fits BASO# by range
+    alone).
     The name must share a third of its characters with the code's name or the recogniser must have been unsure of
     it: a name read cleanly that the knowledge base lacks is another test ('电导率' on a urine sheet is not P-LCR,
     though its range sits where P-LCR's does), not a garbled one."""
@@ -255,25 +257,19 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
     pv, pr = it.parsed_value, it.parsed_range
     if not panels or not it.names or pv is None or pv.number is None or pv.qualitative is not None:
         return []
-    if pr is None or pr.high is None or pr.high <= 0 or pr.low is None:
-        return []  # a two-sided printed range is the evidence; '<5' fits too many codes
+    if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
+        return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
     printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels or ind.kind != "quantitative":
             continue
-        unit = it.unit
-        if unit is not None and kb.resolve_unit(unit.text, ind, misread=True) is None \
-                and _exponent_lost(unit.text, ind) is None:
-            if kb.is_unit(unit.text, misread=True):
-                continue  # a real unit, but not this code's
-            unit = None  # a unit garbled past reading: no evidence either way
-        if not _range_fit(kb, ind, pr, unit):
-            continue
+        res = kb.resolve_unit(it.unit.text, ind, misread=True) or _exponent_lost(it.unit.text, ind)
+        if res is None or not _range_fit(kb, ind, pr, it.unit):
+            continue  # not this code's unit, or a range off this code's scale
         dr = ind.default_range(None)
-        res = kb.resolve_unit(unit.text, ind, misread=True) if unit is not None else None
-        v = (res[1] if res else 1.0) * pv.number
+        v = res[1] * pv.number
         if not (max(dr.low or 0.0, 0.0) / 10 <= v <= 10 * dr.high):
             continue
         names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
