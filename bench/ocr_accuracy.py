@@ -81,18 +81,20 @@ class Counter:
         return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def ensure_images(set_name: str, n: int) -> tuple[Path, list[dict]]:
+def ensure_images(set_name: str, n: int, seed: int | None = None) -> tuple[Path, list[dict]]:
     from synth.generate import SEEDS, build_set
 
     out = OCR_DIR / "synth" / "out" / set_name
     if set_name == "realistic":
         from synth import realistic
 
+        if seed is not None and seed != realistic.SEED:
+            out = out.with_name(f"realistic-s{seed}")  # another draw of the same generator, kept apart
         truth_file = out / "ground_truth.json"
         have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
         if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
             print(f"generating {n} realistic sheets into {out} ...", file=sys.stderr)
-            have = realistic.build_set(n, out)
+            have = realistic.build_set(n, out, realistic.SEED if seed is None else seed)
             truth_file.write_text(json.dumps(have, ensure_ascii=False), encoding="utf-8")
         return out, have[:n]
     truth_file = out / "ground_truth.json"
@@ -374,13 +376,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
     ap.add_argument("-n", type=int, default=None, help="set size to (re)generate (eval: 200)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="realistic set: another seed of the generator (images in synth/out/realistic-s<seed>)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
     args = ap.parse_args(argv)
     if args.real:
         return run_real(args)
     n = args.n or {"eval": 200, "dev": 48, "realistic": 30}[args.set]
-    img_dir, truths = ensure_images(args.set, n)
+    img_dir, truths = ensure_images(args.set, n, args.seed)
     if args.limit:
         truths = truths[: args.limit]
 
@@ -394,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.engine = CachedEngine(parser.engine, args.cache)
     total, by_layout, by_dist = Counter(), defaultdict(Counter), defaultdict(Counter)
     refused: list[str] = []
-    invented = 0
+    invented = invented_coded = 0
+    structure = [0, 0]  # rows named from their unit, range and value alone: [returned, right value and flag]
     rows = []
     t0 = time.time()
     for g in truths:
@@ -407,6 +412,13 @@ def main(argv: list[str] | None = None) -> int:
             preds = []
         gt_codes = {x["code"] for x in g["indicators"]}
         invented += sum(1 for p in preds if p["code"] not in gt_codes)
+        invented_coded += sum(1 for p in preds if p["code"] is not None and p["code"] not in gt_codes)
+        by_code = {x["code"]: x for x in g["indicators"]}
+        for p in preds:
+            if "name_from_structure" in (p.get("review_reasons") or []):
+                x = by_code.get(p["code"])
+                structure[0] += 1
+                structure[1] += bool(x and field_ok("value", x, p) and field_ok("flag", x, p))
         for c in (total, by_layout[g["layout"]], by_dist[g["distortion"]]):
             c.add(g["indicators"], preds)
         rows.append({"id": g["id"], "layout": g["layout"], "distortion": g["distortion"],
@@ -427,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
 
     head = f"{'':<14}" + " | ".join(f"{f + ' P/R/F1':^20}" for f in FIELDS) + " |  n_gt"
     print(f"set={args.set} reports={len(truths)} refused={len(refused)} invented_indicators={invented} "
-          f"seconds={elapsed:.0f}")
+          f"(coded, a code the sheet lacks: {invented_coded}) named_from_structure={structure[0]} "
+          f"(right value+flag {structure[1]}) seconds={elapsed:.0f}")
     print(head)
     print(line("ALL", total))
     print("-- per layout")

@@ -21,12 +21,13 @@ def straighten_image(img: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def value_span(table: Table, left_limit: float, right_limit: float | None) -> tuple[float, float] | None:
-    """x-span of the table's result column (between its neighbours' header words), kept right of the row's name
-    and left of its range/unit cell."""
+def value_span(table: Table, left_limit: float, right_limit: float | None,
+               kind: str = "value") -> tuple[float, float] | None:
+    """x-span of the table's result column (or of its column ``kind``, e.g. 'flag' for 提示), between its neighbours'
+    header words, kept right of ``left_limit`` (the row's name) and left of ``right_limit`` (its range/unit cell)."""
     cols = sorted(table.columns, key=lambda c: c[1])
     for i, (k, x0, x1) in enumerate(cols):
-        if k != "value":
+        if k != kind:
             continue
         left = table.x0 if i == 0 else (cols[i - 1][2] + x0) / 2
         right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2
@@ -40,6 +41,31 @@ def value_span(table: Table, left_limit: float, right_limit: float | None) -> tu
 def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) -> tuple[float, float, float, float] | None:
     """A lone '-' in gray[:, x0:x1] on the text row centred at cy: exactly one ink blob there, short, flat, solid,
     on the row's middle line; None when the cell is blank or holds anything else. Returns the stroke's box."""
+    found = find_mark(gray, x0, x1, cy, line_h)
+    return found[1] if found is not None and found[0] == "-" else None
+
+
+def _is_plus(blob: np.ndarray) -> bool:
+    """One ink blob (a boolean crop of it) shaped as '+': a bar across its middle row and one down its middle
+    column, its four corners (nearly) empty."""
+    h, w = blob.shape
+    if h < 4 or w < 4:
+        return False
+    r0, r1 = h // 3, h - h // 3
+    c0, c1 = w // 3, w - w // 3
+    across = blob[r0:r1].any(axis=0).mean()  # the bar across: every column inked in the middle band
+    down = blob[:, c0:c1].any(axis=1).mean()  # the bar down: every row inked in the middle band
+    corners = np.concatenate([blob[:r0, :c0].ravel(), blob[:r0, c1:].ravel(), blob[r1:, :c0].ravel(),
+                              blob[r1:, c1:].ravel()])
+    return bool(across >= 0.85 and down >= 0.85 and (corners.mean() if corners.size else 1.0) <= 0.2)
+
+
+def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
+              line_h: float) -> tuple[str, tuple[float, float, float, float]] | None:
+    """A lone '-' or '+' in gray[:, x0:x1] on the text row centred at cy (the detector drops both: too little area
+    for a text line): exactly one ink blob there, on the row's middle line, a short flat solid stroke ('-') or two
+    short bars crossing ('+', about as wide as tall). Returns the mark and its box, or None when the cell is blank
+    or holds anything else."""
     h_img, w_img = gray.shape[:2]
     half = 0.5 * line_h
     ya, yb = int(max(0, cy - half)), int(min(h_img, cy + half))
@@ -64,7 +90,7 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
         return None  # no ink darker than paper texture, shadow or JPEG noise
     thr = min(paper - 25.0, (paper + darkest) / 2)  # half-way to the darkest ink: thin strokes stay whole
     ink = (band < thr).astype(np.uint8)
-    n, _, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(4.0, 0.005 * line_h * line_h)
     blobs = []
     bh, bw = ink.shape
@@ -79,12 +105,16 @@ def find_dash(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float) 
             continue  # ink of the row above or below (tight line pitch), clear of this row's middle
         if x == 0 or x + w >= bw:
             return None  # ink running out of the cell: text of the neighbouring cell
-        blobs.append((x, y, w, h, area, cents[k]))
+        blobs.append((k, x, y, w, h, area, cents[k]))
     if len(blobs) != 1:
         return None
-    x, y, w, h, area, (bx, by) = blobs[0]
-    if not (0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.8 * h):
+    k, x, y, w, h, area, (bx, by) = blobs[0]
+    box = (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))
+    if abs((ya + by) - cy) > 0.3 * line_h:
         return None
-    if area < 0.5 * w * h or abs((ya + by) - cy) > 0.3 * line_h:
-        return None
-    return (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))
+    if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.8 * h and area >= 0.5 * w * h:
+        return "-", box
+    if 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.5 * min(w, h) \
+            and _is_plus(labels[y:y + h, x:x + w] == k):
+        return "+", box
+    return None

@@ -191,7 +191,7 @@ class RowItem:
     unit: Cell | None = None
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
-    value_from_shape: bool = False  # the result is a '-' seen on the page (marks.find_dash), not recognised text
+    value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -221,12 +221,14 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     if m and len(re.findall(r"[\u4e00-\u9fffA-Za-z]", m.group(1))) >= 2 and not kb.match_name(text, allow_fuzzy=False):
         head = m.group(1)
         return [("name", head, 0.0), ("value", m.group(2), len(head) / n)]
-    # value/range followed by a unit
-    m = re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)
-    if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
-        head = m.group(1).strip()
-        kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
-        return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
+    # value/range followed by a unit: the unit from the first digit on ('6.52 10^9/L'), else from the last one
+    # ('22.0%': the first split, '2' + '2.0%', is no unit)
+    for m in (re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
+              re.match(r"^(.*\d[↑↓]{0,2})\s*([A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)):
+        if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
+            head = m.group(1).strip()
+            kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
+            return [(kind, head, 0.0), ("unit", m.group(2), len(head) / n)]
     # a range glued to its unit: '320.0-355.0g/L', '0.12--1.00×10°/L' (the regex above stops at the first digit;
     # a unit the recogniser mangled beyond repair is kept as printed)
     for i in range(1, len(text)):
@@ -314,8 +316,9 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
     text = tok.text.strip()
     words = text.split()
-    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(text) or \
-            _GRADE_NUM.fullmatch(text) or any(
+    nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
+    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(nk) or \
+            _GRADE_NUM.fullmatch(nk) or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
         return [tok]
     groups: list[str] = []

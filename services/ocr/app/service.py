@@ -243,6 +243,69 @@ def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str]
     return out
 
 
+def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str]) -> list[Indicator]:
+    """The codes a row whose name is unreadable may still be, from the rest of the row alone: among the unused
+    codes of the sheet's panels, those whose printed unit is one of the code's, whose printed range sits where the
+    code's own ranges sit (_range_fit) and whose value is on the code's scale. A row without a readable unit is not
+    named this way ('抗核抗休比值' 0.02 against 0.00-0.06, a test the knowledge base lacks, fits BASO# by range
+    alone).
+    The name must share a third of its characters with the code's name or the recogniser must have been unsure of
+    it: a name read cleanly that the knowledge base lacks is another test ('电导率' on a urine sheet is not P-LCR,
+    though its range sits where P-LCR's does), not a garbled one."""
+    from rapidfuzz import fuzz
+
+    pv, pr = it.parsed_value, it.parsed_range
+    if not panels or not it.names or pv is None or pv.number is None or pv.qualitative is not None:
+        return []
+    if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
+        return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
+    printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
+    name_score = min(c.score for c, _ in it.names)
+    out = []
+    for ind in kb.indicators.values():
+        if ind.code in used or ind.panel not in panels or ind.kind != "quantitative":
+            continue
+        res = kb.resolve_unit(it.unit.text, ind, misread=True) or _exponent_lost(it.unit.text, ind)
+        if res is None or not _range_fit(kb, ind, pr, it.unit):
+            continue  # not this code's unit, or a range off this code's scale
+        dr = ind.default_range(None)
+        v = res[1] * pv.number
+        if not (max(dr.low or 0.0, 0.0) / 10 <= v <= 10 * dr.high):
+            continue
+        names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
+        shared = max((fuzz.ratio(printed, n) / 100 for n in names if n), default=0.0) if printed else 0.0
+        if shared < 0.3 and name_score >= 0.8:
+            continue
+        out.append(ind)
+    return out
+
+
+def structure_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str], panels: set[str],
+                           named_elsewhere: set[str] = frozenset()) -> dict[int, tuple[Indicator, float, str]]:
+    """Codes for rows whose names are unreadable, from their structure alone: a row is named only when exactly one
+    code fits it (_structure_candidates) and that code fits no other such row (two rows that could be the same
+    test get neither), and never with a code whose own name was read on the sheet. Returns {index in items:
+    (indicator, confidence, 'structure')}: a low confidence, and the record asks for review."""
+    cands = [[ind for ind in _structure_candidates(kb, it, used, panels) if ind.code not in named_elsewhere]
+             for it in items]
+    out: dict[int, tuple[Indicator, float, str]] = {}
+    for k, cs in enumerate(cands):
+        if len(cs) != 1:
+            continue
+        if any(cs[0].code in {i.code for i in other} for j, other in enumerate(cands) if j != k):
+            continue
+        out[k] = (cs[0], 0.5, "structure")
+    return out
+
+
+def _title_panels(kb: KnowledgeBase, title_text: list[str]) -> set[str]:
+    """The panels a printed title names ('血常规检验报告单' → blood_routine; 生化 → its panels)."""
+    rt = report_type([h for h in title_text if len(h) <= 40], [], kb)
+    if rt in kb.report_types and kb.report_types[rt].panels:
+        return set(kb.report_types[rt].panels)
+    return {rt} if rt in kb.panels else set()
+
+
 def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) -> bool | None:
     """Does a printed numeric range sit where this code's ranges sit (its midpoint and width within a factor of
     about 1.6 of the knowledge base's default, in the code's canonical unit)? None when it cannot be told (no
@@ -505,7 +568,7 @@ def _round(x: float | None, decimals: int) -> float | None:
 
 
 class _EmptyCellLook:
-    """Looks at the page where a named row's result should be (marks.find_dash); the page image is straightened
+    """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
 
     def __init__(self, image: Any, page: PageOcr, tokens: list[Token], tables: list[Any]) -> None:
@@ -603,6 +666,23 @@ class _EmptyCellLook:
             return None
         return Token(text, score, (float(x0 + pad), float(y0 + pad), float(x1 - pad), float(y1 - pad)), "name"), scraps
 
+    def read_flag_mark(self, it: RowItem) -> None:
+        """A '-' or '+' in the row's 提示 column that the detector dropped (a sheet whose mark column prints + or - on
+        every row: '40(+-)' with '-' beside it is the sheet's negative, not the grade's weak positive)."""
+        if it.value is None:
+            return
+        v = it.value.box
+        cy = (v[1] + v[3]) / 2
+        table = self._table_at((v[0] + v[2]) / 2, cy)
+        if table is None:
+            return
+        span = marks.value_span(table, v[2] + 2, None, kind="flag")
+        if span is None:
+            return
+        found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
+        if found is not None:
+            it.flag, it.flag_code = Cell(found[0], 0.85, found[1]), "NEG" if found[0] == "-" else "POS"
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -618,10 +698,10 @@ class _EmptyCellLook:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
             return
-        box = marks.find_dash(self.gray(), span[0], span[1], cy, self.line_h)
-        if box is None:
+        found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
+        if found is None:
             return
-        it.value, it.parsed_value = Cell("-", 0.85, box), parse_value("-")
+        it.value, it.parsed_value = Cell(found[0], 0.85, found[1]), parse_value(found[0])
         it.value_from_shape = True
 
 
@@ -718,7 +798,7 @@ class LabReportParser:
                     if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
                         continue  # 't' left over from an arrow: not a row
                     if it.value is None and it.names and it.flag is None:
-                        looker.read_dash(it)  # a lone '-' the detector dropped
+                        looker.read_dash(it)  # a lone '-' or '+' the detector dropped
                     if it.value is not None and _misread_qualitative(it):
                         no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
                     elif it.value is not None:
@@ -727,6 +807,12 @@ class LabReportParser:
                         no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
                     if it.row_no is not None:
                         row_numbers[pno].add(it.row_no)
+            if any(it.flag is not None and it.flag_code in ("NEG", "POS") for it in items) and \
+                    not any(it.flag_code in ("H", "L", "HH", "LL") for it in items):
+                # the mark column speaks + and -: a row without a mark may hold a '-' the detector dropped
+                for it in items:
+                    if it.flag is None:
+                        looker.read_flag_mark(it)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,
@@ -789,10 +875,21 @@ class LabReportParser:
             indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
         named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
-        near = _composite_panels(self.kb, panels_seen)
+        # the panels the sheet holds: those its clearly read names belong to, and those its title names (a sheet
+        # whose every name was garbled still says 血常规 in its title)
+        near = _composite_panels(self.kb, panels_seen | _title_panels(self.kb, title_text))
         readings = self._reread_names(uncoded, lookers, used, near)
         garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, near, named_elsewhere,
                                        readings=readings)
+        # last, names unreadable past any likeness: named by their unit, range and value alone where exactly one
+        # code fits (lower confidence, for review)
+        left = [n for n in range(len(uncoded)) if n not in garbled]
+        used_now = used | {ind.code for ind, _, _ in garbled.values()}
+        # only the codes of the sheet's own type: a urine or stool sheet's unknown row is not a blood-count test
+        sheet_panels = {"urinalysis"} if urine_sheet else {"stool"} if stool_sheet else near
+        by_structure = structure_name_matches(self.kb, [uncoded[n][1] for n in left], used_now, sheet_panels,
+                                              named_elsewhere)
+        garbled.update({left[m]: match for m, match in by_structure.items()})
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]
             rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
@@ -1091,13 +1188,15 @@ class LabReportParser:
             review_reasons.append("result_read_from_mark_shape")
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
+        if how == "structure":
+            review_reasons.append("name_from_structure")  # the name was not read: unit, range and value fit one code
         field_conf = {"name": round(min(name_conf, 1.0), 3), "value": round(value_conf, 3),
                       "unit": round(unit_conf, 3), "reference": round(ref_conf, 3), "flag": round(flag_conf, 3)}
         # structure: does the row hang together? (the name is one the knowledge base knows, the value parses, the
         # unit fits the code, value/range/arrow agree). Calibrated on the real dev photos against the truth
         # (bench/ocr_accuracy.py --real prints the AUROC and the re-shoot confusion table).
         structure = 1.0
-        if how in ("fuzzy", "prefix"):
+        if how in ("fuzzy", "prefix", "structure"):
             structure *= min(1.0, 0.55 + 0.5 * name_conf)  # a fuzzy name match is as good as its score
         if pv.number is None and pv.qualitative is None:
             # a descriptive result: one of the words this test reports (黄色 for 颜色) confirms it
@@ -1136,6 +1235,7 @@ class LabReportParser:
             "confidence": round(overall, 3), "field_confidence": field_conf,
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)
-            "needs_review": overall < self.options.review_threshold, "review_reasons": sorted(set(review_reasons)),
+            "needs_review": overall < self.options.review_threshold or how == "structure",
+            "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
         }

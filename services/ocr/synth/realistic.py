@@ -243,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=24)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "realistic")
+    ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
-    truths = build_set(args.n, args.out)
+    truths = build_set(args.n, args.out, args.seed)
     (args.out / "ground_truth.json").write_text(json.dumps(truths, ensure_ascii=False), encoding="utf-8")
     print(f"{len(truths)} sheets in {args.out}", file=sys.stderr)
     return 0

@@ -1,9 +1,9 @@
-"""The second look at empty result cells (marks.find_dash): pure OpenCV on small drawn images."""
+"""The second look at empty result cells (marks.find_dash, marks.find_mark): pure OpenCV on small drawn images."""
 import cv2
 import numpy as np
 
 from app.layout import Table
-from app.marks import find_dash, straighten_image, value_span
+from app.marks import find_dash, find_mark, straighten_image, value_span
 
 LINE_H = 30.0
 
@@ -75,3 +75,22 @@ def test_a_short_hyphen_of_a_cjk_font_is_a_dash():
     dot = np.clip(np.random.default_rng(0).normal(214, 3, (120, 300)), 0, 255).astype(np.uint8)
     dot[60:62, 120:122] = 70
     assert find_dash(dot, 80, 220, 60, LINE_H) is None
+
+
+def test_a_lone_plus_is_found_and_is_not_a_dash():
+    """A stool or urine sheet's '+' result is as small as its '-' and the detector drops it as often: a short bar
+    across and one down, crossing, on the row's middle line, is '+'. A digit 1, a box, a dash, a letter-sized blob
+    and two marks are not."""
+    plus = _band(lambda im: (cv2.line(im, (118, 60), (132, 60), 40, 2), cv2.line(im, (125, 53), (125, 67), 40, 2)))
+    found = find_mark(plus, 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "+" and 115 <= found[1][0] <= 120 and 130 <= found[1][2] <= 135
+    small = _band(lambda im: (cv2.line(im, (120, 60), (127, 60), 40, 1), cv2.line(im, (123, 57), (123, 64), 40, 1)))
+    assert find_mark(small, 80, 220, 60, LINE_H)[0] == "+"
+    assert find_mark(_band(lambda im: cv2.line(im, (120, 60), (132, 60), 60, 2)), 80, 220, 60, LINE_H)[0] == "-"
+    digit_one = _band(lambda im: cv2.line(im, (125, 48), (125, 72), 40, 2))
+    box = _band(lambda im: cv2.rectangle(im, (118, 53), (132, 67), 40, 2))
+    filled = _band(lambda im: cv2.rectangle(im, (118, 53), (132, 67), 40, -1))
+    two = _band(lambda im: (cv2.line(im, (100, 60), (110, 60), 40, 2), cv2.line(im, (150, 53), (150, 67), 40, 2),
+                            cv2.line(im, (143, 60), (157, 60), 40, 2)))
+    for img in (digit_one, box, filled, two):
+        assert find_mark(img, 80, 220, 60, LINE_H) is None

@@ -246,6 +246,17 @@ def test_a_lone_plus_minus_after_the_range_is_the_rows_mark(kb):
     assert it.value.text == "+" and it.flag is None
 
 
+def test_a_result_glued_to_its_unit_without_a_space(kb):
+    """'22.0%' in the result column (大血小板比率 on a dev sheet): the first split of 'value then unit' was
+    '2' + '2.0%', no unit, so the row came back with no result at all."""
+    toks = [Token("25 大血小板比率", 0.94, (631, 537, 781, 567), "name"), Token("22.0%", 0.9, (800, 537, 850, 567), "value"),
+            Token("11.0- 45.0", 0.9, (900, 537, 990, 567), "unit")]
+    (it,) = parse_row(kb, toks)
+    assert (it.value.text, it.unit.text, it.range.text) == ("22.0", "%", "11.0- 45.0")
+    (it,) = parse_row(kb, [Token("血红蛋白", 0.9, (40, 0, 120, 20), "name"), Token("120g/L", 0.9, (300, 0, 360, 20), "value")])
+    assert (it.value.text, it.unit.text) == ("120", "g/L")
+
+
 def test_a_range_glued_to_a_count_unit_written_with_ge(kb):
     """'0~7.00个/ul': a range glued to a unit that starts with 个 (个/ul, 个/HP) is a range and a unit, so the result
     before it is judged against 0-7."""
@@ -263,6 +274,15 @@ def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
 
     pv = parse_value(text)
     assert (pv.number, pv.qualitative) == (number, grade)
+
+
+@pytest.mark.parametrize("text", ["500 +++", "500 ＋＋＋", "５００　＋＋＋", "＋＋＋ 200"])
+def test_a_number_with_its_grade_is_kept_whole_in_any_width(text):
+    """explode splits a line at spaces; a number with its grade is one result. It matched the raw text while
+    parse_value reads NFKC, so a full-width '＋＋＋' (or ideographic space) split the result from its grade."""
+    from app.parsing import explode
+
+    assert [t.text for t in explode(kb, Token(text, 0.9, (0, 0, 100, 20), "value"))] == [text]
 
 
 def test_a_number_and_a_dash_is_not_a_grade():

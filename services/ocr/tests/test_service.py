@@ -385,6 +385,41 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
 
 
+
+def test_a_dash_in_the_mark_column_the_detector_dropped_is_the_sheets_negative(parser):
+    """An antibody sheet whose 提示 column prints + or - on every row. '40(+-)' reads as a weak positive, but the
+    sheet prints '-' beside it (its grade is below the sheet's cut-off): the detector dropped that lone '-', so the
+    row came back POS. The mark column is looked at where a row has no mark; a blank mark cell changes nothing."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗SSA-Ro60", 40, 170, 210), ("40(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Sm", 40, 110, 250), ("30(+-)", 300, 370, 250), ("<25", 420, 460, 250),
+             ("抗Jo-1", 40, 120, 290), ("0(-)", 300, 350, 290), ("<25", 420, 460, 290), ("-", 578, 590, 290)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (578, 224), (590, 224), (40, 40, 40), 2)  # the '-' beside 40(+-) (row centre y 224)
+    by = {i["name_printed"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert by["抗SSA-Ro60"]["flag"] == "NEG" and by["抗SSA-Ro60"]["flag_mark"] == "-"
+    assert by["抗Sm"]["flag"] == "POS" and by["抗U1RNP"]["flag"] == "POS"  # no mark seen: the grade decides
+
+
+def test_a_lone_plus_the_detector_dropped_is_read_from_the_page(parser):
+    """A stool sheet's 粪便粘液 '+' (mucus seen): the detector dropped the lone '+', so the row had a name and no
+    result. The second look at its result cell reads the cross as '+' (positive, marked as read from the mark's
+    shape). Before, only a '-' was looked for, and 粪便粘液 was a name the knowledge base lacked."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("粪便虫卵", 40, 150, 170), ("未见", 300, 350, 170), ("未见", 420, 470, 170),
+             ("粪便隐血", 40, 150, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210),
+             ("粪便粘液", 40, 150, 250), ("-", 420, 432, 250)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    cv2.line(geo[0].image, (305, 264), (319, 264), (40, 40, 40), 2)  # the '+' of 粪便粘液 (row centre y 264)
+    cv2.line(geo[0].image, (312, 257), (312, 271), (40, 40, 40), 2)
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    muc = by["ST-MUC"]
+    assert (muc["value_text"], muc["flag"]) == ("+", "POS")
+    assert "result_read_from_mark_shape" in muc["review_reasons"]
+
 def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
     """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
     cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
@@ -599,6 +634,68 @@ def test_a_garbled_name_is_coded_only_where_unit_and_range_vouch_for_it(parser):
     assert "name_uncertain" in wbc["review_reasons"] and wbc["confidence"] < 0.9  # a guess, and it says so
     by = {i["name_printed"]: i for i in parser._assemble(*_page(cells("mmol/L")))["indicators"]}
     assert by["白红图计数"]["code"] is None and by["淋巴组临绝对位"]["code"] == "LYMPH#"
+
+
+
+def _scored_page(cells, header=()):
+    """As _page, with a recognition score per line: (text, x0, x1, y, score)."""
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+
+    lines = [TextLine(t, sc, np.float32([[a, y], [b, y], [b, y + 28], [a, y + 28]])) for t, a, b, y, sc in
+             [h + (0.99,) for h in header] + list(cells)]
+    return [PageOcr(lines, False)], [GeometryResult(np.zeros((900, 1000, 3), np.uint8), None, 0, 0)]
+
+
+_HEAD = [("项目", 40, 100, 120, 0.99), ("结果", 300, 360, 120, 0.99), ("参考范围", 440, 540, 120, 0.99),
+         ("单位", 600, 660, 120, 0.99)]
+
+
+def test_a_name_unreadable_past_any_likeness_is_named_by_its_unit_range_and_value(parser):
+    """Dot-matrix print garbled 白细胞计数 into '匚牛驱讠' (no character in common, read with a low score). Its unit
+    10^9/L, its printed range 3.50-9.50 and its value fit WBC and no other unused blood-count code, so the row comes
+    back as WBC, with a low confidence and needs_review saying why. Before, it came back uncoded."""
+    cells = _HEAD + [("红细胞计数", 40, 150, 170, 0.99), ("4.60", 300, 350, 170, 0.99), ("4.30-5.80", 440, 540, 170, 0.99),
+                     ("10^12/L", 600, 690, 170, 0.99),
+                     ("血红蛋白", 40, 130, 210, 0.99), ("140", 300, 340, 210, 0.99), ("130-175", 440, 540, 210, 0.99),
+                     ("g/L", 600, 640, 210, 0.99),
+                     ("匚牛驱讠", 40, 150, 250, 0.45), ("11.2", 300, 350, 250, 0.95), ("3.50-9.50", 440, 540, 250, 0.95),
+                     ("10^9/L", 600, 690, 250, 0.9)]
+    by = {i["name_printed"]: i for i in parser._assemble(*_scored_page(cells))["indicators"]}
+    wbc = by["匚牛驱讠"]
+    assert (wbc["code"], wbc["value"], wbc["flag"]) == ("WBC", 11.2, "H")
+    assert wbc["needs_review"] and "name_from_structure" in wbc["review_reasons"] and wbc["confidence"] < 0.8
+
+
+def test_a_sheet_whose_every_name_is_garbled_takes_its_panel_from_the_title(parser):
+    """No name on the sheet was read, so no panel was seen; the title says 血常规, and a garbled row whose unit and
+    range fit one blood-count code only is named by them. Without the title it stays uncoded."""
+    cells = _HEAD + [("匚牛驱讠", 40, 150, 170, 0.45), ("11.2", 300, 350, 170, 0.95), ("3.50-9.50", 440, 540, 170, 0.95),
+                     ("10^9/L", 600, 690, 170, 0.9)]
+    by = {i["name_printed"]: i for i in
+          parser._assemble(*_scored_page(cells, [("血常规检验报告单", 300, 600, 10)]))["indicators"]}
+    assert by["匚牛驱讠"]["code"] == "WBC"
+    by = {i["name_printed"]: i for i in parser._assemble(*_scored_page(cells))["indicators"]}
+    assert by["匚牛驱讠"]["code"] is None
+
+
+def test_structure_alone_never_names_a_clean_name_or_a_row_two_codes_fit(parser):
+    """Never invent a row: a name read cleanly that the knowledge base lacks (电导率, whose range sits where P-LCR's
+    does) stays uncoded; so do two garbled rows that fit one code (which value is whose is not known) and a
+    garbled row whose range fits two codes. A garbled row on the same sheet that one code fits is still named."""
+    cells = _HEAD + [("红细胞计数", 40, 150, 170, 0.99), ("4.60", 300, 350, 170, 0.99), ("4.30-5.80", 440, 540, 170, 0.99),
+                     ("10^12/L", 600, 690, 170, 0.99),
+                     ("电导率", 40, 120, 210, 0.99), ("27.8", 300, 350, 210, 0.99), ("13.0-43.0", 440, 540, 210, 0.99),
+                     ("匚牛驱讠", 40, 150, 250, 0.45), ("11.2", 300, 350, 250, 0.95), ("3.50-9.50", 440, 540, 250, 0.95),
+                     ("10^9/L", 600, 690, 250, 0.9),
+                     ("匚牛驱讠", 40, 150, 290, 0.45), ("6.1", 300, 350, 290, 0.95), ("3.50-9.50", 440, 540, 290, 0.95),
+                     ("10^9/L", 600, 690, 290, 0.9),
+                     ("叵圭", 40, 150, 330, 0.4), ("35.0", 300, 350, 330, 0.95), ("20.0-50.0", 440, 540, 330, 0.95),
+                     ("%", 600, 620, 330, 0.9),
+                     ("皿小极讠", 40, 150, 370, 0.4), ("210", 300, 340, 370, 0.95), ("125-350", 440, 540, 370, 0.95),
+                     ("10^9/L", 600, 690, 370, 0.9)]
+    out = parser._assemble(*_scored_page(cells))
+    assert [i["code"] for i in out["indicators"]] == ["RBC", None, None, None, None, "PLT"]
 
 
 def _urine_sediment(rows):
