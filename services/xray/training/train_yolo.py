@@ -198,32 +198,48 @@ def _visible(to_canvas, box) -> list[float] | None:
     return c
 
 
-def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3) -> list[list]:
+def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3, keep_iou: float = 0.3) -> list[list]:
     """The committed detector's false positives on training films, as served (its views, fusion, lung hull and
     off-lung weighting): the top ``per_image`` fused boxes scoring >= min_score whose centre is in no lesion box and
-    that overlap none (IoU < 0.1). Written to models/splits/detector_hard_negatives.csv so a rebuild reuses them."""
+    that overlap none (IoU < 0.1). They are added to the rows already in models/splits/detector_hard_negatives.csv
+    (earlier rounds, mined with earlier detectors, so the network keeps seeing what it once got wrong); a new box
+    overlapping a listed one on the same film (IoU >= ``keep_iou``) is not added again. The file is committed, so a
+    rebuild reuses it."""
     from app.inference import Detector, _iou
-    det = Detector(MODELS / "detector.onnx", threads=2)
+    old = list(csv.DictReader(open(HARD_NEG_CSV))) if HARD_NEG_CSV.exists() else []
+    prev_round = max((int(r.get("round") or 1) for r in old), default=0)
+    listed: dict[str, list[list[float]]] = {}
     out = []
+    for r in old:
+        b = [float(r[k]) for k in ("x1", "y1", "x2", "y2")]
+        listed.setdefault(r["image"], []).append(b)
+        out.append([r["image"], float(r["score"]), *b, int(r.get("round") or 1)])
+    det = Detector(MODELS / "detector.onnx", threads=2)
+    added = 0
     for path, boxes in rows:
         work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
         ds = det.run([work], conf=min_score, lungs=[lungs[path]])[0]
+        name = str(Path(path).relative_to(CACHE / "work"))
         k = 0
         for d in ds:
             b = d["box"]
             cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
             if any((g[0] <= cx <= g[2] and g[1] <= cy <= g[3]) or _iou(b, g) >= 0.1 for g in boxes):
                 continue
-            out.append([str(Path(path).relative_to(CACHE / "work")), round(d["score"], 4), *[round(v, 1) for v in b]])
             k += 1
-            if k >= per_image:
+            if k > per_image:
                 break
+            if any(_iou(b, h) >= keep_iou for h in listed.get(name, [])):
+                continue
+            out.append([name, round(d["score"], 4), *[round(v, 1) for v in b], prev_round + 1])
+            added += 1
     HARD_NEG_CSV.parent.mkdir(parents=True, exist_ok=True)
     with open(HARD_NEG_CSV, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["image", "score", "x1", "y1", "x2", "y2"])
+        w.writerow(["image", "score", "x1", "y1", "x2", "y2", "round"])
         w.writerows(out)
-    print("hard negatives", len(out), "on", len({r[0] for r in out}), "films")
+    print(f"hard negatives: {added} new (round {prev_round + 1}), {len(out)} in all on {len({r[0] for r in out})} "
+          "films", flush=True)
     return out
 
 
@@ -233,7 +249,8 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
     masks) and ``n_jitter`` jittered copies, each in both served views (margin 0; margin 10 % mirrored), letterboxed
     to VIEW_SIZE. Per view: ``pos_crops`` crops per lesion (random offsets), ``neg_crops`` random crops on films
     without a lesion; per JSRT normal ``syn_crops`` synthetic nodules (SCR masks), each in one random view; every
-    hard negative (the committed detector's false positives, mined once) in one random view."""
+    hard negative (the false positives of the detectors served so far, models/splits/detector_hard_negatives.csv) in
+    one random view."""
     rng = np.random.default_rng(seed)
     img_dir, lab_dir = _fresh_train_dirs()
     counts = {"pos": 0, "neg": 0, "syn": 0, "hard": 0}
@@ -343,7 +360,7 @@ def main() -> None:
     ap.add_argument("--view", choices=["work", "served"], default="served",
                     help="served: crops of the served lung-box views at 448 px (issue 17, part 2); work: 160 px "
                          "crops of the 512 px working image (the detector served until then)")
-    ap.add_argument("--mine", action="store_true", help="re-mine the hard negatives with models/detector.onnx")
+    ap.add_argument("--mine", action="store_true", help="mine another round of hard negatives with models/detector.onnx, added to the listed ones")
     ap.add_argument("--n-jitter", type=int, default=2)
     ap.add_argument("--no-hard-negatives", action="store_true", help="ablation: leave the hard-negative crops out")
     ap.add_argument("--name", default="yolo", help="run folder under training/runs")
