@@ -228,6 +228,31 @@ def test_training_crops_map_lesion_boxes_onto_the_served_view(flip):
     assert ux2 - ux1 > cx2 - cx1
 
 
+def test_a_second_round_of_hard_negatives_adds_to_the_first(tmp_path):
+    """Issue 17: ``train_yolo.py --mine`` adds the served detector's false positives to the rounds already listed
+    (a file from before rounds were recorded is round 1) instead of replacing them; a box found again is kept once and
+    still counts among the film's top 3."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
+    import hard_negatives as hn
+    old = tmp_path / "hn.csv"
+    old.write_text("image,score,x1,y1,x2,y2\r\na.png,0.2,10,10,30,30\r\nb.png,0.1,50,50,70,70\r\n")
+    listed = hn.read(old)
+    assert [r["round"] for r in listed] == [1, 1]
+    mined = {"a.png": [(0.3, [11, 11, 31, 31]), (0.2, [100, 100, 120, 120]), (0.1, [200, 200, 220, 220]),
+                       (0.09, [300, 300, 320, 320])],
+             "c.png": [(0.5, [5, 5, 25, 25])]}
+    rows, added = hn.add_round(listed, mined, per_image=3)
+    assert added == 3
+    assert rows[:2] == listed
+    assert [(r["image"], r["box"][0], r["round"]) for r in rows[2:]] == [("a.png", 100, 2), ("a.png", 200, 2),
+                                                                         ("c.png", 5, 2)]
+    hn.write(old, rows)
+    assert hn.read(old) == rows
+    again, added = hn.add_round(rows, {"c.png": [(0.4, [6, 6, 26, 26])]})
+    assert added == 0 and again == rows
+
+
 def _work_and_lungs(datasets, name):
     import cv2
     from app.analyzer import work_lungs

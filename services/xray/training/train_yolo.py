@@ -198,49 +198,26 @@ def _visible(to_canvas, box) -> list[float] | None:
     return c
 
 
-def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3, keep_iou: float = 0.3) -> list[list]:
-    """The committed detector's false positives on training films, as served (its views, fusion, lung hull and
-    off-lung weighting): the top ``per_image`` fused boxes scoring >= min_score whose centre is in no lesion box and
-    that overlap none (IoU < 0.1). They are added to the rows already in models/splits/detector_hard_negatives.csv
-    (earlier rounds, mined with earlier detectors, so the network keeps seeing what it once got wrong); a new box
-    overlapping a listed one on the same film (IoU >= ``keep_iou``) is not added again. The file is committed, so a
-    rebuild reuses it."""
+def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3) -> None:
+    """A round of the committed detector's false positives on training films, as served (its views, fusion, lung hull
+    and off-lung weighting): boxes scoring >= min_score whose centre is in no lesion box and that overlap none (IoU <
+    0.1), the top ``per_image`` per film added to the rounds already listed in models/splits/detector_hard_negatives.csv
+    (``hard_negatives.add_round``: the network keeps seeing what earlier detectors got wrong; a box found again is kept
+    once). The file is committed, so a rebuild reuses it."""
+    import hard_negatives
     from app.inference import Detector, _iou
-    old = list(csv.DictReader(open(HARD_NEG_CSV))) if HARD_NEG_CSV.exists() else []
-    prev_round = max((int(r.get("round") or 1) for r in old), default=0)
-    listed: dict[str, list[list[float]]] = {}
-    out = []
-    for r in old:
-        b = [float(r[k]) for k in ("x1", "y1", "x2", "y2")]
-        listed.setdefault(r["image"], []).append(b)
-        out.append([r["image"], float(r["score"]), *b, int(r.get("round") or 1)])
     det = Detector(MODELS / "detector.onnx", threads=2)
-    added = 0
+    mined = {}
     for path, boxes in rows:
         work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        ds = det.run([work], conf=min_score, lungs=[lungs[path]])[0]
-        name = str(Path(path).relative_to(CACHE / "work"))
-        k = 0
-        for d in ds:
-            b = d["box"]
-            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-            if any((g[0] <= cx <= g[2] and g[1] <= cy <= g[3]) or _iou(b, g) >= 0.1 for g in boxes):
-                continue
-            k += 1
-            if k > per_image:
-                break
-            if any(_iou(b, h) >= keep_iou for h in listed.get(name, [])):
-                continue
-            out.append([name, round(d["score"], 4), *[round(v, 1) for v in b], prev_round + 1])
-            added += 1
-    HARD_NEG_CSV.parent.mkdir(parents=True, exist_ok=True)
-    with open(HARD_NEG_CSV, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "score", "x1", "y1", "x2", "y2", "round"])
-        w.writerows(out)
-    print(f"hard negatives: {added} new (round {prev_round + 1}), {len(out)} in all on {len({r[0] for r in out})} "
-          "films", flush=True)
-    return out
+        mined[str(Path(path).relative_to(CACHE / "work"))] = [
+            (d["score"], d["box"]) for d in det.run([work], conf=min_score, lungs=[lungs[path]])[0]
+            if not any((g[0] <= (d["box"][0] + d["box"][2]) / 2 <= g[2] and g[1] <= (d["box"][1] + d["box"][3]) / 2 <= g[3])
+                       or _iou(d["box"], g) >= 0.1 for g in boxes)]
+    out, added = hard_negatives.add_round(hard_negatives.read(HARD_NEG_CSV), mined, per_image)
+    hard_negatives.write(HARD_NEG_CSV, out)
+    print(f"hard negatives: {added} new, {len(out)} in all on "
+          f"{len({r['image'] for r in out})} films", flush=True)
 
 
 def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: int = 2, neg_crops: int = 1,
