@@ -281,6 +281,37 @@ def test_detections_outside_the_lungs_are_dropped_and_boxes_stay_in_the_image(da
             assert (d["box"][1] + d["box"][3]) / 2 < 60
 
 
+def test_size_prior_down_weights_boxes_smaller_than_the_nodules(datasets, tmp_path):
+    """Issue 17: the sidecar's ``size_prior`` ({"min_side": px, "factor": f}) multiplies the fused score of a box whose
+    shorter side is below min_side by f (training/nodule_prior_explore.py); larger boxes keep theirs."""
+    import shutil
+    from app.inference import MODELS_DIR
+    meta = json.loads((MODELS_DIR / "detector.json").read_text())
+    meta["inference"].pop("size_prior", None)
+    shutil.copy(MODELS_DIR / "detector.onnx", tmp_path / "plain.onnx")
+    (tmp_path / "plain.json").write_text(json.dumps(meta))
+    r = next(r for r in csv.DictReader(open(datasets / "cxr_jsrt_scr" / "labels.csv")) if r["label"] == "nodule")
+    work, lung = _work_and_lungs(datasets, r["image"])
+    plain = Detector(tmp_path / "plain.onnx").run([work], conf=0.01, lungs=[lung])[0]
+    sides = sorted(min(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1]) for d in plain)
+    min_side = float(np.median(sides))
+    assert sides[0] < min_side <= sides[-1]
+    meta["inference"]["size_prior"] = {"min_side": min_side, "factor": 0.5}
+    shutil.copy(MODELS_DIR / "detector.onnx", tmp_path / "prior.onnx")
+    (tmp_path / "prior.json").write_text(json.dumps(meta))
+    prior = Detector(tmp_path / "prior.onnx").run([work], conf=0.01, lungs=[lung])[0]
+    assert len(plain) < 20  # no box lost to the 20-box cap
+    by_box = {tuple(round(v, 2) for v in d["box"]): d["score"] for d in prior}
+    small = 0
+    for d in plain:
+        side = min(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1])
+        expected = d["score"] * (0.5 if side < min_side else 1.0)
+        small += side < min_side
+        if expected >= 0.01:
+            assert by_box.pop(tuple(round(v, 2) for v in d["box"])) == pytest.approx(expected)
+    assert small >= 1 and not by_box
+
+
 def test_served_detector_down_weights_boxes_between_the_lungs(datasets):
     """Issue 17: inside the lungs' hull but off the lung masks (the mediastinum, the heart, below the domes) a box's
     fused score is multiplied by the sidecar's ``off_lungs`` factor (< 1): on JSRT validation most boxes there were
