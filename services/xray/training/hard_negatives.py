@@ -6,15 +6,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from metrics import box_iou
+
 FIELDS = ["image", "score", "x1", "y1", "x2", "y2", "round"]
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def read(path: Path) -> list[dict]:
@@ -39,7 +33,7 @@ def add_round(listed: list[dict], mined: dict[str, list[tuple[float, list[float]
     rows, added = list(listed), 0
     for image, dets in mined.items():
         for score, box in dets[:per_image]:
-            if any(iou(box, b) >= keep_iou for b in by_image.get(image, [])):
+            if any(box_iou(box, b) >= keep_iou for b in by_image.get(image, [])):
                 continue
             rows.append({"image": image, "score": round(float(score), 4), "box": [round(float(v), 1) for v in box],
                          "round": new_round})
