@@ -174,7 +174,7 @@ def main() -> None:
                   f"crops {t['froc_mean_over_crops']} | at threshold {thr:.4f}: {t['at_threshold_served_crop']} / "
                   f"{t['at_threshold_mean_over_crops']}", flush=True)
     report["fps"] = list(FPS)
-    out = path if args.adopt else HERE / "runs" / f"detector_retrain_report{key or ''}.json"
+    out = path if args.adopt else HERE / "runs" / f"detector_retrain_report{'_' + key if key else ''}.json"
     if args.adopt and res["adopt"]:
         if "test" not in report:
             raise SystemExit("--adopt writes the test numbers into the metrics: pass --test")
