@@ -221,13 +221,14 @@ def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3
 
 
 def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: int = 2, neg_crops: int = 1,
-                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True) -> None:
+                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True,
+                            rounds: int | None = 1) -> None:
     """Train crops (CROP x CROP) cut from the served views of every training film: the lung box (served SegNet
     masks) and ``n_jitter`` jittered copies, each in both served views (margin 0; margin 10 % mirrored), letterboxed
     to VIEW_SIZE. Per view: ``pos_crops`` crops per lesion (random offsets), ``neg_crops`` random crops on films
     without a lesion; per JSRT normal ``syn_crops`` synthetic nodules (SCR masks), each in one random view; every
-    hard negative (the false positives of the detectors served so far, models/splits/detector_hard_negatives.csv) in
-    one random view."""
+    hard negative (the false positives of the detectors served so far, models/splits/detector_hard_negatives.csv) of
+    mining rounds 1..``rounds`` (None: all) in one random view."""
     rng = np.random.default_rng(seed)
     img_dir, lab_dir = _fresh_train_dirs()
     counts = {"pos": 0, "neg": 0, "syn": 0, "hard": 0}
@@ -255,6 +256,8 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
     if hard_negatives and (mine or not HARD_NEG_CSV.exists()):
         mine_hard_negatives(rows, lungs)
     for r in (csv.DictReader(open(HARD_NEG_CSV)) if hard_negatives else []):
+        if rounds is not None and int(r.get("round") or 1) > rounds:
+            continue
         hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
     from app.inference import lung_box, view_canvas
     from nodule_crop_explore import grow, jitter_box
@@ -340,6 +343,9 @@ def main() -> None:
     ap.add_argument("--mine", action="store_true", help="mine another round of hard negatives with models/detector.onnx, added to the listed ones")
     ap.add_argument("--n-jitter", type=int, default=2)
     ap.add_argument("--no-hard-negatives", action="store_true", help="ablation: leave the hard-negative crops out")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="hard-negative rounds to train on (1: the served detector's; round 2 is listed but its "
+                         "network was not adopted, see models/detector_retrain_metrics.json round_2; 0: all)")
     ap.add_argument("--name", default="yolo", help="run folder under training/runs")
     ap.add_argument("--out", type=Path, default=MODELS / "detector.onnx",
                     help="where the ONNX export goes; a sidecar .json (served inference of models/detector.json, "
@@ -351,7 +357,7 @@ def main() -> None:
     if not (args.eval_only or args.export_only):
         if args.view == "served":
             build_view_crop_dataset(items, n_jitter=args.n_jitter, mine=args.mine,
-                                    hard_negatives=not args.no_hard_negatives)
+                                    hard_negatives=not args.no_hard_negatives, rounds=args.rounds or None)
         else:
             build_crop_dataset(items)
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})
