@@ -325,6 +325,11 @@ class Detector:
         off = inf.get("off_lungs") or {}
         self.off_lungs_dilate = int(off.get("dilate", 15))
         self.off_lungs_factor = float(off.get("factor", 1.0))
+        # Optional box-size prior from the JSRT nodule diameters: {"min_side": px, "factor": f} multiplies the score of
+        # a box whose shorter side (working-image px) is below min_side by f (training/nodule_prior_explore.py).
+        prior = inf.get("size_prior") or {}
+        self.prior_min_side = float(prior.get("min_side", 0.0))
+        self.prior_factor = float(prior.get("factor", 1.0))
         self.session = open_session(self.path, threads, self.meta.get("sha256") if verify_sha256 else None)
         self.input_name = self.session.get_inputs()[0].name
 
@@ -392,6 +397,11 @@ class Detector:
                             if not _centre_near(lungs[i], d["box"], self.off_lungs_dilate):
                                 d["score"] *= self.off_lungs_factor
                         ds.sort(key=lambda d: -d["score"])
+            if self.prior_factor != 1.0:
+                for d in ds:
+                    if min(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1]) < self.prior_min_side:
+                        d["score"] *= self.prior_factor
+                ds.sort(key=lambda d: -d["score"])
             best.append(max(ds, key=lambda d: d["score"], default=None))
             out.append([d for d in ds if d["score"] >= c][:20])
         return out, best

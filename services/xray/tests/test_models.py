@@ -228,6 +228,31 @@ def test_training_crops_map_lesion_boxes_onto_the_served_view(flip):
     assert ux2 - ux1 > cx2 - cx1
 
 
+def test_a_second_round_of_hard_negatives_adds_to_the_first(tmp_path):
+    """Issue 17: ``train_yolo.py --mine`` adds the served detector's false positives to the rounds already listed
+    (a file from before rounds were recorded is round 1) instead of replacing them; a box found again is kept once and
+    still counts among the film's top 3."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
+    import hard_negatives as hn
+    old = tmp_path / "hn.csv"
+    old.write_text("image,score,x1,y1,x2,y2\r\na.png,0.2,10,10,30,30\r\nb.png,0.1,50,50,70,70\r\n")
+    listed = hn.read(old)
+    assert [r["round"] for r in listed] == [1, 1]
+    mined = {"a.png": [(0.3, [11, 11, 31, 31]), (0.2, [100, 100, 120, 120]), (0.1, [200, 200, 220, 220]),
+                       (0.09, [300, 300, 320, 320])],
+             "c.png": [(0.5, [5, 5, 25, 25])]}
+    rows, added = hn.add_round(listed, mined, per_image=3)
+    assert added == 3
+    assert rows[:2] == listed
+    assert [(r["image"], r["box"][0], r["round"]) for r in rows[2:]] == [("a.png", 100, 2), ("a.png", 200, 2),
+                                                                         ("c.png", 5, 2)]
+    hn.write(old, rows)
+    assert hn.read(old) == rows
+    again, added = hn.add_round(rows, {"c.png": [(0.4, [6, 6, 26, 26])]})
+    assert added == 0 and again == rows
+
+
 def _work_and_lungs(datasets, name):
     import cv2
     from app.analyzer import work_lungs
@@ -254,6 +279,37 @@ def test_detections_outside_the_lungs_are_dropped_and_boxes_stay_in_the_image(da
         top[:60, :] = True
         for d in det.run([work], conf=0.01, lungs=[top])[0]:
             assert (d["box"][1] + d["box"][3]) / 2 < 60
+
+
+def test_size_prior_down_weights_boxes_smaller_than_the_nodules(datasets, tmp_path):
+    """Issue 17: the sidecar's ``size_prior`` ({"min_side": px, "factor": f}) multiplies the fused score of a box whose
+    shorter side is below min_side by f (training/nodule_prior_explore.py); larger boxes keep theirs."""
+    import shutil
+    from app.inference import MODELS_DIR
+    meta = json.loads((MODELS_DIR / "detector.json").read_text())
+    meta["inference"].pop("size_prior", None)
+    shutil.copy(MODELS_DIR / "detector.onnx", tmp_path / "plain.onnx")
+    (tmp_path / "plain.json").write_text(json.dumps(meta))
+    r = next(r for r in csv.DictReader(open(datasets / "cxr_jsrt_scr" / "labels.csv")) if r["label"] == "nodule")
+    work, lung = _work_and_lungs(datasets, r["image"])
+    plain = Detector(tmp_path / "plain.onnx").run([work], conf=0.01, lungs=[lung])[0]
+    sides = sorted(min(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1]) for d in plain)
+    min_side = float(np.median(sides))
+    assert sides[0] < min_side <= sides[-1]
+    meta["inference"]["size_prior"] = {"min_side": min_side, "factor": 0.5}
+    shutil.copy(MODELS_DIR / "detector.onnx", tmp_path / "prior.onnx")
+    (tmp_path / "prior.json").write_text(json.dumps(meta))
+    prior = Detector(tmp_path / "prior.onnx").run([work], conf=0.01, lungs=[lung])[0]
+    assert len(plain) < 20  # no box lost to the 20-box cap
+    by_box = {tuple(round(v, 2) for v in d["box"]): d["score"] for d in prior}
+    small = 0
+    for d in plain:
+        side = min(d["box"][2] - d["box"][0], d["box"][3] - d["box"][1])
+        expected = d["score"] * (0.5 if side < min_side else 1.0)
+        small += side < min_side
+        if expected >= 0.01:
+            assert by_box.pop(tuple(round(v, 2) for v in d["box"])) == pytest.approx(expected)
+    assert small >= 1 and not by_box
 
 
 def test_served_detector_down_weights_boxes_between_the_lungs(datasets):

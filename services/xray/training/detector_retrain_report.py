@@ -13,6 +13,10 @@ Rule (fixed before the candidate was scored):
     test:   detector_retrain_report.py --candidate _v40 --test                (reads the test caches once, after)
     adopt:  detector_retrain_report.py --candidate _v40 --test --adopt training/runs/v40/detector.onnx
 
+The served pipeline is what models/detector.json serves (its views and off-lung factor) with the network cached under
+``--served``. A later round (``--round 2``: another round of hard-negative mining, ``train_yolo.py --mine``) is
+recorded under ``round_2`` in models/detector_retrain_metrics.json, beside the earlier rounds.
+
 ``--adopt`` copies the candidate to models/detector.onnx and writes detector.json (views, pooled threshold on
 validation, sha256), detector_metrics.json (FROC on test, served crop and mean over crops) and
 detector_retrain_metrics.json (every number of the comparison, for write_card.py). Serving venv or training venv.
@@ -38,8 +42,13 @@ from metrics import sensitivity_at_fp  # noqa: E402
 from nodule_crop_explore import CACHE, FPS, NETWORK_VIEW_SETS, OFF_LUNG_FACTORS, at_threshold, froc, soft_dets  # noqa: E402
 
 MODELS = SVC / "models"
-SERVED_KEYS = NETWORK_VIEW_SETS["m0+.10@448 (served)"]
-SERVED_FACTOR = 0.7
+
+
+def served_config() -> tuple[list[tuple[float, int, bool]], float]:
+    """The view keys (margin, size, mirrored) and off-lung factor that models/detector.json serves."""
+    inf = json.loads((MODELS / "detector.json").read_text())["inference"]
+    keys = [(float(v["margin"]), int(v["size"]), bool(v["flip"])) for v in inf["views"]]
+    return keys, float((inf.get("off_lungs") or {}).get("factor", 1.0))
 
 
 def load(part: str, tag: str) -> list[dict]:
@@ -68,12 +77,29 @@ def pooled(ev: dict, fp: float = 1.0) -> tuple[float, float]:
     return float(t), float(s)
 
 
+def test_summary(ev: dict, thr: float) -> dict:
+    """``ev`` on the test split: its FROC, a film-bootstrap 95 % CI of sensitivity at 1 FP/image on the served box,
+    and what the service reports at the operating threshold ``thr`` (served box, and mean over the crops)."""
+    at = np.array([at_threshold(d, ev["_gts"], thr) for d in ev["_dets"]])
+    rng, boots = np.random.default_rng(0), []
+    d0, g0 = ev["_dets"][0], ev["_gts"]
+    for _ in range(1000):
+        idx = rng.integers(0, len(g0), len(g0))
+        if sum(len(g0[i]) for i in idx):
+            boots.append(sensitivity_at_fp([d0[i] for i in idx], [g0[i] for i in idx], 1.0)[0])
+    return {**public(ev), "sens1_served_crop_ci95": [round(float(np.percentile(boots, q)), 4) for q in (2.5, 97.5)],
+            "at_threshold_served_crop": {"sensitivity": round(float(at[0, 0]), 4), "fp_per_image": round(float(at[0, 1]), 3)},
+            "at_threshold_mean_over_crops": {"sensitivity": round(float(at[:, 0].mean()), 4),
+                                             "fp_per_image": round(float(at[:, 1].mean()), 3)}}
+
+
 def public(ev: dict) -> dict:
     return {k: v for k, v in ev.items() if not k.startswith("_")}
 
 
 def choose(cand_tag: str, served_tag: str) -> dict:
-    served = {p: evaluate(load(p, served_tag), SERVED_KEYS, SERVED_FACTOR) for p in ("val", "train")}
+    keys, factor = served_config()
+    served = {p: evaluate(load(p, served_tag), keys, factor) for p in ("val", "train")}
     cand_recs = {p: load(p, cand_tag) for p in ("val", "train")}
     rows = {}
     for name, keys in NETWORK_VIEW_SETS.items():
@@ -83,7 +109,7 @@ def choose(cand_tag: str, served_tag: str) -> dict:
             rows[f"{name}|off x{fac}"] = {"keys": keys, "factor": fac,
                                           **{p: evaluate(cand_recs[p], keys, fac) for p in ("val", "train")}}
     print(f"{'':34s} | val: served crop @1FP, mean over crops @1FP, mean FROC | train: same")
-    for label, r in [("SERVED network, served views x0.7", served)] + list(rows.items()):
+    for label, r in [(f"SERVED network, served views x{factor}", served)] + list(rows.items()):
         v, t = r["val"], r["train"]
         print(f"{label:34s} | {v['froc_served_crop'][2]:.3f} {v['sens1_mean_over_crops']:.3f} "
               f"{v['mean_froc_over_crops']:.3f} | {t['froc_served_crop'][2]:.3f} {t['sens1_mean_over_crops']:.3f} "
@@ -110,10 +136,13 @@ def main() -> None:
                     help="only record: eval_served.py reports (runs/eval_served_val<tag>.json) with the served and the "
                          "retrained detector; their Nodule head numbers go into models/detector_retrain_metrics.json")
     ap.add_argument("--note", default="", help="free text for the card")
+    ap.add_argument("--round", type=int, default=1, help="mining round: 2 and later are recorded under round_<n>")
     args = ap.parse_args()
+    path = MODELS / "detector_retrain_metrics.json"
+    key = None if args.round == 1 else f"round_{args.round}"
     if args.findings_head:
-        path = MODELS / "detector_retrain_metrics.json"
-        d = json.loads(path.read_text())
+        top = json.loads(path.read_text())
+        d = top[key] if key else top
         head = {}
         for label, f in zip(("served_detector", "retrained_detector"), args.findings_head):
             c = next(iter(json.loads(f.read_text())["candidates"].values()))
@@ -122,42 +151,30 @@ def main() -> None:
         d["findings_head"] = head
         if args.note:
             d["note"] = args.note
-        path.write_text(json.dumps(d, indent=1) + "\n")
+        path.write_text(json.dumps(top, indent=1) + "\n")
         print(json.dumps(head, indent=1))
         return
     res = choose(args.candidate, args.served)
     b = res["candidates"][res["chosen"]]
     thr_c, sens_c = pooled(b["val"])
     thr_s, sens_s = pooled(res["served"]["val"])
+    keys, factor = served_config()
     report = {"rule": __doc__.split("Rule (fixed before the candidate was scored):")[1].split("\n\n")[0].strip(),
-              "chosen_views": res["chosen"], "adopted": res["adopt"], "training": args.training,
+              "served_views": {"keys": keys, "factor": factor}, "chosen_views": res["chosen"], "adopted": res["adopt"], "training": args.training,
               "views_without_loss_on_train": res["no_loss_on_train"],
               "served": {p: public(e) for p, e in res["served"].items()},
               "candidate_rows": {k: {p: public(r[p]) for p in ("val", "train")} for k, r in res["candidates"].items()},
               "thresholds": {"served": round(thr_s, 4), "candidate": round(thr_c, 4)},
               "pooled_val_sens1": {"served": round(sens_s, 4), "candidate": round(sens_c, 4)}}
     if args.test:
-        for label, tag, keys, fac, thr in (("served", args.served, SERVED_KEYS, SERVED_FACTOR, thr_s),
+        for label, tag, keys, fac, thr in (("served", args.served, keys, factor, thr_s),
                                            ("candidate", args.candidate, b["keys"], b["factor"], thr_c)):
-            ev = evaluate(load("test", tag), keys, fac)
-            at = np.array([at_threshold(d, ev["_gts"], thr) for d in ev["_dets"]])
-            rng, boots = np.random.default_rng(0), []
-            d0, g0 = ev["_dets"][0], ev["_gts"]
-            for _ in range(1000):
-                idx = rng.integers(0, len(g0), len(g0))
-                if sum(len(g0[i]) for i in idx):
-                    boots.append(sensitivity_at_fp([d0[i] for i in idx], [g0[i] for i in idx], 1.0)[0])
-            report.setdefault("test", {})[label] = {
-                **public(ev), "sens1_served_crop_ci95": [round(float(np.percentile(boots, q)), 4) for q in (2.5, 97.5)],
-                "at_threshold_served_crop": {"sensitivity": round(float(at[0, 0]), 4), "fp_per_image": round(float(at[0, 1]), 3)},
-                "at_threshold_mean_over_crops": {"sensitivity": round(float(at[:, 0].mean()), 4),
-                                                 "fp_per_image": round(float(at[:, 1].mean()), 3)}}
-            t = report["test"][label]
+            report.setdefault("test", {})[label] = t = test_summary(evaluate(load("test", tag), keys, fac), thr)
             print(f"TEST {label}: served crop {t['froc_served_crop']} (@1FP CI {t['sens1_served_crop_ci95']}) | mean over "
                   f"crops {t['froc_mean_over_crops']} | at threshold {thr:.4f}: {t['at_threshold_served_crop']} / "
                   f"{t['at_threshold_mean_over_crops']}", flush=True)
     report["fps"] = list(FPS)
-    out = MODELS / "detector_retrain_metrics.json" if args.adopt else HERE / "runs" / "detector_retrain_report.json"
+    out = path if args.adopt else HERE / "runs" / f"detector_retrain_report{'_' + key if key else ''}.json"
     if args.adopt and res["adopt"]:
         if "test" not in report:
             raise SystemExit("--adopt writes the test numbers into the metrics: pass --test")
@@ -188,6 +205,15 @@ def main() -> None:
                    "training": args.training, "imgsz": meta["imgsz"]}
         (MODELS / "detector_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         print("adopted: models/detector.onnx, detector.json, detector_metrics.json", flush=True)
+    if args.adopt:
+        # The validation FROC of what is served after the decision, for the card's curve beside test's.
+        v = b["val"] if res["adopt"] else res["served"]["val"]
+        dm = json.loads((MODELS / "detector_metrics.json").read_text())
+        dm.update(val_images=v["images"], val_lesions=v["nodules"], val_froc_served_crop=v["froc_served_crop"],
+                  val_froc_mean_over_crops=v["froc_mean_over_crops"])
+        (MODELS / "detector_metrics.json").write_text(json.dumps(dm, indent=2) + "\n")
+    if key and out == path:
+        report = {**json.loads(path.read_text()), key: report}
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print("wrote", out)

@@ -198,42 +198,37 @@ def _visible(to_canvas, box) -> list[float] | None:
     return c
 
 
-def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3) -> list[list]:
-    """The committed detector's false positives on training films, as served (its views, fusion, lung hull and
-    off-lung weighting): the top ``per_image`` fused boxes scoring >= min_score whose centre is in no lesion box and
-    that overlap none (IoU < 0.1). Written to models/splits/detector_hard_negatives.csv so a rebuild reuses them."""
+def mine_hard_negatives(rows, lungs, min_score: float = 0.05, per_image: int = 3) -> None:
+    """A round of the committed detector's false positives on training films, as served (its views, fusion, lung hull
+    and off-lung weighting): boxes scoring >= min_score whose centre is in no lesion box and that overlap none (IoU <
+    0.1), the top ``per_image`` per film added to the rounds already listed in models/splits/detector_hard_negatives.csv
+    (``hard_negatives.add_round``: the network keeps seeing what earlier detectors got wrong; a box found again is kept
+    once). The file is committed, so a rebuild reuses it."""
+    import hard_negatives
     from app.inference import Detector, _iou
     det = Detector(MODELS / "detector.onnx", threads=2)
-    out = []
+    mined = {}
     for path, boxes in rows:
         work = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        ds = det.run([work], conf=min_score, lungs=[lungs[path]])[0]
-        k = 0
-        for d in ds:
-            b = d["box"]
-            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-            if any((g[0] <= cx <= g[2] and g[1] <= cy <= g[3]) or _iou(b, g) >= 0.1 for g in boxes):
-                continue
-            out.append([str(Path(path).relative_to(CACHE / "work")), round(d["score"], 4), *[round(v, 1) for v in b]])
-            k += 1
-            if k >= per_image:
-                break
-    HARD_NEG_CSV.parent.mkdir(parents=True, exist_ok=True)
-    with open(HARD_NEG_CSV, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "score", "x1", "y1", "x2", "y2"])
-        w.writerows(out)
-    print("hard negatives", len(out), "on", len({r[0] for r in out}), "films")
-    return out
+        mined[str(Path(path).relative_to(CACHE / "work"))] = [
+            (d["score"], d["box"]) for d in det.run([work], conf=min_score, lungs=[lungs[path]])[0]
+            if not any((g[0] <= (d["box"][0] + d["box"][2]) / 2 <= g[2] and g[1] <= (d["box"][1] + d["box"][3]) / 2 <= g[3])
+                       or _iou(d["box"], g) >= 0.1 for g in boxes)]
+    out, added = hard_negatives.add_round(hard_negatives.read(HARD_NEG_CSV), mined, per_image)
+    hard_negatives.write(HARD_NEG_CSV, out)
+    print(f"hard negatives: {added} new, {len(out)} in all on "
+          f"{len({r['image'] for r in out})} films", flush=True)
 
 
 def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: int = 2, neg_crops: int = 1,
-                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True) -> None:
+                            syn_crops: int = 4, mine: bool = False, hard_negatives: bool = True,
+                            rounds: int | None = 1) -> None:
     """Train crops (CROP x CROP) cut from the served views of every training film: the lung box (served SegNet
     masks) and ``n_jitter`` jittered copies, each in both served views (margin 0; margin 10 % mirrored), letterboxed
     to VIEW_SIZE. Per view: ``pos_crops`` crops per lesion (random offsets), ``neg_crops`` random crops on films
     without a lesion; per JSRT normal ``syn_crops`` synthetic nodules (SCR masks), each in one random view; every
-    hard negative (the committed detector's false positives, mined once) in one random view."""
+    hard negative (the false positives of the detectors served so far, models/splits/detector_hard_negatives.csv) of
+    mining rounds 1..``rounds`` (None: all) in one random view."""
     rng = np.random.default_rng(seed)
     img_dir, lab_dir = _fresh_train_dirs()
     counts = {"pos": 0, "neg": 0, "syn": 0, "hard": 0}
@@ -261,6 +256,8 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
     if hard_negatives and (mine or not HARD_NEG_CSV.exists()):
         mine_hard_negatives(rows, lungs)
     for r in (csv.DictReader(open(HARD_NEG_CSV)) if hard_negatives else []):
+        if rounds is not None and int(r.get("round") or 1) > rounds:
+            continue
         hard.setdefault(str(CACHE / "work" / r["image"]), []).append([float(r[k]) for k in ("x1", "y1", "x2", "y2")])
     from app.inference import lung_box, view_canvas
     from nodule_crop_explore import grow, jitter_box
@@ -343,9 +340,12 @@ def main() -> None:
     ap.add_argument("--view", choices=["work", "served"], default="served",
                     help="served: crops of the served lung-box views at 448 px (issue 17, part 2); work: 160 px "
                          "crops of the 512 px working image (the detector served until then)")
-    ap.add_argument("--mine", action="store_true", help="re-mine the hard negatives with models/detector.onnx")
+    ap.add_argument("--mine", action="store_true", help="mine another round of hard negatives with models/detector.onnx, added to the listed ones")
     ap.add_argument("--n-jitter", type=int, default=2)
     ap.add_argument("--no-hard-negatives", action="store_true", help="ablation: leave the hard-negative crops out")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="hard-negative rounds to train on (1: the served detector's; round 2 is listed but its "
+                         "network was not adopted, see models/detector_retrain_metrics.json round_2; 0: all)")
     ap.add_argument("--name", default="yolo", help="run folder under training/runs")
     ap.add_argument("--out", type=Path, default=MODELS / "detector.onnx",
                     help="where the ONNX export goes; a sidecar .json (served inference of models/detector.json, "
@@ -357,7 +357,7 @@ def main() -> None:
     if not (args.eval_only or args.export_only):
         if args.view == "served":
             build_view_crop_dataset(items, n_jitter=args.n_jitter, mine=args.mine,
-                                    hard_negatives=not args.no_hard_negatives)
+                                    hard_negatives=not args.no_hard_negatives, rounds=args.rounds or None)
         else:
             build_crop_dataset(items)
     print({k: (len(v), sum(len(b) for _, b in v)) for k, v in items.items()})

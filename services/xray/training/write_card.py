@@ -232,7 +232,13 @@ def main() -> None:
                 write_findings_followup(w, members[key], title)
     det_retrain_p = MODELS / "detector_retrain_metrics.json"
     if det_retrain_p.exists():
-        write_detector_retrain(w, json.loads(det_retrain_p.read_text()))
+        det_retrain = json.loads(det_retrain_p.read_text())
+        write_detector_retrain(w, det_retrain)
+        if "round_2" in det_retrain:
+            write_detector_retrain(w, det_retrain["round_2"], "Detector, second round of hard negatives (issue 17)")
+    prior_p = MODELS / "detector_prior_metrics.json"
+    if prior_p.exists():
+        write_detector_prior(w, json.loads(prior_p.read_text()))
     (MODELS / "MODEL_CARD.md").write_text("\n".join(L) + "\n")
     print("wrote", MODELS / "MODEL_CARD.md")
 
@@ -507,6 +513,10 @@ def write_detector_served(w, dm: dict, dj: dict) -> None:
     w("| FP / image | " + " | ".join(str(fp) for fp in dm["fps"]) + " |\n|---|" + "---|" * len(dm["fps"]))
     w("| served lung box | " + " | ".join(f"{v:.3f}" for v in dm["froc_served_crop"]) + " |")
     w("| mean over 7 crops | " + " | ".join(f"{v:.3f}" for v in dm["froc_mean_over_crops"]) + " |")
+    if "val_froc_served_crop" in dm:
+        w(f"| validation ({dm['val_images']} films, {dm['val_lesions']} nodules), served lung box | "
+          + " | ".join(f"{v:.3f}" for v in dm["val_froc_served_crop"]) + " |")
+        w("| validation, mean over 7 crops | " + " | ".join(f"{v:.3f}" for v in dm["val_froc_mean_over_crops"]) + " |")
     ci, at, atm = dm["sens_at_1fp_ci95"], dm["at_operating_threshold"], dm["at_operating_threshold_mean_over_crops"]
     w(f"\nSensitivity at 1 FP/image on the served box: {dm['sens_at_1.0_fp']['sensitivity']:.3f} (95% CI "
       f"{ci[0]:.3f}–{ci[1]:.3f}, film bootstrap). Operating threshold {dm['operating_threshold']:.3f} (fused score at 1 "
@@ -516,9 +526,17 @@ def write_detector_served(w, dm: dict, dj: dict) -> None:
       f"nodules: use it to point, never to rule out.\n")
 
 
-def write_detector_retrain(w, d: dict) -> None:
-    """Issue 17, part 2: the detector retrained on the served view (training/detector_retrain_report.py)."""
-    w("## Detector retrained for the view it is served on (issue 17, part 2)\n")
+def view_keys_text(keys, factor: float) -> str:
+    """(margin, size, mirrored) view keys and the off-lung factor, in words."""
+    return (", ".join(f"lung box +{m * 100:.0f} % at {s} px" + (" mirrored" if f else "") for m, s, f in keys)
+            + (f", × {factor} off the masks" if factor != 1.0 else ""))
+
+
+def write_detector_retrain(w, d: dict, title: str = "Detector retrained for the view it is served on (issue 17, part 2)"
+                           ) -> None:
+    """Issue 17: a detector retrained (part 2: on the served view; round 2: with a second round of hard negatives),
+    as scored by training/detector_retrain_report.py."""
+    w(f"## {title}\n")
     w(d["training"] + "\n")
     w("Rule, fixed before the retrained network was scored:\n")
     for part in " ".join(d["rule"].replace("``", "`").split()).split("* ")[1:]:
@@ -534,25 +552,16 @@ def write_detector_retrain(w, d: dict) -> None:
         w(f"| {label} | {v['froc_served_crop'][2]:.3f} / {v['sens1_mean_over_crops']:.3f} | "
           f"{v['mean_froc_over_crops']:.3f} | {t['froc_served_crop'][2]:.3f} / {t['sens1_mean_over_crops']:.3f} | "
           f"{t['mean_froc_over_crops']:.3f} |")
-    row("served before, lung box +0 % and +10 % mirrored at 448 px, × 0.7 off the masks", d["served"])
+    sv = d.get("served_views")
+    row("served before, " + (view_keys_text(sv["keys"], sv["factor"]) if sv else
+                             "lung box +0 % and +10 % mirrored at 448 px, × 0.7 off the masks"), d["served"])
     for k, r in d["candidate_rows"].items():
         k2 = k.replace("|", ", ")
         row(("**retrained, " + k2 + " (chosen)**") if k == d["chosen_views"] else "retrained, " + k2, r)
     w(f"\nTrain is a check that nothing is lost, not an estimate: both networks were trained on those films. "
       f"{'**Adopted.**' if d['adopted'] else '**Not adopted**: the served detector is unchanged.'}\n")
-    t = d.get("test")
-    if t:
-        w("JSRT test, read once after the choice:\n")
-        w("| network | FROC on the served box (" + ", ".join(map(str, d["fps"])) + " FP/image) | @1FP 95% CI | "
-          "mean over 7 crops | at its threshold (served box) |\n|---|---|---|---|---|")
-        for label, key in (("served before", "served"), ("retrained", "candidate")):
-            r = t[key]
-            w(f"| {label} | {' '.join(f'{v:.3f}' for v in r['froc_served_crop'])} | "
-              f"{r['sens1_served_crop_ci95'][0]:.3f}-{r['sens1_served_crop_ci95'][1]:.3f} | "
-              f"{' '.join(f'{v:.3f}' for v in r['froc_mean_over_crops'])} | "
-              f"{r['at_threshold_served_crop']['sensitivity']:.3f} at {r['at_threshold_served_crop']['fp_per_image']:.2f} "
-              f"FP/image |")
-        w("")
+    if d.get("test"):
+        write_detector_test(w, d["test"], d["fps"], "network", (("served before", "served"), ("retrained", "candidate")))
     fh = d.get("findings_head")
     if fh:
         w("The findings' Nodule probability is max(network, the detector's best box in the lungs) (`detector_heads` "
@@ -567,6 +576,44 @@ def write_detector_retrain(w, d: dict) -> None:
         w("")
     if d.get("note"):
         w(d["note"] + "\n")
+
+
+def write_detector_test(w, t: dict, fps, what: str, rows) -> None:
+    """The JSRT test table of a detector comparison (read once, after its choice): ``rows`` = (label, key in t)."""
+    w("JSRT test, read once after the choice:\n")
+    w(f"| {what} | FROC on the served box (" + ", ".join(map(str, fps)) + " FP/image) | @1FP 95% CI | "
+      "mean over 7 crops | at its threshold (served box) |\n|---|---|---|---|---|")
+    for label, key in rows:
+        r = t[key]
+        w(f"| {label} | {' '.join(f'{v:.3f}' for v in r['froc_served_crop'])} | "
+          f"{r['sens1_served_crop_ci95'][0]:.3f}-{r['sens1_served_crop_ci95'][1]:.3f} | "
+          f"{' '.join(f'{v:.3f}' for v in r['froc_mean_over_crops'])} | "
+          f"{r['at_threshold_served_crop']['sensitivity']:.3f} at {r['at_threshold_served_crop']['fp_per_image']:.2f} "
+          f"FP/image |")
+    w("")
+
+
+def write_detector_prior(w, d: dict) -> None:
+    """Issue 17: a box-size prior from the JSRT train nodule diameters (training/nodule_prior_explore.py)."""
+    w("## Detector: box-size prior from the JSRT nodule sizes (issue 17)\n")
+    q = d["train_diameter_quantiles"]
+    w("A fused detection whose shorter side is below a quantile of the JSRT train nodule diameters (1st / 5th / 10th "
+      f"percentile: {' / '.join(f'{v:.1f}' for v in q.values())} px on the 512 px grid, ~0.7 mm per px) has its score "
+      "multiplied by a factor, after the served views, fusion and lung weighting (no extra network run). Rule, fixed "
+      "before validation was scored:\n")
+    for part in " ".join(d["rule"].replace("``", "`").split()).split("* ")[1:]:
+        w("- " + part.strip().rstrip(";"))
+    w("\n| prior | val @1FP served box / mean over 7 crops | val mean FROC | train @1FP served box / mean over crops "
+      "| train mean FROC |\n|---|---|---|---|---|")
+    for k, r in d["rows"].items():
+        v, t = r["val"], r["train"]
+        label = f"**{k} (chosen)**" if k == d["chosen"] else k
+        w(f"| {label} | {v['froc_served_crop'][2]:.3f} / {v['sens1_mean_over_crops']:.3f} | {v['mean_froc_over_crops']:.3f} "
+          f"| {t['froc_served_crop'][2]:.3f} / {t['sens1_mean_over_crops']:.3f} | {t['mean_froc_over_crops']:.3f} |")
+    w(f"\n{'**Adopted**' if d['adopted'] else '**Not adopted**'} (operating threshold re-pooled on validation: "
+      f"{d['threshold']:.3f}).\n")
+    if d.get("test"):
+        write_detector_test(w, d["test"], d["fps"], "pipeline", (("without the prior", "served"), ("with the prior", "prior")))
 
 
 def write_test_and_verdict(w, d: dict, after: str) -> None:
