@@ -292,7 +292,10 @@ def test_bulk_week_and_releasing_a_hold(client, svc):
 
     doc = make_doctor(client)
     today = svc.today()
-    monday = today + timedelta(days=7 - today.weekday())
+    # The next Monday at least two days away: booking a visit closes at 15:00 the day before, so on a Sunday
+    # afternoon tomorrow's sessions can no longer be held (this test failed on every Sunday after 15:00).
+    ahead = 7 - today.weekday()
+    monday = today + timedelta(days=ahead if ahead >= 2 else ahead + 7)
     body = {"doctor_id": doc["id"], "week_start": monday.isoformat(), "capacity": 2, "fee": 30,
             "slots": [{"weekday": 0, "period": "morning"}, {"weekday": 2, "period": "afternoon"},
                       {"weekday": 4, "period": "evening"}]}
