@@ -388,6 +388,15 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     return not ms or ms[0].score < 0.6
 
 
+def _word_result_of(cur: RowItem, text: str) -> bool:
+    """Under the 结果 header, a word is the result of a row whose test is reported in words ('大便性状 粘液':
+    mucoid stool), even when the word is also a test's name elsewhere (粘液 on a stool sheet's own mucus row)."""
+    t = text.strip()
+    if not re.fullmatch(r"[\u4e00-\u9fff]{1,6}", t):
+        return False
+    return any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in cur.names)
+
+
 def _split_lead(tok: Token) -> list[Token]:
     """Row numbers glued before a name ('3 肺炎支原体', '20平均红细胞') are dropped; an arrow glued to a range
     ('↑<8', '↓ 2.4-4.0') becomes its own flag cell; '1 %' after a value is an arrow the OCR read as '1'."""
@@ -551,7 +560,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
-                and cur.value is None and not parse_value(split_flag(cell.text)[0]) and _descriptive(kb, cell.text):
+                and cur.value is None and not parse_value(split_flag(cell.text)[0]) \
+                and (_descriptive(kb, cell.text) or _word_result_of(cur, cell.text)):
             # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
             cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
             continue

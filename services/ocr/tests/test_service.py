@@ -420,6 +420,20 @@ def test_a_lone_plus_the_detector_dropped_is_read_from_the_page(parser):
     assert (muc["value_text"], muc["flag"]) == ("+", "POS")
     assert "result_read_from_mark_shape" in muc["review_reasons"]
 
+def test_mucus_as_the_consistency_result_stays_a_result(parser):
+    """'大便性状 粘液': 粘液 is the consistency row's result (mucoid stool), not a second row's name, although some
+    stool sheets print 粘液 as the name of their mucus row (a knowledge-base alias of stool mucus): under the 结果
+    header, a word is the result of a row whose test is reported in words."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("颜色", 40, 100, 170), ("黄色", 300, 350, 170),
+             ("大便性状", 40, 150, 210), ("粘液", 300, 350, 210),
+             ("粪便隐血", 40, 150, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["大便性状"]["code"] == "ST-CHAR" and by["大便性状"]["value_text"] == "粘液"
+    assert "ST-MUC" not in {i["code"] for i in out["indicators"]}
+
+
 def test_stool_microscopy_names_in_brackets_and_counts_per_field(parser):
     """'大便镜检（红细胞）' on a stool sheet is the stool finding (not the blood count); '0-2/HP' is a result."""
     cells = [("项目名称", 40, 140, 120), ("结果", 400, 460, 120),
