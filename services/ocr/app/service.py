@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from rapidfuzz import fuzz
 from typing import Any
 
 from . import geometry, imaging, quality
@@ -141,6 +142,22 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG"
 
 
+def _han(text: str) -> str:
+    """The Chinese characters of a text, in order: what two readings of a name are compared on."""
+    return "".join(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def _code_names_han(ind: Indicator) -> list[str]:
+    """A code's printed name and aliases, Chinese characters only."""
+    return [_han(n) for n in [ind.name] + list(ind.aliases or [])]
+
+
+def _printed_unit_of(kb: KnowledgeBase, printed: str, ind: Indicator) -> tuple[str, float] | None:
+    """A printed unit read as one of this code's units (misreadings allowed, or an exponent the OCR lost): the
+    canonical unit and the factor to it, or None when it is not this code's."""
+    return kb.resolve_unit(printed, ind, misread=True) or _exponent_lost(printed, ind)
+
+
 def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
                         readings: tuple[str, ...] | list[str] = ()) -> list[tuple[float, Indicator]]:
     """The codes a name garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) may stand
@@ -149,22 +166,19 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     must sit on the code's scale (else the value must). A garbled name keeps its length ('病理管型' is another test
     than '管型', not a misreading of it). ``readings``: the name cell recognised again on its own (see
     _reread_names); a code's similarity is its best over the page's reading and these."""
-    from rapidfuzz import fuzz
-
     pv, pr = it.parsed_value, it.parsed_range
     if not panels or pv is None or pv.number is None:
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
-    printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
+    printed = _han(" ".join(c.text for c, _ in it.names))
     if len(printed) < 3:
         return []
-    texts = [printed] + [t for r in readings if len(t := "".join(re.findall(r"[\u4e00-\u9fff]", r))) >= 3]
+    texts = [printed] + [t for r in readings if len(t := _han(r)) >= 3]
     scored = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels:
             continue
-        res = (kb.resolve_unit(it.unit.text, ind, misread=True) or _exponent_lost(it.unit.text, ind)) \
-            if it.unit is not None else (ind.unit, 1.0)
+        res = _printed_unit_of(kb, it.unit.text, ind) if it.unit is not None else (ind.unit, 1.0)
         if res is None:
             continue  # a printed unit that is not this code's
         dr = ind.default_range(None)
@@ -177,7 +191,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
                 continue  # the printed range is not on this code's scale
         elif not (max(dr.low or 0.0, 0.0) / 3 <= res[1] * pv.number <= 3 * dr.high):
             continue  # no range printed: at least the value on this code's scale
-        names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
+        names = _code_names_han(ind)
         best = max((fuzz.ratio(t, n) / 100 for t in texts for n in names
                     if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
         if best > 0:
@@ -252,27 +266,25 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
     The name must share a third of its characters with the code's name or the recogniser must have been unsure of
     it: a name read cleanly that the knowledge base lacks is another test ('电导率' on a urine sheet is not P-LCR,
     though its range sits where P-LCR's does), not a garbled one."""
-    from rapidfuzz import fuzz
-
     pv, pr = it.parsed_value, it.parsed_range
     if not panels or not it.names or pv is None or pv.number is None or pv.qualitative is not None:
         return []
     if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
         return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
-    printed = "".join(re.findall(r"[\u4e00-\u9fff]", " ".join(c.text for c, _ in it.names)))
+    printed = _han(" ".join(c.text for c, _ in it.names))
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels or ind.kind != "quantitative":
             continue
-        res = kb.resolve_unit(it.unit.text, ind, misread=True) or _exponent_lost(it.unit.text, ind)
+        res = _printed_unit_of(kb, it.unit.text, ind)
         if res is None or not _range_fit(kb, ind, pr, it.unit):
             continue  # not this code's unit, or a range off this code's scale
         dr = ind.default_range(None)
         v = res[1] * pv.number
         if not (max(dr.low or 0.0, 0.0) / 10 <= v <= 10 * dr.high):
             continue
-        names = ["".join(re.findall(r"[\u4e00-\u9fff]", n)) for n in [ind.name] + list(ind.aliases or [])]
+        names = _code_names_han(ind)
         shared = max((fuzz.ratio(printed, n) / 100 for n in names if n), default=0.0) if printed else 0.0
         if shared < 0.3 and name_score >= 0.8:
             continue

@@ -116,6 +116,16 @@ def synthetic_nodule(img: np.ndarray, rng: np.random.Generator, lung: np.ndarray
     return [cx - r, cy - r, cx + r, cy + r]
 
 
+def synthetic_nodule_copies(img: np.ndarray, rng: np.random.Generator, lung: np.ndarray, n: int):
+    """Up to n copies of a normal film, each with one synthetic nodule pasted inside the lung mask: (copy, box).
+    A paste that finds no room is skipped (the same random draws as pasting in a loop)."""
+    for _ in range(n):
+        im2 = img.copy()
+        box = synthetic_nodule(im2, rng, lung)
+        if box is not None:
+            yield im2, box
+
+
 def _fresh_train_dirs() -> tuple[Path, Path]:
     """Empty YOLO train image and label folders (build_dataset wrote the full training images there)."""
     img_dir, lab_dir = YDIR / "images" / "train", YDIR / "labels" / "train"
@@ -155,11 +165,7 @@ def build_crop_dataset(items, seed: int = 5, pos_crops: int = 6, neg_crops: int 
                 save(img[y0:y0 + CROP, x0:x0 + CROP], [])
             lung = jsrt_inner_lung(Path(path).name)
             if lung is not None:
-                for _ in range(syn_crops):
-                    im2 = img.copy()
-                    box = synthetic_nodule(im2, rng, lung)
-                    if box is None:
-                        continue
+                for im2, box in synthetic_nodule_copies(img, rng, lung, syn_crops):
                     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
                     x0 = int(np.clip(cx - rng.uniform(20, CROP - 20), 0, w - CROP))
                     y0 = int(np.clip(cy - rng.uniform(20, CROP - 20), 0, h - CROP))
@@ -288,11 +294,7 @@ def build_view_crop_dataset(items, seed: int = 5, n_jitter: int = 2, pos_crops: 
                 save(*cut(canvas, ls, ((c[0] + c[2]) / 2, (c[1] + c[3]) / 2)), "hard")
         lung = None if boxes else jsrt_inner_lung(Path(path).name)
         if lung is not None:
-            for _ in range(syn_crops):
-                im2 = work.copy()
-                sb = synthetic_nodule(im2, rng, lung)
-                if sb is None:
-                    continue
+            for im2, sb in synthetic_nodule_copies(work, rng, lung, syn_crops):
                 box, flip = views[rng.integers(len(views))]
                 canvas, tc = view_canvas(im2, box, flip, VIEW_SIZE)
                 c = _visible(tc, sb)
