@@ -134,3 +134,17 @@ def test_upright_page_is_left_alone_by_the_text_perspective(page):
     assert geometry.perspective_from_text(page) is None
     res = geometry.normalise_page(page)
     assert not res.text_perspective
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_screen_moire_is_neither_a_turn_nor_a_skew(page, seed):
+    """A photo of the sheet on a screen: interference bands run across the text lines, almost upright. Their dark
+    troughs turn into long stripes in the thresholded ink, which read as vertical text lines (a 90° turn) and, folded
+    by 90°, as tilted ones (a false skew). The page is upright and straight."""
+    import random
+
+    from synth.realistic import _moire
+
+    photo = _moire(random.Random(seed), page)
+    assert geometry.text_orientation(photo) == 0
+    assert abs(geometry.estimate_skew(photo)) < 0.5
