@@ -28,7 +28,8 @@ class GateThresholds:
     dark_p95: float = 70.0  # even the brightest 5 % of pixels are darker than this
     dark_mean: float = 45.0
     overexposed_fraction: float = 0.55  # share of blown-out (>=250) pixels ...
-    overexposed_ink: float = 0.004  # ... with almost no dark ink left
+    overexposed_ink: float = 0.004  # ... with almost no ink left (50 levels below the blown paper: faded thermal
+    # print on a bright page is still ink)
     min_text_components: int = 40
     min_aligned_fraction: float = 0.60
     max_colorfulness: float = 60.0
@@ -144,7 +145,7 @@ def check(img: np.ndarray, t: GateThresholds = GateThresholds()) -> QualityRepor
     if p95 < t.dark_p95 or (mean < t.dark_mean and p95 < 2 * t.dark_p95):
         raise ImageTooDarkError(details={"brightness": round(mean, 1)})
     blown = float((grey >= 250).mean())
-    ink = float((grey < 128).mean())
+    ink = float((grey < 200).mean())
     if blown > t.overexposed_fraction and ink < t.overexposed_ink:
         raise ImageOverexposedError(details={"overexposed_fraction": round(blown, 3)})
     q = measure(img)
