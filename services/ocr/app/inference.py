@@ -149,6 +149,30 @@ def rec_preprocess(crops: list[np.ndarray], min_ratio: float = 1.0) -> tuple[np.
     return batch, ratios, max_ratio
 
 
+def ctc_log_likelihood(probs: np.ndarray, labels: list[int], blank: int = 0) -> float:
+    """log P(labels | frames) under CTC (the recogniser's own decoding model): the sum over every alignment of the
+    label sequence to the T frames (probs: T x classes, rows summing to 1), by the forward recursion in log space."""
+    logp = np.log(np.maximum(probs, 1e-30))
+    ext = [blank]
+    for lab in labels:
+        ext += [lab, blank]
+    n = len(ext)
+    alpha = np.full(n, -np.inf)
+    alpha[0] = logp[0, blank]
+    if n > 1:
+        alpha[1] = logp[0, ext[1]]
+    # a label may skip the blank before it unless it repeats the previous label
+    skip = np.array([k >= 2 and ext[k] != blank and ext[k] != ext[k - 2] for k in range(n)])
+    for t in range(1, len(logp)):
+        prev = alpha
+        step = np.full(n, -np.inf)
+        step[1:] = prev[:-1]
+        jump = np.full(n, -np.inf)
+        jump[2:] = np.where(skip[2:], prev[:-2], -np.inf)
+        alpha = np.logaddexp(np.logaddexp(prev, step), jump) + logp[t, ext]
+    return float(np.logaddexp(alpha[-1], alpha[-2]) if n > 1 else alpha[-1])
+
+
 def pick_cls_samples(quads: np.ndarray, k: int) -> list[int]:
     """The k widest text lines: long lines are what the angle classifier judges best."""
     widths = [float(np.linalg.norm(q[1] - q[0])) for q in quads]
@@ -242,6 +266,25 @@ class OcrEngine:
         timings["rec"] = (time.perf_counter() - t0) * 1000
         lines = [TextLine(t, s, q) for (t, s), q in zip(texts, quads) if t.strip() and s >= 0.3]
         return PageOcr(lines, upside_down, timings)
+
+    def word_likelihoods(self, crops: list[np.ndarray], words: list[list[str]]) -> list[dict[str, float]]:
+        """How well each of a crop's candidate ``words`` explains it: the word's CTC log-likelihood under the
+        recogniser, per character (a word with a character the recogniser does not know is left out). Read
+        against a short list of known words, a crop greedy decoding garbles (dot-matrix print) still ranks its
+        own word first. Batched like ``recognise``; each crop is scored on its own frames."""
+        out: list[dict[str, float]] = [{} for _ in crops]
+        index = self.rec.postprocess_op.dict
+        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        for idx in rec_batches(ratios, self.options.rec_batch_size, self.options.rec_max_pad):
+            batch, wh, max_wh = rec_preprocess([crops[i] for i in idx])
+            probs = self.rec.session(batch)
+            for k, i in enumerate(idx):
+                frames = probs[k][: max(1, math.ceil(probs.shape[1] * wh[k] / max_wh))]
+                for w in words[i]:
+                    labels = [index.get(ch) for ch in w]
+                    if w and None not in labels:
+                        out[i][w] = ctc_log_likelihood(frames, labels) / len(w)
+        return out
 
     def recognise(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         if not self.options.rec_bucketed:

@@ -159,7 +159,8 @@ def _printed_unit_of(kb: KnowledgeBase, printed: str, ind: Indicator) -> tuple[s
 
 
 def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
-                        readings: tuple[str, ...] | list[str] = ()) -> list[tuple[float, Indicator]]:
+                        readings: tuple[str, ...] | list[str] = (), any_name: bool = False
+                        ) -> list[tuple[float, Indicator]]:
     """The codes a name garbled past the fuzzy matcher ('白红图计数', '淋巴组临绝对位' on dot-matrix print) may stand
     for, best first, with the name's similarity: only where the rest of the row vouches for the code. Among the
     unused codes of the panels this sheet holds, a printed unit must be one of the code's units and a printed range
@@ -171,7 +172,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
     printed = _han(" ".join(c.text for c, _ in it.names))
-    if len(printed) < 3:
+    if len(printed) < 3 and not (any_name or readings):
         return []
     texts = [printed] + [t for r in readings if len(t := _han(r)) >= 3]
     scored = []
@@ -194,10 +195,36 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
         names = _code_names_han(ind)
         best = max((fuzz.ratio(t, n) / 100 for t in texts for n in names
                     if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
-        if best > 0:
+        if any(r in [ind.name, *(ind.aliases or [])] for r in readings):
+            best = 1.0  # the cell read again as exactly this code's name (also a short one: 尿酸)
+        if best > 0 or any_name:
             scored.append((best, ind))
     scored.sort(key=lambda x: -x[0])
     return scored
+
+
+LEXICON_MIN_PER_CHAR = -6.0  # log-likelihood per character of the best name (a name of another test: -8 to -30)
+LEXICON_MARGIN = 2.0  # per character, over the best name of any other code
+
+
+def _lexicon_words(cands: list[Indicator]) -> dict[str, str]:
+    """The names (and aliases) of the candidate codes a garbled name cell is read against: {word: code}."""
+    return {w: ind.code for ind in cands for w in [ind.name, *(ind.aliases or [])] if len(_han(w)) >= 2}
+
+
+def _lexicon_pick(words: dict[str, str], likelihoods: dict[str, float]) -> str | None:
+    """The candidate name that explains the cell clearly best: its per-character log-likelihood at least
+    LEXICON_MIN_PER_CHAR, and LEXICON_MARGIN above every other code's best name; else None."""
+    best: dict[str, tuple[float, str]] = {}
+    for w, v in likelihoods.items():
+        if words[w] not in best or v > best[words[w]][0]:
+            best[words[w]] = (v, w)
+    ranked = sorted(best.values(), reverse=True)
+    if not ranked or ranked[0][0] < LEXICON_MIN_PER_CHAR:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < LEXICON_MARGIN:
+        return None
+    return ranked[0][1]
 
 
 def _against_printed(pv: Any, pr: Any, low: float | None, high: float | None) -> str | None:
@@ -925,33 +952,44 @@ class LabReportParser:
 
     def _reread_names(self, uncoded: list[tuple[int, RowItem, int]], lookers: dict[int, "_EmptyCellLook"],
                       used: set[str], panels: set[str]) -> dict[int, list[str]]:
-        """A second look at the names garbled past the fuzzy matcher (dot-matrix print: '淋巴组临绝对位'): only rows
-        that have a result and a code their unit and range vouch for (some name likeness), so a name the knowledge
-        base simply lacks is rarely looked at twice. The name cell is cut out and recognised on its own, as cut
-        and slightly blurred (which joins the dots); one recognition call for all such rows. The readings only
-        feed the joint garbled-name match, with its thresholds and margins unchanged."""
+        """A second look at the names garbled past the fuzzy matcher (dot-matrix print: '淋巴组临绝对位'), for rows
+        that have a result and codes their unit and range (else value) vouch for. The name cell is cut out and
+        (1) read against the names of those codes: the recogniser's likelihood of each name (CTC, what greedy
+        decoding garbles it still ranks), kept when one name is clearly best ('内氨陵照基传移酰' → 丙氨酸氨基转移酶,
+        'LLP+' → 肌酐); (2) where some name is already alike, recognised again on its own, as cut and slightly
+        blurred (which joins the dots). One recognition call for each. The readings only feed the joint
+        garbled-name match, with its thresholds and margins unchanged."""
         crops: list[np.ndarray] = []
         owner: list[int] = []
+        lex: list[tuple[int, np.ndarray, dict[str, str]]] = []
         for n, (_, it, pno) in enumerate(uncoded):
             looker = lookers.get(pno)
             if looker is None or not it.names:
                 continue
-            cands = _garbled_candidates(self.kb, it, used, panels)
-            if not cands or cands[0][0] < 0.4:
+            cands = _garbled_candidates(self.kb, it, used, panels, any_name=True)
+            if not cands:
                 continue
             x0, y0, x1, y1 = it.names[0][0].box
             pad = 0.15 * (y1 - y0)
             crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
             if crop.shape[0] < 6 or crop.shape[1] < 6:
                 continue
-            crops += [crop, cv2.GaussianBlur(crop, (0, 0), 0.8)]
-            owner += [n, n]
+            words = _lexicon_words([ind for _, ind in cands])
+            if words:
+                lex.append((n, crop, words))
+            if cands[0][0] >= 0.4:
+                crops += [crop, cv2.GaussianBlur(crop, (0, 0), 0.8)]
+                owner += [n, n]
         out: dict[int, list[str]] = {}
-        if not crops:
-            return out
-        for n, (text, score) in zip(owner, self.engine.recognise(crops)):
-            if score >= 0.5 and text.strip():
-                out.setdefault(n, []).append(text.strip())
+        if lex:
+            scores = self.engine.word_likelihoods([c for _, c, _ in lex], [list(w) for _, _, w in lex])
+            for (n, _, words), ll in zip(lex, scores):
+                if (pick := _lexicon_pick(words, ll)) is not None:
+                    out.setdefault(n, []).append(pick)
+        if crops:
+            for n, (text, score) in zip(owner, self.engine.recognise(crops)):
+                if score >= 0.5 and text.strip():
+                    out.setdefault(n, []).append(text.strip())
         return out
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],

@@ -31,6 +31,28 @@ def test_rotate_quads_180_is_an_involution():
     assert np.allclose(inference.rotate_quads_180(r, 200, 100), q)
 
 
+def test_ctc_log_likelihood_sums_every_alignment():
+    """Against brute force over every frame path that collapses (repeats merged, blanks dropped) to the labels."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    probs = rng.random((5, 4))
+    probs /= probs.sum(axis=1, keepdims=True)
+
+    def collapse(path):
+        out, prev = [], None
+        for c in path:
+            if c != prev and c != 0:
+                out.append(c)
+            prev = c
+        return out
+
+    for labels in ([1], [1, 2], [1, 1], [2, 3, 1], [1, 1, 1]):
+        total = sum(np.prod([probs[t, c] for t, c in enumerate(path)])
+                    for path in itertools.product(range(4), repeat=5) if collapse(path) == labels)
+        assert inference.ctc_log_likelihood(probs, labels) == pytest.approx(np.log(total))
+
+
 def test_cls_samples_are_the_widest_lines():
     quads = np.float32([[[0, 0], [w, 0], [w, 10], [0, 10]] for w in (5, 50, 20, 40)])
     assert inference.pick_cls_samples(quads, 2) == [1, 3]

@@ -933,6 +933,43 @@ def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_fon
     assert [i["value"] for i in out["indicators"] if i["code"] is None] == [0.02]
 
 
+def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits(parser, _cjk_font):
+    """Dot-matrix print: the page's recognition read 肌酐 as 'LLP+', nothing like any name (no Chinese character left
+    to compare, read with a good score, so structure alone does not name it either). Its result and range sit on the
+    scale of a few kidney/liver codes; the name cell is read against those codes' names, and the recogniser itself
+    finds 肌酐 far likelier than any other, so the row comes back as CREA. A cell that holds a name the knowledge base
+    lacks (骨钙素), garbled alike, fits none of those names and stays uncoded."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+    from synth.realistic import _print_effect
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", (760, 380), (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None), ("单位", 600, 120, None),
+             ("丙氨酸氨基转移酶", 40, 170, None), ("21", 300, 170, None), ("9-50", 440, 170, None), ("U/L", 600, 170, None),
+             ("尿素", 40, 210, None), ("5.10", 300, 210, None), ("3.10-8.00", 440, 210, None), ("mmol/L", 600, 210, None),
+             ("肌酐", 40, 250, "LLP+"), ("52", 300, 250, None), ("41-73", 440, 250, None), ("μmol/L", 600, 250, None),
+             ("骨钙素", 40, 290, "口乍系"), ("60", 300, 290, None), ("40-80", 440, 290, None), ("μmol/L", 600, 290, None)]
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, 0.9 if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
+    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert (by["LLP+"]["code"], by["LLP+"]["value"], by["LLP+"]["flag"]) == ("CREA", 52, "N")
+    assert by["LLP+"]["needs_review"] or by["LLP+"]["confidence"] < 0.95  # a name read from likelihoods says so
+    assert by["口乍系"]["code"] is None
+
+
 def test_a_block_whose_header_sits_one_column_off_is_realigned_by_content(parser):
     """The right block's 结果 header word was lost, so its results stand under 参考范围 and its ranges under 单位.
     A result followed by its range was still read, but one without a range (大红细胞 0.10, 尿路感染信息 未提示)
