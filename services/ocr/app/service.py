@@ -93,13 +93,17 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
             return
 
 
+_MISREAD_SIGN = re.compile(r"[\u4e00-\u9fff]性([(（][^()（）]{0,2}[)）])?")
+
+
 def _misread_qualitative(it: RowItem) -> bool:
-    """A result that has the shape of a qualitative word ('X性') but is neither 阴性 nor any other known one: the
-    recogniser lost the one character that decides the meaning. It is not returned; the row is named as unread."""
+    """A result that has the shape of a qualitative word ('X性', also with its bracketed mark: '阿性（）' for 阴性(-))
+    but is neither 阴性 nor any other known one: the recogniser lost the one character that decides the meaning. It
+    is not returned; the row is named as unread."""
     pv = it.parsed_value
-    if pv is None or pv.number is not None or pv.qualitative is not None:
+    if pv is not None and (pv.number is not None or pv.qualitative is not None):
         return False
-    return bool(re.fullmatch(r"[\u4e00-\u9fff]性", it.value.text.strip()))
+    return bool(_MISREAD_SIGN.fullmatch(it.value.text.strip()))
 
 
 def _tall_share(ocr: list[PageOcr]) -> float:

@@ -475,6 +475,19 @@ def test_a_misread_negative_or_positive_is_not_returned_but_named(parser):
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
 
 
+def test_a_misread_sign_word_with_its_bracketed_mark_is_not_returned_either(parser):
+    """Dot-matrix print: 阴性(-) read as '阿性（）', the deciding character and the mark both lost. It was returned as
+    a descriptive result with no flag (a wrong row); like '開性' it is now named as unread instead."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("阿性（）", 300, 380, 170), ("阴性", 420, 470, 170),
+             ("尿糖", 40, 120, 210), ("阴性(-)", 300, 370, 210), ("阴性", 420, 470, 210),
+             ("尿酮体", 40, 120, 250), ("阴性", 300, 350, 250), ("阴性", 420, 470, 250)]
+    out = parser._assemble(*_page(cells))
+    assert {i["code"]: i["flag"] for i in out["indicators"]} == {"U-GLU": "NEG", "U-KET": "NEG"}
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
+
+
 def test_a_stray_letter_with_a_word_for_its_result_is_no_row(parser):
     """'t' (an arrow misread) matches a one-letter code (T, body temperature); with '20-10' for its result it is not
     a row, while a one-letter code with a number (K 4.1) still is."""
