@@ -8,7 +8,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -20,7 +20,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
-from .layout import _line_height, analyse, residual_skew, straighten
+from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
                       same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
@@ -207,6 +207,10 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     return scored
 
 
+HEADER_VOCABULARY = ("序号", "编号", "项目", "检验项目", "项目名称", "结果", "检验结果", "提示", "参考范围", "参考值",
+                     "参考区间", "单位")
+HEADER_MIN_PER_CHAR = -9.0  # a header word read again: per character; the margin over other columns' words decides
+HEADER_MARGIN = 3.0
 LEXICON_MIN_PER_CHAR = -6.0  # log-likelihood per character of the best name (a name of another test: -8 to -30)
 LEXICON_MARGIN = 2.0  # per character, over the best name of any other code
 
@@ -726,6 +730,40 @@ class _EmptyCellLook:
         if found is not None:
             it.flag, it.flag_code = Cell(found[0], 0.85, found[1]), "NEG" if found[0] == "-" else "POS"
 
+    def read_header_words(self, tokens: list[Token], likelihoods: Any) -> list[Token] | None:
+        """On a page where no column header row was found: short words on the line of a header word that was read
+        ('单位', 'No') are read again against the header vocabulary (the recogniser's likelihood of each word, as
+        for garbled names), and take the word that explains them clearly best, by at least HEADER_MARGIN per
+        character over any word of another column. Returns the tokens with those words replaced (for the layout
+        to run again), or None when none was."""
+        known = [t for t in tokens if header_kind(t.text)]
+        if not known:
+            return None
+        lh = self.line_h
+        cands = [t for t in tokens if t not in known and 1 <= len(t.text.strip()) <= 5 and
+                 any(abs(t.box[1] + t.box[3] - k.box[1] - k.box[3]) < lh for k in known)]
+        crops = []
+        for t in cands:
+            pad = 0.15 * (t.box[3] - t.box[1])
+            crops.append(self.crop(t.box[0] - pad, t.box[1] - pad, t.box[2] + pad, t.box[3] + pad))
+        keep = [k for k, c in enumerate(crops) if c.shape[0] >= 6 and c.shape[1] >= 6]
+        if not keep:
+            return None
+        scores = likelihoods([crops[k] for k in keep], [list(HEADER_VOCABULARY)] * len(keep))
+        new_text: dict[int, str] = {}
+        for k, ll in zip(keep, scores):
+            ranked = sorted(ll.items(), key=lambda kv: -kv[1])
+            if not ranked or ranked[0][1] < HEADER_MIN_PER_CHAR:
+                continue
+            kind = header_kind(ranked[0][0])
+            rival = max((v for w, v in ranked[1:] if header_kind(w) != kind), default=-np.inf)
+            if ranked[0][1] - rival >= HEADER_MARGIN:
+                new_text[id(cands[k])] = ranked[0][0]
+        if not new_text:
+            return None
+        return [replace(t, text=new_text[id(t)], column=None) if id(t) in new_text else replace(t, column=None)
+                for t in tokens]
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -820,8 +858,15 @@ class LabReportParser:
         lookers: dict[int, _EmptyCellLook] = {}
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
-            all_tokens.extend(tokens)
             lay = analyse(tokens, float(g.image.shape[1]))
+            if not any(t.columns for t in lay.tables):
+                # no column header row: its words may be garbled ('结天', '多考范用' on dot-matrix print)
+                reread = _EmptyCellLook(g.image, page, tokens, []).read_header_words(tokens,
+                                                                                     self.engine.word_likelihoods)
+                if reread is not None:
+                    tokens = reread
+                    lay = analyse(tokens, float(g.image.shape[1]))
+            all_tokens.extend(tokens)
             header_rows += len({t.y0 for t in lay.tables if t.columns})
             if any(t.columns for t in lay.tables):
                 table_top[pno] = min(t.y0 for t in lay.tables if t.columns)

@@ -983,6 +983,40 @@ def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits
     assert by["口乍系"]["code"] is None
 
 
+def test_header_words_garbled_on_the_page_are_read_again_against_the_header_vocabulary(parser, _cjk_font):
+    """Dot-matrix print: the header row read as 'No 真口 结天 多考范用 单位'. Only 单位 is a header word, so no column
+    header row was found and the page was read without columns. The other short words on 单位's line are read again
+    against the header vocabulary: 项目, 结果 and 参考范围 explain them far better than any other header word, and
+    the header row is found."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+    from synth.realistic import _print_effect
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", (760, 300), (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    cells = [("项目", 40, 120, "真口"), ("结果", 300, 120, "结天"), ("参考范围", 440, 120, "多考范用"),
+             ("单位", 600, 120, None),
+             ("白细胞计数", 40, 170, None), ("6.52", 300, 170, None), ("3.50-9.50", 440, 170, None),
+             ("10^9/L", 600, 170, None),
+             ("血红蛋白", 40, 210, None), ("140", 300, 210, None), ("130-175", 440, 210, None), ("g/L", 600, 210, None)]
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, 0.7 if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
+    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    assert out["layout"]["header_rows"] == 1
+    assert {i["code"]: i["value"] for i in out["indicators"]} == {"WBC": 6.52, "HGB": 140}
+
+
 def test_a_block_whose_header_sits_one_column_off_is_realigned_by_content(parser):
     """The right block's 结果 header word was lost, so its results stand under 参考范围 and its ranges under 单位.
     A result followed by its range was still read, but one without a range (大红细胞 0.10, 尿路感染信息 未提示)
