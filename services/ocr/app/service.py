@@ -170,9 +170,10 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     unused codes of the panels this sheet holds, a printed unit must be one of the code's units and a printed range
     must sit on the code's scale (else the value must). A garbled name keeps its length ('病理管型' is another test
     than '管型', not a misreading of it). ``readings``: the name cell recognised again on its own (see
-    _reread_names); a code's similarity is its best over the page's reading and these."""
+    _reread_names); a code's similarity is its best over the page's reading and these. A qualitative result (阴性,
+    1+) vouches for the panels' qualitative codes."""
     pv, pr = it.parsed_value, it.parsed_range
-    if not panels or pv is None or pv.number is None:
+    if not panels or pv is None or (pv.number is None and pv.qualitative is None):
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
     printed = _han(" ".join(c.text for c, _ in it.names))
@@ -182,6 +183,10 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     scored = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels:
+            continue
+        if pv.number is None:
+            if ind.kind == "qualitative":
+                scored.append((_name_likeness(texts, readings, ind), ind))
             continue
         res = _printed_unit_of(kb, it.unit.text, ind) if it.unit is not None else (ind.unit, 1.0)
         if res is None:
@@ -196,15 +201,20 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
                 continue  # the printed range is not on this code's scale
         elif not (max(dr.low or 0.0, 0.0) / 3 <= res[1] * pv.number <= 3 * dr.high):
             continue  # no range printed: at least the value on this code's scale
-        names = _code_names_han(ind)
-        best = max((fuzz.ratio(t, n) / 100 for t in texts for n in names
-                    if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
-        if any(r in [ind.name, *(ind.aliases or [])] for r in readings):
-            best = 1.0  # the cell read again as exactly this code's name (also a short one: 尿酸)
-        if best > 0 or any_name:
-            scored.append((best, ind))
+        scored.append((_name_likeness(texts, readings, ind), ind))
+    scored = [(best, ind) for best, ind in scored if best > 0 or any_name]
     scored.sort(key=lambda x: -x[0])
     return scored
+
+
+def _name_likeness(texts: list[str], readings: tuple[str, ...] | list[str], ind: Indicator) -> float:
+    """A garbled name's similarity to a code's names: the best over its readings, of the same length give or take a
+    fifth; 1 where the cell was read again as exactly one of them (also a short one: 尿酸)."""
+    if any(r in [ind.name, *(ind.aliases or [])] for r in readings):
+        return 1.0
+    names = _code_names_han(ind)
+    return max((fuzz.ratio(t, n) / 100 for t in texts for n in names
+                if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
 
 
 HEADER_VOCABULARY = ("序号", "编号", "项目", "检验项目", "项目名称", "结果", "检验结果", "提示", "参考范围", "参考值",

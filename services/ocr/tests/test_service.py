@@ -983,6 +983,38 @@ def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits
     assert by["口乍系"]["code"] is None
 
 
+def test_a_garbled_name_with_a_qualitative_result_is_read_against_the_qualitative_names(parser, _cjk_font):
+    """Dot-matrix urine sheet: 尿糖 read as '尿制' with its result 阴性. A word result vouches for no unit or scale, but
+    for the sheet's qualitative tests: the name cell is read against their names and 尿糖 explains it clearly best,
+    so the row comes back as U-GLU instead of an uncoded row."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+    from synth.realistic import _print_effect
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", (760, 300), (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None),
+             ("尿蛋白", 40, 170, None), ("阴性", 300, 170, None), ("阴性", 440, 170, None),
+             ("尿酮体", 40, 210, None), ("阴性", 300, 210, None), ("阴性", 440, 210, None),
+             ("尿糖", 40, 250, "尿制"), ("阴性", 300, 250, None), ("阴性", 440, 250, None)]
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, 0.7 if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
+    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert (by["尿制"]["code"], by["尿制"]["flag"]) == ("U-GLU", "NEG")
+
+
 def test_header_words_garbled_on_the_page_are_read_again_against_the_header_vocabulary(parser, _cjk_font):
     """Dot-matrix print: the header row read as 'No 真口 结天 多考范用 单位'. Only 单位 is a header word, so no column
     header row was found and the page was read without columns. The other short words on 单位's line are read again
