@@ -15,7 +15,8 @@ Rule (fixed before the candidate was scored):
 
 The served pipeline is what models/detector.json serves (its views and off-lung factor) with the network cached under
 ``--served``. A later round (``--round 2``: another round of hard-negative mining, ``train_yolo.py --mine``) is
-recorded under ``round_2`` in models/detector_retrain_metrics.json, beside the earlier rounds.
+recorded under ``round_2`` in models/detector_retrain_metrics.json, beside the earlier rounds; ``--key`` records
+another run of a round under its own name (``round_2_e40``: round 2 trained on round 1's 40-epoch schedule).
 
 ``--adopt`` copies the candidate to models/detector.onnx and writes detector.json (views, pooled threshold on
 validation, sha256), detector_metrics.json (FROC on test, served crop and mean over crops) and
@@ -137,9 +138,12 @@ def main() -> None:
                          "retrained detector; their Nodule head numbers go into models/detector_retrain_metrics.json")
     ap.add_argument("--note", default="", help="free text for the card")
     ap.add_argument("--round", type=int, default=1, help="mining round: 2 and later are recorded under round_<n>")
+    ap.add_argument("--key", default=None,
+                    help="record under this key instead of round_<n> (another schedule of the same round, e.g. "
+                         "round_2_e40), beside the earlier runs")
     args = ap.parse_args()
     path = MODELS / "detector_retrain_metrics.json"
-    key = None if args.round == 1 else f"round_{args.round}"
+    key = args.key or (None if args.round == 1 else f"round_{args.round}")
     if args.findings_head:
         top = json.loads(path.read_text())
         d = top[key] if key else top

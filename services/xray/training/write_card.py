@@ -234,8 +234,10 @@ def main() -> None:
     if det_retrain_p.exists():
         det_retrain = json.loads(det_retrain_p.read_text())
         write_detector_retrain(w, det_retrain)
-        if "round_2" in det_retrain:
-            write_detector_retrain(w, det_retrain["round_2"], "Detector, second round of hard negatives (issue 17)")
+        for key, title in (("round_2", "Detector, second round of hard negatives (issue 17)"),
+                           ("round_2_e40", "Detector, second round of hard negatives on the 40-epoch schedule (issue 17)")):
+            if key in det_retrain:
+                write_detector_retrain(w, det_retrain[key], title)
     prior_p = MODELS / "detector_prior_metrics.json"
     if prior_p.exists():
         write_detector_prior(w, json.loads(prior_p.read_text()))
