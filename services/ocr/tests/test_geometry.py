@@ -41,6 +41,35 @@ def test_finds_page_quadrilateral_and_unwarps(page):
     assert flat.shape[0] > flat.shape[1]  # portrait page comes back portrait
 
 
+@pytest.mark.parametrize("desk", [(255, 190, 190), (120, 200, 215)])
+def test_page_on_a_desk_as_bright_as_the_paper_is_found_by_its_colour(page, desk):
+    """A greyish page on a pastel desk of the same brightness (light blue cloth, a beige table): no grey edge, no
+    Otsu split between them, but the colour channels change at the page's edge."""
+    dim = (cv2.resize(page, (700, 990)).astype(np.float32) * 0.8).astype(np.uint8)
+    corners = [[330, 50], [1000, 120], [1030, 900], [250, 860]]
+    photo = _on_background(dim, corners)
+    photo[np.all(photo == (60, 80, 70), axis=2)] = desk
+    grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    assert abs(int(grey[500, 990]) - int(grey[500, 1100])) < 12  # page and desk about as bright
+    res = geometry.normalise_page(photo)
+    assert res.quad is not None
+    assert np.abs(np.float32(res.quad) - np.float32(corners)).max() < 15
+
+
+def test_the_page_is_the_largest_candidate_that_leaves_no_text_outside(page, monkeypatch):
+    """A candidate outline that cuts through the text (a shadow across the sheet cut the paper mask short) is
+    passed over for the next one, rather than leaving the photo without a page."""
+    corners = np.float32([[300, 60], [980, 110], [1010, 900], [260, 880]])
+    photo = _on_background(cv2.resize(page, (700, 990)), corners.tolist())
+    cut = corners.copy()
+    cut[1:3, 0] -= 350  # the right half of the sheet cut off
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [cut, corners])
+    assert np.array_equal(geometry.page_quad_for_text(photo), corners)
+    assert np.allclose(geometry.normalise_page(photo).quad, corners)
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [cut])
+    assert geometry.page_quad_for_text(photo) is None
+
+
 def test_no_quad_for_a_plain_scan(page):
     assert geometry.find_page_quad(page) is None
 
