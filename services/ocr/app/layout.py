@@ -243,6 +243,9 @@ def _decompose(text: str) -> list[tuple[str, int, int]] | None:
     return parts or None
 
 
+_FIELD = re.compile(r"[\u4e00-\u9fff][:：]")  # '姓名：', '接收时间:' (never a column header or a table cell)
+
+
 def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
     """Rows that look like a column header: >= 2 header words, one of them the name or value column."""
     found = []
@@ -250,8 +253,10 @@ def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str,
         kinds = _header_words(row)
         ks = {k for k, _ in kinds}
         if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
-            # most of the row must be header words (a body row may hold one '结果' by chance)
-            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in row):
+            # most of the row must be header words (a body row may hold one '结果' by chance); a report-header field
+            # ('样本名：黄某', a label and a colon) that a tilted photo puts level with the header is no table cell
+            cells = [t for t in row if not _FIELD.search(t.text)]
+            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in cells):
                 found.append((i, kinds))
     return found
 

@@ -210,3 +210,14 @@ def test_alarm_column_glued_to_the_result_header_still_splits_the_blocks():
         items = [it for row in lay.rows for it in parse_row(kb, row)]
         assert [(c.text, it.value.text) for it in items for c, _ in it.names[:1]] == [
             ("白细胞数目", "7.99"), ("平均红细胞体积", "89.6")]
+
+
+def test_a_report_header_field_level_with_the_column_header_does_not_hide_it():
+    """A tilted photo puts the line above (样本名：…, 接收…) level with the column header's right end: the header row
+    then holds more field text than header words, and must still be taken for the header, or every row below
+    loses its columns."""
+    toks = [T("检验项目", 40, 100), T("结果", 400, 100), T("样本名：黄某某", 600, 96), T("接收时间", 800, 94),
+            T("颜色", 60, 150), T("黄色", 400, 150), T("霉菌", 60, 200), T("1+ ↑", 400, 200)]
+    lay = analyse(toks, 1000)
+    assert any(t.columns for t in lay.tables)
+    assert [[t.column for t in row] for row in lay.rows] == [["name", "value"], ["name", "value"]]
