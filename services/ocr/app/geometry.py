@@ -84,10 +84,12 @@ def page_quads(img: np.ndarray) -> list[np.ndarray]:
     candidates: list[np.ndarray] = []
     for mask in masks:
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for c in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
-            if cv2.contourArea(c) < 0.2 * area_img:
+        # by the area of their hulls: a page outline whose edge is broken at one corner is an open line that
+        # encloses nothing, but its hull is the page
+        hulls = sorted((cv2.convexHull(c) for c in contours), key=cv2.contourArea, reverse=True)
+        for hull in hulls[:3]:
+            if cv2.contourArea(hull) < 0.2 * area_img:
                 break
-            hull = cv2.convexHull(c)
             peri = cv2.arcLength(hull, True)
             for eps in (0.02, 0.03, 0.05):
                 approx = cv2.approxPolyDP(hull, eps * peri, True)

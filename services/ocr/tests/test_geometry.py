@@ -56,6 +56,22 @@ def test_page_on_a_desk_as_bright_as_the_paper_is_found_by_its_colour(page, desk
     assert np.abs(np.float32(res.quad) - np.float32(corners)).max() < 15
 
 
+def test_a_page_outline_broken_at_one_corner_is_still_the_page(page):
+    """A sheet on a white table: only a thin shadow line shows its edge, and it fades out at one corner. The
+    edge contour is then an open line that encloses nothing, but its hull is the page."""
+    small = cv2.resize(page, (700, 990))
+    h, w = small.shape[:2]
+    corners = np.float32([[300, 60], [980, 110], [1010, 900], [260, 880]])
+    m = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    photo = cv2.warpPerspective(small, m, (1280, 960), borderValue=(255, 255, 255))
+    start, end = corners[0] + 0.03 * (corners[1] - corners[0]), corners[0] + 0.03 * (corners[3] - corners[0])
+    outline = np.array([start, corners[1], corners[2], corners[3], end]).astype(np.int32)
+    cv2.polylines(photo, [outline], False, (110, 110, 110), 3)
+    res = geometry.normalise_page(photo)
+    assert res.quad is not None
+    assert np.abs(np.float32(res.quad) - corners).max() < 20
+
+
 def test_the_page_is_the_largest_candidate_that_leaves_no_text_outside(page, monkeypatch):
     """A candidate outline that cuts through the text (a shadow across the sheet cut the paper mask short) is
     passed over for the next one, rather than leaving the photo without a page."""
