@@ -323,14 +323,19 @@ def _borrow_name_column(tables: list[Table]) -> None:
             break
 
 
+_NUMBERED_NAME = re.compile(r"\d{1,3}\s*[\u4e00-\u9fff]")  # a row number, then the name
+
+
 def column_hint(table: Table, tok: Token) -> str | None:
     """The header column whose span best covers the token (by centre), else the nearest by centre."""
     if not table.columns:
         return None
     cx = tok.cx
-    if _CJK_TEXT.search(tok.text) and not tok.text.lstrip()[:1].isdigit():
+    text = tok.text.lstrip()
+    if _CJK_TEXT.search(text) and (not text[:1].isdigit() or _NUMBERED_NAME.match(text)):
         # names are left-aligned: a long name reaches under the next header word, so text is placed by its
-        # first characters (about two line heights), not by its centre
+        # first characters (about two line heights), not by its centre; so is a name read together with its row
+        # number and result ('20平均红细胞Hb浓度329'), which the centre puts under 结果
         h = tok.box[3] - tok.box[1]
         cx = tok.box[0] + min(tok.box[2] - tok.box[0], 2 * h) / 2
     cols = sorted(table.columns, key=lambda c: c[1])

@@ -221,3 +221,18 @@ def test_a_report_header_field_level_with_the_column_header_does_not_hide_it():
     lay = analyse(toks, 1000)
     assert any(t.columns for t in lay.tables)
     assert [[t.column for t in row] for row in lay.rows] == [["name", "value"], ["name", "value"]]
+
+
+def test_a_name_read_with_its_row_number_and_result_is_placed_by_its_first_characters():
+    """The detector may read '20 平均红细胞Hb浓度 329' as one box from the 序号 column to the 结果 column. Its
+    centre falls under 结果, but it is a numbered name with its result glued on: placed by its first characters,
+    it is split into row number, name and result."""
+    toks = [T("序号", 20, 100), T("项目", 120, 100), T("结果", 420, 100), T("参考范围", 560, 100), T("单位", 760, 100),
+            T("19", 20, 150), T("平均红细胞Hb含量", 120, 150), T("27.4", 420, 150), T("27.8-33.8", 560, 150),
+            T("pg", 760, 150),
+            T("20平均红细胞Hb浓度329", 20, 200, w=600), T("320-355", 650, 200), T("g/L", 780, 200)]
+    lay = analyse(toks, 900)
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    got = [(it.names[0][0].text, it.value.text, it.range.text) for it in items]
+    assert got == [("平均红细胞Hb含量", "27.4", "27.8-33.8"), ("平均红细胞Hb浓度", "329", "320-355")]
