@@ -261,6 +261,29 @@ def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str,
     return found
 
 
+def join_broken_headers(headers: list[tuple[int, list[tuple[str, Token]]]], line_h: float,
+                        ) -> tuple[list[tuple[int, list[tuple[str, Token]]]], set[int]]:
+    """A slanted photo (one side of the sheet further away) can break one column-header line into two adjacent
+    rows, the left block's words on one and the right block's on the other. Two adjacent header rows less than
+    1.5 line heights apart whose words do not overlap across the page are one header, kept at the lower row.
+    Returns the headers and the indices of the rows joined into another."""
+    out: list[tuple[int, list[tuple[str, Token]]]] = []
+    joined: set[int] = set()
+    for idx, kinds in headers:
+        if out and out[-1][0] == idx - 1:
+            prev = out[-1][1]
+            a0, a1 = min(t.box[0] for _, t in prev), max(t.box[2] for _, t in prev)
+            b0, b1 = min(t.box[0] for _, t in kinds), max(t.box[2] for _, t in kinds)
+            ya = float(np.median([(t.box[1] + t.box[3]) / 2 for _, t in prev]))
+            yb = float(np.median([(t.box[1] + t.box[3]) / 2 for _, t in kinds]))
+            if abs(yb - ya) < 1.5 * line_h and (b0 >= a1 or a0 >= b1):
+                joined.add(out[-1][0])
+                out[-1] = (idx, prev + kinds)
+                continue
+        out.append((idx, kinds))
+    return out, joined
+
+
 def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float) -> list[Table]:
     """One header row may carry two (or three) tables side by side: a new table starts at each repeated
     name column (or repeated value column when names have no header word)."""
@@ -357,7 +380,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     line_h = _line_height(tokens)
     tokens = split_stacked(tokens, line_h)
     rows = group_rows(tokens, line_h)
-    headers = find_header_rows(rows)
+    headers, joined = join_broken_headers(find_header_rows(rows), line_h)
     if not headers:
         # Unknown layout: treat the page as one table without hints, and let the content decide; two tables
         # side by side are still split by the row parser (a second name after a value starts a new item).
@@ -366,7 +389,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     for idx, header in headers:
         for t in split_tables(header, 0.0, page_w):
             tables_all.append((idx, t))
-    header_idx = {i for i, _ in headers}
+    header_idx = {i for i, _ in headers} | joined
     body_rows: list[list[Token]] = []
     table_rows: dict[tuple[int, int], list[list[Token]]] = {}
     outside: list[Token] = []

@@ -236,3 +236,18 @@ def test_a_name_read_with_its_row_number_and_result_is_placed_by_its_first_chara
     items = [it for row in lay.rows for it in parse_row(kb, row)]
     got = [(it.names[0][0].text, it.value.text, it.range.text) for it in items]
     assert got == [("平均红细胞Hb含量", "27.4", "27.8-33.8"), ("平均红细胞Hb浓度", "329", "320-355")]
+
+
+def test_a_header_line_broken_in_two_by_a_slanted_photo_is_one_header():
+    """Seen at an angle, the left block's 序号/项目/结果 sit a line lower than the rest of the header line (its
+    参考范围/单位 and the right block's words): two adjacent header rows, side by side, are one header, so the
+    right block keeps its own columns."""
+    toks = [T("序号", 20, 130), T("项目", 120, 130), T("结果", 300, 130),
+            T("参考范围", 420, 100), T("单位", 560, 100),
+            T("序号", 700, 96), T("项目", 780, 96), T("结果", 980, 96), T("参考范围", 1100, 96), T("单位", 1240, 96),
+            T("1", 20, 180), T("白细胞计数", 120, 180), T("6.3", 300, 180), T("3.5-9.5", 420, 178),
+            T("10^9/L", 560, 178), T("13", 700, 176), T("血小板计数", 780, 176), T("210", 980, 176),
+            T("125-350", 1100, 176), T("10^9/L", 1240, 176)]
+    lay = analyse(toks, 1400)
+    assert len(lay.tables) == 2
+    assert [[t.column for t in row] for row in lay.rows] == [["seq", "name", "value", "range", "unit"]] * 2
