@@ -60,9 +60,11 @@ def _edge_on_frame(q: np.ndarray, w: int, h: int, margin: float = 0.015) -> bool
     return False
 
 
-def find_page_quad(img: np.ndarray) -> np.ndarray | None:
-    """Corners of the sheet (tl, tr, br, bl) in img coordinates, or None when the photo is already the page
-    (scans, crops) or no convincing quadrilateral exists."""
+def page_quads(img: np.ndarray) -> list[np.ndarray]:
+    """Candidate corners of the sheet (tl, tr, br, bl) in img coordinates, largest first; empty when the photo is
+    already the page (scans, crops) or no convincing quadrilateral exists. Candidates come from the bright paper
+    (Otsu), from the edges of the grey image and from the edges of any colour channel (a shadowed page on a desk
+    of about its brightness still differs in colour)."""
     h, w = img.shape[:2]
     s = WORK_LONG_SIDE / max(h, w)
     small = cv2.resize(img, (max(int(w * s), 1), max(int(h * s), 1)), interpolation=cv2.INTER_AREA) if s < 1 else img
@@ -70,31 +72,40 @@ def find_page_quad(img: np.ndarray) -> np.ndarray | None:
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     area_img = float(grey.shape[0] * grey.shape[1])
     grey = cv2.GaussianBlur(grey, (5, 5), 0)
-    candidates: list[np.ndarray] = []
+    dil = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
     # 1) bright paper against a darker background: Otsu, close away the text, largest blob
     _, bw = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
     # 2) edges
-    edges = cv2.Canny(grey, 40, 120)
-    edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
-    for mask in (bw, edges):
+    masks = [bw, cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
+    if small.ndim == 3:
+        blur = cv2.GaussianBlur(small, (5, 5), 0)
+        masks.append(cv2.dilate(np.max([cv2.Canny(blur[..., c], 40, 120) for c in range(3)], axis=0), dil))
+    candidates: list[np.ndarray] = []
+    for mask in masks:
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        for c in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
-            if cv2.contourArea(c) < 0.2 * area_img:
+        # by the area of their hulls: a page outline whose edge is broken at one corner is an open line that
+        # encloses nothing, but its hull is the page
+        hulls = sorted((cv2.convexHull(c) for c in contours), key=cv2.contourArea, reverse=True)
+        for hull in hulls[:3]:
+            if cv2.contourArea(hull) < 0.2 * area_img:
                 break
-            hull = cv2.convexHull(c)
             peri = cv2.arcLength(hull, True)
             for eps in (0.02, 0.03, 0.05):
                 approx = cv2.approxPolyDP(hull, eps * peri, True)
                 if len(approx) == 4:
                     q = order_corners(approx.reshape(4, 2))
                     if _quad_ok(q, area_img):
-                        candidates.append(q)
+                        candidates.append(q / s)
                     break
-    if not candidates:
-        return None
-    best = max(candidates, key=lambda q: cv2.contourArea(q))
-    return best / s
+    return sorted(candidates, key=lambda q: -cv2.contourArea(q.astype(np.float32)))
+
+
+def find_page_quad(img: np.ndarray) -> np.ndarray | None:
+    """Corners of the sheet (tl, tr, br, bl) in img coordinates, or None when the photo is already the page
+    (scans, crops) or no convincing quadrilateral exists."""
+    quads = page_quads(img)
+    return quads[0] if quads else None
 
 
 def warp_page(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -242,40 +253,62 @@ def upscale_small(img: np.ndarray) -> np.ndarray:
     return cv2.resize(img, (int(round(w * f)), int(round(h * f))), interpolation=cv2.INTER_CUBIC)
 
 
-def text_outside_quad(img: np.ndarray, quad: np.ndarray) -> float:
-    """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
-    box, the table's own frame) leaves text outside and must not be used to crop."""
+class _Ink(NamedTuple):
+    """What text_outside_quad reads off the photo, whatever the quad: the text blobs, the char size and the
+    paper mask, at the work scale s."""
+    bw: np.ndarray
+    ch: float
+    paper: np.ndarray
+    s: float
+
+
+def _ink(img: np.ndarray) -> _Ink:
     bw, ch = _text_blobs(img)
-    s = bw.shape[1] / img.shape[1]
-    mask = np.zeros_like(bw)
-    cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
-    # marks the desk next to the bright paper. Ink that is both off the paper and within that band of the quad is
-    # that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     grey = cv2.resize(grey, (bw.shape[1], bw.shape[0]), interpolation=cv2.INTER_AREA)
     _, paper = cv2.threshold(cv2.GaussianBlur(grey, (5, 5), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     k = max(5, int(3 * ch)) | 1
     paper = cv2.morphologyEx(paper, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     paper = cv2.erode(paper, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    return _Ink(bw, ch, paper, bw.shape[1] / img.shape[1])
+
+
+def text_outside_quad(img: np.ndarray, quad: np.ndarray, ink: _Ink | None = None) -> float:
+    """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
+    box, the table's own frame) leaves text outside and must not be used to crop. ``ink``: the photo's _ink,
+    when the caller checks several quads."""
+    bw, _, paper, s = ink or _ink(img)
+    mask = np.zeros_like(bw)
+    cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
+    # marks the desk next to the bright paper (the paper mask). Ink that is both off the paper and within that band
+    # of the quad is that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
     # Only for a page lying inside the frame: a quad with a side along the photo's border is the frame cutting
     # the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
     if not _edge_on_frame(quad, img.shape[1], img.shape[0]):
         band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
         bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
-    ink = float(np.count_nonzero(bw))
-    if ink == 0:
+    n_ink = float(np.count_nonzero(bw))
+    if n_ink == 0:
         return 0.0
-    return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / ink
+    return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / n_ink
+
+
+def page_quad_for_text(img: np.ndarray) -> np.ndarray | None:
+    """The largest page candidate that leaves (almost) no text outside: a table frame, or a page outline that
+    the mask cut short (a shadow on the paper), is not the page."""
+    quads = page_quads(img)
+    if not quads:
+        return None
+    ink = _ink(img)
+    return next((q for q in quads if text_outside_quad(img, q, ink) <= 0.03), None)
 
 
 def normalise_page(img: np.ndarray) -> GeometryResult:
     """Perspective → coarse 90° orientation → skew. The 180° question is left to the angle classifier."""
     img = upscale_small(img)
-    quad = find_page_quad(img)
-    if quad is not None and text_outside_quad(img, quad) > 0.03:
-        quad = None
+    quad = page_quad_for_text(img)
     out = warp_page(img, quad) if quad is not None else img
     rot = 0
     if text_orientation(out) == 90:

@@ -243,6 +243,9 @@ def _decompose(text: str) -> list[tuple[str, int, int]] | None:
     return parts or None
 
 
+_FIELD = re.compile(r"[\u4e00-\u9fff][:：]")  # '姓名：', '接收时间:' (never a column header or a table cell)
+
+
 def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str, Token]]]]:
     """Rows that look like a column header: >= 2 header words, one of them the name or value column."""
     found = []
@@ -250,10 +253,35 @@ def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str,
         kinds = _header_words(row)
         ks = {k for k, _ in kinds}
         if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
-            # most of the row must be header words (a body row may hold one '结果' by chance)
-            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in row):
+            # most of the row must be header words (a body row may hold one '结果' by chance); a report-header field
+            # ('样本名：黄某', a label and a colon) that a tilted photo puts level with the header is no table cell
+            cells = [t for t in row if not _FIELD.search(t.text)]
+            if sum(len(t.text) for _, t in kinds) >= 0.5 * sum(len(t.text.replace(" ", "")) for t in cells):
                 found.append((i, kinds))
     return found
+
+
+def join_broken_headers(headers: list[tuple[int, list[tuple[str, Token]]]], line_h: float,
+                        ) -> tuple[list[tuple[int, list[tuple[str, Token]]]], set[int]]:
+    """A slanted photo (one side of the sheet further away) can break one column-header line into two adjacent
+    rows, the left block's words on one and the right block's on the other. Two adjacent header rows less than
+    1.5 line heights apart whose words do not overlap across the page are one header, kept at the lower row.
+    Returns the headers and the indices of the rows joined into another."""
+    out: list[tuple[int, list[tuple[str, Token]]]] = []
+    joined: set[int] = set()
+    for idx, kinds in headers:
+        if out and out[-1][0] == idx - 1:
+            prev = out[-1][1]
+            a0, a1 = min(t.box[0] for _, t in prev), max(t.box[2] for _, t in prev)
+            b0, b1 = min(t.box[0] for _, t in kinds), max(t.box[2] for _, t in kinds)
+            ya = float(np.median([(t.box[1] + t.box[3]) / 2 for _, t in prev]))
+            yb = float(np.median([(t.box[1] + t.box[3]) / 2 for _, t in kinds]))
+            if abs(yb - ya) < 1.5 * line_h and (b0 >= a1 or a0 >= b1):
+                joined.add(out[-1][0])
+                out[-1] = (idx, prev + kinds)
+                continue
+        out.append((idx, kinds))
+    return out, joined
 
 
 def split_tables(header: list[tuple[str, Token]], page_x0: float, page_x1: float) -> list[Table]:
@@ -318,14 +346,19 @@ def _borrow_name_column(tables: list[Table]) -> None:
             break
 
 
+_NUMBERED_NAME = re.compile(r"\d{1,3}\s*[\u4e00-\u9fff]")  # a row number, then the name
+
+
 def column_hint(table: Table, tok: Token) -> str | None:
     """The header column whose span best covers the token (by centre), else the nearest by centre."""
     if not table.columns:
         return None
     cx = tok.cx
-    if _CJK_TEXT.search(tok.text) and not tok.text.lstrip()[:1].isdigit():
+    text = tok.text.lstrip()
+    if _CJK_TEXT.search(text) and (not text[:1].isdigit() or _NUMBERED_NAME.match(text)):
         # names are left-aligned: a long name reaches under the next header word, so text is placed by its
-        # first characters (about two line heights), not by its centre
+        # first characters (about two line heights), not by its centre; so is a name read together with its row
+        # number and result ('20平均红细胞Hb浓度329'), which the centre puts under 结果
         h = tok.box[3] - tok.box[1]
         cx = tok.box[0] + min(tok.box[2] - tok.box[0], 2 * h) / 2
     cols = sorted(table.columns, key=lambda c: c[1])
@@ -347,7 +380,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     line_h = _line_height(tokens)
     tokens = split_stacked(tokens, line_h)
     rows = group_rows(tokens, line_h)
-    headers = find_header_rows(rows)
+    headers, joined = join_broken_headers(find_header_rows(rows), line_h)
     if not headers:
         # Unknown layout: treat the page as one table without hints, and let the content decide; two tables
         # side by side are still split by the row parser (a second name after a value starts a new item).
@@ -356,7 +389,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     for idx, header in headers:
         for t in split_tables(header, 0.0, page_w):
             tables_all.append((idx, t))
-    header_idx = {i for i, _ in headers}
+    header_idx = {i for i, _ in headers} | joined
     body_rows: list[list[Token]] = []
     table_rows: dict[tuple[int, int], list[list[Token]]] = {}
     outside: list[Token] = []

@@ -336,12 +336,14 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     total = max(len(text), 1)
     x0, y0, x1, y1 = tok.box
     out, pos = [], 0
-    for g in groups:
+    for k, g in enumerate(groups):
         start = text.find(g, pos)
         end = start + len(g)
         pos = end
-        out.append(Token(g, tok.score, (x0 + (x1 - x0) * start / total, y0, x0 + (x1 - x0) * end / total, y1),
-                         tok.column))
+        # a cell placed under 序号 ('17 平均红细胞血红蛋白浓度 314') holds one row number: what follows it is the
+        # name and the rest of the row, not more row numbers
+        col = "name" if tok.column == "seq" and k > 0 else tok.column
+        out.append(Token(g, tok.score, (x0 + (x1 - x0) * start / total, y0, x0 + (x1 - x0) * end / total, y1), col))
     return out
 
 

@@ -135,15 +135,16 @@ _CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
     """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
-    its range and without a mark is the sheet's '-': the detector drops a lone '-' far more often than the sheet
-    leaves the column blank."""
+    its range and without a mark is the sheet's '-', and one above its range the sheet's '+': the detector drops a
+    lone '-' or '+' (small on a slanted or re-photographed page) far more often than the sheet leaves the column
+    blank."""
     marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
     arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
     if len(marks) < 2 or arrows:
         return
     for i in indicators:
-        if not i.get("flag_mark") and i.get("flag") == "N" and i.get("range_printed"):
-            i["flag"] = "NEG"
+        if not i.get("flag_mark") and i.get("range_printed") and i.get("flag") in ("N", "H"):
+            i["flag"] = "NEG" if i["flag"] == "N" else "POS"
 
 
 def _han(text: str) -> str:

@@ -41,6 +41,51 @@ def test_finds_page_quadrilateral_and_unwarps(page):
     assert flat.shape[0] > flat.shape[1]  # portrait page comes back portrait
 
 
+@pytest.mark.parametrize("desk", [(255, 190, 190), (120, 200, 215)])
+def test_page_on_a_desk_as_bright_as_the_paper_is_found_by_its_colour(page, desk):
+    """A greyish page on a pastel desk of the same brightness (light blue cloth, a beige table): no grey edge, no
+    Otsu split between them, but the colour channels change at the page's edge."""
+    dim = (cv2.resize(page, (700, 990)).astype(np.float32) * 0.8).astype(np.uint8)
+    corners = [[330, 50], [1000, 120], [1030, 900], [250, 860]]
+    photo = _on_background(dim, corners)
+    photo[np.all(photo == (60, 80, 70), axis=2)] = desk
+    grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    assert abs(int(grey[500, 990]) - int(grey[500, 1100])) < 12  # page and desk about as bright
+    res = geometry.normalise_page(photo)
+    assert res.quad is not None
+    assert np.abs(np.float32(res.quad) - np.float32(corners)).max() < 15
+
+
+def test_a_page_outline_broken_at_one_corner_is_still_the_page(page):
+    """A sheet on a white table: only a thin shadow line shows its edge, and it fades out at one corner. The
+    edge contour is then an open line that encloses nothing, but its hull is the page."""
+    small = cv2.resize(page, (700, 990))
+    h, w = small.shape[:2]
+    corners = np.float32([[300, 60], [980, 110], [1010, 900], [260, 880]])
+    m = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    photo = cv2.warpPerspective(small, m, (1280, 960), borderValue=(255, 255, 255))
+    start, end = corners[0] + 0.03 * (corners[1] - corners[0]), corners[0] + 0.03 * (corners[3] - corners[0])
+    outline = np.array([start, corners[1], corners[2], corners[3], end]).astype(np.int32)
+    cv2.polylines(photo, [outline], False, (110, 110, 110), 3)
+    res = geometry.normalise_page(photo)
+    assert res.quad is not None
+    assert np.abs(np.float32(res.quad) - corners).max() < 20
+
+
+def test_the_page_is_the_largest_candidate_that_leaves_no_text_outside(page, monkeypatch):
+    """A candidate outline that cuts through the text (a shadow across the sheet cut the paper mask short) is
+    passed over for the next one, rather than leaving the photo without a page."""
+    corners = np.float32([[300, 60], [980, 110], [1010, 900], [260, 880]])
+    photo = _on_background(cv2.resize(page, (700, 990)), corners.tolist())
+    cut = corners.copy()
+    cut[1:3, 0] -= 350  # the right half of the sheet cut off
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [cut, corners])
+    assert np.array_equal(geometry.page_quad_for_text(photo), corners)
+    assert np.allclose(geometry.normalise_page(photo).quad, corners)
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [cut])
+    assert geometry.page_quad_for_text(photo) is None
+
+
 def test_no_quad_for_a_plain_scan(page):
     assert geometry.find_page_quad(page) is None
 

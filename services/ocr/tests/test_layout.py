@@ -210,3 +210,44 @@ def test_alarm_column_glued_to_the_result_header_still_splits_the_blocks():
         items = [it for row in lay.rows for it in parse_row(kb, row)]
         assert [(c.text, it.value.text) for it in items for c, _ in it.names[:1]] == [
             ("白细胞数目", "7.99"), ("平均红细胞体积", "89.6")]
+
+
+def test_a_report_header_field_level_with_the_column_header_does_not_hide_it():
+    """A tilted photo puts the line above (样本名：…, 接收…) level with the column header's right end: the header row
+    then holds more field text than header words, and must still be taken for the header, or every row below
+    loses its columns."""
+    toks = [T("检验项目", 40, 100), T("结果", 400, 100), T("样本名：黄某某", 600, 96), T("接收时间", 800, 94),
+            T("颜色", 60, 150), T("黄色", 400, 150), T("霉菌", 60, 200), T("1+ ↑", 400, 200)]
+    lay = analyse(toks, 1000)
+    assert any(t.columns for t in lay.tables)
+    assert [[t.column for t in row] for row in lay.rows] == [["name", "value"], ["name", "value"]]
+
+
+def test_a_name_read_with_its_row_number_and_result_is_placed_by_its_first_characters():
+    """The detector may read '20 平均红细胞Hb浓度 329' as one box from the 序号 column to the 结果 column. Its
+    centre falls under 结果, but it is a numbered name with its result glued on: placed by its first characters,
+    it is split into row number, name and result."""
+    toks = [T("序号", 20, 100), T("项目", 120, 100), T("结果", 420, 100), T("参考范围", 560, 100), T("单位", 760, 100),
+            T("19", 20, 150), T("平均红细胞Hb含量", 120, 150), T("27.4", 420, 150), T("27.8-33.8", 560, 150),
+            T("pg", 760, 150),
+            T("20平均红细胞Hb浓度329", 20, 200, w=600), T("320-355", 650, 200), T("g/L", 780, 200)]
+    lay = analyse(toks, 900)
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    got = [(it.names[0][0].text, it.value.text, it.range.text) for it in items]
+    assert got == [("平均红细胞Hb含量", "27.4", "27.8-33.8"), ("平均红细胞Hb浓度", "329", "320-355")]
+
+
+def test_a_header_line_broken_in_two_by_a_slanted_photo_is_one_header():
+    """Seen at an angle, the left block's 序号/项目/结果 sit a line lower than the rest of the header line (its
+    参考范围/单位 and the right block's words): two adjacent header rows, side by side, are one header, so the
+    right block keeps its own columns."""
+    toks = [T("序号", 20, 130), T("项目", 120, 130), T("结果", 300, 130),
+            T("参考范围", 420, 100), T("单位", 560, 100),
+            T("序号", 700, 96), T("项目", 780, 96), T("结果", 980, 96), T("参考范围", 1100, 96), T("单位", 1240, 96),
+            T("1", 20, 180), T("白细胞计数", 120, 180), T("6.3", 300, 180), T("3.5-9.5", 420, 178),
+            T("10^9/L", 560, 178), T("13", 700, 176), T("血小板计数", 780, 176), T("210", 980, 176),
+            T("125-350", 1100, 176), T("10^9/L", 1240, 176)]
+    lay = analyse(toks, 1400)
+    assert len(lay.tables) == 2
+    assert [[t.column for t in row] for row in lay.rows] == [["seq", "name", "value", "range", "unit"]] * 2

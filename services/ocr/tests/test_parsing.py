@@ -289,3 +289,15 @@ def test_a_number_and_a_dash_is_not_a_grade():
     from app.parsing import parse_value
 
     assert parse_value("5 -") is None or parse_value("5 -").qualitative is None
+
+
+def test_a_whole_row_placed_under_the_row_number_column_has_one_row_number(kb):
+    """'17 平均红细胞血红蛋白浓度 314' read as one box and placed under 序号 by its first characters: split at its
+    spaces, only the first number is the row number; the last one is the result, not a second row number."""
+    row = [Token("17 平均红细胞血红蛋白浓度 314", 0.95, (20, 100, 600, 128), column="seq"),
+           Token("316--354", 0.95, (650, 100, 750, 128), column="range"),
+           Token("g/L", 0.95, (780, 100, 830, 128), column="unit")]
+    items = parse_row(kb, row)
+    assert [(it.names[0][0].text, it.value.text, it.range.text) for it in items] == \
+        [("平均红细胞血红蛋白浓度", "314", "316--354")]
+    assert choose_indicator(kb, items[0], set())[0].code == "MCHC"

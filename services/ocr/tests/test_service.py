@@ -316,6 +316,20 @@ def test_a_plus_minus_mark_column_makes_unmarked_in_range_results_negative(parse
     assert by["核型2"]["flag"] == "NEG"
 
 
+def test_a_plus_minus_mark_column_makes_an_unmarked_result_above_its_range_positive(parser):
+    """On the same kind of sheet, a result above its range whose '+' the detector lost (small on a slanted or
+    re-photographed page) is the sheet's positive, as the marked rows beside it are, not H."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 610, 120),
+             ("抗心磷脂抗体IgA", 40, 200, 170), ("1.43", 300, 350, 170), ("<12", 420, 460, 170), ("-", 570, 585, 170),
+             ("抗心磷脂抗体IgM", 40, 200, 210), ("13.00", 300, 360, 210), ("<12", 420, 460, 210),
+             ("抗ds-DNA(ELISA法)", 40, 230, 250), ("228.65", 300, 370, 250), ("<77", 420, 460, 250),
+             ("+", 570, 585, 250)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["抗心磷脂抗体IgM"]["flag"] == "POS" and by["抗心磷脂抗体IgM"]["flag_mark"] is None
+    assert by["抗心磷脂抗体IgA"]["flag"] == "NEG" and by["抗ds-DNA(ELISA法)"]["flag"] == "POS"
+
+
 def test_without_plus_minus_marks_an_in_range_result_stays_normal(parser):
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("提示", 560, 610, 120),
              ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
