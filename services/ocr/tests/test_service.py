@@ -960,12 +960,9 @@ def test_a_name_garbled_on_the_page_is_read_again_from_its_cell(parser, _cjk_fon
     assert [i["value"] for i in out["indicators"] if i["code"] is None] == [0.02]
 
 
-def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits(parser, _cjk_font):
-    """Dot-matrix print: the page's recognition read 肌酐 as 'LLP+', nothing like any name (no Chinese character left
-    to compare, read with a good score, so structure alone does not name it either). Its result and range sit on the
-    scale of a few kidney/liver codes; the name cell is read against those codes' names, and the recogniser itself
-    finds 肌酐 far likelier than any other, so the row comes back as CREA. A cell that holds a name the knowledge base
-    lacks (骨钙素), garbled alike, fits none of those names and stays uncoded."""
+def _dot_matrix_page(cells, size, garbled_score):
+    """Draws ``cells`` (text, x, y, what the recogniser read or None) on a page of ``size`` printed dot-matrix, and
+    returns the page and its OCR lines: a cell read as something else carries ``garbled_score``, the others 0.99."""
     import random
 
     from PIL import Image, ImageDraw
@@ -976,21 +973,30 @@ def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits
     from synth.realistic import _print_effect
 
     f = font(available_fonts()[0], 22)
-    img = Image.new("RGB", (760, 380), (250, 250, 248))
+    img = Image.new("RGB", size, (250, 250, 248))
     dr = ImageDraw.Draw(img)
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, garbled_score if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
+    return [PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)]
+
+
+def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits(parser, _cjk_font):
+    """Dot-matrix print: the page's recognition read 肌酐 as 'LLP+', nothing like any name (no Chinese character left
+    to compare, read with a good score, so structure alone does not name it either). Its result and range sit on the
+    scale of a few kidney/liver codes; the name cell is read against those codes' names, and the recogniser itself
+    finds 肌酐 far likelier than any other, so the row comes back as CREA. A cell that holds a name the knowledge base
+    lacks (骨钙素), garbled alike, fits none of those names and stays uncoded."""
     cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None), ("单位", 600, 120, None),
              ("丙氨酸氨基转移酶", 40, 170, None), ("21", 300, 170, None), ("9-50", 440, 170, None), ("U/L", 600, 170, None),
              ("尿素", 40, 210, None), ("5.10", 300, 210, None), ("3.10-8.00", 440, 210, None), ("mmol/L", 600, 210, None),
              ("肌酐", 40, 250, "LLP+"), ("52", 300, 250, None), ("41-73", 440, 250, None), ("μmol/L", 600, 250, None),
              ("骨钙素", 40, 290, "口乍系"), ("60", 300, 290, None), ("40-80", 440, 290, None), ("μmol/L", 600, 290, None)]
-    lines = []
-    for text, x, y, read in cells:
-        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
-        w = dr.textlength(text, font=f)
-        lines.append(TextLine(read or text, 0.9 if read else 0.99,
-                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
-    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
-    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    out = parser._assemble(*_dot_matrix_page(cells, (760, 380), 0.9))
     by = {i["name_printed"]: i for i in out["indicators"]}
     assert (by["LLP+"]["code"], by["LLP+"]["value"], by["LLP+"]["flag"]) == ("CREA", 52, "N")
     assert by["LLP+"]["needs_review"] or by["LLP+"]["confidence"] < 0.95  # a name read from likelihoods says so
@@ -1001,30 +1007,11 @@ def test_a_garbled_name_with_a_qualitative_result_is_read_against_the_qualitativ
     """Dot-matrix urine sheet: 尿糖 read as '尿制' with its result 阴性. A word result vouches for no unit or scale, but
     for the sheet's qualitative tests: the name cell is read against their names and 尿糖 explains it clearly best,
     so the row comes back as U-GLU instead of an uncoded row."""
-    import random
-
-    from PIL import Image, ImageDraw
-
-    from app.geometry import GeometryResult
-    from app.inference import PageOcr, TextLine
-    from synth.generate import available_fonts, font
-    from synth.realistic import _print_effect
-
-    f = font(available_fonts()[0], 22)
-    img = Image.new("RGB", (760, 300), (250, 250, 248))
-    dr = ImageDraw.Draw(img)
     cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None),
              ("尿蛋白", 40, 170, None), ("阴性", 300, 170, None), ("阴性", 440, 170, None),
              ("尿酮体", 40, 210, None), ("阴性", 300, 210, None), ("阴性", 440, 210, None),
              ("尿糖", 40, 250, "尿制"), ("阴性", 300, 250, None), ("阴性", 440, 250, None)]
-    lines = []
-    for text, x, y, read in cells:
-        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
-        w = dr.textlength(text, font=f)
-        lines.append(TextLine(read or text, 0.7 if read else 0.99,
-                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
-    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
-    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    out = parser._assemble(*_dot_matrix_page(cells, (760, 300), 0.7))
     by = {i["name_printed"]: i for i in out["indicators"]}
     assert (by["尿制"]["code"], by["尿制"]["flag"]) == ("U-GLU", "NEG")
 
@@ -1034,31 +1021,12 @@ def test_header_words_garbled_on_the_page_are_read_again_against_the_header_voca
     header row was found and the page was read without columns. The other short words on 单位's line are read again
     against the header vocabulary: 项目, 结果 and 参考范围 explain them far better than any other header word, and
     the header row is found."""
-    import random
-
-    from PIL import Image, ImageDraw
-
-    from app.geometry import GeometryResult
-    from app.inference import PageOcr, TextLine
-    from synth.generate import available_fonts, font
-    from synth.realistic import _print_effect
-
-    f = font(available_fonts()[0], 22)
-    img = Image.new("RGB", (760, 300), (250, 250, 248))
-    dr = ImageDraw.Draw(img)
     cells = [("项目", 40, 120, "真口"), ("结果", 300, 120, "结天"), ("参考范围", 440, 120, "多考范用"),
              ("单位", 600, 120, None),
              ("白细胞计数", 40, 170, None), ("6.52", 300, 170, None), ("3.50-9.50", 440, 170, None),
              ("10^9/L", 600, 170, None),
              ("血红蛋白", 40, 210, None), ("140", 300, 210, None), ("130-175", 440, 210, None), ("g/L", 600, 210, None)]
-    lines = []
-    for text, x, y, read in cells:
-        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
-        w = dr.textlength(text, font=f)
-        lines.append(TextLine(read or text, 0.7 if read else 0.99,
-                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
-    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
-    out = parser._assemble([PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)])
+    out = parser._assemble(*_dot_matrix_page(cells, (760, 300), 0.7))
     assert out["layout"]["header_rows"] == 1
     assert {i["code"]: i["value"] for i in out["indicators"]} == {"WBC": 6.52, "HGB": 140}
 
