@@ -270,6 +270,7 @@ _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|�
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
+ONE_HAN = re.compile(r"[\u4e00-\u9fff]")  # a one-character name (钠, 氯, 钾): too short to match fuzzily
 
 
 def _row_name_ok(text: str) -> bool:
@@ -537,6 +538,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 break
         later_range.append(nxt)
     items: list[RowItem] = []
+    single: list[Cell] = []  # one-character name cells the knowledge base does not know (钠 read as 钢)
     cur: RowItem | None = None
     pending_no: int | None = None
     for idx, (kind, cell, col) in enumerate(pieces):
@@ -567,6 +569,12 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
             cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
             continue
+        if kind == "qual" and col == "name" and (cur is None or cur.value is not None) \
+                and ONE_HAN.fullmatch(cell.text.strip()) and idx + 1 < len(pieces) \
+                and pieces[idx + 1][0] in ("value", "value_or_range"):
+            # a one-character name misread as a result word (氯 read as 無, 'none') right before its result (not a
+            # '-' read as '一' before a name)
+            kind = "name"
         if kind == "name":
             matches = kb.match_name(cell.text)
             if not matches or matches[0].score < 0.6:
@@ -578,7 +586,10 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 if open_row and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
-                if col in ("name", "code") and _row_name_ok(cell.text):
+                one_char = col == "name" and ONE_HAN.fullmatch(cell.text.strip()) is not None
+                if one_char:
+                    single.append(cell)  # kept only with a numeric result in the result column (below)
+                if col in ("name", "code") and _row_name_ok(cell.text) or one_char:
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing
                     if open_row:
@@ -650,7 +661,12 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur.unit is None and (cur.value is not None or col == "unit"):
                 cur.unit = cell
             continue
-    return items
+    # a one-character unknown name is a row only with the row's structure: a number in the result column and a
+    # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
+    value_boxes = {c.box for _, c, col in pieces if col == "value"}
+    return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or (
+        it.value is not None and it.value.box in value_boxes and it.parsed_value is not None
+        and it.parsed_value.number is not None and (it.unit is not None or it.parsed_range is not None))]
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

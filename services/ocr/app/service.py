@@ -21,8 +21,8 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value, plus_minus_glyphs,
-                      same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (ONE_HAN, Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value,
+                      plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -332,7 +332,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
             continue
         names = _code_names_han(ind)
         shared = max((fuzz.ratio(printed, n) / 100 for n in names if n), default=0.0) if printed else 0.0
-        if shared < 0.3 and name_score >= 0.8:
+        if shared < 0.3 and name_score >= 0.8 and not ONE_HAN.fullmatch(printed):  # (one character: 钠 read 钢)
             continue
         out.append(ind)
     return out
@@ -1087,7 +1087,12 @@ class LabReportParser:
             low_trigger = False
         else:
             low_trigger = True
-        if not missing and not unread and not low_trigger:
+        # one-character names not read (钠 as 钢): named by structure alone or uncoded, always asked about
+        misread = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                    "confidence": i["confidence"]} for i in indicators
+                   if ONE_HAN.fullmatch((i.get("name_printed") or "").strip()) and i.get("needs_review")
+                   and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
+        if not missing and not unread and not low_trigger and not misread:
             return None
         reasons = []
         if missing:
@@ -1096,13 +1101,15 @@ class LabReportParser:
             reasons.append("result_not_read")
         if low_trigger:
             reasons.append("low_confidence_rows")
+        if misread:
+            reasons.append("names_not_read")
         return {"code": "reshoot_suggested",
                 "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
                            "Some rows could not be read reliably: please re-take the photo flat, in good light, "
                            "with the whole table in view.",
                 "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
-                            "low_confidence_rows": low}}
+                            "low_confidence_rows": low, "names_not_read": misread}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
@@ -1136,6 +1143,7 @@ class LabReportParser:
         else:
             structure = 0.95 if pr is not None else 0.85  # a descriptive word with nothing to check it against
         conf = min(1.0, rec * structure)
+        one_char = ONE_HAN.fullmatch(name.strip()) is not None  # a one-character name unknown: most likely misread
         boxes = [c.box for c, _ in it.names] + [it.value.box]
         flag_mark = it.flag.text if it.flag is not None else None
         return {
@@ -1156,9 +1164,9 @@ class LabReportParser:
                                  "reference": round(it.range.score, 3) if it.range else 0.5,
                                  "flag": round(it.flag.score, 3) if it.flag else 0.5,
                                  "structure": round(structure, 3)},
-            "needs_review": conf < self.options.review_threshold,
-            "review_reasons": ["not_in_knowledge_base"] + (["result_read_from_mark_shape"] if it.value_from_shape
-                                                           else []) +
+            "needs_review": conf < self.options.review_threshold or one_char,
+            "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
+                              (["result_read_from_mark_shape"] if it.value_from_shape else []) +
                               (["low_confidence"] if conf < self.options.review_threshold else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],

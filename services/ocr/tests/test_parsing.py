@@ -301,3 +301,18 @@ def test_a_whole_row_placed_under_the_row_number_column_has_one_row_number(kb):
     assert [(it.names[0][0].text, it.value.text, it.range.text) for it in items] == \
         [("平均红细胞血红蛋白浓度", "314", "316--354")]
     assert choose_indicator(kb, items[0], set())[0].code == "MCHC"
+
+
+def test_one_character_unknown_name_is_a_row_only_with_the_rows_structure(kb):
+    """'钢' (钠 misread) under the name column before a result, a range and a unit is a row (uncoded); a stray
+    character without a result in the result column, or with a bare number and nothing else, is not."""
+    from app.parsing import parse_row_all
+
+    def t(text, x, col):
+        return Token(text, 0.99, (x, 100, x + 14 * len(text), 128), col)
+
+    it = parse_row_all(kb, [t("钢", 40, "name"), t("146.3", 300, "value"), t("137.0-147.0", 440, "range"),
+                            t("mmol/L", 600, "unit")])
+    assert [(it[0].names[0][0].text, it[0].value.text, it[0].unit.text) for _ in it] == [("钢", "146.3", "mmol/L")]
+    assert parse_row_all(kb, [t("院", 40, "name"), t("12", 300, "value")]) == []
+    assert parse_row_all(kb, [t("院", 40, "name"), t("137.0-147.0", 440, "range"), t("mmol/L", 600, "unit")]) == []

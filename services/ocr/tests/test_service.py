@@ -739,6 +739,44 @@ def test_structure_alone_never_names_a_clean_name_or_a_row_two_codes_fit(parser)
     assert [i["code"] for i in out["indicators"]] == ["RBC", None, None, None, None, "PLT"]
 
 
+def _chemistry(rows):
+    """A chemistry sheet: 钾 and 钙 read cleanly, then the given rows (name, value, range, unit, score)."""
+    cells = _HEAD + [("钾", 40, 62, 170, 0.99), ("4.93", 300, 350, 170, 0.99), ("3.50-5.30", 440, 540, 170, 0.99),
+                     ("mmol/L", 600, 680, 170, 0.99),
+                     ("钙", 40, 62, 210, 0.99), ("2.32", 300, 350, 210, 0.99), ("2.11-2.52", 440, 540, 210, 0.99),
+                     ("mmol/L", 600, 680, 210, 0.99)]
+    for k, (name, value, rng, unit, score) in enumerate(rows):
+        y = 250 + 40 * k
+        cells += [(name, 40, 40 + 22 * len(name), y, score), (value, 300, 350, y, 0.99)] + \
+            ([(rng, 440, 540, y, 0.99)] if rng else []) + ([(unit, 600, 680, y, 0.99)] if unit else [])
+    return cells
+
+
+def test_a_one_character_name_misread_as_another_character_still_comes_back(parser):
+    """Issue 9: 钠 read as '钢' and 氯 as '無' (a result word, 'none'): no name the knowledge base knows, so the rows
+    vanished without a trace. They come back: named by unit, range and value where exactly one unused code fits
+    (钠 once 氯 was read), else uncoded; always for review and named in the re-shoot request. A stray character with
+    no result beside it is not a row."""
+    out = parser._assemble(*_scored_page(_chemistry([("氯", "104.0", "99.0-110.0", "mmol/L", 0.99),
+                                                     ("钢", "146.3", "137.0-147.0", "mmol/L", 0.99),
+                                                     ("院", "", "", "", 0.99)])))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert set(by) == {"钾", "钙", "氯", "钢"}
+    assert (by["钢"]["code"], by["钢"]["value"]) == ("Na", 146.3)
+    assert by["钢"]["needs_review"] and "name_from_structure" in by["钢"]["review_reasons"]
+    reshoot = [w for w in out["warnings"] if w["code"] == "reshoot_suggested"]
+    assert [r["name_printed"] for r in reshoot[0]["details"]["names_not_read"]] == ["钢"]
+    # 钠 and 氯 both misread: 137-147 and 99-110 mmol/L each fit both codes, so neither is guessed
+    out = parser._assemble(*_scored_page(_chemistry([("钢", "146.3", "137.0-147.0", "mmol/L", 0.99),
+                                                     ("無", "112.8", "↑99.0-110.0", "mmol/L", 0.99)])))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert [(by[n]["code"], by[n]["value"], by[n]["needs_review"]) for n in ("钢", "無")] == \
+        [(None, 146.3, True), (None, 112.8, True)]
+    assert by["無"]["flag"] == "H" and "name_not_read" in by["無"]["review_reasons"]
+    reshoot = [w for w in out["warnings"] if w["code"] == "reshoot_suggested"]
+    assert [r["name_printed"] for r in reshoot[0]["details"]["names_not_read"]] == ["钢", "無"]
+
+
 def _urine_sediment(rows):
     """A urine sheet (enough clearly named urine rows to say so) followed by the given sediment rows
     (name, value, range), each with a /μL unit."""
