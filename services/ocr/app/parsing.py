@@ -270,7 +270,16 @@ _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|�
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
-ONE_HAN = re.compile(r"[\u4e00-\u9fff]")  # a one-character name (钠, 氯, 钾): too short to match fuzzily
+
+
+def han_chars(text: str) -> str:
+    """The Chinese characters of a text, in order: what two readings of a name are compared on."""
+    return "".join(_CJK_CHAR.findall(text))
+
+
+def one_han(text: str) -> bool:
+    """A one-character Chinese name (钠, 氯, 钾): too short to match fuzzily, most likely misread when unknown."""
+    return _CJK_CHAR.fullmatch(text.strip()) is not None
 
 
 def _row_name_ok(text: str) -> bool:
@@ -570,7 +579,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
             continue
         if kind == "qual" and col == "name" and (cur is None or cur.value is not None) \
-                and ONE_HAN.fullmatch(cell.text.strip()) and idx + 1 < len(pieces) \
+                and one_han(cell.text) and idx + 1 < len(pieces) \
                 and pieces[idx + 1][0] in ("value", "value_or_range"):
             # a one-character name misread as a result word (氯 read as 無, 'none') right before its result (not a
             # '-' read as '一' before a name)
@@ -586,7 +595,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 if open_row and col in (None, "name", "code"):
                     cur.extras.append(cell)
                     continue
-                one_char = col == "name" and ONE_HAN.fullmatch(cell.text.strip()) is not None
+                one_char = col == "name" and one_han(cell.text)
                 if one_char:
                     single.append(cell)  # kept only with a numeric result in the result column (below)
                 if col in ("name", "code") and _row_name_ok(cell.text) or one_char:

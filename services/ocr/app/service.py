@@ -21,8 +21,8 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (ONE_HAN, Cell, RowItem, Token, choose_indicator, interpret, parse_row_all, parse_value,
-                      plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (Cell, RowItem, Token, choose_indicator, han_chars, interpret, one_han, parse_row_all,
+                      parse_value, plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -133,7 +133,7 @@ _PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
 _CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
-def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
+def _unmarked_rows_on_pm_sheet(indicators: list[dict[str, Any]]) -> None:
     """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
     its range and without a mark is the sheet's '-', and one above its range the sheet's '+': the detector drops a
     lone '-' or '+' (small on a slanted or re-photographed page) far more often than the sheet leaves the column
@@ -147,14 +147,9 @@ def _unmarked_in_range_is_negative(indicators: list[dict[str, Any]]) -> None:
             i["flag"] = "NEG" if i["flag"] == "N" else "POS"
 
 
-def _han(text: str) -> str:
-    """The Chinese characters of a text, in order: what two readings of a name are compared on."""
-    return "".join(re.findall(r"[\u4e00-\u9fff]", text))
-
-
 def _code_names_han(ind: Indicator) -> list[str]:
     """A code's printed name and aliases, Chinese characters only."""
-    return [_han(n) for n in [ind.name] + list(ind.aliases or [])]
+    return [han_chars(n) for n in [ind.name] + list(ind.aliases or [])]
 
 
 def _printed_unit_of(kb: KnowledgeBase, printed: str, ind: Indicator) -> tuple[str, float] | None:
@@ -177,10 +172,10 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     if not panels or pv is None or (pv.number is None and pv.qualitative is None):
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
-    printed = _han(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c, _ in it.names))
     if len(printed) < 3 and not (any_name or readings):
         return []
-    texts = [printed] + [t for r in readings if len(t := _han(r)) >= 3]
+    texts = [printed] + [t for r in readings if len(t := han_chars(r)) >= 3]
     scored = []
     for ind in kb.indicators.values():
         if ind.code in used or ind.panel not in panels:
@@ -228,7 +223,7 @@ LEXICON_MARGIN = 2.0  # per character, over the best name of any other code
 
 def _lexicon_words(cands: list[Indicator]) -> dict[str, str]:
     """The names (and aliases) of the candidate codes a garbled name cell is read against: {word: code}."""
-    return {w: ind.code for ind in cands for w in [ind.name, *(ind.aliases or [])] if len(_han(w)) >= 2}
+    return {w: ind.code for ind in cands for w in [ind.name, *(ind.aliases or [])] if len(han_chars(w)) >= 2}
 
 
 def _lexicon_pick(words: dict[str, str], likelihoods: dict[str, float]) -> str | None:
@@ -317,7 +312,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
         return []
     if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
         return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
-    printed = _han(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c, _ in it.names))
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
@@ -332,7 +327,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
             continue
         names = _code_names_han(ind)
         shared = max((fuzz.ratio(printed, n) / 100 for n in names if n), default=0.0) if printed else 0.0
-        if shared < 0.3 and name_score >= 0.8 and not ONE_HAN.fullmatch(printed):  # (one character: 钠 read 钢)
+        if shared < 0.3 and name_score >= 0.8 and not one_han(printed):  # (one character: 钠 read 钢)
             continue
         out.append(ind)
     return out
@@ -996,7 +991,7 @@ class LabReportParser:
                 used.add(ind.code)
                 rec["row"] = it.row_no
                 indicators[k] = rec
-        _unmarked_in_range_is_negative(indicators)
+        _unmarked_rows_on_pm_sheet(indicators)
         _default_range_on_a_sheet_with_ranges(indicators, warnings, self.options.review_threshold)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)
         if reshoot is not None:
@@ -1090,7 +1085,7 @@ class LabReportParser:
         # one-character names not read (钠 as 钢): named by structure alone or uncoded, always asked about
         misread = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                     "confidence": i["confidence"]} for i in indicators
-                   if ONE_HAN.fullmatch((i.get("name_printed") or "").strip()) and i.get("needs_review")
+                   if one_han(i.get("name_printed") or "") and i.get("needs_review")
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
         if not missing and not unread and not low_trigger and not misread:
             return None
@@ -1143,7 +1138,7 @@ class LabReportParser:
         else:
             structure = 0.95 if pr is not None else 0.85  # a descriptive word with nothing to check it against
         conf = min(1.0, rec * structure)
-        one_char = ONE_HAN.fullmatch(name.strip()) is not None  # a one-character name unknown: most likely misread
+        one_char = one_han(name)  # a one-character name unknown: most likely misread
         boxes = [c.box for c, _ in it.names] + [it.value.box]
         flag_mark = it.flag.text if it.flag is not None else None
         return {

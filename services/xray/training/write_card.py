@@ -42,6 +42,20 @@ def write_extra_data(w, runs: dict) -> None:
     w(runs["conclusion"] + "\n")
 
 
+
+def write_with_followups(w, name: str, write_first, write_followup, followups) -> None:
+    """A metrics file's section, then one section per later run recorded under its own key in the same file
+    (``followups``: (key, title) pairs, written only where the key is present)."""
+    path = MODELS / name
+    if not path.exists():
+        return
+    metrics = json.loads(path.read_text())
+    write_first(w, metrics)
+    for key, title in followups:
+        if key in metrics:
+            write_followup(w, metrics[key], title)
+
+
 def main() -> None:
     cm = json.loads((MODELS / "chestnet_metrics.json").read_text())
     cj = json.loads((MODELS / "chestnet.json").read_text())
@@ -222,22 +236,13 @@ def main() -> None:
     retrain_p = MODELS / "backbone_retrain_metrics.json"
     if retrain_p.exists():
         write_backbone_retrain(w, json.loads(retrain_p.read_text()))
-    members_p = MODELS / "findings_members_metrics.json"
-    if members_p.exists():
-        members = json.loads(members_p.read_text())
-        write_findings_members(w, members)
-        for key, title in (("third_round", "third round: the three members"),
-                           ("fourth_round", "fourth round: a second strong-augmentation member")):
-            if key in members:
-                write_findings_followup(w, members[key], title)
-    det_retrain_p = MODELS / "detector_retrain_metrics.json"
-    if det_retrain_p.exists():
-        det_retrain = json.loads(det_retrain_p.read_text())
-        write_detector_retrain(w, det_retrain)
-        for key, title in (("round_2", "Detector, second round of hard negatives (issue 17)"),
-                           ("round_2_e40", "Detector, second round of hard negatives on the 40-epoch schedule (issue 17)")):
-            if key in det_retrain:
-                write_detector_retrain(w, det_retrain[key], title)
+    write_with_followups(w, "findings_members_metrics.json", write_findings_members, write_findings_followup,
+                         (("third_round", "third round: the three members"),
+                          ("fourth_round", "fourth round: a second strong-augmentation member")))
+    write_with_followups(w, "detector_retrain_metrics.json", write_detector_retrain, write_detector_retrain,
+                         (("round_2", "Detector, second round of hard negatives (issue 17)"),
+                          ("round_2_e40", "Detector, second round of hard negatives on the 40-epoch schedule "
+                                          "(issue 17)")))
     prior_p = MODELS / "detector_prior_metrics.json"
     if prior_p.exists():
         write_detector_prior(w, json.loads(prior_p.read_text()))
