@@ -245,6 +245,18 @@ def phone_warp(img, seed: int, turn: bool = False):
                  "turn": quarter, "corners": corners}
 
 
+def web_copy(img, long_side: int):
+    """The photo as it comes back from a chat app or a web page: shrunk (area averaging) so that its long side is at
+    most ``long_side``; the caller re-encodes it as a low-quality JPEG."""
+    import cv2
+
+    h, w = img.shape[:2]
+    f = long_side / max(h, w)
+    if f >= 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
 def _warp_seed(base: int, fname: str, k: int) -> int:
     import hashlib
 
@@ -281,7 +293,7 @@ def run_real(args) -> int:
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
         variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1)) + \
-            (("kt", "kl") if args.keystone else ())
+            (("kt", "kl") if args.keystone else ()) + (("s",) if args.small else ())
         for fname, turn in [(f, t) for f in tr["files"] for t in variants]:
             path = ds / "images" / fname
             if not path.exists():
@@ -294,15 +306,18 @@ def run_real(args) -> int:
                 import numpy as np
 
                 img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                quality = 92
                 if isinstance(turn, str) and turn.startswith("k"):  # keystone, page filling the frame
                     img = keystone_fill(img, turn[1], args.keystone)[0]
+                elif turn == "s":  # saved from a chat or a web page: long side at most --small, JPEG quality 70
+                    img, quality = web_copy(img, args.small), 70
                 elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
                     k = int(turn[1:])
                     img, warp_params = phone_warp(img, _warp_seed(args.warp_seed, fname, k), turn=k % 2 == 0)
                 else:
                     img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
                                            270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
-                data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+                data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
             try:
                 res = parser.parse(data, fname, None)
                 parse_ms.append(res["timings_ms"].get("parse", 0.0))
@@ -338,8 +353,10 @@ def run_real(args) -> int:
     for r in rows:
         t = r["turn"]
         r["variant"] = "upright" if not t else f"turn{t}" if isinstance(t, int) else \
-            f"keystone-{t[1]}" if t.startswith("k") else "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
-    for key in ("type", "split", "variant") if (args.rotate or args.warp or args.keystone) else ("type", "split"):
+            f"keystone-{t[1]}" if t.startswith("k") else "small" if t == "s" else \
+            "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
+    varied = args.rotate or args.warp or args.keystone or args.small
+    for key in ("type", "split", "variant") if varied else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
             fs = [r["f1"] for r in rows if r[key] == v]
@@ -369,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="real photos: also score K seeded phone re-photographs of each photo (tilt 4-12°, keystone "
                          "5-20 %%, scale, desk background; every second one also turned by 90°), scored apart as @wK")
     ap.add_argument("--warp-seed", type=int, default=2026, help="seed of --warp (default 2026)")
+    ap.add_argument("--small", type=int, default=None, metavar="L",
+                    help="real photos: also score each photo as saved from a chat app or web page: long side at most "
+                         "L px (e.g. 720), JPEG quality 70; scored apart as @s")
     ap.add_argument("--keystone", type=float, default=None, metavar="F",
                     help="real photos: also score each photo seen at an angle with no desk edge in view: top edge "
                          "(@kt) and left edge (@kl) shorter by F (e.g. 0.18), corners filled with the page's own edge")
