@@ -318,9 +318,14 @@ def run_real(args) -> int:
                     img = cv2.rotate(img, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
                                            270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
                 data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+            geo = ""
             try:
                 res = parser.parse(data, fname, None)
                 parse_ms.append(res["timings_ms"].get("parse", 0.0))
+                g = res["quality"]["geometry"][0]
+                # how the page was normalised: cropped to its outline, unwarped by the text's perspective, or neither
+                geo = (f"  geo {'page' if g['page_found'] else 'text' if g['text_perspective'] else 'none'}"
+                       f" rot {g['rotation']} skew {g['skew_deg']}")
                 preds = res["indicators"]
                 if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
                     note = "reshoot"
@@ -336,7 +341,7 @@ def run_real(args) -> int:
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}"
                   + (f"  warp { {k: v for k, v in warp_params.items() if k != 'corners'} }"
-                     if warp_params and args.verbose else ""), flush=True)
+                     if warp_params and args.verbose else "") + (geo if args.verbose else ""), flush=True)
             if args.verbose:
                 for d in sc["details"]:
                     print("      ", d)
