@@ -620,6 +620,45 @@ def _round(x: float | None, decimals: int) -> float | None:
     return float(round(x, max(decimals, 0) + 2))
 
 
+SIGN_WORDS = ("阴性", "阳性", "弱阳性")  # the words whose one character decides the finding
+SIGN_TAKEN = "阴性"  # the only one taken from the likelihood: blur fills 阴's 月 into 阳's 日, never the other way
+SIGN_MIN_PER_CHAR = -6.0  # log-likelihood per character of the word taken
+SIGN_MARGIN = 1.5  # per character, over every other sign word
+SIGN_RECHECK_SCORE = 0.9  # a sign word read with a lower recognition score than this is read again
+_SIGN_CELL = re.compile(r"(?P<head>[\u4e00-\u9fff]{1,2})性(?P<tail>[(（][^()（）]{0,2}[)）])?")
+
+
+def _sign_word_doubt(it: RowItem) -> str | None:
+    """The bracketed tail ('(-)', '（）', '') of a result cell to read again against the sign words: a cell shaped
+    like one ('X性', 'X性(…)') that is none of them (the recogniser lost the deciding character), or one of them
+    read with a recognition score below SIGN_RECHECK_SCORE; None for any other cell."""
+    if it.value is None or it.value_from_shape:
+        return None
+    m = _SIGN_CELL.fullmatch(it.value.text.strip())
+    if m is None:
+        return None
+    word = simplified(m.group("head")) + "性"
+    if word in SIGN_WORDS and it.value.score >= SIGN_RECHECK_SCORE:
+        return None
+    if word not in SIGN_WORDS and not _misread_qualitative(it):
+        return None  # another word that ends in 性 and parses (无反应性)
+    return m.group("tail") or ""
+
+
+def _sign_pick(likelihoods: dict[str, float]) -> str | None:
+    """阴性 when it explains the cell clearly best: at least SIGN_MIN_PER_CHAR per character, and SIGN_MARGIN per
+    character above 阳性 and 弱阳性; else None (the reading is kept). A cell the likelihood reads as 阳性 is not
+    taken: on a blurred or small photo the recogniser's likelihood leans to 阳 for a printed 阴 (on the real dev
+    photos every 阳性 it preferred for a garbled cell was a printed 阴性), and a false positive is the worst error
+    this service can make; such a cell stays unread and is named in the re-shoot request."""
+    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
+    if not ranked or ranked[0][1] != SIGN_TAKEN or ranked[0][0] < SIGN_MIN_PER_CHAR:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < SIGN_MARGIN:
+        return None
+    return ranked[0][1]
+
+
 class _EmptyCellLook:
     """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
@@ -770,6 +809,36 @@ class _EmptyCellLook:
         return [replace(t, text=new_text[id(t)], column=None) if id(t) in new_text else replace(t, column=None)
                 for t in tokens]
 
+    def read_sign_words(self, items: list[RowItem], likelihoods: Any) -> None:
+        """Result cells that hold a sign word the recogniser garbled ('胡性', '相性', '阿性（）' for 阴性) or read with a
+        low score: the cell is read against 阴性 / 阳性 / 弱阳性 by the recogniser's likelihood (CTC over its output
+        frames, one call for the page) and the word is taken only when it explains the cell clearly best
+        (``_sign_pick``); the row is then returned with review reason ``result_read_by_likelihood``. Otherwise the
+        reading stays as it was (a garbled sign word is not returned: the row is named as unread)."""
+        todo: list[tuple[RowItem, str]] = []
+        crops: list[np.ndarray] = []
+        for it in items:
+            tail = _sign_word_doubt(it)
+            if tail is None:
+                continue
+            x0, y0, x1, y1 = it.value.box
+            pad = 0.15 * (y1 - y0)
+            crop = self.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            if crop.shape[0] < 6 or crop.shape[1] < 6:
+                continue
+            todo.append((it, tail))
+            crops.append(crop)
+        if not crops:
+            return
+        scores = likelihoods(crops, [[w + tail for w in SIGN_WORDS] for _, tail in todo])
+        for (it, tail), ll in zip(todo, scores):
+            pick = _sign_pick({w[: -len(tail)] if tail else w: v for w, v in ll.items()})
+            if pick is None or pick + tail == it.value.text.strip():
+                continue
+            it.value = Cell(pick + tail, it.value.score, it.value.box)
+            it.parsed_value = parse_value(it.value.text)
+            it.value_from_likelihood = True
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -880,6 +949,7 @@ class LabReportParser:
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             lookers[pno] = looker
+            page_items: list[RowItem] = []
             for row in lay.rows:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:
@@ -888,19 +958,21 @@ class LabReportParser:
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
-                for it in row_items:
-                    if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
-                        continue  # 't' left over from an arrow: not a row
-                    if it.value is None and it.names and it.flag is None:
-                        looker.read_dash(it)  # a lone '-' or '+' the detector dropped
-                    if it.value is not None and _misread_qualitative(it):
-                        no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
-                    elif it.value is not None:
-                        items.append(it)
-                    elif any(ms for _, ms in it.names) or it.row_no is not None:
-                        no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
-                    if it.row_no is not None:
-                        row_numbers[pno].add(it.row_no)
+                page_items.extend(row_items)
+            looker.read_sign_words(page_items, self.engine.word_likelihoods)  # '胡性': 阴性 or 阳性? (one call)
+            for it in page_items:
+                if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
+                    continue  # 't' left over from an arrow: not a row
+                if it.value is None and it.names and it.flag is None:
+                    looker.read_dash(it)  # a lone '-' or '+' the detector dropped
+                if it.value is not None and _misread_qualitative(it):
+                    no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
+                elif it.value is not None:
+                    items.append(it)
+                elif any(ms for _, ms in it.names) or it.row_no is not None:
+                    no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
+                if it.row_no is not None:
+                    row_numbers[pno].add(it.row_no)
             if any(it.flag is not None and it.flag_code in ("NEG", "POS") for it in items) and \
                     not any(it.flag_code in ("H", "L", "HH", "LL") for it in items):
                 # the mark column speaks + and -: a row without a mark may hold a '-' the detector dropped
@@ -1162,6 +1234,7 @@ class LabReportParser:
             "needs_review": conf < self.options.review_threshold or one_char,
             "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
+                              (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
                               (["low_confidence"] if conf < self.options.review_threshold else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
@@ -1299,6 +1372,8 @@ class LabReportParser:
             review_reasons.append("censored_value")
         if it.value_from_shape:
             review_reasons.append("result_read_from_mark_shape")
+        if it.value_from_likelihood:
+            review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         if how == "structure":
