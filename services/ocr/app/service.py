@@ -21,8 +21,9 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, RowItem, Token, choose_indicator, han_chars, interpret, one_han, parse_row_all,
-                      parse_value, plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
+                      parse_row_all, parse_value, plus_minus_glyphs, same_direction, simplified, split_flag,
+                      ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -659,6 +660,42 @@ def _sign_pick(likelihoods: dict[str, float]) -> str | None:
     return ranked[0][1]
 
 
+WORD_MIN_PER_CHAR = -3.0  # a descriptive word read again: log-likelihood per character of the word taken
+WORD_MARGIN = 1.5  # per character, over every other word the test reports
+
+
+def _result_words(ind: Indicator) -> list[str]:
+    """The words a descriptive (kind text) test reports, normal or not (颜色: 黄色 … 黄绿色), in Chinese characters."""
+    return [w for w in dict.fromkeys([*ind.normal, *ind.findings]) if len(w) >= 2 and len(han_chars(w)) == len(w)]
+
+
+def _word_doubt(it: RowItem) -> list[str]:
+    """The words to read a result cell against: a descriptive result (no number, no grade) of a row whose name
+    reads as a test with word results, read with a score below SIGN_RECHECK_SCORE, that is none of that test's words
+    ('杨便', '竟绿色', '糊秋'); [] for any other row."""
+    pv = it.parsed_value
+    if it.value is None or it.value_from_shape or pv is None or pv.number is not None or pv.qualitative is not None \
+            or it.value.score >= SIGN_RECHECK_SCORE or not han_chars(it.value.text):
+        return []
+    best = max((m.score for _, ms in it.names for m in ms), default=0.0)
+    inds = {m.indicator.code: m.indicator for _, ms in it.names for m in ms if m.score >= best - 1e-9}
+    if not inds or any(ind.kind != "text" for ind in inds.values()):
+        return []
+    words = [w for ind in inds.values() for w in _result_words(ind)]
+    return [] if simplified(it.value.text.strip()) in words else list(dict.fromkeys(words))
+
+
+def _word_pick(likelihoods: dict[str, float]) -> str | None:
+    """The test's word that explains the cell clearly best: at least WORD_MIN_PER_CHAR per character and WORD_MARGIN
+    per character above every other; else None (the reading is kept)."""
+    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
+    if not ranked or ranked[0][0] < WORD_MIN_PER_CHAR:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < WORD_MARGIN:
+        return None
+    return ranked[0][1]
+
+
 class _EmptyCellLook:
     """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
@@ -839,6 +876,31 @@ class _EmptyCellLook:
             it.parsed_value = parse_value(it.value.text)
             it.value_from_likelihood = True
 
+    @staticmethod
+    def read_result_words(todo: list[tuple[RowItem, "_EmptyCellLook", list[str]]], likelihoods: Any) -> None:
+        """Descriptive results garbled on the page ('杨便' for 稀便, '竟绿色' for 黄绿色): each cell is read against the
+        words its test reports (the knowledge base's normal results and findings) by the recogniser's likelihood,
+        all in one call, and the word is taken only when it explains the cell clearly best (``_word_pick``); the row
+        then carries review reason ``result_read_by_likelihood``."""
+        cells: list[tuple[RowItem, list[str]]] = []
+        crops: list[np.ndarray] = []
+        for it, looker, words in todo:
+            x0, y0, x1, y1 = it.value.box
+            pad = 0.15 * (y1 - y0)
+            crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            if crop.shape[0] >= 6 and crop.shape[1] >= 6:
+                cells.append((it, words))
+                crops.append(crop)
+        if not crops:
+            return
+        for (it, words), ll in zip(cells, likelihoods(crops, [w for _, w in cells])):
+            pick = _word_pick(ll)
+            if pick is None:
+                continue
+            it.value = Cell(pick, it.value.score, it.value.box)
+            it.parsed_value = ParsedValue(None, pick)
+            it.value_from_likelihood = True
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -1016,6 +1078,9 @@ class LabReportParser:
         # (a garbled '尿白细胞酯梅', leukocyte esterase, must not take U-WBC from the '尿白细胞计数' row below it);
         # the rows come back in their printed order
         rows = [(pno, it) for pno, items in items_per_page for it in items]
+        # descriptive results garbled on the page, read against the words their tests report (one call)
+        _EmptyCellLook.read_result_words([(it, lookers[pno], words) for pno, it in rows
+                                          if (words := _word_doubt(it))], self.engine.word_likelihoods)
         built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
@@ -1389,7 +1454,7 @@ class LabReportParser:
         if pv.number is None and pv.qualitative is None:
             # a descriptive result: one of the words this test reports (黄色 for 颜色) confirms it
             word = simplified(it.value.text.strip())
-            known_word = any(norm == word for norm in ind.normal) or \
+            known_word = any(norm == word for norm in (*ind.normal, *ind.findings)) or \
                 any(norm and norm in word for norm in ind.normal if len(norm) >= 2)
             structure *= 1.0 if known_word else 0.9
         structure *= unit_fit

@@ -1205,3 +1205,25 @@ def test_only_a_clearly_best_negative_is_taken_from_the_sign_word_likelihoods():
     assert _sign_pick({"阴性": -4.0, "阳性": -1.0, "弱阳性": -8.0}) is None  # a positive is never taken
     assert _sign_pick({"阴性": -2.0, "阳性": -3.0, "弱阳性": -8.0}) is None  # no clear margin
     assert _sign_pick({"阴性": -7.0, "阳性": -12.0, "弱阳性": -12.0}) is None  # explains the cell badly
+
+
+def test_a_garbled_descriptive_result_is_read_against_the_words_its_test_reports(parser, _cjk_font):
+    """A small stool sheet: 稀便 read as '杨便' and 黄绿色 as '竟绿色' (returned as wrong words). The cells are read
+    against the words the knowledge base lists for 性状 and 颜色 (normal results and findings); the printed words
+    explain them clearly best and come back, with the review reason that says how they were read. A word the
+    test does not list (微黄色), read alike, stays as read: no listed word explains it."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考值", 440, 120, None),
+             ("性状", 40, 170, None), ("稀便", 300, 170, "杨便"), ("软便", 440, 170, None),
+             ("颜色", 40, 210, None), ("黄绿色", 300, 210, "竟绿色"), ("黄色", 440, 210, None),
+             ("粪便隐血", 40, 250, None), ("阴性", 300, 250, None), ("阴性", 440, 250, None),
+             ("虫卵", 40, 290, None), ("未见", 300, 290, None), ("未见", 440, 290, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 340)))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert (by["ST-CHAR"]["value_text"], by["ST-COL"]["value_text"]) == ("稀便", "黄绿色")
+    assert "result_read_by_likelihood" in by["ST-CHAR"]["review_reasons"]
+    assert "result_read_by_likelihood" not in by["ST-OB"]["review_reasons"]
+
+    cells[7] = ("微黄色", 300, 210, "微黄色")
+    out = parser._assemble(*_drawn_page(cells, (760, 340)))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["ST-COL"]["value_text"] == "微黄色" and "result_read_by_likelihood" not in by["ST-COL"]["review_reasons"]
