@@ -65,11 +65,13 @@ class Indicator(Model):
     ref_source: str | None = None
     critical: Range | None = None
     normal: tuple[str, ...] = ()
+    # other words a sheet prints as this test's result (kind text: 稀便, 黄绿色, 微浑); not normal, and no scale
+    findings: tuple[str, ...] = ()
     scale: tuple[str, ...] = ()
     # HbA1c: IFCC mmol/mol → NGSP % master equation (not a plain factor)
     ifcc_mmol_mol: LinearConversion | None = None
 
-    @field_validator("aliases", "misreadings", "normal", "scale", mode="before")
+    @field_validator("aliases", "misreadings", "normal", "findings", "scale", mode="before")
     @classmethod
     def _strings(cls, v: Any) -> Any:
         return tuple(str(x) for x in v) if v is not None else ()

@@ -192,6 +192,7 @@ class RowItem:
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
     value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
+    value_from_likelihood: bool = False  # a garbled sign word read again against 阴性/阳性/弱阳性 (CTC likelihood)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",

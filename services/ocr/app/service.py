@@ -21,8 +21,9 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, RowItem, Token, choose_indicator, han_chars, interpret, one_han, parse_row_all,
-                      parse_value, plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
+                      parse_row_all, parse_value, plus_minus_glyphs, same_direction, simplified, split_flag,
+                      ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -620,6 +621,81 @@ def _round(x: float | None, decimals: int) -> float | None:
     return float(round(x, max(decimals, 0) + 2))
 
 
+SIGN_WORDS = ("阴性", "阳性", "弱阳性")  # the words whose one character decides the finding
+SIGN_TAKEN = "阴性"  # the only one taken from the likelihood: blur fills 阴's 月 into 阳's 日, never the other way
+SIGN_MIN_PER_CHAR = -6.0  # log-likelihood per character of the word taken
+SIGN_MARGIN = 1.5  # per character, over every other sign word
+SIGN_RECHECK_SCORE = 0.9  # a sign word read with a lower recognition score than this is read again
+_SIGN_CELL = re.compile(r"(?P<head>[\u4e00-\u9fff]{1,2})性(?P<tail>[(（][^()（）]{0,2}[)）])?")
+
+
+def _sign_word_doubt(it: RowItem) -> str | None:
+    """The bracketed tail ('(-)', '（）', '') of a result cell to read again against the sign words: a cell shaped
+    like one ('X性', 'X性(…)') that is none of them (the recogniser lost the deciding character), or one of them
+    read with a recognition score below SIGN_RECHECK_SCORE; None for any other cell."""
+    if it.value is None or it.value_from_shape:
+        return None
+    m = _SIGN_CELL.fullmatch(it.value.text.strip())
+    if m is None:
+        return None
+    word = simplified(m.group("head")) + "性"
+    if word in SIGN_WORDS and it.value.score >= SIGN_RECHECK_SCORE:
+        return None
+    if word not in SIGN_WORDS and not _misread_qualitative(it):
+        return None  # another word that ends in 性 and parses (无反应性)
+    return m.group("tail") or ""
+
+
+def _sign_pick(likelihoods: dict[str, float]) -> str | None:
+    """阴性 when it explains the cell clearly best: at least SIGN_MIN_PER_CHAR per character, and SIGN_MARGIN per
+    character above 阳性 and 弱阳性; else None (the reading is kept). A cell the likelihood reads as 阳性 is not
+    taken: on a blurred or small photo the recogniser's likelihood leans to 阳 for a printed 阴 (on the real dev
+    photos every 阳性 it preferred for a garbled cell was a printed 阴性), and a false positive is the worst error
+    this service can make; such a cell stays unread and is named in the re-shoot request."""
+    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
+    if not ranked or ranked[0][1] != SIGN_TAKEN or ranked[0][0] < SIGN_MIN_PER_CHAR:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < SIGN_MARGIN:
+        return None
+    return ranked[0][1]
+
+
+WORD_MIN_PER_CHAR = -3.0  # a descriptive word read again: log-likelihood per character of the word taken
+WORD_MARGIN = 1.5  # per character, over every other word the test reports
+
+
+def _result_words(ind: Indicator) -> list[str]:
+    """The words a descriptive (kind text) test reports, normal or not (颜色: 黄色 … 黄绿色), in Chinese characters."""
+    return [w for w in dict.fromkeys([*ind.normal, *ind.findings]) if len(w) >= 2 and len(han_chars(w)) == len(w)]
+
+
+def _word_doubt(it: RowItem) -> list[str]:
+    """The words to read a result cell against: a descriptive result (no number, no grade) of a row whose name
+    reads as a test with word results, read with a score below SIGN_RECHECK_SCORE, that is none of that test's words
+    ('杨便', '竟绿色', '糊秋'); [] for any other row."""
+    pv = it.parsed_value
+    if it.value is None or it.value_from_shape or pv is None or pv.number is not None or pv.qualitative is not None \
+            or it.value.score >= SIGN_RECHECK_SCORE or not han_chars(it.value.text):
+        return []
+    best = max((m.score for _, ms in it.names for m in ms), default=0.0)
+    inds = {m.indicator.code: m.indicator for _, ms in it.names for m in ms if m.score >= best - 1e-9}
+    if not inds or any(ind.kind != "text" for ind in inds.values()):
+        return []
+    words = [w for ind in inds.values() for w in _result_words(ind)]
+    return [] if simplified(it.value.text.strip()) in words else list(dict.fromkeys(words))
+
+
+def _word_pick(likelihoods: dict[str, float]) -> str | None:
+    """The test's word that explains the cell clearly best: at least WORD_MIN_PER_CHAR per character and WORD_MARGIN
+    per character above every other; else None (the reading is kept)."""
+    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
+    if not ranked or ranked[0][0] < WORD_MIN_PER_CHAR:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < WORD_MARGIN:
+        return None
+    return ranked[0][1]
+
+
 class _EmptyCellLook:
     """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
@@ -770,6 +846,61 @@ class _EmptyCellLook:
         return [replace(t, text=new_text[id(t)], column=None) if id(t) in new_text else replace(t, column=None)
                 for t in tokens]
 
+    def read_sign_words(self, items: list[RowItem], likelihoods: Any) -> None:
+        """Result cells that hold a sign word the recogniser garbled ('胡性', '相性', '阿性（）' for 阴性) or read with a
+        low score: the cell is read against 阴性 / 阳性 / 弱阳性 by the recogniser's likelihood (CTC over its output
+        frames, one call for the page) and the word is taken only when it explains the cell clearly best
+        (``_sign_pick``); the row is then returned with review reason ``result_read_by_likelihood``. Otherwise the
+        reading stays as it was (a garbled sign word is not returned: the row is named as unread)."""
+        todo: list[tuple[RowItem, str]] = []
+        crops: list[np.ndarray] = []
+        for it in items:
+            tail = _sign_word_doubt(it)
+            if tail is None:
+                continue
+            x0, y0, x1, y1 = it.value.box
+            pad = 0.15 * (y1 - y0)
+            crop = self.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            if crop.shape[0] < 6 or crop.shape[1] < 6:
+                continue
+            todo.append((it, tail))
+            crops.append(crop)
+        if not crops:
+            return
+        scores = likelihoods(crops, [[w + tail for w in SIGN_WORDS] for _, tail in todo])
+        for (it, tail), ll in zip(todo, scores):
+            pick = _sign_pick({w[: -len(tail)] if tail else w: v for w, v in ll.items()})
+            if pick is None or pick + tail == it.value.text.strip():
+                continue
+            it.value = Cell(pick + tail, it.value.score, it.value.box)
+            it.parsed_value = parse_value(it.value.text)
+            it.value_from_likelihood = True
+
+    @staticmethod
+    def read_result_words(todo: list[tuple[RowItem, "_EmptyCellLook", list[str]]], likelihoods: Any) -> None:
+        """Descriptive results garbled on the page ('杨便' for 稀便, '竟绿色' for 黄绿色): each cell is read against the
+        words its test reports (the knowledge base's normal results and findings) by the recogniser's likelihood,
+        all in one call, and the word is taken only when it explains the cell clearly best (``_word_pick``); the row
+        then carries review reason ``result_read_by_likelihood``."""
+        cells: list[tuple[RowItem, list[str]]] = []
+        crops: list[np.ndarray] = []
+        for it, looker, words in todo:
+            x0, y0, x1, y1 = it.value.box
+            pad = 0.15 * (y1 - y0)
+            crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+            if crop.shape[0] >= 6 and crop.shape[1] >= 6:
+                cells.append((it, words))
+                crops.append(crop)
+        if not crops:
+            return
+        for (it, words), ll in zip(cells, likelihoods(crops, [w for _, w in cells])):
+            pick = _word_pick(ll)
+            if pick is None:
+                continue
+            it.value = Cell(pick, it.value.score, it.value.box)
+            it.parsed_value = ParsedValue(None, pick)
+            it.value_from_likelihood = True
+
     def read_dash(self, it: RowItem) -> None:
         name = it.names[-1][0].box
         right = it.range or it.unit
@@ -880,6 +1011,7 @@ class LabReportParser:
             items: list[RowItem] = []
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             lookers[pno] = looker
+            page_items: list[RowItem] = []
             for row in lay.rows:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:
@@ -888,19 +1020,21 @@ class LabReportParser:
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
-                for it in row_items:
-                    if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
-                        continue  # 't' left over from an arrow: not a row
-                    if it.value is None and it.names and it.flag is None:
-                        looker.read_dash(it)  # a lone '-' or '+' the detector dropped
-                    if it.value is not None and _misread_qualitative(it):
-                        no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
-                    elif it.value is not None:
-                        items.append(it)
-                    elif any(ms for _, ms in it.names) or it.row_no is not None:
-                        no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
-                    if it.row_no is not None:
-                        row_numbers[pno].add(it.row_no)
+                page_items.extend(row_items)
+            looker.read_sign_words(page_items, self.engine.word_likelihoods)  # '胡性': 阴性 or 阳性? (one call)
+            for it in page_items:
+                if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
+                    continue  # 't' left over from an arrow: not a row
+                if it.value is None and it.names and it.flag is None:
+                    looker.read_dash(it)  # a lone '-' or '+' the detector dropped
+                if it.value is not None and _misread_qualitative(it):
+                    no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
+                elif it.value is not None:
+                    items.append(it)
+                elif any(ms for _, ms in it.names) or it.row_no is not None:
+                    no_value.append((pno, it))  # a known name (or a numbered row) whose result was not read
+                if it.row_no is not None:
+                    row_numbers[pno].add(it.row_no)
             if any(it.flag is not None and it.flag_code in ("NEG", "POS") for it in items) and \
                     not any(it.flag_code in ("H", "L", "HH", "LL") for it in items):
                 # the mark column speaks + and -: a row without a mark may hold a '-' the detector dropped
@@ -944,6 +1078,9 @@ class LabReportParser:
         # (a garbled '尿白细胞酯梅', leukocyte esterase, must not take U-WBC from the '尿白细胞计数' row below it);
         # the rows come back in their printed order
         rows = [(pno, it) for pno, items in items_per_page for it in items]
+        # descriptive results garbled on the page, read against the words their tests report (one call)
+        _EmptyCellLook.read_result_words([(it, lookers[pno], words) for pno, it in rows
+                                          if (words := _word_doubt(it))], self.engine.word_likelihoods)
         built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
@@ -1162,6 +1299,7 @@ class LabReportParser:
             "needs_review": conf < self.options.review_threshold or one_char,
             "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
+                              (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
                               (["low_confidence"] if conf < self.options.review_threshold else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
@@ -1299,6 +1437,8 @@ class LabReportParser:
             review_reasons.append("censored_value")
         if it.value_from_shape:
             review_reasons.append("result_read_from_mark_shape")
+        if it.value_from_likelihood:
+            review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         if how == "structure":
@@ -1314,7 +1454,7 @@ class LabReportParser:
         if pv.number is None and pv.qualitative is None:
             # a descriptive result: one of the words this test reports (黄色 for 颜色) confirms it
             word = simplified(it.value.text.strip())
-            known_word = any(norm == word for norm in ind.normal) or \
+            known_word = any(norm == word for norm in (*ind.normal, *ind.findings)) or \
                 any(norm and norm in word for norm in ind.normal if len(norm) >= 2)
             structure *= 1.0 if known_word else 0.9
         structure *= unit_fit

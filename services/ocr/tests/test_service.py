@@ -1146,3 +1146,84 @@ def test_a_pad_number_with_its_grade_keeps_both(parser):
         (500.0, "3+", "500 +++", "POS")
     assert (by["U-BLD"]["value"], by["U-BLD"]["qualitative"], by["U-BLD"]["flag"]) == (200.0, "3+", "POS")
     assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
+
+
+def _drawn_page(cells, size):
+    """Draws ``cells`` (text, x, y, what the recogniser read or None) on a clean page of ``size`` and returns the page
+    and its OCR lines: a cell read as something else carries the score 0.6, the others 0.99."""
+    from PIL import Image, ImageDraw
+
+    from app.geometry import GeometryResult
+    from app.inference import PageOcr, TextLine
+    from synth.generate import available_fonts, font
+
+    f = font(available_fonts()[0], 22)
+    img = Image.new("RGB", size, (250, 250, 248))
+    dr = ImageDraw.Draw(img)
+    lines = []
+    for text, x, y, read in cells:
+        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
+        w = dr.textlength(text, font=f)
+        lines.append(TextLine(read or text, 0.6 if read else 0.99,
+                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
+    return [PageOcr(lines, False)], [GeometryResult(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), None, 0, 0)]
+
+
+def test_a_garbled_negative_is_read_against_the_sign_words_and_comes_back(parser, _cjk_font):
+    """A small or re-photographed stool/urine sheet: the recogniser garbled the 阴 of 阴性 ('開性', '附性'), so the row
+    was not returned. The cell is read against 阴性/阳性/弱阳性 by the recogniser's likelihood; 阴性 explains it
+    clearly best, so the row comes back NEG, with the review reason that says how it was read."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考值", 440, 120, None),
+             ("尿蛋白", 40, 170, "尿蛋白"), ("阴性", 300, 170, "開性"), ("阴性", 440, 170, None),
+             ("尿糖", 40, 210, None), ("阴性", 300, 210, None), ("阴性", 440, 210, None),
+             ("尿酮体", 40, 250, None), ("阴性(-)", 300, 250, "附性(-)"), ("阴性", 440, 250, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 300)))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert {c: (i["value_text"], i["flag"]) for c, i in by.items()} == \
+        {"U-PRO": ("阴性", "NEG"), "U-GLU": ("阴性", "NEG"), "U-KET": ("阴性(-)", "NEG")}
+    assert "result_read_by_likelihood" in by["U-PRO"]["review_reasons"]
+    assert by["U-PRO"]["value_printed"] == "阴性"  # the word taken; the page's reading is gone
+    assert "result_read_by_likelihood" not in by["U-GLU"]["review_reasons"]
+
+
+def test_a_garbled_positive_is_never_guessed_from_the_likelihood(parser, _cjk_font):
+    """The same with a printed 阳性 garbled into '開性': the likelihood prefers 阳性, but a positive is never taken from
+    it (on small photos it leans to 阳 for a printed 阴); the row stays unread and is named in the re-shoot request."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考值", 440, 120, None),
+             ("尿蛋白", 40, 170, None), ("阳性", 300, 170, "開性"), ("阴性", 440, 170, None),
+             ("尿糖", 40, 210, None), ("阴性", 300, 210, None), ("阴性", 440, 210, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 260)))
+    assert {i["code"] for i in out["indicators"]} == {"U-GLU"}
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿蛋白"]
+
+
+def test_only_a_clearly_best_negative_is_taken_from_the_sign_word_likelihoods():
+    from app.service import _sign_pick
+
+    assert _sign_pick({"阴性": -1.0, "阳性": -4.0, "弱阳性": -8.0}) == "阴性"
+    assert _sign_pick({"阴性": -4.0, "阳性": -1.0, "弱阳性": -8.0}) is None  # a positive is never taken
+    assert _sign_pick({"阴性": -2.0, "阳性": -3.0, "弱阳性": -8.0}) is None  # no clear margin
+    assert _sign_pick({"阴性": -7.0, "阳性": -12.0, "弱阳性": -12.0}) is None  # explains the cell badly
+
+
+def test_a_garbled_descriptive_result_is_read_against_the_words_its_test_reports(parser, _cjk_font):
+    """A small stool sheet: 稀便 read as '杨便' and 黄绿色 as '竟绿色' (returned as wrong words). The cells are read
+    against the words the knowledge base lists for 性状 and 颜色 (normal results and findings); the printed words
+    explain them clearly best and come back, with the review reason that says how they were read. A word the
+    test does not list (微黄色), read alike, stays as read: no listed word explains it."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考值", 440, 120, None),
+             ("性状", 40, 170, None), ("稀便", 300, 170, "杨便"), ("软便", 440, 170, None),
+             ("颜色", 40, 210, None), ("黄绿色", 300, 210, "竟绿色"), ("黄色", 440, 210, None),
+             ("粪便隐血", 40, 250, None), ("阴性", 300, 250, None), ("阴性", 440, 250, None),
+             ("虫卵", 40, 290, None), ("未见", 300, 290, None), ("未见", 440, 290, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 340)))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert (by["ST-CHAR"]["value_text"], by["ST-COL"]["value_text"]) == ("稀便", "黄绿色")
+    assert "result_read_by_likelihood" in by["ST-CHAR"]["review_reasons"]
+    assert "result_read_by_likelihood" not in by["ST-OB"]["review_reasons"]
+
+    cells[7] = ("微黄色", 300, 210, "微黄色")
+    out = parser._assemble(*_drawn_page(cells, (760, 340)))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["ST-COL"]["value_text"] == "微黄色" and "result_read_by_likelihood" not in by["ST-COL"]["review_reasons"]
