@@ -22,7 +22,7 @@ from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, RowItem, Token, choose_indicator, han_chars, interpret, one_han, parse_row_all,
-                      parse_value, plus_minus_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+                      parse_value, result_glyphs, same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -482,12 +482,15 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
     """'162.821' for '162.82↑': an up arrow printed right after the result, read as a trailing '1'. Taken as the
     arrow only where the sheet shows it: the page's other results all print one number of decimals d (at least
     ``min_others`` of them), this one has d+1 ending in '1', no mark was read beside it, and without the '1' it
-    lies above the printed range (as the arrow says). Returns the rows put right."""
+    lies above the printed range (as the arrow says). Returns the rows put right. Whole numbers do not count
+    against the sheet's format: a result printed without decimals (145 g/L) says nothing about how the others are
+    printed, and on a small or recompressed photo a code label or a unit scrap read as a number ('602' for 'EO#',
+    a lone '4' for '%') would otherwise hide it."""
     nums = [it for it in items if it.value is not None and it.parsed_value is not None
             and it.parsed_value.number is not None and it.parsed_value.comparator is None]
     glued = [re.fullmatch(r"(\d+\.(\d+))1", it.value.text.strip()) for it in nums]
-    plain = {_decimals(it.value.text) for it, m in zip(nums, glued) if m is None}
-    n_plain = sum(1 for m in glued if m is None)
+    plain = {_decimals(it.value.text) for it, m in zip(nums, glued) if m is None} - {0}
+    n_plain = sum(1 for it, m in zip(nums, glued) if m is None and _decimals(it.value.text))
     if len(plain) != 1 or n_plain < min_others:
         return []
     d = plain.pop()
@@ -604,7 +607,7 @@ def _value_text(it: RowItem, pv: Any) -> str:
     sheet printed."""
     t = it.value.text
     if pv.qualitative is not None:
-        return plus_minus_glyphs(simplified(t))
+        return result_glyphs(simplified(t))
     return t if pv.number is not None else simplified(t)
 
 

@@ -1125,6 +1125,15 @@ def test_an_arrow_read_as_a_trailing_one_on_a_sheet_with_fixed_decimals(parser):
     assert by["PLT"]["value_text"] == "85.001"
 
 
+def test_whole_numbers_do_not_hide_a_sheet_with_fixed_decimals(parser):
+    """On a small recompressed photo a scrap is read as a whole number (a code label as '602', '%' as '4'): it
+    says nothing about how the sheet prints its results, which still have two decimals each, so '162.821' is
+    still '162.82↑'."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="6")))
+          ["indicators"]}
+    assert (by["HGB"]["value_text"], by["HGB"]["flag"]) == ("162.82", "H")
+
+
 def test_a_trailing_one_is_a_digit_where_the_sheet_prints_mixed_decimals(parser):
     """With results printed to 1 and 2 decimals the sheet gives no reason to doubt the '1'."""
     by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="5.4")))
