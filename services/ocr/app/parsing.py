@@ -208,6 +208,8 @@ class RowItem:
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
     value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
+    bare_range: Cell | None = None  # a lone number under the range header: a one-sided range ('<25') whose thin
+    # comparator the detector left out of its box (see service.comparator_lost_in_range_column)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -674,6 +676,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 pr = parse_range(cell.text)
                 if pr is not None:
                     cur.range, cur.parsed_range = cell, pr
+                elif cur.bare_range is None and re.fullmatch(NUM, cell.text.strip()):
+                    cur.bare_range = cell
             continue
         if kind == "range":
             if cur.value is None and col not in ("range",):

@@ -21,8 +21,9 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, RowItem, Token, choose_indicator, han_chars, interpret, one_han, parse_row_all,
-                      parse_value, result_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
+                      parse_range, parse_row_all, parse_value, result_glyphs, same_direction, simplified, split_flag,
+                      ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -507,6 +508,33 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
     return fixed
 
 
+def comparator_lost_in_range_column(items: list[RowItem], min_others: int = 2) -> list[RowItem]:
+    """'25' under the range header where the sheet prints '<25': on a small or recompressed photo the thin '<'
+    fades below the detector's threshold and is left outside the box. A lone number is no range; it is read as
+    one-sided, with the comparator the page's other ranges print, where those are mostly one-sided upper limits
+    (at least ``min_others``, more than the two-sided ranges); a '0' stays what it is. Returns the rows given a
+    range."""
+    bare = [it for it in items if it.range is None and it.bare_range is not None
+            and (parse_value(it.bare_range.text) or ParsedValue(None, "")).number]  # not '0': 'none expected
+    if not bare:
+        return []
+    ranges = [it.parsed_range for it in items if it.parsed_range is not None and it.parsed_range.qualitative is None]
+    upper = [pr.text.strip()[0] for pr in ranges if pr.low is None and pr.high is not None
+             and pr.text.strip()[:1] in ("<", "≤")]
+    two_sided = sum(1 for pr in ranges if pr.low is not None and pr.high is not None)
+    if len(upper) < min_others or len(upper) <= two_sided:
+        return []
+    cmp = max(("<", "≤"), key=upper.count)
+    fixed = []
+    for it in bare:
+        pr = parse_range(cmp + it.bare_range.text.strip())
+        if pr is not None:
+            it.range, it.parsed_range = Cell(cmp + it.bare_range.text.strip(), it.bare_range.score,
+                                             it.bare_range.box), pr
+            fixed.append(it)
+    return fixed
+
+
 def _stray_letter(it: RowItem) -> bool:
     """A 'name' that is one letter ('t', 'f'): an arrow the recogniser misread, not an indicator."""
     return bool(it.names) and all(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) <= 1 for c, _ in it.names) \
@@ -910,6 +938,7 @@ class LabReportParser:
                 for it in items:
                     if it.flag is None:
                         looker.read_flag_mark(it)
+            comparator_lost_in_range_column(items)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,

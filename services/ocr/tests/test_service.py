@@ -1155,3 +1155,33 @@ def test_a_pad_number_with_its_grade_keeps_both(parser):
         (500.0, "3+", "500 +++", "POS")
     assert (by["U-BLD"]["value"], by["U-BLD"]["qualitative"], by["U-BLD"]["flag"]) == (200.0, "3+", "POS")
     assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
+
+
+def _one_sided_sheet(ranges):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, (name, val) in enumerate([("抗心磷脂抗体IgA", "1.43"), ("抗心磷脂抗体IgM", "13.00"),
+                                     ("抗心磷脂抗体IgG", "2.03"), ("抗核小体抗体", "0.77")]):
+        cells += [(name, 40, 200, 170 + 40 * k), (val, 300, 350, 170 + 40 * k), (ranges[k], 420, 460, 170 + 40 * k)]
+    return cells
+
+
+def test_a_comparator_the_detector_left_out_is_the_one_its_column_prints(parser):
+    """A web copy of an antibody sheet: the thin '<' of '<12' faded and the detector's box began at the digits, so
+    two rows' ranges read as bare numbers ('12', '1.0') and their flags were lost. The column's other ranges are
+    one-sided ('<12', '<77'): a lone number under the range header is read the same way."""
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["12", "<12", "<77", "1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] == "<12" and by["抗心磷脂抗体IgA"]["flag"] == "N"
+    assert by["抗心磷脂抗体IgM"]["flag"] == "H"
+    assert by["抗核小体抗体"]["range_printed"] == "<1.0" and by["抗核小体抗体"]["flag"] == "N"
+
+
+def test_a_bare_number_stays_unread_where_the_column_prints_two_sided_ranges(parser):
+    """Where the column's ranges are two-sided ('0.5-5', '3-10'), a lone number is a range half lost, not a
+    faded '<'; and a printed '0' ('none expected') is never made '<0'."""
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["12", "0.5-5", "3-10", "<1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["0", "<12", "<77", "<1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
