@@ -146,9 +146,11 @@ def parse_value(text: str) -> ParsedValue | None:
 
 def split_flag(text: str) -> tuple[str, str | None]:
     """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is one of the shared vocabulary (L/H/LL/HH/ABN) or None.
-    A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
+    A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown; so is
+    one after a second decimal point ('500.5.1': no number has two, the arrow's foot read as the point)."""
     t = unicodedata.normalize("NFKC", text).strip()
     m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t) or \
+        re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\.[1lI|]$", t) or \
         re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\s+[5sS%]$", t)  # '43.2 5': a '%' read as 5 after a decimal
     if m:
         return m.group(1), None
@@ -657,6 +659,13 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if kind == "value_or_range":
             kind = "range" if cur.value is not None or col == "range" else "value"
+        if kind == "value" and cur.value is not None and cur.value.text.strip() in ("1", "l", "I", "|") \
+                and cur.flag is None and cur.range is None and cur.unit is None and col != "range" \
+                and cur.value.box[2] <= cell.box[0]:
+            # '中性粒细胞百分比 1 47.8 50.0-70.0': a mark printed before the result (a flag column: L, H, ↑, ↓) whose
+            # letter or arrow head a small or recompressed photo lost, read as '1'; the number after it is the result
+            # (direction lost: the printed range decides the flag)
+            cur.value = cur.parsed_value = None
         if kind in ("value", "qual"):
             if cur.value is None and col != "range":
                 rest, fl = split_flag(cell.text)

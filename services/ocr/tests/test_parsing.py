@@ -56,6 +56,7 @@ def test_non_values():
 @pytest.mark.parametrize("text,rest,flag", [
     ("112↓", "112", "L"), ("15.2 ↑", "15.2", "H"), ("↑15.2", "15.2", "H"), ("30.1↑↑", "30.1", "HH"),
     ("7.9 H", "7.9", "H"), ("2.1L", "2.1", "L"), ("6.52", "6.52", None), ("11.7 1", "11.7", None),
+    ("500.5.1", "500.5", None),  # '500.5↑' on a recompressed photo: the arrow's foot read as a second point
 ])
 def test_split_flag(text, rest, flag):
     assert split_flag(text) == (rest, flag)
@@ -350,3 +351,16 @@ def test_an_arrow_read_as_t_before_a_glued_range_and_unit_is_not_a_row(kb):
     items = parse_row(kb, row)
     assert len(items) == 1
     assert (items[0].value.text, items[0].range.text, items[0].unit.text) == ("29.46", "0-7.00", "个/ul")
+
+
+def test_a_mark_before_the_result_read_as_one_is_not_the_result(kb):
+    """'中性粒细胞百分比 L 47.8 50.0-70.0' (a flag column before the result) as a web copy: the 'L' came back as '1',
+    which took the result's place and 47.8 was dropped. The number after it is the result; the range flags it."""
+    row = [Token("中性粒细胞百分比", 0.9, (40, 0, 200, 20), "name"), Token("1", 0.66, (300, 0, 310, 20), "value"),
+           Token("47.8", 0.9, (330, 0, 370, 20), "value"), Token("50.0-70.0", 0.99, (440, 0, 530, 20), "range")]
+    (it,) = parse_row(kb, row)
+    assert (it.value.text, it.range.text, it.flag) == ("47.8", "50.0-70.0", None)
+    # a result '1' with its range after it stays the result
+    (it,) = parse_row(kb, [Token("尿酮体", 0.9, (40, 0, 110, 20), "name"), Token("1", 0.9, (300, 0, 310, 20), "value"),
+                           Token("0-5", 0.99, (440, 0, 480, 20), "range")])
+    assert it.value.text == "1"
