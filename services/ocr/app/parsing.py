@@ -29,6 +29,10 @@ def parse_range(text: str) -> ParsedRange | None:
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
     pr = _parse_range(text)
+    if pr is None and re.match(r"^[1lI|tf↑↓]\s*[<>≤≥]\s*\d", t):
+        # '1<8' is '↑ <8': an arrow printed before a one-sided range, its head lost on a small or recompressed
+        # photo and read as '1' or 't' (a range never starts with a digit before its comparator)
+        return _parse_range(t[1:])
     if pr is None and re.match(r"^[1lI|↑]\s*\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d", t):
         # '13-8' is '↑ 3-8' with the arrow read as '1' (a range never runs downwards)
         alt = _parse_range(t[1:])
@@ -72,6 +76,7 @@ class ParsedValue:
 # A printed '+' / '-' mark the recogniser returned as the CJK characters 十 (ten) / 一 (one): '十' → '+', '一' → '-',
 # '十一' / '+一' → '+-'. Only for cells made of nothing else (a result is never the word 一 or 十).
 _PM_GLYPHS = re.compile(r"[十+一\-]{1,4}")
+_SIGN_GLYPHS = str.maketrans({"−": "-", "–": "-", "—": "-", "一": "-", "十": "+"})
 
 
 def plus_minus_glyphs(text: str) -> str:
@@ -80,6 +85,14 @@ def plus_minus_glyphs(text: str) -> str:
     if _PM_GLYPHS.fullmatch(t) and ("十" in t or "一" in t):
         return t.replace("十", "+").replace("一", "-")
     return text
+
+
+def result_glyphs(text: str) -> str:
+    """A qualitative result as the sheet printed it, from the glyphs the recogniser returns on a blurred or
+    recompressed photo: '十一' → '+-' (plus_minus_glyphs), '1(−)' → '1(-)', 'I+' → '1+'."""
+    t = plus_minus_glyphs(text)
+    t = re.sub(r"[(（]\s*([-+±−–—一十]{1,4})\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
+    return re.sub(r"^\s*[Iil|](?=\+\s*$)", "1", t)
 
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -113,11 +126,14 @@ def parse_value(text: str) -> ParsedValue | None:
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
     q = plus_minus_glyphs(norm_text(simplified(raw)))
+    q = re.sub(r"^[Iil|](?=\+$)", "1", q)  # '1+' with its thin '1' read as 'I', 'l' or '|' (as inside numbers)
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
-    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±]{1,4}|阴性|阳性)\s*[)）]", t)
-    if m:  # '66(+)', '3(-)': a number with its qualitative reading
-        return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(m.group(2)))
+    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±−–—一十]{1,4}|阴性|阳性)\s*[)）]", t)
+    if m:  # '66(+)', '3(-)': a number with its qualitative reading (the minus also as '−', '–', '一' on a blurred
+        # or recompressed photo, the plus as '十')
+        sign = m.group(2).translate(_SIGN_GLYPHS)
+        return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(sign))
     nk = unicodedata.normalize("NFKC", raw)
     m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk)
     if m:  # '500 +++', '3+ 500': a test-strip pad's number with its grade
@@ -130,9 +146,11 @@ def parse_value(text: str) -> ParsedValue | None:
 
 def split_flag(text: str) -> tuple[str, str | None]:
     """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is one of the shared vocabulary (L/H/LL/HH/ABN) or None.
-    A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown."""
+    A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown; so is
+    one after a second decimal point ('500.5.1': no number has two, the arrow's foot read as the point)."""
     t = unicodedata.normalize("NFKC", text).strip()
     m = re.match(r"^([<>≤≥]?=?[-+]?\d+(?:\.\d+)?)\s+[1lI|]$", t) or \
+        re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\.[1lI|]$", t) or \
         re.match(r"^([<>≤≥]?=?[-+]?\d+\.\d+)\s+[5sS%]$", t)  # '43.2 5': a '%' read as 5 after a decimal
     if m:
         return m.group(1), None
@@ -193,6 +211,8 @@ class RowItem:
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
     value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
     value_from_likelihood: bool = False  # a garbled sign word read again against 阴性/阳性/弱阳性 (CTC likelihood)
+    bare_range: Cell | None = None  # a lone number under the range header: a one-sided range ('<25') whose thin
+    # comparator the detector left out of its box (see service.comparator_lost_in_range_column)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -447,6 +467,7 @@ def _split_lead(tok: Token) -> list[Token]:
     return [tok]
 
 
+_LOST_ARROW = {"t", "f", "l", "I", "|"}  # what the recogniser returns for an arrow whose head it cannot see
 _MISREAD_MARK_UNIT = re.compile(r"^[1tfIlT|\[]\s*(\S.*)$")
 _DASH_GLYPH = re.compile(r"^[-~～一—–－]+$")
 _LEADS_WITH_DASH = re.compile(r"^[-~～一—–－]+\s*\d")
@@ -585,6 +606,13 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             # a one-character name misread as a result word (氯 read as 無, 'none') right before its result (not a
             # '-' read as '一' before a name)
             kind = "name"
+        if kind == "name" and cell.text.strip() in _LOST_ARROW and cur is not None and cur.value is not None \
+                and cur.flag is None and cur.range is None and cur.unit is None and idx + 1 < len(pieces) \
+                and pieces[idx + 1][0] in ("range", "unit", "value_or_range"):
+            # '29.46 t 0-7.00': an arrow between the result and its range, its head lost on a small or recompressed
+            # photo (read as 't'); not a row of its own ('T' is 体温) that would take the range away. Its direction
+            # is lost: the printed range decides the flag
+            continue
         if kind == "name":
             matches = kb.match_name(cell.text)
             if not matches or matches[0].score < 0.6:
@@ -632,6 +660,13 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if kind == "value_or_range":
             kind = "range" if cur.value is not None or col == "range" else "value"
+        if kind == "value" and cur.value is not None and cur.value.text.strip() in ("1", "l", "I", "|") \
+                and cur.flag is None and cur.range is None and cur.unit is None and col != "range" \
+                and cur.value.box[2] <= cell.box[0]:
+            # '中性粒细胞百分比 1 47.8 50.0-70.0': a mark printed before the result (a flag column: L, H, ↑, ↓) whose
+            # letter or arrow head a small or recompressed photo lost, read as '1'; the number after it is the result
+            # (direction lost: the printed range decides the flag)
+            cur.value = cur.parsed_value = None
         if kind in ("value", "qual"):
             if cur.value is None and col != "range":
                 rest, fl = split_flag(cell.text)
@@ -651,6 +686,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 pr = parse_range(cell.text)
                 if pr is not None:
                     cur.range, cur.parsed_range = cell, pr
+                elif cur.bare_range is None and re.fullmatch(NUM, cell.text.strip()):
+                    cur.bare_range = cell
             continue
         if kind == "range":
             if cur.value is None and col not in ("range",):

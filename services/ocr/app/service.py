@@ -22,7 +22,7 @@ from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
-                      parse_row_all, parse_value, plus_minus_glyphs, same_direction, simplified, split_flag,
+                      parse_range, parse_row_all, parse_value, result_glyphs, same_direction, simplified, split_flag,
                       ten_power_unit)
 from .report_header import extract_header, report_type
 
@@ -483,12 +483,15 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
     """'162.821' for '162.82↑': an up arrow printed right after the result, read as a trailing '1'. Taken as the
     arrow only where the sheet shows it: the page's other results all print one number of decimals d (at least
     ``min_others`` of them), this one has d+1 ending in '1', no mark was read beside it, and without the '1' it
-    lies above the printed range (as the arrow says). Returns the rows put right."""
+    lies above the printed range (as the arrow says). Returns the rows put right. Whole numbers do not count
+    against the sheet's format: a result printed without decimals (145 g/L) says nothing about how the others are
+    printed, and on a small or recompressed photo a code label or a unit scrap read as a number ('602' for 'EO#',
+    a lone '4' for '%') would otherwise hide it."""
     nums = [it for it in items if it.value is not None and it.parsed_value is not None
             and it.parsed_value.number is not None and it.parsed_value.comparator is None]
     glued = [re.fullmatch(r"(\d+\.(\d+))1", it.value.text.strip()) for it in nums]
-    plain = {_decimals(it.value.text) for it, m in zip(nums, glued) if m is None}
-    n_plain = sum(1 for m in glued if m is None)
+    plain = {_decimals(it.value.text) for it, m in zip(nums, glued) if m is None} - {0}
+    n_plain = sum(1 for it, m in zip(nums, glued) if m is None and _decimals(it.value.text))
     if len(plain) != 1 or n_plain < min_others:
         return []
     d = plain.pop()
@@ -502,6 +505,33 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
         it.value, it.parsed_value = Cell(m.group(1), it.value.score, it.value.box), parse_value(m.group(1))
         it.flag, it.flag_code = Cell("↑", it.value.score, it.value.box), "H"
         fixed.append(it)
+    return fixed
+
+
+def comparator_lost_in_range_column(items: list[RowItem], min_others: int = 2) -> list[RowItem]:
+    """'25' under the range header where the sheet prints '<25': on a small or recompressed photo the thin '<'
+    fades below the detector's threshold and is left outside the box. A lone number is no range; it is read as
+    one-sided, with the comparator the page's other ranges print, where those are mostly one-sided upper limits
+    (at least ``min_others``, more than the two-sided ranges); a '0' stays what it is. Returns the rows given a
+    range."""
+    bare = [it for it in items if it.range is None and it.bare_range is not None
+            and (parse_value(it.bare_range.text) or ParsedValue(None, "")).number]  # not '0': 'none expected
+    if not bare:
+        return []
+    ranges = [it.parsed_range for it in items if it.parsed_range is not None and it.parsed_range.qualitative is None]
+    upper = [pr.text.strip()[0] for pr in ranges if pr.low is None and pr.high is not None
+             and pr.text.strip()[:1] in ("<", "≤")]
+    two_sided = sum(1 for pr in ranges if pr.low is not None and pr.high is not None)
+    if len(upper) < min_others or len(upper) <= two_sided:
+        return []
+    cmp = max(("<", "≤"), key=upper.count)
+    fixed = []
+    for it in bare:
+        pr = parse_range(cmp + it.bare_range.text.strip())
+        if pr is not None:
+            it.range, it.parsed_range = Cell(cmp + it.bare_range.text.strip(), it.bare_range.score,
+                                             it.bare_range.box), pr
+            fixed.append(it)
     return fixed
 
 
@@ -605,7 +635,7 @@ def _value_text(it: RowItem, pv: Any) -> str:
     sheet printed."""
     t = it.value.text
     if pv.qualitative is not None:
-        return plus_minus_glyphs(simplified(t))
+        return result_glyphs(simplified(t))
     return t if pv.number is not None else simplified(t)
 
 
@@ -1041,6 +1071,7 @@ class LabReportParser:
                 for it in items:
                     if it.flag is None:
                         looker.read_flag_mark(it)
+            comparator_lost_in_range_column(items)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,

@@ -56,6 +56,7 @@ def test_non_values():
 @pytest.mark.parametrize("text,rest,flag", [
     ("112↓", "112", "L"), ("15.2 ↑", "15.2", "H"), ("↑15.2", "15.2", "H"), ("30.1↑↑", "30.1", "HH"),
     ("7.9 H", "7.9", "H"), ("2.1L", "2.1", "L"), ("6.52", "6.52", None), ("11.7 1", "11.7", None),
+    ("500.5.1", "500.5", None),  # '500.5↑' on a recompressed photo: the arrow's foot read as a second point
 ])
 def test_split_flag(text, rest, flag):
     assert split_flag(text) == (rest, flag)
@@ -316,3 +317,50 @@ def test_one_character_unknown_name_is_a_row_only_with_the_rows_structure(kb):
     assert [(it[0].names[0][0].text, it[0].value.text, it[0].unit.text) for _ in it] == [("钢", "146.3", "mmol/L")]
     assert parse_row_all(kb, [t("院", 40, "name"), t("12", 300, "value")]) == []
     assert parse_row_all(kb, [t("院", 40, "name"), t("137.0-147.0", 440, "range"), t("mmol/L", 600, "unit")]) == []
+
+
+# ---- glyphs a small or recompressed photo (chat app, web page) garbles -----------------------------------------
+
+@pytest.mark.parametrize("text,low,high", [("1<8", None, 8.0), ("t<8", None, 8.0), ("1≤0.5", None, 0.5)])
+def test_an_arrow_read_as_one_before_a_one_sided_range(text, low, high):
+    """'↑<8' with the arrow's head lost, read as '1<8': still the range <8 (a range never starts with a digit
+    before its comparator)."""
+    r = parse_range(text)
+    assert (r.low, r.high) == (low, high)
+
+
+@pytest.mark.parametrize("text,number,qual,shown", [
+    ("1(−)", 1.0, "negative", "1(-)"), ("3(–)", 3.0, "negative", "3(-)"), ("18(一)", 18.0, "negative", "18(-)"),
+    ("66(十)", 66.0, "1+", "66(+)"), ("I+", None, "1+", "1+"), ("l+", None, "1+", "1+"), ("|+", None, "1+", "1+"),
+])
+def test_result_signs_as_a_blurred_photo_returns_them(text, number, qual, shown):
+    """The minus inside '1(-)' comes back as '−' (U+2212), '–' or '一', the thin '1' of '1+' as 'I', 'l' or '|': the
+    result is still read (it was dropped, and the row lost), and given back as printed."""
+    from app.parsing import result_glyphs
+
+    v = parse_value(text)
+    assert (v.number, v.qualitative) == (number, qual)
+    assert result_glyphs(text) == shown
+
+
+def test_an_arrow_read_as_t_before_a_glued_range_and_unit_is_not_a_row(kb):
+    """'粘液丝 29.46 t 0-7.00 个/ul': the ↑ read as 't' ('T' is an alias of 体温) began a row of its own, which
+    dropped the range glued to the unit; the row keeps its range."""
+    row = [Token("粘液丝", 0.99, (100, 100, 160, 120), "name"), Token("29.46", 0.99, (300, 100, 350, 120), "value"),
+           Token("t", 0.87, (360, 100, 368, 120), "value"), Token("0-7.00 个/ul", 0.95, (440, 100, 560, 120), "unit")]
+    items = parse_row(kb, row)
+    assert len(items) == 1
+    assert (items[0].value.text, items[0].range.text, items[0].unit.text) == ("29.46", "0-7.00", "个/ul")
+
+
+def test_a_mark_before_the_result_read_as_one_is_not_the_result(kb):
+    """'中性粒细胞百分比 L 47.8 50.0-70.0' (a flag column before the result) as a web copy: the 'L' came back as '1',
+    which took the result's place and 47.8 was dropped. The number after it is the result; the range flags it."""
+    row = [Token("中性粒细胞百分比", 0.9, (40, 0, 200, 20), "name"), Token("1", 0.66, (300, 0, 310, 20), "value"),
+           Token("47.8", 0.9, (330, 0, 370, 20), "value"), Token("50.0-70.0", 0.99, (440, 0, 530, 20), "range")]
+    (it,) = parse_row(kb, row)
+    assert (it.value.text, it.range.text, it.flag) == ("47.8", "50.0-70.0", None)
+    # a result '1' with its range after it stays the result
+    (it,) = parse_row(kb, [Token("尿酮体", 0.9, (40, 0, 110, 20), "name"), Token("1", 0.9, (300, 0, 310, 20), "value"),
+                           Token("0-5", 0.99, (440, 0, 480, 20), "range")])
+    assert it.value.text == "1"

@@ -1125,6 +1125,15 @@ def test_an_arrow_read_as_a_trailing_one_on_a_sheet_with_fixed_decimals(parser):
     assert by["PLT"]["value_text"] == "85.001"
 
 
+def test_whole_numbers_do_not_hide_a_sheet_with_fixed_decimals(parser):
+    """On a small recompressed photo a scrap is read as a whole number (a code label as '602', '%' as '4'): it
+    says nothing about how the sheet prints its results, which still have two decimals each, so '162.821' is
+    still '162.82↑'."""
+    by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="6")))
+          ["indicators"]}
+    assert (by["HGB"]["value_text"], by["HGB"]["flag"]) == ("162.82", "H")
+
+
 def test_a_trailing_one_is_a_digit_where_the_sheet_prints_mixed_decimals(parser):
     """With results printed to 1 and 2 decimals the sheet gives no reason to doubt the '1'."""
     by = {i["code"]: i for i in parser._assemble(*_page(_two_decimal_sheet("162.821", "85.00", wbc="5.4")))
@@ -1227,3 +1236,33 @@ def test_a_garbled_descriptive_result_is_read_against_the_words_its_test_reports
     out = parser._assemble(*_drawn_page(cells, (760, 340)))
     by = {i["code"]: i for i in out["indicators"]}
     assert by["ST-COL"]["value_text"] == "微黄色" and "result_read_by_likelihood" not in by["ST-COL"]["review_reasons"]
+
+
+def _one_sided_sheet(ranges):
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, (name, val) in enumerate([("抗心磷脂抗体IgA", "1.43"), ("抗心磷脂抗体IgM", "13.00"),
+                                     ("抗心磷脂抗体IgG", "2.03"), ("抗核小体抗体", "0.77")]):
+        cells += [(name, 40, 200, 170 + 40 * k), (val, 300, 350, 170 + 40 * k), (ranges[k], 420, 460, 170 + 40 * k)]
+    return cells
+
+
+def test_a_comparator_the_detector_left_out_is_the_one_its_column_prints(parser):
+    """A web copy of an antibody sheet: the thin '<' of '<12' faded and the detector's box began at the digits, so
+    two rows' ranges read as bare numbers ('12', '1.0') and their flags were lost. The column's other ranges are
+    one-sided ('<12', '<77'): a lone number under the range header is read the same way."""
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["12", "<12", "<77", "1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] == "<12" and by["抗心磷脂抗体IgA"]["flag"] == "N"
+    assert by["抗心磷脂抗体IgM"]["flag"] == "H"
+    assert by["抗核小体抗体"]["range_printed"] == "<1.0" and by["抗核小体抗体"]["flag"] == "N"
+
+
+def test_a_bare_number_stays_unread_where_the_column_prints_two_sided_ranges(parser):
+    """Where the column's ranges are two-sided ('0.5-5', '3-10'), a lone number is a range half lost, not a
+    faded '<'; and a printed '0' ('none expected') is never made '<0'."""
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["12", "0.5-5", "3-10", "<1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["0", "<12", "<77", "<1.0"])))
+          ["indicators"]}
+    assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
