@@ -213,6 +213,7 @@ class RowItem:
     value_from_likelihood: bool = False  # a garbled sign word read again against 阴性/阳性/弱阳性 (CTC likelihood)
     bare_range: Cell | None = None  # a lone number under the range header: a one-sided range ('<25') whose thin
     # comparator the detector left out of its box (see service.comparator_lost_in_range_column)
+    range_comparator_inferred: bool = False  # the range's '<' was put back from its column (review note)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",

@@ -531,6 +531,7 @@ def comparator_lost_in_range_column(items: list[RowItem], min_others: int = 2) -
         if pr is not None:
             it.range, it.parsed_range = Cell(cmp + it.bare_range.text.strip(), it.bare_range.score,
                                              it.bare_range.box), pr
+            it.range_comparator_inferred = True
             fixed.append(it)
     return fixed
 
@@ -1331,6 +1332,7 @@ class LabReportParser:
             "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
                               (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
+                              (["range_comparator_inferred"] if it.range_comparator_inferred else []) +
                               (["low_confidence"] if conf < self.options.review_threshold else []),
             "box": [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
                     round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)],
@@ -1470,6 +1472,8 @@ class LabReportParser:
             review_reasons.append("result_read_from_mark_shape")
         if it.value_from_likelihood:
             review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
+        if it.range_comparator_inferred:
+            review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
         if how in ("fuzzy", "prefix") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         if how == "structure":

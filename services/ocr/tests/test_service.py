@@ -1255,6 +1255,9 @@ def test_a_comparator_the_detector_left_out_is_the_one_its_column_prints(parser)
     assert by["抗心磷脂抗体IgA"]["range_printed"] == "<12" and by["抗心磷脂抗体IgA"]["flag"] == "N"
     assert by["抗心磷脂抗体IgM"]["flag"] == "H"
     assert by["抗核小体抗体"]["range_printed"] == "<1.0" and by["抗核小体抗体"]["flag"] == "N"
+    # the inference is said on the row (a note: it does not make the row doubtful on its own)
+    assert "range_comparator_inferred" in by["抗心磷脂抗体IgA"]["review_reasons"]
+    assert "range_comparator_inferred" not in by["抗心磷脂抗体IgM"]["review_reasons"]
 
 
 def test_a_bare_number_stays_unread_where_the_column_prints_two_sided_ranges(parser):
