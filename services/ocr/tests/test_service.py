@@ -1003,24 +1003,10 @@ def _dot_matrix_page(cells, size, garbled_score):
     returns the page and its OCR lines: a cell read as something else carries ``garbled_score``, the others 0.99."""
     import random
 
-    from PIL import Image, ImageDraw
-
-    from app.geometry import GeometryResult
-    from app.inference import PageOcr, TextLine
-    from synth.generate import available_fonts, font
     from synth.realistic import _print_effect
 
-    f = font(available_fonts()[0], 22)
-    img = Image.new("RGB", size, (250, 250, 248))
-    dr = ImageDraw.Draw(img)
-    lines = []
-    for text, x, y, read in cells:
-        dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
-        w = dr.textlength(text, font=f)
-        lines.append(TextLine(read or text, garbled_score if read else 0.99,
-                              np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
-    page = _print_effect(random.Random(1), cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), "dot_matrix")
-    return [PageOcr(lines, False)], [GeometryResult(page, None, 0, 0)]
+    return _drawn_page(cells, size, garbled_score,
+                       lambda page: _print_effect(random.Random(1), page, "dot_matrix"))
 
 
 def test_a_name_garbled_past_any_likeness_is_read_against_the_names_its_row_fits(parser, _cjk_font):
@@ -1157,9 +1143,10 @@ def test_a_pad_number_with_its_grade_keeps_both(parser):
     assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
 
 
-def _drawn_page(cells, size):
-    """Draws ``cells`` (text, x, y, what the recogniser read or None) on a clean page of ``size`` and returns the page
-    and its OCR lines: a cell read as something else carries the score 0.6, the others 0.99."""
+def _drawn_page(cells, size, garbled_score=0.6, print_effect=None):
+    """Draws ``cells`` (text, x, y, what the recogniser read or None) on a clean page of ``size`` (then through
+    ``print_effect``, if given) and returns the page and its OCR lines: a cell read as something else carries
+    ``garbled_score``, the others 0.99."""
     from PIL import Image, ImageDraw
 
     from app.geometry import GeometryResult
@@ -1173,9 +1160,10 @@ def _drawn_page(cells, size):
     for text, x, y, read in cells:
         dr.text((x, y + 3), text, font=f, fill=(20, 20, 20))
         w = dr.textlength(text, font=f)
-        lines.append(TextLine(read or text, 0.6 if read else 0.99,
+        lines.append(TextLine(read or text, garbled_score if read else 0.99,
                               np.float32([[x, y], [x + w, y], [x + w, y + 28], [x, y + 28]])))
-    return [PageOcr(lines, False)], [GeometryResult(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR), None, 0, 0)]
+    page = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+    return [PageOcr(lines, False)], [GeometryResult(print_effect(page) if print_effect else page, None, 0, 0)]
 
 
 def test_a_garbled_negative_is_read_against_the_sign_words_and_comes_back(parser, _cjk_font):
