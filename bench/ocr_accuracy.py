@@ -274,7 +274,7 @@ def run_real(args) -> int:
     from app.config import Settings
     from app.errors import ImageRejectedError
     from app.service import LabReportParser, ParserOptions
-    from synth.realistic import keystone_fill
+    from synth.realistic import booklet_curl, keystone_fill
 
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     if args.cache:
@@ -283,6 +283,9 @@ def run_real(args) -> int:
     groups = __import__("json").loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
     transcripts = ocr_real.load_transcripts()
     sides = ("dev", "test") if args.split == "all" else (args.split,)
+    # --curl: the gutter alternates left/right between files, by the file's place among all transcribed files (so a
+    # file's curl does not depend on --sheets or --split)
+    file_order = {f: i for i, f in enumerate(sorted(f for t in transcripts.values() for f in t["files"]))}
     rows = []
     parse_ms: list[float] = []
     t0 = time.time()
@@ -293,7 +296,7 @@ def run_real(args) -> int:
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
         variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1)) + \
-            (("kt", "kl") if args.keystone else ()) + (("s",) if args.small else ())
+            (("kt", "kl") if args.keystone else ()) + (("s",) if args.small else ()) + (("c",) if args.curl else ())
         for fname, turn in [(f, t) for f in tr["files"] for t in variants]:
             path = ds / "images" / fname
             if not path.exists():
@@ -309,6 +312,9 @@ def run_real(args) -> int:
                 quality = 92
                 if isinstance(turn, str) and turn.startswith("k"):  # keystone, page filling the frame
                     img = keystone_fill(img, turn[1], args.keystone)[0]
+                elif turn == "c":  # a booklet page bending into its gutter (left or right, alternating)
+                    img, warp_params = booklet_curl(img, "lr"[file_order[fname] % 2], args.curl,
+                                                    _warp_seed(args.warp_seed, fname, "curl"))
                 elif turn == "s":  # saved from a chat or a web page: long side at most --small, JPEG quality 70
                     img, quality = web_copy(img, args.small), 70
                 elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
@@ -340,7 +346,7 @@ def run_real(args) -> int:
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}"
-                  + (f"  warp { {k: v for k, v in warp_params.items() if k != 'corners'} }"
+                  + (f"  {'curl' if turn == 'c' else 'warp'} { {k: v for k, v in warp_params.items() if k != 'corners'} }"
                      if warp_params and args.verbose else "") + (geo if args.verbose else ""), flush=True)
             if args.verbose:
                 for d in sc["details"]:
@@ -358,9 +364,9 @@ def run_real(args) -> int:
     for r in rows:
         t = r["turn"]
         r["variant"] = "upright" if not t else f"turn{t}" if isinstance(t, int) else \
-            f"keystone-{t[1]}" if t.startswith("k") else "small" if t == "s" else \
+            f"keystone-{t[1]}" if t.startswith("k") else "small" if t == "s" else "curl" if t == "c" else \
             "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
-    varied = args.rotate or args.warp or args.keystone or args.small
+    varied = args.rotate or args.warp or args.keystone or args.small or args.curl
     for key in ("type", "split", "variant") if varied else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
@@ -397,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keystone", type=float, default=None, metavar="F",
                     help="real photos: also score each photo seen at an angle with no desk edge in view: top edge "
                          "(@kt) and left edge (@kl) shorter by F (e.g. 0.18), corners filled with the page's own edge")
+    ap.add_argument("--curl", type=float, default=None, metavar="F",
+                    help="real photos: also score each photo bent like a booklet page near its gutter (rows bowing "
+                         "by up to F of the height, e.g. 0.04, foreshortened and shaded toward the gutter, which "
+                         "alternates left/right between files; synth.realistic.booklet_curl); scored apart as @c")
     ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")

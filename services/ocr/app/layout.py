@@ -76,13 +76,68 @@ def split_stacked(tokens: list[Token], line_h: float) -> list[Token]:
     return out
 
 
+def slope_field(tokens: list[Token]):
+    """The baseline slope as a smooth function of page position, dy/dx = f(x, y): a quadratic surface fitted
+    (weighted by line length, twice, leaving out lines 3 MADs off) to the slopes of the long text lines. On a
+    bent page (a booklet's gutter, a curling sheet) the slope changes along a row; a keystoned page fans (slope
+    linear in y). Returns None when too few lines measure a slope to fit it."""
+    pts = [(t.cx, (t.box[1] + t.box[3]) / 2, t.slope, t.box[2] - t.box[0]) for t in tokens if t.slope is not None]
+    if len(pts) < 12:
+        return None
+    a = np.asarray(pts, dtype=np.float64)
+    x0, x1, y0, y1 = a[:, 0].min(), a[:, 0].max(), a[:, 1].min(), a[:, 1].max()
+    sx, sy = max(x1 - x0, 1.0) / 2, max(y1 - y0, 1.0) / 2
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def design(x, y):
+        u, v = (np.asarray(x, dtype=np.float64) - mx) / sx, (np.asarray(y, dtype=np.float64) - my) / sy
+        return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
+
+    X, z, w = design(a[:, 0], a[:, 1]), a[:, 2], np.sqrt(a[:, 3])
+    keep = np.ones(len(a), bool)
+    coef = None
+    for _ in range(2):
+        if keep.sum() < 12:
+            return None
+        coef = np.linalg.lstsq(X[keep] * w[keep, None], z[keep] * w[keep], rcond=None)[0]
+        r = z - X @ coef
+        mad = float(np.median(np.abs(r[keep]))) + 1e-3
+        keep = np.abs(r) <= 3 * mad
+
+    def f(x, y):
+        u = np.clip((np.asarray(x, dtype=np.float64) - mx) / sx, -1.2, 1.2) * sx + mx  # no extrapolation far out
+        v = np.clip((np.asarray(y, dtype=np.float64) - my) / sy, -1.2, 1.2) * sy + my
+        return design(u, v) @ coef
+
+    return f
+
+
 def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
     """Text rows followed along their baselines, left to right: each row extends to the token whose centre lies
-    closest to the row's line extrapolated from its last token (slope from the OCR quads). This holds on curled
-    or keystoned photos, where one global angle leaves the left and right blocks on different slants."""
+    closest to the row's line extrapolated from its last token. The row's own slope (median over its OCR quads)
+    carries it; where the page's slope field (``slope_field``) changes between the last token and the next, the
+    line follows that change, in steps of about two line heights (a bowed row near a booklet's gutter runs
+    steeply there and flattens towards the page's middle: extrapolating its steep start across the page lands a row
+    too high or low). This holds on curled or keystoned photos, where one global angle leaves the left and right
+    blocks on different slants."""
     slopes = [t.slope for t in tokens if t.slope is not None]
     default_slope = float(np.median(slopes)) if slopes else 0.0
+    field = slope_field(tokens)
     rows: list[list[Token]] = []
+    offsets: list[float | None] = []  # per row: its own slope minus the field's (0 where it measures none)
+
+    def predict(last: Token, slope: float, offset: float | None, cx: float) -> float:
+        y = (last.box[1] + last.box[3]) / 2
+        if field is None or offset is None:
+            return y + slope * (cx - last.cx)
+        n = max(1, int(abs(cx - last.cx) / (2 * line_h)))
+        step = (cx - last.cx) / n
+        x = last.cx
+        for _ in range(n):
+            y += (float(field(x + step / 2, y)) + offset) * step
+            x += step
+        return y
+
     for tok in sorted(tokens, key=lambda t: (t.box[0], t.box[1])):
         cx, cy = tok.cx, (tok.box[1] + tok.box[3]) / 2
         best, best_d = -1, 1e9
@@ -92,14 +147,20 @@ def group_rows(tokens: list[Token], line_h: float) -> list[list[Token]]:
                 continue  # overlaps horizontally: not the same line
             rs = [t.slope for t in row if t.slope is not None]
             slope = float(np.median(rs)) if rs else default_slope
-            pred = (last.box[1] + last.box[3]) / 2 + slope * (cx - last.cx)
+            pred = predict(last, slope, offsets[i], cx)
             d = abs(cy - pred)
             if d < best_d:
                 best, best_d = i, d
         if best >= 0 and best_d < 0.5 * line_h:
             rows[best].append(tok)
+            i = best
         else:
             rows.append([tok])
+            offsets.append(None)
+            i = len(rows) - 1
+        if field is not None:
+            own = [(t.slope, t.cx, (t.box[1] + t.box[3]) / 2) for t in rows[i] if t.slope is not None]
+            offsets[i] = float(np.median([s - field(x, y) for s, x, y in own])) if own else 0.0
     rows.sort(key=lambda r: float(np.median([(t.box[1] + t.box[3]) / 2 for t in r])))
     return rows
 

@@ -137,6 +137,42 @@ def _curl(rng: random.Random, img: np.ndarray) -> np.ndarray:
     return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def booklet_curl(img: np.ndarray, gutter: str, bow: float, seed: int) -> tuple[np.ndarray, dict]:
+    """A page glued into a bound booklet (病历本) or curling near one side edge, the gutter ('l' or 'r'): within the
+    30-45 % of the width nearest the gutter the page bends away (height z = (1 - d/b)², d the distance from the
+    gutter, b the bent width), so that (a) rows bow, their vertical displacement ``bow`` × height × z times a mix of
+    a common offset and the row's distance from the middle (rows above and below the middle bend apart, as a surface
+    dropping away from a camera above it shrinks towards the centre), at most ``bow`` of the height at the gutter's
+    corners; (b) text is foreshortened across the bend (horizontal compression 1 + 12·bow·z, so a 0.04 bow squeezes
+    the gutter's characters to about two thirds); (c) the bend is shaded (up to 25-40 % darker at the gutter, soft).
+    What the bend pulls in from beyond the frame is the photo's own edge, smeared (as ``keystone_fill``).
+    ``_curl`` above is the synthetic sheets' whole-width bow (kept: the realistic set's images stay identical).
+    Deterministic in ``seed``; returns the photo and the parameters used."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    b = float(rng.uniform(0.30, 0.45))
+    common = float(rng.uniform(0.3, 0.6) * rng.choice([-1, 1]))
+    shade = float(rng.uniform(0.25, 0.40))
+    c = 12.0 * bow
+    xo = np.arange(w, dtype=np.float32) / max(w - 1, 1)
+    u = xo if gutter == "l" else 1.0 - xo  # distance from the gutter in the output, 0..1 of the width
+    t = np.clip(1.0 - u / b, 0.0, 1.0)
+    z = t ** 2
+    # source distance from the gutter: g(u) = u - c·b/3·t³ (g' = 1 + c·t², so the bend is compressed in the photo)
+    us = u - c * b / 3.0 * t ** 3
+    xs = (us if gutter == "l" else 1.0 - us) * (w - 1)
+    yo = np.arange(h, dtype=np.float32)
+    rel = (yo - (h - 1) / 2.0) / ((h - 1) / 2.0)  # -1 top .. 1 bottom
+    mix = common + (1.0 - abs(common)) * rel
+    map_y = (yo[:, None] - bow * h * z[None, :] * mix[:, None]).astype(np.float32)
+    map_x = np.broadcast_to(xs[None, :], (h, w)).astype(np.float32)
+    out = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    light = cv2.GaussianBlur((1.0 - shade * z).astype(np.float32)[None, :].repeat(3, 0), (0, 0), 2)[1]
+    out = np.clip(out.astype(np.float32) * (light[None, :, None] if out.ndim == 3 else light[None, :]), 0, 255)
+    return out.astype(np.uint8), {"gutter": gutter, "bent": round(b, 3), "common": round(common, 2),
+                                  "shade": round(shade, 2)}
+
+
 def _fold(rng: random.Random, img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     out = img.astype(np.float32)

@@ -251,3 +251,41 @@ def test_a_header_line_broken_in_two_by_a_slanted_photo_is_one_header():
     lay = analyse(toks, 1400)
     assert len(lay.tables) == 2
     assert [[t.column for t in row] for row in lay.rows] == [["seq", "name", "value", "range", "unit"]] * 2
+
+
+def test_rows_bowed_near_a_booklet_gutter_keep_their_results():
+    """A page bound at its left edge: within 500 px of the gutter each row bends (steeply at the gutter, flat
+    beyond), rows above the middle one way and below it the other. Extrapolating a name's steep slope across to
+    its result lands a row off; following the page's slope field as it flattens keeps every result on its row."""
+    from app.layout import straighten
+
+    kb = load_knowledge()
+    names = ["白细胞计数", "红细胞计数", "血红蛋白", "血小板计数", "淋巴细胞计数", "单核细胞计数", "中性粒细胞计数",
+             "嗜酸性粒细胞计数"]
+    vals = ["11.2", "4.30", "118", "187", "1.85", "0.47", "7.76", "0.06"]
+    units = ["10^9/L", "10^12/L", "g/L", "10^9/L", "10^9/L", "10^9/L", "10^9/L", "10^9/L"]
+    ranges = ["3.5-9.5", "4.3-5.8", "130-175", "125-350", "1.1-3.2", "0.1-0.6", "1.8-6.3", "0.02-0.52"]
+    b = 500.0
+
+    def bow(x, a):  # the row's vertical displacement at x: a at the gutter (x = 0), none from x = b on
+        return a * max(0.0, 1 - x / b) ** 2
+
+    lines = []
+    for i in range(8):
+        y = 100 + 34 * i
+        a = 40 * (i - 3.5) / 3.5  # rows above the middle bend up, below it down (up to 40 px, 1.2 rows)
+
+        def q(text, x, w):
+            return Q(text, x, y + bow(x, a), w, (bow(x + w, a) - bow(x, a)) / w)
+
+        lines += [q(f"{i + 1}", 30, 14), q(names[i], 60, 16 * len(names[i])), q(vals[i], 330, 60),
+                  q(ranges[i], 470, 110), q(units[i], 640, 100)]
+    toks = straighten(lines)
+    lay = analyse(toks, 900)
+    got = {}
+    for row in lay.rows:
+        for it in parse_row(kb, row):
+            ind = choose_indicator(kb, it, set())[0]
+            got[ind.code] = it.value.text
+    assert got == {"WBC": "11.2", "RBC": "4.30", "HGB": "118", "PLT": "187", "LYMPH#": "1.85", "MONO#": "0.47",
+                   "NEUT#": "7.76", "EO#": "0.06"}

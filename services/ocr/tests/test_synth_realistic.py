@@ -31,3 +31,32 @@ def test_a_long_name_is_printed_condensed_inside_its_column(_cjk_font):
         xv = int(x_value + b * bw)
         gap = body[:, xv - 3:xv]
         assert not gap.any()
+
+
+def test_booklet_curl_bows_rows_toward_the_gutter_only():
+    """The bench's bound-page variant (`--curl`): a straight row stays straight far from the gutter and bows at the
+    gutter by up to the given share of the height; text at the gutter is squeezed and shaded; deterministic."""
+    import cv2
+
+    from synth.realistic import booklet_curl
+
+    h, w = 400, 600
+    page = np.full((h, w, 3), 255, np.uint8)
+    for y in (40, 200, 360):
+        cv2.line(page, (0, y), (w - 1, y), (0, 0, 0), 2)
+    for gutter in ("l", "r"):
+        out, params = booklet_curl(page, gutter, 0.04, seed=3)
+        again, _ = booklet_curl(page, gutter, 0.04, seed=3)
+        assert np.array_equal(out, again) and params["gutter"] == gutter
+        grey = out[..., 0].astype(int)
+        near, far = (3, w - 4) if gutter == "l" else (w - 4, 3)
+
+        def row_y(x, y0):
+            col = grey[max(0, y0 - 30):y0 + 30, x]
+            return max(0, y0 - 30) + float(np.mean(np.nonzero(col < 100)[0]))
+
+        shifts = [row_y(near, y) - row_y(far, y) for y in (40, 360)]
+        assert all(abs(row_y(far, y) - (y + 0.5)) < 1.5 for y in (40, 200, 360))  # far side untouched
+        assert max(abs(s) for s in shifts) > 0.5 * 0.04 * h  # bowed at the gutter...
+        assert max(abs(s) for s in shifts) <= 0.04 * h + 1  # ...by at most the bow
+        assert grey[h // 3, near] < grey[h // 3, far] - 40  # shaded at the gutter
