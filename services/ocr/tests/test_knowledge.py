@@ -49,6 +49,13 @@ def test_name_matching_tolerates_print_and_ocr_variants(kb, printed, code):
     assert kb.match_name(printed)[0].indicator.code == code
 
 
+@pytest.mark.parametrize("printed,code", [("白细胞数目", "WBC"), ("红细胞数目", "RBC"), ("血小板数目", "PLT")])
+def test_analyser_count_names_are_exact(kb, printed, code):
+    """Haematology analysers print counts as '…数目' (白细胞数目): an alias, matched exactly, not a fuzzy guess."""
+    best = kb.match_name(printed)[0]
+    assert (best.indicator.code, best.score) == (code, 1.0)
+
+
 def test_truncated_ambiguous_name_offers_both(kb):
     codes = {m.indicator.code for m in kb.match_name("嗜酸性粒细胞")}
     assert {"EO%", "EO#"} <= codes
