@@ -49,9 +49,14 @@ def test_name_matching_tolerates_print_and_ocr_variants(kb, printed, code):
     assert kb.match_name(printed)[0].indicator.code == code
 
 
-@pytest.mark.parametrize("printed,code", [("白细胞数目", "WBC"), ("红细胞数目", "RBC"), ("血小板数目", "PLT")])
-def test_analyser_count_names_are_exact(kb, printed, code):
-    """Haematology analysers print counts as '…数目' (白细胞数目): an alias, matched exactly, not a fuzzy guess."""
+@pytest.mark.parametrize("printed,code", [
+    ("白细胞数目", "WBC"), ("红细胞数目", "RBC"), ("血小板数目", "PLT"), ("红细胞比积", "HCT"), ("血小板比积", "PCT"),
+    ("平均RBC血红蛋白浓度", "MCHC"), ("嗜中性粒细胞绝对值", "NEUT#"), ("快速C-反应蛋白", "CRP"), ("前列腺特异抗原", "tPSA"),
+    ("游离前列腺抗原", "fPSA"), ("腺苷酸脱氨酶", "ADA"),
+])
+def test_printed_synonyms_are_exact(kb, printed, code):
+    """Names sheets print for a test (haematology analysers' '…数目' counts, 比积 for 比容, 嗜中性 for 中性): aliases,
+    matched exactly, not a fuzzy guess that a turned or re-photographed copy loses."""
     best = kb.match_name(printed)[0]
     assert (best.indicator.code, best.score) == (code, 1.0)
 
