@@ -76,14 +76,17 @@ def test_rows_follow_a_slanted_baseline_across_two_blocks():
                   Q("3.5-9.5", 420, y + 0.06 * 400, 100, 0.06)]
         lines += [Q(f"{i + 4}", 700, y + 30, 20), Q(names_r[i], 730, y + 30, 140), Q(vals_r[i], 960, y + 30, 60),
                   Q("100-300", 1080, y + 30, 100)]
-    toks = straighten(lines)
-    lay = analyse(toks, 1300)
-    got = {}
-    for row in lay.rows:
-        for it in parse_row(kb, row):
-            ind = choose_indicator(kb, it, set())[0]
-            got[ind.code] = it.value.text
+    got = _values_by_code(kb, straighten(lines), 1300)
     assert got == {"WBC": "11.2", "RBC": "4.30", "HGB": "118", "PLT": "187", "LYMPH%": "52.0", "MONO%": "7.5"}
+
+
+def _values_by_code(kb, toks, width):
+    """Layout then parsing of ``toks``: each row's indicator code → its result as read."""
+    got = {}
+    for row in analyse(toks, width).rows:
+        for it in parse_row(kb, row):
+            got[choose_indicator(kb, it, set())[0].code] = it.value.text
+    return got
 
 
 def test_spaced_header_words_and_row_number_column_split_blocks():
@@ -280,12 +283,6 @@ def test_rows_bowed_near_a_booklet_gutter_keep_their_results():
 
         lines += [q(f"{i + 1}", 30, 14), q(names[i], 60, 16 * len(names[i])), q(vals[i], 330, 60),
                   q(ranges[i], 470, 110), q(units[i], 640, 100)]
-    toks = straighten(lines)
-    lay = analyse(toks, 900)
-    got = {}
-    for row in lay.rows:
-        for it in parse_row(kb, row):
-            ind = choose_indicator(kb, it, set())[0]
-            got[ind.code] = it.value.text
+    got = _values_by_code(kb, straighten(lines), 900)
     assert got == {"WBC": "11.2", "RBC": "4.30", "HGB": "118", "PLT": "187", "LYMPH#": "1.85", "MONO#": "0.47",
                    "NEUT#": "7.76", "EO#": "0.06"}
