@@ -77,6 +77,8 @@ class ParsedValue:
 # '十一' / '+一' → '+-'. Only for cells made of nothing else (a result is never the word 一 or 十).
 _PM_GLYPHS = re.compile(r"[十+一\-]{1,4}")
 _SIGN_GLYPHS = str.maketrans({"−": "-", "–": "-", "—": "-", "一": "-", "十": "+"})
+_SIGN_RUN = r"[-+±−–—一十]{1,4}"  # a bracketed grade as read: '+', '-', '+-', the minus also as '−', '–', '一'
+_THIN_ONE_PLUS = re.compile(r"^\s*[Iil|](?=\+\s*$)")  # '1+' with its thin '1' read as 'I', 'l' or '|'
 
 
 def plus_minus_glyphs(text: str) -> str:
@@ -91,8 +93,8 @@ def result_glyphs(text: str) -> str:
     """A qualitative result as the sheet printed it, from the glyphs the recogniser returns on a blurred or
     recompressed photo: '十一' → '+-' (plus_minus_glyphs), '1(−)' → '1(-)', 'I+' → '1+'."""
     t = plus_minus_glyphs(text)
-    t = re.sub(r"[(（]\s*([-+±−–—一十]{1,4})\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
-    return re.sub(r"^\s*[Iil|](?=\+\s*$)", "1", t)
+    t = re.sub(r"[(（]\s*(" + _SIGN_RUN + r")\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
+    return _THIN_ONE_PLUS.sub("1", t)
 
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -126,10 +128,10 @@ def parse_value(text: str) -> ParsedValue | None:
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
     q = plus_minus_glyphs(norm_text(simplified(raw)))
-    q = re.sub(r"^[Iil|](?=\+$)", "1", q)  # '1+' with its thin '1' read as 'I', 'l' or '|' (as inside numbers)
+    q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
     if _QUAL_RE.match(q):
         return ParsedValue(None, raw, None, qualitative_grade(q))
-    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*([-+±−–—一十]{1,4}|阴性|阳性)\s*[)）]", t)
+    m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*(" + _SIGN_RUN + r"|阴性|阳性)\s*[)）]", t)
     if m:  # '66(+)', '3(-)': a number with its qualitative reading (the minus also as '−', '–', '一' on a blurred
         # or recompressed photo, the plus as '十')
         sign = m.group(2).translate(_SIGN_GLYPHS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 from rapidfuzz import fuzz
-from typing import Any
+from typing import Any, Callable
 
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
@@ -227,19 +227,28 @@ def _lexicon_words(cands: list[Indicator]) -> dict[str, str]:
     return {w: ind.code for ind in cands for w in [ind.name, *(ind.aliases or [])] if len(han_chars(w)) >= 2}
 
 
+def clear_best(likelihoods: dict[str, float], min_per_char: float, margin: float,
+               group: Callable[[str], Any] = lambda w: w) -> str | None:
+    """The word that explains a cell clearly best, from the recogniser's per-character log-likelihoods: at least
+    ``min_per_char``, and ``margin`` above the best word of every other ``group`` (words of one group, e.g. the
+    names of one code, do not compete with each other); else None."""
+    best: dict[Any, tuple[float, str]] = {}
+    for w, v in likelihoods.items():
+        g = group(w)
+        if g not in best or v > best[g][0]:
+            best[g] = (v, w)
+    ranked = sorted(best.values(), reverse=True)
+    if not ranked or ranked[0][0] < min_per_char:
+        return None
+    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < margin:
+        return None
+    return ranked[0][1]
+
+
 def _lexicon_pick(words: dict[str, str], likelihoods: dict[str, float]) -> str | None:
     """The candidate name that explains the cell clearly best: its per-character log-likelihood at least
     LEXICON_MIN_PER_CHAR, and LEXICON_MARGIN above every other code's best name; else None."""
-    best: dict[str, tuple[float, str]] = {}
-    for w, v in likelihoods.items():
-        if words[w] not in best or v > best[words[w]][0]:
-            best[words[w]] = (v, w)
-    ranked = sorted(best.values(), reverse=True)
-    if not ranked or ranked[0][0] < LEXICON_MIN_PER_CHAR:
-        return None
-    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < LEXICON_MARGIN:
-        return None
-    return ranked[0][1]
+    return clear_best(likelihoods, LEXICON_MIN_PER_CHAR, LEXICON_MARGIN, words.__getitem__)
 
 
 def _against_printed(pv: Any, pr: Any, low: float | None, high: float | None) -> str | None:
@@ -683,12 +692,8 @@ def _sign_pick(likelihoods: dict[str, float]) -> str | None:
     taken: on a blurred or small photo the recogniser's likelihood leans to 阳 for a printed 阴 (on the real dev
     photos every 阳性 it preferred for a garbled cell was a printed 阴性), and a false positive is the worst error
     this service can make; such a cell stays unread and is named in the re-shoot request."""
-    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
-    if not ranked or ranked[0][1] != SIGN_TAKEN or ranked[0][0] < SIGN_MIN_PER_CHAR:
-        return None
-    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < SIGN_MARGIN:
-        return None
-    return ranked[0][1]
+    pick = clear_best(likelihoods, SIGN_MIN_PER_CHAR, SIGN_MARGIN)
+    return pick if pick == SIGN_TAKEN else None
 
 
 WORD_MIN_PER_CHAR = -3.0  # a descriptive word read again: log-likelihood per character of the word taken
@@ -719,12 +724,7 @@ def _word_doubt(it: RowItem) -> list[str]:
 def _word_pick(likelihoods: dict[str, float]) -> str | None:
     """The test's word that explains the cell clearly best: at least WORD_MIN_PER_CHAR per character and WORD_MARGIN
     per character above every other; else None (the reading is kept)."""
-    ranked = sorted(((v, w) for w, v in likelihoods.items()), reverse=True)
-    if not ranked or ranked[0][0] < WORD_MIN_PER_CHAR:
-        return None
-    if len(ranked) > 1 and ranked[0][0] - ranked[1][0] < WORD_MARGIN:
-        return None
-    return ranked[0][1]
+    return clear_best(likelihoods, WORD_MIN_PER_CHAR, WORD_MARGIN)
 
 
 class _EmptyCellLook:
@@ -750,6 +750,14 @@ class _EmptyCellLook:
             img = self.straight()
             self._gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         return self._gray
+
+    def cell_crop(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        """A text cell as the recogniser reads it again: its box padded by 0.15 of its height; None when the crop is
+        too small to read (under 6 px either way)."""
+        x0, y0, x1, y1 = box
+        pad = 0.15 * (y1 - y0)
+        crop = self.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        return crop if crop.shape[0] >= 6 and crop.shape[1] >= 6 else None
 
     def crop(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """A region of the straightened page as the recogniser takes it (BGR, contiguous)."""
@@ -855,23 +863,15 @@ class _EmptyCellLook:
         lh = self.line_h
         cands = [t for t in tokens if t not in known and 1 <= len(t.text.strip()) <= 5 and
                  any(abs(t.box[1] + t.box[3] - k.box[1] - k.box[3]) < lh for k in known)]
-        crops = []
-        for t in cands:
-            pad = 0.15 * (t.box[3] - t.box[1])
-            crops.append(self.crop(t.box[0] - pad, t.box[1] - pad, t.box[2] + pad, t.box[3] + pad))
-        keep = [k for k, c in enumerate(crops) if c.shape[0] >= 6 and c.shape[1] >= 6]
+        crops = [self.cell_crop(t.box) for t in cands]
+        keep = [k for k, c in enumerate(crops) if c is not None]
         if not keep:
             return None
         scores = likelihoods([crops[k] for k in keep], [list(HEADER_VOCABULARY)] * len(keep))
         new_text: dict[int, str] = {}
         for k, ll in zip(keep, scores):
-            ranked = sorted(ll.items(), key=lambda kv: -kv[1])
-            if not ranked or ranked[0][1] < HEADER_MIN_PER_CHAR:
-                continue
-            kind = header_kind(ranked[0][0])
-            rival = max((v for w, v in ranked[1:] if header_kind(w) != kind), default=-np.inf)
-            if ranked[0][1] - rival >= HEADER_MARGIN:
-                new_text[id(cands[k])] = ranked[0][0]
+            if (pick := clear_best(ll, HEADER_MIN_PER_CHAR, HEADER_MARGIN, header_kind)) is not None:
+                new_text[id(cands[k])] = pick
         if not new_text:
             return None
         return [replace(t, text=new_text[id(t)], column=None) if id(t) in new_text else replace(t, column=None)
@@ -889,10 +889,8 @@ class _EmptyCellLook:
             tail = _sign_word_doubt(it)
             if tail is None:
                 continue
-            x0, y0, x1, y1 = it.value.box
-            pad = 0.15 * (y1 - y0)
-            crop = self.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-            if crop.shape[0] < 6 or crop.shape[1] < 6:
+            crop = self.cell_crop(it.value.box)
+            if crop is None:
                 continue
             todo.append((it, tail))
             crops.append(crop)
@@ -916,10 +914,7 @@ class _EmptyCellLook:
         cells: list[tuple[RowItem, list[str]]] = []
         crops: list[np.ndarray] = []
         for it, looker, words in todo:
-            x0, y0, x1, y1 = it.value.box
-            pad = 0.15 * (y1 - y0)
-            crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-            if crop.shape[0] >= 6 and crop.shape[1] >= 6:
+            if (crop := looker.cell_crop(it.value.box)) is not None:
                 cells.append((it, words))
                 crops.append(crop)
         if not crops:
@@ -1193,10 +1188,8 @@ class LabReportParser:
             cands = _garbled_candidates(self.kb, it, used, panels, any_name=True)
             if not cands:
                 continue
-            x0, y0, x1, y1 = it.names[0][0].box
-            pad = 0.15 * (y1 - y0)
-            crop = looker.crop(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-            if crop.shape[0] < 6 or crop.shape[1] < 6:
+            crop = looker.cell_crop(it.names[0][0].box)
+            if crop is None:
                 continue
             words = _lexicon_words([ind for _, ind in cands])
             if words:
