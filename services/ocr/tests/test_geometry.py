@@ -193,3 +193,57 @@ def test_screen_moire_is_neither_a_turn_nor_a_skew(page, seed):
     photo = _moire(random.Random(seed), page)
     assert geometry.text_orientation(photo) == 0
     assert abs(geometry.estimate_skew(photo)) < 0.5
+
+
+def _hand_shadow(img, depth, frac=0.45):
+    """A soft-edged shadow over the right ``frac`` of the page, ``depth`` darker."""
+    h, w = img.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.array([[int((1 - frac) * w), 0], [w, 0], [w, h], [int((1 - frac - 0.1) * w), h]],
+                                 np.int32)], 1.0)
+    light = 1.0 - depth * cv2.GaussianBlur(mask, (0, 0), 8)
+    return np.clip(img.astype(np.float32) * light[..., None], 0, 255).astype(np.uint8), mask
+
+
+def test_a_shadow_on_the_page_is_lifted_and_an_evenly_lit_page_is_left_alone(page):
+    """A hand's shadow over a good part of the page (50 % darker): the normalised page has its paper in the shadow
+    about as bright as the lit paper, its ink still dark; the lit part stays pixel for pixel as it was. An evenly
+    lit page, and one with only a small dark corner, are not touched at all (the recogniser sees the same pixels)."""
+    from app import light
+
+    shaded, mask = _hand_shadow(page, 0.5)
+    out, flat = light.flatten(shaded)
+    assert flat
+    grey_in = cv2.cvtColor(shaded, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    paper = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) > 200
+    core = cv2.erode(mask, np.ones((41, 41), np.uint8)) > 0.5
+    inside = paper & core
+    lit = paper & (cv2.dilate(mask, np.ones((121, 121), np.uint8)) == 0)
+    assert np.median(grey_in[inside]) < 0.6 * np.median(grey_in[lit])  # the shadow is there before
+    assert np.median(grey[inside]) > 0.8 * np.median(grey[lit])  # ... and lifted after
+    ink = (cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) < 80) & core
+    assert ink.sum() > 500
+    assert np.median(grey[ink]) < 0.5 * np.median(grey[inside])  # ink in the shadow stays dark
+    assert np.array_equal(out[lit], shaded[lit])
+    res = geometry.normalise_page(shaded)
+    assert res.light_flattened and res.as_dict()["light_flattened"]
+    # evenly lit, or a small dark corner only: untouched
+    for img in (page, _hand_shadow(page, 0.5, frac=0.04)[0]):
+        same, flat = light.flatten(img)
+        assert not flat and same is img
+    assert not geometry.normalise_page(page).light_flattened
+
+
+def test_a_dark_desk_beside_the_page_is_not_brightened(page):
+    """Beside a page, a desk far darker than any shadow on paper (a third of the paper's light) is not taken for
+    paper in a shadow: it stays as dark as it was, while a shadow on the page beside it is lifted."""
+    from app import light
+
+    shaded, _ = _hand_shadow(page, 0.5)
+    h, w = shaded.shape[:2]
+    photo = np.full((h, w + 300, 3), 70, np.uint8)
+    photo[:, 300:] = shaded
+    out, flat = light.flatten(photo)
+    assert flat
+    assert np.abs(out[:, :200].astype(int) - 70).max() <= 1
