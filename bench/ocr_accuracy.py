@@ -335,7 +335,7 @@ def run_real(args) -> int:
                 g = res["quality"]["geometry"][0]
                 # how the page was normalised: cropped to its outline, unwarped by the text's perspective, or neither
                 geo = (f"  geo {'page' if g['page_found'] else 'text' if g['text_perspective'] else 'none'}"
-                       f" rot {g['rotation']} skew {g['skew_deg']}" + (" light" if g.get("light_flattened") else ""))
+                       f" rot {g['rotation']} skew {g['skew_deg']}")
                 preds = res["indicators"]
                 if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
                     note = "reshoot"

@@ -9,8 +9,6 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import light
-
 WORK_LONG_SIDE = 800
 
 
@@ -21,11 +19,10 @@ class GeometryResult:
     rotation: int  # degrees clockwise applied for coarse orientation (0, 90, 270)
     skew: float  # degrees removed
     text_perspective: bool = False  # no page outline; the perspective the text lines and columns show was undone
-    light_flattened: bool = False  # unevenly lit (a shadow, a lamp to one side): divided by the light on the paper
 
     def as_dict(self) -> dict[str, object]:
         return {"page_found": self.quad is not None, "rotation": self.rotation, "skew_deg": round(self.skew, 2),
-                "text_perspective": self.text_perspective, "light_flattened": self.light_flattened}
+                "text_perspective": self.text_perspective}
 
 
 def order_corners(pts: np.ndarray) -> np.ndarray:
@@ -309,8 +306,7 @@ def page_quad_for_text(img: np.ndarray) -> np.ndarray | None:
 
 
 def normalise_page(img: np.ndarray) -> GeometryResult:
-    """Perspective → coarse 90° orientation → skew → uneven light flattened. The 180° question is left to the angle
-    classifier."""
+    """Perspective → coarse 90° orientation → skew. The 180° question is left to the angle classifier."""
     img = upscale_small(img)
     quad = page_quad_for_text(img)
     out = warp_page(img, quad) if quad is not None else img
@@ -324,9 +320,8 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
         out, persp = unwarp_text_perspective(out)
     skew = estimate_skew(out)
     out = deskew(out, skew)
-    out, flat = light.flatten(out)
     return GeometryResult(out, quad.tolist() if quad is not None else None, rot, skew if abs(skew) >= 0.3 else 0.0,
-                          persp, flat)
+                          persp)
 
 
 # ---------------------------------------------------------------------------------------------------------------

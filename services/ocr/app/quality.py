@@ -17,7 +17,6 @@ from .errors import (
     ImageTooSmallError,
     NotADocumentError,
 )
-from .light import local_light
 
 MEASURE_LONG_SIDE = 1024
 
@@ -121,6 +120,20 @@ def _aligned(pos: np.ndarray, size: np.ndarray) -> float:
     neighbours = right - left - 1
     similar = (size > med * 0.4) & (size < med * 2.5)
     return float(((neighbours >= 3) & similar).mean())
+
+
+def local_light(grey: np.ndarray) -> np.ndarray:
+    """The light falling on each part of the frame, as the paper there shows it: the brightest level around each
+    pixel (a grey closing at 1/8 of the long side removes the ink), smoothed a little, at the size of ``grey``. Computed on a
+    copy of at most 128 px, so it costs little."""
+    h, w = grey.shape[:2]
+    s = min(1.0, 128 / max(h, w))
+    small = cv2.resize(grey, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    k = max(3, int(max(small.shape) / 8)) | 1
+    # closing, not a dilation alone: the light of a bright page does not spill onto the darker desk beside it
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    bg = cv2.GaussianBlur(bg, (0, 0), 1.0)
+    return cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 PAPER_LEVEL = 140  # paper in full light is brighter than this

@@ -989,7 +989,7 @@ class LabReportParser:
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
             for turn in (180, 90, 270):
                 geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
-                                                g.skew, g.text_perspective, g.light_flattened) for g in geo]
+                                                g.skew, g.text_perspective) for g in geo]
                 ocr2 = self.engine.run([g.image for g in geo2])
                 for k in ("det", "cls", "rec"):
                     timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
