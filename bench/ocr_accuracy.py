@@ -274,7 +274,7 @@ def run_real(args) -> int:
     from app.config import Settings
     from app.errors import ImageRejectedError
     from app.service import LabReportParser, ParserOptions
-    from synth.realistic import booklet_curl, keystone_fill
+    from synth.realistic import LIGHTS, booklet_curl, keystone_fill, uneven_light
 
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     if args.cache:
@@ -296,7 +296,8 @@ def run_real(args) -> int:
         if side not in sides or (args.sheets and sheet not in args.sheets):
             continue
         variants = (0,) + tuple(args.rotate or ()) + tuple(f"w{k}" for k in range(1, (args.warp or 0) + 1)) + \
-            (("kt", "kl") if args.keystone else ()) + (("s",) if args.small else ()) + (("c",) if args.curl else ())
+            (("kt", "kl") if args.keystone else ()) + (("s",) if args.small else ()) + (("c",) if args.curl else ()) + \
+            (("h",) if args.shade else ())
         for fname, turn in [(f, t) for f in tr["files"] for t in variants]:
             path = ds / "images" / fname
             if not path.exists():
@@ -315,6 +316,9 @@ def run_real(args) -> int:
                 elif turn == "c":  # a booklet page bending into its gutter (left or right, alternating)
                     img, warp_params = booklet_curl(img, "lr"[file_order[fname] % 2], args.curl,
                                                     _warp_seed(args.warp_seed, fname, "curl"))
+                elif turn == "h":  # uneven light: the kind alternates between files (shadow, side, glare, crease)
+                    img, warp_params = uneven_light(img, LIGHTS[file_order[fname] % len(LIGHTS)],
+                                                    _warp_seed(args.warp_seed, fname, "shade"))
                 elif turn == "s":  # saved from a chat or a web page: long side at most --small, JPEG quality 70
                     img, quality = web_copy(img, args.small), 70
                 elif isinstance(turn, str):  # a seeded phone re-photograph; every second one also turned by 90°
@@ -346,7 +350,7 @@ def run_real(args) -> int:
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})
             print(f"{label:<10} {sheet:<5} {groups.get(sheet, '?'):<8} {side:<5} {sc['right']:5d} {sc['predicted']:5d} "
                   f"{sc['expected']:5d}  {sc['f1']:5.3f}  {note}"
-                  + (f"  {'curl' if turn == 'c' else 'warp'} { {k: v for k, v in warp_params.items() if k != 'corners'} }"
+                  + (f"  {'curl' if turn == 'c' else 'light' if turn == 'h' else 'warp'} { {k: v for k, v in warp_params.items() if k != 'corners'} }"
                      if warp_params and args.verbose else "") + (geo if args.verbose else ""), flush=True)
             if args.verbose:
                 for d in sc["details"]:
@@ -364,9 +368,9 @@ def run_real(args) -> int:
     for r in rows:
         t = r["turn"]
         r["variant"] = "upright" if not t else f"turn{t}" if isinstance(t, int) else \
-            f"keystone-{t[1]}" if t.startswith("k") else "small" if t == "s" else "curl" if t == "c" else \
+            f"keystone-{t[1]}" if t.startswith("k") else "small" if t == "s" else "curl" if t == "c" else "shade" if t == "h" else \
             "warp" + ("+turn" if int(t[1:]) % 2 == 0 else "")
-    varied = args.rotate or args.warp or args.keystone or args.small or args.curl
+    varied = args.rotate or args.warp or args.keystone or args.small or args.curl or args.shade
     for key in ("type", "split", "variant") if varied else ("type", "split"):
         vals = sorted({r[key] for r in rows})
         for v in vals:
@@ -407,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="real photos: also score each photo bent like a booklet page near its gutter (rows bowing "
                          "by up to F of the height, e.g. 0.04, foreshortened and shaded toward the gutter, which "
                          "alternates left/right between files; synth.realistic.booklet_curl); scored apart as @c")
+    ap.add_argument("--shade", action="store_true",
+                    help="real photos: also score each photo under uneven light (synth.realistic.uneven_light: a "
+                         "hand/phone shadow, one side darker, a glare patch or a shaded crease, alternating between "
+                         "files, seeded per file); scored apart as @h")
     ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
                     help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
                          "row numbers, dot-matrix/thermal print, curl, fold, moiré)")

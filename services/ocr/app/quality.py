@@ -122,12 +122,43 @@ def _aligned(pos: np.ndarray, size: np.ndarray) -> float:
     return float(((neighbours >= 3) & similar).mean())
 
 
+def local_light(grey: np.ndarray) -> np.ndarray:
+    """The light falling on each part of the frame, as the paper there shows it: the brightest level around each
+    pixel (a grey closing at 1/8 of the long side removes the ink), smoothed a little, at the size of ``grey``. Computed on a
+    copy of at most 128 px, so it costs little."""
+    h, w = grey.shape[:2]
+    s = min(1.0, 128 / max(h, w))
+    small = cv2.resize(grey, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    k = max(3, int(max(small.shape) / 8)) | 1
+    # closing, not a dilation alone: the light of a bright page does not spill onto the darker desk beside it
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    bg = cv2.GaussianBlur(bg, (0, 0), 1.0)
+    return cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+PAPER_LEVEL = 140  # paper in full light is brighter than this
+SHADE_MIN = 0.45  # ... and stays paper in a shadow down to this share of the frame's brightest light
+PAPER_NEAR_LIGHT = 0.85  # a shaded pixel is paper when it is (nearly) as bright as the light around it
+
+
+def paper_mask(grey: np.ndarray) -> np.ndarray:
+    """Bright, flat pixels: paper. A shadow (a hand, the phone, a lamp to one side, a crease) darkens the paper it
+    falls on below a fixed level, so a flat pixel also counts where it is as bright as the light around it and that
+    light is at least ``SHADE_MIN`` of the frame's brightest: a shadow falling on paper is that deep at most, while a
+    desk or a scene beside a page is darker still, and X-rays and scenes seldom have flat areas at their own light
+    level next to bright paper."""
+    smooth = cv2.GaussianBlur(grey, (5, 5), 0)
+    flat = np.abs(cv2.Laplacian(smooth, cv2.CV_16S, ksize=3)) < 6
+    light = local_light(smooth).astype(np.float32)
+    top = float(np.percentile(light, 95)) if light.size else 0.0
+    shaded = (light >= SHADE_MIN * top) & (smooth >= PAPER_NEAR_LIGHT * light) & (top > PAPER_LEVEL)
+    return flat & ((smooth > PAPER_LEVEL) | shaded)
+
+
 def measure(img: np.ndarray) -> QualityReport:
     grey = _grey(img)
     h, w = img.shape[:2]
-    smooth = cv2.GaussianBlur(grey, (5, 5), 0)
-    flat = np.abs(cv2.Laplacian(smooth, cv2.CV_16S, ksize=3)) < 6
-    paper = float(((smooth > 140) & flat).mean()) if grey.size else 0.0
+    paper = float(paper_mask(grey).mean()) if grey.size else 0.0
     comps, aligned = text_layout(grey)
     return QualityReport(width=w, height=h, sharpness=sharpness(grey), brightness=float(grey.mean()),
                          contrast=float(grey.std()), text_components=comps, aligned_fraction=aligned,

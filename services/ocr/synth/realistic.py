@@ -173,6 +173,76 @@ def booklet_curl(img: np.ndarray, gutter: str, bow: float, seed: int) -> tuple[n
                                   "shade": round(shade, 2)}
 
 
+LIGHTS = ("shadow", "side", "glare", "crease")
+
+
+def uneven_light(img: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, dict]:
+    """A phone photo of paper under uneven light (issue 9), one of ``LIGHTS``:
+
+    - ``shadow``: a hand's or the phone's shadow, a polygon reaching in from one edge of the frame over 20-45 % of
+      it, darkened by 35-60 % with a soft (blurred) edge;
+    - ``side``: a lamp to one side, the far side 40-55 % darker (the generator's ``_shadow``, a smooth ramp);
+    - ``glare``: a bright elliptical patch on glossy (thermal) paper that washes the print out by 45-70 % at its
+      centre, so the ink there is grey;
+    - ``crease``: a fold across the sheet, a dark crease line with one side shaded by 20-35 %.
+
+    Everything stays legible to a person. Deterministic in ``seed``; returns the photo and the parameters."""
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    f = img.astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    params: dict = {"kind": kind}
+    if kind == "shadow":
+        depth = float(rng.uniform(0.35, 0.60))
+        side = int(rng.integers(4))  # the edge the shadow comes in from: 0 top, 1 right, 2 bottom, 3 left
+        reach = float(rng.uniform(0.25, 0.55))  # how far in (of the frame's extent across that edge)
+        a, b = sorted(rng.uniform(-0.1, 1.1, size=2))
+        if b - a < 0.45:
+            a, b = max(-0.1, a - 0.25), min(1.1, b + 0.25)
+        mid = rng.uniform(a, b, size=2)
+        tip = reach * rng.uniform([0.7, 0.85], [0.9, 1.0])
+        # polygon in (along the edge, depth into the frame) coordinates, 0..1
+        poly = [(a, -0.05), (a + 0.1 * (b - a), reach * rng.uniform(0.5, 0.8)), (min(mid), tip[0]),
+                (max(mid), tip[1]), (b - 0.1 * (b - a), reach * rng.uniform(0.5, 0.8)), (b, -0.05)]
+        pts = []
+        for u, d in poly:
+            x, y = {0: (u * w, d * h), 1: (w - d * w, u * h), 2: (u * w, h - d * h), 3: (d * w, u * h)}[side]
+            pts.append((x, y))
+        mask = np.zeros((h, w), np.float32)
+        cv2.fillPoly(mask, [np.round(np.array(pts)).astype(np.int32)], 1.0)
+        soft = float(rng.uniform(0.006, 0.02)) * max(h, w)
+        mask = cv2.GaussianBlur(mask, (0, 0), soft)
+        light = 1.0 - depth * mask
+        params |= {"edge": "trbl"[side], "depth": round(depth, 2), "reach": round(reach, 2), "soft": round(soft, 1)}
+    elif kind == "side":
+        depth = float(rng.uniform(0.40, 0.55))
+        out = _shadow(random.Random(int(rng.integers(2**31))), img, depth)
+        return out, params | {"depth": round(depth, 2)}
+    elif kind == "glare":
+        cx, cy = rng.uniform(0.25, 0.75) * w, rng.uniform(0.25, 0.75) * h
+        ax, ay = rng.uniform(0.10, 0.22) * max(h, w), rng.uniform(0.06, 0.14) * max(h, w)
+        ang = float(rng.uniform(0, np.pi))
+        u = ((xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)) / ax
+        v = (-(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)) / ay
+        strength = float(rng.uniform(0.45, 0.70))
+        g = strength * np.exp(-(u ** 2 + v ** 2) ** 1.5)  # flat-topped: a washed-out patch with a soft rim
+        out = f + (255.0 - f) * g[..., None] if f.ndim == 3 else f + (255.0 - f) * g
+        return np.clip(out, 0, 255).astype(np.uint8), params | {"strength": round(strength, 2)}
+    else:  # crease
+        shade = float(rng.uniform(0.20, 0.35))
+        vertical = bool(rng.random() < 0.5)
+        pos = float(rng.uniform(0.35, 0.65))
+        tilt = float(rng.uniform(-0.08, 0.08))
+        d = (xx - (pos * w + tilt * (yy - h / 2))) if vertical else (yy - (pos * h + tilt * (xx - w / 2)))
+        width = max(1.5, 0.002 * max(h, w))
+        sgn = float(rng.choice([-1, 1]))
+        ramp = 1.0 / (1.0 + np.exp(-sgn * d / (0.01 * max(h, w))))  # the shaded side, with a short soft start
+        light = (1.0 - shade * ramp) * (1.0 - 0.3 * np.exp(-(d / width) ** 2))
+        params |= {"vertical": vertical, "shade": round(shade, 2)}
+    out = f * (light[..., None] if f.ndim == 3 else light)
+    return np.clip(out, 0, 255).astype(np.uint8), params
+
+
 def _fold(rng: random.Random, img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     out = img.astype(np.float32)

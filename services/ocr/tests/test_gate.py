@@ -202,3 +202,20 @@ def test_faded_thermal_print_on_bright_paper_is_not_overexposed(page):
     faded = np.clip(255 - (255 - page.astype(np.float32)) * 0.3, 0, 255).astype(np.uint8)
     assert float((cv2.cvtColor(faded, cv2.COLOR_BGR2GRAY) < 128).mean()) == 0.0
     quality.check(faded)
+
+
+def test_a_page_mostly_in_a_shadow_is_still_a_document(page):
+    """A hand's or the phone's shadow over most of the sheet darkens its paper to about half (below any fixed 'bright
+    paper' level): the paper is judged against the light falling on it, so the page still passes the gate; a page
+    one side of which a lamp leaves 55 % darker passes too. The desk beside a page stays no paper (the tests above:
+    a small sheet on a desk still needs its many aligned characters)."""
+    h, w = page.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.array([[0, 0], [int(0.92 * w), 0], [int(0.8 * w), h], [0, h]], np.int32)], 1.0)
+    light = 1.0 - 0.5 * cv2.GaussianBlur(mask, (0, 0), 15)
+    shadowed = np.clip(page.astype(np.float32) * light[..., None], 0, 255).astype(np.uint8)
+    q = quality.check(shadowed)
+    assert q.paper_fraction >= quality.GateThresholds().min_paper_fraction
+    ramp = np.linspace(1.0, 0.45, w, dtype=np.float32)[None, :, None]
+    lamp = np.clip(page.astype(np.float32) * ramp, 0, 255).astype(np.uint8)
+    assert quality.check(lamp).paper_fraction >= quality.GateThresholds().min_paper_fraction

@@ -60,3 +60,30 @@ def test_booklet_curl_bows_rows_toward_the_gutter_only():
         assert max(abs(s) for s in shifts) > 0.5 * 0.04 * h  # bowed at the gutter...
         assert max(abs(s) for s in shifts) <= 0.04 * h + 1  # ...by at most the bow
         assert grey[h // 3, near] < grey[h // 3, far] - 40  # shaded at the gutter
+
+
+def test_uneven_light_kinds_darken_or_wash_out_part_of_the_page_only():
+    """The bench's uneven-light variant (`--shade`): a shadow darkens part of the page by 35-60 %, a lamp to one side
+    leaves the far side 40-55 % darker, a glare patch washes the ink out (bright, low contrast) and a crease shades
+    one side; part of the page always stays about as it was; deterministic."""
+    from synth.realistic import LIGHTS, uneven_light
+
+    h, w = 600, 800
+    page = np.full((h, w, 3), 230, np.uint8)
+    page[::20, :] = 20  # dark lines of 'ink' all over
+    paper = page[..., 0] == 230
+    for kind in LIGHTS:
+        for seed in range(6):
+            out, params = uneven_light(page, kind, seed)
+            again, _ = uneven_light(page, kind, seed)
+            assert np.array_equal(out, again) and out.shape == page.shape
+            ratio = out[..., 0].astype(np.float32)[paper] / 230.0
+            if kind == "glare":
+                ink = out[..., 0][~paper]
+                assert ink.max() >= 20 + 0.4 * 210 and ink.min() <= 25  # washed out at its centre, not everywhere
+                assert ratio.min() > 0.99  # paper cannot get brighter than white
+                continue
+            darkest = 1.0 - float(ratio.min())
+            lo, hi = {"shadow": (0.3, 0.6), "side": (0.2, 0.56), "crease": (0.19, 0.55)}[kind]
+            assert lo <= darkest <= hi, (kind, seed, darkest)
+            assert float(ratio.max()) > 0.9  # part of the page is still (about) fully lit
