@@ -116,7 +116,8 @@ def test_microscopy_method_word_before_the_name(kb, printed, code):
     # printed names from domain knowledge of Chinese sheets (bench/data/ocr_printed_names.jsonl, bench/ocr_names.py)
     ("TB", "TBIL"), ("DB", "DBIL"), ("IB", "IBIL"), ("γGT", "GGT"), ("血清前白蛋白", "PA"),
     ("红细胞体积分布宽度SD", "RDW-SD"), ("游离PSA/总PSA比值", "f/tPSA"), ("游离/总PSA比值", "f/tPSA"),
-    ("浑浊度", "U-CLA"), ("OBT", "ST-OB"), ("粪便潜血试验", "ST-OB"), ("粪便硬度", "ST-CHAR"),
+    ("浑浊度", "U-CLA"), ("GRAN%", "NEUT%"), ("GRAN#", "NEUT#"), ("OBT", "ST-OB"), ("粪便潜血试验", "ST-OB"),
+    ("粪便硬度", "ST-CHAR"),
 ])
 def test_more_printed_synonyms_are_exact(kb, printed, code):
     best = kb.match_name(printed)[0]
