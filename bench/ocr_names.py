@@ -10,7 +10,8 @@ tie-breaks act as on a real row.
     .venv/bin/python bench/ocr_names.py [--misses] [--panel urine]
 
 Prints right / wrong / not resolved per panel (a variant whose expected code is null is right when it stays
-uncoded)."""
+uncoded), and for the variants printed with a unit, how many units the expected code accepts as printed (after the
+knowledge base's OCR misreadings are undone: 'mmo1/L', 'g/1')."""
 from __future__ import annotations
 
 import argparse
@@ -92,7 +93,7 @@ def main() -> None:
     rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if "printed" in r and (not args.panel or r["panel"] == args.panel)]
     counts: dict[str, Counter] = defaultdict(Counter)
-    misses = []
+    misses, unit_misses = [], Counter()
     for r in rows:
         got = resolve(kb, r["printed"], r.get("unit"), r["panel"], r.get("code"))
         if got == r.get("code"):
@@ -105,17 +106,28 @@ def main() -> None:
         counts["all"][verdict] += 1
         if verdict != "right":
             misses.append((r["panel"], verdict, r["printed"], r.get("unit"), r.get("code"), got))
+        ind = kb.indicators.get(r.get("code") or "")
+        if ind is not None and r.get("unit"):
+            ok = kb.resolve_unit(r["unit"], ind, misread=True) is not None
+            for p in (r["panel"], "all"):
+                counts[p]["units"] += 1
+                counts[p]["units_ok"] += ok
+            if not ok:
+                unit_misses[(r["panel"], r["code"], r["unit"])] += 1
     if args.misses:
         for m in sorted(misses):
             print("MISS %-7s %-10s %-28s unit=%-10s want=%-8s got=%s" % m)
+        for (panel, code, unit), k in sorted(unit_misses.items()):
+            print(f"UNIT {panel:7} {code:10} {unit!r} not a unit of the code (x{k})")
     print(f"knowledge {kb.version}")
-    print(f"{'panel':8} {'n':>5} {'right':>6} {'wrong':>6} {'unres':>6} {'cover':>6}")
+    print(f"{'panel':8} {'n':>5} {'right':>6} {'wrong':>6} {'unres':>6} {'cover':>6} {'units':>11}")
     for p in [*SHEET_PANELS, "all"]:
         c = counts.get(p)
         if not c:
             continue
-        n = sum(c.values())
-        print(f"{p:8} {n:5d} {c['right']:6d} {c['wrong']:6d} {c['unresolved']:6d} {c['right'] / n:6.3f}")
+        n = c["right"] + c["wrong"] + c["unresolved"]
+        units = f"{c['units_ok']}/{c['units']}"
+        print(f"{p:8} {n:5d} {c['right']:6d} {c['wrong']:6d} {c['unresolved']:6d} {c['right'] / n:6.3f} {units:>11}")
 
 
 if __name__ == "__main__":

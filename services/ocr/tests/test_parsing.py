@@ -402,3 +402,13 @@ def test_arrow_read_as_f_before_unit_after_a_result_is_no_name(kb):
     items = parse_row(kb, _toks("平均红细胞血红蛋白含量", "32.4", "fpg", "27.0-32.0"))
     assert len(items) == 1 and items[0].unit.text == "pg"
     assert choose_indicator(kb, items[0], set())[0].code == "MCH"
+
+
+def test_unit_with_the_l_of_mol_read_as_one(kb):
+    """'mmo1/L', 'μmo1/L' (the l of mol read as 1, a common misreading): the row's unit, resolved for its code."""
+    for cells, code, unit in ((("钾", "4.10", "mmo1/L", "3.5-5.3"), "K", "mmol/L"),
+                              (("肌酐", "75", "μmo1/L", "57-111"), "CREA", "μmol/L")):
+        it = parse_row(kb, _toks(*cells))[0]
+        ind = choose_indicator(kb, it, set())[0]
+        assert ind.code == code and it.unit is not None
+        assert kb.resolve_unit(it.unit.text, ind, misread=True) == (unit, 1.0)
