@@ -9,7 +9,8 @@ from zhenxi_knowledge import (Knowledge, KnowledgeError, flag_number, parse_flag
 
 @pytest.mark.parametrize("printed,canonical", [
     ("g/1", "g/L"), ("mmol/1", "mmol/L"), ("μmol/l", "μmol/L"), ("f1", "fL"), ("fI", "fL"),
-    ("10'9/L", "10^9/L"), ("10°9/L", "10^9/L"), ("×10'12/L", "10^12/L"),
+    ("10'9/L", "10^9/L"), ("10°9/L", "10^9/L"), ("×10'12/L", "10^12/L"), ("mmo1/L", "mmol/L"), ("μmo1/L", "μmol/L"),
+    ("umo1/L", "μmol/L"), ("mmo1/1", "mmol/L"), ("nmoI/L", "nmol/L"), ("cells/ul", "/μL"), ("Cell/uL", "/μL"),
 ])
 def test_ocr_mangled_units_resolve(kb, printed, canonical):
     assert kb.units.is_unit(printed, misread=True)

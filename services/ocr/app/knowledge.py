@@ -15,6 +15,8 @@ __all__ = ["Indicator", "KnowledgeBase", "NameMatch", "Range", "load_knowledge",
            "norm_unit"]
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# how a sediment / stool microscopy row names its method before the finding
+_METHOD_PREFIX = re.compile(r"^(?:镜检|显微镜检查|沉渣)[:：]?(.+)$")
 
 
 def _outer_paren_split(key: str) -> list[str]:
@@ -67,6 +69,27 @@ class KnowledgeBase:
 
         for code, w in self.name_index.get(key, ()):
             add(code, w, "exact")
+        if not found:
+            # the name printed twice, Chinese and abbreviation glued or bracketed ('A/G白球比', '载脂蛋白BApoB',
+            # '游离PSA/总PSA(FPSA/TPSA)'): both halves name the same test. Tried before the finer parts below, which
+            # would cut a ratio's name at its '/' into the two tests it divides.
+            splits = [(key[:i], key[i:]) for i in range(1, len(key))]
+            outer = _outer_paren_split(key)
+            if len(outer) == 2:
+                splits.append((outer[0], outer[1]))
+            for a, b in splits:
+                wb = dict(self.name_index.get(b, ()))
+                for code, w in self.name_index.get(a, ()):
+                    if code in wb:
+                        add(code, 0.95 * min(w, wb[code]), "part")
+        if not found:
+            # a method word before the name ('镜检管型', '镜检:虫卵'): the name is what follows. Scored below the
+            # confident 0.95: '镜检红细胞' reads as the blood count here, and must not count as a blood row when the
+            # sheet's panels are voted (the urine / stool sheet then takes it as its sediment or stool finding)
+            m = _METHOD_PREFIX.match(key)
+            if m:
+                for code, w in self.name_index.get(m.group(1), ()):
+                    add(code, 0.9 * w, "part")
         if not found:
             # "白细胞计数(WBC)", "WBC 白细胞计数", "钾(K)": try the parts.
             parts = [p for p in re.split(r"[()\[\]（）【】/]", key) if p] + _outer_paren_split(key)

@@ -534,9 +534,13 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if tok.column == "seq" and _CJK_OR_ALPHA.search(tok.text):
             tok.column = "name"  # text under 序号 is the name (narrow or glued '编号项目' header words)
         m = _MISREAD_MARK_UNIT.match(tok.text.strip())
-        if m and not is_unit(kb, tok.text) and is_unit(kb, m.group(1)):
+        if m and not is_unit(kb, tok.text) and is_unit(kb, m.group(1)) and not (
+                (tok.column == "name" or all(k == "rowno" for k, _, _ in pieces))
+                and any(x.how == "exact" for x in kb.match_name(tok.text, allow_fuzzy=False))):
             # an arrow printed before the unit that the recogniser read as 't', 'f', '1' ('t×10^9/L', '1%'):
-            # the mark's direction is lost; the printed range still decides the flag
+            # the mark's direction is lost; the printed range still decides the flag. A known name where the row's
+            # name stands (under the name header, or first in the row) is not one: 'TC', total cholesterol, is no
+            # arrow before '°C' (while 'fpg' after a result is an arrow before 'pg', not FPG)
             cut = len(tok.text) - len(m.group(1))
             w = tok.box[2] - tok.box[0]
             tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],

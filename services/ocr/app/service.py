@@ -60,7 +60,7 @@ def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
     for k, (cell, ms) in enumerate(it.names):
         if qualitative and ms and ms[0].indicator.kind == "quantitative" and ms[0].indicator.unit:
             # '白细胞 3+' / '红细胞 阴性': the dry-chemistry pad (白细胞酯酶, 隐血), not the sediment count
-            alt = [m for t in ("(干化学)", "定性") for m in kb.match_name(cell.text + t, allow_fuzzy=False)
+            alt = [m for t in ("(干化学)", "定性", "(尿)") for m in kb.match_name(cell.text + t, allow_fuzzy=False)
                    if m.indicator.panel == "urinalysis" and m.indicator.kind == "qualitative"]
             if alt:
                 it.names[k] = (cell, alt)
@@ -80,9 +80,10 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
         if ms and ms[0].indicator.panel == "stool":
             alt = [m for m in ms if m.indicator.panel == "stool"]
         else:
-            # '大便镜检（红细胞）': the stool finding is the part in brackets, after a 大便/粪便 prefix
+            # '大便镜检（红细胞）', '镜检白细胞': the stool finding is the part in brackets, after a 大便/粪便 prefix,
+            # or the name after a 镜检 prefix
             texts = [cell.text] + re.findall(r"[(（]([^()（）]+)[)）]", cell.text)
-            texts = [re.sub(r"^(大便|粪便|粪)(镜检|常规)?", "", t) for t in texts]
+            texts = [re.sub(r"^(大便|粪便|粪)?(镜检|常规)?", "", t) for t in texts]
             alt = []
             for t in texts:
                 alt = [m for m in kb.match_name("粪便" + t, allow_fuzzy=False) if m.indicator.panel == "stool"]
@@ -92,6 +93,12 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
             # the other name printed beside ('Color 颜色', 'OB 潜血') must not pull the row back to blood/urine
             it.names = [(c, alt) for c, _ in it.names]
             return
+    pv = it.parsed_value
+    if pv is not None and pv.number is None and pv.qualitative is not None:
+        # a sign word ('转铁蛋白 阴性', the faecal transferrin test) is no result of a blood test measured in a unit
+        # (serum transferrin, g/L): on a stool sheet such a row does not take that code; it comes back uncoded
+        it.names = [(c, [m for m in ms if not (m.indicator.kind == "quantitative" and m.indicator.unit)])
+                    for c, ms in it.names]
 
 
 _MISREAD_SIGN = re.compile(r"[\u4e00-\u9fff]性([(（][^()（）]{0,2}[)）])?")

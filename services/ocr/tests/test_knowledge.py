@@ -93,3 +93,32 @@ def test_count_names_printed_as_shumu_are_exact():
                           ("嗜酸性粒细胞数目", "EO#"), ("嗜碱性粒细胞数目", "BASO#")):
         best = kb.match_name(printed)[0]
         assert (best.indicator.code, best.how) == (code, "exact")
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("载脂蛋白BApoB", "ApoB"), ("A/G白球比", "A/G"), ("白蛋白/球蛋白A/G", "A/G"), ("谷草/谷丙AST/ALT", "AST/ALT"),
+    ("游离PSA/总PSA(FPSA/TPSA)", "f/tPSA"), ("β2-MGβ2-微球蛋白", "B2MG"), ("超敏C反应蛋白hs-CRP", "hs-CRP"),
+    ("Lp(a)脂蛋白(a)", "Lp(a)"),
+])
+def test_name_printed_twice_is_read_by_both_halves(kb, printed, code):
+    """A name printed in Chinese and as an abbreviation, glued or bracketed: both halves name the test. A ratio's
+    name is not cut at its '/' into the two tests it divides (谷草/谷丙 is AST/ALT, not AST)."""
+    best = kb.match_name(printed)[0]
+    assert (best.indicator.code, best.how) == (code, "part")
+
+
+@pytest.mark.parametrize("printed,code", [("镜检管型", "U-CAST"), ("镜检结晶", "U-XTAL"), ("镜检:虫卵", "ST-OVA")])
+def test_microscopy_method_word_before_the_name(kb, printed, code):
+    assert kb.match_name(printed)[0].indicator.code == code
+
+
+@pytest.mark.parametrize("printed,code", [
+    # printed names from domain knowledge of Chinese sheets (bench/data/ocr_printed_names.jsonl, bench/ocr_names.py)
+    ("TB", "TBIL"), ("DB", "DBIL"), ("IB", "IBIL"), ("γGT", "GGT"), ("血清前白蛋白", "PA"),
+    ("红细胞体积分布宽度SD", "RDW-SD"), ("游离PSA/总PSA比值", "f/tPSA"), ("游离/总PSA比值", "f/tPSA"),
+    ("浑浊度", "U-CLA"), ("GRAN%", "NEUT%"), ("GRAN#", "NEUT#"), ("OBT", "ST-OB"), ("粪便潜血试验", "ST-OB"),
+    ("粪便硬度", "ST-CHAR"),
+])
+def test_more_printed_synonyms_are_exact(kb, printed, code):
+    best = kb.match_name(printed)[0]
+    assert (best.indicator.code, best.score) == (code, 1.0)

@@ -364,3 +364,51 @@ def test_a_mark_before_the_result_read_as_one_is_not_the_result(kb):
     (it,) = parse_row(kb, [Token("尿酮体", 0.9, (40, 0, 110, 20), "name"), Token("1", 0.9, (300, 0, 310, 20), "value"),
                            Token("0-5", 0.99, (440, 0, 480, 20), "range")])
     assert it.value.text == "1"
+
+
+def test_name_starting_like_a_lost_arrow_is_kept(kb):
+    """'TC' (total cholesterol) is a known name, not an arrow read as 'T' before the unit '°C'."""
+    items = parse_row(kb, _toks("TC", "4.60", "mmol/L", "<5.2"))
+    assert len(items) == 1 and items[0].value.text == "4.60"
+    assert choose_indicator(kb, items[0], set())[0].code == "TC"
+
+
+def _sheet_row(kb, panel, *cells):
+    from app.service import _prefer_stool, _prefer_urine
+
+    it = parse_row(kb, _toks(*cells))[0]
+    (_prefer_stool if panel == "stool" else _prefer_urine)(kb, it)
+    choice = choose_indicator(kb, it, set(), {"stool" if panel == "stool" else "urinalysis"})
+    return choice[0].code if choice else None
+
+
+def test_stool_sheet_microscopy_names_with_method_word(kb):
+    assert _sheet_row(kb, "stool", "镜检白细胞", "3", "/HP") == "ST-WBC"
+    assert _sheet_row(kb, "stool", "镜检红细胞", "未见", "/HP") == "ST-RBC"
+
+
+def test_stool_sheet_sign_word_is_no_result_of_a_blood_test(kb):
+    """'转铁蛋白 阴性' on a stool sheet is the faecal transferrin test, not serum transferrin (g/L): uncoded."""
+    assert _sheet_row(kb, "stool", "转铁蛋白", "阴性", "阴性") is None
+    assert _sheet_row(kb, "stool", "隐血", "阴性", "阴性") == "ST-OB"
+
+
+def test_urine_sheet_bare_glu_with_sign_word_is_urine_glucose(kb):
+    assert _sheet_row(kb, "urine", "GLU", "阴性", "阴性") == "U-GLU"
+
+
+def test_arrow_read_as_f_before_unit_after_a_result_is_no_name(kb):
+    """'fpg' after the result is an arrow read as 'f' before the unit pg (not FPG, fasting glucose): one row."""
+    items = parse_row(kb, _toks("平均红细胞血红蛋白含量", "32.4", "fpg", "27.0-32.0"))
+    assert len(items) == 1 and items[0].unit.text == "pg"
+    assert choose_indicator(kb, items[0], set())[0].code == "MCH"
+
+
+def test_unit_with_the_l_of_mol_read_as_one(kb):
+    """'mmo1/L', 'μmo1/L' (the l of mol read as 1, a common misreading): the row's unit, resolved for its code."""
+    for cells, code, unit in ((("钾", "4.10", "mmo1/L", "3.5-5.3"), "K", "mmol/L"),
+                              (("肌酐", "75", "μmo1/L", "57-111"), "CREA", "μmol/L")):
+        it = parse_row(kb, _toks(*cells))[0]
+        ind = choose_indicator(kb, it, set())[0]
+        assert ind.code == code and it.unit is not None
+        assert kb.resolve_unit(it.unit.text, ind, misread=True) == (unit, 1.0)
