@@ -1257,3 +1257,66 @@ def test_a_bare_number_stays_unread_where_the_column_prints_two_sided_ranges(par
     by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["0", "<12", "<77", "<1.0"])))
           ["indicators"]}
     assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
+
+
+def _pitch_block(names_values, y0=170, pitch=40, x_name=40, x_val=300, x_range=420):
+    """Cells of a table block: (name, value, range) rows at a regular pitch; None for a line left out."""
+    cells = []
+    for k, row in enumerate(names_values):
+        if row is None:
+            continue
+        name, val, rng = row
+        y = y0 + pitch * k
+        cells += [(name, x_name, x_name + 20 * len(name), y), (val, x_val, x_val + 50, y), (rng, x_range, x_range + 90, y)]
+    return cells
+
+
+_PITCH_HEAD = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120)]
+_PITCH_ROWS = [("白细胞计数", "6.5", "3.5-9.5"), ("红细胞计数", "4.6", "4.3-5.8"), ("血红蛋白", "140", "130-175"),
+        ("红细胞压积", "42.0", "40-50"), ("血小板计数", "210", "125-350"), ("平均红细胞体积", "90.0", "82-100")]
+
+
+def test_a_skipped_line_in_a_regular_block_asks_for_a_reshoot(parser):
+    """Rows printed at a regular pitch; one line between them comes back as nothing (the detector lost it, or its
+    result was garbled past reading): the step of two pitches is named in a re-shoot request. A line that holds
+    only words (a section label) is the sheet's own and asks for nothing; neither does a complete block."""
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(_PITCH_ROWS)))
+    assert len(out["indicators"]) == 6
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    gap = _PITCH_ROWS[:3] + [None] + _PITCH_ROWS[3:]
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap)))
+    assert len(out["indicators"]) == 6
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "row_pitch_gap" in w["details"]["reasons"]
+    assert w["details"]["row_gaps"] == [{"after": "血红蛋白", "before": "红细胞压积", "rows_skipped": 1}]
+    # the lost line still shows a result-like scrap ('0()'): the same request
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("0()", 300, 340, 170 + 40 * 3)]))
+    assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
+    # a section label on the skipped line
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("仪器法检测", 40, 160, 170 + 40 * 3)]))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_a_row_set_apart_below_its_block_is_doubtful(parser):
+    """Five regular rows and, two lines below the last, one more 'row' (a footer field read as name + result): it
+    is most likely not a row of the table, so it needs review and the response asks for a re-shoot."""
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("送检", 40, 80, 170 + 40 * 6), ("检验完成", 300, 380, 170 + 40 * 6)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"送检"}
+    assert by["送检"]["needs_review"] and "row_apart_from_block" in by["送检"]["review_reasons"]
+    assert not any(i["needs_review"] for n, i in by.items() if n != "送检")
+    assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
+
+
+def test_a_row_read_but_not_returned_asks_for_a_reshoot(parser):
+    """'颜色 3' on a urine sheet: a number where the test reports only words is not returned (a misread); the row
+    is on the sheet all the same, so the response names it instead of returning a silently short list."""
+    rows = [("比重", "1.020", "1.003-1.030"), ("酸碱度", "6.0", "4.5-8.0"), ("尿蛋白", "阴性", "阴性"),
+            ("尿糖", "阴性", "阴性")]
+    base = _PITCH_HEAD + _pitch_block(rows[:2]) + _pitch_block(rows[2:], y0=170 + 40 * 3)
+    out = parser._assemble(*_page(base + [("颜色", 40, 80, 170 + 40 * 2), ("3", 300, 315, 170 + 40 * 2)]))
+    assert [i["name_printed"] for i in out["indicators"]] == ["比重", "酸碱度", "尿蛋白", "尿糖"]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["rows_not_returned"] == [{"row": None, "name_printed": "颜色", "value_printed": "3"}]
+    assert "rows_not_returned" in w["details"]["reasons"]
