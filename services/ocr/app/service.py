@@ -575,9 +575,11 @@ def _stray_letter_range_to_its_row(items: list[RowItem]) -> None:
 APART_FACTOR = 0.75  # a row set apart from its block's end by skipped lines: its confidence scaled by this
 
 
-def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float) -> None:
-    """Lower a returned row's confidence for a structural doubt, with its review reason."""
+def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float, review: bool = False) -> None:
+    """Lower a returned row's confidence for a structural doubt, with its review reason (``review``: the row
+    needs review whatever its confidence)."""
     rec["confidence"] = round(rec["confidence"] * factor, 3)
+    rec["needs_review"] = bool(rec.get("needs_review")) or review
     fc = rec.get("field_confidence") or {}
     if "structure" in fc:
         fc["structure"] = round(fc["structure"] * factor, 3)
@@ -586,6 +588,20 @@ def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float) ->
         rec["needs_review"] = True
         reasons.add("low_confidence")
     rec["review_reasons"] = sorted(reasons)
+
+
+UNDECIDED_FACTOR = 0.9  # a known test's numeric result left without any flag on a sheet that prints ranges
+RANGES_PRINTED_SHARE = 0.8  # a sheet "prints ranges" when this share of its (at least 5) numeric rows has one
+
+
+def flag_not_decided(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges: the row's
+    range was not read (and no mark), and no other range could stand in (a unit that is not the test's, a
+    child's age). Whether the result is high or low is the one thing the patient needs; another photo may show it."""
+    num = [i for i in indicators if i.get("value") is not None]
+    if len(num) < 5 or sum(1 for i in num if i.get("range_printed")) < RANGES_PRINTED_SHARE * len(num):
+        return []
+    return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")]
 
 
 GAP_MIN_ROWS = 5  # a block needs this many returned rows before its row pitch means anything
@@ -648,6 +664,24 @@ def _overlap(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[flo
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     return max(w, 0.0) * max(h, 0.0) / max((a[2] - a[0]) * (a[3] - a[1]), 1.0)
+
+
+def _nameless_result_row(kb: KnowledgeBase, row: list[Token]) -> RowItem | None:
+    """A table row that parsing made nothing of, though it holds a number under the result header and, under
+    their headers, a unit or a range: a result row whose name was not read (or was read as something else). Its
+    result and unit/range as a row item, to be named in the re-shoot request; None for anything else."""
+    value = next((t for t in row if t.column == "value" and (pv := parse_value(t.text)) is not None
+                  and pv.number is not None), None)
+    if value is None:
+        return None
+    unit = next((t for t in row if t.column == "unit" and kb.is_unit(t.text, misread=True)), None)
+    rng = next((t for t in row if t.column == "range" and parse_range(t.text) is not None), None)
+    if unit is None and rng is None:
+        return None
+    return RowItem(value=Cell(value.text, value.score, value.box), parsed_value=parse_value(value.text),
+                   unit=Cell(unit.text, unit.score, unit.box) if unit else None,
+                   range=Cell(rng.text, rng.score, rng.box) if rng else None,
+                   parsed_range=parse_range(rng.text) if rng else None)
 
 
 def _table_row_evidence(it: RowItem) -> bool:
@@ -1108,6 +1142,7 @@ class LabReportParser:
         table_top: dict[int, float] = {}  # per page: the bottom of the first column-header row
         lookers: dict[int, _EmptyCellLook] = {}
         page_tokens: dict[int, list[Token]] = {}
+        nameless: list[tuple[int, RowItem]] = []  # table rows with a result and unit/range but nothing named
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             lay = analyse(tokens, float(g.image.shape[1]))
@@ -1133,6 +1168,8 @@ class LabReportParser:
                 if reread is not None:
                     row = sorted([t for t in row if t not in reread[1]] + [reread[0]], key=lambda t: t.box[0])
                 row_items = parse_row_all(self.kb, row)
+                if not row_items and (bare := _nameless_result_row(self.kb, row)) is not None:
+                    nameless.append((pno, bare))  # '17.80 %' under the result and unit headers, its name unread
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
@@ -1199,7 +1236,7 @@ class LabReportParser:
         _EmptyCellLook.read_result_words([(it, lookers[pno], words) for pno, it in rows
                                           if (words := _word_doubt(it))], self.engine.word_likelihoods)
         built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
-        dropped: list[tuple[int, RowItem]] = []  # rows read with a result that come back as no indicator
+        dropped: list[tuple[int, RowItem]] = list(nameless)  # rows read with a result, returned as no indicator
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
             if choice is None:
@@ -1255,6 +1292,8 @@ class LabReportParser:
         for g in gaps:
             if g["lone"] is not None:  # one row set apart from its block's end: most likely not a row of the table
                 _doubt(g["lone"], "row_apart_from_block", APART_FACTOR, self.options.review_threshold)
+        for rec in flag_not_decided(indicators):  # the sheet prints ranges, this row's was not read: no flag
+            _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
                                       [{k: v for k, v in g.items() if k != "lone"} for g in gaps])
         if reshoot is not None:
@@ -1356,6 +1395,8 @@ class LabReportParser:
                                  "name_printed": " ".join(c.text for c, _ in it.names) or None,
                                  "value_printed": it.value.text if it.value else None})
         gaps = gaps or []
+        undecided = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed")}
+                     for i in flag_not_decided(indicators)]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
                for i in indicators if i["confidence"] < self.options.review_threshold]
@@ -1368,7 +1409,8 @@ class LabReportParser:
                     "confidence": i["confidence"]} for i in indicators
                    if one_han(i.get("name_printed") or "") and i.get("needs_review")
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
-        if not missing and not unread and not low_trigger and not misread and not not_returned and not gaps:
+        if not missing and not unread and not low_trigger and not misread and not not_returned and not gaps \
+                and not undecided:
             return None
         reasons = []
         if missing:
@@ -1383,6 +1425,8 @@ class LabReportParser:
             reasons.append("rows_not_returned")
         if gaps:
             reasons.append("row_pitch_gap")
+        if undecided:
+            reasons.append("flag_not_decided")
         return {"code": "reshoot_suggested",
                 "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
                            "Some rows could not be read reliably: please re-take the photo flat, in good light, "
@@ -1390,7 +1434,7 @@ class LabReportParser:
                 "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
                             "low_confidence_rows": low, "names_not_read": misread,
-                            "rows_not_returned": not_returned, "row_gaps": gaps}}
+                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet

@@ -1320,3 +1320,34 @@ def test_a_row_read_but_not_returned_asks_for_a_reshoot(parser):
     w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert w["details"]["rows_not_returned"] == [{"row": None, "name_printed": "颜色", "value_printed": "3"}]
     assert "rows_not_returned" in w["details"]["reasons"]
+
+
+def test_a_result_row_whose_name_was_not_read_asks_for_a_reshoot(parser):
+    """The last row's name was lost (cut at the page's edge): only its result and range are on the line. Parsing
+    makes no row of it; the response names the result in a re-shoot request instead of returning a short list."""
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5])
+    out = parser._assemble(*_page(cells))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    y = 170 + 40 * 5
+    out = parser._assemble(*_page(cells + [("17.80", 300, 350, y), ("9.0-13.0", 420, 510, y)]))
+    assert len(out["indicators"]) == 5
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["rows_not_returned"] == [{"row": None, "name_printed": None, "value_printed": "17.80"}]
+
+
+def test_a_result_left_without_any_flag_on_a_sheet_that_prints_ranges_is_asked_about(parser):
+    """A 2-year-old's sheet prints a range on every row; 血红蛋白's was not read, and the adult range may not flag a
+    child, so the row has no flag at all: it needs review and the response asks for a re-shoot naming it. With its
+    range read, nothing is asked."""
+    header = [("血常规检验报告单", 300, 600, 10), ("性别:男", 40, 160, 60), ("年龄:2岁", 300, 420, 60)]
+    ranged = [r for r in _PITCH_ROWS if r[0] != "血红蛋白"]
+    cells = _PITCH_HEAD + _pitch_block(ranged + [("血红蛋白", "122", "120-160")])
+    out = parser._assemble(*_page(cells, header))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    cells = _PITCH_HEAD + _pitch_block(ranged) + [("血红蛋白", 40, 120, 170 + 40 * 5), ("122", 300, 340, 170 + 40 * 5)]
+    out = parser._assemble(*_page(cells, header))
+    hgb = next(i for i in out["indicators"] if i["code"] == "HGB")
+    assert hgb["flag"] is None and hgb["needs_review"] and "flag_not_decided" in hgb["review_reasons"]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "flag_not_decided" in w["details"]["reasons"]
+    assert [r["code"] for r in w["details"]["rows_without_flag"]] == ["HGB"]
