@@ -604,6 +604,19 @@ def flag_not_decided(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")]
 
 
+def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2) -> list[dict[str, Any]]:
+    """Equivocal results ('±', '+-', 微量, 40(+-)) with no printed mark, on a page whose rows carry printed marks
+    (at least ``min_marked`` others): a sheet with a mark column says which way a ± result counts, so here its
+    mark was most likely lost, and the returned flag is the service's convention (POS) rather than the sheet's."""
+    out = []
+    for pno in {i.get("page", 0) for i in indicators}:
+        on_page = [i for i in indicators if i.get("page", 0) == pno]
+        marked = sum(1 for i in on_page if i.get("flag_mark"))
+        out += [i for i in on_page if i.get("qualitative") == "trace" and not i.get("flag_mark")
+                and marked >= min_marked]
+    return out
+
+
 GAP_MIN_ROWS = 5  # a block needs this many returned rows before its row pitch means anything
 GAP_REGULAR = 0.7  # ... and this share of its row-to-row steps within a quarter of the median step
 
@@ -1294,6 +1307,8 @@ class LabReportParser:
                 _doubt(g["lone"], "row_apart_from_block", APART_FACTOR, self.options.review_threshold)
         for rec in flag_not_decided(indicators):  # the sheet prints ranges, this row's was not read: no flag
             _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
+        for rec in equivocal_without_mark(indicators):  # '±' with its mark lost: POS by convention, not by the sheet
+            _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
                                       [{k: v for k, v in g.items() if k != "lone"} for g in gaps])
         if reshoot is not None:

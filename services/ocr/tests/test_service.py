@@ -1351,3 +1351,22 @@ def test_a_result_left_without_any_flag_on_a_sheet_that_prints_ranges_is_asked_a
     w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert "flag_not_decided" in w["details"]["reasons"]
     assert [r["code"] for r in w["details"]["rows_without_flag"]] == ["HGB"]
+
+
+def test_an_equivocal_result_whose_mark_was_lost_needs_review(parser):
+    """A sheet whose mark column prints + or - on its rows: '30(+-)' came back with no mark, so whether the sheet
+    counts it positive is not known (the returned POS is the service's convention): it needs review. On a sheet
+    that prints no marks at all, a '+-' is as the sheet reads it and is not doubted for that."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗Sm", 40, 110, 210), ("30(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Jo-1", 40, 120, 250), ("0(-)", 300, 350, 250), ("<25", 420, 460, 250), ("-", 578, 590, 250)]
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert by["抗Sm"]["flag"] == "POS" and by["抗Sm"]["flag_mark"] is None
+    assert by["抗Sm"]["needs_review"] and "equivocal_without_mark" in by["抗Sm"]["review_reasons"]
+    assert not any("equivocal_without_mark" in by[n]["review_reasons"] for n in ("抗U1RNP", "抗Jo-1"))
+    urine = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("+-", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿糖", 40, 100, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210)]
+    pro = next(i for i in parser._assemble(*_page(urine))["indicators"] if i["code"] == "U-PRO")
+    assert "equivocal_without_mark" not in pro["review_reasons"]
