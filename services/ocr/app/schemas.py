@@ -98,8 +98,12 @@ class Warning_(BaseModel):
     code: str
     message: str
     indicator: str | None = None
-    details: dict | None = Field(None, description="reshoot_suggested: reasons, expected_rows, read_rows, "
-                                                   "missing_rows, rows_without_result, low_confidence_rows")
+    details: dict | None = Field(None, description="reshoot_suggested: reasons (row_numbers_missing, "
+                                                   "result_not_read, low_confidence_rows, names_not_read, "
+                                                   "rows_not_returned, row_pitch_gap, flag_not_decided), "
+                                                   "expected_rows, read_rows, missing_rows, rows_without_result, "
+                                                   "low_confidence_rows, names_not_read, rows_not_returned, "
+                                                   "row_gaps, rows_without_flag")
 
 
 class LabReport(BaseModel):

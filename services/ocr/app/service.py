@@ -579,6 +579,141 @@ def _stray_letter_range_to_its_row(items: list[RowItem]) -> None:
         it.range = it.parsed_range = it.unit = None
 
 
+APART_FACTOR = 0.75  # a row set apart from its block's end by skipped lines: its confidence scaled by this
+
+
+def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float, review: bool = False) -> None:
+    """Lower a returned row's confidence for a structural doubt, with its review reason (``review``: the row
+    needs review whatever its confidence)."""
+    rec["confidence"] = round(rec["confidence"] * factor, 3)
+    rec["needs_review"] = bool(rec.get("needs_review")) or review
+    fc = rec.get("field_confidence") or {}
+    if "structure" in fc:
+        fc["structure"] = round(fc["structure"] * factor, 3)
+    reasons = set(rec.get("review_reasons") or []) | {reason}
+    if rec["confidence"] < threshold:
+        rec["needs_review"] = True
+        reasons.add("low_confidence")
+    rec["review_reasons"] = sorted(reasons)
+
+
+UNDECIDED_FACTOR = 0.9  # a known test's numeric result left without any flag on a sheet that prints ranges
+RANGES_PRINTED_SHARE = 0.8  # a sheet "prints ranges" when this share of its (at least 5) numeric rows has one
+
+
+def flag_not_decided(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges: the row's
+    range was not read (and no mark), and no other range could stand in (a unit that is not the test's, a
+    child's age). Whether the result is high or low is the one thing the patient needs; another photo may show it."""
+    num = [i for i in indicators if i.get("value") is not None]
+    if len(num) < 5 or sum(1 for i in num if i.get("range_printed")) < RANGES_PRINTED_SHARE * len(num):
+        return []
+    return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")]
+
+
+def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2) -> list[dict[str, Any]]:
+    """Equivocal results ('±', '+-', 微量, 40(+-)) with no printed mark, on a page whose rows carry printed marks
+    (at least ``min_marked`` others): a sheet with a mark column says which way a ± result counts, so here its
+    mark was most likely lost, and the returned flag is the service's convention (POS) rather than the sheet's."""
+    out = []
+    for pno in {i.get("page", 0) for i in indicators}:
+        on_page = [i for i in indicators if i.get("page", 0) == pno]
+        marked = sum(1 for i in on_page if i.get("flag_mark"))
+        out += [i for i in on_page if i.get("qualitative") == "trace" and not i.get("flag_mark")
+                and marked >= min_marked]
+    return out
+
+
+GAP_MIN_ROWS = 5  # a block needs this many returned rows before its row pitch means anything
+GAP_REGULAR = 0.7  # ... and this share of its row-to-row steps within a quarter of the median step
+
+
+def row_pitch_gaps(on_page: list[dict[str, Any]], tokens: list[Token]) -> list[dict[str, Any]]:
+    """Places where a block of regularly spaced returned rows skips one to three lines and the page holds
+    something result-like there (a digit, a sign word or mark) or nothing read at all: a printed table keeps
+    its row pitch, so such a step is a row that was not returned (its result garbled, '0()'), or a returned row
+    that is not the table's (a footer field below it). A skipped line that holds only words (a section label
+    such as 镜检) is the sheet's own. Blocks side by side are told apart by where their names start. Each gap:
+    the returned rows on either side, how many lines it skips, and the row it sets apart at the block's top or
+    bottom ('lone'), if any."""
+    rows = sorted(on_page, key=lambda i: i["box"][0])
+    blocks: list[list[dict[str, Any]]] = []
+    for i in rows:
+        if blocks:
+            h = float(np.median([x["box"][3] - x["box"][1] for x in blocks[-1]]))
+            if i["box"][0] - blocks[-1][-1]["box"][0] <= 4 * h:
+                blocks[-1].append(i)
+                continue
+        blocks.append([i])
+    out: list[dict[str, Any]] = []
+    for b in blocks:
+        if len(b) < GAP_MIN_ROWS:
+            continue
+        b = sorted(b, key=lambda i: i["box"][1] + i["box"][3])
+        ys = [(i["box"][1] + i["box"][3]) / 2 for i in b]
+        steps = np.diff(ys)
+        pitch = float(np.median(steps))
+        if pitch <= 0 or np.mean(np.abs(steps - pitch) <= 0.25 * pitch) < GAP_REGULAR:
+            continue
+        bx0, bx1 = min(i["box"][0] for i in b), max(i["box"][2] for i in b)
+        for k, step in enumerate(steps):
+            lines = step / pitch
+            if not (1.75 <= lines <= 4.25 and abs(lines - round(lines)) <= 0.25):
+                continue
+            lo, hi = ys[k] + 0.5 * pitch, ys[k + 1] - 0.5 * pitch
+            inside = [t.text for t in tokens if lo < (t.box[1] + t.box[3]) / 2 < hi and bx0 <= t.cx <= bx1]
+            if inside and not any(_RESULT_LIKE.search(t) for t in inside):
+                continue  # words only: a section label or a note the sheet prints between its rows
+            lone = b[-1] if k == len(steps) - 1 else b[0] if k == 0 else None
+            out.append({"after": b[k].get("name_printed"), "before": b[k + 1].get("name_printed"),
+                        "rows_skipped": int(round(lines)) - 1, "lone": lone})
+    return out
+
+
+_RESULT_LIKE = re.compile(r"\d|[阴阳]性|[+＋十↑↓]")
+
+
+def _item_box(it: RowItem) -> tuple[float, float, float, float]:
+    """The box around every cell of a row item."""
+    boxes = [c.box for c, _ in it.names] + [c.box for c in (it.value, it.range, it.unit, it.flag) if c is not None]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _overlap(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
+    """The share of box a that box b covers."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(w, 0.0) * max(h, 0.0) / max((a[2] - a[0]) * (a[3] - a[1]), 1.0)
+
+
+def _nameless_result_row(kb: KnowledgeBase, row: list[Token]) -> RowItem | None:
+    """A table row that parsing made nothing of, though it holds a number under the result header and, under
+    their headers, a unit or a range: a result row whose name was not read (or was read as something else). Its
+    result and unit/range as a row item, to be named in the re-shoot request; None for anything else."""
+    value = next((t for t in row if t.column == "value" and (pv := parse_value(t.text)) is not None
+                  and pv.number is not None), None)
+    if value is None:
+        return None
+    unit = next((t for t in row if t.column == "unit" and kb.is_unit(t.text, misread=True)), None)
+    rng = next((t for t in row if t.column == "range" and parse_range(t.text) is not None), None)
+    if unit is None and rng is None:
+        return None
+    return RowItem(value=Cell(value.text, value.score, value.box), parsed_value=parse_value(value.text),
+                   unit=Cell(unit.text, unit.score, unit.box) if unit else None,
+                   range=Cell(rng.text, rng.score, rng.box) if rng else None,
+                   parsed_range=parse_range(rng.text) if rng else None)
+
+
+def _table_row_evidence(it: RowItem) -> bool:
+    """Does a row item that was not returned look like a row of the table? A number read as its result, with the
+    unit or the range printed beside it (what a result row prints), or a name of two characters or more."""
+    pv = it.parsed_value
+    if it.value is None or pv is None:
+        return False
+    named = any(len(re.sub(r"[\[\]()（）【】\s]", "", c.text)) >= 2 for c, _ in it.names)
+    return pv.number is not None and (it.unit is not None or it.parsed_range is not None) or named
+
+
 def _part_of_a_read_row(it: RowItem, on_page: list[dict[str, Any]]) -> bool:
     """A name with no result that is only a piece of a row read elsewhere: a stray letter ('t'), a code label
     that overlaps a returned row, or sits level with one and right beside it (or names the same code)."""
@@ -1026,6 +1161,8 @@ class LabReportParser:
         row_numbers: dict[int, set[int]] = {p: set() for p in range(len(ocr))}
         table_top: dict[int, float] = {}  # per page: the bottom of the first column-header row
         lookers: dict[int, _EmptyCellLook] = {}
+        page_tokens: dict[int, list[Token]] = {}
+        nameless: list[tuple[int, RowItem]] = []  # table rows with a result and unit/range but nothing named
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             lay = analyse(tokens, float(g.image.shape[1]))
@@ -1037,6 +1174,7 @@ class LabReportParser:
                     tokens = reread
                     lay = analyse(tokens, float(g.image.shape[1]))
             all_tokens.extend(tokens)
+            page_tokens[pno] = tokens
             header_rows += len({t.y0 for t in lay.tables if t.columns})
             if any(t.columns for t in lay.tables):
                 table_top[pno] = min(t.y0 for t in lay.tables if t.columns)
@@ -1050,6 +1188,8 @@ class LabReportParser:
                 if reread is not None:
                     row = sorted([t for t in row if t not in reread[1]] + [reread[0]], key=lambda t: t.box[0])
                 row_items = parse_row_all(self.kb, row)
+                if not row_items and (bare := _nameless_result_row(self.kb, row)) is not None:
+                    nameless.append((pno, bare))  # '17.80 %' under the result and unit headers, its name unread
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
@@ -1116,20 +1256,23 @@ class LabReportParser:
         _EmptyCellLook.read_result_words([(it, lookers[pno], words) for pno, it in rows
                                           if (words := _word_doubt(it))], self.engine.word_likelihoods)
         built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
+        dropped: list[tuple[int, RowItem]] = list(nameless)  # rows read with a result, returned as no indicator
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
             if choice is None:
                 # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
                 # μL and per HP): returned as printed rather than dropped
-                if it.names:
-                    rec = self._uncoded_record(it, pno)
-                    if rec is not None:
-                        rec["row"] = it.row_no
-                        built.append((order, rec, it, pno, True))
+                rec = self._uncoded_record(it, pno) if it.names else None
+                if rec is not None:
+                    rec["row"] = it.row_no
+                    built.append((order, rec, it, pno, True))
+                else:
+                    dropped.append((pno, it))
                 continue
             ind, name_conf, how = choice
             rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
             if rec is None:
+                dropped.append((pno, it))
                 continue
             used.add(ind.code)
             rec["row"] = it.row_no
@@ -1164,7 +1307,17 @@ class LabReportParser:
                 indicators[k] = rec
         _unmarked_rows_on_pm_sheet(indicators)
         _default_range_on_a_sheet_with_ranges(indicators, warnings, self.options.review_threshold)
-        reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top)
+        gaps = [g for pno in sorted({i.get("page", 0) for i in indicators})
+                for g in row_pitch_gaps([i for i in indicators if i.get("page", 0) == pno], page_tokens.get(pno, []))]
+        for g in gaps:
+            if g["lone"] is not None:  # one row set apart from its block's end: most likely not a row of the table
+                _doubt(g["lone"], "row_apart_from_block", APART_FACTOR, self.options.review_threshold)
+        for rec in flag_not_decided(indicators):  # the sheet prints ranges, this row's was not read: no flag
+            _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
+        for rec in equivocal_without_mark(indicators):  # '±' with its mark lost: POS by convention, not by the sheet
+            _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
+        reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
+                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps])
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -1217,11 +1370,13 @@ class LabReportParser:
         return out
 
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
-                       row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None
-                       ) -> dict[str, Any] | None:
+                       row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None,
+                       dropped: list[tuple[int, RowItem]] | None = None,
+                       gaps: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
-        read but not their result, and rows read with low confidence. Any of them → a re-shoot request naming
-        the rows, instead of a silently short list."""
+        read but not their result, rows read with a result that no indicator came back for, lines a regularly
+        spaced block skips (``gaps``, from row_pitch_gaps), and rows read with low confidence. Any of them → a
+        re-shoot request naming the rows, instead of a silently short list."""
         missing: list[int] = []
         expected = None
         for pno, nums in row_numbers.items():
@@ -1244,6 +1399,26 @@ class LabReportParser:
             if it.row_no is None and _part_of_a_read_row(it, on_page):
                 continue  # '[MCH]' under its name, 'UBG' beside 尿胆原: a piece of a row that was read
             unread.append({"row": it.row_no, "name_printed": " ".join(c.text for c, _ in it.names)})
+        # rows the table holds, read with a result, that come back as no indicator (a number in the result column
+        # with its unit or range but no name read; a name and result no code of the sheet takes)
+        not_returned = []
+        for pno, it in dropped or []:
+            if not _table_row_evidence(it):
+                continue
+            on_page = [i for i in indicators if i.get("page") == pno]
+            ys = [i["box"][1] for i in on_page] + [i["box"][3] for i in on_page]
+            x0, y0, x1, y1 = _item_box(it)
+            cy = (y0 + y1) / 2
+            if not ys or not min(ys) <= cy <= max(ys) + (y1 - y0):
+                continue  # not among the table's rows (a footer, a histogram's scale)
+            if any(_overlap(_item_box(it), i["box"]) >= 0.5 for i in on_page):
+                continue  # a piece of a row that was returned
+            not_returned.append({"row": it.row_no,
+                                 "name_printed": " ".join(c.text for c, _ in it.names) or None,
+                                 "value_printed": it.value.text if it.value else None})
+        gaps = gaps or []
+        undecided = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed")}
+                     for i in flag_not_decided(indicators)]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
                for i in indicators if i["confidence"] < self.options.review_threshold]
@@ -1256,7 +1431,8 @@ class LabReportParser:
                     "confidence": i["confidence"]} for i in indicators
                    if one_han(i.get("name_printed") or "") and i.get("needs_review")
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
-        if not missing and not unread and not low_trigger and not misread:
+        if not missing and not unread and not low_trigger and not misread and not not_returned and not gaps \
+                and not undecided:
             return None
         reasons = []
         if missing:
@@ -1267,13 +1443,20 @@ class LabReportParser:
             reasons.append("low_confidence_rows")
         if misread:
             reasons.append("names_not_read")
+        if not_returned:
+            reasons.append("rows_not_returned")
+        if gaps:
+            reasons.append("row_pitch_gap")
+        if undecided:
+            reasons.append("flag_not_decided")
         return {"code": "reshoot_suggested",
                 "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
                            "Some rows could not be read reliably: please re-take the photo flat, in good light, "
                            "with the whole table in view.",
                 "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
-                            "low_confidence_rows": low, "names_not_read": misread}}
+                            "low_confidence_rows": low, "names_not_read": misread,
+                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet

@@ -1257,3 +1257,116 @@ def test_a_bare_number_stays_unread_where_the_column_prints_two_sided_ranges(par
     by = {i["name_printed"]: i for i in parser._assemble(*_page(_one_sided_sheet(["0", "<12", "<77", "<1.0"])))
           ["indicators"]}
     assert by["抗心磷脂抗体IgA"]["range_printed"] in (None, "")
+
+
+def _pitch_block(names_values, y0=170, pitch=40, x_name=40, x_val=300, x_range=420):
+    """Cells of a table block: (name, value, range) rows at a regular pitch; None for a line left out."""
+    cells = []
+    for k, row in enumerate(names_values):
+        if row is None:
+            continue
+        name, val, rng = row
+        y = y0 + pitch * k
+        cells += [(name, x_name, x_name + 20 * len(name), y), (val, x_val, x_val + 50, y), (rng, x_range, x_range + 90, y)]
+    return cells
+
+
+_PITCH_HEAD = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120)]
+_PITCH_ROWS = [("白细胞计数", "6.5", "3.5-9.5"), ("红细胞计数", "4.6", "4.3-5.8"), ("血红蛋白", "140", "130-175"),
+        ("红细胞压积", "42.0", "40-50"), ("血小板计数", "210", "125-350"), ("平均红细胞体积", "90.0", "82-100")]
+
+
+def test_a_skipped_line_in_a_regular_block_asks_for_a_reshoot(parser):
+    """Rows printed at a regular pitch; one line between them comes back as nothing (the detector lost it, or its
+    result was garbled past reading): the step of two pitches is named in a re-shoot request. A line that holds
+    only words (a section label) is the sheet's own and asks for nothing; neither does a complete block."""
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(_PITCH_ROWS)))
+    assert len(out["indicators"]) == 6
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    gap = _PITCH_ROWS[:3] + [None] + _PITCH_ROWS[3:]
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap)))
+    assert len(out["indicators"]) == 6
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "row_pitch_gap" in w["details"]["reasons"]
+    assert w["details"]["row_gaps"] == [{"after": "血红蛋白", "before": "红细胞压积", "rows_skipped": 1}]
+    # the lost line still shows a result-like scrap ('0()'): the same request
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("0()", 300, 340, 170 + 40 * 3)]))
+    assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
+    # a section label on the skipped line
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("仪器法检测", 40, 160, 170 + 40 * 3)]))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_a_row_set_apart_below_its_block_is_doubtful(parser):
+    """Five regular rows and, two lines below the last, one more 'row' (a footer field read as name + result): it
+    is most likely not a row of the table, so it needs review and the response asks for a re-shoot."""
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("送检", 40, 80, 170 + 40 * 6), ("检验完成", 300, 380, 170 + 40 * 6)]
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"送检"}
+    assert by["送检"]["needs_review"] and "row_apart_from_block" in by["送检"]["review_reasons"]
+    assert not any(i["needs_review"] for n, i in by.items() if n != "送检")
+    assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
+
+
+def test_a_row_read_but_not_returned_asks_for_a_reshoot(parser):
+    """'颜色 3' on a urine sheet: a number where the test reports only words is not returned (a misread); the row
+    is on the sheet all the same, so the response names it instead of returning a silently short list."""
+    rows = [("比重", "1.020", "1.003-1.030"), ("酸碱度", "6.0", "4.5-8.0"), ("尿蛋白", "阴性", "阴性"),
+            ("尿糖", "阴性", "阴性")]
+    base = _PITCH_HEAD + _pitch_block(rows[:2]) + _pitch_block(rows[2:], y0=170 + 40 * 3)
+    out = parser._assemble(*_page(base + [("颜色", 40, 80, 170 + 40 * 2), ("3", 300, 315, 170 + 40 * 2)]))
+    assert [i["name_printed"] for i in out["indicators"]] == ["比重", "酸碱度", "尿蛋白", "尿糖"]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["rows_not_returned"] == [{"row": None, "name_printed": "颜色", "value_printed": "3"}]
+    assert "rows_not_returned" in w["details"]["reasons"]
+
+
+def test_a_result_row_whose_name_was_not_read_asks_for_a_reshoot(parser):
+    """The last row's name was lost (cut at the page's edge): only its result and range are on the line. Parsing
+    makes no row of it; the response names the result in a re-shoot request instead of returning a short list."""
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5])
+    out = parser._assemble(*_page(cells))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    y = 170 + 40 * 5
+    out = parser._assemble(*_page(cells + [("17.80", 300, 350, y), ("9.0-13.0", 420, 510, y)]))
+    assert len(out["indicators"]) == 5
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["rows_not_returned"] == [{"row": None, "name_printed": None, "value_printed": "17.80"}]
+
+
+def test_a_result_left_without_any_flag_on_a_sheet_that_prints_ranges_is_asked_about(parser):
+    """A 2-year-old's sheet prints a range on every row; 血红蛋白's was not read, and the adult range may not flag a
+    child, so the row has no flag at all: it needs review and the response asks for a re-shoot naming it. With its
+    range read, nothing is asked."""
+    header = [("血常规检验报告单", 300, 600, 10), ("性别:男", 40, 160, 60), ("年龄:2岁", 300, 420, 60)]
+    ranged = [r for r in _PITCH_ROWS if r[0] != "血红蛋白"]
+    cells = _PITCH_HEAD + _pitch_block(ranged + [("血红蛋白", "122", "120-160")])
+    out = parser._assemble(*_page(cells, header))
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    cells = _PITCH_HEAD + _pitch_block(ranged) + [("血红蛋白", 40, 120, 170 + 40 * 5), ("122", 300, 340, 170 + 40 * 5)]
+    out = parser._assemble(*_page(cells, header))
+    hgb = next(i for i in out["indicators"] if i["code"] == "HGB")
+    assert hgb["flag"] is None and hgb["needs_review"] and "flag_not_decided" in hgb["review_reasons"]
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "flag_not_decided" in w["details"]["reasons"]
+    assert [r["code"] for r in w["details"]["rows_without_flag"]] == ["HGB"]
+
+
+def test_an_equivocal_result_whose_mark_was_lost_needs_review(parser):
+    """A sheet whose mark column prints + or - on its rows: '30(+-)' came back with no mark, so whether the sheet
+    counts it positive is not known (the returned POS is the service's convention): it needs review. On a sheet
+    that prints no marks at all, a '+-' is as the sheet reads it and is not doubted for that."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗Sm", 40, 110, 210), ("30(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Jo-1", 40, 120, 250), ("0(-)", 300, 350, 250), ("<25", 420, 460, 250), ("-", 578, 590, 250)]
+    by = {i["name_printed"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    assert by["抗Sm"]["flag"] == "POS" and by["抗Sm"]["flag_mark"] is None
+    assert by["抗Sm"]["needs_review"] and "equivocal_without_mark" in by["抗Sm"]["review_reasons"]
+    assert not any("equivocal_without_mark" in by[n]["review_reasons"] for n in ("抗U1RNP", "抗Jo-1"))
+    urine = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+             ("尿蛋白", 40, 120, 170), ("+-", 300, 330, 170), ("阴性", 420, 470, 170),
+             ("尿糖", 40, 100, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210)]
+    pro = next(i for i in parser._assemble(*_page(urine))["indicators"] if i["code"] == "U-PRO")
+    assert "equivocal_without_mark" not in pro["review_reasons"]
