@@ -278,6 +278,36 @@ def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
     return out
 
 
+# A person's name or a signature line read as a table row (a header or footer line that a tilted or cropped photo put
+# among the rows: '郭某某 化验单第1张', '审核者 王某'). The service never returns personal data, so such a row is
+# neither returned nor named in a warning.
+_ROLE_WORDS = re.compile(r"(检验|审核|报告|操作|核对|采集|采样|送检|申请|开单|临床|主治|复核|批准)(者|人|员|医生|医师)|"
+                         r"签名|签字|姓名|医生|医师")
+_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+                "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
+                "戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯"
+                "纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪"
+                "简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑"
+                "郎甄丛仲虞敖巩明佘池查麻苑迟邝")
+# characters of test names and results, seldom of given names: a row whose name holds one is a test, not a person
+_TEST_CHARS = set("细胞血尿便粪蛋白酸酶素体型液色管晶菌虫卵性度率比值数量计核抗原糖脂胆固醇酮钾钠氯钙镁磷铁锌铜肌"
+                  "氨基转移球氮肝肾凝纤维板总游离直间接检验测定试镜常规分布宽压积平均浓含指标阴阳透明浊清澄黏粘丝"
+                  "上皮结亚硝盐隐潜病毒杆红黄绿棕褐灰黑乳稀软硬稠形状态带疸草丙张")
+
+
+def _personal_row(it: RowItem) -> bool:
+    """The row holds a person's name or a signature line, not a test: a role word (审核者, 检验医师, 姓名), or a name
+    of two or three Chinese characters led by a common surname (黄, 白 too), then no character of a test's name, and no unit
+    or range printed beside it (a test row prints one or the other far more often than not)."""
+    text = " ".join(c.text for c, _ in it.names)
+    if _ROLE_WORDS.search(text):
+        return True
+    first = (text.split() or [""])[0]
+    first = re.sub(r"[:：*★]", "", first)
+    return (2 <= len(first) <= 3 and all("\u4e00" <= ch <= "\u9fff" for ch in first) and first[0] in _SURNAMES
+            and not any(ch in _TEST_CHARS for ch in first[1:]) and it.unit is None and it.parsed_range is None)
+
+
 def _named_exactly(it: RowItem) -> bool:
     """The row's name is printed as the knowledge base spells it (a name, alias or known misreading)."""
     return any(m.how == "exact" for _, ms in it.names for m in ms)
@@ -1259,6 +1289,8 @@ class LabReportParser:
         dropped: list[tuple[int, RowItem]] = list(nameless)  # rows read with a result, returned as no indicator
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
+            if choice is None and _personal_row(it):
+                continue  # a person's name or a signature line: never returned, never named in a warning
             if choice is None:
                 # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
                 # μL and per HP): returned as printed rather than dropped

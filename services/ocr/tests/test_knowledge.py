@@ -117,8 +117,19 @@ def test_microscopy_method_word_before_the_name(kb, printed, code):
     ("TB", "TBIL"), ("DB", "DBIL"), ("IB", "IBIL"), ("γGT", "GGT"), ("血清前白蛋白", "PA"),
     ("红细胞体积分布宽度SD", "RDW-SD"), ("游离PSA/总PSA比值", "f/tPSA"), ("游离/总PSA比值", "f/tPSA"),
     ("浑浊度", "U-CLA"), ("GRAN%", "NEUT%"), ("GRAN#", "NEUT#"), ("OBT", "ST-OB"), ("粪便潜血试验", "ST-OB"),
-    ("粪便硬度", "ST-CHAR"),
+    ("粪便硬度", "ST-CHAR"), ("天冬/丙氨", "AST/ALT"), ("酸碱值", "U-pH"), ("红细胞平均Hb含量", "MCH"), ("红细胞平均Hb浓度", "MCHC"),
 ])
 def test_more_printed_synonyms_are_exact(kb, printed, code):
+    best = kb.match_name(printed)[0]
+    assert (best.indicator.code, best.score) == (code, 1.0)
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("中间细胞百分比", "MID%"), ("中间细胞数目", "MID#"), ("中值细胞百分比", "MID%"), ("MID#", "MID#"),
+    ("MXD%", "MID%"), ("有核红细胞百分比", "NRBC%"), ("NRBC%", "NRBC%"),
+])
+def test_three_part_mid_cells_are_not_read_as_neutrophils(kb, printed, code):
+    """A three-part analyser's mid-sized cells (MID/MXD) and the nucleated red cells per 100 white cells are tests
+    of their own: before they were known, 中间细胞百分比 fuzzily became NEUT% and 有核红细胞百分比 MONO%."""
     best = kb.match_name(printed)[0]
     assert (best.indicator.code, best.score) == (code, 1.0)

@@ -1370,3 +1370,36 @@ def test_an_equivocal_result_whose_mark_was_lost_needs_review(parser):
              ("尿糖", 40, 100, 210), ("阴性", 300, 350, 210), ("阴性", 420, 470, 210)]
     pro = next(i for i in parser._assemble(*_page(urine))["indicators"] if i["code"] == "U-PRO")
     assert "equivocal_without_mark" not in pro["review_reasons"]
+
+
+def test_a_persons_name_read_as_a_row_is_never_returned(parser, _cjk_font):
+    """A header or footer line that a tilted photo put among the rows: a patient's name beside '化验单第1张', a
+    signature line '审核者 王某某'. They read like uncoded rows with a result, but the service never returns personal
+    data: neither comes back as an indicator, nor in any warning. An unknown test with its unit and range still
+    comes back uncoded."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None), ("单位", 620, 120, None),
+             ("白细胞计数", 40, 170, None), ("6.5", 300, 170, None), ("3.5-9.5", 440, 170, None),
+             ("10^9/L", 620, 170, None),
+             ("血红蛋白", 40, 210, None), ("135", 300, 210, None), ("115-150", 440, 210, None), ("g/L", 620, 210, None),
+             ("电导率", 40, 250, None), ("27.8", 300, 250, None), ("3.0-39.0", 440, 250, None),
+             ("mS/cm", 620, 250, None),
+             ("郭圣洁", 40, 290, None), ("化验单第1张", 300, 290, None),
+             ("审核者", 40, 330, None), ("王海燕", 300, 330, None), ("2", 440, 330, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 380)))
+    names = [i["name_printed"] for i in out["indicators"]]
+    assert [i["code"] for i in out["indicators"]] == ["WBC", "HGB", None]
+    assert names[2] == "电导率"
+    text = repr(out)
+    assert "郭圣洁" not in text and "王海燕" not in text and "审核者" not in text
+
+
+@pytest.mark.parametrize("name,person", [
+    ("郭圣洁", True), ("黄富亮 审模者", True), ("检验医师:李某", True), ("张三", True),
+    ("黄色", False), ("白带", False), ("管型", False), ("阳性", False), ("电导率", False), ("滴虫", False),
+    ("颗粒管型", False), ("淀粉样体", False), ("舒张", False),
+])
+def test_what_reads_as_a_person_and_what_as_a_test(name, person):
+    from app.parsing import Cell, RowItem
+    from app.service import _personal_row
+
+    assert _personal_row(RowItem(names=[(Cell(name, 0.9, (0, 0, 10, 10)), [])])) is person
