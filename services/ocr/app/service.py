@@ -1463,24 +1463,12 @@ class LabReportParser:
                     "confidence": i["confidence"]} for i in indicators
                    if one_han(i.get("name_printed") or "") and i.get("needs_review")
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
-        if not missing and not unread and not low_trigger and not misread and not not_returned and not gaps \
-                and not undecided:
+        evidence = {"row_numbers_missing": missing, "result_not_read": unread, "low_confidence_rows": low_trigger,
+                    "names_not_read": misread, "rows_not_returned": not_returned, "row_pitch_gap": gaps,
+                    "flag_not_decided": undecided}
+        reasons = [reason for reason, seen in evidence.items() if seen]
+        if not reasons:
             return None
-        reasons = []
-        if missing:
-            reasons.append("row_numbers_missing")
-        if unread:
-            reasons.append("result_not_read")
-        if low_trigger:
-            reasons.append("low_confidence_rows")
-        if misread:
-            reasons.append("names_not_read")
-        if not_returned:
-            reasons.append("rows_not_returned")
-        if gaps:
-            reasons.append("row_pitch_gap")
-        if undecided:
-            reasons.append("flag_not_decided")
         return {"code": "reshoot_suggested",
                 "message": "部分行未能可靠读取，请将报告单放平、对准光线后重新拍摄。 "
                            "Some rows could not be read reliably: please re-take the photo flat, in good light, "
