@@ -367,6 +367,9 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
                 break
         groups.append(" ".join(words[i:i + took]))
         i += took
+    # the groups are found in the text with its runs of spaces made one, as they were joined: a group of two words
+    # that the line printed with two spaces between them ('3 FPSA/TPSA  比值') is still found, in its place
+    text = " ".join(words)
     total = max(len(text), 1)
     x0, y0, x1, y1 = tok.box
     out, pos = [], 0

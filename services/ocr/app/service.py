@@ -295,17 +295,25 @@ _TEST_CHARS = set("细胞血尿便粪蛋白酸酶素体型液色管晶菌虫卵�
                   "上皮结亚硝盐隐潜病毒杆红黄绿棕褐灰黑乳稀软硬稠形状态带疸草丙张")
 
 
+# what results in words say (未查见, 未检出, 偶见, 少量, 浅黄色, 软便, 成形, 微浑): not a form's header or a signature
+_RESULT_WORD = re.compile(r"未|无|阴|阳|检出|找到|查见|偶见|少量|多量|[色便状形浑混浊清]")
+
+
 def _personal_row(it: RowItem) -> bool:
     """The row holds a person's name or a signature line, not a test: a role word (审核者, 检验医师, 姓名), or a name
-    of two or three Chinese characters led by a common surname (黄, 白 too), then no character of a test's name, and no unit
-    or range printed beside it (a test row prints one or the other far more often than not)."""
+    of two or three Chinese characters led by a common surname (黄, 白 too), then no character of a test's name, with
+    no unit, range or result word (阴性, 未查见, 2+) beside it (a test row prints one of them far more often than not)."""
     text = " ".join(c.text for c, _ in it.names)
     if _ROLE_WORDS.search(text):
         return True
     first = (text.split() or [""])[0]
     first = re.sub(r"[:：*★]", "", first)
+    # a result word beside it ('包囊 未查见', '滴虫 阴性', '黏液 少量') makes it a test whatever its name looks like
+    pv = it.parsed_value
+    result_word = pv is not None and (pv.qualitative is not None or bool(_RESULT_WORD.search(pv.text or "")))
     return (2 <= len(first) <= 3 and all("\u4e00" <= ch <= "\u9fff" for ch in first) and first[0] in _SURNAMES
-            and not any(ch in _TEST_CHARS for ch in first[1:]) and it.unit is None and it.parsed_range is None)
+            and not any(ch in _TEST_CHARS for ch in first[1:]) and it.unit is None and it.parsed_range is None
+            and not result_word)
 
 
 def _named_exactly(it: RowItem) -> bool:

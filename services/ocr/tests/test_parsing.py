@@ -412,3 +412,18 @@ def test_unit_with_the_l_of_mol_read_as_one(kb):
         ind = choose_indicator(kb, it, set())[0]
         assert ind.code == code and it.unit is not None
         assert kb.resolve_unit(it.unit.text, ind, misread=True) == (unit, 1.0)
+
+
+def test_a_row_number_glued_to_a_name_printed_with_two_spaces_stays_the_row_number(kb):
+    """'3 FPSA/TPSA  比值 | 0.21 | 0.26-0.90': explode keeps 'FPSA/TPSA 比值' together (a name the knowledge base
+    spells), but looked for it in the line with one space, so the group was not found and its box began before the
+    row number's; the '3' then read as the result and the printed 0.21 was lost."""
+    from app.parsing import explode
+
+    parts = explode(kb, Token("3 FPSA/TPSA  比值", 0.9, (0, 0, 160, 20), "name"))
+    assert [p.text for p in parts] == ["3", "FPSA/TPSA 比值"]
+    assert parts[0].box[2] <= parts[1].box[0]
+    items = parse_row(kb, [Token("3 FPSA/TPSA  比值", 0.9, (0, 0, 160, 20), "name"),
+                           Token("0.21", 0.9, (200, 0, 240, 20), "value"),
+                           Token("0.26-0.90", 0.9, (280, 0, 360, 20), "range")])
+    assert [(it.row_no, it.value.text, it.range.text) for it in items] == [(3, "0.21", "0.26-0.90")]

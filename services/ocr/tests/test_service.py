@@ -1403,3 +1403,17 @@ def test_what_reads_as_a_person_and_what_as_a_test(name, person):
     from app.service import _personal_row
 
     assert _personal_row(RowItem(names=[(Cell(name, 0.9, (0, 0, 10, 10)), [])])) is person
+
+
+@pytest.mark.parametrize("value,person", [("化验单第1张", True), ("未查见", False), ("阴性", False), ("少量", False),
+                                          ("2+", False)])
+def test_a_name_like_a_persons_with_a_result_word_is_a_test(value, person):
+    """包 is a surname and 囊 no test character, but '包囊 未查见' (protozoan cysts: none seen) is a stool row: a result
+    word beside a name makes it a test."""
+    from app.parsing import Cell, ParsedValue, RowItem, parse_value
+    from app.service import _personal_row
+
+    pv = parse_value(value) or ParsedValue(None, value)  # a word result: no number, its text
+    it = RowItem(names=[(Cell("包囊", 0.9, (0, 0, 10, 10)), [])], value=Cell(value, 0.9, (20, 0, 30, 10)),
+                 parsed_value=pv)
+    assert _personal_row(it) is person
