@@ -3,7 +3,7 @@
 Every variant in bench/data/ocr_printed_names.jsonl (printed name, unit, expected code, report panel; written from
 domain knowledge, not from our sheets) is resolved exactly as a parsed table row is: a row of tokens
 name | result | unit | range goes through `parsing.parse_row_all`, the urine / stool sheet preferences
-(`service._prefer_urine` / `_prefer_stool`) and `parsing.choose_indicator` with the report's panels as context.
+(`service.prefer_sheet_names`) and `parsing.choose_indicator` with the report's panels as context.
 The result and range are what such a sheet prints for the expected test (its default range), so the unit and scale
 tie-breaks act as on a real row.
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "services" / "ocr"))
 
 from app.knowledge import load_knowledge  # noqa: E402
 from app.parsing import Token, choose_indicator, parse_row_all  # noqa: E402
-from app.service import _prefer_stool, _prefer_urine  # noqa: E402
+from app.service import prefer_sheet_names  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "ocr_printed_names.jsonl"
 # the panels a sheet of each report type shows (service: panels_seen from its confidently named rows)
@@ -75,10 +75,7 @@ def resolve(kb, name: str, unit: str | None, panel: str, code: str | None) -> st
     if not items:
         return None
     it = items[0]
-    if panel == "stool":
-        _prefer_stool(kb, it)
-    elif panel == "urine":
-        _prefer_urine(kb, it)
+    prefer_sheet_names(kb, it, panel if panel in ("stool", "urine") else None)
     choice = choose_indicator(kb, it, set(), SHEET_PANELS.get(panel, set()))
     return choice[0].code if choice else None
 

@@ -278,6 +278,15 @@ def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
     return out
 
 
+def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> None:
+    """On a stool or urine sheet (``sheet``: 'stool', 'urine' or None) a row's bare name is that sheet's own
+    finding, not the blood test of the same name (``_prefer_stool``, ``_prefer_urine``)."""
+    if sheet == "stool":
+        _prefer_stool(kb, it)
+    elif sheet == "urine":
+        _prefer_urine(kb, it)
+
+
 # A person's name or a signature line read as a table row (a header or footer line that a tilted or cropped photo put
 # among the rows: '郭某某 化验单第1张', '审核者 王某'). The service never returns personal data, so such a row is
 # neither returned nor named in a warning.
@@ -635,6 +644,7 @@ def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float, re
     rec["review_reasons"] = sorted(reasons)
 
 
+DEFAULT_RANGE_FACTOR = 0.9  # a row flagged by the knowledge base's range on a page that prints its ranges
 UNDECIDED_FACTOR = 0.9  # a known test's numeric result left without any flag on a sheet that prints ranges
 RANGES_PRINTED_SHARE = 0.8  # a sheet "prints ranges" when this share of its (at least 5) numeric rows has one
 
@@ -805,13 +815,7 @@ def _default_range_on_a_sheet_with_ranges(indicators: list[dict[str, Any]], warn
         for i in rows:
             if (i.get("reference") or {}).get("source") != "default" or i.get("flag_printed"):
                 continue
-            i["review_reasons"] = sorted(set(i["review_reasons"]) | {"printed_range_not_read"})
-            fc = i["field_confidence"]
-            fc["structure"] = round((fc.get("structure") or 1.0) * 0.9, 3)
-            i["confidence"] = round(i["confidence"] * 0.9, 3)
-            if i["confidence"] < threshold and "low_confidence" not in i["review_reasons"]:
-                i["review_reasons"] = sorted(set(i["review_reasons"]) | {"low_confidence"})
-            i["needs_review"] = i["confidence"] < threshold
+            _doubt(i, "printed_range_not_read", DEFAULT_RANGE_FACTOR, threshold)
             if i.get("flag") in ("H", "L", "HH", "LL"):
                 warnings.append({"code": "flag_from_default_range", "indicator": i["code"],
                                  "message": f"该行参考范围未能读出，{i['flag']} 依据知识库的默认范围判断，请核对报告单。 "
@@ -1280,12 +1284,10 @@ class LabReportParser:
         stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
             header.get("sample_type") in ("stool", "feces")
         uncoded: list[tuple[int, RowItem, int]] = []  # (position in indicators, item, page)
+        sheet = "stool" if stool_sheet else "urine" if urine_sheet else None
         for pno, items in items_per_page:
             for it in items:
-                if stool_sheet:
-                    _prefer_stool(self.kb, it)
-                elif urine_sheet:
-                    _prefer_urine(self.kb, it)
+                prefer_sheet_names(self.kb, it, sheet)
         # rows whose name is printed exactly claim their codes first, then the fuzzily read ones take what is left
         # (a garbled '尿白细胞酯梅', leukocyte esterase, must not take U-WBC from the '尿白细胞计数' row below it);
         # the rows come back in their printed order
@@ -1717,9 +1719,7 @@ class LabReportParser:
         overall = min(1.0, rec_score * structure)
         if overall < self.options.review_threshold:
             review_reasons.append("low_confidence")
-        boxes = [c.box for c, _ in it.names] + [it.value.box] + [c.box for c in (it.range, it.unit, it.flag) if c]
-        box = [round(min(b[0] for b in boxes), 1), round(min(b[1] for b in boxes), 1),
-               round(max(b[2] for b in boxes), 1), round(max(b[3] for b in boxes), 1)]
+        box = [round(v, 1) for v in _item_box(it)]
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
             "value": value, "value_text": _value_text(it, pv), "comparator": pv.comparator,
