@@ -188,6 +188,19 @@ def print_calibration(rows: list[dict]) -> None:
     print(f"   {'':<16} imperfect  perfect")
     print(f"   {'reshoot':<16} {conf[(True, True)]:9d} {conf[(True, False)]:8d}")
     print(f"   {'no reshoot':<16} {conf[(False, True)]:9d} {conf[(False, False)]:8d}")
+    per_reason: dict[str, list[int]] = {}
+    for ph in rows:
+        imperfect = ph["right"] < ph["expected"] or ph["predicted"] > ph["right"]
+        reasons = ph.get("reshoot_reasons") or []
+        for k in reasons:
+            c = per_reason.setdefault(k, [0, 0, 0, 0])
+            c[0 if imperfect else 1] += 1
+            if len(reasons) == 1:  # the only reason given: the request rests on it alone
+                c[2 if imperfect else 3] += 1
+    if per_reason:
+        print("   re-shoot reasons, photos imperfect/perfect (when the only reason): " +
+              ", ".join(f"{k} {v[0]}/{v[1]} ({v[2]}/{v[3]})"
+                        for k, v in sorted(per_reason.items(), key=lambda kv: -sum(kv[1][:2]))))
 
 
 def phone_warp(img, seed: int, turn: bool = False):
@@ -303,6 +316,7 @@ def run_real(args) -> int:
             if not path.exists():
                 continue
             note = ""
+            reshoot_reasons: list[str] = []
             data = path.read_bytes()
             warp_params = None
             if turn:
@@ -337,14 +351,18 @@ def run_real(args) -> int:
                 geo = (f"  geo {'page' if g['page_found'] else 'text' if g['text_perspective'] else 'none'}"
                        f" rot {g['rotation']} skew {g['skew_deg']}")
                 preds = res["indicators"]
-                if any(w.get("code") == "reshoot_suggested" for w in res.get("warnings", [])):
+                ask = next((w for w in res.get("warnings", []) if w.get("code") == "reshoot_suggested"), None)
+                if ask is not None:
                     note = "reshoot"
+                    reshoot_reasons = list((ask.get("details") or {}).get("reasons") or [])
+                    reshoot_reasons += sorted({f"row_pitch_gap/{g.get('holds')}"
+                                               for g in (ask.get("details") or {}).get("row_gaps") or []})
             except ImageRejectedError as exc:
                 preds, note = [], f"refused:{exc.code}"
             sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
             label = fname.split("__")[0] + (f"@{turn}" if turn else "")
             rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
-                         "note": note, "turn": turn,
+                         "note": note, "turn": turn, "reshoot_reasons": reshoot_reasons,
                          "rows": [{"confidence": p.get("confidence"), "needs_review": bool(p.get("needs_review")),
                                    "reasons": p.get("review_reasons") or [], "coded": p.get("code") is not None,
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})

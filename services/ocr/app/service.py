@@ -681,7 +681,8 @@ def row_pitch_gaps(on_page: list[dict[str, Any]], tokens: list[Token]) -> list[d
     something result-like there (a digit, a sign word or mark) or nothing read at all: a printed table keeps
     its row pitch, so such a step is a row that was not returned (its result garbled, '0()'), or a returned row
     that is not the table's (a footer field below it). A skipped line that holds only words (a section label
-    such as 镜检) is the sheet's own. Blocks side by side are told apart by where their names start. Each gap:
+    such as 镜检) is the sheet's own, and so is a wider step between rows whose printed numbers run on (n, n+1).
+    Blocks side by side are told apart by where their names start. Each gap:
     the returned rows on either side, how many lines it skips, and the row it sets apart at the block's top or
     bottom ('lone'), if any."""
     rows = sorted(on_page, key=lambda i: i["box"][0])
@@ -708,13 +709,17 @@ def row_pitch_gaps(on_page: list[dict[str, Any]], tokens: list[Token]) -> list[d
             lines = step / pitch
             if not (1.75 <= lines <= 4.25 and abs(lines - round(lines)) <= 0.25):
                 continue
+            above, below = b[k].get("row"), b[k + 1].get("row")
+            if isinstance(above, int) and isinstance(below, int) and below == above + 1:
+                continue  # the printed row numbers run on across the wider step: no row is missing there
             lo, hi = ys[k] + 0.5 * pitch, ys[k + 1] - 0.5 * pitch
             inside = [t.text for t in tokens if lo < (t.box[1] + t.box[3]) / 2 < hi and bx0 <= t.cx <= bx1]
             if inside and not any(_RESULT_LIKE.search(t) for t in inside):
                 continue  # words only: a section label or a note the sheet prints between its rows
             lone = b[-1] if k == len(steps) - 1 else b[0] if k == 0 else None
             out.append({"after": b[k].get("name_printed"), "before": b[k + 1].get("name_printed"),
-                        "rows_skipped": int(round(lines)) - 1, "lone": lone})
+                        "rows_skipped": int(round(lines)) - 1, "holds": "result_like" if inside else "nothing",
+                        "lone": lone})
     return out
 
 

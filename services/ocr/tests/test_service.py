@@ -1288,13 +1288,28 @@ def test_a_skipped_line_in_a_regular_block_asks_for_a_reshoot(parser):
     assert len(out["indicators"]) == 6
     w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert "row_pitch_gap" in w["details"]["reasons"]
-    assert w["details"]["row_gaps"] == [{"after": "血红蛋白", "before": "红细胞压积", "rows_skipped": 1}]
+    assert w["details"]["row_gaps"] == [{"after": "血红蛋白", "before": "红细胞压积", "rows_skipped": 1,
+                                         "holds": "nothing"}]
     # the lost line still shows a result-like scrap ('0()'): the same request
     out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("0()", 300, 340, 170 + 40 * 3)]))
     assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
     # a section label on the skipped line
     out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + [("仪器法检测", 40, 160, 170 + 40 * 3)]))
     assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_a_wider_step_between_consecutively_numbered_rows_asks_for_nothing(parser):
+    """A sheet that prints a wider line between two groups of rows: where the printed row numbers run on across
+    the step (3 then 4), no row is missing, so the step is not a gap. Numbers that skip (3 then 5) still are."""
+    gap = _PITCH_ROWS[:3] + [None] + _PITCH_ROWS[3:]
+    numbered = [(str(n), 12, 24, 170 + 40 * k) for n, k in zip(range(1, 7), (0, 1, 2, 4, 5, 6))]
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + numbered))
+    assert [i["row"] for i in out["indicators"]] == [1, 2, 3, 4, 5, 6]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    skipped = [(str(n), 12, 24, 170 + 40 * k) for n, k in zip((1, 2, 3, 5, 6, 7), (0, 1, 2, 4, 5, 6))]
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(gap) + skipped))
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "row_pitch_gap" in w["details"]["reasons"]
 
 
 def test_a_row_set_apart_below_its_block_is_doubtful(parser):
