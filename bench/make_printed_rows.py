@@ -236,8 +236,10 @@ def result_rows(rng: random.Random) -> None:
         ("肺炎支原体抗体", "immuno", "1:160", "<1:40", "POS"), ("肺炎支原体抗体", "immuno", "1:20", "<1:40", "NEG"),
         ("抗双链DNA抗体", "immuno", "1:10", "<1:10", "POS"), ("冷凝集试验", "immuno", "1:16", "<1:32", "NEG"),
     ]:
+        # (after the first run: a '<1:100' range expects its bound in dilutions, high 100; first written as none)
+        hi = float(rs.split(":")[1]) if ":" in rs else None
         add("result", "titre", panel, [cell(name, "name"), cell(printed, "value"), cell(rs, "range")],
-            {"value": printed, "flag": flag, "low": None, "high": None, "unit": None})
+            {"value": printed, "flag": flag, "low": None, "high": hi, "unit": None})
     # microscopy counts and words (urine sediment, stool)
     micro = [("红细胞(镜检)", "urine", "0-2", "/HP", "0-3", "N"), ("白细胞(镜检)", "urine", "3-5", "/HP", "0-5", "N"),
              ("白细胞(镜检)", "urine", "10-15", "/HP", "0-5", ["H", "ABN", "POS"]),
@@ -434,8 +436,6 @@ def ambiguous(r: dict) -> str | None:
         return "a lower-case l glued to a number reads as the digit 1 as well as a low mark"
     if form == "IU/mL:lU/mL":
         return "'lU/mL' is IU/mL with its I read as l, or an arrow read as l before U/mL"
-    if form == "titre" and r["cells"][-1][0] == "阴性":
-        return "a titre against 阴性: whether 1:1000 is positive depends on the screening dilution"
     return None
 
 
@@ -457,8 +457,10 @@ def main() -> None:
         "from the range), else the value against the printed range (for the patient's sex), else NEG/POS. Rows "
         "with \"added\": \"after-first-run\" were written after the bench first ran (none so far). Corrected after "
         "the first run: microscopy rows printing a count range ('0-3') expect it as their range (first written as "
-        "none) and a negative word (未见, 未查见) may come back NEG as well as N. Rows marked \"ambiguous\" (with the "
-        "reason) were judged, after the first run, to be ambiguous even to a person; the bench counts them apart. "
+        "none), a titre range ('<1:100') expects its bound in dilutions (first written as none), and a negative word "
+        "(未见, 未查见) may come back NEG as well as N. Rows marked \"ambiguous\" (with the "
+        "reason) were judged, after the first run, to be ambiguous even to a person; the bench counts them apart (a titre "
+        "against 阴性, first judged so, was taken back: a reported titre is a positive finding, as a dev sheet prints it). "
         "Used by bench/ocr_rows.py.")}
     lines = [json.dumps(about, ensure_ascii=False)]
     for r in ROWS:

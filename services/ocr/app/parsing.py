@@ -26,6 +26,21 @@ _INTERVAL = re.compile(r"^[\[(【]\s*(" + NUM + r")\s*[,，]\s*(" + NUM + r")\s*
 _DASH_AS_ONE = re.compile(r"(?<=\d)\s*一+\s*(?=[-+]?\d)")
 
 
+def _titre_range(t: str) -> ParsedRange | None:
+    """'<1:100', '≤1:40': a titre's range, one-sided in dilutions (the package's parser reads no ratio)."""
+    m = _TITRE_RANGE_FORM.match(t.replace(" ", ""))
+    if m is None:
+        return None
+    pr = _parse_range(f"{m.group(1)}{m.group(2)}")
+    if pr is None:
+        return None
+    pr.text = t
+    return pr
+
+
+_TITRE_RANGE_FORM = re.compile(r"^(<=|[<≤])1[:：](\d{1,5})$")
+
+
 def _printed_range_forms(t: str) -> str:
     """A range as the package's parser reads it, from forms a sheet or the recogniser gives that it does not:
     the dash read as the CJK character 一 ('3.5一5.5', '男:130一175'), the less/greater-or-equal signs of Big5
@@ -44,6 +59,8 @@ def parse_range(text: str) -> ParsedRange | None:
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
     pr = _parse_range(text)
+    if pr is None:
+        pr = _titre_range(t)
     if pr is None:
         alt = _printed_range_forms(t)
         if alt != t:
@@ -174,11 +191,17 @@ def parse_value(text: str) -> ParsedValue | None:
 _COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
 
 
+_COUNTLESS = ("满视野", "满视", "布满视野")
+
+
 def count_against_range(text: str, low: float | None, high: float | None) -> str | None:
     """L/N/H of a count per field printed as a span ('0-2', '10-15/HP', urine sediment and stool microscopy)
     against a printed numeric range ('0-5'): H when the span reaches above the range, L when it starts below it,
-    else N. None when the text is no such span or the range has no bound."""
-    m = _COUNT_PER_FIELD.match(unicodedata.normalize("NFKC", text or "").strip())
+    else N; '满视野' (too many to count) is H. None when the text is no such count or the range has no bound."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    if t in _COUNTLESS and high is not None:
+        return "H"  # '满视野' (the field full of cells): beyond any count the range allows
+    m = _COUNT_PER_FIELD.match(t)
     if m is None or (low is None and high is None):
         return None
     a, b = int(m.group(1)), int(m.group(2))
@@ -189,6 +212,25 @@ def count_against_range(text: str, low: float | None, high: float | None) -> str
     if low is not None and a < low:
         return "L"
     return "N"
+
+
+_TITRE = re.compile(r"^1\s*[:：]\s*(\d{1,5})$")
+
+
+def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
+    """POS/NEG of a titre ('1:320', antibodies found at that dilution) against its printed range: a titre reported
+    where the range says 阴性 is positive (a negative result is printed as 阴性 or '<1:100', not as a titre);
+    against '<1:100' it is positive from 1:100 on (from 1:101 against '≤1:100'). None when the text is no titre or
+    the range says neither."""
+    m = _TITRE.match(unicodedata.normalize("NFKC", text or "").strip())
+    if m is None or pr is None:
+        return None
+    if pr.qualitative == "negative":
+        return "POS"
+    if pr.high is not None and pr.low is None and re.search(r"[:：]", pr.text or ""):
+        n = int(m.group(1))
+        return "POS" if n > pr.high or (n == pr.high and not pr.high_inclusive) else "NEG"
+    return None
 
 
 def split_flag(text: str) -> tuple[str, str | None]:

@@ -539,7 +539,7 @@ def test_a_count_unit_glued_without_a_space(kb, cells, value, low, high, unit):
 
 @pytest.mark.parametrize("text,low,high,flag", [
     ("0-2", 0, 3, "N"), ("3-5/HP", 0, 5, "N"), ("10-15", 0, 5, "H"), ("5-8 /HP", 0, 5, "H"), ("0-1", 2, 10, "L"),
-    ("0-2", None, None, None), ("少许", 0, 5, None), ("8-3", 0, 5, None),
+    ("0-2", None, None, None), ("少许", 0, 5, None), ("8-3", 0, 5, None), ("满视野", 0, 3, "H"), ("满视野", None, None, None),
 ])
 def test_a_count_per_field_against_its_printed_range(text, low, high, flag):
     from app.parsing import count_against_range
@@ -561,3 +561,34 @@ def test_a_sediment_count_row_is_flagged_by_its_printed_range(kb):
         rec = parser._indicator_record(choice[0], choice[1], choice[2], it, None, 0, []) if choice else \
             parser._uncoded_record(it, 0)
         assert rec["value_text"] == cells[1] and rec["flag"] == flag
+
+
+@pytest.mark.parametrize("value,rng,flag", [
+    ("1:320", "<1:100", "POS"), ("1:100", "<1:100", "POS"), ("1:80", "<1:100", "NEG"), ("1:40", "≤1:40", "NEG"),
+    ("1:1280", "阴性", "POS"), ("1:320", None, None), ("320", "<1:100", None),
+])
+def test_a_titre_against_its_printed_range(value, rng, flag):
+    from app.parsing import titre_against_range
+
+    assert titre_against_range(value, parse_range(rng) if rng else None) == flag
+
+
+def test_a_titre_range_reads_one_sided_in_dilutions():
+    r = parse_range("<1:100")
+    assert (r.low, r.high, r.high_inclusive) == (None, 100, False)
+
+
+def test_a_titre_row_is_flagged_by_its_printed_range(kb):
+    """'滴度 1:1280 阴性' with its '+' mark lost on the photo: the row came back with no flag; a titre reported
+    against 阴性 is positive."""
+    from app.service import LabReportParser
+
+    parser = LabReportParser(engine=object(), knowledge=kb)
+    toks = _toks("抗体滴度", "1:1280", "阴性")
+    for t, col in zip(toks, ("name", "value", "range")):
+        t.column = col
+    it = parse_row(kb, toks)[0]
+    choice = choose_indicator(kb, it, set())
+    rec = parser._indicator_record(choice[0], choice[1], choice[2], it, None, 0, []) if choice else \
+        parser._uncoded_record(it, 0)
+    assert rec["value_text"] == "1:1280" and rec["flag"] == "POS"
