@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "data" / "ocr_printed_rows.jsonl"
-AFTER_FIRST_RUN: list[dict] = []
+AFTER_FIRST_RUN: list[dict] = []  # filled by after_first_run()
 
 # name, abbreviation, unit as meant, low, high, decimals, panel
 NUMERIC = [
@@ -439,8 +439,49 @@ def ambiguous(r: dict) -> str | None:
     return None
 
 
+def after_first_run() -> None:
+    """Rows written after the bench first ran (same domain knowledge, forms not in the first set): a decimal
+    point with a space after it inside a range, a bracket the detector lost, a comparator in the result in
+    full-width or with '=', an arrow and a letter together, a detection-limit result equal to its one-sided range."""
+    def row(cat, form, panel, cells, want, sex=None):
+        AFTER_FIRST_RUN.append({"cat": cat, "form": form, "panel": panel, "cells": cells, "sex": sex, "want": want})
+
+    for name, abbr, unit, lo, hi, d, panel in NUMERIC[:12]:
+        if d == 0:
+            continue
+        los, his = fmt(lo, d), fmt(hi, d)
+        v = round((lo + hi) / 2, d)
+        w = {"value": v, "flag": "N", "low": lo, "high": hi, "unit": unit}
+        row("range", "space-after-point", panel, [cell(name, "name"), cell(fmt(v, d), "value"),
+            cell(f"{los.replace('.', '. ')}-{his.replace('.', '. ')}", "range"), cell(unit, "unit")], dict(w))
+        row("range", "open-bracket-lost", panel, [cell(name, "name"), cell(fmt(v, d), "value"),
+            cell(f"{los}-{his})", "range"), cell(unit, "unit")], dict(w))
+        row("range", "close-bracket-lost", panel, [cell(name, "name"), cell(fmt(v, d), "value"),
+            cell(f"({los}-{his}", "range"), cell(unit, "unit")], dict(w))
+        vh = round(hi * 1.3, d)
+        row("mark", "arrow+letter", panel, [cell(name, "name"), cell(fmt(vh, d), "value"), cell("H↑", "flag"),
+            cell(f"{los}-{his}", "range"), cell(unit, "unit")],
+            {"value": vh, "flag": "H", "low": lo, "high": hi, "unit": unit})
+        row("mark", "arrow-glued-space-letter", panel, [cell(name, "name"), cell(f"{fmt(vh, d)}↑ H", "value"),
+            cell(f"{los}-{his}", "range"), cell(unit, "unit")],
+            {"value": vh, "flag": "H", "low": lo, "high": hi, "unit": unit})
+    for name, abbr, unit, cmp_, b, d, panel in ONE_SIDED:
+        bs = fmt(b, d)
+        if cmp_ == "<":
+            row("result", "limit-equal", panel, [cell(name, "name"), cell(f"<{bs}", "value"), cell(f"<{bs}", "range"),
+                cell(unit, "unit")], {"value": b, "cmp": "<", "flag": "N", "low": None, "high": b, "unit": unit})
+            big = round(b * 10, 0)
+            row("result", "greater-fullwidth", panel, [cell(name, "name"), cell(f"＞{big:.0f}", "value"),
+                cell(f"<{bs}", "range"), cell(unit, "unit")],
+                {"value": big, "cmp": ">", "flag": "H", "low": None, "high": b, "unit": unit})
+            row("result", "ge-in-result", panel, [cell(name, "name"), cell(f">={big:.0f}", "value"),
+                cell(f"0-{bs}", "range"), cell(unit, "unit")],
+                {"value": big, "cmp": ">=", "flag": "H", "low": 0.0, "high": b, "unit": unit})
+
+
 def main() -> None:
     rng = random.Random(20261206)
+    after_first_run()
     numeric_rows(rng)
     result_rows(rng)
     range_rows(rng)
@@ -455,7 +496,8 @@ def main() -> None:
         "ranges, units, cells glued or split by the detector) before the service's parser was read; not taken "
         "from any transcribed sheet. A flag is what the sheet says: its printed mark (a '*' takes its direction "
         "from the range), else the value against the printed range (for the patient's sex), else NEG/POS. Rows "
-        "with \"added\": \"after-first-run\" were written after the bench first ran (none so far). Corrected after "
+        "with \"added\": \"after-first-run\" were written after the bench first ran and the first fixes were made "
+        "(spaced decimal points and lost brackets in ranges, arrow + letter marks, comparators in results). Corrected after "
         "the first run: microscopy rows printing a count range ('0-3') expect it as their range (first written as "
         "none), a titre range ('<1:100') expects its bound in dilutions (first written as none), and a negative word "
         "(未见, 未查见) may come back NEG as well as N. Rows marked \"ambiguous\" (with the "
