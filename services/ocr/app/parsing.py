@@ -22,6 +22,36 @@ _CMP = COMPARATORS
 _PCT_IN_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*([-~～—]{1,2})\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
+_INTERVAL = re.compile(r"^[\[(【]\s*(" + NUM + r")\s*[,，]\s*(" + NUM + r")\s*[\])】]$")
+_DASH_AS_ONE = re.compile(r"(?<=\d)\s*一+\s*(?=[-+]?\d)")
+
+
+def _titre_range(t: str) -> ParsedRange | None:
+    """'<1:100', '≤1:40': a titre's range, one-sided in dilutions (the package's parser reads no ratio)."""
+    m = _TITRE_RANGE_FORM.match(t.replace(" ", ""))
+    if m is None:
+        return None
+    pr = _parse_range(f"{m.group(1)}{m.group(2)}")
+    if pr is None:
+        return None
+    pr.text = t
+    return pr
+
+
+_TITRE_RANGE_FORM = re.compile(r"^(<=|[<≤])1[:：](\d{1,5})$")
+
+
+def _printed_range_forms(t: str) -> str:
+    """A range as the package's parser reads it, from forms a sheet or the recogniser gives that it does not:
+    the dash read as the CJK character 一 ('3.5一5.5', '男:130一175'), the less/greater-or-equal signs of Big5
+    fonts ('≦40', '≧1.04'; NFKC keeps them) and interval notation ('[3.5,5.5]'). ``t`` is NFKC text."""
+    t = _DASH_AS_ONE.sub("-", t.replace("≦", "≤").replace("≧", "≥"))
+    m = _INTERVAL.match(t)
+    if m:
+        t = f"{m.group(1)}-{m.group(2)}"
+    return t
+
+
 def parse_range(text: str) -> ParsedRange | None:
     """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it."""
     t = unicodedata.normalize("NFKC", text or "").strip()
@@ -29,6 +59,14 @@ def parse_range(text: str) -> ParsedRange | None:
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
     pr = _parse_range(text)
+    if pr is None:
+        pr = _titre_range(t)
+    if pr is None:
+        alt = _printed_range_forms(t)
+        if alt != t:
+            pr = _parse_range(alt)
+            if pr is not None:
+                return pr
     if pr is None and re.match(r"^[1lI|tf↑↓]\s*[<>≤≥]\s*\d", t):
         # '1<8' is '↑ <8': an arrow printed before a one-sided range, its head lost on a small or recompressed
         # photo and read as '1' or 't' (a range never starts with a digit before its comparator)
@@ -42,7 +80,10 @@ def parse_range(text: str) -> ParsedRange | None:
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
-                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace)$", re.I)
+                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace"
+                      r"|\(\+{1,4}\)|\([1-4]\+\)|弱阳性\(?(?:±|\+-|\+)?\)?|阳性\([1-4]\+\))$", re.I)
+# '阳性(++)', '弱阳性(±)', '阳性(3+)': a sign word with its grade in brackets; the grade is the result
+_WORD_GRADE = re.compile(r"^(?:弱?阳性)\((\+{2,4}|[1-4]\+|±|\+-)\)$")
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
 _MISREAD_MARKS = {"日": "H"}
 
@@ -130,7 +171,8 @@ def parse_value(text: str) -> ParsedValue | None:
     q = plus_minus_glyphs(norm_text(simplified(raw)))
     q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
     if _QUAL_RE.match(q):
-        return ParsedValue(None, raw, None, qualitative_grade(q))
+        g = _WORD_GRADE.match(q)
+        return ParsedValue(None, raw, None, qualitative_grade(g.group(1) if g else q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*(" + _SIGN_RUN + r"|阴性|阳性)\s*[)）]", t)
     if m:  # '66(+)', '3(-)': a number with its qualitative reading (the minus also as '−', '–', '一' on a blurred
         # or recompressed photo, the plus as '十')
@@ -143,6 +185,51 @@ def parse_value(text: str) -> ParsedValue | None:
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
+    return None
+
+
+_COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
+
+
+_COUNTLESS = ("满视野", "满视", "布满视野")
+
+
+def count_against_range(text: str, low: float | None, high: float | None) -> str | None:
+    """L/N/H of a count per field printed as a span ('0-2', '10-15/HP', urine sediment and stool microscopy)
+    against a printed numeric range ('0-5'): H when the span reaches above the range, L when it starts below it,
+    else N; '满视野' (too many to count) is H. None when the text is no such count or the range has no bound."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    if t in _COUNTLESS and high is not None:
+        return "H"  # '满视野' (the field full of cells): beyond any count the range allows
+    m = _COUNT_PER_FIELD.match(t)
+    if m is None or (low is None and high is None):
+        return None
+    a, b = int(m.group(1)), int(m.group(2))
+    if a > b:
+        return None
+    if high is not None and b > high:
+        return "H"
+    if low is not None and a < low:
+        return "L"
+    return "N"
+
+
+_TITRE = re.compile(r"^1\s*[:：]\s*(\d{1,5})$")
+
+
+def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
+    """POS/NEG of a titre ('1:320', antibodies found at that dilution) against its printed range: a titre reported
+    where the range says 阴性 is positive (a negative result is printed as 阴性 or '<1:100', not as a titre);
+    against '<1:100' it is positive from 1:100 on (from 1:101 against '≤1:100'). None when the text is no titre or
+    the range says neither."""
+    m = _TITRE.match(unicodedata.normalize("NFKC", text or "").strip())
+    if m is None or pr is None:
+        return None
+    if pr.qualitative == "negative":
+        return "POS"
+    if pr.high is not None and pr.low is None and re.search(r"[:：]", pr.text or ""):
+        n = int(m.group(1))
+        return "POS" if n > pr.high or (n == pr.high and not pr.high_inclusive) else "NEG"
     return None
 
 
@@ -164,6 +251,13 @@ def split_flag(text: str) -> tuple[str, str | None]:
     m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t)
     if m:
         return m.group(1).strip(), m.group(2)
+    m = re.match(r"^(.*?\d)\s*[(\[【]\s*(HH|LL|H|L|h|l|偏高|偏低|高|低)\s*[)\]】]$", t) or \
+        re.match(r"^(.*?\d)\s*(偏高|偏低|高|低|h)$", t)
+    if m:  # '79.9(H)', '298[L]', '75偏低', '61.5高', '98.6h' (a lower-case 'l' is left alone: it reads as a 1)
+        return m.group(1).strip(), _parse_flag(m.group(2), markers_only=True)
+    m = re.match(r"^(HH|LL|H|L|h|偏高|偏低|高|低)\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?)$", t)
+    if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
+        return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
     m = re.match(r"^(.*?\d)\s*\*$", t)
     if m:
         return m.group(1).strip(), "ABN"
@@ -228,14 +322,19 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     text = unicodedata.normalize("NFKC", tok.text).strip()
     out: list[tuple[str, str, float]] = []
     n = max(len(text), 1)
-    if any(m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
-        return [("name", text, 0.0)]  # 'T3', 'CA125', 'HbA1c' are names, not name + value
+    rest, fl = split_flag(text)
+    if not (fl and parse_value(rest) is not None) and any(
+            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
+        # 'T3', 'CA125', 'HbA1c' are names, not name + value; '98.6H' is a result and its mark, whatever name a
+        # sequence-number-stripped '6H' may be an alias of
+        return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
     if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
-        matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []
+        matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else \
+            [x for x in kb.match_name(head, allow_fuzzy=False) if x.how == "exact"] if one_han(head) else []
         if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6) or (
                 tok.column == "name" and len(re.findall(r"[\u4e00-\u9fff]", head)) >= 3):
             # under the name header a number glued to a long name is its result, known name or not
@@ -260,8 +359,17 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*个]", unit) and parse_range(head) \
                 and not parse_value(head) and (is_unit(kb, unit) or re.match(r"[×x\*]\s*10", unit)):
             return [("range", head, 0.0), ("unit", unit, len(head) / n)]
+    # a count unit glued to the result or the range without a space: '6.4510^9/L', '125-35010^9/L' (the unit
+    # begins with digits of its own: cut where what follows is a 10^n unit, the leftmost such cut)
+    for i in range(1, len(text) - 3):
+        head, unit = text[:i].rstrip(), text[i:].strip()
+        if head[-1:].isdigit() and re.match(r"10\S*/", unit) and is_unit(kb, unit):
+            if parse_value(split_flag(head)[0]) is not None:
+                return [("value", head, 0.0), ("unit", unit, i / n)]
+            if parse_range(head) is not None:
+                return [("range", head, 0.0), ("unit", unit, i / n)]
     # a unit glued before the range: '1012/L3.50-5.50'
-    for i in range(2, len(text) - 2):
+    for i in range(1, len(text) - 2):
         unit, tail = text[:i].strip(), text[i:].strip()
         if tail[:1].isdigit() and re.search(r"[/%a-zA-Zμ]$", unit) and is_unit(kb, unit) and parse_range(tail) \
                 and not parse_value(tail):
@@ -443,7 +551,8 @@ def _split_lead(tok: Token) -> list[Token]:
     x0, y0, x1, y1 = tok.box
     n = max(len(text), 1)
     m = _LEAD_ROWNO.match(text)
-    if m and not re.match(r"^\d+\s*[-~]", text):
+    if m and not re.match(r"^\d+\s*[-~]", text) and not parse_flag(text[m.end():]):
+        # ('514偏高' is a result and its mark, not row 514 of a test named 偏高)
         cut = m.end()
         num = m.group(1) or m.group(2)
         # what follows a row number is the name, even when the header placed the glued cell under 序号
@@ -523,11 +632,33 @@ def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | No
     return out
 
 
+_ONE_SEX_RANGE = re.compile(r"^(男|女)\s*[:：]?\s*[<>≤≥]?=?\s*\d[\d.\s\-~～—–一至]*$")
+
+
+def _join_sex_ranges(tokens: list[Token]) -> list[Token]:
+    """'男:4.3-5.8' '女:3.8-5.1': a sex-specific range the detector boxed as two cells side by side; neither is a
+    range alone (parse_sex_ranges needs both sexes), so they are joined into the one cell the sheet printed."""
+    toks = sorted(tokens, key=lambda t: t.box[0])
+    out: list[Token] = []
+    for tok in toks:
+        prev = out[-1] if out else None
+        a = _ONE_SEX_RANGE.match(unicodedata.normalize("NFKC", prev.text).strip()) if prev else None
+        b = _ONE_SEX_RANGE.match(unicodedata.normalize("NFKC", tok.text).strip())
+        if prev is not None and a and b and a.group(1) != b.group(1):
+            text = f"{prev.text.strip()} {tok.text.strip()}"
+            if parse_range(text) is not None:
+                box = (prev.box[0], min(prev.box[1], tok.box[1]), tok.box[2], max(prev.box[3], tok.box[3]))
+                out[-1] = Token(text, min(prev.score, tok.score), box, prev.column or tok.column, prev.slope)
+                continue
+        out.append(tok)
+    return out
+
+
 def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     """parse_row, keeping the items that got a name but no value (counted as doubtful rows)."""
     pieces: list[tuple[str, Cell, str | None]] = []  # (kind, cell, column-hint)
     exploded = [p for t in tokens for p in explode(kb, t)]
-    exploded = [p for t in exploded for p in _split_lead(t)]
+    exploded = _join_sex_ranges([p for t in exploded for p in _split_lead(t)])
     for tok in sorted(exploded, key=lambda t: t.box[0]):
         if tok.column == "group":
             continue  # a group label printed before the names (layout.mark_group_column)
@@ -549,10 +680,10 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
                                                 tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
-        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text" or (
+        if kind in ("name", "text") and re.search(r"\d", tok.text) or kind == "text" or (
                 kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
             parts = _split_glued(kb, tok)
-        elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", tok.text):
+        elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", unicodedata.normalize("NFKC", tok.text)):
             parts = _split_glued(kb, tok)
         elif kind == "range" and re.search(r"[A-Za-z%/]", tok.text):
             parts = _split_glued(kb, tok)

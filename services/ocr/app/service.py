@@ -21,7 +21,8 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
+from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, count_against_range, han_chars,
+                      interpret, one_han, titre_against_range,
                       parse_range, parse_row_all, parse_value, result_glyphs, same_direction, simplified, split_flag,
                       ten_power_unit)
 from .report_header import extract_header, report_type
@@ -1509,6 +1510,8 @@ class LabReportParser:
                 flag = _against_printed(pv, pr, pr.low, pr.high)
             elif pv.qualitative is not None:
                 flag = "NEG" if pv.qualitative == "negative" else "POS"
+            elif pr is not None:
+                flag = count_against_range(it.value.text, pr.low, pr.high) or titre_against_range(it.value.text, pr)
         # confidence: recognition × agreement with the printed structure. A name the knowledge base lacks is not
         # doubtful in itself; a row is when nothing printed beside it confirms the reading.
         rec = min(it.value.score, *(c.score for c, _ in it.names))
@@ -1647,6 +1650,9 @@ class LabReportParser:
                 computed = interpret(value, low, high)
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
+        elif pr is not None:
+            # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'
+            computed = count_against_range(it.value.text, plow_p, phigh_p) or titre_against_range(it.value.text, pr)
         printed = it.flag_code
         if printed is None and pv.number is not None and pv.qualitative is not None:
             printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'

@@ -427,3 +427,168 @@ def test_a_row_number_glued_to_a_name_printed_with_two_spaces_stays_the_row_numb
                            Token("0.21", 0.9, (200, 0, 240, 20), "value"),
                            Token("0.26-0.90", 0.9, (280, 0, 360, 20), "range")])
     assert [(it.row_no, it.value.text, it.range.text) for it in items] == [(3, "0.21", "0.26-0.90")]
+
+
+# ---- printed row formats found missing by bench/ocr_rows.py (format coverage, domain-knowledge rows) -------------
+
+@pytest.mark.parametrize("text,low,high", [
+    ("3.5一5.5", 3.5, 5.5), ("125 一 350", 125, 350),  # the dash read as the CJK character 一 inside one cell
+    ("≦5.20", None, 5.2), ("≧1.04", 1.04, None),  # Big5-font less/greater-or-equal signs (NFKC keeps them)
+    ("[3.5,5.5]", 3.5, 5.5), ("[125，350]", 125, 350), ("(0.0,20.0)", 0.0, 20.0),  # interval notation
+])
+def test_printed_range_forms_the_package_parser_does_not_read(text, low, high):
+    r = parse_range(text)
+    assert r is not None and (r.low, r.high) == (low, high)
+
+
+def test_a_dash_read_as_one_inside_a_sex_specific_range():
+    r = parse_range("男:130一175 女:115一150")
+    assert r.for_sex("male") == (130, 175) and r.for_sex("female") == (115, 150)
+
+
+@pytest.mark.parametrize("text,rest,flag", [
+    ("79.9(H)", "79.9", "H"), ("298[L]", "298", "L"), ("7.58（H）", "7.58", "H"), ("33.0【L】", "33.0", "L"),
+    ("75偏低", "75", "L"), ("35.5偏高", "35.5", "H"), ("61.5高", "61.5", "H"), ("3 低", "3", "L"),
+    ("98.6h", "98.6", "H"),
+    ("H66.3", "66.3", "H"), ("L6.0", "6.0", "L"), ("偏低75", "75", "L"), ("偏高 35.5", "35.5", "H"),
+])
+def test_marks_glued_to_the_result_in_brackets_words_or_before_it(text, rest, flag):
+    assert split_flag(text) == (rest, flag)
+
+
+def test_a_lower_case_l_after_a_result_is_not_read_as_a_mark():
+    """'27.8l': a trailing l is as likely the digit 1 (the recogniser confuses them) as a low mark: left alone."""
+    assert split_flag("27.8l")[1] is None
+
+
+@pytest.mark.parametrize("cells,value,flag,code", [
+    (("血小板计数", "514偏高", "10^9/L", "125-350"), "514", "H", "PLT"),  # not row 514 of a test named 偏高
+    (("谷草转氨酶", "7偏低", "15-40", "U/L"), "7", "L", "AST"),
+    (("中性粒细胞百分比", "98.6H", "%", "40.0-75.0"), "98.6", "H", "NEUT%"),  # not GH ('6H' after '98.')
+    (("白蛋白", "偏低37.0", "40.0-55.0", "g/L"), "37.0", "L", "ALB"),
+    (("肌酐", "H120", "57-111", "umol/L"), "120", "H", "CREA"),
+    (("葡萄糖", "7.58(H)", "mmol/L", "3.90-6.10"), "7.58", "H", "GLU"),
+])
+def test_a_row_whose_result_carries_its_mark_in_another_form(kb, cells, value, flag, code):
+    items = parse_row(kb, _toks(*cells))
+    assert len(items) == 1
+    assert items[0].value.text == value and items[0].flag_code == flag
+    assert choose_indicator(kb, items[0], set())[0].code == code
+
+
+@pytest.mark.parametrize("text,grade", [
+    ("(++)", "2+"), ("(+++)", "3+"), ("弱阳性(±)", "trace"), ("弱阳性", "trace"), ("阳性(++)", "2+"),
+    ("阳性（3+）", "3+"), ("阳性(+)", "positive"),
+])
+def test_grades_in_brackets(text, grade):
+    pv = parse_value(text)
+    assert pv is not None and pv.number is None and pv.qualitative == grade
+
+
+def test_a_unit_with_its_l_read_as_one_is_not_a_name_and_a_value(kb):
+    """'mg/1' (mg/L) was split into the name 'mg/' (Mg, magnesium) and the result 1: a second row took the range."""
+    items = parse_row(kb, _toks("超敏C反应蛋白", "2.13", "mg/1", "0.00-3.00"))
+    assert len(items) == 1
+    it = items[0]
+    assert it.unit.text == "mg/1" and (it.parsed_range.low, it.parsed_range.high) == (0.0, 3.0)
+
+
+@pytest.mark.parametrize("unit,canonical", [("ng/m1", "ng/mL"), ("IU/m1", "IU/mL")])
+def test_a_final_ml_with_its_l_read_as_one(kb, unit, canonical):
+    assert kb.is_unit(unit, misread=True) and canonical in kb.canonical_units(kb.kb.units.fix_misread(unit))
+
+
+def test_a_full_width_percent_glued_to_the_result(kb):
+    it = parse_row(kb, _toks("红细胞分布宽度-CV", "10.6 ％", "11.5-14.5"))[0]
+    assert it.value.text == "10.6" and it.unit is not None and it.unit.text == "%"
+
+
+def test_a_percent_glued_before_the_range(kb):
+    it = parse_row(kb, _toks("中性粒细胞百分比", "35.6", "%40.0-75.0"))[0]
+    assert it.unit.text == "%" and (it.parsed_range.low, it.parsed_range.high) == (40.0, 75.0)
+
+
+@pytest.mark.parametrize("cells,code,value", [
+    (("钾4.89", "3.50-5.30", "mmol/L"), "K", "4.89"), (("钠154.2↑", "137.0-147.0", "mmol/L"), "Na", "154.2"),
+])
+def test_a_one_character_name_glued_to_its_result(kb, cells, code, value):
+    items = parse_row(kb, _toks(*cells))
+    assert len(items) == 1 and items[0].value.text == value
+    assert choose_indicator(kb, items[0], set())[0].code == code
+
+
+def test_a_sex_specific_range_boxed_as_two_cells(kb):
+    items = parse_row(kb, _toks("血红蛋白", "155", "男:130-175", "女:115-150", "g/L"))
+    assert len(items) == 1
+    pr = items[0].parsed_range
+    assert pr is not None and pr.for_sex("male") == (130, 175) and pr.for_sex("female") == (115, 150)
+    assert items[0].unit.text == "g/L"
+
+
+@pytest.mark.parametrize("cells,value,low,high,unit", [
+    (("白细胞计数", "6.4510^9/L", "3.50-9.50"), "6.45", 3.5, 9.5, "10^9/L"),
+    (("血小板计数", "287", "125-35010^9/L"), "287", 125, 350, "10^9/L"),
+    (("白细胞计数", "6.45", "3.50-9.50109/L"), "6.45", 3.5, 9.5, "109/L"),
+])
+def test_a_count_unit_glued_without_a_space(kb, cells, value, low, high, unit):
+    """The unit's own leading '10' glued to the last digit of the result or range: cut before the 10^n unit."""
+    it = parse_row(kb, _toks(*cells))[0]
+    assert it.value.text == value and it.unit is not None and it.unit.text == unit
+    assert (it.parsed_range.low, it.parsed_range.high) == (low, high)
+
+
+@pytest.mark.parametrize("text,low,high,flag", [
+    ("0-2", 0, 3, "N"), ("3-5/HP", 0, 5, "N"), ("10-15", 0, 5, "H"), ("5-8 /HP", 0, 5, "H"), ("0-1", 2, 10, "L"),
+    ("0-2", None, None, None), ("少许", 0, 5, None), ("8-3", 0, 5, None), ("满视野", 0, 3, "H"), ("满视野", None, None, None),
+])
+def test_a_count_per_field_against_its_printed_range(text, low, high, flag):
+    from app.parsing import count_against_range
+
+    assert count_against_range(text, low, high) == flag
+
+
+def test_a_sediment_count_row_is_flagged_by_its_printed_range(kb):
+    """'白细胞(镜检) 10-15 0-5 /HP': the row came back with no flag at all; the sheet's range says high."""
+    from app.service import LabReportParser
+
+    parser = LabReportParser(engine=object(), knowledge=kb)  # record assembly only, no OCR
+    for cells, flag in ((("白细胞(镜检)", "10-15", "0-5", "/HP"), "H"), (("红细胞(镜检)", "0-2", "0-3", "/HP"), "N")):
+        toks = _toks(*cells)
+        for t, col in zip(toks, ("name", "value", "range", "unit")):
+            t.column = col
+        it = parse_row(kb, toks)[0]
+        choice = choose_indicator(kb, it, set(), {"urinalysis"})
+        rec = parser._indicator_record(choice[0], choice[1], choice[2], it, None, 0, []) if choice else \
+            parser._uncoded_record(it, 0)
+        assert rec["value_text"] == cells[1] and rec["flag"] == flag
+
+
+@pytest.mark.parametrize("value,rng,flag", [
+    ("1:320", "<1:100", "POS"), ("1:100", "<1:100", "POS"), ("1:80", "<1:100", "NEG"), ("1:40", "≤1:40", "NEG"),
+    ("1:1280", "阴性", "POS"), ("1:320", None, None), ("320", "<1:100", None),
+])
+def test_a_titre_against_its_printed_range(value, rng, flag):
+    from app.parsing import titre_against_range
+
+    assert titre_against_range(value, parse_range(rng) if rng else None) == flag
+
+
+def test_a_titre_range_reads_one_sided_in_dilutions():
+    r = parse_range("<1:100")
+    assert (r.low, r.high, r.high_inclusive) == (None, 100, False)
+
+
+def test_a_titre_row_is_flagged_by_its_printed_range(kb):
+    """'滴度 1:1280 阴性' with its '+' mark lost on the photo: the row came back with no flag; a titre reported
+    against 阴性 is positive."""
+    from app.service import LabReportParser
+
+    parser = LabReportParser(engine=object(), knowledge=kb)
+    toks = _toks("抗体滴度", "1:1280", "阴性")
+    for t, col in zip(toks, ("name", "value", "range")):
+        t.column = col
+    it = parse_row(kb, toks)[0]
+    choice = choose_indicator(kb, it, set())
+    rec = parser._indicator_record(choice[0], choice[1], choice[2], it, None, 0, []) if choice else \
+        parser._uncoded_record(it, 0)
+    assert rec["value_text"] == "1:1280" and rec["flag"] == "POS"
