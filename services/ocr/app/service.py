@@ -278,6 +278,24 @@ def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
     return out
 
 
+def sheet_kind(panel_rows: dict[str, int], stool_rows: int, sample_type: str | None) -> tuple[bool, bool]:
+    """(urine sheet, stool sheet) from the rows read by panel (``panel_rows``: clearly named rows by the panel of
+    their name; ``stool_rows``: rows with a stool name in any name cell) and the header's sample type. A urine sheet
+    prints 外观, 霉菌, 结晶 too, names the stool panel also holds: where the rows would make the sheet both, the
+    header's sample type decides, else the panel with more rows (a tie stays a stool sheet: its bare 颜色 and 隐血
+    read as urine names)."""
+    blood = panel_rows.get("blood_routine", 0)
+    urine_n = panel_rows.get("urinalysis", 0)
+    urine = urine_n >= max(3, 2 * blood) or sample_type == "urine"
+    stool = stool_rows >= 2 and stool_rows >= blood or sample_type in ("stool", "feces")
+    if urine and stool:
+        if sample_type == "urine" or sample_type not in ("stool", "feces") and urine_n > stool_rows:
+            stool = False
+        else:
+            urine = False
+    return urine, stool
+
+
 def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> None:
     """On a stool or urine sheet (``sheet``: 'stool', 'urine' or None) a row's bare name is that sheet's own
     finding, not the blood test of the same name (``_prefer_stool``, ``_prefer_urine``)."""
@@ -1276,13 +1294,10 @@ class LabReportParser:
                     if ms and ms[0].score >= 0.95:
                         panels_seen.add(ms[0].indicator.panel)
                         panel_rows[ms[0].indicator.panel] = panel_rows.get(ms[0].indicator.panel, 0) + 1
-        urine_sheet = panel_rows.get("urinalysis", 0) >= max(3, 2 * panel_rows.get("blood_routine", 0)) or \
-            header.get("sample_type") == "urine"
         # names only a stool sheet prints (脂肪球, 虫卵, 轮状病毒…), in any name cell of a row
         stool_rows = sum(1 for _, items in items_per_page for it in items
                          if any(ms and ms[0].score >= 0.95 and ms[0].indicator.panel == "stool" for _, ms in it.names))
-        stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
-            header.get("sample_type") in ("stool", "feces")
+        urine_sheet, stool_sheet = sheet_kind(panel_rows, stool_rows, header.get("sample_type"))
         uncoded: list[tuple[int, RowItem, int]] = []  # (position in indicators, item, page)
         sheet = "stool" if stool_sheet else "urine" if urine_sheet else None
         for pno, items in items_per_page:

@@ -360,6 +360,36 @@ def test_stool_sheet_rows_resolve_to_the_stool_panel(parser):
     assert [i["code"] for i in parser._assemble(*_page(blood))["indicators"]] == ["WBC", "RBC"]
 
 
+def test_a_urine_sheet_with_names_the_stool_panel_shares_stays_a_urine_sheet(parser):
+    """外观 and 霉菌 are stool names too, and a urine sheet prints them: a sheet whose rows are mostly urine tests is
+    a urine sheet (its 上皮细胞 a sediment count, its 白细胞 the urine pad), not a stool sheet because two of its
+    rows are also stool findings."""
+    rows = [("比重", "1.020", "1.005-1.030"), ("酸碱度", "6.0", "5.4-8.4"), ("亚硝酸盐", "阴性", "阴性"),
+            ("蛋白", "阴性", "阴性"), ("酮体", "阴性", "阴性"), ("白细胞", "阴性", "阴性"), ("外观", "清", ""),
+            ("上皮细胞", "0", "0-5"), ("霉菌", "未见", "未见")]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, (name, value, ref) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(name, 40, 40 + 30 * len(name), y), (value, 300, 300 + 20 * len(value), y)]
+        if ref:
+            cells.append((ref, 420, 420 + 15 * len(ref), y))
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["上皮细胞"]["code"] == "U-EC" and by["上皮细胞"]["value"] == 0
+    assert by["白细胞"]["code"] == "U-LEU"
+
+
+def test_sheet_kind_by_rows_and_sample_type():
+    from app.service import sheet_kind
+
+    assert sheet_kind({"urinalysis": 13, "stool": 2}, 2, None) == (True, False)
+    assert sheet_kind({"urinalysis": 2, "stool": 4, "blood_routine": 2}, 4, None) == (False, True)
+    assert sheet_kind({"urinalysis": 3}, 3, None) == (False, True)  # a tie: bare 颜色/隐血 read as urine names
+    assert sheet_kind({"urinalysis": 2}, 5, "urine") == (True, False)
+    assert sheet_kind({"urinalysis": 9}, 2, "stool") == (False, True)
+    assert sheet_kind({"blood_routine": 20}, 0, None) == (False, False)
+
+
 def test_stool_counts_printed_as_numbers_are_kept(parser):
     """Microscopy counts on a stool sheet may be printed as bare numbers ('2' red cells per HP): the row comes back
     with its number, flagged by the printed range; a number against a colour is still not a row."""
