@@ -345,6 +345,27 @@ def classify(kb: KnowledgeBase, text: str) -> str:
     return "text"
 
 
+def _name_fragment(kb: KnowledgeBase, word: str) -> bool:
+    """A piece of a name that cannot stand as a row name: one Chinese character with letters or digits ('抗U1' of
+    '抗U1 RNP'), unknown to the knowledge base."""
+    return classify(kb, word) == "name" and len(_CJK_CHAR.findall(word)) == 1 and not _LISTABLE.search(word) \
+        and not kb.match_name(word, allow_fuzzy=False)
+
+
+def _join_name_fragments(kb: KnowledgeBase, groups: list[str]) -> list[str]:
+    """A name printed with a space inside ('抗U1 RNP') is one name: a fragment that cannot be a row name on its own
+    (_name_fragment) is joined to the unknown name word after it, rather than dropped while the rest ('RNP') comes
+    back as the row's whole name."""
+    out: list[str] = []
+    for g in groups:
+        if out and _name_fragment(kb, out[-1]) and classify(kb, g) == "name" \
+                and not kb.match_name(g, allow_fuzzy=False):
+            out[-1] = out[-1] + " " + g
+        else:
+            out.append(g)
+    return out
+
+
 def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     """OCR often returns a whole row as one line ('收缩压 SYS 124 mmHg'): split at spaces, re-joining words that
     only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
@@ -367,6 +388,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
                 break
         groups.append(" ".join(words[i:i + took]))
         i += took
+    groups = _join_name_fragments(kb, groups)
     # the groups are found in the text with its runs of spaces made one, as they were joined: a group of two words
     # that the line printed with two spaces between them ('3 FPSA/TPSA  比值') is still found, in its place
     text = " ".join(words)

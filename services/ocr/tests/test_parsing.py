@@ -113,6 +113,20 @@ def test_whole_row_in_one_box(kb):
     assert choose_indicator(kb, items[0], set())[0].code == "SBP"
 
 
+def test_a_name_printed_with_a_space_inside_stays_one_name(kb):
+    """'抗U1 RNP' read as one line: split at its space, '抗U1' is no row name on its own (one character) and was
+    dropped while 'RNP' came back as the row's whole name. The fragment is joined to the unknown word after it; a
+    known name after a fragment ('尿 PH' apart) and a whole-row line are split as before."""
+    row = _toks("抗U1 RNP", "66(+)", "<25")
+    for tok, col in zip(row, ("name", "value", "range")):
+        tok.column = col
+    items = parse_row(kb, row)
+    assert len(items) == 1 and [c.text for c, _ in items[0].names] == ["抗U1 RNP"]
+    assert items[0].value.text == "66(+)"
+    items = parse_row(kb, _toks("血 钾 4.1 mmol/L"))
+    assert items[-1].value.text == "4.1" and choose_indicator(kb, items[-1], set())[0].code == "K"
+
+
 def test_truncated_name_is_resolved_by_unit(kb):
     pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
     abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
