@@ -290,7 +290,8 @@ def is_unit(kb: KnowledgeBase, text: str) -> bool:
     return kb.is_unit(text, misread=True) or ten_power_unit(text)
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
-_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
+_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注|"
+                        r"送检|签收|接收|采样|采集|申请|条码|诊断|打印|核对")  # (the form's fields, also without a colon)
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")

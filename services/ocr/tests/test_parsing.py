@@ -140,6 +140,20 @@ def test_header_lines_do_not_become_indicators(kb):
     assert parse_row(kb, _toks("本报告仅对所检标本负责")) == []
 
 
+def test_form_fields_without_a_colon_are_not_rows(kb):
+    """The form's own fields printed under the table without a colon ('送检  检验完成', '采样 08:30', '签收 张三'), put
+    among the rows by a tilted photo, are no tests; a test's unknown name with a word result still comes back."""
+    def row(*cells):
+        toks = _toks(*cells)
+        for tok, col in zip(toks, ("name", "value", "range")):
+            tok.column = col
+        return parse_row(kb, toks)
+
+    assert row("送检", "检验完成", "报告打印") == []
+    assert row("签收", "阴性") == [] and row("申请单", "阴性") == []
+    assert [c.text for c, _ in row("电导率分级", "3级")[0].names] == ["电导率分级"]
+
+
 def test_sex_specific_printed_range(kb):
     r = parse_range("男:130-175 女:115-150")
     assert r.for_sex("male") == (130, 175) and r.for_sex("female") == (115, 150)
