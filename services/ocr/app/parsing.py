@@ -222,6 +222,11 @@ _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/L
                         re.I)
 
 
+# a code with a one-character suffix glued by a hyphen ('HCT-M', 'LYM%-M') whose letter the recogniser read as a
+# digit ('HCT-4'): a minus and one digit glued to a code's letters is no negative result (a result stands apart)
+_CODE_SUFFIX = re.compile(r"[A-Za-z][A-Za-z%#]*-\d")
+
+
 def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     """Split a token that holds several fields ('嗜酸性粒细胞百分4.40', '6.52 10^9/L', '3.5-9.5 g/L', '112↓').
     Returns [(kind, text, x_fraction_start)] with kind in name|value|flag|range|unit|text."""
@@ -232,7 +237,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("name", text, 0.0)]  # 'T3', 'CA125', 'HbA1c' are names, not name + value
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
-    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
+    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _CODE_SUFFIX.fullmatch(text):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else []

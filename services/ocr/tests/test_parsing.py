@@ -127,6 +127,18 @@ def test_a_name_printed_with_a_space_inside_stays_one_name(kb):
     assert items[-1].value.text == "4.1" and choose_indicator(kb, items[-1], set())[0].code == "K"
 
 
+def test_a_code_suffix_read_as_a_digit_is_no_negative_result(kb):
+    """'HCT-M 红细胞压积' with the suffix letter read as a digit ('HCT-4'): a minus and one digit glued to a code's
+    letters is part of the code, not the row's result (-4) beside a second row for the Chinese name."""
+    for code in ("HCT-4", "HCT-M"):
+        items = parse_row(kb, _toks(f"{code} 红细胞压积", "40.9", "36-50", "%"))
+        assert len(items) == 1 and items[0].value.text == "40.9"
+        assert choose_indicator(kb, items[0], set())[0].code == "HCT"
+    # a result printed apart from its name is still read with its sign
+    items = parse_row(kb, _toks("碱剩余", "-4", "-3~+3", "mmol/L"))
+    assert items[0].value.text == "-4"
+
+
 def test_truncated_name_is_resolved_by_unit(kb):
     pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
     abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
