@@ -166,6 +166,12 @@ def _printed_unit_of(kb: KnowledgeBase, printed: str, ind: Indicator) -> tuple[s
     return kb.resolve_unit(printed, ind, misread=True) or _exponent_lost(printed, ind)
 
 
+def _name_cells(it: RowItem) -> list[Cell]:
+    """The cells a row's name was read from: its name cells and the unknown words that followed them before the
+    result ('WTXC 白甜张', a code and the Chinese name both garbled: the Chinese is what a garbled name is read on)."""
+    return [c for c, _ in it.names] + list(it.extras)
+
+
 def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
                         readings: tuple[str, ...] | list[str] = (), any_name: bool = False
                         ) -> list[tuple[float, Indicator]]:
@@ -180,7 +186,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     if not panels or pv is None or (pv.number is None and pv.qualitative is None):
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
-    printed = han_chars(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
     if len(printed) < 3 and not (any_name or readings):
         return []
     texts = [printed] + [t for r in readings if len(t := han_chars(r)) >= 3]
@@ -394,7 +400,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
         return []
     if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
         return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
-    printed = han_chars(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
@@ -465,6 +471,17 @@ def _confident_code(it: RowItem) -> Indicator | None:
     """The code the row's first name cell reads as almost surely (match score 0.9 or more), else None."""
     ms = it.names[0][1] if it.names else []
     return ms[0].indicator if ms and ms[0].score >= 0.9 else None
+
+
+def names_read_without_result(no_value: list[RowItem], with_value: list[RowItem]) -> set[str]:
+    """The codes whose own name was read on a row without a result: a garbled row never takes them (its value is not
+    theirs). On a sheet that names its rows in Chinese (8 in 10 of its rows with a result, 5 or more), a bare
+    code with no Chinese beside it ('WBC', 'PLT  RBC' under the table) is a histogram's caption or a label, not a
+    row whose result was lost: it claims no code."""
+    chinese = sum(1 for it in with_value if han_chars(" ".join(c.text for c in _name_cells(it))))
+    chinese_sheet = len(with_value) >= 5 and chinese >= 0.8 * len(with_value)
+    return {ind.code for it in no_value if (ind := _confident_code(it)) is not None
+            and (not chinese_sheet or han_chars(" ".join(c.text for c in _name_cells(it))))}
 
 
 def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
@@ -1339,7 +1356,8 @@ class LabReportParser:
                 uncoded.append((len(indicators), it, pno))
             indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
-        named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
+        named_elsewhere = names_read_without_result([it for _, it in no_value],
+                                                    [it for _, items in items_per_page for it in items])
         # the panels the sheet holds: those its clearly read names belong to, and those its title names (a sheet
         # whose every name was garbled still says 血常规 in its title)
         near = _composite_panels(self.kb, panels_seen | _title_panels(self.kb, title_text))
@@ -1405,7 +1423,7 @@ class LabReportParser:
             cands = _garbled_candidates(self.kb, it, used, panels, any_name=True)
             if not cands:
                 continue
-            crop = looker.cell_crop(it.names[0][0].box)
+            crop = looker.cell_crop(max(_name_cells(it), key=lambda c: len(han_chars(c.text))).box)
             if crop is None:
                 continue
             words = _lexicon_words([ind for _, ind in cands])

@@ -379,6 +379,46 @@ def test_a_urine_sheet_with_names_the_stool_panel_shares_stays_a_urine_sheet(par
     assert by["白细胞"]["code"] == "U-LEU"
 
 
+def test_a_garbled_code_and_name_are_read_on_the_chinese_and_a_histogram_caption_claims_no_code(parser):
+    """A row printed 'WBC 白细胞' with both read garbled ('WTXC 白细包'): the garbled name is matched on its Chinese
+    (which came after an unknown code, so it was kept aside as an extra word), and the bare 'WBC' of a histogram
+    caption under the table (no result, no Chinese) does not claim the code as 'a row whose result was lost'."""
+    cells = [("代号", 40, 100, 120), ("项目", 130, 190, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("单位", 600, 660, 120),
+             ("WTXC", 40, 100, 170), ("白细包", 130, 190, 170), ("6.3", 300, 340, 170), ("4-10", 420, 470, 170),
+             ("10^9/L", 600, 670, 170)]
+    rows = [("RBC", "红细胞", "4.44", "3.5-5.5", "10^12/L"), ("HGB", "血红蛋白", "135", "110-160", "g/L"),
+            ("PLT", "血小板", "248", "100-300", "10^9/L"), ("HCT", "红细胞压积", "40.9", "36-50", "%"),
+            ("MCV", "平均红细胞体积", "92.1", "86-100", "fL")]
+    for k, (code, name, value, ref, unit) in enumerate(rows):
+        y = 210 + 40 * k
+        cells += [(code, 40, 100, y), (name, 130, 130 + 30 * len(name), y), (value, 300, 340, y),
+                  (ref, 420, 480, y), (unit, 600, 670, y)]
+    cells += [("WBC", 130, 180, 460), ("DIFF", 420, 470, 460)]
+    out = parser._assemble(*_page(cells))
+    wbc = [i for i in out["indicators"] if i["code"] == "WBC"]
+    assert len(wbc) == 1 and wbc[0]["value"] == 6.3
+
+
+def test_names_read_without_result_skip_bare_captions_on_a_chinese_sheet():
+    from app.knowledge import load_knowledge
+    from app.parsing import Token, parse_row_all
+    from app.service import names_read_without_result
+
+    kb = load_knowledge()
+
+    def row(*cells):
+        return parse_row_all(kb, [Token(t, 0.99, (10 + 150 * k, 100, 100 + 150 * k, 130), col)
+                                  for k, (t, col) in enumerate(cells)])[0]
+
+    chinese = [row(("红细胞", "name"), ("4.4", "value")) for _ in range(5)]
+    latin = [row(("RBC", "name"), ("4.4", "value")) for _ in range(5)]
+    caption, named = row(("WBC", "name")), row(("白细胞", "name"))
+    assert names_read_without_result([caption, named], chinese) == {"WBC"}
+    assert names_read_without_result([caption], chinese) == set()
+    assert names_read_without_result([caption], latin) == {"WBC"}  # a sheet that names its rows by code
+
+
 def test_sheet_kind_by_rows_and_sample_type():
     from app.service import sheet_kind
 
