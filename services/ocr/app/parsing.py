@@ -290,9 +290,18 @@ def ten_power_unit(text: str) -> bool:
     return bool(_TEN_POWER_UNIT.match(unicodedata.normalize("NFKC", text).replace(" ", "")))
 
 
+# a count per microlitre named by what is counted: 'Leu/μl', 'Ery/ul', 'cells/μL' (urine strip and flow printouts)
+_COUNT_PER_UL = re.compile(r"^[A-Za-z]{2,6}\s*/\s*[uμµ][lL]$")
+
+
+def count_per_ul(text: str) -> bool:
+    return bool(_COUNT_PER_UL.match(unicodedata.normalize("NFKC", text).strip()))
+
+
 def is_unit(kb: KnowledgeBase, text: str) -> bool:
-    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings, a lost exponent)."""
-    return kb.is_unit(text, misread=True) or ten_power_unit(text)
+    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings, a lost exponent), or a count
+    per microlitre named by what it counts ('Leu/μl')."""
+    return kb.is_unit(text, misread=True) or ten_power_unit(text) or count_per_ul(text)
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注|"
@@ -342,8 +351,8 @@ def classify(kb: KnowledgeBase, text: str) -> str:
         return "range"
     if pv is not None:
         return "qual"
-    if is_unit(kb, t) and not kb.match_name(t, allow_fuzzy=False):
-        return "unit"
+    if is_unit(kb, t) and (not kb.match_name(t, allow_fuzzy=False) or count_per_ul(t)):
+        return "unit"  # ('Leu/μl' is leukocytes per μL, not the 白细胞 row whose name it starts with)
     if is_unit(kb, t):
         return "unit_or_name"
     if _CJK_OR_ALPHA.search(t):

@@ -9,6 +9,7 @@ from app.parsing import (
     parse_flag,
     parse_range,
     parse_row,
+    parse_row_all,
     parse_value,
     same_direction,
     split_flag,
@@ -137,6 +138,16 @@ def test_a_code_suffix_read_as_a_digit_is_no_negative_result(kb):
     # a result printed apart from its name is still read with its sign
     items = parse_row(kb, _toks("碱剩余", "-4", "-3~+3", "mmol/L"))
     assert items[0].value.text == "-4"
+
+
+def test_a_count_per_microlitre_unit_is_no_name(kb):
+    """'Leu/μl' (leukocytes per μL) starts with a name the knowledge base knows (LEU): it is a unit, not a row. A line
+    that runs from the unit column of one block into the next block's numbered name ('Leu/ul 22 类酵母菌') gives no
+    row 'Leu/ul' with the row number 22 for its result."""
+    items = parse_row_all(kb, _toks("Leu/ul 22 类酵母菌", "0", "0~1.00"))
+    assert [(it.row_no, it.value.text if it.value else None) for it in items] == [(22, "0")]
+    items = parse_row(kb, _toks("白细胞", "15", "0~24", "Leu/μl"))
+    assert len(items) == 1 and items[0].unit.text == "Leu/μl"
 
 
 def test_truncated_name_is_resolved_by_unit(kb):
