@@ -1370,12 +1370,12 @@ def test_a_skipped_line_in_a_regular_block_asks_for_a_reshoot(parser):
 def test_a_row_set_apart_below_its_block_is_doubtful(parser):
     """Five regular rows and, two lines below the last, one more 'row' (a footer field read as name + result): it
     is most likely not a row of the table, so it needs review and the response asks for a re-shoot."""
-    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("送检", 40, 80, 170 + 40 * 6), ("检验完成", 300, 380, 170 + 40 * 6)]
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("结论", 40, 80, 170 + 40 * 6), ("未见异常", 300, 380, 170 + 40 * 6)]
     out = parser._assemble(*_page(cells))
     by = {i["name_printed"]: i for i in out["indicators"]}
-    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"送检"}
-    assert by["送检"]["needs_review"] and "row_apart_from_block" in by["送检"]["review_reasons"]
-    assert not any(i["needs_review"] for n, i in by.items() if n != "送检")
+    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"结论"}
+    assert by["结论"]["needs_review"] and "row_apart_from_block" in by["结论"]["review_reasons"]
+    assert not any(i["needs_review"] for n, i in by.items() if n != "结论")
     assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
 
 
