@@ -18,12 +18,12 @@ from typing import Any, Callable
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
-from .knowledge import Indicator, KnowledgeBase, load_knowledge
+from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, han_chars, interpret, one_han,
-                      parse_range, parse_row_all, parse_value, result_glyphs, same_direction, simplified, split_flag,
-                      ten_power_unit)
+                      parse_range, parse_row_all, parse_value, plus_minus_glyphs, result_glyphs, same_direction,
+                      simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -604,6 +604,23 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
         it.flag, it.flag_code = Cell("↑", it.value.score, it.value.box), "H"
         fixed.append(it)
     return fixed
+
+
+def plus_read_for_an_arrow(items: list[RowItem], min_arrows: int = 2) -> list[RowItem]:
+    """On a sheet whose marks are arrows or H/L (at least ``min_arrows`` rows), a '+' mark beside a plain number with
+    a numeric printed range is an arrow the recogniser misread ('十' for ↑, '+' for a blurred ↓): it says
+    'abnormal', not 'positive', and the number against its range gives the direction. Returns the rows changed."""
+    if sum(1 for it in items if it.flag_code in ("H", "L", "HH", "LL")) < min_arrows:
+        return []
+    out = []
+    for it in items:
+        pv, pr = it.parsed_value, it.parsed_range
+        if it.flag_code == "POS" and it.flag is not None and plus_minus_glyphs(norm_text(it.flag.text)) == "+" \
+                and pv is not None and pv.number is not None and pv.qualitative is None \
+                and pr is not None and (pr.low is not None or pr.high is not None):
+            it.flag_code = "ABN"
+            out.append(it)
+    return out
 
 
 def comparator_lost_in_range_column(items: list[RowItem], min_others: int = 2) -> list[RowItem]:
@@ -1292,6 +1309,7 @@ class LabReportParser:
                     if it.flag is None:
                         looker.read_flag_mark(it)
             comparator_lost_in_range_column(items)
+            plus_read_for_an_arrow(items)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,
