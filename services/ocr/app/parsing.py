@@ -586,7 +586,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
                                                 tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
-        if kind in ("name", "text", "unit_or_name") and re.search(r"\d", tok.text) or kind == "text" or (
+        # (a unit_or_name is a unit as printed or misread, 'mg/1' for mg/l: not 'mg/' + a result '1')
+        if kind in ("name", "text") and re.search(r"\d", tok.text) or kind == "text" or (
                 kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", tok.text):

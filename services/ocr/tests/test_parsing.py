@@ -150,6 +150,13 @@ def test_a_count_per_microlitre_unit_is_no_name(kb):
     assert len(items) == 1 and items[0].unit.text == "Leu/μl"
 
 
+def test_a_misread_unit_with_a_digit_is_no_name_and_result(kb):
+    """'mg/1' (mg/l with its l read as 1) starts with a name the knowledge base knows (Mg): it is the row's unit,
+    not a row 'mg/' with the result 1."""
+    items = parse_row_all(kb, _toks("β2微球蛋白", "3.00", "1.00~3.00", "mg/1"))
+    assert len(items) == 1 and items[0].value.text == "3.00" and items[0].unit.text == "mg/1"
+
+
 def test_truncated_name_is_resolved_by_unit(kb):
     pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
     abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
