@@ -38,7 +38,17 @@ def parse_range(text: str) -> ParsedRange | None:
         alt = _parse_range(t[1:])
         if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
             return alt
+    m = _DOUBLED_SEPARATOR.match(t) if pr is None else None
+    if m:
+        # '5.00~-38.00': a stray dash beside the separator (a rule's end, noise) is no minus sign; the upper bound
+        # of a range read this way must lie above its lower bound
+        alt = _parse_range(f"{m.group(1)}~{m.group(2)}{m.group(3)}")
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low < alt.high:
+            return alt
     return pr
+
+
+_DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"

@@ -157,6 +157,22 @@ def test_a_misread_unit_with_a_digit_is_no_name_and_result(kb):
     assert len(items) == 1 and items[0].value.text == "3.00" and items[0].unit.text == "mg/1"
 
 
+def test_a_stray_dash_beside_the_range_separator(kb):
+    """'5.00~-38.00': a dash read beside the separator is no minus sign on the upper bound; a range that runs
+    downwards that way is no range, and a real negative bound ('-3~-1') is read as before."""
+    assert (parse_range("5.00~-38.00").low, parse_range("5.00~-38.00").high) == (5.0, 38.0)
+    assert (parse_range("0.5-~5").low, parse_range("0.5-~5").high) == (0.5, 5.0)
+    assert parse_range("5~-1") is None
+    assert (parse_range("-3~-1").low, parse_range("-3~-1").high) == (-3.0, -1.0)
+    items = parse_row(kb, _toks("比重", "1.020", "1.005~-1.030"))
+    assert (items[0].parsed_range.low, items[0].parsed_range.high) == (1.005, 1.03)
+    row = _toks("电导率", "30.20", "5.00~-38.00 mS/cm")
+    for tok, col in zip(row, ("name", "value", "range")):
+        tok.column = col
+    items = parse_row(kb, row)
+    assert (items[0].parsed_range.low, items[0].parsed_range.high) == (5.0, 38.0)
+
+
 def test_truncated_name_is_resolved_by_unit(kb):
     pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
     abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
