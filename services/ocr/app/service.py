@@ -8,6 +8,7 @@ import logging
 import math
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 
 import cv2
@@ -198,7 +199,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
             if ind.kind == "qualitative":
                 scored.append((_name_likeness(texts, readings, ind), ind))
             continue
-        res = _printed_unit_of(kb, it.unit.text, ind) if it.unit is not None else (ind.unit, 1.0)
+        res = _printed_unit_of(kb, it.unit.text, ind) if _unit_vouches(it) else (ind.unit, 1.0)
         if res is None:
             continue  # a printed unit that is not this code's
         dr = ind.default_range(None)
@@ -358,7 +359,18 @@ def _garbled_need(it: RowItem) -> float:
     """More than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
     for the code, the closer the name must be."""
     has_range = it.parsed_range is not None and it.parsed_range.high is not None and it.parsed_range.high > 0
-    return 0.56 if has_range and it.unit is not None else 0.6 if has_range or it.unit is not None else 0.67
+    unit = _unit_vouches(it)
+    return 0.56 if has_range and unit else 0.6 if has_range or unit else 0.67
+
+
+def _unit_vouches(it: RowItem) -> bool:
+    """Whether the row's printed unit can say which code a garbled name is: a unit of one character other than '%'
+    ('s', '5', '8' where '%' was printed, 'n' for fL) is most often a unit the recogniser garbled too, and says
+    nothing (then the range and value must put the row on the code's scale)."""
+    if it.unit is None:
+        return False
+    u = unicodedata.normalize("NFKC", it.unit.text).strip()
+    return len(u) > 1 or u == "%"
 
 
 def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str], panels: set[str],

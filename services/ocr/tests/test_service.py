@@ -440,6 +440,27 @@ def test_a_plus_beside_a_number_on_an_arrow_sheet_is_a_misread_arrow(parser):
     assert by["MCV"]["flag"] == "NEG" and by["PLT"]["flag"] == "POS"
 
 
+def test_a_garbled_one_character_unit_does_not_rule_out_the_garbled_names_code():
+    """'淋世细胞比率 28.3 20-50 s': the '%' read as 's' too. A one-character unit other than '%' says nothing about
+    the code (the range still puts the row on LYMPH%'s scale); a real unit that is not the code's still rules it
+    out."""
+    from app.knowledge import load_knowledge
+    from app.parsing import Token, parse_row_all
+    from app.service import garbled_name_matches
+
+    kb = load_knowledge()
+
+    def row(unit):
+        cells = [("淋世细胞比率", "name"), ("28.3", "value"), ("20-50", "range"), (unit, "unit")]
+        return parse_row_all(kb, [Token(t, 0.9, (10 + 150 * k, 100, 100 + 150 * k, 130), col)
+                                  for k, (t, col) in enumerate(cells)])[0]
+
+    for unit in ("s", "5", "%"):
+        got = garbled_name_matches(kb, [row(unit)], set(), {"blood_routine"})
+        assert [ind.code for ind, _, _ in got.values()] == ["LYMPH%"], unit
+    assert garbled_name_matches(kb, [row("10^9/L")], set(), {"blood_routine"}) == {}
+
+
 def test_sheet_kind_by_rows_and_sample_type():
     from app.service import sheet_kind
 
