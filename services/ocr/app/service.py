@@ -975,6 +975,35 @@ def _word_pick(likelihoods: dict[str, float]) -> str | None:
     return clear_best(likelihoods, WORD_MIN_PER_CHAR, WORD_MARGIN)
 
 
+def column_drift(table: Any, results: list[tuple[float, float, float, float]] | tuple, cy: float,
+                 line_h: float) -> float:
+    """How far the table's result column has moved at height ``cy`` from where its header word sits: on a photo
+    seen at an angle (or a curled page) a column's cells drift sideways down the page, so the header's x-span no
+    longer covers a cell far below it. Fitted (least squares, x of the left edge against y) on the result boxes
+    read under that header (at least 4, over at least 3 line heights); 0 when they do not say."""
+    cols = [(a, b) for k, a, b in table.columns if k == "value"]
+    if not cols:
+        return 0.0
+    a, b = cols[0]
+    pts = [(x0, (y0 + y1) / 2) for x0, y0, x1, y1 in results
+           if table.x0 <= (x0 + x1) / 2 < table.x1 and a - 3 * line_h <= x0 <= b + line_h and y0 > table.y0 - line_h]
+    if len(pts) < 4:
+        return 0.0
+    xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    if ys.max() - ys.min() < 3 * line_h:
+        return 0.0
+    # Theil-Sen: the median of the pairwise slopes, so that a footer's or a neighbour's cell does not tilt the column
+    i, j = np.triu_indices(len(xs), 1)
+    far = np.abs(ys[j] - ys[i]) >= line_h
+    if far.sum() < 3:
+        return 0.0
+    slope = float(np.median((xs[j] - xs[i])[far] / (ys[j] - ys[i])[far]))
+    resid = np.abs(xs - slope * ys - np.median(xs - slope * ys))
+    if np.mean(resid <= 0.25 * line_h) < 0.6:
+        return 0.0  # the result cells are not one aligned column (centred, or two kinds of cell)
+    return float(slope * (cy - table.y0))
+
+
 class _EmptyCellLook:
     """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
@@ -1175,7 +1204,9 @@ class _EmptyCellLook:
             it.parsed_value = ParsedValue(None, pick)
             it.value_from_likelihood = True
 
-    def read_dash(self, it: RowItem) -> None:
+    def read_dash(self, it: RowItem, results: list[tuple[float, float, float, float]] = ()) -> None:
+        """``results``: the boxes of the results read on the page, whose drift down the page (a photo seen at an
+        angle fans its columns) moves the header's result column to this row (column_drift)."""
         name = it.names[-1][0].box
         right = it.range or it.unit
         cy = (name[1] + name[3]) / 2
@@ -1185,7 +1216,11 @@ class _EmptyCellLook:
         table = self._table_at(cx, cy)
         span = None
         if table is not None:
-            span = marks.value_span(table, name[2] + 2, right.box[0] - 2 if right is not None else None)
+            shift = column_drift(table, results, cy, self.line_h)
+            if abs(shift) < 0.5 * self.line_h:
+                shift = 0.0  # (the slack between the header words covers a small drift)
+            span = marks.value_span(replace(table, columns=[(k, a + shift, b + shift) for k, a, b in table.columns]),
+                                    name[2] + 2, right.box[0] - 2 if right is not None else None)
         elif right is not None and right.box[0] - name[2] > self.line_h:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
@@ -1301,11 +1336,12 @@ class LabReportParser:
                     point_read_as_space(it)
                 page_items.extend(row_items)
             looker.read_sign_words(page_items, self.engine.word_likelihoods)  # '胡性': 阴性 or 阳性? (one call)
+            results = [it.value.box for it in page_items if it.value is not None]
             for it in page_items:
                 if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
                     continue  # 't' left over from an arrow: not a row
                 if it.value is None and it.names and it.flag is None:
-                    looker.read_dash(it)  # a lone '-' or '+' the detector dropped
+                    looker.read_dash(it, results)  # a lone '-' or '+' the detector dropped
                 if it.value is not None and _misread_qualitative(it):
                     no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
                 elif it.value is not None:

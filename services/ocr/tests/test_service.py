@@ -512,6 +512,41 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
 
 
 
+def test_a_dropped_dash_is_looked_for_where_the_result_column_has_drifted(parser):
+    """A photo seen at an angle fans the table: its result column drifts sideways down the page, 15 px a row here,
+    so far below the header the result cell lies outside the header word's x-span. The look for a dropped '-'
+    follows the column as the results read above it place it (a robust line through their left edges)."""
+    names = ["尿蛋白", "尿糖", "尿酮体", "尿胆红素", "尿胆原", "亚硝酸盐", "白细胞酯酶", "尿隐血", "维生素C"]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, name in enumerate(names):
+        y = 170 + 40 * k
+        cells += [(name, 40, 40 + 18 * len(name), y), ("阴性", 420, 470, y)]
+        if k < 8:
+            cells.append(("阴性", 300 - 15 * k, 340 - 15 * k, y))
+    cells.append(("尿比重", 40, 94, 170 + 40 * 9))
+    cells += [("1.020", 300 - 15 * 9, 350 - 15 * 9, 170 + 40 * 9), ("1.003~1.030", 420, 530, 170 + 40 * 9)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    x = 300 - 15 * 8 + 6  # the dash of 维生素C (row centre y 184 + 320), well left of the header's span
+    cv2.line(geo[0].image, (x, 504), (x + 12, 504), (40, 40, 40), 2)
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert by["U-VC"]["value_text"] == "-" and by["U-VC"]["flag"] == "NEG"
+
+
+def test_column_drift_is_robust_to_a_stray_cell():
+    from app.layout import Table
+    from app.service import column_drift
+
+    table = Table(0, 600, 100, [("name", 40, 100), ("value", 300, 360), ("range", 420, 500)])
+    cells = [(300 - 15 * k, 110 + 40 * k, 340 - 15 * k, 138 + 40 * k) for k in range(8)]
+    assert column_drift(table, cells, 100 + 40 * 10, 28) == pytest.approx(-150, abs=1)
+    stray = cells + [(470, 600, 520, 628)]  # a footer's value under the table
+    assert column_drift(table, stray, 100 + 40 * 10, 28) == pytest.approx(-150, abs=1)
+    flat = [(300, 110 + 40 * k, 340, 138 + 40 * k) for k in range(8)]
+    assert column_drift(table, flat, 500, 28) == 0.0
+    assert column_drift(table, cells[:3], 500, 28) == 0.0  # too few cells to say
+
+
 def test_a_dash_in_the_mark_column_the_detector_dropped_is_the_sheets_negative(parser):
     """An antibody sheet whose 提示 column prints + or - on every row. '40(+-)' reads as a weak positive, but the
     sheet prints '-' beside it (its grade is below the sheet's cut-off): the detector dropped that lone '-', so the
