@@ -19,6 +19,13 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _METHOD_PREFIX = re.compile(r"^(?:镜检|显微镜检查|沉渣)[:：]?(.+)$")
 
 
+@functools.lru_cache(maxsize=4096)
+def _simplified(text: str) -> str:
+    import zhconv
+
+    return zhconv.convert(text, "zh-cn")
+
+
 def _outer_paren_split(key: str) -> list[str]:
     """'脂蛋白(a)(lp(a))' → ['脂蛋白(a)', 'lp(a)']: the last balanced bracket group at the end, and the rest."""
     if not key.endswith(")"):
@@ -57,7 +64,20 @@ class KnowledgeBase:
 
     # ---- names -------------------------------------------------------------------------------------------
     def match_name(self, text: str, *, allow_fuzzy: bool = True) -> list[NameMatch]:
-        """Candidate indicators for a printed name, best first. Empty when nothing plausible."""
+        """Candidate indicators for a printed name, best first. Empty when nothing plausible. A name not matched
+        exactly is tried again in its simplified spelling: the recogniser's charset holds traditional forms and now
+        and then returns one ('顏色' for 颜色), and a sheet may be printed in traditional characters."""
+        found = self._match_name(text, allow_fuzzy=allow_fuzzy)
+        if found and found[0].how == "exact" or not _CJK.search(text):
+            return found
+        simp = _simplified(text)
+        if simp != text:
+            alt = self._match_name(simp, allow_fuzzy=allow_fuzzy)
+            if alt and (not found or alt[0].score > found[0].score):
+                return alt
+        return found
+
+    def _match_name(self, text: str, *, allow_fuzzy: bool = True) -> list[NameMatch]:
         key = norm_name(text)
         if not key:
             return []

@@ -76,7 +76,17 @@ def parse_range(text: str) -> ParsedRange | None:
         alt = _parse_range(t[1:])
         if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
             return alt
+    m = _DOUBLED_SEPARATOR.match(t) if pr is None else None
+    if m:
+        # '5.00~-38.00': a stray dash beside the separator (a rule's end, noise) is no minus sign; the upper bound
+        # of a range read this way must lie above its lower bound
+        alt = _parse_range(f"{m.group(1)}~{m.group(2)}{m.group(3)}")
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low < alt.high:
+            return alt
     return pr
+
+
+_DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
@@ -316,6 +326,11 @@ _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/L
                         re.I)
 
 
+# a code with a one-character suffix glued by a hyphen ('HCT-M', 'LYM%-M') whose letter the recogniser read as a
+# digit ('HCT-4'): a minus and one digit glued to a code's letters is no negative result (a result stands apart)
+_CODE_SUFFIX = re.compile(r"[A-Za-z][A-Za-z%#]*-\d")
+
+
 def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     """Split a token that holds several fields ('嗜酸性粒细胞百分4.40', '6.52 10^9/L', '3.5-9.5 g/L', '112↓').
     Returns [(kind, text, x_fraction_start)] with kind in name|value|flag|range|unit|text."""
@@ -330,7 +345,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
-    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)):
+    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _CODE_SUFFIX.fullmatch(text):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else \
@@ -393,12 +408,22 @@ def ten_power_unit(text: str) -> bool:
     return bool(_TEN_POWER_UNIT.match(unicodedata.normalize("NFKC", text).replace(" ", "")))
 
 
+# a count per microlitre named by what is counted: 'Leu/μl', 'Ery/ul', 'cells/μL' (urine strip and flow printouts)
+_COUNT_PER_UL = re.compile(r"^[A-Za-z]{2,6}\s*/\s*[uμµ][lL]$")
+
+
+def count_per_ul(text: str) -> bool:
+    return bool(_COUNT_PER_UL.match(unicodedata.normalize("NFKC", text).strip()))
+
+
 def is_unit(kb: KnowledgeBase, text: str) -> bool:
-    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings, a lost exponent)."""
-    return kb.is_unit(text, misread=True) or ten_power_unit(text)
+    """A unit as printed, or as the recogniser mangled it (units.yaml's misreadings, a lost exponent), or a count
+    per microlitre named by what it counts ('Leu/μl')."""
+    return kb.is_unit(text, misread=True) or ten_power_unit(text) or count_per_ul(text)
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
-_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注")
+_NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注|"
+                        r"送检|签收|接收|采样|采集|申请|条码|诊断|打印|核对")  # (the form's fields, also without a colon)
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
@@ -444,13 +469,34 @@ def classify(kb: KnowledgeBase, text: str) -> str:
         return "range"
     if pv is not None:
         return "qual"
-    if is_unit(kb, t) and not kb.match_name(t, allow_fuzzy=False):
-        return "unit"
+    if is_unit(kb, t) and (not kb.match_name(t, allow_fuzzy=False) or count_per_ul(t)):
+        return "unit"  # ('Leu/μl' is leukocytes per μL, not the 白细胞 row whose name it starts with)
     if is_unit(kb, t):
         return "unit_or_name"
     if _CJK_OR_ALPHA.search(t):
         return "name"
     return "text"
+
+
+def _name_fragment(kb: KnowledgeBase, word: str) -> bool:
+    """A piece of a name that cannot stand as a row name: one Chinese character with letters or digits ('抗U1' of
+    '抗U1 RNP'), unknown to the knowledge base."""
+    return classify(kb, word) == "name" and len(_CJK_CHAR.findall(word)) == 1 and not _LISTABLE.search(word) \
+        and not kb.match_name(word, allow_fuzzy=False)
+
+
+def _join_name_fragments(kb: KnowledgeBase, groups: list[str]) -> list[str]:
+    """A name printed with a space inside ('抗U1 RNP') is one name: a fragment that cannot be a row name on its own
+    (_name_fragment) is joined to the unknown name word after it, rather than dropped while the rest ('RNP') comes
+    back as the row's whole name."""
+    out: list[str] = []
+    for g in groups:
+        if out and _name_fragment(kb, out[-1]) and classify(kb, g) == "name" \
+                and not kb.match_name(g, allow_fuzzy=False):
+            out[-1] = out[-1] + " " + g
+        else:
+            out.append(g)
+    return out
 
 
 def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
@@ -475,6 +521,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
                 break
         groups.append(" ".join(words[i:i + took]))
         i += took
+    groups = _join_name_fragments(kb, groups)
     # the groups are found in the text with its runs of spaces made one, as they were joined: a group of two words
     # that the line printed with two spaces between them ('3 FPSA/TPSA  比值') is still found, in its place
     text = " ".join(words)
@@ -680,6 +727,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             tok = Token(m.group(1), tok.score, (tok.box[0] + w * cut / max(len(tok.text), 1), tok.box[1], tok.box[2],
                                                 tok.box[3]), tok.column, tok.slope)
         kind = classify(kb, tok.text)
+        # (a unit_or_name is a unit as printed or misread, 'mg/1' for mg/l: not 'mg/' + a result '1')
         if kind in ("name", "text") and re.search(r"\d", tok.text) or kind == "text" or (
                 kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
             parts = _split_glued(kb, tok)

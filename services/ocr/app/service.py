@@ -8,6 +8,7 @@ import logging
 import math
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 
 import cv2
@@ -18,13 +19,12 @@ from typing import Any, Callable
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
-from .knowledge import Indicator, KnowledgeBase, load_knowledge
+from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, count_against_range, han_chars,
-                      interpret, one_han, titre_against_range,
-                      parse_range, parse_row_all, parse_value, result_glyphs, same_direction, simplified, split_flag,
-                      ten_power_unit)
+                      interpret, one_han, parse_range, parse_row_all, parse_value, plus_minus_glyphs, result_glyphs,
+                      same_direction, simplified, split_flag, ten_power_unit, titre_against_range)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -167,6 +167,12 @@ def _printed_unit_of(kb: KnowledgeBase, printed: str, ind: Indicator) -> tuple[s
     return kb.resolve_unit(printed, ind, misread=True) or _exponent_lost(printed, ind)
 
 
+def _name_cells(it: RowItem) -> list[Cell]:
+    """The cells a row's name was read from: its name cells and the unknown words that followed them before the
+    result ('WTXC 白甜张', a code and the Chinese name both garbled: the Chinese is what a garbled name is read on)."""
+    return [c for c, _ in it.names] + list(it.extras)
+
+
 def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
                         readings: tuple[str, ...] | list[str] = (), any_name: bool = False
                         ) -> list[tuple[float, Indicator]]:
@@ -181,7 +187,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     if not panels or pv is None or (pv.number is None and pv.qualitative is None):
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
-    printed = han_chars(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
     if len(printed) < 3 and not (any_name or readings):
         return []
     texts = [printed] + [t for r in readings if len(t := han_chars(r)) >= 3]
@@ -193,7 +199,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
             if ind.kind == "qualitative":
                 scored.append((_name_likeness(texts, readings, ind), ind))
             continue
-        res = _printed_unit_of(kb, it.unit.text, ind) if it.unit is not None else (ind.unit, 1.0)
+        res = _printed_unit_of(kb, it.unit.text, ind) if _unit_vouches(it) else (ind.unit, 1.0)
         if res is None:
             continue  # a printed unit that is not this code's
         dr = ind.default_range(None)
@@ -279,6 +285,24 @@ def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
     return out
 
 
+def sheet_kind(panel_rows: dict[str, int], stool_rows: int, sample_type: str | None) -> tuple[bool, bool]:
+    """(urine sheet, stool sheet) from the rows read by panel (``panel_rows``: clearly named rows by the panel of
+    their name; ``stool_rows``: rows with a stool name in any name cell) and the header's sample type. A urine sheet
+    prints 外观, 霉菌, 结晶 too, names the stool panel also holds: where the rows would make the sheet both, the
+    header's sample type decides, else the panel with more rows (a tie stays a stool sheet: its bare 颜色 and 隐血
+    read as urine names)."""
+    blood = panel_rows.get("blood_routine", 0)
+    urine_n = panel_rows.get("urinalysis", 0)
+    urine = urine_n >= max(3, 2 * blood) or sample_type == "urine"
+    stool = stool_rows >= 2 and stool_rows >= blood or sample_type in ("stool", "feces")
+    if urine and stool:
+        if sample_type == "urine" or sample_type not in ("stool", "feces") and urine_n > stool_rows:
+            stool = False
+        else:
+            urine = False
+    return urine, stool
+
+
 def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> None:
     """On a stool or urine sheet (``sheet``: 'stool', 'urine' or None) a row's bare name is that sheet's own
     finding, not the blood test of the same name (``_prefer_stool``, ``_prefer_urine``)."""
@@ -335,7 +359,18 @@ def _garbled_need(it: RowItem) -> float:
     """More than half the characters must agree (病理管型 is not 透明管型), and the less the rest of the row vouches
     for the code, the closer the name must be."""
     has_range = it.parsed_range is not None and it.parsed_range.high is not None and it.parsed_range.high > 0
-    return 0.56 if has_range and it.unit is not None else 0.6 if has_range or it.unit is not None else 0.67
+    unit = _unit_vouches(it)
+    return 0.56 if has_range and unit else 0.6 if has_range or unit else 0.67
+
+
+def _unit_vouches(it: RowItem) -> bool:
+    """Whether the row's printed unit can say which code a garbled name is: a unit of one character other than '%'
+    ('s', '5', '8' where '%' was printed, 'n' for fL) is most often a unit the recogniser garbled too, and says
+    nothing (then the range and value must put the row on the code's scale)."""
+    if it.unit is None:
+        return False
+    u = unicodedata.normalize("NFKC", it.unit.text).strip()
+    return len(u) > 1 or u == "%"
 
 
 def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str], panels: set[str],
@@ -377,7 +412,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
         return []
     if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
         return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
-    printed = han_chars(" ".join(c.text for c, _ in it.names))
+    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
@@ -448,6 +483,17 @@ def _confident_code(it: RowItem) -> Indicator | None:
     """The code the row's first name cell reads as almost surely (match score 0.9 or more), else None."""
     ms = it.names[0][1] if it.names else []
     return ms[0].indicator if ms and ms[0].score >= 0.9 else None
+
+
+def names_read_without_result(no_value: list[RowItem], with_value: list[RowItem]) -> set[str]:
+    """The codes whose own name was read on a row without a result: a garbled row never takes them (its value is not
+    theirs). On a sheet that names its rows in Chinese (8 in 10 of its rows with a result, 5 or more), a bare
+    code with no Chinese beside it ('WBC', 'PLT  RBC' under the table) is a histogram's caption or a label, not a
+    row whose result was lost: it claims no code."""
+    chinese = sum(1 for it in with_value if han_chars(" ".join(c.text for c in _name_cells(it))))
+    chinese_sheet = len(with_value) >= 5 and chinese >= 0.8 * len(with_value)
+    return {ind.code for it in no_value if (ind := _confident_code(it)) is not None
+            and (not chinese_sheet or han_chars(" ".join(c.text for c in _name_cells(it))))}
 
 
 def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
@@ -570,6 +616,23 @@ def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> lis
         it.flag, it.flag_code = Cell("↑", it.value.score, it.value.box), "H"
         fixed.append(it)
     return fixed
+
+
+def plus_read_for_an_arrow(items: list[RowItem], min_arrows: int = 2) -> list[RowItem]:
+    """On a sheet whose marks are arrows or H/L (at least ``min_arrows`` rows), a '+' mark beside a plain number with
+    a numeric printed range is an arrow the recogniser misread ('十' for ↑, '+' for a blurred ↓): it says
+    'abnormal', not 'positive', and the number against its range gives the direction. Returns the rows changed."""
+    if sum(1 for it in items if it.flag_code in ("H", "L", "HH", "LL")) < min_arrows:
+        return []
+    out = []
+    for it in items:
+        pv, pr = it.parsed_value, it.parsed_range
+        if it.flag_code == "POS" and it.flag is not None and plus_minus_glyphs(norm_text(it.flag.text)) == "+" \
+                and pv is not None and pv.number is not None and pv.qualitative is None \
+                and pr is not None and (pr.low is not None or pr.high is not None):
+            it.flag_code = "ABN"
+            out.append(it)
+    return out
 
 
 def comparator_lost_in_range_column(items: list[RowItem], min_others: int = 2) -> list[RowItem]:
@@ -917,6 +980,35 @@ def _word_pick(likelihoods: dict[str, float]) -> str | None:
     return clear_best(likelihoods, WORD_MIN_PER_CHAR, WORD_MARGIN)
 
 
+def column_drift(table: Any, results: list[tuple[float, float, float, float]] | tuple, cy: float,
+                 line_h: float) -> float:
+    """How far the table's result column has moved at height ``cy`` from where its header word sits: on a photo
+    seen at an angle (or a curled page) a column's cells drift sideways down the page, so the header's x-span no
+    longer covers a cell far below it. Fitted (least squares, x of the left edge against y) on the result boxes
+    read under that header (at least 4, over at least 3 line heights); 0 when they do not say."""
+    cols = [(a, b) for k, a, b in table.columns if k == "value"]
+    if not cols:
+        return 0.0
+    a, b = cols[0]
+    pts = [(x0, (y0 + y1) / 2) for x0, y0, x1, y1 in results
+           if table.x0 <= (x0 + x1) / 2 < table.x1 and a - 3 * line_h <= x0 <= b + line_h and y0 > table.y0 - line_h]
+    if len(pts) < 4:
+        return 0.0
+    xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    if ys.max() - ys.min() < 3 * line_h:
+        return 0.0
+    # Theil-Sen: the median of the pairwise slopes, so that a footer's or a neighbour's cell does not tilt the column
+    i, j = np.triu_indices(len(xs), 1)
+    far = np.abs(ys[j] - ys[i]) >= line_h
+    if far.sum() < 3:
+        return 0.0
+    slope = float(np.median((xs[j] - xs[i])[far] / (ys[j] - ys[i])[far]))
+    resid = np.abs(xs - slope * ys - np.median(xs - slope * ys))
+    if np.mean(resid <= 0.25 * line_h) < 0.6:
+        return 0.0  # the result cells are not one aligned column (centred, or two kinds of cell)
+    return float(slope * (cy - table.y0))
+
+
 class _EmptyCellLook:
     """Looks at the page where a named row's result should be (marks.find_mark); the page image is straightened
     like the tokens only when a row needs it."""
@@ -1117,7 +1209,9 @@ class _EmptyCellLook:
             it.parsed_value = ParsedValue(None, pick)
             it.value_from_likelihood = True
 
-    def read_dash(self, it: RowItem) -> None:
+    def read_dash(self, it: RowItem, results: list[tuple[float, float, float, float]] = ()) -> None:
+        """``results``: the boxes of the results read on the page, whose drift down the page (a photo seen at an
+        angle fans its columns) moves the header's result column to this row (column_drift)."""
         name = it.names[-1][0].box
         right = it.range or it.unit
         cy = (name[1] + name[3]) / 2
@@ -1127,7 +1221,11 @@ class _EmptyCellLook:
         table = self._table_at(cx, cy)
         span = None
         if table is not None:
-            span = marks.value_span(table, name[2] + 2, right.box[0] - 2 if right is not None else None)
+            shift = column_drift(table, results, cy, self.line_h)
+            if abs(shift) < 0.5 * self.line_h:
+                shift = 0.0  # (the slack between the header words covers a small drift)
+            span = marks.value_span(replace(table, columns=[(k, a + shift, b + shift) for k, a, b in table.columns]),
+                                    name[2] + 2, right.box[0] - 2 if right is not None else None)
         elif right is not None and right.box[0] - name[2] > self.line_h:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
         if span is None:
@@ -1243,11 +1341,12 @@ class LabReportParser:
                     point_read_as_space(it)
                 page_items.extend(row_items)
             looker.read_sign_words(page_items, self.engine.word_likelihoods)  # '胡性': 阴性 or 阳性? (one call)
+            results = [it.value.box for it in page_items if it.value is not None]
             for it in page_items:
                 if _stray_letter(it) and it.value is None and it.range is None and it.unit is None:
                     continue  # 't' left over from an arrow: not a row
                 if it.value is None and it.names and it.flag is None:
-                    looker.read_dash(it)  # a lone '-' or '+' the detector dropped
+                    looker.read_dash(it, results)  # a lone '-' or '+' the detector dropped
                 if it.value is not None and _misread_qualitative(it):
                     no_value.append((pno, it))  # '開性', '旧性': a 阴性/阳性 we cannot tell apart; never guessed
                 elif it.value is not None:
@@ -1263,6 +1362,7 @@ class LabReportParser:
                     if it.flag is None:
                         looker.read_flag_mark(it)
             comparator_lost_in_range_column(items)
+            plus_read_for_an_arrow(items)
             arrow_read_as_trailing_one(items)
             if repair_range_shift(self.kb, items):
                 warnings.append({"code": "range_column_realigned", "page": pno,
@@ -1282,13 +1382,10 @@ class LabReportParser:
                     if ms and ms[0].score >= 0.95:
                         panels_seen.add(ms[0].indicator.panel)
                         panel_rows[ms[0].indicator.panel] = panel_rows.get(ms[0].indicator.panel, 0) + 1
-        urine_sheet = panel_rows.get("urinalysis", 0) >= max(3, 2 * panel_rows.get("blood_routine", 0)) or \
-            header.get("sample_type") == "urine"
         # names only a stool sheet prints (脂肪球, 虫卵, 轮状病毒…), in any name cell of a row
         stool_rows = sum(1 for _, items in items_per_page for it in items
                          if any(ms and ms[0].score >= 0.95 and ms[0].indicator.panel == "stool" for _, ms in it.names))
-        stool_sheet = stool_rows >= 2 and stool_rows >= panel_rows.get("blood_routine", 0) or \
-            header.get("sample_type") in ("stool", "feces")
+        urine_sheet, stool_sheet = sheet_kind(panel_rows, stool_rows, header.get("sample_type"))
         uncoded: list[tuple[int, RowItem, int]] = []  # (position in indicators, item, page)
         sheet = "stool" if stool_sheet else "urine" if urine_sheet else None
         for pno, items in items_per_page:
@@ -1330,7 +1427,8 @@ class LabReportParser:
                 uncoded.append((len(indicators), it, pno))
             indicators.append(rec)
         # second chance for names garbled past the fuzzy matcher, once every clearly named row has its code
-        named_elsewhere = {ind.code for _, it in no_value if (ind := _confident_code(it)) is not None}
+        named_elsewhere = names_read_without_result([it for _, it in no_value],
+                                                    [it for _, items in items_per_page for it in items])
         # the panels the sheet holds: those its clearly read names belong to, and those its title names (a sheet
         # whose every name was garbled still says 血常规 in its title)
         near = _composite_panels(self.kb, panels_seen | _title_panels(self.kb, title_text))
@@ -1396,7 +1494,7 @@ class LabReportParser:
             cands = _garbled_candidates(self.kb, it, used, panels, any_name=True)
             if not cands:
                 continue
-            crop = looker.cell_crop(it.names[0][0].box)
+            crop = looker.cell_crop(max(_name_cells(it), key=lambda c: len(han_chars(c.text))).box)
             if crop is None:
                 continue
             words = _lexicon_words([ind for _, ind in cands])

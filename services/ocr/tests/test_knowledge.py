@@ -133,3 +133,12 @@ def test_three_part_mid_cells_are_not_read_as_neutrophils(kb, printed, code):
     of their own: before they were known, 中间细胞百分比 fuzzily became NEUT% and 有核红细胞百分比 MONO%."""
     best = kb.match_name(printed)[0]
     assert (best.indicator.code, best.score) == (code, 1.0)
+
+
+def test_a_name_in_traditional_characters_matches_as_simplified(kb):
+    """The recogniser returns a traditional form now and then ('顏色'), and a sheet may be printed in traditional
+    characters: a name not matched as read is matched in its simplified spelling."""
+    for printed, code in (("顏色", "U-COL"), ("紅細胞", "RBC"), ("白細胞計數", "WBC"), ("隱血", "U-BLD")):
+        ms = kb.match_name(printed)
+        assert ms and ms[0].indicator.code == code and ms[0].how == "exact", printed
+    assert kb.match_name("颜色")[0].indicator.code == "U-COL"

@@ -9,6 +9,7 @@ from app.parsing import (
     parse_flag,
     parse_range,
     parse_row,
+    parse_row_all,
     parse_value,
     same_direction,
     split_flag,
@@ -113,6 +114,65 @@ def test_whole_row_in_one_box(kb):
     assert choose_indicator(kb, items[0], set())[0].code == "SBP"
 
 
+def test_a_name_printed_with_a_space_inside_stays_one_name(kb):
+    """'抗U1 RNP' read as one line: split at its space, '抗U1' is no row name on its own (one character) and was
+    dropped while 'RNP' came back as the row's whole name. The fragment is joined to the unknown word after it; a
+    known name after a fragment ('尿 PH' apart) and a whole-row line are split as before."""
+    row = _toks("抗U1 RNP", "66(+)", "<25")
+    for tok, col in zip(row, ("name", "value", "range")):
+        tok.column = col
+    items = parse_row(kb, row)
+    assert len(items) == 1 and [c.text for c, _ in items[0].names] == ["抗U1 RNP"]
+    assert items[0].value.text == "66(+)"
+    items = parse_row(kb, _toks("血 钾 4.1 mmol/L"))
+    assert items[-1].value.text == "4.1" and choose_indicator(kb, items[-1], set())[0].code == "K"
+
+
+def test_a_code_suffix_read_as_a_digit_is_no_negative_result(kb):
+    """'HCT-M 红细胞压积' with the suffix letter read as a digit ('HCT-4'): a minus and one digit glued to a code's
+    letters is part of the code, not the row's result (-4) beside a second row for the Chinese name."""
+    for code in ("HCT-4", "HCT-M"):
+        items = parse_row(kb, _toks(f"{code} 红细胞压积", "40.9", "36-50", "%"))
+        assert len(items) == 1 and items[0].value.text == "40.9"
+        assert choose_indicator(kb, items[0], set())[0].code == "HCT"
+    # a result printed apart from its name is still read with its sign
+    items = parse_row(kb, _toks("碱剩余", "-4", "-3~+3", "mmol/L"))
+    assert items[0].value.text == "-4"
+
+
+def test_a_count_per_microlitre_unit_is_no_name(kb):
+    """'Leu/μl' (leukocytes per μL) starts with a name the knowledge base knows (LEU): it is a unit, not a row. A line
+    that runs from the unit column of one block into the next block's numbered name ('Leu/ul 22 类酵母菌') gives no
+    row 'Leu/ul' with the row number 22 for its result."""
+    items = parse_row_all(kb, _toks("Leu/ul 22 类酵母菌", "0", "0~1.00"))
+    assert [(it.row_no, it.value.text if it.value else None) for it in items] == [(22, "0")]
+    items = parse_row(kb, _toks("白细胞", "15", "0~24", "Leu/μl"))
+    assert len(items) == 1 and items[0].unit.text == "Leu/μl"
+
+
+def test_a_misread_unit_with_a_digit_is_no_name_and_result(kb):
+    """'mg/1' (mg/l with its l read as 1) starts with a name the knowledge base knows (Mg): it is the row's unit,
+    not a row 'mg/' with the result 1."""
+    items = parse_row_all(kb, _toks("β2微球蛋白", "3.00", "1.00~3.00", "mg/1"))
+    assert len(items) == 1 and items[0].value.text == "3.00" and items[0].unit.text == "mg/1"
+
+
+def test_a_stray_dash_beside_the_range_separator(kb):
+    """'5.00~-38.00': a dash read beside the separator is no minus sign on the upper bound; a range that runs
+    downwards that way is no range, and a real negative bound ('-3~-1') is read as before."""
+    assert (parse_range("5.00~-38.00").low, parse_range("5.00~-38.00").high) == (5.0, 38.0)
+    assert (parse_range("0.5-~5").low, parse_range("0.5-~5").high) == (0.5, 5.0)
+    assert parse_range("5~-1") is None
+    assert (parse_range("-3~-1").low, parse_range("-3~-1").high) == (-3.0, -1.0)
+    items = parse_row(kb, _toks("比重", "1.020", "1.005~-1.030"))
+    assert (items[0].parsed_range.low, items[0].parsed_range.high) == (1.005, 1.03)
+    row = _toks("电导率", "30.20", "5.00~-38.00 mS/cm")
+    for tok, col in zip(row, ("name", "value", "range")):
+        tok.column = col
+    items = parse_row(kb, row)
+    assert (items[0].parsed_range.low, items[0].parsed_range.high) == (5.0, 38.0)
+
+
 def test_truncated_name_is_resolved_by_unit(kb):
     pct = parse_row(kb, _toks("嗜酸性粒细胞", "4.4", "%", "0.4-8.0"))[0]
     abs_ = parse_row(kb, _toks("嗜酸性粒细胞", "0.21", "10^9/L", "0.02-0.52"))[0]
@@ -124,6 +184,20 @@ def test_header_lines_do_not_become_indicators(kb):
     assert parse_row(kb, _toks("性别:", "男", "年龄:", "45岁")) == []
     assert parse_row(kb, _toks("采样时间:", "2024-03-01", "08:30")) == []
     assert parse_row(kb, _toks("本报告仅对所检标本负责")) == []
+
+
+def test_form_fields_without_a_colon_are_not_rows(kb):
+    """The form's own fields printed under the table without a colon ('送检  检验完成', '采样 08:30', '签收 张三'), put
+    among the rows by a tilted photo, are no tests; a test's unknown name with a word result still comes back."""
+    def row(*cells):
+        toks = _toks(*cells)
+        for tok, col in zip(toks, ("name", "value", "range")):
+            tok.column = col
+        return parse_row(kb, toks)
+
+    assert row("送检", "检验完成", "报告打印") == []
+    assert row("签收", "阴性") == [] and row("申请单", "阴性") == []
+    assert [c.text for c, _ in row("电导率分级", "3级")[0].names] == ["电导率分级"]
 
 
 def test_sex_specific_printed_range(kb):

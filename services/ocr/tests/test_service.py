@@ -360,6 +360,118 @@ def test_stool_sheet_rows_resolve_to_the_stool_panel(parser):
     assert [i["code"] for i in parser._assemble(*_page(blood))["indicators"]] == ["WBC", "RBC"]
 
 
+def test_a_urine_sheet_with_names_the_stool_panel_shares_stays_a_urine_sheet(parser):
+    """外观 and 霉菌 are stool names too, and a urine sheet prints them: a sheet whose rows are mostly urine tests is
+    a urine sheet (its 上皮细胞 a sediment count, its 白细胞 the urine pad), not a stool sheet because two of its
+    rows are also stool findings."""
+    rows = [("比重", "1.020", "1.005-1.030"), ("酸碱度", "6.0", "5.4-8.4"), ("亚硝酸盐", "阴性", "阴性"),
+            ("蛋白", "阴性", "阴性"), ("酮体", "阴性", "阴性"), ("白细胞", "阴性", "阴性"), ("外观", "清", ""),
+            ("上皮细胞", "0", "0-5"), ("霉菌", "未见", "未见")]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, (name, value, ref) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(name, 40, 40 + 30 * len(name), y), (value, 300, 300 + 20 * len(value), y)]
+        if ref:
+            cells.append((ref, 420, 420 + 15 * len(ref), y))
+    out = parser._assemble(*_page(cells))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert by["上皮细胞"]["code"] == "U-EC" and by["上皮细胞"]["value"] == 0
+    assert by["白细胞"]["code"] == "U-LEU"
+
+
+def test_a_garbled_code_and_name_are_read_on_the_chinese_and_a_histogram_caption_claims_no_code(parser):
+    """A row printed 'WBC 白细胞' with both read garbled ('WTXC 白细包'): the garbled name is matched on its Chinese
+    (which came after an unknown code, so it was kept aside as an extra word), and the bare 'WBC' of a histogram
+    caption under the table (no result, no Chinese) does not claim the code as 'a row whose result was lost'."""
+    cells = [("代号", 40, 100, 120), ("项目", 130, 190, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("单位", 600, 660, 120),
+             ("WTXC", 40, 100, 170), ("白细包", 130, 190, 170), ("6.3", 300, 340, 170), ("4-10", 420, 470, 170),
+             ("10^9/L", 600, 670, 170)]
+    rows = [("RBC", "红细胞", "4.44", "3.5-5.5", "10^12/L"), ("HGB", "血红蛋白", "135", "110-160", "g/L"),
+            ("PLT", "血小板", "248", "100-300", "10^9/L"), ("HCT", "红细胞压积", "40.9", "36-50", "%"),
+            ("MCV", "平均红细胞体积", "92.1", "86-100", "fL")]
+    for k, (code, name, value, ref, unit) in enumerate(rows):
+        y = 210 + 40 * k
+        cells += [(code, 40, 100, y), (name, 130, 130 + 30 * len(name), y), (value, 300, 340, y),
+                  (ref, 420, 480, y), (unit, 600, 670, y)]
+    cells += [("WBC", 130, 180, 460), ("DIFF", 420, 470, 460)]
+    out = parser._assemble(*_page(cells))
+    wbc = [i for i in out["indicators"] if i["code"] == "WBC"]
+    assert len(wbc) == 1 and wbc[0]["value"] == 6.3
+
+
+def test_names_read_without_result_skip_bare_captions_on_a_chinese_sheet():
+    from app.knowledge import load_knowledge
+    from app.parsing import Token, parse_row_all
+    from app.service import names_read_without_result
+
+    kb = load_knowledge()
+
+    def row(*cells):
+        return parse_row_all(kb, [Token(t, 0.99, (10 + 150 * k, 100, 100 + 150 * k, 130), col)
+                                  for k, (t, col) in enumerate(cells)])[0]
+
+    chinese = [row(("红细胞", "name"), ("4.4", "value")) for _ in range(5)]
+    latin = [row(("RBC", "name"), ("4.4", "value")) for _ in range(5)]
+    caption, named = row(("WBC", "name")), row(("白细胞", "name"))
+    assert names_read_without_result([caption, named], chinese) == {"WBC"}
+    assert names_read_without_result([caption], chinese) == set()
+    assert names_read_without_result([caption], latin) == {"WBC"}  # a sheet that names its rows by code
+
+
+def test_a_plus_beside_a_number_on_an_arrow_sheet_is_a_misread_arrow(parser):
+    """A sheet that marks its rows with arrows: a '+' (or '十') in the mark column beside a plain number with a
+    numeric range is an arrow the recogniser misread; the number against its range gives the direction (75.9 below
+    82-100 is L, not POS). On a sheet whose marks are + and -, a '+' stays POS."""
+    def sheet(marks):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("提示", 380, 420, 120), ("参考范围", 460, 560, 120)]
+        rows = [("血红蛋白", "172", marks[0], "130-160"), ("平均红细胞血红蛋白量", "32.5", marks[1], "26-31"),
+                ("红细胞平均体积", "75.9", marks[2], "82-100"), ("血小板计数", "368", marks[3], "125-350")]
+        for k, (name, value, mark, ref) in enumerate(rows):
+            y = 170 + 40 * k
+            cells += [(name, 40, 40 + 25 * len(name), y), (value, 300, 340, y), (ref, 460, 530, y)]
+            if mark:
+                cells.append((mark, 390, 405, y))
+        return {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+
+    by = sheet(["↑", "↑", "+", "十"])
+    assert by["MCV"]["flag"] == "L" and by["PLT"]["flag"] == "H" and by["HGB"]["flag"] == "H"
+    by = sheet(["+", "+", "-", "+"])  # the sheet's own +/- calls
+    assert by["MCV"]["flag"] == "NEG" and by["PLT"]["flag"] == "POS"
+
+
+def test_a_garbled_one_character_unit_does_not_rule_out_the_garbled_names_code():
+    """'淋世细胞比率 28.3 20-50 s': the '%' read as 's' too. A one-character unit other than '%' says nothing about
+    the code (the range still puts the row on LYMPH%'s scale); a real unit that is not the code's still rules it
+    out."""
+    from app.knowledge import load_knowledge
+    from app.parsing import Token, parse_row_all
+    from app.service import garbled_name_matches
+
+    kb = load_knowledge()
+
+    def row(unit):
+        cells = [("淋世细胞比率", "name"), ("28.3", "value"), ("20-50", "range"), (unit, "unit")]
+        return parse_row_all(kb, [Token(t, 0.9, (10 + 150 * k, 100, 100 + 150 * k, 130), col)
+                                  for k, (t, col) in enumerate(cells)])[0]
+
+    for unit in ("s", "5", "%"):
+        got = garbled_name_matches(kb, [row(unit)], set(), {"blood_routine"})
+        assert [ind.code for ind, _, _ in got.values()] == ["LYMPH%"], unit
+    assert garbled_name_matches(kb, [row("10^9/L")], set(), {"blood_routine"}) == {}
+
+
+def test_sheet_kind_by_rows_and_sample_type():
+    from app.service import sheet_kind
+
+    assert sheet_kind({"urinalysis": 13, "stool": 2}, 2, None) == (True, False)
+    assert sheet_kind({"urinalysis": 2, "stool": 4, "blood_routine": 2}, 4, None) == (False, True)
+    assert sheet_kind({"urinalysis": 3}, 3, None) == (False, True)  # a tie: bare 颜色/隐血 read as urine names
+    assert sheet_kind({"urinalysis": 2}, 5, "urine") == (True, False)
+    assert sheet_kind({"urinalysis": 9}, 2, "stool") == (False, True)
+    assert sheet_kind({"blood_routine": 20}, 0, None) == (False, False)
+
+
 def test_stool_counts_printed_as_numbers_are_kept(parser):
     """Microscopy counts on a stool sheet may be printed as bare numbers ('2' red cells per HP): the row comes back
     with its number, flagged by the printed range; a number against a colour is still not a row."""
@@ -398,6 +510,41 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
     reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert [r["name_printed"] for r in reshoot["details"]["rows_without_result"]] == ["尿胆原"]
 
+
+
+def test_a_dropped_dash_is_looked_for_where_the_result_column_has_drifted(parser):
+    """A photo seen at an angle fans the table: its result column drifts sideways down the page, 15 px a row here,
+    so far below the header the result cell lies outside the header word's x-span. The look for a dropped '-'
+    follows the column as the results read above it place it (a robust line through their left edges)."""
+    names = ["尿蛋白", "尿糖", "尿酮体", "尿胆红素", "尿胆原", "亚硝酸盐", "白细胞酯酶", "尿隐血", "维生素C"]
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120)]
+    for k, name in enumerate(names):
+        y = 170 + 40 * k
+        cells += [(name, 40, 40 + 18 * len(name), y), ("阴性", 420, 470, y)]
+        if k < 8:
+            cells.append(("阴性", 300 - 15 * k, 340 - 15 * k, y))
+    cells.append(("尿比重", 40, 94, 170 + 40 * 9))
+    cells += [("1.020", 300 - 15 * 9, 350 - 15 * 9, 170 + 40 * 9), ("1.003~1.030", 420, 530, 170 + 40 * 9)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    x = 300 - 15 * 8 + 6  # the dash of 维生素C (row centre y 184 + 320), well left of the header's span
+    cv2.line(geo[0].image, (x, 504), (x + 12, 504), (40, 40, 40), 2)
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert by["U-VC"]["value_text"] == "-" and by["U-VC"]["flag"] == "NEG"
+
+
+def test_column_drift_is_robust_to_a_stray_cell():
+    from app.layout import Table
+    from app.service import column_drift
+
+    table = Table(0, 600, 100, [("name", 40, 100), ("value", 300, 360), ("range", 420, 500)])
+    cells = [(300 - 15 * k, 110 + 40 * k, 340 - 15 * k, 138 + 40 * k) for k in range(8)]
+    assert column_drift(table, cells, 100 + 40 * 10, 28) == pytest.approx(-150, abs=1)
+    stray = cells + [(470, 600, 520, 628)]  # a footer's value under the table
+    assert column_drift(table, stray, 100 + 40 * 10, 28) == pytest.approx(-150, abs=1)
+    flat = [(300, 110 + 40 * k, 340, 138 + 40 * k) for k in range(8)]
+    assert column_drift(table, flat, 500, 28) == 0.0
+    assert column_drift(table, cells[:3], 500, 28) == 0.0  # too few cells to say
 
 
 def test_a_dash_in_the_mark_column_the_detector_dropped_is_the_sheets_negative(parser):
@@ -1315,12 +1462,12 @@ def test_a_wider_step_between_consecutively_numbered_rows_asks_for_nothing(parse
 def test_a_row_set_apart_below_its_block_is_doubtful(parser):
     """Five regular rows and, two lines below the last, one more 'row' (a footer field read as name + result): it
     is most likely not a row of the table, so it needs review and the response asks for a re-shoot."""
-    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("送检", 40, 80, 170 + 40 * 6), ("检验完成", 300, 380, 170 + 40 * 6)]
+    cells = _PITCH_HEAD + _pitch_block(_PITCH_ROWS[:5]) + [("结论", 40, 80, 170 + 40 * 6), ("未见异常", 300, 380, 170 + 40 * 6)]
     out = parser._assemble(*_page(cells))
     by = {i["name_printed"]: i for i in out["indicators"]}
-    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"送检"}
-    assert by["送检"]["needs_review"] and "row_apart_from_block" in by["送检"]["review_reasons"]
-    assert not any(i["needs_review"] for n, i in by.items() if n != "送检")
+    assert set(by) == {n for n, _, _ in _PITCH_ROWS[:5]} | {"结论"}
+    assert by["结论"]["needs_review"] and "row_apart_from_block" in by["结论"]["review_reasons"]
+    assert not any(i["needs_review"] for n, i in by.items() if n != "结论")
     assert "row_pitch_gap" in next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")["details"]["reasons"]
 
 
