@@ -182,20 +182,21 @@ def print_calibration(rows: list[dict]) -> None:
               ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(reasons.items(), key=lambda kv: -sum(kv[1]))))
     conf = {(f, imp): 0 for f in (True, False) for imp in (True, False)}
     for ph in rows:
-        imperfect = ph["right"] < ph["expected"] or ph["predicted"] > ph["right"]
-        conf[(ph["note"] == "reshoot", imperfect)] += 1
+        ph["imperfect"] = ph["right"] < ph["expected"] or ph["predicted"] > ph["right"]
+        conf[(ph["note"] == "reshoot", ph["imperfect"])] += 1
     print("-- re-shoot request per photo (imperfect = a missed, wrong or extra row):")
     print(f"   {'':<16} imperfect  perfect")
     print(f"   {'reshoot':<16} {conf[(True, True)]:9d} {conf[(True, False)]:8d}")
     print(f"   {'no reshoot':<16} {conf[(False, True)]:9d} {conf[(False, False)]:8d}")
     per_reason: dict[str, list[int]] = {}
     for ph in rows:
-        imperfect = ph["right"] < ph["expected"] or ph["predicted"] > ph["right"]
+        imperfect = ph["imperfect"]
         reasons = ph.get("reshoot_reasons") or []
+        alone = len([k for k in reasons if "/" not in k]) == 1  # the service gave one reason (sub-kinds aside)
         for k in reasons:
             c = per_reason.setdefault(k, [0, 0, 0, 0])
             c[0 if imperfect else 1] += 1
-            if len(reasons) == 1:  # the only reason given: the request rests on it alone
+            if alone:  # the request rests on this reason alone
                 c[2 if imperfect else 3] += 1
     if per_reason:
         print("   re-shoot reasons, photos imperfect/perfect (when the only reason): " +

@@ -41,8 +41,8 @@ SHEET_PANELS = {  # as bench/ocr_names.py: the panels a sheet of each report typ
     "stool": {"stool"},
     "immuno": set(),
 }
-COLUMN = {"no": "seq"}
-SEX = {"男": "male", "女": "female"}  # as report_header gives the patient's sex  # the layout's name of the row-number column
+COLUMN = {"no": "seq"}  # the layout's name of the row-number column
+SEX = {"男": "male", "女": "female"}  # as report_header gives the patient's sex
 GRADE = {"-": {"negative"}, "±": {"trace"}, "+": {"positive", "1+"}, "1+": {"1+"}, "2+": {"2+"}, "3+": {"3+"},
          "4+": {"4+"}}
 FIELDS = ("value", "flag", "range", "unit")

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz, process
 from zhenxi_knowledge import Indicator, Knowledge, Range, get_knowledge, norm_name, norm_text, norm_unit
 
 __all__ = ["Indicator", "KnowledgeBase", "NameMatch", "Range", "load_knowledge", "norm_name", "norm_text",
-           "norm_unit"]
+           "norm_unit", "simplified"]
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # how a sediment / stool microscopy row names its method before the finding
@@ -20,7 +20,11 @@ _METHOD_PREFIX = re.compile(r"^(?:镜检|显微镜检查|沉渣)[:：]?(.+)$")
 
 
 @functools.lru_cache(maxsize=4096)
-def _simplified(text: str) -> str:
+def simplified(text: str) -> str:
+    """Text in the simplified spelling the sheets print: the recogniser's charset holds traditional forms too and
+    now and then returns one ('顏色', '黃色', '陰性', '未見'). Text without CJK characters is returned as it is."""
+    if not _CJK.search(text):
+        return text
     import zhconv
 
     return zhconv.convert(text, "zh-cn")
@@ -70,7 +74,7 @@ class KnowledgeBase:
         found = self._match_name(text, allow_fuzzy=allow_fuzzy)
         if found and found[0].how == "exact" or not _CJK.search(text):
             return found
-        simp = _simplified(text)
+        simp = simplified(text)
         if simp != text:
             alt = self._match_name(simp, allow_fuzzy=allow_fuzzy)
             if alt and (not found or alt[0].score > found[0].score):

@@ -16,7 +16,7 @@ from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/H
 from zhenxi_knowledge import parse_flag as _parse_flag
 from zhenxi_knowledge.ranges import COMPARATORS, NUM
 
-from .knowledge import Indicator, KnowledgeBase, norm_text
+from .knowledge import Indicator, KnowledgeBase, norm_text, simplified
 
 _CMP = COMPARATORS
 _PCT_IN_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*([-~～—]{1,2})\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -28,7 +28,7 @@ _DASH_AS_ONE = re.compile(r"(?<=\d)\s*一+\s*(?=[-+]?\d)")
 
 def _titre_range(t: str) -> ParsedRange | None:
     """'<1:100', '≤1:40': a titre's range, one-sided in dilutions (the package's parser reads no ratio)."""
-    m = _TITRE_RANGE_FORM.match(t.replace(" ", ""))
+    m = _TITRE_RANGE_FORM.match(t.replace(" ", "").replace("≦", "≤"))
     if m is None:
         return None
     pr = _parse_range(f"{m.group(1)}{m.group(2)}")
@@ -66,6 +66,8 @@ def parse_range(text: str) -> ParsedRange | None:
         if alt != t:
             pr = _parse_range(alt)
             if pr is not None:
+                if _INTERVAL.match(t):  # '(0,5]': a round bracket leaves its bound out
+                    pr.low_inclusive, pr.high_inclusive = t[0] != "(", t[-1] != ")"
                 return pr
     if pr is None and re.match(r"^[1lI|tf↑↓]\s*[<>≤≥]\s*\d", t):
         # '1<8' is '↑ <8': an arrow printed before a one-sided range, its head lost on a small or recompressed
@@ -151,16 +153,6 @@ def result_glyphs(text: str) -> str:
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 
 
-def simplified(text: str) -> str:
-    """A result word in the simplified spelling the sheets print: the recogniser's charset holds traditional forms
-    too and now and then returns one ('黃色', '陰性', '未見'). Text without CJK characters is returned as it is."""
-    if not _CJK_CHAR.search(text):
-        return text
-    import zhconv
-
-    return zhconv.convert(text, "zh-cn")
-
-
 _GRADE = r"(?P<grade>\+{1,4}|[1-4]\+|±|\+-)"
 _NUM_GRADE = re.compile(r"(?P<num>" + NUM + r")\s+" + _GRADE)
 _GRADE_NUM = re.compile(_GRADE + r"\s+(?P<num>" + NUM + r")")
@@ -243,6 +235,12 @@ def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
     return None
 
 
+def count_or_titre_flag(text: str, pr: ParsedRange, low: float | None, high: float | None) -> str | None:
+    """The flag of a result that is neither a number nor a sign word, against its printed range: a count per field
+    ('10-15/HP' against '0-5', bounds ``low``/``high`` as printed) or a titre ('1:320' against 阴性 or '<1:100')."""
+    return count_against_range(text, low, high) or titre_against_range(text, pr)
+
+
 def split_flag(text: str) -> tuple[str, str | None]:
     """('112', 'L') from '112↓' / '112 L' / '↓112'; flag is one of the shared vocabulary (L/H/LL/HH/ABN) or None.
     A lone '1', 'l', 'I' or '|' after a space is an arrow the OCR could not read: dropped, direction unknown; so is
@@ -262,8 +260,9 @@ def split_flag(text: str) -> tuple[str, str | None]:
     if m:
         return m.group(1).strip(), m.group(2)
     m = re.match(r"^(.*?\d)\s*[(\[【]\s*(HH|LL|H|L|h|l|偏高|偏低|高|低)\s*[)\]】]$", t) or \
-        re.match(r"^(.*?\d)\s*(偏高|偏低|高|低|h)$", t)
-    if m:  # '79.9(H)', '298[L]', '75偏低', '61.5高', '98.6h' (a lower-case 'l' is left alone: it reads as a 1)
+        re.match(r"^(.*?\d)\s*(偏高|偏低|高|低)$", t) or re.match(r"^(.*?\d\.\d+)\s*(h)$", t)
+    if m:  # '79.9(H)', '298[L]', '(l)', '75偏低', '61.5高', '98.6h'. A bare lower-case 'h' only after a decimal
+        # ('2h', '24h' are the hours of a timed test in its name); a bare 'l' is left alone: it reads as a 1
         return m.group(1).strip(), _parse_flag(m.group(2), markers_only=True)
     m = re.match(r"^(HH|LL|H|L|h|偏高|偏低|高|低)\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?)$", t)
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
@@ -328,7 +327,18 @@ _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/L
 
 # a code with a one-character suffix glued by a hyphen ('HCT-M', 'LYM%-M') whose letter the recogniser read as a
 # digit ('HCT-4'): a minus and one digit glued to a code's letters is no negative result (a result stands apart)
-_CODE_SUFFIX = re.compile(r"[A-Za-z][A-Za-z%#]*-\d")
+_CODE_SUFFIX = re.compile(r"([A-Za-z][A-Za-z%#]*)-\d")
+
+
+def _code_with_suffix(kb: KnowledgeBase, text: str) -> bool:
+    """'HCT-4' is the code HCT-M, its suffix letter read as a digit; 'BE-3', 'ABE-4' are a base excess and its
+    negative result: a test whose reference range runs below zero (base excess, a z-score) keeps the signed reading."""
+    m = _CODE_SUFFIX.fullmatch(text)
+    if m is None:
+        return False
+    signed = [x for x in kb.match_name(m.group(1), allow_fuzzy=False) if x.how == "exact"
+              and x.indicator.ref is not None and x.indicator.ref.low is not None and x.indicator.ref.low < 0]
+    return not signed
 
 
 def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
@@ -345,7 +355,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
-    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _CODE_SUFFIX.fullmatch(text):
+    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _code_with_suffix(kb, text):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else \

@@ -22,9 +22,9 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, count_against_range, han_chars,
+from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, count_or_titre_flag, han_chars,
                       interpret, one_han, parse_range, parse_row_all, parse_value, plus_minus_glyphs, result_glyphs,
-                      same_direction, simplified, split_flag, ten_power_unit, titre_against_range)
+                      same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -984,8 +984,9 @@ def column_drift(table: Any, results: list[tuple[float, float, float, float]] | 
                  line_h: float) -> float:
     """How far the table's result column has moved at height ``cy`` from where its header word sits: on a photo
     seen at an angle (or a curled page) a column's cells drift sideways down the page, so the header's x-span no
-    longer covers a cell far below it. Fitted (least squares, x of the left edge against y) on the result boxes
-    read under that header (at least 4, over at least 3 line heights); 0 when they do not say."""
+    longer covers a cell far below it. Fitted (Theil-Sen: the median of pairwise slopes, x of the left edge against
+    y) on the result boxes read under that header (at least 4, over at least 3 line heights); 0 when they do not
+    say."""
     cols = [(a, b) for k, a, b in table.columns if k == "value"]
     if not cols:
         return 0.0
@@ -1603,13 +1604,18 @@ class LabReportParser:
         flag = it.flag_code
         if pv.qualitative is not None and flag in ("H", "ABN", None):
             flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
+        if flag == "ABN" and pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
+            # a mark that says only 'abnormal' ('*', a '+' read for an arrow): the printed range gives the direction,
+            # as it does for a known test
+            direction = _against_printed(pv, pr, pr.low, pr.high)
+            flag = direction if direction in ("H", "L", "HH", "LL") else flag
         if flag is None:
             if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
                 flag = _against_printed(pv, pr, pr.low, pr.high)
             elif pv.qualitative is not None:
                 flag = "NEG" if pv.qualitative == "negative" else "POS"
             elif pr is not None:
-                flag = count_against_range(it.value.text, pr.low, pr.high) or titre_against_range(it.value.text, pr)
+                flag = count_or_titre_flag(it.value.text, pr, pr.low, pr.high)
         # confidence: recognition × agreement with the printed structure. A name the knowledge base lacks is not
         # doubtful in itself; a row is when nothing printed beside it confirms the reading.
         rec = min(it.value.score, *(c.score for c, _ in it.names))
@@ -1750,7 +1756,7 @@ class LabReportParser:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
         elif pr is not None:
             # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'
-            computed = count_against_range(it.value.text, plow_p, phigh_p) or titre_against_range(it.value.text, pr)
+            computed = count_or_titre_flag(it.value.text, pr, plow_p, phigh_p)
         printed = it.flag_code
         if printed is None and pv.number is not None and pv.qualitative is not None:
             printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'

@@ -138,6 +138,21 @@ def test_a_code_suffix_read_as_a_digit_is_no_negative_result(kb):
     # a result printed apart from its name is still read with its sign
     items = parse_row(kb, _toks("碱剩余", "-4", "-3~+3", "mmol/L"))
     assert items[0].value.text == "-4"
+    # a test whose range runs below zero (base excess) keeps a negative result glued to its code
+    for glued in ("BE-3", "ABE-4"):
+        items = parse_row(kb, _toks(glued, "mmol/L", "-3~+3"))
+        assert len(items) == 1 and items[0].value.text == glued[-2:]
+        assert choose_indicator(kb, items[0], set())[0].code == "BE"
+
+
+def test_the_hours_of_a_timed_test_are_no_result_with_a_mark(kb):
+    """'2h', '24h' printed as a word of the name (a 2-hour glucose, a 24-hour urine protein) are no result with a
+    lower-case 'h' mark: the result is the number in the result column. '98.6h' (a decimal) still is."""
+    items = parse_row(kb, _toks("餐后血糖", "2h", "7.8", "mmol/L", "3.9-7.8"))
+    assert len(items) == 1 and items[0].value.text == "7.8" and items[0].flag_code is None
+    items = parse_row(kb, _toks("尿蛋白定量", "24h", "0.3", "g", "<0.15"))
+    assert len(items) == 1 and items[0].value.text == "0.3"
+    assert split_flag("98.6h") == ("98.6", "H") and split_flag("24h") == ("24h", None)
 
 
 def test_a_count_per_microlitre_unit_is_no_name(kb):
@@ -513,6 +528,17 @@ def test_a_row_number_glued_to_a_name_printed_with_two_spaces_stays_the_row_numb
 def test_printed_range_forms_the_package_parser_does_not_read(text, low, high):
     r = parse_range(text)
     assert r is not None and (r.low, r.high) == (low, high)
+
+
+def test_an_interval_keeps_which_bounds_it_includes():
+    """'[3.5,5.5]' includes both bounds; a round bracket leaves its bound out: 5 against '(0,5)' is high. '≦1:40'
+    (the Big5 sign) is a titre range like '≤1:40'."""
+    r = parse_range("[3.5,5.5]")
+    assert (r.low_inclusive, r.high_inclusive) == (True, True)
+    r = parse_range("(0,5)")
+    assert (r.low, r.high, r.low_inclusive, r.high_inclusive) == (0, 5, False, False)
+    assert interpret(5.0, r.low, r.high, low_inclusive=r.low_inclusive, high_inclusive=r.high_inclusive) == "H"
+    assert (parse_range("≦1:40").low, parse_range("≦1:40").high) == (None, 40)
 
 
 def test_a_dash_read_as_one_inside_a_sex_specific_range():

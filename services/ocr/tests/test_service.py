@@ -423,10 +423,10 @@ def test_a_plus_beside_a_number_on_an_arrow_sheet_is_a_misread_arrow(parser):
     """A sheet that marks its rows with arrows: a '+' (or '十') in the mark column beside a plain number with a
     numeric range is an arrow the recogniser misread; the number against its range gives the direction (75.9 below
     82-100 is L, not POS). On a sheet whose marks are + and -, a '+' stays POS."""
-    def sheet(marks):
+    def sheet(marks, third="红细胞平均体积"):
         cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("提示", 380, 420, 120), ("参考范围", 460, 560, 120)]
         rows = [("血红蛋白", "172", marks[0], "130-160"), ("平均红细胞血红蛋白量", "32.5", marks[1], "26-31"),
-                ("红细胞平均体积", "75.9", marks[2], "82-100"), ("血小板计数", "368", marks[3], "125-350")]
+                (third, "75.9", marks[2], "82-100"), ("血小板计数", "368", marks[3], "125-350")]
         for k, (name, value, mark, ref) in enumerate(rows):
             y = 170 + 40 * k
             cells += [(name, 40, 40 + 25 * len(name), y), (value, 300, 340, y), (ref, 460, 530, y)]
@@ -438,6 +438,9 @@ def test_a_plus_beside_a_number_on_an_arrow_sheet_is_a_misread_arrow(parser):
     assert by["MCV"]["flag"] == "L" and by["PLT"]["flag"] == "H" and by["HGB"]["flag"] == "H"
     by = sheet(["+", "+", "-", "+"])  # the sheet's own +/- calls
     assert by["MCV"]["flag"] == "NEG" and by["PLT"]["flag"] == "POS"
+    # a row the knowledge base does not know gets its direction from the printed range the same way
+    by = sheet(["↑", "↑", "+", "十"], third="某新指标甲")
+    assert by[None]["name_printed"] == "某新指标甲" and by[None]["flag"] == "L"
 
 
 def test_a_garbled_one_character_unit_does_not_rule_out_the_garbled_names_code():
