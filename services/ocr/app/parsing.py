@@ -349,8 +349,8 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     n = max(len(text), 1)
     rest, fl = split_flag(text)
     if not (fl and parse_value(rest) is not None) and any(
-            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
-        # 'T3', 'CA125', 'HbA1c' are names, not name + value; '98.6H' is a result and its mark, whatever name a
+            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
+        # 'T3', 'CA125', 'HbA1c', '载脂蛋白A1ApoA1' are names, not name + value; '98.6H' is a result and its mark, whatever name a
         # sequence-number-stripped '6H' may be an alias of
         return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
@@ -358,6 +358,9 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _code_with_suffix(kb, text):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
+        if re.fullmatch(r"-?\d{1,3}", tail.strip()) and kb.numbered_family(head.rstrip("-")):
+            # 'IL-2', '白细胞介素-10', '糖类抗原50', '维生素B1': the number is the test's, whatever test it is
+            return [("name", text, 0.0)]
         matches = kb.match_name(head, allow_fuzzy=True) if len(head) >= 2 else \
             [x for x in kb.match_name(head, allow_fuzzy=False) if x.how == "exact"] if one_han(head) else []
         if matches and matches[0].score >= (0.75 if not re.search(r"[\u4e00-\u9fff]", head) else 0.6) or (
@@ -517,7 +520,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
     if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(nk) or \
             _GRADE_NUM.fullmatch(nk) or any(
-            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)):
+            m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
     groups: list[str] = []
     i = 0
@@ -967,6 +970,16 @@ def choose_indicator(kb: KnowledgeBase, item: RowItem, used: set[str],
     cands = list(scored.values())
     unit_text = item.unit.text if item.unit else None
     qual = item.parsed_value is not None and item.parsed_value.qualitative is not None
+
+    if unit_text and kb.is_unit(unit_text, misread=True) and not re.fullmatch(r"\s*[A-Za-z]\s*", unit_text):
+        # a name read fuzzily or as one of its OCR misreadings must fit the printed unit: a real unit its code does
+        # not take says the row is another test ('IgA g/L' is no iCa misread, '凝血时间 min' no 凝血酶时间); a lone
+        # letter is too often a garbled % or mark to say so ('%' read as s)
+        fit = [c for c in cands if c[2] not in ("exact", "fuzzy") or c[2] == "exact" and c[1] >= 0.96
+               or kb.resolve_unit(unit_text, c[0], misread=True)]
+        if not fit:
+            return None
+        cands = fit
 
     def key(c: list[Any]) -> float:
         ind: Indicator = c[0]

@@ -142,3 +142,79 @@ def test_a_name_in_traditional_characters_matches_as_simplified(kb):
         ms = kb.match_name(printed)
         assert ms and ms[0].indicator.code == code and ms[0].how == "exact", printed
     assert kb.match_name("颜色")[0].indicator.code == "U-COL"
+
+
+def _codes(kb, printed):
+    return {m.indicator.code for m in kb.match_name(printed)}
+
+
+@pytest.mark.parametrize("printed,not_code", [
+    ("抗核抗体", "HBcAb"),  # 抗核 against 核心: the known name's characters shifted, not misread
+    ("结核抗体", "HBcAb"),
+    ("尿β2微球蛋白", "B2MG"), ("骨碱性磷酸酶", "ALP"), ("胎儿血红蛋白", "HGB"),
+    ("促甲状腺激素释放激素", "TSH"), ("甲状腺素结合球蛋白", "Tg"), ("乙肝表面抗原确认试验", "HBsAg"),  # a qualifier added
+    ("载脂蛋白E", "ApoA1"), ("载脂蛋白E", "ApoB"), ("餐后1小时血糖", "GLU-2h"), ("PvCO2", "PaCO2"),  # letter/digit
+    ("活化凝血时间", "APTT"),  # four characters of the known name dropped
+    ("红细胞位相", "RBC"), ("白细胞团", "U-WBC"), ("β球蛋白", "GLB"), ("γ球蛋白", "GLB"), ("CD4+T淋巴细胞绝对值", "LYMPH#"),
+    ("静脉血氧饱和度", "SaO2"),  # one specimen for another
+    ("大红细胞比率", "NRBC%"), ("大红细胞比率", "RET%"), ("游离甲状腺素指数", "FT4"),  # two characters read as one
+])
+def test_fuzzy_match_does_not_turn_another_test_into_a_known_one(kb, printed, not_code):
+    """A fuzzy match stands for an OCR misreading: a character substituted in place or dropped. A printed name that
+    adds characters (a qualifier), shifts them, reads two as one, or changes a digit or letter is another test."""
+    assert not_code not in _codes(kb, printed)
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("促甲状腺激索", "TSH"), ("血清同型半胱氨酸", "HCY"), ("血清尿酸", "UA"), ("C-反应蛋白测定", "CRP"),
+    ("红细胞压积测定", "HCT"), ("RDW-C", "RDW-CV"), ("粒细胞百分比", "NEUT%"), ("尿蛋白质", "U-PRO"),
+    ("白细胞镜检", "U-WBC"), ("红细胞平均比b浓度", "MCHC"), ("红细胞平均比浓度", "MCHC"), ("0%嗜碱性粒液胞百分比", "BASO%"),
+    ("B0S%吸酸性粒组胞百分比", "EO%"), ("PLT在小板", "PLT"), ("单核细电绝对间", "MONO#"), ("RBC分布宽度-CV值", "RDW-CV"), ("RBC分布宽度-SD值", "RDW-SD"),
+])
+def test_fuzzy_match_still_reads_misreadings_and_neutral_words(kb, printed, code):
+    """What a fuzzy match is for: a substituted character (索 for 素), a specimen word before the name, a method
+    word after it, a cut last letter, a dropped word, 尿 before a urine test's name, a letter read as a character
+    (比 for h, or for Hb: two narrow letters in one character's width), an abbreviation standing for its Chinese
+    word (RBC for 红细胞) with 值 after the name, a neighbour cell's number glued before the name, a code glued before
+    a misread name, a code beside the name's misread other name, a name aligned as the whole name a cut misreading
+    of the knowledge base stands for (单核细胞绝对 for 单核细胞绝对值), 值 kept where only the known name prints it."""
+    assert kb.match_name(printed)[0].indicator.code == code
+
+
+@pytest.mark.parametrize("printed,not_code", [
+    ("乙肝核心抗体IgM", "HBcAb"), ("T淋巴细胞绝对值", "LYMPH#"), ("T淋巴细胞绝对值", "BT"), ("M蛋白", "U-PRO"),
+    ("S100蛋白", "U-PRO"), ("白蛋白(电泳)", "ALB"), ("APTT纠正试验", "APTT"), ("睾酮/雌二醇比值", "TESTO"),
+    ("PaO2/FiO2", "PaO2"), ("24h尿蛋白", "U-PRO"), ("真菌(1-3)-β-D葡聚糖", "U-YLC"), ("轮状病毒/腺病毒联检", "ST-ROTA"),
+])
+def test_part_of_a_name_does_not_name_a_qualified_test(kb, printed, not_code):
+    """A name one part of which is a known test's name is that test only when the rest is its other name, a
+    specimen or method word: an antibody class, a cell letter, a qualifier word or a ratio's other term make it
+    another test."""
+    assert not_code not in _codes(kb, printed)
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("肌酸激酶同工酶(CK-MB)", "CK-MB"), ("中性粒细胞百分率NEUT%", "NEUT%"), ("血清总胆汁酸TBA", "TBA"),
+    ("a-羟丁酸脱氢酶", "HBDH"), ("钾(K)", "K"), ("白细胞计数(WBO)", "WBC"), ("OB隐血", "ST-OB"), ("葡萄糖(速率法)", "GLU"),
+    ("白细胞(UF-1000i)", "WBC"), ("隐血或红细胞(BLD)", "U-BLD"), ("嗜酸性粒细胞%[E0%]", "EO%"), ("HCT-4红细胞压积", "HCT"),
+    ("血小板平均压积[PCT]", "PCT"),
+])
+def test_part_of_a_name_still_names_the_test(kb, printed, code):
+    """The rest is the same test's other name (also garbled, or one of two joined by 或), an analyser's model, a
+    method word, a Greek letter read in Latin."""
+    assert code in _codes(kb, printed)
+
+
+@pytest.mark.parametrize("printed", ["白细胞介素", "糖类抗原", "维生素B"])
+def test_family_word_of_numbered_tests_is_no_test(kb, printed):
+    """Cut right before a test's number, a name is the family's word (白细胞介素-2 is not IL-6)."""
+    assert kb.match_name(printed) == [] and kb.numbered_family(printed)
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("二氧化碳总量", "CO2"), ("脂蛋白小a", "Lp(a)"), ("扁平上皮细胞", "U-EC"), ("类酵母菌", "U-YLC"), ("维生素B9", "FOL"),
+    ("γ-谷氨酰基转移酶", "GGT"), ("人附睾蛋白", "HE4"),
+])
+def test_printed_synonyms_added_for_the_stricter_fuzzy_match(kb, printed, code):
+    best = kb.match_name(printed)[0]
+    assert (best.indicator.code, best.score) == (code, 1.0)

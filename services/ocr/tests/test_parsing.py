@@ -148,8 +148,8 @@ def test_a_code_suffix_read_as_a_digit_is_no_negative_result(kb):
 def test_the_hours_of_a_timed_test_are_no_result_with_a_mark(kb):
     """'2h', '24h' printed as a word of the name (a 2-hour glucose, a 24-hour urine protein) are no result with a
     lower-case 'h' mark: the result is the number in the result column. '98.6h' (a decimal) still is."""
-    items = parse_row(kb, _toks("餐后血糖", "2h", "7.8", "mmol/L", "3.9-7.8"))
-    assert len(items) == 1 and items[0].value.text == "7.8" and items[0].flag_code is None
+    items = parse_row(kb, _toks("C肽", "2h", "3.2", "ng/mL", "1.1-4.4"))
+    assert len(items) == 1 and items[0].value.text == "3.2" and items[0].flag_code is None
     items = parse_row(kb, _toks("尿蛋白定量", "24h", "0.3", "g", "<0.15"))
     assert len(items) == 1 and items[0].value.text == "0.3"
     assert split_flag("98.6h") == ("98.6", "H") and split_flag("24h") == ("24h", None)
@@ -692,3 +692,48 @@ def test_a_titre_row_is_flagged_by_its_printed_range(kb):
     rec = parser._indicator_record(choice[0], choice[1], choice[2], it, None, 0, []) if choice else \
         parser._uncoded_record(it, 0)
     assert rec["value_text"] == "1:1280" and rec["flag"] == "POS"
+
+
+def _cols(name, value, unit, rng):
+    """A table row's cells under their headers (名称 | 结果 | 单位 | 参考范围), as the layout hands them over."""
+    out, x = [], 10.0
+    for text, col in ((name, "name"), (value, "value"), (unit, "unit"), (rng, "range")):
+        out.append(Token(text, 0.99, (x, 100.0, x + 16.0 * len(text), 128.0), col))
+        x += 16.0 * len(text) + 60.0
+    return out
+
+
+@pytest.mark.parametrize("name,value,unit,rng", [
+    ("白细胞介素-2", "3", "pg/mL", "<7.5"), ("糖类抗原50", "8.5", "U/mL", "<25"), ("维生素B1", "60", "nmol/L", "50-150"),
+    ("IL-10", "3", "pg/mL", "<9.1"),
+])
+def test_number_of_a_numbered_test_stays_in_its_name(kb, name, value, unit, rng):
+    """'白细胞介素-2' is interleukin 2, not 白细胞介素 with the result -2: the row's result is its own cell, and the
+    name is no known test (IL-6 is another interleukin)."""
+    it = parse_row_all(kb, _cols(name, value, unit, rng))[0]
+    assert it.value.text == value and choose_indicator(kb, it, set()) is None
+
+
+@pytest.mark.parametrize("name,value,unit,rng", [
+    ("IgA", "2.2", "g/L", "1.0-4.2"),  # iGa is a misreading of iCa: the unit says immunoglobulin A
+    ("凝血酶时司", "60", "mmol/L", "3.5-5.5"),
+])
+def test_fuzzy_or_misread_name_must_fit_a_real_unit(kb, name, value, unit, rng):
+    it = parse_row_all(kb, _cols(name, value, unit, rng))[0]
+    assert choose_indicator(kb, it, set()) is None
+
+
+def test_fuzzy_name_with_its_unit_still_resolves(kb):
+    it = parse_row(kb, _toks("凝血酶时司", "16", "s", "14-21"))[0]
+    assert choose_indicator(kb, it, set())[0].code == "TT"
+
+
+def test_name_printed_twice_keeps_its_digit(kb):
+    it = parse_row(kb, _toks("载脂蛋白A1ApoA1", "1.2", "g/L", "1.0-1.6"))[0]
+    assert it.value.text == "1.2" and choose_indicator(kb, it, set())[0].code == "ApoA1"
+
+
+def test_a_lone_letter_unit_does_not_veto_a_fuzzy_name(kb):
+    """'%' read as 's' is a real unit (seconds) but says nothing about the row: the misread name still resolves."""
+    it = parse_row_all(kb, _cols("吸酸性粒组胞百分比", "1.4", "s", "0.5-5"))[0]
+    assert choose_indicator(kb, it, set())[0].code == "EO%"

@@ -1,0 +1,98 @@
+"""Unknown-test safety of the OCR service's name resolution: a test the knowledge base does not hold must come back
+uncoded (`code: null`, as printed), never as a test it does hold (抗核抗体 read as 乙肝核心抗体 tells the patient of a
+hepatitis B result they never had).
+
+Every row of bench/data/ocr_unknown_names.jsonl (printed name, result, unit, range, category, the kind of sheet it
+is printed on; written from domain knowledge) is resolved exactly as a parsed table row is, as bench/ocr_names.py
+does: a row of tokens name | result | unit | range goes through `parsing.parse_row_all`, the urine / stool sheet
+preferences (`service.prefer_sheet_names`) and `parsing.choose_indicator` with the sheet's panels as context.
+Rows with `code: null` are right when they come back uncoded (or are not returned as an indicator at all), wrong
+when coded; rows with a code (tests the knowledge base holds under a name that shares characters with unknown
+ones) are right when they resolve to it.
+
+    .venv/bin/python bench/ocr_unknown.py [--misses] [--category autoantibody]
+
+Prints per category: n, right (uncoded), coded wrongly, and the share coded wrongly; for the known rows, right /
+wrong / not resolved."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "services" / "ocr"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from app.knowledge import load_knowledge  # noqa: E402
+from app.parsing import choose_indicator, parse_row_all  # noqa: E402
+from app.service import prefer_sheet_names  # noqa: E402
+from ocr_names import SHEET_PANELS as _NAME_PANELS, row_tokens  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "ocr_unknown_names.jsonl"
+# the panels a sheet of each kind shows (as bench/ocr_names.py, plus the sheets unknown tests are printed on)
+SHEET_PANELS = {
+    **_NAME_PANELS,
+    "immuno": {"infection", "inflammation", "thyroid"},
+    "hormone": {"hormones", "thyroid"},
+    "tumor": {"tumor_markers"},
+    "coag": {"coagulation"},
+    "gas": {"blood_gas", "electrolytes"},
+}
+
+
+def resolve(kb, r: dict) -> str | None:
+    """The code the service gives a table row printing this name, result, unit and range on its sheet."""
+    items = [it for it in parse_row_all(kb, row_tokens(r["printed"], r["value"], r.get("unit"), r.get("range")))
+             if it.names]
+    if not items:
+        return None
+    it = items[0]
+    sheet = r["sheet"]
+    prefer_sheet_names(kb, it, sheet if sheet in ("stool", "urine") else None)
+    choice = choose_indicator(kb, it, set(), SHEET_PANELS.get(sheet, set()))
+    return choice[0].code if choice else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--misses", action="store_true", help="list every row not resolved right")
+    ap.add_argument("--category", help="only this category")
+    ap.add_argument("--data", default=str(DATA))
+    args = ap.parse_args()
+    kb = load_knowledge()
+    rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if "printed" in r and (not args.category or r["category"] == args.category)]
+    counts: dict[str, Counter] = defaultdict(Counter)
+    misses = []
+    for r in rows:
+        got = resolve(kb, r)
+        want = r.get("code")
+        if got == want:
+            verdict = "right"
+        elif got is None:
+            verdict = "unresolved"
+        else:
+            verdict = "wrong"
+        for c in (r["category"], "unknown" if want is None else "known_all"):
+            counts[c][verdict] += 1
+        if verdict != "right":
+            misses.append((r["category"], verdict, r["printed"], r.get("unit") or "-", want or "-", got or "-"))
+    if args.misses:
+        for m in sorted(misses):
+            print("MISS %-16s %-10s %-28s unit=%-10s want=%-8s got=%s" % m)
+    print(f"knowledge {kb.version}")
+    print(f"{'category':17} {'n':>5} {'right':>6} {'wrong':>6} {'unres':>6} {'wrong%':>7}")
+    cats = sorted(c for c in counts if c not in ("unknown", "known", "known_all"))
+    for c in [*cats, "unknown", "known_all"]:
+        k = counts.get(c)
+        if not k:
+            continue
+        n = k["right"] + k["wrong"] + k["unresolved"]
+        print(f"{c:17} {n:5d} {k['right']:6d} {k['wrong']:6d} {k['unresolved']:6d} {k['wrong'] / n:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
