@@ -93,6 +93,8 @@ def fuzzy_alignment_ok(known: str, printed: str) -> bool:
         if tag == "replace" and (len(a) != len(b) or touches or _NUMERAL.search(a) or _NUMERAL.search(b)
                                     or set(a) & _SPECIMEN_CHARS and set(b) & _SPECIMEN_CHARS):
             return False
+        if tag == "replace" and s0 == 0 and a[0] in _SPECIMEN_CHARS and _CJK.match(b):
+            return False  # the specimen that leads the name replaced by another word ('大红细胞' is no 粪红细胞)
         if tag == "delete":
             if touches and (re.search(r"[0-9]", a) or s1 < len(known)):
                 return False
@@ -229,6 +231,8 @@ class KnowledgeBase:
                             key.startswith("尿") and self.indicators[code].panel == "urinalysis"
                             and any(fuzzy_alignment_ok(x, key[1:]) for x in whole)):
                         continue
+                    if "定量" in key and self.indicators[code].kind == "qualitative":
+                        continue  # '尿蛋白定量' (g/24h) is not the dipstick's 尿蛋白定性 with one character misread
                     add(code, w * score / 100 * 0.9, "fuzzy")
         if not found and allow_fuzzy:
             # an abbreviation standing for its Chinese word inside a longer name ('RBC分布宽度-CV值' is

@@ -157,6 +157,8 @@ def _codes(kb, printed):
     ("活化凝血时间", "APTT"),  # four characters of the known name dropped
     ("红细胞位相", "RBC"), ("白细胞团", "U-WBC"), ("β球蛋白", "GLB"), ("γ球蛋白", "GLB"), ("CD4+T淋巴细胞绝对值", "LYMPH#"),
     ("静脉血氧饱和度", "SaO2"),  # one specimen for another
+    ("尿蛋白定量", "U-PRO"), ("24小时尿蛋白定量", "U-PRO"),  # a quantitative test against a qualitative one
+    ("大红细胞", "ST-RBC"), ("大红细胞", "U-RBC"), ("小红细胞", "ST-RBC"),  # the leading specimen replaced by a word
     ("大红细胞比率", "NRBC%"), ("大红细胞比率", "RET%"), ("游离甲状腺素指数", "FT4"),  # two characters read as one
 ])
 def test_fuzzy_match_does_not_turn_another_test_into_a_known_one(kb, printed, not_code):

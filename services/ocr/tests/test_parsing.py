@@ -150,8 +150,8 @@ def test_the_hours_of_a_timed_test_are_no_result_with_a_mark(kb):
     lower-case 'h' mark: the result is the number in the result column. '98.6h' (a decimal) still is."""
     items = parse_row(kb, _toks("C肽", "2h", "3.2", "ng/mL", "1.1-4.4"))
     assert len(items) == 1 and items[0].value.text == "3.2" and items[0].flag_code is None
-    items = parse_row(kb, _toks("尿蛋白定量", "24h", "0.3", "g", "<0.15"))
-    assert len(items) == 1 and items[0].value.text == "0.3"
+    items = parse_row(kb, _toks("尿微量白蛋白", "24h", "25.1", "mg/L", "<30"))
+    assert len(items) == 1 and items[0].value.text == "25.1"
     assert split_flag("98.6h") == ("98.6", "H") and split_flag("24h") == ("24h", None)
 
 
