@@ -68,16 +68,29 @@ def row_tokens(name: str, value: str, unit: str | None, rng: str | None) -> list
     return toks
 
 
-def resolve(kb, name: str, unit: str | None, panel: str, code: str | None) -> str | None:
-    """The code the service gives a table row printing this name and unit on a sheet of this report type."""
-    value, rng = printed_result(kb, code)
+def resolve_row(kb, name: str, value: str, unit: str | None, rng: str | None, sheet: str,
+                panels: set[str]) -> str | None:
+    """The code the service gives a table row printing this name, result, unit and range on a sheet of this kind
+    (``panels``: the panels its indicators may come from): row parsing, the urine/stool preference, the choice."""
     items = [it for it in parse_row_all(kb, row_tokens(name, value, unit, rng)) if it.names]
     if not items:
         return None
     it = items[0]
-    prefer_sheet_names(kb, it, panel if panel in ("stool", "urine") else None)
-    choice = choose_indicator(kb, it, set(), SHEET_PANELS.get(panel, set()))
+    prefer_sheet_names(kb, it, sheet if sheet in ("stool", "urine") else None)
+    choice = choose_indicator(kb, it, set(), panels)
     return choice[0].code if choice else None
+
+
+def resolve(kb, name: str, unit: str | None, panel: str, code: str | None) -> str | None:
+    """The code the service gives a table row printing this name and unit on a sheet of this report type."""
+    value, rng = printed_result(kb, code)
+    return resolve_row(kb, name, value, unit, rng, panel, SHEET_PANELS.get(panel, set()))
+
+
+def load_rows(path: str | Path, field: str, value: str | None) -> list[dict]:
+    """The bench rows of a JSONL file (its header line aside), only those whose ``field`` is ``value`` if given."""
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if "printed" in r and (not value or r[field] == value)]
 
 
 def main() -> None:
@@ -87,8 +100,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args()
     kb = load_knowledge()
-    rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if "printed" in r and (not args.panel or r["panel"] == args.panel)]
+    rows = load_rows(args.data, "panel", args.panel)
     counts: dict[str, Counter] = defaultdict(Counter)
     misses, unit_misses = [], Counter()
     for r in rows:

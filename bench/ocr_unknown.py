@@ -17,7 +17,6 @@ wrong / not resolved."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -27,9 +26,7 @@ sys.path.insert(0, str(ROOT / "services" / "ocr"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from app.knowledge import load_knowledge  # noqa: E402
-from app.parsing import choose_indicator, parse_row_all  # noqa: E402
-from app.service import prefer_sheet_names  # noqa: E402
-from ocr_names import SHEET_PANELS as _NAME_PANELS, row_tokens  # noqa: E402
+from ocr_names import SHEET_PANELS as _NAME_PANELS, load_rows, resolve_row  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "ocr_unknown_names.jsonl"
 # the panels a sheet of each kind shows (as bench/ocr_names.py, plus the sheets unknown tests are printed on)
@@ -45,15 +42,8 @@ SHEET_PANELS = {
 
 def resolve(kb, r: dict) -> str | None:
     """The code the service gives a table row printing this name, result, unit and range on its sheet."""
-    items = [it for it in parse_row_all(kb, row_tokens(r["printed"], r["value"], r.get("unit"), r.get("range")))
-             if it.names]
-    if not items:
-        return None
-    it = items[0]
-    sheet = r["sheet"]
-    prefer_sheet_names(kb, it, sheet if sheet in ("stool", "urine") else None)
-    choice = choose_indicator(kb, it, set(), SHEET_PANELS.get(sheet, set()))
-    return choice[0].code if choice else None
+    return resolve_row(kb, r["printed"], r["value"], r.get("unit"), r.get("range"), r["sheet"],
+                       SHEET_PANELS.get(r["sheet"], set()))
 
 
 def main() -> None:
@@ -63,8 +53,7 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args()
     kb = load_knowledge()
-    rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if "printed" in r and (not args.category or r["category"] == args.category)]
+    rows = load_rows(args.data, "category", args.category)
     counts: dict[str, Counter] = defaultdict(Counter)
     misses = []
     for r in rows:
