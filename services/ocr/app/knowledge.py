@@ -22,6 +22,10 @@ _ALNUM = re.compile(r"[0-9a-z]")
 # one specimen for another (血β2微球蛋白 against 尿β2微球蛋白, 动脉血 against 静脉血) is another test
 _SPECIMEN_CHARS = set("血尿粪便动静")
 _NUMERAL = re.compile(r"[0-9一二两三四五六七八九十]")
+# characters that tell two tests apart as a digit does: the hepatitis types (甲肝 / 乙肝 / 丙肝 / 丁肝 / 戊肝) and
+# opposites (酸性 / 碱性 磷酸酶, 高 / 低 密度脂蛋白, 直接 / 间接 胆红素, 大 / 小): one read for the other is another test
+_TYPE_CHARS = set("甲乙丙丁戊")
+_OPPOSITES = {frozenset(p) for p in ("酸碱", "高低", "直间", "大小")}
 # a specimen word before a blood test's name says nothing new ('血清同型半胱氨酸'), nor a method word after a name
 _SPECIMEN_PREFIX = re.compile(r"^(?:血清|血浆|全血|血)(?=..)")
 _METHOD_SUFFIX = re.compile(r"(?<=..)(?:测定|检测|定量|值)$")
@@ -93,6 +97,9 @@ def fuzzy_alignment_ok(known: str, printed: str) -> bool:
         if tag == "replace" and (len(a) != len(b) or touches or _NUMERAL.search(a) or _NUMERAL.search(b)
                                     or set(a) & _SPECIMEN_CHARS and set(b) & _SPECIMEN_CHARS):
             return False
+        if tag == "replace" and any(x != y and ({x, y} <= _TYPE_CHARS or frozenset((x, y)) in _OPPOSITES)
+                                    for x, y in zip(a, b)):
+            return False  # '甲肝抗体' is no 丙肝抗体 misread, '酸性磷酸酶' no 碱性磷酸酶
         if tag == "replace" and s0 == 0 and a[0] in _SPECIMEN_CHARS and _CJK.match(b):
             return False  # the specimen that leads the name replaced by another word ('大红细胞' is no 粪红细胞)
         if tag == "delete":

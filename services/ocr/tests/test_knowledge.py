@@ -159,6 +159,8 @@ def _codes(kb, printed):
     ("静脉血氧饱和度", "SaO2"),  # one specimen for another
     ("尿蛋白定量", "U-PRO"), ("24小时尿蛋白定量", "U-PRO"),  # a quantitative test against a qualitative one
     ("大红细胞", "ST-RBC"), ("大红细胞", "U-RBC"), ("小红细胞", "ST-RBC"),  # the leading specimen replaced by a word
+    ("甲肝抗体", "HCV-Ab"), ("丁肝抗体", "HCV-Ab"), ("酸性磷酸酶", "ALP"),  # a hepatitis type, an opposite
+    ("低密度脂蛋白胆固酵", "HDL-C"),
     ("大红细胞比率", "NRBC%"), ("大红细胞比率", "RET%"), ("游离甲状腺素指数", "FT4"),  # two characters read as one
 ])
 def test_fuzzy_match_does_not_turn_another_test_into_a_known_one(kb, printed, not_code):
