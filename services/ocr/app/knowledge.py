@@ -159,6 +159,8 @@ class KnowledgeBase:
         for k, codes in self.name_index.items():
             for code, _ in codes:
                 self._keys_of.setdefault(code, []).append(k)
+        # the family words of numbered tests ('白细胞介素', '糖类抗原', '维生素b'), once, for numbered_family
+        self._family_words = {k[:n] for k in self._long_keys for n in range(2, len(k)) if _numbered_after(k, n)}
 
     # ---- names -------------------------------------------------------------------------------------------
     def match_name(self, text: str, *, allow_fuzzy: bool = True) -> list[NameMatch]:
@@ -303,8 +305,7 @@ class KnowledgeBase:
     def numbered_family(self, text: str) -> bool:
         """The printed text is the family word of numbered tests ('白细胞介素', '糖类抗原', '维生素B'): a number
         glued to it is the test's number, not its result."""
-        key = norm_name(text)
-        return len(key) >= 2 and any(k.startswith(key) and _numbered_after(k, len(key)) for k in self._long_keys)
+        return norm_name(text) in self._family_words
 
     def printed_twice(self, text: str) -> bool:
         """The printed text is one test's name printed twice, glued: a digit at its end belongs to the name."""

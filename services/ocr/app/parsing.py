@@ -28,7 +28,7 @@ _DASH_AS_ONE = re.compile(r"(?<=\d)\s*一+\s*(?=[-+]?\d)")
 
 def _titre_range(t: str) -> ParsedRange | None:
     """'<1:100', '≤1:40': a titre's range, one-sided in dilutions (the package's parser reads no ratio)."""
-    m = _TITRE_RANGE_FORM.match(t.replace(" ", "").replace("≦", "≤"))
+    m = _TITRE_RANGE_FORM.match(_printed_range_forms(t).replace(" ", ""))
     if m is None:
         return None
     pr = _parse_range(f"{m.group(1)}{m.group(2)}")
@@ -350,8 +350,8 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     rest, fl = split_flag(text)
     if not (fl and parse_value(rest) is not None) and any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
-        # 'T3', 'CA125', 'HbA1c', '载脂蛋白A1ApoA1' are names, not name + value; '98.6H' is a result and its mark, whatever name a
-        # sequence-number-stripped '6H' may be an alias of
+        # 'T3', 'CA125', 'HbA1c', '载脂蛋白A1ApoA1' are names, not name + value; '98.6H' is a result and its
+        # mark, whatever name a sequence-number-stripped '6H' may be an alias of
         return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)

@@ -173,6 +173,11 @@ def _name_cells(it: RowItem) -> list[Cell]:
     return [c for c, _ in it.names] + list(it.extras)
 
 
+def _name_han(it: RowItem) -> str:
+    """The Chinese characters of a row's name cells (_name_cells)."""
+    return han_chars(" ".join(c.text for c in _name_cells(it)))
+
+
 def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: set[str],
                         readings: tuple[str, ...] | list[str] = (), any_name: bool = False
                         ) -> list[tuple[float, Indicator]]:
@@ -187,7 +192,7 @@ def _garbled_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels: 
     if not panels or pv is None or (pv.number is None and pv.qualitative is None):
         return []
     has_range = pr is not None and pr.high is not None and pr.high > 0
-    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
+    printed = _name_han(it)
     if len(printed) < 3 and not (any_name or readings):
         return []
     texts = [printed] + [t for r in readings if len(t := han_chars(r)) >= 3]
@@ -412,7 +417,7 @@ def _structure_candidates(kb: KnowledgeBase, it: RowItem, used: set[str], panels
         return []
     if pr is None or pr.high is None or pr.high <= 0 or pr.low is None or it.unit is None:
         return []  # a two-sided printed range and a unit are the evidence; '<5' fits too many codes
-    printed = han_chars(" ".join(c.text for c in _name_cells(it)))
+    printed = _name_han(it)
     name_score = min(c.score for c, _ in it.names)
     out = []
     for ind in kb.indicators.values():
@@ -490,10 +495,10 @@ def names_read_without_result(no_value: list[RowItem], with_value: list[RowItem]
     theirs). On a sheet that names its rows in Chinese (8 in 10 of its rows with a result, 5 or more), a bare
     code with no Chinese beside it ('WBC', 'PLT  RBC' under the table) is a histogram's caption or a label, not a
     row whose result was lost: it claims no code."""
-    chinese = sum(1 for it in with_value if han_chars(" ".join(c.text for c in _name_cells(it))))
+    chinese = sum(1 for it in with_value if _name_han(it))
     chinese_sheet = len(with_value) >= 5 and chinese >= 0.8 * len(with_value)
     return {ind.code for it in no_value if (ind := _confident_code(it)) is not None
-            and (not chinese_sheet or han_chars(" ".join(c.text for c in _name_cells(it))))}
+            and (not chinese_sheet or _name_han(it))}
 
 
 def _blocks_by_value_column(items: list[RowItem]) -> list[list[RowItem]]:
@@ -1459,12 +1464,13 @@ class LabReportParser:
         for g in gaps:
             if g["lone"] is not None:  # one row set apart from its block's end: most likely not a row of the table
                 _doubt(g["lone"], "row_apart_from_block", APART_FACTOR, self.options.review_threshold)
-        for rec in flag_not_decided(indicators):  # the sheet prints ranges, this row's was not read: no flag
+        undecided = flag_not_decided(indicators)
+        for rec in undecided:  # the sheet prints ranges, this row's was not read: no flag
             _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
         for rec in equivocal_without_mark(indicators):  # '±' with its mark lost: POS by convention, not by the sheet
             _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
-                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps])
+                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -1519,10 +1525,12 @@ class LabReportParser:
     def _doubtful_rows(self, indicators: list[dict[str, Any]], no_value: list[tuple[int, RowItem]],
                        row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None,
                        dropped: list[tuple[int, RowItem]] | None = None,
-                       gaps: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+                       gaps: list[dict[str, Any]] | None = None,
+                       undecided_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, rows read with a result that no indicator came back for, lines a regularly
-        spaced block skips (``gaps``, from row_pitch_gaps), and rows read with low confidence. Any of them → a
+        spaced block skips (``gaps``, from row_pitch_gaps), rows of a known test left without a flag on a sheet
+        that prints ranges (``undecided_rows``, from flag_not_decided), and rows read with low confidence. Any of them → a
         re-shoot request naming the rows, instead of a silently short list."""
         missing: list[int] = []
         expected = None
@@ -1565,7 +1573,7 @@ class LabReportParser:
                                  "value_printed": it.value.text if it.value else None})
         gaps = gaps or []
         undecided = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed")}
-                     for i in flag_not_decided(indicators)]
+                     for i in undecided_rows or []]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
                for i in indicators if i["confidence"] < self.options.review_threshold]
