@@ -479,6 +479,387 @@ def after_first_run() -> None:
                 {"value": big, "cmp": ">=", "flag": "H", "low": 0.0, "high": b, "unit": unit})
 
 
+ROUND_TWO: list[dict] = []  # filled by round_two_rows()
+
+# round two, 生化: name, abbreviation, unit as meant, low, high, decimals
+CHEM = [
+    ("丙氨酸氨基转移酶", "ALT", "U/L", 9, 50, 0), ("天门冬氨酸氨基转移酶", "AST", "U/L", 15, 40, 0),
+    ("γ-谷氨酰转移酶", "GGT", "U/L", 10, 60, 0), ("直接胆红素", "DBIL", "umol/L", 0.0, 6.8, 1),
+    ("间接胆红素", "IBIL", "umol/L", 1.7, 13.7, 1), ("球蛋白", "GLB", "g/L", 20.0, 40.0, 1),
+    ("白球比", "A/G", "", 1.2, 2.4, 2), ("总胆汁酸", "TBA", "umol/L", 0.0, 10.0, 1),
+    ("前白蛋白", "PA", "mg/L", 200, 400, 0), ("胆碱酯酶", "CHE", "U/L", 5000, 12000, 0),
+    ("尿素氮", "BUN", "mmol/L", 2.86, 8.20, 2), ("胱抑素C", "Cys-C", "mg/L", 0.59, 1.03, 2),
+    ("二氧化碳", "CO2", "mmol/L", 22.0, 29.0, 1), ("氯", "Cl", "mmol/L", 99.0, 110.0, 1),
+    ("钙", "Ca", "mmol/L", 2.11, 2.52, 2), ("磷", "P", "mmol/L", 0.85, 1.51, 2),
+    ("镁", "Mg", "mmol/L", 0.75, 1.02, 2), ("甘油三酯", "TG", "mmol/L", 0.56, 1.70, 2),
+    ("载脂蛋白A1", "ApoA1", "g/L", 1.20, 1.60, 2), ("载脂蛋白B", "ApoB", "g/L", 0.60, 1.10, 2),
+    ("脂蛋白(a)", "Lp(a)", "mg/L", 0, 300, 0), ("糖化血红蛋白", "HbA1c", "%", 4.0, 6.0, 1),
+    ("肌酸激酶同工酶", "CK-MB", "U/L", 0, 24, 0), ("α-羟丁酸脱氢酶", "HBDH", "U/L", 72, 182, 0),
+    ("同型半胱氨酸", "HCY", "umol/L", 0.0, 15.0, 1), ("β2-微球蛋白", "β2-MG", "mg/L", 1.00, 3.00, 2),
+    ("肌红蛋白", "MYO", "ng/mL", 0.0, 70.0, 1), ("葡萄糖", "GLU", "mmol/L", 3.90, 6.10, 2),
+]
+# OCR misreadings of a unit: l as 1 or I, μ as u, case lost
+UNIT_OCR = {"umol/L": ["umo1/L", "μmol/L", "umol/l", "µmo1/L", "umol/1"], "mmol/L": ["mmo1/L", "mmol/l", "mmo1/1"],
+            "U/L": ["U/1", "U/l", "u/L"], "g/L": ["g/1", "g/l"], "mg/L": ["mg/1", "mg/l"],
+            "ng/mL": ["ng/ml", "ng/m1"], "U/mL": ["U/ml", "U/m1"], "%": ["％"]}
+# tumour markers: name, abbreviation, unit, high bound (low 0), decimals
+TUMOR = [
+    ("甲胎蛋白", "AFP", "ng/mL", 7.0, 2), ("癌胚抗原", "CEA", "ng/mL", 5.0, 2),
+    ("糖类抗原125", "CA125", "U/mL", 35.0, 2), ("糖类抗原19-9", "CA19-9", "U/mL", 37.0, 2),
+    ("糖类抗原15-3", "CA15-3", "U/mL", 25.0, 2), ("糖类抗原72-4", "CA72-4", "U/mL", 6.9, 2),
+    ("细胞角蛋白19片段", "CYFRA21-1", "ng/mL", 3.3, 2), ("神经元特异性烯醇化酶", "NSE", "ng/mL", 16.3, 2),
+    ("鳞状上皮细胞癌抗原", "SCC", "ng/mL", 1.5, 2), ("总前列腺特异性抗原", "TPSA", "ng/mL", 4.0, 3),
+    ("游离前列腺特异性抗原", "FPSA", "ng/mL", 0.93, 3),
+]
+# infection / immunology: name, abbreviation, unit, cut-off (a result at or above it is reactive), decimals
+IMMUNE = [
+    ("乙肝表面抗原", "HBsAg", "IU/mL", 0.05, 2), ("乙肝表面抗体", "HBsAb", "mIU/mL", 10.0, 2),
+    ("乙肝e抗原", "HBeAg", "S/CO", 1.0, 2), ("丙肝抗体", "HCV-Ab", "S/CO", 1.0, 2),
+    ("梅毒螺旋体抗体", "TP-Ab", "S/CO", 1.0, 2), ("人免疫缺陷病毒抗体", "HIV-Ab", "COI", 1.0, 3),
+    ("甲肝抗体IgM", "HAV-IgM", "S/CO", 1.0, 2), ("降钙素原", "PCT", "ng/mL", 0.5, 2),
+]
+# coagulation: name, abbreviation, unit, low, high, decimals
+COAG = [
+    ("凝血酶原时间", "PT", "秒", 11.0, 14.5, 1), ("国际标准化比值", "INR", "", 0.80, 1.20, 2),
+    ("活化部分凝血活酶时间", "APTT", "秒", 28.0, 43.5, 1), ("凝血酶时间", "TT", "秒", 14.0, 21.0, 1),
+    ("纤维蛋白原", "FIB", "g/L", 2.00, 4.00, 2), ("D-二聚体", "D-D", "mg/L", 0.00, 0.55, 2),
+    ("纤维蛋白(原)降解产物", "FDP", "mg/L", 0.0, 5.0, 1), ("凝血酶原活动度", "PTA", "%", 80.0, 120.0, 1),
+]
+POS_FLAGS = ["H", "ABN", "POS"]  # a finding above a 未见 / count range: high, abnormal or positive all read it
+NEG_OK = ["N", "NEG"]  # a negative finding in range
+
+
+def flag_of(v: float, lo: float | None, hi: float | None) -> str:
+    if hi is not None and v > hi:
+        return "H"
+    if lo is not None and v < lo:
+        return "L"
+    return "N"
+
+
+def round_two_rows() -> None:
+    """Round two (issue #9, sheets from hospitals not seen): 生化, tumour markers and PSA, infection serology,
+    coagulation, urine dipstick and sediment, stool, and the formats left alone in the first round (a count or
+    少许 against a 未见 range, 未查见, uMol/L, a % on both bounds, age-split ranges, bracketed grades). Written from
+    domain knowledge of LIS printouts before the parser was read again; OCR manglings included (l as 1, μ as u,
+    ~ as - or 一, a mark glued to the value, a range split over two cells)."""
+    rng = random.Random(20261207)
+
+    def row(cat, form, panel, cells, want, sex=None):
+        ROUND_TWO.append({"cat": cat, "form": form, "panel": panel, "cells": [c for c in cells if c[0]],
+                          "sex": sex, "want": want})
+
+    # ---------------- 生化 ----------------
+    range_forms = ["{lo}-{hi}", "{lo}--{hi}", "{lo}～{hi}", "{lo}一{hi}", "{lo} - {hi}", "{lo}~{hi}", "{lo}－{hi}"]
+    for i, (name, abbr, unit, lo, hi, d) in enumerate(CHEM):
+        los, his = fmt(lo, d), fmt(hi, d)
+        rs = f"{los}-{his}"
+        wheres = "NHL" if lo > 0 else "NH"
+        for k in range(6):
+            where = wheres[(i + k) % len(wheres)]
+            v = pick_value(rng, lo, hi, d, where)
+            vs = fmt(v, d)
+            mark = {"H": "↑", "L": "↓", "N": ""}[where]
+            w = {"value": v, "flag": where, "low": lo, "high": hi, "unit": unit or None}
+            if k == 0:  # 序号 项目 代号 结果 提示 单位 参考范围
+                row("chem", "lis-standard", "biochem", [cell(str(i + 1), "no"), cell(name, "name"), cell(abbr, "code"),
+                    cell(vs, "value"), cell(mark, "flag"), cell(unit, "unit"), cell(rs, "range")], w)
+            elif k == 1:  # the code printed before the name, the mark glued after the value
+                row("chem", "code-first", "biochem", [cell(str(i + 1), "no"), cell(abbr, "code"), cell(name, "name"),
+                    cell(vs + mark, "value"), cell(unit, "unit"), cell(rs, "range")], w)
+            elif k == 2:  # a range dash printed or read in another form
+                f = range_forms[i % len(range_forms)]
+                row("chem", "range-dash:" + f.replace("{lo}", "").replace("{hi}", ""), "biochem",
+                    [cell(name, "name"), cell(vs, "value"), cell(mark, "flag"), cell(f.format(lo=los, hi=his), "range"),
+                     cell(unit, "unit")], w)
+            elif k == 3:  # the unit misread
+                printed = UNIT_OCR.get(unit, [unit])[i % len(UNIT_OCR.get(unit, [unit]))]
+                row("chem", f"unit-ocr:{printed}", "biochem", [cell(name, "name"), cell(vs, "value"),
+                    cell(mark, "flag"), cell(printed, "unit"), cell(rs, "range")], w)
+            elif k == 4:  # the range split over two cells
+                split = [[cell(los, "range"), cell(f"-{his}", "range")], [cell(f"{los}-", "range"), cell(his, "range")],
+                         [cell(los, "range"), cell(f"～{his}", "range")]][i % 3]
+                row("chem", "range-split", "biochem", [cell(name, "name"), cell(vs + mark, "value")] + split +
+                    [cell(unit, "unit")], w)
+            else:  # the value on the range's bound is in range
+                vb = hi if i % 2 else lo
+                row("chem", "on-bound", "biochem", [cell(name, "name"), cell(abbr, "code"), cell(fmt(vb, d), "value"),
+                    cell(rs, "range"), cell(unit, "unit")], {**w, "value": vb, "flag": "N"})
+    # one-sided ranges printed on chemistry sheets
+    for name, abbr, unit, cmp_, b, d in [("总胆固醇", "TC", "mmol/L", "<", 5.18, 2),
+                                         ("低密度脂蛋白胆固醇", "LDL-C", "mmol/L", "<", 3.37, 2),
+                                         ("高密度脂蛋白胆固醇", "HDL-C", "mmol/L", ">", 1.04, 2),
+                                         ("肌钙蛋白I", "cTnI", "ng/mL", "<", 0.04, 3),
+                                         ("估算肾小球滤过率", "eGFR", "mL/min/1.73m2", ">", 90, 1)]:
+        for k, where in enumerate("NH" if cmp_ == "<" else "NL"):
+            v = round(b * (0.6 if where == "N" and cmp_ == "<" else 1.5 if where in "NH" else 0.7), d)
+            lo, hi = (None, b) if cmp_ == "<" else (b, None)
+            sign = ["<", "≤", "＜"][k % 3] if cmp_ == "<" else [">", "≥", "＞"][k % 3]
+            row("chem", "one-sided", "biochem", [cell(name, "name"), cell(abbr, "code"), cell(fmt(v, d), "value"),
+                cell({"H": "↑", "L": "↓", "N": ""}[where], "flag"), cell(unit, "unit"), cell(f"{sign}{fmt(b, d)}", "range")],
+                {"value": v, "flag": where, "low": lo, "high": hi, "unit": unit})
+    # ---------------- tumour markers / PSA ----------------
+    for i, (name, abbr, unit, hi, d) in enumerate(TUMOR):
+        his = fmt(hi, d)
+        rs = [f"0-{his}", f"<{his}", f"0.00-{his}", f"0～{his}"][i % 4]
+        lo = None if rs.startswith("<") else 0.0
+        v = round(hi * 0.3, d)
+        row("tumor", "normal", "psa", [cell(name, "name"), cell(abbr, "code"), cell(fmt(v, d), "value"),
+            cell(unit, "unit"), cell(rs, "range")], {"value": v, "flag": "N", "low": lo, "high": hi, "unit": unit})
+        vh = round(hi * 3.7, d)
+        row("tumor", "high-glued-arrow", "psa", [cell(name, "name"), cell(fmt(vh, d) + "↑", "value"),
+            cell(rs, "range"), cell(unit, "unit")], {"value": vh, "flag": "H", "low": lo, "high": hi, "unit": unit})
+        dl = ["0.003", "0.500", "0.60", "1.00", "0.010"][i % 5]
+        row("tumor", "below-detection", "psa", [cell(name, "name"), cell(f"<{dl}", "value"), cell(unit, "unit"),
+            cell(rs, "range")], {"value": float(dl), "cmp": "<", "flag": "N", "low": lo, "high": hi, "unit": unit})
+        big = ["1000.00", "1210.00", "5000.00", ">1000"][i % 4].lstrip(">")
+        row("tumor", "above-linearity", "psa", [cell(name, "name"), cell(f">{big}", "value"), cell("H", "flag"),
+            cell(unit, "unit"), cell(rs, "range")], {"value": float(big), "cmp": ">", "flag": "H", "low": lo,
+                                                     "high": hi, "unit": unit})
+        row("tumor", "value+unit", "psa", [cell(name, "name"), cell(f"{fmt(v, d)} {unit}", "value"), cell(rs, "range")],
+            {"value": v, "flag": "N", "low": lo, "high": hi, "unit": unit})
+        printed = UNIT_OCR[unit][i % 2]
+        row("tumor", f"unit-ocr:{printed}", "psa", [cell(f"{name}({abbr})", "name"), cell(fmt(vh, d), "value"),
+            cell("↑", "flag"), cell(printed, "unit"), cell(rs, "range")],
+            {"value": vh, "flag": "H", "low": lo, "high": hi, "unit": unit})
+    # the free / total PSA ratio: a lower bound (a low ratio is the finding), as a fraction or a percent
+    for k, (name, vs, rs, unit, flag) in enumerate([
+            ("游离PSA/总PSA", "0.18", ">0.25", "", "L"), ("fPSA/tPSA", "0.32", ">0.25", "", "N"),
+            ("FPSA/TPSA", "0.12", ">0.25", "", "L"), ("f/tPSA", "0.26", ">0.25", "", "N"),
+            ("游离/总PSA比值", "18.5", ">25", "%", "L"), ("F/T比值", "0.09", "≥0.16", "", "L"),
+            ("FPSA/TPSA比值", "0.21↓", ">0.25", "", "L"), ("fPSA/tPSA", "35.6", ">25.0", "%", "N")]):
+        hi_lo = float(rs.lstrip(">≥"))
+        row("tumor", "f/t-ratio", "psa", [cell(name, "name"), cell(vs, "value"), cell(rs, "range"), cell(unit, "unit")],
+            {"value": float(vs.rstrip("↓")), "flag": flag, "low": hi_lo, "high": None, "unit": unit or None})
+    # ---------------- infection serology ----------------
+    for i, (name, abbr, unit, cut, d) in enumerate(IMMUNE):
+        cs = fmt(cut, d)
+        neg = round(cut * 0.24, d) or 10 ** -d
+        pos = round(cut * 12.5 + 0.37, d)
+        ns, ps = fmt(neg, d), fmt(pos, d)
+        wn = {"value": neg, "flag": NEG_OK, "low": None, "high": cut, "unit": unit}
+        wp = {"value": pos, "flag": ["H", "POS"], "low": None, "high": cut, "unit": unit}
+        row("immune", "numeric-negative", "infect", [cell(name, "name"), cell(abbr, "code"), cell(ns, "value"),
+            cell(unit, "unit"), cell(f"<{cs}", "range")], wn)
+        row("immune", "numeric-positive-mark", "infect", [cell(name, "name"), cell(ps, "value"), cell("↑", "flag"),
+            cell(unit, "unit"), cell(f"<{cs}", "range")], wp)
+        row("immune", "word(number)", "infect", [cell(name, "name"), cell(f"阴性({ns})", "value"), cell("阴性", "range"),
+            cell(unit, "unit")], {**wn, "low": None, "high": None})
+        row("immune", "number word", "infect", [cell(name, "name"), cell(f"{ns} 阴性", "value"),
+            cell(f"<{cs}", "range"), cell(unit, "unit")], wn)
+        row("immune", "positive word(number)", "infect", [cell(name, "name"), cell(f"阳性({ps})", "value"),
+            cell("阴性", "range"), cell(unit, "unit")], {**wp, "low": None, "high": None})
+        row("immune", "number|word-column", "infect", [cell(name, "name"), cell(ns, "value"), cell("阴性(-)", "flag"),
+            cell(f"<{cs}", "range"), cell(unit, "unit")], wn)
+        dl = f"<{fmt(cut * 0.2, d)}"  # a detection limit below the cut-off
+        row("immune", "below-detection", "infect", [cell(name, "name"), cell(dl, "value"), cell(unit, "unit"),
+            cell(f"<{cs}", "range")], {"value": float(dl[1:]), "cmp": "<", "flag": NEG_OK, "low": None, "high": cut,
+                                       "unit": unit})
+        row("immune", "value+unit-glued", "infect", [cell(name, "name"), cell(f"{ns}{unit}", "value"),
+            cell(f"<{cs}", "range")], wn)
+        row("immune", "range-0-cut", "infect", [cell(name, "name"), cell(ps, "value"), cell(f"0-{cs}", "range"),
+            cell(unit, "unit")], {**wp, "low": 0.0})
+    # ---------------- coagulation ----------------
+    sec_forms = ["秒", "s", "S", "sec", "Sec", "秒"]
+    for i, (name, abbr, unit, lo, hi, d) in enumerate(COAG):
+        los, his = fmt(lo, d), fmt(hi, d)
+        rs = f"{los}-{his}"
+        for k in range(6):
+            where = ("NHL" if lo > 0 else "NH")[(i + k) % (3 if lo > 0 else 2)]
+            v = pick_value(rng, lo, hi, d, where)
+            vs = fmt(v, d)
+            mark = {"H": "↑", "L": "↓", "N": ""}[where]
+            w = {"value": v, "flag": where, "low": lo, "high": hi, "unit": unit or None}
+            u = sec_forms[(i + k) % len(sec_forms)] if unit == "秒" else unit
+            if unit == "秒":  # 秒, s, S, sec all mean seconds
+                w["unit"] = "秒" if u == "秒" else "s"
+            if k == 0:
+                row("coag", "lis-standard", "coag", [cell(str(i + 1), "no"), cell(name, "name"), cell(abbr, "code"),
+                    cell(vs, "value"), cell(mark, "flag"), cell(u, "unit"), cell(rs, "range")], w)
+            elif k == 1:
+                row("coag", "value+unit", "coag", [cell(f"{name}({abbr})", "name"), cell(f"{vs}{mark}{u}", "value"),
+                    cell(rs, "range")], w)
+            elif k == 2:
+                row("coag", "range+unit", "coag", [cell(name, "name"), cell(vs + mark, "value"),
+                    cell(f"{los}～{his}{u}", "range")], w)
+            elif k == 3:
+                row("coag", "code-first", "coag", [cell(abbr, "code"), cell(name, "name"), cell(vs, "value"),
+                    cell(mark, "flag"), cell(rs.replace("-", "--"), "range"), cell(u, "unit")], w)
+            elif k == 4:
+                row("coag", "range-split", "coag", [cell(name, "name"), cell(vs, "value"), cell(mark, "flag"),
+                    cell(los, "range"), cell("-" + his, "range"), cell(u, "unit")], w)
+            else:
+                row("coag", "mark-before", "coag", [cell(name, "name"), cell(mark + vs if mark else vs, "value"),
+                    cell(u, "unit"), cell(rs.replace("-", "一"), "range")], w)
+    for k, (vs, cmp_, flag) in enumerate([("<0.10", "<", "N"), ("0.89↑", None, "H"), ("<0.22", "<", "N")]):
+        u = ["mg/L FEU", "ug/mL FEU", "mg/L"][k]
+        row("coag", "d-dimer", "coag", [cell("D-二聚体", "name"), cell(vs, "value"), cell(u, "unit"),
+            cell("0-0.55", "range")], {"value": float(vs.strip("<↑")), **({"cmp": cmp_} if cmp_ else {}), "flag": flag,
+                                       "low": 0.0, "high": 0.55, "unit": u})
+    # ---------------- urine dipstick ----------------
+    dip = [("尿蛋白", "PRO"), ("尿糖", "GLU"), ("酮体", "KET"), ("隐血", "BLD"), ("白细胞酯酶", "LEU"),
+           ("亚硝酸盐", "NIT"), ("胆红素", "BIL"), ("维生素C", "VC"), ("潜血", "ERY"), ("蛋白质", "PRO")]
+    grades = [("+-", "±", "POS"), ("1+", "1+", "POS"), ("微量", "±", "POS"), ("弱阳性", "±", "POS"),
+              ("阴性", "-", "NEG"), ("2+", "2+", "POS"), ("-", "-", "NEG"), ("3+", "3+", "POS"), ("±", "±", "POS"),
+              ("+", "1+", "POS"), ("++", "2+", "POS"), ("Neg", "-", "NEG"), ("+1", "1+", "POS"), ("+2", "2+", "POS"),
+              ("阴性(-)", "-", "NEG"), ("(-)", "-", "NEG")]
+    ranges = ["阴性", "-", "阴性(-)", "Neg", "阴性（-）", "(-)"]
+    for i, (name, abbr) in enumerate(dip):
+        for j in range(4):
+            printed, grade, flag = grades[(i * 3 + j * 5) % len(grades)]
+            rs = ranges[(i + j) % len(ranges)]
+            cells = [[cell(name, "name"), cell(abbr, "code"), cell(printed, "value"), cell(rs, "range")],
+                     [cell(abbr, "code"), cell(name, "name"), cell(printed, "value"), cell(rs, "range")],
+                     [cell(str(i + 1), "no"), cell(f"{name}({abbr})", "name"), cell(printed, "value"),
+                      cell("↑" if flag == "POS" else "", "flag"), cell(rs, "range")],
+                     [cell(name, "name"), cell(printed, "value"), cell(rs, "range")]][j]
+            row("urine", "dipstick", "urine", cells, {"value": grade, "flag": flag, "low": None, "high": None,
+                                                      "unit": None})
+    # a concentration with its grade: 3.0(+3), 0.3(1+), 15(+-)
+    for name, printed, grade, unit in [("尿蛋白", "3.0(+3)", "3+", "g/L"), ("尿蛋白", "0.3(1+)", "1+", "g/L"),
+                                       ("葡萄糖", "28(3+)", "3+", "mmol/L"), ("酮体", "1.5(+1)", "1+", "mmol/L"),
+                                       ("白细胞", "70(+2)", "2+", "Leu/uL"), ("隐血", "25(+1)", "1+", "Ery/uL"),
+                                       ("尿蛋白", "0.15(+-)", "±", "g/L")]:
+        row("urine", "concentration(grade)", "urine", [cell(name, "name"), cell(printed, "value"), cell("阴性", "range")],
+            {"value": grade, "flag": "POS", "low": None, "high": None, "unit": None})
+    # words and numbers on the dipstick
+    for name, vs, rs, unit, want in [
+            ("颜色", "黄色", "", "", {"value": "黄色", "flag": None}), ("颜色", "淡黄色", "淡黄色", "", {"value": "淡黄色", "flag": None}),
+            ("透明度", "清", "清", "", {"value": "清", "flag": None}), ("透明度", "微浑", "清亮", "", {"value": "微浑", "flag": None}),
+            ("尿胆原", "正常", "正常", "", {"value": "正常", "flag": ["N", "NEG", None]}),
+            ("尿胆原", "Normal", "Normal", "", {"value": "Normal", "flag": ["N", "NEG", None]}),
+            ("酸碱度", "6.0", "4.5-8.0", "", {"value": 6.0, "flag": "N", "low": 4.5, "high": 8.0}),
+            ("pH", "8.5", "5.0-8.0", "", {"value": 8.5, "flag": "H", "low": 5.0, "high": 8.0}),
+            ("比重", "1.015", "1.003-1.030", "", {"value": 1.015, "flag": "N", "low": 1.003, "high": 1.030}),
+            ("尿比重", "1.035↑", "1.005-1.030", "", {"value": 1.035, "flag": "H", "low": 1.005, "high": 1.030}),
+            ("比重", "1.002", "1.003～1.030", "", {"value": 1.002, "flag": "L", "low": 1.003, "high": 1.030})]:
+        want = {**want, "unit": None}
+        if "low" not in want and want["flag"] is not None:
+            want.update(low=None, high=None)
+        row("urine", "dipstick-word-number", "urine", [cell(name, "name"), cell(vs, "value"), cell(rs, "range")], want)
+    # ---------------- urine sediment ----------------
+    per_ul = ["/ul", "/uL", "/μl", "/μL", "个/ul", "个/μL", "p/uL", "/u1", "个/uL"]
+    for i, (name, abbr, hi, v) in enumerate([("红细胞", "RBC", 17.0, 8.6), ("白细胞", "WBC", 28.0, 43.2),
+                                            ("上皮细胞", "EC", 28.0, 5.1), ("管型", "CAST", 1.0, 0.0),
+                                            ("细菌", "BACT", 7000.0, 125.3), ("红细胞", "RBC", 25.0, 180.5),
+                                            ("白细胞", "WBC", 25.0, 12.0), ("类酵母菌", "YLC", 25.0, 0.0),
+                                            ("结晶", "X'TAL", 10.0, 2.3)]):
+        u = per_ul[i % len(per_ul)]
+        meant = "/μL" if u[-1] in "lL1" else u
+        d = 1
+        flag = flag_of(v, 0.0, hi)
+        rs = [f"0-{fmt(hi, 0)}", f"0.0-{fmt(hi, 1)}", f"0～{fmt(hi, 0)}"][i % 3]
+        w = {"value": v, "flag": flag, "low": 0.0, "high": hi, "unit": "/μL"}
+        row("urine", f"sediment-count:{u}", "urine", [cell(name, "name"), cell(abbr, "code"), cell(fmt(v, d), "value"),
+            cell("↑" if flag == "H" else "", "flag"), cell(u, "unit"), cell(rs, "range")], w)
+        row("urine", "sediment-count-glued", "urine", [cell(f"{name}({abbr})", "name"), cell(f"{fmt(v, d)}{u}", "value"),
+            cell(rs, "range")], w)
+    hp = [("红细胞", "0-2", "/HP", "0-3", "N"), ("白细胞", "1-3", "/HPF", "0-5", "N"), ("白细胞", "8-10", "个/HP", "0-5", POS_FLAGS),
+          ("红细胞", "2", "p/HP", "0-3", "N"), ("红细胞", "6", "p/HP", "0-3", "H"), ("透明管型", "0-1", "/LP", "0-1", "N"),
+          ("上皮细胞", "偶见", "/HP", "0-5", "N"), ("红细胞", "偶见", "/HP", "偶见", "N"), ("白细胞", "3-5", "个/HP", "0-5", "N"),
+          ("红细胞", "满视野", "/HP", "0-3", POS_FLAGS), ("管型", "未见", "/LP", "未见", NEG_OK),
+          ("白细胞", "0-1", "/HP", "0-5", "N"), ("红细胞", "5-8", "/HP", "0-3", POS_FLAGS)]
+    for i, (name, vs, unit, rs, flag) in enumerate(hp):
+        lo_hi = [float(x) for x in rs.split("-")] if rs[0].isdigit() else [None, None]
+        w = {"value": float(vs) if vs.isdigit() else vs, "flag": flag, "low": lo_hi[0], "high": lo_hi[1], "unit": unit}
+        if i % 2:
+            cells = [cell(f"{name}(镜检)", "name"), cell(vs + unit, "value"), cell(rs + unit if lo_hi[0] is not None else rs, "range")]
+            form = "hp-glued"
+        else:
+            cells = [cell(name, "name"), cell(vs, "value"), cell(unit, "unit"), cell(rs, "range")]
+            form = "hp-column"
+        row("urine", form, "urine", cells, w)
+    # ---------------- stool ----------------
+    for name, vs, rs, want in [
+            ("颜色", "黄色", "黄色", {"value": "黄色", "flag": ["N", None]}),
+            ("颜色", "黄褐色", "", {"value": "黄褐色", "flag": None}), ("颜色", "棕黄色", "黄色", {"value": "棕黄色", "flag": None}),
+            ("颜色", "褐色", "黄褐色", {"value": "褐色", "flag": None}),
+            ("性状", "软", "软", {"value": "软", "flag": ["N", None]}), ("性状", "糊状", "", {"value": "糊状", "flag": None}),
+            ("性状", "成形", "成形", {"value": "成形", "flag": ["N", None]}),
+            ("性状", "软便", "成形软便", {"value": "软便", "flag": None}), ("性状", "稀", "软", {"value": "稀", "flag": None}),
+            ("隐血", "阴性", "阴性", {"value": "-", "flag": "NEG"}), ("隐血试验", "弱阳性", "阴性", {"value": "±", "flag": "POS"}),
+            ("粪隐血", "阴性(-)", "阴性(-)", {"value": "-", "flag": "NEG"}), ("隐血(OB)", "阳性(+)", "阴性", {"value": "+", "flag": "POS"}),
+            ("潜血", "+-", "阴性", {"value": "±", "flag": "POS"}), ("转铁蛋白", "阴性", "阴性", {"value": "-", "flag": "NEG"}),
+            ("转铁蛋白", "弱阳性", "阴性", {"value": "±", "flag": "POS"}),
+            ("红细胞", "未见", "未见", {"value": "未见", "flag": NEG_OK}),
+            ("红细胞", "0-1/HP", "未见", {"value": "0-1", "flag": POS_FLAGS, "unit": "/HP"}),
+            ("白细胞", "0-2/HP", "0-5/HP", {"value": "0-2", "flag": "N", "low": 0.0, "high": 5.0, "unit": "/HP"}),
+            ("白细胞", "未见", "未见/HP", {"value": "未见", "flag": NEG_OK, "unit": "/HP"}),
+            ("寄生虫卵", "未查见", "未查见", {"value": "未查见", "flag": NEG_OK}),
+            ("寄生虫卵", "未找到", "未找到", {"value": "未找到", "flag": NEG_OK}),
+            ("虫卵", "未发现", "未见", {"value": "未发现", "flag": NEG_OK}),
+            ("寄生虫及虫卵", "未找到", "", {"value": "未找到", "flag": NEG_OK}),
+            ("脂肪球", "未见", "未见", {"value": "未见", "flag": NEG_OK}), ("霉菌", "未查见", "未查见", {"value": "未查见", "flag": NEG_OK}),
+            ("真菌", "未找到", "未见", {"value": "未找到", "flag": NEG_OK}),
+            ("吞噬细胞", "未见", "未见", {"value": "未见", "flag": NEG_OK}),
+            ("阿米巴", "未查见", "未查见", {"value": "未查见", "flag": NEG_OK}),
+            ("粘液", "少量", "未见", {"value": "少量", "flag": POS_FLAGS}),
+            ("食物残渣", "少许", "", {"value": "少许", "flag": None})]:
+        want = {"low": None, "high": None, "unit": None, **want}
+        cells = [cell(name, "name"), cell(vs, "value"), cell(rs, "range")]
+        row("stool", "stool", "stool", cells, want)
+    # ---------------- formats left alone in round one ----------------
+    for name, panel, vs, unit, rs in [("白细胞", "urine", "0-2", "/HP", "未见"), ("红细胞", "urine", "1-3", "/HP", "未见"),
+                                      ("白细胞", "stool", "0-2", "/HP", "未见"), ("红细胞", "stool", "2-4", "", "未见"),
+                                      ("上皮细胞", "urine", "少许", "", "未见"), ("粘液丝", "urine", "少许", "", "未见"),
+                                      ("脂肪球", "stool", "少许", "", "未见"), ("白细胞", "stool", "偶见", "/HP", "未见"),
+                                      ("细菌", "urine", "少许", "", "未见"), ("红细胞", "urine", "0-2/HP", "", "未见")]:
+        v = vs.replace("/HP", "")
+        row("left", "count-vs-未见", panel, [cell(name, "name"), cell(vs, "value"), cell(unit, "unit"), cell(rs, "range")],
+            {"value": v, "flag": POS_FLAGS, "low": None, "high": None, "unit": unit or ("/HP" if "/HP" in vs else None)})
+    for name, panel, rs in [("吞噬细胞", "stool", "未见"), ("寄生虫卵", "stool", "未见"), ("红细胞", "stool", "未见"),
+                            ("结晶", "urine", "未见"), ("管型", "urine", "未见"), ("真菌", "urine", "未查见")]:
+        row("left", "未查见", panel, [cell(name, "name"), cell("未查见", "value"), cell(rs, "range")],
+            {"value": "未查见", "flag": NEG_OK, "low": None, "high": None, "unit": None})
+    for name, abbr, lo, hi, d, v in [("肌酐", "CREA", 57, 111, 0, 132), ("尿酸", "UA", 208, 428, 0, 356),
+                                     ("总胆红素", "TBIL", 3.4, 20.5, 1, 12.3), ("直接胆红素", "DBIL", 0.0, 6.8, 1, 8.1),
+                                     ("同型半胱氨酸", "HCY", 0.0, 15.0, 1, 9.6)]:
+        for printed in ("uMol/L", "UMOL/L", "umoL/L"):
+            if printed != "uMol/L" and name not in ("肌酐", "尿酸"):
+                continue
+            row("left", f"unit:{printed}", "biochem", [cell(name, "name"), cell(abbr, "code"), cell(fmt(v, d), "value"),
+                cell(printed, "unit"), cell(f"{fmt(lo, d)}-{fmt(hi, d)}", "range")],
+                {"value": v, "flag": flag_of(v, lo, hi), "low": lo, "high": hi, "unit": "umol/L"})
+    for name, panel, lo, hi, d, v, f in [("中性粒细胞百分比", "blood", 40, 75, 0, 81.2, "{lo}%-{hi}%"),
+                                         ("淋巴细胞百分比", "blood", 20.0, 50.0, 1, 18.3, "{lo}%--{hi}%"),
+                                         ("单核细胞百分比", "blood", 3.0, 10.0, 1, 6.1, "{lo}%～{hi}%"),
+                                         ("红细胞分布宽度", "blood", 11.5, 14.5, 1, 15.2, "{lo}%-{hi}%"),
+                                         ("红细胞压积", "blood", 40, 50, 0, 43.5, "{lo}% - {hi}%"),
+                                         ("嗜酸性粒细胞百分比", "blood", 0.4, 8.0, 1, 0.2, "{lo}%-{hi}%"),
+                                         ("糖化血红蛋白", "biochem", 4.0, 6.0, 1, 6.8, "{lo}%~{hi}%"),
+                                         ("凝血酶原活动度", "coag", 80, 120, 0, 95.0, "{lo}%-{hi}%")]:
+        rs = f.format(lo=fmt(lo, d), hi=fmt(hi, d))
+        for k in range(2):
+            cells = [cell(name, "name"), cell(fmt(v, 1), "value"), cell(rs, "range")]
+            if k:
+                cells.insert(2, cell("↑" if v > hi else "↓" if v < lo else "", "flag"))
+            row("left", "percent-both-bounds", panel, cells,
+                {"value": v, "flag": flag_of(v, lo, hi), "low": lo, "high": hi, "unit": "%"})
+    # age-split ranges in one cell: the patient is an adult (no age on the row: the adult range is the one read)
+    for name, panel, unit, v, d, adult, child, f in [
+            ("白细胞计数", "blood", "10^9/L", 10.2, 2, (3.5, 9.5), (5.0, 12.0), "成人:{a} 儿童:{c}"),
+            ("碱性磷酸酶", "biochem", "U/L", 131, 0, (45, 125), (42, 390), "成人 {a}；儿童 {c}"),
+            ("肌酐", "biochem", "umol/L", 88, 0, (57, 111), (27, 62), "儿童:{c} 成人:{a}"),
+            ("磷", "biochem", "mmol/L", 1.32, 2, (0.85, 1.51), (1.45, 2.10), "成人：{a}\u3000儿童：{c}"),
+            ("中性粒细胞百分比", "blood", "%", 38.2, 1, (40.0, 75.0), (30.0, 70.0), "成人{a} 儿童{c}"),
+            ("血小板计数", "blood", "10^9/L", 210, 0, (125, 350), (100, 400), "成人:{a};儿童:{c}"),
+            ("淋巴细胞百分比", "blood", "%", 52.1, 1, (20.0, 50.0), (40.0, 60.0), "儿童:{c};成人:{a}"),
+            ("血红蛋白", "blood", "g/L", 108, 0, (115, 150), (110, 160), "成人:{a} 新生儿:{c}")]:
+        a = f"{fmt(adult[0], d)}-{fmt(adult[1], d)}"
+        c = f"{fmt(child[0], d)}-{fmt(child[1], d)}"
+        row("left", "age-split", panel, [cell(name, "name"), cell(fmt(v, d), "value"), cell(unit, "unit"),
+            cell(f.format(a=a, c=c), "range")],
+            {"value": v, "flag": flag_of(v, *adult), "low": adult[0], "high": adult[1], "unit": unit})
+    # bracketed grades: one reading for a grade whatever brackets or word go with it (see ocr_rows GRADE_EXACT)
+    for name, abbr, panel in [("尿蛋白", "PRO", "urine"), ("隐血", "BLD", "urine"), ("乙肝表面抗原", "HBsAg", "infect"),
+                              ("粪便隐血", "OB", "stool")]:
+        for printed, grade in [("(+)", "+"), ("阳性(+)", "+"), ("+", "+"), ("(++)", "2+"),
+                               ("阳性(++)", "2+"), ("(+-)", "±"), ("(±)", "±"), ("弱阳性(+-)", "±")]:
+            row("left", f"bracketed-grade:{printed}", panel, [cell(name, "name"), cell(printed, "value"),
+                cell("阴性(-)", "range")], {"value": grade, "flag": "POS", "low": None, "high": None, "unit": None,
+                                            "same_as": f"{panel}:{name}:{grade}"})
+
+
 def main() -> None:
     rng = random.Random(20261206)
     after_first_run()
@@ -488,6 +869,7 @@ def main() -> None:
     unit_rows(rng)
     glued_rows(rng)
     mark_column_signs()
+    round_two_rows()
     about = {"_about": (
         "Table rows of Chinese lab reports as OCR returns them: the cells of one printed row (text, column under "
         "the header: no/name/code/value/flag/range/unit, null with no header) and what a reader takes from it "
@@ -503,6 +885,13 @@ def main() -> None:
         "(未见, 未查见) may come back NEG as well as N. Rows marked \"ambiguous\" (with the "
         "reason) were judged, after the first run, to be ambiguous even to a person; the bench counts them apart (a titre "
         "against 阴性, first judged so, was taken back: a reported titre is a positive finding, as a dev sheet prints it). "
+        "Rows with \"added\": \"round-two\" (categories chem, tumor, immune, coag, urine, stool, left) were written in a "
+        "second round, before the parser was read again: 生化, tumour markers and PSA, infection serology, coagulation, "
+        "urine dipstick and sediment, stool, and the formats the first round left alone (a count or 少许 against 未见, "
+        "未查见, uMol/L, % on both bounds, age-split ranges, bracketed grades: rows with \"same_as\" in their want are "
+        "one grade printed in other brackets or words and must all read alike). Corrected after its first run: a "
+        "detection-limit result ('<2.00') is written below its cut-off (first written above some), a 未见/HP range "
+        "expects the unit /HP it prints, and 阳性 alone left the '+' group (the word is 'positive', the sign 1+). "
         "Used by bench/ocr_rows.py.")}
     lines = [json.dumps(about, ensure_ascii=False)]
     for r in ROWS:
@@ -511,9 +900,10 @@ def main() -> None:
             r["ambiguous"] = why
     lines += [json.dumps(r, ensure_ascii=False) for r in ROWS]
     lines += [json.dumps({**r, "added": "after-first-run"}, ensure_ascii=False) for r in AFTER_FIRST_RUN]
+    lines += [json.dumps({**r, "added": "round-two"}, ensure_ascii=False) for r in ROUND_TWO]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     from collections import Counter
-    print(len(ROWS) + len(AFTER_FIRST_RUN), Counter(r["cat"] for r in ROWS + AFTER_FIRST_RUN))
+    print(len(ROWS) + len(AFTER_FIRST_RUN) + len(ROUND_TWO), Counter(r["cat"] for r in ROWS + AFTER_FIRST_RUN + ROUND_TWO))
 
 
 if __name__ == "__main__":

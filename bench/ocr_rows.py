@@ -15,7 +15,8 @@ lacks) with the patient's sex. A row is right when every field it expects is:
     .venv/bin/python bench/ocr_rows.py [--misses] [--cat mark] [--field flag]
 
 Prints coverage per category and per field; --misses lists every row not right with what was read. Rows the data
-marks "ambiguous" (even a person could read them two ways) are counted apart."""
+marks "ambiguous" (even a person could read them two ways) are counted apart. Rows whose want has "same_as" (one grade of one
+test printed in different brackets or words) are right only when the whole group returns one reading."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,8 @@ SHEET_PANELS = {  # as bench/ocr_names.py: the panels a sheet of each report typ
     "urine": {"urinalysis"},
     "stool": {"stool"},
     "immuno": set(),
+    "infect": {"infection"},
+    "coag": {"coagulation"},
 }
 COLUMN = {"no": "seq"}  # the layout's name of the row-number column
 SEX = {"男": "male", "女": "female"}  # as report_header gives the patient's sex
@@ -130,6 +133,18 @@ def judge(kb, r: dict, rec: dict | None, it, ind, n_items: int) -> dict[str, boo
     return got
 
 
+def same_grade_readings(read: list[tuple]) -> dict[str, bool]:
+    """Rows whose want carries "same_as" print one grade of one test in different brackets or words ('(+)',
+    '阳性(+)', '+'): the group is right only when every row of it returns the same qualitative reading."""
+    seen: dict[str, set] = defaultdict(set)
+    for r, rec, it, ind, n in read:
+        key = r["want"].get("same_as")
+        if key:
+            pv = it.parsed_value if it is not None else None
+            seen[key].add(pv.qualitative if pv is not None else None)
+    return {key: len(vals) == 1 for key, vals in seen.items()}
+
+
 def describe(rec: dict | None, it) -> str:
     if it is None:
         return "no named row"
@@ -150,7 +165,8 @@ def describe(rec: dict | None, it) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--misses", action="store_true", help="list every row not read right")
-    ap.add_argument("--cat", help="only this category (mark, result, range, sex, unit, glued)")
+    ap.add_argument("--cat", help="only this category (mark, result, range, sex, unit, glued; round two: chem, tumor, "
+                                  "immune, coag, urine, stool, left)")
     ap.add_argument("--field", help="with --misses: only rows whose miss includes this field")
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args()
@@ -161,9 +177,12 @@ def main() -> None:
     counts: dict[str, Counter] = defaultdict(Counter)
     misses = []
     amb = Counter()
-    for r in rows:
-        rec, it, ind, n = read_row(kb, parser, r)
+    read = [(r, *read_row(kb, parser, r)) for r in rows]
+    same = same_grade_readings(read)
+    for r, rec, it, ind, n in read:
         got = judge(kb, r, rec, it, ind, n)
+        if r["want"].get("same_as") and got.get("value"):
+            got["value"] = same[r["want"]["same_as"]]
         right = all(got.values())
         if r.get("ambiguous"):  # ambiguous even to a person: counted apart, listed with --misses
             amb["n"] += 1
@@ -188,7 +207,8 @@ def main() -> None:
             print(f"MISS {cat:6} {form:28} {sex:1} [{cells}] bad={bad}\n     got: {seen}\n     want: {want}")
     print(f"knowledge {kb.version}")
     print(f"{'category':9} {'n':>5} {'right':>6} {'cover':>6}  " + " ".join(f"{f:>7}" for f in (*FIELDS, "one_row")))
-    for c in ("mark", "result", "range", "sex", "unit", "glued", "all"):
+    cats = ("mark", "result", "range", "sex", "unit", "glued")
+    for c in cats + tuple(sorted(set(counts) - set(cats) - {"all"})) + ("all",):
         k = counts.get(c)
         if not k:
             continue
