@@ -11,10 +11,18 @@ from zhenxi_knowledge import (Knowledge, KnowledgeError, flag_number, parse_flag
     ("g/1", "g/L"), ("mmol/1", "mmol/L"), ("μmol/l", "μmol/L"), ("f1", "fL"), ("fI", "fL"),
     ("10'9/L", "10^9/L"), ("10°9/L", "10^9/L"), ("×10'12/L", "10^12/L"), ("mmo1/L", "mmol/L"), ("μmo1/L", "μmol/L"),
     ("umo1/L", "μmol/L"), ("mmo1/1", "mmol/L"), ("nmoI/L", "nmol/L"), ("cells/ul", "/μL"), ("Cell/uL", "/μL"),
+    ("/u1", "/μL"), ("个/u1", "/μL"), ("p/uL", "/μL"), ("p/HP", "/HP"),
 ])
 def test_ocr_mangled_units_resolve(kb, printed, canonical):
     assert kb.units.is_unit(printed, misread=True)
     assert canonical in kb.units.canonical_units(kb.units.fix_misread(printed))
+
+
+@pytest.mark.parametrize("printed", ["uMol/L", "UMOL/L", "umoL/L", "Umol/L"])
+def test_micromoles_in_any_case(kb, printed):
+    """The micro prefix as a sheet's font or the recogniser cases it; U/L (units) stays U/L."""
+    assert kb.units.canonical_units(printed) == ["μmol/L"]
+    assert "μmol/L" not in kb.units.canonical_units("U/L")
 
 
 def test_misreadings_are_only_tried_when_asked(kb):
@@ -47,9 +55,17 @@ def test_sheet_marks():
 @pytest.mark.parametrize("text,grade", [
     ("未见", "negative"), ("未找到", "negative"), ("阴性(-)", "negative"), ("+-", "trace"), ("±", "trace"),
     ("2+", "2+"), ("+++", "3+"), ("阳性", "positive"), ("无", "negative"),
+    ("未查见", "negative"), ("未发现", "negative"), ("未检到", "negative"),
+    ("阳性(+)", "1+"), ("(+)", "1+"), ("阳性(++)", "2+"), ("阳性（3+）", "3+"),
 ])
 def test_qualitative_grades(text, grade):
     assert qualitative_grade(text) == grade
+
+
+@pytest.mark.parametrize("text", ["未见", "未查见", "未找到"])
+def test_a_none_seen_range_is_negative(text):
+    r = parse_range(text)
+    assert r is not None and r.qualitative == "negative" and (r.low, r.high) == (None, None)
 
 
 def test_strict_printed_bounds():

@@ -88,17 +88,23 @@ def flag_number(value: float, ref_low: float | None, ref_high: float | None,
     return "N"
 
 
+# microscopy's "none found", as LIS systems word it besides 未见 / 未找到 (寄生虫卵 未查见, 真菌 未发现)
+NOT_FOUND_WORDS = ("未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
+
+
 def qualitative_grade(text: str) -> str:
     """'阴性'/'未见' → negative, '±'/'+-' → trace, '2+'/'++' → 2+, other positive words → positive."""
     q = norm_text(text)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到")):
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到") + NOT_FOUND_WORDS):
         return "negative"
+    # a sign word with its grade in brackets ('阳性(+)', '阳性(2+)'): the grade, as the bracketed sign alone reads
+    word_grade = re.fullmatch(r"阳性\(([1-4])\+\)", q) or re.fullmatch(r"阳性\((\+{1,4})\)", q)
     q = q.strip("()")
     if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无"):
         return "negative"
     if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"
-    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
+    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q) or word_grade
     if m:
         g = m.group(1)
         return f"{len(g) if g.startswith('+') else int(g)}+"

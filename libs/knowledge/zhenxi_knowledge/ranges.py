@@ -12,6 +12,8 @@ RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
 COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
                "=>": ">="}
 NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性")
+# a microscopy range that expects nothing in the field (粪便红细胞 未见, 寄生虫卵 未查见): a negative range
+NONE_SEEN_WORDS = ("未见", "未查见", "未找到", "未发现", "未检出", "未查到", "未找见")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
 _SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
 
@@ -86,7 +88,7 @@ def parse_range(text: str) -> ParsedRange | None:
     if re.search(r"[男女]", t):
         return parse_sex_ranges(t)
     q = norm_text(t)
-    if q in NEGATIVE_WORDS or q == "无反应性":
+    if q in NEGATIVE_WORDS or q == "无反应性" or q in NONE_SEEN_WORDS:
         return ParsedRange(None, None, raw, qualitative="negative")
     if q in POSITIVE_WORDS:
         return ParsedRange(None, None, raw, qualitative="positive")

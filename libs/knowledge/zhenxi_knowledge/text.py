@@ -36,5 +36,6 @@ def norm_unit(s: str) -> str:
     t = re.sub(r"\s+", "", t)
     t = re.sub(r"^[×xX\*]", "", t)
     t = re.sub(r"^10[\*eE~]", "10^", t)
-    t = re.sub(r"^u(?=(mol|g|l|iu|u|kat|m)\b|mol|g/|l|iu|u/|kat)", "μ", t)
+    # (the micro prefix whatever case the sheet's font or the recogniser gave it: 'uMol/L', 'UMOL/L')
+    t = re.sub(r"^[uU](?=(?i:(mol|g|l|iu|u|kat|m)\b|mol|g/|l|iu|u/|kat))", "μ", t)
     return t.replace("／", "/")

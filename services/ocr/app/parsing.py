@@ -52,12 +52,37 @@ def _printed_range_forms(t: str) -> str:
     return t
 
 
+_AGE_LABEL = re.compile(r"(成人|儿童|小儿|新生儿|婴幼儿|婴儿|青少年)\s*[:：]?\s*")
+_CHILD_LABELS = ("儿童", "小儿")
+
+
+def age_split_range(text: str, child: bool = False) -> ParsedRange | None:
+    """'成人:3.5-9.5 儿童:5.0-12.0': one cell printing a range per age group. The adult range (the child's with
+    ``child``, a patient under 18); None when the cell is no such range or has no range for that group."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    labels = list(_AGE_LABEL.finditer(t))
+    if len(labels) < 2 or not any(m.group(1) == "成人" for m in labels):
+        return None
+    want = _CHILD_LABELS if child else ("成人",)
+    for k, m in enumerate(labels):
+        if m.group(1) in want:
+            end = labels[k + 1].start() if k + 1 < len(labels) else len(t)
+            pr = parse_range(t[m.end():end].strip(" ;；,，、\u3000"))
+            if pr is not None and (pr.low is not None or pr.high is not None):
+                pr.text = text
+                return pr
+    return None
+
+
 def parse_range(text: str) -> ParsedRange | None:
-    """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it."""
+    """The package's range parser; a range printed with its unit on both bounds ('50.0%--70.0%') is read without it;
+    a range per age group in one cell ('成人:3.5-9.5 儿童:5.0-12.0') is read as the adult's (age_split_range)."""
     t = unicodedata.normalize("NFKC", text or "").strip()
     m = _PCT_IN_RANGE.match(t)
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
+    if _AGE_LABEL.search(t):
+        return age_split_range(text)
     pr = _parse_range(text)
     if pr is None:
         pr = _titre_range(t)
@@ -91,11 +116,13 @@ def parse_range(text: str) -> ParsedRange | None:
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
-_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|无|检出|正常|无反应性|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
-                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|trace"
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|未查见|未发现|未查到|未找见|未检到|未检见|无|检出|正常|无反应性"
+                      r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+                      r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|少许|trace"
                       r"|\(\+{1,4}\)|\([1-4]\+\)|弱阳性\(?(?:±|\+-|\+)?\)?|阳性\([1-4]\+\))$", re.I)
 # '阳性(++)', '弱阳性(±)', '阳性(3+)': a sign word with its grade in brackets; the grade is the result
-_WORD_GRADE = re.compile(r"^(?:弱?阳性)\((\+{2,4}|[1-4]\+|±|\+-)\)$")
+# (one plus as well: '阳性(+)' is the grade '(+)' and '+' are, 1+; the word alone, '阳性', stays "positive")
+_WORD_GRADE = re.compile(r"^(?:弱?阳性)\((\+{1,4}|[1-4]\+|±|\+-)\)$")
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
 _MISREAD_MARKS = {"日": "H"}
 
@@ -164,6 +191,9 @@ def parse_value(text: str) -> ParsedValue | None:
     if not raw:
         return None
     t = _clean_number_text(raw)
+    m = _SIGNED_GRADE.fullmatch(t)
+    if m:  # '+2': a test strip's grade printed sign first (2+), not the number 2
+        return ParsedValue(None, raw, None, f"{m.group(1)}+")
     m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥＜＞])?\s*(" + NUM + r")(?:[eE]([-+]?\d+))?", t)
     if m:
         num = float(m.group(2)) * (10 ** int(m.group(3)) if m.group(3) else 1)
@@ -180,6 +210,9 @@ def parse_value(text: str) -> ParsedValue | None:
         # or recompressed photo, the plus as '十')
         sign = m.group(2).translate(_SIGN_GLYPHS)
         return ParsedValue(float(m.group(1)), raw, None, qualitative_grade(sign))
+    pv = number_with_reading(raw)
+    if pv is not None:
+        return pv
     nk = unicodedata.normalize("NFKC", raw)
     m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk)
     if m:  # '500 +++', '3+ 500': a test-strip pad's number with its grade
@@ -188,6 +221,38 @@ def parse_value(text: str) -> ParsedValue | None:
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
     return None
+
+
+_SIGNED_GRADE = re.compile(r"\+([1-4])")  # '+1' .. '+4' alone: no result is printed with a plus and one digit
+_NUM_TEXT = r"(?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?"
+# '3.0(+3)', '0.3(1+)', '15(+-)': a test strip's concentration with its grade in brackets
+_NUM_BRACKET_GRADE = re.compile(r"(" + NUM + r")\s*[(（]\s*(\+[1-4]|[1-4]\+|\+{1,4}|±|\+-)\s*[)）]")
+# '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets
+_WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*[(（]\s*(" + _NUM_TEXT + r")\s*[)）]")
+# '0.24 阴性', '<0.05阴性', '12.87 阳性(+)': the measured index, then its reading
+_NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*(阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?")
+
+
+def number_with_reading(text: str) -> ParsedValue | None:
+    """A number printed with its qualitative reading in one cell: a strip pad's concentration and grade
+    ('3.0(+3)', '0.3(1+)'), a serology index and its word ('阴性(0.24)', '0.24 阴性'). The number is the result,
+    the reading decides the flag (NEG/POS). None for any other text."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    m = _NUM_BRACKET_GRADE.fullmatch(t)
+    if m:
+        g = m.group(2)
+        grade = f"{g[1]}+" if re.fullmatch(r"\+[1-4]", g) else g
+        return ParsedValue(float(m.group(1)), text.strip(), None, qualitative_grade(grade))
+    m = _WORD_BRACKET_NUM.fullmatch(t)
+    word, num = (m.group(1), m.group(2)) if m else (None, None)
+    if m is None:
+        m = _NUM_THEN_WORD.fullmatch(t)
+        word, num = (m.group(2), m.group(1)) if m else (None, None)
+    if m is None:
+        return None
+    c = re.match(r"(<=|>=|[<>≤≥])\s*", num)
+    return ParsedValue(float(num[c.end():] if c else num), text.strip(), _CMP.get(c.group(1)) if c else None,
+                       qualitative_grade(word))
 
 
 _COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
@@ -235,10 +300,33 @@ def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
     return None
 
 
+_FEW_SEEN = ("偶见", "少许", "少量", "可见", "查见")  # cells seen, too few to count
+
+
+def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | None) -> str | None:
+    """POS/N of a microscopy finding against a range that expects none or a count: cells seen ('0-2', '0-2/HP',
+    '偶见', '少许', '满视野') where the range says 未见 / 阴性 are a positive finding ('0-0' is none seen: NEG);
+    '偶见' (seen now and then) lies within a printed count range ('0-5') or a range that is itself 偶见. None
+    for anything else."""
+    t = re.sub(r"\s*/\s*(?:HP|LP|HPF|LPF)$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
+    if pr is None:
+        return None
+    if t == "偶见" and (high is not None and high >= 1 or norm_text(pr.text or "") == "偶见"):
+        return "N"
+    if pr.qualitative != "negative":
+        return None
+    m = _COUNT_PER_FIELD.match(t)
+    if m:
+        return "NEG" if int(m.group(2)) == 0 else "POS"
+    return "POS" if t in _FEW_SEEN or t in _COUNTLESS else None
+
+
 def count_or_titre_flag(text: str, pr: ParsedRange, low: float | None, high: float | None) -> str | None:
     """The flag of a result that is neither a number nor a sign word, against its printed range: a count per field
-    ('10-15/HP' against '0-5', bounds ``low``/``high`` as printed) or a titre ('1:320' against 阴性 or '<1:100')."""
-    return count_against_range(text, low, high) or titre_against_range(text, pr)
+    ('10-15/HP' against '0-5', bounds ``low``/``high`` as printed), cells seen against 未见 ('0-2', '偶见'), or a
+    titre ('1:320' against 阴性 or '<1:100')."""
+    return count_against_range(text, low, high) or seen_against_none_range(text, pr, high) \
+        or titre_against_range(text, pr)
 
 
 def split_flag(text: str) -> tuple[str, str | None]:
@@ -375,7 +463,8 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     # value/range followed by a unit: the unit from the first digit on ('6.52 10^9/L'), else from the last one
     # ('22.0%': the first split, '2' + '2.0%', is no unit)
     for m in (re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
-              re.match(r"^(.*\d[↑↓]{0,2})\s*([A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text)):
+              re.match(r"^(.*\d[↑↓]{0,2})\s*([A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
+              re.match(r"^(.*\d[↑↓]{0,2})\s*(个\s*/\s*\S+|秒)$", text)):  # '125.3个/μL', '12.5秒' 
         if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
             head = m.group(1).strip()
             kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
@@ -384,7 +473,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     # a unit the recogniser mangled beyond repair is kept as printed)
     for i in range(1, len(text)):
         head, unit = text[:i].rstrip(), text[i:].strip()
-        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*个]", unit) and parse_range(head) \
+        if head and head[-1].isdigit() and re.match(r"[A-Za-zμµ%/×\^\*个秒]", unit) and parse_range(head) \
                 and not parse_value(head) and (is_unit(kb, unit) or re.match(r"[×x\*]\s*10", unit)):
             return [("range", head, 0.0), ("unit", unit, len(head) / n)]
     # a count unit glued to the result or the range without a space: '6.4510^9/L', '125-35010^9/L' (the unit
@@ -402,6 +491,10 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         if tail[:1].isdigit() and re.search(r"[/%a-zA-Zμ]$", unit) and is_unit(kb, unit) and parse_range(tail) \
                 and not parse_value(tail):
             return [("unit", unit, 0.0), ("range", tail, i / n)]
+    # a microscopy word glued to its per-field unit: '偶见/HP', '满视野/HP' (the word is the result)
+    m = _WORD_PER_FIELD.fullmatch(text)
+    if m and not kb.match_name(m.group(1), allow_fuzzy=False):
+        return [("text", m.group(1), 0.0), ("unit", m.group(2), len(m.group(1)) / n)]
     # value then range in one cell: '6.52 3.5-9.5'
     m = re.match(r"^(\S+)\s+(\S+)$", text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
@@ -411,6 +504,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 
 
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/(?:HP|LP|HPF|LPF))", re.I)
 
 
 _TEN_POWER_UNIT = re.compile(r"^[×xX*]?10[\^~*°'`’‘\"]?\d{0,2}[\^~*°'`’‘\"]?/[Ll1I|]$")
@@ -512,6 +606,15 @@ def _join_name_fragments(kb: KnowledgeBase, groups: list[str]) -> list[str]:
     return out
 
 
+def _longer_unit(kb: KnowledgeBase, joined: str, first: str) -> bool:
+    """Words that are one unit together: 'mg/L FEU' (D-dimer as fibrinogen equivalents; its first word alone is
+    a unit of another meaning), 'ng / mL'."""
+    if not kb.is_unit(joined):
+        return False
+    units = kb.kb.units
+    return not kb.is_unit(first) or set(units.canonical_units(joined)) != set(units.canonical_units(first))
+
+
 def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     """OCR often returns a whole row as one line ('收缩压 SYS 124 mmHg'): split at spaces, re-joining words that
     only make sense together ('CA 125', 'mg/L FEU'). Boxes are apportioned by character count."""
@@ -519,7 +622,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     words = text.split()
     nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
     if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(nk) or \
-            _GRADE_NUM.fullmatch(nk) or any(
+            _GRADE_NUM.fullmatch(nk) or number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
     groups: list[str] = []
@@ -528,8 +631,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
         took = 1
         for j in range(min(len(words), i + 3), i + 1, -1):
             joined = " ".join(words[i:j])
-            if any(m.how == "exact" for m in kb.match_name(joined, allow_fuzzy=False)) or (
-                    kb.is_unit(joined) and not kb.is_unit(words[i])):
+            if any(m.how == "exact" for m in kb.match_name(joined, allow_fuzzy=False)) or _longer_unit(kb, joined, words[i]):
                 took = j - i
                 break
         groups.append(" ".join(words[i:i + took]))
@@ -646,6 +748,7 @@ _LOST_ARROW = {"t", "f", "l", "I", "|"}  # what the recogniser returns for an ar
 _MISREAD_MARK_UNIT = re.compile(r"^[1tfIlT|\[]\s*(\S.*)$")
 _DASH_GLYPH = re.compile(r"^[-~～一—–－]+$")
 _LEADS_WITH_DASH = re.compile(r"^[-~～一—–－]+\s*\d")
+_ENDS_WITH_DASH = re.compile(r"(\d+(?:\.\d+)?)\s*[-~～一—–－]+")
 
 
 def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | None]]) -> list[tuple[str, Cell, str | None]]:
@@ -659,9 +762,22 @@ def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | No
     while i < len(pieces):
         kind, cell, col = pieces[i]
         joined = None
-        if kind == "name" or kind == "rowno":
+        # ('15一': the lower bound with its dash read as the CJK 一 classifies as a name)
+        lower_with_dash = col == "range" and kind in ("text", "name") and _ENDS_WITH_DASH.fullmatch(cell.text.strip())
+        if kind == "name" and not lower_with_dash or kind == "rowno":
             has_value = False
-        if has_value and col in ("range", "unit") and kind in ("value", "value_or_range") \
+        if has_value and lower_with_dash \
+                and i + 1 < len(pieces) and pieces[i + 1][2] == "range" and bare.fullmatch(pieces[i + 1][1].text.strip()):
+            # '15-' '40': the range's dash stayed with its lower bound
+            nxt = pieces[i + 1][1]
+            text = _ENDS_WITH_DASH.fullmatch(cell.text.strip()).group(1) + "-" + nxt.text.strip()
+            pr = parse_range(text)
+            h = max(cell.box[3] - cell.box[1], 1.0)
+            if pr is not None and pr.low is not None and pr.high is not None and pr.low <= pr.high \
+                    and nxt.box[0] - cell.box[2] <= 3.0 * h:
+                box = (cell.box[0], min(cell.box[1], nxt.box[1]), nxt.box[2], max(cell.box[3], nxt.box[3]))
+                joined = (("range", Cell(text, min(cell.score, nxt.score), box), "range"), i + 2)
+        if joined is None and has_value and col in ("range", "unit") and kind in ("value", "value_or_range") \
                 and bare.fullmatch(cell.text.strip()):
             h = max(cell.box[3] - cell.box[1], 1.0)
             for j in (i + 2, i + 1):
@@ -742,7 +858,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         kind = classify(kb, tok.text)
         # (a unit_or_name is a unit as printed or misread, 'mg/1' for mg/l: not 'mg/' + a result '1')
         if kind in ("name", "text") and re.search(r"\d", tok.text) or kind == "text" or (
-                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())):
+                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())) or (
+                kind == "name" and _WORD_PER_FIELD.fullmatch(unicodedata.normalize("NFKC", tok.text).strip())):
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", unicodedata.normalize("NFKC", tok.text)):
             parts = _split_glued(kb, tok)
@@ -910,12 +1027,32 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             if cur.unit is None and (cur.value is not None or col == "unit"):
                 cur.unit = cell
             continue
+    for it in items:
+        _unit_from_percent_range(it)
+        _signed_number_against_numeric_range(it)
     # a one-character unknown name is a row only with the row's structure: a number in the result column and a
     # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
     value_boxes = {c.box for _, c, col in pieces if col == "value"}
     return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or (
         it.value is not None and it.value.box in value_boxes and it.parsed_value is not None
         and it.parsed_value.number is not None and (it.unit is not None or it.parsed_range is not None))]
+
+
+def _unit_from_percent_range(it: RowItem) -> None:
+    """A range printed with '%' on both bounds ('40%-75%', '20.0%--50.0%') names the row's unit where no unit cell
+    was read: the sheet prints the percent there instead of in a unit column."""
+    if it.unit is None and it.range is not None and it.parsed_range is not None \
+            and _PCT_IN_RANGE.match(unicodedata.normalize("NFKC", it.range.text)):
+        it.unit = Cell("%", it.range.score, it.range.box)
+
+
+def _signed_number_against_numeric_range(it: RowItem) -> None:
+    """'+2' reads as the strip grade 2+ (parse_value); against a numeric range ('-3~+3', a base excess) it is the
+    signed number the range measures."""
+    pv, pr = it.parsed_value, it.parsed_range
+    if pv is not None and pv.number is None and pr is not None and (pr.low is not None or pr.high is not None) \
+            and it.value is not None and _SIGNED_GRADE.fullmatch(_clean_number_text(it.value.text)):
+        it.parsed_value = ParsedValue(float(_clean_number_text(it.value.text)), pv.text)
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

@@ -22,9 +22,9 @@ from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
-from .parsing import (Cell, ParsedValue, RowItem, Token, choose_indicator, count_or_titre_flag, han_chars,
-                      interpret, one_han, parse_range, parse_row_all, parse_value, plus_minus_glyphs, result_glyphs,
-                      same_direction, simplified, split_flag, ten_power_unit)
+from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
+                      han_chars, interpret, one_han, parse_range, parse_row_all, parse_value, plus_minus_glyphs,
+                      result_glyphs, same_direction, simplified, split_flag, ten_power_unit)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -1728,6 +1728,8 @@ class LabReportParser:
         value_conf = it.value.score
         # ---- reference range ---------------------------------------------------------------------------------
         pr = it.parsed_range
+        if pr is not None and age is not None and age < 18:
+            pr = age_split_range(pr.text, child=True) or pr  # '成人:3.5-9.5 儿童:5.0-12.0' for a child: the child's
         plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)

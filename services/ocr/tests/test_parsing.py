@@ -578,9 +578,11 @@ def test_a_row_whose_result_carries_its_mark_in_another_form(kb, cells, value, f
 
 @pytest.mark.parametrize("text,grade", [
     ("(++)", "2+"), ("(+++)", "3+"), ("弱阳性(±)", "trace"), ("弱阳性", "trace"), ("阳性(++)", "2+"),
-    ("阳性（3+）", "3+"), ("阳性(+)", "positive"),
+    ("阳性（3+）", "3+"), ("阳性(+)", "1+"), ("(+)", "1+"), ("+", "1+"), ("阳性", "positive"),
 ])
 def test_grades_in_brackets(text, grade):
+    """A printed plus sign is a grade, one plus 1+, whatever word or brackets go with it ('阳性(+)' as '(+)' and
+    '+'); the word alone ('阳性') is "positive" (it had read '阳性(+)' as positive but '(+)' as 1+)."""
     pv = parse_value(text)
     assert pv is not None and pv.number is None and pv.qualitative == grade
 
