@@ -64,14 +64,14 @@ def age_split_range(text: str, child: bool = False) -> ParsedRange | None:
     if len(labels) < 2 or not any(m.group(1) == "成人" for m in labels):
         return None
     want = _CHILD_LABELS if child else ("成人",)
-    for k, m in enumerate(labels):
-        if m.group(1) in want:
-            end = labels[k + 1].start() if k + 1 < len(labels) else len(t)
-            pr = parse_range(t[m.end():end].strip(" ;；,，、\u3000"))
-            if pr is not None and (pr.low is not None or pr.high is not None):
-                pr.text = text
-                return pr
-    return None
+    # every part under the group's label, together ('成人男:130-175 成人女:115-150 儿童:110-160': a range per sex)
+    parts = [t[m.end():labels[k + 1].start() if k + 1 < len(labels) else len(t)].strip(" ;；,，、\u3000")
+             for k, m in enumerate(labels) if m.group(1) in want]
+    pr = parse_range(" ".join(parts)) if parts else None
+    if pr is None or (pr.low is None and pr.high is None and not pr.by_sex):
+        return None
+    pr.text = text
+    return pr
 
 
 def parse_range(text: str) -> ParsedRange | None:
@@ -82,7 +82,9 @@ def parse_range(text: str) -> ParsedRange | None:
     if m:
         return _parse_range(f"{m.group(1)}{m.group(2)}{m.group(3)}")
     if _AGE_LABEL.search(t):
-        return age_split_range(text)
+        pr = age_split_range(text)
+        if pr is not None:
+            return pr
     pr = _parse_range(text)
     if pr is None:
         pr = _titre_range(t)

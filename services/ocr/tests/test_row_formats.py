@@ -144,6 +144,11 @@ def test_an_age_split_range_is_read_for_an_adult(text):
     assert (r.low, r.high) == (3.5, 9.5) and r.text == text
 
 
+def test_an_age_split_range_with_a_range_per_sex():
+    r = parse_range("成人男:130-175 成人女:115-150 儿童:110-160")
+    assert r.for_sex("male") == (130, 175) and r.for_sex("female") == (115, 150)
+
+
 def test_an_age_split_range_gives_a_child_the_child_range(kb):
     cells = [("白细胞计数", "name"), ("10.2", "value"), ("10^9/L", "unit"), ("成人:3.5-9.5 儿童:5.0-12.0", "range")]
     _, adult = _record(kb, cells, age=40)
