@@ -142,14 +142,19 @@ _PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
 _CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
+def marks_speak_plus_minus(indicators: list[dict[str, Any]]) -> bool:
+    """Does the sheet's mark column speak + and - (at least two such marks) and never an arrow?"""
+    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
+    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
+    return len(marks) >= 2 and not arrows
+
+
 def _unmarked_rows_on_pm_sheet(indicators: list[dict[str, Any]]) -> None:
     """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
     its range and without a mark is the sheet's '-', and one above its range the sheet's '+': the detector drops a
     lone '-' or '+' (small on a slanted or re-photographed page) far more often than the sheet leaves the column
     blank."""
-    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
-    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
-    if len(marks) < 2 or arrows:
+    if not marks_speak_plus_minus(indicators):
         return
     for i in indicators:
         if not i.get("flag_mark") and i.get("range_printed") and i.get("flag") in ("N", "H"):
@@ -1558,12 +1563,17 @@ class LabReportParser:
         undecided = flag_not_decided(indicators)
         for rec in undecided:  # the sheet prints ranges, this row's was not read: no flag
             _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
-        for rec in equivocal_without_mark(indicators):  # '±' with its mark lost: POS by convention, not by the sheet
+        equivocal = equivocal_without_mark(indicators)
+        for rec in equivocal:  # '±' with its mark lost: POS by convention, not by the sheet
             _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
+        # where the mark column speaks + and - on its rows, an unmarked '±' is a mark the detector dropped: the
+        # sheet's own call on the row (which way its ± counts) is on the page, and another photo may show it
+        mark_lost = equivocal if marks_speak_plus_minus(indicators) else []
         for rec in decimal_point_lost(indicators):  # '27' for 2.7: far above its range, unmarked on a marking sheet
             _doubt(rec, "decimal_point_lost", POINT_LOST_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
-                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided)
+                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided,
+                                      mark_lost)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -1619,11 +1629,13 @@ class LabReportParser:
                        row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None,
                        dropped: list[tuple[int, RowItem]] | None = None,
                        gaps: list[dict[str, Any]] | None = None,
-                       undecided_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+                       undecided_rows: list[dict[str, Any]] | None = None,
+                       unmarked_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, rows read with a result that no indicator came back for, lines a regularly
         spaced block skips (``gaps``, from row_pitch_gaps), rows of a known test left without a flag on a sheet
-        that prints ranges (``undecided_rows``, from flag_not_decided), and rows read with low confidence. Any of them → a
+        that prints ranges (``undecided_rows``, from flag_not_decided), equivocal results whose +/- mark was lost on a
+        sheet that marks its rows + or - (``unmarked_rows``), and rows read with low confidence. Any of them → a
         re-shoot request naming the rows, instead of a silently short list."""
         missing: list[int] = []
         expected = None
@@ -1670,6 +1682,8 @@ class LabReportParser:
         gaps = gaps or []
         undecided = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed")}
                      for i in undecided_rows or []]
+        unmarked = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                     "value_printed": i.get("value_printed")} for i in unmarked_rows or []]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
                for i in indicators if i["confidence"] < self.options.review_threshold]
@@ -1684,7 +1698,7 @@ class LabReportParser:
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
         evidence = {"row_numbers_missing": missing, "result_not_read": unread, "low_confidence_rows": low_trigger,
                     "names_not_read": misread, "rows_not_returned": not_returned, "row_pitch_gap": gaps,
-                    "flag_not_decided": undecided}
+                    "flag_not_decided": undecided, "mark_not_read": unmarked}
         reasons = [reason for reason, seen in evidence.items() if seen]
         if not reasons:
             return None
@@ -1695,7 +1709,8 @@ class LabReportParser:
                 "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
                             "low_confidence_rows": low, "names_not_read": misread,
-                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided}}
+                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided,
+                            "rows_without_mark": unmarked}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet

@@ -1699,3 +1699,25 @@ def test_a_whole_number_that_fits_its_range_with_a_point_put_back_is_doubtful(pa
     eo = next(i for i in parser._assemble(*_page(_PITCH_HEAD + _pitch_block(pointed)))["indicators"]
               if i["code"] == "EO%")
     assert "decimal_point_lost" not in eo["review_reasons"]
+
+
+def test_an_equivocal_result_whose_plus_minus_mark_was_lost_asks_for_a_reshoot(parser):
+    """On a sheet whose mark column prints + or - on its rows, '30(+-)' without a mark is a mark the detector
+    dropped: the sheet's own call is on the page, so the response asks for a new photo naming the row. On a sheet
+    that marks with arrows, an unmarked '±' is how the sheet prints it: the row is doubted, nothing is asked."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗Sm", 40, 110, 210), ("30(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Jo-1", 40, 120, 250), ("0(-)", 300, 350, 250), ("<25", 420, 460, 250), ("-", 578, 590, 250)]
+    out = parser._assemble(*_page(cells))
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["reasons"] == ["mark_not_read"]
+    assert [(r["name_printed"], r["value_printed"]) for r in w["details"]["rows_without_mark"]] == [("抗Sm", "30(+-)")]
+    arrows = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+              ("白细胞计数", 40, 150, 170), ("11.2↑", 300, 360, 170), ("3.5-9.5", 420, 500, 170),
+              ("尿蛋白", 40, 120, 210), ("+-", 300, 330, 210), ("阴性", 420, 470, 210),
+              ("血红蛋白", 40, 130, 250), ("100↓", 300, 360, 250), ("130-175", 420, 500, 250)]
+    out = parser._assemble(*_page(arrows))
+    pro = next(i for i in out["indicators"] if i["code"] == "U-PRO")
+    assert "equivocal_without_mark" in pro["review_reasons"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
