@@ -188,6 +188,13 @@ def print_calibration(rows: list[dict]) -> None:
     print(f"   {'':<16} imperfect  perfect")
     print(f"   {'reshoot':<16} {conf[(True, True)]:9d} {conf[(True, False)]:8d}")
     print(f"   {'no reshoot':<16} {conf[(False, True)]:9d} {conf[(False, False)]:8d}")
+    print_reason_table(rows)
+
+
+def print_reason_table(rows: list[dict]) -> None:
+    """Per re-shoot reason: the photos where it fired, imperfect / perfect, and those where it was the only reason
+    (the request rests on it alone). A reason that fires on perfect photos alone teaches patients to ignore the
+    request; one that alone catches imperfect photos is what the request is for."""
     per_reason: dict[str, list[int]] = {}
     for ph in rows:
         imperfect = ph["imperfect"]
@@ -198,10 +205,16 @@ def print_calibration(rows: list[dict]) -> None:
             c[0 if imperfect else 1] += 1
             if alone:  # the request rests on this reason alone
                 c[2 if imperfect else 3] += 1
-    if per_reason:
-        print("   re-shoot reasons, photos imperfect/perfect (when the only reason): " +
-              ", ".join(f"{k} {v[0]}/{v[1]} ({v[2]}/{v[3]})"
-                        for k, v in sorted(per_reason.items(), key=lambda kv: -sum(kv[1][:2]))))
+    if not per_reason:
+        return
+    print("-- re-shoot reasons, photos where each fired (imperfect / perfect) and where it was the only reason:")
+    print(f"   {'reason':<28} {'fired':>9} {'perfect':>8} {'alone':>9} {'perfect':>8}")
+    print(f"   {'':<28} {'imperfect':>9} {'':>8} {'imperfect':>9} {'':>8}")
+    for k, v in sorted(per_reason.items(), key=lambda kv: -sum(kv[1][:2])):
+        print(f"   {k:<28} {v[0]:9d} {v[1]:8d} {v[2]:9d} {v[3]:8d}")
+    print("   re-shoot reasons, photos imperfect/perfect (when the only reason): " +
+          ", ".join(f"{k} {v[0]}/{v[1]} ({v[2]}/{v[3]})"
+                    for k, v in sorted(per_reason.items(), key=lambda kv: -sum(kv[1][:2]))))
 
 
 def phone_warp(img, seed: int, turn: bool = False):
@@ -344,6 +357,7 @@ def run_real(args) -> int:
                                            270: cv2.ROTATE_90_COUNTERCLOCKWISE}[turn])
                 data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
             geo = ""
+            res: dict = {}
             try:
                 res = parser.parse(data, fname, None)
                 parse_ms.append(res["timings_ms"].get("parse", 0.0))
@@ -362,6 +376,12 @@ def run_real(args) -> int:
                 preds, note = [], f"refused:{exc.code}"
             sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
             label = fname.split("__")[0] + (f"@{turn}" if turn else "")
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                (args.dump / f"{label}.json").write_text(__import__("json").dumps(
+                    {"indicators": preds, "warnings": res.get("warnings", []),
+                     "pred_status": sc["pred_status"], "details": sc["details"]},
+                    ensure_ascii=False, indent=1, default=str), encoding="utf-8")
             rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
                          "note": note, "turn": turn, "reshoot_reasons": reshoot_reasons,
                          "rows": [{"confidence": p.get("confidence"), "needs_review": bool(p.get("needs_review")),
@@ -442,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="realistic set: another seed of the generator (images in synth/out/realistic-s<seed>)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="real photos: write each photo's response (indicators, warnings) and its scored rows to "
+                         "DIR/<photo>.json, to see why a re-shoot was or was not asked (keep DIR outside the "
+                         "repository: it holds text read from real sheets)")
     args = ap.parse_args(argv)
     if args.real:
         return run_real(args)

@@ -100,10 +100,11 @@ class Warning_(BaseModel):
     indicator: str | None = None
     details: dict | None = Field(None, description="reshoot_suggested: reasons (row_numbers_missing, "
                                                    "result_not_read, low_confidence_rows, names_not_read, "
-                                                   "rows_not_returned, row_pitch_gap, flag_not_decided), "
-                                                   "expected_rows, read_rows, missing_rows, rows_without_result, "
-                                                   "low_confidence_rows, names_not_read, rows_not_returned, "
-                                                   "row_gaps, rows_without_flag")
+                                                   "rows_not_returned, row_pitch_gap, flag_not_decided, "
+                                                   "mark_not_read), expected_rows, read_rows, missing_rows, "
+                                                   "rows_without_result, low_confidence_rows, names_not_read, "
+                                                   "rows_not_returned, row_gaps, rows_without_flag, "
+                                                   "rows_without_mark")
 
 
 class LabReport(BaseModel):

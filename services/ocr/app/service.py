@@ -142,14 +142,19 @@ _PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")
 _CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
+def marks_speak_plus_minus(indicators: list[dict[str, Any]]) -> bool:
+    """Does the sheet's mark column speak + and - (at least two such marks) and never an arrow?"""
+    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
+    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
+    return len(marks) >= 2 and not arrows
+
+
 def _unmarked_rows_on_pm_sheet(indicators: list[dict[str, Any]]) -> None:
     """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
     its range and without a mark is the sheet's '-', and one above its range the sheet's '+': the detector drops a
     lone '-' or '+' (small on a slanted or re-photographed page) far more often than the sheet leaves the column
     blank."""
-    marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
-    arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
-    if len(marks) < 2 or arrows:
+    if not marks_speak_plus_minus(indicators):
         return
     for i in indicators:
         if not i.get("flag_mark") and i.get("range_printed") and i.get("flag") in ("N", "H"):
@@ -386,7 +391,7 @@ def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str]
     code too). A row gets a code only when the code is clearly its best (by ``margin``) AND the row is clearly the
     code's best among all garbled rows: two rows that contend for one code get neither. A code whose own name was
     read on a row of this sheet (its result lost) is never given to another row: that row's value is not its own.
-    Returns {index in items: (indicator, confidence, 'fuzzy')}; the confidence says it was a guess.
+    Returns {index in items: (indicator, confidence, 'garbled')}; the confidence says it was a guess.
     ``readings``: {index in items: the name cell recognised again on its own}."""
     readings = readings or {}
     cands = [[(s, ind) for s, ind in _garbled_candidates(kb, it, used, panels, readings.get(k, ()))
@@ -399,7 +404,7 @@ def garbled_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[str]
         rivals = [s for j, other in enumerate(cands) if j != k for s, i2 in other if i2.code == ind.code]
         if rivals and best - max(rivals) < margin:
             continue  # another garbled row fits this code about as well: which value is whose is not known
-        out[k] = (ind, best * 0.9, "fuzzy")
+        out[k] = (ind, best * 0.9, "garbled")
     return out
 
 
@@ -714,18 +719,44 @@ def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float, re
 
 
 DEFAULT_RANGE_FACTOR = 0.9  # a row flagged by the knowledge base's range on a page that prints its ranges
+DEFAULT_DISAGREES_FACTOR = 0.8  # a printed mark against the knowledge base's default range (not the sheet's)
 UNDECIDED_FACTOR = 0.9  # a known test's numeric result left without any flag on a sheet that prints ranges
 RANGES_PRINTED_SHARE = 0.8  # a sheet "prints ranges" when this share of its (at least 5) numeric rows has one
 
 
 def flag_not_decided(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges: the row's
-    range was not read (and no mark), and no other range could stand in (a unit that is not the test's, a
-    child's age). Whether the result is high or low is the one thing the patient needs; another photo may show it."""
+    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges, between
+    rows that print theirs: the row's range was not read (and no mark), and no other range could stand in (a unit
+    that is not the test's, a child's age). Whether the result is high or low is the one thing the patient needs;
+    another photo may show it. A row whose neighbours print no range either sits in a part of the sheet that
+    prints none (a urine sheet's dipstick rows, 比重 and pH among 阴性 rows): its blank range is the sheet's own."""
     num = [i for i in indicators if i.get("value") is not None]
     if len(num) < 5 or sum(1 for i in num if i.get("range_printed")) < RANGES_PRINTED_SHARE * len(num):
         return []
-    return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")]
+    return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")
+            and _neighbours_print_ranges(i, indicators)]
+
+
+def _neighbours_print_ranges(row: dict[str, Any], indicators: list[dict[str, Any]]) -> bool:
+    """Do the returned rows just above and just below this one, in its block (same page, boxes sharing most of
+    their width), print a range? A row at the block's top or bottom has only the one neighbour; a row alone in
+    its block, none."""
+    x0, y0, x1, y1 = row["box"]
+    cy = (y0 + y1) / 2
+    above = below = None
+    for i in indicators:
+        if i is row or i.get("page", 0) != row.get("page", 0):
+            continue
+        bx0, by0, bx1, by1 = i["box"]
+        if min(x1, bx1) - max(x0, bx0) < 0.5 * min(x1 - x0, bx1 - bx0):
+            continue  # the table beside
+        c = (by0 + by1) / 2
+        if c < cy and (above is None or c > (above["box"][1] + above["box"][3]) / 2):
+            above = i
+        elif c > cy and (below is None or c < (below["box"][1] + below["box"][3]) / 2):
+            below = i
+    near = [i for i in (above, below) if i is not None]
+    return bool(near) and all(i.get("range_printed") for i in near)
 
 
 def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2) -> list[dict[str, Any]]:
@@ -738,6 +769,32 @@ def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2
         marked = sum(1 for i in on_page if i.get("flag_mark"))
         out += [i for i in on_page if i.get("qualitative") == "trace" and not i.get("flag_mark")
                 and marked >= min_marked]
+    return out
+
+
+POINT_LOST_FACTOR = 0.5  # an unmarked whole number many times its range that, with a point put back, fits it
+
+
+def decimal_point_lost(indicators: list[dict[str, Any]], min_marked: int = 1,
+                       times: float = 5.0) -> list[dict[str, Any]]:
+    """Results printed as a whole number ('27') at least ``times`` the top of their printed range, with no mark,
+    on a page whose other rows carry printed marks, and that fall inside the range with a decimal point put back
+    one or two digits from the end (2.7 in 0.5-5.0): the point, the smallest glyph on the sheet, was most likely
+    lost to blur. A sheet that marks its results would have marked a result that high; a real extreme
+    (白细胞 47.24) keeps its point."""
+    out = []
+    for pno in {i.get("page", 0) for i in indicators}:
+        on_page = [i for i in indicators if i.get("page", 0) == pno]
+        for i in on_page:
+            ref = i.get("reference") or {}
+            low, high, v = ref.get("low"), ref.get("high"), i.get("value")
+            if ref.get("source") != "printed" or i.get("flag_mark") or v is None or not high or high <= 0 \
+                    or not re.fullmatch(r"\d{1,4}", (i.get("value_printed") or "").strip()) or v < times * high:
+                continue
+            if sum(1 for j in on_page if j is not i and j.get("flag_mark")) < min_marked:
+                continue
+            if any((low or 0.0) <= v / 10 ** k <= high for k in (1, 2)):
+                out.append(i)
     return out
 
 
@@ -859,7 +916,46 @@ def _part_of_a_read_row(it: RowItem, on_page: list[dict[str, Any]]) -> bool:
             code = i.get("code") or ""
             if gap < 1.5 * h or any(code == c or code.endswith("-" + c) for c in codes):
                 return True
+            if x0 >= bx1 - h and x1 <= _block_right(i, on_page) + h:
+                return True  # after a returned row, inside its block: its unit or mark read as a name ('pg' as 'PR')
     return False
+
+
+def _room_for_row(n: int, numbered: list[tuple[int, Any]]) -> bool:
+    """Is there room on the page for a row numbered n that was not read? ``numbered``: (printed number, box) of the
+    rows read with a number. Between the nearest numbers read above and below it in its block (a and b), a printed
+    table leaves (b - a) row pitches; where the two rows stand closer than that, the sheet's numbering skips n
+    (a test it did not run, a number misread) and no row was lost there. Unknown (True) without a row pitch: at
+    least two pairs of consecutively numbered rows one above the other."""
+    def same_block(p: Any, q: Any) -> bool:
+        return min(p[2], q[2]) - max(p[0], q[0]) >= 0.5 * min(p[2] - p[0], q[2] - q[0])
+
+    def cy(box: Any) -> float:
+        return (box[1] + box[3]) / 2
+
+    by_no = sorted(numbered, key=lambda r: r[0])
+    steps = [cy(q[1]) - cy(p[1]) for p, q in zip(by_no, by_no[1:])
+             if q[0] == p[0] + 1 and same_block(p[1], q[1]) and cy(q[1]) > cy(p[1])]
+    if len(steps) < 2:
+        return True
+    pitch = float(np.median(steps))
+    above = max((r for r in numbered if r[0] < n), key=lambda r: r[0], default=None)
+    below = min((r for r in numbered if r[0] > n), key=lambda r: r[0], default=None)
+    if above is None or below is None or not same_block(above[1], below[1]) or cy(below[1]) <= cy(above[1]):
+        return True  # at a block's end, or across to the block beside: nothing to measure
+    return cy(below[1]) - cy(above[1]) >= (below[0] - above[0] - 0.5) * pitch
+
+
+def _block_right(row: dict[str, Any], on_page: list[dict[str, Any]]) -> float:
+    """The right edge of the block a returned row belongs to: the furthest right any row reaches whose box shares
+    at least half of the narrower one's width with this row's (the rows of the table beside it do not)."""
+    x0, x1 = row["box"][0], row["box"][2]
+    right = x1
+    for i in on_page:
+        ov = min(x1, i["box"][2]) - max(x0, i["box"][0])
+        if ov >= 0.5 * min(x1 - x0, i["box"][2] - i["box"][0]):
+            right = max(right, i["box"][2])
+    return right
 
 
 
@@ -1467,10 +1563,17 @@ class LabReportParser:
         undecided = flag_not_decided(indicators)
         for rec in undecided:  # the sheet prints ranges, this row's was not read: no flag
             _doubt(rec, "flag_not_decided", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
-        for rec in equivocal_without_mark(indicators):  # '±' with its mark lost: POS by convention, not by the sheet
+        equivocal = equivocal_without_mark(indicators)
+        for rec in equivocal:  # '±' with its mark lost: POS by convention, not by the sheet
             _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
+        # where the mark column speaks + and - on its rows, an unmarked '±' is a mark the detector dropped: the
+        # sheet's own call on the row (which way its ± counts) is on the page, and another photo may show it
+        mark_lost = equivocal if marks_speak_plus_minus(indicators) else []
+        for rec in decimal_point_lost(indicators):  # '27' for 2.7: far above its range, unmarked on a marking sheet
+            _doubt(rec, "decimal_point_lost", POINT_LOST_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
-                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided)
+                                      [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided,
+                                      mark_lost)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -1526,11 +1629,13 @@ class LabReportParser:
                        row_numbers: dict[int, set[int]], table_top: dict[int, float] | None = None,
                        dropped: list[tuple[int, RowItem]] | None = None,
                        gaps: list[dict[str, Any]] | None = None,
-                       undecided_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+                       undecided_rows: list[dict[str, Any]] | None = None,
+                       unmarked_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, rows read with a result that no indicator came back for, lines a regularly
         spaced block skips (``gaps``, from row_pitch_gaps), rows of a known test left without a flag on a sheet
-        that prints ranges (``undecided_rows``, from flag_not_decided), and rows read with low confidence. Any of them → a
+        that prints ranges (``undecided_rows``, from flag_not_decided), equivocal results whose +/- mark was lost on a
+        sheet that marks its rows + or - (``unmarked_rows``), and rows read with low confidence. Any of them → a
         re-shoot request naming the rows, instead of a silently short list."""
         missing: list[int] = []
         expected = None
@@ -1542,7 +1647,10 @@ class LabReportParser:
                     expected = (expected or 0) + top
                     if len(on_page) < top:
                         have = {i.get("row") for i in on_page}
-                        missing += [n for n in range(1, top + 1) if n not in have]
+                        numbered = [(i["row"], i["box"]) for i in on_page if isinstance(i.get("row"), int)] + \
+                            [(it.row_no, it.names[0][0].box) for q, it in no_value if q == pno and it.row_no is not None
+                             and it.names]
+                        missing += [n for n in range(1, top + 1) if n not in have and _room_for_row(n, numbered)]
         unread = []
         for pno, it in no_value:
             on_page = [i for i in indicators if i.get("page") == pno]
@@ -1574,6 +1682,8 @@ class LabReportParser:
         gaps = gaps or []
         undecided = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed")}
                      for i in undecided_rows or []]
+        unmarked = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                     "value_printed": i.get("value_printed")} for i in unmarked_rows or []]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                 "confidence": i["confidence"]}
                for i in indicators if i["confidence"] < self.options.review_threshold]
@@ -1588,7 +1698,7 @@ class LabReportParser:
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
         evidence = {"row_numbers_missing": missing, "result_not_read": unread, "low_confidence_rows": low_trigger,
                     "names_not_read": misread, "rows_not_returned": not_returned, "row_pitch_gap": gaps,
-                    "flag_not_decided": undecided}
+                    "flag_not_decided": undecided, "mark_not_read": unmarked}
         reasons = [reason for reason, seen in evidence.items() if seen]
         if not reasons:
             return None
@@ -1599,7 +1709,8 @@ class LabReportParser:
                 "details": {"reasons": reasons, "expected_rows": expected, "read_rows": len(indicators),
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
                             "low_confidence_rows": low, "names_not_read": misread,
-                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided}}
+                            "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided,
+                            "rows_without_mark": unmarked}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
@@ -1812,7 +1923,7 @@ class LabReportParser:
             review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if it.range_comparator_inferred:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
-        if how in ("fuzzy", "prefix") and name_conf < 0.85:
+        if how in ("fuzzy", "prefix", "garbled") and name_conf < 0.85:
             review_reasons.append("name_uncertain")
         if how == "structure":
             review_reasons.append("name_from_structure")  # the name was not read: unit, range and value fit one code
@@ -1822,7 +1933,12 @@ class LabReportParser:
         # unit fits the code, value/range/arrow agree). Calibrated on the real dev photos against the truth
         # (bench/ocr_accuracy.py --real prints the AUROC and the re-shoot confusion table).
         structure = 1.0
-        if how in ("fuzzy", "prefix", "structure"):
+        # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
+        # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC):
+        # then only the result's own reading is in doubt. A name garbled past the fuzzy matcher was coded by its
+        # unit and range in part, so its match score still counts; a name from structure alone is not vouched for
+        vouched = how != "structure" and unit_fit >= 0.9 and _range_fit(self.kb, ind, pr, it.unit) is True
+        if how in ("fuzzy", "prefix", "garbled", "structure") and not (vouched and how != "garbled"):
             structure *= min(1.0, 0.55 + 0.5 * name_conf)  # a fuzzy name match is as good as its score
         if pv.number is None and pv.qualitative is None:
             # a descriptive result: one of the words this test reports (黄色 for 颜色) confirms it
@@ -1834,12 +1950,15 @@ class LabReportParser:
         if not unit_text and ind.unit not in (None, "", "ratio") and value is not None:
             structure *= 0.95
         if printed and computed and not same_direction(printed, computed):
-            structure *= 0.5
+            # against the sheet's own range a mark that disagrees is a misreading of one of them; against the
+            # knowledge base's default (the sheet's range not read) it is most often the hospital's range
+            structure *= 0.5 if pr is not None else DEFAULT_DISAGREES_FACTOR
         elif not printed and pr is None:
             structure *= 0.95
         if "implausible_value" in review_reasons:
             structure *= 0.5
-        rec_score = min(value_conf, *(c.score for c, _ in it.names))  # a '-' seen on the page scores 0.85
+        # a '-' seen on the page scores 0.85; a name the row's range and unit vouch for is not in doubt
+        rec_score = value_conf if vouched else min(value_conf, *(c.score for c, _ in it.names))
         field_conf["structure"] = round(structure, 3)
         overall = min(1.0, rec_score * structure)
         if overall < self.options.review_threshold:

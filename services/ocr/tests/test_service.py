@@ -245,20 +245,38 @@ def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
 
 
 def test_short_list_asks_for_a_reshoot_naming_the_rows(parser):
-    """Rows 1..5 are numbered on the sheet; row 3's result is unreadable and row 4 is missing altogether: the
-    response names them and asks for a re-shoot instead of returning a silently short list."""
-    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", ""), ("5", "血小板计数", "210")]
+    """Rows 1..5 are numbered on the sheet; row 3's result is unreadable and row 4 is missing altogether (its line
+    left blank): the response names them and asks for a re-shoot instead of returning a silently short list."""
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", ""), None, ("5", "血小板计数", "210")]
     cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
-    for k, (no, name, val) in enumerate(rows):
+    for k, row in enumerate(rows):
+        if row is None:
+            continue
+        no, name, val = row
         y = 170 + 40 * k
         cells += [(no, 14, 30, y), (name, 80, 190, y)] + ([(val, 300, 340, y)] if val else [])
-    cells += [("6", 14, 30, 330), ("中性粒细胞百分比", 80, 250, 330), ("61.0", 300, 350, 330)]
+    cells += [("6", 14, 30, 370), ("中性粒细胞百分比", 80, 250, 370), ("61.0", 300, 350, 370)]
     out = parser._assemble(*_page(cells))
     assert [i["row"] for i in out["indicators"]] == [1, 2, 5, 6]
     w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
     assert w["details"]["missing_rows"] == [3, 4] and w["details"]["expected_rows"] == 6
     assert [r["row"] for r in w["details"]["rows_without_result"]] == [3]
     assert "row_numbers_missing" in w["details"]["reasons"]
+
+
+def test_a_row_number_the_sheet_skips_asks_for_nothing(parser):
+    """Rows numbered 1, 2, 3, 5, 6 on five lines one pitch apart: there is no line where row 4 could have been, so
+    the sheet's numbering skips it (a test it did not run) and nothing is asked. Where row 4's line is there but
+    nothing on it was read, the gap in the numbers still asks for a re-shoot (see the test above)."""
+    cells = [("序号", 10, 50, 120), ("项目", 80, 140, 120), ("结果", 300, 360, 120)]
+    rows = [("1", "白细胞计数", "6.5"), ("2", "红细胞计数", "4.6"), ("3", "血红蛋白", "140"), ("5", "血小板计数", "210"),
+            ("6", "中性粒细胞百分比", "61.0")]
+    for k, (no, name, val) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(no, 14, 30, y), (name, 80, 80 + 20 * len(name), y), (val, 300, 350, y)]
+    out = parser._assemble(*_page(cells))
+    assert [i["row"] for i in out["indicators"]] == [1, 2, 3, 5, 6]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
 
 
 def test_complete_numbered_sheet_asks_for_nothing(parser):
@@ -1582,3 +1600,124 @@ def test_a_name_like_a_persons_with_a_result_word_is_a_test(value, person):
     it = RowItem(names=[(Cell("包囊", 0.9, (0, 0, 10, 10)), [])], value=Cell(value, 0.9, (20, 0, 30, 10)),
                  parsed_value=pv)
     assert _personal_row(it) is person
+
+
+def test_a_name_read_unsurely_that_its_range_and_unit_vouch_for_is_not_doubtful(parser):
+    """A blurred name ('白细胞计数' recognised with a score of 0.6) beside a result read cleanly, a printed range at
+    the code's scale and the code's unit: range and unit say which test the row is, so the row is confident and
+    asks for nothing. The same name with nothing printed beside its result stays doubtful."""
+    rest = [("血红蛋白", 40, 130, 210, 0.99), ("135", 300, 340, 210, 0.99), ("130-175", 440, 540, 210, 0.99),
+            ("g/L", 600, 640, 210, 0.99)]
+    vouched = _HEAD + [("白细胞计数", 40, 150, 170, 0.6), ("6.5", 300, 340, 170, 0.99),
+                       ("3.5-9.5", 440, 540, 170, 0.99), ("10^9/L", 600, 680, 170, 0.99)] + rest
+    out = parser._assemble(*_scored_page(vouched))
+    wbc = next(i for i in out["indicators"] if i["code"] == "WBC")
+    assert wbc["confidence"] >= 0.9 and not wbc["needs_review"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    alone = _HEAD + [("白细胞计数", 40, 150, 170, 0.6), ("6.5", 300, 340, 170, 0.99)] + rest
+    wbc = next(i for i in parser._assemble(*_scored_page(alone))["indicators"] if i["code"] == "WBC")
+    assert wbc["confidence"] < 0.8 and wbc["needs_review"]
+
+
+def test_a_mark_against_the_default_range_is_doubtful_but_asks_no_reshoot(parser):
+    """血小板分布宽度 '10.9↓' with its range not read: the knowledge base's range (9-17) says normal, the sheet's
+    arrow says low; the hospital's range most likely differs, so the row needs review but is no reason for a new
+    photo. Against a range the sheet prints itself, the same disagreement is (one of the two was misread)."""
+    rows = [("白细胞计数", "6.5", "3.5-9.5"), ("红细胞计数", "4.6", "4.3-5.8"), ("血红蛋白", "140", "130-175"),
+            ("血小板计数", "210", "125-350")]
+    cells = _PITCH_HEAD + _pitch_block(rows) + [("血小板分布宽度", 40, 180, 170 + 40 * 4), ("10.9↓", 300, 360, 170 + 40 * 4)]
+    out = parser._assemble(*_page(cells))
+    pdw = next(i for i in out["indicators"] if i["code"] == "PDW")
+    assert pdw["flag"] == "L" and pdw["reference"]["source"] == "default"
+    assert pdw["needs_review"] and "flag_disagrees_with_range" in pdw["review_reasons"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    cells = _PITCH_HEAD + _pitch_block(rows + [("血小板分布宽度", "10.9↓", "9-17")])
+    out = parser._assemble(*_page(cells))
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "low_confidence_rows" in reshoot["details"]["reasons"]
+
+
+def test_a_unit_read_as_a_name_after_its_row_is_not_an_unread_row(parser):
+    """'pg' read as 'PR' (a code the knowledge base knows) in the unit column of a row that was returned without
+    its unit: it sits on that row's line, inside its table, after its cells, so it is a piece of that row and asks
+    for no re-shoot. A name on the same line in the table beside, whose result is missing, still does."""
+    head = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120), ("单位", 600, 660, 120)]
+    rows = [("红细胞计数", "4.6", "4.3-5.8", "10^12/L"), ("血红蛋白", "140", "130-175", "g/L"),
+            ("平均红细胞体积", "90.1", "82-100", "fL"), ("平均血红蛋白量", "30.1", "27-34", "PR"),
+            ("血小板计数", "210", "125-350", "10^9/L")]
+    cells = list(head)
+    for k, (name, val, rng, unit) in enumerate(rows):
+        y = 170 + 40 * k
+        cells += [(name, 40, 40 + 20 * len(name), y), (val, 300, 350, y), (rng, 420, 510, y),
+                  (unit, 600, 600 + 14 * len(unit), y)]
+    out = parser._assemble(*_page(cells))
+    assert {i["code"] for i in out["indicators"]} == {"RBC", "HGB", "MCV", "MCH", "PLT"}
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+    beside = [("项目", 760, 820, 120), ("结果", 960, 1020, 120), ("白细胞计数", 760, 870, 170 + 40 * 3),
+              ("淋巴细胞百分比", 760, 900, 170), ("30.5", 960, 1010, 170)]
+    out = parser._assemble(*_page(cells + beside))
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert [r["name_printed"] for r in w["details"]["rows_without_result"]] == ["白细胞计数"]
+
+
+def test_rows_in_a_part_of_the_sheet_that_prints_no_range_are_not_undecided(parser):
+    """A child's sheet prints a range on most rows, but its last two rows print none (a part of the sheet
+    without ranges): their blank range is the sheet's own, so they are not asked about. One row without a range
+    between rows that print theirs is (see the test above)."""
+    header = [("血常规检验报告单", 300, 600, 10), ("性别:男", 40, 160, 60), ("年龄:2岁", 300, 420, 60)]
+    ranged = [r for r in _PITCH_ROWS if r[0] != "血红蛋白"] + [("淋巴细胞百分比", "30.0", "20-50"),
+                                                            ("中性粒细胞百分比", "60.0", "40-75"),
+                                                            ("单核细胞百分比", "5.0", "3-10")]
+    y = 170 + 40 * len(ranged)
+    cells = _PITCH_HEAD + _pitch_block(ranged) + [("血红蛋白", 40, 120, y), ("122", 300, 340, y),
+                                                  ("嗜碱性粒细胞计数", 40, 200, y + 40), ("0.02", 300, 340, y + 40)]
+    out = parser._assemble(*_page(cells, header))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["HGB"]["flag"] is None and by["BASO#"]["flag"] is None
+    assert "flag_not_decided" not in by["HGB"]["review_reasons"] + by["BASO#"]["review_reasons"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
+
+
+def test_a_whole_number_that_fits_its_range_with_a_point_put_back_is_doubtful(parser):
+    """'27' for a printed 嗜酸性粒细胞百分比 2.7 (the point lost to blur): more than five times its range's top, no
+    mark on a sheet that marks its results (白细胞计数 11.2↑), and 2.7 sits inside 0.5-5.0. The value is left as
+    read, but the row is doubtful and the response asks for a new photo. The same sheet printing no marks, or a
+    high result that keeps its point, is not doubted."""
+    rows = [("白细胞计数", "11.2↑", "3.5-9.5"), ("红细胞计数", "4.6", "4.3-5.8"), ("血红蛋白", "140", "130-175"),
+            ("嗜酸性粒细胞百分比", "27", "0.5-5.0"), ("血小板计数", "210", "125-350")]
+    out = parser._assemble(*_page(_PITCH_HEAD + _pitch_block(rows)))
+    eo = next(i for i in out["indicators"] if i["code"] == "EO%")
+    assert eo["value"] == 27 and eo["needs_review"] and "decimal_point_lost" in eo["review_reasons"]
+    assert eo["confidence"] < 0.5
+    reshoot = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert "low_confidence_rows" in reshoot["details"]["reasons"]
+    unmarked = [("白细胞计数", "11.2", "3.5-9.5")] + rows[1:]
+    eo = next(i for i in parser._assemble(*_page(_PITCH_HEAD + _pitch_block(unmarked)))["indicators"]
+              if i["code"] == "EO%")
+    assert "decimal_point_lost" not in eo["review_reasons"]
+    pointed = rows[:3] + [("嗜酸性粒细胞百分比", "27.0", "0.5-5.0")] + rows[4:]
+    eo = next(i for i in parser._assemble(*_page(_PITCH_HEAD + _pitch_block(pointed)))["indicators"]
+              if i["code"] == "EO%")
+    assert "decimal_point_lost" not in eo["review_reasons"]
+
+
+def test_an_equivocal_result_whose_plus_minus_mark_was_lost_asks_for_a_reshoot(parser):
+    """On a sheet whose mark column prints + or - on its rows, '30(+-)' without a mark is a mark the detector
+    dropped: the sheet's own call is on the page, so the response asks for a new photo naming the row. On a sheet
+    that marks with arrows, an unmarked '±' is how the sheet prints it: the row is doubted, nothing is asked."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120), ("提示", 560, 620, 120),
+             ("抗U1RNP", 40, 150, 170), ("66(+)", 300, 360, 170), ("<25", 420, 460, 170), ("+", 575, 590, 170),
+             ("抗Sm", 40, 110, 210), ("30(+-)", 300, 370, 210), ("<25", 420, 460, 210),
+             ("抗Jo-1", 40, 120, 250), ("0(-)", 300, 350, 250), ("<25", 420, 460, 250), ("-", 578, 590, 250)]
+    out = parser._assemble(*_page(cells))
+    w = next(w for w in out["warnings"] if w["code"] == "reshoot_suggested")
+    assert w["details"]["reasons"] == ["mark_not_read"]
+    assert [(r["name_printed"], r["value_printed"]) for r in w["details"]["rows_without_mark"]] == [("抗Sm", "30(+-)")]
+    arrows = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+              ("白细胞计数", 40, 150, 170), ("11.2↑", 300, 360, 170), ("3.5-9.5", 420, 500, 170),
+              ("尿蛋白", 40, 120, 210), ("+-", 300, 330, 210), ("阴性", 420, 470, 210),
+              ("血红蛋白", 40, 130, 250), ("100↓", 300, 360, 250), ("130-175", 420, 500, 250)]
+    out = parser._assemble(*_page(arrows))
+    pro = next(i for i in out["indicators"] if i["code"] == "U-PRO")
+    assert "equivocal_without_mark" in pro["review_reasons"]
+    assert not any(w["code"] == "reshoot_suggested" for w in out["warnings"])
