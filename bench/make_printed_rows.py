@@ -545,9 +545,9 @@ def round_two_rows() -> None:
     ~ as - or 一, a mark glued to the value, a range split over two cells)."""
     rng = random.Random(20261207)
 
-    def row(cat, form, panel, cells, want, sex=None):
+    def row(cat, form, panel, cells, want, sex=None, age=None):
         ROUND_TWO.append({"cat": cat, "form": form, "panel": panel, "cells": [c for c in cells if c[0]],
-                          "sex": sex, "want": want})
+                          "sex": sex, "want": want, **({"age": age} if age is not None else {})})
 
     # ---------------- 生化 ----------------
     range_forms = ["{lo}-{hi}", "{lo}--{hi}", "{lo}～{hi}", "{lo}一{hi}", "{lo} - {hi}", "{lo}~{hi}", "{lo}－{hi}"]
@@ -858,6 +858,51 @@ def round_two_rows() -> None:
             row("left", f"bracketed-grade:{printed}", panel, [cell(name, "name"), cell(printed, "value"),
                 cell("阴性(-)", "range")], {"value": grade, "flag": "POS", "low": None, "high": None, "unit": None,
                                             "same_as": f"{panel}:{name}:{grade}"})
+    # review of round two (inputs a reviewer found misread; "age" is the patient's age in whole years)
+    # a base excess printed with its sign: the number, whatever range or none is printed
+    for vs, v, unit, rs, f in [("+2", 2.0, "mmol/L", "", "N"), ("+2", 2.0, "mmol/L", "±3", "N"),
+                               ("+2", 2.0, "mmol/L", "(-3)-(+3)", "N"), ("+4", 4.0, "mmol/L", "-3~+3", "H"),
+                               ("-4", -4.0, "mmol/L", "±3", "L"), ("+1", 1.0, "", "±3", "N")]:
+        want = {"value": v, "flag": f, "low": -3.0 if rs else None, "high": 3.0 if rs else None, "unit": unit or None}
+        row("left", "signed-number", "immuno", [cell("剩余碱", "name"), cell(vs, "value"), cell(unit, "unit"),
+            cell(rs, "range")], want)
+    # a number and a sign word in one cell where the word is the printed reference: the result under the range
+    # header, or a number the word contradicts (HBsAg 1250 IU/mL is no 阴性 reading)
+    row("left", "number-word-reference", "infect", [cell("乙肝表面抗原", "name"), cell("1250.00 阴性", "value"),
+        cell("IU/mL", "unit")], {"value": 1250.0, "low": None, "high": None, "unit": "IU/mL"})
+    row("left", "number-word-reference", "infect", [cell("丙肝抗体", "name"), cell("0.24 阴性", "range"),
+        cell("S/CO", "unit")], {"value": 0.24, "low": None, "high": None, "unit": "S/CO"})
+    row("left", "number-word-reference", "infect", [cell("乙肝e抗原", "name"), cell("25.6 阴性", "value"),
+        cell("S/CO", "unit"), cell("0-1.0", "range")], {"value": 25.6, "flag": "H", "low": 0.0, "high": 1.0,
+                                                         "unit": "S/CO"})
+    # age groups: labels after their ranges, groups besides 儿童, a unit after the last range
+    for name, panel, unit, v, rs, age, f in [
+            ("碱性磷酸酶", "biochem", "U/L", 300, "45-125(成人) 42-390(儿童)", 40, "H"),
+            ("碱性磷酸酶", "biochem", "U/L", 300, "45-125(成人) 42-390(儿童)", 6, "N"),
+            ("碱性磷酸酶", "biochem", "U/L", 131, "45-125(成人) 42-390(儿童)", None, "H"),
+            ("谷丙转氨酶", "biochem", "", 45, "成人:0-40 儿童:0-50 U/L", 5, "N"),
+            ("谷丙转氨酶", "biochem", "", 45, "成人:0-40 儿童:0-50 U/L", 30, "H"),
+            ("白细胞计数", "blood", "10^9/L", 16.0, "成人:3.5-9.5 婴儿:6.0-17.5 儿童:5.0-12.0", 0, "N"),
+            ("白细胞计数", "blood", "10^9/L", 13.0, "成人:3.5-9.5 婴儿:6.0-17.5 儿童:5.0-12.0", 4, "H"),
+            ("白细胞计数", "blood", "10^9/L", 13.0, "成人:3.5-9.5 青少年:4.5-13.0", 15, "N")]:
+        want = {"value": v, "flag": f}
+        if age is None:
+            want.update({"low": 45, "high": 125, "unit": unit})
+        row("left", "age-group", panel, [cell(name, "name"), cell(str(v), "value"), cell(unit, "unit"),
+            cell(rs, "range")], want, age=age)
+    # cells seen against 未见 that the test counts as normal (knowledge base): N; others POS
+    for name, vs, f in [("粪便白细胞", "偶见", "N"), ("粪便白细胞", "0-2/HP", "N"), ("粪便白细胞", "0-1", "N"),
+                        ("粪便上皮细胞", "偶见", "N"), ("粪便红细胞", "0-2", POS_FLAGS), ("粪便白细胞", "5-8/HP", POS_FLAGS)]:
+        row("left", "seen-normal-vs-未见", "stool", [cell(name, "name"), cell(vs, "value"), cell("未见", "range")],
+            {"value": vs.replace("/HP", ""), "flag": f, "low": None, "high": None})
+    # 弱阳性 with its grade, and the plus read as 十 where a sign stands
+    for name, panel, vs, grade in [("尿蛋白", "urine", "弱阳性(+)", "1+"), ("隐血", "urine", "弱阳性(±)", "±"),
+                                   ("尿蛋白", "urine", "十1", "1+"), ("隐血", "urine", "阳性(十)", "1+"),
+                                   ("酮体", "urine", "十2", "2+"), ("尿胆原", "urine", "(十)", "1+")]:
+        row("left", "grade-glyphs", panel, [cell(name, "name"), cell(vs, "value"), cell("阴性", "range")],
+            {"value": grade, "flag": "POS", "low": None, "high": None, "unit": None})
+    row("left", "grade-glyphs", "urine", [cell("葡萄糖", "name"), cell("3.0(十3)", "value"), cell("mmol/L", "unit"),
+        cell("阴性", "range")], {"value": 3.0, "flag": "POS", "low": None, "high": None, "unit": "mmol/L"})
 
 
 def main() -> None:
@@ -892,7 +937,9 @@ def main() -> None:
         "one grade printed in other brackets or words and must all read alike). Corrected after its first run: a "
         "detection-limit result ('<2.00') is written below its cut-off (first written above some), a 未见/HP range "
         "expects the unit /HP it prints, and 阳性 alone left the '+' group (the word is 'positive', the sign 1+). "
-        "Used by bench/ocr_rows.py.")}
+        "The last round-two rows (forms signed-number, number-word-reference, age-group, seen-normal-vs-未见, "
+        "grade-glyphs) were added after a review of round two; a row may carry \"age\", the patient's age in whole "
+        "years. Used by bench/ocr_rows.py.")}
     lines = [json.dumps(about, ensure_ascii=False)]
     for r in ROWS:
         why = ambiguous(r)

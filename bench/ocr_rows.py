@@ -78,7 +78,8 @@ def read_row(kb, parser: LabReportParser, r: dict) -> tuple[dict | None, object,
     if it.value is None or it.parsed_value is None:
         return None, it, choice[0] if choice else None, len(items)
     if choice:
-        rec = parser._indicator_record(choice[0], choice[1], choice[2], it, SEX.get(r.get("sex")), 0, [])
+        rec = parser._indicator_record(choice[0], choice[1], choice[2], it, SEX.get(r.get("sex")), 0, [],
+                                       r.get("age"))
     else:
         rec = parser._uncoded_record(it, 0)
     return rec, it, choice[0] if choice else None, len(items)

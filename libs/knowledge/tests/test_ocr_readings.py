@@ -81,3 +81,30 @@ def test_strict_printed_bounds():
 def test_marks_on_positive_results_agree():
     assert same_direction("H", "POS") and same_direction("ABN", "POS") and same_direction("NEG", "N")
     assert not same_direction("POS", "NEG") and not same_direction("H", "L") and not same_direction("L", "POS")
+
+
+@pytest.mark.parametrize("text,grade", [("弱阳性(+)", "1+"), ("弱阳性(±)", "trace"), ("弱阳性(+-)", "trace"),
+                                        ("阳性(+)", "1+"), ("阳性(3+)", "3+"), ("阳性(++++)", "4+"), ("阳性", None),
+                                        ("(+)", None)])
+def test_one_reading_of_a_bracketed_grade(text, grade):
+    """A sign word with its grade in brackets: the bracketed sign is the grade ('弱阳性(+)' is 1+ as '(+)' is)."""
+    from zhenxi_knowledge import bracketed_grade
+    assert bracketed_grade(text) == grade
+    if grade is not None:
+        assert qualitative_grade(text) == grade
+
+
+@pytest.mark.parametrize("word", ["未检到", "未检见", "未查见", "未发现", "未查到", "未找见", "未找到", "未见"])
+def test_none_seen_words_are_one_list(word):
+    """Every none-seen word is a negative result and a negative range alike (未检到 / 未检见 were results only)."""
+    from zhenxi_knowledge import NONE_SEEN_WORDS
+    assert word in NONE_SEEN_WORDS and qualitative_grade(word) == "negative"
+    r = parse_range(word)
+    assert r is not None and r.qualitative == "negative"
+
+
+@pytest.mark.parametrize("printed", ["UL", "Ug/L", "UI/L"])
+def test_a_capital_u_is_micro_only_before_mol(printed):
+    """'UMOL/L' is μmol/L; a capital U before anything else is the enzyme unit ('UL' is U/L with its slash lost)."""
+    from zhenxi_knowledge import norm_unit
+    assert not norm_unit(printed).startswith("μ")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from .ranges import Range
+from .ranges import NONE_SEEN_WORDS, Range
 from .text import nfkc, norm_text
 
 Flag = Literal["L", "N", "H", "LL", "HH", "POS", "NEG", "ABN"]
@@ -88,23 +88,38 @@ def flag_number(value: float, ref_low: float | None, ref_high: float | None,
     return "N"
 
 
-# microscopy's "none found", as LIS systems word it besides 未见 / 未找到 (寄生虫卵 未查见, 真菌 未发现)
-NOT_FOUND_WORDS = ("未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
+# a sign word with its grade in brackets: '阳性(++)', '阳性(3+)', '弱阳性(+)', '弱阳性(±)'
+_BRACKETED_WORD_GRADE = re.compile(r"(?:弱)?阳性\((\+{1,4}|[1-4]\+|±|\+-)\)")
+
+
+def bracketed_grade(text: str) -> str | None:
+    """The grade of a sign word printed with its grade in brackets ('阳性(++)' → 2+, '阳性(+)' → 1+, '弱阳性(±)' →
+    trace): the bracketed sign is the grade, whatever word goes with it, so '弱阳性(+)' is 1+ as '(+)' and '+' are.
+    None for any other text. The one reading of these cells for the package and the OCR service."""
+    m = _BRACKETED_WORD_GRADE.fullmatch(norm_text(text))
+    if m is None:
+        return None
+    g = m.group(1)
+    if g in ("±", "+-"):
+        return "trace"
+    return f"{len(g) if g.startswith('+') else int(g[0])}+"
 
 
 def qualitative_grade(text: str) -> str:
-    """'阴性'/'未见' → negative, '±'/'+-' → trace, '2+'/'++' → 2+, other positive words → positive."""
+    """'阴性'/'未见' → negative, '±'/'+-' → trace, '2+'/'++' → 2+, '阳性(++)' → 2+ (bracketed_grade), other
+    positive words → positive."""
     q = norm_text(text)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性", "未见", "未找到") + NOT_FOUND_WORDS):
+    if q.startswith(("阴性", "(-)", "未检出", "无反应性") + NONE_SEEN_WORDS):
         return "negative"
-    # a sign word with its grade in brackets ('阳性(+)', '阳性(2+)'): the grade, as the bracketed sign alone reads
-    word_grade = re.fullmatch(r"阳性\(([1-4])\+\)", q) or re.fullmatch(r"阳性\((\+{1,4})\)", q)
+    g = bracketed_grade(q)
+    if g is not None:
+        return g
     q = q.strip("()")
     if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无"):
         return "negative"
     if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"
-    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q) or word_grade
+    m = re.fullmatch(r"([1-4])\+", q) or re.fullmatch(r"(\+{1,4})", q)
     if m:
         g = m.group(1)
         return f"{len(g) if g.startswith('+') else int(g)}+"

@@ -12,8 +12,9 @@ RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
 COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
                "=>": ">="}
 NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性")
-# a microscopy range that expects nothing in the field (粪便红细胞 未见, 寄生虫卵 未查见): a negative range
-NONE_SEEN_WORDS = ("未见", "未查见", "未找到", "未发现", "未检出", "未查到", "未找见")
+# microscopy's "none seen", as LIS systems word it (粪便红细胞 未见, 寄生虫卵 未查见, 真菌 未发现): a negative result,
+# and a range that expects nothing in the field. The one list: flags.qualitative_grade and the OCR service read it.
+NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
 _SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
 

@@ -36,6 +36,7 @@ def norm_unit(s: str) -> str:
     t = re.sub(r"\s+", "", t)
     t = re.sub(r"^[×xX\*]", "", t)
     t = re.sub(r"^10[\*eE~]", "10^", t)
-    # (the micro prefix whatever case the sheet's font or the recogniser gave it: 'uMol/L', 'UMOL/L')
-    t = re.sub(r"^[uU](?=(?i:(mol|g|l|iu|u|kat|m)\b|mol|g/|l|iu|u/|kat))", "μ", t)
+    # (the micro prefix as 'u'; before 'mol' in any case the sheet's font or the recogniser gave it, 'uMol/L',
+    # 'UMOL/L': only there may a capital U be micro, elsewhere it is the enzyme unit, 'UL' for U/L is no μL)
+    t = re.sub(r"^(?:u(?=(?i:mol)|(?:g|l|iu|u|kat|m)\b|g/|l|iu|u/|kat)|U(?=(?i:mol)))", "μ", t)
     return t.replace("／", "/")

@@ -10,7 +10,8 @@ from typing import Any
 
 from zhenxi_knowledge import ARROWS_DOWN as _ARROW_DOWN
 from zhenxi_knowledge import ARROWS_UP as _ARROW_UP
-from zhenxi_knowledge import ParsedRange, arrow_flag, parse_sex_ranges, qualitative_grade, same_direction
+from zhenxi_knowledge import (NONE_SEEN_WORDS, ParsedRange, arrow_flag, parse_sex_ranges, qualitative_grade,
+                              same_direction)
 from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
@@ -44,30 +45,80 @@ _TITRE_RANGE_FORM = re.compile(r"^(<=|[<≤])1[:：](\d{1,5})$")
 def _printed_range_forms(t: str) -> str:
     """A range as the package's parser reads it, from forms a sheet or the recogniser gives that it does not:
     the dash read as the CJK character 一 ('3.5一5.5', '男:130一175'), the less/greater-or-equal signs of Big5
-    fonts ('≦40', '≧1.04'; NFKC keeps them) and interval notation ('[3.5,5.5]'). ``t`` is NFKC text."""
+    fonts ('≦40', '≧1.04'; NFKC keeps them), interval notation ('[3.5,5.5]'), a bound either side of zero
+    ('±3', a base excess: -3 to 3) and bounds in brackets for their signs ('(-3)-(+3)'). ``t`` is NFKC text."""
     t = _DASH_AS_ONE.sub("-", t.replace("≦", "≤").replace("≧", "≥"))
-    m = _INTERVAL.match(t)
+    m = _INTERVAL.match(t) or _BRACKETED_BOUNDS.match(t)
     if m:
-        t = f"{m.group(1)}-{m.group(2)}"
+        t = f"{m.group(1)}~{m.group(2)}"
+    m = _PLUS_MINUS_BOUND.match(t)
+    if m:
+        t = f"-{m.group(1)}~{m.group(1)}"
     return t
 
 
-_AGE_LABEL = re.compile(r"(成人|儿童|小儿|新生儿|婴幼儿|婴儿|青少年)\s*[:：]?\s*")
-_CHILD_LABELS = ("儿童", "小儿")
+_PLUS_MINUS_BOUND = re.compile(r"^±\s*(\d+(?:\.\d+)?)$")
+_BRACKETED_BOUNDS = re.compile(r"^[(（]\s*(" + NUM + r")\s*[)）]\s*[-~～—–]{1,2}\s*[(（]\s*(" + NUM + r")\s*[)）]$")
 
 
-def age_split_range(text: str, child: bool = False) -> ParsedRange | None:
-    """'成人:3.5-9.5 儿童:5.0-12.0': one cell printing a range per age group. The adult range (the child's with
-    ``child``, a patient under 18); None when the cell is no such range or has no range for that group."""
+# An age group's label, in brackets or not, with its colon: '成人:', '儿童：', '(成人)', '（新生儿）'
+_AGE_LABEL = re.compile(r"[(（]?\s*(成人|儿童|小儿|新生儿|婴幼儿|婴儿|幼儿|学龄前儿童|青少年)\s*[)）]?\s*[:：]?\s*")
+# the ages (years, from inclusive, to exclusive) each group covers; a patient's age is in whole years (the header
+# prints '5岁'), so a group must hold the whole year: age 0 is an infant (婴儿), not surely a newborn (新生儿, the
+# first 28 days)
+_AGE_GROUPS = {"成人": (18.0, 200.0), "儿童": (0.0, 18.0), "小儿": (0.0, 18.0), "新生儿": (0.0, 28 / 365),
+               "婴儿": (0.0, 1.0), "婴幼儿": (0.0, 3.0), "幼儿": (1.0, 3.0), "学龄前儿童": (3.0, 7.0),
+               "青少年": (12.0, 18.0)}
+# a unit printed after the last range of the cell ('成人:0-40 儿童:0-50 U/L'): not part of that group's range
+_TRAILING_UNIT = re.compile(r"(?:\s+\S*[A-Za-zμµ%/]\S*|(?<=\d)[A-Za-zμµ%/][^\s\d]*(?:\d[^\s]*)?)$")
+
+
+def _age_parts(text: str) -> list[tuple[str, str]] | None:
+    """(group, its range text) for each age label of a cell printing a range per age group, the label before its
+    range ('成人:3.5-9.5 儿童:5.0-12.0') or after it ('45-125(成人) 42-390(儿童)'). None when the cell is no such
+    range (fewer than two labels, or none for adults)."""
     t = unicodedata.normalize("NFKC", text or "").strip()
     labels = list(_AGE_LABEL.finditer(t))
     if len(labels) < 2 or not any(m.group(1) == "成人" for m in labels):
         return None
-    want = _CHILD_LABELS if child else ("成人",)
+    label_after = bool(re.search(r"\d", t[:labels[0].start()]))
+    parts = []
+    for k, m in enumerate(labels):
+        if label_after:
+            part = t[labels[k - 1].end() if k else 0:m.start()]
+        else:
+            part = t[m.end():labels[k + 1].start() if k + 1 < len(labels) else len(t)]
+        parts.append((m.group(1), _TRAILING_UNIT.sub("", part.strip(" ;；,，、\u3000")).strip(" ;；,，、\u3000")))
+    return parts
+
+
+def _group_holds(group: str, age: float | None) -> bool:
+    if age is None:
+        return group == "成人"
+    lo, hi = _AGE_GROUPS[group]
+    whole_year = isinstance(age, int) or float(age).is_integer()
+    return lo <= age and (age + 1 <= hi if whole_year else age < hi)
+
+
+def is_age_split(text: str) -> bool:
+    """Does the cell print a range per age group ('成人:3.5-9.5 儿童:5.0-12.0')?"""
+    return _age_parts(text) is not None
+
+
+def age_split_range(text: str, age: float | None = None) -> ParsedRange | None:
+    """'成人:3.5-9.5 儿童:5.0-12.0', '45-125(成人) 42-390(儿童)': one cell printing a range per age group. The
+    range of the narrowest group that holds the patient's ``age`` (whole years; the adult's with no age); None
+    when the cell is no such range or no group holds the age (a child against '成人 … 新生儿 …': no printed range
+    fits, the caller falls back as for a row with none)."""
+    parts = _age_parts(text)
+    if parts is None:
+        return None
+    groups = [g for g, _ in parts if _group_holds(g, age)]
+    if not groups:
+        return None
+    best = min(groups, key=lambda g: _AGE_GROUPS[g][1] - _AGE_GROUPS[g][0])
     # every part under the group's label, together ('成人男:130-175 成人女:115-150 儿童:110-160': a range per sex)
-    parts = [t[m.end():labels[k + 1].start() if k + 1 < len(labels) else len(t)].strip(" ;；,，、\u3000")
-             for k, m in enumerate(labels) if m.group(1) in want]
-    pr = parse_range(" ".join(parts)) if parts else None
+    pr = parse_range(" ".join(p for g, p in parts if g == best))
     if pr is None or (pr.low is None and pr.high is None and not pr.by_sex):
         return None
     pr.text = text
@@ -118,13 +169,10 @@ def parse_range(text: str) -> ParsedRange | None:
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
-_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|未见|未找到|未查见|未发现|未查到|未找见|未检到|未检见|无|检出|正常|无反应性"
+_QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|" + "|".join(NONE_SEEN_WORDS) + r"|无|检出|正常|无反应性"
                       r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
                       r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|少许|trace"
                       r"|\(\+{1,4}\)|\([1-4]\+\)|弱阳性\(?(?:±|\+-|\+)?\)?|阳性\([1-4]\+\))$", re.I)
-# '阳性(++)', '弱阳性(±)', '阳性(3+)': a sign word with its grade in brackets; the grade is the result
-# (one plus as well: '阳性(+)' is the grade '(+)' and '+' are, 1+; the word alone, '阳性', stays "positive")
-_WORD_GRADE = re.compile(r"^(?:弱?阳性)\((\+{1,4}|[1-4]\+|±|\+-)\)$")
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
 _MISREAD_MARKS = {"日": "H"}
 
@@ -187,11 +235,36 @@ _NUM_GRADE = re.compile(r"(?P<num>" + NUM + r")\s+" + _GRADE)
 _GRADE_NUM = re.compile(_GRADE + r"\s+(?P<num>" + NUM + r")")
 
 
+# The plus read as the CJK 十 where only a sign can stand: inside brackets of signs and grade digits ('3.0(十3)',
+# '阳性(十)', '(十十)'), before the digit of a cell that starts with it ('十1', '十2.5'), after a grade digit that ends
+# the cell ('3十'). Not in a word: '十二指肠' keeps its 十 (no ASCII digit or bracket of signs beside it).
+_TEN_IN_BRACKETS = re.compile(r"[(（]\s*[-+±十一1-4]*十[-+±十一1-4]*\s*[)）]")
+_TEN_BEFORE_DIGIT = re.compile(r"^(\s*)十(?=\s*\d)")
+_TEN_AFTER_GRADE = re.compile(r"(?<=^[1-4])十(?=\s*$)")
+
+
+def plus_read_as_ten(text: str) -> str:
+    """'3.0(十3)' → '3.0(+3)', '十1' → '+1', '阳性(十)' → '阳性(+)', '3十' → '3+': the 十 the recogniser returns for
+    a printed '+', put back where a sign stands. Any other text unchanged."""
+    if "十" not in text:
+        return text
+    t = _TEN_IN_BRACKETS.sub(lambda m: m.group(0).replace("十", "+"), text)
+    t = _TEN_BEFORE_DIGIT.sub(r"\1+", t)
+    return _TEN_AFTER_GRADE.sub("+", t.strip()) if _TEN_AFTER_GRADE.search(t.strip()) else t
+
+
 def parse_value(text: str) -> ParsedValue | None:
     """A result cell without its flag: '6.52', '<0.50', '阴性', '2+', '1.0E+03'. None if not a value."""
     raw = text.strip()
     if not raw:
         return None
+    pv = _parse_value(plus_read_as_ten(raw))
+    if pv is not None:
+        pv.text = raw
+    return pv
+
+
+def _parse_value(raw: str) -> ParsedValue | None:
     t = _clean_number_text(raw)
     m = _SIGNED_GRADE.fullmatch(t)
     if m:  # '+2': a test strip's grade printed sign first (2+), not the number 2
@@ -205,8 +278,8 @@ def parse_value(text: str) -> ParsedValue | None:
     q = plus_minus_glyphs(norm_text(simplified(raw)))
     q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
     if _QUAL_RE.match(q):
-        g = _WORD_GRADE.match(q)
-        return ParsedValue(None, raw, None, qualitative_grade(g.group(1) if g else q))
+        # ('阳性(++)', '弱阳性(+)': the bracketed sign is the grade, the package's bracketed_grade)
+        return ParsedValue(None, raw, None, qualitative_grade(q))
     m = re.fullmatch(r"(" + NUM + r")\s*[(（]\s*(" + _SIGN_RUN + r"|阴性|阳性)\s*[)）]", t)
     if m:  # '66(+)', '3(-)': a number with its qualitative reading (the minus also as '−', '–', '一' on a blurred
         # or recompressed photo, the plus as '十')
@@ -233,6 +306,7 @@ _NUM_BRACKET_GRADE = re.compile(r"(" + NUM + r")\s*[(（]\s*(\+[1-4]|[1-4]\+|\+{
 _WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*[(（]\s*(" + _NUM_TEXT + r")\s*[)）]")
 # '0.24 阴性', '<0.05阴性', '12.87 阳性(+)': the measured index, then its reading
 _NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*(阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?")
+_NUM_THEN_WORD_SPLIT = re.compile(r"(" + _NUM_TEXT + r")\s*((?:阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?)")
 
 
 def number_with_reading(text: str) -> ParsedValue | None:
@@ -302,7 +376,13 @@ def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
     return None
 
 
-_FEW_SEEN = ("偶见", "少许", "少量", "可见", "查见")  # cells seen, too few to count
+# cells seen, too few to count (少量 / 少许 are read as positive words by parse_value and never get here)
+_FEW_SEEN = ("偶见", "可见", "查见")
+
+
+def without_per_field(text: str) -> str:
+    """A microscopy result without its per-field unit: '0-2/HP' → '0-2', '偶见/HPF' → '偶见'."""
+    return re.sub(r"\s*/\s*(?:HP|LP|HPF|LPF)$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
 
 
 def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | None) -> str | None:
@@ -310,7 +390,7 @@ def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | Non
     '偶见', '少许', '满视野') where the range says 未见 / 阴性 are a positive finding ('0-0' is none seen: NEG);
     '偶见' (seen now and then) lies within a printed count range ('0-5') or a range that is itself 偶见. None
     for anything else."""
-    t = re.sub(r"\s*/\s*(?:HP|LP|HPF|LPF)$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
+    t = without_per_field(text)
     if pr is None:
         return None
     if t == "偶见" and (high is not None and high >= 1 or norm_text(pr.text or "") == "偶见"):
@@ -466,7 +546,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     # ('22.0%': the first split, '2' + '2.0%', is no unit)
     for m in (re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
               re.match(r"^(.*\d[↑↓]{0,2})\s*([A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
-              re.match(r"^(.*\d[↑↓]{0,2})\s*(个\s*/\s*\S+|秒)$", text)):  # '125.3个/μL', '12.5秒' 
+              re.match(r"^(.*\d[↑↓]{0,2})\s*(个\s*/\s*\S+|秒)$", text)):  # '125.3个/μL', '12.5秒'
         if m and is_unit(kb, m.group(2)) and (parse_value(split_flag(m.group(1))[0]) or parse_range(m.group(1))):
             head = m.group(1).strip()
             kind = "range" if parse_range(head) and not parse_value(split_flag(head)[0]) else "value"
@@ -497,10 +577,11 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     m = _WORD_PER_FIELD.fullmatch(text)
     if m and not kb.match_name(m.group(1), allow_fuzzy=False):
         return [("text", m.group(1), 0.0), ("unit", m.group(2), len(m.group(1)) / n)]
-    # value then range in one cell: '6.52 3.5-9.5'
-    m = re.match(r"^(\S+)\s+(\S+)$", text)
+    # value then range in one cell: '6.52 3.5-9.5', '0.24 阴性', '<0.05阴性' (a serology index with the printed
+    # reference beside it, the cell under the range header)
+    m = re.match(r"^(\S+)\s+(\S+)$", text) or _NUM_THEN_WORD_SPLIT.fullmatch(text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
-        return [("value", m.group(1), 0.0), ("range", m.group(2), len(m.group(1)) / n)]
+        return [("value", m.group(1), 0.0), ("range", m.group(2), (len(text) - len(m.group(2))) / n)]
     out.append(("?", text, 0.0))
     return out
 
@@ -633,7 +714,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
         took = 1
         for j in range(min(len(words), i + 3), i + 1, -1):
             joined = " ".join(words[i:j])
-            if any(m.how == "exact" for m in kb.match_name(joined, allow_fuzzy=False)) or _longer_unit(kb, joined, words[i]):
+            if any(m.how == "exact" for m in kb.match_name(joined, allow_fuzzy=False)) \
+                    or _longer_unit(kb, joined, words[i]):
                 took = j - i
                 break
         groups.append(" ".join(words[i:i + took]))
@@ -865,6 +947,11 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", unicodedata.normalize("NFKC", tok.text)):
             parts = _split_glued(kb, tok)
+        elif kind in ("value", "qual") and tok.column == "range" and _NUM_THEN_WORD.fullmatch(
+                unicodedata.normalize("NFKC", tok.text).strip()):
+            # '0.24 阴性' under the range header: the result with the printed reference (阴性) beside it, as the
+            # column says, not a serology index with its reading
+            parts = _split_glued(kb, tok)
         elif kind == "range" and re.search(r"[A-Za-z%/]", tok.text):
             parts = _split_glued(kb, tok)
         else:
@@ -1031,7 +1118,10 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
     for it in items:
         _unit_from_percent_range(it)
-        _signed_number_against_numeric_range(it)
+        signed_digit_as_number(it)
+        pr = it.parsed_range
+        if pr is not None and pr.qualitative is None and word_is_reference(it, pr.low, pr.high):
+            reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
     # a one-character unknown name is a row only with the row's structure: a number in the result column and a
     # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
     value_boxes = {c.box for _, c, col in pieces if col == "value"}
@@ -1045,16 +1135,61 @@ def _unit_from_percent_range(it: RowItem) -> None:
     was read: the sheet prints the percent there instead of in a unit column."""
     if it.unit is None and it.range is not None and it.parsed_range is not None \
             and _PCT_IN_RANGE.match(unicodedata.normalize("NFKC", it.range.text)):
-        it.unit = Cell("%", it.range.score, it.range.box)
+        # (a box of no width at the range's right end: the percent is printed in the range cell, there is no
+        # unit cell of its own to point at or to be taken for another row's)
+        x1, y0, y1 = it.range.box[2], it.range.box[1], it.range.box[3]
+        it.unit = Cell("%", it.range.score, (x1, y0, x1, y1))
 
 
-def _signed_number_against_numeric_range(it: RowItem) -> None:
-    """'+2' reads as the strip grade 2+ (parse_value); against a numeric range ('-3~+3', a base excess) it is the
-    signed number the range measures."""
+def word_is_reference(it: RowItem, low: float | None, high: float | None) -> bool:
+    """'1250.00 阴性' (HBsAg, IU/mL): a number and a sign word in one result cell, where the number contradicts the
+    word against the range ``low``/``high`` (the printed numeric range, else the test's cut-off): 阴性 with the
+    number above the upper bound, 阳性 with it at or below a cut-off ('<1.0'). Then the word is the printed
+    reference merged into the result cell, not the reading: the number is the result (see reading_as_reference)."""
+    pv = it.parsed_value
+    if pv is None or pv.number is None or pv.qualitative is None or high is None or it.value is None:
+        return False
+    if not _NUM_THEN_WORD.fullmatch(unicodedata.normalize("NFKC", it.value.text).strip()):
+        return False
+    if pv.qualitative == "negative":
+        return pv.number > high + 1e-9
+    return (low is None or low == 0) and pv.number <= high + 1e-9 and pv.comparator not in (">", ">=")
+
+
+def reading_as_reference(it: RowItem) -> None:
+    """Split '1250.00 阴性' into the result 1250.00 and the printed reference 阴性 (a range cell for the part of
+    the cell the word is printed in, where the row has no range of its own; a printed range is kept)."""
+    pv, cell = it.parsed_value, it.value
+    assert pv is not None and cell is not None
+    text = unicodedata.normalize("NFKC", cell.text).strip()
+    m = _NUM_THEN_WORD_SPLIT.fullmatch(text)
+    num_text, word = m.group(1).strip(), m.group(2)
+    c = re.match(r"(<=|>=|[<>≤≥])\s*", num_text)
+    it.parsed_value = ParsedValue(pv.number, num_text, _CMP.get(c.group(1)) if c else None)
+    w, cut = cell.box[2] - cell.box[0], (len(text) - len(word)) / max(len(text), 1)
+    x = cell.box[0] + w * cut
+    it.value = Cell(num_text, cell.score, (cell.box[0], cell.box[1], x, cell.box[3]))
+    if it.range is None:
+        it.range = Cell(word, cell.score, (x, cell.box[1], cell.box[2], cell.box[3]))
+        it.parsed_range = parse_range(word)
+
+
+def signed_digit(text: str | None) -> float | None:
+    """The number of a result printed '+1' .. '+4' (read by parse_value as a strip grade), else None."""
+    t = _clean_number_text(plus_read_as_ten((text or "").strip()))
+    return float(t) if _SIGNED_GRADE.fullmatch(t) else None
+
+
+def signed_digit_as_number(it: RowItem) -> None:
+    """'+2' reads as the strip grade 2+ (parse_value) only where a grade can stand: no unit beside it and a range
+    that is qualitative (阴性) or none. With a unit ('mmol/L') or a numeric range ('-3~+3', '±3') it is the signed
+    number a quantitative test measures (a base excess). (For a coded row the service decides again with the
+    test's kind: a number for a quantitative test, a grade for a qualitative one unless the range is numeric.)"""
     pv, pr = it.parsed_value, it.parsed_range
-    if pv is not None and pv.number is None and pr is not None and (pr.low is not None or pr.high is not None) \
-            and it.value is not None and _SIGNED_GRADE.fullmatch(_clean_number_text(it.value.text)):
-        it.parsed_value = ParsedValue(float(_clean_number_text(it.value.text)), pv.text)
+    n = signed_digit(pv.text) if pv is not None and pv.number is None else None
+    if n is not None and (it.unit is not None or pr is not None and pr.qualitative is None
+                          and (pr.low is not None or pr.high is not None)):
+        it.parsed_value = ParsedValue(n, pv.text)
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

@@ -23,8 +23,10 @@ from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
 from .layout import _line_height, analyse, header_kind, residual_skew, straighten
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, interpret, one_han, parse_range, parse_row_all, parse_value, plus_minus_glyphs,
-                      result_glyphs, same_direction, simplified, split_flag, ten_power_unit)
+                      han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
+                      plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction, signed_digit,
+                      signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
+                      word_is_reference)
 from .report_header import extract_header, report_type
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -870,17 +872,19 @@ def _nameless_result_row(kb: KnowledgeBase, row: list[Token]) -> RowItem | None:
     their headers, a unit or a range: a result row whose name was not read (or was read as something else). Its
     result and unit/range as a row item, to be named in the re-shoot request; None for anything else."""
     value = next((t for t in row if t.column == "value" and (pv := parse_value(t.text)) is not None
-                  and pv.number is not None), None)
+                  and (pv.number is not None or signed_digit(t.text) is not None)), None)
     if value is None:
         return None
     unit = next((t for t in row if t.column == "unit" and kb.is_unit(t.text, misread=True)), None)
     rng = next((t for t in row if t.column == "range" and parse_range(t.text) is not None), None)
     if unit is None and rng is None:
         return None
-    return RowItem(value=Cell(value.text, value.score, value.box), parsed_value=parse_value(value.text),
-                   unit=Cell(unit.text, unit.score, unit.box) if unit else None,
-                   range=Cell(rng.text, rng.score, rng.box) if rng else None,
-                   parsed_range=parse_range(rng.text) if rng else None)
+    it = RowItem(value=Cell(value.text, value.score, value.box), parsed_value=parse_value(value.text),
+                 unit=Cell(unit.text, unit.score, unit.box) if unit else None,
+                 range=Cell(rng.text, rng.score, rng.box) if rng else None,
+                 parsed_range=parse_range(rng.text) if rng else None)
+    signed_digit_as_number(it)  # '+2' with its unit or a numeric range: the number (a base excess), not a grade
+    return it if it.parsed_value is not None and it.parsed_value.number is not None else None
 
 
 def _table_row_evidence(it: RowItem) -> bool:
@@ -1787,6 +1791,24 @@ class LabReportParser:
                           page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
+        signed = signed_digit(it.value.text)
+        if signed is not None:
+            # '+2': the signed number against a numeric range, or for a test the knowledge base knows as
+            # quantitative (a base excess) printed with its unit or no range; the strip grade 2+ against 阴性 or
+            # for a qualitative test (尿蛋白 +2 with a unit column: still a grade)
+            pr0 = it.parsed_range
+            numeric_range = pr0 is not None and pr0.qualitative is None and (pr0.low is not None
+                                                                            or pr0.high is not None)
+            if numeric_range or ind.kind == "quantitative" and (it.unit is not None or pr0 is None):
+                pv = ParsedValue(signed, pv.text)
+            else:
+                pv = ParsedValue(None, pv.text, None, f"{int(signed)}+")
+            it.parsed_value = pv
+        if it.parsed_range is None and (dr := ind.default_range(sex)) is not None and \
+                word_is_reference(it, dr.low, dr.high):
+            # '1250.00 阴性' for HBsAg (cut-off 0.05): the number is the result, the word the printed reference
+            reading_as_reference(it)
+            pv = it.parsed_value
         if pv.number is None and pv.qualitative is None and ind.kind == "quantitative" \
                 and all(len(c.text.strip()) <= 1 for c, _ in it.names):
             return None  # a stray letter ('t') read as a one-letter code, with a word for its result: no row
@@ -1839,8 +1861,10 @@ class LabReportParser:
         value_conf = it.value.score
         # ---- reference range ---------------------------------------------------------------------------------
         pr = it.parsed_range
-        if pr is not None and age is not None and age < 18:
-            pr = age_split_range(pr.text, child=True) or pr  # '成人:3.5-9.5 儿童:5.0-12.0' for a child: the child's
+        if pr is not None and age is not None and is_age_split(pr.text):
+            # '成人:3.5-9.5 儿童:5.0-12.0': the range of the patient's age group; none when no group holds the age
+            # (a child against '成人 … 新生儿 …'): then as for a row printing no range (a child: adult_range_for_child)
+            pr = age_split_range(pr.text, age)
         plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)
@@ -1876,8 +1900,12 @@ class LabReportParser:
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
         elif pr is not None:
-            # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'
+            # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'; cells seen ('0-2',
+            # '偶见') against 未见: POS, unless the test's normal results include them (粪便白细胞 偶见, 0-2: N)
             computed = count_or_titre_flag(it.value.text, pr, plow_p, phigh_p)
+            if computed == "POS" and pr.qualitative == "negative" and \
+                    without_per_field(it.value.text) in {without_per_field(n) for n in ind.normal}:
+                computed = "N"
         printed = it.flag_code
         if printed is None and pv.number is not None and pv.qualitative is not None:
             printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'

@@ -6,7 +6,7 @@ import pytest
 from app.knowledge import load_knowledge
 from app.parsing import (Token, age_split_range, choose_indicator, count_or_titre_flag, parse_range, parse_row,
                          parse_value)
-from app.service import LabReportParser
+from app.service import LabReportParser, _nameless_result_row
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,9 @@ def test_cells_seen_against_a_range_that_expects_none(value, rng, flag):
 
 
 def test_a_sediment_count_against_none_seen_is_flagged(kb):
-    """'白细胞 0-2 /HP 未见': the row came back with no flag (未见 was no range)."""
-    _, rec = _record(kb, [("白细胞", "name"), ("0-2", "value"), ("/HP", "unit"), ("未见", "range")], {"stool"})
-    assert rec["value_text"] == "0-2" and rec["flag"] == "POS"
+    """'红细胞 0-2 /HP 未见': the row came back with no flag (未见 was no range)."""
+    _, rec = _record(kb, [("粪便红细胞", "name"), ("0-2", "value"), ("/HP", "unit"), ("未见", "range")], {"stool"})
+    assert rec["code"] == "ST-RBC" and rec["value_text"] == "0-2" and rec["flag"] == "POS"
 
 
 @pytest.mark.parametrize("unit", ["uMol/L", "UMOL/L", "umoL/L"])
@@ -155,4 +155,135 @@ def test_an_age_split_range_gives_a_child_the_child_range(kb):
     _, child = _record(kb, cells, age=6)
     assert adult["flag"] == "H" and (adult["reference"]["low"], adult["reference"]["high"]) == (3.5, 9.5)
     assert child["flag"] == "N" and (child["reference"]["low"], child["reference"]["high"]) == (5.0, 12.0)
-    assert age_split_range("3.5-9.5") is None and age_split_range("成人:3.5-9.5", child=True) is None
+    assert age_split_range("3.5-9.5") is None and age_split_range("成人:3.5-9.5", age=6) is None
+
+
+# ---- review of round two --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cells", [
+    [("剩余碱", "name"), ("+2", "value"), ("mmol/L", "unit")],
+    [("剩余碱", "name"), ("+2", "value"), ("mmol/L", "unit"), ("±3", "range")],
+    [("剩余碱", "name"), ("+2", "value"), ("mmol/L", "unit"), ("(-3)-(+3)", "range")],
+    [("剩余碱", "name"), ("+2", "value")],
+])
+def test_a_signed_digit_of_a_quantitative_test_is_a_number(kb, cells):
+    """'+2' beside a unit, against '±3' or '(-3)-(+3)', or for a test the knowledge base knows as quantitative (a
+    base excess): the number 2, N; it had been the strip grade 2+, POS, whenever no numeric range was read."""
+    it, rec = _record(kb, cells)
+    assert rec["code"] == "BE" and rec["value"] == 2.0 and rec["qualitative"] is None and rec["flag"] == "N"
+
+
+def test_a_signed_digit_of_a_qualitative_test_with_a_unit_column_is_a_grade(kb):
+    it, rec = _record(kb, [("尿蛋白", "name"), ("+2", "value"), ("g/L", "unit"), ("阴性", "range")], {"urinalysis"})
+    assert rec["qualitative"] == "2+" and rec["flag"] == "POS"
+
+
+def test_a_signed_digit_of_a_quantitative_test_against_negative_is_a_grade(kb):
+    """'白细胞 +1 阴性' on a urine strip (coded U-WBC, a count): the grade 1+, POS, as the range says."""
+    it, rec = _record(kb, [("白细胞", "name"), ("+1", "value"), ("阴性", "range")], {"urinalysis"})
+    assert rec["qualitative"] == "1+" and rec["flag"] == "POS"
+
+
+def test_a_signed_digit_with_a_unit_of_an_unknown_test_is_a_number(kb):
+    it, rec = _record(kb, [("某某碱剩余", "name"), ("+2", "value"), ("mmol/L", "unit")])
+    assert it.parsed_value.number == 2.0 and it.parsed_value.qualitative is None
+
+
+@pytest.mark.parametrize("rng", ["±3", "(-3)-(+3)"])
+def test_a_range_either_side_of_zero(rng):
+    r = parse_range(rng)
+    assert (r.low, r.high) == (-3, 3)
+
+
+def test_a_nameless_row_keeps_a_signed_digit(kb):
+    row = [Token("+2", 0.99, (200, 100, 230, 130), "value"), Token("mmol/L", 0.99, (300, 100, 380, 130), "unit")]
+    it = _nameless_result_row(kb, row)
+    assert it is not None and it.parsed_value.number == 2.0
+
+
+def test_a_number_that_contradicts_its_word_has_the_word_for_reference(kb):
+    """'1250.00 阴性' for HBsAg (cut-off 0.05 IU/mL): 阴性 is the printed reference merged into the result cell, not
+    the reading (it had come back NEG); the result is 1250."""
+    it, rec = _record(kb, [("乙肝表面抗原", "name"), ("1250.00 阴性", "value"), ("IU/mL", "unit")])
+    assert rec["value"] == 1250.0 and rec["qualitative"] is None and rec["flag"] != "NEG"
+    assert it.range is not None and it.range.text == "阴性"
+
+
+def test_a_number_that_contradicts_its_word_against_the_printed_range(kb):
+    it, rec = _record(kb, [("某某抗体", "name"), ("12.5 阴性", "value"), ("0-1.0", "range")])
+    assert it.parsed_value.number == 12.5 and it.parsed_value.qualitative is None and rec["flag"] == "H"
+
+
+def test_a_number_and_its_word_under_the_range_header(kb):
+    """'0.24 阴性' under the range column: the result and the printed reference, as the column says (the row had
+    been dropped)."""
+    it, rec = _record(kb, [("丙肝抗体", "name"), ("0.24 阴性", "range"), ("S/CO", "unit")])
+    assert it.parsed_value.number == 0.24 and it.range.text == "阴性"
+
+
+@pytest.mark.parametrize("age,lo,hi,flag", [(40, 45, 125, "H"), (6, 42, 390, "N")])
+def test_age_labels_after_their_ranges(kb, age, lo, hi, flag):
+    cells = [("碱性磷酸酶", "name"), ("300", "value"), ("U/L", "unit"), ("45-125(成人) 42-390(儿童)", "range")]
+    _, rec = _record(kb, cells, age=age)
+    assert (rec["reference"]["low"], rec["reference"]["high"], rec["flag"]) == (lo, hi, flag)
+
+
+def test_a_child_no_printed_age_group_holds_gets_no_printed_range(kb):
+    """'成人:3.5-9.5 新生儿:15.0-20.0' for a patient of 0 years (not surely a newborn): no printed range fits; the
+    adult range had been used to flag. As with no range printed: not flagged, adult_range_for_child."""
+    cells = [("白细胞计数", "name"), ("10.2", "value"), ("10^9/L", "unit"), ("成人:3.5-9.5 新生儿:15.0-20.0", "range")]
+    _, rec = _record(kb, cells, age=0)
+    assert rec["flag"] is None and rec["reference"]["source"] == "adult_default"
+    assert "adult_range_for_child" in rec["review_reasons"]
+
+
+@pytest.mark.parametrize("text,age,rng", [
+    ("成人:3.5-9.5 婴儿:6.0-17.5 儿童:5.0-12.0", 0, (6.0, 17.5)),
+    ("成人:3.5-9.5 婴儿:6.0-17.5 儿童:5.0-12.0", 4, (5.0, 12.0)),
+    ("成人:3.5-9.5 幼儿:5.5-15.5", 2, (5.5, 15.5)),
+    ("成人:3.5-9.5 青少年:4.5-13.0", 15, (4.5, 13.0)),
+    ("成人:0-40 儿童:0-50 U/L", 5, (0, 50)),
+    ("成人:0-40 儿童:0-50U/L", 5, (0, 50)),
+])
+def test_age_groups(text, age, rng):
+    r = age_split_range(text, age)
+    assert (r.low, r.high) == rng
+
+
+@pytest.mark.parametrize("name,value,flag", [("粪便白细胞", "偶见", "N"), ("粪便白细胞", "0-2", "N"),
+                                             ("粪便白细胞", "0-2/HP", "N"), ("粪便上皮细胞", "偶见", "N"),
+                                             ("粪便红细胞", "0-2", "POS"), ("粪便白细胞", "3-5", "POS")])
+def test_cells_seen_that_the_test_counts_as_normal(kb, name, value, flag):
+    """Against 未见 cells seen are POS, unless the knowledge base lists the result among the test's normal ones
+    (粪便白细胞 偶见 / 0-2, 粪便上皮细胞 偶见): then N."""
+    _, rec = _record(kb, [(name, "name"), (value, "value"), ("未见", "range")], {"stool"})
+    assert rec["flag"] == flag
+
+
+def test_a_printed_mark_wins_over_a_normal_finding(kb):
+    _, rec = _record(kb, [("粪便白细胞", "name"), ("偶见", "value"), ("↑", "flag"), ("未见", "range")], {"stool"})
+    assert rec["flag"] == "H"
+
+
+@pytest.mark.parametrize("text,grade", [("弱阳性(+)", "1+"), ("弱阳性(±)", "trace"), ("阳性(++)", "2+"),
+                                        ("阳性(3+)", "3+")])
+def test_a_bracketed_grade_reads_as_the_package_reads_it(text, grade):
+    from zhenxi_knowledge import qualitative_grade
+    assert parse_value(text).qualitative == grade == qualitative_grade(text)
+
+
+@pytest.mark.parametrize("text,number,qual", [("3.0(十3)", 3.0, "3+"), ("十1", None, "1+"), ("阳性(十)", None, "1+"),
+                                              ("0.3(1十)", 0.3, "1+"), ("十十", None, "2+")])
+def test_a_plus_read_as_ten(text, number, qual):
+    pv = parse_value(text)
+    assert (pv.number, pv.qualitative) == (number, qual) and pv.text == text
+
+
+def test_ten_in_a_name_stays(kb):
+    it, _ = _record(kb, [("十二指肠液", "name"), ("3.2", "value"), ("0-5", "range")])
+    assert it.names[0][0].text == "十二指肠液" and parse_value("十二指肠") is None
+
+
+def test_a_percent_unit_taken_from_the_range_has_no_box_of_its_own(kb):
+    it, _ = _record(kb, [("中性粒细胞百分比", "name"), ("81.2", "value"), ("40%-75%", "range")])
+    assert it.unit.box[0] == it.unit.box[2] == it.range.box[2]
