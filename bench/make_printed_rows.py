@@ -246,7 +246,7 @@ def result_rows(rng: random.Random) -> None:
              ("红细胞(镜检)", "urine", "满视野", "/HP", "0-3", ["H", "ABN", "POS"]),
              ("上皮细胞", "urine", "少许", "/HP", None, None), ("管型", "urine", "未见", "/LP", "0-1", "N"),
              ("结晶", "urine", "未见", None, "未见", "N"), ("红细胞", "stool", "未见", "/HP", "未见", "N"),
-             ("白细胞", "stool", "0-2", "/HP", "未见", ["H", "ABN", "POS"]), ("白细胞", "stool", "未见", "/HP", "0-2", "N"),
+             ("白细胞", "stool", "0-2", "/HP", "未见", "N"), ("白细胞", "stool", "未见", "/HP", "0-2", "N"),
              ("脂肪球", "stool", "少许", None, "未见", ["H", "ABN", "POS"]), ("寄生虫卵", "stool", "未见", None, "未见", "N"),
              ("真菌", "stool", "未见", None, "未见", "N"), ("吞噬细胞", "stool", "未查见", None, "未见", "N")]
     for name, panel, printed, unit, rs, flag in micro:
@@ -525,6 +525,9 @@ COAG = [
     ("纤维蛋白原", "FIB", "g/L", 2.00, 4.00, 2), ("D-二聚体", "D-D", "mg/L", 0.00, 0.55, 2),
     ("纤维蛋白(原)降解产物", "FDP", "mg/L", 0.0, 5.0, 1), ("凝血酶原活动度", "PTA", "%", 80.0, 120.0, 1),
 ]
+# cells seen that the knowledge base counts as normal for the stool white-cell count even against a printed 未见
+# (stool.yaml: 偶见, 0-1, 0-2): N, a decision taken after round two (these rows had been written POS)
+STOOL_NORMAL_SEEN = {("stool", "白细胞", "0-2"), ("stool", "白细胞", "偶见")}
 POS_FLAGS = ["H", "ABN", "POS"]  # a finding above a 未见 / count range: high, abnormal or positive all read it
 NEG_OK = ["N", "NEG"]  # a negative finding in range
 
@@ -805,8 +808,9 @@ def round_two_rows() -> None:
                                       ("脂肪球", "stool", "少许", "", "未见"), ("白细胞", "stool", "偶见", "/HP", "未见"),
                                       ("细菌", "urine", "少许", "", "未见"), ("红细胞", "urine", "0-2/HP", "", "未见")]:
         v = vs.replace("/HP", "")
+        flag = "N" if (panel, name, v) in STOOL_NORMAL_SEEN else POS_FLAGS
         row("left", "count-vs-未见", panel, [cell(name, "name"), cell(vs, "value"), cell(unit, "unit"), cell(rs, "range")],
-            {"value": v, "flag": POS_FLAGS, "low": None, "high": None, "unit": unit or ("/HP" if "/HP" in vs else None)})
+            {"value": v, "flag": flag, "low": None, "high": None, "unit": unit or ("/HP" if "/HP" in vs else None)})
     for name, panel, rs in [("吞噬细胞", "stool", "未见"), ("寄生虫卵", "stool", "未见"), ("红细胞", "stool", "未见"),
                             ("结晶", "urine", "未见"), ("管型", "urine", "未见"), ("真菌", "urine", "未查见")]:
         row("left", "未查见", panel, [cell(name, "name"), cell("未查见", "value"), cell(rs, "range")],

@@ -1120,7 +1120,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         _unit_from_percent_range(it)
         signed_digit_as_number(it)
         pr = it.parsed_range
-        if pr is not None and pr.qualitative is None and word_is_reference(it, pr.low, pr.high):
+        if pr is not None and pr.qualitative is None and word_is_reference(it, pr.high):
             reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
     # a one-character unknown name is a row only with the row's structure: a number in the result column and a
     # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
@@ -1141,19 +1141,18 @@ def _unit_from_percent_range(it: RowItem) -> None:
         it.unit = Cell("%", it.range.score, (x1, y0, x1, y1))
 
 
-def word_is_reference(it: RowItem, low: float | None, high: float | None) -> bool:
+def word_is_reference(it: RowItem, high: float | None) -> bool:
     """'1250.00 阴性' (HBsAg, IU/mL): a number and a sign word in one result cell, where the number contradicts the
-    word against the range ``low``/``high`` (the printed numeric range, else the test's cut-off): 阴性 with the
-    number above the upper bound, 阳性 with it at or below a cut-off ('<1.0'). Then the word is the printed
-    reference merged into the result cell, not the reading: the number is the result (see reading_as_reference)."""
+    word against the upper bound ``high`` (of the printed numeric range, else the test's cut-off): 阴性 with the
+    number above the upper bound. Then the word is the printed reference merged into the result cell, not the
+    reading: the number is the result (see reading_as_reference). Only 阴性: a reference is printed 阴性, hardly
+    ever 阳性, and '0.5 阳性' against another manufacturer's cut-off is the sheet's own reading, kept."""
     pv = it.parsed_value
     if pv is None or pv.number is None or pv.qualitative is None or high is None or it.value is None:
         return False
     if not _NUM_THEN_WORD.fullmatch(unicodedata.normalize("NFKC", it.value.text).strip()):
         return False
-    if pv.qualitative == "negative":
-        return pv.number > high + 1e-9
-    return (low is None or low == 0) and pv.number <= high + 1e-9 and pv.comparator not in (">", ">=")
+    return pv.qualitative == "negative" and pv.number > high + 1e-9
 
 
 def reading_as_reference(it: RowItem) -> None:

@@ -1805,7 +1805,7 @@ class LabReportParser:
                 pv = ParsedValue(None, pv.text, None, f"{int(signed)}+")
             it.parsed_value = pv
         if it.parsed_range is None and (dr := ind.default_range(sex)) is not None and \
-                word_is_reference(it, dr.low, dr.high):
+                word_is_reference(it, dr.high):
             # '1250.00 阴性' for HBsAg (cut-off 0.05): the number is the result, the word the printed reference
             reading_as_reference(it)
             pv = it.parsed_value

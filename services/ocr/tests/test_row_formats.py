@@ -214,6 +214,13 @@ def test_a_number_that_contradicts_its_word_against_the_printed_range(kb):
     assert it.parsed_value.number == 12.5 and it.parsed_value.qualitative is None and rec["flag"] == "H"
 
 
+def test_a_positive_word_with_its_index_is_the_sheets_reading(kb):
+    """'0.80 阳性' printed for HCV-Ab under another manufacturer's cut-off (1.0 S/CO): a reference is printed 阴性,
+    hardly ever 阳性, so the word is the sheet's reading and the row stays positive."""
+    it, rec = _record(kb, [("丙肝抗体", "name"), ("0.80 阳性", "value"), ("<1.00", "range"), ("S/CO", "unit")])
+    assert it.parsed_value.qualitative == "positive" and rec["flag"] == "POS"
+
+
 def test_a_number_and_its_word_under_the_range_header(kb):
     """'0.24 阴性' under the range column: the result and the printed reference, as the column says (the row had
     been dropped)."""
