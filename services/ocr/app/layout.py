@@ -546,7 +546,8 @@ _ROW_NO = re.compile(r"\d{1,3}[.、]?")
 
 
 def _wrappable_name(tok: Token) -> bool:
-    return tok.column in (None, "name") and bool(_CJK_TEXT.search(tok.text))
+    # (Chinese text under 序号 is a name too: a narrow or drifted row-number column, see parsing.parse_row_all)
+    return tok.column in (None, "name", "seq") and bool(_CJK_TEXT.search(tok.text))
 
 
 def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str, str, str], bool],

@@ -343,3 +343,19 @@ def test_wrapped_name_pieces_are_joined_only_into_one_known_name():
     assert not wrapped_name_reads_whole(kb, "尿素肌酐", "肌酐", "尿素")
     assert not wrapped_name_reads_whole(kb, "总前列腺特异性杭原", "原", "总前列腺特异性杭")  # not a name exactly
     assert not wrapped_name_reads_whole(kb, "白蛋白总蛋白", "总蛋白", "白蛋白")
+
+
+def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
+    """On a curled page the header words may drift one column: names land under 序号 (where parsing reads Chinese
+    text as the name). The wrapped name's two lines are still one name."""
+    from app.layout import join_wrapped_names
+
+    def S(text, x, y, col):
+        t = T(text, x, y)
+        t.column = col
+        return t
+
+    rows = [[S("高密度脂蛋白胆", 34, 808, "seq")],
+            [S("20", -14, 825, "seq"), S("固醇", 32, 830, "seq"), S("1.28", 145, 819, "name")]]
+    out = join_wrapped_names(rows, lambda joined, own, piece: joined == "高密度脂蛋白胆固醇")
+    assert [[t.text for t in r] for r in out] == [["20", "高密度脂蛋白胆固醇", "1.28"]]
