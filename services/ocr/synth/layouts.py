@@ -5,8 +5,11 @@ have never seen), as a set of its own so that the eval and realistic sets stay b
 own table from what Chinese lab systems print:
 
 - column orders (``VARIANTS``): the code after the name or before it, the unit before or after the range, a
-  提示 column (↑↓, H/L or 偏高/偏低) or the mark glued to the result, a 检测方法 column, English headers, two blocks
-  of different widths with the right block's header repeated or not, a qualitative (urine / stool) sheet;
+  提示 column (↑↓, H/L or 偏高/偏低) or the mark glued to the result, a 检测方法 column, a 上次结果 (previous
+  result) column, English or bilingual (Chinese over English) headers, letter-spaced header words, no header row,
+  two blocks of different widths with the right block's header repeated or not, two blocks with different columns
+  (urine: graded results left, counts with units right), a qualitative (urine / stool) sheet, a narrow name column
+  whose long names wrap onto a second line of their cell;
 - header words drawn from each column's usual spellings (检验项目/项目名称/中文名称/项目, 结果/检验结果/测定值/
   结果值, 参考范围/参考区间/参考值/生物参考区间, 提示/标志/状态 ...);
 - rules: none, only horizontal, or a full grid; row numbers or none; notes, a signature footer and sometimes a red
@@ -18,7 +21,8 @@ Print and capture reuse realistic.py and generate.py (laser or thermal print; fl
 
     cd services/ocr && python -m synth.layouts -n 56 --out synth/out/layouts
 
-Sheet *i* is drawn from ``random.Random(f"{seed}-{i}")``; its variant is ``VARIANTS[i % len(VARIANTS)]``.
+Sheet *i* is drawn from ``random.Random(f"{seed}-{i}")``; its variant is ``VARIANTS[i % len(VARIANTS)]``, its capture
+``CAPTURES[(i // len(VARIANTS)) % 3]``, its print alternating laser / thermal.
 Ground truth follows the sheet (realistic.sheet_flag: the printed mark, else value vs the printed range; NEG/POS
 for qualitative results)."""
 from __future__ import annotations
@@ -388,7 +392,7 @@ def render(rng: random.Random, rows: list[Row], style: Style, header: dict, fpat
 def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarray, dict]:
     variant = VARIANTS[idx % len(VARIANTS)]
     capture = CAPTURES[(idx // len(VARIANTS)) % len(CAPTURES)]
-    prt = PRINTS[(idx // (len(VARIANTS) * len(CAPTURES))) % len(PRINTS)]
+    prt = PRINTS[(idx + idx // len(VARIANTS)) % len(PRINTS)]  # alternating, so every capture sees both prints
     style = draw_style(rng, variant)
     panel = _panel_for(rng, variant)
     sex = rng.choice(["male", "female"])
