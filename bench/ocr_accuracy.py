@@ -85,16 +85,17 @@ def ensure_images(set_name: str, n: int, seed: int | None = None) -> tuple[Path,
     from synth.generate import SEEDS, build_set
 
     out = OCR_DIR / "synth" / "out" / set_name
-    if set_name == "realistic":
-        from synth import realistic
+    if set_name in ("realistic", "layouts"):
+        from synth import layouts, realistic
 
-        if seed is not None and seed != realistic.SEED:
-            out = out.with_name(f"realistic-s{seed}")  # another draw of the same generator, kept apart
+        gen = realistic if set_name == "realistic" else layouts
+        if seed is not None and seed != gen.SEED:
+            out = out.with_name(f"{set_name}-s{seed}")  # another draw of the same generator, kept apart
         truth_file = out / "ground_truth.json"
         have = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else []
         if len(have) < n or not all((out / g["file"]).exists() for g in have[:n]):
-            print(f"generating {n} realistic sheets into {out} ...", file=sys.stderr)
-            have = realistic.build_set(n, out, realistic.SEED if seed is None else seed)
+            print(f"generating {n} {set_name} sheets into {out} ...", file=sys.stderr)
+            have = gen.build_set(n, out, gen.SEED if seed is None else seed)
             truth_file.write_text(json.dumps(have, ensure_ascii=False), encoding="utf-8")
         return out, have[:n]
     truth_file = out / "ground_truth.json"
@@ -454,12 +455,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="real photos: also score each photo under uneven light (synth.realistic.uneven_light: a "
                          "hand/phone shadow, one side darker, a glare patch or a shaded crease, alternating between "
                          "files, seeded per file); scored apart as @h")
-    ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic"],
-                    help="synthetic set: eval (committed truth), dev, or realistic (synth/realistic.py: blocks, "
-                         "row numbers, dot-matrix/thermal print, curl, fold, moiré)")
+    ap.add_argument("--set", default="eval", choices=["eval", "dev", "realistic", "layouts"],
+                    help="synthetic set: eval (committed truth), dev, realistic (synth/realistic.py: blocks, "
+                         "row numbers, dot-matrix/thermal print, curl, fold, moiré) or layouts (synth/layouts.py: "
+                         "other hospitals' column orders, header words, rules, report types)")
     ap.add_argument("-n", type=int, default=None, help="set size to (re)generate (eval: 200)")
     ap.add_argument("--seed", type=int, default=None,
-                    help="realistic set: another seed of the generator (images in synth/out/realistic-s<seed>)")
+                    help="realistic/layouts set: another seed of the generator (images in synth/out/<set>-s<seed>)")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N reports")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-report results here")
     ap.add_argument("--dump", type=Path, default=None,
@@ -469,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.real:
         return run_real(args)
-    n = args.n or {"eval": 200, "dev": 48, "realistic": 30}[args.set]
+    n = args.n or {"eval": 200, "dev": 48, "realistic": 30, "layouts": 56}[args.set]
     img_dir, truths = ensure_images(args.set, n, args.seed)
     if args.limit:
         truths = truths[: args.limit]

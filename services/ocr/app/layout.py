@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -539,6 +540,60 @@ def mark_group_column(rows: list[list[Token]], line_h: float) -> None:
         for t in row:
             if t.column == "name" and t.box[0] < edge - line_h and t.box[2] <= edge + 0.5 * line_h:
                 t.column = "group"
+
+
+_ROW_NO = re.compile(r"\d{1,3}[.、]?")
+
+
+def _wrappable_name(tok: Token) -> bool:
+    # (Chinese text under 序号 is a name too: a narrow or drifted row-number column, see parsing.parse_row_all)
+    return tok.column in (None, "name", "seq") and bool(_CJK_TEXT.search(tok.text))
+
+
+def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str, str, str], bool],
+                       ) -> list[list[Token]]:
+    """A long name in a narrow name column is wrapped by the report software onto a second line inside its cell
+    ('总前列腺特异性抗' over '原'); the row's other cells stand level with the first line or centred between the
+    two. Each line is then read as a row of its own: one holds the result with half the name, the other nothing but
+    the name's other half. A row that holds only such a piece of name, left-aligned with the name of a row just
+    above or below it (its centre within 1.7 text heights: one line spacing, not a table row away), is that row's
+    name continued, when the two read in order are one name that neither half is on its own
+    (``reads_as_one_name(joined, the row's own half, the piece)``). The piece's row is dropped."""
+    def row_no(t: Token) -> bool:
+        return bool(_ROW_NO.fullmatch(t.text.strip()))
+
+    pieces = []
+    for i, row in enumerate(rows):
+        words = [t for t in row if not row_no(t)]
+        if len(words) == 1 and _wrappable_name(words[0]) and len(row) <= 2:
+            pieces.append((i, words[0]))  # (a row number centred on the two lines may stand beside the piece)
+    if not pieces:
+        return rows
+    gone: set[int] = set()
+    for i, f in pieces:
+        h = f.box[3] - f.box[1]
+        fy = (f.box[1] + f.box[3]) / 2
+        cands = []
+        for j, row in enumerate(rows):
+            if j == i or j in gone or len(row) < 2:
+                continue  # (the row continued holds its result, range or unit besides the name)
+            for k, t in enumerate(row):
+                dy = (t.box[1] + t.box[3]) / 2 - fy
+                if _wrappable_name(t) and abs(t.box[0] - f.box[0]) <= 0.8 * h and 0.4 * h < abs(dy) < 1.7 * h:
+                    cands.append((abs(dy), j, k, dy))
+        for _, j, k, dy in sorted(cands):
+            t = rows[j][k]
+            joined = f.text.strip() + t.text.strip() if dy > 0 else t.text.strip() + f.text.strip()
+            if reads_as_one_name(joined, t.text.strip(), f.text.strip()):
+                # the name keeps its row's box: the other line of a full cell reaches the result's column edge,
+                # and a name box over the result would read as a row without its name cell
+                rows[j][k] = Token(joined, min(t.score, f.score), (min(t.box[0], f.box[0]), *t.box[1:]), t.column,
+                                   t.slope)
+                if not any(row_no(x) for x in rows[j]):
+                    rows[j] = sorted(rows[j] + [x for x in rows[i] if x is not f], key=lambda x: x.box[0])
+                gone.add(i)
+                break
+    return [row for i, row in enumerate(rows) if i not in gone]
 
 
 def _cy(row: list[Token]) -> float:

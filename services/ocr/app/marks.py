@@ -84,6 +84,18 @@ def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
         if rules.any():
             rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))
             band[rules > 0] = int(paper)
+    # a grid's column lines down the cell, also faint ones that the threshold below would break into specks: a
+    # pixel column darker than paper from the band's top edge to its bottom edge (no glyph reaches both: the band
+    # is a text line's height and more) and darker than the columns a few pixels beside it (a line, not a broad
+    # band of shade or a screen's moiré)
+    dark = band < paper - 20.0
+    col = np.median(band, axis=0)
+    if len(col) > 9:
+        # (paper beyond the band's ends: a rule the cell's edge cuts in half is still a line there)
+        beside = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(col, 4, constant_values=paper), 9), axis=1)
+        down = (dark.mean(axis=0) >= 0.8) & dark[:2].any(axis=0) & dark[-2:].any(axis=0) & (col < beside - 15.0)
+        if down.any():
+            band[:, np.convolve(down, np.ones(3), "same") > 0] = int(paper)
     mid = band[max(0, int(cy - 0.3 * line_h) - ya):max(1, int(cy + 0.3 * line_h) - ya + 1)]
     darkest = float(mid.min())  # this row's own ink, not the darker print of the rows above or below
     if paper - darkest < 45.0:

@@ -21,7 +21,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
-from .layout import _line_height, analyse, header_kind, residual_skew, straighten
+from .layout import _line_height, analyse, header_kind, join_wrapped_names, residual_skew, straighten
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
                       han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
                       plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction, signed_digit,
@@ -343,6 +343,20 @@ _TEST_CHARS = set("细胞血尿便粪蛋白酸酶素体型液色管晶菌虫卵�
 
 # what results in words say (未查见, 未检出, 偶见, 少量, 浅黄色, 软便, 成形, 微浑): not a form's header or a signature
 _RESULT_WORD = re.compile(r"未|无|阴|阳|检出|找到|查见|偶见|少量|多量|[色便状形浑混浊清]")
+
+
+def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, own: str, piece: str) -> bool:
+    """Does a name broken over two lines of its cell read whole when joined (layout.join_wrapped_names)? The
+    joined text is a printed name exactly, named better than by the row's own half, and the piece names no other
+    test of its own (else it is a row of its own whose result was not read)."""
+    whole = kb.match_name(joined, allow_fuzzy=False)
+    if not whole or whole[0].how != "exact":
+        return False
+    alone = kb.match_name(piece, allow_fuzzy=False)
+    if alone and alone[0].how == "exact" and alone[0].indicator.code != whole[0].indicator.code:
+        return False
+    half = kb.match_name(own, allow_fuzzy=False)
+    return not half or whole[0].score > half[0].score
 
 
 def _personal_row(it: RowItem) -> bool:
@@ -1435,7 +1449,8 @@ class LabReportParser:
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             lookers[pno] = looker
             page_items: list[RowItem] = []
-            for row in lay.rows:
+            body = join_wrapped_names(lay.rows, lambda *names: wrapped_name_reads_whole(self.kb, *names))
+            for row in body:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:
                     row = sorted([t for t in row if t not in reread[1]] + [reread[0]], key=lambda t: t.box[0])

@@ -163,8 +163,11 @@ def _qual_row(rng: random.Random, code: str, d: dict, arrows: str) -> Row:
     return Row(code, d["name"], code.replace("U-", ""), val, arrow, "", rng_text, gt)
 
 
-def make_rows(rng: random.Random, panel: str, sex: str, arrows: str, range_style: str, units: str) -> list[Row]:
-    codes = list(PANELS[panel][1])
+def make_rows(rng: random.Random, panel: str, sex: str, arrows: str, range_style: str, units: str,
+              codes: list[str] | None = None) -> list[Row]:
+    """The rows of one sheet: ``codes`` (default: the panel's tests in ``PANELS``), values drawn around the
+    printed range, the arrow as ``arrows`` prints it ('arrows' ↑↓, 'letters' H/L, 'none')."""
+    codes = list(PANELS[panel][1]) if codes is None else list(codes)
     if panel not in ("urinalysis",) and len(codes) > 12 and rng.random() < 0.4:
         codes = codes[: rng.randint(12, len(codes))]
     rows = []

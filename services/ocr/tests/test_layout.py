@@ -286,3 +286,76 @@ def test_rows_bowed_near_a_booklet_gutter_keep_their_results():
     got = _values_by_code(kb, straighten(lines), 900)
     assert got == {"WBC": "11.2", "RBC": "4.30", "HGB": "118", "PLT": "187", "LYMPH#": "1.85", "MONO#": "0.47",
                    "NEUT#": "7.76", "EO#": "0.06"}
+
+
+def _wrapped_table(centred: bool) -> list:
+    """A narrow name column: '总前列腺特异性抗原' printed as '总前列腺特异性抗' over '原' (text 28 px high, lines
+    30 px apart, table rows 60 px apart); the other cells centred between the two lines or level with the first."""
+    y1, y2 = 200, 230
+    yc = (y1 + y2) / 2 if centred else y1
+    return [T("No", 20, 100), T("项目", 80, 100), T("结果", 300, 100), T("单位", 420, 100), T("参考范围", 560, 100),
+            T("1", 20, 140), T("甲胎蛋白", 80, 140), T("3.35", 300, 140), T("ng/mL", 420, 140), T("<7.00", 560, 140),
+            T("2", 20, yc), T("总前列腺特异性抗", 80, y1, 200), T("原", 81, y2), T("3.655", 300, yc),
+            T("ng/mL", 420, yc), T("<4.000", 560, yc),
+            T("3", 20, 270), T("癌胚抗原", 80, 270), T("2.21", 300, 270), T("ng/mL", 420, 270), T("<5.00", 560, 270)]
+
+
+def test_a_name_wrapped_onto_two_lines_of_its_cell_is_one_name():
+    """Report software wraps a long name in a narrow column onto a second line of its cell; each line comes back
+    as a row. The piece holding nothing but name text is joined to the row whose name it continues, whether the
+    result stands level with the first line or centred between the two, when together they read as one name."""
+    from app.layout import join_wrapped_names
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    for centred in (True, False):
+        lay = analyse(_wrapped_table(centred), 800)
+        rows = join_wrapped_names(lay.rows, lambda *n: wrapped_name_reads_whole(kb, *n))
+        items = [it for row in rows for it in parse_row(kb, row)]
+        assert [choose_indicator(kb, it, set())[0].code for it in items] == ["AFP", "tPSA", "CEA"], centred
+        assert items[1].value.text == "3.655" and items[1].row_no == 2
+        assert len(rows) == 3
+
+
+def test_a_name_only_row_is_not_joined_a_table_row_away_or_off_the_name_edge():
+    """A row whose result was not read (a name alone) a table row away from the next, or text not starting at the
+    name's left edge, is no continuation: nothing is joined."""
+    from app.layout import join_wrapped_names
+
+    always = lambda *n: True  # noqa: E731 (only the geometry decides here)
+    far = [[T("总前列腺特异性抗", 80, 200, 200)], [T("原", 80, 262), T("3.655", 300, 262)]]
+    assert len(join_wrapped_names([list(r) for r in far], always)) == 2
+    off = [[T("总前列腺特异性抗", 80, 200, 200)], [T("原", 140, 230), T("3.655", 300, 230)]]
+    assert len(join_wrapped_names([list(r) for r in off], always)) == 2
+    near = [[T("总前列腺特异性抗", 80, 200, 200)], [T("原", 80, 230), T("3.655", 300, 230)]]
+    assert [t.text for t in join_wrapped_names(near, always)[0]] == ["总前列腺特异性抗原", "3.655"]
+
+
+def test_wrapped_name_pieces_are_joined_only_into_one_known_name():
+    """The joined text must name a test exactly, better than the row's own half; a piece that names another test
+    on its own (尿素 over 肌酐) is that test's row, its result unread."""
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    assert wrapped_name_reads_whole(kb, "总前列腺特异性抗原", "原", "总前列腺特异性抗")
+    assert wrapped_name_reads_whole(kb, "丙氨酸氨基转移酶", "酶", "丙氨酸氨基转移")  # the piece: a misreading of ALT
+    assert wrapped_name_reads_whole(kb, "平均红细胞血红蛋白浓度", "平均红细胞血红蛋白", "浓度")  # MCH → MCHC
+    assert not wrapped_name_reads_whole(kb, "尿素肌酐", "肌酐", "尿素")
+    assert not wrapped_name_reads_whole(kb, "总前列腺特异性杭原", "原", "总前列腺特异性杭")  # not a name exactly
+    assert not wrapped_name_reads_whole(kb, "白蛋白总蛋白", "总蛋白", "白蛋白")
+
+
+def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
+    """On a curled page the header words may drift one column: names land under 序号 (where parsing reads Chinese
+    text as the name). The wrapped name's two lines are still one name."""
+    from app.layout import join_wrapped_names
+
+    def S(text, x, y, col):
+        t = T(text, x, y)
+        t.column = col
+        return t
+
+    rows = [[S("高密度脂蛋白胆", 34, 808, "seq")],
+            [S("20", -14, 825, "seq"), S("固醇", 32, 830, "seq"), S("1.28", 145, 819, "name")]]
+    out = join_wrapped_names(rows, lambda joined, own, piece: joined == "高密度脂蛋白胆固醇")
+    assert [[t.text for t in r] for r in out] == [["20", "高密度脂蛋白胆固醇", "1.28"]]

@@ -94,3 +94,31 @@ def test_a_lone_plus_is_found_and_is_not_a_dash():
                             cv2.line(im, (143, 60), (157, 60), 40, 2)))
     for img in (digit_one, box, filled, two):
         assert find_mark(img, 80, 220, 60, LINE_H) is None
+
+
+def test_a_dash_beside_a_grid_rule_is_still_found():
+    """A full-grid table: the column line runs down the row just left of the result cell's '-'. The rule crosses
+    the whole row band, no glyph does: it is not the cell's content."""
+    def draw(im):
+        cv2.line(im, (100, 0), (100, 119), 50, 2)  # the grid's column line, through the band
+        cv2.line(im, (110, 60), (118, 60), 60, 2)  # a short hyphen close to it
+
+    img = _band(draw)
+    found = find_mark(img, 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-" and 106 <= found[1][0] <= 112
+    # the cell's span may begin on the line itself (the column between the header words starts there)
+    found = find_mark(img, 100, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-"
+    one = _band(lambda im: (cv2.line(im, (100, 0), (100, 119), 50, 2), cv2.line(im, (125, 48), (125, 72), 40, 2)))
+    assert find_mark(one, 80, 220, 60, LINE_H) is None  # a '1' in the middle of the row is no rule
+
+
+def test_a_dash_inside_a_broad_band_of_shade_is_not_taken_for_a_rule():
+    """A screen's moiré or a soft shadow darkens a broad band of columns from the band's top to its bottom: not a
+    rule (a rule is a line, darker than the columns beside it), so the dash inside it is still read."""
+    def draw(im):
+        im[:, 105:135] = np.clip(im[:, 105:135].astype(int) - 40, 0, 255).astype(np.uint8)  # a band of shade
+        cv2.line(im, (118, 60), (128, 60), 30, 2)
+
+    found = find_mark(_band(draw), 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-"

@@ -442,6 +442,18 @@ def test_an_arrow_read_as_t_before_a_glued_range_and_unit_is_not_a_row(kb):
     assert (items[0].value.text, items[0].range.text, items[0].unit.text) == ("29.46", "0-7.00", "个/ul")
 
 
+def test_an_arrow_read_as_t_under_the_flag_header_is_not_a_row_before_a_previous_result(kb):
+    """'血小板计数 362 ↑ 293 ×10^9/L 125-350' on a sheet with a 上次结果 (previous result) column after 提示: the ↑
+    read as 't' under 提示 began a row 't 293' of its own. Under the flag header it is the mark whose head was
+    lost; the previous result stays out of the row, the range flags it."""
+    row = [Token("血小板计数", 0.99, (34, 605, 130, 629), "name"), Token("362", 0.99, (286, 604, 320, 630), "value"),
+           Token("t", 0.7, (414, 609, 420, 621), "flag"), Token("293", 0.99, (457, 605, 490, 628), "flag"),
+           Token("x10^9/L", 0.99, (575, 605, 650, 629), "unit"), Token("125-350", 0.99, (695, 606, 770, 627), "range")]
+    items = parse_row_all(kb, row)
+    assert len(items) == 1
+    assert (items[0].value.text, items[0].unit.text, items[0].range.text) == ("362", "x10^9/L", "125-350")
+
+
 def test_a_mark_before_the_result_read_as_one_is_not_the_result(kb):
     """'中性粒细胞百分比 L 47.8 50.0-70.0' (a flag column before the result) as a web copy: the 'L' came back as '1',
     which took the result's place and 47.8 was dropped. The number after it is the result; the range flags it."""
