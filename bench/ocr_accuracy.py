@@ -308,7 +308,7 @@ def run_real(args) -> int:
     if args.cache:
         parser.engine = CachedEngine(parser.engine, args.cache)
     split = ocr_real.load_split()
-    groups = __import__("json").loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
+    groups = json.loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
     transcripts = ocr_real.load_transcripts()
     sides = ("dev", "test") if args.split == "all" else (args.split,)
     # --curl: the gutter alternates left/right between files, by the file's place among all transcribed files (so a
@@ -379,7 +379,7 @@ def run_real(args) -> int:
             label = fname.split("__")[0] + (f"@{turn}" if turn else "")
             if args.dump:
                 args.dump.mkdir(parents=True, exist_ok=True)
-                (args.dump / f"{label}.json").write_text(__import__("json").dumps(
+                (args.dump / f"{label}.json").write_text(json.dumps(
                     {"indicators": preds, "warnings": res.get("warnings", []),
                      "pred_status": sc["pred_status"], "details": sc["details"]},
                     ensure_ascii=False, indent=1, default=str), encoding="utf-8")
@@ -424,7 +424,7 @@ def run_real(args) -> int:
     print_calibration(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(__import__("json").dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
 

@@ -66,12 +66,26 @@ def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
     for a text line): exactly one ink blob there, on the row's middle line, a short flat solid stroke ('-') or two
     short bars crossing ('+', about as wide as tall). Returns the mark and its box, or None when the cell is blank
     or holds anything else."""
+    return look_at_mark_cell(gray, x0, x1, cy, line_h)[0]
+
+
+MARK_CONTRAST = 45.0  # paper minus the darkest ink of a cell a mark is read from (below: texture, shadow, noise)
+INK_CONTRAST = 30.0  # ... and of a cell said to hold ink at all (a faint mark, unread); JPEG noise on paper stays below
+
+
+def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h: float
+                      ) -> tuple[tuple[str, tuple[float, float, float, float]] | None, bool]:
+    """find_mark's look at the cell, with whether the cell holds ink of its own row at all: (mark or None, inked).
+    Inked = at least one blob past the specks, clear of table rules and of the rows above and below, wholly
+    inside the cell. A cell that is inked but yields no mark holds something unreadable (a blurred or broken
+    mark); one that is not is blank on the page (a sheet that leaves the cell empty) and no other photo will
+    show a mark there. Ink running in from the neighbouring cell is not counted as the cell's own."""
     h_img, w_img = gray.shape[:2]
     half = 0.5 * line_h
     ya, yb = int(max(0, cy - half)), int(min(h_img, cy + half))
     xa, xb = int(max(0, x0)), int(min(w_img, x1))
     if yb - ya < 6 or xb - xa < 6:
-        return None
+        return None, False
     band = gray[ya:yb, xa:xb].copy()
     # threshold from the row band's own paper and ink: a cell that is all paper has no ink at all
     paper = float(np.percentile(band, 90))
@@ -98,13 +112,17 @@ def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
             band[:, np.convolve(down, np.ones(3), "same") > 0] = int(paper)
     mid = band[max(0, int(cy - 0.3 * line_h) - ya):max(1, int(cy + 0.3 * line_h) - ya + 1)]
     darkest = float(mid.min())  # this row's own ink, not the darker print of the rows above or below
-    if paper - darkest < 45.0:
-        return None  # no ink darker than paper texture, shadow or JPEG noise
-    thr = min(paper - 25.0, (paper + darkest) / 2)  # half-way to the darkest ink: thin strokes stay whole
+    if paper - darkest < INK_CONTRAST:
+        return None, False  # no ink darker than paper texture, shadow or JPEG noise
+    # ink too faint to read a mark from (a hairline '-' re-photographed) still says the cell is not blank
+    faint = paper - darkest < MARK_CONTRAST
+    # half-way to the darkest ink: thin strokes stay whole
+    thr = (paper + darkest) / 2 if faint else min(paper - 25.0, (paper + darkest) / 2)
     ink = (band < thr).astype(np.uint8)
     n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(4.0, 0.005 * line_h * line_h)
     blobs = []
+    side_rule = False
     bh, bw = ink.shape
     for k in range(1, n):
         x, y, w, h, area = stats[k]
@@ -116,17 +134,20 @@ def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
         if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
             continue  # ink of the row above or below (tight line pitch), clear of this row's middle
         if x == 0 or x + w >= bw:
-            return None  # ink running out of the cell: text of the neighbouring cell
+            if w <= 0.15 * line_h and h >= 0.3 * line_h:
+                side_rule = True  # a column rule at the cell's side, caught by the cut: no mark is read past it,
+                continue  # but the cell's own ink is still told
+            return None, False  # ink running out of the cell: text of the neighbouring cell
         blobs.append((k, x, y, w, h, area, cents[k]))
-    if len(blobs) != 1:
-        return None
+    if len(blobs) != 1 or faint or side_rule:
+        return None, bool(blobs)
     k, x, y, w, h, area, (bx, by) = blobs[0]
     box = (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))
     if abs((ya + by) - cy) > 0.3 * line_h:
-        return None
+        return None, True
     if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.8 * h and area >= 0.5 * w * h:
-        return "-", box
+        return ("-", box), True
     if 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.5 * min(w, h) \
             and _is_plus(labels[y:y + h, x:x + w] == k):
-        return "+", box
-    return None
+        return ("+", box), True
+    return None, True

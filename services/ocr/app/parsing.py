@@ -485,6 +485,7 @@ class RowItem:
     extras: list[Cell] = field(default_factory=list)
     row_no: int | None = None  # the row number printed before the name, when the sheet numbers its rows
     value_from_shape: bool = False  # the result is a '-' or '+' seen on the page (marks.find_mark), not recognised text
+    flag_ink: bool = False  # no mark read, but the mark cell holds ink of its own (marks.look_at_mark_cell): unreadable
     value_from_likelihood: bool = False  # a garbled sign word read again against 阴性/阳性/弱阳性 (CTC likelihood)
     bare_range: Cell | None = None  # a lone number under the range header: a one-sided range ('<25') whose thin
     # comparator the detector left out of its box (see service.comparator_lost_in_range_column)

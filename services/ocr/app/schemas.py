@@ -75,7 +75,9 @@ class Indicator(BaseModel):
     confidence: float = Field(description="recognition score (value, name) times the structural agreement "
                                           "(field_confidence.structure); needs_review when below 0.80")
     field_confidence: FieldConfidence
-    needs_review: bool
+    needs_review: bool = Field(description="confidence below 0.80, a name from structure alone, or a name that is a "
+                                           "guess (review reason name_uncertain), or a doubt that always asks for "
+                                           "review (flag_not_decided, equivocal_without_mark, decimal_point_lost)")
     review_reasons: list[str]
     box: list[float] = Field(description="x0, y0, x1, y1 on the normalised (deskewed, upright) page")
     row: int | None = Field(None, description="the row number printed on the sheet, when it numbers its rows")
@@ -101,10 +103,11 @@ class Warning_(BaseModel):
     details: dict | None = Field(None, description="reshoot_suggested: reasons (row_numbers_missing, "
                                                    "result_not_read, low_confidence_rows, names_not_read, "
                                                    "rows_not_returned, row_pitch_gap, flag_not_decided, "
-                                                   "mark_not_read), expected_rows, read_rows, missing_rows, "
-                                                   "rows_without_result, low_confidence_rows, names_not_read, "
-                                                   "rows_not_returned, row_gaps, rows_without_flag, "
-                                                   "rows_without_mark")
+                                                   "mark_not_read, decimal_point_lost), expected_rows, read_rows, "
+                                                   "missing_rows, rows_without_result, low_confidence_rows, "
+                                                   "names_not_read, rows_not_returned, row_gaps, rows_without_flag, "
+                                                   "rows_without_mark (a +/- mark seen in its cell, not read), "
+                                                   "rows_point_lost (a whole number whose decimal point was lost)")
 
 
 class LabReport(BaseModel):

@@ -145,22 +145,28 @@ _CRITICAL_DIRECTION = {"HH": "H", "LL": "L"}
 
 
 def marks_speak_plus_minus(indicators: list[dict[str, Any]]) -> bool:
-    """Does the sheet's mark column speak + and - (at least two such marks) and never an arrow?"""
+    """Does the mark column of these rows (one page's: callers pass a page at a time) speak + and - (at least two
+    such marks) and never an arrow?"""
     marks = [i for i in indicators if (i.get("flag_mark") or "").strip() in _PM_MARKS]
     arrows = any(i.get("flag_mark") and (i.get("flag_mark") or "").strip() not in _PM_MARKS for i in indicators)
     return len(marks) >= 2 and not arrows
+
+
+def _pages(indicators: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The returned rows, page by page."""
+    return [[i for i in indicators if i.get("page", 0) == p] for p in sorted({i.get("page", 0) for i in indicators})]
 
 
 def _unmarked_rows_on_pm_sheet(indicators: list[dict[str, Any]]) -> None:
     """On a sheet whose mark column speaks +/- (autoantibody panels) and never an arrow, a result printed within
     its range and without a mark is the sheet's '-', and one above its range the sheet's '+': the detector drops a
     lone '-' or '+' (small on a slanted or re-photographed page) far more often than the sheet leaves the column
-    blank."""
-    if not marks_speak_plus_minus(indicators):
-        return
-    for i in indicators:
-        if not i.get("flag_mark") and i.get("range_printed") and i.get("flag") in ("N", "H"):
-            i["flag"] = "NEG" if i["flag"] == "N" else "POS"
+    blank. Per page: a second page's arrows do not speak for the first."""
+    for on_page in _pages(indicators):
+        if marks_speak_plus_minus(on_page):
+            for i in on_page:
+                if not i.get("flag_mark") and i.get("range_printed") and i.get("flag") in ("N", "H"):
+                    i["flag"] = "NEG" if i["flag"] == "N" else "POS"
 
 
 def _code_names_han(ind: Indicator) -> list[str]:
@@ -505,6 +511,27 @@ def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) ->
     return d < 0.2
 
 
+NAME_RIVAL_MARGIN = 0.1  # a code the name matches within this of the chosen one: a close rival (as garbled_name_matches)
+
+
+def _range_rules_out_rivals(kb: KnowledgeBase, ind: Indicator, it: RowItem, pr: Any) -> bool:
+    """Do the row's printed range and unit tell its code from the close rivals its name was read as? A rival is
+    another code the name cells match within NAME_RIVAL_MARGIN of the chosen code's best score ('谷芮转氨酶' reads
+    ALT and AST alike); it is ruled out when the printed range does not sit at its scale (``_range_fit``) or the
+    printed unit, a real unit, is not one it takes. ALT and AST both print 0-40 U/L: a range cannot tell them."""
+    best = max((m.score for _, ms in it.names for m in ms if m.indicator.code == ind.code), default=0.0)
+    unit = it.unit.text if it.unit is not None else None
+    real_unit = unit is not None and kb.is_unit(unit, misread=True)
+    for _, ms in it.names:
+        for m in ms:
+            r = m.indicator
+            if r.code == ind.code or m.score < best - NAME_RIVAL_MARGIN:
+                continue
+            if _range_fit(kb, r, pr, it.unit) is True and (not real_unit or kb.resolve_unit(unit, r, misread=True)):
+                return False
+    return True
+
+
 def _confident_code(it: RowItem) -> Indicator | None:
     """The code the row's first name cell reads as almost surely (match score 0.9 or more), else None."""
     ms = it.names[0][1] if it.names else []
@@ -736,43 +763,54 @@ def _doubt(rec: dict[str, Any], reason: str, factor: float, threshold: float, re
 
 DEFAULT_RANGE_FACTOR = 0.9  # a row flagged by the knowledge base's range on a page that prints its ranges
 DEFAULT_DISAGREES_FACTOR = 0.8  # a printed mark against the knowledge base's default range (not the sheet's)
+# (x0.8 rests on one dev sheet whose hospital ranges differ from the defaults; to be checked on more sheets)
 UNDECIDED_FACTOR = 0.9  # a known test's numeric result left without any flag on a sheet that prints ranges
 RANGES_PRINTED_SHARE = 0.8  # a sheet "prints ranges" when this share of its (at least 5) numeric rows has one
 
 
+NO_RANGE_RUN = 3  # this many consecutive rows of a block without a printed range: a part of the sheet that prints none
+
+
 def flag_not_decided(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges, between
-    rows that print theirs: the row's range was not read (and no mark), and no other range could stand in (a unit
-    that is not the test's, a child's age). Whether the result is high or low is the one thing the patient needs;
-    another photo may show it. A row whose neighbours print no range either sits in a part of the sheet that
-    prints none (a urine sheet's dipstick rows, 比重 and pH among 阴性 rows): its blank range is the sheet's own."""
+    """Rows of a known test with a numeric result and no flag at all, on a sheet that prints its ranges: the row's
+    range was not read (and no mark), and no other range could stand in (a unit that is not the test's, a
+    child's age). Whether the result is high or low is the one thing the patient needs; another photo may show it.
+    A part of the sheet that prints no ranges (a urine sheet's dipstick rows, 比重 and pH among 阴性 rows) is told
+    by a run of NO_RANGE_RUN or more consecutive rows of the block without a printed range, not by one neighbour:
+    glare across the range column takes one or two rows' ranges, and those rows then stand between rows that
+    print theirs (the other candidates are skipped over, so two such rows do not hide each other). A row whose
+    whole block prints no range is the sheet's own blank."""
     num = [i for i in indicators if i.get("value") is not None]
     if len(num) < 5 or sum(1 for i in num if i.get("range_printed")) < RANGES_PRINTED_SHARE * len(num):
         return []
-    return [i for i in num if i.get("code") and i.get("flag") is None and not i.get("range_printed")
-            and _neighbours_print_ranges(i, indicators)]
-
-
-def _neighbours_print_ranges(row: dict[str, Any], indicators: list[dict[str, Any]]) -> bool:
-    """Do the returned rows just above and just below this one, in its block (same page, boxes sharing most of
-    their width), print a range? A row at the block's top or bottom has only the one neighbour; a row alone in
-    its block, none."""
-    x0, y0, x1, y1 = row["box"]
-    cy = (y0 + y1) / 2
-    above = below = None
-    for i in indicators:
-        if i is row or i.get("page", 0) != row.get("page", 0):
+    out = []
+    for i in num:
+        if not i.get("code") or i.get("flag") is not None or i.get("range_printed"):
             continue
-        bx0, by0, bx1, by1 = i["box"]
-        if min(x1, bx1) - max(x0, bx0) < 0.5 * min(x1 - x0, bx1 - bx0):
-            continue  # the table beside
-        c = (by0 + by1) / 2
-        if c < cy and (above is None or c > (above["box"][1] + above["box"][3]) / 2):
-            above = i
-        elif c > cy and (below is None or c < (below["box"][1] + below["box"][3]) / 2):
-            below = i
-    near = [i for i in (above, below) if i is not None]
-    return bool(near) and all(i.get("range_printed") for i in near)
+        block = _block_rows(i, indicators)
+        k = block.index(i)
+        a = k
+        while a > 0 and not block[a - 1].get("range_printed"):
+            a -= 1
+        b = k
+        while b < len(block) - 1 and not block[b + 1].get("range_printed"):
+            b += 1
+        # the run of rangeless rows around it must be short and bounded by a row that prints its range
+        if b - a + 1 < NO_RANGE_RUN and (a > 0 or b < len(block) - 1):
+            out.append(i)
+    return out
+
+
+def same_block(p: Any, q: Any) -> bool:
+    """Do two boxes (x0, y0, x1, y1) stand in one block of the table: they share at least half of the narrower
+    one's width (the rows of the table beside do not)."""
+    return min(p[2], q[2]) - max(p[0], q[0]) >= 0.5 * min(p[2] - p[0], q[2] - q[0])
+
+
+def _block_rows(row: dict[str, Any], indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The returned rows of this row's block (same page, ``same_block``), top to bottom, this row included."""
+    return sorted([i for i in indicators if i is row or i.get("page", 0) == row.get("page", 0)
+                   and same_block(row["box"], i["box"])], key=lambda i: i["box"][1] + i["box"][3])
 
 
 def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2) -> list[dict[str, Any]]:
@@ -794,10 +832,20 @@ POINT_LOST_FACTOR = 0.5  # an unmarked whole number many times its range that, w
 def decimal_point_lost(indicators: list[dict[str, Any]], min_marked: int = 1,
                        times: float = 5.0) -> list[dict[str, Any]]:
     """Results printed as a whole number ('27') at least ``times`` the top of their printed range, with no mark,
-    on a page whose other rows carry printed marks, and that fall inside the range with a decimal point put back
-    one or two digits from the end (2.7 in 0.5-5.0): the point, the smallest glyph on the sheet, was most likely
-    lost to blur. A sheet that marks its results would have marked a result that high; a real extreme
-    (白细胞 47.24) keeps its point."""
+    on a page whose other rows carry printed marks, where the test is printed with decimals on this sheet (its
+    printed range has a decimal point: 0.5-5.0, 3.5-9.5) and the result falls inside the range with the point
+    put back one or two digits from the end (2.7 in 0.5-5.0, 4.72 in 3.5-9.5): the point, the smallest glyph on
+    the sheet, was most likely lost to blur. A range printed in whole numbers (ALT 9-50, urine WBC 0-25 /μL) says
+    the test's results are whole numbers too, and a result there many times its top is a real high value. Never
+    on a result past the knowledge base's critical limit (WBC 50, glucose 40): a critical value is reported as
+    read, not explained away. A real extreme that keeps its point (白细胞 47.24) is not a whole number.
+    ``times=5``: with the point lost one digit from the end the reading is 10x the true result, so a true result
+    in the upper half of its range reads at least 5x the top (2.7 of 0.5-5.0 as '27'), and two digits from the
+    end (100x) nearly any result in range does; a lower bar would reach the real highs of 2-4x the top that
+    enzymes and inflammation markers reach, at the cost of a lost point on a result in the lower half of its
+    range ('8' for 0.8) going uncaught. ``min_marked=1``: the page must show that it marks results (one other
+    printed mark is enough: most rows of a sheet are normal and unmarked), since only there does a
+    missing mark on a result that high say something."""
     out = []
     for pno in {i.get("page", 0) for i in indicators}:
         on_page = [i for i in indicators if i.get("page", 0) == pno]
@@ -805,8 +853,13 @@ def decimal_point_lost(indicators: list[dict[str, Any]], min_marked: int = 1,
             ref = i.get("reference") or {}
             low, high, v = ref.get("low"), ref.get("high"), i.get("value")
             if ref.get("source") != "printed" or i.get("flag_mark") or v is None or not high or high <= 0 \
-                    or not re.fullmatch(r"\d{1,4}", (i.get("value_printed") or "").strip()) or v < times * high:
+                    or i.get("critical") or not re.fullmatch(r"\d{1,4}", (i.get("value_printed") or "").strip()) \
+                    or v < times * high:
                 continue
+            # the range's decimals, not the result's: a sheet prints results with as many or more (4.72 in
+            # 3.5-9.5), so the point's place is not asked to match them
+            if not any(_decimals(n) for n in re.findall(r"\d+(?:\.\d+)?", i.get("range_printed") or "")):
+                continue  # a range in whole numbers: the test's results are whole numbers on this sheet
             if sum(1 for j in on_page if j is not i and j.get("flag_mark")) < min_marked:
                 continue
             if any((low or 0.0) <= v / 10 ** k <= high for k in (1, 2)):
@@ -945,9 +998,6 @@ def _room_for_row(n: int, numbered: list[tuple[int, Any]]) -> bool:
     table leaves (b - a) row pitches; where the two rows stand closer than that, the sheet's numbering skips n
     (a test it did not run, a number misread) and no row was lost there. Unknown (True) without a row pitch: at
     least two pairs of consecutively numbered rows one above the other."""
-    def same_block(p: Any, q: Any) -> bool:
-        return min(p[2], q[2]) - max(p[0], q[0]) >= 0.5 * min(p[2] - p[0], q[2] - q[0])
-
     def cy(box: Any) -> float:
         return (box[1] + box[3]) / 2
 
@@ -967,15 +1017,12 @@ def _room_for_row(n: int, numbered: list[tuple[int, Any]]) -> bool:
 def _block_right(row: dict[str, Any], on_page: list[dict[str, Any]]) -> float:
     """The right edge of the block a returned row belongs to: the furthest right any row reaches whose box shares
     at least half of the narrower one's width with this row's (the rows of the table beside it do not)."""
-    x0, x1 = row["box"][0], row["box"][2]
-    right = x1
-    for i in on_page:
-        ov = min(x1, i["box"][2]) - max(x0, i["box"][0])
-        if ov >= 0.5 * min(x1 - x0, i["box"][2] - i["box"][0]):
-            right = max(right, i["box"][2])
-    return right
-
-
+    block = [i for i in on_page if same_block(row["box"], i["box"])]
+    beside = [i for i in on_page if not same_block(row["box"], i["box"])]
+    # a line in this block and in the one beside too (a note or merged row across both tables) bridges them: it
+    # does not say where this block ends
+    return max([row["box"][2]] + [i["box"][2] for i in block
+                                  if not any(same_block(i["box"], j["box"]) for j in beside)])
 
 
 def _exponent_lost(printed: str, ind: Indicator) -> tuple[str, float] | None:
@@ -1249,9 +1296,11 @@ class _EmptyCellLook:
         span = marks.value_span(table, v[2] + 2, None, kind="flag")
         if span is None:
             return
-        found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
+        found, inked = marks.look_at_mark_cell(self.gray(), span[0], span[1], cy, self.line_h)
         if found is not None:
             it.flag, it.flag_code = Cell(found[0], 0.85, found[1]), "NEG" if found[0] == "-" else "POS"
+        else:
+            it.flag_ink = inked  # ink in the cell, no mark made out of it: a mark another photo may show
 
     def read_header_words(self, tokens: list[Token], likelihoods: Any) -> list[Token] | None:
         """On a page where no column header row was found: short words on the line of a header word that was read
@@ -1521,6 +1570,7 @@ class LabReportParser:
                                           if (words := _word_doubt(it))], self.engine.word_likelihoods)
         built: list[tuple[int, dict[str, Any], RowItem, int, bool]] = []  # (printed order, record, item, page, uncoded)
         dropped: list[tuple[int, RowItem]] = list(nameless)  # rows read with a result, returned as no indicator
+        inked: set[int] = set()  # id() of the records whose mark cell holds ink no mark was read from
         for order, (pno, it) in sorted(enumerate(rows), key=lambda e: not _named_exactly(e[1][1])):
             choice = choose_indicator(self.kb, it, used, panels_seen)
             if choice is None and _personal_row(it):
@@ -1544,6 +1594,8 @@ class LabReportParser:
             rec["row"] = it.row_no
             built.append((order, rec, it, pno, False))
         for _, rec, it, pno, is_uncoded in sorted(built, key=lambda b: b[0]):
+            if it.flag_ink:
+                inked.add(id(rec))
             if is_uncoded:
                 uncoded.append((len(indicators), it, pno))
             indicators.append(rec)
@@ -1571,6 +1623,8 @@ class LabReportParser:
             if rec is not None:
                 used.add(ind.code)
                 rec["row"] = it.row_no
+                if it.flag_ink:
+                    inked.add(id(rec))
                 indicators[k] = rec
         _unmarked_rows_on_pm_sheet(indicators)
         _default_range_on_a_sheet_with_ranges(indicators, warnings, self.options.review_threshold)
@@ -1585,14 +1639,18 @@ class LabReportParser:
         equivocal = equivocal_without_mark(indicators)
         for rec in equivocal:  # '±' with its mark lost: POS by convention, not by the sheet
             _doubt(rec, "equivocal_without_mark", UNDECIDED_FACTOR, self.options.review_threshold, review=True)
-        # where the mark column speaks + and - on its rows, an unmarked '±' is a mark the detector dropped: the
-        # sheet's own call on the row (which way its ± counts) is on the page, and another photo may show it
-        mark_lost = equivocal if marks_speak_plus_minus(indicators) else []
-        for rec in decimal_point_lost(indicators):  # '27' for 2.7: far above its range, unmarked on a marking sheet
+        # where a page's mark column speaks + and - on its rows, an unmarked '±' whose mark cell holds ink that no
+        # mark was made out of is a mark blurred or broken: the sheet's own call on the row (which way its ± counts)
+        # is on the page, and another photo may show it. A blank mark cell is the sheet's own (some sheets mark +
+        # and - but leave ± rows blank): no photo would show a mark there, so the row is only marked for review
+        mark_lost = [i for on_page in _pages(indicators) if marks_speak_plus_minus(on_page)
+                     for i in on_page if id(i) in inked and any(i is e for e in equivocal)]
+        point_lost = decimal_point_lost(indicators)
+        for rec in point_lost:  # '27' for 2.7: far above its range, unmarked on a marking sheet
             _doubt(rec, "decimal_point_lost", POINT_LOST_FACTOR, self.options.review_threshold, review=True)
         reshoot = self._doubtful_rows(indicators, no_value, row_numbers, table_top, dropped,
                                       [{k: v for k, v in g.items() if k != "lone"} for g in gaps], undecided,
-                                      mark_lost)
+                                      mark_lost, point_lost)
         if reshoot is not None:
             warnings.append(reshoot)
         rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
@@ -1649,13 +1707,15 @@ class LabReportParser:
                        dropped: list[tuple[int, RowItem]] | None = None,
                        gaps: list[dict[str, Any]] | None = None,
                        undecided_rows: list[dict[str, Any]] | None = None,
-                       unmarked_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+                       unmarked_rows: list[dict[str, Any]] | None = None,
+                       point_lost_rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Rows the sheet has but the result lacks: gaps in the printed row numbers (1..N), rows whose name was
         read but not their result, rows read with a result that no indicator came back for, lines a regularly
         spaced block skips (``gaps``, from row_pitch_gaps), rows of a known test left without a flag on a sheet
-        that prints ranges (``undecided_rows``, from flag_not_decided), equivocal results whose +/- mark was lost on a
-        sheet that marks its rows + or - (``unmarked_rows``), and rows read with low confidence. Any of them → a
-        re-shoot request naming the rows, instead of a silently short list."""
+        that prints ranges (``undecided_rows``, from flag_not_decided), equivocal results whose +/- mark was seen
+        but not read on a sheet that marks its rows + or - (``unmarked_rows``), whole numbers whose decimal point
+        was most likely lost (``point_lost_rows``, from decimal_point_lost), and rows read with low confidence. Any
+        of them → a re-shoot request naming the rows, instead of a silently short list."""
         missing: list[int] = []
         expected = None
         for pno, nums in row_numbers.items():
@@ -1703,10 +1763,15 @@ class LabReportParser:
                      for i in undecided_rows or []]
         unmarked = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
                      "value_printed": i.get("value_printed")} for i in unmarked_rows or []]
+        point_lost = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
+                       "value_printed": i.get("value_printed")} for i in point_lost_rows or []]
+        low_rows = [i for i in indicators if i["confidence"] < self.options.review_threshold]
         low = [{"row": i.get("row"), "code": i["code"], "name_printed": i.get("name_printed"),
-                "confidence": i["confidence"]}
-               for i in indicators if i["confidence"] < self.options.review_threshold]
-        if len(low) <= max(1, 0.2 * len(indicators)) and not any(x["confidence"] < 0.5 for x in low):
+                "confidence": i["confidence"]} for i in low_rows]
+        # a row with a lost decimal point asks for the re-shoot under its own reason, not by its lowered confidence
+        lost_ids = {id(i) for i in point_lost_rows or []}
+        low_own = [i for i in low_rows if id(i) not in lost_ids]
+        if len(low_own) <= max(1, 0.2 * len(indicators)) and not any(i["confidence"] < 0.5 for i in low_own):
             low_trigger = False
         else:
             low_trigger = True
@@ -1717,7 +1782,7 @@ class LabReportParser:
                    and (i["code"] is None or "name_from_structure" in i.get("review_reasons", []))]
         evidence = {"row_numbers_missing": missing, "result_not_read": unread, "low_confidence_rows": low_trigger,
                     "names_not_read": misread, "rows_not_returned": not_returned, "row_pitch_gap": gaps,
-                    "flag_not_decided": undecided, "mark_not_read": unmarked}
+                    "flag_not_decided": undecided, "mark_not_read": unmarked, "decimal_point_lost": point_lost}
         reasons = [reason for reason, seen in evidence.items() if seen]
         if not reasons:
             return None
@@ -1729,7 +1794,7 @@ class LabReportParser:
                             "missing_rows": sorted(set(missing)), "rows_without_result": unread,
                             "low_confidence_rows": low, "names_not_read": misread,
                             "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided,
-                            "rows_without_mark": unmarked}}
+                            "rows_without_mark": unmarked, "rows_point_lost": point_lost}}
 
     def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
@@ -1966,8 +2031,19 @@ class LabReportParser:
             review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if it.range_comparator_inferred:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
-        if how in ("fuzzy", "prefix", "garbled") and name_conf < 0.85:
-            review_reasons.append("name_uncertain")
+        # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
+        # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC),
+        # provided it rules out the codes the name reads as nearly as well (ALT and AST share 0-40 U/L): then only
+        # the result's own reading is in doubt. A name garbled past the fuzzy matcher was coded by its unit and
+        # range in part (and by a margin over its rivals), so its match score still counts in ``structure``; a
+        # name from structure alone is not vouched for
+        vouched = how != "structure" and unit_fit >= 0.9 and _range_fit(self.kb, ind, pr, it.unit) is True \
+            and (how == "garbled" or _range_rules_out_rivals(self.kb, ind, it, pr))
+        # a fuzzy or garbled match under 0.85 that range and unit do not vouch for (a garbled one: never, its score
+        # still counts) is named as the doubt where it leaves the row below the review threshold (added below), so
+        # name_uncertain never stands on a row not marked for review. On dev, the 41 garbled rows at 0.80 or more
+        # that it would otherwise mark were all right
+        name_doubt = how in ("fuzzy", "prefix", "garbled") and name_conf < 0.85 and (how == "garbled" or not vouched)
         if how == "structure":
             review_reasons.append("name_from_structure")  # the name was not read: unit, range and value fit one code
         field_conf = {"name": round(min(name_conf, 1.0), 3), "value": round(value_conf, 3),
@@ -1976,11 +2052,6 @@ class LabReportParser:
         # unit fits the code, value/range/arrow agree). Calibrated on the real dev photos against the truth
         # (bench/ocr_accuracy.py --real prints the AUROC and the re-shoot confusion table).
         structure = 1.0
-        # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
-        # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC):
-        # then only the result's own reading is in doubt. A name garbled past the fuzzy matcher was coded by its
-        # unit and range in part, so its match score still counts; a name from structure alone is not vouched for
-        vouched = how != "structure" and unit_fit >= 0.9 and _range_fit(self.kb, ind, pr, it.unit) is True
         if how in ("fuzzy", "prefix", "garbled", "structure") and not (vouched and how != "garbled"):
             structure *= min(1.0, 0.55 + 0.5 * name_conf)  # a fuzzy name match is as good as its score
         if pv.number is None and pv.qualitative is None:
@@ -2006,6 +2077,8 @@ class LabReportParser:
         overall = min(1.0, rec_score * structure)
         if overall < self.options.review_threshold:
             review_reasons.append("low_confidence")
+            if name_doubt:
+                review_reasons.append("name_uncertain")
         box = [round(v, 1) for v in _item_box(it)]
         return {
             "code": ind.code, "name": ind.name, "name_en": ind.name_en, "loinc": ind.loinc, "panel": ind.panel,
