@@ -542,7 +542,20 @@ def mark_group_column(rows: list[list[Token]], line_h: float) -> None:
                 t.column = "group"
 
 
-_ROW_NO = re.compile(r"\d{1,3}[.、]?")
+ROW_NO = re.compile(r"\d{1,3}[.、]?")  # the text of a row number ('7', '12.', '3、'); an integer result reads the same
+
+
+def row_numbers(row: list[Token]) -> list[Token]:
+    """The row's row number, told from an integer result ('7 丙氨酸氨基转移酶 25 U/L': both read as ROW_NO) by where it
+    stands: under the 序号 header, or, under no result/unit/range/flag header, left of every other cell of the row that
+    is not a number of that form (the name; in a row whose name was lost, its result, unit or range)."""
+    nums = [t for t in row if ROW_NO.fullmatch(t.text.strip())]
+    if not nums:
+        return []
+    others = [t for t in row if t not in nums]
+    first = min((t.box[0] for t in others), default=float("inf"))
+    return [t for t in nums if t.column == "seq" or (t.column not in ("value", "range", "unit", "flag")
+                                                     and t.cx < first)]
 
 
 def _wrappable_name(tok: Token) -> bool:
@@ -550,36 +563,52 @@ def _wrappable_name(tok: Token) -> bool:
     return tok.column in (None, "name", "seq") and bool(_CJK_TEXT.search(tok.text))
 
 
+def _name_pitch(rows: list[list[Token]], x0: float, h: float) -> float | None:
+    """The row pitch of the block whose names start at x0: the median distance between the centres of its
+    neighbouring name cells (a wrapped name's two lines are one gap among a block's many); None with fewer than
+    three."""
+    ys = sorted((t.box[1] + t.box[3]) / 2 for row in rows for t in row
+                if _wrappable_name(t) and abs(t.box[0] - x0) <= 0.8 * h)
+    gaps = [b - a for a, b in zip(ys, ys[1:]) if b - a > 0.4 * h]
+    return float(np.median(gaps)) if len(gaps) >= 2 else None
+
+
 def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str, str, str], bool],
                        ) -> list[list[Token]]:
     """A long name in a narrow name column is wrapped by the report software onto a second line inside its cell
-    ('总前列腺特异性抗' over '原'); the row's other cells stand level with the first line or centred between the
-    two. Each line is then read as a row of its own: one holds the result with half the name, the other nothing but
-    the name's other half. A row that holds only such a piece of name, left-aligned with the name of a row just
-    above or below it (its centre within 1.7 text heights: one line spacing, not a table row away), is that row's
-    name continued, when the two read in order are one name that neither half is on its own
-    (``reads_as_one_name(joined, the row's own half, the piece)``). The piece's row is dropped."""
-    def row_no(t: Token) -> bool:
-        return bool(_ROW_NO.fullmatch(t.text.strip()))
-
+    ('总前列腺特异性抗' over '原', '高密度脂蛋白' over '胆固醇'); the row's other cells stand level with the first line
+    or centred between the two. Each line is then read as a row of its own: one holds the result with half the name,
+    the other nothing but the name's other half (which may itself be a test's name: 胆固醇). Layout tells a
+    continuation line from a row whose result was not read: it holds one piece of name text and no result, unit or
+    range; it is left-aligned with the name of the row it continues and closer to it than the block's row pitch
+    (measured from the block's own rows; 1.7 text heights where the block has too few); and on a numbered sheet it
+    has no row number of its own (one beside it while the row continued has none is that row's, centred on the two
+    lines). The two read in order must then be one name (``reads_as_one_name(joined, the row's own half, the
+    piece)``). Returns new rows, the piece's row gone; the rows given are left as they were."""
+    rows = [list(r) for r in rows]
     pieces = []
     for i, row in enumerate(rows):
-        words = [t for t in row if not row_no(t)]
+        nos = row_numbers(row)
+        words = [t for t in row if t not in nos]
         if len(words) == 1 and _wrappable_name(words[0]) and len(row) <= 2:
-            pieces.append((i, words[0]))  # (a row number centred on the two lines may stand beside the piece)
+            pieces.append((i, words[0], bool(nos)))
     if not pieces:
         return rows
     gone: set[int] = set()
-    for i, f in pieces:
+    for i, f, numbered in pieces:
         h = f.box[3] - f.box[1]
         fy = (f.box[1] + f.box[3]) / 2
+        pitch = _name_pitch(rows, f.box[0], h)
+        reach = 1.7 * h if pitch is None else 0.9 * pitch
         cands = []
         for j, row in enumerate(rows):
             if j == i or j in gone or len(row) < 2:
                 continue  # (the row continued holds its result, range or unit besides the name)
+            if numbered and row_numbers(row):
+                continue  # each has its row number: two rows, the piece's result unread
             for k, t in enumerate(row):
                 dy = (t.box[1] + t.box[3]) / 2 - fy
-                if _wrappable_name(t) and abs(t.box[0] - f.box[0]) <= 0.8 * h and 0.4 * h < abs(dy) < 1.7 * h:
+                if _wrappable_name(t) and abs(t.box[0] - f.box[0]) <= 0.8 * h and 0.4 * h < abs(dy) < reach:
                     cands.append((abs(dy), j, k, dy))
         for _, j, k, dy in sorted(cands):
             t = rows[j][k]
@@ -589,7 +618,7 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
                 # and a name box over the result would read as a row without its name cell
                 rows[j][k] = Token(joined, min(t.score, f.score), (min(t.box[0], f.box[0]), *t.box[1:]), t.column,
                                    t.slope)
-                if not any(row_no(x) for x in rows[j]):
+                if numbered:
                     rows[j] = sorted(rows[j] + [x for x in rows[i] if x is not f], key=lambda x: x.box[0])
                 gone.add(i)
                 break

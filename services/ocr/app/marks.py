@@ -60,6 +60,50 @@ def _is_plus(blob: np.ndarray) -> bool:
     return bool(across >= 0.85 and down >= 0.85 and (corners.mean() if corners.size else 1.0) <= 0.2)
 
 
+def _column_lines(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: float,
+                  line_h: float) -> np.ndarray:
+    """Columns of gray[ya:yb, xa:xb] (a row band one text line tall) that a grid's column line runs down: darker
+    than paper through the band and on beyond it, over at least 0.3 text heights above or below (no glyph of the
+    row is 1.3 text heights tall: a '1' as tall as the band stays; the rows above and below leave paper between
+    them and this one), and darker than the columns beside it (a line, not a broad band of shade or a screen's
+    moiré): a thin line than the 9 px around it, a thick or blurred one (5 px and wider) much darker than the
+    columns about half a text height either side. Returns a boolean mask over the band's columns, widened over the
+    line's blurred edges."""
+    h_img = gray.shape[0]
+    m = max(2, int(round(0.3 * line_h)))
+    above, below = gray[max(0, ya - m):ya, xa:xb], gray[yb:min(h_img, yb + m), xa:xb]
+    band = gray[ya:yb, xa:xb]
+    n = band.shape[1]
+    through = (band < paper - 20.0).mean(axis=0) >= 0.8
+    beyond = np.zeros(n, bool)
+    for part in (above, below):
+        if part.shape[0] >= m:
+            beyond |= (part < paper - 20.0).mean(axis=0) >= 0.8
+    cand = through & beyond
+    if not cand.any():
+        return cand
+    col = np.median(np.vstack([above, band, below]), axis=0)
+
+    def beside(win: int) -> np.ndarray:
+        # (paper beyond the band's ends: a rule the cell's edge cuts in half is still a line there)
+        return np.median(np.lib.stride_tricks.sliding_window_view(np.pad(col, win // 2, constant_values=paper), win),
+                         axis=1)
+
+    # a thin line against the 9 px around it (a screen's moiré, stripes a dozen px wide or more, is not darker
+    # than that); a thick or blurred one against a window about a text height wide, when it is printed ink, much
+    # darker than the paper (moiré shades it by a few tens of levels)
+    wide = beside(max(9, 2 * int(0.6 * line_h) + 1))
+    lines = cand & ((col < beside(9) - 15.0) | (col < wide - 45.0))
+    # the line's blurred edges: neighbouring columns still darker than the paper beside them
+    for _ in range(max(2, int(0.15 * line_h))):
+        grown = lines | np.r_[False, lines[:-1]] | np.r_[lines[1:], False]
+        grown &= col < wide - 8.0
+        if (grown == lines).all():
+            break
+        lines = grown
+    return np.convolve(lines, np.ones(3), "same") > 0
+
+
 def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
               line_h: float) -> tuple[str, tuple[float, float, float, float]] | None:
     """A lone '-' or '+' in gray[:, x0:x1] on the text row centred at cy (the detector drops both: too little area
@@ -89,6 +133,11 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
     band = gray[ya:yb, xa:xb].copy()
     # threshold from the row band's own paper and ink: a cell that is all paper has no ink at all
     paper = float(np.percentile(band, 90))
+    # a grid's column lines down the cell first (also faint ones that the threshold below would break into specks),
+    # before the table rules across it are erased (a rule erased first takes the column line's ends with it)
+    lines = _column_lines(gray, xa, xb, ya, yb, paper, line_h)
+    if lines.any():
+        band[:, lines] = int(paper)
     # table rules across the cell (also slanted ones): horizontal runs much longer than a dash, removed before
     # the threshold is set so that their dark ink does not hide a faint dash
     run = max(int(1.6 * line_h), 12)
@@ -98,18 +147,6 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
         if rules.any():
             rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))
             band[rules > 0] = int(paper)
-    # a grid's column lines down the cell, also faint ones that the threshold below would break into specks: a
-    # pixel column darker than paper from the band's top edge to its bottom edge (no glyph reaches both: the band
-    # is a text line's height and more) and darker than the columns a few pixels beside it (a line, not a broad
-    # band of shade or a screen's moiré)
-    dark = band < paper - 20.0
-    col = np.median(band, axis=0)
-    if len(col) > 9:
-        # (paper beyond the band's ends: a rule the cell's edge cuts in half is still a line there)
-        beside = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(col, 4, constant_values=paper), 9), axis=1)
-        down = (dark.mean(axis=0) >= 0.8) & dark[:2].any(axis=0) & dark[-2:].any(axis=0) & (col < beside - 15.0)
-        if down.any():
-            band[:, np.convolve(down, np.ones(3), "same") > 0] = int(paper)
     mid = band[max(0, int(cy - 0.3 * line_h) - ya):max(1, int(cy + 0.3 * line_h) - ya + 1)]
     darkest = float(mid.min())  # this row's own ink, not the darker print of the rows above or below
     if paper - darkest < INK_CONTRAST:

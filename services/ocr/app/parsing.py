@@ -1015,14 +1015,15 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             # a one-character name misread as a result word (氯 read as 無, 'none') right before its result (not a
             # '-' read as '一' before a name)
             kind = "name"
-        if kind == "name" and cell.text.strip() in _LOST_ARROW and cur is not None and cur.value is not None \
-                and cur.flag is None and cur.range is None and cur.unit is None and (
-                    idx + 1 < len(pieces) and pieces[idx + 1][0] in ("range", "unit", "value_or_range")
-                    or col == "flag"):
+        if kind == "name" and cur is not None and cur.value is not None and cur.flag is None and (
+                (col == "flag" and cell.text.strip() in _LOST_ARROW | {"T"})
+                or (cell.text.strip() in _LOST_ARROW and cur.range is None and cur.unit is None
+                    and idx + 1 < len(pieces) and pieces[idx + 1][0] in ("range", "unit", "value_or_range"))):
             # '29.46 t 0-7.00': an arrow between the result and its range, its head lost on a small or recompressed
             # photo (read as 't'); not a row of its own ('T' is 体温) that would take the range away. Its direction
-            # is lost: the printed range decides the flag. Under the 提示 header it is the mark whatever follows
-            # (a 上次结果 column prints a number after it: '362 t 293', which made a row 't 293')
+            # is lost: the printed range decides the flag. Under the 提示 header it is the mark wherever 提示 stands
+            # (also after the unit and range) and whatever follows (a 上次结果 column prints a number after it:
+            # '362 t 293', which made a row 't 293'); there an uppercase 'T' is the arrow too, not 体温
             continue
         if kind == "name":
             matches = kb.match_name(cell.text)

@@ -21,7 +21,8 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
-from .layout import _line_height, analyse, header_kind, join_wrapped_names, residual_skew, straighten
+from .layout import (_line_height, analyse, header_kind, join_wrapped_names, residual_skew, row_numbers,
+                     straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
                       han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
                       plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction, signed_digit,
@@ -353,16 +354,13 @@ _RESULT_WORD = re.compile(r"未|无|阴|阳|检出|找到|查见|偶见|少量|�
 
 def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, own: str, piece: str) -> bool:
     """Does a name broken over two lines of its cell read whole when joined (layout.join_wrapped_names)? The
-    joined text is a printed name exactly, named better than by the row's own half, and the piece names no other
-    test of its own (else it is a row of its own whose result was not read)."""
+    joined text must be a printed name exactly (a name, alias or known misreading). Either half may name a test of
+    its own ('高密度脂蛋白' over '胆固醇', 胆固醇 = TC; the result centred may stand with either line): the layout
+    has already found the piece a continuation line (no row number, result, unit or range of its own, closer than
+    the block's row pitch), which a row of its own is not. (``own`` and ``piece``: the halves, for callers that
+    weigh them.)"""
     whole = kb.match_name(joined, allow_fuzzy=False)
-    if not whole or whole[0].how != "exact":
-        return False
-    alone = kb.match_name(piece, allow_fuzzy=False)
-    if alone and alone[0].how == "exact" and alone[0].indicator.code != whole[0].indicator.code:
-        return False
-    half = kb.match_name(own, allow_fuzzy=False)
-    return not half or whole[0].score > half[0].score
+    return bool(whole) and whole[0].how == "exact"
 
 
 def _personal_row(it: RowItem) -> bool:
@@ -1232,7 +1230,7 @@ class _EmptyCellLook:
             return None
         v = min(values, key=lambda t: t.box[0])
         left_of = [t for t in row if t.box[2] <= v.box[0] + 2 and t is not v]
-        rownos = [t for t in left_of if re.fullmatch(r"\d{1,3}[.、]?", t.text.strip())]
+        rownos = [t for t in row_numbers(row) if t in left_of]
         scraps = [t for t in left_of if t not in rownos and not re.search(r"[\u4e00-\u9fff]", t.text)
                   and len(t.text.strip()) <= 3 and not kb.match_name(t.text, allow_fuzzy=False)]
         if any(t not in rownos and t not in scraps and re.search(r"[\u4e00-\u9fffA-Za-z]", t.text) for t in left_of):

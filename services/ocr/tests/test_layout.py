@@ -1,4 +1,5 @@
 """Table reconstruction from boxes (pure)."""
+import pytest
 from app.knowledge import load_knowledge
 from app.layout import analyse, header_kind
 from app.parsing import Token, choose_indicator, parse_row
@@ -359,3 +360,82 @@ def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
             [S("20", -14, 825, "seq"), S("固醇", 32, 830, "seq"), S("1.28", 145, 819, "name")]]
     out = join_wrapped_names(rows, lambda joined, own, piece: joined == "高密度脂蛋白胆固醇")
     assert [[t.text for t in r] for r in out] == [["20", "高密度脂蛋白胆固醇", "1.28"]]
+
+
+def _dense_wrapped(first: str, second: str, numbered: bool, centred: bool) -> list[Token]:
+    """A dense block (row pitch 40 px, 1.4 text heights) whose third name is wrapped onto two lines 30 px apart."""
+    rows = [("1", "甲胎蛋白", "3.35", 140), ("2", "癌胚抗原", "2.21", 180)]
+    out = [T("序号", 20, 100), T("项目", 80, 100), T("结果", 300, 100), T("单位", 420, 100), T("参考范围", 560, 100)]
+    for no, name, value, y in rows + [("4", "铁蛋白", "120", 290), ("5", "糖类抗原125", "8.1", 330)]:
+        out += [T(no, 20, y), T(name, 80, y), T(value, 300, y), T("ng/mL", 420, y), T("<9", 560, y)]
+    yc = 235 if centred else 220
+    out += [T(first, 80, 220), T(second, 80, 250), T("1.28", 300, yc), T("mmol/L", 420, yc), T(">1.04", 560, yc)]
+    if numbered:
+        out.append(T("3", 20, yc))
+    return [t for t in out if numbered or t.text not in ("序号", "1", "2", "4", "5")]
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+@pytest.mark.parametrize("centred", [True, False])
+@pytest.mark.parametrize("first,second,code", [("高密度脂蛋白", "胆固醇", "HDL-C"), ("非高密度脂蛋白", "胆固醇", "nonHDL-C"),
+                                               ("平均红细胞", "血红蛋白浓度", "MCHC"), ("甲种胎儿", "球蛋白", "AFP"),
+                                               ("糖化血清", "白蛋白", "GA")])
+def test_a_wrapped_name_whose_second_line_is_a_test_name_is_joined(numbered, centred, first, second, code):
+    """'高密度脂蛋白' over '胆固醇' (胆固醇 = TC), '甲种胎儿' over '球蛋白': the second line, itself a test's name, is a
+    continuation line by the layout (no row number or result of its own, closer than the block's row pitch), not a
+    row whose result was not read beside a first half read as a prefix guess."""
+    from app.layout import join_wrapped_names
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    lay = analyse(_dense_wrapped(first, second, numbered, centred), 800)
+    rows = join_wrapped_names(lay.rows, lambda *n: wrapped_name_reads_whole(kb, *n))
+    assert len(rows) == 5
+    items = [it for row in rows for it in parse_row(kb, row)]
+    assert [it.names[0][0].text for it in items][2] == first + second
+    assert choose_indicator(kb, items[2], set())[0].code == code
+    assert items[2].value.text == "1.28" and items[2].row_no == (3 if numbered else None)
+
+
+def test_rows_each_with_its_row_number_or_a_row_pitch_apart_are_not_joined():
+    """尿素 over 肌酐, 总蛋白 over 白蛋白: a name-only row with its own row number beside a numbered row, or a full
+    row pitch (1.4 text heights on a dense sheet) from it, is a row of its own, whatever the names read as."""
+    from app.layout import join_wrapped_names
+
+    always = lambda *n: True  # noqa: E731 (only the layout decides here)
+    rows = [[T("1", 20, 140), T("总蛋白", 80, 140), T("70", 300, 140)], [T("2", 20, 180), T("白蛋白", 80, 180)],
+            [T("3", 20, 220), T("球蛋白", 80, 220), T("30", 300, 220)], [T("4", 20, 260), T("尿素", 80, 260)],
+            [T("5", 20, 300), T("肌酐", 80, 300), T("87.5", 300, 300)]]
+    assert len(join_wrapped_names(rows, always)) == 5
+    plain = [[t for t in r if t.box[0] > 40] for r in rows]
+    assert len(join_wrapped_names(plain, always)) == 5
+
+
+def test_a_row_number_is_told_from_an_integer_result_by_where_it_stands():
+    """'7 丙氨酸氨基转移' over '酶 25 U/L 9-50': the 7 left of the name is the row number (kept by the joined row),
+    the 25 right of it the result (the piece '丙氨酸氨基转移' names the same test as the joined name). A row of a
+    name and an integer result is a row, not a name-only piece."""
+    from app.layout import join_wrapped_names, row_numbers
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    rows = [[T("6", 20, 140), T("总蛋白", 80, 140), T("70", 300, 140), T("g/L", 420, 140), T("65-85", 560, 140)],
+            [T("7", 20, 180), T("丙氨酸氨基转移", 80, 180)],
+            [T("酶", 80, 208), T("25", 300, 194), T("U/L", 420, 194), T("9-50", 560, 194)],
+            [T("8", 20, 240), T("白蛋白", 80, 240), T("40", 300, 240), T("g/L", 420, 240), T("40-55", 560, 240)]]
+    assert [t.text for t in row_numbers(rows[2])] == [] and [t.text for t in row_numbers(rows[1])] == ["7"]
+    out = join_wrapped_names(rows, lambda *n: wrapped_name_reads_whole(kb, *n))
+    assert [[t.text for t in r] for r in out][1] == ["7", "丙氨酸氨基转移酶", "25", "U/L", "9-50"]
+    item = parse_row(kb, out[1])[0]
+    assert item.row_no == 7 and item.value.text == "25" and choose_indicator(kb, item, set())[0].code == "ALT"
+    pair = [[T("肌酐", 80, 200), T("87", 300, 200)], [T("尿素", 80, 230), T("5.2", 300, 230)]]
+    assert len(join_wrapped_names(pair, lambda *n: True)) == 2
+
+
+def test_join_wrapped_names_leaves_the_rows_given_as_they_were():
+    from app.layout import join_wrapped_names
+
+    near = [[T("总前列腺特异性抗", 80, 200, 200)], [T("原", 80, 230), T("3.655", 300, 230)]]
+    before = [[t.text for t in r] for r in near]
+    join_wrapped_names(near, lambda *n: True)
+    assert [[t.text for t in r] for r in near] == before

@@ -1,6 +1,7 @@
 """The second look at empty result cells (marks.find_dash, marks.find_mark): pure OpenCV on small drawn images."""
 import cv2
 import numpy as np
+import pytest
 
 from app.layout import Table
 from app.marks import find_dash, find_mark, straighten_image, value_span
@@ -109,8 +110,46 @@ def test_a_dash_beside_a_grid_rule_is_still_found():
     # the cell's span may begin on the line itself (the column between the header words starts there)
     found = find_mark(img, 100, 220, 60, LINE_H)
     assert found is not None and found[0] == "-"
-    one = _band(lambda im: (cv2.line(im, (100, 0), (100, 119), 50, 2), cv2.line(im, (125, 48), (125, 72), 40, 2)))
-    assert find_mark(one, 80, 220, 60, LINE_H) is None  # a '1' in the middle of the row is no rule
+    # a '1' as tall as the band (top to bottom edge) in the middle of the row is no rule: it ends there
+    one = _band(lambda im: (cv2.line(im, (100, 0), (100, 119), 50, 2), cv2.line(im, (125, 44), (125, 76), 40, 2)))
+    assert find_mark(one, 80, 220, 60, LINE_H) is None
+
+
+def test_a_one_as_tall_as_the_band_beside_a_mark_is_not_erased_as_a_rule():
+    """'1+', '1-', '-1' whose '1' reaches the band's top and bottom edges (the band is exactly one text line tall):
+    the '1' does not run on beyond the band as a column line does, so the cell holds two glyphs, not a mark."""
+    tall_one = lambda im, x: cv2.line(im, (x, 44), (x, 76), 40, 2)  # noqa: E731
+    one_plus = _band(lambda im: (tall_one(im, 110), cv2.line(im, (122, 60), (136, 60), 40, 2),
+                                 cv2.line(im, (129, 53), (129, 67), 40, 2)))
+    one_minus = _band(lambda im: (tall_one(im, 110), cv2.line(im, (122, 60), (132, 60), 40, 2)))
+    minus_one = _band(lambda im: (cv2.line(im, (110, 60), (120, 60), 40, 2), tall_one(im, 130)))
+    for img in (one_plus, one_minus, minus_one):
+        assert find_mark(img, 80, 220, 60, LINE_H) is None
+
+
+def test_a_dash_beside_a_column_line_crossed_by_a_row_rule_in_the_band():
+    """A full grid whose row rule falls inside the band (a tight pitch, a tilted crop): the column line is found
+    before the rule across is erased, so the rule does not cut the line's ends off and leave it as ink."""
+    def draw(im):
+        cv2.line(im, (100, 0), (100, 119), 50, 2)  # the column line
+        cv2.line(im, (0, 47), (299, 47), 50, 2)  # the row rule, inside the band (45..75)
+        cv2.line(im, (112, 60), (120, 60), 60, 2)  # the hyphen
+
+    found = find_mark(_band(draw), 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-" and 108 <= found[1][0] <= 114
+
+
+@pytest.mark.parametrize("width,blur", [(5, 3), (7, 3), (3, 9)])
+def test_a_dash_beside_a_thick_or_blurred_column_line(width, blur):
+    """A column line 5 px or wider (a high-resolution photo) or blurred wide: the window that compares it with the
+    paper beside it scales with the text height, so the line is still told from a band of shade and erased."""
+    def draw(im):
+        cv2.line(im, (100, 0), (100, 119), 50, width)
+        cv2.line(im, (116, 60), (124, 60), 60, 2)
+
+    img = cv2.GaussianBlur(_band(draw), (blur, blur), 0)
+    found = find_mark(img, 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-" and 112 <= found[1][0] <= 118
 
 
 def test_a_dash_inside_a_broad_band_of_shade_is_not_taken_for_a_rule():
@@ -121,4 +160,17 @@ def test_a_dash_inside_a_broad_band_of_shade_is_not_taken_for_a_rule():
         cv2.line(im, (118, 60), (128, 60), 30, 2)
 
     found = find_mark(_band(draw), 80, 220, 60, LINE_H)
+    assert found is not None and found[0] == "-"
+
+
+def test_a_dash_among_moire_stripes_is_still_found():
+    """A screen photographed: soft vertical stripes (period 30 px, a few tens of levels deep) run down the page,
+    beyond the band too. Wider than the thin-line window and too faint for the thick-line test: not lines, so the
+    dash inside one is still read (a window scaled to the text height alone took them for lines)."""
+    def draw(im):
+        x = np.arange(im.shape[1])
+        im[:] = np.clip(im.astype(float) - 14 * (1 + np.cos(2 * np.pi * (x - 124) / 30))[None, :], 0, 255)
+        cv2.line(im, (120, 60), (128, 60), 60, 2)
+
+    found = find_mark(_band(draw), 80, 220, 60, 25.0)
     assert found is not None and found[0] == "-"

@@ -454,6 +454,29 @@ def test_an_arrow_read_as_t_under_the_flag_header_is_not_a_row_before_a_previous
     assert (items[0].value.text, items[0].unit.text, items[0].range.text) == ("362", "x10^9/L", "125-350")
 
 
+@pytest.mark.parametrize("arrow", ["t", "T"])
+@pytest.mark.parametrize("last_col", [None, "flag"])
+def test_an_arrow_read_as_t_under_the_flag_header_after_the_range_is_not_a_row(kb, arrow, last_col):
+    """'血小板计数 362 x10^9/L 125-350 ↑ 293': 提示 after the unit and range, a 上次结果 column last. The ↑ read as
+    't' (or 'T') under 提示 is the row's lost mark, not a row 't 293' (nor 体温 293) of its own."""
+    row = [Token("血小板计数", 0.99, (34, 605, 130, 629), "name"), Token("362", 0.99, (286, 604, 320, 630), "value"),
+           Token("x10^9/L", 0.99, (375, 605, 450, 629), "unit"), Token("125-350", 0.99, (495, 606, 570, 627), "range"),
+           Token(arrow, 0.7, (634, 609, 640, 621), "flag"), Token("293", 0.99, (707, 605, 740, 628), last_col)]
+    items = parse_row_all(kb, row)
+    assert len(items) == 1
+    assert (items[0].value.text, items[0].unit.text, items[0].range.text) == ("362", "x10^9/L", "125-350")
+
+
+def test_a_t_outside_the_flag_header_after_a_full_row_is_still_read(kb):
+    """'T' outside the 提示 column after a row with its unit and range is 体温's name in the block beside, not a
+    lost arrow."""
+    row = [Token("血小板计数", 0.99, (34, 605, 130, 629), "name"), Token("362", 0.99, (286, 604, 320, 630), "value"),
+           Token("x10^9/L", 0.99, (375, 605, 450, 629), "unit"), Token("125-350", 0.99, (495, 606, 570, 627), "range"),
+           Token("T", 0.9, (634, 609, 644, 621), "name"), Token("36.5", 0.99, (707, 605, 740, 628), "value")]
+    items = parse_row_all(kb, row)
+    assert len(items) == 2
+
+
 def test_a_mark_before_the_result_read_as_one_is_not_the_result(kb):
     """'中性粒细胞百分比 L 47.8 50.0-70.0' (a flag column before the result) as a web copy: the 'L' came back as '1',
     which took the result's place and 47.8 was dropped. The number after it is the result; the range flags it."""
