@@ -21,8 +21,8 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
-from .layout import (_line_height, analyse, header_kind, join_wrapped_names, residual_skew, row_numbers,
-                     straighten)
+from .layout import (_line_height, analyse, header_kind, join_wrapped_names, residual_skew,
+                     row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
                       han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
                       plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction, signed_digit,
@@ -1230,7 +1230,7 @@ class _EmptyCellLook:
             return None
         v = min(values, key=lambda t: t.box[0])
         left_of = [t for t in row if t.box[2] <= v.box[0] + 2 and t is not v]
-        rownos = [t for t in row_numbers(row) if t in left_of]
+        rownos = [t for t in row_number_tokens(row) if t in left_of]
         scraps = [t for t in left_of if t not in rownos and not re.search(r"[\u4e00-\u9fff]", t.text)
                   and len(t.text.strip()) <= 3 and not kb.match_name(t.text, allow_fuzzy=False)]
         if any(t not in rownos and t not in scraps and re.search(r"[\u4e00-\u9fffA-Za-z]", t.text) for t in left_of):

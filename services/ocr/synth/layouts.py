@@ -27,11 +27,8 @@ Ground truth follows the sheet (realistic.sheet_flag: the printed mark, else val
 for qualitative results)."""
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +36,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .generate import HOSPITALS, KB, Row, _jpeg, _on_desk, _shadow, available_fonts, font, make_rows
-from .realistic import _curl, _print_effect, sheet_flag
+from .generate import HOSPITALS, KB, Row, _jpeg, _on_desk, _shadow, font, make_rows
+from .realistic import _curl, _print_effect, build_sheets, set_cli, sheet_flag
 
 SEED = 20261206
 VARIANTS = ["code_after_name", "code_first", "flag_words", "method", "english", "two_block_uneven",
@@ -425,28 +422,11 @@ def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarr
 
 
 def build_set(n: int, out_dir: Path, seed: int = SEED) -> list[dict]:
-    fonts = available_fonts()
-    if not fonts:
-        raise SystemExit("no CJK font (./zhenxi test installs deploy/apt-packages.txt)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    truths = []
-    for i in range(n):
-        img, gt = make_sheet(random.Random(f"{seed}-{i}"), i, fonts)
-        cv2.imwrite(str(out_dir / f"{gt['id']}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        truths.append(gt | {"file": f"{gt['id']}.jpg"})
-    return truths
+    return build_sheets(make_sheet, n, out_dir, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=56)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "layouts")
-    ap.add_argument("--seed", type=int, default=SEED)
-    args = ap.parse_args(argv)
-    truths = build_set(args.n, args.out, args.seed)
-    (args.out / "ground_truth.json").write_text(json.dumps(truths, ensure_ascii=False), encoding="utf-8")
-    print(f"{len(truths)} sheets in {args.out}", file=sys.stderr)
-    return 0
+    return set_cli(argv, __doc__, build_set, 56, Path(__file__).resolve().parent / "out" / "layouts", SEED)
 
 
 if __name__ == "__main__":

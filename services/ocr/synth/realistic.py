@@ -18,6 +18,7 @@ import math
 import random
 import sys
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -332,29 +333,42 @@ def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarr
                  "sex": sex, "age": header["age"], "indicators": gts}
 
 
-def build_set(n: int, out_dir: Path, seed: int = SEED) -> list[dict]:
+def build_sheets(make: Callable[[random.Random, int, list], tuple[np.ndarray, dict]], n: int, out_dir: Path,
+                 seed: int) -> list[dict]:
+    """Draw ``n`` sheets with ``make`` (one random stream per sheet, from the seed and its index) into ``out_dir``;
+    returns their ground truth, each with its file name."""
     fonts = available_fonts()
     if not fonts:
         raise SystemExit("no CJK font (./zhenxi test installs deploy/apt-packages.txt)")
     out_dir.mkdir(parents=True, exist_ok=True)
     truths = []
     for i in range(n):
-        img, gt = make_sheet(random.Random(f"{seed}-{i}"), i, fonts)
+        img, gt = make(random.Random(f"{seed}-{i}"), i, fonts)
         cv2.imwrite(str(out_dir / f"{gt['id']}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         truths.append(gt | {"file": f"{gt['id']}.jpg"})
     return truths
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=24)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "realistic")
-    ap.add_argument("--seed", type=int, default=SEED)
+def build_set(n: int, out_dir: Path, seed: int = SEED) -> list[dict]:
+    return build_sheets(make_sheet, n, out_dir, seed)
+
+
+def set_cli(argv: list[str] | None, doc: str | None, build: Callable[[int, Path, int], list[dict]], default_n: int,
+            default_out: Path, seed: int) -> int:
+    """The command line of a synthetic set: draw it and write its ground_truth.json beside the images."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=default_n)
+    ap.add_argument("--out", type=Path, default=default_out)
+    ap.add_argument("--seed", type=int, default=seed)
     args = ap.parse_args(argv)
-    truths = build_set(args.n, args.out, args.seed)
+    truths = build(args.n, args.out, args.seed)
     (args.out / "ground_truth.json").write_text(json.dumps(truths, ensure_ascii=False), encoding="utf-8")
     print(f"{len(truths)} sheets in {args.out}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return set_cli(argv, __doc__, build_set, 24, Path(__file__).resolve().parent / "out" / "realistic", SEED)
 
 
 if __name__ == "__main__":
