@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .generate import HOSPITALS, KB, Row, _jpeg, _on_desk, _shadow, font, make_rows
-from .realistic import _curl, _print_effect, build_sheets, set_cli, sheet_flag
+from .realistic import _curl, _print_effect, build_sheets, page_with_header, set_cli, sheet_flag
 
 SEED = 20261206
 VARIANTS = ["code_after_name", "code_first", "flag_words", "method", "english", "two_block_uneven",
@@ -340,17 +340,8 @@ def render(rng: random.Random, rows: list[Row], style: Style, header: dict, fpat
     FB, FS = font(fpath, size + 12), font(fpath, size - 2)
     per = math.ceil(len(rows) / style.blocks)
     H = 300 + 2 * row_h * (len(rows) + 3) + 200  # (room for two-line rows; cut to the content below)
-    paper = tuple(int(c) for c in rng.choice([(252, 252, 250), (247, 245, 238), (243, 244, 246)]))
-    im = Image.new("RGB", (W, H), paper)
-    dr = ImageDraw.Draw(im)
+    im, dr, y0 = page_with_header(rng, W, H, header, FB, FS, size, ("标本类型", "条码号"))
     ink = (25, 25, 25)
-    title = header["hospital"] + " " + header["title"]
-    dr.text(((W - dr.textlength(title, font=FB)) / 2, 30), title, font=FB, fill=ink)
-    fields = [f"姓名: {header['name']}", f"性别: {header['sex_zh']}", f"年龄: {header['age']}岁",
-              f"标本类型: {header['sample']}", f"科室: {header['dept']}", f"条码号: {header['mrn']}"]
-    for i, fld in enumerate(fields):
-        dr.text((50 + (i % 3) * (W - 100) / 3, 100 + (i // 3) * (size + 12)), fld, font=FS, fill=ink)
-    y0 = 110 + 2 * (size + 12) + 10
     dr.line([(40, y0), (W - 40, y0)], fill=(60, 60, 60), width=2)
     y_end = y0
     if style.blocks == 1:

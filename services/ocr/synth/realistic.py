@@ -41,13 +41,11 @@ def sheet_flag(gt: dict) -> str | None:
     return {"HH": "H", "LL": "L"}.get(f, f)
 
 
-def _render(rng: random.Random, rows, header: dict, fpath: str | None, n_blocks: int, glue_arrow: bool) -> Image.Image:
-    per = math.ceil(len(rows) / n_blocks)
-    W = {1: 1240, 2: 1700, 3: 2300}[n_blocks]
-    row_h = rng.randint(34, 42)
-    size = int(row_h * 0.62)
-    F, FB, FS = font(fpath, size), font(fpath, size + 12), font(fpath, size - 2)
-    H = 260 + row_h * (per + 2) + 120
+def page_with_header(rng: random.Random, W: int, H: int, header: dict, FB, FS, size: int,
+                     labels: tuple[str, str]) -> tuple[Image.Image, ImageDraw.ImageDraw, int]:
+    """A blank sheet of paper (one of three tints) with the hospital's title centred and six patient fields in two
+    rows of three (``labels``: the sheet's words for the sample and the record number); returns the image, its
+    drawing context and the y where the table may start."""
     paper = tuple(int(c) for c in rng.choice([(252, 252, 250), (247, 245, 238), (243, 244, 246)]))
     im = Image.new("RGB", (W, H), paper)
     dr = ImageDraw.Draw(im)
@@ -55,10 +53,21 @@ def _render(rng: random.Random, rows, header: dict, fpath: str | None, n_blocks:
     title = header["hospital"] + " " + header["title"]
     dr.text(((W - dr.textlength(title, font=FB)) / 2, 30), title, font=FB, fill=ink)
     fields = [f"姓名: {header['name']}", f"性别: {header['sex_zh']}", f"年龄: {header['age']}岁",
-              f"标本: {header['sample']}", f"科室: {header['dept']}", f"病历号: {header['mrn']}"]
+              f"{labels[0]}: {header['sample']}", f"科室: {header['dept']}", f"{labels[1]}: {header['mrn']}"]
     for i, fld in enumerate(fields):
         dr.text((50 + (i % 3) * (W - 100) / 3, 100 + (i // 3) * (size + 12)), fld, font=FS, fill=ink)
-    y0 = 110 + 2 * (size + 12) + 10
+    return im, dr, 110 + 2 * (size + 12) + 10
+
+
+def _render(rng: random.Random, rows, header: dict, fpath: str | None, n_blocks: int, glue_arrow: bool) -> Image.Image:
+    per = math.ceil(len(rows) / n_blocks)
+    W = {1: 1240, 2: 1700, 3: 2300}[n_blocks]
+    row_h = rng.randint(34, 42)
+    size = int(row_h * 0.62)
+    F, FB, FS = font(fpath, size), font(fpath, size + 12), font(fpath, size - 2)
+    H = 260 + row_h * (per + 2) + 120
+    im, dr, y0 = page_with_header(rng, W, H, header, FB, FS, size, ("标本", "病历号"))
+    ink = (25, 25, 25)
     rule = (110, 110, 110)
     dr.line([(40, y0), (W - 40, y0)], fill=rule, width=1)
     bw = (W - 80) / n_blocks
