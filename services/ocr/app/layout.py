@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .knowledge import norm_text
-from .parsing import Token
+from .parsing import ROW_NO, Token
 
 # Header words → column kind. Checked after normalisation (NFKC, lower, no spaces).
 HEADER_WORDS: list[tuple[str, str]] = [
@@ -542,7 +542,6 @@ def mark_group_column(rows: list[list[Token]], line_h: float) -> None:
                 t.column = "group"
 
 
-ROW_NO = re.compile(r"\d{1,3}[.、]?")  # the text of a row number ('7', '12.', '3、'); an integer result reads the same
 
 
 def row_numbers(row: list[Token]) -> list[Token]:

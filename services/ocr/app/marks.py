@@ -60,6 +60,22 @@ def _is_plus(blob: np.ndarray) -> bool:
     return bool(across >= 0.85 and down >= 0.85 and (corners.mean() if corners.size else 1.0) <= 0.2)
 
 
+def _runs_down(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: float,
+               line_h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns of the band gray[ya:yb, xa:xb] darker than paper (20 levels) down 80 % of the band and on beyond it,
+    over 0.3 text heights above or below: where a column line may run (no glyph of the row is 1.3 text heights
+    tall). Also returns the strips above and below the band it looked at."""
+    h_img = gray.shape[0]
+    m = max(2, int(round(0.3 * line_h)))
+    above, below = gray[max(0, ya - m):ya, xa:xb], gray[yb:min(h_img, yb + m), xa:xb]
+    through = (gray[ya:yb, xa:xb] < paper - 20.0).mean(axis=0) >= 0.8
+    beyond = np.zeros(through.shape[0], bool)
+    for part in (above, below):
+        if part.shape[0] >= m:
+            beyond |= (part < paper - 20.0).mean(axis=0) >= 0.8
+    return through & beyond, above, below
+
+
 def _column_lines(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: float,
                   line_h: float) -> np.ndarray:
     """Columns of gray[ya:yb, xa:xb] (a row band one text line tall) that a grid's column line runs down: darker
@@ -69,20 +85,10 @@ def _column_lines(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: f
     moiré): a thin line than the 9 px around it, a thick or blurred one (5 px and wider) much darker than the
     columns about half a text height either side. Returns a boolean mask over the band's columns, widened over the
     line's blurred edges."""
-    h_img = gray.shape[0]
-    m = max(2, int(round(0.3 * line_h)))
-    above, below = gray[max(0, ya - m):ya, xa:xb], gray[yb:min(h_img, yb + m), xa:xb]
-    band = gray[ya:yb, xa:xb]
-    n = band.shape[1]
-    through = (band < paper - 20.0).mean(axis=0) >= 0.8
-    beyond = np.zeros(n, bool)
-    for part in (above, below):
-        if part.shape[0] >= m:
-            beyond |= (part < paper - 20.0).mean(axis=0) >= 0.8
-    cand = through & beyond
+    cand, above, below = _runs_down(gray, xa, xb, ya, yb, paper, line_h)
     if not cand.any():
         return cand
-    col = np.median(np.vstack([above, band, below]), axis=0)
+    col = np.median(np.vstack([above, gray[ya:yb, xa:xb], below]), axis=0)
 
     def beside(win: int) -> np.ndarray:
         # (paper beyond the band's ends: a rule the cell's edge cuts in half is still a line there)
@@ -136,6 +142,7 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
     # a grid's column lines down the cell first (also faint ones that the threshold below would break into specks),
     # before the table rules across it are erased (a rule erased first takes the column line's ends with it)
     lines = _column_lines(gray, xa, xb, ya, yb, paper, line_h)
+    runs_down = _runs_down(gray, xa, xb, ya, yb, paper, line_h)[0]
     if lines.any():
         band[:, lines] = int(paper)
     # table rules across the cell (also slanted ones): horizontal runs much longer than a dash, removed before
@@ -170,6 +177,9 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
         top, bottom = ya + y, ya + y + h
         if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
             continue  # ink of the row above or below (tight line pitch), clear of this row's middle
+        if h >= 0.9 * bh and w <= 0.3 * line_h and 0 < x and x + w < bw and runs_down[x:x + w].any():
+            continue  # a column line _column_lines left (grey grid print or blur, under its 45-level contrast):
+            # as tall as the band, thin, and running on beyond it, it is no ink of the cell (a '1' ends in the band)
         if x == 0 or x + w >= bw:
             if w <= 0.15 * line_h and h >= 0.3 * line_h:
                 side_rule = True  # a column rule at the cell's side, caught by the cut: no mark is read past it,

@@ -739,6 +739,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     return out
 
 
+ROW_NO = re.compile(r"\d{1,3}[.、]?")  # the text of a row number ('7', '12.', '3、'); an integer result reads the same
 _LEAD_ROWNO = re.compile(r"^(\d{1,3})[.、]?\s*(?=[\u4e00-\u9fff]{2})|^(\d{1,3})[.、]?\s+(?=[A-Za-z]{2}|[\u4e00-\u9fff]{2})")
 _LEAD_RANGE_UNIT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d+(?:\.\d+)?)\s*((?:[×x*]\s*)?10\S{0,3}/[Ll]|"
                               r"[A-Za-zμµ%]{1,4}/[A-Za-z]{1,3}|%|fl|fL|pg)\s*(?=[\u4e00-\u9fff]{3})")
@@ -923,8 +924,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     for tok in sorted(exploded, key=lambda t: t.box[0]):
         if tok.column == "group":
             continue  # a group label printed before the names (layout.mark_group_column)
-        if tok.column == "seq" and re.fullmatch(r"\d{1,3}\.?", tok.text.strip()):
-            pieces.append(("rowno", Cell(tok.text.strip().rstrip("."), tok.score, tok.box), "seq"))
+        if tok.column == "seq" and ROW_NO.fullmatch(tok.text.strip()):
+            pieces.append(("rowno", Cell(tok.text.strip().rstrip(".、"), tok.score, tok.box), "seq"))
             continue  # the row number column
         if tok.column == "seq" and _CJK_OR_ALPHA.search(tok.text):
             tok.column = "name"  # text under 序号 is the name (narrow or glued '编号项目' header words)

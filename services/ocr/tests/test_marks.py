@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.layout import Table
-from app.marks import find_dash, find_mark, straighten_image, value_span
+from app.marks import find_dash, find_mark, look_at_mark_cell, straighten_image, value_span
 
 LINE_H = 30.0
 
@@ -174,3 +174,24 @@ def test_a_dash_among_moire_stripes_is_still_found():
 
     found = find_mark(_band(draw), 80, 220, 60, 25.0)
     assert found is not None and found[0] == "-"
+
+
+@pytest.mark.parametrize("width,shade,blur", [(5, 35, 1.6), (5, 30, 0.8), (3, 40, 1.6)])
+def test_a_faint_column_line_in_a_blank_cell_is_not_ink(width, shade, blur):
+    """A grey grid line (30-45 levels under the paper, thick or blurred) down a blank mark cell: too faint for
+    _column_lines to erase, it had come out as the cell's only ink, so an unmarked ± row asked for a re-shoot
+    (mark_not_read) that no other photo could answer. A stroke as tall as the band and thin is a line, not ink."""
+    def draw(im):
+        cv2.line(im, (150, 0), (150, 119), 205 - shade, width)
+
+    img = cv2.GaussianBlur(_band(draw, noise=3), (0, 0), blur)
+    assert look_at_mark_cell(img, 80, 220, 60, LINE_H) == (None, False)
+
+
+def test_a_dash_beside_a_faint_column_line_is_still_read():
+    def draw(im):
+        cv2.line(im, (150, 0), (150, 119), 170, 5)
+        cv2.line(im, (110, 60), (120, 60), 50, 2)
+
+    found, inked = look_at_mark_cell(cv2.GaussianBlur(_band(draw, noise=3), (0, 0), 1.0), 80, 220, 60, LINE_H)
+    assert inked and found is not None and found[0] == "-"

@@ -381,6 +381,18 @@ def test_a_number_and_a_dash_is_not_a_grade():
     assert parse_value("5 -") is None or parse_value("5 -").qualitative is None
 
 
+@pytest.mark.parametrize("printed", ["3", "3.", "3、"])
+def test_a_row_number_under_its_column_in_any_printed_form(kb, printed):
+    """The 序号 column's '3、' is row 3, as '3' and '3.' are: layout.row_numbers and the parser share one pattern
+    (the parser had taken only '3' and '3.', so a sheet numbered with 、 came back without row numbers)."""
+    row = [Token(printed, 0.95, (20, 100, 50, 128), column="seq"),
+           Token("白细胞计数", 0.95, (80, 100, 260, 128), column="name"),
+           Token("6.2", 0.95, (300, 100, 360, 128), column="value"),
+           Token("3.5-9.5", 0.95, (400, 100, 500, 128), column="range")]
+    items = parse_row(kb, row)
+    assert len(items) == 1 and items[0].row_no == 3
+
+
 def test_a_whole_row_placed_under_the_row_number_column_has_one_row_number(kb):
     """'17 平均红细胞血红蛋白浓度 314' read as one box and placed under 序号 by its first characters: split at its
     spaces, only the first number is the row number; the last one is the result, not a second row number."""
