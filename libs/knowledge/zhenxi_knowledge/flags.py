@@ -105,11 +105,14 @@ def bracketed_grade(text: str) -> str | None:
     return f"{len(g) if g.startswith('+') else int(g[0])}+"
 
 
+_NEGATIVE_PREFIXES = ("阴性", "(-)", "未检出", "无反应性") + NONE_SEEN_WORDS
+
+
 def qualitative_grade(text: str) -> str:
     """'阴性'/'未见' → negative, '±'/'+-' → trace, '2+'/'++' → 2+, '阳性(++)' → 2+ (bracketed_grade), other
     positive words → positive."""
     q = norm_text(text)
-    if q.startswith(("阴性", "(-)", "未检出", "无反应性") + NONE_SEEN_WORDS):
+    if q.startswith(_NEGATIVE_PREFIXES):
         return "negative"
     g = bracketed_grade(q)
     if g is not None:

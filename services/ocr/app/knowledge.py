@@ -161,6 +161,7 @@ class KnowledgeBase:
                 self._keys_of.setdefault(code, []).append(k)
         # the family words of numbered tests ('白细胞介素', '糖类抗原', '维生素b'), once, for numbered_family
         self._family_words = {k[:n] for k in self._long_keys for n in range(2, len(k)) if _numbered_after(k, n)}
+        self._names_a_test: dict[str, bool] = {}  # _rest_names_a_test's answers: the same rest for every code
 
     # ---- names -------------------------------------------------------------------------------------------
     def match_name(self, text: str, *, allow_fuzzy: bool = True) -> list[NameMatch]:
@@ -255,6 +256,16 @@ class KnowledgeBase:
                     add(x.indicator.code, 0.95 * x.score, x.how)
         return sorted(found.values(), key=lambda m: -m.score)
 
+    def _rest_names_a_test(self, rest: str) -> bool:
+        """Whether ``rest`` (or a part of it around 或/及) names some test. It is asked once per candidate code of
+        a part, with the same answer each time, so the answer is kept."""
+        hit = self._names_a_test.get(rest)
+        if hit is None:
+            if len(self._names_a_test) >= 4096:
+                self._names_a_test.clear()  # (rests come from OCR text: kept bounded in a long-running service)
+            hit = self._names_a_test[rest] = any(self.match_name(w) for w in re.split(r"或|及", rest) if len(w) >= 2)
+        return hit
+
     def _rest_is_neutral(self, key: str, part: str, code: str) -> bool:
         """Whether what a printed name holds besides its part ``part`` that names ``code`` leaves it that test:
         nothing, the same test's other name ('钾(K)', 'WBC白细胞计数'), an abbreviation garbled past reading
@@ -272,8 +283,7 @@ class KnowledgeBase:
                 continue
             if _NEUTRAL_WORD.fullmatch(rest):
                 continue
-            if not ratio and len(rest) >= 2 and len(part) >= 2 and any(
-                    self.match_name(w) for w in re.split(r"或|及", rest) if len(w) >= 2):
+            if not ratio and len(rest) >= 2 and len(part) >= 2 and self._rest_names_a_test(rest):
                 # a test's name, however printed: the same test's other name ('中性粒细胞百分率NEUT%',
                 # '隐血或红细胞(BLD)'), or the same finding's name on another sheet ('OB隐血': the sheet decides)
                 continue

@@ -572,7 +572,7 @@ def _name_pitch(rows: list[list[Token]], x0: float, h: float) -> float | None:
     return float(np.median(gaps)) if len(gaps) >= 2 else None
 
 
-def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str, str, str], bool],
+def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str], bool],
                        ) -> list[list[Token]]:
     """A long name in a narrow name column is wrapped by the report software onto a second line inside its cell
     ('总前列腺特异性抗' over '原', '高密度脂蛋白' over '胆固醇'); the row's other cells stand level with the first line
@@ -582,8 +582,7 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
     range; it is left-aligned with the name of the row it continues and closer to it than the block's row pitch
     (measured from the block's own rows; 1.7 text heights where the block has too few); and on a numbered sheet it
     has no row number of its own (one beside it while the row continued has none is that row's, centred on the two
-    lines). The two read in order must then be one name (``reads_as_one_name(joined, the row's own half, the
-    piece)``). Returns new rows, the piece's row gone; the rows given are left as they were."""
+    lines). The two read in order must then be one name (``reads_as_one_name(joined)``). Returns new rows, the piece's row gone; the rows given are left as they were."""
     rows = [list(r) for r in rows]
     pieces = []
     for i, row in enumerate(rows):
@@ -612,7 +611,7 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
         for _, j, k, dy in sorted(cands):
             t = rows[j][k]
             joined = f.text.strip() + t.text.strip() if dy > 0 else t.text.strip() + f.text.strip()
-            if reads_as_one_name(joined, t.text.strip(), f.text.strip()):
+            if reads_as_one_name(joined):
                 # the name keeps its row's box: the other line of a full cell reaches the result's column edge,
                 # and a name box over the result would read as a row without its name cell
                 rows[j][k] = Token(joined, min(t.score, f.score), (min(t.box[0], f.box[0]), *t.box[1:]), t.column,

@@ -77,15 +77,15 @@ def _runs_down(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: floa
 
 
 def _column_lines(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: float,
-                  line_h: float) -> np.ndarray:
+                  line_h: float, runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Columns of gray[ya:yb, xa:xb] (a row band one text line tall) that a grid's column line runs down: darker
     than paper through the band and on beyond it, over at least 0.3 text heights above or below (no glyph of the
     row is 1.3 text heights tall: a '1' as tall as the band stays; the rows above and below leave paper between
     them and this one), and darker than the columns beside it (a line, not a broad band of shade or a screen's
     moiré): a thin line than the 9 px around it, a thick or blurred one (5 px and wider) much darker than the
     columns about half a text height either side. Returns a boolean mask over the band's columns, widened over the
-    line's blurred edges."""
-    cand, above, below = _runs_down(gray, xa, xb, ya, yb, paper, line_h)
+    line's blurred edges. ``runs``: _runs_down's answer for this band where the caller has it already."""
+    cand, above, below = runs if runs is not None else _runs_down(gray, xa, xb, ya, yb, paper, line_h)
     if not cand.any():
         return cand
     col = np.median(np.vstack([above, gray[ya:yb, xa:xb], below]), axis=0)
@@ -141,8 +141,9 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
     paper = float(np.percentile(band, 90))
     # a grid's column lines down the cell first (also faint ones that the threshold below would break into specks),
     # before the table rules across it are erased (a rule erased first takes the column line's ends with it)
-    lines = _column_lines(gray, xa, xb, ya, yb, paper, line_h)
-    runs_down = _runs_down(gray, xa, xb, ya, yb, paper, line_h)[0]
+    runs = _runs_down(gray, xa, xb, ya, yb, paper, line_h)
+    lines = _column_lines(gray, xa, xb, ya, yb, paper, line_h, runs)
+    runs_down = runs[0]
     if lines.any():
         band[:, lines] = int(paper)
     # table rules across the cell (also slanted ones): horizontal runs much longer than a dash, removed before

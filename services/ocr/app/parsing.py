@@ -305,8 +305,14 @@ _NUM_BRACKET_GRADE = re.compile(r"(" + NUM + r")\s*[(（]\s*(\+[1-4]|[1-4]\+|\+{
 # '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets
 _WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*[(（]\s*(" + _NUM_TEXT + r")\s*[)）]")
 # '0.24 阴性', '<0.05阴性', '12.87 阳性(+)': the measured index, then its reading
-_NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*(阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?")
-_NUM_THEN_WORD_SPLIT = re.compile(r"(" + _NUM_TEXT + r")\s*((?:阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?)")
+# (groups: the number, the word with its bracketed sign, the word alone)
+_NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*((阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?)")
+
+
+def _comparator_number(num_text: str) -> tuple[float, str | None]:
+    """'<0.05' → (0.05, '<'): a _NUM_TEXT number and its comparator."""
+    c = re.match(r"(<=|>=|[<>≤≥])\s*", num_text)
+    return float(num_text[c.end():] if c else num_text), _CMP.get(c.group(1)) if c else None
 
 
 def number_with_reading(text: str) -> ParsedValue | None:
@@ -317,18 +323,17 @@ def number_with_reading(text: str) -> ParsedValue | None:
     m = _NUM_BRACKET_GRADE.fullmatch(t)
     if m:
         g = m.group(2)
-        grade = f"{g[1]}+" if re.fullmatch(r"\+[1-4]", g) else g
+        grade = f"{g[1]}+" if _SIGNED_GRADE.fullmatch(g) else g
         return ParsedValue(float(m.group(1)), text.strip(), None, qualitative_grade(grade))
     m = _WORD_BRACKET_NUM.fullmatch(t)
     word, num = (m.group(1), m.group(2)) if m else (None, None)
     if m is None:
         m = _NUM_THEN_WORD.fullmatch(t)
-        word, num = (m.group(2), m.group(1)) if m else (None, None)
+        word, num = (m.group(3), m.group(1)) if m else (None, None)
     if m is None:
         return None
-    c = re.match(r"(<=|>=|[<>≤≥])\s*", num)
-    return ParsedValue(float(num[c.end():] if c else num), text.strip(), _CMP.get(c.group(1)) if c else None,
-                       qualitative_grade(word))
+    number, comparator = _comparator_number(num)
+    return ParsedValue(number, text.strip(), comparator, qualitative_grade(word))
 
 
 _COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
@@ -580,7 +585,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("text", m.group(1), 0.0), ("unit", m.group(2), len(m.group(1)) / n)]
     # value then range in one cell: '6.52 3.5-9.5', '0.24 阴性', '<0.05阴性' (a serology index with the printed
     # reference beside it, the cell under the range header)
-    m = re.match(r"^(\S+)\s+(\S+)$", text) or _NUM_THEN_WORD_SPLIT.fullmatch(text)
+    m = re.match(r"^(\S+)\s+(\S+)$", text) or _NUM_THEN_WORD.fullmatch(text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
         return [("value", m.group(1), 0.0), ("range", m.group(2), (len(text) - len(m.group(2))) / n)]
     out.append(("?", text, 0.0))
@@ -695,8 +700,7 @@ def _longer_unit(kb: KnowledgeBase, joined: str, first: str) -> bool:
     a unit of another meaning), 'ng / mL'."""
     if not kb.is_unit(joined):
         return False
-    units = kb.kb.units
-    return not kb.is_unit(first) or set(units.canonical_units(joined)) != set(units.canonical_units(first))
+    return not kb.is_unit(first) or set(kb.canonical_units(joined)) != set(kb.canonical_units(first))
 
 
 def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
@@ -1166,10 +1170,9 @@ def reading_as_reference(it: RowItem) -> None:
     pv, cell = it.parsed_value, it.value
     assert pv is not None and cell is not None
     text = unicodedata.normalize("NFKC", cell.text).strip()
-    m = _NUM_THEN_WORD_SPLIT.fullmatch(text)
+    m = _NUM_THEN_WORD.fullmatch(text)
     num_text, word = m.group(1).strip(), m.group(2)
-    c = re.match(r"(<=|>=|[<>≤≥])\s*", num_text)
-    it.parsed_value = ParsedValue(pv.number, num_text, _CMP.get(c.group(1)) if c else None)
+    it.parsed_value = ParsedValue(pv.number, num_text, _comparator_number(num_text)[1])
     w, cut = cell.box[2] - cell.box[0], (len(text) - len(word)) / max(len(text), 1)
     x = cell.box[0] + w * cut
     it.value = Cell(num_text, cell.score, (cell.box[0], cell.box[1], x, cell.box[3]))

@@ -352,13 +352,12 @@ _TEST_CHARS = set("细胞血尿便粪蛋白酸酶素体型液色管晶菌虫卵�
 _RESULT_WORD = re.compile(r"未|无|阴|阳|检出|找到|查见|偶见|少量|多量|[色便状形浑混浊清]")
 
 
-def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, own: str, piece: str) -> bool:
+def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str) -> bool:
     """Does a name broken over two lines of its cell read whole when joined (layout.join_wrapped_names)? The
     joined text must be a printed name exactly (a name, alias or known misreading). Either half may name a test of
     its own ('高密度脂蛋白' over '胆固醇', 胆固醇 = TC; the result centred may stand with either line): the layout
     has already found the piece a continuation line (no row number, result, unit or range of its own, closer than
-    the block's row pitch), which a row of its own is not. (``own`` and ``piece``: the halves, for callers that
-    weigh them.)"""
+    the block's row pitch), which a row of its own is not."""
     whole = kb.match_name(joined, allow_fuzzy=False)
     return bool(whole) and whole[0].how == "exact"
 
@@ -816,8 +815,7 @@ def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2
     (at least ``min_marked`` others): a sheet with a mark column says which way a ± result counts, so here its
     mark was most likely lost, and the returned flag is the service's convention (POS) rather than the sheet's."""
     out = []
-    for pno in {i.get("page", 0) for i in indicators}:
-        on_page = [i for i in indicators if i.get("page", 0) == pno]
+    for on_page in _pages(indicators):
         marked = sum(1 for i in on_page if i.get("flag_mark"))
         out += [i for i in on_page if i.get("qualitative") == "trace" and not i.get("flag_mark")
                 and marked >= min_marked]
@@ -845,8 +843,9 @@ def decimal_point_lost(indicators: list[dict[str, Any]], min_marked: int = 1,
     printed mark is enough: most rows of a sheet are normal and unmarked), since only there does a
     missing mark on a result that high say something."""
     out = []
-    for pno in {i.get("page", 0) for i in indicators}:
-        on_page = [i for i in indicators if i.get("page", 0) == pno]
+    for on_page in _pages(indicators):
+        if sum(1 for j in on_page if j.get("flag_mark")) < min_marked:
+            continue  # (a candidate has no mark of its own, so every mark counted is another row's)
         for i in on_page:
             ref = i.get("reference") or {}
             low, high, v = ref.get("low"), ref.get("high"), i.get("value")
@@ -858,8 +857,6 @@ def decimal_point_lost(indicators: list[dict[str, Any]], min_marked: int = 1,
             # 3.5-9.5), so the point's place is not asked to match them
             if not any(_decimals(n) for n in re.findall(r"\d+(?:\.\d+)?", i.get("range_printed") or "")):
                 continue  # a range in whole numbers: the test's results are whole numbers on this sheet
-            if sum(1 for j in on_page if j is not i and j.get("flag_mark")) < min_marked:
-                continue
             if any((low or 0.0) <= v / 10 ** k <= high for k in (1, 2)):
                 out.append(i)
     return out
@@ -1496,7 +1493,7 @@ class LabReportParser:
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             lookers[pno] = looker
             page_items: list[RowItem] = []
-            body = join_wrapped_names(lay.rows, lambda *names: wrapped_name_reads_whole(self.kb, *names))
+            body = join_wrapped_names(lay.rows, lambda joined: wrapped_name_reads_whole(self.kb, joined))
             for row in body:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:

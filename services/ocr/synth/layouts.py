@@ -36,8 +36,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .generate import HOSPITALS, KB, Row, _jpeg, _on_desk, _shadow, font, make_rows
-from .realistic import _curl, _print_effect, build_sheets, page_with_header, set_cli, sheet_flag
+from .generate import HOSPITALS, KB, Row, font, make_rows
+from .realistic import _curl, _print_effect, build_sheets, page_with_header, photograph, set_cli, sheet_flag
 
 SEED = 20261206
 VARIANTS = ["code_after_name", "code_first", "flag_words", "method", "english", "two_block_uneven",
@@ -397,15 +397,7 @@ def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarr
         img = _curl(rng, img)
     portrait = img.shape[0] > img.shape[1]
     out_w, out_h = (960, 1280) if portrait else (1280, 960)
-    if capture in ("phone", "curl"):
-        img = _on_desk(rng, img, out_w, out_h, 0.05)
-        img = _shadow(rng, img, rng.uniform(0.2, 0.4))
-    else:
-        s = max(out_w, out_h) / max(img.shape[:2])
-        img = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
-    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(1, 3), img.shape)
-    img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    img = _jpeg(img, rng.randint(60, 85))
+    img = photograph(rng, img, out_w, out_h, capture in ("phone", "curl"), 0.4, 60)
     gts = [r.gt | {"flag": sheet_flag(r.gt)} for r in rows]
     return img, {"id": f"L{idx:04d}", "layout": variant, "distortion": f"{capture}/{prt}", "panel": panel,
                  "sex": sex, "age": header["age"], "header": style.header,

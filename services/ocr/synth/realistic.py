@@ -328,18 +328,25 @@ def make_sheet(rng: random.Random, idx: int, fonts: list[str]) -> tuple[np.ndarr
     out_w, out_h = (960, 1280) if portrait else (1280, 960)
     if n_blocks == 3:  # a wide three-block sheet is photographed at a higher resolution to stay legible
         out_w, out_h = (1500, 2000) if portrait else (2000, 1500)
-    if capture in ("phone", "curl", "fold"):
+    img = photograph(rng, img, out_w, out_h, capture in ("phone", "curl", "fold"), 0.45, 55)
+    gts = [r.gt | {"flag": sheet_flag(r.gt)} for r in rows]
+    return img, {"id": f"R{idx:04d}", "layout": f"{layout}/{prt}", "distortion": capture, "panel": panel,
+                 "sex": sex, "age": header["age"], "indicators": gts}
+
+
+def photograph(rng: random.Random, img: np.ndarray, out_w: int, out_h: int, on_desk: bool, shadow_max: float,
+               jpeg_min: int) -> np.ndarray:
+    """The camera's part: the sheet laid on a desk in perspective with a shadow (``on_desk``, shadow depth up to
+    ``shadow_max``) or scaled flat to the frame, then sensor noise and a JPEG of quality ``jpeg_min``-85."""
+    if on_desk:
         img = _on_desk(rng, img, out_w, out_h, 0.05)
-        img = _shadow(rng, img, rng.uniform(0.2, 0.45))
+        img = _shadow(rng, img, rng.uniform(0.2, shadow_max))
     else:
         s = max(out_w, out_h) / max(img.shape[:2])
         img = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
     noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(1, 3), img.shape)
     img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    img = _jpeg(img, rng.randint(55, 85))
-    gts = [r.gt | {"flag": sheet_flag(r.gt)} for r in rows]
-    return img, {"id": f"R{idx:04d}", "layout": f"{layout}/{prt}", "distortion": capture, "panel": panel,
-                 "sex": sex, "age": header["age"], "indicators": gts}
+    return _jpeg(img, rng.randint(jpeg_min, 85))
 
 
 def build_sheets(make: Callable[[random.Random, int, list], tuple[np.ndarray, dict]], n: int, out_dir: Path,

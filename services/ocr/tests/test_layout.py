@@ -338,12 +338,12 @@ def test_wrapped_name_pieces_are_joined_only_into_one_known_name():
     from app.service import wrapped_name_reads_whole
 
     kb = load_knowledge()
-    assert wrapped_name_reads_whole(kb, "总前列腺特异性抗原", "原", "总前列腺特异性抗")
-    assert wrapped_name_reads_whole(kb, "丙氨酸氨基转移酶", "酶", "丙氨酸氨基转移")  # the piece: a misreading of ALT
-    assert wrapped_name_reads_whole(kb, "平均红细胞血红蛋白浓度", "平均红细胞血红蛋白", "浓度")  # MCH → MCHC
-    assert not wrapped_name_reads_whole(kb, "尿素肌酐", "肌酐", "尿素")
-    assert not wrapped_name_reads_whole(kb, "总前列腺特异性杭原", "原", "总前列腺特异性杭")  # not a name exactly
-    assert not wrapped_name_reads_whole(kb, "白蛋白总蛋白", "总蛋白", "白蛋白")
+    assert wrapped_name_reads_whole(kb, "总前列腺特异性抗原")
+    assert wrapped_name_reads_whole(kb, "丙氨酸氨基转移酶")  # the piece: a misreading of ALT
+    assert wrapped_name_reads_whole(kb, "平均红细胞血红蛋白浓度")  # MCH → MCHC
+    assert not wrapped_name_reads_whole(kb, "尿素肌酐")
+    assert not wrapped_name_reads_whole(kb, "总前列腺特异性杭原")  # not a name exactly
+    assert not wrapped_name_reads_whole(kb, "白蛋白总蛋白")
 
 
 def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
@@ -358,7 +358,7 @@ def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
 
     rows = [[S("高密度脂蛋白胆", 34, 808, "seq")],
             [S("20", -14, 825, "seq"), S("固醇", 32, 830, "seq"), S("1.28", 145, 819, "name")]]
-    out = join_wrapped_names(rows, lambda joined, own, piece: joined == "高密度脂蛋白胆固醇")
+    out = join_wrapped_names(rows, lambda joined: joined == "高密度脂蛋白胆固醇")
     assert [[t.text for t in r] for r in out] == [["20", "高密度脂蛋白胆固醇", "1.28"]]
 
 
