@@ -76,6 +76,8 @@ TTA_VIEWS = {
     "crop90": lambda w: centre_crop(w, 0.9),
     "crop80": lambda w: centre_crop(w, 0.8),
 }
+# Views whose CAMs map back onto the original film by mirroring them left to right.
+CAM_MIRRORED_VIEWS = {"flip"}
 
 
 @dataclass
@@ -110,7 +112,10 @@ class ChestModel:
         # score inside the lungs); applied by the analyzer, which runs both models (training/detector_heads_explore.py)
         self.detector_heads: dict[str, dict] = self.meta.get("detector_heads", {})
         # Test-time augmentation (optional): extra views whose finding probabilities are averaged with the original
-        # image's; masks, CAMs, the embedding and the measurement heads always come from the original view.
+        # image's (``"tta": {"views": ["flip"]}``; absent = one view). The mirror's CAMs are mirrored back and
+        # averaged too (a crop's CAMs cover another field, so they are not); masks, the embedding and the
+        # measurement heads always come from the original view, so the gate and the detector's lung views see what
+        # they see without TTA.
         self.tta_views: list[str] = [v for v in (self.meta.get("tta") or {}).get("views", []) if v != "orig"]
         for v in self.tta_views:
             if v not in TTA_VIEWS:
@@ -171,6 +176,9 @@ class ChestModel:
         probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
         if self.tta_views:
             probs = probs.reshape(1 + len(self.tta_views), n, -1).mean(0)
+            cam_views = [cams[:n]] + [cams[(j + 1) * n:(j + 2) * n][..., ::-1]
+                                      for j, v in enumerate(self.tta_views) if v in CAM_MIRRORED_VIEWS]
+            cams = np.mean(cam_views, axis=0, dtype=np.float32) if len(cam_views) > 1 else cams
         outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i], self.mask_thresholds)
                 for i in range(n)]
         for o in outs:

@@ -369,6 +369,61 @@ def test_chest_test_time_views_average_the_probabilities(golden_gray):
     assert np.array_equal(both.binary_masks, orig.binary_masks)  # masks come from the original view
 
 
+def _chest_with_sidecar_tta(tmp_path: Path, tta: dict | None) -> ChestModel:
+    """The committed chest graph read with a copy of its sidecar whose ``tta`` key is ``tta`` (None = no key)."""
+    d = tmp_path / ("tta" if tta else "plain")
+    d.mkdir()
+    (d / "chestnet.onnx").symlink_to(MODELS_DIR / "chestnet.onnx")
+    meta = json.loads((MODELS_DIR / "chestnet.json").read_text())
+    meta.pop("tta", None)
+    if tta is not None:
+        meta["tta"] = tta
+    (d / "chestnet.json").write_text(json.dumps(meta))
+    return ChestModel(d / "chestnet.onnx")
+
+
+def _count_batches(model: ChestModel) -> list[int]:
+    sizes: list[int] = []
+    run = model.session.run
+
+    def spy(names, feeds):
+        sizes.append(int(feeds["image"].shape[0]))
+        return run(names, feeds)
+    model.session = type("Spy", (), {"run": staticmethod(spy)})()
+    return sizes
+
+
+def test_flip_tta_from_the_sidecar_averages_the_film_and_its_mirror(tmp_path, golden_gray):
+    """Flip TTA (issue 17, fifth round): with ``"tta": {"views": ["flip"]}`` in chestnet.json the findings
+    probabilities are the mean of the film's and its mirror's, in one batch of 2; the mirror's CAMs are mirrored back
+    and averaged; masks, the embedding (the gate's input) and the CTR head come from the original film only. Without
+    the key the graph runs once, on the film."""
+    from app.imaging import prepare_gray
+    work = prepare_gray(golden_gray)
+    mirror = np.ascontiguousarray(work[:, ::-1])
+    plain, tta = _chest_with_sidecar_tta(tmp_path, None), _chest_with_sidecar_tta(tmp_path, {"views": ["flip"]})
+    assert plain.tta_views == [] and tta.tta_views == ["flip"]
+    heads = plain.measurement_heads
+    plain.measurement_heads = {}
+    orig_net, mirr_net = plain.run([work])[0], plain.run([mirror])[0]
+    plain.measurement_heads = heads
+    plain_sizes, tta_sizes = _count_batches(plain), _count_batches(tta)
+    orig, both = plain.run([work])[0], tta.run([work])[0]
+    assert plain_sizes == [1] and tta_sizes == [2]  # without the key: one pass; with it: one batched call of 2
+
+    assert np.array_equal(both.masks, orig.masks) and np.array_equal(both.binary_masks, orig.binary_masks)
+    assert np.array_equal(both.embedding, orig.embedding)
+    for k, name in enumerate(plain.labels):
+        if name in heads:  # the CTR head reads the original film's masks: unchanged by TTA
+            assert both.probs[k] == pytest.approx(orig.probs[k], abs=1e-6)
+            np.testing.assert_allclose(both.cams[k], orig.cams[k], atol=1e-6)
+            continue
+        assert orig.probs[k] == pytest.approx(orig_net.probs[k], abs=1e-6)  # no key: the single-view output
+        assert both.probs[k] == pytest.approx((orig_net.probs[k] + mirr_net.probs[k]) / 2, abs=1e-5)
+        np.testing.assert_allclose(both.cams[k], (orig_net.cams[k] + mirr_net.cams[k][:, ::-1]) / 2, atol=1e-4)
+    assert not np.allclose(both.probs, orig.probs, atol=1e-3)  # the mirror does move this film's probabilities
+
+
 def test_the_nodule_finding_takes_the_detectors_best_box_when_it_is_higher(golden_gray):
     from app.imaging import prepare_gray
     chest = ChestModel()

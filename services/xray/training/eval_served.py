@@ -6,10 +6,12 @@
 The detector's scores depend only on the image and the masks; candidates made by ``combine_export.py
 --seg-from-onnx`` keep the committed SegNet branch, so they are computed once (with the committed graph) and cached.
 
-    eval_served.py [--onnx DIR/chestnet.onnx ...] [--test]
+    eval_served.py [--onnx DIR/chestnet.onnx ...] [--flip] [--test]
 
-Each ONNX is read with its own sidecar (DIR/chestnet.json). ``--test`` reads the NIH test split of ``cxr_nih14/``
-(committed ``splits/nih.csv``): only once, after the choice. Writes runs/eval_served.json (and prints a table).
+Each ONNX is read with its own sidecar (DIR/chestnet.json), test-time views (``tta``) included. ``--flip`` scores
+each graph twice in the same run, without test-time views and with the mirror (``"tta": {"views": ["flip"]}``), as
+candidates ``PATH`` and ``PATH flip``. ``--test`` reads the NIH test split of ``cxr_nih14/`` (committed
+``splits/nih.csv``): only once, after the choice. Writes runs/eval_served.json (and prints a table).
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def detector_best(part: str, rows, works) -> np.ndarray:
     from app.analyzer import work_lungs
     from app.inference import ChestModel, Detector
     chest, det = ChestModel(COMMITTED, threads=1), Detector(threads=1)
+    chest.tta_views = []  # the masks come from the original view either way
     D = []
     for w in works:
         co = chest.run([w])[0]
@@ -69,10 +72,13 @@ def detector_best(part: str, rows, works) -> np.ndarray:
     return D
 
 
-def score(onnx_path: Path, works, D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(network probabilities, served probabilities, masks checksum) per film."""
+def score(onnx_path: Path, works, D, tta_views: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(network probabilities, served probabilities, masks checksum) per film; ``tta_views`` overrides the sidecar's
+    test-time views ([] = the original film only)."""
     from app.inference import ChestModel
     model = ChestModel(onnx_path, threads=int(os.environ.get("THREADS", "2")), verify_sha256=False)
+    if tta_views is not None:
+        model.tta_views = list(tta_views)
     heads = model.measurement_heads
     net, served, msum = [], [], []
     for i in range(0, len(works), 8):
@@ -99,6 +105,8 @@ def main() -> None:
     ap.add_argument("--onnx", type=Path, nargs="*", default=[COMMITTED])
     ap.add_argument("--test", action="store_true", help="NIH test split of cxr_nih14/ (read once, after the choice)")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--flip", action="store_true",
+                    help="score each graph without test-time views and with the mirrored film (flip TTA), same run")
     ap.add_argument("--write-thresholds", action="store_true",
                     help="re-choose the last graph's thresholds on the served NIH-only validation probabilities "
                          "(Youden J with specificity >= 0.6, the committed rule; measurement heads keep theirs) and "
@@ -114,9 +122,11 @@ def main() -> None:
     nih = np.array([r["folder"] == "cxr_nih14" for r in rows])
     report = {"part": part, "films": len(rows), "films_nih14": int(nih.sum()), "candidates": {}}
     arrays = []
-    for path in args.onnx:
-        net, served, msum = score(path, works, D)
+    variants = [(p, v) for p in args.onnx for v in ([[], ["flip"]] if args.flip else [None])]
+    for path, views in variants:
+        net, served, msum = score(path, works, D, views)
         arrays.append((net, served))
+        key = str(path) + (" flip" if views else "")
         res = {}
         for label, P in (("network", net), ("served", served)):
             for split, mask in (("nih14", nih), ("mixed", np.ones(len(rows), bool))):
@@ -130,9 +140,9 @@ def main() -> None:
                     res[f"{label}_{split}"]["per_finding_ci95"] = {
                         n: [round(c, 4) for c in bootstrap_ci(Y[mask, k], P[mask, k])] for k, n in enumerate(FINDINGS)}
         res["masks_checksum"] = round(float(msum.sum()), 2)
-        report["candidates"][str(path)] = res
-        print(path, {k: v["mean"] for k, v in res.items() if isinstance(v, dict)}, flush=True)
-    if len(args.onnx) == 2:
+        report["candidates"][key] = res
+        print(key, {k: v["mean"] for k, v in res.items() if isinstance(v, dict)}, flush=True)
+    if len(args.onnx) == 2 and not args.flip:
         # The two graphs as an ensemble (both run per film: twice the chest-network cost): mean of the served
         # probabilities (the CTR head reads the same SegNet masks in both, the detector head the same boxes).
         (n0, s0), (n1, s1) = arrays
@@ -153,7 +163,9 @@ def main() -> None:
         from metrics import youden_threshold
         path = args.onnx[-1]
         meta = json.loads(path.with_suffix(".json").read_text())
-        served = arrays[-1][1]
+        # the variant the sidecar serves: with --flip, the mirrored one exactly when the sidecar has flip TTA
+        on = "flip" in (meta.get("tta") or {}).get("views", [])
+        served = arrays[-1][1] if (on or not args.flip) else arrays[-2][1]
         new = dict(meta["thresholds"])
         for k, name in enumerate(meta["labels"]):
             if name not in meta.get("measurement_heads", {}):
@@ -161,12 +173,15 @@ def main() -> None:
         report["thresholds"] = {"before": meta["thresholds"], "after": new}
         meta["thresholds"] = new
         meta["threshold_rule"] = ("Youden J with specificity >= 0.6 on the NIH validation split (cxr_nih14/), on the "
-                                  "served probabilities (ensemble mean; Nodule with its detector head); measurement "
-                                  "heads keep theirs")
+                                  "served probabilities (ensemble mean" + (", averaged with the mirrored film's" if on
+                                                                          else "") +
+                                  "; Nodule with its detector head); measurement heads keep theirs")
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
         print("thresholds written to", path.with_suffix(".json"), flush=True)
     names = list(report["candidates"])
-    print(f"{'finding':<20}" + "".join(f"{Path(n).parent.name[:14]:>16}" for n in names) + "   (served NIH-only / mixed)")
+    heads = [Path(n.removesuffix(" flip")).parent.name[:9 if n.endswith(" flip") else 14]
+             + (" flip" if n.endswith(" flip") else "") for n in names]
+    print(f"{'finding':<20}" + "".join(f"{h:>16}" for h in heads) + "   (served NIH-only / mixed)")
     for k, f in enumerate(FINDINGS):
         cells = []
         for n in names:
