@@ -359,7 +359,8 @@ def test_chest_test_time_views_average_the_probabilities(golden_gray):
     from app.inference import TTA_VIEWS
     work = prepare_gray(golden_gray)
     plain = ChestModel()
-    assert plain.tta_views == []  # the committed sidecar runs one view (two were measured and not adopted)
+    assert plain.tta_views == ["flip"]  # the committed sidecar serves flip TTA (issue 17, fifth round)
+    plain.tta_views = []
     tta = ChestModel()
     tta.tta_views = ["crop90"]
     crop = plain.run([TTA_VIEWS["crop90"](work)])[0]

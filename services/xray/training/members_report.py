@@ -13,7 +13,10 @@ A later round that only re-chooses among existing members adds itself to the sam
     members_report.py --followup third_round --val runs/eval_served_val_ens3.json --test runs/eval_served_test.json \
         --names m1+sa m1+m2+sa --latency runs/latency_*.txt --adopted yes --note "..."
 
-``--val`` / ``--test`` are eval_served.py outputs scoring the graph served before and the candidate, in that order.
+``--val`` / ``--test`` are eval_served.py outputs scoring the graph served before and the candidate, in that order
+(``eval_served.py --flip`` scores one graph without and with flip TTA, so a TTA round is recorded the same way).
+``--test-arrays`` (the --test run's .npz; only when adopted): its last graph's served test scores become the card's
+headline table (models/chestnet_metrics.json, through ``retrain_report.update_chestnet_metrics``).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from retrain_report import write_report  # noqa: E402
+from retrain_report import update_chestnet_metrics, write_report  # noqa: E402
 
 
 def latency(files: list[Path]) -> dict:
@@ -67,6 +70,12 @@ def followup(args) -> None:
     data[args.followup] = entry
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     print("wrote", args.followup, "to", path)
+    if args.test_arrays is not None:
+        if args.adopted != "yes":
+            raise SystemExit("--test-arrays rewrites the served model's test table: only for an adopted candidate")
+        val = entry["validation"]["candidates"][args.names[-1]]["served_nih14"]["mean"]
+        update_chestnet_metrics(args.test_arrays, val, args.served_graph)
+        print("updated chestnet_metrics.json from", args.test_arrays)
 
 
 def main() -> None:
@@ -79,6 +88,9 @@ def main() -> None:
         fp.add_argument("--latency", type=Path, nargs="*", default=[])
         fp.add_argument("--adopted", choices=["yes", "no"], required=True)
         fp.add_argument("--note", default="")
+        fp.add_argument("--test-arrays", type=Path, default=None,
+                        help="eval_served.py --test .npz: the last graph's served scores -> chestnet_metrics.json")
+        fp.add_argument("--served-graph", default=None, help="what is served now, in words (chestnet_metrics.json)")
         followup(fp.parse_args())
         return
     ap = argparse.ArgumentParser()

@@ -31,7 +31,7 @@ def summarise_run(tag: str) -> dict:
             "best_val_mixed_per_finding": {k: round(v, 4) for k, v in best["val_mixed_auroc"].items()}}
 
 
-def update_chestnet_metrics(path: Path, val_mean: float | None = None) -> None:
+def update_chestnet_metrics(path: Path, val_mean: float | None = None, served_graph: str | None = None) -> None:
     import numpy as np
 
     import sys
@@ -62,8 +62,10 @@ def update_chestnet_metrics(path: Path, val_mean: float | None = None) -> None:
     cm["mean_auroc_14_network_only_onnx"] = {"value": m0, "ci95": [lo0, hi0]}
     if val_mean is not None:
         cm["val_mean_auroc_14"] = val_mean
-    cm["served_graph"] = ("ensemble of the committed and the retrained findings network (backbone_retrain_metrics.json);"
-                          " per-finding test numbers are the served probabilities (measurement and detector heads on)")
+    served_graph = served_graph or "ensemble of the committed and the retrained findings network " \
+                                   "(backbone_retrain_metrics.json)"
+    cm["served_graph"] = (served_graph + "; per-finding test numbers are the served probabilities (measurement and "
+                          "detector heads on)")
     mpath.write_text(json.dumps(cm, indent=2) + "\n")
 
 

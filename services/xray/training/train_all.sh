@@ -87,6 +87,17 @@ if [ "${ENSEMBLE:-1}" = 1 ]; then
   "${PY[@]}" training/measurement_heads.py --sidecar-only
   rm -f training/cache/served_detector_val.npz training/cache/served_detector_test.npz
   cp training/cache/member1/chestnet_gate.npz training/cache/member1/gate.json models/
+  # Issue 17, fifth round: flip TTA served (findings probabilities and CAMs averaged with the mirrored film's; masks,
+  # embedding, CTR head and detector from the film), so the thresholds below are chosen with it on. FLIP_TTA=0: off.
+  if [ "${FLIP_TTA:-1}" = 1 ]; then
+    "${PY[@]}" - <<'PYEOF'
+import json, pathlib
+p = pathlib.Path("models/chestnet.json")
+meta = json.loads(p.read_text())
+meta["tta"] = {"views": ["orig", "flip"], "rule": "flip TTA, adopted in issue 17's fifth round (MODEL_CARD.md)"}
+p.write_text(json.dumps(meta, indent=2) + "\n")
+PYEOF
+  fi
   "${PY[@]}" training/eval_served.py --onnx training/cache/member1/chestnet.onnx \
     training/cache/member2/chestnet.onnx models/chestnet.onnx --tag _decision --write-thresholds
 fi

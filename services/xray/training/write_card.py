@@ -238,7 +238,8 @@ def main() -> None:
         write_backbone_retrain(w, json.loads(retrain_p.read_text()))
     write_with_followups(w, "findings_members_metrics.json", write_findings_members, write_findings_followup,
                          (("third_round", "third round: the three members"),
-                          ("fourth_round", "fourth round: a second strong-augmentation member")))
+                          ("fourth_round", "fourth round: a second strong-augmentation member"),
+                          ("fifth_round", "fifth round: flip TTA")))
     write_with_followups(w, "detector_retrain_metrics.json", write_detector_retrain, write_detector_retrain,
                          (("round_2", "Detector, second round of hard negatives (issue 17)"),
                           ("round_2_e40", "Detector, second round of hard negatives on the 40-epoch schedule "
