@@ -8,30 +8,65 @@ from typing import Callable
 
 import numpy as np
 
-from .knowledge import norm_text
+from zhenxi_knowledge.text import nfkc
 from .parsing import ROW_NO, Token
 
-# Header words → column kind. Checked after normalisation (NFKC, lower, no spaces).
+# Header words → column kind. Checked after normalisation (NFKC, lower, no spaces, the traditional forms of header
+# characters made simplified). "other" names a column that holds no part of an indicator (检测方法, 上次结果, 备注,
+# 临界值 ...): its cells are left out of the table body, so a previous result or a cut-off is never read as the
+# result or the range. The other kinds come first: '结果' is a result, '上次结果' is not.
 HEADER_WORDS: list[tuple[str, str]] = [
     # '检验项目' with its first characters misread ('应验项目', '检睑项目') is still the name header
-    (r"^(检验|检测|检查|分析|化验|[\u4e00-\u9fff][验测查])?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
-    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^code$|^abbr\.?$", "code"),
-    (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
-    (r"^(提示|标志|标记|状态|异常提示|高低|报警|flag)$", "flag"),
-    (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
-    (r"^单位$|^unit$|^units$", "unit"),
-    (r"^(序号|no\.?|编号|#)$", "seq"),
+    (r"^(检验|检测|检查|分析|化验|测定|报告|[\u4e00-\u9fff][验测查])?项目(中文)?(名称)?$|^中文名称?$|^项目名$"
+     r"|^(检验|检查)?名称$|^(检验|检测)?指标(名称)?$|^items?$|^tests?(name|item)?$|^analyte$|^examination$", "name"),
+    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^项目(代号|代码)$|^code$|^abbr\.?$|^abbreviation$", "code"),
+    (r"^(检验|检测|测定|测试|检查|化验|本次|定量|实验)?(结果|值)$|^结果值?$|^(测定|测量|实测|检验|数)值$|^results?$|^value$",
+     "value"),
+    (r"^(结果|高低|异常)?(提示|标志|标记|标识)$|^(状态|高低|报警|异常|异常提示|flags?|abnormal|h/l|↑↓)$", "flag"),
+    (r"^(参考|正常)(范围|值|区间|值范围|值区间|限)$|^正常参考(值|范围|区间)$|^生物参考区间$|^参考(值及单位)?$|^范围$"
+     r"|^ref(erence)?(range|interval)?$|^ref\.(range)?$|^normal(range|value)s?$", "range"),
+    (r"^(计量)?单位$|^units?$", "unit"),
+    (r"^(序号?|no\.?|编号|#|seq)$", "seq"),
+    (r"^(检测|检验|测定)?方法$|^method$|^(上次|前次|历史|历次)(检验)?(结果)?$|^(previous|last)results?$|^(结果|变化)?趋势$"
+     r"|^(备注|说明|remarks?|comments?|仪器|检测仪器|试剂|检验者|检验人|审核者|检验日期|标本类型|样本类型)$"
+     r"|^(临界值|危急值(范围)?|检出限|医学决定水平|cut-?off值?|s/co)$", "other"),
 ]
 _NAME_HEADER = "name"
+OTHER_COLUMN = "other"
+# Traditional forms of the characters of header words (a Taiwan or Hong Kong sheet), made simplified for the match.
+_TRADITIONAL = str.maketrans("檢驗項結參範圍區間單號稱縮寫記異標測試數碼", "检验项结参范围区间单号称缩写记异标测试数码")
+_BRACKETED = re.compile(r"[(（\[][^()（）\[\]]*[)）\]]")
+_LATIN_PART = re.compile(r"[a-z][a-z./\- ]*")
 
 
 def header_kind(text: str) -> str | None:
-    t = re.sub(r"[\s:：()（）\[\]]", "", norm_text(text))
+    """The column kind a header cell names, or None. A bilingual cell ('结果 Result', 'Unit 單位') is named by its
+    two halves together (or by one, when the other is a whole word the vocabulary lacks); a bracketed qualifier ('参考值(成人)', '提示(↑↓)', '结果(Result)') does not
+    hide the word before it."""
+    t = nfkc(text).lower().translate(_TRADITIONAL).strip()
+    kind = _header_kind(t)
+    if kind is None and _BRACKETED.search(t):
+        kind = _header_kind(_BRACKETED.sub(" ", t))
+    if kind is None and _CJK_TEXT.search(t) and re.search(r"[a-z]", t):
+        cjk = "".join(re.findall(r"[\u4e00-\u9fff]+", _BRACKETED.sub(" ", t)))
+        latin = " ".join(m.group(0) for m in _LATIN_PART.finditer(t))
+        k_cjk, k_latin = _header_kind(cjk), _header_kind(latin)
+        # the two halves name one column; a half that names none must be a word of its own ('项目名称 Item Name'),
+        # not letters the recogniser made of a rule or a speck ('EH参考值' beside a garbled 项目 is no header cell)
+        if k_cjk == k_latin or k_latin is None and len(re.sub(r"[^a-z]", "", latin)) >= 4:
+            kind = k_cjk
+        elif k_cjk is None and len(cjk) >= 2:
+            kind = k_latin
+    return kind
+
+
+def _header_kind(text: str) -> str | None:
+    t = re.sub(r"[\s:：()（）\[\]]", "", text)
     for pat, kind in HEADER_WORDS:
         if re.search(pat, t):
             return kind
     if "/" in t and not t.startswith("/"):  # '参考区间/值', '结果/单位': the first alternative names the column
-        return header_kind(t.split("/")[0])
+        return _header_kind(t.split("/")[0])
     return None
 
 
@@ -473,7 +508,8 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             for n, t in enumerate(tables):
                 if t.x0 <= tok.cx < t.x1:
                     tok.column = column_hint(t, tok)
-                    by_table.setdefault(n, []).append(tok)
+                    if tok.column != OTHER_COLUMN:  # (a method, a previous result, a cut-off: no part of the row)
+                        by_table.setdefault(n, []).append(tok)
                     break
         for n in sorted(by_table):
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
