@@ -51,12 +51,12 @@ def header_kind(text: str) -> str | None:
         cjk = "".join(re.findall(r"[\u4e00-\u9fff]+", _BRACKETED.sub(" ", t)))
         latin = " ".join(m.group(0) for m in _LATIN_PART.finditer(t))
         k_cjk, k_latin = _header_kind(cjk), _header_kind(latin)
-        # the two halves name one column; a half that names none must be a word of its own ('项目名称 Item Name'),
-        # not letters the recogniser made of a rule or a speck ('EH参考值' beside a garbled 项目 is no header cell)
+        # the two halves name one column, or the Chinese one does and the English one is a word of its own ('项目名称
+        # Item Name'), not letters the recogniser made of a rule or a speck ('EH参考值' beside a garbled 项目). The
+        # English half alone never names the cell: a garbled word joined to the next header words ('参考范制' + '单位'
+        # + 'No') is no 'No' column
         if k_cjk == k_latin or k_latin is None and len(re.sub(r"[^a-z]", "", latin)) >= 4:
             kind = k_cjk
-        elif k_cjk is None and len(cjk) >= 2:
-            kind = k_latin
     return kind
 
 

@@ -450,6 +450,7 @@ def test_join_wrapped_names_leaves_the_rows_given_as_they_were():
     ("上次结果", "other"), ("历史结果", "other"), ("检测方法", "other"), ("危急值范围", "other"), ("临界值", "other"),
     ("S/CO", "other"), ("备注", "other"),
     ("项目名称 Item Name", "name"), ("EH参考值", None),  # (letters of a speck or a rule glued to a word: no header)
+    ("参考范制单位No", None),  # (a garbled header word joined to the next ones is no 'No' column)
 ])
 def test_header_words_as_other_hospitals_print_them(text, kind):
     # bench/ocr_headers.py scores the whole list; a cell naming no indicator column is "other", never a result or range
