@@ -133,7 +133,8 @@ def sex_and_age(lines: list[str]) -> tuple[str | None, float | None]:
     """The patient's sex and age (years) from the header's text lines (each line left to right). A key decides:
     '性别：男 年龄：2岁5月', 'Sex: F  Age: 45Y', '性别/年龄：女/3岁'; else, on a line of short fields without keys
     ('张三  男  45岁'), a field that is only 男 / 女 and one that is only an age in 岁. Numbers of other fields (床号,
-    dates, 孕周) and 男 / 女 inside other words (男科, 女性型乳房发育) are never read."""
+    dates, 孕周), 男 / 女 inside other words (男科, 女性型乳房发育) and a value after a key that is not one of these
+    (a garbled key) are never read."""
     sex: str | None = None
     age: float | None = None
     lines = [unicodedata.normalize("NFKC", x) for x in lines]
@@ -152,9 +153,12 @@ def sex_and_age(lines: list[str]) -> tuple[str | None, float | None]:
         for line in lines:
             if re.search(rf"{_SEX_KEY}|{_AGE_KEY}", line, re.I):
                 continue
-            fields = re.split(r"[\s,，、:：()（）|]+", line)
-            if sex is None and ("男" in fields) != ("女" in fields):  # (both: a range per sex, '男 120-160 女 110-150')
-                sex = "male" if "男" in fields else "female"
+            # only fields no key claims: '午线：5岁' is a garbled key's value (年龄：69岁 misread), not a bare age
+            fields = [f for seg in line.split() if not re.search(r"[:：]", seg)
+                      for f in re.split(r"[,，、()（）|]+", seg)]
+            every = re.split(r"[\s,，、:：()（）|]+", line)
+            if sex is None and ("男" in fields) != ("女" in fields) and not ("男" in every and "女" in every):
+                sex = "male" if "男" in fields else "female"  # (both: a range per sex, '男 120-160 女 110-150')
             for field in fields:
                 if age is None and re.fullmatch(r"\d{1,3}(?:岁|歲)(?:\d{1,2}(?:个月|月))?", field):
                     age = parse_age(field)

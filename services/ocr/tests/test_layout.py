@@ -489,6 +489,7 @@ def test_an_age_is_read_with_its_unit(text, years):
     (["性别：男 年龄：45岁 临床诊断：女性型乳房发育"], "male", 45, 45.0),
     (["科室：妇科  床号：5"], None, None, None),
     (["参考区间：男 120-160 g/L  女 110-150 g/L"], None, None, None),  # a range per sex names no patient
+    (["栏名：不其  性制：身  午线：5岁"], None, None, None),  # a garbled key's value (年龄：69岁) is no bare age
 ])
 def test_the_patients_sex_and_age_are_read_from_the_header(lines, sex, age, age_years):
     h = extract_header([T(x, 40, 30 + 40 * n) for n, x in enumerate(lines)])
