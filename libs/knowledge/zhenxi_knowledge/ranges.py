@@ -17,8 +17,8 @@ NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未
 NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
 # a sex, bracketed or as a word ('(女)3.8-5.1', '女性 0.29-1.67'), its colon, its range
-_SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|m|f)[)）]?\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)",
-                        re.I)
+_SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|(?<![a-z])[mf](?![a-z]))[)）]?\s*[:：]?\s*"
+                        r"([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
 # comparators printed in words or with look-alike glyphs ('大于1.04', '〈3.0'): read as the signs
 _WORD_COMPARATORS = (("大于等于", "≥"), ("小于等于", "≤"), ("大于", ">"), ("小于", "<"), ("〈", "<"), ("〉", ">"))
 
@@ -47,6 +47,9 @@ class ParsedRange:
             return self.low, self.high
         if sex in self.by_sex:
             return self.by_sex[sex]
+        if len(self.by_sex) == 1:
+            return None, None  # one sex's range alone ('男:130-175', its 女 line read apart): none of hers, nor of
+            # a patient whose sex is not known
         return self.low, self.high
 
     def as_range(self, sex: str | None = None) -> Range | None:
@@ -56,7 +59,7 @@ class ParsedRange:
 
 def parse_sex_ranges(text: str) -> ParsedRange | None:
     """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown. A range printed for one sex
-    only ('女:41-73': the sheet printed the patient's own) is that range whatever the sex."""
+    only ('女:41-73') is that sex's (for_sex gives no range for the other sex or an unknown one)."""
     t = nfkc(text)
     found: dict[str, tuple[float | None, float | None]] = {}
     for m in _SEX_RANGE.finditer(t):

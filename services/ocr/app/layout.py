@@ -20,9 +20,9 @@ HEADER_WORDS: list[tuple[str, str]] = [
     (r"^(检验|检测|检查|分析|化验|测定|报告|[\u4e00-\u9fff][验测查])?项目(中文)?(名称)?$|^中文名称?$|^项目名$"
      r"|^(检验|检查)?名称$|^(检验|检测)?指标(名称)?$|^items?$|^tests?(name|item)?$|^analyte$|^examination$", "name"),
     (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^项目(代号|代码)$|^code$|^abbr\.?$|^abbreviation$", "code"),
-    (r"^(检验|检测|测定|测试|检查|化验|本次|定量|实验)?(结果|值)$|^结果值?$|^(测定|测量|实测|检验|数)值$|^results?$|^value$",
+    (r"^(检验|检测|测定|测试|检查|化验|本次|定量|实验)?(结果|值)$|^结果值?$|^(测定|测量|实测|检验)值$|^results?$|^value$",
      "value"),
-    (r"^(结果|高低|异常)?(提示|标志|标记|标识)$|^(状态|高低|报警|异常|异常提示|flags?|abnormal|h/l|↑↓)$", "flag"),
+    (r"^(结果|高低|异常)?(提示|标志|标记|标识)$|^(状态|高低|报警|异常提示|flags?|h/l|↑↓)$", "flag"),
     (r"^(参考|正常)(范围|值|区间|值范围|值区间|限)$|^正常参考(值|范围|区间)$|^生物参考区间$|^参考(值及单位)?$|^范围$"
      r"|^ref(erence)?(range|interval)?$|^ref\.(range)?$|^normal(range|value)s?$", "range"),
     (r"^(计量)?单位$|^units?$", "unit"),
@@ -351,8 +351,10 @@ def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str,
     found = []
     for i, row in enumerate(rows):
         kinds = _header_words(row)
-        ks = {k for k, _ in kinds}
-        if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
+        ks = {k for k, _ in kinds if k != OTHER_COLUMN}
+        # ('结果 | 备注', '检验者: | 张三 | 结果': a result word beside words of no indicator column is no header)
+        if sum(k != OTHER_COLUMN for k, _ in kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) \
+                and ("value" in ks or "range" in ks):
             # most of the row must be header words (a body row may hold one '结果' by chance); a report-header field
             # ('样本名：黄某', a label and a colon) that a tilted photo puts level with the header is no table cell
             cells = [t for t in row if not _FIELD.search(t.text)]
@@ -508,8 +510,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             for n, t in enumerate(tables):
                 if t.x0 <= tok.cx < t.x1:
                     tok.column = column_hint(t, tok)
-                    if tok.column != OTHER_COLUMN:  # (a method, a previous result, a cut-off: no part of the row)
-                        by_table.setdefault(n, []).append(tok)
+                    by_table.setdefault(n, []).append(tok)
                     break
         for n in sorted(by_table):
             body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
@@ -517,12 +518,27 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     for rows_of_table in table_rows.values():
         realign_shifted_columns(rows_of_table)
         mark_group_column(rows_of_table, line_h)
+    body_rows = [r for r in (_drop_other_cells(row) for row in body_rows) if r]
     body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
 
 
 _NUMBER_CELL = re.compile(r"^[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}$")
 _RANGE_CELL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:-{1,2}|~|～|—|一)\s*\d+(?:\.\d+)?|[<>≤≥]\s*\d)")
+
+
+def _drop_other_cells(row: list[Token]) -> list[Token]:
+    """A cell under an "other" header (a method, a previous result, a cut-off) is no part of the row when the row
+    has its result under the result header; when it has none (the 结果 word garbled, a result wide enough to
+    reach under the column beside) the cell stays, without a hint, for the content to decide."""
+    if not any(t.column == OTHER_COLUMN for t in row):
+        return row
+    if any(t.column == "value" for t in row):
+        return [t for t in row if t.column != OTHER_COLUMN]
+    for t in row:
+        if t.column == OTHER_COLUMN:
+            t.column = None
+    return row
 
 
 def realign_shifted_columns(rows: list[list[Token]]) -> bool:

@@ -79,6 +79,9 @@ def _age_parts(text: str) -> list[tuple[str, str]] | None:
     range (fewer than two labels, or none for adults)."""
     t = unicodedata.normalize("NFKC", text or "").strip()
     labels = list(_AGE_LABEL.finditer(t))
+    if len(labels) == 1 and labels[0].start() == 0 and re.match(r"\s*[<>≤≥]?\d", t[labels[0].end():]):
+        # one group's range alone ('新生儿:170-200'): the sheet printed the patient's group
+        return [(labels[0].group(1), _TRAILING_UNIT.sub("", t[labels[0].end():]).strip(" ;；,，、\u3000"))]
     if len(labels) < 2 or not any(m.group(1) == "成人" for m in labels):
         return None
     label_after = bool(re.search(r"\d", t[:labels[0].start()]))
@@ -113,7 +116,7 @@ def age_split_range(text: str, age: float | None = None) -> ParsedRange | None:
     parts = _age_parts(text)
     if parts is None:
         return None
-    groups = [g for g, _ in parts if _group_holds(g, age)]
+    groups = [g for g, _ in parts if _group_holds(g, age) or len(parts) == 1 and age is None]
     if not groups:
         return None
     best = min(groups, key=lambda g: _AGE_GROUPS[g][1] - _AGE_GROUPS[g][0])
@@ -174,7 +177,10 @@ def parse_range(text: str) -> ParsedRange | None:
     return pr
 
 
-_ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*([\u4e00-\u9fff]{2,6}|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
+# one range under a phase or an age span ('绝经期:25.8-134.8', '6-<13岁:27-66'); age groups are _AGE_LABEL's. Only
+# these labels: '阳性:>0.05', '危急值:<2.5', '灰区:0.9-1.1' are cut-offs, not the range
+_ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
+                              r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
                               r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the

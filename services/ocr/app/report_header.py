@@ -70,7 +70,13 @@ _PAIR = re.compile(rf"({_SEX_KEY}|{_AGE_KEY}){_KEY_SEP}/{_KEY_SEP}({_SEX_KEY}|{_
 _AGE_UNITS = [  # (unit spellings, years per unit); a number without a unit is years
     (r"周岁|岁|歲|yrs?|years?|y", 1.0), (r"个月|個月|月|months?|mo|m", 1 / 12), (r"周|weeks?|wk|w", 7 / 365),
     (r"天|日|days?|d", 1 / 365), (r"小时|hours?|hrs?|h", 1 / 8760)]
-_AGE_PART = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(" + "|".join(u for u, _ in _AGE_UNITS) + r")?(半)?(?![a-z])", re.I)
+_WORD_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.split("|") if len(u) > 1 or
+                       not u.isascii())
+_LETTER_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.split("|") if len(u) == 1 and u.isascii())
+# a one-letter unit only right after its number or one space on ('45Y', '26 d'): '62  M' (two boxes, joined with
+# two spaces) is a number and the next field's letter
+_AGE_PART = re.compile(r"(\d{1,3}(?:\.\d+)?)(?:\s*(" + _WORD_UNITS + r")| ?(" + _LETTER_UNITS + r"))?(半)?(?![a-z])",
+                       re.I)
 _DIGIT_SLIPS = str.maketrans("SsOoIl", "550011")  # '4S岁': a digit the recogniser read as a letter, next to digits
 _TICK = re.compile(r"[☑√✓✔■▣]\s*([男女])")
 
@@ -88,13 +94,15 @@ def parse_age(text: str) -> float | None:
         m = _AGE_PART.match(t, pos)
         if not m:
             break
-        unit = m.group(2)
-        per = next((f for u, f in _AGE_UNITS if unit and re.fullmatch(u, unit)), 1.0)
+        unit = m.group(2) or m.group(3)
+        per = next((f for u, f in _AGE_UNITS if unit and re.fullmatch(u, unit, re.I)), 1.0)
         if unit is None and seen:
             break  # '45岁 12' : a number after a whole age is another field
-        years += float(m.group(1)) * per + (0.5 if m.group(3) and per == 1.0 else 0.0)
+        years += float(m.group(1)) * per + (0.5 if m.group(4) and per == 1.0 else 0.0)
         seen, pos = True, m.end()
         if unit is None:
+            if re.match(r"[-~.·/]\d", t[pos:]):
+                return None  # '10-12', '12.3.2024': a range or a date, not an age
             break
         pos += len(t[pos:]) - len(t[pos:].lstrip())
     if not seen or not 0 <= years < 130:
@@ -111,7 +119,7 @@ def parse_sex(text: str) -> str | None:
         return "male"
     if t[:1] == "女":
         return "female"
-    m = re.match(r"(female|male|f|m)(?![a-z])", t, re.I)
+    m = re.match(r"(female|male|f|m)(?![a-z0-9\-])", t, re.I)
     if m:
         return "female" if m.group(1).lower().startswith("f") else "male"
     return None
@@ -125,14 +133,19 @@ def _key_value(lines: list[str], n: int, key: str) -> str | None:
         return None
     rest = m.group(1)
     if not rest.strip() and n + 1 < len(lines):
-        return lines[n + 1]
+        # the value wrapped to the next line: only a value that reads as one ('男', '45岁'; not '12床', 'M2-PK')
+        nxt = lines[n + 1].strip()
+        if key == _AGE_KEY and not re.match(r"\d{1,3}(?:\.\d+)?\s*(?:" + _WORD_UNITS + r"|[ymdwh](?![a-z]))", nxt, re.I):
+            return ""
+        return nxt
     return rest
 
 
-def sex_and_age(lines: list[str]) -> tuple[str | None, float | None]:
+def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None, float | None]:
     """The patient's sex and age (years) from the header's text lines (each line left to right). A key decides:
     '性别：男 年龄：2岁5月', 'Sex: F  Age: 45Y', '性别/年龄：女/3岁'; else, on a line of short fields without keys
-    ('张三  男  45岁'), a field that is only 男 / 女 and one that is only an age in 岁. Numbers of other fields (床号,
+    ('张三  男  45岁'), a field that is only 男 / 女 and one that is only an age in 岁, both on one line, and only when
+    ``bare_fields`` (the lines are the report's header, not a page whose table was not found). Numbers of other fields (床号,
     dates, 孕周), 男 / 女 inside other words (男科, 女性型乳房发育) and a value after a key that is not one of these
     (a garbled key) are never read."""
     sex: str | None = None
@@ -149,7 +162,7 @@ def sex_and_age(lines: list[str]) -> tuple[str | None, float | None]:
             sex = parse_sex(v)
         if age is None and (v := _key_value(lines, n, _AGE_KEY)) is not None:
             age = parse_age(v)
-    if sex is None or age is None:
+    if bare_fields and (sex is None or age is None):
         for line in lines:
             if re.search(rf"{_SEX_KEY}|{_AGE_KEY}", line, re.I):
                 continue
@@ -157,11 +170,11 @@ def sex_and_age(lines: list[str]) -> tuple[str | None, float | None]:
             fields = [f for seg in line.split() if not re.search(r"[:：]", seg)
                       for f in re.split(r"[,，、()（）|]+", seg)]
             every = re.split(r"[\s,，、:：()（）|]+", line)
-            if sex is None and ("男" in fields) != ("女" in fields) and not ("男" in every and "女" in every):
-                sex = "male" if "男" in fields else "female"  # (both: a range per sex, '男 120-160 女 110-150')
-            for field in fields:
-                if age is None and re.fullmatch(r"\d{1,3}(?:岁|歲)(?:\d{1,2}(?:个月|月))?", field):
-                    age = parse_age(field)
+            bare_age = [f for f in fields if re.fullmatch(r"\d{1,3}(?:岁|歲)(?:\d{1,2}(?:个月|月))?", f)]
+            one_sex = ("男" in fields) != ("女" in fields) and not ("男" in every and "女" in every)
+            if one_sex and bare_age:  # a patient's line: both a sex and an age ('张三  男  45岁')
+                sex = sex or ("male" if "男" in fields else "female")  # (both sexes: a range per sex)
+                age = age if age is not None else parse_age(bare_age[0])
     return sex, age
 
 
@@ -181,11 +194,14 @@ def _lines(tokens: list[Token]) -> list[str]:
     return out
 
 
-def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict[str, object]:
+def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None, *, header_area: bool = True,
+                   ) -> dict[str, object]:
+    """The whitelisted header fields. ``header_area``: the tokens are the text above the table (not the whole page
+    of a sheet whose table header was not found: its rows' 男 / 女 cells are no patient's)."""
     out: dict[str, object] = {"hospital": None, "report_title": None, "sample_type": None, "sex": None, "age": None,
                               "collected_at": None, "received_at": None, "reported_at": None, "tested_at": None}
     toks = _reading_order(tokens)
-    out["sex"], age = sex_and_age(_lines(tokens))
+    out["sex"], age = sex_and_age(_lines(tokens), bare_fields=header_area)
     out["age"] = None if age is None else int(age)  # completed years (an infant of 8 months is 0)
     out["age_years"] = age  # with months and days as fractions: ranges for infants and newborns need them
     for i, tok in enumerate(toks):

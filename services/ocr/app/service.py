@@ -1407,13 +1407,17 @@ def _age_zh(years: float) -> str:
     if years >= 1:
         months = round((years - int(years)) * 12)
         return f"{int(years)}岁" + (f"{months}个月" if 0 < months < 12 else "")
-    return f"{round(years * 12)}个月" if years * 12 >= 1 else f"{round(years * 365)}天"
+    if years * 12 >= 1:
+        return f"{round(years * 12)}个月"
+    return f"{round(years * 365)}天" if years * 365 >= 1 else "0岁"
 
 
 def _age_en(years: float) -> str:
     if years >= 1:
         return f"{int(years)} years"
-    return f"{round(years * 12)} months" if years * 12 >= 1 else f"{round(years * 365)} days"
+    if years * 12 >= 1:
+        return f"{round(years * 12)} months"
+    return f"{round(years * 365)} days" if years * 365 >= 1 else "under a day"
 
 class LabReportParser:
     def __init__(self, options: ParserOptions = ParserOptions(), engine: OcrEngine | None = None,
@@ -1549,7 +1553,7 @@ class LabReportParser:
                                             "The printed ranges sat one row off their results and were realigned "
                                             "by the tests' scales; please check."})
             items_per_page.append((pno, items))
-        header = extract_header(outside_tokens or all_tokens, self.kb)
+        header = extract_header(outside_tokens or all_tokens, self.kb, header_area=bool(outside_tokens))
         sex = header.get("sex")
         title_text = [t.text for t in (outside_tokens or all_tokens)]
         # First pass: which panels does this report hold? Used to break name ties (pH: urine or blood gas).
@@ -1954,6 +1958,10 @@ class LabReportParser:
             # '成人:3.5-9.5 儿童:5.0-12.0': the range of the patient's age group; none when no group holds the age
             # (a child against '成人 … 新生儿 …'): then as for a row printing no range (a child: adult_range_for_child)
             pr = age_split_range(pr.text, age)
+        if pr is not None and pr.by_sex and sex not in pr.by_sex:
+            # one sex's range alone ('男:130-175', its 女 line read as a row apart) for a woman, or for a patient
+            # whose sex the header does not give: as for no range (the default, by sex or the union of both)
+            pr = None
         plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)

@@ -490,7 +490,31 @@ def test_an_age_is_read_with_its_unit(text, years):
     (["科室：妇科  床号：5"], None, None, None),
     (["参考区间：男 120-160 g/L  女 110-150 g/L"], None, None, None),  # a range per sex names no patient
     (["栏名：不其  性制：身  午线：5岁"], None, None, None),  # a garbled key's value (年龄：69岁) is no bare age
+    (["年龄:", "12床"], None, None, None), (["性别:", "M2-PK"], None, None, None),  # no value wrapped there
+    (["年龄: 62  M"], None, 62, 62.0),  # a letter two spaces on is the next box's, not months
 ])
 def test_the_patients_sex_and_age_are_read_from_the_header(lines, sex, age, age_years):
     h = extract_header([T(x, 40, 30 + 40 * n) for n, x in enumerate(lines)])
     assert (h["sex"], h["age"], h["age_years"]) == (sex, age, age_years)
+
+
+def test_a_table_row_is_no_patients_line_when_the_page_had_no_header_area():
+    toks = [T("血红蛋白  125  g/L  男  45岁", 40, 30)]
+    assert extract_header(toks)["sex"] == "male"  # above the table: a patient's line
+    h = extract_header(toks, header_area=False)  # the whole page of a sheet whose table was not found
+    assert (h["sex"], h["age"]) == (None, None)
+
+
+@pytest.mark.parametrize("cells", [["结果", "备注"], ["检验者:", "张三", "结果"], ["参考", "Method"]])
+def test_a_result_word_beside_words_of_no_indicator_column_is_no_header(cells):
+    toks = [T(c, 40 + 200 * i, 100) for i, c in enumerate(cells)]
+    assert not any(t.columns for t in analyse(toks, 900).tables)
+
+
+def test_a_row_with_no_result_under_the_result_header_keeps_its_other_cells():
+    # 结果 garbled: the results stand nearer 上次结果 than 项目; they stay, unhinted, for the content to decide
+    toks = [T("项目", 40, 100), T("结杲", 300, 100), T("上次结果", 420, 100), T("单位", 560, 100),
+            T("参考范围", 700, 100), T("白细胞计数", 40, 150), T("11.2", 420, 150), T("10^9/L", 560, 150),
+            T("3.5-9.5", 700, 150)]
+    lay = analyse(toks, 900)
+    assert [t.text for t in lay.rows[0]] == ["白细胞计数", "11.2", "10^9/L", "3.5-9.5"]
