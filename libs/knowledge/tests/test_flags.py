@@ -87,3 +87,19 @@ def test_resolve_indicator_by_code_or_name(kb):
 def test_ucum_codes_for_canonical_units(kb):
     assert kb.units.ucum["10^9/L"] == "10*9/L" and kb.units.ucum["μmol/L"] == "umol/L"
     assert set(kb.units.ucum) <= set(kb.units.canonical)
+
+
+@pytest.mark.parametrize("text,low,high,by_sex", [
+    ("女:41-73", 41.0, 73.0, {"female": (41.0, 73.0)}),  # one sex printed: the patient's own
+    ("(男)4.3-5.8 (女)3.8-5.1", 3.8, 5.8, {"male": (4.3, 5.8), "female": (3.8, 5.1)}),
+    ("男性 8.4-28.7 女性 0.29-1.67", 0.29, 28.7, {"male": (8.4, 28.7), "female": (0.29, 1.67)}),
+    ("大于1.04", 1.04, None, None), ("小于等于40", None, 40.0, None), ("〈3.0", None, 3.0, None),
+    ("125·0-350·0", 125.0, 350.0, None),
+])
+def test_ranges_as_other_hospitals_print_them(text, low, high, by_sex):
+    r = parse_range(text)
+    assert (r.low, r.high, r.by_sex) == (low, high, by_sex)
+
+
+def test_one_sex_and_more_text_is_no_range():
+    assert parse_range("女:41-73 U/L") is None and parse_range("男") is None

@@ -350,10 +350,11 @@ class Knowledge:
 
     def _build_indexes(self) -> None:
         # printed name (norm_name) → [(code, weight)], misreadings weigh 0.9; earlier panels first (index.yaml order
-        # settles clashes). English display names are matched by resolve_indicator, not here.
+        # settles clashes). The English name is a printed name too: bilingual and English sheets print it
+        # ('Hemoglobin', 'Prothrombin time'); no two indicators share one, nor one another's Chinese name or alias.
         self.name_index: dict[str, list[tuple[str, float]]] = {}
         for code, ind in self.indicators.items():
-            entries = [(ind.name, 1.0), (code, 1.0), *((a, 1.0) for a in ind.aliases),
+            entries = [(ind.name, 1.0), (code, 1.0), (ind.name_en, 1.0), *((a, 1.0) for a in ind.aliases),
                        *((m, 0.9) for m in ind.misreadings)]
             for text, weight in entries:
                 key = norm_name(text)

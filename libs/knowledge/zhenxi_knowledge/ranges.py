@@ -16,7 +16,11 @@ NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未
 # and a range that expects nothing in the field. The one list: flags.qualitative_grade and the OCR service read it.
 NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
-_SEX_RANGE = re.compile(r"(男|女|male|female|m|f)\s*[:：]?\s*([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
+# a sex, bracketed or as a word ('(女)3.8-5.1', '女性 0.29-1.67'), its colon, its range
+_SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|(?<![a-z])[mf](?![a-z]))[)）]?\s*[:：]?\s*"
+                        r"([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
+# comparators printed in words or with look-alike glyphs ('大于1.04', '〈3.0'): read as the signs
+_WORD_COMPARATORS = (("大于等于", "≥"), ("小于等于", "≤"), ("大于", ">"), ("小于", "<"), ("〈", "<"), ("〉", ">"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class ParsedRange:
             return self.low, self.high
         if sex in self.by_sex:
             return self.by_sex[sex]
+        if len(self.by_sex) == 1:
+            return None, None  # one sex's range alone ('男:130-175', its 女 line read apart): none of hers, nor of
+            # a patient whose sex is not known
         return self.low, self.high
 
     def as_range(self, sex: str | None = None) -> Range | None:
@@ -51,17 +58,18 @@ class ParsedRange:
 
 
 def parse_sex_ranges(text: str) -> ParsedRange | None:
-    """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown."""
+    """'男:130-175 女:115-150' → both; low/high of the union for when sex is unknown. A range printed for one sex
+    only ('女:41-73') is that sex's (for_sex gives no range for the other sex or an unknown one)."""
     t = nfkc(text)
     found: dict[str, tuple[float | None, float | None]] = {}
     for m in _SEX_RANGE.finditer(t):
         r = parse_range(m.group(2))
         if r is None:
             continue
-        key = "male" if m.group(1).lower() in ("男", "male", "m") else "female"
+        key = "male" if m.group(1).lower() in ("男", "男性", "male", "m") else "female"
         found[key] = (r.low, r.high)
-    if len(found) < 2:
-        return None
+    if not found or len(found) == 1 and re.sub(r"[\s:：()（）]", "", _SEX_RANGE.sub("", t)):
+        return None  # (one sex, and more in the cell than its range: not a range of one sex)
     lows = [v[0] for v in found.values()]
     highs = [v[1] for v in found.values()]
     return ParsedRange(None if None in lows else min(lows), None if None in highs else max(highs), text.strip(),
@@ -72,6 +80,9 @@ def parse_range(text: str) -> ParsedRange | None:
     """A printed reference range, or None when the text is not one."""
     raw = str(text).strip()
     t = nfkc(raw).strip().strip("()[]（）【】").replace(" ", "")
+    for word, sign in _WORD_COMPARATORS:
+        t = t.replace(word, sign)
+    t = re.sub(r"(?<=\d)[·•](?=\d)", ".", t)  # a middle dot for the decimal point ('125·0-350·0')
     t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
     m = re.fullmatch(r"(" + NUM + r")" + RANGE_SEP + r"(" + NUM + r")", t)
     if m:

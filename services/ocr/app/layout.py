@@ -8,30 +8,65 @@ from typing import Callable
 
 import numpy as np
 
-from .knowledge import norm_text
+from zhenxi_knowledge.text import nfkc
 from .parsing import ROW_NO, Token
 
-# Header words → column kind. Checked after normalisation (NFKC, lower, no spaces).
+# Header words → column kind. Checked after normalisation (NFKC, lower, no spaces, the traditional forms of header
+# characters made simplified). "other" names a column that holds no part of an indicator (检测方法, 上次结果, 备注,
+# 临界值 ...): its cells are left out of the table body, so a previous result or a cut-off is never read as the
+# result or the range. The other kinds come first: '结果' is a result, '上次结果' is not.
 HEADER_WORDS: list[tuple[str, str]] = [
     # '检验项目' with its first characters misread ('应验项目', '检睑项目') is still the name header
-    (r"^(检验|检测|检查|分析|化验|[\u4e00-\u9fff][验测查])?项目(名称)?$|^中文名称$|^项目名$|^名称$|^item$|^test(name)?$", "name"),
-    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^code$|^abbr\.?$", "code"),
-    (r"^(检验|检测|测定|测试)?(结果|值)$|^结果值?$|^测定值$|^result$|^value$", "value"),
-    (r"^(提示|标志|标记|状态|异常提示|高低|报警|flag)$", "flag"),
-    (r"^(参考|正常)(范围|值|区间|值范围)$|^参考区间$|^参考值$|^生物参考区间$|^ref(erence)?(range)?$|^范围$", "range"),
-    (r"^单位$|^unit$|^units$", "unit"),
-    (r"^(序号|no\.?|编号|#)$", "seq"),
+    (r"^(检验|检测|检查|分析|化验|测定|报告|[\u4e00-\u9fff][验测查])?项目(中文)?(名称)?$|^中文名称?$|^项目名$"
+     r"|^(检验|检查)?名称$|^(检验|检测)?指标(名称)?$|^items?$|^tests?(name|item)?$|^analyte$|^examination$", "name"),
+    (r"^(英文)?(缩写|代号|代码|简称)$|^英文(名称?)?$|^项目(代号|代码)$|^code$|^abbr\.?$|^abbreviation$", "code"),
+    (r"^(检验|检测|测定|测试|检查|化验|本次|定量|实验)?(结果|值)$|^结果值?$|^(测定|测量|实测|检验)值$|^results?$|^value$",
+     "value"),
+    (r"^(结果|高低|异常)?(提示|标志|标记|标识)$|^(状态|高低|报警|异常提示|flags?|h/l|↑↓)$", "flag"),
+    (r"^(参考|正常)(范围|值|区间|值范围|值区间|限)$|^正常参考(值|范围|区间)$|^生物参考区间$|^参考(值及单位)?$|^范围$"
+     r"|^ref(erence)?(range|interval)?$|^ref\.(range)?$|^normal(range|value)s?$", "range"),
+    (r"^(计量)?单位$|^units?$", "unit"),
+    (r"^(序号?|no\.?|编号|#|seq)$", "seq"),
+    (r"^(检测|检验|测定)?方法$|^method$|^(上次|前次|历史|历次)(检验)?(结果)?$|^(previous|last)results?$|^(结果|变化)?趋势$"
+     r"|^(备注|说明|remarks?|comments?|仪器|检测仪器|试剂|检验者|检验人|审核者|检验日期|标本类型|样本类型)$"
+     r"|^(临界值|危急值(范围)?|检出限|医学决定水平|cut-?off值?|s/co)$", "other"),
 ]
 _NAME_HEADER = "name"
+OTHER_COLUMN = "other"
+# Traditional forms of the characters of header words (a Taiwan or Hong Kong sheet), made simplified for the match.
+_TRADITIONAL = str.maketrans("檢驗項結參範圍區間單號稱縮寫記異標測試數碼", "检验项结参范围区间单号称缩写记异标测试数码")
+_BRACKETED = re.compile(r"[(（\[][^()（）\[\]]*[)）\]]")
+_LATIN_PART = re.compile(r"[a-z][a-z./\- ]*")
 
 
 def header_kind(text: str) -> str | None:
-    t = re.sub(r"[\s:：()（）\[\]]", "", norm_text(text))
+    """The column kind a header cell names, or None. A bilingual cell ('结果 Result', 'Unit 單位') is named by its
+    two halves together (or by one, when the other is a whole word the vocabulary lacks); a bracketed qualifier ('参考值(成人)', '提示(↑↓)', '结果(Result)') does not
+    hide the word before it."""
+    t = nfkc(text).lower().translate(_TRADITIONAL).strip()
+    kind = _header_kind(t)
+    if kind is None and _BRACKETED.search(t):
+        kind = _header_kind(_BRACKETED.sub(" ", t))
+    if kind is None and _CJK_TEXT.search(t) and re.search(r"[a-z]", t):
+        cjk = "".join(re.findall(r"[\u4e00-\u9fff]+", _BRACKETED.sub(" ", t)))
+        latin = " ".join(m.group(0) for m in _LATIN_PART.finditer(t))
+        k_cjk, k_latin = _header_kind(cjk), _header_kind(latin)
+        # the two halves name one column, or the Chinese one does and the English one is a word of its own ('项目名称
+        # Item Name'), not letters the recogniser made of a rule or a speck ('EH参考值' beside a garbled 项目). The
+        # English half alone never names the cell: a garbled word joined to the next header words ('参考范制' + '单位'
+        # + 'No') is no 'No' column
+        if k_cjk == k_latin or k_latin is None and len(re.sub(r"[^a-z]", "", latin)) >= 4:
+            kind = k_cjk
+    return kind
+
+
+def _header_kind(text: str) -> str | None:
+    t = re.sub(r"[\s:：()（）\[\]]", "", text)
     for pat, kind in HEADER_WORDS:
         if re.search(pat, t):
             return kind
     if "/" in t and not t.startswith("/"):  # '参考区间/值', '结果/单位': the first alternative names the column
-        return header_kind(t.split("/")[0])
+        return _header_kind(t.split("/")[0])
     return None
 
 
@@ -316,8 +351,10 @@ def find_header_rows(rows: list[list[Token]]) -> list[tuple[int, list[tuple[str,
     found = []
     for i, row in enumerate(rows):
         kinds = _header_words(row)
-        ks = {k for k, _ in kinds}
-        if len(kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) and ("value" in ks or "range" in ks):
+        ks = {k for k, _ in kinds if k != OTHER_COLUMN}
+        # ('结果 | 备注', '检验者: | 张三 | 结果': a result word beside words of no indicator column is no header)
+        if sum(k != OTHER_COLUMN for k, _ in kinds) >= 2 and (_NAME_HEADER in ks or "value" in ks) \
+                and ("value" in ks or "range" in ks):
             # most of the row must be header words (a body row may hold one '结果' by chance); a report-header field
             # ('样本名：黄某', a label and a colon) that a tilted photo puts level with the header is no table cell
             cells = [t for t in row if not _FIELD.search(t.text)]
@@ -481,12 +518,27 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     for rows_of_table in table_rows.values():
         realign_shifted_columns(rows_of_table)
         mark_group_column(rows_of_table, line_h)
+    body_rows = [r for r in (_drop_other_cells(row) for row in body_rows) if r]
     body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
 
 
 _NUMBER_CELL = re.compile(r"^[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}$")
 _RANGE_CELL = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*(?:-{1,2}|~|～|—|一)\s*\d+(?:\.\d+)?|[<>≤≥]\s*\d)")
+
+
+def _drop_other_cells(row: list[Token]) -> list[Token]:
+    """A cell under an "other" header (a method, a previous result, a cut-off) is no part of the row when the row
+    has its result under the result header; when it has none (the 结果 word garbled, a result wide enough to
+    reach under the column beside) the cell stays, without a hint, for the content to decide."""
+    if not any(t.column == OTHER_COLUMN for t in row):
+        return row
+    if any(t.column == "value" for t in row):
+        return [t for t in row if t.column != OTHER_COLUMN]
+    for t in row:
+        if t.column == OTHER_COLUMN:
+            t.column = None
+    return row
 
 
 def realign_shifted_columns(rows: list[list[Token]]) -> bool:

@@ -79,6 +79,9 @@ def _age_parts(text: str) -> list[tuple[str, str]] | None:
     range (fewer than two labels, or none for adults)."""
     t = unicodedata.normalize("NFKC", text or "").strip()
     labels = list(_AGE_LABEL.finditer(t))
+    if len(labels) == 1 and labels[0].start() == 0 and re.match(r"\s*[<>≤≥]?\d", t[labels[0].end():]):
+        # one group's range alone ('新生儿:170-200'): the sheet printed the patient's group
+        return [(labels[0].group(1), _TRAILING_UNIT.sub("", t[labels[0].end():]).strip(" ;；,，、\u3000"))]
     if len(labels) < 2 or not any(m.group(1) == "成人" for m in labels):
         return None
     label_after = bool(re.search(r"\d", t[:labels[0].start()]))
@@ -113,7 +116,7 @@ def age_split_range(text: str, age: float | None = None) -> ParsedRange | None:
     parts = _age_parts(text)
     if parts is None:
         return None
-    groups = [g for g, _ in parts if _group_holds(g, age)]
+    groups = [g for g, _ in parts if _group_holds(g, age) or len(parts) == 1 and age is None]
     if not groups:
         return None
     best = min(groups, key=lambda g: _AGE_GROUPS[g][1] - _AGE_GROUPS[g][0])
@@ -156,6 +159,14 @@ def parse_range(text: str) -> ParsedRange | None:
         alt = _parse_range(t[1:])
         if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
             return alt
+    m = _ONE_GROUP_RANGE.match(t) if pr is None else None
+    if m and not _ONE_GROUP_RANGE.match(m.group(2)):
+        # '新生儿:170-200', '6-<13岁:27-66', '绝经期:25.8-134.8', '卵泡期:0.2-1.5': one range under its group's label,
+        # the patient's as the sheet printed it (two labels in one cell are a choice the row cannot make: none)
+        alt = _parse_range(m.group(2))
+        if alt is not None and (alt.low is not None or alt.high is not None):
+            alt.text = text
+            return alt
     m = _DOUBLED_SEPARATOR.match(t) if pr is None else None
     if m:
         # '5.00~-38.00': a stray dash beside the separator (a rule's end, noise) is no minus sign; the upper bound
@@ -166,6 +177,11 @@ def parse_range(text: str) -> ParsedRange | None:
     return pr
 
 
+# one range under a phase or an age span ('绝经期:25.8-134.8', '6-<13岁:27-66'); age groups are _AGE_LABEL's. Only
+# these labels: '阳性:>0.05', '危急值:<2.5', '灰区:0.9-1.1' are cut-offs, not the range
+_ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
+                              r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
+                              r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
@@ -442,8 +458,8 @@ def split_flag(text: str) -> tuple[str, str | None]:
     m = re.match(r"^(HH|LL|H|L|h|偏高|偏低|高|低)\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?)$", t)
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
         return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
-    m = re.match(r"^(.*?\d)\s*\*$", t)
-    if m:
+    m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t)
+    if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction
         return m.group(1).strip(), "ABN"
     return t, None
 
@@ -1005,6 +1021,12 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             # mark column under the range)
             # a +/- mark column (autoantibody sheets): the sheet's own positive/negative call
             cur.flag, cur.flag_code = cell, "NEG" if plus_minus_glyphs(norm_text(cell.text)) in ("-", "(-)") else "POS"
+            continue
+        if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
+                and re.fullmatch(r"(阴|阳)性(\([-+]\))?", norm_text(cell.text)):
+            # '5.62 | 阳性 | <1.0 S/CO': the sign word under the 提示 header is the sheet's call on the ratio, not
+            # its range
+            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text).startswith("阴") else "POS"
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"

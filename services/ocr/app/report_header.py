@@ -58,10 +58,152 @@ def _value_after(tokens: list[Token], i: int, key_re: str) -> str:
     return ""
 
 
-def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict[str, object]:
+# Sex and age keys as hospitals print them (性别 / 性 别 / 性別 / Sex / Gender; 年龄 / 年齡 / Age), with the
+# recogniser's usual slips of their second character (别 → 刖, 龄 → 令); a key may repeat in English ('性别 Sex：男').
+_SEX_KEY = r"(?:性\s*[别別刖]|\bsex\b|\bgender\b)"
+_AGE_KEY = r"(?:年\s*[龄齡令]|\bage\b)"
+_KEY_SEP = r"[\s:：;；.．|]*"
+_ONE_KEY = {"sex": _SEX_KEY, "age": _AGE_KEY}
+# '性别/年龄：女/3岁', 'Age/Sex: 45Y/M': two keys and their two values, each split at a slash
+_PAIR = re.compile(rf"({_SEX_KEY}|{_AGE_KEY}){_KEY_SEP}/{_KEY_SEP}({_SEX_KEY}|{_AGE_KEY}){_KEY_SEP}"
+                   r"([^/\s]+)\s*/\s*([^\s/|]+)", re.I)
+_AGE_UNITS = [  # (unit spellings, years per unit); a number without a unit is years
+    (r"周岁|岁|歲|yrs?|years?|y", 1.0), (r"个月|個月|月|months?|mo|m", 1 / 12), (r"周|weeks?|wk|w", 7 / 365),
+    (r"天|日|days?|d", 1 / 365), (r"小时|hours?|hrs?|h", 1 / 8760)]
+_WORD_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.split("|") if len(u) > 1 or
+                       not u.isascii())
+_LETTER_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.split("|") if len(u) == 1 and u.isascii())
+# a one-letter unit only right after its number or one space on ('45Y', '26 d'): '62  M' (two boxes, joined with
+# two spaces) is a number and the next field's letter
+_AGE_PART = re.compile(r"(\d{1,3}(?:\.\d+)?)(?:\s*(" + _WORD_UNITS + r")| ?(" + _LETTER_UNITS + r"))?(半)?(?![a-z])",
+                       re.I)
+_DIGIT_SLIPS = str.maketrans("SsOoIl", "550011")  # '4S岁': a digit the recogniser read as a letter, next to digits
+_TICK = re.compile(r"[☑√✓✔■▣]\s*([男女])")
+
+
+def parse_age(text: str) -> float | None:
+    """An age as printed after its key, in years: '45岁' 45, '2岁5月' 2.417, '8月' 0.667, '15天' 0.041, '2岁半' 2.5,
+    '半岁' 0.5, '45Y', '6 months', '72' (no unit: years). None when the text starts with no age."""
+    t = unicodedata.normalize("NFKC", text).strip().lower()
+    t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d)",
+               lambda m: m.group(0).translate(_DIGIT_SLIPS), t)
+    if t.startswith("半岁"):
+        return 0.5
+    years, pos, seen = 0.0, 0, False
+    while True:
+        m = _AGE_PART.match(t, pos)
+        if not m:
+            break
+        unit = m.group(2) or m.group(3)
+        per = next((f for u, f in _AGE_UNITS if unit and re.fullmatch(u, unit, re.I)), 1.0)
+        if unit is None and seen:
+            break  # '45岁 12' : a number after a whole age is another field
+        years += float(m.group(1)) * per + (0.5 if m.group(4) and per == 1.0 else 0.0)
+        seen, pos = True, m.end()
+        if unit is None:
+            if re.match(r"[-~.·/]\d", t[pos:]):
+                return None  # '10-12', '12.3.2024': a range or a date, not an age
+            break
+        pos += len(t[pos:]) - len(t[pos:].lstrip())
+    if not seen or not 0 <= years < 130:
+        return None
+    return round(years, 3)
+
+
+def parse_sex(text: str) -> str | None:
+    """A sex as printed after its key: 男 / 女 / 男性 / M / F / Male / Female, or a ticked box ('□男 ☑女')."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    if m := _TICK.search(t[:8]):
+        return "male" if m.group(1) == "男" else "female"
+    if t[:1] == "男":
+        return "male"
+    if t[:1] == "女":
+        return "female"
+    m = re.match(r"(female|male|f|m)(?![a-z0-9\-])", t, re.I)
+    if m:
+        return "female" if m.group(1).lower().startswith("f") else "male"
+    return None
+
+
+def _key_value(lines: list[str], n: int, key: str) -> str | None:
+    """The text after a key on line n (after an English repeat of it, '性别 Sex：'); the next line's start when the
+    value wrapped there. None when the line has no such key."""
+    m = re.search(rf"{key}(?:{_KEY_SEP}{key})*(?:\s*\(?[a-z]+\)?(?=\s*[:：]))?{_KEY_SEP}(.*)$", lines[n], re.I)
+    if not m:
+        return None
+    rest = m.group(1)
+    if not rest.strip() and n + 1 < len(lines):
+        # the value wrapped to the next line: only a value that reads as one ('男', '45岁'; not '12床', 'M2-PK')
+        nxt = lines[n + 1].strip()
+        if key == _AGE_KEY and not re.match(r"\d{1,3}(?:\.\d+)?\s*(?:" + _WORD_UNITS + r"|[ymdwh](?![a-z]))", nxt, re.I):
+            return ""
+        return nxt
+    return rest
+
+
+def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None, float | None]:
+    """The patient's sex and age (years) from the header's text lines (each line left to right). A key decides:
+    '性别：男 年龄：2岁5月', 'Sex: F  Age: 45Y', '性别/年龄：女/3岁'; else, on a line of short fields without keys
+    ('张三  男  45岁'), a field that is only 男 / 女 and one that is only an age in 岁, both on one line, and only when
+    ``bare_fields`` (the lines are the report's header, not a page whose table was not found). Numbers of other fields (床号,
+    dates, 孕周), 男 / 女 inside other words (男科, 女性型乳房发育) and a value after a key that is not one of these
+    (a garbled key) are never read."""
+    sex: str | None = None
+    age: float | None = None
+    lines = [unicodedata.normalize("NFKC", x) for x in lines]
+    for n, line in enumerate(lines):
+        for m in _PAIR.finditer(line):
+            for key, val in ((m.group(1), m.group(3)), (m.group(2), m.group(4))):
+                if re.fullmatch(_SEX_KEY, key, re.I):
+                    sex = sex or parse_sex(val)
+                else:
+                    age = age if age is not None else parse_age(val)
+        if sex is None and (v := _key_value(lines, n, _SEX_KEY)) is not None:
+            sex = parse_sex(v)
+        if age is None and (v := _key_value(lines, n, _AGE_KEY)) is not None:
+            age = parse_age(v)
+    if bare_fields and (sex is None or age is None):
+        for line in lines:
+            if re.search(rf"{_SEX_KEY}|{_AGE_KEY}", line, re.I):
+                continue
+            # only fields no key claims: '午线：5岁' is a garbled key's value (年龄：69岁 misread), not a bare age
+            fields = [f for seg in line.split() if not re.search(r"[:：]", seg)
+                      for f in re.split(r"[,，、()（）|]+", seg)]
+            every = re.split(r"[\s,，、:：()（）|]+", line)
+            bare_age = [f for f in fields if re.fullmatch(r"\d{1,3}(?:岁|歲)(?:\d{1,2}(?:个月|月))?", f)]
+            one_sex = ("男" in fields) != ("女" in fields) and not ("男" in every and "女" in every)
+            if one_sex and bare_age:  # a patient's line: both a sex and an age ('张三  男  45岁')
+                sex = sex or ("male" if "男" in fields else "female")  # (both sexes: a range per sex)
+                age = age if age is not None else parse_age(bare_age[0])
+    return sex, age
+
+
+def _lines(tokens: list[Token]) -> list[str]:
+    """The header's text lines: tokens in reading order, those on one line joined with two spaces."""
+    out: list[str] = []
+    last_key = None
+    hs = sorted(t.box[3] - t.box[1] for t in tokens) or [20]
+    lh = hs[len(hs) // 2]
+    for t in _reading_order(tokens):
+        key = round(((t.box[1] + t.box[3]) / 2) / (0.7 * lh))
+        if out and key == last_key:
+            out[-1] += "  " + t.text
+        else:
+            out.append(t.text)
+        last_key = key
+    return out
+
+
+def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None, *, header_area: bool = True,
+                   ) -> dict[str, object]:
+    """The whitelisted header fields. ``header_area``: the tokens are the text above the table (not the whole page
+    of a sheet whose table header was not found: its rows' 男 / 女 cells are no patient's)."""
     out: dict[str, object] = {"hospital": None, "report_title": None, "sample_type": None, "sex": None, "age": None,
                               "collected_at": None, "received_at": None, "reported_at": None, "tested_at": None}
     toks = _reading_order(tokens)
+    out["sex"], age = sex_and_age(_lines(tokens), bare_fields=header_area)
+    out["age"] = None if age is None else int(age)  # completed years (an infant of 8 months is 0)
+    out["age_years"] = age  # with months and days as fractions: ranges for infants and newborns need them
     for i, tok in enumerate(toks):
         t = _nfkc(tok.text).strip()
         if out["hospital"] is None:
@@ -78,17 +220,6 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None) -> dict
                     k = re.search("|".join(p for p, _ in _report_patterns(kb)), title)
                     title = title[k.start():] if k else None
                 out["report_title"] = title
-        if re.search(r"性\s*别", t):
-            v = _value_after(toks, i, r"性\s*别")
-            if v[:1] in ("男", "M") or v.lower().startswith("male"):
-                out["sex"] = "male"
-            elif v[:1] in ("女", "F") or v.lower().startswith("female"):
-                out["sex"] = "female"
-        if re.search(r"年\s*龄", t):
-            v = _value_after(toks, i, r"年\s*龄")
-            m = re.match(r"(\d{1,3})\s*(岁|y|Y|years?)?", v)
-            if m and 0 < int(m.group(1)) < 130:
-                out["age"] = int(m.group(1))
         if re.search(r"(标本|样本|样品)(类型|种类)?", t):
             v = _value_after(toks, i, r"(标本|样本|样品)(类型|种类)?")
             for zh, code in _SAMPLE_TYPES.items():

@@ -89,7 +89,9 @@ class Header(BaseModel):
     report_title: str | None = None
     sample_type: str | None = None
     sex: Literal["male", "female"] | None = None
-    age: int | None = None
+    age: int | None = Field(None, description="completed years as the header prints the age (an infant of 8 months: 0)")
+    age_years: float | None = Field(None, description="the age in years with months and days as fractions (8 months: "
+                                                      "0.667; 15 days: 0.041): what default ranges are chosen by")
     collected_at: str | None = None
     received_at: str | None = None
     reported_at: str | None = None

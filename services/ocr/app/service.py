@@ -21,7 +21,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
-from .layout import (_line_height, analyse, header_kind, join_wrapped_names, residual_skew,
+from .layout import (OTHER_COLUMN, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
                       han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
@@ -1303,7 +1303,7 @@ class _EmptyCellLook:
         for garbled names), and take the word that explains them clearly best, by at least HEADER_MARGIN per
         character over any word of another column. Returns the tokens with those words replaced (for the layout
         to run again), or None when none was."""
-        known = [t for t in tokens if header_kind(t.text)]
+        known = [t for t in tokens if header_kind(t.text) not in (None, OTHER_COLUMN)]
         if not known:
             return None
         lh = self.line_h
@@ -1400,6 +1400,24 @@ class _EmptyCellLook:
         it.value, it.parsed_value = Cell(found[0], 0.85, found[1]), parse_value(found[0])
         it.value_from_shape = True
 
+
+
+def _age_zh(years: float) -> str:
+    """An age in years as a report prints it: '5岁', '2岁5个月', '8个月', '15天'."""
+    if years >= 1:
+        months = round((years - int(years)) * 12)
+        return f"{int(years)}岁" + (f"{months}个月" if 0 < months < 12 else "")
+    if years * 12 >= 1:
+        return f"{round(years * 12)}个月"
+    return f"{round(years * 365)}天" if years * 365 >= 1 else "0岁"
+
+
+def _age_en(years: float) -> str:
+    if years >= 1:
+        return f"{int(years)} years"
+    if years * 12 >= 1:
+        return f"{round(years * 12)} months"
+    return f"{round(years * 365)} days" if years * 365 >= 1 else "under a day"
 
 class LabReportParser:
     def __init__(self, options: ParserOptions = ParserOptions(), engine: OcrEngine | None = None,
@@ -1535,7 +1553,7 @@ class LabReportParser:
                                             "The printed ranges sat one row off their results and were realigned "
                                             "by the tests' scales; please check."})
             items_per_page.append((pno, items))
-        header = extract_header(outside_tokens or all_tokens, self.kb)
+        header = extract_header(outside_tokens or all_tokens, self.kb, header_area=bool(outside_tokens))
         sex = header.get("sex")
         title_text = [t.text for t in (outside_tokens or all_tokens)]
         # First pass: which panels does this report hold? Used to break name ties (pH: urine or blood gas).
@@ -1581,7 +1599,7 @@ class LabReportParser:
                     dropped.append((pno, it))
                 continue
             ind, name_conf, how = choice
-            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
+            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age_years"))
             if rec is None:
                 dropped.append((pno, it))
                 continue
@@ -1614,7 +1632,7 @@ class LabReportParser:
         garbled.update({left[m]: match for m, match in by_structure.items()})
         for n, (ind, name_conf, how) in sorted(garbled.items()):
             k, it, pno = uncoded[n]
-            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age"))
+            rec = self._indicator_record(ind, name_conf, how, it, sex, pno, warnings, header.get("age_years"))
             if rec is not None:
                 used.add(ind.code)
                 rec["row"] = it.row_no
@@ -1863,7 +1881,7 @@ class LabReportParser:
         }
 
     def _indicator_record(self, ind: Indicator, name_conf: float, how: str, it: RowItem, sex: str | None,
-                          page: int, warnings: list[dict[str, Any]], age: int | None = None) -> dict[str, Any] | None:
+                          page: int, warnings: list[dict[str, Any]], age: float | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
         signed = signed_digit(it.value.text)
@@ -1940,6 +1958,10 @@ class LabReportParser:
             # '成人:3.5-9.5 儿童:5.0-12.0': the range of the patient's age group; none when no group holds the age
             # (a child against '成人 … 新生儿 …'): then as for a row printing no range (a child: adult_range_for_child)
             pr = age_split_range(pr.text, age)
+        if pr is not None and pr.by_sex and sex not in pr.by_sex:
+            # one sex's range alone ('男:130-175', its 女 line read as a row apart) for a woman, or for a patient
+            # whose sex the header does not give: as for no range (the default, by sex or the union of both)
+            pr = None
         plow_p = phigh_p = None
         if pr is not None:
             plow, phigh = pr.for_sex(sex)
@@ -1961,9 +1983,9 @@ class LabReportParser:
             if dr and child:
                 review_reasons.append("adult_range_for_child")
                 warnings.append({"code": "adult_range_for_child", "indicator": ind.code,
-                                 "message": f"报告未打印参考范围，知识库仅有成人参考范围，不适用于{age}岁儿童，未据此判断高低。 "
+                                 "message": f"报告未打印参考范围，知识库仅有成人参考范围，不适用于{_age_zh(age)}的儿童，未据此判断高低。 "
                                             f"No range printed and only an adult range is known: not used to flag "
-                                            f"a {age}-year-old."})
+                                            f"a child of {_age_en(age)}."})
         # ---- flag: the sheet is the truth ----------------------------------------------------------------------
         computed: str | None = None
         if value is not None:

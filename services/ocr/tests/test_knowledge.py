@@ -222,3 +222,13 @@ def test_family_word_of_numbered_tests_is_no_test(kb, printed):
 def test_printed_synonyms_added_for_the_stricter_fuzzy_match(kb, printed, code):
     best = kb.match_name(printed)[0]
     assert (best.indicator.code, best.score) == (code, 1.0)
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("Hemoglobin", "HGB"), ("Prothrombin Time", "PT"), ("Alanine aminotransferase", "ALT"),  # English sheets
+    ("葡萄糖(GOD-POD法)", "GLU"), ("尿素(脲酶-GLDH法)", "UREA"), ("球蛋白(计算值)", "GLB"),  # a method in brackets
+    ("肌酐(尿)", "U-CREA"),  # the specimen after the name: the urine test, not the blood one
+    ("A群轮状病毒抗原测定", "ST-ROTA"), ("尿酸测定", "UA"),  # a method word after the name, unbracketed
+])
+def test_names_as_other_hospitals_print_them(kb, printed, code):
+    assert kb.match_name(printed)[0].indicator.code == code

@@ -439,3 +439,82 @@ def test_join_wrapped_names_leaves_the_rows_given_as_they_were():
     before = [[t.text for t in r] for r in near]
     join_wrapped_names(near, lambda *n: True)
     assert [[t.text for t in r] for r in near] == before
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("测定项目", "name"), ("检验名称", "name"), ("Test Item", "name"), ("檢驗項目", "name"), ("项目(Item)", "name"),
+    ("结果 Result", "value"), ("检查结果", "value"), ("本次结果", "value"), ("实测值", "value"),
+    ("结果提示", "flag"), ("提示(↑↓)", "flag"), ("H/L", "flag"), ("标识", "flag"),
+    ("正常参考值", "range"), ("参考值(成人)", "range"), ("Ref. Range", "range"), ("參考範圍", "range"), ("参考", "range"),
+    ("单位(Unit)", "unit"), ("單位", "unit"), ("序", "seq"), ("序號", "seq"),
+    ("上次结果", "other"), ("历史结果", "other"), ("检测方法", "other"), ("危急值范围", "other"), ("临界值", "other"),
+    ("S/CO", "other"), ("备注", "other"),
+    ("项目名称 Item Name", "name"), ("EH参考值", None),  # (letters of a speck or a rule glued to a word: no header)
+    ("参考范制单位No", None),  # (a garbled header word joined to the next ones is no 'No' column)
+])
+def test_header_words_as_other_hospitals_print_them(text, kind):
+    # bench/ocr_headers.py scores the whole list; a cell naming no indicator column is "other", never a result or range
+    assert header_kind(text) == kind
+
+
+def test_a_column_headed_by_no_part_of_the_row_is_left_out_of_it():
+    # 项目 | 结果 | 上次结果 | 单位 | 参考范围 | 检测方法: the previous result and the method are no cells of the row
+    toks = [T("项目", 40, 100), T("结果", 300, 100), T("上次结果", 420, 100), T("单位", 560, 100),
+            T("参考范围", 700, 100), T("检测方法", 900, 100),
+            T("白细胞计数", 40, 150), T("11.2", 300, 150), T("9.8", 430, 150), T("10^9/L", 560, 150),
+            T("3.5-9.5", 700, 150), T("流式细胞术", 900, 150)]
+    lay = analyse(toks, 1100)
+    assert len(lay.tables) == 1 and len(lay.rows) == 1
+    assert [t.text for t in lay.rows[0]] == ["白细胞计数", "11.2", "10^9/L", "3.5-9.5"]
+    kb = load_knowledge()
+    (item,) = parse_row(kb, lay.rows[0])
+    assert item.value.text == "11.2" and item.range.text == "3.5-9.5"
+
+
+@pytest.mark.parametrize("text,years", [
+    ("45岁", 45.0), ("2岁5月", 2.417), ("8月", 0.667), ("8个月", 0.667), ("15天", 0.041), ("2岁半", 2.5),
+    ("半岁", 0.5), ("45Y", 45.0), ("6 months", 0.5), ("72", 72.0), ("31周岁", 31.0), ("2周", 0.038),
+    ("", None), ("不详", None),
+])
+def test_an_age_is_read_with_its_unit(text, years):
+    from app.report_header import parse_age
+    assert parse_age(text) == years
+
+
+@pytest.mark.parametrize("lines,sex,age,age_years", [
+    (["姓名:张三  性别:男  年龄:20天  科室:新生儿科"], "male", 0, 0.055),  # a newborn of 20 days is no adult of 20
+    (["性别/年龄：女/8月  床号：12"], "female", 0, 0.667),
+    (["Name: ***   Sex: F   Age: 45Y"], "female", 45, 45.0),
+    (["张三  男  45岁"], "male", 45, 45.0),
+    (["性别：男 年龄：45岁 临床诊断：女性型乳房发育"], "male", 45, 45.0),
+    (["科室：妇科  床号：5"], None, None, None),
+    (["参考区间：男 120-160 g/L  女 110-150 g/L"], None, None, None),  # a range per sex names no patient
+    (["栏名：不其  性制：身  午线：5岁"], None, None, None),  # a garbled key's value (年龄：69岁) is no bare age
+    (["年龄:", "12床"], None, None, None), (["性别:", "M2-PK"], None, None, None),  # no value wrapped there
+    (["年龄: 62  M"], None, 62, 62.0),  # a letter two spaces on is the next box's, not months
+])
+def test_the_patients_sex_and_age_are_read_from_the_header(lines, sex, age, age_years):
+    h = extract_header([T(x, 40, 30 + 40 * n) for n, x in enumerate(lines)])
+    assert (h["sex"], h["age"], h["age_years"]) == (sex, age, age_years)
+
+
+def test_a_table_row_is_no_patients_line_when_the_page_had_no_header_area():
+    toks = [T("血红蛋白  125  g/L  男  45岁", 40, 30)]
+    assert extract_header(toks)["sex"] == "male"  # above the table: a patient's line
+    h = extract_header(toks, header_area=False)  # the whole page of a sheet whose table was not found
+    assert (h["sex"], h["age"]) == (None, None)
+
+
+@pytest.mark.parametrize("cells", [["结果", "备注"], ["检验者:", "张三", "结果"], ["参考", "Method"]])
+def test_a_result_word_beside_words_of_no_indicator_column_is_no_header(cells):
+    toks = [T(c, 40 + 200 * i, 100) for i, c in enumerate(cells)]
+    assert not any(t.columns for t in analyse(toks, 900).tables)
+
+
+def test_a_row_with_no_result_under_the_result_header_keeps_its_other_cells():
+    # 结果 garbled: the results stand nearer 上次结果 than 项目; they stay, unhinted, for the content to decide
+    toks = [T("项目", 40, 100), T("结杲", 300, 100), T("上次结果", 420, 100), T("单位", 560, 100),
+            T("参考范围", 700, 100), T("白细胞计数", 40, 150), T("11.2", 420, 150), T("10^9/L", 560, 150),
+            T("3.5-9.5", 700, 150)]
+    lay = analyse(toks, 900)
+    assert [t.text for t in lay.rows[0]] == ["白细胞计数", "11.2", "10^9/L", "3.5-9.5"]

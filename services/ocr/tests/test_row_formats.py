@@ -294,3 +294,36 @@ def test_ten_in_a_name_stays(kb):
 def test_a_percent_unit_taken_from_the_range_has_no_box_of_its_own(kb):
     it, _ = _record(kb, [("中性粒细胞百分比", "name"), ("81.2", "value"), ("40%-75%", "range")])
     assert it.unit.box[0] == it.unit.box[2] == it.range.box[2]
+
+
+def test_a_star_before_the_result_marks_it_abnormal(kb):
+    it, rec = _record(kb, [("糖类抗原19-9", "name"), ("*86.4", "value"), ("0-37", "range"), ("U/mL", "unit")])
+    assert it.parsed_value.number == 86.4 and rec["flag"] == "H"
+
+
+@pytest.mark.parametrize("text,low,high", [("新生儿:170-200", 170.0, 200.0), ("6-<13岁:27-66", 27.0, 66.0),
+                                           ("绝经期:25.8-134.8", 25.8, 134.8), ("绝经前<70 绝经后<140", None, None),
+                                           ("阳性:>0.05", None, None), ("危急值:<2.5", None, None),
+                                           ("灰区:0.9-1.1", None, None), ("白细胞:3.5-9.5", None, None)])
+def test_one_range_under_its_groups_label_is_the_printed_range(text, low, high):
+    pr = parse_range(text)
+    assert (pr.low, pr.high) == (low, high) if low is not None else pr is None
+
+
+def test_a_sign_word_under_the_mark_header_is_the_sheets_call(kb):
+    it, rec = _record(kb, [("抗HCV", "name"), ("5.62", "value"), ("阳性", "flag"), ("<1.0", "range"), ("S/CO", "unit")])
+    assert it.parsed_value.number == 5.62 and rec["flag"] == "POS" and rec["reference"]["high"] == 1.0
+
+
+def test_one_groups_range_for_a_patient_outside_the_group_is_no_range(kb):
+    # '成人:3.5-9.5' (its 儿童 line read apart) for a 5-year-old: not the adult range, as for a row printing none
+    it, rec = _record(kb, [("白细胞计数", "name"), ("11.0", "value"), ("成人:3.5-9.5", "range"), ("10^9/L", "unit")],
+                      age=5.0)
+    assert rec["reference"]["source"] == "adult_default" and rec["flag"] is None
+
+
+def test_the_other_sexs_range_alone_is_no_range(kb):
+    # '男:130-175' (its 女 line read apart) for a woman: her default range, not the men's
+    it, rec = _record(kb, [("血红蛋白", "name"), ("125", "value"), ("男:130-175", "range"), ("g/L", "unit")],
+                      sex="female")
+    assert rec["reference"]["source"] == "default" and rec["flag"] == "N"
