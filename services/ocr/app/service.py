@@ -21,7 +21,7 @@ from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
 from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
 from . import marks
-from .layout import (OTHER_COLUMN, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
+from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
                       han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
@@ -1402,6 +1402,18 @@ class _EmptyCellLook:
 
 
 
+def _header_kinds(lay: LayoutResult) -> set[str]:
+    return {k for t in lay.tables for k, _, _ in t.columns}
+
+
+def header_needs_reading(lay: LayoutResult) -> bool:
+    """Whether the page's column header words are to be read again against the header vocabulary: no header row
+    was found, or one with neither a name nor a range column (a result word, a unit, a row number: the other words
+    of the line garbled)."""
+    kinds = _header_kinds(lay)
+    return not kinds or not kinds & {"name", "range"}
+
+
 def _age_zh(years: float) -> str:
     """An age in years as a report prints it: '5岁', '2岁5个月', '8个月', '15天'."""
     if years >= 1:
@@ -1494,13 +1506,15 @@ class LabReportParser:
         for pno, (page, g) in enumerate(zip(ocr, geo)):
             tokens = straighten([(line.text, line.score, line.quad) for line in page.lines])
             lay = analyse(tokens, float(g.image.shape[1]))
-            if not any(t.columns for t in lay.tables):
-                # no column header row: its words may be garbled ('结天', '多考范用' on dot-matrix print)
+            if header_needs_reading(lay):
+                # no column header row, or one of a result word and little else ('No 项F 結果 岁考范围 单位'): its
+                # words may be garbled ('结天', '多考范用' on dot-matrix print)
                 reread = _EmptyCellLook(g.image, page, tokens, []).read_header_words(tokens,
                                                                                      self.engine.word_likelihoods)
                 if reread is not None:
-                    tokens = reread
-                    lay = analyse(tokens, float(g.image.shape[1]))
+                    lay2 = analyse(reread, float(g.image.shape[1]))
+                    if len(_header_kinds(lay2)) > len(_header_kinds(lay)):
+                        tokens, lay = reread, lay2
             all_tokens.extend(tokens)
             page_tokens[pno] = tokens
             header_rows += len({t.y0 for t in lay.tables if t.columns})

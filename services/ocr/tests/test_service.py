@@ -1224,6 +1224,25 @@ def test_header_words_garbled_on_the_page_are_read_again_against_the_header_voca
     assert {i["code"]: i["value"] for i in out["indicators"]} == {"WBC": 6.52, "HGB": 140}
 
 
+def test_a_header_of_a_result_word_and_little_else_is_read_again_too():
+    """'No 真口 結果 多考范用 单位': 結果 (traditional) and 单位 make a header row, but one with no name and no range
+    column (synthetic dot-matrix R0012 of seed 7 lost its printed ranges so). Such a header is read again against
+    the header vocabulary as if none had been found (kept when the reading finds more columns)."""
+    from app.layout import analyse
+    from app.parsing import Token
+    from app.service import header_needs_reading
+
+    def page(words):
+        toks = [Token(w, 0.9, (40 + 150 * i, 100, 40 + 150 * i + 20 * len(w), 128)) for i, w in enumerate(words)]
+        toks += [Token(w, 0.9, (40 + 150 * i, 150, 40 + 150 * i + 20 * len(w), 178))
+                 for i, w in enumerate(["1", "白细胞计数", "6.52", "3.50-9.50", "10^9/L"])]
+        return analyse(toks, 900)
+
+    assert header_needs_reading(page(["No", "真口", "結果", "多考范用", "单位"]))
+    assert header_needs_reading(page(["No", "真口", "结天", "多考范用", "单位"]))  # no header row at all
+    assert not header_needs_reading(page(["No", "项目", "结果", "参考范围", "单位"]))
+
+
 def test_a_block_whose_header_sits_one_column_off_is_realigned_by_content(parser):
     """The right block's 结果 header word was lost, so its results stand under 参考范围 and its ranges under 单位.
     A result followed by its range was still read, but one without a range (大红细胞 0.10, 尿路感染信息 未提示)
