@@ -318,6 +318,8 @@ def run_real(args) -> int:
     parse_ms: list[float] = []
     t0 = time.time()
     cpu0 = time.process_time()
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
     print(f"{'photo':<10} {'sheet':<5} {'type':<8} {'split':<5} right  pred   exp     F1  note")
     for sheet, tr in sorted(transcripts.items()):
         side = split.get(ocr_real.SAME_SHEET.get(sheet, sheet))
@@ -378,7 +380,6 @@ def run_real(args) -> int:
             sc = ocr_real.score_photo(tr["items"], preds, parser.kb)
             label = fname.split("__")[0] + (f"@{turn}" if turn else "")
             if args.dump:
-                args.dump.mkdir(parents=True, exist_ok=True)
                 (args.dump / f"{label}.json").write_text(json.dumps(
                     {"indicators": preds, "warnings": res.get("warnings", []),
                      "pred_status": sc["pred_status"], "details": sc["details"]},

@@ -52,7 +52,7 @@ def score_row(row: dict) -> tuple[bool, str]:
     widths = [CHAR_W * max(len(a.replace(" ", "")), len(b), 2) for a, b in zip(cells, body)]
     header = _tokens(cells, 100.0, widths)
     cells_below = _tokens(body, 100.0 + 1.6 * LINE_H, widths)
-    blocks = max(kinds.count("name"), 1) if "name" in kinds else max(kinds.count("value"), 1)
+    blocks = kinds.count("name") or max(kinds.count("value"), 1)
     res = analyse(header + cells_below, page_w=header[-1].box[2] + 40)
     if not res.tables or res.tables[0].y0 < 0:
         return False, "no header row found"

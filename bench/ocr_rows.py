@@ -32,18 +32,11 @@ sys.path.insert(0, str(ROOT / "services" / "ocr"))
 from app.knowledge import load_knowledge  # noqa: E402
 from app.parsing import Token, choose_indicator, parse_row_all  # noqa: E402
 from app.service import LabReportParser, prefer_sheet_names  # noqa: E402
+from ocr_names import SHEET_PANELS as _NAME_PANELS  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "ocr_printed_rows.jsonl"
-SHEET_PANELS = {  # as bench/ocr_names.py: the panels a sheet of each report type shows
-    "blood": {"blood_routine", "inflammation"},
-    "biochem": {"liver", "kidney", "electrolytes", "lipids", "glucose", "cardiac"},
-    "psa": {"tumor_markers"},
-    "urine": {"urinalysis"},
-    "stool": {"stool"},
-    "immuno": set(),
-    "infect": {"infection"},
-    "coag": {"coagulation"},
-}
+# bench/ocr_names.py's panels per report type, and the round-two panels of this bench
+SHEET_PANELS = {**_NAME_PANELS, "immuno": set(), "infect": {"infection"}, "coag": {"coagulation"}}
 COLUMN = {"no": "seq"}  # the layout's name of the row-number column
 SEX = {"男": "male", "女": "female"}  # as report_header gives the patient's sex
 GRADE = {"-": {"negative"}, "±": {"trace"}, "+": {"positive", "1+"}, "1+": {"1+"}, "2+": {"2+"}, "3+": {"3+"},

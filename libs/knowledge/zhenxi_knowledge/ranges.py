@@ -20,6 +20,7 @@ POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
 _SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|(?<![a-z])[mf](?![a-z]))[)）]?\s*[:：]?\s*"
                         r"([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
 # comparators printed in words or with look-alike glyphs ('大于1.04', '〈3.0'): read as the signs
+_MIDDLE_DOT = re.compile(r"(?<=\d)[·•](?=\d)")
 _WORD_COMPARATORS = (("大于等于", "≥"), ("小于等于", "≤"), ("大于", ">"), ("小于", "<"), ("〈", "<"), ("〉", ">"))
 
 
@@ -82,7 +83,7 @@ def parse_range(text: str) -> ParsedRange | None:
     t = nfkc(raw).strip().strip("()[]（）【】").replace(" ", "")
     for word, sign in _WORD_COMPARATORS:
         t = t.replace(word, sign)
-    t = re.sub(r"(?<=\d)[·•](?=\d)", ".", t)  # a middle dot for the decimal point ('125·0-350·0')
+    t = _MIDDLE_DOT.sub(".", t)  # a middle dot for the decimal point ('125·0-350·0')
     t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
     m = re.fullmatch(r"(" + NUM + r")" + RANGE_SEP + r"(" + NUM + r")", t)
     if m:

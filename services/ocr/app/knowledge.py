@@ -32,10 +32,11 @@ _METHOD_SUFFIX = re.compile(r"(?<=..)(?:测定|检测|定量|值)$")
 _METHOD_WORD = re.compile(r"镜检[:：]?")
 # words beside a name that leave it the same test: specimen, method (…法), measuring mode
 _NEUTRAL_WORD = re.compile(r"(?:血清|血浆|全血|血|静脉血|大便|粪便|粪|测定|检测|定量|定性|干化学|镜检|尿沉渣|沉渣|仪器|手工|"
-                           r"急诊|快速|常规|计算|计算值)+|[\u4e00-\u9fff]{1,8}法|[a-z0-9\-\u4e00-\u9fff]{1,12}法")
+                           r"急诊|快速|常规|计算|计算值)+|[a-z0-9\-\u4e00-\u9fff]{1,12}法")
 _NAME_THEN_METHOD = re.compile(r"^(.{2,}?)(?:测定|检测)$")  # (not 定量: 尿蛋白定量 is another test)
 # a specimen word after a test's name ('肌酐(尿)', '红细胞(粪)'): the specimen's test, printed with it first
 _SPECIMEN_AFTER = {"尿": "尿", "尿液": "尿", "粪": "粪便", "粪便": "粪便", "大便": "粪便"}
+_NAME_THEN_SPECIMEN = re.compile(r"([^()（）]+)[(（](尿液?|粪便?|大便)[)）]")
 # letters OCR reads as digits
 _DIGIT_READ = str.maketrans("0158", "olsb")
 # Greek letters of test names as OCR reads them in Latin
@@ -215,16 +216,17 @@ class KnowledgeBase:
                     add(code, 0.95 * w, "part")
         if not found:
             # "白细胞计数(WBC)", "WBC 白细胞计数", "钾(K)": try the parts.
-            parts = [p for p in re.split(r"[()\[\]（）【】/]", key) if p] + _outer_paren_split(key)
             m = re.match(r"^([a-z0-9#%\-\.]+)[=:：]?([\u4e00-\u9fff].*)$", key) or re.match(
                 r"^([\u4e00-\u9fffα-ω][^a-z]*?)([a-z][a-z0-9#%\-\.]*)$", key)
-            if m:
-                parts += [m.group(1), m.group(2)]
-            m_spec = re.fullmatch(r"([^()（）]+)[(（](尿液?|粪便?|大便)[)）]", key)
+            m_spec = _NAME_THEN_SPECIMEN.fullmatch(key)
             if m_spec:  # '肌酐(尿)' is 尿肌酐 (U-CREA), not the blood test its first part names
+                parts = []
                 for code, w in self.name_index.get(_SPECIMEN_AFTER[m_spec.group(2)] + m_spec.group(1), ()):
                     add(code, 0.95 * w, "part")
-                parts = []
+            else:
+                parts = [p for p in re.split(r"[()\[\]（）【】/]", key) if p] + _outer_paren_split(key)
+                if m:
+                    parts += [m.group(1), m.group(2)]
             for p in parts:
                 if p == key:
                     continue

@@ -2,6 +2,7 @@
 tables, group boxes into rows, and give each box a column hint. Pure geometry on boxes; no model calls."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -9,6 +10,8 @@ from typing import Callable
 import numpy as np
 
 from zhenxi_knowledge.text import nfkc
+
+from .knowledge import simplified
 from .parsing import ROW_NO, Token
 
 # Header words → column kind. Checked after normalisation (NFKC, lower, no spaces, the traditional forms of header
@@ -33,22 +36,22 @@ HEADER_WORDS: list[tuple[str, str]] = [
 ]
 _NAME_HEADER = "name"
 OTHER_COLUMN = "other"
-# Traditional forms of the characters of header words (a Taiwan or Hong Kong sheet), made simplified for the match.
-_TRADITIONAL = str.maketrans("檢驗項結參範圍區間單號稱縮寫記異標測試數碼", "检验项结参范围区间单号称缩写记异标测试数码")
 _BRACKETED = re.compile(r"[(（\[][^()（）\[\]]*[)）\]]")
 _LATIN_PART = re.compile(r"[a-z][a-z./\- ]*")
 
 
+@functools.lru_cache(maxsize=4096)
 def header_kind(text: str) -> str | None:
     """The column kind a header cell names, or None. A bilingual cell ('结果 Result', 'Unit 單位') is named by its
     two halves together (or by one, when the other is a whole word the vocabulary lacks); a bracketed qualifier ('参考值(成人)', '提示(↑↓)', '结果(Result)') does not
     hide the word before it."""
-    t = nfkc(text).lower().translate(_TRADITIONAL).strip()
+    t = simplified(nfkc(text).lower()).strip()  # (a Taiwan or Hong Kong sheet's traditional characters)
     kind = _header_kind(t)
-    if kind is None and _BRACKETED.search(t):
-        kind = _header_kind(_BRACKETED.sub(" ", t))
+    unbracketed = _BRACKETED.sub(" ", t)
+    if kind is None and unbracketed != t:
+        kind = _header_kind(unbracketed)
     if kind is None and _CJK_TEXT.search(t) and re.search(r"[a-z]", t):
-        cjk = "".join(re.findall(r"[\u4e00-\u9fff]+", _BRACKETED.sub(" ", t)))
+        cjk = "".join(re.findall(r"[\u4e00-\u9fff]+", unbracketed))
         latin = " ".join(m.group(0) for m in _LATIN_PART.finditer(t))
         k_cjk, k_latin = _header_kind(cjk), _header_kind(latin)
         # the two halves name one column, or the Chinese one does and the English one is a word of its own ('项目名称
@@ -287,8 +290,8 @@ def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
     while i < len(words):
         # glued header words ('结果参考区间', '编号项' + '目'): a window that splits wholly into header terms
         glued = None
-        if header_kind(words[i].text):
-            out.append((header_kind(words[i].text), words[i]))  # a whole header word keeps its own box
+        if k := header_kind(words[i].text):
+            out.append((k, words[i]))  # a whole header word keeps its own box
             i += 1
             continue
         for j in range(min(len(words), i + 3), i, -1):

@@ -1023,10 +1023,10 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             cur.flag, cur.flag_code = cell, "NEG" if plus_minus_glyphs(norm_text(cell.text)) in ("-", "(-)") else "POS"
             continue
         if col == "flag" and cur is not None and cur.value is not None and cur.flag is None \
-                and re.fullmatch(r"(阴|阳)性(\([-+]\))?", norm_text(cell.text)):
+                and (sign := re.fullmatch(r"(阴|阳)性(\([-+]\))?", norm_text(cell.text))):
             # '5.62 | 阳性 | <1.0 S/CO': the sign word under the 提示 header is the sheet's call on the ratio, not
             # its range
-            cur.flag, cur.flag_code = cell, "NEG" if norm_text(cell.text).startswith("阴") else "POS"
+            cur.flag, cur.flag_code = cell, "NEG" if sign.group(1) == "阴" else "POS"
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"

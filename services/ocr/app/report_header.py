@@ -4,6 +4,7 @@ Only whitelisted fields are extracted; everything else — personal names, ID/ph
 here and never reaches the output or the logs."""
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -37,10 +38,16 @@ def _date(s: str) -> str | None:
     return out
 
 
-def _reading_order(tokens: list[Token]) -> list[Token]:
+def _line_key(tokens: list[Token]):
+    """The line a token stands on: its centre in steps of 0.7 median line heights."""
     hs = sorted(t.box[3] - t.box[1] for t in tokens) or [20]
     lh = hs[len(hs) // 2]
-    return sorted(tokens, key=lambda t: (round(((t.box[1] + t.box[3]) / 2) / (0.7 * lh)), t.box[0]))
+    return lambda t: round(((t.box[1] + t.box[3]) / 2) / (0.7 * lh))
+
+
+def _reading_order(tokens: list[Token]) -> list[Token]:
+    line = _line_key(tokens)
+    return sorted(tokens, key=lambda t: (line(t), t.box[0]))
 
 
 def _value_after(tokens: list[Token], i: int, key_re: str) -> str:
@@ -63,7 +70,6 @@ def _value_after(tokens: list[Token], i: int, key_re: str) -> str:
 _SEX_KEY = r"(?:性\s*[别別刖]|\bsex\b|\bgender\b)"
 _AGE_KEY = r"(?:年\s*[龄齡令]|\bage\b)"
 _KEY_SEP = r"[\s:：;；.．|]*"
-_ONE_KEY = {"sex": _SEX_KEY, "age": _AGE_KEY}
 # '性别/年龄：女/3岁', 'Age/Sex: 45Y/M': two keys and their two values, each split at a slash
 _PAIR = re.compile(rf"({_SEX_KEY}|{_AGE_KEY}){_KEY_SEP}/{_KEY_SEP}({_SEX_KEY}|{_AGE_KEY}){_KEY_SEP}"
                    r"([^/\s]+)\s*/\s*([^\s/|]+)", re.I)
@@ -84,7 +90,7 @@ _TICK = re.compile(r"[☑√✓✔■▣]\s*([男女])")
 def parse_age(text: str) -> float | None:
     """An age as printed after its key, in years: '45岁' 45, '2岁5月' 2.417, '8月' 0.667, '15天' 0.041, '2岁半' 2.5,
     '半岁' 0.5, '45Y', '6 months', '72' (no unit: years). None when the text starts with no age."""
-    t = unicodedata.normalize("NFKC", text).strip().lower()
+    t = _nfkc(text).strip().lower()
     t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d)",
                lambda m: m.group(0).translate(_DIGIT_SLIPS), t)
     if t.startswith("半岁"):
@@ -112,7 +118,7 @@ def parse_age(text: str) -> float | None:
 
 def parse_sex(text: str) -> str | None:
     """A sex as printed after its key: 男 / 女 / 男性 / M / F / Male / Female, or a ticked box ('□男 ☑女')."""
-    t = unicodedata.normalize("NFKC", text).strip()
+    t = _nfkc(text).strip()
     if m := _TICK.search(t[:8]):
         return "male" if m.group(1) == "男" else "female"
     if t[:1] == "男":
@@ -150,7 +156,7 @@ def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None,
     (a garbled key) are never read."""
     sex: str | None = None
     age: float | None = None
-    lines = [unicodedata.normalize("NFKC", x) for x in lines]
+    lines = [_nfkc(x) for x in lines]
     for n, line in enumerate(lines):
         for m in _PAIR.finditer(line):
             for key, val in ((m.group(1), m.group(3)), (m.group(2), m.group(4))):
@@ -178,20 +184,10 @@ def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None,
     return sex, age
 
 
-def _lines(tokens: list[Token]) -> list[str]:
-    """The header's text lines: tokens in reading order, those on one line joined with two spaces."""
-    out: list[str] = []
-    last_key = None
-    hs = sorted(t.box[3] - t.box[1] for t in tokens) or [20]
-    lh = hs[len(hs) // 2]
-    for t in _reading_order(tokens):
-        key = round(((t.box[1] + t.box[3]) / 2) / (0.7 * lh))
-        if out and key == last_key:
-            out[-1] += "  " + t.text
-        else:
-            out.append(t.text)
-        last_key = key
-    return out
+def _lines(ordered: list[Token], line) -> list[str]:
+    """The header's text lines: tokens (in reading order, ``line`` their _line_key) on one line joined with two
+    spaces."""
+    return ["  ".join(t.text for t in group) for _, group in itertools.groupby(ordered, key=line)]
 
 
 def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None, *, header_area: bool = True,
@@ -201,7 +197,7 @@ def extract_header(tokens: list[Token], kb: KnowledgeBase | None = None, *, head
     out: dict[str, object] = {"hospital": None, "report_title": None, "sample_type": None, "sex": None, "age": None,
                               "collected_at": None, "received_at": None, "reported_at": None, "tested_at": None}
     toks = _reading_order(tokens)
-    out["sex"], age = sex_and_age(_lines(tokens), bare_fields=header_area)
+    out["sex"], age = sex_and_age(_lines(toks, _line_key(tokens)), bare_fields=header_area)
     out["age"] = None if age is None else int(age)  # completed years (an infant of 8 months is 0)
     out["age_years"] = age  # with months and days as fractions: ranges for infants and newborns need them
     for i, tok in enumerate(toks):

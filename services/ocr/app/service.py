@@ -1972,9 +1972,9 @@ class LabReportParser:
             # '成人:3.5-9.5 儿童:5.0-12.0': the range of the patient's age group; none when no group holds the age
             # (a child against '成人 … 新生儿 …'): then as for a row printing no range (a child: adult_range_for_child)
             pr = age_split_range(pr.text, age)
-        if pr is not None and pr.by_sex and sex not in pr.by_sex:
+        if pr is not None and pr.by_sex and pr.for_sex(sex) == (None, None):
             # one sex's range alone ('男:130-175', its 女 line read as a row apart) for a woman, or for a patient
-            # whose sex the header does not give: as for no range (the default, by sex or the union of both)
+            # whose sex the header does not give (ParsedRange.for_sex): as for no range
             pr = None
         plow_p = phigh_p = None
         if pr is not None:

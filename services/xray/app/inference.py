@@ -176,8 +176,9 @@ class ChestModel:
         probs, cams, masks, emb = self.session.run(["probs", "cams", "masks", "embedding"], {"image": x})
         if self.tta_views:
             probs = probs.reshape(1 + len(self.tta_views), n, -1).mean(0)
-            cam_views = [cams[:n]] + [cams[(j + 1) * n:(j + 2) * n][..., ::-1]
-                                      for j, v in enumerate(self.tta_views) if v in CAM_MIRRORED_VIEWS]
+            by_view = cams.reshape(1 + len(self.tta_views), n, *cams.shape[1:])
+            cam_views = [by_view[0]] + [by_view[j + 1][..., ::-1]
+                                        for j, v in enumerate(self.tta_views) if v in CAM_MIRRORED_VIEWS]
             cams = np.mean(cam_views, axis=0, dtype=np.float32) if len(cam_views) > 1 else cams
         outs = [ChestOutput(probs[i].copy(), cams[i].copy(), masks[i], emb[i], self.mask_thresholds)
                 for i in range(n)]
