@@ -327,3 +327,8 @@ def test_the_other_sexs_range_alone_is_no_range(kb):
     it, rec = _record(kb, [("血红蛋白", "name"), ("125", "value"), ("男:130-175", "range"), ("g/L", "unit")],
                       sex="female")
     assert rec["reference"]["source"] == "default" and rec["flag"] == "N"
+
+
+def test_a_range_per_sex_for_a_patient_of_unknown_sex_is_their_union(kb):
+    it, rec = _record(kb, [("血红蛋白", "name"), ("125", "value"), ("男:130-175 女:115-150", "range"), ("g/L", "unit")])
+    assert (rec["reference"]["source"], rec["reference"]["low"], rec["reference"]["high"]) == ("printed", 115, 175)
