@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .text import nfkc, norm_text
 
 NUM = r"[-+]?\d+(?:\.\d+)?"
+# a bound in E-notation, as viral-load assays print it ('<1.00E+02', '5.0E+02-1.0E+08')
+_BOUND = NUM + r"(?:[eE][-+]?\d{1,2})?"
 RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
 COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
                "=>": ">="}
@@ -85,13 +87,13 @@ def parse_range(text: str) -> ParsedRange | None:
         t = t.replace(word, sign)
     t = _MIDDLE_DOT.sub(".", t)  # a middle dot for the decimal point ('125·0-350·0')
     t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
-    m = re.fullmatch(r"(" + NUM + r")" + RANGE_SEP + r"(" + NUM + r")", t)
+    m = re.fullmatch(r"(" + _BOUND + r")" + RANGE_SEP + r"(" + _BOUND + r")", t)
     if m:
         lo, hi = float(m.group(1)), float(m.group(2))
         if lo > hi:
             return None
         return ParsedRange(lo, hi, raw)
-    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + NUM + r")", t)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + _BOUND + r")", t)
     if m:
         cmp = COMPARATORS[m.group(1)]
         v = float(m.group(2))

@@ -311,15 +311,19 @@ def _parse_value(raw: str) -> ParsedValue | None:
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
+    if _BLOOD_GROUP.fullmatch(t):  # 'A型', 'AB型': an ABO group, kept as printed
+        return ParsedValue(None, raw, None, None)
     return None
 
 
+_BLOOD_GROUP = re.compile(r"(?:AB|A|B|O)\s*型")
 _SIGNED_GRADE = re.compile(r"\+([1-4])")  # '+1' .. '+4' alone: no result is printed with a plus and one digit
 _NUM_TEXT = r"(?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?"
 # '3.0(+3)', '0.3(1+)', '15(+-)': a test strip's concentration with its grade in brackets
 _NUM_BRACKET_GRADE = re.compile(r"(" + NUM + r")\s*[(（]\s*(\+[1-4]|[1-4]\+|\+{1,4}|±|\+-)\s*[)）]")
-# '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets
-_WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*[(（]\s*(" + _NUM_TEXT + r")\s*[)）]")
+# '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets; '阴性 0.23' with
+# the index after a space (a bare number only: '阴性 <1.0' is the reading and its printed reference)
+_WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*(?:[(（]\s*(" + _NUM_TEXT + r")\s*[)）]|\s(\d+(?:\.\d+)?))")
 # '0.24 阴性', '<0.05阴性', '12.87 阳性(+)': the measured index, then its reading
 # (groups: the number, the word with its bracketed sign, the word alone)
 _NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*((阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?)")
@@ -342,7 +346,7 @@ def number_with_reading(text: str) -> ParsedValue | None:
         grade = f"{g[1]}+" if _SIGNED_GRADE.fullmatch(g) else g
         return ParsedValue(float(m.group(1)), text.strip(), None, qualitative_grade(grade))
     m = _WORD_BRACKET_NUM.fullmatch(t)
-    word, num = (m.group(1), m.group(2)) if m else (None, None)
+    word, num = (m.group(1), m.group(2) or m.group(3)) if m else (None, None)
     if m is None:
         m = _NUM_THEN_WORD.fullmatch(t)
         word, num = (m.group(3), m.group(1)) if m else (None, None)
@@ -564,6 +568,12 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     if m and len(re.findall(r"[\u4e00-\u9fffA-Za-z]", m.group(1))) >= 2 and not kb.match_name(text, allow_fuzzy=False):
         head = m.group(1)
         return [("name", head, 0.0), ("value", m.group(2), len(head) / n)]
+    # one result printed in two units, the second in brackets: '7.8%(62mmol/mol)' (HbA1c as NGSP % and IFCC),
+    # '5.6mmol/L(101mg/dL)': the first reading and its unit are the row's; the bracket repeats the result
+    m = _TWO_UNIT_RESULT.fullmatch(text)
+    if m and is_unit(kb, m.group(2)) and is_unit(kb, m.group(3)) and parse_value(split_flag(m.group(1))[0]):
+        head = m.group(1).strip()
+        return [("value", head, 0.0), ("unit", m.group(2), len(head) / n)]
     # value/range followed by a unit: the unit from the first digit on ('6.52 10^9/L'), else from the last one
     # ('22.0%': the first split, '2' + '2.0%', is no unit)
     for m in (re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
@@ -608,6 +618,8 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     return out
 
 
+_TWO_UNIT_RESULT = re.compile(r"((?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?\s*[↑↓]{0,2})\s*([A-Za-zμµ%/][^\s(（]*)\s*"
+                              r"[(（]\s*\d+(?:\.\d+)?\s*([A-Za-zμµ%/][^)）]*?)\s*[)）]")
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 _WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/(?:HP|LP|HPF|LPF))", re.I)
 
@@ -1150,6 +1162,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     for it in items:
         _unit_from_percent_range(it)
         signed_digit_as_number(it)
+        thousands_as_number(it)
         pr = it.parsed_range
         if pr is not None and pr.qualitative is None and word_is_reference(it, pr.high):
             reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
@@ -1219,6 +1232,30 @@ def signed_digit_as_number(it: RowItem) -> None:
     if n is not None and (it.unit is not None or pr is not None and pr.qualitative is None
                           and (pr.low is not None or pr.high is not None)):
         it.parsed_value = ParsedValue(n, pv.text)
+
+
+_THOUSANDS = re.compile(r"((?:<=|>=|[<>≤≥])?)(\d{1,3}),(\d{3})")
+
+
+def _side(v: float, low: float | None, high: float | None) -> str:
+    return "H" if high is not None and v > high else "L" if low is not None and v < low else "N"
+
+
+def thousands_as_number(it: RowItem) -> None:
+    """'1,256' reads as 1.256: a comma between digits is most often a decimal point the recogniser took for one.
+    Where only a thousands separator agrees with the sheet, it is one: the printed range and mark ('1,256' and ↑
+    against '0-125': 1.256 would be normal, the sheet says high; '2,350' with no mark against '1000-5000').
+    Anything else (no numeric range, a mark of no direction, both readings agreeing) keeps the decimal reading."""
+    pv, pr, cell = it.parsed_value, it.parsed_range, it.value
+    if pv is None or pv.number is None or cell is None or pr is None or pr.low is None and pr.high is None:
+        return
+    m = _THOUSANDS.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0])
+    mark = {"HH": "H", "LL": "L", None: "N"}.get(it.flag_code, it.flag_code)
+    if not m or mark not in ("H", "L", "N"):
+        return
+    grouped = float(m.group(2) + m.group(3))
+    if _side(pv.number, pr.low, pr.high) != mark and _side(grouped, pr.low, pr.high) == mark:
+        it.parsed_value = ParsedValue(grouped, pv.text, pv.comparator)
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

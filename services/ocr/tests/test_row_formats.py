@@ -332,3 +332,45 @@ def test_the_other_sexs_range_alone_is_no_range(kb):
 def test_a_range_per_sex_for_a_patient_of_unknown_sex_is_their_union(kb):
     it, rec = _record(kb, [("血红蛋白", "name"), ("125", "value"), ("男:130-175 女:115-150", "range"), ("g/L", "unit")])
     assert (rec["reference"]["source"], rec["reference"]["low"], rec["reference"]["high"]) == ("printed", 115, 175)
+
+
+@pytest.mark.parametrize("value,mark,rng,number", [
+    ("1,256", "↑", "0-125", 1256.0),    # the mark says high: only 1256 is
+    ("2,350", None, "1000-5000", 2350.0),  # no mark, and 2.350 would be low: 2350 is in range
+    ("1,025", None, "1.003-1.030", 1.025),  # a decimal point read as a comma: in range as a decimal
+    ("1,256", None, "0-2000", 1.256),   # both readings agree with the sheet: the decimal reading stays
+    ("1,256", "↑", "阴性", 1.256),      # no numeric range to decide with
+])
+def test_a_comma_groups_thousands_only_where_the_sheet_agrees(kb, value, mark, rng, number):
+    cells = [("N端脑钠肽前体", "name"), (value, "value")] + ([(mark, "flag")] if mark else []) + [(rng, "range")]
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number == number
+
+
+def test_a_range_in_e_notation(kb):
+    it, rec = _record(kb, [("HBV-DNA", "name"), ("<1.00E+02", "value"), ("<1.00E+02", "range"), ("IU/mL", "unit")])
+    assert (it.parsed_range.low, it.parsed_range.high) == (None, 100.0) and it.parsed_value.comparator == "<"
+    assert parse_range("5.0E+02-1.0E+08") is not None and parse_range("5.0E+02-1.0E+08").high == 1e8
+
+
+def test_a_result_in_two_units_is_read_in_the_first(kb):
+    it, rec = _record(kb, [("糖化血红蛋白", "name"), ("7.8%(62mmol/mol)", "value"), ("↑", "flag"),
+                           ("4.0-6.0", "range")])
+    assert it.parsed_value.number == 7.8 and it.unit.text == "%" and rec["flag"] == "H"
+
+
+def test_a_sign_word_then_its_index(kb):
+    it, _ = _record(kb, [("EBV-VCA-IgM", "name"), ("阴性 0.23", "value"), ("<1.0", "range"), ("COI", "unit")])
+    assert (it.parsed_value.number, it.parsed_value.qualitative) == (0.23, "negative")
+    it, _ = _record(kb, [("抗HCV", "name"), ("阴性 <1.0", "value")])
+    assert it.parsed_value.qualitative == "negative" and it.parsed_range.high == 1.0  # the word and its reference
+
+
+@pytest.mark.parametrize("unit", ["10^6/mL", "ug/g", "μg/g"])
+def test_semen_and_faecal_units(kb, unit):
+    assert kb.is_unit(unit)
+
+
+def test_an_abo_group_is_a_result(kb):
+    it, rec = _record(kb, [("ABO血型", "name"), ("AB型", "value")])
+    assert it.parsed_value is not None and rec["value_text"] == "AB型"
