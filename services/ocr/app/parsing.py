@@ -15,7 +15,7 @@ from zhenxi_knowledge import (NONE_SEEN_WORDS, ParsedRange, arrow_flag, parse_se
 from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
-from zhenxi_knowledge.ranges import COMPARATORS, NUM
+from zhenxi_knowledge.ranges import COMPARATORS, NUM, times_ten_as_e
 
 from .knowledge import Indicator, KnowledgeBase, norm_text, simplified
 
@@ -198,6 +198,9 @@ def _clean_number_text(s: str) -> str:
     leading zero."""
     t = unicodedata.normalize("NFKC", s).strip()
     t = t.replace(" ", "")
+    e = times_ten_as_e(t)
+    if e != t and re.fullmatch(r"[<>≤≥=]*[-+]?\d+(?:\.\d+)?E[-+]?\d{1,2}", e):
+        return e  # '2.35×10^3' (a viral load): 2.35E3
     if re.fullmatch(r"[<>≤≥=]*[-+]?[\dOoIl,\.]+", t) and re.search(r"\d", t):
         t = t.replace("O", "0").replace("o", "0").replace("I", "1").replace("l", "1")
         if t.count(",") == 1 and "." not in t:
@@ -291,7 +294,7 @@ def _parse_value(raw: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = plus_minus_glyphs(norm_text(simplified(raw)))
+    q = _SIGN_WORD_MISREAD.sub(r"\1性", plus_minus_glyphs(norm_text(simplified(raw))))
     q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
     if _QUAL_RE.match(q):
         # ('阳性(++)', '弱阳性(+)': the bracketed sign is the grade, the package's bracketed_grade)
@@ -311,12 +314,18 @@ def _parse_value(raw: str) -> ParsedValue | None:
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
+    m = _WORD_TITRE.fullmatch(t)
+    if m:  # '阳性(1:8)': a non-treponemal test's reading and its titre (kept as printed)
+        return ParsedValue(None, raw, None, qualitative_grade(m.group(1)))
     if _BLOOD_GROUP.fullmatch(t):  # 'A型', 'AB型': an ABO group, kept as printed
         return ParsedValue(None, raw, None, None)
     return None
 
 
 _BLOOD_GROUP = re.compile(r"(?:AB|A|B|O)\s*型")
+_WORD_TITRE = re.compile(r"(阴性|弱阳性|阳性)[(（]1[:：]\d{1,5}[)）]")
+# the 性 of a sign word read as a look-alike ('阳牲', '阴姓')
+_SIGN_WORD_MISREAD = re.compile(r"^(阴|阳|弱阳)[牲姓]")
 _SIGNED_GRADE = re.compile(r"\+([1-4])")  # '+1' .. '+4' alone: no result is printed with a plus and one digit
 _NUM_TEXT = r"(?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?"
 # '3.0(+3)', '0.3(1+)', '15(+-)': a test strip's concentration with its grade in brackets
@@ -1154,6 +1163,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 pr = parse_range(cell.text)
                 if pr is not None:
                     cur.range, cur.parsed_range = cell, pr
+            else:
+                _sign_word_then_range(cur, cell)
             continue
         if kind == "unit":
             if cur.unit is None and (cur.value is not None or col == "unit"):
@@ -1172,6 +1183,20 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or (
         it.value is not None and it.value.box in value_boxes and it.parsed_value is not None
         and it.parsed_value.number is not None and (it.unit is not None or it.parsed_range is not None))]
+
+
+def _sign_word_then_range(cur: RowItem, cell: Cell) -> None:
+    """'0.01 | 阴性 | 0-0.05': a sign word between a numeric result and its numeric range is the sheet's reading of
+    the result (its mark), not the range: the numeric range is."""
+    pr0, pv = cur.parsed_range, cur.parsed_value
+    if pr0 is None or pr0.qualitative is None or cur.flag is not None or pv is None or pv.number is None \
+            or cur.range is None:
+        return
+    pr = parse_range(cell.text)
+    if pr is None or pr.qualitative is not None or pr.low is None and pr.high is None:
+        return
+    cur.flag, cur.flag_code = cur.range, "NEG" if pr0.qualitative == "negative" else "POS"
+    cur.range, cur.parsed_range = cell, pr
 
 
 def _unit_from_percent_range(it: RowItem) -> None:

@@ -232,3 +232,22 @@ def test_printed_synonyms_added_for_the_stricter_fuzzy_match(kb, printed, code):
 ])
 def test_names_as_other_hospitals_print_them(kb, printed, code):
     assert kb.match_name(printed)[0].indicator.code == code
+
+
+@pytest.mark.parametrize("printed,code", [
+    ("糖类抗原l25", "CA125"),            # the digit 1 read as the letter l
+    ("睾酮(T)", "TESTO"),                # a one-letter abbreviation in brackets
+    ("脂蛋白a[LP(a)]", "Lp(a)"),          # the code in square brackets
+    ("尿沉渣红细胞计数", "U-RBC"),        # 尿沉渣: the urine's, not the blood count
+    ("尿沉渣管型", "U-CAST"),
+    ("平均紅血球血紅素濃度", "MCHC"),     # traditional characters and Taiwan terms
+    ("N末端B型钠尿肽前体(NT-proBNP)", "NT-proBNP"),
+])
+def test_more_printed_names(kb, printed, code):
+    ms = kb.match_name(printed)
+    assert ms and ms[0].indicator.code == code
+
+
+def test_a_bracketed_letter_is_the_tests_only_as_its_codes_initial(kb):
+    assert kb._rest_is_neutral("睾酮(t)", "睾酮", "TESTO")
+    assert not kb._rest_is_neutral("白细胞(m)", "白细胞", "WBC")  # a qualifier letter, not WBC's abbreviation

@@ -374,3 +374,38 @@ def test_semen_and_faecal_units(kb, unit):
 def test_an_abo_group_is_a_result(kb):
     it, rec = _record(kb, [("ABO血型", "name"), ("AB型", "value")])
     assert it.parsed_value is not None and rec["value_text"] == "AB型"
+
+
+@pytest.mark.parametrize("text,number", [("2.35×10^3", 2350.0), ("<1.0×10^2", 100.0), ("5.6x10^5", 5.6e5)])
+def test_a_power_of_ten_after_the_number(text, number):
+    assert parse_value(text).number == pytest.approx(number)
+
+
+def test_a_power_of_ten_in_a_range_only_with_every_bound():
+    assert parse_range("<1.0×10^2").high == pytest.approx(100.0)
+    assert parse_range("5.0×10^2-1.0×10^8").high == pytest.approx(1e8)
+    assert parse_range("100-300×10^3") is None  # a range and its unit's power, not 100-300000
+    assert parse_value("6.52×10^9") is None  # a cell count's unit power, its '/L' in a box of its own
+
+
+def test_a_sign_word_between_the_result_and_its_numeric_range_is_the_reading(kb):
+    it, rec = _record(kb, [("乙肝表面抗原", "name"), ("HBsAg", "code"), ("0.01", "value"), ("阴性", None),
+                           ("0-0.05", "range"), ("IU/mL", "unit")])
+    assert (it.parsed_range.low, it.parsed_range.high) == (0.0, 0.05) and it.flag_code == "NEG"
+    assert rec["flag"] in ("N", "NEG")
+
+
+@pytest.mark.parametrize("text,grade", [("阳性(1:8)", "positive"), ("阴性(1:1)", "negative"), ("阳牲", "positive"),
+                                        ("阴姓", "negative")])
+def test_sign_words_with_a_titre_or_a_misread_character(text, grade):
+    assert parse_value(text).qualitative == grade
+
+
+@pytest.mark.parametrize("unit", ["AU/mL", "mAU/mL", "mS/cm", "×10^6/L", "Ery/μL", "Leu/uL"])
+def test_more_units_as_printed(kb, unit):
+    assert kb.is_unit(unit)
+
+
+def test_d_dimer_in_micrograms_per_litre_feu(kb):
+    it, rec = _record(kb, [("D二聚体", "name"), ("1250", "value"), ("<500", "range"), ("μg/L FEU", "unit")])
+    assert it.unit.text == "μg/L FEU" and rec["flag"] == "H" and rec["value"] == pytest.approx(1.25)
