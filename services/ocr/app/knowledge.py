@@ -182,8 +182,9 @@ class KnowledgeBase:
             # beside its digits
             key = norm_name(text)
             one = _L_FOR_ONE.sub("1", key)
-            if one != key:
-                found = self._match_name(one, allow_fuzzy=allow_fuzzy)
+            if one != key:  # (scored as a misreading, below an exact name)
+                found = [NameMatch(x.indicator, 0.9 * x.score, x.how)
+                         for x in self._match_name(one, allow_fuzzy=allow_fuzzy)]
         if found and found[0].how == "exact" or not _CJK.search(text):
             return found
         simp = simplified(text)
@@ -218,8 +219,11 @@ class KnowledgeBase:
             m = _METHOD_PREFIX.match(key)
             if m:
                 # ('尿沉渣红细胞计数' names the urine's: 尿红细胞计数 first)
-                urine = self.name_index.get("尿" + m.group(1), ()) if key.startswith("尿") else ()
-                for code, w in urine or self.name_index.get(m.group(1), ()):
+                cands = self.name_index.get(m.group(1), ())
+                if key.startswith("尿"):  # (and never the blood count: 尿沉渣白细胞数 is no WBC)
+                    cands = self.name_index.get("尿" + m.group(1), ()) or [
+                        (c, w) for c, w in cands if self.indicators[c].panel == "urinalysis"]
+                for code, w in cands:
                     add(code, 0.9 * w, "part")
         if not found:
             # a method word after the name, unbracketed ('A群轮状病毒抗原测定', '葡萄糖检测'): the name is what precedes
@@ -325,8 +329,10 @@ class KnowledgeBase:
                 continue  # the abbreviation with a letter read as a digit ('E0%')
             if rest.isdigit() and key.startswith(rest):
                 continue  # the row's number glued before its name ('12红细胞数目')
-            if re.fullmatch(r"[a-z]", rest) and key.endswith(f"({rest})") and code.lower().startswith(rest):
-                continue  # the test's one-letter abbreviation in brackets after its name ('睾酮(T)')
+            if re.fullmatch(r"[a-z]", rest) and rest not in "usbpf" and key.endswith(f"({rest})") \
+                    and code.lower().startswith(rest):
+                continue  # the test's one-letter abbreviation in brackets after its name ('睾酮(T)'); not a
+                # specimen's letter ('尿素(U)': urine, S serum, B blood, P plasma, F faeces)
             if ratio or _CJK.search(rest) or _IG_CLASS.fullmatch(rest) or len(re.findall(r"[a-z]", rest)) <= 1:
                 return False
         return True

@@ -15,7 +15,7 @@ from zhenxi_knowledge import (NONE_SEEN_WORDS, ParsedRange, arrow_flag, parse_se
 from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
-from zhenxi_knowledge.ranges import COMPARATORS, NUM, times_ten_as_e
+from zhenxi_knowledge.ranges import COMPARATORS, NUM, TIMES_TEN, times_ten_as_e
 
 from .knowledge import Indicator, KnowledgeBase, norm_text, simplified
 
@@ -1174,6 +1174,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         _unit_from_percent_range(it)
         signed_digit_as_number(it)
         thousands_as_number(it)
+        power_with_the_unit(it)
         pr = it.parsed_range
         if pr is not None and pr.qualitative is None and word_is_reference(it, pr.high):
             reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
@@ -1186,16 +1187,21 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
 
 
 def _sign_word_then_range(cur: RowItem, cell: Cell) -> None:
-    """'0.01 | 阴性 | 0-0.05': a sign word between a numeric result and its numeric range is the sheet's reading of
-    the result (its mark), not the range: the numeric range is."""
-    pr0, pv = cur.parsed_range, cur.parsed_value
+    """'0.01 | 阴性 | 0-0.05': a sign word in a column of its own between a numeric result and its numeric range is
+    the sheet's reading of the result (its mark), not the range: the numeric range is. Only where the word agrees
+    with the number against that range (阴性 within it, 阳性 above it), and not where the word stands over the
+    range (the range cell printed on two lines, '阴性' above '0-0.05'): that is the reference's own line."""
+    pr0, pv, word = cur.parsed_range, cur.parsed_value, cur.range
     if pr0 is None or pr0.qualitative is None or cur.flag is not None or pv is None or pv.number is None \
-            or cur.range is None:
+            or word is None or min(word.box[2], cell.box[2]) > max(word.box[0], cell.box[0]):
         return
     pr = parse_range(cell.text)
     if pr is None or pr.qualitative is not None or pr.low is None and pr.high is None:
         return
-    cur.flag, cur.flag_code = cur.range, "NEG" if pr0.qualitative == "negative" else "POS"
+    above = pr.high is not None and pv.number > pr.high
+    if (pr0.qualitative == "negative") == above:
+        return  # 阴性 beside a number above the range, 阳性 beside one within it: not the reading of this number
+    cur.flag, cur.flag_code = word, "NEG" if pr0.qualitative == "negative" else "POS"
     cur.range, cur.parsed_range = cell, pr
 
 
@@ -1270,17 +1276,47 @@ def thousands_as_number(it: RowItem) -> None:
     """'1,256' reads as 1.256: a comma between digits is most often a decimal point the recogniser took for one.
     Where only a thousands separator agrees with the sheet, it is one: the printed range and mark ('1,256' and ↑
     against '0-125': 1.256 would be normal, the sheet says high; '2,350' with no mark against '1000-5000').
-    Anything else (no numeric range, a mark of no direction, both readings agreeing) keeps the decimal reading."""
+    Anything else keeps the decimal reading: no numeric range, a mark of no direction, both readings agreeing, a
+    first group of 0 ('0,256'), a decimal reading on a bound (a mark there is the sheet's call), or a grouped number
+    beyond 50 times the range (urine SG '1,025↑' against '1.003-1.030' is no 1025)."""
     pv, pr, cell = it.parsed_value, it.parsed_range, it.value
     if pv is None or pv.number is None or cell is None or pr is None or pr.low is None and pr.high is None:
         return
     m = _THOUSANDS.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0])
     mark = {"HH": "H", "LL": "L", None: "N"}.get(it.flag_code, it.flag_code)
-    if not m or mark not in ("H", "L", "N"):
+    if not m or m.group(2) == "0" or mark not in ("H", "L", "N") or pv.number in (pr.low, pr.high):
         return
     grouped = float(m.group(2) + m.group(3))
+    if grouped > 50 * max(abs(b) for b in (pr.low, pr.high) if b is not None):
+        return
     if _side(pv.number, pr.low, pr.high) != mark and _side(grouped, pr.low, pr.high) == mark:
         it.parsed_value = ParsedValue(grouped, pv.text, pv.comparator)
+
+
+_PER_VOLUME = re.compile(r"(?:个|cells?)?/(?:[uμµ]L|mL|L)", re.I)
+
+
+def power_with_the_unit(it: RowItem) -> None:
+    """'85×10^3 | /μL': a power of ten printed with the result and its unit a bare per-volume one is the unit's
+    power (a count in 10^3/μL), not the result's: the result is 85 and the unit 10^3/μL. So too without a unit
+    cell where the printed range is on the scale of the number before the power ('6.5×10^3 | 3.5-9.5'). A viral
+    load ('2.35×10^3 | IU/mL') keeps its power."""
+    pv, cell = it.parsed_value, it.value
+    if pv is None or pv.number is None or cell is None:
+        return
+    m = TIMES_TEN.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0].lstrip("<>≤≥="))
+    if not m:
+        return
+    mantissa, power = float(m.group(1)), m.group(2).lstrip("+")
+    unit = unicodedata.normalize("NFKC", it.unit.text).replace(" ", "") if it.unit is not None else None
+    pr = it.parsed_range
+    bound = None if pr is None else pr.high or pr.low
+    on_scale = bound is not None and bound > 0 and 0.02 <= mantissa / bound <= 50
+    if unit is not None and _PER_VOLUME.fullmatch(unit):
+        it.unit = Cell(f"10^{power}{unit}", it.unit.score, it.unit.box)
+    elif not (unit is None and on_scale):
+        return
+    it.parsed_value = ParsedValue(mantissa, pv.text, pv.comparator)
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

@@ -409,3 +409,40 @@ def test_more_units_as_printed(kb, unit):
 def test_d_dimer_in_micrograms_per_litre_feu(kb):
     it, rec = _record(kb, [("D二聚体", "name"), ("1250", "value"), ("<500", "range"), ("μg/L FEU", "unit")])
     assert it.unit.text == "μg/L FEU" and rec["flag"] == "H" and rec["value"] == pytest.approx(1.25)
+
+
+def test_a_sign_word_over_the_range_or_against_the_number_is_not_the_reading(kb):
+    # the reference printed on two lines in the range column ('阴性' above '0-0.05', the boxes one over the other):
+    # not the result's reading, even where it would agree
+    toks = _row(("乙肝表面抗原", "name"), ("0.01", "value"), ("阴性", "range"), ("0-0.05", "range"), ("IU/mL", "unit"))
+    toks[3].box = (toks[2].box[0], *toks[3].box[1:])
+    assert parse_row(kb, toks)[0].flag_code is None
+    # in a column of its own, 阴性 beside a number above the range reads nothing of this number
+    it, _ = _record(kb, [("乙肝表面抗原", "name"), ("250.6", "value"), ("阴性", None), ("0-0.05", "range"),
+                         ("IU/mL", "unit")])
+    assert it.flag_code is None
+
+
+@pytest.mark.parametrize("cells,number,unit", [
+    ([("血小板计数", "name"), ("85×10^3", "value"), ("/μL", "unit"), ("125-350", "range")], 85.0, "10^3/μL"),
+    ([("白细胞计数", "name"), ("6.5×10^3", "value"), ("3.5-9.5", "range")], 6.5, None),
+    ([("白细胞计数", "name"), ("6.5×10^3/μL", "value"), ("3.5-9.5", "range")], 6.5, "10^3/μL"),
+    ([("乙型肝炎病毒DNA", "name"), ("2.35×10^3", "value"), ("<1.0×10^2", "range"), ("IU/mL", "unit")], 2350.0,
+     "IU/mL"),
+])
+def test_a_power_of_ten_with_a_per_volume_unit_is_the_units(kb, cells, number, unit):
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number == number and (it.unit.text if it.unit else None) == unit
+
+
+@pytest.mark.parametrize("value,mark,rng", [("1,025↑", None, "1.015-1.025"), ("1,025", "↑", "1.003-1.030"),
+                                            ("1,150", "H", "0.8-1.2"), ("0,256", "↑", "0-125")])
+def test_a_comma_stays_a_decimal_point_where_thousands_are_implausible(kb, value, mark, rng):
+    cells = [("尿比重", "name"), (value, "value")] + ([(mark, "flag")] if mark else []) + [(rng, "range")]
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number < 2
+
+
+@pytest.mark.parametrize("printed", ["尿沉渣白细胞数", "尿沉渣红细胞数目"])
+def test_a_sediment_name_is_never_the_blood_count(kb, printed):
+    assert all(m.indicator.code not in ("WBC", "RBC") for m in kb.match_name(printed))
