@@ -251,3 +251,9 @@ def test_more_printed_names(kb, printed, code):
 def test_a_bracketed_letter_is_the_tests_only_as_its_codes_initial(kb):
     assert kb._rest_is_neutral("睾酮(t)", "睾酮", "TESTO")
     assert not kb._rest_is_neutral("白细胞(m)", "白细胞", "WBC")  # a qualifier letter, not WBC's abbreviation
+
+
+@pytest.mark.parametrize("printed,code", [("尿蛋白/肌酐比值", "UPCR"), ("尿微量白蛋白/肌酐比值", "UACR"),
+                                          ("葡萄糖(餐后2h)", "GLU-2h"), ("葡萄糖", "GLU")])
+def test_protein_and_albumin_ratios_and_the_post_meal_glucose_are_told_apart(kb, printed, code):
+    assert kb.match_name(printed)[0].indicator.code == code
