@@ -365,7 +365,8 @@ def number_with_reading(text: str) -> ParsedValue | None:
     return ParsedValue(number, text.strip(), comparator, qualitative_grade(word))
 
 
-_COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
+_PER_FIELD = r"(?:HP|LP|HPF|LPF)"  # a microscope's field: high / low power
+_COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*" + _PER_FIELD + r")?$", re.I)
 
 
 _COUNTLESS = ("满视野", "满视", "布满视野")
@@ -416,7 +417,7 @@ _FEW_SEEN = ("偶见", "可见", "查见")
 
 def without_per_field(text: str) -> str:
     """A microscopy result without its per-field unit: '0-2/HP' → '0-2', '偶见/HPF' → '偶见'."""
-    return re.sub(r"\s*/\s*(?:HP|LP|HPF|LPF)$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
+    return re.sub(r"\s*/\s*" + _PER_FIELD + "$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
 
 
 def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | None) -> str | None:
@@ -630,7 +631,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 _TWO_UNIT_RESULT = re.compile(r"((?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?\s*[↑↓]{0,2})\s*([A-Za-zμµ%/][^\s(（]*)\s*"
                               r"[(（]\s*\d+(?:\.\d+)?\s*([A-Za-zμµ%/][^)）]*?)\s*[)）]")
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
-_WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/(?:HP|LP|HPF|LPF))", re.I)
+_WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/" + _PER_FIELD + ")", re.I)
 
 
 _TEN_POWER_UNIT = re.compile(r"^[×xX*]?10[\^~*°'`’‘\"]?\d{0,2}[\^~*°'`’‘\"]?/[Ll1I|]$")
@@ -816,7 +817,7 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
     value column ('MONO%', '红细胞')."""
     t = text.strip()
-    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*(?:HP|LP|HPF|LPF))?", t, re.I):
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*" + _PER_FIELD + ")?", t, re.I):
         return True  # cells per field: '0-2', '0-2/HP'
     if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
         return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
@@ -1179,11 +1180,19 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if pr is not None and pr.qualitative is None and word_is_reference(it, pr.high):
             reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
     # a one-character unknown name is a row only with the row's structure: a number in the result column and a
-    # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
+    # unit or range, or a sign word there (a stool sheet's '血 | 阴性', gross blood beside its 隐血 row); else it is a
+    # stray character (a mark, a unit scrap, a header fragment)
     value_boxes = {c.box for _, c, col in pieces if col == "value"}
-    return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or (
-        it.value is not None and it.value.box in value_boxes and it.parsed_value is not None
-        and it.parsed_value.number is not None and (it.unit is not None or it.parsed_range is not None))]
+
+    def structured(it: RowItem) -> bool:
+        pv = it.parsed_value
+        if it.value is None or it.value.box not in value_boxes or pv is None:
+            return False
+        if pv.number is not None:
+            return it.unit is not None or it.parsed_range is not None
+        return norm_text(it.value.text) in ("阴性", "阳性", "弱阳性")
+
+    return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or structured(it)]
 
 
 def _sign_word_then_range(cur: RowItem, cell: Cell) -> None:
@@ -1196,7 +1205,7 @@ def _sign_word_then_range(cur: RowItem, cell: Cell) -> None:
             or word is None or min(word.box[2], cell.box[2]) > max(word.box[0], cell.box[0]):
         return
     pr = parse_range(cell.text)
-    if pr is None or pr.qualitative is not None or pr.low is None and pr.high is None:
+    if not numeric_bounds(pr):
         return
     above = pr.high is not None and pv.number > pr.high
     if (pr0.qualitative == "negative") == above:
@@ -1247,6 +1256,11 @@ def reading_as_reference(it: RowItem) -> None:
         it.parsed_range = parse_range(word)
 
 
+def numeric_bounds(pr: ParsedRange | None) -> bool:
+    """A printed range with a number for a bound ('3.5-9.5', '<5', '-3~+3'), not a sign word (阴性) or nothing."""
+    return pr is not None and pr.qualitative is None and (pr.low is not None or pr.high is not None)
+
+
 def signed_digit(text: str | None) -> float | None:
     """The number of a result printed '+1' .. '+4' (read by parse_value as a strip grade), else None."""
     t = _clean_number_text(plus_read_as_ten((text or "").strip()))
@@ -1260,8 +1274,7 @@ def signed_digit_as_number(it: RowItem) -> None:
     test's kind: a number for a quantitative test, a grade for a qualitative one unless the range is numeric.)"""
     pv, pr = it.parsed_value, it.parsed_range
     n = signed_digit(pv.text) if pv is not None and pv.number is None else None
-    if n is not None and (it.unit is not None or pr is not None and pr.qualitative is None
-                          and (pr.low is not None or pr.high is not None)):
+    if n is not None and (it.unit is not None or numeric_bounds(pr)):
         it.parsed_value = ParsedValue(n, pv.text)
 
 
@@ -1280,7 +1293,7 @@ def thousands_as_number(it: RowItem) -> None:
     first group of 0 ('0,256'), a decimal reading on a bound (a mark there is the sheet's call), or a grouped number
     beyond 50 times the range (urine SG '1,025↑' against '1.003-1.030' is no 1025)."""
     pv, pr, cell = it.parsed_value, it.parsed_range, it.value
-    if pv is None or pv.number is None or cell is None or pr is None or pr.low is None and pr.high is None:
+    if pv is None or pv.number is None or cell is None or not numeric_bounds(pr):
         return
     m = _THOUSANDS.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0])
     mark = {"HH": "H", "LL": "L", None: "N"}.get(it.flag_code, it.flag_code)
