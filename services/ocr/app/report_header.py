@@ -8,7 +8,7 @@ import itertools
 import re
 import unicodedata
 
-from .knowledge import KnowledgeBase, load_knowledge
+from .knowledge import KnowledgeBase, load_knowledge, simplified
 from .parsing import Token
 
 _DATE = r"(20\d{2}|19\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
@@ -236,13 +236,80 @@ def _report_patterns(kb: KnowledgeBase | None) -> list[tuple[str, str]]:
     return [("|".join(rt.patterns), rt.id) for rt in kb.report_types.values()]
 
 
+# A header box that is a field of the form, not the title: its words name the patient's diagnosis ('临床诊断：2型糖尿病'
+# is no glucose report), the ward ('科别：感染科', '肾内科'), the specimen or the people. A box that names the test
+# ordered ('检验项目：血常规+CRP', '送检目的：') is read, whatever other field shares it.
+_FIELD_BOX = re.compile(r"诊断|科别|科室|病区|床号|医生|医师|姓名|性别|年龄|病历|门诊|住院|条码|标本|样本|检体|时间|日期|"
+                        r"备注|电话|地址|Name|Sex|Age|Specimen|Department|Ward|Diagnosis", re.I)
+_TITLE_KEY = re.compile(r"检验项目|检查项目|项目名称|送检项目|送检目的|检验目的|申请项目")
+# the institution that prints the sheet ('XX传染病医院', 'XX肿瘤医院', '心血管病医院'): its name says nothing of the
+# report, so a box is read from after it ('XX血液病医院血常规报告单' → '血常规报告单')
+_INSTITUTION = re.compile(r"^.*(?:医院|卫生院|保健院|研究所|医学院|检验所|检验中心|卫生服务中心|医疗中心|Hospital)", re.I)
+# a report on another specimen than blood, urine or stool (脑脊液常规+生化, 胸腹水常规, 精液常规): none of ours
+_OTHER_SPECIMEN = re.compile(r"脑脊液|胸水|腹水|胸腹水|积液|精液|白带|阴道分泌物|前列腺液|痰|关节液|穿刺液")
+_NEXT_FIELD = re.compile(r"\s{2,}|\s[\u4e00-\u9fff/]{2,8}[:：]")
+_SPACED_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_PLAIN_HAN = re.compile(r"[\u4e00-\u9fff]{3,}")
+
+
+def _title_text(header_text: list[str]) -> str:
+    """The header boxes that may name the report, joined: NFKC, simplified characters, letter-spacing closed up
+    ('血 常 规'), without the form's fields and the institution's name."""
+    out = []
+    for raw in header_text:
+        t = simplified(_nfkc(raw)).strip()
+        key = _TITLE_KEY.search(t)
+        if key:  # the ordered test's field alone, up to the next field ('检验项目：粪便隐血(FOB)   委托单位：…')
+            t = _NEXT_FIELD.split(t[key.end():], maxsplit=1)[0]
+        elif _FIELD_BOX.search(t):
+            continue
+        out.append(_INSTITUTION.sub("", _SPACED_HAN.sub("", t)))
+    return "  ".join(out)
+
+
+def _one_substitution(text: str, word: str) -> int | None:
+    """Where ``word`` stands in ``text`` with one character misread ('血常视' for 血常规), else None."""
+    n = len(word)
+    for i in range(len(text) - n + 1):
+        window = text[i:i + n]
+        if sum(a != b for a, b in zip(window, word)) == 1 and _PLAIN_HAN.fullmatch(window):
+            return i
+    return None
+
+
+def _title_kinds(joined: str, kb: KnowledgeBase) -> list[str]:
+    """The report kinds the title names, in the order printed ('肝功能、肾功能、电解质' → liver, kidney, electrolytes).
+    A title word with one character misread ('粪便常视', '电解贡') counts where no kind is named as printed."""
+    hits: list[tuple[int, int, str]] = []
+    for order, (pat, code) in enumerate(_report_patterns(kb)):
+        hits += [(m.start(), order, code) for m in re.finditer(pat, joined)]
+    if not hits:
+        for order, rt in enumerate(kb.report_types.values()):
+            for word in rt.patterns:
+                if _PLAIN_HAN.fullmatch(word) and (i := _one_substitution(joined, word)) is not None:
+                    hits.append((i, order, rt.id))
+    kinds: list[str] = []
+    for _, _, code in sorted(hits):
+        if code not in kinds:
+            kinds.append(code)
+    return kinds
+
+
 def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
-    """From the printed title when it names a panel, else from the panels of the indicators found."""
+    """From the printed title when it names a report kind, else from the panels of the indicators found. A title
+    that names several kinds is the composite report that holds them all ('肝肾功能+血脂' → 生化), else the kind it
+    names first ('血常规+尿常规'); the form's fields (诊断, 科室 ...) and the institution's name are not the title."""
     kb = kb or load_knowledge()
-    joined = " ".join(_nfkc(t) for t in header_text)
-    for pat, code in _report_patterns(kb):
-        if re.search(pat, joined):
-            return code
+    joined = _title_text(header_text)
+    kinds = _title_kinds(joined, kb) if joined else []
+    if kinds and _OTHER_SPECIMEN.search(joined):
+        return "unknown"  # 脑脊液常规+生化: a kind's word, on a specimen none of ours is
+    if len(kinds) > 1:
+        for rt in kb.report_types.values():
+            if rt.panels and set(kinds) <= set(rt.panels) | {rt.id}:
+                return rt.id
+    if kinds:
+        return kinds[0]
     if not panels:
         return "unknown"
     counts: dict[str, int] = {}

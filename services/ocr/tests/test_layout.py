@@ -518,3 +518,21 @@ def test_a_row_with_no_result_under_the_result_header_keeps_its_other_cells():
             T("3.5-9.5", 700, 150)]
     lay = analyse(toks, 900)
     assert [t.text for t in lay.rows[0]] == ["白细胞计数", "11.2", "10^9/L", "3.5-9.5"]
+
+
+@pytest.mark.parametrize("lines,kind", [
+    (["XX市传染病医院", "血常规检验报告单"], "blood_routine"),                  # the institution's name is not the title
+    (["XX医院", "粪便常规检验报告单", "临床诊断：甲状腺结节"], "stool"),          # nor the diagnosis
+    (["XX医院", "尿 常 规", "科别：感染科"], "urinalysis"),                       # letter-spaced; the ward is a field
+    (["XX医院", "肝肾功能检验报告单"], "biochemistry"),                           # two panels: the composite
+    (["XX医院", "肝功能、肾功能、电解质"], "biochemistry"),
+    (["XX医院", "血常规+尿常规"], "blood_routine"),                               # two reports: the first named
+    (["XX医院", "血常视检验报告单"], "blood_routine"),                             # one character misread
+    (["XX医院", "肾功能"], "kidney"), (["XX医院", "肝功能"], "liver"),              # (not each other misread)
+    (["XX医院", "脑脊液常规+生化"], "unknown"),                                    # another specimen
+    (["XX医院", "检验报告", "检验项目：粪便隐血(FOB)   委托单位：XX传染病医院"], "stool"),
+    (["高雄市立醫院", "血液常規檢查報告"], "blood_routine"),                       # traditional characters
+    (["XX医院", "前列腺特异性抗原(PSA)测定", "诊断：高血压病"], "tumor_markers"),
+])
+def test_report_kind_from_the_title_alone(lines, kind):
+    assert report_type(lines, []) == kind
