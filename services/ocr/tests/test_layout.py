@@ -536,3 +536,8 @@ def test_a_row_with_no_result_under_the_result_header_keeps_its_other_cells():
 ])
 def test_report_kind_from_the_title_alone(lines, kind):
     assert report_type(lines, []) == kind
+
+
+def test_stool_routine_abbreviated_and_misread_and_hong_kongs_urine_routine():
+    assert report_type(["XX儿童医院检验报告单", "检验目的：便常殊（纯检·谱血）"], []) == "stool"  # (dev S10)
+    assert report_type(["XX醫院", "小便常規檢查 Urine Routine"], []) == "urinalysis"  # not 便常规
