@@ -1087,7 +1087,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                     continue
                 one_char = col == "name" and one_han(cell.text)
                 if one_char:
-                    single.append(cell)  # kept only with a numeric result in the result column (below)
+                    single.append(cell)  # kept only with a result in the result column (below: `structured`)
                 if col in ("name", "code") and _row_name_ok(cell.text) or one_char:
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing

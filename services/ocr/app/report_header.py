@@ -236,63 +236,101 @@ def _report_patterns(kb: KnowledgeBase | None) -> list[tuple[str, str]]:
     return [("|".join(rt.patterns), rt.id) for rt in kb.report_types.values()]
 
 
-# A header box that is a field of the form, not the title: its words name the patient's diagnosis ('临床诊断：2型糖尿病'
-# is no glucose report), the ward ('科别：感染科', '肾内科'), the specimen or the people. A box that names the test
-# ordered ('检验项目：血常规+CRP', '送检目的：') is read, whatever other field shares it.
-_FIELD_BOX = re.compile(r"诊断|科别|科室|病区|床号|医生|医师|姓名|性别|年龄|病历|门诊|住院|条码|标本|样本|检体|时间|日期|"
-                        r"备注|电话|地址|Name|Sex|Age|Specimen|Department|Ward|Diagnosis", re.I)
+# A header box that is a field of the form, not the title: a key with its colon names the patient's diagnosis
+# ('临床诊断：2型糖尿病' is no glucose report), the ward ('科别：感染科'), the specimen or the people; so does a line of
+# the patient's fields printed without colons ('姓名 余玉霞 性别 女 年龄 28岁'). A key and its colon alone in a box
+# ('临床诊断：') makes the next box its value. A box that names the test ordered ('检验项目：血常规+CRP', '送检目的：') is
+# read up to the next field, whatever other field shares it.
+_FIELD_KEY = re.compile(r"(?:诊断|科别|科室|病区|床号|医生|医师|姓名|性别|年龄|病历号?|门诊号|住院号|条码号?|标本(?:类型|种类)?|"
+                        r"样本(?:类型|种类|编号|号)?|检体(?:编号)?|(?:采样|采集|接收|报告|审核|打印|申请|送检|检验)(?:时间|日期)|"
+                        r"备注|注|电话|地址|委托单位|(?<![A-Za-z])(?:Name|Sex|Age|Specimen|Department|Ward|Diagnosis))"
+                        r"\s*[:：]", re.I)
+_PERSON_KEYS = re.compile(r"姓名|性别|年龄|病历号|门诊号|住院号|床号")
 _TITLE_KEY = re.compile(r"检验项目|检查项目|项目名称|送检项目|送检目的|检验目的|申请项目")
+# a box that reads as the sheet's title
+_TITLE_WORD = re.compile(r"报告|化验单|检验单|检查单|Report", re.I)
 # the institution that prints the sheet ('XX传染病医院', 'XX肿瘤医院', '心血管病医院'): its name says nothing of the
-# report, so a box is read from after it ('XX血液病医院血常规报告单' → '血常规报告单')
-_INSTITUTION = re.compile(r"^.*(?:医院|卫生院|保健院|研究所|医学院|检验所|检验中心|卫生服务中心|医疗中心|Hospital)", re.I)
+# report; it is cut from the box ('XX血液病医院血常规报告单' → '血常规报告单', '血常规检验报告单（XX医院）' → the title)
+_INSTITUTION = re.compile(r"[^\s（(]*?(?:医院|病院|卫生院|保健院|研究所|医学院|医科大学|检验所|检验中心|卫生服务中心|医疗中心|"
+                          r"门诊部|Hospital)", re.I)
 # a report on another specimen than blood, urine or stool (脑脊液常规+生化, 胸腹水常规, 精液常规): none of ours
-_OTHER_SPECIMEN = re.compile(r"脑脊液|胸水|腹水|胸腹水|积液|精液|白带|阴道分泌物|前列腺液|痰|关节液|穿刺液")
+_OTHER_SPECIMEN = re.compile(r"脑脊液|胸水|腹水|胸腹水|积液|体液|胃液|骨髓|羊水|精液|白带|阴道分泌物|前列腺液|痰|关节液|穿刺液")
 _NEXT_FIELD = re.compile(r"\s{2,}|\s[\u4e00-\u9fff/]{2,8}[:：]")
 _SPACED_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _PLAIN_HAN = re.compile(r"[\u4e00-\u9fff]{3,}")
 
 
-def _title_text(header_text: list[str]) -> str:
-    """The header boxes that may name the report, joined: NFKC, simplified characters, letter-spacing closed up
-    ('血 常 规'), without the form's fields and the institution's name."""
-    out = []
+def _title_tiers(header_text: list[str]) -> list[list[str]]:
+    """The header boxes that may name the report, in three tiers, each NFKC, in simplified characters, letter-spacing
+    closed up ('血 常 规'), without the institution's name: the ordered test's field, the boxes that read as the
+    title ('…报告单'), any other box that is no field of the form (a subtitle, a note)."""
+    tiers: list[list[str]] = [[], [], []]
+    value_of_key = value_of_title = False
     for raw in header_text:
         t = simplified(_nfkc(raw)).strip()
-        key = _TITLE_KEY.search(t)
-        if key:  # the ordered test's field alone, up to the next field ('检验项目：粪便隐血(FOB)   委托单位：…')
-            t = _NEXT_FIELD.split(t[key.end():], maxsplit=1)[0]
-        elif _FIELD_BOX.search(t):
+        bare_key = bool(re.fullmatch(r"[^:：]{1,8}[:：]", t))
+        after_key, after_title = value_of_key, value_of_title
+        value_of_key, value_of_title = bare_key, bare_key and bool(_TITLE_KEY.search(t))
+        if after_title and not bare_key:  # '检验项目：' | '血常规': the ordered test in the box after its key
+            tiers[0].append(_NEXT_FIELD.split(t, maxsplit=1)[0])
             continue
-        out.append(_INSTITUTION.sub("", _SPACED_HAN.sub("", t)))
-    return "  ".join(out)
+        key = _TITLE_KEY.search(t)
+        if key:  # ('检验项目：粪便隐血(FOB)   委托单位：…': the value up to the next field; a title before the key stays)
+            value = _NEXT_FIELD.split(t[key.end():].lstrip(" :："), maxsplit=1)[0]
+            before = t[:key.start()]
+            tiers[0].append(value)
+            if before.strip() and not _FIELD_KEY.search(before):
+                tiers[1].append(_INSTITUTION.sub("", _SPACED_HAN.sub("", before)))
+            continue
+        if after_key or _FIELD_KEY.search(t) or len(_PERSON_KEYS.findall(t)) >= 2:
+            continue
+        t = _INSTITUTION.sub("", _SPACED_HAN.sub("", t))
+        tiers[1 if _TITLE_WORD.search(t) else 2].append(t)
+    return tiers
 
 
-def _one_substitution(text: str, word: str) -> int | None:
-    """Where ``word`` stands in ``text`` with one character misread ('血常视' for 血常规), else None."""
+def _one_substitution(text: str, word: str, kb: KnowledgeBase) -> int | None:
+    """Where ``word`` stands in ``text`` with one character misread ('血常视' for 血常规), else None. Not its first
+    character, which tells the kinds apart (血/尿/粪常规, 肝/肾功能, 尿隐血 is no 便隐血), and not where the window is
+    one character from another kind's word as well."""
     n = len(word)
     for i in range(len(text) - n + 1):
         window = text[i:i + n]
-        if sum(a != b for a, b in zip(window, word)) == 1 and _PLAIN_HAN.fullmatch(window):
+        if window[0] != word[0] or sum(a != b for a, b in zip(window, word)) != 1 or not _PLAIN_HAN.fullmatch(window):
+            continue
+        others = {rt.id for rt in kb.report_types.values() for w in rt.patterns
+                  if w != word and len(w) == n and sum(a != b for a, b in zip(window, w)) <= 1}
+        if not others - {next(rt.id for rt in kb.report_types.values() if word in rt.patterns)}:
             return i
     return None
 
 
-def _title_kinds(joined: str, kb: KnowledgeBase) -> list[str]:
-    """The report kinds the title names, in the order printed ('肝功能、肾功能、电解质' → liver, kidney, electrolytes).
-    A title word with one character misread ('粪便常视', '电解贡') counts where no kind is named as printed."""
-    hits: list[tuple[int, int, str]] = []
-    for order, (pat, code) in enumerate(_report_patterns(kb)):
-        hits += [(m.start(), order, code) for m in re.finditer(pat, joined)]
-    if not hits:
-        for order, rt in enumerate(kb.report_types.values()):
-            for word in rt.patterns:
-                if _PLAIN_HAN.fullmatch(word) and (i := _one_substitution(joined, word)) is not None:
-                    hits.append((i, order, rt.id))
-    kinds: list[str] = []
-    for _, _, code in sorted(hits):
-        if code not in kinds:
-            kinds.append(code)
-    return kinds
+def _title_kinds(tiers: list[list[str]], kb: KnowledgeBase) -> list[str]:
+    """The report kinds the title names, in the order printed ('肝功能、肾功能、电解质' → liver, kidney, electrolytes),
+    from the first tier that names any (a note's 空腹血糖 does not widen a 肾功能 title). A title word with one
+    character misread ('粪便常视', '电解贡') counts, in a box that reads as a title, where no kind is named as printed.
+    A title on another specimen (脑脊液常规+生化) names none of ours."""
+    for tier, boxes in enumerate(tiers):
+        joined = "  ".join(boxes)
+        if not joined:
+            continue
+        hits: list[tuple[int, int, str]] = []
+        for order, (pat, code) in enumerate(_report_patterns(kb)):
+            hits += [(m.start(), order, code) for m in re.finditer(pat, joined)]
+        if not hits and tier < 2:
+            for order, rt in enumerate(kb.report_types.values()):
+                for word in rt.patterns:
+                    if _PLAIN_HAN.fullmatch(word) and (i := _one_substitution(joined, word, kb)) is not None:
+                        hits.append((i, order, rt.id))
+        if hits:
+            if _OTHER_SPECIMEN.search(joined):
+                return []
+            kinds: list[str] = []
+            for _, _, code in sorted(hits):
+                if code not in kinds:
+                    kinds.append(code)
+            return kinds
+    return []
 
 
 def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
@@ -300,10 +338,7 @@ def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | N
     that names several kinds is the composite report that holds them all ('肝肾功能+血脂' → 生化), else the kind it
     names first ('血常规+尿常规'); the form's fields (诊断, 科室 ...) and the institution's name are not the title."""
     kb = kb or load_knowledge()
-    joined = _title_text(header_text)
-    kinds = _title_kinds(joined, kb) if joined else []
-    if kinds and _OTHER_SPECIMEN.search(joined):
-        return "unknown"  # 脑脊液常规+生化: a kind's word, on a specimen none of ours is
+    kinds = _title_kinds(_title_tiers(header_text), kb)
     if len(kinds) > 1:
         for rt in kb.report_types.values():
             if rt.panels and set(kinds) <= set(rt.panels) | {rt.id}:

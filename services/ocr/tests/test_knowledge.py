@@ -277,3 +277,8 @@ def test_no_two_tests_share_the_chinese_part_of_a_name_beyond_the_family_words(k
               "秒", "糖类抗原", "糖链抗原", "癌抗原", "红细胞体积分布宽度", "红细胞分布宽度", "维生素", "肌酸激酶", "肌钙蛋白",
               "超敏肌钙蛋白", "血糖", "载脂蛋白", "酸碱度"}
     assert shared <= family, shared - family
+
+
+def test_the_albumin_ratios_usual_name_is_not_the_protein_ratio(kb):
+    assert kb.match_name("尿白蛋白/肌酐比值")[0].indicator.code == "UACR"
+    assert kb.match_name("总β-hCG")[0].indicator.code == "β-hCG"

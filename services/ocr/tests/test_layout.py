@@ -541,3 +541,30 @@ def test_report_kind_from_the_title_alone(lines, kind):
 def test_stool_routine_abbreviated_and_misread_and_hong_kongs_urine_routine():
     assert report_type(["XX儿童医院检验报告单", "检验目的：便常殊（纯检·谱血）"], []) == "stool"  # (dev S10)
     assert report_type(["XX醫院", "小便常規檢查 Urine Routine"], []) == "urinalysis"  # not 便常规
+
+
+@pytest.mark.parametrize("lines,kind", [
+    # a field's value in a box of its own after its key: not the title, nor before the ordered test
+    (["XX医院", "检验报告单", "临床诊断：", "高血压", "检验项目：", "血常规"], "blood_routine"),
+    (["XX医院", "检验报告单", "临床诊断：", "肺部感染", "检验项目：", "尿常规"], "urinalysis"),
+    (["XX市传染病院", "血常规检验报告单"], "blood_routine"),
+    # one misread character: never the first (it tells the kinds apart), never a tie, only in a title box
+    (["XX医院", "类常规检验报告单"], "unknown"), (["XX医院", "肚功能检验报告单"], "unknown"),
+    (["XX医院", "胰岛功能测定"], "unknown"), (["XX医院", "尿隐血试验报告"], "unknown"),
+    (["XX医院", "甲状旁腺激素测定"], "unknown"), (["XX医院", "急诊常规检验报告单"], "unknown"),
+    (["XX医院", "血常规检验报告单", "温馨提示：勿随地吐痰"], "blood_routine"),  # a note's 痰 is no specimen
+    (["XX医院门诊血常规检验报告单"], "blood_routine"), (["凝血酶原时间测定"], "coagulation"),
+    (["迪安诊断 血常规检验报告"], "blood_routine"), (["Complete Blood Count Page 1"], "blood_routine"),
+    (["检验项目：  血常规"], "blood_routine"), (["血常规检验报告单   送检目的：复查"], "blood_routine"),
+    (["血常规检验报告单 XX医院检验科"], "blood_routine"), (["血常规检验报告单（XX医院）"], "blood_routine"),
+    (["CBC检验报告"], "blood_routine"), (["BNP测定"], "cardiac"), (["血清CA125测定"], "tumor_markers"),
+    (["FOB检测"], "stool"),
+    (["XX医院", "肾功能检验报告单", "注：空腹血糖"], "kidney"),  # a note does not widen the title
+])
+def test_report_kind_where_the_first_version_read_another(lines, kind):
+    assert report_type(lines, []) == kind
+
+
+def test_a_title_on_another_specimen_leaves_the_kind_to_the_rows():
+    assert report_type(["XX医院", "脑脊液常规+生化"], ["biochemistry", "biochemistry"]) == "biochemistry"
+    assert report_type(["XX医院", "脑脊液常规+生化"], []) == "unknown"
