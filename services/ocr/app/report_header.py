@@ -83,15 +83,18 @@ _LETTER_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.spl
 # two spaces) is a number and the next field's letter
 _AGE_PART = re.compile(r"(\d{1,3}(?:\.\d+)?)(?:\s*(" + _WORD_UNITS + r")| ?(" + _LETTER_UNITS + r"))?(半)?(?![a-z])",
                        re.I)
+# '患者：张三(男,45岁)': a sex and an age bracketed together after the patient's name
+_BRACKETED_PAIR = re.compile(r"[(（]\s*([男女])\s*[,，、/]\s*(\d{1,3}\s*(?:岁|歲)[^)）]{0,6})[)）]")
 _DIGIT_SLIPS = str.maketrans("SsOoIl", "550011")  # '4S岁': a digit the recogniser read as a letter, next to digits
 _TICK = re.compile(r"[☑√✓✔■▣]\s*([男女])")
 
 
 def parse_age(text: str) -> float | None:
     """An age as printed after its key, in years: '45岁' 45, '2岁5月' 2.417, '8月' 0.667, '15天' 0.041, '2岁半' 2.5,
-    '半岁' 0.5, '45Y', '6 months', '72' (no unit: years). None when the text starts with no age."""
+    '半岁' 0.5, '45Y', '6 months', '72' (no unit: years); a digit read as a letter beside digits or units ('l岁',
+    '1岁1O个月'). None when the text starts with no age."""
     t = _nfkc(text).strip().lower()
-    t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d)",
+    t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y个月周天])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d|\s*[岁歲])",
                lambda m: m.group(0).translate(_DIGIT_SLIPS), t)
     if t.startswith("半岁"):
         return 0.5
@@ -158,6 +161,8 @@ def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None,
     age: float | None = None
     lines = [_nfkc(x) for x in lines]
     for n, line in enumerate(lines):
+        if (m := _BRACKETED_PAIR.search(line)) and (sex is None or age is None):
+            sex, age = sex or parse_sex(m.group(1)), age if age is not None else parse_age(m.group(2))
         for m in _PAIR.finditer(line):
             for key, val in ((m.group(1), m.group(3)), (m.group(2), m.group(4))):
                 if re.fullmatch(_SEX_KEY, key, re.I):

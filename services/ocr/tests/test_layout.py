@@ -568,3 +568,13 @@ def test_report_kind_where_the_first_version_read_another(lines, kind):
 def test_a_title_on_another_specimen_leaves_the_kind_to_the_rows():
     assert report_type(["XX医院", "脑脊液常规+生化"], ["biochemistry", "biochemistry"]) == "biochemistry"
     assert report_type(["XX医院", "脑脊液常规+生化"], []) == "unknown"
+
+
+@pytest.mark.parametrize("lines,sex,age", [
+    (["患者：张三(男,45岁)"], "male", 45.0), (["患者：王某（女，62岁）"], "female", 62.0),
+    (["年龄：l岁 性别：女"], "female", 1.0), (["性别：男 年龄：1岁1O个月"], "male", 1.833),
+])
+def test_a_bracketed_sex_and_age_and_letters_read_for_digits_in_an_age(lines, sex, age):
+    from app.report_header import sex_and_age
+
+    assert sex_and_age(lines) == (sex, age)
