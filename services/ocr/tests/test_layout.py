@@ -578,3 +578,30 @@ def test_a_bracketed_sex_and_age_and_letters_read_for_digits_in_an_age(lines, se
     from app.report_header import sex_and_age
 
     assert sex_and_age(lines) == (sex, age)
+
+
+@pytest.mark.parametrize("lines,panels,kind", [
+    (["XX医院", "血常规检验报告单", "检验项目：", "临床诊断：高血压"], [], "blood_routine"),  # not the ordered test
+    (["XX医院", "血常规检验报告单", "送检目的：", "科室：感染科"], [], "blood_routine"),
+    (["XX医院", "条码号：", "血常规检验报告单"], [], "blood_routine"),  # a bare key does not hide the title
+    (["XX医院", "检验报告单：", "血常规"], [], "blood_routine"),
+    (["XX医院", "检验报告单", "临床诊断 高血压"], ["liver"], "liver"),  # a field without its colon
+    (["XX医院", "检验报告单", "感染科门诊"], ["liver"], "liver"),
+    (["XX医院", "检验报告单", "备注 复查血糖"], ["liver"], "liver"),
+    (["XX医院", "脑脊液检验报告单", "检验项目：常规+生化"], [], "unknown"),
+    (["XX医院", "血常规检验报告单", "本报告仅对所检标本负责（痰标本除外）"], [], "blood_routine"),  # a footer
+    (["XX医院", "肝功能、血脂、", "肾功能检验报告单"], [], "biochemistry"),  # a title over two boxes
+    (["XX医院", "全血细胞分忻（五分类）"], [], "blood_routine"),  # a long word misread in a subtitle
+])
+def test_report_kind_after_the_third_reading(lines, panels, kind):
+    assert report_type(lines, panels) == kind
+
+
+@pytest.mark.parametrize("lines,sex,age", [
+    (["性别：女  年龄：30岁  注：PSA参考(男,50岁以上)"], "female", 30.0),  # a reference is not the patient
+    (["联系人：李四(女,70岁)"], None, None), (["年龄：o岁"], None, None),
+])
+def test_what_the_bracketed_pair_and_the_digit_slips_do_not_read(lines, sex, age):
+    from app.report_header import sex_and_age
+
+    assert sex_and_age(lines) == (sex, age)
