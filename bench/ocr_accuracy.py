@@ -386,6 +386,7 @@ def run_real(args) -> int:
                     ensure_ascii=False, indent=1, default=str), encoding="utf-8")
             rows.append({"photo": label, "sheet": sheet, "type": groups.get(sheet, "?"), "split": side, **sc,
                          "note": note, "turn": turn, "reshoot_reasons": reshoot_reasons,
+                         "kind": res.get("report_type"), "kind_transcribed": _transcribed_kind(tr),
                          "rows": [{"confidence": p.get("confidence"), "needs_review": bool(p.get("needs_review")),
                                    "reasons": p.get("review_reasons") or [], "coded": p.get("code") is not None,
                                    "status": st} for p, st in zip(preds, sc["pred_status"])]})
@@ -422,11 +423,28 @@ def run_real(args) -> int:
     tot_exp = sum(r["expected"] for r in rows)
     print(f"ALL real: mean F1 per photo {mean(r['f1'] for r in rows):.3f}; items right {tot_right} / predicted "
           f"{tot_pred} / expected {tot_exp}")
+    kinds = [r for r in rows if r["kind_transcribed"] and r["kind"] is not None]
+    if kinds:
+        print(f"report kind as transcribed (blood count, urine, stool, PSA, chemistry sheets): "
+              f"{sum(r['kind'] == r['kind_transcribed'] for r in kinds)}/{len(kinds)} pages; another kind "
+              f"{sum(r['kind'] not in (r['kind_transcribed'], 'unknown') for r in kinds)}, unknown "
+              f"{sum(r['kind'] == 'unknown' for r in kinds)}")
     print_calibration(rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
+
+
+# the transcriber's words for a sheet's kind (its first words), as the service names the kind
+_KIND_WORDS = (("血常规", "blood_routine"), ("尿常规", "urinalysis"), ("粪常规", "stool"), ("肿瘤标志物", "tumor_markers"),
+               ("生化", "biochemistry"))
+
+
+def _transcribed_kind(tr: dict) -> str | None:
+    """The report kind of a transcribed sheet, where its transcriber named one of ours first; None otherwise."""
+    text = str(tr.get("report_type") or "")
+    return next((kind for word, kind in _KIND_WORDS if text.startswith(word)), None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,9 @@ DATA = ROOT / "bench" / "data" / "ocr_printed_rows.jsonl"
 SHEET_PANELS = {**_NAME_PANELS, "immuno": set(), "infect": {"infection"}, "coag": {"coagulation"}}
 COLUMN = {"no": "seq"}  # the layout's name of the row-number column
 SEX = {"男": "male", "女": "female"}  # as report_header gives the patient's sex
-GRADE = {"-": {"negative"}, "±": {"trace"}, "+": {"positive", "1+"}, "1+": {"1+"}, "2+": {"2+"}, "3+": {"3+"},
-         "4+": {"4+"}}
+# ('±' and '+-' are one grade, trace, however a writer spells it)
+GRADE = {"-": {"negative"}, "±": {"trace"}, "+-": {"trace"}, "+": {"positive", "1+"}, "1+": {"1+"}, "2+": {"2+"},
+         "3+": {"3+"}, "4+": {"4+"}}
 FIELDS = ("value", "flag", "range", "unit")
 
 

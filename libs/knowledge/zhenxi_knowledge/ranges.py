@@ -8,6 +8,18 @@ from dataclasses import dataclass
 from .text import nfkc, norm_text
 
 NUM = r"[-+]?\d+(?:\.\d+)?"
+# a bound in E-notation, as viral-load assays print it ('<1.00E+02', '5.0E+02-1.0E+08')
+_BOUND = NUM + r"(?:[eE][-+]?\d{1,2})?"
+_SCI = NUM + r"[eE][-+]?\d{1,2}"
+# a power of ten printed after the number ('2.35×10^3', '1.0×10⁵' as NFKC reads it): E-notation. Not 10^9 or 10^12,
+# the powers of cell-count units ('6.52×10^9' with its '/L' in a box of its own is a count, not 6.52E9)
+TIMES_TEN = re.compile(r"(\d+(?:\.\d+)?)\s*[×xX*]\s*10\s*\^?\s*([-+]?\d{1,2})")
+
+
+def times_ten_as_e(text: str) -> str:
+    """'2.35×10^3' → '2.35E3' (see TIMES_TEN); other text unchanged."""
+    return TIMES_TEN.sub(lambda m: m.group(0) if m.group(2).lstrip("+") in ("9", "12")
+                         else f"{m.group(1)}E{m.group(2)}", text)
 RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
 COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
                "=>": ">="}
@@ -85,13 +97,17 @@ def parse_range(text: str) -> ParsedRange | None:
         t = t.replace(word, sign)
     t = _MIDDLE_DOT.sub(".", t)  # a middle dot for the decimal point ('125·0-350·0')
     t = t.replace("O", "0") if re.fullmatch(r"[\dO.\-~<>=≤≥]+", t) else t
-    m = re.fullmatch(r"(" + NUM + r")" + RANGE_SEP + r"(" + NUM + r")", t)
+    e = times_ten_as_e(t)
+    if e != t and (re.fullmatch(r"(" + _SCI + r")" + RANGE_SEP + r"(" + _SCI + r")", e)
+                   or re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + _SCI + r")", e)):
+        t = e  # ('<1.0×10^2', '5.0×10^2-1.0×10^8': every bound with its power; '100-300×10^3' is a range and a unit)
+    m = re.fullmatch(r"(" + _BOUND + r")" + RANGE_SEP + r"(" + _BOUND + r")", t)
     if m:
         lo, hi = float(m.group(1)), float(m.group(2))
         if lo > hi:
             return None
         return ParsedRange(lo, hi, raw)
-    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + NUM + r")", t)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + _BOUND + r")", t)
     if m:
         cmp = COMPARATORS[m.group(1)]
         v = float(m.group(2))

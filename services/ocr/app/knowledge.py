@@ -17,7 +17,7 @@ __all__ = ["Indicator", "KnowledgeBase", "NameMatch", "Range", "load_knowledge",
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # how a sediment / stool microscopy row names its method before the finding
-_METHOD_PREFIX = re.compile(r"^(?:镜检|显微镜检查|沉渣)[:：]?(.+)$")
+_METHOD_PREFIX = re.compile(r"^(?:镜检|显微镜检查|尿沉渣|沉渣)[:：]?(.+)$")
 _ALNUM = re.compile(r"[0-9a-z]")
 # one specimen for another (血β2微球蛋白 against 尿β2微球蛋白, 动脉血 against 静脉血) is another test
 _SPECIMEN_CHARS = set("血尿粪便动静")
@@ -37,6 +37,7 @@ _NAME_THEN_METHOD = re.compile(r"^(.{2,}?)(?:测定|检测)$")  # (not 定量: �
 # a specimen word after a test's name ('肌酐(尿)', '红细胞(粪)'): the specimen's test, printed with it first
 _SPECIMEN_AFTER = {"尿": "尿", "尿液": "尿", "粪": "粪便", "粪便": "粪便", "大便": "粪便"}
 _NAME_THEN_SPECIMEN = re.compile(r"([^()（）]+)[(（](尿液?|粪便?|大便)[)）]")
+_L_FOR_ONE = re.compile(r"(?<=\d)l|l(?=\d)")
 # letters OCR reads as digits
 _DIGIT_READ = str.maketrans("0158", "olsb")
 # Greek letters of test names as OCR reads them in Latin
@@ -125,14 +126,17 @@ def simplified(text: str) -> str:
 
 
 def _outer_paren_split(key: str) -> list[str]:
-    """'脂蛋白(a)(lp(a))' → ['脂蛋白(a)', 'lp(a)']: the last balanced bracket group at the end, and the rest."""
-    if not key.endswith(")"):
+    """'脂蛋白(a)(lp(a))' → ['脂蛋白(a)', 'lp(a)'], '脂蛋白a[lp(a)]' → ['脂蛋白a', 'lp(a)']: the last balanced bracket
+    group at the end, and the rest."""
+    if not key.endswith((")", "]")):
         return []
+    close = key[-1]
+    opening = "(" if close == ")" else "["
     depth = 0
     for i in range(len(key) - 1, -1, -1):
-        if key[i] == ")":
+        if key[i] == close:
             depth += 1
-        elif key[i] == "(":
+        elif key[i] == opening:
             depth -= 1
             if depth == 0:
                 return [p for p in (key[:i], key[i + 1:-1]) if p]
@@ -173,6 +177,14 @@ class KnowledgeBase:
         exactly is tried again in its simplified spelling: the recogniser's charset holds traditional forms and now
         and then returns one ('顏色' for 颜色), and a sheet may be printed in traditional characters."""
         found = self._match_name(text, allow_fuzzy=allow_fuzzy)
+        if not found:
+            # a digit 1 read as the letter l inside a test's number ('糖类抗原l25', 'CA l5-3'): no name spells an l
+            # beside its digits
+            key = norm_name(text)
+            one = _L_FOR_ONE.sub("1", key)
+            if one != key:  # (scored as a misreading, below an exact name)
+                found = [NameMatch(x.indicator, 0.9 * x.score, x.how)
+                         for x in self._match_name(one, allow_fuzzy=allow_fuzzy)]
         if found and found[0].how == "exact" or not _CJK.search(text):
             return found
         simp = simplified(text)
@@ -206,7 +218,12 @@ class KnowledgeBase:
             # sheet's panels are voted (the urine / stool sheet then takes it as its sediment or stool finding)
             m = _METHOD_PREFIX.match(key)
             if m:
-                for code, w in self.name_index.get(m.group(1), ()):
+                # ('尿沉渣红细胞计数' names the urine's: 尿红细胞计数 first)
+                cands = self.name_index.get(m.group(1), ())
+                if key.startswith("尿"):  # (and never the blood count: 尿沉渣白细胞数 is no WBC)
+                    cands = self.name_index.get("尿" + m.group(1), ()) or [
+                        (c, w) for c, w in cands if self.indicators[c].panel == "urinalysis"]
+                for code, w in cands:
                     add(code, 0.9 * w, "part")
         if not found:
             # a method word after the name, unbracketed ('A群轮状病毒抗原测定', '葡萄糖检测'): the name is what precedes
@@ -312,6 +329,10 @@ class KnowledgeBase:
                 continue  # the abbreviation with a letter read as a digit ('E0%')
             if rest.isdigit() and key.startswith(rest):
                 continue  # the row's number glued before its name ('12红细胞数目')
+            if re.fullmatch(r"[a-z]", rest) and rest not in "usbpf" and key.endswith(f"({rest})") \
+                    and code.lower().startswith(rest):
+                continue  # the test's one-letter abbreviation in brackets after its name ('睾酮(T)'); not a
+                # specimen's letter ('尿素(U)': urine, S serum, B blood, P plasma, F faeces)
             if ratio or _CJK.search(rest) or _IG_CLASS.fullmatch(rest) or len(re.findall(r"[a-z]", rest)) <= 1:
                 return False
         return True

@@ -15,7 +15,7 @@ from zhenxi_knowledge import (NONE_SEEN_WORDS, ParsedRange, arrow_flag, parse_se
 from zhenxi_knowledge import parse_range as _parse_range
 from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
-from zhenxi_knowledge.ranges import COMPARATORS, NUM
+from zhenxi_knowledge.ranges import COMPARATORS, NUM, TIMES_TEN, times_ten_as_e
 
 from .knowledge import Indicator, KnowledgeBase, norm_text, simplified
 
@@ -198,6 +198,9 @@ def _clean_number_text(s: str) -> str:
     leading zero."""
     t = unicodedata.normalize("NFKC", s).strip()
     t = t.replace(" ", "")
+    e = times_ten_as_e(t)
+    if e != t and re.fullmatch(r"[<>≤≥=]*[-+]?\d+(?:\.\d+)?E[-+]?\d{1,2}", e):
+        return e  # '2.35×10^3' (a viral load): 2.35E3
     if re.fullmatch(r"[<>≤≥=]*[-+]?[\dOoIl,\.]+", t) and re.search(r"\d", t):
         t = t.replace("O", "0").replace("o", "0").replace("I", "1").replace("l", "1")
         if t.count(",") == 1 and "." not in t:
@@ -291,7 +294,7 @@ def _parse_value(raw: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = plus_minus_glyphs(norm_text(simplified(raw)))
+    q = _SIGN_WORD_MISREAD.sub(r"\1性", plus_minus_glyphs(norm_text(simplified(raw))))
     q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
     if _QUAL_RE.match(q):
         # ('阳性(++)', '弱阳性(+)': the bracketed sign is the grade, the package's bracketed_grade)
@@ -311,15 +314,25 @@ def _parse_value(raw: str) -> ParsedValue | None:
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
+    m = _WORD_TITRE.fullmatch(t)
+    if m:  # '阳性(1:8)': a non-treponemal test's reading and its titre (kept as printed)
+        return ParsedValue(None, raw, None, qualitative_grade(m.group(1)))
+    if _BLOOD_GROUP.fullmatch(t):  # 'A型', 'AB型': an ABO group, kept as printed
+        return ParsedValue(None, raw, None, None)
     return None
 
 
+_BLOOD_GROUP = re.compile(r"(?:AB|A|B|O)\s*型")
+_WORD_TITRE = re.compile(r"(阴性|弱阳性|阳性)[(（]1[:：]\d{1,5}[)）]")
+# the 性 of a sign word read as a look-alike ('阳牲', '阴姓')
+_SIGN_WORD_MISREAD = re.compile(r"^(阴|阳|弱阳)[牲姓]")
 _SIGNED_GRADE = re.compile(r"\+([1-4])")  # '+1' .. '+4' alone: no result is printed with a plus and one digit
 _NUM_TEXT = r"(?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?"
 # '3.0(+3)', '0.3(1+)', '15(+-)': a test strip's concentration with its grade in brackets
 _NUM_BRACKET_GRADE = re.compile(r"(" + NUM + r")\s*[(（]\s*(\+[1-4]|[1-4]\+|\+{1,4}|±|\+-)\s*[)）]")
-# '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets
-_WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*[(（]\s*(" + _NUM_TEXT + r")\s*[)）]")
+# '阴性(0.24)', '阳性 (12.87)': a serology result's reading with its measured index in brackets; '阴性 0.23' with
+# the index after a space (a bare number only: '阴性 <1.0' is the reading and its printed reference)
+_WORD_BRACKET_NUM = re.compile(r"(阴性|弱阳性|阳性)\s*(?:[(（]\s*(" + _NUM_TEXT + r")\s*[)）]|\s(\d+(?:\.\d+)?))")
 # '0.24 阴性', '<0.05阴性', '12.87 阳性(+)': the measured index, then its reading
 # (groups: the number, the word with its bracketed sign, the word alone)
 _NUM_THEN_WORD = re.compile(r"(" + _NUM_TEXT + r")\s*((阴性|弱阳性|阳性)(?:\s*[(（]\s*[-+±]{1,4}\s*[)）])?)")
@@ -342,7 +355,7 @@ def number_with_reading(text: str) -> ParsedValue | None:
         grade = f"{g[1]}+" if _SIGNED_GRADE.fullmatch(g) else g
         return ParsedValue(float(m.group(1)), text.strip(), None, qualitative_grade(grade))
     m = _WORD_BRACKET_NUM.fullmatch(t)
-    word, num = (m.group(1), m.group(2)) if m else (None, None)
+    word, num = (m.group(1), m.group(2) or m.group(3)) if m else (None, None)
     if m is None:
         m = _NUM_THEN_WORD.fullmatch(t)
         word, num = (m.group(3), m.group(1)) if m else (None, None)
@@ -352,7 +365,8 @@ def number_with_reading(text: str) -> ParsedValue | None:
     return ParsedValue(number, text.strip(), comparator, qualitative_grade(word))
 
 
-_COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*(?:HP|LP|HPF|LPF))?$", re.I)
+_PER_FIELD = r"(?:HP|LP|HPF|LPF)"  # a microscope's field: high / low power
+_COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*" + _PER_FIELD + r")?$", re.I)
 
 
 _COUNTLESS = ("满视野", "满视", "布满视野")
@@ -403,7 +417,7 @@ _FEW_SEEN = ("偶见", "可见", "查见")
 
 def without_per_field(text: str) -> str:
     """A microscopy result without its per-field unit: '0-2/HP' → '0-2', '偶见/HPF' → '偶见'."""
-    return re.sub(r"\s*/\s*(?:HP|LP|HPF|LPF)$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
+    return re.sub(r"\s*/\s*" + _PER_FIELD + "$", "", unicodedata.normalize("NFKC", text or "").strip(), flags=re.I)
 
 
 def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | None) -> str | None:
@@ -564,6 +578,12 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     if m and len(re.findall(r"[\u4e00-\u9fffA-Za-z]", m.group(1))) >= 2 and not kb.match_name(text, allow_fuzzy=False):
         head = m.group(1)
         return [("name", head, 0.0), ("value", m.group(2), len(head) / n)]
+    # one result printed in two units, the second in brackets: '7.8%(62mmol/mol)' (HbA1c as NGSP % and IFCC),
+    # '5.6mmol/L(101mg/dL)': the first reading and its unit are the row's; the bracket repeats the result
+    m = _TWO_UNIT_RESULT.fullmatch(text)
+    if m and is_unit(kb, m.group(2)) and is_unit(kb, m.group(3)) and parse_value(split_flag(m.group(1))[0]):
+        head = m.group(1).strip()
+        return [("value", head, 0.0), ("unit", m.group(2), len(head) / n)]
     # value/range followed by a unit: the unit from the first digit on ('6.52 10^9/L'), else from the last one
     # ('22.0%': the first split, '2' + '2.0%', is no unit)
     for m in (re.match(r"^(.*?\d[↑↓]{0,2})\s*([A-Za-zμµ%/×x\^\*\d\.\-~]*[A-Za-zμµ%/][A-Za-zμµ%/\^\d\.²]*)$", text),
@@ -608,8 +628,10 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
     return out
 
 
+_TWO_UNIT_RESULT = re.compile(r"((?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?\s*[↑↓]{0,2})\s*([A-Za-zμµ%/][^\s(（]*)\s*"
+                              r"[(（]\s*\d+(?:\.\d+)?\s*([A-Za-zμµ%/][^)）]*?)\s*[)）]")
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
-_WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/(?:HP|LP|HPF|LPF))", re.I)
+_WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/" + _PER_FIELD + ")", re.I)
 
 
 _TEN_POWER_UNIT = re.compile(r"^[×xX*]?10[\^~*°'`’‘\"]?\d{0,2}[\^~*°'`’‘\"]?/[Ll1I|]$")
@@ -795,7 +817,7 @@ def _descriptive(kb: KnowledgeBase, text: str) -> bool:
     """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
     value column ('MONO%', '红细胞')."""
     t = text.strip()
-    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*(?:HP|LP|HPF|LPF))?", t, re.I):
+    if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*" + _PER_FIELD + ")?", t, re.I):
         return True  # cells per field: '0-2', '0-2/HP'
     if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
         return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
@@ -1065,7 +1087,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                     continue
                 one_char = col == "name" and one_han(cell.text)
                 if one_char:
-                    single.append(cell)  # kept only with a numeric result in the result column (below)
+                    single.append(cell)  # kept only with a result in the result column (below: `structured`)
                 if col in ("name", "code") and _row_name_ok(cell.text) or one_char:
                     # a printed row name the knowledge base does not know (stool, autoantibodies): kept, so the
                     # row still comes back (uncoded) instead of vanishing
@@ -1142,6 +1164,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 pr = parse_range(cell.text)
                 if pr is not None:
                     cur.range, cur.parsed_range = cell, pr
+            else:
+                _sign_word_then_range(cur, cell)
             continue
         if kind == "unit":
             if cur.unit is None and (cur.value is not None or col == "unit"):
@@ -1150,15 +1174,44 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
     for it in items:
         _unit_from_percent_range(it)
         signed_digit_as_number(it)
+        thousands_as_number(it)
+        power_with_the_unit(it)
         pr = it.parsed_range
         if pr is not None and pr.qualitative is None and word_is_reference(it, pr.high):
             reading_as_reference(it)  # '1250.00 阴性' against a printed '0-0.05': the number is the result
     # a one-character unknown name is a row only with the row's structure: a number in the result column and a
-    # unit or range; else it is a stray character (a mark, a unit scrap, a header fragment)
+    # unit or range, or a sign word there (a stool sheet's '血 | 阴性', gross blood beside its 隐血 row); else it is a
+    # stray character (a mark, a unit scrap, a header fragment)
     value_boxes = {c.box for _, c, col in pieces if col == "value"}
-    return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or (
-        it.value is not None and it.value.box in value_boxes and it.parsed_value is not None
-        and it.parsed_value.number is not None and (it.unit is not None or it.parsed_range is not None))]
+
+    def structured(it: RowItem) -> bool:
+        pv = it.parsed_value
+        if it.value is None or it.value.box not in value_boxes or pv is None:
+            return False
+        if pv.number is not None:
+            return it.unit is not None or it.parsed_range is not None
+        return norm_text(it.value.text) in ("阴性", "阳性", "弱阳性")
+
+    return [it for it in items if not (it.names and all(c in single for c, _ in it.names)) or structured(it)]
+
+
+def _sign_word_then_range(cur: RowItem, cell: Cell) -> None:
+    """'0.01 | 阴性 | 0-0.05': a sign word in a column of its own between a numeric result and its numeric range is
+    the sheet's reading of the result (its mark), not the range: the numeric range is. Only where the word agrees
+    with the number against that range (阴性 within it, 阳性 above it), and not where the word stands over the
+    range (the range cell printed on two lines, '阴性' above '0-0.05'): that is the reference's own line."""
+    pr0, pv, word = cur.parsed_range, cur.parsed_value, cur.range
+    if pr0 is None or pr0.qualitative is None or cur.flag is not None or pv is None or pv.number is None \
+            or word is None or min(word.box[2], cell.box[2]) > max(word.box[0], cell.box[0]):
+        return
+    pr = parse_range(cell.text)
+    if not numeric_bounds(pr):
+        return
+    above = pr.high is not None and pv.number > pr.high
+    if (pr0.qualitative == "negative") == above:
+        return  # 阴性 beside a number above the range, 阳性 beside one within it: not the reading of this number
+    cur.flag, cur.flag_code = word, "NEG" if pr0.qualitative == "negative" else "POS"
+    cur.range, cur.parsed_range = cell, pr
 
 
 def _unit_from_percent_range(it: RowItem) -> None:
@@ -1203,6 +1256,11 @@ def reading_as_reference(it: RowItem) -> None:
         it.parsed_range = parse_range(word)
 
 
+def numeric_bounds(pr: ParsedRange | None) -> bool:
+    """A printed range with a number for a bound ('3.5-9.5', '<5', '-3~+3'), not a sign word (阴性) or nothing."""
+    return pr is not None and pr.qualitative is None and (pr.low is not None or pr.high is not None)
+
+
 def signed_digit(text: str | None) -> float | None:
     """The number of a result printed '+1' .. '+4' (read by parse_value as a strip grade), else None."""
     t = _clean_number_text(plus_read_as_ten((text or "").strip()))
@@ -1216,9 +1274,62 @@ def signed_digit_as_number(it: RowItem) -> None:
     test's kind: a number for a quantitative test, a grade for a qualitative one unless the range is numeric.)"""
     pv, pr = it.parsed_value, it.parsed_range
     n = signed_digit(pv.text) if pv is not None and pv.number is None else None
-    if n is not None and (it.unit is not None or pr is not None and pr.qualitative is None
-                          and (pr.low is not None or pr.high is not None)):
+    if n is not None and (it.unit is not None or numeric_bounds(pr)):
         it.parsed_value = ParsedValue(n, pv.text)
+
+
+_THOUSANDS = re.compile(r"((?:<=|>=|[<>≤≥])?)(\d{1,3}),(\d{3})")
+
+
+def _side(v: float, low: float | None, high: float | None) -> str:
+    return "H" if high is not None and v > high else "L" if low is not None and v < low else "N"
+
+
+def thousands_as_number(it: RowItem) -> None:
+    """'1,256' reads as 1.256: a comma between digits is most often a decimal point the recogniser took for one.
+    Where only a thousands separator agrees with the sheet, it is one: the printed range and mark ('1,256' and ↑
+    against '0-125': 1.256 would be normal, the sheet says high; '2,350' with no mark against '1000-5000').
+    Anything else keeps the decimal reading: no numeric range, a mark of no direction, both readings agreeing, a
+    first group of 0 ('0,256'), a decimal reading on a bound (a mark there is the sheet's call), or a grouped number
+    beyond 50 times the range (urine SG '1,025↑' against '1.003-1.030' is no 1025)."""
+    pv, pr, cell = it.parsed_value, it.parsed_range, it.value
+    if pv is None or pv.number is None or cell is None or not numeric_bounds(pr):
+        return
+    m = _THOUSANDS.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0])
+    mark = {"HH": "H", "LL": "L", None: "N"}.get(it.flag_code, it.flag_code)
+    if not m or m.group(2) == "0" or mark not in ("H", "L", "N") or pv.number in (pr.low, pr.high):
+        return
+    grouped = float(m.group(2) + m.group(3))
+    if grouped > 50 * max(abs(b) for b in (pr.low, pr.high) if b is not None):
+        return
+    if _side(pv.number, pr.low, pr.high) != mark and _side(grouped, pr.low, pr.high) == mark:
+        it.parsed_value = ParsedValue(grouped, pv.text, pv.comparator)
+
+
+_PER_VOLUME = re.compile(r"(?:个|cells?)?/(?:[uμµ]L|mL|L)", re.I)
+
+
+def power_with_the_unit(it: RowItem) -> None:
+    """'85×10^3 | /μL': a power of ten printed with the result and its unit a bare per-volume one is the unit's
+    power (a count in 10^3/μL), not the result's: the result is 85 and the unit 10^3/μL. So too without a unit
+    cell where the printed range is on the scale of the number before the power ('6.5×10^3 | 3.5-9.5'). A viral
+    load ('2.35×10^3 | IU/mL') keeps its power."""
+    pv, cell = it.parsed_value, it.value
+    if pv is None or pv.number is None or cell is None:
+        return
+    m = TIMES_TEN.fullmatch(split_flag(unicodedata.normalize("NFKC", cell.text).replace(" ", ""))[0].lstrip("<>≤≥="))
+    if not m:
+        return
+    mantissa, power = float(m.group(1)), m.group(2).lstrip("+")
+    unit = unicodedata.normalize("NFKC", it.unit.text).replace(" ", "") if it.unit is not None else None
+    pr = it.parsed_range
+    bound = None if pr is None else pr.high or pr.low
+    on_scale = bound is not None and bound > 0 and 0.02 <= mantissa / bound <= 50
+    if unit is not None and _PER_VOLUME.fullmatch(unit):
+        it.unit = Cell(f"10^{power}{unit}", it.unit.score, it.unit.box)
+    elif not (unit is None and on_scale):
+        return
+    it.parsed_value = ParsedValue(mantissa, pv.text, pv.comparator)
 
 
 def parse_row(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:

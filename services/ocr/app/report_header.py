@@ -8,7 +8,7 @@ import itertools
 import re
 import unicodedata
 
-from .knowledge import KnowledgeBase, load_knowledge
+from .knowledge import KnowledgeBase, load_knowledge, simplified
 from .parsing import Token
 
 _DATE = r"(20\d{2}|19\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
@@ -83,15 +83,19 @@ _LETTER_UNITS = "|".join(u for spellings, _ in _AGE_UNITS for u in spellings.spl
 # two spaces) is a number and the next field's letter
 _AGE_PART = re.compile(r"(\d{1,3}(?:\.\d+)?)(?:\s*(" + _WORD_UNITS + r")| ?(" + _LETTER_UNITS + r"))?(半)?(?![a-z])",
                        re.I)
+# '患者：张三(男,45岁)': a sex and an age bracketed together after the patient's name
+_BRACKETED_PAIR = re.compile(r"(?:患者|病人|姓名|受检者)\s*[:：]?\s*[^\s(（:：]{1,8}[(（]\s*([男女])\s*[,，、/]\s*"
+                            r"(\d{1,3}\s*(?:岁|歲)[^)）]{0,6})[)）]")
 _DIGIT_SLIPS = str.maketrans("SsOoIl", "550011")  # '4S岁': a digit the recogniser read as a letter, next to digits
 _TICK = re.compile(r"[☑√✓✔■▣]\s*([男女])")
 
 
 def parse_age(text: str) -> float | None:
     """An age as printed after its key, in years: '45岁' 45, '2岁5月' 2.417, '8月' 0.667, '15天' 0.041, '2岁半' 2.5,
-    '半岁' 0.5, '45Y', '6 months', '72' (no unit: years). None when the text starts with no age."""
+    '半岁' 0.5, '45Y', '6 months', '72' (no unit: years); a digit read as a letter beside digits or units ('l岁',
+    '1岁1O个月'). None when the text starts with no age."""
     t = _nfkc(text).strip().lower()
-    t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d)",
+    t = re.sub(r"(?<=\d)[sol](?=[\d岁歲y个月周天])|(?<=[\s:：])[sol](?=\d)|^[sol](?=\d)|^l(?=\s*[岁歲])",
                lambda m: m.group(0).translate(_DIGIT_SLIPS), t)
     if t.startswith("半岁"):
         return 0.5
@@ -168,6 +172,10 @@ def sex_and_age(lines: list[str], bare_fields: bool = True) -> tuple[str | None,
             sex = parse_sex(v)
         if age is None and (v := _key_value(lines, n, _AGE_KEY)) is not None:
             age = parse_age(v)
+    if bare_fields and sex is None and age is None:
+        # no keyed field: the sex and age bracketed after the patient's name ('患者：张三(男,45岁)')
+        if m := next(filter(None, (_BRACKETED_PAIR.search(x) for x in lines)), None):
+            sex, age = parse_sex(m.group(1)), parse_age(m.group(2))
     if bare_fields and (sex is None or age is None):
         for line in lines:
             if re.search(rf"{_SEX_KEY}|{_AGE_KEY}", line, re.I):
@@ -236,13 +244,144 @@ def _report_patterns(kb: KnowledgeBase | None) -> list[tuple[str, str]]:
     return [("|".join(rt.patterns), rt.id) for rt in kb.report_types.values()]
 
 
+# A header box that is a field of the form, not the title: a key with its colon names the patient's diagnosis
+# ('临床诊断：2型糖尿病' is no glucose report), the ward ('科别：感染科'), the specimen or the people; so does a line of
+# the patient's fields printed without colons ('姓名 余玉霞 性别 女 年龄 28岁'). A key and its colon alone in a box
+# ('临床诊断：') makes the next box its value. A box that names the test ordered ('检验项目：血常规+CRP', '送检目的：') is
+# read up to the next field, whatever other field shares it.
+_FIELD_KEY = re.compile(r"(?:诊断|科别|科室|病区|床号|医生|医师|姓名|性别|年龄|病历号?|门诊号|住院号|条码号?|标本(?:类型|种类)?|"
+                        r"样本(?:类型|种类|编号|号)?|检体(?:编号)?|(?:采样|采集|接收|报告|审核|打印|申请|送检|检验)(?:时间|日期)|"
+                        r"备注|注|电话|地址|委托单位|(?<![A-Za-z])(?:Name|Sex|Age|Specimen|Department|Ward|Diagnosis))"
+                        r"\s*[:：]", re.I)
+_PERSON_KEYS = re.compile(r"姓名|性别|年龄|病历号|门诊号|住院号|床号")
+_TITLE_KEY = re.compile(r"检验项目|检查项目|项目名称|送检项目|送检目的|检验目的|申请项目")
+# words of the form's fields that mark a box as one even without its colon
+_FIELD_WORD = re.compile(r"诊断|科别|科室|病区|床号|医生|医师|姓名|性别|年龄|病历|门诊|住院|条码|标本|样本|检体|备注|电话|地址|委托|"
+                         r"(?:采样|采集|接收|收样|签收|报告|审核|打印|申请|送检|检验)(?:时间|日期)")
+# a footer or note of the form: says nothing of the report's kind
+_FOOTER = re.compile(r"负责|仅供参考|仅对|扫码|二维码|查询|温馨提示|请妥善|如有疑问")
+# a box that reads as the sheet's title
+_TITLE_WORD = re.compile(r"报告|化验单|检验单|检查单|Report", re.I)
+# the institution that prints the sheet ('XX传染病医院', 'XX肿瘤医院', '心血管病医院'): its name says nothing of the
+# report; it is cut from the box ('XX血液病医院血常规报告单' → '血常规报告单', '血常规检验报告单（XX医院）' → the title)
+_INSTITUTION = re.compile(r"[^\s（(]*?(?:医院|病院|卫生院|保健院|研究所|医学院|医科大学|检验所|检验中心|卫生服务中心|医疗中心|"
+                          r"门诊部|Hospital)", re.I)
+# a report on another specimen than blood, urine or stool (脑脊液常规+生化, 胸腹水常规, 精液常规): none of ours
+_OTHER_SPECIMEN = re.compile(r"脑脊液|胸水|腹水|胸腹水|积液|胃液|羊水|精液|白带|阴道分泌物|前列腺液|痰|关节液|穿刺液")
+_NEXT_FIELD = re.compile(r"\s{2,}|\s[\u4e00-\u9fff/]{2,8}[:：]")
+_SPACED_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_PLAIN_HAN = re.compile(r"[\u4e00-\u9fff]{3,}")
+
+
+def _field_box(t: str) -> bool:
+    """A box of the form's fields, not the title: a key with its colon, a line of person keys, or a field word in a
+    box that does not read as the title ('临床诊断 高血压', '感染科门诊', '备注 复查血糖'; '迪安诊断 血常规检验报告' and
+    'XX医院门诊血常规检验报告单' are titles)."""
+    return bool(_FIELD_KEY.search(t)) or len(_PERSON_KEYS.findall(t)) >= 2 or (
+        bool(_FIELD_WORD.search(t)) and not _TITLE_WORD.search(t))
+
+
+def _title_tiers(header_text: list[str]) -> list[list[str]]:
+    """The header boxes that may name the report, in three tiers, each NFKC, in simplified characters, letter-spacing
+    closed up ('血 常 规'), without the institution's name: the ordered test's field, the boxes that read as the
+    title ('…报告单'), any other box that is no field of the form (a subtitle). Footers ('本报告仅对所检标本负责')
+    are none. A key and its colon alone in a box ('临床诊断：') makes the next box its value, unless that box reads
+    as the title; after a bare '检验项目：' the next box is the ordered test, unless it is another field. A box
+    ending in a separator ('肝功能、血脂、') runs on into the next."""
+    tiers: list[list[str]] = [[], [], []]
+    value_of_key = value_of_title = False
+    carry = ""
+    for raw in header_text:
+        t = carry + simplified(_nfkc(raw)).strip()
+        carry = ""
+        if _FOOTER.search(t):
+            value_of_key = value_of_title = False
+            continue
+        bare_key = bool(re.fullmatch(r"[^:：]{1,8}[:：]", t)) and not _TITLE_WORD.search(t)
+        after_key, after_title = value_of_key, value_of_title
+        value_of_key, value_of_title = bare_key, bare_key and bool(_TITLE_KEY.search(t))
+        if after_title and not bare_key and not _field_box(t):  # '检验项目：' | '血常规': the ordered test
+            tiers[0].append(_NEXT_FIELD.split(t, maxsplit=1)[0])
+            continue
+        key = _TITLE_KEY.search(t)
+        if key:  # ('检验项目：粪便隐血(FOB)   委托单位：…': the value up to the next field; a title before the key stays)
+            value = _NEXT_FIELD.split(t[key.end():].lstrip(" :："), maxsplit=1)[0]
+            before = t[:key.start()]
+            tiers[0].append(value)
+            if before.strip() and not _field_box(before):
+                tiers[1].append(_INSTITUTION.sub("", _SPACED_HAN.sub("", before)))
+            continue
+        if after_key and not _TITLE_WORD.search(t) or _field_box(t) or bare_key:
+            continue
+        if re.search(r"[、,，+/和及]$", t):
+            carry = t
+            continue
+        t = _INSTITUTION.sub("", _SPACED_HAN.sub("", t))
+        tiers[1 if _TITLE_WORD.search(t) else 2].append(t)
+    if carry:
+        tiers[2].append(_INSTITUTION.sub("", _SPACED_HAN.sub("", carry)))
+    return tiers
+
+
+def _one_substitution(text: str, word: str, kb: KnowledgeBase) -> int | None:
+    """Where ``word`` stands in ``text`` with one character misread ('血常视' for 血常规), else None. Not its first
+    character, which tells the kinds apart (血/尿/粪常规, 肝/肾功能, 尿隐血 is no 便隐血), and not where the window is
+    one character from another kind's word as well."""
+    n = len(word)
+    for i in range(len(text) - n + 1):
+        window = text[i:i + n]
+        if window[0] != word[0] or sum(a != b for a, b in zip(window, word)) != 1 or not _PLAIN_HAN.fullmatch(window):
+            continue
+        others = {rt.id for rt in kb.report_types.values() for w in rt.patterns
+                  if w != word and len(w) == n and sum(a != b for a, b in zip(window, w)) <= 1}
+        if not others - {next(rt.id for rt in kb.report_types.values() if word in rt.patterns)}:
+            return i
+    return None
+
+
+def _title_kinds(tiers: list[list[str]], kb: KnowledgeBase) -> list[str]:
+    """The report kinds the title names, in the order printed ('肝功能、肾功能、电解质' → liver, kidney, electrolytes),
+    from the first tier that names any (a note's 空腹血糖 does not widen a 肾功能 title). A title word with one
+    character misread ('粪便常视', '电解贡') counts, in a box that reads as a title, where no kind is named as printed.
+    A title on another specimen (脑脊液常规+生化, in the ordered test or the title) names none of ours."""
+    if _OTHER_SPECIMEN.search("  ".join(tiers[0] + tiers[1])):
+        return []
+    for tier, boxes in enumerate(tiers):
+        joined = "  ".join(boxes)
+        if not joined:
+            continue
+        hits: list[tuple[int, int, str]] = []
+        for order, (pat, code) in enumerate(_report_patterns(kb)):
+            hits += [(m.start(), order, code) for m in re.finditer(pat, joined)]
+        if not hits:  # (in a subtitle or note only a long word: '全血细胞分忻', '糖化血红蛋自')
+            for order, rt in enumerate(kb.report_types.values()):
+                for word in rt.patterns:
+                    if _PLAIN_HAN.fullmatch(word) and (tier < 2 or len(word) >= 4) \
+                            and (i := _one_substitution(joined, word, kb)) is not None:
+                        hits.append((i, order, rt.id))
+        if hits:
+            if tier == 2 and _OTHER_SPECIMEN.search(joined):
+                return []
+            kinds: list[str] = []
+            for _, _, code in sorted(hits):
+                if code not in kinds:
+                    kinds.append(code)
+            return kinds
+    return []
+
+
 def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
-    """From the printed title when it names a panel, else from the panels of the indicators found."""
+    """From the printed title when it names a report kind, else from the panels of the indicators found. A title
+    that names several kinds is the composite report that holds them all ('肝肾功能+血脂' → 生化), else the kind it
+    names first ('血常规+尿常规'); the form's fields (诊断, 科室 ...) and the institution's name are not the title."""
     kb = kb or load_knowledge()
-    joined = " ".join(_nfkc(t) for t in header_text)
-    for pat, code in _report_patterns(kb):
-        if re.search(pat, joined):
-            return code
+    kinds = _title_kinds(_title_tiers(header_text), kb)
+    if len(kinds) > 1:
+        for rt in kb.report_types.values():
+            if rt.panels and set(kinds) <= set(rt.panels) | {rt.id}:
+                return rt.id
+    if kinds:
+        return kinds[0]
     if not panels:
         return "unknown"
     counts: dict[str, int] = {}

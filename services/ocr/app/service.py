@@ -24,9 +24,9 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, interpret, is_age_split, one_han, parse_range, parse_row_all, parse_value,
-                      plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction, signed_digit,
-                      signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
+                      han_chars, interpret, is_age_split, numeric_bounds, one_han, parse_range, parse_row_all,
+                      parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
+                      signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
                       word_is_reference)
 from .report_header import extract_header, report_type
 
@@ -1904,9 +1904,7 @@ class LabReportParser:
             # quantitative (a base excess) printed with its unit or no range; the strip grade 2+ against 阴性 or
             # for a qualitative test (尿蛋白 +2 with a unit column: still a grade)
             pr0 = it.parsed_range
-            numeric_range = pr0 is not None and pr0.qualitative is None and (pr0.low is not None
-                                                                            or pr0.high is not None)
-            if numeric_range or ind.kind == "quantitative" and (it.unit is not None or pr0 is None):
+            if numeric_bounds(pr0) or ind.kind == "quantitative" and (it.unit is not None or pr0 is None):
                 pv = ParsedValue(signed, pv.text)
             else:
                 pv = ParsedValue(None, pv.text, None, f"{int(signed)}+")

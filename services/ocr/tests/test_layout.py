@@ -518,3 +518,90 @@ def test_a_row_with_no_result_under_the_result_header_keeps_its_other_cells():
             T("3.5-9.5", 700, 150)]
     lay = analyse(toks, 900)
     assert [t.text for t in lay.rows[0]] == ["白细胞计数", "11.2", "10^9/L", "3.5-9.5"]
+
+
+@pytest.mark.parametrize("lines,kind", [
+    (["XX市传染病医院", "血常规检验报告单"], "blood_routine"),                  # the institution's name is not the title
+    (["XX医院", "粪便常规检验报告单", "临床诊断：甲状腺结节"], "stool"),          # nor the diagnosis
+    (["XX医院", "尿 常 规", "科别：感染科"], "urinalysis"),                       # letter-spaced; the ward is a field
+    (["XX医院", "肝肾功能检验报告单"], "biochemistry"),                           # two panels: the composite
+    (["XX医院", "肝功能、肾功能、电解质"], "biochemistry"),
+    (["XX医院", "血常规+尿常规"], "blood_routine"),                               # two reports: the first named
+    (["XX医院", "血常视检验报告单"], "blood_routine"),                             # one character misread
+    (["XX医院", "肾功能"], "kidney"), (["XX医院", "肝功能"], "liver"),              # (not each other misread)
+    (["XX医院", "脑脊液常规+生化"], "unknown"),                                    # another specimen
+    (["XX医院", "检验报告", "检验项目：粪便隐血(FOB)   委托单位：XX传染病医院"], "stool"),
+    (["高雄市立醫院", "血液常規檢查報告"], "blood_routine"),                       # traditional characters
+    (["XX医院", "前列腺特异性抗原(PSA)测定", "诊断：高血压病"], "tumor_markers"),
+])
+def test_report_kind_from_the_title_alone(lines, kind):
+    assert report_type(lines, []) == kind
+
+
+def test_stool_routine_abbreviated_and_misread_and_hong_kongs_urine_routine():
+    assert report_type(["XX儿童医院检验报告单", "检验目的：便常殊（纯检·谱血）"], []) == "stool"  # (dev S10)
+    assert report_type(["XX醫院", "小便常規檢查 Urine Routine"], []) == "urinalysis"  # not 便常规
+
+
+@pytest.mark.parametrize("lines,kind", [
+    # a field's value in a box of its own after its key: not the title, nor before the ordered test
+    (["XX医院", "检验报告单", "临床诊断：", "高血压", "检验项目：", "血常规"], "blood_routine"),
+    (["XX医院", "检验报告单", "临床诊断：", "肺部感染", "检验项目：", "尿常规"], "urinalysis"),
+    (["XX市传染病院", "血常规检验报告单"], "blood_routine"),
+    # one misread character: never the first (it tells the kinds apart), never a tie, only in a title box
+    (["XX医院", "类常规检验报告单"], "unknown"), (["XX医院", "肚功能检验报告单"], "unknown"),
+    (["XX医院", "胰岛功能测定"], "unknown"), (["XX医院", "尿隐血试验报告"], "unknown"),
+    (["XX医院", "甲状旁腺激素测定"], "unknown"), (["XX医院", "急诊常规检验报告单"], "unknown"),
+    (["XX医院", "血常规检验报告单", "温馨提示：勿随地吐痰"], "blood_routine"),  # a note's 痰 is no specimen
+    (["XX医院门诊血常规检验报告单"], "blood_routine"), (["凝血酶原时间测定"], "coagulation"),
+    (["迪安诊断 血常规检验报告"], "blood_routine"), (["Complete Blood Count Page 1"], "blood_routine"),
+    (["检验项目：  血常规"], "blood_routine"), (["血常规检验报告单   送检目的：复查"], "blood_routine"),
+    (["血常规检验报告单 XX医院检验科"], "blood_routine"), (["血常规检验报告单（XX医院）"], "blood_routine"),
+    (["CBC检验报告"], "blood_routine"), (["BNP测定"], "cardiac"), (["血清CA125测定"], "tumor_markers"),
+    (["FOB检测"], "stool"),
+    (["XX医院", "肾功能检验报告单", "注：空腹血糖"], "kidney"),  # a note does not widen the title
+])
+def test_report_kind_where_the_first_version_read_another(lines, kind):
+    assert report_type(lines, []) == kind
+
+
+def test_a_title_on_another_specimen_leaves_the_kind_to_the_rows():
+    assert report_type(["XX医院", "脑脊液常规+生化"], ["biochemistry", "biochemistry"]) == "biochemistry"
+    assert report_type(["XX医院", "脑脊液常规+生化"], []) == "unknown"
+
+
+@pytest.mark.parametrize("lines,sex,age", [
+    (["患者：张三(男,45岁)"], "male", 45.0), (["患者：王某（女，62岁）"], "female", 62.0),
+    (["年龄：l岁 性别：女"], "female", 1.0), (["性别：男 年龄：1岁1O个月"], "male", 1.833),
+])
+def test_a_bracketed_sex_and_age_and_letters_read_for_digits_in_an_age(lines, sex, age):
+    from app.report_header import sex_and_age
+
+    assert sex_and_age(lines) == (sex, age)
+
+
+@pytest.mark.parametrize("lines,panels,kind", [
+    (["XX医院", "血常规检验报告单", "检验项目：", "临床诊断：高血压"], [], "blood_routine"),  # not the ordered test
+    (["XX医院", "血常规检验报告单", "送检目的：", "科室：感染科"], [], "blood_routine"),
+    (["XX医院", "条码号：", "血常规检验报告单"], [], "blood_routine"),  # a bare key does not hide the title
+    (["XX医院", "检验报告单：", "血常规"], [], "blood_routine"),
+    (["XX医院", "检验报告单", "临床诊断 高血压"], ["liver"], "liver"),  # a field without its colon
+    (["XX医院", "检验报告单", "感染科门诊"], ["liver"], "liver"),
+    (["XX医院", "检验报告单", "备注 复查血糖"], ["liver"], "liver"),
+    (["XX医院", "脑脊液检验报告单", "检验项目：常规+生化"], [], "unknown"),
+    (["XX医院", "血常规检验报告单", "本报告仅对所检标本负责（痰标本除外）"], [], "blood_routine"),  # a footer
+    (["XX医院", "肝功能、血脂、", "肾功能检验报告单"], [], "biochemistry"),  # a title over two boxes
+    (["XX医院", "全血细胞分忻（五分类）"], [], "blood_routine"),  # a long word misread in a subtitle
+])
+def test_report_kind_after_the_third_reading(lines, panels, kind):
+    assert report_type(lines, panels) == kind
+
+
+@pytest.mark.parametrize("lines,sex,age", [
+    (["性别：女  年龄：30岁  注：PSA参考(男,50岁以上)"], "female", 30.0),  # a reference is not the patient
+    (["联系人：李四(女,70岁)"], None, None), (["年龄：o岁"], None, None),
+])
+def test_what_the_bracketed_pair_and_the_digit_slips_do_not_read(lines, sex, age):
+    from app.report_header import sex_and_age
+
+    assert sex_and_age(lines) == (sex, age)

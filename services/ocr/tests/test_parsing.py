@@ -418,6 +418,11 @@ def test_one_character_unknown_name_is_a_row_only_with_the_rows_structure(kb):
     assert [(it[0].names[0][0].text, it[0].value.text, it[0].unit.text) for _ in it] == [("钢", "146.3", "mmol/L")]
     assert parse_row_all(kb, [t("院", 40, "name"), t("12", 300, "value")]) == []
     assert parse_row_all(kb, [t("院", 40, "name"), t("137.0-147.0", 440, "range"), t("mmol/L", 600, "unit")]) == []
+    # a sign word under the result header is a result: '血 | 阴性' (gross blood on a stool sheet); a '-' there is not
+    it = parse_row_all(kb, [t("血", 40, "name"), t("阴性", 300, "value")])
+    assert [(x.names[0][0].text, x.parsed_value.qualitative) for x in it] == [("血", "negative")]
+    assert parse_row_all(kb, [t("院", 40, "name"), t("-", 300, "value")]) == []
+    assert parse_row_all(kb, [t("院", 40, "name"), t("阴性", 440, "range")]) == []
 
 
 # ---- glyphs a small or recompressed photo (chat app, web page) garbles -----------------------------------------

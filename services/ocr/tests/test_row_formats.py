@@ -332,3 +332,117 @@ def test_the_other_sexs_range_alone_is_no_range(kb):
 def test_a_range_per_sex_for_a_patient_of_unknown_sex_is_their_union(kb):
     it, rec = _record(kb, [("血红蛋白", "name"), ("125", "value"), ("男:130-175 女:115-150", "range"), ("g/L", "unit")])
     assert (rec["reference"]["source"], rec["reference"]["low"], rec["reference"]["high"]) == ("printed", 115, 175)
+
+
+@pytest.mark.parametrize("value,mark,rng,number", [
+    ("1,256", "↑", "0-125", 1256.0),    # the mark says high: only 1256 is
+    ("2,350", None, "1000-5000", 2350.0),  # no mark, and 2.350 would be low: 2350 is in range
+    ("1,025", None, "1.003-1.030", 1.025),  # a decimal point read as a comma: in range as a decimal
+    ("1,256", None, "0-2000", 1.256),   # both readings agree with the sheet: the decimal reading stays
+    ("1,256", "↑", "阴性", 1.256),      # no numeric range to decide with
+])
+def test_a_comma_groups_thousands_only_where_the_sheet_agrees(kb, value, mark, rng, number):
+    cells = [("N端脑钠肽前体", "name"), (value, "value")] + ([(mark, "flag")] if mark else []) + [(rng, "range")]
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number == number
+
+
+def test_a_range_in_e_notation(kb):
+    it, rec = _record(kb, [("HBV-DNA", "name"), ("<1.00E+02", "value"), ("<1.00E+02", "range"), ("IU/mL", "unit")])
+    assert (it.parsed_range.low, it.parsed_range.high) == (None, 100.0) and it.parsed_value.comparator == "<"
+    assert parse_range("5.0E+02-1.0E+08") is not None and parse_range("5.0E+02-1.0E+08").high == 1e8
+
+
+def test_a_result_in_two_units_is_read_in_the_first(kb):
+    it, rec = _record(kb, [("糖化血红蛋白", "name"), ("7.8%(62mmol/mol)", "value"), ("↑", "flag"),
+                           ("4.0-6.0", "range")])
+    assert it.parsed_value.number == 7.8 and it.unit.text == "%" and rec["flag"] == "H"
+
+
+def test_a_sign_word_then_its_index(kb):
+    it, _ = _record(kb, [("EBV-VCA-IgM", "name"), ("阴性 0.23", "value"), ("<1.0", "range"), ("COI", "unit")])
+    assert (it.parsed_value.number, it.parsed_value.qualitative) == (0.23, "negative")
+    it, _ = _record(kb, [("抗HCV", "name"), ("阴性 <1.0", "value")])
+    assert it.parsed_value.qualitative == "negative" and it.parsed_range.high == 1.0  # the word and its reference
+
+
+@pytest.mark.parametrize("unit", ["10^6/mL", "ug/g", "μg/g"])
+def test_semen_and_faecal_units(kb, unit):
+    assert kb.is_unit(unit)
+
+
+def test_an_abo_group_is_a_result(kb):
+    it, rec = _record(kb, [("ABO血型", "name"), ("AB型", "value")])
+    assert it.parsed_value is not None and rec["value_text"] == "AB型"
+
+
+@pytest.mark.parametrize("text,number", [("2.35×10^3", 2350.0), ("<1.0×10^2", 100.0), ("5.6x10^5", 5.6e5)])
+def test_a_power_of_ten_after_the_number(text, number):
+    assert parse_value(text).number == pytest.approx(number)
+
+
+def test_a_power_of_ten_in_a_range_only_with_every_bound():
+    assert parse_range("<1.0×10^2").high == pytest.approx(100.0)
+    assert parse_range("5.0×10^2-1.0×10^8").high == pytest.approx(1e8)
+    assert parse_range("100-300×10^3") is None  # a range and its unit's power, not 100-300000
+    assert parse_value("6.52×10^9") is None  # a cell count's unit power, its '/L' in a box of its own
+
+
+def test_a_sign_word_between_the_result_and_its_numeric_range_is_the_reading(kb):
+    it, rec = _record(kb, [("乙肝表面抗原", "name"), ("HBsAg", "code"), ("0.01", "value"), ("阴性", None),
+                           ("0-0.05", "range"), ("IU/mL", "unit")])
+    assert (it.parsed_range.low, it.parsed_range.high) == (0.0, 0.05) and it.flag_code == "NEG"
+    assert rec["flag"] in ("N", "NEG")
+
+
+@pytest.mark.parametrize("text,grade", [("阳性(1:8)", "positive"), ("阴性(1:1)", "negative"), ("阳牲", "positive"),
+                                        ("阴姓", "negative")])
+def test_sign_words_with_a_titre_or_a_misread_character(text, grade):
+    assert parse_value(text).qualitative == grade
+
+
+@pytest.mark.parametrize("unit", ["AU/mL", "mAU/mL", "mS/cm", "×10^6/L", "Ery/μL", "Leu/uL"])
+def test_more_units_as_printed(kb, unit):
+    assert kb.is_unit(unit)
+
+
+def test_d_dimer_in_micrograms_per_litre_feu(kb):
+    it, rec = _record(kb, [("D二聚体", "name"), ("1250", "value"), ("<500", "range"), ("μg/L FEU", "unit")])
+    assert it.unit.text == "μg/L FEU" and rec["flag"] == "H" and rec["value"] == pytest.approx(1.25)
+
+
+def test_a_sign_word_over_the_range_or_against_the_number_is_not_the_reading(kb):
+    # the reference printed on two lines in the range column ('阴性' above '0-0.05', the boxes one over the other):
+    # not the result's reading, even where it would agree
+    toks = _row(("乙肝表面抗原", "name"), ("0.01", "value"), ("阴性", "range"), ("0-0.05", "range"), ("IU/mL", "unit"))
+    toks[3].box = (toks[2].box[0], *toks[3].box[1:])
+    assert parse_row(kb, toks)[0].flag_code is None
+    # in a column of its own, 阴性 beside a number above the range reads nothing of this number
+    it, _ = _record(kb, [("乙肝表面抗原", "name"), ("250.6", "value"), ("阴性", None), ("0-0.05", "range"),
+                         ("IU/mL", "unit")])
+    assert it.flag_code is None
+
+
+@pytest.mark.parametrize("cells,number,unit", [
+    ([("血小板计数", "name"), ("85×10^3", "value"), ("/μL", "unit"), ("125-350", "range")], 85.0, "10^3/μL"),
+    ([("白细胞计数", "name"), ("6.5×10^3", "value"), ("3.5-9.5", "range")], 6.5, None),
+    ([("白细胞计数", "name"), ("6.5×10^3/μL", "value"), ("3.5-9.5", "range")], 6.5, "10^3/μL"),
+    ([("乙型肝炎病毒DNA", "name"), ("2.35×10^3", "value"), ("<1.0×10^2", "range"), ("IU/mL", "unit")], 2350.0,
+     "IU/mL"),
+])
+def test_a_power_of_ten_with_a_per_volume_unit_is_the_units(kb, cells, number, unit):
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number == number and (it.unit.text if it.unit else None) == unit
+
+
+@pytest.mark.parametrize("value,mark,rng", [("1,025↑", None, "1.015-1.025"), ("1,025", "↑", "1.003-1.030"),
+                                            ("1,150", "H", "0.8-1.2"), ("0,256", "↑", "0-125")])
+def test_a_comma_stays_a_decimal_point_where_thousands_are_implausible(kb, value, mark, rng):
+    cells = [("尿比重", "name"), (value, "value")] + ([(mark, "flag")] if mark else []) + [(rng, "range")]
+    it, _ = _record(kb, cells)
+    assert it.parsed_value.number < 2
+
+
+@pytest.mark.parametrize("printed", ["尿沉渣白细胞数", "尿沉渣红细胞数目"])
+def test_a_sediment_name_is_never_the_blood_count(kb, printed):
+    assert all(m.indicator.code not in ("WBC", "RBC") for m in kb.match_name(printed))
