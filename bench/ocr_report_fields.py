@@ -28,10 +28,16 @@ from app.report_header import extract_header  # noqa: E402
 DATA = ROOT / "bench" / "data" / "ocr_report_fields.jsonl"
 
 
+def boxes_of(line: str) -> list[str]:
+    """A header line cut into OCR boxes at its wide gaps (two spaces or more, an ideographic space), as the detector
+    often returns fields."""
+    return [p for p in re.split(r"\s{2,}|\u3000", line) if p.strip()]
+
+
 def tokens(lines: list[str], split: bool) -> list[Token]:
     out = []
     for n, line in enumerate(lines):
-        parts = [p for p in re.split(r"\s{2,}|\u3000", line) if p.strip()] if split else [line]
+        parts = boxes_of(line) if split else [line]
         x = 20.0
         for p in parts:
             w = 20.0 * len(p)

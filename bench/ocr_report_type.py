@@ -5,7 +5,7 @@ chemistry sheet the serum GLU; 红细胞 on a stool sheet is a microscopy findin
 Each entry of the data (written from domain knowledge by someone who had read neither the parser nor our sheets)
 holds the header lines of one sheet and the report kind a reader takes from them; "unknown" where the header names
 no kind we hold (a plain '检验报告单', or a kind such as 性激素). The lines go through `report_header.report_type`
-with no indicator panels, as the service's title step calls it (`service._title_panels`: the texts outside the
+with no indicator panels, as the service's title step calls `report_header.title_kind` (the texts outside the
 table, each box of at most 40 characters), twice: each line as one OCR box, and each line cut into boxes at its wide
 gaps (two spaces or more). A kind is right when it equals the entry's; "wrong" counts a kind named that is not the
 sheet's (worse than none: with none the service falls back to the panels of the rows it read).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,15 +24,13 @@ sys.path.insert(0, str(ROOT / "services" / "ocr"))
 
 from app.knowledge import load_knowledge  # noqa: E402
 from app.report_header import report_type  # noqa: E402
+from ocr_report_fields import boxes_of  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "ocr_report_titles_fit.jsonl"
 
 
 def boxes(lines: list[str], split: bool) -> list[str]:
-    out = []
-    for line in lines:
-        out += [p for p in re.split(r"\s{2,}|\u3000", line) if p.strip()] if split else [line]
-    return [b for b in out if len(b) <= 40]
+    return [b for line in lines for b in (boxes_of(line) if split else [line]) if len(b) <= 40]
 
 
 def main(argv: list[str] | None = None) -> int:

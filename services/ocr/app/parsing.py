@@ -13,7 +13,7 @@ from zhenxi_knowledge import ARROWS_UP as _ARROW_UP
 from zhenxi_knowledge import (NONE_SEEN_WORDS, ParsedRange, arrow_flag, parse_sex_ranges, qualitative_grade,
                               same_direction)
 from zhenxi_knowledge import parse_range as _parse_range
-from zhenxi_knowledge import flag_number as interpret  # noqa: F401  (L/N/H/LL/HH: computed in the package)
+from zhenxi_knowledge import flag_number as interpret  # (L/N/H/LL/HH: computed in the package)
 from zhenxi_knowledge import parse_flag as _parse_flag
 from zhenxi_knowledge.ranges import COMPARATORS, NUM, TIMES_TEN, times_ten_as_e
 
@@ -1281,10 +1281,6 @@ def signed_digit_as_number(it: RowItem) -> None:
 _THOUSANDS = re.compile(r"((?:<=|>=|[<>≤≥])?)(\d{1,3}),(\d{3})")
 
 
-def _side(v: float, low: float | None, high: float | None) -> str:
-    return "H" if high is not None and v > high else "L" if low is not None and v < low else "N"
-
-
 def thousands_as_number(it: RowItem) -> None:
     """'1,256' reads as 1.256: a comma between digits is most often a decimal point the recogniser took for one.
     Where only a thousands separator agrees with the sheet, it is one: the printed range and mark ('1,256' and ↑
@@ -1302,7 +1298,7 @@ def thousands_as_number(it: RowItem) -> None:
     grouped = float(m.group(2) + m.group(3))
     if grouped > 50 * max(abs(b) for b in (pr.low, pr.high) if b is not None):
         return
-    if _side(pv.number, pr.low, pr.high) != mark and _side(grouped, pr.low, pr.high) == mark:
+    if interpret(pv.number, pr.low, pr.high) != mark and interpret(grouped, pr.low, pr.high) == mark:
         it.parsed_value = ParsedValue(grouped, pv.text, pv.comparator)
 
 

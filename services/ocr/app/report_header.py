@@ -323,10 +323,10 @@ def _title_tiers(header_text: list[str]) -> list[list[str]]:
     return tiers
 
 
-def _one_substitution(text: str, word: str, kb: KnowledgeBase) -> int | None:
+def _one_substitution(text: str, word: str, own: str, kb: KnowledgeBase) -> int | None:
     """Where ``word`` stands in ``text`` with one character misread ('血常视' for 血常规), else None. Not its first
     character, which tells the kinds apart (血/尿/粪常规, 肝/肾功能, 尿隐血 is no 便隐血), and not where the window is
-    one character from another kind's word as well."""
+    one character from another kind's word as well (``own``: the word's kind)."""
     n = len(word)
     for i in range(len(text) - n + 1):
         window = text[i:i + n]
@@ -334,7 +334,7 @@ def _one_substitution(text: str, word: str, kb: KnowledgeBase) -> int | None:
             continue
         others = {rt.id for rt in kb.report_types.values() for w in rt.patterns
                   if w != word and len(w) == n and sum(a != b for a, b in zip(window, w)) <= 1}
-        if not others - {next(rt.id for rt in kb.report_types.values() if word in rt.patterns)}:
+        if not others - {own}:
             return i
     return None
 
@@ -357,7 +357,7 @@ def _title_kinds(tiers: list[list[str]], kb: KnowledgeBase) -> list[str]:
             for order, rt in enumerate(kb.report_types.values()):
                 for word in rt.patterns:
                     if _PLAIN_HAN.fullmatch(word) and (tier < 2 or len(word) >= 4) \
-                            and (i := _one_substitution(joined, word, kb)) is not None:
+                            and (i := _one_substitution(joined, word, rt.id, kb)) is not None:
                         hits.append((i, order, rt.id))
         if hits:
             if tier == 2 and _OTHER_SPECIMEN.search(joined):
@@ -370,26 +370,36 @@ def _title_kinds(tiers: list[list[str]], kb: KnowledgeBase) -> list[str]:
     return []
 
 
-def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
-    """From the printed title when it names a report kind, else from the panels of the indicators found. A title
-    that names several kinds is the composite report that holds them all ('肝肾功能+血脂' → 生化), else the kind it
-    names first ('血常规+尿常规'); the form's fields (诊断, 科室 ...) and the institution's name are not the title."""
+def _composite(kb: KnowledgeBase, kinds: set[str]) -> str | None:
+    """The composite report (生化) whose panels hold every one of ``kinds`` (itself allowed), if any."""
+    return next((rt.id for rt in kb.report_types.values() if rt.panels and kinds <= set(rt.panels) | {rt.id}), None)
+
+
+def title_kind(header_text: list[str], kb: KnowledgeBase | None = None) -> str | None:
+    """The report kind the printed title names, or None. A title that names several kinds is the composite report
+    that holds them all ('肝肾功能+血脂' → 生化), else the kind it names first ('血常规+尿常规'); the form's fields
+    (诊断, 科室 ...) and the institution's name are not the title."""
     kb = kb or load_knowledge()
     kinds = _title_kinds(_title_tiers(header_text), kb)
-    if len(kinds) > 1:
-        for rt in kb.report_types.values():
-            if rt.panels and set(kinds) <= set(rt.panels) | {rt.id}:
-                return rt.id
-    if kinds:
-        return kinds[0]
+    if len(kinds) > 1 and (composite := _composite(kb, set(kinds))):
+        return composite
+    return kinds[0] if kinds else None
+
+
+def panels_kind(panels: list[str], kb: KnowledgeBase | None = None) -> str:
+    """The report kind of the indicators found: their most frequent panel, or the composite report holding all
+    their panels (生化); 'unknown' when none was found."""
     if not panels:
         return "unknown"
     counts: dict[str, int] = {}
     for p in panels:
         counts[p] = counts.get(p, 0) + 1
-    top = max(counts, key=counts.get)
-    if len(counts) > 1:
-        for rt in kb.report_types.values():  # several panels all inside one composite report (生化)
-            if rt.panels and set(counts) <= set(rt.panels):
-                return rt.id
-    return top
+    if len(counts) > 1 and (composite := _composite(kb or load_knowledge(), set(counts))):
+        return composite
+    return max(counts, key=counts.get)
+
+
+def report_type(header_text: list[str], panels: list[str], kb: KnowledgeBase | None = None) -> str:
+    """From the printed title when it names a report kind (title_kind), else from the panels of the indicators
+    found (panels_kind)."""
+    return title_kind(header_text, kb) or panels_kind(panels, kb)

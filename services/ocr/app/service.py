@@ -28,7 +28,7 @@ from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
                       word_is_reference)
-from .report_header import extract_header, report_type
+from .report_header import extract_header, panels_kind, title_kind
 
 log = logging.getLogger("zhenxi.ocr.service")
 MIN_TEXT_LINES = 3
@@ -480,9 +480,8 @@ def structure_name_matches(kb: KnowledgeBase, items: list[RowItem], used: set[st
     return out
 
 
-def _title_panels(kb: KnowledgeBase, title_text: list[str]) -> set[str]:
-    """The panels a printed title names ('血常规检验报告单' → blood_routine; 生化 → its panels)."""
-    rt = report_type([h for h in title_text if len(h) <= 40], [], kb)
+def _kind_panels(kb: KnowledgeBase, rt: str | None) -> set[str]:
+    """The panels of the report kind a printed title names ('血常规检验报告单' → blood_routine; 生化 → its panels)."""
     if rt in kb.report_types and kb.report_types[rt].panels:
         return set(kb.report_types[rt].panels)
     return {rt} if rt in kb.panels else set()
@@ -1569,7 +1568,8 @@ class LabReportParser:
             items_per_page.append((pno, items))
         header = extract_header(outside_tokens or all_tokens, self.kb, header_area=bool(outside_tokens))
         sex = header.get("sex")
-        title_text = [t.text for t in (outside_tokens or all_tokens)]
+        # the kind the printed title names, read once: the panels a garbled name may come from, and the report type
+        titled = title_kind([t.text for t in (outside_tokens or all_tokens) if len(t.text) <= 40], self.kb)
         # First pass: which panels does this report hold? Used to break name ties (pH: urine or blood gas).
         panels_seen: set[str] = set()
         panel_rows: dict[str, int] = {}
@@ -1631,7 +1631,7 @@ class LabReportParser:
                                                     [it for _, items in items_per_page for it in items])
         # the panels the sheet holds: those its clearly read names belong to, and those its title names (a sheet
         # whose every name was garbled still says 血常规 in its title)
-        near = _composite_panels(self.kb, panels_seen | _title_panels(self.kb, title_text))
+        near = _composite_panels(self.kb, panels_seen | _kind_panels(self.kb, titled))
         readings = self._reread_names(uncoded, lookers, used, near)
         garbled = garbled_name_matches(self.kb, [it for _, it, _ in uncoded], used, near, named_elsewhere,
                                        readings=readings)
@@ -1680,8 +1680,7 @@ class LabReportParser:
                                       mark_lost, point_lost)
         if reshoot is not None:
             warnings.append(reshoot)
-        rtype = report_type([h for h in title_text if len(h) <= 40], [i["panel"] for i in indicators if i["panel"]],
-                            self.kb)
+        rtype = titled or panels_kind([i["panel"] for i in indicators if i["panel"]], self.kb)
         if not indicators:
             warnings.append({"code": "no_indicators_found",
                              "message": "未识别到检验指标：可能不是检验报告单，或版式无法识别。 "
