@@ -295,7 +295,7 @@ def run_real(args) -> int:
     import ocr_real
     from statistics import mean
 
-    ds = ocr_real.dataset_dir()
+    ds = args.root or ocr_real.dataset_dir()
     if ds is None:
         print("real photos not present (../shared/datasets/lab_reports_real): skipped")
         return 0
@@ -307,9 +307,14 @@ def run_real(args) -> int:
     parser = LabReportParser(ParserOptions.from_settings(Settings()))
     if args.cache:
         parser.engine = CachedEngine(parser.engine, args.cache)
-    split = ocr_real.load_split()
-    groups = json.loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
-    transcripts = ocr_real.load_transcripts()
+    if args.root:  # a rendered set (bench/blind_sheets_*.py): its own transcripts, every sheet on one side
+        transcripts = ocr_real.load_transcripts(args.root / "transcripts")
+        split = {s: args.split for s in transcripts}
+        groups = {s: ocr_real.type_group(t.get("report_type") or "", s) for s, t in transcripts.items()}
+    else:
+        split = ocr_real.load_split()
+        groups = json.loads(ocr_real.SPLIT_FILE.read_text(encoding="utf-8"))["groups"]
+        transcripts = ocr_real.load_transcripts()
     sides = ("dev", "test") if args.split == "all" else (args.split,)
     # --curl: the gutter alternates left/right between files, by the file's place among all transcribed files (so a
     # file's curl does not depend on --sheets or --split)
@@ -421,7 +426,7 @@ def run_real(args) -> int:
     tot_right = sum(r["right"] for r in rows)
     tot_pred = sum(r["predicted"] for r in rows)
     tot_exp = sum(r["expected"] for r in rows)
-    print(f"ALL real: mean F1 per photo {mean(r['f1'] for r in rows):.3f}; items right {tot_right} / predicted "
+    print(f"ALL {'rendered (synthetic)' if args.root else 'real'}: mean F1 per photo {mean(r['f1'] for r in rows):.3f}; items right {tot_right} / predicted "
           f"{tot_pred} / expected {tot_exp}")
     kinds = [r for r in rows if r["kind_transcribed"] and r["kind"] is not None]
     if kinds:
@@ -453,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="dev", choices=["dev", "test", "all"], help="real photos: which sheets")
     ap.add_argument("--sheets", nargs="*", default=None, help="real photos: only these sheet ids")
     ap.add_argument("--cache", type=Path, default=None, help="OCR cache directory (outside the repo)")
+    ap.add_argument("--root", type=Path, default=None,
+                    help="with --real: score a rendered set instead (DIR/images, DIR/transcripts/*.json, as written "
+                         "by bench/blind_sheets_*.py); synthetic, so reported apart from the real photos")
     ap.add_argument("-v", "--verbose", action="store_true", help="real photos: print missed/wrong rows")
     ap.add_argument("--rotate", type=int, nargs="*", choices=[90, 180, 270], default=None,
                     help="real photos: also score each photo turned by these angles (scored apart, as @angle)")

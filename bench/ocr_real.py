@@ -17,6 +17,8 @@ import hashlib
 import json
 import re
 import unicodedata
+
+import zhconv
 from collections import defaultdict
 from pathlib import Path
 
@@ -87,9 +89,9 @@ def load_split() -> dict[str, str]:
     return json.loads(SPLIT_FILE.read_text(encoding="utf-8"))["sheets"]
 
 
-def load_transcripts() -> dict[str, dict]:
+def load_transcripts(folder: Path = DATA) -> dict[str, dict]:
     out = {}
-    for f in sorted(DATA.glob("*.json")):
+    for f in sorted(folder.glob("*.json")):
         if f.name == "split.json":
             continue
         d = json.loads(f.read_text(encoding="utf-8"))
@@ -103,7 +105,10 @@ _NUM = re.compile(r"^[<>≤≥＜＞]?=?\s*[-+]?\d+(?:\.\d+)?$")
 
 
 def _nfkc(s: str) -> str:
-    return unicodedata.normalize("NFKC", s or "").strip()
+    """NFKC, and Chinese in its simplified spelling (a Hong Kong or Taiwan sheet prints 陰性, 未發現): the score asks
+    whether the result was read, not which script it came back in."""
+    t = unicodedata.normalize("NFKC", s or "").strip()
+    return zhconv.convert(t, "zh-cn") if re.search(r"[\u4e00-\u9fff]", t) else t
 
 
 def number(s: str) -> float | None:
@@ -264,7 +269,8 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
         want_f = sheet_flag(e)
         got_f = p.get("flag")
         ok_v = want_v == got_v
-        ok_f = want_f is None or got_f == want_f
+        # a '*' says abnormal and no more: a flag that also gives the direction (H, L, POS) agrees with it
+        ok_f = want_f is None or got_f == want_f or want_f == "ABN" and got_f in ("H", "L", "HH", "LL", "POS")
         right += ok_v and ok_f
         pred_status[match[ei]] = "right" if ok_v and ok_f else "wrong"
         pred_truth[match[ei]] = want_f

@@ -89,9 +89,19 @@ def parse_sex_ranges(text: str) -> ParsedRange | None:
                        by_sex=found)
 
 
+# two decimal numbers joined by one point: the dash between them printed as a dot or two (dot-matrix print) and read
+# as a point ('4.0.10.0', '50.0. 70.0'); no number has two points
+_DOT_FOR_DASH = re.compile(r"(\d+\.\d+)\.(\d+\.\d+)")
+# a decimal number, a space, then a whole range: the row's result glued to its range by the recogniser (a space
+# inside a bound is read away, but never after the bound's decimals when a whole range follows)
+_RESULT_THEN_RANGE = re.compile(r"\s*[<>≤≥]?\d+\.\d+\s+\d+(?:\.\d+)?\s*" + RANGE_SEP + r"\s*\d")
+
+
 def parse_range(text: str) -> ParsedRange | None:
     """A printed reference range, or None when the text is not one."""
     raw = str(text).strip()
+    if _RESULT_THEN_RANGE.match(nfkc(raw)):
+        return None  # '7.5  20--50': a result and its range in one cell, not the range 7.52-50
     t = nfkc(raw).strip().strip("()[]（）【】").replace(" ", "")
     for word, sign in _WORD_COMPARATORS:
         t = t.replace(word, sign)
@@ -101,10 +111,10 @@ def parse_range(text: str) -> ParsedRange | None:
     if e != t and (re.fullmatch(r"(" + _SCI + r")" + RANGE_SEP + r"(" + _SCI + r")", e)
                    or re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + _SCI + r")", e)):
         t = e  # ('<1.0×10^2', '5.0×10^2-1.0×10^8': every bound with its power; '100-300×10^3' is a range and a unit)
-    m = re.fullmatch(r"(" + _BOUND + r")" + RANGE_SEP + r"(" + _BOUND + r")", t)
+    m = re.fullmatch(r"(" + _BOUND + r")" + RANGE_SEP + r"(" + _BOUND + r")", t) or _DOT_FOR_DASH.fullmatch(t)
     if m:
         lo, hi = float(m.group(1)), float(m.group(2))
-        if lo > hi:
+        if lo > hi or lo == hi and m.re is _DOT_FOR_DASH:
             return None
         return ParsedRange(lo, hi, raw)
     m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥])(" + _BOUND + r")", t)
@@ -117,6 +127,8 @@ def parse_range(text: str) -> ParsedRange | None:
     if re.search(r"[男女]", t):
         return parse_sex_ranges(t)
     q = norm_text(t)
+    if q.endswith(("(-", "(+")):  # ('阴性(-)' lost its closing bracket to the strip above)
+        q += ")"
     if q in NEGATIVE_WORDS or q == "无反应性" or q in NONE_SEEN_WORDS:
         return ParsedRange(None, None, raw, qualitative="negative")
     if q in POSITIVE_WORDS:

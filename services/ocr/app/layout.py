@@ -315,6 +315,10 @@ def _header_words(row: list[Token]) -> list[tuple[str, Token]]:
         hit = None
         for j in range(min(len(words), i + 3), i, -1):
             txt = "".join(w.text for w in words[i:j])
+            if j - i > 1 and _CJK_TEXT.search(txt) and not _CJK_TEXT.search(words[i].text):
+                # Latin letters no header word begins with, before a Chinese header word: a garbled half of the
+                # cell before ('项目 Itemi' + '结果 Result'), never part of this one
+                continue
             k = header_kind(txt)
             if k:
                 ws = words[i:j]
@@ -472,8 +476,13 @@ def column_hint(table: Table, tok: Token) -> str | None:
         left = table.x0 if i == 0 else (cols[i - 1][2] + x0) / 2
         right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2
         bounds.append((k, left, right))
-    for k, left, right in bounds:
+    for i, (k, left, right) in enumerate(bounds):
         if left <= cx < right:
+            if k in ("unit", "flag") and i > 0 and cols[i - 1][0] == "value" and \
+                    cols[i - 1][1] <= tok.box[0] < cols[i][1] - (tok.box[3] - tok.box[1]):
+                # a result right-aligned in a wide column under a centred 结果 ends just before the unit or mark
+                # column: it begins well left of that column's header word, which a unit or a mark never does
+                return "value"
             return k
     return None
 

@@ -33,6 +33,10 @@ def value_span(table: Table, left_limit: float, right_limit: float | None,
         right = table.x1 if i + 1 == len(cols) else (x1 + cols[i + 1][1]) / 2
         left = max(left, left_limit)
         if right_limit is not None:
+            if kind == "value" and i + 1 < len(cols) and cols[i + 1][0] in ("range", "unit"):
+                # a right-aligned result ends under the gap before the range's header word, past the midpoint;
+                # the row's own range cell (right_limit) still bounds it
+                right = max(right, cols[i + 1][1] - 2)
             right = min(right, right_limit)
         return (left, right) if right - left > 4 else None
     return None

@@ -461,8 +461,8 @@ def split_flag(text: str) -> tuple[str, str | None]:
         a, b = m.group(1), m.group(2)
         arrows, rest = (b, a) if any(c in b for c in _ARROW_UP + _ARROW_DOWN) else (a, b)
         return rest.strip(), arrow_flag(arrows)
-    m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t)
-    if m:
+    m = re.match(r"^(.*?\d)\s*(HH|LL|H|L)$", t) or re.match(r"^(.*?(?:阴性|阳性)\s*[(（][-+±]{1,4}[)）])\s*(H|L)$", t)
+    if m:  # ('阳性(+)H': a sign word with its bracketed grade, then the mark)
         return m.group(1).strip(), m.group(2)
     m = re.match(r"^(.*?\d)\s*[(\[【]\s*(HH|LL|H|L|h|l|偏高|偏低|高|低)\s*[)\]】]$", t) or \
         re.match(r"^(.*?\d)\s*(偏高|偏低|高|低)$", t) or re.match(r"^(.*?\d\.\d+)\s*(h)$", t)
@@ -472,10 +472,19 @@ def split_flag(text: str) -> tuple[str, str | None]:
     m = re.match(r"^(HH|LL|H|L|h|偏高|偏低|高|低)\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?)$", t)
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
         return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
-    m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t)
-    if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction
+    m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t) or \
+        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]))\s*\*$", t)
+    if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction; also beside
+        # a grade or a word ('+++*', '微浑*', '阳性*')
         return m.group(1).strip(), "ABN"
     return t, None
+
+
+def _upright_stroke(cell: Cell) -> bool:
+    """A lone dash read from a box much taller than wide: the recogniser turned the tall box on its side and read an
+    upright stroke (a thin ↑ or ↓ whose head was lost, a '|') as '一'. No minus sign is taller than it is wide."""
+    x0, y0, x1, y1 = cell.box
+    return (y1 - y0) > 1.5 * max(x1 - x0, 1.0) and norm_text(cell.text) in ("-", "一", "—", "－", "_")
 
 
 def parse_flag(text: str) -> str | None:
@@ -621,7 +630,7 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("text", m.group(1), 0.0), ("unit", m.group(2), len(m.group(1)) / n)]
     # value then range in one cell: '6.52 3.5-9.5', '0.24 阴性', '<0.05阴性' (a serology index with the printed
     # reference beside it, the cell under the range header)
-    m = re.match(r"^(\S+)\s+(\S+)$", text) or _NUM_THEN_WORD.fullmatch(text)
+    m = re.match(r"^(\S+)\s+(\S+)$", text) or _NUM_THEN_WORD.fullmatch(text) or _SIGN_THEN_SIGN.fullmatch(text)
     if m and parse_value(split_flag(m.group(1))[0]) and parse_range(m.group(2)):
         return [("value", m.group(1), 0.0), ("range", m.group(2), (len(text) - len(m.group(2))) / n)]
     out.append(("?", text, 0.0))
@@ -631,6 +640,8 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
 _TWO_UNIT_RESULT = re.compile(r"((?:<=|>=|[<>≤≥])?\s*\d+(?:\.\d+)?\s*[↑↓]{0,2})\s*([A-Za-zμµ%/][^\s(（]*)\s*"
                               r"[(（]\s*\d+(?:\.\d+)?\s*([A-Za-zμµ%/][^)）]*?)\s*[)）]")
 _CJK_OR_ALPHA = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+# '阴性(-)阴性(-)': a sign result and its printed reference read as one cell with no space between them
+_SIGN_THEN_SIGN = re.compile(r"((?:阴性|阳性|弱阳性)(?:[(（][-+±]{1,4}[)）])?)((?:阴性|阳性)(?:[(（][-+±]{1,4}[)）])?)")
 _WORD_PER_FIELD = re.compile(r"([\u4e00-\u9fff]{1,4})\s*((?:个|p)?/" + _PER_FIELD + ")", re.I)
 
 
@@ -986,7 +997,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         kind = classify(kb, tok.text)
         # (a unit_or_name is a unit as printed or misread, 'mg/1' for mg/l: not 'mg/' + a result '1')
         if kind in ("name", "text") and re.search(r"\d", tok.text) or kind == "text" or (
-                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)$", tok.text.strip())) or (
+                kind == "name" and re.search(r"(阴性|阳性|未检出|未见)([(（][-+±]{1,4}[)）])?$", tok.text.strip())) or (
                 kind == "name" and _WORD_PER_FIELD.fullmatch(unicodedata.normalize("NFKC", tok.text).strip())):
             parts = _split_glued(kb, tok)
         elif kind == "value" and re.search(r"\d\s*\S*[A-Za-z%/]", unicodedata.normalize("NFKC", tok.text)):
@@ -1037,7 +1048,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
         if (col == "flag" or cur is not None and cur.range is not None) and cur is not None \
-                and cur.value is not None and cur.flag is None \
+                and cur.value is not None and cur.flag is None and not _upright_stroke(cell) \
                 and plus_minus_glyphs(norm_text(cell.text)) in ("+", "-", "±", "+-", "(+)", "(-)"):
             # (a lone +/- after the row's range is its mark even where the glued header '参考值提示' put the
             # mark column under the range)

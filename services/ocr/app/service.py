@@ -108,14 +108,30 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
 _MISREAD_SIGN = re.compile(r"[\u4e00-\u9fff]性([(（][^()（）]{0,2}[)）])?")
 
 
+# on a row the sheet itself marks as a sign test (its printed range 阴性, or a name that reads as one), a result cell
+# left as a fragment of a sign word by faint or dot-matrix print: '性', '阴肿性生', 'A生', 'BAHN生' (性 read as 生)
+_GARBLED_SIGN = re.compile(r"[\u4e00-\u9fffA-Za-z]{0,4}[性生][\u4e00-\u9fff]?([(（][^()（）]{0,2}[)）])?")
+
+
+def _sign_row(it: RowItem) -> bool:
+    """The row is a sign test by the sheet's own word: its printed range reads as 阴性 / 阳性, or its name reads almost
+    surely as a test whose results are signs (kind qualitative)."""
+    if it.parsed_range is not None and it.parsed_range.qualitative is not None:
+        return True
+    ind = _confident_code(it)
+    return ind is not None and ind.kind == "qualitative"
+
+
 def _misread_qualitative(it: RowItem) -> bool:
     """A result that has the shape of a qualitative word ('X性', also with its bracketed mark: '阿性（）' for 阴性(-))
-    but is neither 阴性 nor any other known one: the recogniser lost the one character that decides the meaning. It
-    is not returned; the row is named as unread."""
+    but is neither 阴性 nor any other known one: the recogniser lost the one character that decides the meaning; on
+    a sign row (``_sign_row``) also a fragment of one ('性', '阴肿性生'). It is not returned; the row is named as
+    unread."""
     pv = it.parsed_value
     if pv is not None and (pv.number is not None or pv.qualitative is not None):
         return False
-    return bool(_MISREAD_SIGN.fullmatch(it.value.text.strip()))
+    text = it.value.text.strip()
+    return bool(_MISREAD_SIGN.fullmatch(text) or _sign_row(it) and _GARBLED_SIGN.fullmatch(text))
 
 
 def _tall_share(ocr: list[PageOcr]) -> float:
@@ -247,8 +263,13 @@ def _name_likeness(texts: list[str], readings: tuple[str, ...] | list[str], ind:
                 if len(n) >= 3 and min(len(n), len(t)) >= 0.8 * max(len(n), len(t))), default=0.0)
 
 
-HEADER_VOCABULARY = ("序号", "编号", "项目", "检验项目", "项目名称", "结果", "检验结果", "提示", "参考范围", "参考值",
-                     "参考区间", "单位")
+# the column header words a garbled header cell is read against (each names a column kind, header_kind): the words
+# LIS printouts use most, the kinds with no indicator part ('检测方法', '上次结果') among them so that such a cell
+# is not forced into the nearest indicator column
+HEADER_VOCABULARY = ("序号", "编号", "项目", "检验项目", "检测项目", "项目名称", "代号", "英文缩写", "结果", "检验结果",
+                     "检测结果", "测定值", "提示", "异常提示", "结果提示", "标志", "参考范围", "参考值", "参考区间",
+                     "生物参考区间", "参考值范围", "单位", "检测方法", "上次结果")
+HEADER_WORD_CHARS = max(len(w) for w in HEADER_VOCABULARY)  # a cell longer than the longest word is not read again
 HEADER_MIN_PER_CHAR = -9.0  # a header word read again: per character; the margin over other columns' words decides
 HEADER_MARGIN = 3.0
 LEXICON_MIN_PER_CHAR = -6.0  # log-likelihood per character of the best name (a name of another test: -8 to -30)
@@ -335,7 +356,8 @@ def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> Non
 # among the rows: '郭某某 化验单第1张', '审核者 王某'). The service never returns personal data, so such a row is
 # neither returned nor named in a warning.
 _ROLE_WORDS = re.compile(r"(检验|审核|报告|操作|核对|采集|采样|送检|申请|开单|临床|主治|复核|批准)(者|人|员|医生|医师)|"
-                         r"签名|签字|姓名|医生|医师")
+                         r"签名|签字|姓名|医生|医师|\b(tested|verified|checked|reported|approved|authori[sz]ed|collected|"
+                         r"received|printed) by\b", re.I)
 _SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
                 "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
                 "戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯"
@@ -366,7 +388,7 @@ def _personal_row(it: RowItem) -> bool:
     """The row holds a person's name or a signature line, not a test: a role word (审核者, 检验医师, 姓名), or a name
     of two or three Chinese characters led by a common surname (黄, 白 too), then no character of a test's name, with
     no unit, range or result word (阴性, 未查见, 2+) beside it (a test row prints one of them far more often than not)."""
-    text = " ".join(c.text for c, _ in it.names)
+    text = simplified(" ".join(c.text for c, _ in it.names))  # (檢驗者 on a Hong Kong or Taiwan sheet)
     if _ROLE_WORDS.search(text):
         return True
     first = (text.split() or [""])[0]
@@ -1090,6 +1112,9 @@ def _sign_word_doubt(it: RowItem) -> str | None:
         return None
     m = _SIGN_CELL.fullmatch(it.value.text.strip())
     if m is None:
+        if _misread_qualitative(it):  # a fragment of a sign word on a sign row ('性', '阴肿性生')
+            g = _GARBLED_SIGN.fullmatch(it.value.text.strip())
+            return g.group(1) or "" if g else ""
         return None
     word = simplified(m.group("head")) + "性"
     if word in SIGN_WORDS and it.value.score >= SIGN_RECHECK_SCORE:
@@ -1306,7 +1331,7 @@ class _EmptyCellLook:
         if not known:
             return None
         lh = self.line_h
-        cands = [t for t in tokens if t not in known and 1 <= len(t.text.strip()) <= 5 and
+        cands = [t for t in tokens if t not in known and 1 <= len(t.text.strip()) <= HEADER_WORD_CHARS and
                  any(abs(t.box[1] + t.box[3] - k.box[1] - k.box[3]) < lh for k in known)]
         crops = [self.cell_crop(t.box) for t in cands]
         keep = [k for k, c in enumerate(crops) if c is not None]
