@@ -47,8 +47,14 @@ def test_other_marks_are_not_a_dash():
 
 def test_value_span_lies_between_name_and_range():
     t = Table(0, 800, 50, [("name", 40, 120), ("value", 300, 360), ("range", 420, 520), ("unit", 600, 650)])
-    assert value_span(t, 150, 410) == (210, 390)
+    # with the row's range cell in view, the result column reaches to just before the range's header word (a
+    # right-aligned result under a centred 结果 ends past the midpoint), never past the range cell itself
+    assert value_span(t, 150, 410) == (210, 410)
+    assert value_span(t, 150, 500) == (210, 418)
+    # without it, the midpoint between the header words bounds it
     assert value_span(t, 250, None) == (250, 390)
+    # a flag column is not widened
+    assert value_span(t, 150, 500, kind="range") == (390, 500)
     assert value_span(Table(0, 800, 50, [("name", 40, 120), ("range", 420, 520)]), 150, None) is None
 
 

@@ -1,0 +1,122 @@
+"""Formats the blind sheet generators (bench/blind_sheets_*.py, written without this code) turned up: other
+hospitals' header words, result columns, marks and footers. Pure: boxes in, rows out."""
+import pytest
+
+from app.knowledge import load_knowledge
+from app.layout import analyse, header_kind
+from app.parsing import Token, _upright_stroke, parse_row_all, split_flag
+from app.service import _ROLE_WORDS, HEADER_VOCABULARY, _misread_qualitative, _personal_row, _sign_word_doubt
+
+from zhenxi_knowledge import parse_range
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+def T(text, x, y, w=None, col=None):
+    w = w or 16 * len(text)
+    return Token(text, 0.99, (x, y, x + w, y + 28), col)
+
+
+def row(kb, *cells):
+    """One body row: (text, x, column hint) each."""
+    return parse_row_all(kb, [T(t, x, 100, col=c) for t, x, c in cells])
+
+
+def test_every_word_a_garbled_header_cell_is_read_against_names_a_column():
+    kinds = {w: header_kind(w) for w in HEADER_VOCABULARY}
+    assert None not in kinds.values(), kinds
+    # the words LIS printouts use beside the old ones ('检测项目', '测定值', '异常提示', '生物参考区间')
+    assert {kinds["检测项目"], kinds["测定值"], kinds["异常提示"], kinds["生物参考区间"]} == \
+        {"name", "value", "flag", "range"}
+
+
+def test_latin_letters_before_a_bilingual_header_word_do_not_widen_it():
+    """'项目 Itemi' (a garbled 'Item') then '结果 Result': the result column is the 结果 cell, not the garbled
+    letters too; a name under 项目 is not read as a result."""
+    toks = [T("代码 Code", 186, 60, 141), T("项目 Itemi", 438, 60, 131), T("结果 Result", 799, 60, 156),
+            T("参考范围 Reference", 1237, 60, 250), T("单位 Unit", 1593, 60, 126),
+            T("Clarity", 195, 110, 90), T("透明度", 445, 110), T("清澈", 804, 110)]
+    lay = analyse(toks, 1900)
+    cols = {k: (a, b) for t in lay.tables for k, a, b in t.columns}
+    assert cols["value"][0] >= 790
+    hints = {t.text: t.column for r in lay.rows for t in r}
+    assert hints["透明度"] == "name" and hints["清澈"] == "value"
+
+
+def test_a_result_right_aligned_under_a_centred_header_is_a_result():
+    """A wide result column whose header word is centred: the results end just before the unit column and their
+    centres fall past the midpoint between the two header words."""
+    toks = [T("检测项目", 118, 60), T("测定值", 668, 60), T("计量单位", 1020, 60), T("参考值范围", 1439, 60),
+            T("颜色", 116, 110), T("褐色", 942, 110),
+            T("红细胞", 118, 150), T("2-4", 900, 150), T("/HP", 1022, 150), T("未见", 1481, 150)]
+    lay = analyse(toks, 1854)
+    hints = {t.text: t.column for r in lay.rows for t in r}
+    assert hints["褐色"] == "value" and hints["2-4"] == "value" and hints["/HP"] == "unit"
+
+
+def test_a_result_glued_to_its_range_is_not_one_range():
+    # the space after the result's decimals is no space inside a bound
+    assert parse_range("7.5  20--50") is None and parse_range("9.4 3--10") is None
+    assert (parse_range("3.5 - 9.5").low, parse_range("3. 5-9.5").low) == (3.5, 3.5)
+
+
+def test_the_result_and_range_of_one_cell_are_split(kb):
+    it, = row(kb, ("LYMPH%", 134, "code"), ("淋巴细胞%", 250, "name"), ("7.5  20--50", 467, "value"))
+    assert it.value.text == "7.5" and (it.parsed_range.low, it.parsed_range.high) == (20, 50)
+    it, = row(kb, ("潜血", 91, "name"), ("阴性(-)阴性(-)", 516, "value"))
+    assert it.value.text == "阴性(-)" and it.parsed_range.qualitative == "negative"
+
+
+def test_a_dash_printed_as_a_point_between_two_decimals():
+    r = parse_range("4.0.10.0")
+    assert (r.low, r.high) == (4.0, 10.0)
+    assert (parse_range("50.0. 70.0").low, parse_range("50.0. 70.0").high) == (50.0, 70.0)
+    assert parse_range("12.5.3.0") is None and parse_range("5.0.5.0") is None  # (not a range: low above high)
+    assert parse_range("500.5.1") is None
+
+
+def test_a_sign_word_with_its_grade_is_a_range():
+    assert parse_range("阴性(-)").qualitative == "negative" and parse_range("阳性(+)").qualitative == "positive"
+
+
+def test_a_star_or_a_letter_beside_a_grade_or_a_word_is_its_mark():
+    assert split_flag("+++*") == ("+++", "ABN") and split_flag("微浑*") == ("微浑", "ABN")
+    assert split_flag("阳性(+)H") == ("阳性(+)", "H")
+    assert split_flag("86.4*") == ("86.4", "ABN") and split_flag("*") == ("*", None)
+    assert split_flag("阴性") == ("阴性", None)
+
+
+def test_a_fragment_of_a_sign_word_on_a_sign_row_is_not_a_result(kb):
+    """Faint or dot-matrix print: '性' alone, '阴肿性生' where 阴性 was printed. On a row the sheet marks as a sign
+    test (its range 阴性) such a cell is read again against the sign words, and is never returned as it is."""
+    it, = row(kb, ("亚硝酸盐", 355, "name"), ("性", 824, "value"), ("阴性", 1127, "range"))
+    assert _misread_qualitative(it) and _sign_word_doubt(it) == ""
+    it, = row(kb, ("白细胞酯酶", 350, "name"), ("阴肿性生", 824, "value"), ("阴性", 1123, "range"))
+    assert _misread_qualitative(it)
+    # a word ending in 性 that parses stays (无反应性), and on a row with a numeric range nothing changes
+    it, = row(kb, ("梅毒螺旋体抗体", 100, "name"), ("无反应性", 400, "value"), ("阴性", 600, "range"))
+    assert not _misread_qualitative(it)
+    it, = row(kb, ("白细胞", 100, "name"), ("5.2", 400, "value"), ("3.5-9.5", 600, "range"))
+    assert not _misread_qualitative(it)
+
+
+def test_an_upright_stroke_read_as_a_dash_is_no_minus(kb):
+    """A thin ↑ in a box taller than wide: the recogniser turned the box and read '一'. That is no '-' call of the
+    sheet; the printed range decides (on real dev photos every such '一' stood beside a result outside its range)."""
+    tall = Token("一", 0.9, (461, 95, 472, 120), "flag")
+    flat = Token("-", 0.9, (566, 100, 592, 128), "flag")
+    assert _upright_stroke(tall) and not _upright_stroke(flat)
+    it, = parse_row_all(kb, [T("白细胞", 171, 100, col="name"), T("11.29", 362, 100, col="value"), tall,
+                             T("4.0-10.0", 503, 100, col="range")])
+    assert it.flag_code is None and (it.parsed_range.low, it.parsed_range.high) == (4.0, 10.0)
+
+
+def test_a_footer_in_traditional_script_is_a_person_not_a_test(kb):
+    it, = row(kb, ("檢驗者 Tested by:林美玲", 100, "name"), ("審核者", 600, "value"))
+    assert _personal_row(it)
+    # the English role words of a bilingual footer
+    assert _ROLE_WORDS.search("Verified by:王美玲") and _ROLE_WORDS.search("Reported By 陈") \
+        and not _ROLE_WORDS.search("Bacteria")
