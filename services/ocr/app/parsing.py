@@ -284,6 +284,8 @@ def parse_value(text: str) -> ParsedValue | None:
 
 
 def _parse_value(raw: str) -> ParsedValue | None:
+    if len(raw) > 2 and raw[-1] in ".。,，" and re.search(r"[)）\u4e00-\u9fff]$", raw[:-1]):
+        raw = raw[:-1]  # '阴性(-).': a speck after a word or a bracket read as a point (no word ends in one)
     t = _clean_number_text(raw)
     m = _SIGNED_GRADE.fullmatch(t)
     if m:  # '+2': a test strip's grade printed sign first (2+), not the number 2

@@ -130,7 +130,7 @@ def _misread_qualitative(it: RowItem) -> bool:
     pv = it.parsed_value
     if pv is not None and (pv.number is not None or pv.qualitative is not None):
         return False
-    text = it.value.text.strip()
+    text = split_flag(it.value.text.strip())[0]  # ('禁阳性(←)↑': the mark after it is no part of the word)
     return bool(_MISREAD_SIGN.fullmatch(text) or _sign_row(it) and _GARBLED_SIGN.fullmatch(text))
 
 
@@ -1113,7 +1113,7 @@ def _sign_word_doubt(it: RowItem) -> str | None:
     m = _SIGN_CELL.fullmatch(it.value.text.strip())
     if m is None:
         if _misread_qualitative(it):  # a fragment of a sign word on a sign row ('性', '阴肿性生')
-            g = _GARBLED_SIGN.fullmatch(it.value.text.strip())
+            g = _GARBLED_SIGN.fullmatch(split_flag(it.value.text.strip())[0])
             return g.group(1) or "" if g else ""
         return None
     word = simplified(m.group("head")) + "性"

@@ -120,3 +120,16 @@ def test_a_footer_in_traditional_script_is_a_person_not_a_test(kb):
     # the English role words of a bilingual footer
     assert _ROLE_WORDS.search("Verified by:王美玲") and _ROLE_WORDS.search("Reported By 陈") \
         and not _ROLE_WORDS.search("Bacteria")
+
+
+def test_a_speck_after_a_sign_word_is_no_part_of_it():
+    from app.parsing import parse_value
+
+    assert parse_value("阴性(-).").qualitative == "negative" and parse_value("阳性。").qualitative == "positive"
+    assert parse_value("性.") is None
+
+
+def test_a_garbled_sign_word_with_its_mark_is_not_returned(kb):
+    # '弱阳性(+-)↑' read as '禁阳性(←)↑' on a urine protein row: not a result, and not 阳性 either
+    it, = row(kb, ("尿蛋白", 100, "name"), ("禁阳性(←)↑", 400, "value"))
+    assert _misread_qualitative(it)
