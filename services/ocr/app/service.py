@@ -109,8 +109,10 @@ _MISREAD_SIGN = re.compile(r"[\u4e00-\u9fff]性([(（][^()（）]{0,2}[)）])?")
 
 
 # on a row the sheet itself marks as a sign test (its printed range 阴性, or a name that reads as one), a result cell
-# left as a fragment of a sign word by faint or dot-matrix print: '性', '阴肿性生', 'A生', 'BAHN生' (性 read as 生)
-_GARBLED_SIGN = re.compile(r"[\u4e00-\u9fffA-Za-z]{0,4}[性生][\u4e00-\u9fff]?([(（][^()（）]{0,2}[)）])?")
+# left as a fragment of a sign word by faint or dot-matrix print: '性', '阴肿性生', 'A生', 'BAHN生' (性 read as 生), or
+# its first character with the second garbled ('阳庄')
+_GARBLED_SIGN = re.compile(r"(?:[\u4e00-\u9fffA-Za-z]{0,4}[性生][\u4e00-\u9fff]?|(?:阴|阳|弱阳)[\u4e00-\u9fff])"
+                           r"([(（][^()（）]{0,2}[)）])?")
 
 
 def _sign_row(it: RowItem) -> bool:

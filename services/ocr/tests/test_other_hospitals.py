@@ -133,3 +133,10 @@ def test_a_garbled_sign_word_with_its_mark_is_not_returned(kb):
     # '弱阳性(+-)↑' read as '禁阳性(←)↑' on a urine protein row: not a result, and not 阳性 either
     it, = row(kb, ("尿蛋白", 100, "name"), ("禁阳性(←)↑", 400, "value"))
     assert _misread_qualitative(it)
+
+
+def test_a_sign_word_with_its_second_character_garbled_is_not_returned(kb):
+    it, = row(kb, ("潜血", 100, "name"), ("阳庄", 400, "value"))
+    assert _misread_qualitative(it)
+    it, = row(kb, ("潜血", 100, "name"), ("阳性", 400, "value"))
+    assert not _misread_qualitative(it)
