@@ -309,7 +309,7 @@ def run_real(args) -> int:
         parser.engine = CachedEngine(parser.engine, args.cache)
     if args.root:  # a rendered set (bench/blind_sheets_*.py): its own transcripts, every sheet on one side
         transcripts = ocr_real.load_transcripts(args.root / "transcripts")
-        split = {s: args.split for s in transcripts}
+        split = {s: "dev" if args.split == "all" else args.split for s in transcripts}
         groups = {s: ocr_real.type_group(t.get("report_type") or "", s) for s, t in transcripts.items()}
     else:
         split = ocr_real.load_split()

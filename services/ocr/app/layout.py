@@ -456,6 +456,9 @@ def _borrow_name_column(tables: list[Table]) -> None:
 
 
 _NUMBERED_NAME = re.compile(r"\d{1,3}\s*[\u4e00-\u9fff]")  # a row number, then the name
+# what a result cell begins with: a word, or a number that no unit's power or slash follows ('2-4', '<0.5', '11.2↑';
+# not '10^9/L', '109/L', '+', '×10^9/L', 'mL/min')
+_RESULT_LIKE = re.compile(r"[\u4e00-\u9fff]|[<>≤≥]?\d+(?:\.\d+)?(?:$|[\s\-~～↑↓HL])")
 
 
 def column_hint(table: Table, tok: Token) -> str | None:
@@ -478,7 +481,7 @@ def column_hint(table: Table, tok: Token) -> str | None:
         bounds.append((k, left, right))
     for i, (k, left, right) in enumerate(bounds):
         if left <= cx < right:
-            if k in ("unit", "flag") and i > 0 and cols[i - 1][0] == "value" and \
+            if k in ("unit", "flag") and i > 0 and cols[i - 1][0] == "value" and _RESULT_LIKE.match(text) and \
                     cols[i - 1][1] <= tok.box[0] < cols[i][1] - (tok.box[3] - tok.box[1]):
                 # a result right-aligned in a wide column under a centred 结果 ends just before the unit or mark
                 # column: it begins well left of that column's header word, which a unit or a mark never does

@@ -486,7 +486,9 @@ def _upright_stroke(cell: Cell) -> bool:
     """A lone dash read from a box much taller than wide: the recogniser turned the tall box on its side and read an
     upright stroke (a thin ↑ or ↓ whose head was lost, a '|') as '一'. No minus sign is taller than it is wide."""
     x0, y0, x1, y1 = cell.box
-    return (y1 - y0) > 1.5 * max(x1 - x0, 1.0) and norm_text(cell.text) in ("-", "一", "—", "－", "_")
+    # (the full-width 一 only: the recogniser's reading of a turned upright stroke; a hyphen's box shared out of a
+    # longer token by character count ('<25 -') is narrow too)
+    return (y1 - y0) > 1.5 * max(x1 - x0, 1.0) and cell.text.strip() == "一"
 
 
 def parse_flag(text: str) -> str | None:

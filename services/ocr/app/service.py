@@ -124,6 +124,11 @@ def _sign_row(it: RowItem) -> bool:
     return ind is not None and ind.kind == "qualitative"
 
 
+# words whole in a result cell that make it no fragment of a sign word: 强阳性, 可疑阳性, 反应性, 无细菌生长, 无寄生虫
+# (阳性 after a character no qualifier begins with, '禁阳性' for 弱阳性, is still a fragment)
+_INTACT_WORDS = re.compile(r"^(强|弱|极弱|可疑|疑似)?(阴性|阳性)|反应|生长|寄生")
+
+
 def _misread_qualitative(it: RowItem) -> bool:
     """A result that has the shape of a qualitative word ('X性', also with its bracketed mark: '阿性（）' for 阴性(-))
     but is neither 阴性 nor any other known one: the recogniser lost the one character that decides the meaning; on
@@ -133,7 +138,8 @@ def _misread_qualitative(it: RowItem) -> bool:
     if pv is not None and (pv.number is not None or pv.qualitative is not None):
         return False
     text = split_flag(it.value.text.strip())[0]  # ('禁阳性(←)↑': the mark after it is no part of the word)
-    return bool(_MISREAD_SIGN.fullmatch(text) or _sign_row(it) and _GARBLED_SIGN.fullmatch(text))
+    return bool(_MISREAD_SIGN.fullmatch(text) or _sign_row(it) and _GARBLED_SIGN.fullmatch(text)
+                and not _INTACT_WORDS.search(text))
 
 
 def _tall_share(ocr: list[PageOcr]) -> float:
@@ -1403,7 +1409,8 @@ class _EmptyCellLook:
         """``results``: the boxes of the results read on the page, whose drift down the page (a photo seen at an
         angle fans its columns) moves the header's result column to this row (column_drift)."""
         name = it.names[-1][0].box
-        right = it.range or it.unit
+        # the row's first cell right of the result: its range or its unit, whichever the sheet prints first
+        right = min((c for c in (it.range, it.unit) if c is not None), key=lambda c: c.box[0], default=None)
         cy = (name[1] + name[3]) / 2
         if right is not None:
             cy = (cy + (right.box[1] + right.box[3]) / 2) / 2

@@ -53,8 +53,9 @@ def test_value_span_lies_between_name_and_range():
     assert value_span(t, 150, 500) == (210, 418)
     # without it, the midpoint between the header words bounds it
     assert value_span(t, 250, None) == (250, 390)
-    # a flag column is not widened
-    assert value_span(t, 150, 500, kind="range") == (390, 500)
+    # only the result column is widened: a flag column keeps its midpoints
+    tf = Table(0, 800, 50, [("name", 40, 120), ("value", 300, 360), ("flag", 420, 460), ("range", 520, 600)])
+    assert value_span(tf, 150, 700, kind="flag") == (390, 490)
     assert value_span(Table(0, 800, 50, [("name", 40, 120), ("range", 420, 520)]), 150, None) is None
 
 

@@ -140,3 +140,26 @@ def test_a_sign_word_with_its_second_character_garbled_is_not_returned(kb):
     assert _misread_qualitative(it)
     it, = row(kb, ("潜血", 100, "name"), ("阳性", 400, "value"))
     assert not _misread_qualitative(it)
+
+
+def test_whole_result_words_on_a_sign_row_are_returned(kb):
+    """Results ending in 性 or holding 生 that are whole words, not fragments: 强阳性, 可疑阳性, 反应性, 无细菌生长."""
+    for word in ("强阳性", "极弱阳性(±)", "可疑阳性", "反应性", "非反应性", "无细菌生长", "无寄生虫"):
+        it, = row(kb, ("尿妊娠试验", 100, "name"), (word, 400, "value"), ("阴性", 600, "range"))
+        assert not _misread_qualitative(it), word
+
+
+def test_a_mark_or_a_unit_left_of_a_centred_header_is_no_result():
+    """The right-aligned-result rule takes cells that read as results only: a '+' under a centred 提示 and a unit
+    under a centred 单位 keep their columns."""
+    toks = [T("项目", 40, 60), T("结果", 300, 60), T("提示", 474, 60), T("参考值", 600, 60), T("单位", 800, 60),
+            T("抗U1RNP", 40, 110), T("66", 300, 110), T("+", 430, 110, 14), T("<25", 600, 110), T("10^9/L", 740, 110)]
+    lay = analyse(toks, 1000)
+    hints = {t.text: t.column for r in lay.rows for t in r}
+    assert hints["+"] == "flag" and hints["66"] == "value"
+
+
+def test_a_narrow_hyphen_shared_out_of_a_longer_cell_is_still_a_minus(kb):
+    it, = parse_row_all(kb, [T("抗Jo-1", 40, 100, col="name"), T("0.5", 300, 100, col="value"),
+                             T("<25", 420, 100, col="range"), Token("-", 0.9, (578, 100, 590, 128), "flag")])
+    assert it.flag_code == "NEG"
