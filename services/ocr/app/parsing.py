@@ -235,6 +235,8 @@ def plus_minus_glyphs(text: str) -> str:
     t = text.strip()
     if _PM_GLYPHS.fullmatch(t) and ("十" in t or "一" in t):
         return t.replace("十", "+").replace("一", "-")
+    if t in ("士", "(士)", "（士）"):  # '±' read as the character 士 (a scholar), which no result is
+        return t.replace("士", "±")
     return text
 
 

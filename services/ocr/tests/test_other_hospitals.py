@@ -163,3 +163,10 @@ def test_a_narrow_hyphen_shared_out_of_a_longer_cell_is_still_a_minus(kb):
     it, = parse_row_all(kb, [T("抗Jo-1", 40, 100, col="name"), T("0.5", 300, 100, col="value"),
                              T("<25", 420, 100, col="range"), Token("-", 0.9, (578, 100, 590, 128), "flag")])
     assert it.flag_code == "NEG"
+
+
+def test_plus_minus_read_as_the_character_shi_is_a_trace():
+    from app.parsing import parse_value
+
+    assert parse_value("士").qualitative == parse_value("±").qualitative == "trace"
+    assert parse_value("士兵") is None
