@@ -1069,10 +1069,16 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
+        word, star = split_flag(cell.text)
+        star = star if star == "ABN" and cur is not None and cur.flag is None else None  # ('微浑*': the star is its mark)
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
-                and cur.value is None and not parse_value(split_flag(cell.text)[0]) \
-                and (_descriptive(kb, cell.text) or _word_result_of(cur, cell.text)):
+                and cur.value is None and not parse_value(word) \
+                and (_descriptive(kb, cell.text) or _word_result_of(cur, cell.text)
+                     or star and (_descriptive(kb, word) or _word_result_of(cur, word))):
             # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
+            if star:
+                cell = Cell(word, cell.score, cell.box)
+                cur.flag, cur.flag_code = Cell("*", cell.score, cell.box), star
             cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
             continue
         if kind == "qual" and col == "name" and (cur is None or cur.value is not None) \

@@ -170,3 +170,10 @@ def test_plus_minus_read_as_the_character_shi_is_a_trace():
 
     assert parse_value("士").qualitative == parse_value("±").qualitative == "trace"
     assert parse_value("士兵") is None
+
+
+def test_a_word_result_with_a_star_is_the_word_marked_abnormal(kb):
+    it, = row(kb, ("透明度", 270, "name"), ("微浑*", 509, "value"), ("清亮", 634, "range"))
+    assert it.value.text == "微浑" and it.flag_code == "ABN"
+    it, = row(kb, ("颜色", 270, "name"), ("黄色", 509, "value"))
+    assert it.value.text == "黄色" and it.flag_code is None
