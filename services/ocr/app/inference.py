@@ -223,10 +223,12 @@ class OcrEngine:
         return {"models": self.model_sha256, "providers": self.providers, "threads": self.options.threads}
 
     # -- one batch of pages --------------------------------------------------------------------------------
-    def run(self, pages: list[np.ndarray]) -> list[PageOcr]:
-        return [self._run_page(p) for p in pages]
+    def run(self, pages: list[np.ndarray], turn_vote: bool = True) -> list[PageOcr]:
+        """``turn_vote``: whether the page-level angle vote may turn a page by 180° (off when the caller has
+        turned the page itself, to read it the other way round: the vote would only turn it back)."""
+        return [self._run_page(p, turn_vote) for p in pages]
 
-    def _run_page(self, img: np.ndarray) -> PageOcr:
+    def _run_page(self, img: np.ndarray, turn_vote: bool = True) -> PageOcr:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         det = self.det(img)
@@ -239,11 +241,21 @@ class OcrEngine:
         det_ms = timings["det"]
         crops = [quad_to_crop(img, q) for q in quads]
         upside_down = False
-        if self.options.page_cls_samples > 0:
+        if not turn_vote:
+            pass  # read as given
+        elif self.options.page_cls_samples > 0:
             idx = pick_cls_samples(quads, self.options.page_cls_samples)
             res = self.cls([crops[i] for i in idx])
             votes = [s if "180" in lbl else -s for lbl, s in res.cls_res]
             upside_down = bool(len(votes) >= 3 and sum(bool(v > 0.5) for v in votes) > len(votes) / 2)
+            if upside_down:
+                # the classifier is fooled now and then (moiré from a monitor, a grid over the text): the turn
+                # stands only when the recogniser also reads the sampled lines better turned (mean score)
+                sample = [crops[i] for i in idx]
+                as_is = float(np.mean([sc for _, sc in self.recognise(sample)]))
+                turned = float(np.mean([sc for _, sc in self.recognise([cv2.rotate(c, cv2.ROTATE_180)
+                                                                          for c in sample])]))
+                upside_down = turned > as_is
             if upside_down:
                 # the text detector is not rotation-invariant: small marks (+, ↑) found on the page read upright
                 # are lost on it upside down, so the page is turned and its text found again

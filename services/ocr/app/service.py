@@ -1502,10 +1502,12 @@ class LabReportParser:
         if self.options.use_geometry and _reads_wrong(result, ocr):
             # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
-            for turn in (180, 90, 270):
+            # (as given first, when the vote turned a page: then the reading above was of the page turned over)
+            for turn in ((0,) if any(o.upside_down for o in ocr) else ()) + (180, 90, 270):
                 geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
                                                 g.skew, g.text_perspective) for g in geo]
-                ocr2 = self.engine.run([g.image for g in geo2])
+                # (read as turned: the angle vote that got the page wrong would turn it back)
+                ocr2 = self.engine.run([g.image for g in geo2], turn_vote=False)
                 for k in ("det", "cls", "rec"):
                     timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
                 res2 = self._assemble(ocr2, geo2)

@@ -77,6 +77,31 @@ def test_an_upside_down_page_is_read_as_the_same_page_upright(parser):
         assert any(la.text == lb.text and np.allclose(la.quad, lb.quad, atol=0.5) for la in turned.lines), lb
 
 
+def test_a_turn_the_angle_classifier_votes_for_wrongly_is_overruled_by_the_recogniser(parser, monkeypatch):
+    """Moiré from a monitor can make the angle classifier read every sampled line as upside down. The turn stands
+    only when the recogniser reads the sampled lines better turned; on an upright page it does not, so the page is
+    read as given. (The classifier's answer is replaced here by the fooled one; recogniser and detector are real.)"""
+    from rapidocr.ch_ppocr_cls import TextClsOutput
+
+    img, truth = report(seed=12, layout="classic", distortion="clean", panel="kidney")
+    fooled = lambda crops: TextClsOutput(img_list=crops, cls_res=[("180", 0.99)] * len(crops))  # noqa: E731
+    monkeypatch.setattr(parser.engine, "cls", fooled)
+    upright = parser.engine.run([img])[0]
+    assert upright.upside_down is False
+    turned = parser.engine.run([cv2.rotate(img, cv2.ROTATE_180)])[0]
+    assert turned.upside_down is True  # a page that is upside down is still turned
+    assert _check(parser.parse(encode(img)), truth) == ([], [], [])
+
+
+def test_the_engine_reads_a_page_as_given_when_asked(parser):
+    img, _ = report(seed=12, layout="classic", distortion="clean", panel="kidney")
+    as_given = parser.engine.run([cv2.rotate(img, cv2.ROTATE_180)], turn_vote=False)[0]
+    assert as_given.upside_down is False
+    upright = parser.engine.run([img])[0]
+    words = {ln.text for ln in upright.lines if len(ln.text) >= 4}
+    assert len(words & {ln.text for ln in as_given.lines}) < 0.2 * len(words)  # (read upside down: garbled)
+
+
 def test_header_fields_and_no_personal_name(parser):
     img, truth = report(seed=13, layout="name_code", distortion="clean", panel="thyroid")
     result = parser.parse(encode(img))
