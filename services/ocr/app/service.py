@@ -364,7 +364,7 @@ def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> Non
 # among the rows: '郭某某 化验单第1张', '审核者 王某'). The service never returns personal data, so such a row is
 # neither returned nor named in a warning.
 _ROLE_WORDS = re.compile(r"(检验|审核|报告|操作|核对|采集|采样|送检|申请|开单|临床|主治|复核|批准)(者|人|员|医生|医师)|"
-                         r"签名|签字|姓名|医生|医师|\b(tested|verified|checked|reported|approved|authori[sz]ed|collected|"
+                         r"签名|签字|姓名|医生|医师|(检验|审核|复核|报告|批准|操作|核对|采样|送检|签收|接收|录入|打印)\s*[:：]|\b(tested|verified|checked|reported|approved|authori[sz]ed|collected|"
                          r"received|printed) by\b", re.I)
 _SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
                 "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
@@ -397,7 +397,7 @@ def _personal_row(it: RowItem) -> bool:
     of two or three Chinese characters led by a common surname (黄, 白 too), then no character of a test's name, with
     no unit, range or result word (阴性, 未查见, 2+) beside it (a test row prints one of them far more often than not)."""
     text = simplified(" ".join(c.text for c, _ in it.names))  # (檢驗者 on a Hong Kong or Taiwan sheet)
-    if _ROLE_WORDS.search(text):
+    if _ROLE_WORDS.search(text) or it.value is not None and _ROLE_WORDS.search(simplified(it.value.text)):
         return True
     first = (text.split() or [""])[0]
     first = re.sub(r"[:：*★]", "", first)

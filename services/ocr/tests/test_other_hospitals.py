@@ -177,3 +177,13 @@ def test_a_word_result_with_a_star_is_the_word_marked_abnormal(kb):
     assert it.value.text == "微浑" and it.flag_code == "ABN"
     it, = row(kb, ("颜色", 270, "name"), ("黄色", 509, "value"))
     assert it.value.text == "黄色" and it.flag_code is None
+
+
+def test_a_footer_role_with_a_colon_and_a_name_is_a_person(kb):
+    """'检验：曹丽艳 | 审核者： | 刘萍' read as a row: two people's names, never returned."""
+    from app.parsing import Cell, RowItem, parse_value
+
+    it = RowItem(names=[(Cell("检验：曹丽艳", 0.99, (111, 1809, 260, 1837)), [])],
+                 value=Cell("刘萍", 0.99, (781, 1809, 835, 1837)), parsed_value=parse_value("刘萍"))
+    assert _personal_row(it)
+    assert _ROLE_WORDS.search("审核：王") and not _ROLE_WORDS.search("检验项目")
