@@ -1502,11 +1502,13 @@ class LabReportParser:
         if self.options.use_geometry and _reads_wrong(result, ocr):
             # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
-            # (as given first, when the vote turned a page: then the reading above was of the page turned over)
-            for turn in ((0,) if any(o.upside_down for o in ocr) else ()) + (180, 90, 270):
+            # The turns are taken from each page as it was read (turned over where the angle vote turned it), and
+            # each turned page is read as given: the vote that got the page wrong would only turn it back
+            read = [geometry.GeometryResult(geometry.rotate(g.image, 180), g.quad, (g.rotation + 180) % 360, g.skew,
+                                            g.text_perspective) if o.upside_down else g for g, o in zip(geo, ocr)]
+            for turn in (180, 90, 270):
                 geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
-                                                g.skew, g.text_perspective) for g in geo]
-                # (read as turned: the angle vote that got the page wrong would turn it back)
+                                                g.skew, g.text_perspective) for g in read]
                 ocr2 = self.engine.run([g.image for g in geo2], turn_vote=False)
                 for k in ("det", "cls", "rec"):
                     timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)

@@ -186,4 +186,8 @@ def test_a_footer_role_with_a_colon_and_a_name_is_a_person(kb):
     it = RowItem(names=[(Cell("检验：曹丽艳", 0.99, (111, 1809, 260, 1837)), [])],
                  value=Cell("刘萍", 0.99, (781, 1809, 835, 1837)), parsed_value=parse_value("刘萍"))
     assert _personal_row(it)
+    # the role word in the result cell alone ('复核 | 审核：刘萍')
+    it = RowItem(names=[(Cell("复核", 0.99, (111, 1809, 160, 1837)), [])],
+                 value=Cell("审核：刘萍", 0.99, (699, 1809, 835, 1837)), parsed_value=parse_value("审核：刘萍"))
+    assert _personal_row(it)
     assert _ROLE_WORDS.search("审核：王") and not _ROLE_WORDS.search("检验项目")

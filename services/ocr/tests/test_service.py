@@ -102,6 +102,19 @@ def test_the_engine_reads_a_page_as_given_when_asked(parser):
     assert len(words & {ln.text for ln in as_given.lines}) < 0.2 * len(words)  # (read upside down: garbled)
 
 
+def test_a_sideways_page_the_geometry_left_sideways_is_read_by_the_retry(parser, monkeypatch):
+    """Geometry that misses a quarter turn leaves the text running down the page; the retry reads the page turned
+    by 90, 180 and 270 from the page as first read (not from a turned reading it kept on the way), as given."""
+    from app import geometry
+
+    img, truth = report(seed=12, layout="classic", distortion="clean", panel="kidney")
+    sideways = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+    monkeypatch.setattr(geometry, "normalise_page", lambda page: geometry.GeometryResult(page, None, 0, 0.0))
+    result = parser.parse(encode(sideways))
+    assert result["quality"]["geometry"][0]["rotation"] == 270
+    assert _check(result, truth) == ([], [], [])
+
+
 def test_header_fields_and_no_personal_name(parser):
     img, truth = report(seed=13, layout="name_code", distortion="clean", panel="thyroid")
     result = parser.parse(encode(img))
