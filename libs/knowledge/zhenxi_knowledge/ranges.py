@@ -100,9 +100,10 @@ _RESULT_THEN_RANGE = re.compile(r"\s*[<>≤≥]?\d+\.\d+\s+\d+(?:\.\d+)?\s*" + R
 def parse_range(text: str) -> ParsedRange | None:
     """A printed reference range, or None when the text is not one."""
     raw = str(text).strip()
-    if _RESULT_THEN_RANGE.match(nfkc(raw)):
+    t = nfkc(raw)
+    if _RESULT_THEN_RANGE.match(t):
         return None  # '7.5  20--50': a result and its range in one cell, not the range 7.52-50
-    t = nfkc(raw).strip().strip("()[]（）【】").replace(" ", "")
+    t = t.strip().strip("()[]（）【】").replace(" ", "")
     for word, sign in _WORD_COMPARATORS:
         t = t.replace(word, sign)
     t = _MIDDLE_DOT.sub(".", t)  # a middle dot for the decimal point ('125·0-350·0')

@@ -3,7 +3,7 @@ upright (text-line direction), and remove small skew. 0° vs 180° needs reading
 angle classifier on a handful of text lines (inference.page_is_upside_down)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import cv2
@@ -23,6 +23,10 @@ class GeometryResult:
     def as_dict(self) -> dict[str, object]:
         return {"page_found": self.quad is not None, "rotation": self.rotation, "skew_deg": round(self.skew, 2),
                 "text_perspective": self.text_perspective}
+
+    def turned(self, degrees_cw: int) -> "GeometryResult":
+        """The same page turned further by ``degrees_cw`` (a multiple of 90), its rotation counted in."""
+        return replace(self, image=rotate(self.image, degrees_cw), rotation=(self.rotation + degrees_cw) % 360)
 
 
 def order_corners(pts: np.ndarray) -> np.ndarray:

@@ -1069,8 +1069,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
-        word, star = split_flag(cell.text)
-        star = star if star == "ABN" and cur is not None and cur.flag is None else None  # ('微浑*': the star is its mark)
+        word, star = split_flag(cell.text) if col == "value" else (cell.text, None)
+        star = star if star == "ABN" and cur is not None and cur.flag is None else None  # ('微浑*': its mark)
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
                 and cur.value is None and not parse_value(word) \
                 and (_descriptive(kb, cell.text) or _word_result_of(cur, cell.text)

@@ -364,8 +364,10 @@ def prefer_sheet_names(kb: KnowledgeBase, it: RowItem, sheet: str | None) -> Non
 # among the rows: '郭某某 化验单第1张', '审核者 王某'). The service never returns personal data, so such a row is
 # neither returned nor named in a warning.
 _ROLE_WORDS = re.compile(r"(检验|审核|报告|操作|核对|采集|采样|送检|申请|开单|临床|主治|复核|批准)(者|人|员|医生|医师)|"
-                         r"签名|签字|姓名|医生|医师|(检验|审核|复核|报告|批准|操作|核对|采样|送检|签收|接收|录入|打印)\s*[:：]|\b(tested|verified|checked|reported|approved|authori[sz]ed|collected|"
-                         r"received|printed) by\b", re.I)
+                         r"签名|签字|姓名|医生|医师|"
+                         r"(检验|审核|复核|报告|批准|操作|核对|采样|送检|签收|接收|录入|打印)\s*[:：]|"
+                         r"\b(tested|verified|checked|reported|approved|authori[sz]ed|collected|received|printed) by\b",
+                         re.I)
 _SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
                 "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
                 "戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯"
@@ -1504,11 +1506,9 @@ class LabReportParser:
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
             # The turns are taken from each page as it was read (turned over where the angle vote turned it), and
             # each turned page is read as given: the vote that got the page wrong would only turn it back
-            read = [geometry.GeometryResult(geometry.rotate(g.image, 180), g.quad, (g.rotation + 180) % 360, g.skew,
-                                            g.text_perspective) if o.upside_down else g for g, o in zip(geo, ocr)]
+            read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
             for turn in (180, 90, 270):
-                geo2 = [geometry.GeometryResult(geometry.rotate(g.image, turn), g.quad, (g.rotation + turn) % 360,
-                                                g.skew, g.text_perspective) for g in read]
+                geo2 = [g.turned(turn) for g in read]
                 ocr2 = self.engine.run([g.image for g in geo2], turn_vote=False)
                 for k in ("det", "cls", "rec"):
                     timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
