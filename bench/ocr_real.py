@@ -269,8 +269,11 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
         want_f = sheet_flag(e)
         got_f = p.get("flag")
         ok_v = want_v == got_v
-        # a '*' says abnormal and no more: a flag that also gives the direction (H, L, POS) agrees with it
-        ok_f = want_f is None or got_f == want_f or want_f == "ABN" and got_f in ("H", "L", "HH", "LL", "POS")
+        # a '*' says abnormal and no more: a flag that also gives the direction (H, L, POS) agrees with it. A
+        # serology index inside its cut-off is normal and negative alike (HBsAg 0.04 against '<0.05', the sheet's
+        # 判定 column: 阴性); above it, high and positive alike
+        ok_f = want_f is None or got_f == want_f or want_f == "ABN" and got_f in ("H", "L", "HH", "LL", "POS") \
+            or {want_f, got_f} == {"N", "NEG"} or want_f == "H" and got_f == "POS"
         right += ok_v and ok_f
         pred_status[match[ei]] = "right" if ok_v and ok_f else "wrong"
         pred_truth[match[ei]] = want_f

@@ -26,8 +26,13 @@ COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": "
 NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性")
 # microscopy's "none seen", as LIS systems word it (粪便红细胞 未见, 寄生虫卵 未查见, 真菌 未发现): a negative result,
 # and a range that expects nothing in the field. The one list: flags.qualitative_grade and the OCR service read it.
-NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见")
+# English as Hong Kong and Taiwan sheets print it ('Not found', 'None seen'), as norm_text gives it: lower case, no
+# spaces.
+NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见",
+                   "notfound", "noneseen", "notseen", "notdetected", "nil")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
+# '阴性或弱阳性' (urobilinogen): negative, a trace allowed; the reference of a test whose normal is negative
+_NEGATIVE_OR_TRACE = re.compile(r"(?:阴性|正常|-|\(-\)|阴性\(-\))(?:或|/)(?:弱阳性|±|\+-|微量|可疑|弱阳性\(±\))")
 # a sex, bracketed or as a word ('(女)3.8-5.1', '女性 0.29-1.67'), its colon, its range
 _SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|(?<![a-z])[mf](?![a-z]))[)）]?\s*[:：]?\s*"
                         r"([<>≤≥]?=?\s*[-+]?\d[\d.\-~～—–至]*\d?)", re.I)
@@ -130,7 +135,7 @@ def parse_range(text: str) -> ParsedRange | None:
     q = norm_text(t)
     if q.endswith(("(-", "(+")):  # ('阴性(-)' lost its closing bracket to the strip above)
         q += ")"
-    if q in NEGATIVE_WORDS or q == "无反应性" or q in NONE_SEEN_WORDS:
+    if q in NEGATIVE_WORDS or q == "无反应性" or q in NONE_SEEN_WORDS or _NEGATIVE_OR_TRACE.fullmatch(q):
         return ParsedRange(None, None, raw, qualitative="negative")
     if q in POSITIVE_WORDS:
         return ParsedRange(None, None, raw, qualitative="positive")

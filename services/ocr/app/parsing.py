@@ -54,6 +54,10 @@ def _printed_range_forms(t: str) -> str:
     m = _PLUS_MINUS_BOUND.match(t)
     if m:
         t = f"-{m.group(1)}~{m.group(1)}"
+    if re.search(r"[\u4e00-\u9fff]", t.replace("一", "").replace("十", "")):
+        # a word range in traditional script ('陰性', '未發現'), its sign bracket read as 一 ('阴性(一)') or its 未 as
+        # 末; not a lone '一' or '(一)', which is as often a mark the recogniser read from a thin arrow
+        t = result_glyphs(simplified(t))
     return t
 
 
@@ -240,12 +244,18 @@ def plus_minus_glyphs(text: str) -> str:
     return text
 
 
+# 未 ('not') read as 末 ('end'), one stroke's length apart, before the words of a microscopy finding none seen:
+# '末见', '末检出', '末發現' (no result begins with 末)
+_END_FOR_NOT = re.compile(r"^(\s*)末(?=\s*(?:见|見|检出|檢出|发现|發現|找到|查见|查見|查到|找见|检到|检见))")
+
+
 def result_glyphs(text: str) -> str:
     """A qualitative result as the sheet printed it, from the glyphs the recogniser returns on a blurred or
-    recompressed photo: '十一' → '+-' (plus_minus_glyphs), '1(−)' → '1(-)', 'I+' → '1+'."""
+    recompressed photo: '十一' → '+-' (plus_minus_glyphs), '1(−)' → '1(-)', '(一)' → '(-)', 'I+' → '1+',
+    '末见' → '未见'."""
     t = plus_minus_glyphs(text)
     t = re.sub(r"[(（]\s*(" + _SIGN_RUN + r")\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
-    return _THIN_ONE_PLUS.sub("1", t)
+    return _END_FOR_NOT.sub(r"\1未", _THIN_ONE_PLUS.sub("1", t))
 
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -298,8 +308,8 @@ def _parse_value(raw: str) -> ParsedValue | None:
         if not math.isfinite(num):
             return None
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
-    q = _SIGN_WORD_MISREAD.sub(r"\1性", plus_minus_glyphs(norm_text(simplified(raw))))
-    q = _THIN_ONE_PLUS.sub("1", q)  # '1+' read as 'I+' (as inside numbers)
+    # ('1+' read as 'I+' as inside numbers, '(一)' for '(-)', '末见' for '未见': result_glyphs)
+    q = _SIGN_WORD_MISREAD.sub(r"\1性", result_glyphs(norm_text(simplified(raw))))
     if _QUAL_RE.match(q):
         # ('阳性(++)', '弱阳性(+)': the bracketed sign is the grade, the package's bracketed_grade)
         return ParsedValue(None, raw, None, qualitative_grade(q))
@@ -374,7 +384,6 @@ _COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*" + _PER_FIELD
 
 
 _COUNTLESS = ("满视野", "满视", "布满视野")
-
 
 def count_against_range(text: str, low: float | None, high: float | None) -> str | None:
     """L/N/H of a count per field printed as a span ('0-2', '10-15/HP', urine sediment and stool microscopy)
@@ -477,9 +486,9 @@ def split_flag(text: str) -> tuple[str, str | None]:
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
         return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
     m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t) or \
-        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]))\s*\*$", t)
+        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]|[(（][-+±]{1,4}[)）]))\s*\*$", t)
     if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction; also beside
-        # a grade or a word ('+++*', '微浑*', '阳性*')
+        # a grade, a bracketed sign or a word ('+++*', '(+)*', '微浑*', '阳性*')
         return m.group(1).strip(), "ABN"
     return t, None
 
@@ -716,8 +725,8 @@ def classify(kb: KnowledgeBase, text: str) -> str:
         if pr is not None and pv.comparator is None:
             return "range"
         return "value" if pv.comparator is None or pr is None else "value_or_range"
-    if pr is not None and pr.qualitative is None:
-        return "range"
+    if pr is not None and (pr.qualitative is None or pv is None):
+        return "range"  # (a word range that is no result: '阴性或弱阳性')
     if pv is not None:
         return "qual"
     if is_unit(kb, t) and (not kb.match_name(t, allow_fuzzy=False) or count_per_ul(t)):
@@ -764,7 +773,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     text = tok.text.strip()
     words = text.split()
     nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
-    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _NUM_GRADE.fullmatch(nk) or \
+    if len(words) <= 1 or classify(kb, text) in ("range", "value", "qual") or _EN_RESULT_WORD.fullmatch(text) or \
+            _NUM_GRADE.fullmatch(nk) or \
             _GRADE_NUM.fullmatch(nk) or number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
@@ -830,12 +840,21 @@ def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
     return []
 
 
+# a descriptive result in English, as Hong Kong and Taiwan sheets print colour, clarity, consistency and amounts
+_EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very)[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
+                             r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|few|occasional|rare|many"
+                             r"|moderate|numerous|soft|formed|semi-?formed|loose|watery|mucoid|hard|present|absent)",
+                             re.I)
+
+
 def _descriptive(kb: KnowledgeBase, text: str) -> bool:
-    """A descriptive result ('黄色', '软便', '0-2' cells per field), not a code or a name that drifted into the
-    value column ('MONO%', '红细胞')."""
+    """A descriptive result ('黄色', '软便', '0-2' cells per field, 'Slightly turbid'), not a code or a name that
+    drifted into the value column ('MONO%', '红细胞')."""
     t = text.strip()
     if re.fullmatch(r"\d+\s*[-~]\s*\d+(?:\s*/\s*" + _PER_FIELD + ")?", t, re.I):
         return True  # cells per field: '0-2', '0-2/HP'
+    if _EN_RESULT_WORD.fullmatch(t):
+        return True
     if not re.search(r"[\u4e00-\u9fff]", t) or len(t) > 8 or _NOT_A_ROW.search(t) or re.search(r"[*＊A-Za-z]", t):
         return False  # descriptive results are words ('浅黄色', '软便'); '抗SSA' is a name
     ms = kb.match_name(t, allow_fuzzy=True)

@@ -1107,6 +1107,7 @@ def _round(x: float | None, decimals: int) -> float | None:
 
 
 SIGN_WORDS = ("阴性", "阳性", "弱阳性")  # the words whose one character decides the finding
+SIGN_READINGS = SIGN_WORDS + ("陰性", "陽性", "弱陽性")  # as printed in either script (陰性 on a Taiwan sheet)
 SIGN_TAKEN = "阴性"  # the only one taken from the likelihood: blur fills 阴's 月 into 阳's 日, never the other way
 SIGN_MIN_PER_CHAR = -6.0  # log-likelihood per character of the word taken
 SIGN_MARGIN = 1.5  # per character, over every other sign word
@@ -1140,8 +1141,8 @@ def _sign_pick(likelihoods: dict[str, float]) -> str | None:
     taken: on a blurred or small photo the recogniser's likelihood leans to 阳 for a printed 阴 (on the real dev
     photos every 阳性 it preferred for a garbled cell was a printed 阴性), and a false positive is the worst error
     this service can make; such a cell stays unread and is named in the re-shoot request."""
-    pick = clear_best(likelihoods, SIGN_MIN_PER_CHAR, SIGN_MARGIN)
-    return pick if pick == SIGN_TAKEN else None
+    pick = clear_best(likelihoods, SIGN_MIN_PER_CHAR, SIGN_MARGIN, group=simplified)  # 陰性 is 阴性
+    return SIGN_TAKEN if pick is not None and simplified(pick) == SIGN_TAKEN else None
 
 
 WORD_MIN_PER_CHAR = -3.0  # a descriptive word read again: log-likelihood per character of the word taken
@@ -1153,13 +1154,25 @@ def _result_words(ind: Indicator) -> list[str]:
     return [w for w in dict.fromkeys([*ind.normal, *ind.findings]) if len(w) >= 2 and len(han_chars(w)) == len(w)]
 
 
+# the words a microscopy finding none seen is printed with, in both scripts (a Hong Kong or Taiwan sheet: 未發現)
+NONE_SEEN_READINGS = ("未见", "未見", "未检出", "未檢出", "未发现", "未發現", "未找到", "未查见", "未查見", "未查到",
+                      "未找见", "未找見", "未检到", "未檢到", "未检见", "未檢見")
+# a result cell shaped like one garbled past parsing: its 未 (or 未 read as 末) and one to three characters
+_NONE_SEEN_SHAPE = re.compile(r"[未末][\u4e00-\u9fff]{1,3}")
+
+
 def _word_doubt(it: RowItem) -> list[str]:
     """The words to read a result cell against: a descriptive result (no number, no grade) of a row whose name
     reads as a test with word results, read with a score below SIGN_RECHECK_SCORE, that is none of that test's words
-    ('杨便', '竟绿色', '糊秋'); [] for any other row."""
+    ('杨便', '竟绿色', '糊秋'); on any row, a cell shaped like a none-seen word that did not parse ('未验现', '末极現'
+    for 未發現) against those words; [] for any other row."""
     pv = it.parsed_value
     if it.value is None or it.value_from_shape or pv is None or pv.number is not None or pv.qualitative is not None \
-            or it.value.score >= SIGN_RECHECK_SCORE or not han_chars(it.value.text):
+            or not han_chars(it.value.text):
+        return []
+    if _NONE_SEEN_SHAPE.fullmatch(it.value.text.strip()):
+        return list(NONE_SEEN_READINGS)
+    if it.value.score >= SIGN_RECHECK_SCORE:
         return []
     best = max((m.score for _, ms in it.names for m in ms), default=0.0)
     inds = {m.indicator.code: m.indicator for _, ms in it.names for m in ms if m.score >= best - 1e-9}
@@ -1171,8 +1184,9 @@ def _word_doubt(it: RowItem) -> list[str]:
 
 def _word_pick(likelihoods: dict[str, float]) -> str | None:
     """The test's word that explains the cell clearly best: at least WORD_MIN_PER_CHAR per character and WORD_MARGIN
-    per character above every other; else None (the reading is kept)."""
-    return clear_best(likelihoods, WORD_MIN_PER_CHAR, WORD_MARGIN)
+    per character above every other (one word in its two scripts does not compete with itself); else None (the
+    reading is kept)."""
+    return clear_best(likelihoods, WORD_MIN_PER_CHAR, WORD_MARGIN, group=simplified)
 
 
 def column_drift(table: Any, results: list[tuple[float, float, float, float]] | tuple, cy: float,
@@ -1376,7 +1390,7 @@ class _EmptyCellLook:
             crops.append(crop)
         if not crops:
             return
-        scores = likelihoods(crops, [[w + tail for w in SIGN_WORDS] for _, tail in todo])
+        scores = likelihoods(crops, [[w + tail for w in SIGN_READINGS] for _, tail in todo])
         for (it, tail), ll in zip(todo, scores):
             pick = _sign_pick({w[: -len(tail)] if tail else w: v for w, v in ll.items()})
             if pick is None or pick + tail == it.value.text.strip():
@@ -1404,7 +1418,7 @@ class _EmptyCellLook:
             if pick is None:
                 continue
             it.value = Cell(pick, it.value.score, it.value.box)
-            it.parsed_value = ParsedValue(None, pick)
+            it.parsed_value = parse_value(pick) or ParsedValue(None, pick)  # 未发现: a negative reading
             it.value_from_likelihood = True
 
     def read_dash(self, it: RowItem, results: list[tuple[float, float, float, float]] = ()) -> None:

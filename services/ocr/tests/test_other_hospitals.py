@@ -191,3 +191,75 @@ def test_a_footer_role_with_a_colon_and_a_name_is_a_person(kb):
                  value=Cell("审核：刘萍", 0.99, (699, 1809, 835, 1837)), parsed_value=parse_value("审核：刘萍"))
     assert _personal_row(it)
     assert _ROLE_WORDS.search("审核：王") and not _ROLE_WORDS.search("检验项目")
+
+
+# ---- qualitative sheets from other hospitals (bench/blind_sheets_d.py, written without the code) --------------------
+
+def test_a_sign_bracket_read_as_yi_is_a_minus():
+    """'(一)' and '阴性(一)': the minus in brackets read as the character 一; a lone '(一)' is no range (a thin
+    arrow is read that way too)."""
+    from app.parsing import parse_range, parse_value, result_glyphs
+
+    assert parse_value("(一)").qualitative == parse_value("阴性(一)").qualitative == "negative"
+    assert result_glyphs("（一）") == "(-)"
+    assert parse_range("阴性(一)").qualitative == "negative"
+    assert parse_range("(一)") is None and parse_range("一") is None
+
+
+def test_not_read_as_end_before_a_none_seen_word():
+    """末 ('end') for 未 ('not'), a stroke's length apart: '末检出' is 未检出; 末梢血 (capillary blood) stays."""
+    from app.parsing import parse_range, parse_value, result_glyphs
+
+    assert parse_value("末检出").qualitative == parse_value("末见").qualitative == "negative"
+    assert result_glyphs("末发现") == "未发现" and result_glyphs("末梢血") == "末梢血"
+    assert parse_range("末检出").qualitative == "negative"
+    assert parse_value("末梢血") is None
+
+
+def test_word_ranges_in_traditional_script():
+    from app.parsing import parse_range
+
+    assert parse_range("陰性").qualitative == parse_range("未發現").qualitative == "negative"
+
+
+def test_english_results_of_hong_kong_and_taiwan_sheets(kb):
+    """'Not found' is a negative result; English words for colour, clarity and amount stay whole under 结果."""
+    it, = row(kb, ("圓柱體 Cast", 94, "name"), ("Not found", 617, "value"), ("0-2", 919, "range"),
+              ("/LPF", 1188, "unit"))
+    assert it.value.text == "Not found" and it.parsed_value.qualitative == "negative"
+    it, = row(kb, ("濁度 Turbidity", 94, "name"), ("Slightly turbid", 591, "value"))
+    assert it.value.text == "Slightly turbid"
+    it, = row(kb, ("顏色 Color", 94, "name"), ("Yellow", 636, "value"))
+    assert it.value.text == "Yellow"
+
+
+def test_a_star_after_a_bracketed_sign_is_the_mark(kb):
+    """'(+)*' under 结果 with 阴性 under 参考区间: a positive result marked, never the range taken as the result."""
+    it, = row(kb, ("新型冠状病毒(2019-nCoV)抗原", 171, "name"), ("(+)*", 1011, "value"), ("阴性", 1226, "range"))
+    assert it.value.text == "(+)" and it.parsed_value.qualitative == "1+" and it.flag_code == "ABN"
+    assert it.range.text == "阴性"
+
+
+def test_negative_or_trace_is_one_range(kb):
+    """Urobilinogen's '阴性或弱阳性' is one negative range, not a result '阴性或弱' and a range '阳性'."""
+    it, = row(kb, ("UBG 尿胆原", 240, "name"), ("-", 700, "value"), ("阴性或弱阳性", 1022, "range"))
+    assert it.value.text == "-" and it.range.text == "阴性或弱阳性"
+    assert it.parsed_range.qualitative == "negative"
+
+
+def test_garbled_words_are_read_against_both_scripts():
+    """A sign word printed 陰性 (Taiwan) counts as 阴性 in either script; a none-seen word garbled past parsing
+    ('未验现' for 未發現) is read again against the none-seen words on any row, named or not."""
+    from app.parsing import Cell, ParsedValue, RowItem, parse_value
+    from app.service import NONE_SEEN_READINGS, _sign_pick, _word_doubt, _word_pick
+
+    assert _sign_pick({"陰性": -1.0, "阴性": -4.0, "阳性": -5.0, "陽性": -5.5, "弱阳性": -7.0}) == "阴性"
+    assert _sign_pick({"陽性": -1.0, "阴性": -4.0}) is None  # 阳性 is never taken from the likelihood
+    assert _word_pick({"未發現": -1.0, "未发现": -1.2, "未见": -4.0}) in ("未發現", "未发现")
+    assert parse_value("未验现") is None
+    it = RowItem(names=[(Cell("阿米巴 Amoeba", 0.99, (100, 0, 300, 30)), [])],
+                 value=Cell("未验现", 0.92, (600, 0, 700, 30)), parsed_value=ParsedValue(None, "未验现"))
+    assert _word_doubt(it) == list(NONE_SEEN_READINGS)
+    it.value = Cell("未见", 0.92, (600, 0, 700, 30))
+    it.parsed_value = parse_value("未见")
+    assert _word_doubt(it) == []
