@@ -1094,6 +1094,18 @@ def _value_text(it: RowItem, pv: Any) -> str:
     return t if pv.number is not None else simplified(t)
 
 
+def _described_flag(ind: Indicator, text: str) -> str | None:
+    """A descriptive result (颜色, 性状, 透明度) where the sheet's range was not read as one: N for a word the
+    knowledge base knows as this test's normal result (黄色 stool), ABN for one it knows as a finding (红色, 稀便),
+    None for any other word (nothing to judge it by)."""
+    word = norm_text(simplified(text))
+    if word in {norm_text(w) for w in ind.normal}:
+        return "N"
+    if word in {norm_text(w) for w in ind.findings}:
+        return "ABN"
+    return None
+
+
 def _fmt_num(x: float | None) -> str:
     if x is None:
         return ""
@@ -2066,6 +2078,8 @@ class LabReportParser:
             if computed == "POS" and pr.qualitative == "negative" and \
                     without_per_field(it.value.text) in {without_per_field(n) for n in ind.normal}:
                 computed = "N"
+        if computed is None and ind.kind == "text" and pv.number is None and pv.qualitative is None:
+            computed = _described_flag(ind, it.value.text)
         printed = it.flag_code
         if printed is None and pv.number is not None and pv.qualitative is not None:
             printed = "NEG" if pv.qualitative == "negative" else "POS"  # '3(-)', '66(+)'

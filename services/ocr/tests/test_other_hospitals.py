@@ -263,3 +263,14 @@ def test_garbled_words_are_read_against_both_scripts():
     it.value = Cell("未见", 0.92, (600, 0, 700, 30))
     it.parsed_value = parse_value("未见")
     assert _word_doubt(it) == []
+
+
+def test_a_descriptive_result_is_judged_by_the_words_the_knowledge_base_knows(kb):
+    """颜色 红色 with its printed '黄色' not read as a range (and its '*' in a column the detector lost): a known
+    finding is abnormal, a known normal word normal, any other word not judged."""
+    from app.service import _described_flag
+
+    col = kb.indicators["ST-COL"]
+    assert _described_flag(col, "红色") == "ABN" and _described_flag(col, "黄色") == "N"
+    assert _described_flag(col, "黃褐色") == "N"  # traditional script
+    assert _described_flag(col, "条纹状") is None
