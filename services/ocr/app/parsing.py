@@ -244,9 +244,9 @@ def plus_minus_glyphs(text: str) -> str:
     return text
 
 
-# 未 ('not') read as 末 ('end'), one stroke's length apart, before the words of a microscopy finding none seen:
-# '末见', '末检出', '末發現' (no result begins with 末)
-_END_FOR_NOT = re.compile(r"^(\s*)末(?=\s*(?:见|見|检出|檢出|发现|發現|找到|查见|查見|查到|找见|检到|检见))")
+# 未 ('not') read as 末 ('end', one stroke's length apart), 术 or 木, before the words of a microscopy finding none
+# seen: '末见', '术检出', '末發現' (no result begins with them)
+_END_FOR_NOT = re.compile(r"^(\s*)[末术木](?=\s*(?:见|見|检出|檢出|发现|發現|找到|查见|查見|查到|找见|检到|检见))")
 
 
 def result_glyphs(text: str) -> str:
@@ -1058,6 +1058,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         later_range.append(nxt)
     items: list[RowItem] = []
     single: list[Cell] = []  # one-character name cells the knowledge base does not know (钠 read as 钢)
+    code_cells: set[int] = set()  # id() of the name cells read under the code header (代号)
     cur: RowItem | None = None
     pending_no: int | None = None
     for idx, (kind, cell, col) in enumerate(pieces):
@@ -1139,17 +1140,26 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                         cur = RowItem(names=[(cell, [])], row_no=pending_no)
                         pending_no = None
                         items.append(cur)
+                    if col == "code":
+                        code_cells.add(id(cell))
                 continue
             same = cur is not None and cur.value is None and cur.names and any(
                 m.indicator.code in {x.indicator.code for _, ms in cur.names for x in ms} for m in matches)
             near = cur is not None and cur.names and (
                 cell.box[0] - cur.names[-1][0].box[2] < 4 * (cell.box[3] - cell.box[1]))
-            if cur is not None and cur.value is None and cur.names and (same or col == "code" or near):
+            # a name under the name header after the row's code under the code header ('WBC | 白细胞(镜检)', a
+            # 代号 column before 项目名称), however far apart: one row, even where the code reads as another test
+            after_code = col == "name" and cur is not None and cur.names and id(cur.names[-1][0]) in code_cells
+            if cur is not None and cur.value is None and cur.names and (same or col == "code" or near or after_code):
                 cur.names.append((cell, matches))
+                if col == "code":
+                    code_cells.add(id(cell))
                 continue
             cur = RowItem(names=[(cell, matches)], row_no=pending_no)
             pending_no = None
             items.append(cur)
+            if col == "code":
+                code_cells.add(id(cell))
             continue
         if cur is None:
             continue  # sequence numbers and such before the first name

@@ -670,6 +670,27 @@ def point_read_as_space(it: RowItem) -> bool:
     return True
 
 
+_POINT_FOR_DASH = re.compile(r"(\d)\.(\d)")
+
+
+def point_read_as_dash(it: RowItem) -> bool:
+    """'0.1' for 0-1 (a dot-matrix dash read as a point) where the result can only be a count of cells per field,
+    which microscopy reports whole: the row's printed range expects none ('未检出', '阴性'), or its name reads as a
+    test reported in words and counts (粪便白细胞). A urine analyser's sediment prints decimals per field
+    ('4.62 /HP' against '0-5'), so a numeric range or unit alone does not decide. Taken only for two digits, the
+    first smaller."""
+    if it.value is None or (m := _POINT_FOR_DASH.fullmatch(it.value.text.strip())) is None \
+            or int(m.group(1)) >= int(m.group(2)):
+        return False
+    expects_none = it.parsed_range is not None and it.parsed_range.qualitative == "negative"
+    counted = any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names)
+    if not (expects_none or counted):
+        return False
+    text = f"{m.group(1)}-{m.group(2)}"
+    it.value, it.parsed_value = Cell(text, it.value.score, it.value.box), ParsedValue(None, text)
+    return True
+
+
 def arrow_read_as_trailing_one(items: list[RowItem], min_others: int = 4) -> list[RowItem]:
     """'162.821' for '162.82↑': an up arrow printed right after the result, read as a trailing '1'. Taken as the
     arrow only where the sheet shows it: the page's other results all print one number of decimals d (at least
@@ -1599,6 +1620,7 @@ class LabReportParser:
                 _stray_letter_range_to_its_row(row_items)
                 for it in row_items:
                     point_read_as_space(it)
+                    point_read_as_dash(it)
                 page_items.extend(row_items)
             looker.read_sign_words(page_items, self.engine.word_likelihoods)  # '胡性': 阴性 or 阳性? (one call)
             results = [it.value.box for it in page_items if it.value is not None]

@@ -211,7 +211,8 @@ def test_not_read_as_end_before_a_none_seen_word():
     from app.parsing import parse_range, parse_value, result_glyphs
 
     assert parse_value("末检出").qualitative == parse_value("末见").qualitative == "negative"
-    assert result_glyphs("末发现") == "未发现" and result_glyphs("末梢血") == "末梢血"
+    assert result_glyphs("末发现") == "未发现" and result_glyphs("术检出") == "未检出"
+    assert result_glyphs("末梢血") == "末梢血"
     assert parse_range("末检出").qualitative == "negative"
     assert parse_value("末梢血") is None
 
@@ -274,3 +275,36 @@ def test_a_descriptive_result_is_judged_by_the_words_the_knowledge_base_knows(kb
     assert _described_flag(col, "红色") == "ABN" and _described_flag(col, "黄色") == "N"
     assert _described_flag(col, "黃褐色") == "N"  # traditional script
     assert _described_flag(col, "条纹状") is None
+
+
+def test_a_code_column_before_the_name_column_is_one_row(kb):
+    """'WBC | 白细胞(镜检) | - | 阴性' with a 代号 column before 项目名称: the code and the name are one row, however far
+    apart, even where the code reads as the blood count's WBC (two rows each took a '-' from the page before)."""
+    items = parse_row_all(kb, [Token("04", 0.99, (161, 451, 204, 485), "seq"),
+                               Token("WBC", 0.99, (232, 449, 288, 487), "code"),
+                               Token("白细胞(镜检)", 0.99, (492, 449, 659, 489), "name"),
+                               Token("阴性", 0.99, (1439, 447, 1510, 491), "range")])
+    assert len(items) == 1 and [c.text for c, _ in items[0].names] == ["WBC", "白细胞(镜检)"]
+    items = parse_row_all(kb, [Token("PC", 0.99, (234, 528, 270, 560), "code"),
+                               Token("脓细胞", 0.99, (490, 526, 600, 560), "name"),
+                               Token("0--5", 0.99, (1441, 528, 1510, 560), "range")])
+    assert len(items) == 1 and items[0].range.text == "0--5"
+    # without the code header, two names that far apart and of two tests are still two rows
+    items = parse_row_all(kb, [Token("WBC", 0.99, (232, 449, 288, 487), None),
+                               Token("白细胞(镜检)", 0.99, (492, 449, 659, 489), "name")])
+    assert len(items) == 2
+
+
+def test_a_count_per_field_with_its_dash_read_as_a_point(kb):
+    """'0.1' for 0-1 where only a count can stand (the range expects none, or the test reports words and counts);
+    a urine analyser's decimal per field against a numeric range stays a number."""
+    from app.service import point_read_as_dash
+
+    it, = row(kb, ("脓细胞", 100, "name"), ("0.1", 500, "value"), ("未检出", 800, "range"))
+    assert point_read_as_dash(it) and it.value.text == "0-1" and it.parsed_value.number is None
+    it, = row(kb, ("粪便白细胞", 100, "name"), ("1.3", 500, "value"))
+    assert point_read_as_dash(it) and it.value.text == "1-3"
+    it, = row(kb, ("红细胞", 100, "name"), ("4.62", 500, "value"), ("0-5", 800, "range"), ("/HP", 1000, "unit"))
+    assert not point_read_as_dash(it) and it.value.text == "4.62"
+    it, = row(kb, ("脓细胞", 100, "name"), ("2.0", 500, "value"), ("未检出", 800, "range"))
+    assert not point_read_as_dash(it)  # '2.0' is no span (its first digit is not smaller)
