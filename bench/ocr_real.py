@@ -247,7 +247,10 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
                 sc = 1.0 + 0.01 * same_code
             if sc >= 0.8:
                 pairs.append((sc, ei, j))
-    pairs.sort(key=lambda x: -x[0])
+    # between pairs that the names tie (a urine sheet's two 白细胞 rows, the strip's pad and the sediment count),
+    # the one whose printed value agrees comes first: the scorer does not swap two rows the service read right
+    pairs.sort(key=lambda x: (-x[0], norm_value(exp[x[1]]["value"]) != norm_value(
+        preds[x[2]].get("value_text") or preds[x[2]].get("value_printed") or "")))
     match: dict[int, int] = {}
     taken: set[int] = set()
     for sc, ei, j in pairs:
