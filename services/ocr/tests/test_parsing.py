@@ -529,9 +529,18 @@ def test_stool_sheet_microscopy_names_with_method_word(kb):
 
 
 def test_stool_sheet_sign_word_is_no_result_of_a_blood_test(kb):
-    """'转铁蛋白 阴性' on a stool sheet is the faecal transferrin test, not serum transferrin (g/L): uncoded."""
-    assert _sheet_row(kb, "stool", "转铁蛋白", "阴性", "阴性") is None
+    """'转铁蛋白 阴性' on a stool sheet is the faecal transferrin test, not serum transferrin (g/L)."""
+    assert _sheet_row(kb, "stool", "转铁蛋白", "阴性", "阴性") == "ST-TF"
     assert _sheet_row(kb, "stool", "隐血", "阴性", "阴性") == "ST-OB"
+
+
+def test_stool_sheet_items_beyond_the_routine(kb):
+    """Items of stool analysers and paediatric sheets have codes of their own (knowledge 1.4.0)."""
+    assert _sheet_row(kb, "stool", "阿米巴", "未见", "未见") == "ST-PROTO"
+    assert _sheet_row(kb, "stool", "蠕虫卵", "未检出", "未见") == "ST-OVA"
+    assert _sheet_row(kb, "stool", "淀粉颗粒", "少量", "未见") == "ST-STARCH"
+    assert _sheet_row(kb, "stool", "幽门螺旋杆菌抗原", "阴性", "阴性") == "ST-HPSA"
+    assert _sheet_row(kb, "stool", "钙卫蛋白", "36.5", "<50") == "ST-CALP"
 
 
 def test_urine_sheet_bare_glu_with_sign_word_is_urine_glucose(kb):

@@ -265,7 +265,8 @@ def test_qualitative_urine_rows_come_back_with_pos_neg(parser):
     by = {i["code"]: i for i in out["indicators"]}
     assert by["U-PRO"]["flag"] == "POS" and by["U-PRO"]["qualitative"] == "2+"
     assert by["U-GLU"]["flag"] == "NEG"
-    assert by["U-COL"]["value_printed"] == "浅黄色" and by["U-COL"]["flag"] is None
+    # (no range printed: the knowledge base's normal colours say N, _described_flag)
+    assert by["U-COL"]["value_printed"] == "浅黄色" and by["U-COL"]["flag"] == "N"
     assert by["U-BLD"]["flag"] == "POS"
     assert by["U-CAST"]["flag"] == "NEG"
     # a '+' the recogniser returned as 十: read as '+', shown as printed
@@ -330,11 +331,11 @@ def test_complete_numbered_sheet_asks_for_nothing(parser):
 def test_row_the_knowledge_base_does_not_know_comes_back_uncoded(parser):
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
              ("白细胞计数", 40, 150, 170), ("6.5", 300, 340, 170), ("3.5-9.5", 420, 500, 170),
-             ("淀粉颗粒", 40, 130, 210), ("未见", 300, 350, 210),
+             ("夏科雷登结晶", 40, 160, 210), ("未见", 300, 350, 210),
              ("检验者：某某", 40, 200, 260), ("审核", 300, 350, 260)]
     out = parser._assemble(*_page(cells))
     unc = [i for i in out["indicators"] if i["code"] is None]
-    assert [(u["name_printed"], u["flag"]) for u in unc] == [("淀粉颗粒", "NEG")]
+    assert [(u["name_printed"], u["flag"]) for u in unc] == [("夏科雷登结晶", "NEG")]
     # read cleanly with a result word: not doubtful, though the knowledge base does not know the name (a note)
     assert not unc[0]["needs_review"] and "not_in_knowledge_base" in unc[0]["review_reasons"]
     assert "某某" not in str(out)
