@@ -197,7 +197,9 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
     box = (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))
     if abs((ya + by) - cy) > 0.3 * line_h:
         return None, True
-    if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.8 * h and area >= 0.5 * w * h:
+    # flat: at least 1.6 times as wide as tall (a small hyphen thickened by ink-jet print comes out 5 x 3 px at a
+    # 30 px line; a point or a blot is about square)
+    if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.6 * h and area >= 0.5 * w * h:
         return ("-", box), True
     if 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.5 * min(w, h) \
             and _is_plus(labels[y:y + h, x:x + w] == k):

@@ -202,3 +202,14 @@ def test_a_dash_beside_a_faint_column_line_is_still_read():
 
     found, inked = look_at_mark_cell(cv2.GaussianBlur(_band(draw, noise=3), (0, 0), 1.0), 80, 220, 60, LINE_H)
     assert inked and found is not None and found[0] == "-"
+
+
+def test_a_hyphen_thickened_by_ink_jet_print_is_a_dash():
+    """A small '-' that ink-jet print and the photo thicken to about 5 x 3 px at a 30 px line (the stool and urine
+    sheets of bench/blind_sheets_d.py): still a flat stroke, at 5:3. A blob of 4 x 3 is a blot or a point, not one."""
+    def page(w):
+        img = np.clip(np.random.default_rng(1).normal(240, 3, (120, 300)), 0, 255).astype(np.uint8)
+        img[59:62, 120:120 + w] = 120
+        return img
+    assert find_dash(page(5), 80, 220, 60, LINE_H) is not None
+    assert find_dash(page(4), 80, 220, 60, LINE_H) is None
