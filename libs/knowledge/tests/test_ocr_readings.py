@@ -95,7 +95,7 @@ def test_one_reading_of_a_bracketed_grade(text, grade):
 
 
 @pytest.mark.parametrize("word", ["未检到", "未检见", "未查见", "未发现", "未查到", "未找见", "未找到", "未见",
-                                  "notfound", "noneseen", "notdetected", "nil"])
+                                  "notfound", "noneseen", "notdetected"])
 def test_none_seen_words_are_one_list(word):
     """Every none-seen word is a negative result and a negative range alike (未检到 / 未检见 were results only)."""
     from zhenxi_knowledge import NONE_SEEN_WORDS
@@ -111,7 +111,7 @@ def test_a_capital_u_is_micro_only_before_mol(printed):
     assert not norm_unit(printed).startswith("μ")
 
 
-@pytest.mark.parametrize("text", ["Not found", "None seen", "NIL"])
+@pytest.mark.parametrize("text", ["Not found", "None seen", "Not detected", "Non-reactive"])
 def test_english_none_seen_is_negative(text):
     """Hong Kong and Taiwan sheets print microscopy's none-seen in English: negative, never a positive word."""
     assert qualitative_grade(text) == "negative"
@@ -123,3 +123,8 @@ def test_negative_or_trace_is_a_negative_range(text):
     """Urobilinogen's reference: negative, a trace allowed."""
     r = parse_range(text)
     assert r is not None and r.qualitative == "negative" and r.low is None and r.high is None
+
+
+def test_nil_is_no_negative_word():
+    """'Nil' is also the control tube of an interferon-gamma release assay (QuantiFERON: Nil, TB1, Mitogen)."""
+    assert parse_range("Nil") is None

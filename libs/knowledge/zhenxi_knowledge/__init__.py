@@ -5,12 +5,12 @@ from .loader import Assessment, Knowledge, KnowledgeError, default_root, get_kno
 from .models import (URGENCY_ORDER, Condition, CriticalReading, Department, DepartmentCues, Drug, DrugClass, Finding,
                      Indicator, Interpretation, MedicationClass, MissedDoseAdvice, Pattern, Reading, RedFlag,
                      ReportTemplates, ReportText, ReportTrends, ReportType, Symptom, TrendThreshold, max_urgency)
-from .ranges import NONE_SEEN_WORDS, ParsedRange, Range, parse_range, parse_sex_ranges
+from .ranges import NONE_SEEN_WORDS, ParsedRange, Range, allows_trace, parse_range, parse_sex_ranges
 from .text import norm_name, norm_text, norm_unit
 from .units import UnitTable
 
 __all__ = [
-    "ABNORMAL_FLAGS", "ARROWS_DOWN", "NONE_SEEN_WORDS", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
+    "ABNORMAL_FLAGS", "ARROWS_DOWN", "allows_trace", "NONE_SEEN_WORDS", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
     "Condition", "CriticalReading", "Department", "DepartmentCues", "Drug", "DrugClass", "Finding", "Flag",
     "Indicator", "Interpretation", "Knowledge", "KnowledgeError", "MedicationClass", "MissedDoseAdvice",
     "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportTemplates", "ReportText", "ReportTrends",

@@ -105,7 +105,7 @@ def bracketed_grade(text: str) -> str | None:
     return f"{len(g) if g.startswith('+') else int(g[0])}+"
 
 
-_NEGATIVE_PREFIXES = ("阴性", "(-)", "未检出", "无反应性") + NONE_SEEN_WORDS
+_NEGATIVE_PREFIXES = ("阴性", "(-)", "未检出", "无反应性", "nonreactive", "non-reactive") + NONE_SEEN_WORDS
 
 
 def qualitative_grade(text: str) -> str:

@@ -23,15 +23,17 @@ def times_ten_as_e(text: str) -> str:
 RANGE_SEP = r"(?:-{1,2}|~|～|—|–|－|至|到|to|\.{2,3}|_)"
 COMPARATORS = {"<": "<", "＜": "<", "≤": "<=", "<=": "<=", "=<": "<=", ">": ">", "＞": ">", "≥": ">=", ">=": ">=",
                "=>": ">="}
-NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性")
+NEGATIVE_WORDS = ("阴性", "阴性(-)", "阴性-", "-", "neg", "negative", "未检出", "无反应性", "nonreactive",
+                  "non-reactive")
 # microscopy's "none seen", as LIS systems word it (粪便红细胞 未见, 寄生虫卵 未查见, 真菌 未发现): a negative result,
 # and a range that expects nothing in the field. The one list: flags.qualitative_grade and the OCR service read it.
 # English as Hong Kong and Taiwan sheets print it ('Not found', 'None seen'), as norm_text gives it: lower case, no
 # spaces.
 NONE_SEEN_WORDS = ("未见", "未找到", "未查见", "未发现", "未查到", "未找见", "未检到", "未检见",
-                   "notfound", "noneseen", "notseen", "notdetected", "nil")
+                   "notfound", "noneseen", "notseen", "notdetected")
 POSITIVE_WORDS = ("阳性", "阳性(+)", "pos", "positive")
-# '阴性或弱阳性' (urobilinogen): negative, a trace allowed; the reference of a test whose normal is negative
+# '阴性或弱阳性' (urobilinogen): negative, a trace allowed (allows_trace); the reference of a test whose normal is
+# negative
 _NEGATIVE_OR_TRACE = re.compile(r"(?:阴性|正常|-|\(-\)|阴性\(-\))(?:或|/)(?:弱阳性|±|\+-|微量|可疑|弱阳性\(±\))")
 # a sex, bracketed or as a word ('(女)3.8-5.1', '女性 0.29-1.67'), its colon, its range
 _SEX_RANGE = re.compile(r"[(（]?(男性?|女性?|male|female|(?<![a-z])[mf](?![a-z]))[)）]?\s*[:：]?\s*"
@@ -140,3 +142,8 @@ def parse_range(text: str) -> ParsedRange | None:
     if q in POSITIVE_WORDS:
         return ParsedRange(None, None, raw, qualitative="positive")
     return None
+
+
+def allows_trace(text: str) -> bool:
+    """A negative reference that allows a trace ('阴性或弱阳性', '阴性或±'): a trace result against it is normal."""
+    return bool(_NEGATIVE_OR_TRACE.fullmatch(norm_text(nfkc(str(text)).strip())))

@@ -244,9 +244,9 @@ def plus_minus_glyphs(text: str) -> str:
     return text
 
 
-# 未 ('not') read as 末 ('end', one stroke's length apart), 术 or 木, before the words of a microscopy finding none
-# seen: '末见', '术检出', '末發現' (no result begins with them)
-_END_FOR_NOT = re.compile(r"^(\s*)[末术木](?=\s*(?:见|見|检出|檢出|发现|發現|找到|查见|查見|查到|找见|检到|检见))")
+# 未 ('not') read as 末 ('end', one stroke's length apart) or 术, before the words of a microscopy finding none
+# seen: '末见', '术检出', '末發現' (no result begins with them; not 木, the top of a clipped 查 in 查见, found)
+_END_FOR_NOT = re.compile(r"^(\s*)[末术](?=\s*(?:见|見|检出|檢出|发现|發現|找到|查见|查見|查到|找见|检到|检见))")
 
 
 def result_glyphs(text: str) -> str:
@@ -486,7 +486,7 @@ def split_flag(text: str) -> tuple[str, str | None]:
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
         return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
     m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t) or \
-        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]|[(（][-+±]{1,4}[)）]))\s*\*$", t)
+        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]|[(（](?:\+{1,4}|[1-4]\+|±|\+-)[)）]))\s*\*$", t)
     if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction; also beside
         # a grade, a bracketed sign or a word ('+++*', '(+)*', '微浑*', '阳性*')
         return m.group(1).strip(), "ABN"
@@ -773,7 +773,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     text = tok.text.strip()
     words = text.split()
     nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
-    if len(words) <= 1 or classify(kb, text) in ("range", "value", "qual") or _EN_RESULT_WORD.fullmatch(text) or \
+    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
+            classify(kb, text) == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or \
             _NUM_GRADE.fullmatch(nk) or \
             _GRADE_NUM.fullmatch(nk) or number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):

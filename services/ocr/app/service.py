@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from rapidfuzz import fuzz
 from typing import Any, Callable
+from zhenxi_knowledge import allows_trace
 
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
@@ -675,16 +676,16 @@ _POINT_FOR_DASH = re.compile(r"(\d)\.(\d)")
 
 def point_read_as_dash(it: RowItem) -> bool:
     """'0.1' for 0-1 (a dot-matrix dash read as a point) where the result can only be a count of cells per field,
-    which microscopy reports whole: the row's printed range expects none ('未检出', '阴性'), or its name reads as a
-    test reported in words and counts (粪便白细胞). A urine analyser's sediment prints decimals per field
-    ('4.62 /HP' against '0-5'), so a numeric range or unit alone does not decide. Taken only for two digits, the
-    first smaller."""
+    which microscopy reports whole: the row's name reads as a test reported in words and counts (粪便白细胞, 脓细胞).
+    A urine analyser's sediment prints decimals per field ('4.62 /HP' against '0-5'), and a serology index or a
+    strip's concentration is a decimal against '阴性' ('0.2 COI'), so neither a range nor a unit decides. Taken only
+    for two digits, the first smaller, with no unit or one per field."""
     if it.value is None or (m := _POINT_FOR_DASH.fullmatch(it.value.text.strip())) is None \
             or int(m.group(1)) >= int(m.group(2)):
         return False
-    expects_none = it.parsed_range is not None and it.parsed_range.qualitative == "negative"
-    counted = any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names)
-    if not (expects_none or counted):
+    if it.unit is not None and not re.fullmatch(r"(?:个)?/\s*(?:HP|LP|HPF|LPF)", it.unit.text.strip(), re.I):
+        return False
+    if not any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names):
         return False
     text = f"{m.group(1)}-{m.group(2)}"
     it.value, it.parsed_value = Cell(text, it.value.score, it.value.box), ParsedValue(None, text)
@@ -2093,6 +2094,8 @@ class LabReportParser:
                 computed = interpret(value, low, high)
         elif pv.qualitative is not None:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
+            if pv.qualitative == "trace" and pr is not None and allows_trace(pr.text):
+                computed = "N"  # '弱阳性' against the sheet's own '阴性或弱阳性' (urobilinogen)
         elif pr is not None:
             # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'; cells seen ('0-2',
             # '偶见') against 未见: POS, unless the test's normal results include them (粪便白细胞 偶见, 0-2: N)

@@ -308,3 +308,27 @@ def test_a_count_per_field_with_its_dash_read_as_a_point(kb):
     assert not point_read_as_dash(it) and it.value.text == "4.62"
     it, = row(kb, ("脓细胞", 100, "name"), ("2.0", 500, "value"), ("未检出", 800, "range"))
     assert not point_read_as_dash(it)  # '2.0' is no span (its first digit is not smaller)
+    # a serology index, a strip's concentration or an occult-blood reading against 阴性 stays a number: a range
+    # that expects none does not make a decimal a count (it made negatives positive)
+    for cells in ((("人类免疫缺陷病毒抗体", 100, "name"), ("0.2", 500, "value"), ("阴性", 800, "range"),
+                   ("COI", 1000, "unit")),
+                  (("尿蛋白", 100, "name"), ("0.1", 500, "value"), ("阴性", 800, "range"), ("g/L", 1000, "unit")),
+                  (("梅毒螺旋体抗体", 100, "name"), ("0.1", 500, "value"), ("阴性", 800, "range")),
+                  (("粪便隐血", 100, "name"), ("0.1", 500, "value"), ("阴性", 800, "range")),
+                  (("某某抗体", 100, "name"), ("0.3", 500, "value"), ("阴性", 800, "range"))):
+        it, = row(kb, *cells)
+        assert not point_read_as_dash(it) and it.parsed_value.number is not None
+
+
+def test_signs_a_line_glued_stay_apart_and_a_star_marks_only_a_positive_bracket(kb):
+    """'+ -' (a result and its range read as one line) is still two cells; '(-)*' is no abnormal mark."""
+    it, = row(kb, ("尿蛋白", 100, "name"), ("+ -", 500, "value"))
+    assert it.value.text == "+" and it.parsed_value.qualitative == "1+" and it.range.text == "-"
+    assert split_flag("(-)*") == ("(-)*", None) and split_flag("阴性(-)*") != ("阴性(-)", "ABN")
+    assert split_flag("(++)*") == ("(++)", "ABN")
+
+
+def test_helicobacter_antibody_is_not_the_stool_antigen(kb):
+    """Serum H. pylori IgG stays positive after eradication: it has its own code, never the stool antigen's."""
+    assert kb.match_name("幽门螺杆菌抗体")[0].indicator.code == "HP-Ab"
+    assert kb.match_name("粪便幽门螺杆菌抗原")[0].indicator.code == "ST-HPSA"

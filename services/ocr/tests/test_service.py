@@ -1947,3 +1947,12 @@ def test_a_mark_cell_tells_faint_ink_from_a_blank_cell():
     assert look_at_mark_cell(blank, 20, 220, cy, lh) == (None, False)
     assert look_at_mark_cell(faint, 20, 220, cy, lh) == (None, True)
     assert find_mark(faint, 20, 220, cy, lh) is None and find_mark(blank, 20, 220, cy, lh) is None
+
+
+def test_a_trace_against_a_range_that_allows_one_is_normal(parser):
+    """Urobilinogen '弱阳性' against the sheet's own '阴性或弱阳性' is within the range (N); '2+' is not."""
+    for result, flag in (("弱阳性", "N"), ("±", "N"), ("2+", "POS"), ("阴性", "NEG")):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 420, 500, 120),
+                 ("尿胆原", 40, 120, 170), (result, 300, 350, 170), ("阴性或弱阳性", 420, 540, 170)]
+        uro = parser._assemble(*_page(cells))["indicators"][0]
+        assert uro["code"] == "U-URO" and uro["flag"] == flag, (result, uro["flag"])
