@@ -118,7 +118,8 @@ def qualitative_grade(text: str) -> str:
     if g is not None:
         return g
     q = q.strip("()")
-    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无"):
+    if q in ("-", "阴性", "阴性-", "neg", "negative", "未检出", "正常", "normal", "norm", "无反应性", "阴", "无",
+             "absent"):
         return "negative"
     if q in ("±", "+-", "-+", "可疑", "微量", "trace", "弱阳性"):
         return "trace"

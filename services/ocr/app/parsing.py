@@ -190,7 +190,7 @@ _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|" + "|".join(NONE_SEEN_WORDS) + r"|无|检出|正常|无反应性"
-                      r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+                      r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?|absent|detected|non-?reactive|reactive|present|found"
                       r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|少许|trace"
                       r"|\(\+{1,4}\)|\([1-4]\+\)|弱阳性\(?(?:±|\+-|\+)?\)?|阳性\([1-4]\+\))$", re.I)
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
@@ -844,7 +844,7 @@ def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
 # a descriptive result in English, as Hong Kong and Taiwan sheets print colour, clarity, consistency and amounts
 _EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very)[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
                              r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|few|occasional|rare|many"
-                             r"|moderate|numerous|soft|formed|semi-?formed|loose|watery|mucoid|hard|present|absent)",
+                             r"|moderate|numerous|soft|formed|semi-?formed|loose|watery|mucoid|hard)",
                              re.I)
 
 

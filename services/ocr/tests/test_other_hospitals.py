@@ -332,3 +332,13 @@ def test_helicobacter_antibody_is_not_the_stool_antigen(kb):
     """Serum H. pylori IgG stays positive after eradication: it has its own code, never the stool antigen's."""
     assert kb.match_name("幽门螺杆菌抗体")[0].indicator.code == "HP-Ab"
     assert kb.match_name("粪便幽门螺杆菌抗原")[0].indicator.code == "ST-HPSA"
+
+
+def test_english_signs_of_a_positive_and_a_negative_result():
+    """An English sheet's positives are read as well as its negatives (a 'Detected' row used to vanish)."""
+    from app.parsing import parse_value
+
+    for word in ("Detected", "Reactive", "Present", "Found", "Positive"):
+        assert parse_value(word).qualitative == "positive", word
+    for word in ("Not detected", "Non-reactive", "Absent", "Not found", "Negative"):
+        assert parse_value(word).qualitative == "negative", word
