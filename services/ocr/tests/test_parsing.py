@@ -541,6 +541,8 @@ def test_stool_sheet_items_beyond_the_routine(kb):
     assert _sheet_row(kb, "stool", "淀粉颗粒", "少量", "未见") == "ST-STARCH"
     assert _sheet_row(kb, "stool", "幽门螺旋杆菌抗原", "阴性", "阴性") == "ST-HPSA"
     assert _sheet_row(kb, "stool", "钙卫蛋白", "36.5", "<50") == "ST-CALP"
+    # lactoferrin (white cells: inflammation) is not transferrin (blood), one character apart
+    assert _sheet_row(kb, "stool", "粪便乳铁蛋白", "阴性", "阴性") == "ST-LF"
 
 
 def test_urine_sheet_bare_glu_with_sign_word_is_urine_glucose(kb):
