@@ -426,6 +426,8 @@ def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
 
 # cells seen, too few to count (少量 / 少许 are read as positive words by parse_value and never get here)
 _FEW_SEEN = ("偶见", "可见", "查见")
+# the same amounts in English (Hong Kong and Taiwan sheets): 'Occasional' is 偶见
+_FEW_SEEN_EN = ("occasional", "rare", "few", "moderate", "many", "numerous")
 
 
 def without_per_field(text: str) -> str:
@@ -436,11 +438,13 @@ def without_per_field(text: str) -> str:
 def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | None) -> str | None:
     """POS/N of a microscopy finding against a range that expects none or a count: cells seen ('0-2', '0-2/HP',
     '偶见', '少许', '满视野') where the range says 未见 / 阴性 are a positive finding ('0-0' is none seen: NEG);
-    '偶见' (seen now and then) lies within a printed count range ('0-5') or a range that is itself 偶见. None
-    for anything else."""
+    '偶见' (seen now and then) lies within a printed count range ('0-5') or a range that is itself 偶见; the
+    English amounts alike ('Few', 'Many'; 'Occasional' and 'Rare' are 偶见). None for anything else."""
     t = without_per_field(text)
     if pr is None:
         return None
+    if t.lower() in ("occasional", "rare"):
+        t = "偶见"
     if t == "偶见" and (high is not None and high >= 1 or norm_text(pr.text or "") == "偶见"):
         return "N"
     if pr.qualitative != "negative":
@@ -448,7 +452,7 @@ def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | Non
     m = _COUNT_PER_FIELD.match(t)
     if m:
         return "NEG" if int(m.group(2)) == 0 else "POS"
-    return "POS" if t in _FEW_SEEN or t in _COUNTLESS else None
+    return "POS" if t in _FEW_SEEN or t in _COUNTLESS or t.lower() in _FEW_SEEN_EN else None
 
 
 def count_or_titre_flag(text: str, pr: ParsedRange, low: float | None, high: float | None) -> str | None:

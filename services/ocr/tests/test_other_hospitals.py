@@ -342,3 +342,16 @@ def test_english_signs_of_a_positive_and_a_negative_result():
         assert parse_value(word).qualitative == "positive", word
     for word in ("Not detected", "Non-reactive", "Absent", "Not found", "Negative"):
         assert parse_value(word).qualitative == "negative", word
+
+
+def test_english_amounts_against_a_range_that_expects_none():
+    """'Few' or 'Many' cells where the sheet expects none ('Not found', 阴性) are a finding; 'Occasional' is 偶见,
+    within a count range."""
+    from app.parsing import parse_range, seen_against_none_range
+
+    none = parse_range("Not found")
+    assert seen_against_none_range("Few", none, None) == "POS"
+    assert seen_against_none_range("Numerous", parse_range("阴性"), None) == "POS"
+    assert seen_against_none_range("Occasional", parse_range("0-5"), 5.0) == "N"
+    assert seen_against_none_range("Occasional", none, None) == "POS"
+    assert seen_against_none_range("Yellow", none, None) is None
