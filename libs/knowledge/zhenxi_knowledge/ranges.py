@@ -146,4 +146,4 @@ def parse_range(text: str) -> ParsedRange | None:
 
 def allows_trace(text: str) -> bool:
     """A negative reference that allows a trace ('阴性或弱阳性', '阴性或±'): a trace result against it is normal."""
-    return bool(_NEGATIVE_OR_TRACE.fullmatch(norm_text(nfkc(str(text)).strip())))
+    return bool(_NEGATIVE_OR_TRACE.fullmatch(norm_text(str(text))))

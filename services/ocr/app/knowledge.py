@@ -125,6 +125,15 @@ def simplified(text: str) -> str:
     return zhconv.convert(text, "zh-cn")
 
 
+@functools.lru_cache(maxsize=256)
+def traditional(text: str) -> str:
+    """The traditional spelling a Hong Kong or Taiwan sheet prints ('陰性', '未發現'), for reading a cell against
+    both."""
+    import zhconv
+
+    return zhconv.convert(text, "zh-tw")
+
+
 def _outer_paren_split(key: str) -> list[str]:
     """'脂蛋白(a)(lp(a))' → ['脂蛋白(a)', 'lp(a)'], '脂蛋白a[lp(a)]' → ['脂蛋白a', 'lp(a)']: the last balanced bracket
     group at the end, and the rest."""

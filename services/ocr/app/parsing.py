@@ -54,7 +54,7 @@ def _printed_range_forms(t: str) -> str:
     m = _PLUS_MINUS_BOUND.match(t)
     if m:
         t = f"-{m.group(1)}~{m.group(1)}"
-    if re.search(r"[\u4e00-\u9fff]", t.replace("一", "").replace("十", "")):
+    if _CJK_CHAR.search(t.replace("一", "").replace("十", "")):
         # a word range in traditional script ('陰性', '未發現'), its sign bracket read as 一 ('阴性(一)') or its 未 as
         # 末; not a lone '一' or '(一)', which is as often a mark the recogniser read from a thin arrow
         t = result_glyphs(simplified(t))
@@ -190,7 +190,8 @@ _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
 _QUAL_RE = re.compile(r"^(?:阴性|阳性|弱阳性|可疑|未检出|" + "|".join(NONE_SEEN_WORDS) + r"|无|检出|正常|无反应性"
-                      r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?|absent|detected|non-?reactive|reactive|present|found"
+                      r"|有反应性|neg(?:ative)?|pos(?:itive)?|norm(?:al)?"
+                      r"|absent|detected|non-?reactive|reactive|present|found"
                       r"|[-±+]|\+-|-\+|\(\+-\)|\+{1,4}|[1-4]\+|\(?[-±+]\)?|阴性\(?-?\)?|阳性\(?\+*\)?|微量|少量|少许|trace"
                       r"|\(\+{1,4}\)|\([1-4]\+\)|弱阳性\(?(?:±|\+-|\+)?\)?|阳性\([1-4]\+\))$", re.I)
 # Glyphs the recogniser returns for a printed flag mark: a bold 'H' comes back as '日'.
@@ -426,8 +427,14 @@ def titre_against_range(text: str, pr: ParsedRange | None) -> str | None:
 
 # cells seen, too few to count (少量 / 少许 are read as positive words by parse_value and never get here)
 _FEW_SEEN = ("偶见", "可见", "查见")
-# the same amounts in English (Hong Kong and Taiwan sheets): 'Occasional' is 偶见
-_FEW_SEEN_EN = ("occasional", "rare", "few", "moderate", "many", "numerous")
+# the same amounts in English (Hong Kong and Taiwan sheets): 'Occasional' and 'Rare' are 偶见
+_OCCASIONAL_EN = ("occasional", "rare")
+_FEW_SEEN_EN = _OCCASIONAL_EN + ("few", "moderate", "many", "numerous")
+
+
+def is_per_field(unit: str) -> bool:
+    """A unit per microscope field: '/HP', '个/HP', '/LPF'."""
+    return bool(re.fullmatch(r"(?:个)?/\s*" + _PER_FIELD, unicodedata.normalize("NFKC", unit or "").strip(), re.I))
 
 
 def without_per_field(text: str) -> str:
@@ -443,7 +450,7 @@ def seen_against_none_range(text: str, pr: ParsedRange | None, high: float | Non
     t = without_per_field(text)
     if pr is None:
         return None
-    if t.lower() in ("occasional", "rare"):
+    if t.lower() in _OCCASIONAL_EN:
         t = "偶见"
     if t == "偶见" and (high is not None and high >= 1 or norm_text(pr.text or "") == "偶见"):
         return "N"
@@ -777,9 +784,12 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     text = tok.text.strip()
     words = text.split()
     nk = unicodedata.normalize("NFKC", text)  # as parse_value reads it: a full-width '５００　＋＋＋' is one result
-    if len(words) <= 1 or classify(kb, text) in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
-            classify(kb, text) == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or \
-            _NUM_GRADE.fullmatch(nk) or \
+    if len(words) <= 1:
+        return [tok]
+    kind = classify(kb, text)
+    # (a sign word kept whole, 'Not found', but not a line of signs the recogniser glued: '+ -')
+    if kind in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
+            kind == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or _NUM_GRADE.fullmatch(nk) or \
             _GRADE_NUM.fullmatch(nk) or number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
@@ -847,9 +857,8 @@ def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
 
 # a descriptive result in English, as Hong Kong and Taiwan sheets print colour, clarity, consistency and amounts
 _EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very)[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
-                             r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|few|occasional|rare|many"
-                             r"|moderate|numerous|soft|formed|semi-?formed|loose|watery|mucoid|hard)",
-                             re.I)
+                             r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|soft|formed|semi-?formed"
+                             r"|loose|watery|mucoid|hard|" + "|".join(_FEW_SEEN_EN) + ")", re.I)
 
 
 def _descriptive(kb: KnowledgeBase, text: str) -> bool:

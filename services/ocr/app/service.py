@@ -4,6 +4,7 @@
 itself is never returned or logged, only whitelisted header fields and matched indicators."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -15,17 +16,18 @@ import cv2
 import numpy as np
 from rapidfuzz import fuzz
 from typing import Any, Callable
-from zhenxi_knowledge import allows_trace
+from zhenxi_knowledge import NONE_SEEN_WORDS, allows_trace
 
 from . import geometry, imaging, quality
 from .errors import NotADocumentError
 from .inference import EngineOptions, OcrEngine, PageOcr
-from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text
+from .knowledge import Indicator, KnowledgeBase, load_knowledge, norm_text, traditional
 from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, interpret, is_age_split, numeric_bounds, one_han, parse_range, parse_row_all,
+                      han_chars, interpret, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
+                      parse_row_all,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
                       word_is_reference)
@@ -683,7 +685,7 @@ def point_read_as_dash(it: RowItem) -> bool:
     if it.value is None or (m := _POINT_FOR_DASH.fullmatch(it.value.text.strip())) is None \
             or int(m.group(1)) >= int(m.group(2)):
         return False
-    if it.unit is not None and not re.fullmatch(r"(?:个)?/\s*(?:HP|LP|HPF|LPF)", it.unit.text.strip(), re.I):
+    if it.unit is not None and not is_per_field(it.unit.text):
         return False
     if not any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names):
         return False
@@ -1141,7 +1143,6 @@ def _round(x: float | None, decimals: int) -> float | None:
 
 
 SIGN_WORDS = ("阴性", "阳性", "弱阳性")  # the words whose one character decides the finding
-SIGN_READINGS = SIGN_WORDS + ("陰性", "陽性", "弱陽性")  # as printed in either script (陰性 on a Taiwan sheet)
 SIGN_TAKEN = "阴性"  # the only one taken from the likelihood: blur fills 阴's 月 into 阳's 日, never the other way
 SIGN_MIN_PER_CHAR = -6.0  # log-likelihood per character of the word taken
 SIGN_MARGIN = 1.5  # per character, over every other sign word
@@ -1188,9 +1189,19 @@ def _result_words(ind: Indicator) -> list[str]:
     return [w for w in dict.fromkeys([*ind.normal, *ind.findings]) if len(w) >= 2 and len(han_chars(w)) == len(w)]
 
 
-# the words a microscopy finding none seen is printed with, in both scripts (a Hong Kong or Taiwan sheet: 未發現)
-NONE_SEEN_READINGS = ("未见", "未見", "未检出", "未檢出", "未发现", "未發現", "未找到", "未查见", "未查見", "未查到",
-                      "未找见", "未找見", "未检到", "未檢到", "未检见", "未檢見")
+@functools.lru_cache(maxsize=None)
+def in_both_scripts(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Each word as printed in either script ('阴性' and '陰性' on a Taiwan sheet), for reading a cell against them;
+    worked out on first use (the converter's tables load then, not at import)."""
+    return tuple(dict.fromkeys(v for w in words for v in (w, traditional(w))))
+
+
+def none_seen_readings() -> tuple[str, ...]:
+    """The words a microscopy finding none seen is printed with (the package's none-seen words and 未检出), in both
+    scripts (未發現)."""
+    return in_both_scripts(tuple(w for w in (*NONE_SEEN_WORDS, "未检出") if han_chars(w) == w))
+
+
 # a result cell shaped like one garbled past parsing: its 未 (or 未 read as 末) and one to three characters
 _NONE_SEEN_SHAPE = re.compile(r"[未末][\u4e00-\u9fff]{1,3}")
 
@@ -1205,7 +1216,7 @@ def _word_doubt(it: RowItem) -> list[str]:
             or not han_chars(it.value.text):
         return []
     if _NONE_SEEN_SHAPE.fullmatch(it.value.text.strip()):
-        return list(NONE_SEEN_READINGS)
+        return list(none_seen_readings())
     if it.value.score >= SIGN_RECHECK_SCORE:
         return []
     best = max((m.score for _, ms in it.names for m in ms), default=0.0)
@@ -1424,7 +1435,7 @@ class _EmptyCellLook:
             crops.append(crop)
         if not crops:
             return
-        scores = likelihoods(crops, [[w + tail for w in SIGN_READINGS] for _, tail in todo])
+        scores = likelihoods(crops, [[w + tail for w in in_both_scripts(SIGN_WORDS)] for _, tail in todo])
         for (it, tail), ll in zip(todo, scores):
             pick = _sign_pick({w[: -len(tail)] if tail else w: v for w, v in ll.items()})
             if pick is None or pick + tail == it.value.text.strip():

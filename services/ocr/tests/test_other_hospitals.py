@@ -252,7 +252,7 @@ def test_garbled_words_are_read_against_both_scripts():
     """A sign word printed 陰性 (Taiwan) counts as 阴性 in either script; a none-seen word garbled past parsing
     ('未验现' for 未發現) is read again against the none-seen words on any row, named or not."""
     from app.parsing import Cell, ParsedValue, RowItem, parse_value
-    from app.service import NONE_SEEN_READINGS, _sign_pick, _word_doubt, _word_pick
+    from app.service import _sign_pick, _word_doubt, _word_pick, none_seen_readings
 
     assert _sign_pick({"陰性": -1.0, "阴性": -4.0, "阳性": -5.0, "陽性": -5.5, "弱阳性": -7.0}) == "阴性"
     assert _sign_pick({"陽性": -1.0, "阴性": -4.0}) is None  # 阳性 is never taken from the likelihood
@@ -260,7 +260,7 @@ def test_garbled_words_are_read_against_both_scripts():
     assert parse_value("未验现") is None
     it = RowItem(names=[(Cell("阿米巴 Amoeba", 0.99, (100, 0, 300, 30)), [])],
                  value=Cell("未验现", 0.92, (600, 0, 700, 30)), parsed_value=ParsedValue(None, "未验现"))
-    assert _word_doubt(it) == list(NONE_SEEN_READINGS)
+    assert _word_doubt(it) == list(none_seen_readings())
     it.value = Cell("未见", 0.92, (600, 0, 700, 30))
     it.parsed_value = parse_value("未见")
     assert _word_doubt(it) == []
