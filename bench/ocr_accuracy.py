@@ -162,7 +162,8 @@ def print_calibration(rows: list[dict]) -> None:
     """Does the confidence mean something? Per returned row: is a low confidence / needs_review predictive of a
     wrong row (wrong value or flag, or a row the sheet does not have)? Per photo: does the re-shoot request fire on
     photos with missed or wrong rows, and stay quiet on perfect ones?"""
-    items = [r for ph in rows for r in ph["rows"]]
+    items = [r for ph in rows for r in ph["rows"] if r["status"] != "unscored"]  # (a row the transcriber could
+    # not read: neither right nor wrong)
     if not items:
         return
     bad = [1 - r["confidence"] for r in items if r["status"] != "right"]

@@ -213,8 +213,11 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     the same printed name. Right = printed value and flag both match the sheet."""
     from rapidfuzz import fuzz
 
-    # rows whose result is not legible, or printed blank (血型 not tested), hold nothing to read
-    exp = [e for e in expected if "value" not in (e.get("uncertain") or []) and (e.get("value") or "").strip()]
+    # rows whose result is not legible, or printed blank (血型 not tested), hold nothing to read; a prediction for a
+    # row whose result the transcriber could not read is neither right nor wrong: it is matched and left unscored
+    # (a row printed blank is not: a result read there is extra)
+    exp = [e for e in expected if (e.get("value") or "").strip()]
+    unscored_rows = {i for i, e in enumerate(exp) if "value" in (e.get("uncertain") or [])}
     exp_codes: list[set[str]] = []  # every code the printed code (else name) resolves to equally well
     for e in exp:
         codes: set[str] = set()
@@ -263,6 +266,10 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
     pred_status = ["extra"] * len(preds)  # per prediction: right | wrong (value or flag) | extra (no such row)
     pred_truth: list[str | None] = [None] * len(preds)  # per prediction: the flag the sheet gives its row
     for ei, e in enumerate(exp):
+        if ei in unscored_rows:
+            if ei in match:
+                pred_status[match[ei]] = "unscored"
+            continue
         if ei not in match:
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "missed"})
             continue
@@ -283,7 +290,7 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
         if not (ok_v and ok_f):
             details.append({"row": f"{e.get('block')}.{e.get('row')}", "status": "wrong",
                             "value": [want_v, got_v], "flag": [want_f, got_f]})
-    n_pred, n_exp = len(preds), len(exp)
+    n_pred, n_exp = len(preds) - pred_status.count("unscored"), len(exp) - len(unscored_rows)
     p_ = right / n_pred if n_pred else 0.0
     r_ = right / n_exp if n_exp else 0.0
     f1 = 2 * p_ * r_ / (p_ + r_) if p_ + r_ else 0.0

@@ -309,6 +309,68 @@ def page_quad_for_text(img: np.ndarray) -> np.ndarray | None:
     return next((q for q in quads if text_outside_quad(img, q, ink) <= 0.03), None)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# A photo of a screen: the camera catches the display's pixel grid, a fine periodic pattern over the whole page.
+# In the image's spectrum it stands out as a sharp peak at a period of a few pixels, far above the spectrum around
+# it at that frequency, where printed text and paper texture spread their energy broadly. A scanner's halftone or
+# dither can make such peaks too, so the service reads a page with a grid both ways and keeps the better reading.
+
+SCREEN_GRID_PEAK = 80.0  # the peak's height over the mean of its ring of frequencies (on the 73 real photos: 53 at
+# most; photographed screens of the blind sets 89-144; a JPEG's block grid is left out, below)
+SCREEN_GRID_PERIODS = (2.2, 8.0)  # px: a display's pixels or sub-pixels as a phone photographs them
+SCREEN_GRID_WINDOW = 512  # px: the square at the page's centre whose spectrum is looked at
+
+
+def screen_grid_period(img: np.ndarray) -> float | None:
+    """The period in px of a fine periodic pattern over the page's centre (a photographed screen's pixel grid):
+    the strongest peak of the spectrum among periods of 2.2-8 px whose height is at least SCREEN_GRID_PEAK times
+    the mean of its ring of frequencies; None when there is none."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    h, w = g.shape[:2]
+    n = min(SCREEN_GRID_WINDOW, h, w) // 2 * 2
+    if n < 64:
+        return None
+    c = g[(h - n) // 2:(h - n) // 2 + n, (w - n) // 2:(w - n) // 2 + n].astype(np.float32)
+    c -= c.mean()
+    win = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    spec = np.abs(np.fft.rfft2(c * win))
+    fy, fx = np.fft.fftfreq(n) * n, np.fft.rfftfreq(n) * n
+    ring = np.rint(np.hypot(fy[:, None], fx[None, :])).astype(np.int64).ravel()
+    vals = spec.ravel()
+    lo, hi = int(np.ceil(n / SCREEN_GRID_PERIODS[1])), int(n / SCREEN_GRID_PERIODS[0])
+    counts = np.bincount(ring, minlength=hi + 1)[lo:hi + 1]
+    mean = np.bincount(ring, weights=vals, minlength=hi + 1)[lo:hi + 1] / np.maximum(counts, 1)
+    peak = np.zeros(hi + 1)
+    np.maximum.at(peak, ring[ring <= hi], vals[ring <= hi])
+    ratio = peak[lo:hi + 1] / (mean + 1e-6)
+    periods = n / np.arange(lo, hi + 1)
+    # (a JPEG's 8 x 8 blocks repeat at 8, 4 and 8/3 px: their peaks are the compression's, not a screen's)
+    ratio[np.min(np.abs(periods[:, None] - np.array([8.0, 4.0, 8.0 / 3.0])[None, :]), axis=1) < 0.08] = 0.0
+    k = int(np.argmax(ratio))
+    if ratio[k] < SCREEN_GRID_PEAK:
+        return None
+    # a harmonic of a coarser pattern (ruled lines every 30 px) is no grid: the same direction at 1/m of the
+    # frequency peaks as well there
+    sel = np.flatnonzero((ring == lo + k) & (vals == peak[lo + k]))[0]
+    py, px = np.unravel_index(sel, spec.shape)
+    fy0, fx0 = fy[py], fx[px]
+    for m in range(2, 9):
+        y, x = int(round(fy0 / m)) % n, int(round(fx0 / m))
+        r = int(round(np.hypot(fy0 / m, fx0 / m)))
+        if r >= 2 and spec[y, x] >= 0.5 * SCREEN_GRID_PEAK * np.mean(vals[ring == r]):
+            return None
+    return float(periods[k])
+
+
+def smooth_screen_grid(img: np.ndarray) -> np.ndarray | None:
+    """The photo with a photographed screen's pixel grid smoothed away (a Gaussian about a third of the grid's
+    period wide: the grid goes, strokes a few times wider stay); None when it shows no such grid."""
+    period = screen_grid_period(img)
+    if period is None:
+        return None
+    return cv2.GaussianBlur(img, (0, 0), 0.35 * period)
+
+
 def normalise_page(img: np.ndarray) -> GeometryResult:
     """Perspective → coarse 90° orientation → skew. The 180° question is left to the angle classifier."""
     img = upscale_small(img)

@@ -2,7 +2,7 @@
 often than a sheet leaves a result blank: a short stroke has too little area to pass as a text line, or the
 recogniser returns nothing for a crop 10 px wide. When a row has a name but no result, the part of the page
 where its result should be is looked at directly: a single short horizontal stroke, and nothing else, is read as
-'-'. Pure OpenCV on the page image; no model call."""
+'-' (and a small cross as '+', a cross over a bar as '±', a cross then a bar as '+-'). Pure OpenCV on the page image; no model call."""
 from __future__ import annotations
 
 import cv2
@@ -116,10 +116,11 @@ def _column_lines(gray: np.ndarray, xa: int, xb: int, ya: int, yb: int, paper: f
 
 def find_mark(gray: np.ndarray, x0: float, x1: float, cy: float,
               line_h: float) -> tuple[str, tuple[float, float, float, float]] | None:
-    """A lone '-' or '+' in gray[:, x0:x1] on the text row centred at cy (the detector drops both: too little area
-    for a text line): exactly one ink blob there, on the row's middle line, a short flat solid stroke ('-') or two
-    short bars crossing ('+', about as wide as tall). Returns the mark and its box, or None when the cell is blank
-    or holds anything else."""
+    """A lone '-', '+' or trace mark ('±', '+-') in gray[:, x0:x1] on the text row centred at cy (the detector
+    drops them: too little area for a text line): exactly one ink blob there, on the row's middle line, a short flat
+    solid stroke ('-') or two short bars crossing ('+', about as wide as tall); or a '+' with a bar right under it
+    ('±': the bar sits as low as the next row's ink, or has run into the '+'), or with a bar right after it
+    ('+-'). Returns the mark and its box, or None when the cell is blank or holds anything else."""
     return look_at_mark_cell(gray, x0, x1, cy, line_h)[0]
 
 
@@ -171,6 +172,7 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
     n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(4.0, 0.005 * line_h * line_h)
     blobs = []
+    under = []  # flat blobs low in the band, left out as the next row's ink: the bar of a '±' may be one
     side_rule = False
     bh, bw = ink.shape
     for k in range(1, n):
@@ -181,6 +183,8 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
             continue  # a table rule across the cell
         top, bottom = ya + y, ya + y + h
         if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
+            if top > cy and 0 < x and x + w < bw and _is_flat(w, h, line_h):
+                under.append((k, x, y, w, h, area, cents[k]))  # the bar of a '±' sits low, under its '+'
             continue  # ink of the row above or below (tight line pitch), clear of this row's middle
         if h >= 0.9 * bh and w <= 0.3 * line_h and 0 < x and x + w < bw and runs_down[x:x + w].any():
             continue  # a column line _column_lines left (grey grid print or blur, under its 45-level contrast):
@@ -191,17 +195,145 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
                 continue  # but the cell's own ink is still told
             return None, False  # ink running out of the cell: text of the neighbouring cell
         blobs.append((k, x, y, w, h, area, cents[k]))
-    if len(blobs) != 1 or faint or side_rule:
+    if faint or side_rule:
         return None, bool(blobs)
+    bracketed = _inside_brackets(blobs, line_h)
+    if bracketed is not None:  # '(±)' garbled to '(t)': the mark between its brackets, sized by them (a bracket spans
+        # about the height of the text it holds; a small font's line is measured taller than its print)
+        inner, bracket_h = bracketed
+        text_h = min(line_h, 1.3 * bracket_h)
+        found = _read_blobs(labels, inner, under, band, xa, ya, cy, text_h, paper, darkest)
+        if found is None:
+            return None, True
+        left, right = min(blobs, key=lambda b: b[1]), max(blobs, key=lambda b: b[1] + b[3])
+        return (f"({found[0]})", (float(xa + left[1]), found[1][1], float(xa + right[1] + right[3]), found[1][3])), True
+    return _read_blobs(labels, blobs, under, band, xa, ya, cy, line_h, paper, darkest), bool(blobs)
+
+
+def _inside_brackets(blobs: list, line_h: float) -> tuple[list, int] | None:
+    """The blobs between a pair of brackets, and the brackets' height, when the first and the last blob of the
+    cell are tall and thin (a '(' and a ')') and at least one, shorter, lies between them; else None."""
+    if len(blobs) < 3:
+        return None
+    ordered = sorted(blobs, key=lambda b: b[1])
+    first, last = ordered[0], ordered[-1]
+
+    def bracket(b: tuple) -> bool:
+        return b[4] >= 0.35 * line_h and b[3] <= 0.35 * line_h and b[4] >= 2.5 * b[3]
+
+    inner = ordered[1:-1]
+    if not (bracket(first) and bracket(last)) or any(
+            b[1] < first[1] + first[3] - 1 or b[1] + b[3] > last[1] + 1 or b[4] >= min(first[4], last[4])
+            for b in inner):
+        return None
+    return inner, min(first[4], last[4])
+
+
+def _read_blobs(labels: np.ndarray, blobs: list, under: list, band: np.ndarray, xa: int, ya: int, cy: float,
+                line_h: float, paper: float, darkest: float) -> tuple[str, tuple[float, float, float, float]] | None:
+    """The mark the cell's blobs make ('-', '+', '±', '+-'), or None."""
+    if len(blobs) == 1 and under:
+        for bar in under:
+            if (two := _two_part_mark(labels, blobs + [bar], xa, ya, cy, line_h)) is not None:
+                return two
+    if len(blobs) == 2:
+        return _two_part_mark(labels, blobs, xa, ya, cy, line_h)
+    if len(blobs) != 1:
+        return None
     k, x, y, w, h, area, (bx, by) = blobs[0]
     box = (float(xa + x), float(ya + y), float(xa + x + w), float(ya + y + h))
     if abs((ya + by) - cy) > 0.3 * line_h:
-        return None, True
+        return None
     # flat: at least 1.6 times as wide as tall (a small hyphen thickened by ink-jet print comes out 5 x 3 px at a
     # 30 px line; a point or a blot is about square)
     if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.6 * h and area >= 0.5 * w * h:
-        return ("-", box), True
+        return "-", box
+    if 0.15 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.6 * min(w, h) \
+            and _is_plus(labels[y:y + h, x:x + w] == k) and (bar := _faint_bar_under(band, x, y, w, h, paper, darkest,
+                                                                                 line_h)) is not None:
+        return "±", (box[0], box[1], box[2], float(ya + bar))  # its bar fainter than the threshold
     if 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.5 * min(w, h) \
             and _is_plus(labels[y:y + h, x:x + w] == k):
-        return ("+", box), True
-    return None, True
+        return "+", box
+    if _is_plus_over_bar(labels[y:y + h, x:x + w] == k, line_h):
+        return "±", box
+    return None
+
+
+def _faint_bar_under(band: np.ndarray, x: int, y: int, w: int, h: int, paper: float, darkest: float,
+                     line_h: float) -> int | None:
+    """The bottom (band row) of a bar under a '+' blob at band[y:y+h, x:x+w] that the cell's threshold lost: a
+    small '±' blurred, where the crossing of the '+' is much darker than its thin bar. A row of pixels, within
+    0.3 text heights under the '+', darker than the paper by a quarter of the ink's contrast across at least 80 % of
+    the '+''s width and not far beyond it (no rule, no neighbouring ink); above it only the tip of the '+''s
+    upright or paper."""
+    level = paper - (paper - darkest) / 4.0
+    side = max(2, int(0.12 * line_h)) + 1  # (blur widens a faint bar past the '+' thresholded darker)
+    lo, hi = y + h, min(band.shape[0], y + h + max(3, int(round(0.3 * line_h))))
+    if lo >= hi or x < side or x + w + side > band.shape[1]:
+        return None
+    dark = band[lo:hi, x - side:x + w + side] < level
+    inner = dark[:, side:side + w].mean(axis=1)
+    outer = dark[:, [0, -1]].any(axis=1)
+    gap = False
+    for r in range(dark.shape[0]):
+        if inner[r] >= 0.8:
+            return None if outer[r] else lo + r + 1
+        if inner[r] >= 0.3 and gap:
+            return None  # other ink under the '+', after paper
+        gap |= inner[r] < 0.3
+    return None
+
+
+def _is_flat(w: int, h: int, line_h: float) -> bool:
+    """A blob's size as a bar: short of a text height, at least 2.5 times as wide as tall, thin."""
+    return 0.12 * line_h <= w <= 1.0 * line_h and h <= 0.2 * line_h and w >= 2.5 * h
+
+
+def _plus_sized(w: int, h: int, line_h: float) -> bool:
+    return 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.6 * min(w, h)
+
+
+def _is_plus_over_bar(blob: np.ndarray, line_h: float) -> bool:
+    """One blob shaped as '±' whose bar has run into the plus above it (small print, blur): its last pixel rows
+    are a bar across its whole width, and what lies above them, less the row where the two touch, is a '+'."""
+    h, w = blob.shape
+    if h < 7 or w < 5 or not (0.3 * line_h <= h <= 0.9 * line_h and 0.2 * line_h <= w <= 0.8 * line_h):
+        return False
+    cover = blob.mean(axis=1)
+    bottom = h
+    while bottom > 0 and cover[bottom - 1] >= 0.8:
+        bottom -= 1
+    if not 1 <= h - bottom <= max(2, int(0.15 * line_h)):
+        return False
+    top_part = blob[:max(0, bottom - 1)]
+    rows = np.nonzero(top_part.any(axis=1))[0]
+    cols = np.nonzero(top_part.any(axis=0))[0]
+    if len(rows) < 4 or len(cols) < 4:
+        return False
+    plus = top_part[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return _plus_sized(plus.shape[1], plus.shape[0], line_h) and _is_plus(plus)
+
+
+def _two_part_mark(labels: np.ndarray, blobs: list, xa: int, ya: int, cy: float,
+                   line_h: float) -> tuple[str, tuple[float, float, float, float]] | None:
+    """Two blobs that make one trace mark: a '+' with a bar under it ('±'), or a '+' with a '-' after it on its
+    middle line ('+-'). Returns the mark and the box of both, or None."""
+    (k1, x1, y1, w1, h1, _, c1), (k2, x2, y2, w2, h2, _, c2) = sorted(blobs, key=lambda b: (b[2], b[1]))
+    box = (float(xa + min(x1, x2)), float(ya + min(y1, y2)), float(xa + max(x1 + w1, x2 + w2)),
+           float(ya + max(y1 + h1, y2 + h2)))
+    if abs((box[1] + box[3]) / 2 - cy) > 0.3 * line_h or box[3] - box[1] > 0.9 * line_h:
+        return None
+    # '±': the upper blob a '+', the lower a bar as wide, right under it
+    if _plus_sized(w1, h1, line_h) and _is_plus(labels[y1:y1 + h1, x1:x1 + w1] == k1) and _is_flat(w2, h2, line_h):
+        overlap = min(x1 + w1, x2 + w2) - max(x1, x2)
+        if y2 >= y1 + h1 - 1 and y2 - (y1 + h1) <= 0.3 * line_h and 0.6 * w1 <= w2 <= 1.5 * w1 \
+                and overlap >= 0.6 * min(w1, w2):
+            return "±", box
+    # '+-': a '+' and, right after it, a bar across its middle
+    (ka, xa_, ya_, wa, ha, _, ca), (kb, xb_, yb_, wb, hb, _, cb) = sorted(blobs, key=lambda b: b[1])
+    if _plus_sized(wa, ha, line_h) and _is_plus(labels[ya_:ya_ + ha, xa_:xa_ + wa] == ka) \
+            and _is_flat(wb, hb, line_h) and 0 <= xb_ - (xa_ + wa) <= 0.5 * line_h \
+            and ya_ + 0.25 * ha <= cb[1] <= ya_ + 0.75 * ha and wb <= 1.3 * wa:
+        return "+-", box
+    return None

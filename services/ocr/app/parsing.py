@@ -265,6 +265,11 @@ _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _GRADE = r"(?P<grade>\+{1,4}|[1-4]\+|±|\+-)"
 _NUM_GRADE = re.compile(r"(?P<num>" + NUM + r")\s+" + _GRADE)
 _GRADE_NUM = re.compile(_GRADE + r"\s+(?P<num>" + NUM + r")")
+# a strip pad's concentration with its unit and its grade in one cell ('28 mmol/L 2+', '200 Ery/μL 3+',
+# '2+ 28mmol/L'): the unit of a pad, an amount per litre, decilitre or microlitre
+_PAD_UNIT = r"(?:[A-Za-zμµ]{1,5}\s*)?/\s*(?:[μµu]L|ul|dL|dl|mL|L)"
+_NUM_UNIT_GRADE = re.compile(r"(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")\s*[(]?" + _GRADE + r"[)]?")
+_GRADE_NUM_UNIT = re.compile(r"[(]?" + _GRADE + r"[)]?\s+(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")")
 
 
 # The plus read as the CJK 十 where only a sign can stand: inside brackets of signs and grade digits ('3.0(十3)',
@@ -323,8 +328,9 @@ def _parse_value(raw: str) -> ParsedValue | None:
     if pv is not None:
         return pv
     nk = unicodedata.normalize("NFKC", raw)
-    m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk)
-    if m:  # '500 +++', '3+ 500': a test-strip pad's number with its grade
+    m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or \
+        _GRADE_NUM_UNIT.fullmatch(nk)
+    if m:  # '500 +++', '3+ 500', '28 mmol/L 2+': a test-strip pad's number (and its unit) with its grade
         return ParsedValue(float(m.group("num")), raw, None, qualitative_grade(m.group("grade")))
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
@@ -790,7 +796,8 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     # (a sign word kept whole, 'Not found', but not a line of signs the recogniser glued: '+ -')
     if kind in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
             kind == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or _NUM_GRADE.fullmatch(nk) or \
-            _GRADE_NUM.fullmatch(nk) or number_with_reading(nk) is not None or any(
+            _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or _GRADE_NUM_UNIT.fullmatch(nk) or \
+            number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
     groups: list[str] = []
@@ -891,8 +898,9 @@ def _split_lead(tok: Token) -> list[Token]:
     x0, y0, x1, y1 = tok.box
     n = max(len(text), 1)
     m = _LEAD_ROWNO.match(text)
-    if m and not re.match(r"^\d+\s*[-~]", text) and not parse_flag(text[m.end():]):
-        # ('514偏高' is a result and its mark, not row 514 of a test named 偏高)
+    if m and not re.match(r"^\d+\s*[-~]", text) and not parse_flag(text[m.end():]) and not _NUM_UNIT_GRADE.fullmatch(
+            unicodedata.normalize("NFKC", text)):
+        # ('514偏高' is a result and its mark, not row 514 of a test named 偏高; '28 mmol/L 2+' a pad's result)
         cut = m.end()
         num = m.group(1) or m.group(2)
         # what follows a row number is the name, even when the header placed the glued cell under 序号

@@ -1385,7 +1385,7 @@ class _EmptyCellLook:
         if span is None:
             return
         found, inked = marks.look_at_mark_cell(self.gray(), span[0], span[1], cy, self.line_h)
-        if found is not None:
+        if found is not None and found[0] in ("-", "+"):  # (a mark column says + or -; '±' is a result)
             it.flag, it.flag_code = Cell(found[0], 0.85, found[1]), "NEG" if found[0] == "-" else "POS"
         else:
             it.flag_ink = inked  # ink in the cell, no mark made out of it: a mark another photo may show
@@ -1576,6 +1576,18 @@ class LabReportParser:
                     result, ocr, geo = res2, ocr2, geo2
                 if not _reads_wrong(result, ocr):
                     break
+        if self.options.use_geometry:
+            # a photo of a screen: the display's pixel grid over the text breaks the recogniser's strokes apart; the
+            # page is read again with the grid smoothed away (before the page is resampled), the better reading kept
+            smooth = [geometry.smooth_screen_grid(p) for p in pages]
+            if any(sm is not None for sm in smooth):
+                geo2 = [geometry.normalise_page(sm if sm is not None else p) for sm, p in zip(smooth, pages)]
+                ocr2 = self.engine.run([g.image for g in geo2])
+                for k in ("det", "cls", "rec"):
+                    timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
+                res2 = self._assemble(ocr2, geo2)
+                if _reading_score(res2) > _reading_score(result):
+                    result, ocr, geo = res2, ocr2, geo2
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}

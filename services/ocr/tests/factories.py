@@ -36,6 +36,20 @@ def clean_page(seed: int = 1, panel: str = "blood_routine") -> np.ndarray:
     return cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)
 
 
+def screen_photo(img: np.ndarray, scale: float = 0.5, k: int = 3) -> np.ndarray:
+    """``img`` as a phone photographs it on a monitor, close up: shown at ``scale`` of its size, each screen pixel
+    seen as a k x k tile of red, green and blue sub-pixels with a darker line between pixel rows."""
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
+    h, w = small.shape[:2]
+    big = cv2.resize(small, (w * k, h * k), interpolation=cv2.INTER_NEAREST)
+    tile = np.full((k, k, 3), 0.3, np.float32)
+    for c in range(3):  # (BGR: blue, green, red sub-pixel columns)
+        tile[:, c % k, c] = 1.0
+    tile[k - 1] *= 0.55
+    big *= np.tile(tile, (h, w, 1)) * 1.75
+    return np.clip(big, 0, 255).astype(np.uint8)
+
+
 def encode(img: np.ndarray, ext: str = ".jpg", quality: int = 90) -> bytes:
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
     ok, buf = cv2.imencode(ext, img, params)

@@ -193,3 +193,25 @@ def test_screen_moire_is_neither_a_turn_nor_a_skew(page, seed):
     photo = _moire(random.Random(seed), page)
     assert geometry.text_orientation(photo) == 0
     assert abs(geometry.estimate_skew(photo)) < 0.5
+
+
+def test_a_photographed_screens_pixel_grid_is_found_and_smoothed_away(page):
+    """A photo of a monitor shows its sub-pixel grid (a period of 3 px here) as a sharp peak of the spectrum; a
+    printed page, a JPEG of it at low quality (its 8 x 8 blocks) and a page of ruled lines show none."""
+    from factories import screen_photo
+
+    screen = screen_photo(page)
+    assert geometry.screen_grid_period(screen) == pytest.approx(3.0, abs=0.1)
+    smoothed = geometry.smooth_screen_grid(screen)
+    assert smoothed is not None and smoothed.shape == screen.shape
+
+    def jitter(im):  # the step from one pixel to the next, which the grid makes large everywhere
+        return float(np.abs(np.diff(im.astype(np.float32), axis=1)).mean())
+    assert jitter(smoothed) < 0.4 * jitter(screen)
+    assert geometry.screen_grid_period(page) is None and geometry.smooth_screen_grid(page) is None
+    jpeg = cv2.imdecode(np.frombuffer(cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], np.uint8),
+                        cv2.IMREAD_COLOR)
+    assert geometry.screen_grid_period(jpeg) is None
+    ruled = np.full((900, 700, 3), 230, np.uint8)
+    ruled[::30] = 120
+    assert geometry.screen_grid_period(ruled) is None

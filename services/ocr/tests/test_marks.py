@@ -213,3 +213,86 @@ def test_a_hyphen_thickened_by_ink_jet_print_is_a_dash():
         return img
     assert find_dash(page(5), 80, 220, 60, LINE_H) is not None
     assert find_dash(page(4), 80, 220, 60, LINE_H) is None
+
+
+def _glyph_band(text, size=26, font="wqy/wqy-zenhei.ttc", blur=True):
+    """A band with ``text`` drawn in a CJK font, and the middle of its text line (where a CJK word sits)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype(f"/usr/share/fonts/truetype/{font}", size)
+    im = Image.fromarray(_band())
+    ImageDraw.Draw(im).text((120, 48), text, font=face, fill=45)
+    im2 = Image.new("L", (300, 120), 255)
+    ImageDraw.Draw(im2).text((120, 48), "阴性", font=face, fill=0)
+    ys = np.nonzero((np.array(im2) < 128).any(axis=1))[0]
+    img = np.array(im)
+    return (cv2.GaussianBlur(img, (3, 3), 0) if blur else img), (ys[0] + ys[-1]) / 2, float(ys[-1] - ys[0])
+
+
+@pytest.mark.parametrize("size", [20, 26, 32])
+def test_a_plus_minus_sign_is_a_trace_mark_not_a_plus(size):
+    """'±' (trace) as a urine sheet prints it, the detector having dropped it: the bar sits low under the '+', as
+    low as the top of the next row's ink would, and at small sizes it runs into the '+'. It is read as '±', never
+    as '+' (a trace is not 1+). '+-' printed as two characters is read as '+-'."""
+    img, cy, lh = _glyph_band("±", size)
+    found = find_mark(img, 80, 220, cy, lh)
+    assert found is not None and found[0] == "±"
+    img, cy, lh = _glyph_band("+-", size)
+    found = find_mark(img, 80, 220, cy, lh)
+    assert found is not None and found[0] == "+-"
+    img, cy, lh = _glyph_band("+", size)
+    assert find_mark(img, 80, 220, cy, lh)[0] == "+"
+    if size >= 26:  # (a hyphen of a 20 px font is 4 x 2 px: under what is told from a speck)
+        img, cy, lh = _glyph_band("-", size)
+        assert find_mark(img, 80, 220, cy, lh)[0] == "-"
+
+
+def test_a_bar_a_full_row_below_a_plus_is_the_next_rows_mark():
+    """A '+' with the next row's '-' under it, a line pitch below, stays '+'; a '-' and a '+' far apart are no
+    mark; a '+' with a bar as long as a rule under it is not '±'."""
+    plus_then_dash_below = _band(lambda im: (cv2.line(im, (118, 60), (132, 60), 40, 2),
+                                             cv2.line(im, (125, 53), (125, 67), 40, 2),
+                                             cv2.line(im, (119, 90), (131, 90), 40, 2)))
+    assert find_mark(plus_then_dash_below, 80, 220, 60, LINE_H)[0] == "+"
+    long_bar = _band(lambda im: (cv2.line(im, (118, 58), (132, 58), 40, 2), cv2.line(im, (125, 51), (125, 65), 40, 2),
+                                 cv2.line(im, (100, 69), (150, 69), 40, 2)))
+    assert find_mark(long_bar, 80, 220, 60, LINE_H) is None or find_mark(long_bar, 80, 220, 60, LINE_H)[0] != "±"
+
+
+def test_a_small_blurred_plus_minus_whose_bar_is_faint_is_a_trace_mark():
+    """A '±' of a small font, blurred: the crossing of its '+' is dark, its thin bar much fainter, lost by the cell's
+    threshold. The bar is still seen under the '+', so the cell is '±' (not '+': a trace is not 1+). The same '+'
+    with nothing under it, or with the next row's mark a line below, stays '+'."""
+    def pm(bar):
+        def draw(im):
+            cv2.line(im, (123, 51), (123, 61), 60, 2)
+            cv2.line(im, (118, 56), (128, 56), 60, 2)
+            if bar:
+                cv2.line(im, (118, bar), (128, bar), 110, 1)
+        return draw
+    found = find_mark(_band(pm(66), noise=2), 80, 220, 58, 31.0)
+    assert found is not None and found[0] == "±"
+    for bar in (None, 88):
+        assert find_mark(_band(pm(bar), noise=2), 80, 220, 58, 31.0)[0] == "+"
+
+
+def test_a_mark_between_brackets_is_read_with_them():
+    """'(±)' that the recogniser garbled ('(t)') is looked at like a lone mark: the brackets, tall and thin, first
+    and last, are set aside and the mark between them read; '(-)' and '(+)' alike. A digit between brackets is
+    no mark."""
+    def bracketed(inner):
+        def draw(im):
+            cv2.ellipse(im, (118, 60), (5, 12), 0, 100, 260, 40, 2)
+            cv2.ellipse(im, (146, 60), (5, 12), 0, -80, 80, 40, 2)
+            inner(im)
+        return draw
+    dash = bracketed(lambda im: cv2.line(im, (127, 61), (137, 61), 40, 2))
+    plus = bracketed(lambda im: (cv2.line(im, (126, 58), (138, 58), 40, 2), cv2.line(im, (132, 52), (132, 64), 40, 2)))
+    pm = bracketed(lambda im: (cv2.line(im, (126, 57), (138, 57), 40, 2), cv2.line(im, (132, 51), (132, 63), 40, 2),
+                               cv2.line(im, (126, 68), (138, 68), 40, 2)))
+    one = bracketed(lambda im: cv2.line(im, (132, 50), (132, 70), 40, 2))
+    for img, want in ((dash, "(-)"), (plus, "(+)"), (pm, "(±)")):
+        found = find_mark(_band(img), 80, 220, 60, LINE_H)
+        assert found is not None and found[0] == want, want
+        assert found[1][0] <= 114 and found[1][2] >= 149  # the box takes the brackets in
+    assert find_mark(_band(one), 80, 220, 60, LINE_H) is None

@@ -358,7 +358,9 @@ def test_a_range_glued_to_a_count_unit_written_with_ge(kb):
 
 
 @pytest.mark.parametrize("text,number,grade", [("500 +++", 500.0, "3+"), ("+++ 200", 200.0, "3+"),
-                                               ("25 ±", 25.0, "trace"), ("2+ 1.0", 1.0, "2+")])
+                                               ("25 ±", 25.0, "trace"), ("2+ 1.0", 1.0, "2+"),
+                                               ("28 mmol/L 2+", 28.0, "2+"), ("2+ 200 Ery/μL", 200.0, "2+"),
+                                               ("1.0 g/L (1+)", 1.0, "1+")])
 def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
     from app.parsing import parse_value
 
@@ -366,7 +368,7 @@ def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
     assert (pv.number, pv.qualitative) == (number, grade)
 
 
-@pytest.mark.parametrize("text", ["500 +++", "500 ＋＋＋", "５００　＋＋＋", "＋＋＋ 200"])
+@pytest.mark.parametrize("text", ["500 +++", "500 ＋＋＋", "５００　＋＋＋", "＋＋＋ 200", "28 mmol/L 2+", "2+ 200 Ery/μL"])
 def test_a_number_with_its_grade_is_kept_whole_in_any_width(text):
     """explode splits a line at spaces; a number with its grade is one result. It matched the raw text while
     parse_value reads NFKC, so a full-width '＋＋＋' (or ideographic space) split the result from its grade."""

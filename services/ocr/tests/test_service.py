@@ -1370,6 +1370,23 @@ def test_a_pad_number_with_its_grade_keeps_both(parser):
     assert by["U-PRO"]["flag"] == by["U-KET"]["flag"] == "NEG"  # 阴性 against a printed 阴性
 
 
+def test_a_pad_number_with_its_unit_and_grade_in_one_cell_keeps_the_grade(parser):
+    """A strip analyser that prints a pad's concentration, its unit and its grade in one cell ('28 mmol/L 2+',
+    '2+ 200 Ery/μL'): the grade is not read as part of the unit (which made the unit unknown and left the row
+    unflagged); the number is the value, the grade the qualitative result, positive against the printed '-'."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 480, 560, 120),
+             ("葡萄糖", 40, 110, 170), ("28 mmol/L 2+", 260, 400, 170), ("-", 500, 510, 170),
+             ("隐血", 40, 110, 210), ("2+ 200 Ery/μL", 260, 400, 210), ("-", 500, 510, 210),
+             ("酮体", 40, 110, 250), ("阴性", 300, 350, 250), ("-", 500, 510, 250)]
+    out = parser._assemble(*_page(cells, [("尿常规检验报告单", 300, 600, 10)]))
+    by = {i["name_printed"]: i for i in out["indicators"]}
+    assert (by["葡萄糖"]["value"], by["葡萄糖"]["qualitative"], by["葡萄糖"]["value_text"], by["葡萄糖"]["flag"]) == \
+        (28.0, "2+", "28 mmol/L 2+", "POS")
+    assert (by["隐血"]["value"], by["隐血"]["qualitative"], by["隐血"]["code"], by["隐血"]["flag"]) == \
+        (200.0, "2+", "U-BLD", "POS")
+    assert by["酮体"]["flag"] == "NEG"
+
+
 def _drawn_page(cells, size, garbled_score=0.6, print_effect=None):
     """Draws ``cells`` (text, x, y, what the recogniser read or None) on a clean page of ``size`` (then through
     ``print_effect``, if given) and returns the page and its OCR lines: a cell read as something else carries
@@ -1956,3 +1973,18 @@ def test_a_trace_against_a_range_that_allows_one_is_normal(parser):
                  ("尿胆原", 40, 120, 170), (result, 300, 350, 170), ("阴性或弱阳性", 420, 540, 170)]
         uro = parser._assemble(*_page(cells))["indicators"][0]
         assert uro["code"] == "U-URO" and uro["flag"] == flag, (result, uro["flag"])
+
+
+def test_a_photo_of_a_screen_is_read_with_its_pixel_grid_smoothed_away(parser, monkeypatch):
+    """A sheet photographed on a monitor, close up: the sub-pixel grid over every stroke left 2 of its rows read.
+    The page is read again with the grid smoothed away and the better reading kept; without that second reading
+    (monkeypatched away) the rows are lost."""
+    from factories import clean_page, encode, screen_photo
+
+    from app import geometry
+
+    data = encode(screen_photo(clean_page(1)))
+    coded = [i for i in parser.parse(data, "screen.jpg", None)["indicators"] if i.get("code")]
+    assert len(coded) >= 12
+    monkeypatch.setattr(geometry, "smooth_screen_grid", lambda img: None)
+    assert len([i for i in parser.parse(data, "screen.jpg", None)["indicators"] if i.get("code")]) < len(coded) - 5
