@@ -70,6 +70,9 @@ class Indicator(Model):
     scale: tuple[str, ...] = ()
     # HbA1c: IFCC mmol/mol → NGSP % master equation (not a plain factor)
     ifcc_mmol_mol: LinearConversion | None = None
+    # assays report this test in units that no factor converts (CK-MB: mass ng/mL or activity U/L): with no unit
+    # printed, the default range (in ``unit``) cannot be told to fit, and no flag or critical value comes from it
+    unit_needed: bool = False
 
     @field_validator("aliases", "misreadings", "normal", "findings", "scale", mode="before")
     @classmethod

@@ -296,9 +296,25 @@ def parse_value(text: str) -> ParsedValue | None:
     if not raw:
         return None
     pv = _parse_value(plus_read_as_ten(raw))
+    if pv is None and (word := word_in_stray_brackets(raw)) is not None:
+        pv = _parse_value(word)
     if pv is not None:
         pv.text = raw
     return pv
+
+
+_WORD_IN_STRAY_BRACKETS = re.compile(r"[(（]?\s*([\u4e00-\u9fff]{2,4})\s*[)）]?")
+
+
+def word_in_stray_brackets(text: str) -> str | None:
+    """'(未见', '阴性)', '(未见)': a word result with a bracket the recogniser took from a cell's edge or a rule
+    (or printed round it): the word, when it is a result ('未见'; a number is never read out of brackets this way,
+    a name is no result); else None."""
+    m = _WORD_IN_STRAY_BRACKETS.fullmatch(text.strip())
+    if m is None or m.group(1) == text.strip():
+        return None
+    pv = _parse_value(m.group(1))
+    return m.group(1) if pv is not None and pv.number is None else None
 
 
 def _parse_value(raw: str) -> ParsedValue | None:

@@ -30,7 +30,7 @@ from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose
                       parse_row_all,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
-                      word_is_reference)
+                      word_in_stray_brackets, word_is_reference)
 from .report_header import extract_header, panels_kind, title_kind
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -1114,6 +1114,7 @@ def _value_text(it: RowItem, pv: Any) -> str:
     sheet printed."""
     t = it.value.text
     if pv.qualitative is not None:
+        t = word_in_stray_brackets(t) or t  # '(未见': the bracket was the cell's edge
         return result_glyphs(simplified(t))
     return t if pv.number is not None else simplified(t)
 
@@ -2055,6 +2056,10 @@ class LabReportParser:
                 # a unit that is valid for this code confirms the reading even when the recogniser was unsure
                 # of a short token ('%', 'pg')
                 unit_conf = max(it.unit.score, 0.95)
+        elif ind.unit_needed:
+            # no unit read, for a test that assays report in units no factor converts (CK-MB: ng/mL or U/L): the
+            # knowledge base's range and critical limits, in one of them, are not applied
+            unit_known = False
         ifcc = ind.ifcc_mmol_mol
         converter = (lambda x: x * factor)
         if ifcc and unit_text and "mmol/mol" in unit_text.replace(" ", "").lower():
@@ -2101,6 +2106,8 @@ class LabReportParser:
             reference = {"low": low, "high": high, "text": text or None,
                          "source": ("adult_default" if child else "default") if dr else None}
             ref_conf = 0.9
+            if dr and not unit_known and not unit_text:
+                review_reasons.append("unit_needed_for_range")  # (CK-MB 17.8 with no unit: U/L or ng/mL?)
             if dr and child:
                 review_reasons.append("adult_range_for_child")
                 warnings.append({"code": "adult_range_for_child", "indicator": ind.code,

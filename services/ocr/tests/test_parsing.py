@@ -804,3 +804,15 @@ def test_a_lone_letter_unit_does_not_veto_a_fuzzy_name(kb):
     """'%' read as 's' is a real unit (seconds) but says nothing about the row: the misread name still resolves."""
     it = parse_row_all(kb, _cols("吸酸性粒组胞百分比", "1.4", "s", "0.5-5"))[0]
     assert choose_indicator(kb, it, set())[0].code == "EO%"
+
+
+@pytest.mark.parametrize("text,qual", [("(未见", "negative"), ("阴性)", "negative"), ("(未见)", "negative"),
+                                       ("（阳性", "positive")])
+def test_a_word_result_with_a_stray_bracket_is_still_read(text, qual):
+    """The recogniser takes a cell's edge or a rule beside a word for a bracket ('(未见'); the word is the result. A
+    number is not read out of brackets this way, nor a name."""
+    from app.parsing import parse_value
+
+    pv = parse_value(text)
+    assert pv is not None and pv.number is None and pv.qualitative == qual
+    assert parse_value("(5.2") is None and parse_value("(白细胞)") is None

@@ -1988,3 +1988,22 @@ def test_a_photo_of_a_screen_is_read_with_its_pixel_grid_smoothed_away(parser, m
     assert len(coded) >= 12
     monkeypatch.setattr(geometry, "smooth_screen_grid", lambda img: None)
     assert len([i for i in parser.parse(data, "screen.jpg", None)["indicators"] if i.get("code")]) < len(coded) - 5
+
+
+def test_a_test_reported_in_units_no_factor_converts_is_not_flagged_by_the_default_range_without_its_unit(parser):
+    """CK-MB is printed as mass (ng/mL, <5) or as activity (U/L, 0-25). With neither its unit nor its range read,
+    17.8 cannot be judged against the knowledge base's mass range (it would read high for a normal activity): no
+    flag, and the row says why. With its unit ng/mL read the default range applies; with a printed range, that."""
+    def read(unit=None, rng=None):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("单位", 440, 500, 120), ("参考范围", 560, 660, 120),
+                 ("肌酸激酶同工酶", 40, 180, 170), ("17.8", 300, 340, 170)]
+        cells += [(unit, 440, 500, 170)] if unit else []
+        cells += [(rng, 560, 620, 170)] if rng else []
+        cells += [("乳酸脱氢酶", 40, 150, 210), ("180", 300, 330, 210), ("U/L", 440, 480, 210)]
+        out = parser._assemble(*_page(cells, [("心肌酶谱检验报告单", 300, 600, 10)]))
+        return {i["code"]: i for i in out["indicators"]}["CK-MB"]
+    bare = read()
+    assert bare["flag"] is None and "unit_needed_for_range" in bare["review_reasons"]
+    assert read(unit="ng/mL")["flag"] == "H"
+    printed = read(rng="0-25")
+    assert printed["flag"] == "N" and "unit_needed_for_range" not in printed["review_reasons"]
