@@ -381,6 +381,20 @@ def _comparator_number(num_text: str) -> tuple[float, str | None]:
     return float(num_text[c.end():] if c else num_text), _CMP.get(c.group(1)) if c else None
 
 
+def pad_unit(cell: Cell) -> Cell | None:
+    """The unit printed inside a strip pad's result cell ('28 mmol/L 2+', '3+ 200 Ery/uL'), as a cell of its own
+    (its box apportioned by character count), or None."""
+    t = cell.text.strip()
+    m = _NUM_UNIT_GRADE.fullmatch(unicodedata.normalize("NFKC", t)) or \
+        _GRADE_NUM_UNIT.fullmatch(unicodedata.normalize("NFKC", t))
+    if m is None:
+        return None
+    x0, y0, x1, y1 = cell.box
+    n = max(len(t), 1)
+    a, b = m.span("unit")
+    return Cell(m.group("unit").strip(), cell.score, (x0 + (x1 - x0) * a / n, y0, x0 + (x1 - x0) * b / n, y1))
+
+
 def number_with_reading(text: str) -> ParsedValue | None:
     """A number printed with its qualitative reading in one cell: a strip pad's concentration and grade
     ('3.0(+3)', '0.3(1+)'), a serology index and its word ('阴性(0.24)', '0.24 阴性'). The number is the result,
@@ -519,9 +533,11 @@ def split_flag(text: str) -> tuple[str, str | None]:
     if m:  # 'H66.3', '偏低75': a mark column printed before the result, its cell glued to the result's
         return m.group(2).strip(), _parse_flag(m.group(1), markers_only=True)
     m = re.match(r"^(.*?\d)\s*\*$", t) or re.match(r"^[*★]\s*([<>≤≥]?=?\d+(?:\.\d+)?)$", t) or \
-        re.match(r"^([^*]*?(?:\+|[\u4e00-\u9fff]|[(（](?:\+{1,4}|[1-4]\+|±|\+-)[)）]))\s*\*$", t)
+        re.match(r"^([^*]*?(?:\+|±|[\u4e00-\u9fff]|[(（](?:\+{1,4}|[1-4]\+|±|\+-)[)）]))\s*\*$", t) or \
+        re.match(r"^((?:[1-4]\+|\+{1,4}|±|[(（](?:\+{1,4}|[1-4]\+|±|\+-)[)）]))\s*[米木本]$", t)
     if m:  # '86.4*', '*86.4': a star beside the result says abnormal, the range gives the direction; also beside
-        # a grade, a bracketed sign or a word ('+++*', '(+)*', '微浑*', '阳性*')
+        # a grade, a bracketed sign or a word ('+++*', '(+)*', '±*', '微浑*', '阳性*'); a small star after a grade
+        # read as the character it looks like ('1+本', '++米': no result word ends a grade with one)
         return m.group(1).strip(), "ABN"
     return t, None
 
@@ -1227,6 +1243,8 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
                 cur.value, cur.parsed_value = Cell(rest, cell.score, cell.box), pv
                 if fl:
                     cur.flag, cur.flag_code = cell, fl
+                if cur.unit is None and (pad := pad_unit(cell)) is not None:
+                    cur.unit = pad  # '3+ 200 Ery/uL': the pad's unit, printed in its result cell
                 continue
             if cur.range is None and kind == "qual":
                 pr = parse_range(cell.text)

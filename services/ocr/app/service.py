@@ -1580,9 +1580,13 @@ class LabReportParser:
         if self.options.use_geometry:
             # a photo of a screen: the display's pixel grid over the text breaks the recogniser's strokes apart; the
             # page is read again with the grid smoothed away (before the page is resampled), the better reading kept
+            t0 = time.perf_counter()
             smooth = [geometry.smooth_screen_grid(p) for p in pages]
+            timings["geometry"] += (time.perf_counter() - t0) * 1000
             if any(sm is not None for sm in smooth):
+                t0 = time.perf_counter()
                 geo2 = [geometry.normalise_page(sm if sm is not None else p) for sm, p in zip(smooth, pages)]
+                timings["geometry"] += (time.perf_counter() - t0) * 1000
                 ocr2 = self.engine.run([g.image for g in geo2])
                 for k in ("det", "cls", "rec"):
                     timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)

@@ -816,3 +816,13 @@ def test_a_word_result_with_a_stray_bracket_is_still_read(text, qual):
     pv = parse_value(text)
     assert pv is not None and pv.number is None and pv.qualitative == qual
     assert parse_value("(5.2") is None and parse_value("(白细胞)") is None
+
+
+@pytest.mark.parametrize("text,rest", [("1+*", "1+"), ("±*", "±"), ("1+本", "1+"), ("++米", "++"), ("(+)木", "(+)")])
+def test_a_star_after_a_grade_is_the_abnormal_mark_also_when_read_as_a_character(text, rest):
+    """A star printed after a grade says abnormal; a small one is often read as the character it looks like (本, 米,
+    木). Such a character alone, or after a word, is left as it was read."""
+    from app.parsing import split_flag
+
+    assert split_flag(text) == (rest, "ABN")
+    assert split_flag("本") == ("本", None) and split_flag("阳性木") == ("阳性木", None)
