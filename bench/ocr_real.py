@@ -252,8 +252,10 @@ def score_photo(expected: list[dict], preds: list[dict], kb) -> dict:
                 pairs.append((sc, ei, j))
     # between pairs that the names tie (a urine sheet's two 白细胞 rows, the strip's pad and the sediment count),
     # the one whose printed value agrees comes first: the scorer does not swap two rows the service read right
+    # (and a legible row before one whose result the transcriber could not read: it does not take a reading that
+    # belongs to its legible namesake)
     pairs.sort(key=lambda x: (-x[0], norm_value(exp[x[1]]["value"]) != norm_value(
-        preds[x[2]].get("value_text") or preds[x[2]].get("value_printed") or "")))
+        preds[x[2]].get("value_text") or preds[x[2]].get("value_printed") or ""), x[1] in unscored_rows))
     match: dict[int, int] = {}
     taken: set[int] = set()
     for sc, ei, j in pairs:

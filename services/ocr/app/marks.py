@@ -183,8 +183,10 @@ def look_at_mark_cell(gray: np.ndarray, x0: float, x1: float, cy: float, line_h:
             continue  # a table rule across the cell
         top, bottom = ya + y, ya + y + h
         if abs(ya + cents[k][1] - cy) > 0.3 * line_h and (bottom < cy - 0.2 * line_h or top > cy + 0.2 * line_h):
-            if top > cy and 0 < x and x + w < bw and _is_flat(w, h, line_h):
-                under.append((k, x, y, w, h, area, cents[k]))  # the bar of a '±' sits low, under its '+'
+            if top > cy and 0 < x and x + w < bw and y + h < bh and _is_flat(w, h, line_h):
+                # the bar of a '±' sits low, under its '+' (wholly inside the band: ink cut by the band's lower edge
+                # is the top stroke of the next row's text)
+                under.append((k, x, y, w, h, area, cents[k]))
             continue  # ink of the row above or below (tight line pitch), clear of this row's middle
         if h >= 0.9 * bh and w <= 0.3 * line_h and 0 < x and x + w < bw and runs_down[x:x + w].any():
             continue  # a column line _column_lines left (grey grid print or blur, under its 45-level contrast):

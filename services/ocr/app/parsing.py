@@ -268,8 +268,13 @@ _GRADE_NUM = re.compile(_GRADE + r"\s+(?P<num>" + NUM + r")")
 # a strip pad's concentration with its unit and its grade in one cell ('28 mmol/L 2+', '200 Ery/μL 3+',
 # '2+ 28mmol/L'): the unit of a pad, an amount per litre, decilitre or microlitre
 _PAD_UNIT = r"(?:[A-Za-zμµ]{1,5}\s*)?/\s*(?:[μµu]L|ul|dL|dl|mL|L)"
-_NUM_UNIT_GRADE = re.compile(r"(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")\s*[(]?" + _GRADE + r"[)]?")
-_GRADE_NUM_UNIT = re.compile(r"[(]?" + _GRADE + r"[)]?\s+(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")")
+# (a grade spelt out: a lone '+' after a unit is as likely an arrow or a rule read as one: '5.2 mmol/L +')
+_PAD_GRADE = r"(?P<grade>\+{2,4}|[1-4]\+|±|\+-)"
+_NUM_UNIT_GRADE = re.compile(r"(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")\s*[(]?" + _PAD_GRADE + r"[)]?")
+_GRADE_NUM_UNIT = re.compile(r"[(]?" + _PAD_GRADE + r"[)]?\s+(?P<num>" + NUM + r")\s*(?P<unit>" + _PAD_UNIT + r")")
+# the grade with its concentration in brackets: '1+(0.3g/L)', '±(0.15)', '4+(≥55mmol/L)'
+_GRADE_BRACKET_NUM = re.compile(_GRADE + r"\s*[(]\s*(?P<num>(?:<=|>=|[<>≤≥])?\s*" + NUM + r")\s*(?P<unit>" + _PAD_UNIT +
+                                r")?\s*[)]")
 
 
 # The plus read as the CJK 十 where only a sign can stand: inside brackets of signs and grade digits ('3.0(十3)',
@@ -345,9 +350,11 @@ def _parse_value(raw: str) -> ParsedValue | None:
         return pv
     nk = unicodedata.normalize("NFKC", raw)
     m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or \
-        _GRADE_NUM_UNIT.fullmatch(nk)
-    if m:  # '500 +++', '3+ 500', '28 mmol/L 2+': a test-strip pad's number (and its unit) with its grade
-        return ParsedValue(float(m.group("num")), raw, None, qualitative_grade(m.group("grade")))
+        _GRADE_NUM_UNIT.fullmatch(nk) or _GRADE_BRACKET_NUM.fullmatch(nk)
+    if m:  # '500 +++', '3+ 500', '28 mmol/L 2+', '1+(0.3g/L)': a test-strip pad's number (and its unit) with its
+        # grade; '4+(≥55mmol/L)' keeps its comparator
+        number, comparator = _comparator_number(m.group("num"))
+        return ParsedValue(number, raw, comparator, qualitative_grade(m.group("grade")))
     m = re.fullmatch(r"1\s*[:：]\s*(\d{1,5})", t)
     if m:  # a titre '1:320' (kept as printed; the dilution is the number)
         return ParsedValue(None, raw, None, None)
@@ -382,12 +389,12 @@ def _comparator_number(num_text: str) -> tuple[float, str | None]:
 
 
 def pad_unit(cell: Cell) -> Cell | None:
-    """The unit printed inside a strip pad's result cell ('28 mmol/L 2+', '3+ 200 Ery/uL'), as a cell of its own
-    (its box apportioned by character count), or None."""
+    """The unit printed inside a strip pad's result cell ('28 mmol/L 2+', '3+ 200 Ery/uL', '1+(0.3g/L)'), as a cell
+    of its own (its box apportioned by character count), or None."""
     t = cell.text.strip()
-    m = _NUM_UNIT_GRADE.fullmatch(unicodedata.normalize("NFKC", t)) or \
-        _GRADE_NUM_UNIT.fullmatch(unicodedata.normalize("NFKC", t))
-    if m is None:
+    nk = unicodedata.normalize("NFKC", t)
+    m = _NUM_UNIT_GRADE.fullmatch(nk) or _GRADE_NUM_UNIT.fullmatch(nk) or _GRADE_BRACKET_NUM.fullmatch(nk)
+    if m is None or m.group("unit") is None:
         return None
     x0, y0, x1, y1 = cell.box
     n = max(len(t), 1)
@@ -829,6 +836,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     if kind in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
             kind == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or _NUM_GRADE.fullmatch(nk) or \
             _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or _GRADE_NUM_UNIT.fullmatch(nk) or \
+            _GRADE_BRACKET_NUM.fullmatch(nk) or \
             number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]

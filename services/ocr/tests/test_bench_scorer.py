@@ -36,3 +36,13 @@ def test_a_row_the_transcriber_could_not_read_is_neither_right_nor_extra(kb):
     sc = score_photo(expected, [_pred("白细胞", "5.2", "N"), _pred("血型", "A", None), _pred("血糖", "5.0", "N")], kb)
     assert (sc["right"], sc["predicted"], sc["expected"]) == (1, 3, 1)
     assert sc["pred_status"] == ["right", "extra", "extra"]
+
+
+def test_an_illegible_row_does_not_take_the_reading_of_its_legible_namesake(kb):
+    """A urine sheet prints 白细胞 twice (the count and the strip pad); when the count is illegible, a reading of
+    白细胞 that matches neither value goes to the legible row (wrong), not to the illegible one (unscored)."""
+    expected = [dict(_row(1, "白细胞", "2780.80", "0-32", uncertain=["value"]), code_printed="WBC"),
+                dict(_row(2, "白细胞", "3+", "阴性"), code_printed="LEU")]
+    sc = score_photo(expected, [_pred("白细胞", "2+", "POS")], kb)
+    assert (sc["right"], sc["predicted"], sc["expected"]) == (0, 1, 1)
+    assert sc["pred_status"] == ["wrong"]

@@ -296,3 +296,24 @@ def test_a_mark_between_brackets_is_read_with_them():
         assert found is not None and found[0] == want, want
         assert found[1][0] <= 114 and found[1][2] >= 149  # the box takes the brackets in
     assert find_mark(_band(one), 80, 220, 60, LINE_H) is None
+
+
+@pytest.mark.parametrize("size,lh_factor,pitch_factor,below", [(20, 1.4, 1.0, "阴性"), (20, 1.6, 1.0, "二"),
+                                                               (32, 1.6, 1.1, "阴性")])
+def test_the_next_rows_ink_cut_by_the_band_is_no_bar_of_a_plus_minus(size, lh_factor, pitch_factor, below):
+    """Where the text line is measured taller than the row pitch, the band of a '+' cell reaches the top stroke of
+    the next row's text ('阴', '二'), cut flat by the band's edge: that is no bar under the '+', which stays '+'
+    (a trace is not what the sheet printed)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", size)
+    im = Image.fromarray(np.clip(np.random.default_rng(0).normal(205, 4, (200, 300)), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    draw.text((120, 40), "+", font=face, fill=45)
+    draw.text((120, 40 + int(round(pitch_factor * size))), below, font=face, fill=45)
+    ref = Image.new("L", (300, 200), 255)
+    ImageDraw.Draw(ref).text((120, 40), "阴性", font=face, fill=0)
+    ys = np.nonzero((np.array(ref) < 128).any(axis=1))[0]
+    img = cv2.GaussianBlur(np.array(im), (3, 3), 0)
+    found = find_mark(img, 80, 220, (ys[0] + ys[-1]) / 2, lh_factor * float(ys[-1] - ys[0]))
+    assert found is None or found[0] == "+"

@@ -360,7 +360,8 @@ def test_a_range_glued_to_a_count_unit_written_with_ge(kb):
 @pytest.mark.parametrize("text,number,grade", [("500 +++", 500.0, "3+"), ("+++ 200", 200.0, "3+"),
                                                ("25 ±", 25.0, "trace"), ("2+ 1.0", 1.0, "2+"),
                                                ("28 mmol/L 2+", 28.0, "2+"), ("2+ 200 Ery/μL", 200.0, "2+"),
-                                               ("1.0 g/L (1+)", 1.0, "1+")])
+                                               ("1.0 g/L (1+)", 1.0, "1+"), ("1+(0.3g/L)", 0.3, "1+"),
+                                               ("±(0.15)", 0.15, "trace"), ("4+(≥55mmol/L)", 55.0, "4+")])
 def test_a_number_with_its_grade_is_read_as_both(text, number, grade):
     from app.parsing import parse_value
 
@@ -826,3 +827,13 @@ def test_a_star_after_a_grade_is_the_abnormal_mark_also_when_read_as_a_character
 
     assert split_flag(text) == (rest, "ABN")
     assert split_flag("本") == ("本", None) and split_flag("阳性木") == ("阳性木", None)
+
+
+def test_a_lone_plus_after_a_unit_makes_no_strip_pad(kb):
+    """'5.2 mmol/L +': a lone '+' after a quantitative result and its unit is as likely an arrow or a rule read as
+    one; the cell is no strip pad (whose grade is spelt out: '28 mmol/L 2+')."""
+    from app.parsing import parse_value
+
+    assert parse_value("5.2 mmol/L +") is None and parse_value("+ 70 umol/L") is None
+    (it,) = parse_row(kb, _toks("白细胞", "5.2 mmol/L +", "3.5-9.5"))
+    assert it.parsed_value.number == 5.2 and it.parsed_value.qualitative is None

@@ -1373,13 +1373,17 @@ def test_a_pad_number_with_its_grade_keeps_both(parser):
 def test_a_pad_number_with_its_unit_and_grade_in_one_cell_keeps_the_grade(parser):
     """A strip analyser that prints a pad's concentration, its unit and its grade in one cell ('28 mmol/L 2+',
     '2+ 200 Ery/μL'): the grade is not read as part of the unit (which made the unit unknown and left the row
-    unflagged); the number is the value, the grade the qualitative result, positive against the printed '-'."""
+    unflagged); the number is the value, the grade the qualitative result, positive against the printed '-'. So is
+    a grade with its concentration in brackets ('1+(0.3g/L)'), its unit the row's unit."""
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考值", 480, 560, 120),
              ("葡萄糖", 40, 110, 170), ("28 mmol/L 2+", 260, 400, 170), ("-", 500, 510, 170),
              ("隐血", 40, 110, 210), ("2+ 200 Ery/μL", 260, 400, 210), ("-", 500, 510, 210),
-             ("酮体", 40, 110, 250), ("阴性", 300, 350, 250), ("-", 500, 510, 250)]
+             ("酮体", 40, 110, 250), ("阴性", 300, 350, 250), ("-", 500, 510, 250),
+             ("蛋白质", 40, 110, 290), ("1+(0.3g/L)", 270, 390, 290), ("-", 500, 510, 290)]
     out = parser._assemble(*_page(cells, [("尿常规检验报告单", 300, 600, 10)]))
     by = {i["name_printed"]: i for i in out["indicators"]}
+    assert (by["蛋白质"]["qualitative"], by["蛋白质"]["value"], by["蛋白质"]["unit_printed"], by["蛋白质"]["flag"]) == \
+        ("1+", 0.3, "g/L", "POS")
     assert (by["葡萄糖"]["value"], by["葡萄糖"]["qualitative"], by["葡萄糖"]["value_text"], by["葡萄糖"]["flag"]) == \
         (28.0, "2+", "28 mmol/L 2+", "POS")
     assert (by["隐血"]["value"], by["隐血"]["qualitative"], by["隐血"]["code"], by["隐血"]["flag"]) == \
