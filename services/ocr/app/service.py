@@ -676,18 +676,20 @@ def point_read_as_space(it: RowItem) -> bool:
 _POINT_FOR_DASH = re.compile(r"(\d)\.(\d)")
 
 
-def point_read_as_dash(it: RowItem) -> bool:
+def point_read_as_dash(it: RowItem, text_test: bool = False) -> bool:
     """'0.1' for 0-1 (a dot-matrix dash read as a point) where the result can only be a count of cells per field,
-    which microscopy reports whole: the row's name reads as a test reported in words and counts (粪便白细胞, 脓细胞).
-    A urine analyser's sediment prints decimals per field ('4.62 /HP' against '0-5'), and a serology index or a
-    strip's concentration is a decimal against '阴性' ('0.2 COI'), so neither a range nor a unit decides. Taken only
-    for two digits, the first smaller, with no unit or one per field."""
+    which microscopy reports whole: the row's name reads as a test reported in words and counts (粪便白细胞, 脓细胞),
+    or (``text_test``) the test chosen for the row on its kind of sheet is one (a stool sheet's '红细胞(镜检)', whose
+    name alone first reads as the urine sediment count). A urine analyser's sediment prints decimals per field
+    ('4.62 /HP' against '0-5'), and a serology index or a strip's concentration is a decimal against '阴性' ('0.2
+    COI'), so neither a range nor a unit decides. Taken only for two digits, the first smaller, with no unit or one
+    per field."""
     if it.value is None or (m := _POINT_FOR_DASH.fullmatch(it.value.text.strip())) is None \
             or int(m.group(1)) >= int(m.group(2)):
         return False
     if it.unit is not None and not is_per_field(it.unit.text):
         return False
-    if not any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names):
+    if not text_test and not any(ms and ms[0].score >= 0.8 and ms[0].indicator.kind == "text" for _, ms in it.names):
         return False
     text = f"{m.group(1)}-{m.group(2)}"
     it.value, it.parsed_value = Cell(text, it.value.score, it.value.box), ParsedValue(None, text)
@@ -2023,6 +2025,8 @@ class LabReportParser:
             else:
                 pv = ParsedValue(None, pv.text, None, f"{int(signed)}+")
             it.parsed_value = pv
+        if ind.kind == "text" and pv.number is not None and point_read_as_dash(it, text_test=True):
+            pv = it.parsed_value  # '1.2' for 1-2 on a stool sheet's 红细胞(镜检): a count per field
         if it.parsed_range is None and (dr := ind.default_range(sex)) is not None and \
                 word_is_reference(it, dr.high):
             # '1250.00 阴性' for HBsAg (cut-off 0.05): the number is the result, the word the printed reference

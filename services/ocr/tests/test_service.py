@@ -2011,3 +2011,25 @@ def test_a_test_reported_in_units_no_factor_converts_is_not_flagged_by_the_defau
     assert read(unit="ng/mL")["flag"] == "H"
     printed = read(rng="0-25")
     assert printed["flag"] == "N" and "unit_needed_for_range" not in printed["review_reasons"]
+
+
+def test_a_point_read_for_a_dash_on_a_stool_sheets_microscopy_row_named_like_a_urine_count(parser):
+    """'1.2' for 1-2 (a dot-matrix dash read as a point): on a stool sheet, 红细胞(镜检) is the stool microscopy
+    count, reported whole per field, though its name alone first reads as the urine sediment count; on a urine
+    sheet the same cell is an analyser's decimal per field and stays 1.2."""
+    def read(title, rows):
+        cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("单位", 440, 500, 120), ("参考范围", 560, 660, 120)]
+        for k, (name, value, unit, rng) in enumerate(rows):
+            y = 170 + 40 * k
+            cells += [(name, 40, 180, y), (value, 300, 340, y)] + ([(unit, 440, 480, y)] if unit else []) + \
+                     ([(rng, 560, 610, y)] if rng else [])
+        out = parser._assemble(*_page(cells, [(title, 300, 600, 10)]))
+        return {i["name_printed"]: i for i in out["indicators"]}
+    stool = read("粪便常规检验报告单", [("颜色", "黄色", None, None), ("性状", "软便", None, None),
+                                     ("红细胞(镜检)", "1.2", "/HP", "0-2"), ("脓细胞", "未见", None, None),
+                                     ("脂肪滴", "未见", None, None), ("虫卵", "未见", None, None),
+                                     ("吞噬细胞", "未见", None, None), ("隐血", "阴性", None, "阴性")])
+    assert stool["红细胞(镜检)"]["code"] == "ST-RBC" and stool["红细胞(镜检)"]["value_text"] == "1-2"
+    urine = read("尿常规检验报告单", [("颜色", "淡黄色", None, None), ("蛋白质", "阴性", None, "阴性"),
+                                    ("葡萄糖", "阴性", None, "阴性"), ("红细胞(镜检)", "1.2", "/HP", "0-5")])
+    assert urine["红细胞(镜检)"]["code"] != "ST-RBC" and urine["红细胞(镜检)"]["value_text"] == "1.2"
