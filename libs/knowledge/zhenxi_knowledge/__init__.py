@@ -10,7 +10,8 @@ from .text import norm_name, norm_text, norm_unit
 from .units import UnitTable
 
 __all__ = [
-    "ABNORMAL_FLAGS", "ARROWS_DOWN", "allows_trace", "NONE_SEEN_WORDS", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS", "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
+    "ABNORMAL_FLAGS", "ARROWS_DOWN", "allows_trace", "NONE_SEEN_WORDS", "ARROWS_UP", "CRITICAL_FLAGS", "FLAGS",
+    "HIGH_FLAGS", "LOW_FLAGS", "URGENCY_ORDER", "Assessment",
     "Condition", "CriticalReading", "Department", "DepartmentCues", "Drug", "DrugClass", "Finding", "Flag",
     "Indicator", "Interpretation", "Knowledge", "KnowledgeError", "MedicationClass", "MissedDoseAdvice",
     "ParsedRange", "Pattern", "Range", "Reading", "RedFlag", "ReportTemplates", "ReportText", "ReportTrends",

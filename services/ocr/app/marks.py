@@ -2,7 +2,8 @@
 often than a sheet leaves a result blank: a short stroke has too little area to pass as a text line, or the
 recogniser returns nothing for a crop 10 px wide. When a row has a name but no result, the part of the page
 where its result should be is looked at directly: a single short horizontal stroke, and nothing else, is read as
-'-' (and a small cross as '+', a cross over a bar as '±', a cross then a bar as '+-'). Pure OpenCV on the page image; no model call."""
+'-' (and a small cross as '+', a cross over a bar as '±', a cross then a bar as '+-'). Pure OpenCV on the page
+image; no model call."""
 from __future__ import annotations
 
 import cv2
@@ -250,12 +251,11 @@ def _read_blobs(labels: np.ndarray, blobs: list, under: list, band: np.ndarray, 
     # 30 px line; a point or a blot is about square)
     if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.6 * h and area >= 0.5 * w * h:
         return "-", box
-    if 0.15 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.6 * min(w, h) \
-            and _is_plus(labels[y:y + h, x:x + w] == k) and (bar := _faint_bar_under(band, x, y, w, h, paper, darkest,
-                                                                                 line_h)) is not None:
+    plus = _is_plus(labels[y:y + h, x:x + w] == k)
+    if plus and _plus_sized(w, h, line_h, smallest=0.15) and \
+            (bar := _faint_bar_under(band, x, y, w, h, paper, darkest, line_h)) is not None:
         return "±", (box[0], box[1], box[2], float(ya + bar))  # its bar fainter than the threshold
-    if 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.5 * min(w, h) \
-            and _is_plus(labels[y:y + h, x:x + w] == k):
+    if plus and _plus_sized(w, h, line_h, aspect=1.5):
         return "+", box
     if _is_plus_over_bar(labels[y:y + h, x:x + w] == k, line_h):
         return "±", box
@@ -292,8 +292,10 @@ def _is_flat(w: int, h: int, line_h: float) -> bool:
     return 0.12 * line_h <= w <= 1.0 * line_h and h <= 0.2 * line_h and w >= 2.5 * h
 
 
-def _plus_sized(w: int, h: int, line_h: float) -> bool:
-    return 0.2 * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= 1.6 * min(w, h)
+def _plus_sized(w: int, h: int, line_h: float, smallest: float = 0.2, aspect: float = 1.6) -> bool:
+    """A blob's size as a '+': each side at least ``smallest`` and at most 0.8 text heights, about as wide as tall
+    (within ``aspect``)."""
+    return smallest * line_h <= min(w, h) and max(w, h) <= 0.8 * line_h and max(w, h) <= aspect * min(w, h)
 
 
 def _is_plus_over_bar(blob: np.ndarray, line_h: float) -> bool:

@@ -277,6 +277,15 @@ _GRADE_BRACKET_NUM = re.compile(_GRADE + r"\s*[(]\s*(?P<num>(?:<=|>=|[<>≤≥])
                                 r")?\s*[)]")
 
 
+def _pad_cell(nk: str) -> re.Match | None:
+    """A test-strip pad's number with its grade in one cell, NFKC text ('500 +++', '3+ 500', '28 mmol/L 2+',
+    '2+ 200 Ery/μL', '1+(0.3g/L)'): the match, with groups num, grade and (where printed) unit; else None."""
+    for pattern in (_NUM_GRADE, _GRADE_NUM, _NUM_UNIT_GRADE, _GRADE_NUM_UNIT, _GRADE_BRACKET_NUM):
+        if (m := pattern.fullmatch(nk)) is not None:
+            return m
+    return None
+
+
 # The plus read as the CJK 十 where only a sign can stand: inside brackets of signs and grade digits ('3.0(十3)',
 # '阳性(十)', '(十十)'), before the digit of a cell that starts with it ('十1', '十2.5'), after a grade digit that ends
 # the cell ('3十'). Not in a word: '十二指肠' keeps its 十 (no ASCII digit or bracket of signs beside it).
@@ -349,8 +358,7 @@ def _parse_value(raw: str) -> ParsedValue | None:
     if pv is not None:
         return pv
     nk = unicodedata.normalize("NFKC", raw)
-    m = _NUM_GRADE.fullmatch(nk) or _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or \
-        _GRADE_NUM_UNIT.fullmatch(nk) or _GRADE_BRACKET_NUM.fullmatch(nk)
+    m = _pad_cell(nk)
     if m:  # '500 +++', '3+ 500', '28 mmol/L 2+', '1+(0.3g/L)': a test-strip pad's number (and its unit) with its
         # grade; '4+(≥55mmol/L)' keeps its comparator
         number, comparator = _comparator_number(m.group("num"))
@@ -392,9 +400,8 @@ def pad_unit(cell: Cell) -> Cell | None:
     """The unit printed inside a strip pad's result cell ('28 mmol/L 2+', '3+ 200 Ery/uL', '1+(0.3g/L)'), as a cell
     of its own (its box apportioned by character count), or None."""
     t = cell.text.strip()
-    nk = unicodedata.normalize("NFKC", t)
-    m = _NUM_UNIT_GRADE.fullmatch(nk) or _GRADE_NUM_UNIT.fullmatch(nk) or _GRADE_BRACKET_NUM.fullmatch(nk)
-    if m is None or m.group("unit") is None:
+    m = _pad_cell(unicodedata.normalize("NFKC", t))
+    if m is None or m.groupdict().get("unit") is None:
         return None
     x0, y0, x1, y1 = cell.box
     n = max(len(t), 1)
@@ -428,6 +435,7 @@ _COUNT_PER_FIELD = re.compile(r"^(\d+)\s*[-~～]\s*(\d+)\s*(?:/\s*" + _PER_FIELD
 
 
 _COUNTLESS = ("满视野", "满视", "布满视野")
+
 
 def count_against_range(text: str, low: float | None, high: float | None) -> str | None:
     """L/N/H of a count per field printed as a span ('0-2', '10-15/HP', urine sediment and stool microscopy)
@@ -834,9 +842,7 @@ def explode(kb: KnowledgeBase, tok: Token) -> list[Token]:
     kind = classify(kb, text)
     # (a sign word kept whole, 'Not found', but not a line of signs the recogniser glued: '+ -')
     if kind in ("range", "value") or _EN_RESULT_WORD.fullmatch(text) or \
-            kind == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or _NUM_GRADE.fullmatch(nk) or \
-            _GRADE_NUM.fullmatch(nk) or _NUM_UNIT_GRADE.fullmatch(nk) or _GRADE_NUM_UNIT.fullmatch(nk) or \
-            _GRADE_BRACKET_NUM.fullmatch(nk) or \
+            kind == "qual" and re.search(r"[A-Za-z\u4e00-\u9fff]", text) or _pad_cell(nk) is not None or \
             number_with_reading(nk) is not None or any(
             m.how == "exact" for m in kb.match_name(text, allow_fuzzy=False)) or kb.printed_twice(text):
         return [tok]
@@ -938,8 +944,8 @@ def _split_lead(tok: Token) -> list[Token]:
     x0, y0, x1, y1 = tok.box
     n = max(len(text), 1)
     m = _LEAD_ROWNO.match(text)
-    if m and not re.match(r"^\d+\s*[-~]", text) and not parse_flag(text[m.end():]) and not _NUM_UNIT_GRADE.fullmatch(
-            unicodedata.normalize("NFKC", text)):
+    if m and not re.match(r"^\d+\s*[-~]", text) and not parse_flag(text[m.end():]) and \
+            _pad_cell(unicodedata.normalize("NFKC", text)) is None:
         # ('514偏高' is a result and its mark, not row 514 of a test named 偏高; '28 mmol/L 2+' a pad's result)
         cut = m.end()
         num = m.group(1) or m.group(2)

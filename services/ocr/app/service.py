@@ -163,6 +163,9 @@ def _reads_wrong(result: dict[str, Any], ocr: list[PageOcr]) -> bool:
     return not result.get("layout", {}).get("header_rows") and (coded < 5 or _tall_share(ocr) > 0.25)
 
 
+_Reading = tuple[dict[str, Any], list[PageOcr], list[geometry.GeometryResult]]  # a result, its OCR, its pages
+
+
 def _reading_score(result: dict[str, Any]) -> float:
     coded = sum(1 for i in result["indicators"] if i.get("code"))
     return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
@@ -1570,13 +1573,8 @@ class LabReportParser:
             # each turned page is read as given: the vote that got the page wrong would only turn it back
             read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
             for turn in (180, 90, 270):
-                geo2 = [g.turned(turn) for g in read]
-                ocr2 = self.engine.run([g.image for g in geo2], turn_vote=False)
-                for k in ("det", "cls", "rec"):
-                    timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
-                res2 = self._assemble(ocr2, geo2)
-                if _reading_score(res2) > _reading_score(result):
-                    result, ocr, geo = res2, ocr2, geo2
+                result, ocr, geo = self._read_again([g.turned(turn) for g in read], (result, ocr, geo), timings,
+                                                    turn_vote=False)
                 if not _reads_wrong(result, ocr):
                     break
         if self.options.use_geometry:
@@ -1589,12 +1587,7 @@ class LabReportParser:
                 t0 = time.perf_counter()
                 geo2 = [geometry.normalise_page(sm if sm is not None else p) for sm, p in zip(smooth, pages)]
                 timings["geometry"] += (time.perf_counter() - t0) * 1000
-                ocr2 = self.engine.run([g.image for g in geo2])
-                for k in ("det", "cls", "rec"):
-                    timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr2)
-                res2 = self._assemble(ocr2, geo2)
-                if _reading_score(res2) > _reading_score(result):
-                    result, ocr, geo = res2, ocr2, geo2
+                result, ocr, geo = self._read_again(geo2, (result, ocr, geo), timings)
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -1602,6 +1595,16 @@ class LabReportParser:
         log.info("lab report parsed", extra={"indicators": len(result["indicators"]), "format": fmt,
                                              "report_type": result["report_type"], "total_ms": timings["total"]})
         return result
+
+    def _read_again(self, geo: list[geometry.GeometryResult], best: _Reading, timings: dict[str, float],
+                    turn_vote: bool = True) -> _Reading:
+        """The pages read again as ``geo`` gives them (turned, or smoothed): (result, ocr, geometry) of the better
+        reading of the two, ``best`` on a tie; the recognition time is added to ``timings``."""
+        ocr = self.engine.run([g.image for g in geo], turn_vote=turn_vote)
+        for k in ("det", "cls", "rec"):
+            timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr)
+        result = self._assemble(ocr, geo)
+        return (result, ocr, geo) if _reading_score(result) > _reading_score(best[0]) else best
 
     # ---------------------------------------------------------------------------------------------------------
     def _assemble(self, ocr: list[PageOcr], geo: list[geometry.GeometryResult]) -> dict[str, Any]:
