@@ -215,13 +215,16 @@ def test_a_hyphen_thickened_by_ink_jet_print_is_a_dash():
     assert find_dash(page(4), 80, 220, 60, LINE_H) is None
 
 
-def _glyph_band(text, size=26, font="wqy/wqy-zenhei.ttc", blur=True):
-    """A band with ``text`` drawn in a CJK font, and the middle of its text line (where a CJK word sits)."""
+def _glyph_band(text, size=26, font="wqy/wqy-zenhei.ttc", blur=True, below=None, pitch=0):
+    """A band with ``text`` drawn in a CJK font (and ``below`` it, ``pitch`` px lower, the next row's text), and
+    the middle and height of its text line (where a CJK word sits)."""
     from PIL import Image, ImageDraw, ImageFont
 
     face = ImageFont.truetype(f"/usr/share/fonts/truetype/{font}", size)
     im = Image.fromarray(_band())
     ImageDraw.Draw(im).text((120, 48), text, font=face, fill=45)
+    if below:
+        ImageDraw.Draw(im).text((120, 48 + pitch), below, font=face, fill=45)
     im2 = Image.new("L", (300, 120), 255)
     ImageDraw.Draw(im2).text((120, 48), "阴性", font=face, fill=0)
     ys = np.nonzero((np.array(im2) < 128).any(axis=1))[0]
@@ -304,16 +307,6 @@ def test_the_next_rows_ink_cut_by_the_band_is_no_bar_of_a_plus_minus(size, lh_fa
     """Where the text line is measured taller than the row pitch, the band of a '+' cell reaches the top stroke of
     the next row's text ('阴', '二'), cut flat by the band's edge: that is no bar under the '+', which stays '+'
     (a trace is not what the sheet printed)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    face = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", size)
-    im = Image.fromarray(np.clip(np.random.default_rng(0).normal(205, 4, (200, 300)), 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(im)
-    draw.text((120, 40), "+", font=face, fill=45)
-    draw.text((120, 40 + int(round(pitch_factor * size))), below, font=face, fill=45)
-    ref = Image.new("L", (300, 200), 255)
-    ImageDraw.Draw(ref).text((120, 40), "阴性", font=face, fill=0)
-    ys = np.nonzero((np.array(ref) < 128).any(axis=1))[0]
-    img = cv2.GaussianBlur(np.array(im), (3, 3), 0)
-    found = find_mark(img, 80, 220, (ys[0] + ys[-1]) / 2, lh_factor * float(ys[-1] - ys[0]))
+    img, cy, text_h = _glyph_band("+", size, below=below, pitch=int(round(pitch_factor * size)))
+    found = find_mark(img, 80, 220, cy, lh_factor * text_h)
     assert found is None or found[0] == "+"
