@@ -3,6 +3,7 @@ upright (text-line direction), and remove small skew. 0° vs 180° needs reading
 angle classifier on a handful of text lines (inference.page_is_upside_down)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -321,6 +322,16 @@ SCREEN_GRID_PERIODS = (2.2, 8.0)  # px: a display's pixels or sub-pixels as a ph
 SCREEN_GRID_WINDOW = 512  # px: the square at the page's centre whose spectrum is looked at
 
 
+@functools.lru_cache(maxsize=4)
+def _spectrum_grid(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For an n x n window: its 2-D Hann taper, the row and column frequencies of its real FFT (cycles per window)
+    and each frequency's ring (rounded radius), flattened; the same for every page, so worked out once."""
+    win = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    fy, fx = np.fft.fftfreq(n) * n, np.fft.rfftfreq(n) * n
+    ring = np.rint(np.hypot(fy[:, None], fx[None, :])).astype(np.int64).ravel()
+    return win, fy, fx, ring
+
+
 def screen_grid_period(img: np.ndarray) -> float | None:
     """The period in px of a fine periodic pattern over the page's centre (a photographed screen's pixel grid):
     the strongest peak of the spectrum among periods of 2.2-8 px whose height is at least SCREEN_GRID_PEAK times
@@ -332,10 +343,8 @@ def screen_grid_period(img: np.ndarray) -> float | None:
         return None
     c = g[(h - n) // 2:(h - n) // 2 + n, (w - n) // 2:(w - n) // 2 + n].astype(np.float32)
     c -= c.mean()
-    win = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    win, fy, fx, ring = _spectrum_grid(n)
     spec = np.abs(np.fft.rfft2(c * win))
-    fy, fx = np.fft.fftfreq(n) * n, np.fft.rfftfreq(n) * n
-    ring = np.rint(np.hypot(fy[:, None], fx[None, :])).astype(np.int64).ravel()
     vals = spec.ravel()
     lo, hi = int(np.ceil(n / SCREEN_GRID_PERIODS[1])), int(n / SCREEN_GRID_PERIODS[0])
     counts = np.bincount(ring, minlength=hi + 1)[lo:hi + 1]
