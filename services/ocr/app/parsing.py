@@ -178,6 +178,14 @@ def parse_range(text: str) -> ParsedRange | None:
         alt = _parse_range(f"{m.group(1)}~{m.group(2)}{m.group(3)}")
         if alt is not None and alt.low is not None and alt.high is not None and alt.low < alt.high:
             return alt
+    m = _TRAILING_POINT.match(t) if pr is None else None
+    if m:
+        # '10.9--15.': the upper bound's decimals cut off by the photo's edge (or a speck after it); its whole part
+        # is what is left of it, and it must still lie above the lower bound
+        alt = _parse_range(m.group(1))
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low < alt.high:
+            alt.text = text
+            return alt
     return pr
 
 
@@ -186,6 +194,7 @@ def parse_range(text: str) -> ParsedRange | None:
 _ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
                               r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
                               r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
+_TRAILING_POINT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~～—–]{1,2}\s*\d+)\.$")
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
 # package's qualitative_grade).
@@ -255,11 +264,16 @@ def result_glyphs(text: str) -> str:
     recompressed photo: '十一' → '+-' (plus_minus_glyphs), '1(−)' → '1(-)', '(一)' → '(-)', 'I+' → '1+',
     '末见' → '未见'."""
     t = plus_minus_glyphs(text)
+    if (m := _SIGN_WORD_BANG.fullmatch(t.strip())) is not None:
+        # '阴性！)', '阴性！！': dot-matrix print's '(-)' after a sign word read as exclamation marks; the grade of a
+        # positive is lost with it
+        return "阴性(-)" if m.group(1) == "阴性" else m.group(1)
     t = re.sub(r"[(（]\s*(" + _SIGN_RUN + r")\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
     return _END_FOR_NOT.sub(r"\1未", _THIN_ONE_PLUS.sub("1", t))
 
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+_SIGN_WORD_BANG = re.compile(r"(阴性|阳性|陰性|陽性)\s*[(（]?\s*[!！]+\s*[)）!！]?")
 
 
 _GRADE = r"(?P<grade>\+{1,4}|[1-4]\+|±|\+-)"
@@ -613,6 +627,7 @@ class RowItem:
     bare_range: Cell | None = None  # a lone number under the range header: a one-sided range ('<25') whose thin
     # comparator the detector left out of its box (see service.comparator_lost_in_range_column)
     range_comparator_inferred: bool = False  # the range's '<' was put back from its column (review note)
+    value_reread: bool = False  # an unmarked result outside its printed range, read again to fit it (review note)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 from typing import Any, Callable
 from zhenxi_knowledge import NONE_SEEN_WORDS, allows_trace
 
@@ -882,6 +883,20 @@ def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2
     return out
 
 
+REREAD_MIN_SCORE = 0.8  # a result cell read again must read at least this well to replace the first reading
+REREAD_MAX_EDITS = 2  # ... and differ from the first reading by at most this many digits (added, lost, changed)
+REREAD_MIN_VOTES = 2  # ... by at least this many of its crops, more than any other number that fits
+# the crops of a result cell read again: (x, y) padding in cell heights; the first two are also read enlarged twice
+REREAD_PADS = ((0.15, 0.15), (0.35, 0.15), (0.05, 0.3), (0.25, 0.3))
+NUM_TEXT = r"\d+(?:\.\d+)?"  # a plain number as a result cell holds it
+
+
+MARK_GAP_MIN = 1.0  # a gap between a result and its next cell narrower than this many line heights holds no mark
+def _reread_reasons(it: RowItem) -> list[str]:
+    """The review reason of _EmptyCellLook.read_unmarked_outliers: a result read again is for a person to check."""
+    return ["result_read_again"] if it.value_reread else []
+
+
 POINT_LOST_FACTOR = 0.5  # an unmarked whole number many times its range that, with a point put back, fits it
 
 
@@ -1472,6 +1487,77 @@ class _EmptyCellLook:
             it.parsed_value = parse_value(pick) or ParsedValue(None, pick)  # 未发现: a negative reading
             it.value_from_likelihood = True
 
+    def read_unmarked_outliers(self, items: list[RowItem], recognise: Any) -> None:
+        """On a page that marks its results, a number outside its printed range with no mark of its own and nothing
+        in its mark cell may be misread: its first digit lost on a small photo ('1.4' for PDW 11.4 against
+        9.8-16.2), a 1 read as 5 ('153' for 13.1). A page marks its results when a row carries a printed mark (H,
+        L, an arrow) or a row's mark cell holds ink the reading lost (the arrows of a small photo). The result cell
+        is read again, alone, from the crops REREAD_PADS gives (the first two also enlarged twice). A number that
+        fits the range, within REREAD_MAX_EDITS digits of the first reading, read by at least REREAD_MIN_VOTES
+        crops and by more than any other number that fits, replaces it; the row then carries review reason
+        ``result_read_again``. Otherwise the result stays as read: on the real dev photos most unmarked results
+        outside their range are marked ones whose arrow the reading lost (their flag comes from the range)."""
+        outliers: list[RowItem] = []
+        marked = any(it.flag is not None and it.flag_code in ("H", "L", "HH", "LL") for it in items)
+        for it in items:
+            pv, pr = it.parsed_value, it.parsed_range
+            if it.flag is not None or it.flag_ink or it.value is None or it.value_from_shape or pv is None \
+                    or pv.number is None or pv.comparator or pr is None or pr.low is None or pr.high is None \
+                    or _against_printed(pv, pr, pr.low, pr.high) not in ("H", "L"):
+                continue
+            if self._mark_cell_inked(it):
+                marked = True  # its mark is there, unread: the result stands as read
+            else:
+                outliers.append(it)
+        if not marked or not outliers:
+            return
+        todo: list[RowItem] = []
+        crops: list[np.ndarray] = []
+        for it in outliers:
+            x0, y0, x1, y1 = it.value.box
+            h = y1 - y0
+            cells = [self.crop(x0 - a * h, y0 - b * h, x1 + a * h, y1 + b * h) for a, b in REREAD_PADS]
+            if all(c.shape[0] >= 6 and c.shape[1] >= 6 for c in cells):
+                cells += [cv2.resize(c, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC) for c in cells[:2]]
+                todo.append(it)
+                crops.extend(cells)
+        readings = recognise(crops) if crops else []
+        per = len(REREAD_PADS) + 2
+        for k, it in enumerate(todo):
+            pr, before = it.parsed_range, re.sub(r"\D", "", it.value.text)
+            votes: dict[float, list[tuple[str, float]]] = {}
+            for text, score in readings[per * k:per * (k + 1)]:
+                text = text.strip()
+                pv = parse_value(text) if re.fullmatch(NUM_TEXT, text) else None
+                if pv is None or pv.number is None or score < REREAD_MIN_SCORE or \
+                        _against_printed(pv, pr, pr.low, pr.high) != "N" or \
+                        Levenshtein.distance(before, re.sub(r"\D", "", text)) > REREAD_MAX_EDITS:
+                    continue
+                votes.setdefault(pv.number, []).append((text, score))
+            ranked = sorted(votes.values(), key=len, reverse=True)
+            if ranked and len(ranked[0]) >= REREAD_MIN_VOTES and (len(ranked) == 1 or len(ranked[1]) < len(ranked[0])):
+                text, score = max(ranked[0], key=lambda r: r[1])
+                it.value = Cell(text, score, it.value.box)
+                it.parsed_value = parse_value(text)
+                it.value_reread = True
+
+    def _mark_cell_inked(self, it: RowItem) -> bool:
+        """Whether the row's mark cell holds ink of its own, a mark the reading lost: the table's mark column (提示)
+        where its header names one, else the gap between the result and the next cell of its row (an arrow column
+        with no header word)."""
+        v = it.value.box
+        cy = (v[1] + v[3]) / 2
+        table = self._table_at((v[0] + v[2]) / 2, cy)
+        span = marks.value_span(table, v[2] + 2, None, kind="flag") if table is not None else None
+        if span is None:
+            lh = self.line_h
+            nxt = [c.box[0] for c in (it.range, it.unit) if c is not None and c.box[0] > v[2]]
+            if not nxt or min(nxt) - v[2] < MARK_GAP_MIN * lh:
+                return False
+            span = (v[2] + 0.2 * lh, min(nxt) - 0.2 * lh)
+        found, inked = marks.look_at_mark_cell(self.gray(), span[0], span[1], cy, self.line_h)
+        return found is not None or inked
+
     def read_dash(self, it: RowItem, results: list[tuple[float, float, float, float]] = ()) -> None:
         """``results``: the boxes of the results read on the page, whose drift down the page (a photo seen at an
         angle fans its columns) moves the header's result column to this row (column_drift)."""
@@ -1685,6 +1771,7 @@ class LabReportParser:
                                  "message": "参考范围列与结果列错行，已按指标重新对齐，请核对。 "
                                             "The printed ranges sat one row off their results and were realigned "
                                             "by the tests' scales; please check."})
+            looker.read_unmarked_outliers(items, self.engine.recognise)
             items_per_page.append((pno, items))
         header = extract_header(outside_tokens or all_tokens, self.kb, header_area=bool(outside_tokens))
         sex = header.get("sex")
@@ -2002,8 +2089,8 @@ class LabReportParser:
                                  "reference": round(it.range.score, 3) if it.range else 0.5,
                                  "flag": round(it.flag.score, 3) if it.flag else 0.5,
                                  "structure": round(structure, 3)},
-            "needs_review": conf < self.options.review_threshold or one_char,
-            "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
+            "needs_review": conf < self.options.review_threshold or one_char or bool(_reread_reasons(it)),
+            "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) + _reread_reasons(it) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
                               (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
                               (["range_comparator_inferred"] if it.range_comparator_inferred else []) +
@@ -2191,6 +2278,7 @@ class LabReportParser:
             review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if it.range_comparator_inferred:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
+        review_reasons += _reread_reasons(it)
         # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
         # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC),
         # provided it rules out the codes the name reads as nearly as well (ALT and AST share 0-40 U/L): then only
@@ -2254,7 +2342,7 @@ class LabReportParser:
             "confidence": round(overall, 3), "field_confidence": field_conf,
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)
-            "needs_review": overall < self.options.review_threshold or how == "structure",
+            "needs_review": overall < self.options.review_threshold or how == "structure" or bool(_reread_reasons(it)),
             "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
         }

@@ -215,6 +215,18 @@ def test_form_fields_without_a_colon_are_not_rows(kb):
     assert [c.text for c, _ in row("电导率分级", "3级")[0].names] == ["电导率分级"]
 
 
+def test_a_range_cut_after_the_point_of_its_upper_bound(kb):
+    """'10.9--15.': the photo's edge cut the upper bound's decimals (15.4). Its whole part is kept as the bound,
+    so the row keeps a printed range to flag against; the bound must still lie above the lower one, and a point
+    after a lone number or a one-sided range is not read this way."""
+    pr = parse_range("10.9--15.")
+    assert (pr.low, pr.high, pr.text) == (10.9, 15.0, "10.9--15.")
+    assert (parse_range("0.5~5.").low, parse_range("0.5~5.").high) == (0.5, 5.0)
+    assert parse_range("20-10.") is None and parse_range("15.") is None
+    items = parse_row(kb, _toks("红细胞分布宽度-CV", "11.9", "10.9--15."))
+    assert (items[0].parsed_range.low, items[0].parsed_range.high) == (10.9, 15.0)
+
+
 def test_sex_specific_printed_range(kb):
     r = parse_range("男:130-175 女:115-150")
     assert r.for_sex("male") == (130, 175) and r.for_sex("female") == (115, 150)
@@ -441,6 +453,8 @@ def test_an_arrow_read_as_one_before_a_one_sided_range(text, low, high):
 @pytest.mark.parametrize("text,number,qual,shown", [
     ("1(−)", 1.0, "negative", "1(-)"), ("3(–)", 3.0, "negative", "3(-)"), ("18(一)", 18.0, "negative", "18(-)"),
     ("66(十)", 66.0, "1+", "66(+)"), ("I+", None, "1+", "1+"), ("l+", None, "1+", "1+"), ("|+", None, "1+", "1+"),
+    # dot-matrix print: the '(-)' after a sign word read as exclamation marks; a positive's grade is lost with it
+    ("阴性！)", None, "negative", "阴性(-)"), ("阴性!!", None, "negative", "阴性(-)"), ("阳性！)", None, "positive", "阳性"),
 ])
 def test_result_signs_as_a_blurred_photo_returns_them(text, number, qual, shown):
     """The minus inside '1(-)' comes back as '−' (U+2212), '–' or '一', the thin '1' of '1+' as 'I', 'l' or '|': the

@@ -2033,3 +2033,34 @@ def test_a_point_read_for_a_dash_on_a_stool_sheets_microscopy_row_named_like_a_u
     urine = read("尿常规检验报告单", [("颜色", "淡黄色", None, None), ("蛋白质", "阴性", None, "阴性"),
                                     ("葡萄糖", "阴性", None, "阴性"), ("红细胞(镜检)", "1.2", "/HP", "0-5")])
     assert urine["红细胞(镜检)"]["code"] != "ST-RBC" and urine["红细胞(镜检)"]["value_text"] == "1.2"
+
+
+def test_an_unmarked_result_outside_its_range_is_read_again_on_a_page_that_marks_results(parser, _cjk_font):
+    """A small photo of a sheet that prints arrows: the recogniser lost the first digit of PDW 11.4 ('1.4'), so
+    the row came back L against its printed 9.8-16.2 although the sheet prints no mark beside it. On a page that
+    marks its results, such a row is read again from its cell; a reading that fits the range and is one digit
+    from the first is taken, with a review reason. A real high value read as printed (血红蛋白 180) stays as read:
+    no reading of its cell fits the range."""
+    cells = [("项目", 40, 120, None), ("结果", 300, 120, None), ("参考范围", 440, 120, None), ("单位", 600, 120, None),
+             ("中性粒细胞百分比", 40, 170, None), ("33.2", 300, 170, None), ("L", 390, 170, None),
+             ("50.0-70.0", 440, 170, None), ("%", 600, 170, None),
+             ("血小板分布宽度", 40, 210, None), ("11.4", 300, 210, "1.4"), ("9.8-16.2", 440, 210, None),
+             ("fL", 600, 210, None),
+             ("血红蛋白", 40, 250, None), ("180", 300, 250, None), ("130-175", 440, 250, None), ("g/L", 600, 250, None)]
+    out = parser._assemble(*_drawn_page(cells, (760, 300), garbled_score=0.95))
+    by = {i["code"]: i for i in out["indicators"]}
+    assert (by["PDW"]["value"], by["PDW"]["flag"]) == (11.4, "N")
+    assert "result_read_again" in by["PDW"]["review_reasons"] and by["PDW"]["needs_review"]
+    assert (by["HGB"]["value"], by["HGB"]["flag"]) == (180, "H")
+    assert "result_read_again" not in by["HGB"]["review_reasons"]
+    assert (by["NEUT%"]["flag"], by["NEUT%"]["review_reasons"]) == ("L", [])
+    # a page that prints no mark at all: an unmarked result outside its range says nothing, and is read as it is
+    plain = [c for c in cells if c[0] != "L"]
+    by = {i["code"]: i for i in parser._assemble(*_drawn_page(plain, (760, 300), garbled_score=0.95))["indicators"]}
+    assert (by["PDW"]["value"], by["PDW"]["flag"]) == (1.4, "L") and by["PDW"]["review_reasons"] == []
+    # ... unless a row's mark cell holds ink the reading lost: that page marks its results
+    ocr, geo = _drawn_page(plain, (760, 300), garbled_score=0.95)
+    cv2.arrowedLine(geo[0].image, (398, 276), (398, 256), (20, 20, 20), 2, tipLength=0.4)  # 血红蛋白's '↑', unread
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert (by["PDW"]["value"], by["PDW"]["flag"]) == (11.4, "N")
+    assert (by["HGB"]["value"], by["HGB"]["flag"]) == (180, "H")
