@@ -127,18 +127,19 @@ class CachedEngine:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def run(self, pages, turn_vote: bool = True):
+    def run(self, pages, turn_vote: bool = True, det_side: int | None = None):
         import hashlib
         import pickle
 
         out = []
         for p in pages:
-            key = hashlib.sha1(p.tobytes() + str(p.shape).encode() + (b"" if turn_vote else b"as-turned")).hexdigest()
+            key = hashlib.sha1(p.tobytes() + str(p.shape).encode() + (b"" if turn_vote else b"as-turned")
+                               + (f"det{det_side}".encode() if det_side else b"")).hexdigest()
             f = self.dir / f"{key}.pkl"
             if f.exists():
                 out.append(pickle.loads(f.read_bytes()))
                 continue
-            res = self.engine.run([p], turn_vote=turn_vote)[0]
+            res = self.engine.run([p], turn_vote=turn_vote, det_side=det_side)[0]
             f.write_bytes(pickle.dumps(res))
             out.append(res)
         return out

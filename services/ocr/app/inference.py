@@ -223,10 +223,17 @@ class OcrEngine:
         return {"models": self.model_sha256, "providers": self.providers, "threads": self.options.threads}
 
     # -- one batch of pages --------------------------------------------------------------------------------
-    def run(self, pages: list[np.ndarray], turn_vote: bool = True) -> list[PageOcr]:
+    def run(self, pages: list[np.ndarray], turn_vote: bool = True, det_side: int | None = None) -> list[PageOcr]:
         """``turn_vote``: whether the page-level angle vote may turn a page by 180° (off when the caller has
-        turned the page itself, to read it the other way round: the vote would only turn it back)."""
-        return [self._run_page(p, turn_vote) for p in pages]
+        turned the page itself, to read it the other way round: the vote would only turn it back). ``det_side``:
+        the detector's input size (longest side) for these pages, instead of the configured one."""
+        if det_side is None or not self.options.det_max_side:
+            return [self._run_page(p, turn_vote) for p in pages]
+        self.det.limit_side_len = det_side  # (read by the detector's preprocessing on every call)
+        try:
+            return [self._run_page(p, turn_vote) for p in pages]
+        finally:
+            self.det.limit_side_len = self.options.det_max_side
 
     def _run_page(self, img: np.ndarray, turn_vote: bool = True) -> PageOcr:
         timings: dict[str, float] = {}

@@ -194,6 +194,11 @@ def parse_range(text: str) -> ParsedRange | None:
 _ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
                               r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
                               r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
+def range_bound_cut(text: str) -> bool:
+    """Is this range one read with its upper bound cut after the point ('10.9--15.', parse_range)?"""
+    return _TRAILING_POINT.match(unicodedata.normalize("NFKC", text or "").strip()) is not None
+
+
 _TRAILING_POINT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~～—–]{1,2}\s*\d+)\.$")
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
@@ -267,13 +272,13 @@ def result_glyphs(text: str) -> str:
     if (m := _SIGN_WORD_BANG.fullmatch(t.strip())) is not None:
         # '阴性！)', '阴性！！': dot-matrix print's '(-)' after a sign word read as exclamation marks; the grade of a
         # positive is lost with it
-        return "阴性(-)" if m.group(1) == "阴性" else m.group(1)
+        return m.group(1) + "(-)" if m.group(1) in ("阴性", "陰性") else m.group(1)
     t = re.sub(r"[(（]\s*(" + _SIGN_RUN + r")\s*[)）]", lambda m: "(" + m.group(1).translate(_SIGN_GLYPHS) + ")", t)
     return _END_FOR_NOT.sub(r"\1未", _THIN_ONE_PLUS.sub("1", t))
 
 
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
-_SIGN_WORD_BANG = re.compile(r"(阴性|阳性|陰性|陽性)\s*[(（]?\s*[!！]+\s*[)）!！]?")
+_SIGN_WORD_BANG = re.compile(r"(阴性|弱阳性|阳性|陰性|弱陽性|陽性)\s*[(（]?\s*[!！]+\s*[)）!！]?")
 
 
 _GRADE = r"(?P<grade>\+{1,4}|[1-4]\+|±|\+-)"

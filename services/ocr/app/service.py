@@ -31,7 +31,7 @@ from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose
                       parse_row_all,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
-                      word_in_stray_brackets, word_is_reference)
+                      word_in_stray_brackets, word_is_reference, range_bound_cut)
 from .report_header import extract_header, panels_kind, title_kind
 
 log = logging.getLogger("zhenxi.ocr.service")
@@ -165,6 +165,24 @@ def _reads_wrong(result: dict[str, Any], ocr: list[PageOcr]) -> bool:
 
 
 _Reading = tuple[dict[str, Any], list[PageOcr], list[geometry.GeometryResult]]  # a result, its OCR, its pages
+
+SECOND_LOOK_FACTOR = 2  # a page with rows left unread is read again with the text found at this many times the size
+SECOND_LOOK_MIN_SHRINK = 1.5  # ... where the detector saw it shrunk at least this much (else no finer look exists)
+# the re-shoot reasons that say rows of the table were left unread
+ROWS_UNREAD_REASONS = {"row_numbers_missing", "rows_not_returned", "row_pitch_gap", "result_not_read",
+                       "names_not_read"}
+
+
+def _rows_left_unread(result: dict[str, Any]) -> bool:
+    """Does the reading say that rows of its table were left unread: a re-shoot asked for rows missing, or a
+    column header row read with no result under it?"""
+    for w in result.get("warnings", []):
+        if w.get("code") == "no_indicators_found" and result.get("layout", {}).get("header_rows"):
+            return True
+        if w.get("code") == "reshoot_suggested" and \
+                {r.split("/")[0] for r in (w.get("details") or {}).get("reasons") or []} & ROWS_UNREAD_REASONS:
+            return True
+    return False
 
 
 def _reading_score(result: dict[str, Any]) -> float:
@@ -884,7 +902,7 @@ def equivocal_without_mark(indicators: list[dict[str, Any]], min_marked: int = 2
 
 
 REREAD_MIN_SCORE = 0.8  # a result cell read again must read at least this well to replace the first reading
-REREAD_MAX_EDITS = 2  # ... and differ from the first reading by at most this many digits (added, lost, changed)
+REREAD_MAX_EDITS = 2  # ... and differ from the first reading by at most this many characters (added, lost, changed)
 REREAD_MIN_VOTES = 2  # ... by at least this many of its crops, more than any other number that fits
 # the crops of a result cell read again: (x, y) padding in cell heights; the first two are also read enlarged twice
 REREAD_PADS = ((0.15, 0.15), (0.35, 0.15), (0.05, 0.3), (0.25, 0.3))
@@ -892,6 +910,8 @@ NUM_TEXT = r"\d+(?:\.\d+)?"  # a plain number as a result cell holds it
 
 
 MARK_GAP_MIN = 1.0  # a gap between a result and its next cell narrower than this many line heights holds no mark
+
+
 def _reread_reasons(it: RowItem) -> list[str]:
     """The review reason of _EmptyCellLook.read_unmarked_outliers: a result read again is for a person to check."""
     return ["result_read_again"] if it.value_reread else []
@@ -1488,27 +1508,31 @@ class _EmptyCellLook:
             it.value_from_likelihood = True
 
     def read_unmarked_outliers(self, items: list[RowItem], recognise: Any) -> None:
-        """On a page that marks its results, a number outside its printed range with no mark of its own and nothing
-        in its mark cell may be misread: its first digit lost on a small photo ('1.4' for PDW 11.4 against
-        9.8-16.2), a 1 read as 5 ('153' for 13.1). A page marks its results when a row carries a printed mark (H,
-        L, an arrow) or a row's mark cell holds ink the reading lost (the arrows of a small photo). The result cell
-        is read again, alone, from the crops REREAD_PADS gives (the first two also enlarged twice). A number that
-        fits the range, within REREAD_MAX_EDITS digits of the first reading, read by at least REREAD_MIN_VOTES
-        crops and by more than any other number that fits, replaces it; the row then carries review reason
-        ``result_read_again``. Otherwise the result stays as read: on the real dev photos most unmarked results
-        outside their range are marked ones whose arrow the reading lost (their flag comes from the range)."""
+        """On a page that marks its results, a number outside its printed range with no mark of its own and a
+        blank mark cell may be misread: its first digit lost on a small photo ('1.4' for PDW 11.4 against
+        9.8-16.2). A page marks its results when a row carries a printed mark read (H, L, an arrow), or when a
+        row's cell under a mark column header (提示, 标志) holds ink. A row whose mark cell holds ink, or cannot be
+        looked at, is left as read. The result cell is read again, alone, from the crops REREAD_PADS gives (the
+        first two also enlarged twice, a reading each crop's own). A number that fits the range, within
+        REREAD_MAX_EDITS characters of the first reading (its point counted), read from at least REREAD_MIN_VOTES
+        crops and from more crops than the first reading or any other number that fits, replaces it; the row then
+        carries review reason ``result_read_again``. Otherwise the result stays as read: on the real dev photos
+        most unmarked results outside their range are marked results whose arrow the reading lost (their flag
+        comes from the range anyway)."""
         outliers: list[RowItem] = []
         marked = any(it.flag is not None and it.flag_code in ("H", "L", "HH", "LL") for it in items)
         for it in items:
             pv, pr = it.parsed_value, it.parsed_range
             if it.flag is not None or it.flag_ink or it.value is None or it.value_from_shape or pv is None \
                     or pv.number is None or pv.comparator or pr is None or pr.low is None or pr.high is None \
+                    or not re.fullmatch(NUM_TEXT, it.value.text.strip()) \
                     or _against_printed(pv, pr, pr.low, pr.high) not in ("H", "L"):
                 continue
-            if self._mark_cell_inked(it):
-                marked = True  # its mark is there, unread: the result stands as read
-            else:
+            state, headed = self._mark_cell(it)
+            if state == "blank":
                 outliers.append(it)
+            elif state == "inked" and headed:
+                marked = True  # a mark under the page's mark column, unread: the page marks its results
         if not marked or not outliers:
             return
         todo: list[RowItem] = []
@@ -1523,40 +1547,49 @@ class _EmptyCellLook:
                 crops.extend(cells)
         readings = recognise(crops) if crops else []
         per = len(REREAD_PADS) + 2
+        source = list(range(len(REREAD_PADS))) + [0, 1]  # the crop each reading is of (an enlargement: its own)
         for k, it in enumerate(todo):
-            pr, before = it.parsed_range, re.sub(r"\D", "", it.value.text)
-            votes: dict[float, list[tuple[str, float]]] = {}
-            for text, score in readings[per * k:per * (k + 1)]:
+            pr, first = it.parsed_range, it.value.text.strip()
+            crops_of: dict[float, set[int]] = {}  # number -> the crops that read it
+            texts: dict[float, tuple[str, float]] = {}
+            for (text, score), src in zip(readings[per * k:per * (k + 1)], source):
                 text = text.strip()
                 pv = parse_value(text) if re.fullmatch(NUM_TEXT, text) else None
-                if pv is None or pv.number is None or score < REREAD_MIN_SCORE or \
-                        _against_printed(pv, pr, pr.low, pr.high) != "N" or \
-                        Levenshtein.distance(before, re.sub(r"\D", "", text)) > REREAD_MAX_EDITS:
+                if pv is None or pv.number is None or score < REREAD_MIN_SCORE:
                     continue
-                votes.setdefault(pv.number, []).append((text, score))
-            ranked = sorted(votes.values(), key=len, reverse=True)
-            if ranked and len(ranked[0]) >= REREAD_MIN_VOTES and (len(ranked) == 1 or len(ranked[1]) < len(ranked[0])):
-                text, score = max(ranked[0], key=lambda r: r[1])
+                crops_of.setdefault(pv.number, set()).add(src)
+                if score > texts.get(pv.number, ("", 0.0))[1]:
+                    texts[pv.number] = (text, score)
+            fitting = [n for n in crops_of if _against_printed(parse_value(texts[n][0]), pr, pr.low, pr.high) == "N"
+                       and Levenshtein.distance(first, texts[n][0]) <= REREAD_MAX_EDITS]
+            if not fitting:
+                continue
+            best = max(fitting, key=lambda n: len(crops_of[n]))
+            rivals = [len(c) for n, c in crops_of.items() if n != best and (n in fitting or n == it.parsed_value.number)]
+            if len(crops_of[best]) >= REREAD_MIN_VOTES and all(len(crops_of[best]) > r for r in rivals):
+                text, score = texts[best]
                 it.value = Cell(text, score, it.value.box)
                 it.parsed_value = parse_value(text)
                 it.value_reread = True
 
-    def _mark_cell_inked(self, it: RowItem) -> bool:
-        """Whether the row's mark cell holds ink of its own, a mark the reading lost: the table's mark column (提示)
-        where its header names one, else the gap between the result and the next cell of its row (an arrow column
-        with no header word)."""
+    def _mark_cell(self, it: RowItem) -> tuple[str | None, bool]:
+        """What the row's mark cell holds: 'inked' (ink of its own: a mark the reading lost), 'blank', or None where
+        it cannot be looked at; and whether the cell is under a mark column header (提示, 标志). Without one, the
+        cell is the gap between the result and the next cell right of it (an arrow column with no header word),
+        looked at only where the gap is wide enough to hold a mark."""
         v = it.value.box
         cy = (v[1] + v[3]) / 2
         table = self._table_at((v[0] + v[2]) / 2, cy)
         span = marks.value_span(table, v[2] + 2, None, kind="flag") if table is not None else None
+        headed = span is not None
         if span is None:
             lh = self.line_h
             nxt = [c.box[0] for c in (it.range, it.unit) if c is not None and c.box[0] > v[2]]
             if not nxt or min(nxt) - v[2] < MARK_GAP_MIN * lh:
-                return False
+                return None, False
             span = (v[2] + 0.2 * lh, min(nxt) - 0.2 * lh)
         found, inked = marks.look_at_mark_cell(self.gray(), span[0], span[1], cy, self.line_h)
-        return found is not None or inked
+        return ("inked" if found is not None or inked else "blank"), headed
 
     def read_dash(self, it: RowItem, results: list[tuple[float, float, float, float]] = ()) -> None:
         """``results``: the boxes of the results read on the page, whose drift down the page (a photo seen at an
@@ -1674,6 +1707,16 @@ class LabReportParser:
                 geo2 = [geometry.normalise_page(sm if sm is not None else p) for sm, p in zip(smooth, pages)]
                 timings["geometry"] += (time.perf_counter() - t0) * 1000
                 result, ocr, geo = self._read_again(geo2, (result, ocr, geo), timings)
+        det_side = self.options.engine.det_max_side
+        if self.options.use_geometry and det_side and _rows_left_unread(result) and \
+                any(max(g.image.shape[:2]) >= SECOND_LOOK_MIN_SHRINK * det_side for g in geo):
+            # rows left unread on a page the detector saw shrunk: its small print (the far side of a steep shot,
+            # a three-block sheet across a large photo) may have been too small there to be found. The pages are
+            # read again as they were read (turned over where the angle vote turned them), with the text found at
+            # twice the size, the better reading kept
+            as_read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
+            result, ocr, geo = self._read_again(as_read, (result, ocr, geo), timings, turn_vote=False,
+                                                det_side=SECOND_LOOK_FACTOR * det_side)
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -1683,10 +1726,11 @@ class LabReportParser:
         return result
 
     def _read_again(self, geo: list[geometry.GeometryResult], best: _Reading, timings: dict[str, float],
-                    turn_vote: bool = True) -> _Reading:
-        """The pages read again as ``geo`` gives them (turned, or smoothed): (result, ocr, geometry) of the better
-        reading of the two, ``best`` on a tie; the recognition time is added to ``timings``."""
-        ocr = self.engine.run([g.image for g in geo], turn_vote=turn_vote)
+                    turn_vote: bool = True, det_side: int | None = None) -> _Reading:
+        """The pages read again as ``geo`` gives them (turned, or smoothed, or with the text found at
+        ``det_side``): (result, ocr, geometry) of the better reading of the two, ``best`` on a tie; the
+        recognition time is added to ``timings``."""
+        ocr = self.engine.run([g.image for g in geo], turn_vote=turn_vote, det_side=det_side)
         for k in ("det", "cls", "rec"):
             timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr)
         result = self._assemble(ocr, geo)
@@ -2279,6 +2323,12 @@ class LabReportParser:
         if it.range_comparator_inferred:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
         review_reasons += _reread_reasons(it)
+        # '10.9--15.': an upper bound cut after its point (15.4 on the sheet) is read as its whole part; a result
+        # between it and the next whole number is flagged on digits the photo lost
+        cut_decides = it.range is not None and range_bound_cut(it.range.text) and value is not None and \
+            pr is not None and pr.high is not None and pr.high < value < pr.high + 1
+        if it.range is not None and range_bound_cut(it.range.text):
+            review_reasons.append("range_bound_cut")
         # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
         # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC),
         # provided it rules out the codes the name reads as nearly as well (ALT and AST share 0-40 U/L): then only
@@ -2342,7 +2392,8 @@ class LabReportParser:
             "confidence": round(overall, 3), "field_confidence": field_conf,
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)
-            "needs_review": overall < self.options.review_threshold or how == "structure" or bool(_reread_reasons(it)),
+            "needs_review": overall < self.options.review_threshold or how == "structure" or bool(_reread_reasons(it))
+            or cut_decides,
             "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
         }

@@ -455,6 +455,7 @@ def test_an_arrow_read_as_one_before_a_one_sided_range(text, low, high):
     ("66(十)", 66.0, "1+", "66(+)"), ("I+", None, "1+", "1+"), ("l+", None, "1+", "1+"), ("|+", None, "1+", "1+"),
     # dot-matrix print: the '(-)' after a sign word read as exclamation marks; a positive's grade is lost with it
     ("阴性！)", None, "negative", "阴性(-)"), ("阴性!!", None, "negative", "阴性(-)"), ("阳性！)", None, "positive", "阳性"),
+    ("陰性!", None, "negative", "陰性(-)"), ("弱阳性！)", None, "trace", "弱阳性"),
 ])
 def test_result_signs_as_a_blurred_photo_returns_them(text, number, qual, shown):
     """The minus inside '1(-)' comes back as '−' (U+2212), '–' or '一', the thin '1' of '1+' as 'I', 'l' or '|': the

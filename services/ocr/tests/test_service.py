@@ -2058,9 +2058,76 @@ def test_an_unmarked_result_outside_its_range_is_read_again_on_a_page_that_marks
     plain = [c for c in cells if c[0] != "L"]
     by = {i["code"]: i for i in parser._assemble(*_drawn_page(plain, (760, 300), garbled_score=0.95))["indicators"]}
     assert (by["PDW"]["value"], by["PDW"]["flag"]) == (1.4, "L") and by["PDW"]["review_reasons"] == []
-    # ... unless a row's mark cell holds ink the reading lost: that page marks its results
+    # ink in the gap after a result, with no mark column header: it may be a mark, or a unit the detector dropped;
+    # the page is not taken to mark its results on that alone
     ocr, geo = _drawn_page(plain, (760, 300), garbled_score=0.95)
     cv2.arrowedLine(geo[0].image, (398, 276), (398, 256), (20, 20, 20), 2, tipLength=0.4)  # 血红蛋白's '↑', unread
     by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
+    assert (by["PDW"]["value"], by["PDW"]["flag"]) == (1.4, "L")
+    # under a mark column header (提示), an unread arrow says the page marks its results; its own row stays as read
+    headed = [c for c in plain if c[0] != "单位"] + [("提示", 380, 120, None), ("单位", 600, 120, None)]
+    ocr, geo = _drawn_page(headed, (760, 300), garbled_score=0.95)
+    cv2.arrowedLine(geo[0].image, (398, 276), (398, 256), (20, 20, 20), 2, tipLength=0.4)
+    by = {i["code"]: i for i in parser._assemble(ocr, geo)["indicators"]}
     assert (by["PDW"]["value"], by["PDW"]["flag"]) == (11.4, "N")
-    assert (by["HGB"]["value"], by["HGB"]["flag"]) == (180, "H")
+    assert (by["HGB"]["value"], by["HGB"]["flag"]) == (180, "H") and "result_read_again" not in by["HGB"]["review_reasons"]
+
+
+def _small_print_sheet(px: int) -> bytes:
+    """A 2000 px photo of a sheet whose table is printed at ``px`` px (its title and header fields larger),
+    blurred, noisy and recompressed like a dim phone photo."""
+    from PIL import Image, ImageDraw
+
+    from synth.generate import available_fonts, font
+
+    face = available_fonts()[0]
+    img = Image.new("RGB", (2000, 1500), (214, 212, 205))
+    dr = ImageDraw.Draw(img)
+    dr.text((700, 100), "血常规检验报告单", font=font(face, 40), fill=(20, 20, 20))
+    fields = ["姓名：张三  性别：男  年龄：45岁", "科别：内科  床号：12  样本号：0305", "送检医生：李四  采样时间：2026-03-05 08:10"]
+    for k, line in enumerate(fields):
+        dr.text((300, 170 + 36 * k), line, font=font(face, 26), fill=(20, 20, 20))
+    for k, line in enumerate(["检验者：王五  审核者：赵六", "报告时间：2026-03-05 10:20  本报告仅对所检测标本负责"]):
+        dr.text((300, 1300 + 36 * k), line, font=font(face, 26), fill=(20, 20, 20))
+    for text, x in (("项目", 300), ("结果", 700), ("参考范围", 900), ("单位", 1150)):
+        dr.text((x, 300), text, font=font(face, 30), fill=(20, 20, 20))
+    rows = [("白细胞", "6.52", "3.5-9.5", "10^9/L"), ("红细胞", "4.61", "4.3-5.8", "10^12/L"),
+            ("血红蛋白", "142", "130-175", "g/L"), ("血小板", "231", "125-350", "10^9/L"),
+            ("淋巴细胞百分比", "31.2", "20-50", "%"), ("中性粒细胞百分比", "60.1", "40-75", "%"),
+            ("平均红细胞体积", "90.2", "82-100", "fL"), ("红细胞压积", "0.43", "0.40-0.50", "L/L")]
+    for k, row in enumerate(rows):
+        for text, x in zip(row, (300, 700, 900, 1150)):
+            dr.text((x, 360 + 26 * k), text, font=font(face, px), fill=(20, 20, 20))
+    a = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR).astype(np.float32)
+    a = cv2.GaussianBlur(a, (0, 0), 0.8) + np.random.default_rng(0).normal(0, 12, a.shape)
+    return cv2.imencode(".jpg", np.clip(a, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 40])[1].tobytes()
+
+
+def test_small_print_the_detector_lost_is_found_on_a_second_finer_look(parser, _cjk_font, monkeypatch):
+    """A dim 2000 px photo whose table is printed small (9 px): shrunk to the detector's 960 px its rows are too
+    small to be found, and only the header row is read. A reading with a header row and no result under it (or
+    one that asks for a re-shoot because rows are missing) is read again with the text found at twice the size,
+    and the better reading is kept. Without that second look the same photo returns nothing."""
+    from app import service
+
+    data = _small_print_sheet(9)
+    by = {i["code"]: i for i in parser.parse(data)["indicators"]}
+    assert len(by) >= 5
+    assert all(by[c]["value"] == v for c, v in (("WBC", 6.52), ("HGB", 142), ("PLT", 231)) if c in by)
+    monkeypatch.setattr(service, "SECOND_LOOK_FACTOR", 1)  # the second look at the same size finds nothing new
+    out = parser.parse(data)
+    assert len(out["indicators"]) <= 1 and "no_indicators_found" in {w["code"] for w in out["warnings"]}
+
+
+def test_a_range_cut_after_its_point_is_named_and_a_result_it_cannot_place_is_for_review(parser):
+    """'10.9--15.': the photo's edge cut the upper bound after its point (15.4 on the sheet). The row keeps the
+    range's whole part and says the bound was cut; a result between the cut bound and the next whole number
+    (15.2) is flagged on digits the photo lost, so that row needs review. A result well inside does not."""
+    cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
+             ("红细胞分布宽度-CV", 40, 200, 170), ("15.2", 300, 340, 170), ("10.9--15.", 420, 520, 170),
+             ("血小板分布宽度", 40, 180, 210), ("11.9", 300, 340, 210), ("9.8--16.", 420, 510, 210)]
+    by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
+    rdw, pdw = by["RDW-CV"], by["PDW"]
+    assert (rdw["flag"], rdw["reference"]["high"]) == ("H", 15.0)
+    assert "range_bound_cut" in rdw["review_reasons"] and rdw["needs_review"]
+    assert pdw["flag"] == "N" and "range_bound_cut" in pdw["review_reasons"] and not pdw["needs_review"]
