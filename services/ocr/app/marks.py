@@ -6,6 +6,8 @@ where its result should be is looked at directly: a single short horizontal stro
 image; no model call."""
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -248,8 +250,10 @@ def _read_blobs(labels: np.ndarray, blobs: list, under: list, band: np.ndarray, 
     if abs((ya + by) - cy) > 0.3 * line_h:
         return None
     # flat: at least 1.6 times as wide as tall (a small hyphen thickened by ink-jet print comes out 5 x 3 px at a
-    # 30 px line; a point or a blot is about square)
-    if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and w >= 1.6 * h and area >= 0.5 * w * h:
+    # 30 px line; a point or a blot is about square), or, a few pixels across where the threshold rounds the sides
+    # (3 x 2), at least 1.2 times with its ink spreading DASH_ELONGATION times as wide as tall
+    if 0.12 * line_h <= w <= 1.3 * line_h and h <= 0.3 * line_h and area >= 0.5 * w * h and \
+            (w >= 1.6 * h or (w >= 1.2 * h and _elongation(band, x, y, w, h, paper, darkest) >= DASH_ELONGATION)):
         return "-", box
     plus = _is_plus(labels[y:y + h, x:x + w] == k)
     if plus and _plus_sized(w, h, line_h, smallest=0.15) and \
@@ -260,6 +264,26 @@ def _read_blobs(labels: np.ndarray, blobs: list, under: list, band: np.ndarray, 
     if _is_plus_over_bar(labels[y:y + h, x:x + w] == k, line_h):
         return "±", box
     return None
+
+
+DASH_ELONGATION = 1.5  # a few-pixel blob whose ink spreads this many times wider than tall is a stroke, not a point
+
+
+def _elongation(band: np.ndarray, x: int, y: int, w: int, h: int, paper: float, darkest: float) -> float:
+    """How much wider than tall a small blob's ink spreads (the ratio of its darkness-weighted standard deviations
+    across and down, over its box and 2 px around it): a hyphen of 4 x 2 px thresholded to 3 x 2 still spreads
+    about twice as wide as tall, where a point or a speck spreads alike both ways. Ink lighter than a quarter of
+    the cell's contrast is left out (paper texture)."""
+    win = band[max(0, y - 2):y + h + 2, max(0, x - 2):x + w + 2].astype(np.float64)
+    weight = np.clip(paper - win - 0.25 * (paper - darkest), 0.0, None)
+    total = weight.sum()
+    if total <= 0:
+        return 0.0
+    ys, xs = np.mgrid[0:win.shape[0], 0:win.shape[1]]
+    mx, my = (weight * xs).sum() / total, (weight * ys).sum() / total
+    sx = math.sqrt((weight * (xs - mx) ** 2).sum() / total)
+    sy = math.sqrt((weight * (ys - my) ** 2).sum() / total)
+    return sx / max(sy, 1e-6)
 
 
 def _faint_bar_under(band: np.ndarray, x: int, y: int, w: int, h: int, paper: float, darkest: float,

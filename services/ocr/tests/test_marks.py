@@ -215,6 +215,22 @@ def test_a_hyphen_thickened_by_ink_jet_print_is_a_dash():
     assert find_dash(page(4), 80, 220, 60, LINE_H) is None
 
 
+def test_a_tiny_hyphen_on_a_small_copy_is_told_from_a_point_by_how_its_ink_spreads():
+    """A WeChat-size copy of an ink-jet urine sheet at a 23 px line: its '-' is about 3¼ x 2 px, and thresholded at
+    half its contrast it comes out 3 x 2, under the 1.6:1 a flat stroke needs. Its ink still spreads over 1.5
+    times as wide as tall (darkness-weighted), so it is the '-'; a point of 3 x 3 or 2½ x 2½ px, or a blot of
+    4 x 3, spreads too evenly and is not."""
+    def page(w, h):
+        k = 4  # drawn 4x finer, then averaged down: the stroke's edges fall between pixels
+        img = np.full((120 * k, 300 * k), 205.0)
+        img[59 * k:int((59 + h) * k), 120 * k:int((120 + w) * k)] = 135
+        img = cv2.GaussianBlur(cv2.resize(img, (300, 120), interpolation=cv2.INTER_AREA), (0, 0), 0.6)
+        return np.clip(img + np.random.default_rng(2).normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    assert find_dash(page(3.25, 2), 80, 220, 60, 23.0) is not None
+    for w, h in ((3, 3), (2.5, 2.5), (4, 3)):
+        assert find_dash(page(w, h), 80, 220, 60, 23.0) is None
+
+
 def _glyph_band(text, size=26, font="wqy/wqy-zenhei.ttc", blur=True, below=None, pitch=0):
     """A band with ``text`` drawn in a CJK font (and ``below`` it, ``pitch`` px lower, the next row's text), and
     the middle and height of its text line (where a CJK word sits)."""
