@@ -190,12 +190,12 @@ def _reading_score(result: dict[str, Any]) -> float:
     return 2 * coded + len(result["indicators"]) + 5 * min(result.get("layout", {}).get("header_rows", 0), 2)
 
 
-def _confident_score(result: dict[str, Any]) -> float:
-    """_reading_score over the rows read without doubt (needs_review false): a finer look at a shrunk page finds
-    rows the first one lost, and also misreads rows the first one read right, on blurred or dot-matrix print."""
+def _confident_score(result: dict[str, Any]) -> tuple[float, float]:
+    """_reading_score over the rows read without doubt (needs_review false), then over all rows: a finer look at a
+    shrunk page finds rows the first one lost, and also misreads rows the first one read right, on blurred or
+    dot-matrix print."""
     sure = [i for i in result["indicators"] if not i.get("needs_review")]
-    return 2 * sum(1 for i in sure if i.get("code")) + len(sure) + \
-        5 * min(result.get("layout", {}).get("header_rows", 0), 2)
+    return _reading_score({**result, "indicators": sure}), _reading_score(result)
 
 
 _PM_MARKS = ("+", "十", "-", "一", "(+)", "(-)")

@@ -2131,3 +2131,18 @@ def test_a_range_cut_after_its_point_is_named_and_a_result_it_cannot_place_is_fo
     assert (rdw["flag"], rdw["reference"]["high"]) == ("H", 15.0)
     assert "range_bound_cut" in rdw["review_reasons"] and rdw["needs_review"]
     assert pdw["flag"] == "N" and "range_bound_cut" in pdw["review_reasons"] and not pdw["needs_review"]
+
+
+def test_the_finer_look_is_kept_for_rows_read_without_doubt_then_for_rows():
+    """A second, finer reading of a shrunk page is kept where it has more rows read without doubt; with as many,
+    where it has more rows at all (small print read at 9 px is doubtful row by row, and still better than
+    nothing); a reading that only adds doubtful rows while losing sure ones is not kept."""
+    from app.service import _confident_score
+
+    def reading(sure, doubtful):
+        rows = [{"code": "WBC", "needs_review": False}] * sure + [{"code": "HGB", "needs_review": True}] * doubtful
+        return {"indicators": rows, "layout": {"header_rows": 1}}
+
+    assert _confident_score(reading(5, 0)) > _confident_score(reading(3, 4))
+    assert _confident_score(reading(0, 6)) > _confident_score(reading(0, 0))
+    assert _confident_score(reading(6, 1)) > _confident_score(reading(5, 9))
