@@ -229,7 +229,9 @@ class OcrEngine:
         the detector's input size (longest side) for these pages, instead of the configured one."""
         if det_side is None or not self.options.det_max_side:
             return [self._run_page(p, turn_vote) for p in pages]
-        self.det.limit_side_len = det_side  # (read by the detector's preprocessing on every call)
+        # read by the detector's preprocessing on every call; an engine serves one call at a time (the API runs
+        # parse under a CapacityLimiter of 1 per process), so no other call sees the changed size
+        self.det.limit_side_len = det_side
         try:
             return [self._run_page(p, turn_vote) for p in pages]
         finally:

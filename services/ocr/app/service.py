@@ -2334,8 +2334,9 @@ class LabReportParser:
         review_reasons += _reread_reasons(it)
         # '10.9--15.': an upper bound cut after its point (15.4 on the sheet) is read as its whole part; a result
         # between it and the next whole number is flagged on digits the photo lost
-        cut_decides = it.range is not None and range_bound_cut(it.range.text) and value is not None and \
-            pr is not None and pr.high is not None and pr.high < value < pr.high + 1
+        # (both as printed, as the flag is computed: not the value converted to the canonical unit and rounded)
+        cut_decides = it.range is not None and range_bound_cut(it.range.text) and pv.number is not None and \
+            phigh_p is not None and phigh_p < pv.number < phigh_p + 1
         if it.range is not None and range_bound_cut(it.range.text):
             review_reasons.append("range_bound_cut")
         # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which

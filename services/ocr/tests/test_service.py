@@ -2125,9 +2125,12 @@ def test_a_range_cut_after_its_point_is_named_and_a_result_it_cannot_place_is_fo
     (15.2) is flagged on digits the photo lost, so that row needs review. A result well inside does not."""
     cells = [("项目", 40, 100, 120), ("结果", 300, 360, 120), ("参考范围", 420, 520, 120),
              ("红细胞分布宽度-CV", 40, 200, 170), ("15.2", 300, 340, 170), ("10.9--15.", 420, 520, 170),
-             ("血小板分布宽度", 40, 180, 210), ("11.9", 300, 340, 210), ("9.8--16.", 420, 510, 210)]
+             ("血小板分布宽度", 40, 180, 210), ("11.9", 300, 340, 210), ("9.8--16.", 420, 510, 210),
+             ("血红蛋白", 40, 130, 250), ("15.2", 300, 340, 250), ("12.0--15.", 420, 520, 250), ("g/dL", 600, 650, 250)]
     by = {i["code"]: i for i in parser._assemble(*_page(cells))["indicators"]}
     rdw, pdw = by["RDW-CV"], by["PDW"]
+    # judged as printed: 15.2 g/dL against '12.0--15.' (not the 152 g/L it is converted to)
+    assert by["HGB"]["flag"] == "H" and by["HGB"]["needs_review"]
     assert (rdw["flag"], rdw["reference"]["high"]) == ("H", 15.0)
     assert "range_bound_cut" in rdw["review_reasons"] and rdw["needs_review"]
     assert pdw["flag"] == "N" and "range_bound_cut" in pdw["review_reasons"] and not pdw["needs_review"]
@@ -2146,3 +2149,22 @@ def test_the_finer_look_is_kept_for_rows_read_without_doubt_then_for_rows():
     assert _confident_score(reading(5, 0)) > _confident_score(reading(3, 4))
     assert _confident_score(reading(0, 6)) > _confident_score(reading(0, 0))
     assert _confident_score(reading(6, 1)) > _confident_score(reading(5, 9))
+
+
+def test_rows_left_unread_are_told_by_the_reshoot_reasons_or_a_header_with_nothing_under_it():
+    """The finer second look is asked for where rows of the table were left unread: a re-shoot asked for missing
+    rows (row numbers skipped, a named row without result, a gap in the row pitch), or a header row with no result
+    read; not for a re-shoot asked only for doubtful readings, nor for a page with no header and nothing read."""
+    from app.service import _rows_left_unread
+
+    def result(warnings, header_rows=1):
+        return {"indicators": [], "warnings": warnings, "layout": {"header_rows": header_rows}}
+
+    def reshoot(*reasons):
+        return {"code": "reshoot_suggested", "details": {"reasons": list(reasons)}}
+
+    assert _rows_left_unread(result([reshoot("row_numbers_missing")]))
+    assert _rows_left_unread(result([reshoot("low_confidence_rows", "row_pitch_gap/result_like")]))
+    assert not _rows_left_unread(result([reshoot("low_confidence_rows", "flag_not_decided")]))
+    assert _rows_left_unread(result([{"code": "no_indicators_found"}]))
+    assert not _rows_left_unread(result([{"code": "no_indicators_found"}], header_rows=0))
