@@ -365,6 +365,10 @@ def _parse_value(raw: str) -> ParsedValue | None:
         return ParsedValue(num, raw, _CMP.get(m.group(1)) if m.group(1) else None)
     # ('1+' read as 'I+' as inside numbers, '(一)' for '(-)', '末见' for '未见': result_glyphs)
     q = _SIGN_WORD_MISREAD.sub(r"\1性", result_glyphs(norm_text(simplified(raw))))
+    if (m := _ENGLISH_SIGN_BRACKET.fullmatch(q)) is not None:
+        # 'Positive(+)', 'Negative (-)', 'Weakly positive(+)' (Hong Kong, Taiwan, bilingual sheets): the sign
+        # word with its bracketed grade, read as its Chinese form
+        q = _ENGLISH_SIGN_WORDS[m.group(1).lower()] + m.group(2)
     if _QUAL_RE.match(q):
         # ('阳性(++)', '弱阳性(+)': the bracketed sign is the grade, the package's bracketed_grade)
         return ParsedValue(None, raw, None, qualitative_grade(q))
@@ -393,6 +397,10 @@ def _parse_value(raw: str) -> ParsedValue | None:
     return None
 
 
+_ENGLISH_SIGN_WORDS = {"negative": "阴性", "neg": "阴性", "positive": "阳性", "pos": "阳性", "weaklypositive": "弱阳性",
+                       "weakpositive": "弱阳性"}
+_ENGLISH_SIGN_BRACKET = re.compile(r"(negative|neg|positive|pos|weaklypositive|weakpositive)\s*([(（]\s*(?:[-±+]|\+-|"
+                                   r"\+{1,4}|[1-4]\+)\s*[)）])", re.I)
 _BLOOD_GROUP = re.compile(r"(?:AB|A|B|O)\s*型")
 _WORD_TITRE = re.compile(r"(阴性|弱阳性|阳性)[(（]1[:：]\d{1,5}[)）]")
 # the 性 of a sign word read as a look-alike ('阳牲', '阴姓')
@@ -929,9 +937,11 @@ def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
 
 
 # a descriptive result in English, as Hong Kong and Taiwan sheets print colour, clarity, consistency and amounts
-_EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very)[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
+_EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very|yellowish|reddish|brownish|greenish|blackish)"
+                             r"[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
                              r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|soft|formed|semi-?formed"
-                             r"|loose|watery|mucoid|hard|" + "|".join(_FEW_SEEN_EN) + ")", re.I)
+                             r"|loose|watery|mucoid|hard|mushy|muddy|pasty|liquid|semi-?solid|tarry|"
+                             + "|".join(_FEW_SEEN_EN) + ")", re.I)
 
 
 def _descriptive(kb: KnowledgeBase, text: str) -> bool:

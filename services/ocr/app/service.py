@@ -59,6 +59,13 @@ class ParserOptions:
         )
 
 
+def _mainland_cell_words(text: str) -> list[str]:
+    """'紅血球', '白血球', '膿球' (Taiwan's and Hong Kong's words for the cells) in a name cell, as 红细胞, 白细胞, 脓细胞:
+    the words a stool or urine finding is known by."""
+    return [re.sub(r"[血脓]?球$", lambda m: "脓细胞" if m.group(0) == "脓球" else "细胞", w)
+            for w in re.findall(r"[\u4e00-\u9fff]*球", simplified(text))]
+
+
 def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
     """On a urine sheet a bare '红细胞' / '白细胞' is the sediment count, not the blood count, and a bare '葡萄糖' is
     urine glucose: the names are matched again as '尿' + name, and the urine candidates replace the others when
@@ -75,10 +82,11 @@ def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:
                 continue
         if not ms or ms[0].indicator.panel == "urinalysis":
             continue
-        alt = kb.match_name("尿" + cell.text)
-        alt = [m for m in alt if m.indicator.panel == "urinalysis"]
-        if alt:
-            it.names[k] = (cell, alt)
+        for text in [cell.text] + _mainland_cell_words(cell.text):
+            alt = [m for m in kb.match_name("尿" + text) if m.indicator.panel == "urinalysis"]
+            if alt:
+                it.names[k] = (cell, alt)
+                break
 
 
 def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
@@ -92,6 +100,7 @@ def _prefer_stool(kb: KnowledgeBase, it: RowItem) -> None:
             # or the name after a 镜检 prefix
             texts = [cell.text] + re.findall(r"[(（]([^()（）]+)[)）]", cell.text)
             texts = [re.sub(r"^(大便|粪便|粪)?(镜检|常规)?", "", t) for t in texts]
+            texts += [w for t in texts for w in _mainland_cell_words(t)]
             alt = []
             for t in texts:
                 alt = [m for m in kb.match_name("粪便" + t, allow_fuzzy=False) if m.indicator.panel == "stool"]

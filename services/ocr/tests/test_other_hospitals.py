@@ -355,3 +355,35 @@ def test_english_amounts_against_a_range_that_expects_none():
     assert seen_against_none_range("Occasional", parse_range("0-5"), 5.0) == "N"
     assert seen_against_none_range("Occasional", none, None) == "POS"
     assert seen_against_none_range("Yellow", none, None) is None
+
+
+def test_english_signs_with_their_bracketed_grade():
+    """'Positive(+)', 'Negative (-)', 'Weakly positive(+)': a Taiwan stool sheet's occult blood printed with its
+    sign in brackets. The row used to vanish (a positive occult blood lost); now the grade is read as in Chinese."""
+    from app.parsing import parse_value
+
+    assert parse_value("Positive(+)").qualitative == "1+"
+    assert parse_value("Positive (++)").qualitative == "2+"
+    assert parse_value("Negative(-)").qualitative == "negative"
+    assert parse_value("Positive(3)") is None and parse_value("Possible(+)") is None
+
+
+def test_english_colours_and_consistencies_stay_whole(kb):
+    """'Yellowish brown' came back as 'brown', and 'Mushy' as no result at all."""
+    it, = row(kb, ("顏色 Color", 94, "name"), ("Yellowish brown", 636, "value"))
+    assert it.value.text == "Yellowish brown"
+    it, = row(kb, ("性狀 Consistency", 94, "name"), ("Mushy", 636, "value"))
+    assert it.value.text == "Mushy"
+
+
+def test_taiwan_words_for_cells_on_a_stool_or_urine_sheet_are_its_findings(kb):
+    """紅血球, 白血球 and 膿球 (Taiwan's 红细胞, 白细胞, 脓细胞) on a stool or a urine sheet are its microscopy findings,
+    not the blood count's red and white cells."""
+    from app.service import prefer_sheet_names
+
+    for sheet, name, code in (("stool", "紅血球 RBC", "ST-RBC"), ("stool", "白血球 WBC", "ST-WBC"),
+                              ("stool", "膿球 Pus cell", "ST-PUS"), ("urine", "紅血球 RBC", "U-RBC"),
+                              ("urine", "白血球", "U-WBC")):
+        it, = row(kb, (name, 94, "name"), ("2-5/HPF", 636, "value"), ("0-2/HPF", 900, "range"))
+        prefer_sheet_names(kb, it, sheet)
+        assert it.names[0][1][0].indicator.code == code, (sheet, name)
