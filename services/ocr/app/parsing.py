@@ -938,7 +938,7 @@ def _second_chance(kb: KnowledgeBase, text: str) -> list[Any]:
 
 # a descriptive result in English, as Hong Kong and Taiwan sheets print colour, clarity, consistency and amounts
 _EN_RESULT_WORD = re.compile(r"(?:(?:pale|light|dark|deep|slightly|very|yellowish|reddish|brownish|greenish|blackish)"
-                             r"[\s-]*)?(?:yellow|straw|amber|colou?rless|red"
+                             r"[\s-]*){0,2}(?:yellow|straw|amber|colou?rless|red"
                              r"|brown|green|black|orange|clear|turbid|cloudy|hazy|bloody|soft|formed|semi-?formed"
                              r"|loose|watery|mucoid|hard|mushy|muddy|pasty|liquid|semi-?solid|tarry|"
                              + "|".join(_FEW_SEEN_EN) + ")", re.I)
@@ -1188,15 +1188,19 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
         if kind == "unit_or_name":
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
         word, star = split_flag(cell.text) if col == "value" else (cell.text, None)
-        star = star if star == "ABN" and cur is not None and cur.flag is None else None  # ('微浑*': its mark)
+        # ('微浑*', '稀便↑': its mark; a letter H or L at a word's end is no mark)
+        star = star if (star == "ABN" or star in ("H", "L") and re.search(r"[↑↓⬆⬇▲▼]\s*$", cell.text)) \
+            and cur is not None and cur.flag is None else None
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
                 and cur.value is None and not parse_value(word) \
                 and (_descriptive(kb, cell.text) or _word_result_of(cur, cell.text)
                      or star and (_descriptive(kb, word) or _word_result_of(cur, word))):
             # a descriptive result under the 结果 header: '黄色', '软便', '0-2' (cells per field)
             if star:
+                t = cell.text.strip()
+                mark = (t[len(word.strip()):].strip() if t.startswith(word.strip()) else "") or "*"
                 cell = Cell(word, cell.score, cell.box)
-                cur.flag, cur.flag_code = Cell("*", cell.score, cell.box), star
+                cur.flag, cur.flag_code = Cell(mark, cell.score, cell.box), star
             cur.value, cur.parsed_value = cell, ParsedValue(None, cell.text.strip())
             continue
         if kind == "qual" and col == "name" and (cur is None or cur.value is not None) \

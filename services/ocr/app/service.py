@@ -60,10 +60,12 @@ class ParserOptions:
 
 
 def _mainland_cell_words(text: str) -> list[str]:
-    """'紅血球', '白血球', '膿球' (Taiwan's and Hong Kong's words for the cells) in a name cell, as 红细胞, 白细胞, 脓细胞:
-    the words a stool or urine finding is known by."""
-    return [re.sub(r"[血脓]?球$", lambda m: "脓细胞" if m.group(0) == "脓球" else "细胞", w)
-            for w in re.findall(r"[\u4e00-\u9fff]*球", simplified(text))]
+    """A name cell with Taiwan's or Hong Kong's words for the cells ('紅血球', '白血球', '膿球') in the words a stool or
+    urine finding is known by (红细胞, 白细胞, 脓细胞), the rest of the name kept ('紅血球壓積' is 红细胞压积, not 红细胞;
+    '白球比', the A/G ratio, is no cell); [] where it holds none."""
+    t = simplified(text)
+    mainland = t.replace("红血球", "红细胞").replace("白血球", "白细胞").replace("脓球", "脓细胞")
+    return [mainland] if mainland != t else []
 
 
 def _prefer_urine(kb: KnowledgeBase, it: RowItem) -> None:

@@ -177,6 +177,9 @@ def test_a_word_result_with_a_star_is_the_word_marked_abnormal(kb):
     assert it.value.text == "微浑" and it.flag_code == "ABN"
     it, = row(kb, ("颜色", 270, "name"), ("黄色", 509, "value"))
     assert it.value.text == "黄色" and it.flag_code is None
+    # an arrow glued to the word is its mark too ('稀便↑')
+    it, = row(kb, ("性状", 270, "name"), ("稀便↑", 509, "value"), ("软便", 634, "range"))
+    assert (it.value.text, it.flag_code, it.flag.text) == ("稀便", "H", "↑")
 
 
 def test_a_footer_role_with_a_colon_and_a_name_is_a_person(kb):
@@ -374,6 +377,8 @@ def test_english_colours_and_consistencies_stay_whole(kb):
     assert it.value.text == "Yellowish brown"
     it, = row(kb, ("性狀 Consistency", 94, "name"), ("Mushy", 636, "value"))
     assert it.value.text == "Mushy"
+    it, = row(kb, ("顏色 Color", 94, "name"), ("Light yellowish brown", 636, "value"))
+    assert it.value.text == "Light yellowish brown"
 
 
 def test_taiwan_words_for_cells_on_a_stool_or_urine_sheet_are_its_findings(kb):
@@ -387,3 +392,9 @@ def test_taiwan_words_for_cells_on_a_stool_or_urine_sheet_are_its_findings(kb):
         it, = row(kb, (name, 94, "name"), ("2-5/HPF", 636, "value"), ("0-2/HPF", 900, "range"))
         prefer_sheet_names(kb, it, sheet)
         assert it.names[0][1][0].indicator.code == code, (sheet, name)
+    # the rest of the name is kept: 白球比 (the A/G ratio) is no cell, 紅血球壓積 (haematocrit) no stool finding
+    for sheet, name, code in (("urine", "白球比", "A/G"), ("stool", "白球比", "A/G"), ("stool", "紅血球壓積", None),
+                              ("urine", "紅血球沉降率", None)):
+        it, = row(kb, (name, 94, "name"), ("1.5", 636, "value"), ("1.2-2.4", 900, "range"))
+        prefer_sheet_names(kb, it, sheet)
+        assert (it.names[0][1][0].indicator.code if it.names[0][1] else None) == code, (sheet, name)
