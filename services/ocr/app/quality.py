@@ -139,6 +139,9 @@ def local_light(grey: np.ndarray) -> np.ndarray:
 PAPER_LEVEL = 140  # paper in full light is brighter than this
 SHADE_MIN = 0.45  # ... and stays paper in a shadow down to this share of the frame's brightest light
 PAPER_NEAR_LIGHT = 0.85  # a shaded pixel is paper when it is (nearly) as bright as the light around it
+DIM_LIGHT = 100  # ... in a frame whose brightest light is at least this: paper in dim indoor light (its white
+# below PAPER_LEVEL) is still the frame's brightest flat area; a frame darker still is refused as too dark or as no
+# document
 
 
 def paper_mask(grey: np.ndarray) -> np.ndarray:
@@ -146,12 +149,13 @@ def paper_mask(grey: np.ndarray) -> np.ndarray:
     falls on below a fixed level, so a flat pixel also counts where it is as bright as the light around it and that
     light is at least ``SHADE_MIN`` of the frame's brightest: a shadow falling on paper is that deep at most, while a
     desk or a scene beside a page is darker still, and X-rays and scenes seldom have flat areas at their own light
-    level next to bright paper."""
+    level next to bright paper. The frame's brightest light need only reach DIM_LIGHT: a page photographed in dim
+    indoor light is grey all over (its white 115-135 on the blind E seed 11 photos, once refused as no document)."""
     smooth = cv2.GaussianBlur(grey, (5, 5), 0)
     flat = np.abs(cv2.Laplacian(smooth, cv2.CV_16S, ksize=3)) < 6
     light = local_light(smooth).astype(np.float32)
     top = float(np.percentile(light, 95)) if light.size else 0.0
-    shaded = (light >= SHADE_MIN * top) & (smooth >= PAPER_NEAR_LIGHT * light) & (top > PAPER_LEVEL)
+    shaded = (light >= SHADE_MIN * top) & (smooth >= PAPER_NEAR_LIGHT * light) & (top > DIM_LIGHT)
     return flat & ((smooth > PAPER_LEVEL) | shaded)
 
 
