@@ -189,16 +189,17 @@ def parse_range(text: str) -> ParsedRange | None:
     return pr
 
 
-# one range under a phase or an age span ('绝经期:25.8-134.8', '6-<13岁:27-66'); age groups are _AGE_LABEL's. Only
-# these labels: '阳性:>0.05', '危急值:<2.5', '灰区:0.9-1.1' are cut-offs, not the range
-_ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
-                              r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
-                              r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
 def range_bound_cut(text: str) -> bool:
     """Is this range one read with its upper bound cut after the point ('10.9--15.', parse_range)?"""
     return _TRAILING_POINT.match(unicodedata.normalize("NFKC", text or "").strip()) is not None
 
 
+# one range under a phase or an age span ('绝经期:25.8-134.8', '6-<13岁:27-66'); age groups are _AGE_LABEL's. Only
+# these labels: '阳性:>0.05', '危急值:<2.5', '灰区:0.9-1.1' are cut-offs, not the range
+_ONE_GROUP_RANGE = re.compile(r"^[(（]?\s*((?:卵泡|排卵|黄体|月经|绝经|妊娠)期|绝经[前后]|孕[早中晚]期|[早中晚]孕(?:期)?"
+                              r"|\d{1,2}\s*(?:[-~]\s*[<≤]?|[<≤])\s*\d{1,2}\s*(?:岁|月|天|周)"
+                              r"|\d{1,2}\s*(?:岁|月|天|周)以[上下])\s*[)）]?\s*[:：]\s*(.+)$")
+# a range whose upper bound was cut after its point ('10.9--15.')
 _TRAILING_POINT = re.compile(r"^(\d+(?:\.\d+)?\s*[-~～—–]{1,2}\s*\d+)\.$")
 _DOUBLED_SEPARATOR = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:~\s*[-—一]|[-—一]\s*~)\s*(\d+(?:\.\d+)?)(\s*\S*)$")
 # How a cell looks when it holds a qualitative result (an OCR cell classifier; the grade itself comes from the
@@ -1189,7 +1190,7 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             kind = "unit" if (cur is not None and cur.value is not None and cur.unit is None) or col == "unit" else "name"
         word, star = split_flag(cell.text) if col == "value" else (cell.text, None)
         # ('微浑*', '稀便↑': its mark; a letter H or L at a word's end is no mark)
-        star = star if (star == "ABN" or star in ("H", "L") and re.search(r"[↑↓⬆⬇▲▼]\s*$", cell.text)) \
+        star = star if (star == "ABN" or star in ("H", "L") and cell.text.strip()[-1:] in _ARROW_UP + _ARROW_DOWN) \
             and cur is not None and cur.flag is None else None
         if kind in ("name", "range", "text") and col == "value" and cur is not None and cur.names \
                 and cur.value is None and not parse_value(word) \

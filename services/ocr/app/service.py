@@ -931,11 +931,6 @@ NUM_TEXT = r"\d+(?:\.\d+)?"  # a plain number as a result cell holds it
 MARK_GAP_MIN = 1.0  # a gap between a result and its next cell narrower than this many line heights holds no mark
 
 
-def _reread_reasons(it: RowItem) -> list[str]:
-    """The review reason of _EmptyCellLook.read_unmarked_outliers: a result read again is for a person to check."""
-    return ["result_read_again"] if it.value_reread else []
-
-
 POINT_LOST_FACTOR = 0.5  # an unmarked whole number many times its range that, with a point put back, fits it
 
 
@@ -1570,25 +1565,24 @@ class _EmptyCellLook:
         for k, it in enumerate(todo):
             pr, first = it.parsed_range, it.value.text.strip()
             crops_of: dict[float, set[int]] = {}  # number -> the crops that read it
-            texts: dict[float, tuple[str, float]] = {}
+            texts: dict[float, tuple[str, float, ParsedValue]] = {}  # number -> its best reading
             for (text, score), src in zip(readings[per * k:per * (k + 1)], source):
                 text = text.strip()
                 pv = parse_value(text) if re.fullmatch(NUM_TEXT, text) else None
                 if pv is None or pv.number is None or score < REREAD_MIN_SCORE:
                     continue
                 crops_of.setdefault(pv.number, set()).add(src)
-                if score > texts.get(pv.number, ("", 0.0))[1]:
-                    texts[pv.number] = (text, score)
-            fitting = [n for n in crops_of if _against_printed(parse_value(texts[n][0]), pr, pr.low, pr.high) == "N"
-                       and Levenshtein.distance(first, texts[n][0]) <= REREAD_MAX_EDITS]
+                if score > texts.get(pv.number, ("", 0.0, pv))[1]:
+                    texts[pv.number] = (text, score, pv)
+            fitting = [n for n, (text, _, pv) in texts.items() if _against_printed(pv, pr, pr.low, pr.high) == "N"
+                       and Levenshtein.distance(first, text) <= REREAD_MAX_EDITS]
             if not fitting:
                 continue
             best = max(fitting, key=lambda n: len(crops_of[n]))
             rivals = [len(c) for n, c in crops_of.items() if n != best and (n in fitting or n == it.parsed_value.number)]
             if len(crops_of[best]) >= REREAD_MIN_VOTES and all(len(crops_of[best]) > r for r in rivals):
-                text, score = texts[best]
+                text, score, it.parsed_value = texts[best]
                 it.value = Cell(text, score, it.value.box)
-                it.parsed_value = parse_value(text)
                 it.value_reread = True
 
     def _mark_cell(self, it: RowItem) -> tuple[str | None, bool]:
@@ -2153,8 +2147,9 @@ class LabReportParser:
                                  "reference": round(it.range.score, 3) if it.range else 0.5,
                                  "flag": round(it.flag.score, 3) if it.flag else 0.5,
                                  "structure": round(structure, 3)},
-            "needs_review": conf < self.options.review_threshold or one_char or bool(_reread_reasons(it)),
-            "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) + _reread_reasons(it) +
+            "needs_review": conf < self.options.review_threshold or one_char or it.value_reread,
+            "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
+                              (["result_read_again"] if it.value_reread else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
                               (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
                               (["range_comparator_inferred"] if it.range_comparator_inferred else []) +
@@ -2342,14 +2337,15 @@ class LabReportParser:
             review_reasons.append("result_read_by_likelihood")  # a garbled sign word read against 阴性/阳性/弱阳性
         if it.range_comparator_inferred:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
-        review_reasons += _reread_reasons(it)
+        if it.value_reread:
+            review_reasons.append("result_read_again")  # a result read again to fit its range: for a person to check
         # '10.9--15.': an upper bound cut after its point (15.4 on the sheet) is read as its whole part; a result
         # between it and the next whole number is flagged on digits the photo lost
         # (both as printed, as the flag is computed: not the value converted to the canonical unit and rounded)
-        cut_decides = it.range is not None and range_bound_cut(it.range.text) and pv.number is not None and \
-            phigh_p is not None and phigh_p < pv.number < phigh_p + 1
-        if it.range is not None and range_bound_cut(it.range.text):
+        cut = it.range is not None and range_bound_cut(it.range.text)
+        if cut:
             review_reasons.append("range_bound_cut")
+        cut_decides = cut and pv.number is not None and phigh_p is not None and phigh_p < pv.number < phigh_p + 1
         # a printed range at this code's scale, beside a unit of the code (or a garbled one, or none), says which
         # test the row is, whatever its name's recognition score ('WXC 白脂票' on a blurred photo is still WBC),
         # provided it rules out the codes the name reads as nearly as well (ALT and AST share 0-40 U/L): then only
@@ -2413,7 +2409,7 @@ class LabReportParser:
             "confidence": round(overall, 3), "field_confidence": field_conf,
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)
-            "needs_review": overall < self.options.review_threshold or how == "structure" or bool(_reread_reasons(it))
+            "needs_review": overall < self.options.review_threshold or how == "structure" or it.value_reread
             or cut_decides,
             "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
