@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .logs import REQUEST_ID_HEADER, request_id_var
+
 log = logging.getLogger("zhenxi.errors")
 
 
@@ -141,5 +143,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
+        # the request's id (the request-context middleware has already let go of it here) on the log line and
+        # the answer, so that a 500 can be traced; the route template, never the raw path (it may hold ids)
+        rid = getattr(request.state, "request_id", None)
+        token = request_id_var.set(rid) if rid else None
+        try:
+            route = getattr(request.scope.get("route"), "path", None) or "<other>"
+            log.exception("unhandled error", extra={"route": route})
+        finally:
+            if token is not None:
+                request_id_var.reset(token)
+        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500,
+                            headers={REQUEST_ID_HEADER: rid} if rid else None)

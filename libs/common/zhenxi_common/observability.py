@@ -42,6 +42,9 @@ class RequestContextMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         rid = accept_request_id(headers.get(REQUEST_ID_HEADER.lower()))
         token = request_id_var.set(rid)
+        # an unhandled error is answered outside this middleware (Starlette's outermost error layer), after the
+        # context variable is reset: the id also travels on the request's state for that answer and its log line
+        scope.setdefault("state", {})["request_id"] = rid
         status = 500
         start = time.perf_counter()
 

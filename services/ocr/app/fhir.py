@@ -12,6 +12,7 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 LOCAL_CODES = "urn:zhenxi:indicator"
+SHEET_ZONE = "+08:00"  # the sheets' clocks: mainland China, Hong Kong and Taiwan are all UTC+8
 # shared flag → FHIR v3 ObservationInterpretation (code, display)
 _INTERPRETATION = {"H": ("H", "High"), "L": ("L", "Low"), "N": ("N", "Normal"), "HH": ("HH", "Critical high"),
                    "LL": ("LL", "Critical low"), "POS": ("POS", "Positive"), "NEG": ("NEG", "Negative"),
@@ -50,7 +51,8 @@ def observation(ind: dict[str, Any], effective: str | None) -> dict[str, Any]:
         "code": {"coding": coding, "text": ind["name"]},
     }
     if effective:
-        obs["effectiveDateTime"] = effective
+        # a date alone stays a date; a time of day needs its zone in FHIR: a sheet prints China's local time
+        obs["effectiveDateTime"] = effective + SHEET_ZONE if "T" in effective else effective
     q = _quantity(ind.get("value"), ind.get("unit"))
     if q is not None:
         cmp = ind.get("comparator")

@@ -133,7 +133,7 @@ def _text_blobs(img: np.ndarray, thin: bool = False) -> tuple[np.ndarray, float]
     s = min(1.0, 1000 / max(h, w))
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     if s < 1:
-        grey = cv2.resize(grey, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+        grey = cv2.resize(grey, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
     if thin:
         hat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
         bw = ((hat > 25) * 255).astype(np.uint8)

@@ -358,7 +358,7 @@ def _parse_value(raw: str) -> ParsedValue | None:
     m = _SIGNED_GRADE.fullmatch(t)
     if m:  # '+2': a test strip's grade printed sign first (2+), not the number 2
         return ParsedValue(None, raw, None, f"{m.group(1)}+")
-    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥＜＞])?\s*(" + NUM + r")(?:[eE]([-+]?\d+))?", t)
+    m = re.fullmatch(r"(<=|>=|=<|=>|[<>≤≥＜＞])?\s*(" + NUM + r")(?:[eE]([-+]?\d{1,2}))?", t)
     if m:
         num = float(m.group(2)) * (10 ** int(m.group(3)) if m.group(3) else 1)
         if not math.isfinite(num):
@@ -776,10 +776,19 @@ def is_unit(kb: KnowledgeBase, text: str) -> bool:
 _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 # header/footer key-value text and people (检验者, 审核者, 医生, 姓名 ...) never become uncoded rows
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注|"
-                        r"送检|签收|接收|采样|采集|申请|条码|诊断|打印|核对")  # (the form's fields, also without a colon)
+                        r"送检|签收|接收|采样|采集|申请|条码|诊断|打印|核对|"
+                        # what identifies a patient: never a result row (an ID card, phone, record, card numbers)
+                        r"身份证|证件|手机|联系|病案|卡号|就诊号|登记号|医保|档案|流水号")  # (the form's fields, also without a colon)
+# a run of digits as long as a mobile number (11), an ID card's (15, 18) or a record number: no result prints so
+_IDENTIFIER_DIGITS = re.compile(r"\d{11,}[Xx]?")
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
+
+
+def identifier_digits(text: str) -> bool:
+    """'110101199001011234', '13800138000': a value that is an identifier's run of digits, not a result."""
+    return _IDENTIFIER_DIGITS.fullmatch(re.sub(r"\s", "", unicodedata.normalize("NFKC", text))) is not None
 
 
 def han_chars(text: str) -> str:
@@ -799,7 +808,8 @@ def _row_name_ok(text: str) -> bool:
     m = _METHOD_PREFIX.fullmatch(t)
     if m and not _NOT_A_ROW.search(m.group(1).replace(":", "")):
         t = m.group(2)
-    return bool(_LISTABLE.search(t)) and not _NOT_A_ROW.search(t) and len(t) <= 24
+    return bool(_LISTABLE.search(t)) and not _NOT_A_ROW.search(t) and len(t) <= 24 and \
+        not re.search(r"\d{7,}", t)
 
 
 def classify(kb: KnowledgeBase, text: str) -> str:

@@ -4,6 +4,7 @@ Only whitelisted fields are extracted; everything else — personal names, ID/ph
 here and never reaches the output or the logs."""
 from __future__ import annotations
 
+import datetime
 import itertools
 import re
 import unicodedata
@@ -29,13 +30,14 @@ def _date(s: str) -> str | None:
     m = re.search(_DATE, s)
     if not m:
         return None
-    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if not (1 <= mo <= 12 and 1 <= d <= 31):
+    try:  # a day that exists (no 2024-02-31), a time of day that exists (no 25:99); else not a date
+        day = datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m.group(4) is None:
+            return day.isoformat()
+        at = datetime.time(int(m.group(4)), int(m.group(5)), int(m.group(6) or 0))
+    except ValueError:
         return None
-    out = f"{y:04d}-{mo:02d}-{d:02d}"
-    if m.group(4):
-        out += f"T{int(m.group(4)):02d}:{m.group(5)}"
-    return out
+    return f"{day.isoformat()}T{at.isoformat()}"
 
 
 def _line_key(tokens: list[Token]):

@@ -27,7 +27,7 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, interpret, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
+                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
                       parse_row_all,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
@@ -1683,6 +1683,10 @@ class LabReportParser:
         t0 = t_start
         pages, fmt = imaging.decode(data, content_type, self.options.limits)
         q = quality.check(pages[0], self.options.gate)
+        # a later page of a PDF too small on a side to hold a table (a strip, a stub) is left out, and the
+        # response says which; the first page decides whether the upload is usable at all
+        skipped = [n + 1 for n, p in enumerate(pages) if n and min(p.shape[:2]) < self.options.gate.min_side_px]
+        pages = [p for n, p in enumerate(pages) if n + 1 not in skipped]
         timings["gate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         geo = [geometry.normalise_page(p) if self.options.use_geometry else
@@ -1730,6 +1734,10 @@ class LabReportParser:
             as_read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
             result, ocr, geo = self._read_again(as_read, (result, ocr, geo), timings, turn_vote=False,
                                                 det_side=SECOND_LOOK_FACTOR * det_side)
+        if skipped:
+            result["warnings"].append({"code": "pages_skipped", "details": {"pages": skipped},
+                                       "message": "有页面过小（如细条或空白页），未识别。 "
+                                                  "Pages too small to hold a table (a strip or a stub) were not read."})
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -2091,8 +2099,8 @@ class LabReportParser:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
         alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result)."""
         pv = it.parsed_value
-        if pv is None or it.value is None:
-            return None
+        if pv is None or it.value is None or identifier_digits(it.value.text):
+            return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result)
         name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
         pr = it.parsed_range
         flag = it.flag_code

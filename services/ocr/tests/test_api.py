@@ -50,3 +50,15 @@ def test_requires_gateway_identity(client):
 def test_missing_file_is_validation_error(client):
     r = client.post(URL, auth=signed("u-ocr"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+
+
+def test_a_file_over_the_upload_limit_meets_the_routes_own_413(client):
+    # the request body may hold a whole allowed file and its envelope: a file one byte over the upload limit gets
+    # the route's image_too_large (with its bilingual message), not the platform's generic payload_too_large
+    from app.config import Settings
+
+    limit = Settings().max_upload_bytes
+    assert Settings().max_body_bytes > limit
+    r = client.post(URL, files={"file": ("big.jpg", b"\xff\xd8\xff" + b"\0" * (limit - 2), "image/jpeg")},
+                    auth=signed("u-ocr"))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "image_too_large", r.text

@@ -37,7 +37,7 @@ def test_header_fields_whitelist():
             T("病历号: 12345678", 500, 110)]
     h = extract_header(toks)
     assert h["hospital"] == "江北市第一人民医院" and h["sex"] == "female" and h["age"] == 45
-    assert h["sample_type"] == "whole_blood" and h["collected_at"] == "2024-03-01T08:30"
+    assert h["sample_type"] == "whole_blood" and h["collected_at"] == "2024-03-01T08:30:00"
     assert "张三" not in str(h) and "12345678" not in str(h)
     assert report_type([t.text for t in toks], []) == "blood_routine"
     assert report_type([], ["liver", "kidney", "lipids"]) == "biochemistry"

@@ -852,3 +852,20 @@ def test_a_lone_plus_after_a_unit_makes_no_strip_pad(kb):
     assert parse_value("5.2 mmol/L +") is None and parse_value("+ 70 umol/L") is None
     (it,) = parse_row(kb, _toks("白细胞", "5.2 mmol/L +", "3.5-9.5"))
     assert it.parsed_value.number == 5.2 and it.parsed_value.qualitative is None
+
+
+def test_a_huge_exponent_is_no_value_and_no_crash():
+    # '1e400', '1E99999999': an exponent no result prints; once it overflowed a float (a 500) or took minutes
+    for raw in ("1e400", "1.0E+0400", "1E99999999"):
+        pv = parse_value(raw)
+        assert pv is None or pv.number is None
+    assert parse_value("1.2E+03").number == 1200.0 and parse_value("3.5e-2").number == 0.035
+
+
+def test_identifier_digits_are_not_results():
+    from app.parsing import _row_name_ok, identifier_digits
+
+    assert identifier_digits("110101199001011234") and identifier_digits("11010119900101123X")
+    assert identifier_digits("13800138000") and not identifier_digits("1380.5") and not identifier_digits("12345")
+    assert not _row_name_ok("身份证号") and not _row_name_ok("手机号码13800138000") and not _row_name_ok("病案号")
+    assert _row_name_ok("柱状上皮细胞")

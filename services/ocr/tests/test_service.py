@@ -2168,3 +2168,42 @@ def test_rows_left_unread_are_told_by_the_reshoot_reasons_or_a_header_with_nothi
     assert not _rows_left_unread(result([reshoot("low_confidence_rows", "flag_not_decided")]))
     assert _rows_left_unread(result([{"code": "no_indicators_found"}]))
     assert not _rows_left_unread(result([{"code": "no_indicators_found"}], header_rows=0))
+
+
+def test_a_thin_second_pdf_page_is_left_out_and_named(parser):
+    # a PDF whose second page is a strip too thin to hold a table: the first page is read, the strip is skipped
+    # and the response names it (it used to reach the text finder and end in a 500)
+    import io
+
+    from PIL import Image
+
+    img, truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
+    buf = io.BytesIO()
+    first = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    first.save(buf, format="PDF", resolution=150, save_all=True,
+               append_images=[Image.new("RGB", (3000, 1), "white")])
+    result = parser.parse(buf.getvalue(), "r.pdf", "application/pdf")
+    assert result["quality"]["pages"] == 1
+    skipped = [w for w in result["warnings"] if w["code"] == "pages_skipped"]
+    assert skipped and skipped[0]["details"] == {"pages": [2]} and skipped[0]["message"]
+    assert _check(result, truth) == ([], [], [])
+
+
+@requires_cjk_font
+def test_identifier_numbers_under_the_table_never_come_back(parser):
+    # an ID card's, a phone's and a record's number printed under the table (no colons): personal data, never a
+    # result row, while every result of the sheet still reads
+    from PIL import Image, ImageDraw
+
+    from synth.generate import available_fonts, font
+
+    img, truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
+    h, w = img.shape[:2]
+    page = Image.fromarray(cv2.cvtColor(np.vstack([img, np.full((140, w, 3), 255, np.uint8)]), cv2.COLOR_BGR2RGB))
+    ImageDraw.Draw(page).text((60, h + 40), "身份证号  110101199001011234    手机号码  13800138000    病案号  20240123",
+                              fill=(0, 0, 0), font=font(available_fonts()[0], 30))
+    result = parser.parse(encode(cv2.cvtColor(np.asarray(page), cv2.COLOR_RGB2BGR)))
+    text = str(result["indicators"])
+    for number in ("110101199001011234", "13800138000", "1.1010119900101123e+17", "20240123"):
+        assert number not in text
+    assert _check(result, truth) == ([], [], [])
