@@ -171,7 +171,9 @@ def sheet_flag(item: dict) -> str | None:
     if qk == "neg":
         return "NEG"
     if qk == "pos":
-        return "POS"
+        # a word the sheet's own range lists as normal ('少量' against '极少量或少量', '±' against '阴性或±'): N
+        listed = re.split(r"或者|或|、|/|,|，", _nfkc(item.get("range_printed", "") or "").replace(" ", ""))
+        return "N" if _nfkc(value).replace(" ", "") in listed else "POS"
     return None
 
 

@@ -132,8 +132,8 @@ def parse_range(text: str) -> ParsedRange | None:
         if cmp.startswith("<"):
             return ParsedRange(None, v, raw, high_inclusive=cmp == "<=")
         return ParsedRange(v, None, raw, low_inclusive=cmp == ">=")
-    if re.search(r"[男女]", t):
-        return parse_sex_ranges(t)
+    if re.search(r"[男女]|male|female|(?<![a-z])[mf][:：]", t, re.I):
+        return parse_sex_ranges(t)  # ('男:130-175 女:115-150', 'Male: 130-175 Female: 115-150', 'M:130-175 F:115-150')
     q = norm_text(t)
     if q.endswith(("(-", "(+")):  # ('阴性(-)' lost its closing bracket to the strip above)
         q += ")"

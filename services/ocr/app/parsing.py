@@ -186,7 +186,19 @@ def parse_range(text: str) -> ParsedRange | None:
         if alt is not None and alt.low is not None and alt.high is not None and alt.low < alt.high:
             alt.text = text
             return alt
+    m = _WORD_WITH_CUTOFF.match(t) if pr is None else None
+    if m:
+        # '阴性(<0.9)', '0-0.9(阴性)': a sign word with the cut-off that defines it; the cut-off is the range
+        alt = _parse_range(m.group(1) or m.group(2))
+        if alt is not None and (alt.low is not None or alt.high is not None):
+            alt.text = text
+            return alt
     return pr
+
+
+# a sign word and its numeric cut-off in brackets, either way round ('阴性(<0.9)', '<1.0(阴性)', '0-0.9 (阴性)')
+_WORD_WITH_CUTOFF = re.compile(r"^(?:阴性|阳性|negative|positive)\s*[(（]\s*([^()（）]+?)\s*[)）]$|"
+                               r"^([^()（）]+?)\s*[(（]\s*(?:阴性|阳性|negative|positive)\s*[)）]$", re.I)
 
 
 def range_bound_cut(text: str) -> bool:
@@ -642,6 +654,7 @@ class RowItem:
     # comparator the detector left out of its box (see service.comparator_lost_in_range_column)
     range_comparator_inferred: bool = False  # the range's '<' was put back from its column (review note)
     value_reread: bool = False  # an unmarked result outside its printed range, read again to fit it (review note)
+    comma_undecided: bool = False  # '1,256' kept as 1.256 where 1256 would flag otherwise (thousands_as_number)
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -1081,7 +1094,7 @@ def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | No
     return out
 
 
-_ONE_SEX_RANGE = re.compile(r"^(男|女)\s*[:：]?\s*[<>≤≥]?=?\s*\d[\d.\s\-~～—–一至]*$")
+_ONE_SEX_RANGE = re.compile(r"^(男|女|male|female|m|f)\s*[:：]?\s*[<>≤≥]?=?\s*\d[\d.\s\-~～—–一至]*$", re.I)
 
 
 def _join_sex_ranges(tokens: list[Token]) -> list[Token]:
@@ -1465,8 +1478,13 @@ def thousands_as_number(it: RowItem) -> None:
     grouped = float(m.group(2) + m.group(3))
     if grouped > 50 * max(abs(b) for b in (pr.low, pr.high) if b is not None):
         return
-    if interpret(pv.number, pr.low, pr.high) != mark and interpret(grouped, pr.low, pr.high) == mark:
+    as_decimal, as_grouped = interpret(pv.number, pr.low, pr.high), interpret(grouped, pr.low, pr.high)
+    if as_decimal != mark and as_grouped == mark:
         it.parsed_value = ParsedValue(grouped, pv.text, pv.comparator)
+    elif as_decimal != as_grouped and it.flag_code is None:
+        # no mark printed, and the two readings flag differently ('1,256' against '0-40': 1.256 normal, 1256
+        # high): the decimal reading stays, for a person to check
+        it.comma_undecided = True
 
 
 _PER_VOLUME = re.compile(r"(?:个|cells?)?/(?:[uμµ]L|mL|L)", re.I)

@@ -36,6 +36,7 @@ from .report_header import extract_header, panels_kind, title_kind
 
 log = logging.getLogger("zhenxi.ocr.service")
 MIN_TEXT_LINES = 3
+OTHER_SCALE = 4.0  # a printed range this many times off the knowledge base's is in another unit (_other_scale)
 
 
 @dataclass(frozen=True)
@@ -359,11 +360,37 @@ def _lexicon_pick(words: dict[str, str], likelihoods: dict[str, float]) -> str |
 
 def _against_printed(pv: Any, pr: Any, low: float | None, high: float | None) -> str | None:
     """L/N/H of a printed result against its printed range (bounds ``low``/``high`` as printed): '<8' excludes 8
-    itself, '>60' excludes 60; but a result printed with a comparator ('<3.40' against '<3.4') is a detection
-    limit, not a value on the bound. One rule for coded and uncoded rows."""
-    strict = pv.comparator is None
-    return interpret(pv.number, low, high, low_inclusive=pr.low_inclusive or not strict,
-                     high_inclusive=pr.high_inclusive or not strict)
+    itself, '>60' excludes 60. A result printed with a comparator is a limit of the assay, on the side it names:
+    '<3.40' against '<3.4' is not high (below 3.4), but '<5' against '5-40' is low and '>1000' against '0-1000'
+    is high (the result lies beyond the bound it sits on). One rule for coded and uncoded rows."""
+    li, hi = pr.low_inclusive, pr.high_inclusive
+    if pv.comparator in ("<", "<="):
+        li, hi = li and pv.comparator == "<=", True
+    elif pv.comparator in (">", ">="):
+        li, hi = True, hi and pv.comparator == ">="
+    return interpret(pv.number, low, high, low_inclusive=li, high_inclusive=hi)
+
+
+def _patients_range(pr: Any, sex: str | None, age: float | None) -> tuple[Any, float | None, float | None]:
+    """(range, low, high) of a printed range for this patient: '成人:3.5-9.5 儿童:5.0-12.0' gives the range of the
+    patient's age group, none when no group holds the age (a child against '成人 … 新生儿 …': then as for a row
+    printing no range); '男:130-175 女:115-150' the patient's sex's; one sex's range alone ('男:130-175', its 女
+    line read as a row apart) is none for a woman, or for a patient whose sex the header does not give."""
+    if pr is not None and age is not None and is_age_split(pr.text):
+        pr = age_split_range(pr.text, age)
+    if pr is None or pr.by_sex and pr.for_sex(sex) == (None, None):
+        return None, None, None
+    return (pr, *pr.for_sex(sex))
+
+
+def _other_scale(low: float | None, high: float | None, default: Any) -> bool:
+    """A printed range (``low``, ``high``) at least OTHER_SCALE times off the knowledge base's ``default`` range on
+    the bounds both give: the sheet's unit is another (mg/dL glucose, g/dL haemoglobin). Labs' ranges for one
+    unit differ far less."""
+    if default is None:
+        return False
+    ratios = [p / d for p, d in ((low, default.low), (high, default.high)) if p and d and p > 0 and d > 0]
+    return bool(ratios) and all(r >= OTHER_SCALE or r <= 1 / OTHER_SCALE for r in ratios)
 
 
 def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
@@ -1878,7 +1905,7 @@ class LabReportParser:
             if choice is None:
                 # a name the knowledge base lacks, or a second row for a code already taken (urine 白细胞 per
                 # μL and per HP): returned as printed rather than dropped
-                rec = self._uncoded_record(it, pno) if it.names else None
+                rec = self._uncoded_record(it, pno, sex, header.get("age_years")) if it.names else None
                 if rec is not None:
                     rec["row"] = it.row_no
                     built.append((order, rec, it, pno, True))
@@ -2095,38 +2122,40 @@ class LabReportParser:
                             "rows_not_returned": not_returned, "row_gaps": gaps, "rows_without_flag": undecided,
                             "rows_without_mark": unmarked, "rows_point_lost": point_lost}}
 
-    def _uncoded_record(self, it: RowItem, page: int) -> dict[str, Any] | None:
+    def _uncoded_record(self, it: RowItem, page: int, sex: str | None = None,
+                        age: float | None = None) -> dict[str, Any] | None:
         """A table row whose name the knowledge base does not know: returned as printed, flagged by the sheet
-        alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result)."""
+        alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result); a range printed
+        per sex or age group is the patient's, as for a known test."""
         pv = it.parsed_value
         if pv is None or it.value is None or identifier_digits(it.value.text):
             return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result)
         name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
-        pr = it.parsed_range
+        pr, low, high = _patients_range(it.parsed_range, sex, age)
         flag = it.flag_code
         if pv.qualitative is not None and flag in ("H", "ABN", None):
             flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
-        if flag == "ABN" and pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
+        if flag == "ABN" and pv.number is not None and pr is not None and (low is not None or high is not None):
             # a mark that says only 'abnormal' ('*', a '+' read for an arrow): the printed range gives the direction,
             # as it does for a known test
-            direction = _against_printed(pv, pr, pr.low, pr.high)
+            direction = _against_printed(pv, pr, low, high)
             flag = direction if direction in ("H", "L", "HH", "LL") else flag
         if flag is None:
-            if pv.number is not None and pr is not None and (pr.low is not None or pr.high is not None):
-                flag = _against_printed(pv, pr, pr.low, pr.high)
+            if pv.number is not None and pr is not None and (low is not None or high is not None):
+                flag = _against_printed(pv, pr, low, high)
             elif pv.qualitative is not None:
                 flag = "NEG" if pv.qualitative == "negative" else "POS"
             elif pr is not None:
-                flag = count_or_titre_flag(it.value.text, pr, pr.low, pr.high)
+                flag = count_or_titre_flag(it.value.text, pr, low, high)
         # confidence: recognition × agreement with the printed structure. A name the knowledge base lacks is not
         # doubtful in itself; a row is when nothing printed beside it confirms the reading.
         rec = min(it.value.score, *(c.score for c, _ in it.names))
-        has_range = pr is not None and (pr.low is not None or pr.high is not None)
+        has_range = pr is not None and (low is not None or high is not None)
         if pv.number is not None:
             # a number: a printed range (or at least a unit) says this is a result column
             structure = 1.0 if has_range else 0.95 if it.unit is not None else 0.82
             if has_range and it.flag_code in ("H", "L", "HH", "LL"):
-                comp = interpret(pv.number, pr.low, pr.high)
+                comp = interpret(pv.number, low, high)
                 if comp in ("H", "L", "HH", "LL", "N") and not same_direction(it.flag_code, comp):
                     structure *= 0.5  # the printed arrow and value vs range disagree
         elif pv.qualitative is not None:
@@ -2144,7 +2173,7 @@ class LabReportParser:
             "range_printed": it.range.text if it.range else None, "unit_printed": it.unit.text if it.unit else None,
             "flag_mark": flag_mark, "unit": it.unit.text if it.unit else None,
             "unit_text": it.unit.text if it.unit else None,
-            "reference": {"low": pr.low if pr else None, "high": pr.high if pr else None,
+            "reference": {"low": low, "high": high,
                           "text": pr.text if pr else None, "source": "printed" if pr else None},
             "flag": flag, "flag_printed": it.flag_code, "flag_computed": None, "critical": False,
             "flag_critical": None,
@@ -2155,9 +2184,10 @@ class LabReportParser:
                                  "reference": round(it.range.score, 3) if it.range else 0.5,
                                  "flag": round(it.flag.score, 3) if it.flag else 0.5,
                                  "structure": round(structure, 3)},
-            "needs_review": conf < self.options.review_threshold or one_char or it.value_reread,
+            "needs_review": conf < self.options.review_threshold or one_char or it.value_reread or it.comma_undecided,
             "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
                               (["result_read_again"] if it.value_reread else []) +
+                              (["comma_read_as_point"] if it.comma_undecided else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
                               (["result_read_by_likelihood"] if it.value_from_likelihood else []) +
                               (["range_comparator_inferred"] if it.range_comparator_inferred else []) +
@@ -2244,19 +2274,16 @@ class LabReportParser:
             review_reasons.append("qualitative_result_for_quantitative_test")
         value_conf = it.value.score
         # ---- reference range ---------------------------------------------------------------------------------
-        pr = it.parsed_range
-        if pr is not None and age is not None and is_age_split(pr.text):
-            # '成人:3.5-9.5 儿童:5.0-12.0': the range of the patient's age group; none when no group holds the age
-            # (a child against '成人 … 新生儿 …'): then as for a row printing no range (a child: adult_range_for_child)
-            pr = age_split_range(pr.text, age)
-        if pr is not None and pr.by_sex and pr.for_sex(sex) == (None, None):
-            # one sex's range alone ('男:130-175', its 女 line read as a row apart) for a woman, or for a patient
-            # whose sex the header does not give (ParsedRange.for_sex): as for no range
-            pr = None
+        pr, plow, phigh = _patients_range(it.parsed_range, sex, age)
         plow_p = phigh_p = None
         if pr is not None:
-            plow, phigh = pr.for_sex(sex)
             plow_p, phigh_p = plow, phigh
+            if not unit_text and unit_known and _other_scale(plow, phigh, ind.default_range(sex)):
+                # no unit read, and the printed range is many times off the knowledge base's ('70-110' for glucose:
+                # mg/dL, not mmol/L): the result is in a unit the row does not say; the knowledge base's unit and
+                # its critical limits do not apply (the printed range still decides the flag)
+                unit, unit_known = None, False
+                review_reasons.append("unit_not_read_range_at_other_scale")
             low = _round(converter(plow), ind.decimals) if plow is not None else None
             high = _round(converter(phigh), ind.decimals) if phigh is not None else None
             reference = {"low": low, "high": high, "text": pr.text, "source": "printed"}
@@ -2291,6 +2318,9 @@ class LabReportParser:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
             if pv.qualitative == "trace" and pr is not None and allows_trace(pr.text):
                 computed = "N"  # '弱阳性' against the sheet's own '阴性或弱阳性' (urobilinogen)
+            elif computed == "POS" and pr is None and it.range is None and \
+                    pv.qualitative in {q.qualitative for q in map(parse_value, ind.normal) if q is not None}:
+                computed = "N"  # no range printed: '±' for urobilinogen, whose normal results include a trace
         elif pr is not None:
             # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'; cells seen ('0-2',
             # '偶见') against 未见: POS, unless the test's normal results include them (粪便白细胞 偶见, 0-2: N)
@@ -2322,9 +2352,17 @@ class LabReportParser:
         # beyond a 危急值 limit (the package's check, on the knowledge base's limits): said in its own field and a
         # warning, never written over the sheet's flag. The sheet prints H/L; HH/LL in `flag` only when it prints
         # them (↑↑, HH). With no printed mark or range and no default range, the limit gives the direction.
+        # The limits are adults', and lie outside every normal range: they are not applied where the sheet's own
+        # range holds the result (its population or its unit is not the knowledge base's), nor to a child whose
+        # sheet prints no range (a newborn's haematocrit of 62 % is normal)
         crit_flag = (interpret(value, None, None, ind.critical)
-                     if value is not None and ind.critical is not None and unit_known else None)
+                     if value is not None and ind.critical is not None and unit_known
+                     and not (pr is not None and computed == "N")
+                     and not (pr is None and age is not None and age < 18) else None)
         critical = crit_flag is not None
+        crit_unsure = critical and not unit_text and pr is None
+        if crit_unsure:
+            review_reasons.append("critical_without_unit")  # neither unit nor range read: 13.5 may be g/dL
         if critical:
             if flag is None:
                 flag = _CRITICAL_DIRECTION[crit_flag]
@@ -2347,6 +2385,8 @@ class LabReportParser:
             review_reasons.append("range_comparator_inferred")  # '12' read under '<12' ranges: its '<' put back
         if it.value_reread:
             review_reasons.append("result_read_again")  # a result read again to fit its range: for a person to check
+        if it.comma_undecided:
+            review_reasons.append("comma_read_as_point")  # '1,256': 1.256 or 1256, and the sheet marks neither
         # '10.9--15.': an upper bound cut after its point (15.4 on the sheet) is read as its whole part; a result
         # between it and the next whole number is flagged on digits the photo lost
         # (both as printed, as the flag is computed: not the value converted to the canonical unit and rounded)
@@ -2418,7 +2458,7 @@ class LabReportParser:
             # review = the row may be misread (low confidence); review_reasons also carry notes that do not make a
             # row doubtful on their own (a name the knowledge base lacks, a censored value, a child's age)
             "needs_review": overall < self.options.review_threshold or how == "structure" or it.value_reread
-            or cut_decides,
+            or cut_decides or crit_unsure or it.comma_undecided,
             "review_reasons": sorted(set(review_reasons)),
             "box": box, "page": page,
         }

@@ -46,3 +46,11 @@ def test_an_illegible_row_does_not_take_the_reading_of_its_legible_namesake(kb):
     sc = score_photo(expected, [_pred("白细胞", "2+", "POS")], kb)
     assert (sc["right"], sc["predicted"], sc["expected"]) == (0, 1, 1)
     assert sc["pred_status"] == ["wrong"]
+
+
+def test_a_word_the_sheets_range_lists_as_normal_is_normal():
+    from ocr_real import sheet_flag
+
+    assert sheet_flag(_row(1, "淀粉颗粒", "少量", "极少量或少量")) == "N"
+    assert sheet_flag(_row(1, "淀粉颗粒", "少量", "阴性")) == "POS"
+    assert sheet_flag(_row(1, "尿胆原", "±", "阴性或±")) == "N"

@@ -32,7 +32,7 @@ def _record(kb, cells, panels=frozenset(), sex=None, age=None):
     choice = choose_indicator(kb, it, set(), set(panels))
     if choice:
         return it, parser._indicator_record(choice[0], choice[1], choice[2], it, sex, 0, [], age)
-    return it, parser._uncoded_record(it, 0)
+    return it, parser._uncoded_record(it, 0, sex, age)
 
 
 @pytest.mark.parametrize("text,grade", [("+1", "1+"), ("+2", "2+"), ("+4", "4+")])
@@ -446,3 +446,89 @@ def test_a_comma_stays_a_decimal_point_where_thousands_are_implausible(kb, value
 @pytest.mark.parametrize("printed", ["尿沉渣白细胞数", "尿沉渣红细胞数目"])
 def test_a_sediment_name_is_never_the_blood_count(kb, printed):
     assert all(m.indicator.code not in ("WBC", "RBC") for m in kb.match_name(printed))
+
+
+# ---- from a review of how a row's value, range, unit and mark become its flag ------------------------------------
+
+def test_a_range_at_another_scale_with_no_unit_read_keeps_the_knowledge_bases_limits_out(kb):
+    # glucose 95 against '70-110': a mg/dL sheet whose unit cell was not read. The sheet's range decides (normal);
+    # the value is not given the knowledge base's mmol/L, and its critical limits (mmol/L) raise no alarm
+    warnings: list = []
+    parser = LabReportParser(engine=object(), knowledge=kb)
+    it = parse_row(kb, _row(("葡萄糖", "name"), ("95", "value"), ("70-110", "range")))[0]
+    ind, conf, how = choose_indicator(kb, it, set(), set())
+    rec = parser._indicator_record(ind, conf, how, it, None, 0, warnings, None)
+    assert rec["flag"] == "N" and not rec["critical"] and rec["unit"] is None
+    assert "unit_not_read_range_at_other_scale" in rec["review_reasons"]
+    assert not [w for w in warnings if w["code"] == "critical_value"]
+    # at the knowledge base's scale the unit is still assumed, and a critical value still found
+    it, rec = _record(kb, [("葡萄糖", "name"), ("35.0", "value"), ("3.9-6.1", "range")])
+    assert rec["unit"] == "mmol/L" and rec["critical"] and rec["flag"] == "H"
+
+
+def test_no_critical_alarm_against_the_sheets_own_normal_or_for_a_child_without_a_range(kb):
+    # haematocrit 62 % of a newborn: within the sheet's own range it is normal, whatever the adults' limits say;
+    # with no range printed the adults' limits do not flag a child either
+    it, rec = _record(kb, [("红细胞压积", "name"), ("62", "value"), ("%", "unit"), ("42-65", "range")], sex="male",
+                      age=0.01)
+    assert rec["flag"] == "N" and not rec["critical"]
+    it, rec = _record(kb, [("红细胞压积", "name"), ("62", "value"), ("%", "unit")], sex="male", age=0.01)
+    assert rec["flag"] is None and not rec["critical"] and rec["reference"]["source"] == "adult_default"
+    # an adult's, with no range printed: still found (the limit gives the direction)
+    it, rec = _record(kb, [("红细胞压积", "name"), ("62", "value"), ("%", "unit")], sex="male", age=40)
+    assert rec["critical"] and rec["flag"] in ("H", "HH")
+
+
+def test_a_critical_value_with_neither_unit_nor_range_read_needs_review(kb):
+    # haemoglobin 13.5 with nothing beside it: g/dL (normal) or g/L (lethal)? the alarm stands, for a person to check
+    it, rec = _record(kb, [("血红蛋白", "name"), ("13.5", "value")], sex="male", age=40)
+    assert rec["critical"] and rec["needs_review"] and "critical_without_unit" in rec["review_reasons"]
+
+
+@pytest.mark.parametrize("printed", ["Male: 130-175 Female: 115-150", "M:130-175 F:115-150"])
+def test_a_range_per_sex_printed_in_english_is_the_patients(kb, printed):
+    it, rec = _record(kb, [("HGB", "name"), ("120", "value"), ("g/L", "unit"), (printed, "range")], sex="female")
+    assert rec["reference"]["source"] == "printed" and rec["reference"]["low"] == 115 and rec["flag"] == "N"
+    it, rec = _record(kb, [("HGB", "name"), ("120", "value"), ("g/L", "unit"), (printed, "range")], sex="male")
+    assert rec["reference"]["low"] == 130 and rec["flag"] == "L"
+
+
+def test_an_unknown_tests_range_per_sex_or_age_is_the_patients(kb):
+    cells = [("巨噬细胞移动抑制因子", "name"), ("160", "value"), ("g/L", "unit"), ("男:130-175 女:115-150", "range")]
+    it, rec = _record(kb, cells, sex="female")
+    assert rec["code"] is None and rec["flag"] == "H" and rec["reference"]["high"] == 150
+    cells[1] = ("120", "value")
+    assert _record(kb, cells, sex="male")[1]["flag"] == "L"
+    cells = [("巨噬细胞移动抑制因子", "name"), ("60", "value"), ("mg/L", "unit"), ("成人:25-50 儿童:30-70", "range")]
+    assert _record(kb, cells, age=5)[1]["flag"] == "N" and _record(kb, cells, age=40)[1]["flag"] == "H"
+
+
+@pytest.mark.parametrize("printed", ["阴性(<0.9)", "0-0.9(阴性)", "阴性（<0.9）", "<0.9 (阴性)"])
+def test_a_sign_word_with_its_cutoff_is_the_printed_range(printed):
+    pr = parse_range(printed)
+    assert pr is not None and pr.high == 0.9 and pr.text == printed
+
+
+def test_a_result_with_a_comparator_beyond_the_bound_it_sits_on(kb):
+    assert _record(kb, [("ALT", "name"), (">1000", "value"), ("U/L", "unit"), ("0-1000", "range")])[1]["flag"] == "H"
+    assert _record(kb, [("ALT", "name"), ("<5", "value"), ("U/L", "unit"), ("5-40", "range")])[1]["flag"] == "L"
+    assert _record(kb, [("ALT", "name"), (">40", "value"), ("U/L", "unit"), ("0-40", "range")])[1]["flag"] == "H"
+    # a detection limit on the bound of a one-sided range is not beyond it
+    assert _record(kb, [("ALT", "name"), ("<5", "value"), ("U/L", "unit"), ("<5", "range")])[1]["flag"] == "N"
+
+
+def test_a_comma_that_may_be_a_thousands_separator_needs_review(kb):
+    # '1,256' against '0-40', no mark: 1.256 (normal) or 1256 (31 times the limit)? kept as printed, for review
+    it, rec = _record(kb, [("ALT", "name"), ("1,256", "value"), ("U/L", "unit"), ("0-40", "range")])
+    assert rec["needs_review"] and "comma_read_as_point" in rec["review_reasons"]
+    # the mark decides where the sheet prints one
+    it, rec = _record(kb, [("ALT", "name"), ("1,256", "value"), ("↑", "flag"), ("U/L", "unit"), ("0-40", "range")])
+    assert rec["value"] == 1256 and "comma_read_as_point" not in rec["review_reasons"]
+
+
+def test_a_trace_of_urobilinogen_is_normal_where_no_range_is_printed(kb):
+    # the knowledge base's normal results for urobilinogen include '±'; a printed '阴性' still makes it positive
+    assert _record(kb, [("尿胆原", "name"), ("±", "value")], {"urinalysis"})[1]["flag"] == "N"
+    assert _record(kb, [("尿胆原", "name"), ("+-", "value")], {"urinalysis"})[1]["flag"] == "N"
+    assert _record(kb, [("尿胆原", "name"), ("±", "value"), ("阴性", "range")], {"urinalysis"})[1]["flag"] == "POS"
+    assert _record(kb, [("尿蛋白", "name"), ("±", "value")], {"urinalysis"})[1]["flag"] == "POS"
