@@ -18,6 +18,7 @@ from .parsing import ROW_NO, Token
 # characters made simplified). "other" names a column that holds no part of an indicator (检测方法, 上次结果, 备注,
 # 临界值 ...): its cells are left out of the table body, so a previous result or a cut-off is never read as the
 # result or the range. The other kinds come first: '结果' is a result, '上次结果' is not.
+RANGE_LOW, RANGE_HIGH = "range_low", "range_high"
 HEADER_WORDS: list[tuple[str, str]] = [
     # '检验项目' with its first characters misread ('应验项目', '检睑项目') is still the name header
     (r"^(检验|检测|检查|分析|化验|测定|报告|[\u4e00-\u9fff][验测查])?项目(中文)?(名称)?$|^中文名称?$|^项目名$"
@@ -29,6 +30,9 @@ HEADER_WORDS: list[tuple[str, str]] = [
     (r"^(参考|正常)(范围|值|区间|值范围|值区间|限)$|^正常参考(值|范围|区间)$|^生物参考区间$|^参考(值及单位)?$|^范围$"
      r"|^ref(erence)?(range|interval)?$|^ref\.(range)?$|^normal(range|value)s?$", "range"),
     (r"^(计量)?单位$|^units?$", "unit"),
+    # a range printed as two bound columns (参考下限 | 参考上限): each row's two cells are joined into its range
+    (r"^(参考|正常)?(值|范围|区间)?(下限|低限|低值|最低值)$|^(lower|low)(limit)?$", RANGE_LOW),
+    (r"^(参考|正常)?(值|范围|区间)?(上限|高限|高值|最高值)$|^(upper|high)(limit)?$", RANGE_HIGH),
     (r"^(序号?|no\.?|编号|#|seq)$", "seq"),
     (r"^(检测|检验|测定)?方法$|^method$|^(上次|前次|历史|历次)(检验)?(结果)?$|^(previous|last)results?$|^(结果|变化)?趋势$"
      r"|^(备注|说明|remarks?|comments?|仪器|检测仪器|试剂|检验者|检验人|审核者|检验日期|标本类型|样本类型)$"
@@ -528,7 +532,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
                     by_table.setdefault(n, []).append(tok)
                     break
         for n in sorted(by_table):
-            body_rows.append(sorted(by_table[n], key=lambda t: t.box[0]))
+            body_rows.append(_join_bound_cells(sorted(by_table[n], key=lambda t: t.box[0])))
             table_rows.setdefault((gov, n), []).append(body_rows[-1])
     for rows_of_table in table_rows.values():
         realign_shifted_columns(rows_of_table)
@@ -536,6 +540,23 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
     body_rows = [r for r in (_drop_other_cells(row) for row in body_rows) if r]
     body_rows = merge_split_rows(body_rows, line_h)
     return LayoutResult([t for _, t in tables_all], body_rows, outside)
+
+
+def _join_bound_cells(row: list[Token]) -> list[Token]:
+    """A row's cells under 参考下限 and 参考上限 (a range printed as two bound columns) joined into the one range
+    cell the rest of the reading expects ('70' '130' → '70-130'); a bound printed alone (the other cell empty)
+    is no result, and no range the row can be flagged on: left out."""
+    lows = [t for t in row if t.column == RANGE_LOW]
+    highs = [t for t in row if t.column == RANGE_HIGH]
+    if not lows and not highs:
+        return row
+    rest = [t for t in row if t.column not in (RANGE_LOW, RANGE_HIGH)]
+    if len(lows) != 1 or len(highs) != 1:
+        return rest
+    lo, hi = lows[0], highs[0]
+    box = (lo.box[0], min(lo.box[1], hi.box[1]), hi.box[2], max(lo.box[3], hi.box[3]))
+    joined = Token(f"{lo.text.strip()}-{hi.text.strip()}", min(lo.score, hi.score), box, "range", lo.slope)
+    return sorted(rest + [joined], key=lambda t: t.box[0])
 
 
 _NUMBER_CELL = re.compile(r"^[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}$")
@@ -639,7 +660,19 @@ def _name_pitch(rows: list[list[Token]], x0: float, h: float) -> float | None:
     return float(np.median(gaps)) if len(gaps) >= 2 else None
 
 
-def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str], bool],
+def _centred_between(row: list[Token], fy: float, ty: float, h: float) -> bool:
+    """The row's other cells (result, unit, range) stand centred between a piece's line (centre ``fy``) and the
+    row's name line (``ty``), a quarter of a text height or more from each: the two lines are one cell's. On a
+    sheet whose every name wraps, the lines of the name cells stand a line apart, as a dense sheet's rows do; the
+    centred result tells them apart."""
+    ys = [(t.box[1] + t.box[3]) / 2 for t in row if not _wrappable_name(t)]
+    if not ys:
+        return False
+    vy = float(np.median(ys))
+    return min(fy, ty) + 0.25 * h <= vy <= max(fy, ty) - 0.25 * h
+
+
+def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str, str, str], bool],
                        ) -> list[list[Token]]:
     """A long name in a narrow name column is wrapped by the report software onto a second line inside its cell
     ('总前列腺特异性抗' over '原', '高密度脂蛋白' over '胆固醇'); the row's other cells stand level with the first line
@@ -649,7 +682,8 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
     range; it is left-aligned with the name of the row it continues and closer to it than the block's row pitch
     (measured from the block's own rows; 1.7 text heights where the block has too few); and on a numbered sheet it
     has no row number of its own (one beside it while the row continued has none is that row's, centred on the two
-    lines). The two read in order must then be one name (``reads_as_one_name(joined)``). Returns new rows, the piece's row gone; the rows given are left as they were."""
+    lines). The two read in order must then be one name (``reads_as_one_name(joined, piece, half)``, the half being
+    the name on the row continued). Returns new rows, the piece's row gone; the rows given are left as they were."""
     rows = [list(r) for r in rows]
     pieces = []
     for i, row in enumerate(rows):
@@ -673,12 +707,13 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
                 continue  # each has its row number: two rows, the piece's result unread
             for k, t in enumerate(row):
                 dy = (t.box[1] + t.box[3]) / 2 - fy
-                if _wrappable_name(t) and abs(t.box[0] - f.box[0]) <= 0.8 * h and 0.4 * h < abs(dy) < reach:
+                if _wrappable_name(t) and abs(t.box[0] - f.box[0]) <= 0.8 * h and 0.4 * h < abs(dy) and \
+                        (abs(dy) < reach or abs(dy) < 2 * h and _centred_between(row, fy, fy + dy, h)):
                     cands.append((abs(dy), j, k, dy))
         for _, j, k, dy in sorted(cands):
             t = rows[j][k]
             joined = f.text.strip() + t.text.strip() if dy > 0 else t.text.strip() + f.text.strip()
-            if reads_as_one_name(joined):
+            if reads_as_one_name(joined, f.text.strip(), t.text.strip()):
                 # the name keeps its row's box: the other line of a full cell reaches the result's column edge,
                 # and a name box over the result would read as a row without its name cell
                 rows[j][k] = Token(joined, min(t.score, f.score), (min(t.box[0], f.box[0]), *t.box[1:]), t.column,

@@ -36,6 +36,9 @@ from .report_header import extract_header, panels_kind, title_kind
 
 log = logging.getLogger("zhenxi.ocr.service")
 MIN_TEXT_LINES = 3
+# a name wrapped in its cell and joined reads as a name at least this well, and this much better than either line
+WRAPPED_NAME_MIN = 0.75
+WRAPPED_NAME_MARGIN = 0.05
 OTHER_SCALE = 4.0  # a printed range this many times off the knowledge base's is in another unit (_other_scale)
 
 
@@ -455,14 +458,24 @@ _TEST_CHARS = set("细胞血尿便粪蛋白酸酶素体型液色管晶菌虫卵�
 _RESULT_WORD = re.compile(r"未|无|阴|阳|检出|找到|查见|偶见|少量|多量|[色便状形浑混浊清]")
 
 
-def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str) -> bool:
+def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, piece: str = "", half: str = "") -> bool:
     """Does a name broken over two lines of its cell read whole when joined (layout.join_wrapped_names)? The
-    joined text must be a printed name exactly (a name, alias or known misreading). Either half may name a test of
+    joined text is a printed name exactly (a name, alias or known misreading): either half may then name a test of
     its own ('高密度脂蛋白' over '胆固醇', 胆固醇 = TC; the result centred may stand with either line): the layout
     has already found the piece a continuation line (no row number, result, unit or range of its own, closer than
-    the block's row pitch), which a row of its own is not."""
+    the block's row pitch), which a row of its own is not. Or, where neither half is a name exactly, the joined
+    text reads as a name clearly better than either half does (a hospital's longer form of a known name:
+    '人类免疫缺' over '陷病毒抗原' reads as the start of 人类免疫缺陷病毒抗原抗体)."""
     whole = kb.match_name(joined, allow_fuzzy=False)
-    return bool(whole) and whole[0].how == "exact"
+    if whole and whole[0].how == "exact":
+        return True
+    def best(text: str) -> float:
+        found = kb.match_name(text) if text else []
+        return found[0].score if found else 0.0
+    if not piece or not half:
+        return False
+    joined_score = best(joined)
+    return joined_score >= WRAPPED_NAME_MIN and joined_score > max(best(piece), best(half)) + WRAPPED_NAME_MARGIN
 
 
 def _personal_row(it: RowItem) -> bool:
@@ -1822,7 +1835,7 @@ class LabReportParser:
             looker = _EmptyCellLook(g.image, page, tokens, lay.tables)
             lookers[pno] = looker
             page_items: list[RowItem] = []
-            body = join_wrapped_names(lay.rows, lambda joined: wrapped_name_reads_whole(self.kb, joined))
+            body = join_wrapped_names(lay.rows, lambda *names: wrapped_name_reads_whole(self.kb, *names))
             for row in body:
                 reread = looker.read_name(row, self.engine.recognise, self.kb)
                 if reread is not None:

@@ -358,7 +358,7 @@ def test_a_wrapped_name_placed_under_the_row_number_header_is_joined_too():
 
     rows = [[S("高密度脂蛋白胆", 34, 808, "seq")],
             [S("20", -14, 825, "seq"), S("固醇", 32, 830, "seq"), S("1.28", 145, 819, "name")]]
-    out = join_wrapped_names(rows, lambda joined: joined == "高密度脂蛋白胆固醇")
+    out = join_wrapped_names(rows, lambda joined, *_: joined == "高密度脂蛋白胆固醇")
     assert [[t.text for t in r] for r in out] == [["20", "高密度脂蛋白胆固醇", "1.28"]]
 
 
@@ -605,3 +605,40 @@ def test_what_the_bracketed_pair_and_the_digit_slips_do_not_read(lines, sex, age
     from app.report_header import sex_and_age
 
     assert sex_and_age(lines) == (sex, age)
+
+
+def test_every_name_wrapped_with_its_result_centred_is_joined():
+    # a serology sheet whose narrow name column wraps every name, the result centred on the cell: the lines of the
+    # name cells stand a line apart, as a dense sheet's rows do; the result centred between two lines joins them
+    from app.layout import join_wrapped_names
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    toks = [T("检验项目", 80, 100), T("结果", 300, 100), T("单位", 420, 100), T("参考范围", 560, 100)]
+    y = 160
+    for lines, value, unit, rng in ((("乙型肝炎病", "毒表面抗原"), "0.02", "IU/mL", "<0.05"),
+                                    (("乙型肝炎病", "毒表面抗体"), "6.21", "mIU/mL", "<10.0"),
+                                    (("梅毒螺旋体", "特异性抗体"), "0.63", "S/CO", "<1.00")):
+        for k, line in enumerate(lines):
+            toks.append(T(line, 80, y + 30 * k))
+        mid = y + 15 * (len(lines) - 1)
+        toks += [T(value, 300, mid), T(unit, 420, mid), T(rng, 560, mid)]
+        y += 30 * len(lines) + 12
+    lay = analyse(toks, 800)
+    rows = join_wrapped_names(lay.rows, lambda *n: wrapped_name_reads_whole(kb, *n))
+    items = [it for row in rows for it in parse_row(kb, row)]
+    assert [choose_indicator(kb, it, set())[0].code for it in items] == ["HBsAg", "HBsAb", "TP-Ab"]
+    assert [it.value.text for it in items] == ["0.02", "6.21", "0.63"]
+
+
+def test_a_range_printed_as_two_bound_columns_is_one_range():
+    # 参考下限 | 参考上限: each row's two cells are its range ('70' '130' → 70-130), not two more numbers
+    kb = load_knowledge()
+    toks = [T("检验项目", 80, 100), T("结果", 300, 100), T("参考下限", 420, 100), T("参考上限", 540, 100),
+            T("单位", 660, 100),
+            T("凝血酶原活动度", 80, 160), T("125", 300, 160), T("70", 420, 160), T("130", 540, 160), T("%", 660, 160),
+            T("凝血酶原时间", 80, 200), T("13.1", 300, 200), T("9.4", 420, 200), T("12.5", 540, 200), T("s", 660, 200)]
+    lay = analyse(toks, 800)
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [(it.value.text, it.range.text) for it in items] == [("125", "70-130"), ("13.1", "9.4-12.5")]
+    assert header_kind("下限") == "range_low" and header_kind("参考值上限") == "range_high"
