@@ -25,7 +25,7 @@ NOT_FORWARDED = HOP_BY_HOP | {"authorization", "x-api-key", "cookie", REQUEST_ID
                               *IDENTITY_HEADERS}
 # Every X-Zhenxi-* header is the gateway's to set: whatever a client sends under that prefix is dropped.
 PLATFORM_HEADER_PREFIX = "x-zhenxi-"
-NOT_RETURNED = HOP_BY_HOP - {"content-length"} | {REQUEST_ID_HEADER.lower(), "set-cookie"}
+NOT_RETURNED = HOP_BY_HOP - {"content-length"} | {REQUEST_ID_HEADER.lower(), "set-cookie", "date", "server"}
 
 
 def forwardable(name: str) -> bool:

@@ -201,3 +201,12 @@ def test_a_started_stream_may_stay_quiet_longer_than_the_route_budget(make_gatew
         assert r.text == "data: first\n\ndata: second\n\n"
     finally:
         server.shutdown()
+
+
+def test_the_services_own_date_and_server_headers_are_not_passed_on(gateway):
+    # the gateway's server writes its own Date and Server: a service's, passed on too, doubled them on every answer
+    # (this in-process client adds none of its own, so the service's would show here)
+    _, tokens = new_user(gateway)
+    r = gateway.get("/api/tips/v1/info", headers=bearer(tokens))
+    assert r.status_code == 200
+    assert r.headers.get_list("date") == [] and r.headers.get_list("server") == []

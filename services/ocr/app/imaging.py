@@ -98,6 +98,17 @@ def _to_bgr(im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+def pdf_page_count(data: bytes) -> int:
+    """The number of pages of a PDF that decode() has already opened (decode reads only the first few)."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
 def _decode_pdf(data: bytes, limits: Limits) -> list[np.ndarray]:
     import pypdfium2 as pdfium
 

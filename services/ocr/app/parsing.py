@@ -691,7 +691,10 @@ def _split_glued(kb: KnowledgeBase, tok: Token) -> list[tuple[str, str, float]]:
         return [("name", text, 0.0)]
     # name + value: the longest leading part that is a known name, followed by a number/qualitative.
     m = re.match(r"^(.*?[^\d\s.<>≤≥+\-])\s*((?:<=|>=|[<>≤≥])?\s*[-+]?\d+(?:\.\d+)?\s*[↑↓HL]{0,2})$", text)
-    if m and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and not _code_with_suffix(kb, text):
+    # (not in a code column: a code cell holds the code alone, its last digit no result: 'AT-II1' is AT-III
+    # misread, beside its own name and result)
+    if m and tok.column != "code" and not parse_range(text) and _CJK_OR_ALPHA.search(m.group(1)) and \
+            not _code_with_suffix(kb, text):
         head, tail = m.group(1), m.group(2)
         head = _LEAD_ROWNO.sub("", head) or head
         if re.fullmatch(r"-?\d{1,3}", tail.strip()) and kb.numbered_family(head.rstrip("-")):
@@ -797,6 +800,15 @@ _IDENTIFIER_DIGITS = re.compile(r"\d{11,}[Xx]?")
 
 
 _METHOD_PREFIX = re.compile(r"([\u4e00-\u9fff]{1,4})[:：]\s*(\S.*)")
+
+
+# a result cell that says the result is elsewhere or later ('另报', '见附页', '详见血涂片报告', '待回报'): no result
+_PLACEHOLDER_RESULT = re.compile(r"^(另报|另发|另附|另见|见附[页表]|附页|详见.*|见.{0,8}报告|待回报|待报|待出|待复查)$")
+
+
+def placeholder_result(text: str) -> bool:
+    """Is the result cell a pointer to another report, not a result ('外周血分析 另报')?"""
+    return _PLACEHOLDER_RESULT.match(re.sub(r"\s", "", simplified(unicodedata.normalize("NFKC", text)))) is not None
 
 
 def identifier_digits(text: str) -> bool:

@@ -169,12 +169,26 @@ def measure(img: np.ndarray) -> QualityReport:
                          colorfulness=colorfulness(img), paper_fraction=paper)
 
 
+BLANK_STD = 3.0  # grey levels: a page flatter than this ...
+BLANK_INK = 0.0005  # ... with less of its area darker than 200 is blank
+
+
+def blank(img: np.ndarray) -> bool:
+    """One flat tone with no ink: a blank page."""
+    grey = _grey(img)
+    return float(grey.std()) < BLANK_STD and float((grey < 200).mean()) < BLANK_INK
+
+
 def check(img: np.ndarray, t: GateThresholds = GateThresholds()) -> QualityReport:
     """Raise the first applicable ImageRejectedError, else return the measurements."""
     h, w = img.shape[:2]
     if min(h, w) < t.min_side_px:
         raise ImageTooSmallError(details={"width": w, "height": h, "min_side_px": t.min_side_px})
     grey = _grey(img)
+    if blank(grey):
+        # one flat tone with no ink (a blank PDF page, an empty scan): no report, and no glare or darkness to fix
+        raise NotADocumentError("页面是空白的，没有内容。 The page is blank.",
+                                details={"reason": "blank_page", "brightness": round(float(grey.mean()), 1)})
     p95 = float(np.percentile(grey, 95))
     mean = float(grey.mean())
     if p95 < t.dark_p95 or (mean < t.dark_mean and p95 < 2 * t.dark_p95):

@@ -27,7 +27,7 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
+                      han_chars, identifier_digits, interpret, placeholder_result, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
                       parse_row_all,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
@@ -1723,9 +1723,12 @@ class LabReportParser:
         t0 = t_start
         pages, fmt = imaging.decode(data, content_type, self.options.limits)
         q = quality.check(pages[0], self.options.gate)
-        # a later page of a PDF too small on a side to hold a table (a strip, a stub) is left out, and the
-        # response says which; the first page decides whether the upload is usable at all
-        skipped = [n + 1 for n, p in enumerate(pages) if n and min(p.shape[:2]) < self.options.gate.min_side_px]
+        # a later page of a PDF too small on a side to hold a table (a strip, a stub), or blank, is left out, and
+        # the response says which; so are the pages past the limit read. The first page decides whether the upload
+        # is usable at all
+        skipped = [n + 1 for n, p in enumerate(pages)
+                   if n and (min(p.shape[:2]) < self.options.gate.min_side_px or quality.blank(p))]
+        unread = imaging.pdf_page_count(data) - len(pages) if fmt == "pdf" else 0
         pages = [p for n, p in enumerate(pages) if n + 1 not in skipped]
         timings["gate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
@@ -1776,8 +1779,15 @@ class LabReportParser:
                                                 det_side=SECOND_LOOK_FACTOR * det_side)
         if skipped:
             result["warnings"].append({"code": "pages_skipped", "details": {"pages": skipped},
-                                       "message": "有页面过小（如细条或空白页），未识别。 "
-                                                  "Pages too small to hold a table (a strip or a stub) were not read."})
+                                       "message": "有页面过小或空白，未识别。 "
+                                                  "Pages that are blank or too small to hold a table were not read."})
+        if unread > 0:
+            n_read = len(pages) + len(skipped)
+            result["warnings"].append({"code": "pages_not_read", "details": {"pages_read": n_read,
+                                                                             "pages_in_file": n_read + unread},
+                                       "message": f"只识别了前{n_read}页，其余{unread}页未识别，请分开上传。 "
+                                                  f"Only the first {n_read} pages were read; upload the other "
+                                                  f"{unread} separately."})
         timings["total"] = (time.perf_counter() - t_start) * 1000
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
@@ -2141,8 +2151,9 @@ class LabReportParser:
         alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result); a range printed
         per sex or age group is the patient's, as for a known test."""
         pv = it.parsed_value
-        if pv is None or it.value is None or identifier_digits(it.value.text):
-            return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result)
+        if pv is None or it.value is None or identifier_digits(it.value.text) or placeholder_result(it.value.text):
+            return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result;
+            # '另报': the result is in another report)
         name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
         pr, low, high = _patients_range(it.parsed_range, sex, age)
         flag = it.flag_code
@@ -2214,6 +2225,8 @@ class LabReportParser:
                           page: int, warnings: list[dict[str, Any]], age: float | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
+        if placeholder_result(it.value.text):
+            return None  # '白细胞分类 另报': the result is in another report
         signed = signed_digit(it.value.text)
         if signed is not None:
             # '+2': the signed number against a numeric range, or for a test the knowledge base knows as

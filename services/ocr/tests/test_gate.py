@@ -126,9 +126,15 @@ def test_too_dark(page):
         quality.check(dark)
 
 
-def test_overexposed_blank():
+def test_overexposed_page_and_a_blank_one(page):
+    # a page blown out by light keeps the ghost of its print: overexposed (retake away from the glare); one flat
+    # white with nothing on it is a blank page, not glare
+    blown = np.clip(page.astype(np.float32) + 180, 0, 255).astype(np.uint8)
     with pytest.raises(errors.ImageOverexposedError):
+        quality.check(blown)
+    with pytest.raises(errors.NotADocumentError) as e:
         quality.check(np.full((1200, 900, 3), 255, np.uint8))
+    assert e.value.details["reason"] == "blank_page"
 
 
 def test_washed_out_page(page):

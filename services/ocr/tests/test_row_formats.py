@@ -532,3 +532,22 @@ def test_a_trace_of_urobilinogen_is_normal_where_no_range_is_printed(kb):
     assert _record(kb, [("尿胆原", "name"), ("+-", "value")], {"urinalysis"})[1]["flag"] == "N"
     assert _record(kb, [("尿胆原", "name"), ("±", "value"), ("阴性", "range")], {"urinalysis"})[1]["flag"] == "POS"
     assert _record(kb, [("尿蛋白", "name"), ("±", "value")], {"urinalysis"})[1]["flag"] == "POS"
+
+
+def test_a_result_reported_elsewhere_is_no_row(kb):
+    # '外周血分析 另报', '白细胞分类 见附页': the result is in another report; no indicator comes back
+    it, rec = _record(kb, [("外周血分析", "name"), ("另报", "value")])
+    assert rec is None
+    it, rec = _record(kb, [("白细胞", "name"), ("见附页", "value")])
+    assert rec is None
+    it, rec = _record(kb, [("外周血分析", "name"), ("未见异常", "value")])
+    assert rec is not None
+
+
+def test_a_code_cell_holds_no_result(kb):
+    # 'AT-II1' under 英文名称 (AT-III, its last I read as 1) beside its name and result: one row, result 88
+    toks = [Token("AT-II1", 0.9, (10, 100, 80, 130), "code"), Token("抗凝血酶III", 0.9, (120, 100, 260, 130), "name"),
+            Token("88", 0.99, (300, 100, 330, 130), "value"), Token("%", 0.99, (380, 100, 395, 130), "unit"),
+            Token("80-120", 0.99, (430, 100, 520, 130), "range")]
+    items = parse_row(kb, toks)
+    assert [it.value.text for it in items] == ["88"]

@@ -2207,3 +2207,29 @@ def test_identifier_numbers_under_the_table_never_come_back(parser):
     for number in ("110101199001011234", "13800138000", "1.1010119900101123e+17", "20240123"):
         assert number not in text
     assert _check(result, truth) == ([], [], [])
+
+
+def test_a_blank_page_and_the_pages_past_the_limit_are_named(parser):
+    # report, blank page, report: the blank page is skipped and named, the third (past the two pages read) is named
+    # as not read, so that nothing is dropped in silence
+    import io
+
+    from PIL import Image
+
+    img, truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
+    page = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    buf = io.BytesIO()
+    page.save(buf, format="PDF", resolution=150, save_all=True,
+              append_images=[Image.new("RGB", page.size, "white"), page])
+    result = parser.parse(buf.getvalue(), "r.pdf", "application/pdf")
+    codes = {w["code"]: w for w in result["warnings"]}
+    assert codes["pages_skipped"]["details"] == {"pages": [2]}
+    assert codes["pages_not_read"]["details"] == {"pages_read": 2, "pages_in_file": 3}
+    assert _check(result, truth) == ([], [], [])
+
+
+def test_a_blank_page_is_refused_as_blank_not_as_glare(parser):
+    for blank in (np.full((1200, 900, 3), 255, np.uint8), np.full((400, 3000, 3), 236, np.uint8)):
+        with pytest.raises(errors.NotADocumentError) as e:
+            parser.parse(encode(blank))
+        assert e.value.details["reason"] == "blank_page" and "blank" in e.value.message

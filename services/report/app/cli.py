@@ -61,7 +61,8 @@ class CliDownstream:
     def _refused(service: str, line: dict[str, Any]) -> None:
         if "error" in line:
             e = line["error"]
-            raise InputRefused(service, 422, str(e.get("code")), str(e.get("message", "")))
+            raise InputRefused(service, 422, str(e.get("code")), str(e.get("message", "")),
+                               str((e.get("details") or {}).get("hint") or ""))
 
     async def parse_lab(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict:
         line = (await self._run("ocr", [str(self._file(data, filename))]))[0]

@@ -107,6 +107,11 @@ def compose(*, report_id: str, lang: str, created_at: datetime, report_date: dat
                             interpretation_error=interp.get("error"),
                             medications=res.get("medications") or {"source": "none", "count": 0},
                             medication_classes=interp.get("medication_classes") or [])
+            for photo in res.get("photos", []):
+                if "error" in photo:  # a photo the OCR refused: said in the summary, with what to do about it
+                    err = photo["error"]
+                    s.add("lab_photo_refused", [], position=photo["position"] + 1,
+                          message=err.get("message", ""), hint=err.get("hint", ""))
             if interp.get("urgency"):
                 urgencies.append(interp["urgency"])
             for d in interp.get("departments", []):

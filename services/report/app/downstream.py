@@ -30,15 +30,17 @@ class SectionUnavailable(Exception):
 
 
 class InputRefused(Exception):
-    def __init__(self, service: str, status: int, code: str, message: str) -> None:
+    def __init__(self, service: str, status: int, code: str, message: str, hint: str = "") -> None:
         super().__init__(f"{service}: {code}")
         self.service = service
         self.status = status
         self.code = code
         self.message = message
+        self.hint = hint  # what to do about it ('retake the photo in better light'), as the service said it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"service": self.service, "status": self.status, "code": self.code, "message": self.message[:300]}
+        return {"service": self.service, "status": self.status, "code": self.code, "message": self.message[:300],
+                **({"hint": self.hint[:300]} if self.hint else {})}
 
 
 class Downstream(Protocol):
@@ -58,7 +60,8 @@ class Downstream(Protocol):
 def _refusal(service: str, r: httpx.Response) -> InputRefused:
     try:
         err = r.json()["error"]
-        return InputRefused(service, r.status_code, str(err.get("code")), str(err.get("message", "")))
+        return InputRefused(service, r.status_code, str(err.get("code")), str(err.get("message", "")),
+                            str((err.get("details") or {}).get("hint") or ""))
     except (ValueError, KeyError, TypeError):
         return InputRefused(service, r.status_code, f"http_{r.status_code}", "")
 

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -66,7 +66,13 @@ def inputs_aad(report_id: uuid.UUID) -> bytes:
     return f"report-inputs:{report_id}".encode()
 
 
+# the clock a lab sheet prints its times in: mainland China, Hong Kong and Taiwan are all UTC+8
+SHEET_ZONE = timezone(timedelta(hours=8))
+
+
 def parse_date(text: str | None) -> datetime | None:
+    """A sheet's date or date and time. A time printed without a zone is the sheet's local time (UTC+8), not
+    UTC: '2026-12-01 08:30' is 00:30 UTC. A date alone stays that day (midnight UTC), whatever the zone."""
     if not text:
         return None
     t = str(text).strip().replace("/", "-").replace("年", "-").replace("月", "-").replace("日", "")
@@ -75,7 +81,9 @@ def parse_date(text: str | None) -> datetime | None:
             d = datetime.fromisoformat(candidate)
         except ValueError:
             continue
-        return d if d.tzinfo else d.replace(tzinfo=UTC)
+        if d.tzinfo:
+            return d
+        return d.replace(tzinfo=UTC if len(candidate) <= 10 else SHEET_ZONE)
     return None
 
 

@@ -107,3 +107,22 @@ def test_wrong_file_type_is_refused_before_storing(client):
     r = client.post("/v1/reports", files=[("xray", ("a.txt", b"hello world, not an image", "image/png"))],
                     auth=signed("alice"))
     assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_refused_lab_photo_is_said_in_the_summary_with_what_to_do(client):
+    # a blurred photo the OCR refuses: the report still completes, and its summary (which the HTML, PDF and FHIR
+    # downloads carry) says that photo was not read and how to retake it, rather than an empty, clean-looking report
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(sample(LAB), np.uint8), cv2.IMREAD_COLOR)
+    blurred = cv2.imencode(".jpg", cv2.GaussianBlur(img, (0, 0), 6))[1].tobytes()
+    r = client.post("/v1/reports?wait=true", files=[("lab", ("blur.jpg", blurred, "image/jpeg"))],
+                    data={"lang": "zh"}, auth=signed("refused-photo-user"))
+    assert r.status_code == 200, r.text
+    body = r.json()["report"]
+    photo = body["sections"]["lab"]["photos"][0]
+    assert photo["error"]["code"] == "image_too_blurry" and photo["error"]["hint"]
+    said = [s for s in body["summary"] if s["template"] == "lab_photo_refused"]
+    assert len(said) == 1 and "第1张" in said[0]["text"] and photo["error"]["hint"] in said[0]["text"]
+    assert body["summary"][0]["template"] == "lab_photo_refused"
