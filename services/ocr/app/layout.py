@@ -650,6 +650,12 @@ def _wrappable_name(tok: Token) -> bool:
     return tok.column in (None, "name", "seq") and bool(_CJK_TEXT.search(tok.text))
 
 
+def _bracketed_code(tok: Token) -> bool:
+    """'(ALT)', '（HDL-C）': a test's code in brackets, the second line of a name cell that wrapped before it."""
+    return tok.column in (None, "name") and re.fullmatch(r"[(（][A-Za-z][A-Za-z0-9/\-+#%.]{0,11}[)）]",
+                                                          tok.text.strip()) is not None
+
+
 def _name_pitch(rows: list[list[Token]], x0: float, h: float) -> float | None:
     """The row pitch of the block whose names start at x0: the median distance between the centres of its
     neighbouring name cells (a wrapped name's two lines are one gap among a block's many); None with fewer than
@@ -689,7 +695,7 @@ def join_wrapped_names(rows: list[list[Token]], reads_as_one_name: Callable[[str
     for i, row in enumerate(rows):
         nos = row_numbers(row)
         words = [t for t in row if t not in nos]
-        if len(words) == 1 and _wrappable_name(words[0]) and len(row) <= 2:
+        if len(words) == 1 and (_wrappable_name(words[0]) or _bracketed_code(words[0])) and len(row) <= 2:
             pieces.append((i, words[0], bool(nos)))
     if not pieces:
         return rows

@@ -794,7 +794,9 @@ _LISTABLE = re.compile(r"[\u4e00-\u9fff]{2}|[A-Za-z]{2}")
 _NOT_A_ROW = re.compile(r"[:：]|检验者|审核|报告|医生|医师|姓名|时间|日期|签名|电话|地址|科室|床号|病历|门诊|住院|标本|样本|备注|注|"
                         r"送检|签收|接收|采样|采集|申请|条码|诊断|打印|核对|"
                         # what identifies a patient: never a result row (an ID card, phone, record, card numbers)
-                        r"身份证|证件|手机|联系|病案|卡号|就诊号|登记号|医保|档案|流水号")  # (the form's fields, also without a colon)
+                        r"身份证|证件|手机|联系|病案|卡号|就诊号|登记号|医保|档案|流水号|"
+                        # a legend of the marks ('注：↑偏高 ↓偏低 ↑↑/↓↓危急值') is no row either
+                        r"偏高|偏低|危急值")  # (the form's fields, also without a colon)
 # a run of digits as long as a mobile number (11), an ID card's (15, 18) or a record number: no result prints so
 _IDENTIFIER_DIGITS = re.compile(r"\d{11,}[Xx]?")
 

@@ -469,6 +469,11 @@ def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, piece: str = "", ha
     whole = kb.match_name(joined, allow_fuzzy=False)
     if whole and whole[0].how == "exact":
         return True
+    if piece and half:
+        # '丙氨酸氨基转移酶' over '(ALT)': both lines name the same test exactly, the second as its code in brackets
+        named = [kb.match_name(x, allow_fuzzy=False) for x in (re.sub(r"^[(（]|[)）]$", "", piece), half)]
+        if all(m and m[0].how == "exact" for m in named) and named[0][0].indicator.code == named[1][0].indicator.code:
+            return True
     def best(text: str) -> float:
         found = kb.match_name(text) if text else []
         return found[0].score if found else 0.0

@@ -642,3 +642,17 @@ def test_a_range_printed_as_two_bound_columns_is_one_range():
     items = [it for row in lay.rows for it in parse_row(kb, row)]
     assert [(it.value.text, it.range.text) for it in items] == [("125", "70-130"), ("13.1", "9.4-12.5")]
     assert header_kind("下限") == "range_low" and header_kind("参考值上限") == "range_high"
+
+
+def test_a_code_in_brackets_on_the_second_line_of_a_name_is_joined():
+    # '丙氨酸氨基转移酶' over '(ALT)', the result centred on the two lines: one row, named by both lines
+    from app.layout import join_wrapped_names
+    from app.service import wrapped_name_reads_whole
+
+    kb = load_knowledge()
+    rows = [[T("丙氨酸氨基转移酶", 80, 100), T("20", 300, 115), T("9-50", 420, 115)], [T("(ALT)", 80, 130)],
+            [T("白蛋白", 80, 190), T("41.9", 300, 190), T("40-55", 420, 190)]]
+    out = join_wrapped_names(rows, lambda *n: wrapped_name_reads_whole(kb, *n))
+    assert [t.text for t in out[0]] == ["丙氨酸氨基转移酶(ALT)", "20", "9-50"] and len(out) == 2
+    # a bracketed code naming another test is no second line of this name
+    assert not wrapped_name_reads_whole(kb, "丙氨酸氨基转移酶(AST)", "(AST)", "丙氨酸氨基转移酶")

@@ -869,3 +869,5 @@ def test_identifier_digits_are_not_results():
     assert identifier_digits("13800138000") and not identifier_digits("1380.5") and not identifier_digits("12345")
     assert not _row_name_ok("身份证号") and not _row_name_ok("手机号码13800138000") and not _row_name_ok("病案号")
     assert _row_name_ok("柱状上皮细胞")
+    # the legend of the marks under a table ('注：↑偏高 ↓偏低 ↑↑/↓↓危急值') is no row
+    assert not _row_name_ok("↓偏低") and not _row_name_ok("↑↑/↓↓危急值")
