@@ -65,6 +65,28 @@ def _edge_on_frame(q: np.ndarray, w: int, h: int, margin: float = 0.015) -> bool
     return False
 
 
+FRAME_CORNER_DIAGONAL_DEG = 10.0  # a side leaving the photo's corner this far off both axes cuts across the frame
+
+
+def _frame_corner_artefact(q: np.ndarray, w: int, h: int, margin: float = 0.015) -> bool:
+    """A quad with a corner on a corner of the photo and a side from there cutting diagonally across the frame
+    (neither along the photo's border nor nearly parallel to it): the hull of edges that reach the frame's corner
+    (a shadow, the desk). A page
+    the frame cuts at its corner has both sides there along the border; a page's own corner is never exactly on
+    the photo's."""
+    m = margin * max(w, h)
+    for i, p in enumerate(q):
+        if min(abs(p[0]), abs(p[0] - (w - 1))) <= m and min(abs(p[1]), abs(p[1] - (h - 1))) <= m:
+            for nb in (q[i - 1], q[(i + 1) % 4]):
+                along = any(abs(p[a] - lim) <= m and abs(nb[a] - lim) <= m
+                            for a, lim in ((0, 0.0), (0, w - 1.0), (1, 0.0), (1, h - 1.0)))
+                dx, dy = abs(float(nb[0] - p[0])), abs(float(nb[1] - p[1]))
+                off_axis = np.degrees(np.arctan2(min(dx, dy), max(dx, dy)))  # 0: along an axis, 45: diagonal
+                if not along and off_axis > FRAME_CORNER_DIAGONAL_DEG:
+                    return True
+    return False
+
+
 def page_quads(img: np.ndarray) -> list[np.ndarray]:
     """Candidate corners of the sheet (tl, tr, br, bl) in img coordinates, largest first; empty when the photo is
     already the page (scans, crops) or no convincing quadrilateral exists. Candidates come from the bright paper
@@ -100,7 +122,7 @@ def page_quads(img: np.ndarray) -> list[np.ndarray]:
                 approx = cv2.approxPolyDP(hull, eps * peri, True)
                 if len(approx) == 4:
                     q = order_corners(approx.reshape(4, 2))
-                    if _quad_ok(q, area_img):
+                    if _quad_ok(q, area_img) and not _frame_corner_artefact(q, grey.shape[1], grey.shape[0]):
                         candidates.append(q / s)
                     break
     return sorted(candidates, key=lambda q: -cv2.contourArea(q.astype(np.float32)))

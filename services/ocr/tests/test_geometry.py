@@ -215,3 +215,17 @@ def test_a_photographed_screens_pixel_grid_is_found_and_smoothed_away(page):
     ruled = np.full((900, 700, 3), 230, np.uint8)
     ruled[::30] = 120
     assert geometry.screen_grid_period(ruled) is None
+
+
+def test_a_quad_cut_diagonally_from_the_photos_corner_is_no_page():
+    # the hull of a shadow's edges reaching the frame's corner: a side from the corner (0, 0) runs across the frame,
+    # not along its border; a page the frame cuts at its corner has both sides there along the border
+    from app.geometry import _frame_corner_artefact
+
+    w, h = 1685, 2996
+    assert _frame_corner_artefact(np.array([[0, 0], [1483, 726], [1557, 2730], [0, 2992]], np.float32), w, h)
+    assert not _frame_corner_artefact(np.array([[0, 0], [1200, 0], [1250, 1800], [0, 1900]], np.float32), w, h)
+    assert not _frame_corner_artefact(np.array([[59, 823], [1490, 715], [1580, 2771], [161, 2793]], np.float32),
+                                      w, h)
+    # the frame itself, a little off along the bottom: its corner's side runs nearly along the border
+    assert not _frame_corner_artefact(np.array([[0, 0], [1098, 0], [1098, 819], [0, 797]], np.float32), 1100, 822)

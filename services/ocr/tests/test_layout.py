@@ -656,3 +656,32 @@ def test_a_code_in_brackets_on_the_second_line_of_a_name_is_joined():
     assert [t.text for t in out[0]] == ["丙氨酸氨基转移酶(ALT)", "20", "9-50"] and len(out) == 2
     # a bracketed code naming another test is no second line of this name
     assert not wrapped_name_reads_whole(kb, "丙氨酸氨基转移酶(AST)", "(AST)", "丙氨酸氨基转移酶")
+
+
+def test_a_result_centred_between_two_name_lines_joins_them_whatever_they_name():
+    # '稳定型糖化' over '血红蛋白' with the result centred on the cell: one row (稳定型糖化血红蛋白, unknown to the
+    # knowledge base), never 血红蛋白 with a glycated fraction's 5.7 %. A result level with its own line does not
+    # join a name-only line above it (its row's result unread)
+    from app.layout import join_wrapped_names
+
+    never = lambda *n: False  # noqa: E731 (the names decide nothing here)
+    centred = [[T("稳定型糖化", 80, 100)], [T("血红蛋白", 80, 126), T("5.7", 300, 113), T("4.0-6.0", 420, 113)]]
+    out = join_wrapped_names(centred, never)
+    assert len(out) == 1 and out[0][0].text == "稳定型糖化血红蛋白"
+    level = [[T("稳定型糖化", 80, 100)], [T("血红蛋白", 80, 126), T("5.7", 300, 126), T("4.0-6.0", 420, 126)]]
+    assert len(join_wrapped_names(level, never)) == 2
+    # three lines of one cell, the result centred on the middle one: the third line is not joined by the centring
+    # of the first two
+    three = [[T("不稳定型糖化血红", 80, 100)], [T("蛋白", 80, 126), T("2.3", 300, 113)], [T("稳定型糖化", 80, 160)],
+             [T("血红蛋白", 80, 186), T("5.7", 300, 173)]]
+    out = join_wrapped_names(three, never)
+    assert [r[0].text for r in out] == ["不稳定型糖化血红蛋白", "稳定型糖化血红蛋白"]
+
+
+def test_a_name_and_result_read_as_one_is_no_second_line():
+    # '血小板体积分布-W11.6' under a row whose result stands between them: a row of its own, read as one token
+    from app.layout import join_wrapped_names
+
+    never = lambda *n: False  # noqa: E731
+    rows = [[T("平均血小板体积", 80, 100), T("10.4", 300, 113)], [T("血小板体积分布-W11.6", 80, 126)]]
+    assert len(join_wrapped_names(rows, never)) == 2
