@@ -27,7 +27,7 @@ _FLAG_WORDS: dict[str, str] = {
     "h": "H", "high": "H", "高": "H", "偏高": "H", "升高": "H", "hh": "HH",
     "l": "L", "low": "L", "低": "L", "偏低": "L", "降低": "L", "ll": "LL",
     "n": "N", "normal": "N", "正常": "N",
-    "阳性": "POS", "pos": "POS", "positive": "POS", "p": "POS", "弱阳性": "POS", "+": "POS",
+    "阳性": "POS", "阳": "POS", "pos": "POS", "positive": "POS", "p": "POS", "弱阳性": "POS", "+": "POS",
     "阴性": "NEG", "neg": "NEG", "negative": "NEG", "-": "NEG",
     "*": "ABN", "a": "ABN", "异常": "ABN", "abnormal": "ABN", "abn": "ABN",
     # the vocabulary itself, and the earlier FHIR spelling of abnormal
@@ -37,7 +37,7 @@ _FLAG_WORDS: dict[str, str] = {
 # themselves (阴性, '-', '+') are not markers, nor is a lone 'A': on real sheets that is a column or group label
 # far more often than an abnormal mark.
 _MARKER_WORDS: dict[str, str] = {"h": "H", "l": "L", "hh": "HH", "ll": "LL", "高": "H", "低": "L", "偏高": "H",
-                                 "偏低": "L", "阳性": "POS", "*": "ABN", "异常": "ABN"}
+                                 "偏低": "L", "阳性": "POS", "阳": "POS", "*": "ABN", "异常": "ABN"}
 _NEGATIVE_RESULTS = ("阴性", "阴", "-", "neg", "negative", "未检出", "normal", "正常", "阴性(-)", "(-)", "无反应性",
                      "阴性-")
 

@@ -2349,9 +2349,11 @@ class LabReportParser:
             computed = "NEG" if pv.qualitative == "negative" else "POS"
             if pv.qualitative == "trace" and pr is not None and allows_trace(pr.text):
                 computed = "N"  # '弱阳性' against the sheet's own '阴性或弱阳性' (urobilinogen)
-            elif pv.qualitative == "trace" and pr is None and it.range is None and \
-                    "trace" in {q.qualitative for q in map(parse_value, ind.normal) if q is not None}:
-                computed = "N"  # no range printed: '±' for urobilinogen, whose normal results include a trace
+            elif computed == "POS" and pr is None and it.range is None and \
+                    pv.qualitative in {q.qualitative for q in map(parse_value, ind.normal) if q is not None}:
+                # no range printed (nor mark): the knowledge base's normal results decide ('±' for urobilinogen,
+                # '少量' starch granules on a stool sheet)
+                computed = "N"
         elif pr is not None:
             # '10-15' cells per field against '0-5'; a titre '1:320' against 阴性 or '<1:100'; cells seen ('0-2',
             # '偶见') against 未见: POS, unless the test's normal results include them (粪便白细胞 偶见, 0-2: N)

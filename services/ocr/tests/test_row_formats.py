@@ -551,3 +551,16 @@ def test_a_code_cell_holds_no_result(kb):
             Token("80-120", 0.99, (430, 100, 520, 130), "range")]
     items = parse_row(kb, toks)
     assert [it.value.text for it in items] == ["88"]
+
+
+def test_a_word_the_knowledge_base_calls_normal_and_the_sheets_mark(kb):
+    # 淀粉颗粒 少量 with neither range nor mark printed: the knowledge base's normal results decide (N); a printed
+    # '阳' in the mark column is the sheet's call (POS), kept with a warning that it disagrees
+    it, rec = _record(kb, [("淀粉颗粒", "name"), ("少量", "value")], {"stool"})
+    assert rec["flag"] == "N"
+    warnings: list = []
+    parser = LabReportParser(engine=object(), knowledge=kb)
+    it = parse_row(kb, _row(("脂肪滴", "name"), ("少许", "value"), ("阳", "flag")))[0]
+    ind, conf, how = choose_indicator(kb, it, set(), {"stool"})
+    rec = parser._indicator_record(ind, conf, how, it, None, 0, warnings, None)
+    assert rec["flag"] == "POS" and "flag_disagrees_with_range" in rec["review_reasons"]
