@@ -2156,9 +2156,8 @@ class LabReportParser:
         alone (printed mark, else value vs printed range, else NEG/POS for a qualitative result); a range printed
         per sex or age group is the patient's, as for a known test."""
         pv = it.parsed_value
-        if pv is None or it.value is None or identifier_digits(it.value.text) or placeholder_result(it.value.text):
-            return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result;
-            # '另报': the result is in another report)
+        if pv is None or it.value is None or identifier_digits(it.value.text):
+            return None  # (an ID card's or a phone's number beside an unknown label: personal data, no result)
         name = " ".join([c.text for c, _ in it.names] + [c.text for c in it.extras])
         pr, low, high = _patients_range(it.parsed_range, sex, age)
         flag = it.flag_code
@@ -2169,7 +2168,10 @@ class LabReportParser:
             # as it does for a known test
             direction = _against_printed(pv, pr, low, high)
             flag = direction if direction in ("H", "L", "HH", "LL") else flag
-        if flag is None:
+        elsewhere = placeholder_result(it.value.text)  # '外周血分析 另报': the result is in another report
+        if elsewhere:
+            flag = None
+        elif flag is None:
             if pv.number is not None and pr is not None and (low is not None or high is not None):
                 flag = _against_printed(pv, pr, low, high)
             elif pv.qualitative is not None:
@@ -2215,6 +2217,7 @@ class LabReportParser:
                                  "structure": round(structure, 3)},
             "needs_review": conf < self.options.review_threshold or one_char or it.value_reread or it.comma_undecided,
             "review_reasons": ["not_in_knowledge_base"] + (["name_not_read"] if one_char else []) +
+                              (["result_reported_elsewhere"] if elsewhere else []) +
                               (["result_read_again"] if it.value_reread else []) +
                               (["comma_read_as_point"] if it.comma_undecided else []) +
                               (["result_read_from_mark_shape"] if it.value_from_shape else []) +
@@ -2230,8 +2233,6 @@ class LabReportParser:
                           page: int, warnings: list[dict[str, Any]], age: float | None = None) -> dict[str, Any] | None:
         pv = it.parsed_value
         assert pv is not None and it.value is not None
-        if placeholder_result(it.value.text):
-            return None  # '白细胞分类 另报': the result is in another report
         signed = signed_digit(it.value.text)
         if signed is not None:
             # '+2': the signed number against a numeric range, or for a test the knowledge base knows as
@@ -2371,6 +2372,10 @@ class LabReportParser:
         if printed in ("H", "ABN") and pv.qualitative is not None and pv.qualitative != "negative":
             printed = "POS"
         flag = printed or computed
+        if placeholder_result(it.value.text):
+            # '白细胞分类 见附页': the result is in another report; the row stays, with no flag and a note
+            flag = computed = None
+            review_reasons.append("result_reported_elsewhere")
         flag_conf = it.flag.score if printed and it.flag else min(value_conf, ref_conf)
         if printed and computed and not same_direction(printed, computed):
             warnings.append({"code": "flag_disagrees_with_range", "indicator": ind.code,

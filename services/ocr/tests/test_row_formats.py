@@ -534,14 +534,14 @@ def test_a_trace_of_urobilinogen_is_normal_where_no_range_is_printed(kb):
     assert _record(kb, [("尿蛋白", "name"), ("±", "value")], {"urinalysis"})[1]["flag"] == "POS"
 
 
-def test_a_result_reported_elsewhere_is_no_row(kb):
-    # '外周血分析 另报', '白细胞分类 见附页': the result is in another report; no indicator comes back
-    it, rec = _record(kb, [("外周血分析", "name"), ("另报", "value")])
-    assert rec is None
-    it, rec = _record(kb, [("白细胞", "name"), ("见附页", "value")])
-    assert rec is None
+def test_a_result_reported_elsewhere_says_so(kb):
+    # '外周血分析 另报', '白细胞 见附页': the row is on the sheet, its result in another report: it comes back as
+    # printed, with no flag and the note result_reported_elsewhere
+    for cells in ([("外周血分析", "name"), ("另报", "value")], [("白细胞", "name"), ("见附页", "value")]):
+        it, rec = _record(kb, cells)
+        assert rec["flag"] is None and rec["value"] is None and "result_reported_elsewhere" in rec["review_reasons"]
     it, rec = _record(kb, [("外周血分析", "name"), ("未见异常", "value")])
-    assert rec is not None
+    assert "result_reported_elsewhere" not in rec["review_reasons"]
 
 
 def test_a_code_cell_holds_no_result(kb):
