@@ -12,6 +12,16 @@ from .fhir import to_bundle
 from .schemas import Caller, LabReport, ServiceInfo
 
 router = APIRouter(prefix="/v1", tags=["ocr"])
+# `format=fhir` answers as application/fhir+json: a collection Bundle of Observations (FHIR R4), described by its
+# outline here; the resources themselves follow the FHIR specification
+FHIR_BUNDLE_SCHEMA = {
+    "type": "object", "required": ["resourceType", "type", "entry"],
+    "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]},
+                   "type": {"type": "string", "enum": ["collection"]},
+                   "entry": {"type": "array", "items": {"type": "object", "properties": {
+                       "fullUrl": {"type": "string"},
+                       "resource": {"type": "object", "description": "an Observation (FHIR R4)"}}}}},
+}
 
 
 @router.get("/info", response_model=ServiceInfo)
@@ -25,7 +35,8 @@ async def info(request: Request, user: CurrentUser) -> ServiceInfo:
     **error_responses(*ALL_ERRORS),
     200: {"description": "The parsed report (`format=json`) or a FHIR R4 Bundle of Observations (`format=fhir`). "
                          "A photo with no recognisable indicators gives an empty list and a "
-                         "`no_indicators_found` warning."},
+                         "`no_indicators_found` warning.",
+          "content": {"application/fhir+json": {"schema": FHIR_BUNDLE_SCHEMA}}},
 })
 async def parse_lab_report(
     request: Request,

@@ -62,3 +62,11 @@ def test_a_file_over_the_upload_limit_meets_the_routes_own_413(client):
     r = client.post(URL, files={"file": ("big.jpg", b"\xff\xd8\xff" + b"\0" * (limit - 2), "image/jpeg")},
                     auth=signed("u-ocr"))
     assert r.status_code == 413 and r.json()["error"]["code"] == "image_too_large", r.text
+
+
+def test_the_openapi_document_declares_the_fhir_answer(client):
+    # format=fhir answers as application/fhir+json (a Bundle): the document says so beside the JSON report
+    doc = client.get("/openapi.json").json()
+    content = doc["paths"]["/v1/lab-reports:parse"]["post"]["responses"]["200"]["content"]
+    assert "application/json" in content
+    assert content["application/fhir+json"]["schema"]["properties"]["resourceType"]["enum"] == ["Bundle"]
