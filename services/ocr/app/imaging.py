@@ -37,8 +37,16 @@ class Limits:
     pdf_max_pages: int = 2
 
 
-def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits()) -> tuple[list[np.ndarray], str]:
-    """Bytes → list of BGR uint8 pages and the detected format."""
+class Pages(list):
+    """The decoded pages (BGR uint8), and how many the file holds (a PDF's pages past the limit are not decoded)."""
+
+    def __init__(self, pages: list[np.ndarray], in_file: int | None = None) -> None:
+        super().__init__(pages)
+        self.in_file = len(pages) if in_file is None else in_file
+
+
+def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits()) -> tuple[Pages, str]:
+    """Bytes → the BGR uint8 pages (with the number the file holds) and the detected format."""
     if len(data) > limits.max_bytes:
         raise FileTooLargeError(details={"bytes": len(data), "max_bytes": limits.max_bytes})
     if not data:
@@ -55,7 +63,7 @@ def decode(data: bytes, content_type: str | None = None, limits: Limits = Limits
         return _decode_pdf(data, limits), fmt
     if fmt == "heic" and not HEIF_OK:  # pragma: no cover
         raise UnsupportedMediaTypeError(details={"accepted": [f for f in ACCEPTED if f != "heic"]})
-    return [_decode_raster(data, limits)], fmt
+    return Pages([_decode_raster(data, limits)]), fmt
 
 
 def _decode_raster(data: bytes, limits: Limits) -> np.ndarray:
@@ -98,18 +106,7 @@ def _to_bgr(im: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def pdf_page_count(data: bytes) -> int:
-    """The number of pages of a PDF that decode() has already opened (decode reads only the first few)."""
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(data)
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
-
-
-def _decode_pdf(data: bytes, limits: Limits) -> list[np.ndarray]:
+def _decode_pdf(data: bytes, limits: Limits) -> Pages:
     import pypdfium2 as pdfium
 
     try:
@@ -135,4 +132,4 @@ def _decode_pdf(data: bytes, limits: Limits) -> list[np.ndarray]:
             page.close()
     finally:
         pdf.close()
-    return pages
+    return Pages(pages, n)

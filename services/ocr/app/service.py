@@ -386,14 +386,20 @@ def _patients_range(pr: Any, sex: str | None, age: float | None) -> tuple[Any, f
     return (pr, *pr.for_sex(sex))
 
 
+def _mid_distance(low: float | None, high: float | None, default: Any) -> float | None:
+    """How far apart a range (``low``, ``high``) and the knowledge base's ``default`` range sit: |log10| of the
+    ratio of their midpoints (a missing or negative lower bound counts as 0); None when it cannot be told."""
+    if high is None or high <= 0 or default is None or default.high is None or default.high <= 0:
+        return None
+    mid, ref = (max(low or 0.0, 0.0) + high) / 2, (max(default.low or 0.0, 0.0) + default.high) / 2
+    return abs(math.log10(mid / ref)) if mid > 0 and ref > 0 else None
+
+
 def _other_scale(low: float | None, high: float | None, default: Any) -> bool:
-    """A printed range (``low``, ``high``) at least OTHER_SCALE times off the knowledge base's ``default`` range on
-    the bounds both give: the sheet's unit is another (mg/dL glucose, g/dL haemoglobin). Labs' ranges for one
-    unit differ far less."""
-    if default is None:
-        return False
-    ratios = [p / d for p, d in ((low, default.low), (high, default.high)) if p and d and p > 0 and d > 0]
-    return bool(ratios) and all(r >= OTHER_SCALE or r <= 1 / OTHER_SCALE for r in ratios)
+    """A printed range at least OTHER_SCALE times off the knowledge base's ``default`` range: the sheet's unit is
+    another (mg/dL glucose, g/dL haemoglobin). Labs' ranges for one unit differ far less."""
+    d = _mid_distance(low, high, default)
+    return d is not None and d >= math.log10(OTHER_SCALE)
 
 
 def _composite_panels(kb: KnowledgeBase, panels: set[str]) -> set[str]:
@@ -474,13 +480,10 @@ def wrapped_name_reads_whole(kb: KnowledgeBase, joined: str, piece: str = "", ha
         named = [kb.match_name(x, allow_fuzzy=False) for x in (re.sub(r"^[(（]|[)）]$", "", piece), half)]
         if all(m and m[0].how == "exact" for m in named) and named[0][0].indicator.code == named[1][0].indicator.code:
             return True
-    def best(text: str) -> float:
-        found = kb.match_name(text) if text else []
-        return found[0].score if found else 0.0
     if not piece or not half:
         return False
-    joined_score = best(joined)
-    return joined_score >= WRAPPED_NAME_MIN and joined_score > max(best(piece), best(half)) + WRAPPED_NAME_MARGIN
+    best = {t: (m[0].score if (m := kb.match_name(t)) else 0.0) for t in (joined, piece, half)}
+    return best[joined] >= WRAPPED_NAME_MIN and best[joined] > max(best[piece], best[half]) + WRAPPED_NAME_MARGIN
 
 
 def _personal_row(it: RowItem) -> bool:
@@ -613,16 +616,15 @@ def _range_fit(kb: KnowledgeBase, ind: Indicator, pr: Any, unit: Cell | None) ->
     about 1.6 of the knowledge base's default, in the code's canonical unit)? None when it cannot be told (no
     numeric range, no default range)."""
     dr = ind.default_range(None)
-    if pr is None or pr.high is None or pr.high <= 0 or dr is None or dr.high is None or dr.high <= 0:
+    if pr is None or pr.high is None:
         return None
     res = kb.resolve_unit(unit.text, ind, misread=True) if unit is not None else None
     f = res[1] if res else 1.0
     lo_p, hi_p = max(pr.low or 0.0, 0.0) * f, pr.high * f
-    lo_k, hi_k = max(dr.low or 0.0, 0.0), dr.high
-    mid_p, mid_k = (lo_p + hi_p) / 2, (lo_k + hi_k) / 2
-    if mid_p <= 0 or mid_k <= 0:
+    d = _mid_distance(lo_p, hi_p, dr)
+    if d is None:
         return None
-    d = abs(math.log10(mid_p / mid_k))
+    lo_k, hi_k = max(dr.low or 0.0, 0.0), dr.high
     if hi_p > lo_p and hi_k > lo_k:
         d += 0.5 * abs(math.log10((hi_p - lo_p) / (hi_k - lo_k)))
     return d < 0.2
@@ -1733,7 +1735,7 @@ class LabReportParser:
         # is usable at all
         skipped = [n + 1 for n, p in enumerate(pages)
                    if n and (min(p.shape[:2]) < self.options.gate.min_side_px or quality.blank(p))]
-        unread = imaging.pdf_page_count(data) - len(pages) if fmt == "pdf" else 0
+        unread = pages.in_file - len(pages)
         pages = [p for n, p in enumerate(pages) if n + 1 not in skipped]
         timings["gate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
