@@ -39,7 +39,7 @@ Caller = Annotated[Identity, Depends(current)]
 
 def admin_only(caller: Caller) -> Identity:
     if caller.role != "admin":
-        raise ForbiddenError("Only administrators can do this.", details={"required_roles": ["admin"]})
+        raise ForbiddenError("只有管理员可以执行此操作。 Only administrators can do this.", details={"required_roles": ["admin"]})
     return caller
 
 
@@ -122,7 +122,8 @@ async def create_api_key(body: ApiKeyCreate, request: Request, session: DbSessio
     """Admin: issue an API key with service scopes to an integrator account."""
     unknown = sorted(set(body.scopes) - set(request.app.state.upstreams) - {"*"})
     if unknown:
-        raise UnknownScopeError(f"Unknown scopes: {', '.join(unknown)}.", details={"unknown": unknown})
+        names = ", ".join(unknown)
+        raise UnknownScopeError(f"未知的权限范围：{names}。 Unknown scopes: {names}.", details={"unknown": unknown})
     key, raw = await request.app.state.auth.create_api_key(session, body.username, body.name, body.scopes)
     return ApiKeyCreated(id=str(key.id), name=key.name, scopes=key.scopes, key=raw)
 

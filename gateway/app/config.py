@@ -49,6 +49,17 @@ class Settings(BaseServiceSettings):
     rate_limit_per_user: int = 240
     rate_limit_per_ip: int = 600
     rate_limit_auth_per_ip: int = 30  # register/login/refresh/wechat attempts per IP per window
+    # Heavy upstreams (model inference) have few workers: one caller (a user, or an API key's account) may have at
+    # most ``in_flight_per_identity`` of these requests open at once, across all gateway replicas (a lease in
+    # Redis), so that one user's burst of uploads cannot hold every worker while others wait. Reads and event
+    # streams (GET) are cheap and long-lived, so only the methods named here count.
+    in_flight_services: set[str] = {"ocr", "xray"}
+    in_flight_methods: set[str] = {"POST", "PUT", "PATCH"}
+    in_flight_per_identity: int = 3
+    # A lease outlives the longest a request can legitimately stay open (its route budget plus one quiet spell of
+    # its answer) by this much; after that it lapses, so a gateway that died mid-request frees its slots.
+    in_flight_lease_grace_s: float = 30.0
+    in_flight_retry_after_s: int = 5  # the hint sent with a refusal (a slot frees when any open request ends)
     # Per-account slow-down of failed logins (see login_guard.py): never a lock-out.
     login_free_failures: int = 5
     login_backoff_base_s: float = 1.0
@@ -73,6 +84,11 @@ class Settings(BaseServiceSettings):
             if prefix and m.upper() == method and path.startswith(prefix) and len(prefix) > best_len:
                 best, best_len = seconds, len(prefix)
         return best
+
+    def in_flight_lease_s(self, method: str, path: str) -> float:
+        """How long a heavy request's slot is held at most: the wait for the answer to start, one quiet spell of
+        the answer, and a grace period."""
+        return self.upstream_budget_s(method, path) + self.stream_idle_timeout_s + self.in_flight_lease_grace_s
 
     def service_urls(self) -> dict[str, str]:
         return {name: getattr(self, f"{name}_url") for name in SERVICES}

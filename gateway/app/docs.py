@@ -86,7 +86,8 @@ async def openapi(request: Request) -> JSONResponse:
             marks[name] = {"status": "stale", "reason": f"{reason}; serving the last copy fetched"}
         else:
             marks[name] = {"status": "missing", "reason": reason}
-    merged = apply_platform_rules(merge_openapi(request.app.openapi(), specs), specs)
+    merged = apply_platform_rules(merge_openapi(request.app.openapi(), specs), specs,
+                                  in_flight=(state.settings.in_flight_services, state.settings.in_flight_methods))
     merged["x-zhenxi-services"] = {n: marks.get(n, {"status": "ok"}) for n in fetched}
     for name, mark in sorted(marks.items()):
         if mark["status"] == "missing":

@@ -17,7 +17,7 @@ from .docs import router as docs_router
 from .errors import MethodNotAllowedError
 from .models import outbox
 from .proxy import forward
-from .ratelimit import RateLimiter
+from .ratelimit import InFlightLimiter, RateLimiter
 from .service import AuthService
 from .web import SecurityHeaders
 from .web import router as web_auth_router
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.spec_cache = {}
         state.wechat = make_http_client(settings.wechat_api_base, name="wechat", breakers=breakers, timeout_s=5.0)
         state.limiter = RateLimiter(state.redis, settings.redis_key_prefix, settings.rate_limit_window_s)
+        state.in_flight = InFlightLimiter(state.redis, settings.redis_key_prefix, settings.in_flight_retry_after_s)
         state.auth = AuthService(settings, state.redis, state.sessionmaker)
         try:
             yield

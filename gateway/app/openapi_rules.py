@@ -6,6 +6,8 @@ document tells the truth about the platform's answers (checked by schemathesis i
 - the answers any proxied route can get from the gateway before or instead of the service: 401 (no or bad
   credentials), 403 (an API key without that service in its scopes), 413 (body too large), 429 (rate limited),
   503 (service unavailable), 504 (service did not answer within its budget);
+- on the heavy routes (model inference: OCR, X-ray uploads), a 429 ``too_many_in_flight`` too: the caller already
+  has as many of those requests open as it may;
 - 400 and 422 wherever a request carries parameters or a body (malformed JSON, values the schema refuses);
 - 404 wherever the path carries an id (a missing resource, or another user's).
 
@@ -44,6 +46,8 @@ GATEWAY_ANSWERS = {
     "503": ("The service is unavailable", "upstream_unavailable"),
     "504": ("The service did not answer within its budget", "upstream_timeout"),
 }
+IN_FLIGHT_ANSWER = ("Too many of the caller's heavy requests are still open, or rate limited (see Retry-After): "
+                    "`too_many_in_flight` `rate_limited`", "too_many_in_flight")
 # Another user's resource is "not found" (never "forbidden"): every path with an id can answer 404.
 PATH_ID_ANSWERS = {"404": ("No such resource (or not yours)", "not_found")}
 INPUT_ANSWERS = {
@@ -58,15 +62,29 @@ def _response(description: str, code: str) -> dict[str, Any]:
                                               "example": error_body(code, description)}}}
 
 
+def _framework_default(response: Any) -> bool:
+    """FastAPI's own 422 (``HTTPValidationError``, a ``detail`` list): every service answers a refused request
+    with the platform's error body instead, so the document must say that."""
+    schema = ((response or {}).get("content") or {}).get("application/json", {}).get("schema") or {}
+    return schema.get("$ref", "").endswith("/HTTPValidationError")
+
+
 def _add(op: dict[str, Any], answers: dict[str, tuple[str, str]]) -> None:
     responses = op.setdefault("responses", {})
     for status, (description, code) in answers.items():
-        responses.setdefault(status, _response(description, code))
+        if _framework_default(responses.get(status)):
+            responses[status] = _response(description, code)
+        else:
+            responses.setdefault(status, _response(description, code))
 
 
-def apply_platform_rules(spec: dict[str, Any], services: Iterable[str]) -> dict[str, Any]:
-    """``services``: the names whose paths were merged in under ``/api/<service>/``."""
+def apply_platform_rules(spec: dict[str, Any], services: Iterable[str],
+                         in_flight: tuple[Iterable[str], Iterable[str]] = ((), ())) -> dict[str, Any]:
+    """``services``: the names whose paths were merged in under ``/api/<service>/``; ``in_flight``: the services
+    and methods whose requests count against the per-caller cap on heavy requests in flight."""
     prefixes = tuple(f"/api/{name}/" for name in services)
+    heavy_prefixes = tuple(f"/api/{name}/" for name in in_flight[0])
+    heavy_methods = {m.lower() for m in in_flight[1]}
     components = spec.setdefault("components", {})
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     components.setdefault("schemas", {}).setdefault("ErrorResponse", ERROR_SCHEMA)
@@ -83,6 +101,8 @@ def apply_platform_rules(spec: dict[str, Any], services: Iterable[str]) -> dict[
                 _add(op, PATH_ID_ANSWERS)
             if proxied:
                 op["security"] = SECURED
+                if path.startswith(heavy_prefixes) and method in heavy_methods:
+                    _add(op, {"429": IN_FLIGHT_ANSWER})
                 _add(op, GATEWAY_ANSWERS)
             elif path in PUBLIC_AUTH:
                 op["security"] = []

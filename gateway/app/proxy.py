@@ -1,21 +1,24 @@
-"""``/api/<service>/<path>`` → ``<service>/<path>``: authenticate, rate-limit, strip anything a client could use to
-impersonate (its own identity headers), sign the identity for the service, and stream the answer back."""
+"""``/api/<service>/<path>`` → ``<service>/<path>``: authenticate, rate-limit, cap the caller's heavy requests in
+flight, strip anything a client could use to impersonate (its own identity headers), sign the identity for the
+service, and stream the answer back."""
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 from functools import lru_cache
 
+import anyio
 import httpx
 from fastapi import Request
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from zhenxi_common.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from zhenxi_common.identity import IDENTITY_HEADERS, Identity, sign_headers
 from zhenxi_common.logs import REQUEST_ID_HEADER, current_request_id
 
 from .errors import AuthRequiredError, ScopeMissingError, TokenRevokedError, UnknownServiceError
+from .ratelimit import Lease
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailers", "transfer-encoding", "upgrade", "host", "content-length"})
@@ -93,6 +96,34 @@ async def authenticate(request: Request) -> Identity:
     return identity
 
 
+class UpstreamResponse(StreamingResponse):
+    """The service's answer, streamed back. Whatever way sending it ends (sent in full, the client gone, an error),
+    the upstream connection is closed and the caller's in-flight slot, if any, is given back."""
+
+    def __init__(self, upstream: httpx.Response, lease: Lease | None, headers: dict[str, str]) -> None:
+        super().__init__(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers)
+        self.upstream = upstream
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
+                if self.lease is not None:
+                    await self.lease.release()
+
+
+async def take_in_flight_slot(request: Request, service: str, identity: Identity) -> Lease | None:
+    """A slot for a heavy request (inference behind ``in_flight_services``), or None when this one is not."""
+    s = request.app.state.settings
+    if service not in s.in_flight_services or request.method.upper() not in s.in_flight_methods:
+        return None
+    return await request.app.state.in_flight.acquire(identity.user_id, s.in_flight_per_identity,
+                                                     s.in_flight_lease_s(request.method, request.url.path))
+
+
 async def forward(request: Request, service: str) -> StreamingResponse:
     state = request.app.state
     clients: dict[str, httpx.AsyncClient] = state.upstreams
@@ -101,7 +132,21 @@ async def forward(request: Request, service: str) -> StreamingResponse:
     identity = await authenticate(request)
     if identity.via == "api_key" and service not in identity.scopes and "*" not in identity.scopes:
         raise ScopeMissingError(details={"service": service, "scopes": list(identity.scopes)})
+    # Taken before the body is read, so a burst of uploads over the cap is refused without buffering them.
+    lease = await take_in_flight_slot(request, service, identity)
+    try:
+        upstream = await _send_upstream(request, service, identity, lease)
+    except BaseException:
+        if lease is not None:
+            await lease.release()
+        raise
+    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in NOT_RETURNED}
+    return UpstreamResponse(upstream, lease, out_headers)
 
+
+async def _send_upstream(request: Request, service: str, identity: Identity, lease: Lease | None) -> httpx.Response:
+    state = request.app.state
+    client: httpx.AsyncClient = state.upstreams[service]
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     prefix = f"/api/{service}".encode()
     target_path = raw_path[len(prefix):] or b"/"
@@ -113,7 +158,8 @@ async def forward(request: Request, service: str) -> StreamingResponse:
     headers += [(REQUEST_ID_HEADER, current_request_id()), ("x-forwarded-for", client_ip(request)),
                 ("x-forwarded-proto", request.url.scheme)]
     body = await request.body()
-    client = clients[service]
+    if lease is not None:
+        await lease.renew()  # the upload is in; the lease is sized from here
     budget = state.settings.upstream_budget_s(request.method, request.url.path)
     upstream_request = client.build_request(request.method, httpx.URL(target_path.decode("latin-1"), query=query),
                                             headers=headers, content=body,
@@ -125,11 +171,11 @@ async def forward(request: Request, service: str) -> StreamingResponse:
         async with asyncio.timeout(budget):
             upstream = await client.send(upstream_request, stream=True)
     except (TimeoutError, httpx.TimeoutException) as exc:
-        raise UpstreamTimeoutError(f"The {service} service did not answer within {budget:g} s.",
+        raise UpstreamTimeoutError(f"{service} 服务未在 {budget:g} 秒内应答，请稍后再试。 "
+                                   f"The {service} service did not answer within {budget:g} s.",
                                    details={"service": service, "budget_s": budget}) from exc
     except httpx.TransportError as exc:
-        raise UpstreamUnavailableError(f"The {service} service is unavailable; try again shortly.",
+        raise UpstreamUnavailableError(f"{service} 服务暂时不可用，请稍后再试。 "
+                                       f"The {service} service is unavailable; try again shortly.",
                                        details={"service": service}) from exc
-    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in NOT_RETURNED}
-    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=out_headers,
-                             background=BackgroundTask(upstream.aclose))
+    return upstream

@@ -1,18 +1,29 @@
-"""Moving-window rate limits in Redis (the ``limits`` library): a bucket allows ``limit`` requests in any span of
-``window_s`` seconds, so there is no window boundary to burst across (a fixed window let twice the limit through
-in a short span around its edge)."""
+"""Limits kept in Redis, so they hold across gateway replicas.
+
+Moving-window rate limits (the ``limits`` library): a bucket allows ``limit`` requests in any span of ``window_s``
+seconds, so there is no window boundary to burst across (a fixed window let twice the limit through in a short span
+around its edge).
+
+A cap on heavy requests in flight per caller (``InFlightLimiter``): a rate limit does not stop one user from
+holding every OCR worker with a burst of uploads that each take seconds; a count of open requests does. No library
+we looked at does this with expiring per-request leases on asyncio Redis, so it is a sorted set and two short
+scripts."""
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from dataclasses import dataclass
 
+import anyio
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
 from zhenxi_common.errors import RateLimitedError
+
+from .errors import TooManyInFlightError
 
 
 @dataclass(frozen=True)
@@ -49,3 +60,81 @@ class RateLimiter:
                                                 "retry_after_s": retry},
                                        headers={"Retry-After": str(retry)})
         return bool(await self.redis.exists(also_exists)) if also_exists else False
+
+
+# KEYS[1]: the caller's sorted set of leases (member: one request, score: when its lease lapses, in ms of Redis
+# time, so that every replica reads one clock). ARGV: cap, lease ms, member. Lapsed leases are dropped first: a
+# gateway that died mid-request frees its slots when their leases lapse. Returns {1, 0} when taken, or {0, ms
+# until the earliest open lease lapses}. The key itself expires with its last lease.
+_ACQUIRE = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, math.max(0, tonumber(first[2]) - now)}
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
+return {1, 0}
+"""
+# Restart a held lease's clock (the request's upload has been read; its upstream wait starts now).
+_RENEW = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
+return 1
+"""
+
+
+class Lease:
+    """One request's slot. ``release`` is idempotent and safe to call from a cancelled task."""
+
+    def __init__(self, limiter: InFlightLimiter, key: str, member: str, lease_ms: int) -> None:
+        self._limiter, self.key, self.member, self._lease_ms = limiter, key, member, lease_ms
+        self._held = True
+
+    async def renew(self) -> None:
+        if self._held:
+            await self._limiter.renew_script(keys=[self.key], args=[self._lease_ms, self.member])
+
+    async def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        # Shielded: a client that went away cancels the request's task, and the slot must be given back anyway.
+        with anyio.CancelScope(shield=True):
+            await self._limiter.redis.zrem(self.key, self.member)
+
+
+class InFlightLimiter:
+    """At most ``limit`` requests open at once per caller, across gateway replicas: each request holds a lease
+    (a member of the caller's sorted set, scored by when it lapses) from before its body is read until its answer
+    has been sent or it failed. The lease is sized to outlive the request, so it only lapses when a gateway died
+    holding it."""
+
+    def __init__(self, redis: Redis, prefix: str, retry_after_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.retry_after_s = retry_after_s
+        self.acquire_script = redis.register_script(_ACQUIRE)
+        self.renew_script = redis.register_script(_RENEW)
+
+    def key(self, ident: str) -> str:
+        return f"{self.prefix}inflight:{ident}"
+
+    async def acquire(self, ident: str, limit: int, lease_s: float) -> Lease:
+        """Take a slot for ``ident`` or raise 429 ``too_many_in_flight``."""
+        key, member, lease_ms = self.key(ident), uuid.uuid4().hex, max(1, math.ceil(lease_s * 1000))
+        taken, lapses_in_ms = await self.acquire_script(keys=[key], args=[limit, lease_ms, member])
+        if not int(taken):
+            # Any open request may end at any moment; the earliest lapse is only the latest a slot can take.
+            retry = max(1, min(self.retry_after_s, math.ceil(int(lapses_in_ms) / 1000)))
+            raise TooManyInFlightError(details={"limit": limit, "retry_after_s": retry},
+                                       headers={"Retry-After": str(retry)})
+        return Lease(self, key, member, lease_ms)

@@ -136,7 +136,7 @@ class AuthService:
     async def revoke_api_key(self, session: AsyncSession, key_id: uuid.UUID) -> None:
         key = await session.get(ApiKey, key_id)
         if key is None:
-            raise ApiKeyInvalidError("No such API key.")
+            raise ApiKeyInvalidError("没有这个 API 密钥。 No such API key.")
         key.revoked_at = datetime.now(UTC)
         await session.flush()
 

@@ -49,7 +49,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 class CsrfFailedError(ForbiddenError):
     code = "csrf_failed"
-    default_message = "The request did not carry this site's CSRF token; reload the page and try again."
+    default_message = ("请求未携带本站的 CSRF 令牌，请刷新页面后重试。 "
+                       "The request did not carry this site's CSRF token; reload the page and try again.")
 
 
 class WebSession(BaseModel):
@@ -78,7 +79,7 @@ def _check_origin(request: Request) -> None:
     parts = urlsplit(origin)
     if origin in allowed or (parts.netloc and parts.netloc == host):
         return
-    raise CsrfFailedError("Requests from another site are not accepted.", details={"origin": origin})
+    raise CsrfFailedError("不接受来自其他网站的请求。 Requests from another site are not accepted.", details={"origin": origin})
 
 
 def _check_csrf(request: Request) -> None:
@@ -127,7 +128,7 @@ async def web_refresh(request: Request, response: Response, session: DbSession) 
     _check_csrf(request)
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
-        raise AuthRequiredError("No session: log in.")
+        raise AuthRequiredError("没有登录会话，请登录。 No session: log in.")
     await auth_attempt_limit(request)
     pair = await request.app.state.auth.refresh(session, token)
     _set_session_cookies(request, response, pair.refresh_token)

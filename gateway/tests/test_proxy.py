@@ -167,6 +167,23 @@ def test_aggregated_spec_declares_security_and_platform_answers(gateway):
     assert "security" not in spec["paths"]["/api/health"]["get"]
 
 
+def test_aggregated_spec_declares_the_platform_error_body_for_422():
+    # a service's document carries FastAPI's own 422 (a `detail` list); the body every service sends is the
+    # platform's error body, and the aggregated document says so. A 422 the service declared itself is kept.
+    from app.openapi_rules import apply_platform_rules
+
+    framework = {"description": "Validation Error",
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
+    own = {"description": "`unknown_indicator`", "content": {"application/json": {"schema": {}}}}
+    spec = {"paths": {"/api/ocr/v1/a": {"post": {"requestBody": {"required": True}, "responses": {"422": framework}}},
+                      "/api/ocr/v1/b": {"post": {"requestBody": {"required": True}, "responses": {"422": own}}}}}
+    out = apply_platform_rules(spec, ["ocr"])
+    a = out["paths"]["/api/ocr/v1/a"]["post"]["responses"]["422"]
+    assert a["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert a["content"]["application/json"]["example"]["error"]["code"] == "validation_error"
+    assert out["paths"]["/api/ocr/v1/b"]["post"]["responses"]["422"] is own
+
+
 class _QuietStream(BaseHTTPRequestHandler):
     """A stand-in for a service's SSE endpoint: answers at once, then stays quiet for ``pause`` seconds
     between two events."""

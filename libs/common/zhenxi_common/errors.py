@@ -19,7 +19,7 @@ log = logging.getLogger("zhenxi.errors")
 class ServiceError(Exception):
     code: ClassVar[str] = "service_error"
     status: ClassVar[int] = 400
-    default_message: ClassVar[str] = "The request could not be completed."
+    default_message: ClassVar[str] = "请求无法完成。 The request could not be completed."
 
     def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -58,49 +58,49 @@ class InvalidDateRangeError(FieldError):
 class NotFoundError(ServiceError):
     code = "not_found"
     status = 404
-    default_message = "Not found."
+    default_message = "没有找到。 Not found."
 
 
 class UnauthorizedError(ServiceError):
     code = "unauthorized"
     status = 401
-    default_message = "Authentication is required."
+    default_message = "需要登录认证。 Authentication is required."
 
 
 class ForbiddenError(ServiceError):
     code = "forbidden"
     status = 403
-    default_message = "You are not allowed to do this."
+    default_message = "您无权执行此操作。 You are not allowed to do this."
 
 
 class ConflictError(ServiceError):
     code = "conflict"
     status = 409
-    default_message = "The request conflicts with the current state."
+    default_message = "请求与当前状态冲突。 The request conflicts with the current state."
 
 
 class PayloadTooLargeError(ServiceError):
     code = "payload_too_large"
     status = 413
-    default_message = "The request body is too large."
+    default_message = "请求体过大。 The request body is too large."
 
 
 class RateLimitedError(ServiceError):
     code = "rate_limited"
     status = 429
-    default_message = "Too many requests; slow down."
+    default_message = "请求过于频繁，请稍后再试。 Too many requests; slow down."
 
 
 class UpstreamUnavailableError(ServiceError):
     code = "upstream_unavailable"
     status = 503
-    default_message = "A dependency is unavailable; try again shortly."
+    default_message = "依赖的服务暂时不可用，请稍后再试。 A dependency is unavailable; try again shortly."
 
 
 class UpstreamTimeoutError(ServiceError):
     code = "upstream_timeout"
     status = 504
-    default_message = "A dependency did not answer in time; try again shortly."
+    default_message = "依赖的服务未及时应答，请稍后再试。 A dependency did not answer in time; try again shortly."
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -131,13 +131,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # Echo locations and messages only: input values may carry personal data.
         problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
                     for e in exc.errors()]
-        return JSONResponse(error_body("validation_error", "The request is not valid.", {"errors": problems}),
+        return JSONResponse(error_body("validation_error", "请求格式不正确。 The request is not valid.", {"errors": problems}),
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        message = exc.detail if isinstance(exc.detail, str) else "请求失败。 Request failed."
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
@@ -153,5 +153,5 @@ def install_error_handlers(app: FastAPI) -> None:
         finally:
             if token is not None:
                 request_id_var.reset(token)
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500,
+        return JSONResponse(error_body("internal_error", "服务器内部出错。 Something went wrong on our side."), status_code=500,
                             headers={REQUEST_ID_HEADER: rid} if rid else None)

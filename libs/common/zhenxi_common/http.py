@@ -54,7 +54,8 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         except _BreakerCounted as counted:
             return counted.response
         except OpenedState as exc:
-            raise UpstreamUnavailableError(f"{self.name} is unavailable (circuit open).",
+            raise UpstreamUnavailableError(f"{self.name} 暂时不可用（熔断已打开），请稍后再试。 "
+                                           f"{self.name} is unavailable (circuit open).",
                                            details={"upstream": self.name}) from exc
         raise AssertionError("unreachable")
 

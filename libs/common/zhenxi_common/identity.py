@@ -68,7 +68,7 @@ def verify_headers(key: str, headers: dict[str, str], method: str, target: str, 
     except ValueError as exc:
         raise GatewaySignatureError() from exc
     if age > max_age_s:
-        raise GatewaySignatureError("The gateway signature has expired.")
+        raise GatewaySignatureError("网关签名已过期。 The gateway signature has expired.")
     if not hmac.compare_digest(_mac(key, ts, method, target, ident), sig):
         raise GatewaySignatureError()
     try:
@@ -79,12 +79,12 @@ def verify_headers(key: str, headers: dict[str, str], method: str, target: str, 
 
 class GatewayRequiredError(UnauthorizedError):
     code = "gateway_required"
-    default_message = "Requests must come through the Zhenxi gateway."
+    default_message = "请求必须经由诊析网关。 Requests must come through the Zhenxi gateway."
 
 
 class GatewaySignatureError(UnauthorizedError):
     code = "gateway_signature_invalid"
-    default_message = "The gateway identity signature is not valid."
+    default_message = "网关身份签名无效。 The gateway identity signature is not valid."
 
 
 def request_target(scope: Scope) -> str:
@@ -136,7 +136,8 @@ def require_role(*roles: str):
 
     def _check(identity: CurrentUser) -> Identity:
         if identity.role not in roles:
-            raise ForbiddenError(f"This needs one of the roles: {', '.join(roles)}.",
+            names = ", ".join(roles)
+            raise ForbiddenError(f"需要以下角色之一：{names}。 This needs one of the roles: {names}.",
                                  details={"required_roles": list(roles)})
         return identity
 

@@ -10,11 +10,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import error_body
 
 
+def too_large_message(max_bytes: int) -> str:
+    return f"请求体超过 {max_bytes} 字节。 The request body exceeds {max_bytes} bytes."
+
+
 class BodyTooLarge(HTTPException):
     """An HTTPException so that FastAPI's body parsing re-raises it as is (it turns other errors into 400)."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")
+        super().__init__(413, too_large_message(max_bytes))
 
 
 class BodySizeLimitMiddleware:
@@ -23,7 +27,7 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body("payload_too_large", f"The request body exceeds {self.max_bytes} bytes.",
+        body = json.dumps(error_body("payload_too_large", too_large_message(self.max_bytes),
                                      {"max_bytes": self.max_bytes})).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

@@ -14,12 +14,12 @@ ISSUER = "zhenxi"
 
 class TokenInvalidError(UnauthorizedError):
     code = "token_invalid"
-    default_message = "The token is not valid."
+    default_message = "令牌无效。 The token is not valid."
 
 
 class TokenExpiredError(UnauthorizedError):
     code = "token_expired"
-    default_message = "The token has expired; refresh it or log in again."
+    default_message = "令牌已过期，请刷新或重新登录。 The token has expired; refresh it or log in again."
 
 
 def issue_token(secret: str, *, subject: str, token_type: str, ttl_s: int, claims: dict[str, Any] | None = None,
@@ -39,5 +39,5 @@ def verify_token(secret: str, token: str, *, token_type: str) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise TokenInvalidError() from exc
     if claims.get("typ") != token_type:
-        raise TokenInvalidError(f"Expected a {token_type} token.")
+        raise TokenInvalidError(f"令牌类型不对，应为 {token_type} 令牌。 Expected a {token_type} token.")
     return claims
