@@ -266,6 +266,67 @@ def deskew(img: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+ROLL_MIN_DEG = 12.0  # a roll this large is taken off before the rest of geometry (estimate_skew covers less)
+ROLL_MIN_SHARPNESS = 1.3  # the best angle's profile sharpness over the median angle's: below it, no text rows
+
+
+def rows_angle(pts: np.ndarray, bin_px: float) -> tuple[float, float]:
+    """The direction of the rows that points (characters' centres, x right, y down) line up along, in degrees
+    in [-45, 45) (y' = y cos a - x sin a is constant along a row), taken modulo 90: the angle whose projections
+    are sharpest, across the rows and across the columns at once (the sum of squared counts in bins of
+    ``bin_px``); rows and a table's columns line up at the same angle modulo 90. Returns (angle, how much
+    sharper than at the median angle); (0.0, 1.0) for fewer than 30 points."""
+    if len(pts) < 30:
+        return 0.0, 1.0
+    pts = np.asarray(pts, dtype=np.float64) - np.mean(pts, axis=0)
+
+    def sharpness(deg: float) -> float:
+        t = np.radians(deg)
+        total = 0.0
+        for u in (pts[:, 1] * np.cos(t) - pts[:, 0] * np.sin(t), pts[:, 0] * np.cos(t) + pts[:, 1] * np.sin(t)):
+            counts = np.bincount(((u - u.min()) / bin_px).astype(np.int64)).astype(np.float64)
+            total += float((counts * counts).sum())
+        return total
+
+    coarse = np.arange(-45.0, 45.0, 1.0)
+    scores = np.array([sharpness(a) for a in coarse])
+    best = float(coarse[int(scores.argmax())])
+    fine = np.arange(best - 1.0, best + 1.01, 0.1)
+    angle = float(fine[int(np.argmax([sharpness(a) for a in fine]))])
+    return (angle + 45.0) % 90.0 - 45.0, float(scores.max() / max(float(np.median(scores)), 1e-9))
+
+
+def coarse_roll(img: np.ndarray) -> float:
+    """The roll of the text rows in degrees (positive = counter-clockwise, as ``estimate_skew``), modulo 90, for
+    any angle (``rows_angle`` over the characters' centres). A phone held at 20-40° to the page leaves rows that
+    a horizontal closing no longer merges into lines, so ``estimate_skew`` sees none; the characters themselves
+    still line up along the rows and down the table's columns. The quarter turn is ``text_orientation``'s to
+    settle after. 0.0 where too few characters are found or no angle stands out."""
+    bw, ch = _text_blobs(img)
+    n, _, stats, centres = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    if n < 31:
+        return 0.0
+    size = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+    angle, sharper = rows_angle(centres[1:][(size >= 0.3 * ch) & (size <= 2.5 * ch)], max(2.0, ch / 3))
+    return -angle if sharper >= ROLL_MIN_SHARPNESS else 0.0
+
+
+def turn_by(img: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate by ``angle`` degrees counter-clockwise on a grown canvas filled with the photo's border colour (its
+    median): replicating the border, as ``deskew`` does for a small angle, would draw long stripes across a
+    large corner."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    fill = tuple(float(v) for v in np.median(border.reshape(len(border), -1), axis=0))
+    return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=fill)
+
+
 MIN_LONG_SIDE = 1280  # small web/phone images are enlarged to this (at most MAX_UPSCALE times) before OCR
 MAX_UPSCALE = 2.5
 
@@ -407,6 +468,15 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
     img = upscale_small(img)
     quad = page_quad_for_text(img)
     out = warp_page(img, quad) if quad is not None else img
+    roll = 0.0
+    if quad is None:
+        # no page outline to square the page up by (a busy or pale desk, the page filling the frame): a phone
+        # held at a large angle to the rows is turned back first
+        roll = coarse_roll(out)
+        if abs(roll) >= ROLL_MIN_DEG:
+            out = turn_by(out, roll)
+        else:
+            roll = 0.0
     rot = 0
     if text_orientation(out) == 90:
         rot = 90
@@ -417,6 +487,7 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
         out, persp = unwarp_text_perspective(out)
     skew = estimate_skew(out)
     out = deskew(out, skew)
+    skew += roll
     return GeometryResult(out, quad.tolist() if quad is not None else None, rot, skew if abs(skew) >= 0.3 else 0.0,
                           persp)
 

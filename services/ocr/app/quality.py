@@ -17,6 +17,7 @@ from .errors import (
     ImageTooSmallError,
     NotADocumentError,
 )
+from .geometry import rows_angle
 
 MEASURE_LONG_SIDE = 1024
 
@@ -101,7 +102,9 @@ def text_layout(grey: np.ndarray) -> tuple[int, float]:
     # by up to ~12°: take the best direction (on a tilted line, characters more than one apart leave the band)
     c = cents[1:][keep]
     aligned = 0.0
-    for deg in TILTS:
+    # a phone held at a larger angle still: the rows' own direction (modulo 90), measured from the same centres
+    roll = rows_angle(c, max(2.0, float(np.median(h[keep])) / 3))[0]
+    for deg in TILTS + ((round(roll),) if abs(roll) > max(TILTS) else ()):
         t = np.deg2rad(deg)
         across = c[:, 1] * np.cos(t) - c[:, 0] * np.sin(t)
         down = c[:, 0] * np.cos(t) + c[:, 1] * np.sin(t)
