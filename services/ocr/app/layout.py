@@ -535,6 +535,7 @@ def analyse(tokens: list[Token], page_w: float) -> LayoutResult:
             body_rows.append(_join_bound_cells(sorted(by_table[n], key=lambda t: t.box[0])))
             table_rows.setdefault((gov, n), []).append(body_rows[-1])
     for rows_of_table in table_rows.values():
+        results_left_under_names(rows_of_table, line_h)
         realign_shifted_columns(rows_of_table)
         mark_group_column(rows_of_table, line_h)
     body_rows = [r for r in (_drop_other_cells(row) for row in body_rows) if r]
@@ -575,6 +576,43 @@ def _drop_other_cells(row: list[Token]) -> list[Token]:
         if t.column == OTHER_COLUMN:
             t.column = None
     return row
+
+
+# a result cell by its content alone: a number (with its mark), a sign or a grade, or a common result word
+_RESULT_CELL = re.compile(r"^(?:[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}|[-+±]{1,2}|[1-4]\+|"
+                          r"(?:弱)?阳性|阴性|正常|未见|未检出|未找到)(?:\s*\([-+±]*\))?\s*[↑↓]?$")
+
+
+def results_left_under_names(rows: list[list[Token]], line_h: float) -> bool:
+    """A wide result column with its header word centred and its results printed at the column's left (a
+    pre-printed form filled in by another printer): the midpoint between 项目 and 结果 falls right of the results,
+    so they are taken for name cells (and, printed out of register, on rows of their own), and the sheet comes
+    back empty. Seen over the block: at least three result-like cells (a number, a sign, 阴性...) under the name
+    header, starting at one left edge right of where the names end, and (almost) nothing under 结果 itself.
+    Those cells are results. Returns whether any was moved."""
+    under = [t for row in rows for t in row if t.column == _NAME_HEADER]
+    cand = [t for t in under if _RESULT_CELL.match(t.text.strip())]
+    if len(cand) < 3:
+        return False
+    # the names beside them (not the footer's '检验者:' under the table)
+    top = min(t.box[1] for t in cand) - line_h
+    bottom = max(t.box[3] for t in cand) + line_h
+    names = [t for t in under if not _RESULT_CELL.match(t.text.strip()) and top <= (t.box[1] + t.box[3]) / 2 <= bottom]
+    if len(cand) < 3 or len(names) < 3:
+        return False
+    edges = sorted(t.box[0] for t in cand)
+    edge = edges[len(edges) // 2]
+    aligned = [t for t in cand if abs(t.box[0] - edge) <= line_h]
+    # most names start, and end, left of that edge (one garbled result among them is no name)
+    starts = sorted(t.box[0] for t in names)
+    ends = sorted(t.box[2] for t in names)
+    if len(aligned) < 3 or edge < starts[(3 * len(starts)) // 4] + line_h or edge < ends[(3 * len(ends)) // 4]:
+        return False
+    if sum(1 for row in rows for t in row if t.column == "value") >= 0.5 * len(aligned):
+        return False
+    for t in aligned:
+        t.column = "value"
+    return True
 
 
 def realign_shifted_columns(rows: list[list[Token]]) -> bool:

@@ -1077,11 +1077,13 @@ def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | No
                     and nxt.box[0] - cell.box[2] <= 3.0 * h:
                 box = (cell.box[0], min(cell.box[1], nxt.box[1]), nxt.box[2], max(cell.box[3], nxt.box[3]))
                 joined = (("range", Cell(text, min(cell.score, nxt.score), box), "range"), i + 2)
-        if joined is None and has_value and col in ("range", "unit") and kind in ("value", "value_or_range") \
+        # (a sheet with no column header read, an analyser's strip: no column says 'range', and the pieces after
+        # the result join among themselves)
+        if joined is None and has_value and col in ("range", "unit", None) and kind in ("value", "value_or_range") \
                 and bare.fullmatch(cell.text.strip()):
             h = max(cell.box[3] - cell.box[1], 1.0)
             for j in (i + 2, i + 1):
-                if j >= len(pieces) or any(c2 != "range" for _, _, c2 in pieces[i + 1:j + 1]):
+                if j >= len(pieces) or any(c2 != ("range" if col else None) for _, _, c2 in pieces[i + 1:j + 1]):
                     continue
                 parts = [p[1] for p in pieces[i:j + 1]]
                 if any(b.box[0] - a.box[2] > (1.5 if j == i + 2 else 3.0) * h for a, b in zip(parts, parts[1:])):

@@ -685,3 +685,32 @@ def test_a_name_and_result_read_as_one_is_no_second_line():
     never = lambda *n: False  # noqa: E731
     rows = [[T("平均血小板体积", 80, 100), T("10.4", 300, 113)], [T("血小板体积分布-W11.6", 80, 126)]]
     assert len(join_wrapped_names(rows, never)) == 2
+
+
+def test_results_at_the_left_of_a_wide_result_column_are_results():
+    """A pre-printed urine form filled in by a dot-matrix printer: 项目 over a narrow name column, 结果 centred over
+    a wide one whose results are printed at its left edge, nearer 项目's word than 结果's. They were taken for
+    second name cells, and the sheet came back with no rows at all."""
+    toks = [T("项目", 150, 100), T("结果", 540, 100), T("参考值", 870, 100)]
+    rows = [("白细胞 LEU", "阴性", "阴性"), ("亚硝酸盐 NIT", "阴性", "阴性"), ("酸碱度 PH", "7.5", "4.5~8.0"),
+            ("比重 SG", "1.015", "1.003~1.030"), ("葡萄糖 GLU", "2+", "阴性")]
+    for i, (name, result, rng) in enumerate(rows):
+        y = 160 + 56 * i  # the results printed 13 px (0.6 of a line) above their names: out of register
+        toks += [Token(name, 0.99, (50, y + 13, 50 + 16 * len(name), y + 33)),
+                 Token(result, 0.99, (320, y, 320 + 16 * len(result), y + 20)),
+                 Token(rng, 0.99, (815, y + 10, 815 + 12 * len(rng), y + 30))]
+    lay = analyse(toks, 1000)
+    kb = load_knowledge()
+    items = [it for row in lay.rows for it in parse_row(kb, row)]
+    assert [it.value.text if it.value else None for it in items] == ["阴性", "阴性", "7.5", "1.015", "2+"]
+    assert [choose_indicator(kb, it, set())[0].code for it in items][1:4] == ["U-NIT", "U-pH", "U-SG"]
+
+
+def test_a_group_label_beside_names_is_not_taken_for_results():
+    """Two text cells under the name header where the first is a group label: the second is a name, not a result."""
+    toks = [T("项目", 40, 100), T("结果", 420, 100), T("参考范围", 560, 100)]
+    for i, name in enumerate(["抗核抗体", "抗dsDNA抗体", "抗Sm抗体"]):
+        y = 160 + 40 * i
+        toks += [T("自身抗体谱", 40, y), T(name, 200, y), T("阴性", 420, y), T("阴性", 560, y)]
+    lay = analyse(toks, 800)
+    assert all(not any(t.column == "value" and t.text != "阴性" for t in row) for row in lay.rows)

@@ -281,6 +281,11 @@ def test_range_printed_with_spaces_comes_back_whole(kb):
     # a result that the header put under 参考范围 is not glued to the range after it
     it = one(("白细胞", 40, "name"), ("2.90", 300, "range"), ("0~9.00", 420, "range"))
     assert it.value.text == "2.90" and it.range.text == "0~9.00"
+    # an analyser's strip, no column header read: the unit and its spaced range in one box ('umol/L 57 - 97'),
+    # once taken as unit 'umol/L' and range '-' (no flag decided)
+    it = one(("CREA  87.3", 60, None), ("umol/L 57 - 97", 340, None))
+    assert it.value.text == "87.3" and it.unit.text == "umol/L"
+    assert (it.parsed_range.low, it.parsed_range.high) == (57, 97)
 
 
 def test_percentage_suffix_turns_a_misread_count_into_its_percentage(kb):
