@@ -390,7 +390,18 @@ def page_quad_for_text(img: np.ndarray) -> np.ndarray | None:
     if not quads:
         return None
     ink = _ink(img)
-    return next((q for q in quads if text_outside_quad(img, q, ink) <= 0.03), None)
+    fits = [q for q in quads if text_outside_quad(img, q, ink) <= 0.03]
+    if len(fits) >= 2 and _corners_on_frame(fits[0], img.shape[1], img.shape[0]) == 3:
+        # three corners on the photo's border: a pale desk merged with the paper into one bright area that the
+        # frame cuts (no page has that outline; a page the frame cuts shows two corners there, or four when it
+        # fills the frame). The page inside it is the page
+        return fits[1]
+    return fits[0] if fits else None
+
+
+def _corners_on_frame(q: np.ndarray, w: int, h: int, margin: float = 0.015) -> int:
+    m = margin * max(w, h)
+    return sum(1 for x, y in q if min(x, w - 1 - x, y, h - 1 - y) <= m)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -468,6 +479,10 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
     img = upscale_small(img)
     quad = page_quad_for_text(img)
     out = warp_page(img, quad) if quad is not None else img
+    if quad is not None and abs(coarse_roll(out)) >= ROLL_MIN_DEG:
+        # squared up by its outline, a page's rows run along it: rows still slanted this far mean the outline
+        # was not the page's (a bright desk merged with it along the frame's border)
+        quad, out = None, img
     roll = 0.0
     if quad is None:
         # no page outline to square the page up by (a busy or pale desk, the page filling the frame): a phone

@@ -1671,6 +1671,8 @@ class _EmptyCellLook:
                                     name[2] + 2, right.box[0] - 2 if right is not None else None)
         elif right is not None and right.box[0] - name[2] > self.line_h:
             span = (name[2] + 2, right.box[0] - 2)  # no header: the gap between name and range
+        elif right is None:
+            span = _results_column(name, results, self.line_h)  # no header, nothing after the result either
         if span is None:
             return
         found = marks.find_mark(self.gray(), span[0], span[1], cy, self.line_h)
@@ -1679,6 +1681,23 @@ class _EmptyCellLook:
         it.value, it.parsed_value = Cell(found[0], 0.85, found[1]), parse_value(found[0])
         it.value_from_shape = True
 
+
+
+def _results_column(name: tuple[float, float, float, float], results: list[tuple[float, float, float, float]],
+                    line_h: float) -> tuple[float, float] | None:
+    """Where the results stand right of a name on a page with no column header (an analyser's strip: code,
+    result, and a unit only where there is a concentration): the span the page's results read right of it
+    cover, from their first quartile of left edges to their third of right edges, when they line up as a
+    column (at least three, within eight line heights). None otherwise."""
+    col = [r for r in results if name[2] < r[0] < name[2] + 12 * line_h]
+    if len(col) < 3:
+        return None
+    lefts = sorted(r[0] for r in col)
+    rights = sorted(r[2] for r in col)
+    lo, hi = lefts[len(lefts) // 4], rights[(3 * len(rights)) // 4]
+    if hi - lo > 8 * line_h:
+        return None
+    return max(name[2] + 2, lo - 0.5 * line_h), hi + 0.5 * line_h
 
 
 def _header_kinds(lay: LayoutResult) -> set[str]:

@@ -86,6 +86,21 @@ def test_the_page_is_the_largest_candidate_that_leaves_no_text_outside(page, mon
     assert geometry.page_quad_for_text(photo) is None
 
 
+def test_a_candidate_with_three_corners_on_the_photos_border_is_the_desk_not_the_page(page, monkeypatch):
+    """A pale desk merged with the paper into one bright area the frame cuts: its outline has three corners on
+    the photo's border and holds all the text, so it was taken as the page and the real sheet inside it was read
+    sheared (a 15-row biochemistry sheet at 3 of 15, rows read one into the next). The page inside it is taken.
+    A page the frame cuts at one side (two corners on the border) is still the largest candidate."""
+    corners = np.float32([[300, 60], [980, 110], [1010, 900], [260, 880]])
+    photo = _on_background(cv2.resize(page, (700, 990)), corners.tolist())
+    desk = np.float32([[40, 0], [1240, 0], [1279, 950], [150, 930]])
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [desk, corners])
+    assert np.array_equal(geometry.page_quad_for_text(photo), corners)
+    cut = np.float32([[200, 0], [1100, 0], [1150, 900], [170, 910]])
+    monkeypatch.setattr(geometry, "page_quads", lambda img: [cut, corners])
+    assert np.array_equal(geometry.page_quad_for_text(photo), cut)
+
+
 def test_no_quad_for_a_plain_scan(page):
     assert geometry.find_page_quad(page) is None
 
@@ -141,6 +156,24 @@ def test_a_page_held_at_a_large_angle_on_a_busy_desk_is_turned_back(page, roll):
     res = geometry.normalise_page(photo)
     assert abs(res.skew - roll) < 1.5
     assert res.rotation == 0 and abs(geometry.estimate_skew(res.image)) < 1.0
+
+
+def test_an_outline_that_leaves_the_rows_slanted_was_not_the_pages(page, monkeypatch):
+    """A bright wood desk merged with the paper into an outline along the photo's sides: squared up by it, the
+    rows still ran at 25°, and a urine sheet read 4 of 32. A page's own outline leaves its rows level, so an
+    outline that does not is dropped and the roll is taken off instead."""
+    small = cv2.resize(page, (820, 1160))
+    h, w = small.shape[:2]
+    size = (1900, 1700)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 25.0, 1.0)
+    m[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+    sheet = cv2.warpAffine(small, m, size)
+    mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, size)
+    photo = np.where(mask[..., None] > 0, sheet, _busy_desk(size, 7))
+    along_the_sides = np.float32([[0, 150], [1899, 28], [1899, 1406], [0, 1699]])
+    monkeypatch.setattr(geometry, "page_quad_for_text", lambda img: along_the_sides)
+    res = geometry.normalise_page(photo)
+    assert res.quad is None and abs(res.skew - 25.0) < 1.5
 
 
 @pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, None])

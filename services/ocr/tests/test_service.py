@@ -572,6 +572,29 @@ def test_a_lone_dash_the_detector_dropped_is_read_from_the_page(parser):
 
 
 
+def test_a_dropped_dash_on_an_analysers_strip_with_no_header_is_read_under_the_other_results(parser):
+    """A urine analyser's strip prints code and result, and a unit only beside a concentration: no column
+    header, and nothing right of a '-' result to bound its cell. The results read on the strip show where the
+    result column is; a lone stroke there is '-' (four of eleven rows had been lost)."""
+    cells = [("URINALYSIS", 40, 200, 60),
+             ("LEU", 40, 90, 120), ("+-", 200, 230, 120),
+             ("NIT", 40, 90, 160), ("+", 200, 215, 160),
+             ("PRO", 40, 90, 200),
+             ("pH", 40, 75, 240), ("6.5", 200, 240, 240),
+             ("BLD", 40, 90, 280),
+             ("SG", 40, 75, 320), ("1.015", 200, 265, 320),
+             ("KET", 40, 90, 360)]
+    ocr, geo = _page(cells)
+    geo[0].image[:] = 235
+    for y in (214, 294):  # the dashes of PRO and BLD (row centres); KET's cell is blank
+        cv2.line(geo[0].image, (205, y), (217, y), (40, 40, 40), 2)
+    out = parser._assemble(ocr, geo)
+    by = {i["code"]: i for i in out["indicators"]}
+    assert by["U-PRO"]["value_text"] == "-" and by["U-PRO"]["flag"] == "NEG"
+    assert by["U-BLD"]["value_text"] == "-" and "result_read_from_mark_shape" in by["U-BLD"]["review_reasons"]
+    assert "U-KET" not in by
+
+
 def test_a_dropped_dash_is_looked_for_where_the_result_column_has_drifted(parser):
     """A photo seen at an angle fans the table: its result column drifts sideways down the page, 15 px a row here,
     so far below the header the result cell lies outside the header word's x-span. The look for a dropped '-'
