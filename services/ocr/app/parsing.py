@@ -158,6 +158,15 @@ def parse_range(text: str) -> ParsedRange | None:
         # '1<8' is '↑ <8': an arrow printed before a one-sided range, its head lost on a small or recompressed
         # photo and read as '1' or 't' (a range never starts with a digit before its comparator)
         return _parse_range(t[1:])
+    m = _POINT_LOST_IN_LOW.match(t) if pr is None else None
+    if m and len(m.group(1)) > len(m.group(3)) and float(m.group(1)) > float(m.group(2)):
+        # a range never runs downwards: '17--13.7' is '1.7--13.7' with the point lost (both bounds printed to
+        # the same decimals; before '13-8' is read as an arrow and '3-8', which leaves the bounds' decimals unequal)
+        n = len(m.group(3))
+        alt = _parse_range(f"{m.group(1)[:-n]}.{m.group(1)[-n:]}-{m.group(2)}")
+        if alt is not None and alt.low is not None and alt.high is not None and alt.low <= alt.high:
+            alt.text = text
+            return alt
     if pr is None and re.match(r"^[1lI|↑]\s*\d+(?:\.\d+)?\s*[-~]{1,2}\s*\d", t):
         # '13-8' is '↑ 3-8' with the arrow read as '1' (a range never runs downwards)
         alt = _parse_range(t[1:])
@@ -194,6 +203,9 @@ def parse_range(text: str) -> ParsedRange | None:
             alt.text = text
             return alt
     return pr
+
+
+_POINT_LOST_IN_LOW = re.compile(r"^(\d+)\s*(?:-{1,2}|~|～|—|一|–)\s*(\d+\.(\d+))$")
 
 
 # a sign word and its numeric cut-off in brackets, either way round ('阴性(<0.9)', '<1.0(阴性)', '0-0.9 (阴性)')

@@ -876,3 +876,16 @@ def test_identifier_digits_are_not_results():
     assert _row_name_ok("柱状上皮细胞")
     # the legend of the marks under a table ('注：↑偏高 ↓偏低 ↑↑/↓↓危急值') is no row
     assert not _row_name_ok("↓偏低") and not _row_name_ok("↑↑/↓↓危急值")
+
+
+def test_a_range_read_running_downwards_had_its_lower_bounds_point_lost():
+    """'17--13.7' (1.7--13.7 with the point lost on a small photo) was read as an arrow and '7--13.7', and a normal
+    3.3 flagged L. Both bounds are printed to the same decimals, so the point goes back where that puts it; a
+    range that cannot be read so is still no range, and '13-8' is still an arrow before '3-8'."""
+    from app.parsing import parse_range
+
+    pr = parse_range("17--13.7")
+    assert (pr.low, pr.high) == (1.7, 13.7) and pr.text == "17--13.7"
+    assert (parse_range("00--6.8").low, parse_range("00--6.8").high) == (0.0, 6.8)
+    assert parse_range("120--16") is None
+    assert (parse_range("13-8").low, parse_range("13-8").high) == (3.0, 8.0)
