@@ -80,28 +80,40 @@ local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
 return {1, 0}
 """
-# Restart a held lease's clock (the request's upload has been read; its upstream wait starts now).
+# Restart a held lease's clock (the request's upload has been read; its upstream wait starts now). ARGV: cap,
+# lease ms, member. A lease that lapsed meanwhile (an upload slower than the lease) was dropped and its slot may
+# have gone to another request: it is taken again only under the cap, as _ACQUIRE would. Returns as _ACQUIRE.
 _RENEW = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[3]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, math.max(0, tonumber(first[2]) - now)}
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
-return 1
+return {1, 0}
 """
 
 
 class Lease:
     """One request's slot. ``release`` is idempotent and safe to call from a cancelled task."""
 
-    def __init__(self, limiter: InFlightLimiter, key: str, member: str, lease_ms: int) -> None:
-        self._limiter, self.key, self.member, self._lease_ms = limiter, key, member, lease_ms
+    def __init__(self, limiter: InFlightLimiter, key: str, member: str, lease_ms: int, limit: int) -> None:
+        self._limiter, self.key, self.member, self._lease_ms, self._limit = limiter, key, member, lease_ms, limit
         self._held = True
 
     async def renew(self) -> None:
+        """Restart the lease's clock; raises 429 ``too_many_in_flight`` when it had lapsed and its slot was taken
+        by then (the caller releases it as for any failure)."""
         if self._held:
-            await self._limiter.renew_script(keys=[self.key], args=[self._lease_ms, self.member])
+            taken, lapses_in_ms = await self._limiter.renew_script(keys=[self.key],
+                                                                   args=[self._limit, self._lease_ms, self.member])
+            if not int(taken):
+                raise self._limiter.refusal(self._limit, int(lapses_in_ms))
 
     async def release(self) -> None:
         if not self._held:
@@ -133,8 +145,11 @@ class InFlightLimiter:
         key, member, lease_ms = self.key(ident), uuid.uuid4().hex, max(1, math.ceil(lease_s * 1000))
         taken, lapses_in_ms = await self.acquire_script(keys=[key], args=[limit, lease_ms, member])
         if not int(taken):
-            # Any open request may end at any moment; the earliest lapse is only the latest a slot can take.
-            retry = max(1, min(self.retry_after_s, math.ceil(int(lapses_in_ms) / 1000)))
-            raise TooManyInFlightError(details={"limit": limit, "retry_after_s": retry},
-                                       headers={"Retry-After": str(retry)})
-        return Lease(self, key, member, lease_ms)
+            raise self.refusal(limit, int(lapses_in_ms))
+        return Lease(self, key, member, lease_ms, limit)
+
+    def refusal(self, limit: int, lapses_in_ms: int) -> TooManyInFlightError:
+        # Any open request may end at any moment; the earliest lapse is only the latest a slot can take.
+        retry = max(1, min(self.retry_after_s, math.ceil(lapses_in_ms / 1000)))
+        return TooManyInFlightError(details={"limit": limit, "retry_after_s": retry},
+                                    headers={"Retry-After": str(retry)})

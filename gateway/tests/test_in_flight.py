@@ -215,3 +215,43 @@ def test_aggregated_spec_declares_the_cap_on_heavy_routes_only():
     assert code_429(out["/api/ocr/v1/lab-reports:parse"]["post"]) == "too_many_in_flight"
     assert code_429(out["/api/ocr/v1/info"]["get"]) == "rate_limited"
     assert code_429(out["/api/tips/v1/tips"]["post"]) == "rate_limited"
+
+
+def test_a_lease_that_lapsed_during_a_slow_upload_is_not_renewed_over_the_cap(make_gateway, ocr_stub):
+    """A slot is taken before the body is read, and its lease restarts once the upload is in. An upload slower
+    than the lease let the lease lapse, its slot go to other requests, and the renewal put it back over the cap
+    (six open leases for a cap of three; found by a review). A lapsed lease is taken again only under the cap."""
+    import asyncio
+
+    import redis.asyncio as aredis
+
+    from app.errors import TooManyInFlightError
+    from app.ratelimit import InFlightLimiter
+
+    url, _ = ocr_stub
+    gw = make_gateway(ocr_url=url)
+    s = gw.app.state.settings
+
+    async def scenario():
+        client = aredis.Redis.from_url(s.redis_url)
+        limiter = InFlightLimiter(client, s.redis_key_prefix + "lapse-test:", retry_after_s=5)
+        key = limiter.key("u1")
+        await client.delete(key)
+        slow = await limiter.acquire("u1", 2, 3600)
+        held = await limiter.acquire("u1", 2, 3600)
+        await held.renew()  # a lease still open renews at the cap
+        await client.zadd(key, {slow.member: 1})  # the slow upload's lease lapsed long ago
+        other = await limiter.acquire("u1", 2, 3600)  # its slot went to another request
+        with pytest.raises(TooManyInFlightError):
+            await slow.renew()
+        assert await client.zcard(key) == 2
+        await other.release()
+        await client.zadd(key, {slow.member: 1})
+        await slow.renew()  # under the cap it is taken again
+        assert await client.zcard(key) == 2
+        for lease in (slow, held):
+            await lease.release()
+        assert await client.zcard(key) == 0
+        await client.aclose()
+
+    asyncio.run(scenario())

@@ -1102,8 +1102,10 @@ def _join_split_ranges(kb: KnowledgeBase, pieces: list[tuple[str, Cell, str | No
                     continue
                 if j == i + 2 and not (_DASH_GLYPH.match(parts[1].text.strip()) and bare.fullmatch(parts[2].text.strip())):
                     continue
-                # '0.8' '-2.0', or '100' '350' whose dash the detector dropped
-                if j == i + 1 and not (_LEADS_WITH_DASH.match(parts[1].text.strip()) or bare.fullmatch(parts[1].text.strip())):
+                # '0.8' '-2.0', or '100' '350' whose dash the detector dropped (under a range header only: with no
+                # header, two bare numbers after a result may be earlier results, not a range)
+                if j == i + 1 and not (_LEADS_WITH_DASH.match(parts[1].text.strip()) or
+                                       col is not None and bare.fullmatch(parts[1].text.strip())):
                     continue
                 text = parts[0].text.strip() + "-" + re.sub(r"^[-~～一—–－\s]+", "", "".join(
                     p.text.strip() for p in parts[1:]))

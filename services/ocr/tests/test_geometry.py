@@ -158,6 +158,27 @@ def test_a_page_held_at_a_large_angle_on_a_busy_desk_is_turned_back(page, roll):
     assert res.rotation == 0 and abs(geometry.estimate_skew(res.image)) < 1.0
 
 
+@pytest.mark.parametrize("roll", [-35.0, 30.0])
+def test_a_short_sheets_roll_is_read_off_its_own_characters_not_the_desks(page, roll):
+    """A three-row sheet at 35° beside a keyboard: the keys' letters line up at 0° and outnumber the sheet's
+    characters, so the roll came out 0 and the sheet was read at 0 of 8. Only characters on the paper count."""
+    short = cv2.resize(page[:450], (1000, 360))
+    h, w = short.shape[:2]
+    size = (1700, 1400)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+    m[:, 2] += (size[0] / 2 - w / 2 + 150, size[1] / 2 - h / 2 + 200)
+    sheet = cv2.warpAffine(short, m, size)
+    mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, size)
+    desk = np.full((size[1], size[0], 3), (70, 90, 110), np.uint8)
+    cv2.rectangle(desk, (20, 20), (560, 260), (40, 40, 40), -1)
+    for r in range(7):
+        for c in range(18):
+            cv2.putText(desk, "QWERTYUIOPASDFGHJK"[c], (32 + 29 * c, 52 + 30 * r), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                        (235, 235, 235), 2)
+    photo = np.where(mask[..., None] > 0, sheet, desk)
+    assert abs(geometry.coarse_roll(photo) - roll) < 2.0
+
+
 def test_an_outline_that_leaves_the_rows_slanted_was_not_the_pages(page, monkeypatch):
     """A bright wood desk merged with the paper into an outline along the photo's sides: squared up by it, the
     rows still ran at 25°, and a urine sheet read 4 of 32. A page's own outline leaves its rows level, so an
@@ -181,6 +202,24 @@ def test_the_rows_angle_is_taken_modulo_a_quarter_turn(page, turn):
     """Rows and a table's columns line up at the same angle modulo 90: a page turned by a quarter is no roll."""
     img = page if turn is None else cv2.rotate(page, turn)
     assert abs(geometry.coarse_roll(img)) < 0.5
+
+
+@pytest.mark.parametrize("frac", [0.08, 0.12])
+def test_a_diagonal_hatch_on_a_level_page_is_no_roll(page, frac):
+    """A dashed 45° hatch (a chart's fill, a security background) over part of a level page lines its dashes up
+    along the diagonal: it stood out over the median angle, and the page was turned by 45° (13 rows read as 7, some
+    wrong; found by a review). A roll past 12° must also stand out over the page's own level rows."""
+    img = page.copy()
+    h, w = img.shape[:2]
+    y0, y1 = int(h * 0.55), int(h * (0.55 + frac))
+    region = np.full((y1 - y0, w), 255, np.uint8)
+    for c in range(-w, w + h, 14):
+        cv2.line(region, (c, 0), (c + (y1 - y0), y1 - y0), 0, 2)
+    yy, xx = np.mgrid[0:y1 - y0, 0:w]
+    region[((xx // 8 + yy // 8) % 2) == 0] = 255
+    img[y0:y1][region < 128] = 40
+    assert geometry.coarse_roll(img) == 0.0
+    assert geometry.normalise_page(img).rotation == 0
 
 
 def test_no_rows_no_roll():

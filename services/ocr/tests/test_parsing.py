@@ -286,6 +286,11 @@ def test_range_printed_with_spaces_comes_back_whole(kb):
     it = one(("CREA  87.3", 60, None), ("umol/L 57 - 97", 340, None))
     assert it.value.text == "87.3" and it.unit.text == "umol/L"
     assert (it.parsed_range.low, it.parsed_range.high) == (57, 97)
+    # ... but with no header two bare numbers after a result may be earlier results, never a range (a review:
+    # '5.6 6.1 7.0' had made 6.1-7.0 the printed range and flagged 5.6 low)
+    it = one(("白细胞计数", 40, None), ("5.6", 200, None), ("6.1", 260, None), ("7.0", 320, None),
+             ("10^9/L", 380, None))
+    assert it.value.text == "5.6" and it.range is None
 
 
 def test_percentage_suffix_turns_a_misread_count_into_its_percentage(kb):
