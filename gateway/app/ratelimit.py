@@ -64,26 +64,12 @@ class RateLimiter:
 
 # KEYS[1]: the caller's sorted set of leases (member: one request, score: when its lease lapses, in ms of Redis
 # time, so that every replica reads one clock). ARGV: cap, lease ms, member. Lapsed leases are dropped first: a
-# gateway that died mid-request frees its slots when their leases lapse. Returns {1, 0} when taken, or {0, ms
-# until the earliest open lease lapses}. The key itself expires with its last lease.
-_ACQUIRE = """
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, math.max(0, tonumber(first[2]) - now)}
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]))
-return {1, 0}
-"""
-# Restart a held lease's clock (the request's upload has been read; its upstream wait starts now). ARGV: cap,
-# lease ms, member. A lease that lapsed meanwhile (an upload slower than the lease) was dropped and its slot may
-# have gone to another request: it is taken again only under the cap, as _ACQUIRE would. Returns as _ACQUIRE.
-_RENEW = """
+# gateway that died mid-request frees its slots when their leases lapse. A member not (or no longer) held is
+# taken only under the cap: a new request, or one whose lease lapsed during a slow upload and whose slot may have
+# gone to another request since. A held member's clock restarts (its upload is in; its upstream wait starts
+# now). Returns {1, 0} when held, or {0, ms until the earliest open lease lapses}. The key itself expires with its
+# last lease.
+_LEASE = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -110,7 +96,7 @@ class Lease:
         """Restart the lease's clock; raises 429 ``too_many_in_flight`` when it had lapsed and its slot was taken
         by then (the caller releases it as for any failure)."""
         if self._held:
-            taken, lapses_in_ms = await self._limiter.renew_script(keys=[self.key],
+            taken, lapses_in_ms = await self._limiter.lease_script(keys=[self.key],
                                                                    args=[self._limit, self._lease_ms, self.member])
             if not int(taken):
                 raise self._limiter.refusal(self._limit, int(lapses_in_ms))
@@ -134,8 +120,7 @@ class InFlightLimiter:
         self.redis = redis
         self.prefix = prefix
         self.retry_after_s = retry_after_s
-        self.acquire_script = redis.register_script(_ACQUIRE)
-        self.renew_script = redis.register_script(_RENEW)
+        self.lease_script = redis.register_script(_LEASE)
 
     def key(self, ident: str) -> str:
         return f"{self.prefix}inflight:{ident}"
@@ -143,7 +128,7 @@ class InFlightLimiter:
     async def acquire(self, ident: str, limit: int, lease_s: float) -> Lease:
         """Take a slot for ``ident`` or raise 429 ``too_many_in_flight``."""
         key, member, lease_ms = self.key(ident), uuid.uuid4().hex, max(1, math.ceil(lease_s * 1000))
-        taken, lapses_in_ms = await self.acquire_script(keys=[key], args=[limit, lease_ms, member])
+        taken, lapses_in_ms = await self.lease_script(keys=[key], args=[limit, lease_ms, member])
         if not int(taken):
             raise self.refusal(limit, int(lapses_in_ms))
         return Lease(self, key, member, lease_ms, limit)

@@ -253,17 +253,24 @@ def rotate(img: np.ndarray, degrees_cw: int) -> np.ndarray:
     return img
 
 
-def deskew(img: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate by ``angle`` degrees counter-clockwise to straighten lines (canvas grows; border replicated)."""
-    if abs(angle) < 0.3:
-        return img
+def _rotation_on_grown_canvas(img: np.ndarray, angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The affine matrix turning ``img`` by ``angle`` degrees counter-clockwise about its centre, and the size
+    (w, h) of the canvas that holds all of it."""
     h, w = img.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return m, (nw, nh)
+
+
+def deskew(img: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate by ``angle`` degrees counter-clockwise to straighten lines (canvas grows; border replicated)."""
+    if abs(angle) < 0.3:
+        return img
+    m, size = _rotation_on_grown_canvas(img, angle)
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 ROLL_MIN_DEG = 12.0  # a roll this large is taken off before the rest of geometry (estimate_skew covers less)
@@ -337,16 +344,10 @@ def turn_by(img: np.ndarray, angle: float) -> np.ndarray:
     """Rotate by ``angle`` degrees counter-clockwise on a grown canvas filled with the photo's border colour (its
     median): replicating the border, as ``deskew`` does for a small angle, would draw long stripes across a
     large corner."""
-    h, w = img.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
+    m, size = _rotation_on_grown_canvas(img, angle)
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     fill = tuple(float(v) for v in np.median(border.reshape(len(border), -1), axis=0))
-    return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=fill)
+    return cv2.warpAffine(img, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
 MIN_LONG_SIDE = 1280  # small web/phone images are enlarged to this (at most MAX_UPSCALE times) before OCR
