@@ -311,13 +311,24 @@ def rows_angle(pts: np.ndarray, bin_px: float) -> tuple[float, float, float]:
             float(scores.max() / max(level, 1e-9)))
 
 
-def coarse_roll(img: np.ndarray) -> float:
+def standing_roll(pts: np.ndarray, bin_px: float) -> float:
+    """``rows_angle``'s angle where it stands out as the rows' own (sharper than the median angle by
+    ROLL_MIN_SHARPNESS; a roll past ROLL_MIN_DEG also sharper than the best level angle by ROLL_OVER_LEVEL), else
+    0.0. The one rule of the gate (quality.text_layout) and of ``coarse_roll``."""
+    angle, sharper, over_level = rows_angle(pts, bin_px)
+    if sharper < ROLL_MIN_SHARPNESS or abs(angle) >= ROLL_MIN_DEG and over_level < ROLL_OVER_LEVEL:
+        return 0.0
+    return angle
+
+
+def coarse_roll(img: np.ndarray, ink: _Ink | None = None) -> float:
     """The roll of the text rows in degrees (positive = counter-clockwise, as ``estimate_skew``), modulo 90, for
     any angle (``rows_angle`` over the characters' centres). A phone held at 20-40° to the page leaves rows that
     a horizontal closing no longer merges into lines, so ``estimate_skew`` sees none; the characters themselves
     still line up along the rows and down the table's columns. The quarter turn is ``text_orientation``'s to
-    settle after. 0.0 where too few characters are found or no angle stands out."""
-    bw, ch, paper, _ = _ink(img)
+    settle after. 0.0 where too few characters are found or no angle stands out. ``ink``: the photo's _ink,
+    when the caller has it."""
+    bw, ch, paper, _ = ink or _ink(img)
     n, _, stats, centres = cv2.connectedComponentsWithStats(bw, connectivity=8)
     if n < 31:
         return 0.0
@@ -334,10 +345,7 @@ def coarse_roll(img: np.ndarray) -> float:
         xi = np.clip(pts[:, 0].astype(np.int64), 0, near.shape[1] - 1)
         yi = np.clip(pts[:, 1].astype(np.int64), 0, near.shape[0] - 1)
         on_paper = pts[areas[yi, xi] == page]
-    angle, sharper, over_level = rows_angle(on_paper if len(on_paper) >= 30 else pts, max(2.0, ch / 3))
-    if sharper < ROLL_MIN_SHARPNESS or abs(angle) >= ROLL_MIN_DEG and over_level < ROLL_OVER_LEVEL:
-        return 0.0
-    return -angle
+    return -standing_roll(on_paper if len(on_paper) >= 30 else pts, max(2.0, ch / 3))
 
 
 def turn_by(img: np.ndarray, angle: float) -> np.ndarray:
@@ -406,13 +414,14 @@ def text_outside_quad(img: np.ndarray, quad: np.ndarray, ink: _Ink | None = None
     return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / n_ink
 
 
-def page_quad_for_text(img: np.ndarray) -> np.ndarray | None:
+def page_quad_for_text(img: np.ndarray, ink: _Ink | None = None) -> np.ndarray | None:
     """The largest page candidate that leaves (almost) no text outside: a table frame, or a page outline that
-    the mask cut short (a shadow on the paper), is not the page."""
+    the mask cut short (a shadow on the paper), is not the page. ``ink``: the photo's _ink, when the caller has
+    it."""
     quads = page_quads(img)
     if not quads:
         return None
-    ink = _ink(img)
+    ink = ink or _ink(img)
     fits = [q for q in quads if text_outside_quad(img, q, ink) <= 0.03]
     if len(fits) >= 2 and _corners_on_frame(fits[0], img.shape[1], img.shape[0]) == 3:
         # three corners on the photo's border: a pale desk merged with the paper into one bright area that the
@@ -500,7 +509,8 @@ def smooth_screen_grid(img: np.ndarray) -> np.ndarray | None:
 def normalise_page(img: np.ndarray) -> GeometryResult:
     """Perspective → coarse 90° orientation → skew. The 180° question is left to the angle classifier."""
     img = upscale_small(img)
-    quad = page_quad_for_text(img)
+    ink = _ink(img)  # the photo's text and paper, read once for the page outline and for the roll
+    quad = page_quad_for_text(img, ink)
     out = warp_page(img, quad) if quad is not None else img
     if quad is not None and abs(coarse_roll(out)) >= ROLL_MIN_DEG:
         # squared up by its outline, a page's rows run along it: rows still slanted this far mean the outline
@@ -510,7 +520,7 @@ def normalise_page(img: np.ndarray) -> GeometryResult:
     if quad is None:
         # no page outline to square the page up by (a busy or pale desk, the page filling the frame): a phone
         # held at a large angle to the rows is turned back first
-        roll = coarse_roll(out)
+        roll = coarse_roll(out, ink)
         if abs(roll) >= ROLL_MIN_DEG:
             out = turn_by(out, roll)
         else:

@@ -12,7 +12,7 @@ import numpy as np
 from zhenxi_knowledge.text import nfkc
 
 from .knowledge import simplified
-from .parsing import ROW_NO, Token
+from .parsing import ROW_NO, Token, parse_value, split_flag
 
 # Header words → column kind. Checked after normalisation (NFKC, lower, no spaces, the traditional forms of header
 # characters made simplified). "other" names a column that holds no part of an indicator (检测方法, 上次结果, 备注,
@@ -578,9 +578,10 @@ def _drop_other_cells(row: list[Token]) -> list[Token]:
     return row
 
 
-# a result cell by its content alone: a number (with its mark), a sign or a grade, or a common result word
-_RESULT_CELL = re.compile(r"^(?:[<>≤≥]?\s*\d+(?:\.\d+)?\s*[↑↓HL]{0,2}|[-+±]{1,2}|[1-4]\+|"
-                          r"(?:弱)?阳性|阴性|正常|未见|未检出|未找到)(?:\s*\([-+±]*\))?\s*[↑↓]?$")
+def _result_cell(tok: Token) -> bool:
+    """A cell that reads as a result by its content alone (the parser's own reading: a number with its mark, a
+    sign or a grade, 阴性, 未检出 ...)."""
+    return parse_value(split_flag(tok.text.strip())[0]) is not None
 
 
 def results_left_under_names(rows: list[list[Token]], line_h: float) -> bool:
@@ -591,14 +592,14 @@ def results_left_under_names(rows: list[list[Token]], line_h: float) -> bool:
     header, starting at one left edge right of where the names end, and (almost) nothing under 结果 itself.
     Those cells are results. Returns whether any was moved."""
     under = [t for row in rows for t in row if t.column == _NAME_HEADER]
-    cand = [t for t in under if _RESULT_CELL.match(t.text.strip())]
+    cand = [t for t in under if _result_cell(t)]
     if len(cand) < 3:
         return False
     # the names beside them (not the footer's '检验者:' under the table)
     top = min(t.box[1] for t in cand) - line_h
     bottom = max(t.box[3] for t in cand) + line_h
-    names = [t for t in under if not _RESULT_CELL.match(t.text.strip()) and top <= (t.box[1] + t.box[3]) / 2 <= bottom]
-    if len(cand) < 3 or len(names) < 3:
+    names = [t for t in under if not _result_cell(t) and top <= (t.box[1] + t.box[3]) / 2 <= bottom]
+    if len(names) < 3:
         return False
     edges = sorted(t.box[0] for t in cand)
     edge = edges[len(edges) // 2]

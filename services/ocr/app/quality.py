@@ -17,7 +17,7 @@ from .errors import (
     ImageTooSmallError,
     NotADocumentError,
 )
-from .geometry import ROLL_MIN_SHARPNESS, ROLL_OVER_LEVEL, rows_angle
+from .geometry import standing_roll
 
 MEASURE_LONG_SIDE = 1024
 
@@ -103,9 +103,8 @@ def text_layout(grey: np.ndarray) -> tuple[int, float]:
     c = cents[1:][keep]
     aligned = 0.0
     # a phone held at a larger angle still: the rows' own direction (modulo 90), measured from the same centres
-    roll, sharper, over_level = rows_angle(c, max(2.0, float(np.median(h[keep])) / 3))
-    rolled = abs(roll) > max(TILTS) and sharper >= ROLL_MIN_SHARPNESS and over_level >= ROLL_OVER_LEVEL
-    for deg in TILTS + ((round(roll),) if rolled else ()):
+    roll = standing_roll(c, max(2.0, float(np.median(h[keep])) / 3))
+    for deg in TILTS + ((round(roll),) if abs(roll) > max(TILTS) else ()):
         t = np.deg2rad(deg)
         across = c[:, 1] * np.cos(t) - c[:, 0] * np.sin(t)
         down = c[:, 0] * np.cos(t) + c[:, 1] * np.sin(t)

@@ -27,8 +27,8 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, identifier_digits, interpret, placeholder_result, is_age_split, is_per_field, numeric_bounds, one_han, parse_range,
-                      parse_row_all,
+                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, numeric_bounds, one_han,
+                      parse_range, parse_row_all, placeholder_result,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
                       word_in_stray_brackets, word_is_reference, range_bound_cut)

@@ -192,7 +192,7 @@ def test_an_outline_that_leaves_the_rows_slanted_was_not_the_pages(page, monkeyp
     mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, size)
     photo = np.where(mask[..., None] > 0, sheet, _busy_desk(size, 7))
     along_the_sides = np.float32([[0, 150], [1899, 28], [1899, 1406], [0, 1699]])
-    monkeypatch.setattr(geometry, "page_quad_for_text", lambda img: along_the_sides)
+    monkeypatch.setattr(geometry, "page_quad_for_text", lambda img, ink=None: along_the_sides)
     res = geometry.normalise_page(photo)
     assert res.quad is None and abs(res.skew - 25.0) < 1.5
 

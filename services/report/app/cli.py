@@ -60,9 +60,7 @@ class CliDownstream:
     @staticmethod
     def _refused(service: str, line: dict[str, Any]) -> None:
         if "error" in line:
-            e = line["error"]
-            raise InputRefused(service, 422, str(e.get("code")), str(e.get("message", "")),
-                               str((e.get("details") or {}).get("hint") or ""))
+            raise InputRefused.from_error(service, 422, line["error"])
 
     async def parse_lab(self, who: Identity, data: bytes, filename: str, content_type: str | None) -> dict:
         line = (await self._run("ocr", [str(self._file(data, filename))]))[0]

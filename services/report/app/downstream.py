@@ -38,6 +38,12 @@ class InputRefused(Exception):
         self.message = message
         self.hint = hint  # what to do about it ('retake the photo in better light'), as the service said it
 
+    @classmethod
+    def from_error(cls, service: str, status: int, err: dict[str, Any]) -> InputRefused:
+        """From a service's error body (``{"code", "message", "details": {"hint"?}}``)."""
+        return cls(service, status, str(err.get("code")), str(err.get("message", "")),
+                   str((err.get("details") or {}).get("hint") or ""))
+
     def to_dict(self) -> dict[str, Any]:
         return {"service": self.service, "status": self.status, "code": self.code, "message": self.message[:300],
                 **({"hint": self.hint[:300]} if self.hint else {})}
@@ -59,9 +65,7 @@ class Downstream(Protocol):
 
 def _refusal(service: str, r: httpx.Response) -> InputRefused:
     try:
-        err = r.json()["error"]
-        return InputRefused(service, r.status_code, str(err.get("code")), str(err.get("message", "")),
-                            str((err.get("details") or {}).get("hint") or ""))
+        return InputRefused.from_error(service, r.status_code, r.json()["error"])
     except (ValueError, KeyError, TypeError):
         return InputRefused(service, r.status_code, f"http_{r.status_code}", "")
 
