@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -41,9 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-DS = HERE.parent.parent / "shared" / "datasets" / "lab_reports_real"  # ../shared beside the checkout
-TR = HERE / "data" / "lab_reports_real"
+from ocr_geo_stress import DS, TR, rng_for, sensor, write_root  # the first round's dataset, seeds and writer
 
 # label, file, partner file for two/nextpg (another dev sheet of a different kind)
 PHOTOS = [
@@ -62,16 +59,8 @@ PHOTOS = [
 ]
 
 
-def rng_for(fname: str, tf: str) -> np.random.Generator:
-    return np.random.default_rng(int(hashlib.sha256(f"{fname}|{tf}".encode()).hexdigest()[:16], 16))
-
-
 def u8(x):
     return np.clip(x, 0, 255).astype(np.uint8)
-
-
-def sensor(img, rng, sigma=2.5):
-    return u8(img.astype(np.float32) + rng.normal(0, sigma, img.shape))
 
 
 def upscale_min(img, target=1600):
@@ -600,15 +589,7 @@ def main():
             r["file"], r["photo"] = out_name, f"{r['photo']} | transform {tf}"
             csv_out.append(r)
             print(out_name, cv2.imread(str(dst)).shape[:2], flush=True)
-    for sheet, files in files_by_sheet.items():
-        d = json.loads((TR / f"{sheet}.json").read_text(encoding="utf-8"))
-        d["files"] = files
-        (args.out / "transcripts" / f"{sheet}.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
-                                                               encoding="utf-8")
-    with (args.out / "images.csv").open("w", encoding="utf-8", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(next(iter(rows_csv.values())).keys()))
-        wr.writeheader()
-        wr.writerows(csv_out)
+    write_root(args.out, files_by_sheet, rows_csv, csv_out)
 
 
 if __name__ == "__main__":

@@ -391,12 +391,18 @@ def main():
             r["file"], r["photo"] = out_name, f"{r['photo']} | transform {tf}"
             csv_out.append(r)
             print(out_name, cv2.imread(str(dst)).shape[:2], flush=True)
+    write_root(args.out, files_by_sheet, rows_csv, csv_out)
+
+
+def write_root(out: Path, files_by_sheet: dict[str, list[str]], rows_csv: dict[str, dict], csv_out: list[dict]) -> None:
+    """The dev transcripts (their "files" now the images written) and images.csv, laid out as
+    ``bench/ocr_accuracy.py --real --root`` reads them."""
     for sheet, files in files_by_sheet.items():
         d = json.loads((TR / f"{sheet}.json").read_text(encoding="utf-8"))
         d["files"] = files
-        (args.out / "transcripts" / f"{sheet}.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
-                                                               encoding="utf-8")
-    with (args.out / "images.csv").open("w", encoding="utf-8", newline="") as fh:
+        (out / "transcripts" / f"{sheet}.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
+                                                          encoding="utf-8")
+    with (out / "images.csv").open("w", encoding="utf-8", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(next(iter(rows_csv.values())).keys()))
         wr.writeheader()
         wr.writerows(csv_out)
