@@ -38,11 +38,11 @@ def order_corners(pts: np.ndarray) -> np.ndarray:
     return np.array([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)], pts[np.argmax(d)]], dtype=np.float32)
 
 
-def _quad_ok(q: np.ndarray, area_img: float) -> bool:
+def _quad_ok(q: np.ndarray, area_img: float, min_share: float = 0.2) -> bool:
     if not cv2.isContourConvex(q.reshape(-1, 1, 2).astype(np.int32)):
         return False
     area = cv2.contourArea(q.astype(np.float32))
-    if area < 0.2 * area_img or area > 0.985 * area_img:
+    if area < min_share * area_img or area > 0.985 * area_img:
         return False
     # angles not too far from 90°
     for i in range(4):
@@ -87,44 +87,57 @@ def _frame_corner_artefact(q: np.ndarray, w: int, h: int, margin: float = 0.015)
     return False
 
 
+def _work_grey(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The photo at the work scale (long side WORK_LONG_SIDE at most), its blurred grey, and the scale."""
+    h, w = img.shape[:2]
+    s = WORK_LONG_SIDE / max(h, w)
+    small = cv2.resize(img, (max(int(w * s), 1), max(int(h * s), 1)), interpolation=cv2.INTER_AREA) if s < 1 else img
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+    return small, cv2.GaussianBlur(grey, (5, 5), 0), min(s, 1.0)
+
+
+def _paper_mask(grey: np.ndarray) -> np.ndarray:
+    """Bright paper against a darker background: Otsu, with the text closed away."""
+    _, bw = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
+
+
+def _mask_quads(mask: np.ndarray, n_hulls: int = 3, min_share: float = 0.2) -> list[np.ndarray]:
+    """A quadrilateral (tl, tr, br, bl; work-scale pixels) for each of the mask's n_hulls largest blobs, by the
+    area of their hulls, that covers at least min_share of the frame and is shaped like a sheet."""
+    h, w = mask.shape[:2]
+    area_img = float(h * w)
+    out = []
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    # by the area of their hulls: a page outline whose edge is broken at one corner is an open line that
+    # encloses nothing, but its hull is the page
+    hulls = sorted((cv2.convexHull(c) for c in contours), key=cv2.contourArea, reverse=True)
+    for hull in hulls[:n_hulls]:
+        if cv2.contourArea(hull) < min_share * area_img:
+            break
+        peri = cv2.arcLength(hull, True)
+        for eps in (0.02, 0.03, 0.05):
+            approx = cv2.approxPolyDP(hull, eps * peri, True)
+            if len(approx) == 4:
+                q = order_corners(approx.reshape(4, 2))
+                if _quad_ok(q, area_img, min_share) and not _frame_corner_artefact(q, w, h):
+                    out.append(q)
+                break
+    return out
+
+
 def page_quads(img: np.ndarray) -> list[np.ndarray]:
     """Candidate corners of the sheet (tl, tr, br, bl) in img coordinates, largest first; empty when the photo is
     already the page (scans, crops) or no convincing quadrilateral exists. Candidates come from the bright paper
     (Otsu), from the edges of the grey image and from the edges of any colour channel (a shadowed page on a desk
     of about its brightness still differs in colour)."""
-    h, w = img.shape[:2]
-    s = WORK_LONG_SIDE / max(h, w)
-    small = cv2.resize(img, (max(int(w * s), 1), max(int(h * s), 1)), interpolation=cv2.INTER_AREA) if s < 1 else img
-    s = min(s, 1.0)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
-    area_img = float(grey.shape[0] * grey.shape[1])
-    grey = cv2.GaussianBlur(grey, (5, 5), 0)
+    small, grey, s = _work_grey(img)
     dil = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
-    # 1) bright paper against a darker background: Otsu, close away the text, largest blob
-    _, bw = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
-    # 2) edges
-    masks = [bw, cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
+    masks = [_paper_mask(grey), cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
     if small.ndim == 3:
         blur = cv2.GaussianBlur(small, (5, 5), 0)
         masks.append(cv2.dilate(np.max([cv2.Canny(blur[..., c], 40, 120) for c in range(3)], axis=0), dil))
-    candidates: list[np.ndarray] = []
-    for mask in masks:
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        # by the area of their hulls: a page outline whose edge is broken at one corner is an open line that
-        # encloses nothing, but its hull is the page
-        hulls = sorted((cv2.convexHull(c) for c in contours), key=cv2.contourArea, reverse=True)
-        for hull in hulls[:3]:
-            if cv2.contourArea(hull) < 0.2 * area_img:
-                break
-            peri = cv2.arcLength(hull, True)
-            for eps in (0.02, 0.03, 0.05):
-                approx = cv2.approxPolyDP(hull, eps * peri, True)
-                if len(approx) == 4:
-                    q = order_corners(approx.reshape(4, 2))
-                    if _quad_ok(q, area_img) and not _frame_corner_artefact(q, grey.shape[1], grey.shape[0]):
-                        candidates.append(q / s)
-                    break
+    candidates = [q / s for mask in masks for q in _mask_quads(mask)]
     return sorted(candidates, key=lambda q: -cv2.contourArea(q.astype(np.float32)))
 
 
@@ -392,26 +405,108 @@ def _ink(img: np.ndarray) -> _Ink:
     return _Ink(bw, ch, paper, bw.shape[1] / img.shape[1])
 
 
-def text_outside_quad(img: np.ndarray, quad: np.ndarray, ink: _Ink | None = None) -> float:
-    """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
-    box, the table's own frame) leaves text outside and must not be used to crop. ``ink``: the photo's _ink,
-    when the caller checks several quads."""
+def text_outside_quad(img: np.ndarray, quad: np.ndarray | list[np.ndarray], ink: _Ink | None = None) -> float:
+    """Share of the text ink that lies outside the quadrilateral (or outside all of a list of them): a 'page' that
+    cuts through the table (a ruled box, the table's own frame) leaves text outside and must not be used to crop.
+    ``ink``: the photo's _ink, when the caller checks several quads."""
     bw, _, paper, s = ink or _ink(img)
     mask = np.zeros_like(bw)
-    cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
-    # marks the desk next to the bright paper (the paper mask). Ink that is both off the paper and within that band
-    # of the quad is that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
-    # Only for a page lying inside the frame: a quad with a side along the photo's border is the frame cutting
-    # the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
-    if not _edge_on_frame(quad, img.shape[1], img.shape[0]):
-        band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
-        bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
+    for q in quad if isinstance(quad, list) else [quad]:
+        one = np.zeros_like(bw)
+        cv2.fillConvexPoly(one, np.round(q * s).astype(np.int32), 255)
+        one = cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+        mask = cv2.bitwise_or(mask, one)
+        # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
+        # marks the desk next to the bright paper (the paper mask). Ink that is both off the paper and within that
+        # band of the quad is that halo, not text; text in a shadow further out, or on paper next to the edge,
+        # still counts. Only for a page lying inside the frame: a quad with a side along the photo's border is
+        # the frame cutting the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
+        if not _edge_on_frame(q, img.shape[1], img.shape[0]):
+            band = cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
+            bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
     n_ink = float(np.count_nonzero(bw))
     if n_ink == 0:
         return 0.0
     return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / n_ink
+
+
+# Two or more report sheets lying side by side in one photo (a patient shooting a visit's reports at once). Read
+# as one page, their rows would be joined across the sheets; each is cut out and read as a page of its own.
+SHEET_MIN_SHARE = 0.08  # of the frame: a sheet among several (two side by side cover 0.25-0.45 each)
+SHEET_MIN_TEXT = 0.15  # each sheet holds at least this share of the photo's text ...
+SHEETS_MAX_TEXT_OUTSIDE = 0.05  # ... and the sheets together all but this share
+SHEET_GAP_DARKER = 0.75  # the desk between two sheets is darker than this share of their paper
+SHEET_CROP_MARGIN = 0.03  # of the sheet's size: the desk kept round each cut-out sheet, so its outline is found
+
+
+def _quads_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Area shared by two convex quads, as a share of the smaller one."""
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    return float(inter) / max(1.0, min(cv2.contourArea(a.astype(np.float32)), cv2.contourArea(b.astype(np.float32))))
+
+
+def _desk_between(grey: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Is what lies between two quads (work-scale pixels) desk rather than paper? Along the line joining their
+    centres, the stretch outside both is much darker than the paper of either (the bright quarter of its pixels):
+    between two blocks of one table, or two halves of a page split by a shadow, lies paper."""
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    n = int(max(8, np.linalg.norm(cb - ca)))
+    pts = ca[None, :] + np.linspace(0.0, 1.0, n)[:, None] * (cb - ca)[None, :]
+    out = [p for p in pts if cv2.pointPolygonTest(a.astype(np.float32), (float(p[0]), float(p[1])), True) < -3
+           and cv2.pointPolygonTest(b.astype(np.float32), (float(p[0]), float(p[1])), True) < -3]
+    if len(out) < 3:
+        return False
+    h, w = grey.shape[:2]
+    gap = np.median([grey[min(h - 1, max(0, int(p[1]))), min(w - 1, max(0, int(p[0])))] for p in out])
+    papers = []
+    for q in (a, b):
+        m = np.zeros_like(grey)
+        cv2.fillConvexPoly(m, np.round(q).astype(np.int32), 255)
+        papers.append(float(np.percentile(grey[m > 0], 75)))
+    return gap < SHEET_GAP_DARKER * min(papers)
+
+
+def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) of each sheet, in reading order, where the photo shows two separate sheets of paper side by
+    side, each holding text; [] for a photo of one sheet. Separate means: the two outlines do not overlap, each
+    holds a good share of the photo's text and together all of it (the page's own title and header are not
+    left outside, as they would be by two framed blocks of one table), and desk, not paper, lies between them."""
+    h, w = img.shape[:2]
+    small, grey, s = _work_grey(img)
+    dil = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    masks = [_paper_mask(grey), cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
+    if small.ndim == 3:
+        blur = cv2.GaussianBlur(small, (5, 5), 0)
+        masks.append(cv2.dilate(np.max([cv2.Canny(blur[..., c], 40, 120) for c in range(3)], axis=0), dil))
+    work = [q for mask in masks for q in _mask_quads(mask, n_hulls=4, min_share=SHEET_MIN_SHARE)]
+    if len(work) < 2:
+        return []
+    ink = ink or _ink(img)
+    held = [(q, 1.0 - text_outside_quad(img, q / s, ink)) for q in work]
+    held = [(q, t) for q, t in held if t >= SHEET_MIN_TEXT]
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    for i, (qa, _) in enumerate(held):
+        for qb, _ in held[i + 1:]:
+            if _quads_overlap(qa, qb) > 0.05:
+                continue
+            outside = text_outside_quad(img, [qa / s, qb / s], ink)
+            if outside <= SHEETS_MAX_TEXT_OUTSIDE and (best is None or outside < best[0]) and \
+                    _desk_between(grey, qa, qb):
+                best = (outside, qa, qb)
+    if best is None:
+        return []
+    quads = [best[1] / s, best[2] / s]
+    boxes = []
+    for q in quads:
+        x0, y0 = q.min(axis=0)
+        x1, y1 = q.max(axis=0)
+        mx, my = SHEET_CROP_MARGIN * (x1 - x0), SHEET_CROP_MARGIN * (y1 - y0)
+        boxes.append((max(0, int(x0 - mx)), max(0, int(y0 - my)), min(w, int(np.ceil(x1 + mx))),
+                      min(h, int(np.ceil(y1 + my)))))
+    # reading order: left to right where they lie side by side, else top to bottom
+    side_by_side = all(b[2] <= a[0] + 0.1 * (a[2] - a[0]) or a[2] <= b[0] + 0.1 * (b[2] - b[0])
+                       for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    return sorted(boxes, key=lambda b: (b[0], b[1]) if side_by_side else (b[1], b[0]))
 
 
 def page_quad_for_text(img: np.ndarray, ink: _Ink | None = None) -> np.ndarray | None:

@@ -1758,6 +1758,11 @@ class LabReportParser:
         pages = [p for n, p in enumerate(pages) if n + 1 not in skipped]
         timings["gate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
+        sheets = geometry.sheet_boxes(pages[0]) if self.options.use_geometry and len(pages) == 1 else []
+        if sheets:
+            # two report sheets side by side in one photo: read as one page, rows would run from one sheet into
+            # the other; each is cut out and read as a page of its own
+            pages = [pages[0][y0:y1, x0:x1] for x0, y0, x1, y1 in sheets]
         geo = [geometry.normalise_page(p) if self.options.use_geometry else
                geometry.GeometryResult(p, None, 0, 0.0) for p in pages]
         timings["geometry"] = (time.perf_counter() - t0) * 1000
@@ -1803,6 +1808,11 @@ class LabReportParser:
             as_read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
             result, ocr, geo = self._read_again(as_read, (result, ocr, geo), timings, turn_vote=False,
                                                 det_side=SECOND_LOOK_FACTOR * det_side)
+        if sheets:
+            result["warnings"].append({"code": "sheets_read_apart", "details": {"sheets": len(sheets)},
+                                       "message": f"照片中有{len(sheets)}张报告单，已分别识别（见各项的 page）。 "
+                                                  f"The photo shows {len(sheets)} report sheets; each was read on "
+                                                  f"its own (see each indicator's page)."})
         if skipped:
             result["warnings"].append({"code": "pages_skipped", "details": {"pages": skipped},
                                        "message": "有页面过小或空白，未识别。 "

@@ -349,3 +349,45 @@ def test_a_quad_cut_diagonally_from_the_photos_corner_is_no_page():
                                       w, h)
     # the frame itself, a little off along the bottom: its corner's side runs nearly along the border
     assert not _frame_corner_artefact(np.array([[0, 0], [1098, 0], [1098, 819], [0, 797]], np.float32), 1100, 822)
+
+
+def _two_sheets(left, right, gap_tone, size=(1600, 900), frame=False):
+    """Two pages side by side on a dark desk, each a little turned; gap_tone: what lies between and round them
+    (a desk, or the white of one larger sheet they are printed on). frame: a ruled box round each."""
+    out = np.full((size[1], size[0], 3), gap_tone, np.uint8)
+    for page, x0, angle in ((left, 60, 2.0), (right, 830, -1.5)):
+        p = cv2.resize(page, (700, int(700 * page.shape[0] / page.shape[1])))
+        if frame:
+            cv2.rectangle(p, (2, 2), (p.shape[1] - 3, p.shape[0] - 3), (20, 20, 20), 3)
+        h, w = p.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        m[:, 2] += (x0, (size[1] - h) / 2)
+        mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, size)
+        out = np.where(mask[..., None] > 0, cv2.warpAffine(p, m, size), out)
+    return out
+
+
+def test_two_sheets_side_by_side_are_cut_apart_in_reading_order(page):
+    """A patient shoots two reports lying side by side on a desk. Read as one page, each row would run from one
+    sheet into the other; each sheet is found (its own outline, its own text, desk between them) and returned in
+    reading order."""
+    other = clean_page(seed=5, panel="liver")
+    photo = _two_sheets(page, other, (60, 80, 70))
+    boxes = geometry.sheet_boxes(photo)
+    assert len(boxes) == 2
+    (ax0, _, ax1, _), (bx0, _, bx1, _) = boxes
+    assert ax0 < 60 < 760 < ax1 and bx0 < 830 < 1530 < bx1  # each box holds its whole sheet ...
+    assert ax1 < 900 and bx0 > 700  # ... and not the other one
+
+
+def test_one_sheet_is_not_cut(page):
+    photo = _on_background(cv2.resize(page, (700, 990)), [[300, 60], [980, 110], [1010, 900], [260, 880]])
+    assert geometry.sheet_boxes(photo) == []
+
+
+def test_two_framed_blocks_on_one_sheet_are_not_two_sheets(page):
+    """The same two tables, each in a ruled box, printed side by side on one sheet: the paper between them is as
+    bright as theirs, so they are one page's two blocks, not two sheets."""
+    other = clean_page(seed=5, panel="liver")
+    assert geometry.sheet_boxes(_two_sheets(page, other, (235, 235, 235), frame=True)) == []
+    assert len(geometry.sheet_boxes(_two_sheets(page, other, (60, 80, 70), frame=True))) == 2
