@@ -405,25 +405,22 @@ def _ink(img: np.ndarray) -> _Ink:
     return _Ink(bw, ch, paper, bw.shape[1] / img.shape[1])
 
 
-def text_outside_quad(img: np.ndarray, quad: np.ndarray | list[np.ndarray], ink: _Ink | None = None) -> float:
-    """Share of the text ink that lies outside the quadrilateral (or outside all of a list of them): a 'page' that
-    cuts through the table (a ruled box, the table's own frame) leaves text outside and must not be used to crop.
-    ``ink``: the photo's _ink, when the caller checks several quads."""
+def text_outside_quad(img: np.ndarray, quad: np.ndarray, ink: _Ink | None = None) -> float:
+    """Share of the text ink that lies outside the quadrilateral: a 'page' that cuts through the table (a ruled
+    box, the table's own frame) leaves text outside and must not be used to crop. ``ink``: the photo's _ink,
+    when the caller checks several quads."""
     bw, _, paper, s = ink or _ink(img)
     mask = np.zeros_like(bw)
-    for q in quad if isinstance(quad, list) else [quad]:
-        one = np.zeros_like(bw)
-        cv2.fillConvexPoly(one, np.round(q * s).astype(np.int32), 255)
-        one = cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-        mask = cv2.bitwise_or(mask, one)
-        # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
-        # marks the desk next to the bright paper (the paper mask). Ink that is both off the paper and within that
-        # band of the quad is that halo, not text; text in a shadow further out, or on paper next to the edge,
-        # still counts. Only for a page lying inside the frame: a quad with a side along the photo's border is
-        # the frame cutting the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
-        if not _edge_on_frame(q, img.shape[1], img.shape[0]):
-            band = cv2.dilate(one, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
-            bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
+    cv2.fillConvexPoly(mask, np.round(quad * s).astype(np.int32), 255)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    # A page on a darker desk leaves a band of 'ink' just outside its edges: the adaptive threshold (block 31)
+    # marks the desk next to the bright paper (the paper mask). Ink that is both off the paper and within that band
+    # of the quad is that halo, not text; text in a shadow further out, or on paper next to the edge, still counts.
+    # Only for a page lying inside the frame: a quad with a side along the photo's border is the frame cutting
+    # the paper, with no desk edge to leave a halo, and what is dark beside it may be text.
+    if not _edge_on_frame(quad, img.shape[1], img.shape[0]):
+        band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35)))
+        bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(band, cv2.bitwise_not(paper))))
     n_ink = float(np.count_nonzero(bw))
     if n_ink == 0:
         return 0.0
@@ -435,8 +432,17 @@ def text_outside_quad(img: np.ndarray, quad: np.ndarray | list[np.ndarray], ink:
 SHEET_MIN_SHARE = 0.08  # of the frame: a sheet among several (two side by side cover 0.25-0.45 each)
 SHEET_MIN_TEXT = 0.15  # each sheet holds at least this share of the photo's text ...
 SHEETS_MAX_TEXT_OUTSIDE = 0.05  # ... and the sheets together all but this share
-SHEET_GAP_DARKER = 0.75  # the desk between two sheets is darker than this share of their paper
+SHEET_GAP_DARKER = 0.75  # the desk between two sheets is darker than this share of their paper ...
+SHEET_GAP_RUN = 8  # ... over this many work-scale pixels (a ruled line, slanted and blurred, darkens 4-5)
+SHEET_EDGE_SLACK = 0.03  # of a quad's size: how far inside its edge the gap is still looked for
+SHEET_HALF_TOL = 0.015  # of the height: two quads whose facing corners level this closely are one page
 SHEET_CROP_MARGIN = 0.03  # of the sheet's size: the desk kept round each cut-out sheet, so its outline is found
+
+
+def _extent_overlap(u: np.ndarray, v: np.ndarray) -> float:
+    """How far two spans (the coordinates of two quads' corners along one axis) overlap, as a share of the
+    shorter; negative when they lie apart."""
+    return float(min(u.max(), v.max()) - max(u.min(), v.min())) / max(1.0, min(np.ptp(u), np.ptp(v)))
 
 
 def _quads_overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -445,25 +451,81 @@ def _quads_overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter) / max(1.0, min(cv2.contourArea(a.astype(np.float32)), cv2.contourArea(b.astype(np.float32))))
 
 
+def _axis_apart(a: np.ndarray, b: np.ndarray) -> int:
+    """0 when two quads lie side by side (their x extents overlap less than their y extents), else 1."""
+    return 0 if _extent_overlap(a[:, 0], b[:, 0]) < _extent_overlap(a[:, 1], b[:, 1]) else 1
+
+
+def _halves_of_one_page(a: np.ndarray, b: np.ndarray) -> bool:
+    """Do two quads continue each other across the gap: the corners that face each other at both ends of the gap
+    level (side by side: at the same height, within SHEET_HALF_TOL of the quads' height)? Then they are one
+    page's two halves, cut apart in the paper mask by something lying across it (a pen, a phone, a shadow, a
+    fold's crease), not two sheets: sheets laid side by side seldom line up at both ends."""
+    axis = _axis_apart(a, b)
+    if a[:, axis].mean() > b[:, axis].mean():
+        a, b = b, a
+    o = 1 - axis
+    # corners: tl, tr, br, bl. Side by side: a's tr/br face b's tl/bl; one above the other: a's bl/br face b's tl/tr
+    pairs = ((a[1], b[0]), (a[2], b[3])) if axis == 0 else ((a[3], b[0]), (a[2], b[1]))
+    size = (np.ptp(a[:, o]) + np.ptp(b[:, o])) / 2
+    return all(abs(float(p[o] - q[o])) <= SHEET_HALF_TOL * size for p, q in pairs)
+
+
 def _desk_between(grey: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
-    """Is what lies between two quads (work-scale pixels) desk rather than paper? Along the line joining their
-    centres, the stretch outside both is much darker than the paper of either (the bright quarter of its pixels):
-    between two blocks of one table, or two halves of a page split by a shadow, lies paper."""
-    ca, cb = a.mean(axis=0), b.mean(axis=0)
-    n = int(max(8, np.linalg.norm(cb - ca)))
-    pts = ca[None, :] + np.linspace(0.0, 1.0, n)[:, None] * (cb - ca)[None, :]
-    out = [p for p in pts if cv2.pointPolygonTest(a.astype(np.float32), (float(p[0]), float(p[1])), True) < -3
-           and cv2.pointPolygonTest(b.astype(np.float32), (float(p[0]), float(p[1])), True) < -3]
-    if len(out) < 3:
-        return False
+    """Is there desk, not paper, between two quads (work-scale pixels)? Across the gap between them (from a little
+    inside one's facing edge to a little inside the other's: an outline may be found inside its sheet), over the
+    stretch where both run, the median of each line of pixels along the gap is taken: the desk runs the whole
+    stretch and stays dark there, while text covers a line only here and there. SHEET_GAP_RUN of those medians in
+    a row must all be much darker than the paper of either (the bright quarter of its pixels); a ruled line is
+    narrower. Between two blocks of one table lies paper."""
+    axis = _axis_apart(a, b)
+    if a[:, axis].mean() > b[:, axis].mean():
+        a, b = b, a
+    slack = [SHEET_EDGE_SLACK * float(np.sqrt(cv2.contourArea(q.astype(np.float32)))) for q in (a, b)]
+    g0, g1 = int(a[:, axis].max() - slack[0]), int(np.ceil(b[:, axis].min() + slack[1]))
+    o = 1 - axis
+    lo, hi = max(a[:, o].min(), b[:, o].min()), min(a[:, o].max(), b[:, o].max())
+    lo, hi = int(lo + 0.1 * (hi - lo)), int(hi - 0.1 * (hi - lo))
     h, w = grey.shape[:2]
-    gap = np.median([grey[min(h - 1, max(0, int(p[1]))), min(w - 1, max(0, int(p[0])))] for p in out])
+    g0, g1 = max(0, g0), min(w if axis == 0 else h, g1)
+    if g1 - g0 < SHEET_GAP_RUN or hi - lo < 8:
+        return False
+    band = grey[lo:hi, g0:g1] if axis == 0 else grey[g0:g1, lo:hi].T
+    profile = np.median(band, axis=0)
+    k = SHEET_GAP_RUN
+    darkest = min(float(profile[i:i + k].max()) for i in range(len(profile) - k + 1))
     papers = []
     for q in (a, b):
         m = np.zeros_like(grey)
         cv2.fillConvexPoly(m, np.round(q).astype(np.int32), 255)
         papers.append(float(np.percentile(grey[m > 0], 75)))
-    return gap < SHEET_GAP_DARKER * min(papers)
+    return darkest < SHEET_GAP_DARKER * min(papers)
+
+
+def _text_shares(img: np.ndarray, quads: list[np.ndarray], ink: _Ink) -> tuple[list[float], float]:
+    """Share of the photo's text inside each quad, and outside all of them. The desk's halo just outside a
+    quad's edge (ink off the paper, within a band round it) is not text; inside a quad everything dark is, for
+    a sheet's paper may be greyer than its neighbour's and so fall outside the Otsu paper mask."""
+    bw, _, paper, s = ink
+    masks = []
+    halo = np.zeros_like(bw)
+    for q in quads:
+        m = np.zeros_like(bw)
+        cv2.fillConvexPoly(m, np.round(q * s).astype(np.int32), 255)
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+        masks.append(m)
+        if not _edge_on_frame(q, img.shape[1], img.shape[0]):
+            ring = cv2.subtract(cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (35, 35))), m)
+            halo = cv2.bitwise_or(halo, ring)
+    bw = cv2.bitwise_and(bw, cv2.bitwise_not(cv2.bitwise_and(halo, cv2.bitwise_not(paper))))
+    n_ink = float(np.count_nonzero(bw))
+    if n_ink == 0:
+        return [0.0] * len(quads), 1.0
+    inside = [float(np.count_nonzero(cv2.bitwise_and(bw, m))) / n_ink for m in masks]
+    union = masks[0]
+    for m in masks[1:]:
+        union = cv2.bitwise_or(union, m)
+    return inside, float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(union)))) / n_ink
 
 
 def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int, int, int]]:
@@ -481,32 +543,42 @@ def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int
     work = [q for mask in masks for q in _mask_quads(mask, n_hulls=4, min_share=SHEET_MIN_SHARE)]
     if len(work) < 2:
         return []
+    distinct: list[np.ndarray] = []
+    for q in work:  # the masks often find the same outline
+        if all(np.abs(q - d).max() > 0.02 * WORK_LONG_SIDE for d in distinct):
+            distinct.append(q)
+    pairs = [(qa, qb) for i, qa in enumerate(distinct) for qb in distinct[i + 1:]
+             if _quads_overlap(qa, qb) <= 0.05 and not _halves_of_one_page(qa, qb) and _desk_between(grey, qa, qb)]
+    if not pairs:
+        return []
     ink = ink or _ink(img)
-    held = [(q, 1.0 - text_outside_quad(img, q / s, ink)) for q in work]
-    held = [(q, t) for q, t in held if t >= SHEET_MIN_TEXT]
     best: tuple[float, np.ndarray, np.ndarray] | None = None
-    for i, (qa, _) in enumerate(held):
-        for qb, _ in held[i + 1:]:
-            if _quads_overlap(qa, qb) > 0.05:
-                continue
-            outside = text_outside_quad(img, [qa / s, qb / s], ink)
-            if outside <= SHEETS_MAX_TEXT_OUTSIDE and (best is None or outside < best[0]) and \
-                    _desk_between(grey, qa, qb):
-                best = (outside, qa, qb)
+    for qa, qb in pairs:
+        (ta, tb), outside = _text_shares(img, [qa / s, qb / s], ink)
+        if min(ta, tb) >= SHEET_MIN_TEXT and outside <= SHEETS_MAX_TEXT_OUTSIDE and (best is None or outside < best[0]):
+            best = (outside, qa, qb)
     if best is None:
         return []
-    quads = [best[1] / s, best[2] / s]
+    a, b = best[1] / s, best[2] / s
+    # side by side (their x extents overlap by little) or one above the other; each sheet's box reaches towards
+    # the other only up to the middle of the gap between them, so no sliver of the other sheet's text comes along
+    axis = _axis_apart(a, b)
+    if a[:, axis].mean() > b[:, axis].mean():
+        a, b = b, a
+    cut = (a[:, axis].max() + b[:, axis].min()) / 2
     boxes = []
-    for q in quads:
+    for q, lo, hi in ((a, None, cut), (b, cut, None)):
         x0, y0 = q.min(axis=0)
         x1, y1 = q.max(axis=0)
         mx, my = SHEET_CROP_MARGIN * (x1 - x0), SHEET_CROP_MARGIN * (y1 - y0)
-        boxes.append((max(0, int(x0 - mx)), max(0, int(y0 - my)), min(w, int(np.ceil(x1 + mx))),
-                      min(h, int(np.ceil(y1 + my)))))
-    # reading order: left to right where they lie side by side, else top to bottom
-    side_by_side = all(b[2] <= a[0] + 0.1 * (a[2] - a[0]) or a[2] <= b[0] + 0.1 * (b[2] - b[0])
-                       for i, a in enumerate(boxes) for b in boxes[i + 1:])
-    return sorted(boxes, key=lambda b: (b[0], b[1]) if side_by_side else (b[1], b[0]))
+        box = [x0 - mx, y0 - my, x1 + mx, y1 + my]
+        if lo is not None:
+            box[axis] = max(box[axis], lo)
+        if hi is not None:
+            box[axis + 2] = min(box[axis + 2], hi)
+        boxes.append((max(0, int(box[0])), max(0, int(box[1])), min(w, int(np.ceil(box[2]))),
+                      min(h, int(np.ceil(box[3])))))
+    return boxes
 
 
 def page_quad_for_text(img: np.ndarray, ink: _Ink | None = None) -> np.ndarray | None:

@@ -109,7 +109,10 @@ class Warning_(BaseModel):
                                                    "missing_rows, rows_without_result, low_confidence_rows, "
                                                    "names_not_read, rows_not_returned, row_gaps, rows_without_flag, "
                                                    "rows_without_mark (a +/- mark seen in its cell, not read), "
-                                                   "rows_point_lost (a whole number whose decimal point was lost)")
+                                                   "rows_point_lost (a whole number whose decimal point was lost); "
+                                                   "sheets_read_apart: sheets (several report sheets side by side "
+                                                   "in one photo, each read as a page of its own; each sheet's "
+                                                   "report type and header in quality.sheets)")
 
 
 class LabReport(BaseModel):

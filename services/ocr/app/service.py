@@ -1758,24 +1758,65 @@ class LabReportParser:
         pages = [p for n, p in enumerate(pages) if n + 1 not in skipped]
         timings["gate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        sheets = geometry.sheet_boxes(pages[0]) if self.options.use_geometry and len(pages) == 1 else []
+        sheets = geometry.sheet_boxes(pages[0]) if self.options.use_geometry and fmt != "pdf" and len(pages) == 1 \
+            else []
+        timings["geometry"] = (time.perf_counter() - t0) * 1000
+        for k in ("det", "cls", "rec", "parse"):
+            timings[k] = 0.0
         if sheets:
             # two report sheets side by side in one photo: read as one page, rows would run from one sheet into
-            # the other; each is cut out and read as a page of its own
-            pages = [pages[0][y0:y1, x0:x1] for x0, y0, x1, y1 in sheets]
+            # the other. Each is cut out and read as if it had been photographed alone (its own codes, header and
+            # report type); the sheets' rows come back as pages 0 and 1
+            try:
+                result, ocr, geo = self._merge_sheets([self._read([pages[0][y0:y1, x0:x1]], timings)
+                                                       for x0, y0, x1, y1 in sheets])
+            except NotADocumentError:  # a 'sheet' with next to no text on it: the photo is read whole
+                sheets = []
+        if not sheets:
+            result, ocr, geo = self._read(pages, timings)
+        else:
+            result["warnings"].append({"code": "sheets_read_apart", "details": {"sheets": len(sheets)},
+                                       "message": f"照片中有{len(sheets)}张报告单，已分别识别（见各项的 page）。 "
+                                                  f"The photo shows {len(sheets)} report sheets; each was read on "
+                                                  f"its own (see each indicator's page)."})
+        if skipped:
+            result["warnings"].append({"code": "pages_skipped", "details": {"pages": skipped},
+                                       "message": "有页面过小或空白，未识别。 "
+                                                  "Pages that are blank or too small to hold a table were not read."})
+        if unread > 0:
+            n_read = len(pages) + len(skipped)
+            result["warnings"].append({"code": "pages_not_read", "details": {"pages_read": n_read,
+                                                                             "pages_in_file": n_read + unread},
+                                       "message": f"只识别了前{n_read}页，其余{unread}页未识别，请分开上传。 "
+                                                  f"Only the first {n_read} pages were read; upload the other "
+                                                  f"{unread} separately."})
+        timings["total"] = (time.perf_counter() - t_start) * 1000
+        result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
+                             "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
+        if sheets:
+            result["quality"]["sheets"] = result.pop("sheets")
+        result["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
+        log.info("lab report parsed", extra={"indicators": len(result["indicators"]), "format": fmt,
+                                             "report_type": result["report_type"], "total_ms": timings["total"]})
+        return result
+
+    def _read(self, pages: list[np.ndarray], timings: dict[str, float]) -> _Reading:
+        """The pages (of one upload, or one sheet cut out of a photo) through geometry, OCR and assembly, with the
+        second readings where the first looks wrong: (result, ocr, geometry). Times are added to ``timings``."""
+        t0 = time.perf_counter()
         geo = [geometry.normalise_page(p) if self.options.use_geometry else
                geometry.GeometryResult(p, None, 0, 0.0) for p in pages]
-        timings["geometry"] = (time.perf_counter() - t0) * 1000
+        timings["geometry"] += (time.perf_counter() - t0) * 1000
         ocr = self.engine.run([g.image for g in geo])
         n_lines = sum(len(p.lines) for p in ocr)
         if n_lines < MIN_TEXT_LINES:
             # The cheap gate let it through (e.g. an X-ray with a few markers); the detector found no real text.
             raise NotADocumentError(details={"text_lines": n_lines})
         for k in ("det", "cls", "rec"):
-            timings[k] = sum(p.timings_ms.get(k, 0.0) for p in ocr)
+            timings[k] += sum(p.timings_ms.get(k, 0.0) for p in ocr)
         t0 = time.perf_counter()
         result = self._assemble(ocr, geo)
-        timings["parse"] = (time.perf_counter() - t0) * 1000
+        timings["parse"] += (time.perf_counter() - t0) * 1000
         if self.options.use_geometry and _reads_wrong(result, ocr):
             # No column header read left-to-right and (almost) nothing parsed: the orientation vote was probably
             # wrong (a sideways photo of a sparse sheet). Try the other turns; keep the best reading.
@@ -1808,29 +1849,26 @@ class LabReportParser:
             as_read = [g.turned(180) if o.upside_down else g for g, o in zip(geo, ocr)]
             result, ocr, geo = self._read_again(as_read, (result, ocr, geo), timings, turn_vote=False,
                                                 det_side=SECOND_LOOK_FACTOR * det_side)
-        if sheets:
-            result["warnings"].append({"code": "sheets_read_apart", "details": {"sheets": len(sheets)},
-                                       "message": f"照片中有{len(sheets)}张报告单，已分别识别（见各项的 page）。 "
-                                                  f"The photo shows {len(sheets)} report sheets; each was read on "
-                                                  f"its own (see each indicator's page)."})
-        if skipped:
-            result["warnings"].append({"code": "pages_skipped", "details": {"pages": skipped},
-                                       "message": "有页面过小或空白，未识别。 "
-                                                  "Pages that are blank or too small to hold a table were not read."})
-        if unread > 0:
-            n_read = len(pages) + len(skipped)
-            result["warnings"].append({"code": "pages_not_read", "details": {"pages_read": n_read,
-                                                                             "pages_in_file": n_read + unread},
-                                       "message": f"只识别了前{n_read}页，其余{unread}页未识别，请分开上传。 "
-                                                  f"Only the first {n_read} pages were read; upload the other "
-                                                  f"{unread} separately."})
-        timings["total"] = (time.perf_counter() - t_start) * 1000
-        result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
-                             "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
-        result["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
-        log.info("lab report parsed", extra={"indicators": len(result["indicators"]), "format": fmt,
-                                             "report_type": result["report_type"], "total_ms": timings["total"]})
-        return result
+        return result, ocr, geo
+
+    @staticmethod
+    def _merge_sheets(readings: list[_Reading]) -> _Reading:
+        """One response for the sheets of one photo, each read on its own: the first sheet's header, report type
+        and layout on top; every indicator and warning with its sheet's number as ``page``; each sheet's report
+        type and header under ``sheets`` (set into quality by parse)."""
+        result = dict(readings[0][0])
+        result["indicators"], result["warnings"] = [], []
+        ocr: list[PageOcr] = []
+        geo: list[geometry.GeometryResult] = []
+        sheets = []
+        for k, (res, o, g) in enumerate(readings):
+            result["indicators"] += [{**i, "page": k} for i in res["indicators"]]
+            result["warnings"] += [{**w, "page": k} for w in res["warnings"]]
+            sheets.append({"page": k, "report_type": res["report_type"], "header": res["header"]})
+            ocr += o
+            geo += g
+        result["sheets"] = sheets
+        return result, ocr, geo
 
     def _read_again(self, geo: list[geometry.GeometryResult], best: _Reading, timings: dict[str, float],
                     turn_vote: bool = True, det_side: int | None = None) -> _Reading:

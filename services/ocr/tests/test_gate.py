@@ -282,3 +282,22 @@ def test_a_page_in_dim_indoor_light_is_still_a_document(page):
     assert q.paper_fraction >= quality.GateThresholds().min_paper_fraction
     with pytest.raises(errors.ImageTooDarkError):
         quality.check((page.astype(np.float32) * 0.15).astype(np.uint8))
+
+
+def test_a_lit_page_in_a_dark_frame_is_not_too_dark(page):
+    """A report shown on a screen in a dim room, or a sheet under a lamp at night: most of the frame is near black
+    (mean brightness below 45) and the page's white only about 125, yet its print stands out clearly. The page's
+    white decides, not the frame's mean; a page that is itself dim in such a frame is still too dark."""
+    def framed(gain):
+        frame = np.full((1600, 2100, 3), 12, np.uint8)
+        p = (cv2.resize(page, (800, 1130)).astype(np.float32) * gain).astype(np.uint8)
+        frame[235:1365, 650:1450] = p
+        return frame
+
+    lit = framed(0.5)
+    grey = cv2.cvtColor(lit, cv2.COLOR_BGR2GRAY)
+    assert grey.mean() < quality.GateThresholds().dark_mean and np.percentile(grey, 95) < 140
+    q = quality.check(lit)
+    assert q.text_components >= quality.GateThresholds().min_text_components
+    with pytest.raises(errors.ImageTooDarkError):
+        quality.check(framed(0.3))

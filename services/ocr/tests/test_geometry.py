@@ -391,3 +391,27 @@ def test_two_framed_blocks_on_one_sheet_are_not_two_sheets(page):
     other = clean_page(seed=5, panel="liver")
     assert geometry.sheet_boxes(_two_sheets(page, other, (235, 235, 235), frame=True)) == []
     assert len(geometry.sheet_boxes(_two_sheets(page, other, (60, 80, 70), frame=True))) == 2
+
+
+def _across_the_page(page, what):
+    """One page on a desk with something dark lying right across it (it cuts the bright paper in two)."""
+    photo = _on_background(cv2.resize(page, (715, 740)), [[290, 110], [1000, 120], [1005, 850], [285, 845]])
+    if what == "pen":
+        cv2.line(photo, (588, 60), (612, 900), (35, 35, 40), 35)
+    elif what == "phone":
+        cv2.fillConvexPoly(photo, np.int32([[560, 40], [640, 40], [650, 920], [570, 920]]), (25, 25, 25))
+    else:  # a shadow band, or a fold's crease with the far half turned away from the light
+        xs = np.arange(photo.shape[1], dtype=np.float32)
+        f = 1 - 0.6 * np.clip((50 - np.abs(xs - 620)) / 20, 0, 1)
+        if what == "fold":
+            f[645:1010] *= 0.72
+        photo = (photo * f[None, :, None]).astype(np.uint8)
+    return photo
+
+
+@pytest.mark.parametrize("what", ["pen", "phone", "shadow", "fold"])
+def test_something_dark_across_one_page_does_not_make_two_sheets(page, what):
+    """A pen, a phone, a shadow band or a fold's crease right across one page cuts its paper in two, with dark
+    between the halves; but the halves continue each other (their facing corners level at both ends), so they
+    are one page."""
+    assert geometry.sheet_boxes(_across_the_page(page, what)) == []

@@ -2258,19 +2258,38 @@ def test_a_blank_page_is_refused_as_blank_not_as_glare(parser):
         assert e.value.details["reason"] == "blank_page" and "blank" in e.value.message
 
 
+def _side_by_side(*imgs):
+    """Reports lying side by side on a dark desk, each 800 px wide, at different heights."""
+    photo = np.full((1100, 1800, 3), (55, 70, 65), np.uint8)
+    for k, img in enumerate(imgs):
+        p = cv2.resize(img, (800, int(800 * img.shape[0] / img.shape[1])))
+        y0 = (1100 - p.shape[0]) // 2 + (-40 if k else 30)
+        photo[y0:y0 + p.shape[0], 60 + 880 * k:60 + 880 * k + 800] = p
+    return photo
+
+
 def test_two_reports_in_one_photo_are_read_apart(parser):
     """Two reports lying side by side in one photo are read as two pages: every row comes from one sheet, none is
-    joined across the desk to the other's row at the same height, and the response says so."""
+    joined across the desk to the other's row at the same height, and the response says so, with each sheet's
+    report type."""
     a_img, a_truth = report(seed=11, layout="classic", distortion="clean", panel="liver")
     b_img, b_truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
-    photo = np.full((1000, 1800, 3), (55, 70, 65), np.uint8)
-    for img, x0 in ((a_img, 60), (b_img, 940)):
-        p = cv2.resize(img, (800, int(800 * img.shape[0] / img.shape[1])))
-        y0 = (1000 - p.shape[0]) // 2
-        photo[y0:y0 + p.shape[0], x0:x0 + 800] = p
-    result = parser.parse(encode(photo), "two.jpg", "image/jpeg")
+    result = parser.parse(encode(_side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
     assert [w["details"] for w in result["warnings"] if w["code"] == "sheets_read_apart"] == [{"sheets": 2}]
-    assert result["quality"]["pages"] == 2
+    assert [(s["page"], s["report_type"]) for s in result["quality"]["sheets"]] == [(0, "liver"),
+                                                                                   (1, "electrolytes")]
+    for page, truth in ((0, a_truth), (1, b_truth)):
+        on_page = {**result, "indicators": [i for i in result["indicators"] if i["page"] == page]}
+        assert _check(on_page, truth) == ([], [], []), page
+
+
+def test_two_reports_of_one_kind_in_one_photo_each_keep_their_codes(parser):
+    """Two visits' liver panels side by side: the second sheet's rows are the same codes again, and each sheet is
+    read as if it had been photographed alone (a code read on one sheet is not 'used up' for the other)."""
+    a_img, a_truth = report(seed=11, layout="classic", distortion="clean", panel="liver")
+    b_img, b_truth = report(seed=15, layout="classic", distortion="clean", panel="liver")
+    result = parser.parse(encode(_side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
+    assert [s["report_type"] for s in result["quality"]["sheets"]] == ["liver", "liver"]
     for page, truth in ((0, a_truth), (1, b_truth)):
         on_page = {**result, "indicators": [i for i in result["indicators"] if i["page"] == page]}
         assert _check(on_page, truth) == ([], [], []), page
