@@ -427,9 +427,10 @@ def text_outside_quad(img: np.ndarray, quad: np.ndarray, ink: _Ink | None = None
     return float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(mask)))) / n_ink
 
 
-# Two or more report sheets lying side by side in one photo (a patient shooting a visit's reports at once). Read
-# as one page, their rows would be joined across the sheets; each is cut out and read as a page of its own.
-SHEET_MIN_SHARE = 0.08  # of the frame: a sheet among several (two side by side cover 0.25-0.45 each)
+# Two report sheets lying side by side (or one above the other) in one photo: a patient shooting a visit's reports
+# at once. Read as one page, their rows would be joined across the sheets; each is cut out and read on its own.
+# Three or more are not looked for: such a photo is read whole, as before.
+SHEET_MIN_SHARE = 0.08  # of the frame: one of two sheets (two side by side cover 0.25-0.45 each)
 SHEET_MIN_TEXT = 0.15  # each sheet holds at least this share of the photo's text ...
 SHEETS_MAX_TEXT_OUTSIDE = 0.05  # ... and the sheets together all but this share
 SHEET_GAP_DARKER = 0.75  # the desk between two sheets is darker than this share of their paper ...

@@ -1760,6 +1760,8 @@ class LabReportParser:
         t0 = time.perf_counter()
         sheets = geometry.sheet_boxes(pages[0]) if self.options.use_geometry and fmt != "pdf" and len(pages) == 1 \
             else []
+        if any(min(x1 - x0, y1 - y0) < self.options.gate.min_side_px for x0, y0, x1, y1 in sheets):
+            sheets = []  # a sheet cut out too small to read on its own (the gate's smallest side): read whole
         timings["geometry"] = (time.perf_counter() - t0) * 1000
         for k in ("det", "cls", "rec", "parse"):
             timings[k] = 0.0
