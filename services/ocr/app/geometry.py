@@ -126,17 +126,25 @@ def _mask_quads(mask: np.ndarray, n_hulls: int = 3, min_share: float = 0.2) -> l
     return out
 
 
-def page_quads(img: np.ndarray) -> list[np.ndarray]:
-    """Candidate corners of the sheet (tl, tr, br, bl) in img coordinates, largest first; empty when the photo is
-    already the page (scans, crops) or no convincing quadrilateral exists. Candidates come from the bright paper
-    (Otsu), from the edges of the grey image and from the edges of any colour channel (a shadowed page on a desk
-    of about its brightness still differs in colour)."""
+def _outline_masks(img: np.ndarray) -> tuple[np.ndarray, float, list[np.ndarray]]:
+    """The blurred grey at the work scale, the scale, and the masks a sheet's outline is looked for in: the bright
+    paper (Otsu), the edges of the grey image and the edges of any colour channel (a shadowed page on a desk of
+    about its brightness still differs in colour)."""
     small, grey, s = _work_grey(img)
     dil = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
     masks = [_paper_mask(grey), cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
     if small.ndim == 3:
         blur = cv2.GaussianBlur(small, (5, 5), 0)
         masks.append(cv2.dilate(np.max([cv2.Canny(blur[..., c], 40, 120) for c in range(3)], axis=0), dil))
+    return grey, s, masks
+
+
+def page_quads(img: np.ndarray) -> list[np.ndarray]:
+    """Candidate corners of the sheet (tl, tr, br, bl) in img coordinates, largest first; empty when the photo is
+    already the page (scans, crops) or no convincing quadrilateral exists. Candidates come from the bright paper
+    (Otsu), from the edges of the grey image and from the edges of any colour channel (a shadowed page on a desk
+    of about its brightness still differs in colour)."""
+    grey, s, masks = _outline_masks(img)
     candidates = [q / s for mask in masks for q in _mask_quads(mask)]
     return sorted(candidates, key=lambda q: -cv2.contourArea(q.astype(np.float32)))
 
@@ -535,12 +543,7 @@ def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int
     holds a good share of the photo's text and together all of it (the page's own title and header are not
     left outside, as they would be by two framed blocks of one table), and desk, not paper, lies between them."""
     h, w = img.shape[:2]
-    small, grey, s = _work_grey(img)
-    dil = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
-    masks = [_paper_mask(grey), cv2.dilate(cv2.Canny(grey, 40, 120), dil)]
-    if small.ndim == 3:
-        blur = cv2.GaussianBlur(small, (5, 5), 0)
-        masks.append(cv2.dilate(np.max([cv2.Canny(blur[..., c], 40, 120) for c in range(3)], axis=0), dil))
+    grey, s, masks = _outline_masks(img)
     work = [q for mask in masks for q in _mask_quads(mask, n_hulls=4, min_share=SHEET_MIN_SHARE)]
     if len(work) < 2:
         return []
