@@ -202,28 +202,7 @@ def parse_range(text: str) -> ParsedRange | None:
         if alt is not None and (alt.low is not None or alt.high is not None):
             alt.text = text
             return alt
-    if pr is None and _listed_words(t):
-        # '极少量或少量', '无或偶见', '未见或少许': the results the sheet counts as normal, as a list of words that
-        # each say nothing or next to nothing was seen: a reference that expects (almost) nothing
-        return ParsedRange(None, None, text, qualitative="negative")
     return pr
-
-
-# the results a word reference may list as normal, each saying nothing or next to nothing was found
-_FEW_OR_NONE = frozenset({"无", "阴性", "阴性(-)", "-", "极少", "极少量", "少量", "少许", "偶见", "微量", *NONE_SEEN_WORDS})
-
-
-def _listed_words(text: str) -> list[str]:
-    """The words of a reference printed as a list of results ('极少量或少量': ['极少量', '少量']), each a word
-    for nothing or next to nothing; [] when the text is no such list."""
-    parts = [p for p in re.split(r"或者|或|、", norm_text(text)) if p]
-    return parts if len(parts) >= 2 and all(p in _FEW_OR_NONE for p in parts) else []
-
-
-def listed_as_normal(value_text: str, range_text: str | None) -> bool:
-    """Is the result one of the words its reference lists ('少量' against '极少量或少量')? The sheet counts it
-    normal then, though the word alone says something was found."""
-    return bool(range_text) and norm_text(value_text) in _listed_words(range_text or "")
 
 
 _POINT_LOST_IN_LOW = re.compile(r"^(\d+)\s*(?:-{1,2}|~|～|—|一|–)\s*(\d+\.(\d+))$")

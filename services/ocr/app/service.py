@@ -27,8 +27,8 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, listed_as_normal,
-                      numeric_bounds, one_han, parse_range, parse_row_all, placeholder_result,
+                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, numeric_bounds, one_han,
+                      parse_range, parse_row_all, placeholder_result,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
                       word_in_stray_brackets, word_is_reference, range_bound_cut)
@@ -2234,8 +2234,6 @@ class LabReportParser:
         flag = it.flag_code
         if pv.qualitative is not None and flag in ("H", "ABN", None):
             flag = "NEG" if pv.qualitative == "negative" else "POS"  # '阴性', '3(-)', '66(+)', '2+'
-            if flag == "POS" and it.flag_code is None and pr is not None and listed_as_normal(it.value.text, pr.text):
-                flag = "N"  # '少量' against the sheet's own '极少量或少量'
         if flag == "ABN" and pv.number is not None and pr is not None and (low is not None or high is not None):
             # a mark that says only 'abnormal' ('*', a '+' read for an arrow): the printed range gives the direction,
             # as it does for a known test
@@ -2435,8 +2433,6 @@ class LabReportParser:
             if computed == "POS" and pr.qualitative == "negative" and \
                     without_per_field(it.value.text) in {without_per_field(n) for n in ind.normal}:
                 computed = "N"
-        if computed == "POS" and pr is not None and listed_as_normal(it.value.text, pr.text):
-            computed = "N"  # '少量' against the sheet's own '极少量或少量', '偶见' against '无或偶见'
         if computed is None and ind.kind == "text" and pv.number is None and pv.qualitative is None:
             computed = _described_flag(ind, it.value.text)
         printed = it.flag_code

@@ -2002,20 +2002,6 @@ def test_a_trace_against_a_range_that_allows_one_is_normal(parser):
         assert uro["code"] == "U-URO" and uro["flag"] == flag, (result, uro["flag"])
 
 
-def test_a_word_the_sheets_own_reference_lists_is_normal(parser):
-    """A stool sheet prints its reference as a list of words ('极少量或少量'): '少量' is one of them, so normal (N),
-    for a test the knowledge base knows and for one it does not. '多量' is not listed, so never N (ABN against the
-    known test's normal words; for the unknown test nothing decides it), and '阴性' stays NEG.
-    The reference comes back as printed."""
-    for name, code, many in (("淀粉颗粒", "ST-STARCH", "ABN"), ("结合脂肪酸", None, None)):
-        for result, flag in (("少量", "N"), ("多量", many), ("阴性", "NEG")):
-            cells = [("项目名称", 40, 140, 120), ("检验结果", 300, 380, 120), ("参考范围", 500, 580, 120),
-                     ("颜色", 40, 100, 170), ("黄色", 300, 340, 170), ("黄色", 500, 540, 170),
-                     (name, 40, 140, 210), (result, 300, 340, 210), ("极少量或少量", 500, 600, 210)]
-            row = [i for i in parser._assemble(*_page(cells))["indicators"] if i["name_printed"] == name][0]
-            assert (row["code"], row["flag"], row["range_printed"]) == (code, flag, "极少量或少量"), (name, result)
-
-
 def test_a_photo_of_a_screen_is_read_with_its_pixel_grid_smoothed_away(parser, monkeypatch):
     """A sheet photographed on a monitor, close up: the sub-pixel grid over every stroke left 2 of its rows read.
     The page is read again with the grid smoothed away and the better reading kept; without that second reading
