@@ -28,7 +28,8 @@ class GateThresholds:
     min_sharpness: float = 120.0  # 90th-percentile tile variance of the Laplacian (Gaussian blur σ≈2.5 at 1024 px)
     dark_p95: float = 70.0  # even the brightest 5 % of pixels are darker than this
     dark_mean: float = 45.0  # a frame this dark overall ...
-    dark_p99: float = 100.0  # ... is too dark when even its brightest light (the page's white) stays below this
+    dark_page: float = 100.0  # ... is too dark when its brightest 5 % (a page's white) stays below this (the paper
+    # mask's dim light, quality.DIM_LIGHT); a lamp's spot of 1-2 % of the frame does not reach that far
     overexposed_fraction: float = 0.55  # share of blown-out (>=250) pixels ...
     overexposed_ink: float = 0.004  # ... with almost no ink left (50 levels below the blown paper: faded thermal
     # print on a bright page is still ink)
@@ -196,8 +197,8 @@ def check(img: np.ndarray, t: GateThresholds = GateThresholds()) -> QualityRepor
     p95 = float(np.percentile(grey, 95))
     mean = float(grey.mean())
     # a dark frame round a page that is itself lit (a report on a phone's or a monitor's screen in a dim room, a
-    # sheet under a desk lamp at night) is no dark photo: what decides is the page's white, the brightest light
-    if p95 < t.dark_p95 or (mean < t.dark_mean and float(np.percentile(grey, 99)) < t.dark_p99):
+    # sheet under a desk lamp at night) is no dark photo: what decides is the page's white
+    if p95 < t.dark_p95 or (mean < t.dark_mean and p95 < t.dark_page):
         raise ImageTooDarkError(details={"brightness": round(mean, 1)})
     blown = float((grey >= 250).mean())
     ink = float((grey < 200).mean())

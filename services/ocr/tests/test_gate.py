@@ -287,7 +287,8 @@ def test_a_page_in_dim_indoor_light_is_still_a_document(page):
 def test_a_lit_page_in_a_dark_frame_is_not_too_dark(page):
     """A report shown on a screen in a dim room, or a sheet under a lamp at night: most of the frame is near black
     (mean brightness below 45) and the page's white only about 125, yet its print stands out clearly. The page's
-    white decides, not the frame's mean; a page that is itself dim in such a frame is still too dark."""
+    white decides, not the frame's mean; a page that is itself dim in such a frame is still too dark, with a lamp's
+    bright spot beside it too."""
     def framed(gain):
         frame = np.full((1600, 2100, 3), 12, np.uint8)
         p = (cv2.resize(page, (800, 1130)).astype(np.float32) * gain).astype(np.uint8)
@@ -301,3 +302,7 @@ def test_a_lit_page_in_a_dark_frame_is_not_too_dark(page):
     assert q.text_components >= quality.GateThresholds().min_text_components
     with pytest.raises(errors.ImageTooDarkError):
         quality.check(framed(0.3))
+    lamp = framed(0.3)
+    cv2.circle(lamp, (250, 250), 160, (255, 255, 255), -1)  # a lamp's spot, 2 % of the frame: the page stays dim
+    with pytest.raises(errors.ImageTooDarkError):
+        quality.check(lamp)
