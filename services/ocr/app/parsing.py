@@ -205,6 +205,23 @@ def parse_range(text: str) -> ParsedRange | None:
     return pr
 
 
+# the results a word reference may list as normal, each saying nothing or next to nothing was found
+_FEW_OR_NONE = frozenset({"无", "阴性", "阴性(-)", "-", "极少", "极少量", "少量", "少许", "偶见", "微量", *NONE_SEEN_WORDS})
+
+
+def listed_words(text: str) -> list[str]:
+    """The words of a reference printed as a list of results ('极少量或少量': ['极少量', '少量']), each a word
+    for nothing or next to nothing; [] when the text is no such list."""
+    parts = [p for p in re.split(r"或者|或|、", norm_text(text)) if p]
+    return parts if len(parts) >= 2 and all(p in _FEW_OR_NONE for p in parts) else []
+
+
+def listed_as_normal(it: "RowItem") -> bool:
+    """Is the row's result, as printed, one of the words its reference lists ('少量' against '极少量或少量')?"""
+    return it.listed_reference is not None and it.value is not None and \
+        norm_text(it.value.text) in listed_words(it.listed_reference.text)
+
+
 _POINT_LOST_IN_LOW = re.compile(r"^(\d+)\s*(?:-{1,2}|~|～|—|一|–)\s*(\d+\.(\d+))$")
 
 
@@ -667,6 +684,8 @@ class RowItem:
     range_comparator_inferred: bool = False  # the range's '<' was put back from its column (review note)
     value_reread: bool = False  # an unmarked result outside its printed range, read again to fit it (review note)
     comma_undecided: bool = False  # '1,256' kept as 1.256 where 1256 would flag otherwise (thousands_as_number)
+    listed_reference: Cell | None = None  # a reference printed as words a normal result may be ('极少量或少量'):
+    # kept apart from the range (it bounds nothing, and no other rule reads it), only to say which words are normal
 
 
 _UNIT_HINT = re.compile(r"(/L|/l|/dL|/dl|/mL|/ml|%|fL|fl|pg|mmHg|/μL|/uL|/HP|/LP|mm/h|^s$|秒|次/分|bpm|COI|ratio|kPa)",
@@ -1223,6 +1242,10 @@ def parse_row_all(kb: KnowledgeBase, tokens: list[Token]) -> list[RowItem]:
             continue
         if col == "range" and later_range[idx] and cur is not None and cur.value is None and cur.names:
             col = "value"
+        if col == "range" and kind in ("name", "text") and cur is not None and cur.value is not None \
+                and cur.range is None and cur.listed_reference is None and listed_words(cell.text):
+            cur.listed_reference = cell
+            continue
         if col == "flag" and kind in ("name", "text"):
             kind = "flag" if parse_flag(cell.text) else kind
         if (col == "flag" or cur is not None and cur.range is not None) and cur is not None \

@@ -27,7 +27,8 @@ from . import marks
 from .layout import (OTHER_COLUMN, LayoutResult, _line_height, analyse, header_kind, join_wrapped_names, residual_skew,
                      row_numbers as row_number_tokens, straighten)
 from .parsing import (Cell, ParsedValue, RowItem, Token, age_split_range, choose_indicator, count_or_titre_flag,
-                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, numeric_bounds, one_han,
+                      han_chars, identifier_digits, interpret, is_age_split, is_per_field, listed_as_normal,
+                      numeric_bounds, one_han,
                       parse_range, parse_row_all, placeholder_result,
                       parse_value, plus_minus_glyphs, reading_as_reference, result_glyphs, same_direction,
                       signed_digit, signed_digit_as_number, simplified, split_flag, ten_power_unit, without_per_field,
@@ -2249,6 +2250,8 @@ class LabReportParser:
                 flag = "NEG" if pv.qualitative == "negative" else "POS"
             elif pr is not None:
                 flag = count_or_titre_flag(it.value.text, pr, low, high)
+        if flag in (None, "POS") and it.flag_code is None and not elsewhere and listed_as_normal(it):
+            flag = "N"  # '少量' against the sheet's own '极少量或少量'
         # confidence: recognition × agreement with the printed structure. A name the knowledge base lacks is not
         # doubtful in itself; a row is when nothing printed beside it confirms the reading.
         rec = min(it.value.score, *(c.score for c, _ in it.names))
@@ -2433,6 +2436,8 @@ class LabReportParser:
             if computed == "POS" and pr.qualitative == "negative" and \
                     without_per_field(it.value.text) in {without_per_field(n) for n in ind.normal}:
                 computed = "N"
+        if computed in (None, "POS") and listed_as_normal(it):
+            computed = "N"  # '少量' against the sheet's own '极少量或少量', '偶见' against '无或偶见'
         if computed is None and ind.kind == "text" and pv.number is None and pv.qualitative is None:
             computed = _described_flag(ind, it.value.text)
         printed = it.flag_code

@@ -2002,6 +2002,40 @@ def test_a_trace_against_a_range_that_allows_one_is_normal(parser):
         assert uro["code"] == "U-URO" and uro["flag"] == flag, (result, uro["flag"])
 
 
+def _one_row(parser, name, result, reference=None, unit=None):
+    cells = [("项目名称", 40, 140, 120), ("检验结果", 300, 380, 120), ("单位", 420, 480, 120),
+             ("参考范围", 540, 620, 120), ("颜色", 40, 100, 170), ("黄色", 300, 340, 170),
+             (name, 40, 140, 210), (result, 300, 340, 210)]
+    cells += [(unit, 420, 470, 210)] if unit else []
+    cells += [(reference, 540, 640, 210)] if reference else []
+    return [i for i in parser._assemble(*_page(cells))["indicators"] if i["name_printed"] == name][0]
+
+
+def test_a_word_the_sheets_own_reference_lists_is_normal(parser):
+    """A stool sheet prints its reference as a list of words ('极少量或少量', '无或偶见'): a result the list names
+    is normal (N), for a test the knowledge base knows and for one it does not (S11's 结合脂肪酸 '少量' came back
+    POS on every photo)."""
+    for name, code in (("淀粉颗粒", "ST-STARCH"), ("结合脂肪酸", None)):
+        for result, reference in (("少量", "极少量或少量"), ("偶见", "无或偶见"), ("少许", "未见或少许")):
+            row = _one_row(parser, name, result, reference)
+            assert (row["code"], row["flag"]) == (code, "N"), (name, result, reference)
+
+
+@pytest.mark.parametrize("name,result,reference,unit", [
+    ("淀粉颗粒", "多量", "极少量或少量", None), ("结合脂肪酸", "多量", "极少量或少量", None),
+    ("淀粉颗粒", "少量", "未见或少许", None), ("管型", "0-1", "无或偶见", "/LP"), ("管型", "0", "无或偶见", "/LP"),
+    ("管型", "2-5", "无或偶见", "/LP"), ("红细胞", "0-2", "无或偶见", "/HP"), ("结合脂肪酸", "0-1", "无或偶见", "/HP"),
+    ("淀粉颗粒", "阴性", "极少量或少量", None)])
+def test_a_word_list_reference_changes_no_other_reading(parser, name, result, reference, unit):
+    """A result the list does not name reads as if no reference were printed: a word list bounds nothing, so
+    counts ('0-1' casts, '0-2' cells) are not made positive by it, the knowledge base's normal words still decide
+    ('少量' starch against '未见或少许'), and '多量' is never made normal."""
+    with_list, without = _one_row(parser, name, result, reference, unit), _one_row(parser, name, result, None, unit)
+    assert (with_list["code"], with_list["flag"], with_list["value_text"]) == \
+        (without["code"], without["flag"], without["value_text"])
+    assert with_list["flag"] != "N" or result not in ("多量",)
+
+
 def test_a_photo_of_a_screen_is_read_with_its_pixel_grid_smoothed_away(parser, monkeypatch):
     """A sheet photographed on a monitor, close up: the sub-pixel grid over every stroke left 2 of its rows read.
     The page is read again with the grid smoothed away and the better reading kept; without that second reading
