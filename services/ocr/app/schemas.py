@@ -102,6 +102,7 @@ class Warning_(BaseModel):
     code: str
     message: str
     indicator: str | None = None
+    page: int | None = Field(None, description="the page (or the sheet of a photo holding two) the warning is about")
     details: dict | None = Field(None, description="reshoot_suggested: reasons (row_numbers_missing, "
                                                    "result_not_read, low_confidence_rows, names_not_read, "
                                                    "rows_not_returned, row_pitch_gap, flag_not_decided, "

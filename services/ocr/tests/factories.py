@@ -50,6 +50,16 @@ def screen_photo(img: np.ndarray, scale: float = 0.5, k: int = 3) -> np.ndarray:
     return np.clip(big, 0, 255).astype(np.uint8)
 
 
+def side_by_side(*imgs: np.ndarray) -> np.ndarray:
+    """Report sheets lying side by side on a dark desk in one photo, each 800 px wide, at different heights."""
+    photo = np.full((1100, 1800, 3), (55, 70, 65), np.uint8)
+    for k, img in enumerate(imgs):
+        p = cv2.resize(img, (800, int(800 * img.shape[0] / img.shape[1])))
+        y0 = (1100 - p.shape[0]) // 2 + (-40 if k else 30)
+        photo[y0:y0 + p.shape[0], 60 + 880 * k:60 + 880 * k + 800] = p
+    return photo
+
+
 def encode(img: np.ndarray, ext: str = ".jpg", quality: int = 90) -> bytes:
     params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == ".jpg" else []
     ok, buf = cv2.imencode(ext, img, params)

@@ -1,7 +1,7 @@
 """POST /v1/lab-reports:parse on the real service stack (Postgres/Redis/NATS via the zx_env fixture)."""
 from zhenxi_common.testing import signed
 
-from factories import encode, natural_scene, report, requires_cjk_font
+from factories import encode, natural_scene, report, requires_cjk_font, side_by_side
 
 URL = "/v1/lab-reports:parse"
 
@@ -17,6 +17,22 @@ def test_parse_returns_indicators(client):
     got = {i["code"] for i in body["indicators"]}
     assert got == {g["code"] for g in truth["indicators"]}  # every row, nothing invented (rates: the bench)
     assert got <= {g["code"] for g in truth["indicators"]}
+
+
+def test_two_reports_in_one_photo_come_back_as_two_pages(client):
+    """Over HTTP, two sheets in one photo: each indicator and each warning says which sheet it belongs to, and
+    quality.sheets gives each sheet's report type."""
+    a, a_truth = report(seed=11, layout="classic", distortion="clean", panel="liver")
+    b, b_truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
+    r = client.post(URL, files={"file": ("two.jpg", encode(side_by_side(a, b)), "image/jpeg")}, auth=signed("u-ocr"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [s["report_type"] for s in body["quality"]["sheets"]] == ["liver", "electrolytes"]
+    for page, truth in ((0, a_truth), (1, b_truth)):
+        assert {i["code"] for i in body["indicators"] if i["page"] == page} == {g["code"] for g in truth["indicators"]}
+    split = [w for w in body["warnings"] if w["code"] == "sheets_read_apart"]
+    assert len(split) == 1 and "page" in split[0]  # (the warnings' schema carries the page)
+    assert all(w["page"] in (0, 1) for w in body["warnings"] if w is not split[0])
 
 
 def test_parse_fhir(client):

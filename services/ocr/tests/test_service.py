@@ -5,7 +5,7 @@ import pytest
 
 from app import errors
 from app.service import LabReportParser
-from factories import encode, natural_scene, report, requires_cjk_font
+from factories import encode, natural_scene, report, requires_cjk_font, side_by_side
 
 pytestmark = requires_cjk_font
 
@@ -2292,23 +2292,13 @@ def test_a_blank_page_is_refused_as_blank_not_as_glare(parser):
         assert e.value.details["reason"] == "blank_page" and "blank" in e.value.message
 
 
-def _side_by_side(*imgs):
-    """Reports lying side by side on a dark desk, each 800 px wide, at different heights."""
-    photo = np.full((1100, 1800, 3), (55, 70, 65), np.uint8)
-    for k, img in enumerate(imgs):
-        p = cv2.resize(img, (800, int(800 * img.shape[0] / img.shape[1])))
-        y0 = (1100 - p.shape[0]) // 2 + (-40 if k else 30)
-        photo[y0:y0 + p.shape[0], 60 + 880 * k:60 + 880 * k + 800] = p
-    return photo
-
-
 def test_two_reports_in_one_photo_are_read_apart(parser):
     """Two reports lying side by side in one photo are read as two pages: every row comes from one sheet, none is
     joined across the desk to the other's row at the same height, and the response says so, with each sheet's
     report type."""
     a_img, a_truth = report(seed=11, layout="classic", distortion="clean", panel="liver")
     b_img, b_truth = report(seed=14, layout="classic", distortion="clean", panel="electrolytes")
-    result = parser.parse(encode(_side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
+    result = parser.parse(encode(side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
     assert [w["details"] for w in result["warnings"] if w["code"] == "sheets_read_apart"] == [{"sheets": 2}]
     assert [(s["page"], s["report_type"]) for s in result["quality"]["sheets"]] == [(0, "liver"),
                                                                                    (1, "electrolytes")]
@@ -2322,7 +2312,7 @@ def test_two_reports_of_one_kind_in_one_photo_each_keep_their_codes(parser):
     read as if it had been photographed alone (a code read on one sheet is not 'used up' for the other)."""
     a_img, a_truth = report(seed=11, layout="classic", distortion="clean", panel="liver")
     b_img, b_truth = report(seed=15, layout="classic", distortion="clean", panel="liver")
-    result = parser.parse(encode(_side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
+    result = parser.parse(encode(side_by_side(a_img, b_img)), "two.jpg", "image/jpeg")
     assert [s["report_type"] for s in result["quality"]["sheets"]] == ["liver", "liver"]
     for page, truth in ((0, a_truth), (1, b_truth)):
         on_page = {**result, "indicators": [i for i in result["indicators"] if i["page"] == page]}
