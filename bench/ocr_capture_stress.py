@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from ocr_geo_stress import DS, TR, rng_for, sensor, write_root  # the first round's dataset, seeds and writer
+from ocr_geo_stress import place as geo_place
 
 # label, file, partner file for two/nextpg (another dev sheet of a different kind)
 PHOTOS = [
@@ -129,21 +130,9 @@ def project(pts, pitch, yaw, roll, f):
     return np.stack([f * p[:, 0] / z, f * p[:, 1] / z], -1).astype(np.float32)
 
 
-def place(page, quad, canvas, shadow=True, alpha=None):
-    h, w = page.shape[:2]
-    H, W = canvas.shape[:2]
-    src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
-    m = cv2.getPerspectiveTransform(src, np.float32(quad))
-    warped = cv2.warpPerspective(page, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8) if alpha is None else alpha, m, (W, H),
-                               flags=cv2.INTER_LINEAR)
-    out = canvas.astype(np.float32)
-    if shadow:
-        sh = cv2.GaussianBlur(mask, (0, 0), max(3, W / 300)).astype(np.float32) / 255
-        sh = np.roll(sh, (int(W / 250), int(W / 250)), axis=(0, 1))
-        out *= (1 - 0.35 * sh)[..., None]
-    a = cv2.GaussianBlur(mask, (3, 3), 0).astype(np.float32)[..., None] / 255
-    return u8(out * (1 - a) + warped.astype(np.float32) * a)
+def place(page, quad, canvas, shadow=True):
+    """The first round's place, with a linear warp at any size (as this round drew its photos)."""
+    return geo_place(page, quad, canvas, shadow=shadow, interp=cv2.INTER_LINEAR)
 
 
 def render_surface(page, zfun, pitch, yaw, roll, f, canvas, offset, scale, shade_fun=None, grid=(24, 32)):

@@ -128,15 +128,15 @@ def quad_3d(w, h, pitch=0.0, yaw=0.0, roll=0.0, fov_f=1.0):
     return np.stack([f * pts[:, 0] / z, f * pts[:, 1] / z], -1).astype(np.float32)
 
 
-def place(page, quad, canvas, shadow=True):
-    """Warp `page` onto `canvas` at `quad` (4×2, canvas coords), with soft edges and a faint drop shadow."""
+def place(page, quad, canvas, shadow=True, interp=None):
+    """Warp `page` onto `canvas` at `quad` (4×2, canvas coords), with soft edges and a faint drop shadow.
+    `interp`: the warp's interpolation (default: cubic where the page is enlarged, else linear)."""
     h, w = page.shape[:2]
     H, W = canvas.shape[:2]
     src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
     m = cv2.getPerspectiveTransform(src, np.float32(quad))
-    interp = cv2.INTER_CUBIC if cv2.contourArea(np.float32(quad)) > w * h else cv2.INTER_AREA
-    if interp == cv2.INTER_AREA:
-        interp = cv2.INTER_LINEAR
+    if interp is None:
+        interp = cv2.INTER_CUBIC if cv2.contourArea(np.float32(quad)) > w * h else cv2.INTER_LINEAR
     warped = cv2.warpPerspective(page, m, (W, H), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), m, (W, H), flags=cv2.INTER_LINEAR)
     out = canvas.astype(np.float32)

@@ -460,9 +460,11 @@ def _quads_overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter) / max(1.0, min(cv2.contourArea(a.astype(np.float32)), cv2.contourArea(b.astype(np.float32))))
 
 
-def _axis_apart(a: np.ndarray, b: np.ndarray) -> int:
-    """0 when two quads lie side by side (their x extents overlap less than their y extents), else 1."""
-    return 0 if _extent_overlap(a[:, 0], b[:, 0]) < _extent_overlap(a[:, 1], b[:, 1]) else 1
+def _in_order(a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The axis two quads lie apart along (0: side by side, their x extents overlapping less than their y extents;
+    1: one above the other), and the two quads in order along it."""
+    axis = 0 if _extent_overlap(a[:, 0], b[:, 0]) < _extent_overlap(a[:, 1], b[:, 1]) else 1
+    return (axis, b, a) if a[:, axis].mean() > b[:, axis].mean() else (axis, a, b)
 
 
 def _halves_of_one_page(a: np.ndarray, b: np.ndarray) -> bool:
@@ -470,9 +472,7 @@ def _halves_of_one_page(a: np.ndarray, b: np.ndarray) -> bool:
     level (side by side: at the same height, within SHEET_HALF_TOL of the quads' height)? Then they are one
     page's two halves, cut apart in the paper mask by something lying across it (a pen, a phone, a shadow, a
     fold's crease), not two sheets: sheets laid side by side seldom line up at both ends."""
-    axis = _axis_apart(a, b)
-    if a[:, axis].mean() > b[:, axis].mean():
-        a, b = b, a
+    axis, a, b = _in_order(a, b)
     o = 1 - axis
     # corners: tl, tr, br, bl. Side by side: a's tr/br face b's tl/bl; one above the other: a's bl/br face b's tl/tr
     pairs = ((a[1], b[0]), (a[2], b[3])) if axis == 0 else ((a[3], b[0]), (a[2], b[1]))
@@ -487,9 +487,7 @@ def _desk_between(grey: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     stretch and stays dark there, while text covers a line only here and there. SHEET_GAP_RUN of those medians in
     a row must all be much darker than the paper of either (the bright quarter of its pixels); a ruled line is
     narrower. Between two blocks of one table lies paper."""
-    axis = _axis_apart(a, b)
-    if a[:, axis].mean() > b[:, axis].mean():
-        a, b = b, a
+    axis, a, b = _in_order(a, b)
     slack = [SHEET_EDGE_SLACK * float(np.sqrt(cv2.contourArea(q.astype(np.float32)))) for q in (a, b)]
     g0, g1 = int(a[:, axis].max() - slack[0]), int(np.ceil(b[:, axis].min() + slack[1]))
     o = 1 - axis
@@ -537,7 +535,7 @@ def _text_shares(img: np.ndarray, quads: list[np.ndarray], ink: _Ink) -> tuple[l
     return inside, float(np.count_nonzero(cv2.bitwise_and(bw, cv2.bitwise_not(union)))) / n_ink
 
 
-def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int, int, int]]:
+def sheet_boxes(img: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) of each sheet, in reading order, where the photo shows two separate sheets of paper side by
     side, each holding text; [] for a photo of one sheet. Separate means: the two outlines do not overlap, each
     holds a good share of the photo's text and together all of it (the page's own title and header are not
@@ -555,7 +553,7 @@ def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int
              if _quads_overlap(qa, qb) <= 0.05 and not _halves_of_one_page(qa, qb) and _desk_between(grey, qa, qb)]
     if not pairs:
         return []
-    ink = ink or _ink(img)
+    ink = _ink(img)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     for qa, qb in pairs:
         (ta, tb), outside = _text_shares(img, [qa / s, qb / s], ink)
@@ -566,9 +564,7 @@ def sheet_boxes(img: np.ndarray, ink: _Ink | None = None) -> list[tuple[int, int
     a, b = best[1] / s, best[2] / s
     # side by side (their x extents overlap by little) or one above the other; each sheet's box reaches towards
     # the other only up to the middle of the gap between them, so no sliver of the other sheet's text comes along
-    axis = _axis_apart(a, b)
-    if a[:, axis].mean() > b[:, axis].mean():
-        a, b = b, a
+    axis, a, b = _in_order(a, b)
     cut = (a[:, axis].max() + b[:, axis].min()) / 2
     boxes = []
     for q, lo, hi in ((a, None, cut), (b, cut, None)):

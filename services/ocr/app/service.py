@@ -1771,10 +1771,11 @@ class LabReportParser:
             # the other. Each is cut out and read as if it had been photographed alone (its own codes, header and
             # report type); the sheets' rows come back as pages 0 and 1
             try:
-                result, ocr, geo = self._merge_sheets([self._read([pages[0][y0:y1, x0:x1]], timings)
-                                                       for x0, y0, x1, y1 in sheets])
+                readings = [self._read([pages[0][y0:y1, x0:x1]], timings) for x0, y0, x1, y1 in sheets]
             except NotADocumentError:  # a 'sheet' with next to no text on it: the photo is read whole
                 sheets = []
+            else:
+                result, ocr, geo = self._merge_sheets(readings)
         if not sheets:
             result, ocr, geo = self._read(pages, timings)
         else:
@@ -1797,7 +1798,8 @@ class LabReportParser:
         result["quality"] = {**q.as_dict(), "format": fmt, "pages": len(pages),
                              "geometry": [g.as_dict() | {"upside_down": o.upside_down} for g, o in zip(geo, ocr)]}
         if sheets:
-            result["quality"]["sheets"] = result.pop("sheets")
+            result["quality"]["sheets"] = [{"page": k, "report_type": r["report_type"], "header": r["header"]}
+                                           for k, (r, _, _) in enumerate(readings)]
         result["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
         log.info("lab report parsed", extra={"indicators": len(result["indicators"]), "format": fmt,
                                              "report_type": result["report_type"], "total_ms": timings["total"]})
@@ -1857,20 +1859,16 @@ class LabReportParser:
     @staticmethod
     def _merge_sheets(readings: list[_Reading]) -> _Reading:
         """One response for the sheets of one photo, each read on its own: the first sheet's header, report type
-        and layout on top; every indicator and warning with its sheet's number as ``page``; each sheet's report
-        type and header under ``sheets`` (set into quality by parse)."""
+        and layout on top; every indicator and warning with its sheet's number as ``page``."""
         result = dict(readings[0][0])
         result["indicators"], result["warnings"] = [], []
         ocr: list[PageOcr] = []
         geo: list[geometry.GeometryResult] = []
-        sheets = []
         for k, (res, o, g) in enumerate(readings):
             result["indicators"] += [{**i, "page": k} for i in res["indicators"]]
             result["warnings"] += [{**w, "page": k} for w in res["warnings"]]
-            sheets.append({"page": k, "report_type": res["report_type"], "header": res["header"]})
             ocr += o
             geo += g
-        result["sheets"] = sheets
         return result, ocr, geo
 
     def _read_again(self, geo: list[geometry.GeometryResult], best: _Reading, timings: dict[str, float],
